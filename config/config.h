@@ -1,0 +1,140 @@
+// corral configuration: one TOML file -> validated, immutable plain structs.
+//
+//   corral.toml --(toml++)--> load_config() --validate--> Config (or ConfigError "file:line: key ...")
+//
+// config/ depends on nothing else of corral; pool/ and proxy/ read these structs.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace corral::config {
+
+enum class Protocol { Redis, Mysql };
+enum class LogLevel { Trace, Debug, Info, Warn, Error };
+
+/// How a listener authenticates its clients.
+enum class AuthMode {
+  None,     // no authentication (Redis only): clients start authenticated, as on a server without requirepass
+  Users,    // against [[users]] in this file
+  Backend,  // Redis only: AUTH is tried on the backend with the client's own credentials, which join the pool key
+};
+
+std::string_view to_string(Protocol p);
+std::string_view to_string(LogLevel l);
+std::string_view to_string(AuthMode m);
+
+/// A backend as a URL: redis://[user[:pass]@]host:port[/db][?protocol=2|3]
+///                    mysql://user[:pass]@host:port[/schema][?charset=NAME]
+/// Percent-encoding (%XX) is decoded in user, password and schema.
+struct BackendUrl {
+  Protocol protocol = Protocol::Redis;
+  std::string user;           // empty: none (Redis default user)
+  std::string password;       // empty: none
+  std::string host;           // IPv4/IPv6 literal or a name resolved at start-up
+  uint16_t port = 0;
+  int redis_db = 0;           // Redis: database index, 0 when absent
+  int redis_protocol = 2;     // Redis: RESP version the backend connections speak (2 or 3)
+  std::string mysql_schema;   // MySQL: default schema, empty when absent
+  std::string mysql_charset;  // MySQL: connection charset, empty = server default
+
+  /// The URL with the password replaced by "***": safe for logs and client-visible errors.
+  std::string redacted() const;
+  /// host:port, with IPv6 literals bracketed: what error messages name.
+  std::string address() const;
+};
+
+/// Parses a backend URL; on failure returns a message describing what is wrong (without the password).
+std::variant<BackendUrl, std::string> parse_backend_url(std::string_view url);
+
+/// host:port as given in a listener or admin address; IPv6 as [addr]:port.
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+  std::string to_string() const;
+};
+
+struct Listener {
+  std::string name;            // unique, used in logs and metrics
+  Protocol protocol = Protocol::Redis;
+  Endpoint address;
+  BackendUrl backend;          // protocol must match the listener's
+  AuthMode auth = AuthMode::None;
+};
+
+struct User {
+  std::string name;
+  std::string password;                 // what clients present to corral
+  std::optional<std::string> backend_user;      // credentials corral uses on the backend for this user;
+  std::optional<std::string> backend_password;  // absent: the listener's backend URL credentials
+};
+
+struct PoolLimits {
+  uint32_t max_connections = 4;                        // per pool key per worker (Redis: shared pipelined ones)
+  uint32_t max_pinned = 64;                            // per pool key per worker, pinned/lent-out ones
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds queue_timeout{2000};       // wait for a free connection before failing
+  std::chrono::milliseconds idle_timeout{60000};       // close idle backend connections after this
+  std::chrono::milliseconds operation_timeout{10000};  // one non-blocking backend request
+  std::chrono::milliseconds reconnect_backoff_min{50};
+  std::chrono::milliseconds reconnect_backoff_max{2000};
+};
+
+struct ClientLimits {
+  uint32_t max_connections = 10000;            // per corral process; beyond: refused with an error
+  uint64_t output_buffer_limit = 64ull << 20;  // bytes of replies queued for one slow client before closing it
+  std::chrono::milliseconds idle_timeout{0};   // 0: never
+};
+
+struct RedisLimits {
+  uint64_t max_bulk_length = 512ull << 20;  // redis-server proto-max-bulk-len
+  uint64_t max_array_length = 1024 * 1024;  // elements per request array
+  uint32_t max_nesting_depth = 64;          // reply nesting
+  uint64_t max_inline_length = 64 * 1024;   // redis-server PROTO_INLINE_MAX_SIZE
+};
+
+struct MysqlOptions {
+  uint32_t max_packet_size = 64u << 20;        // max_allowed_packet toward clients, bytes
+  bool local_infile = false;                   // LOAD DATA LOCAL INFILE relayed only when true
+  std::string server_version = "10.11.0-corral";  // announced in the handshake
+};
+
+struct Server {
+  uint32_t workers = 0;                                    // 0: number of CPUs
+  LogLevel log_level = LogLevel::Info;
+  std::chrono::milliseconds shutdown_grace{5000};          // drain time after SIGTERM/SIGINT
+  std::optional<Endpoint> admin;                           // admin/metrics endpoint; absent: off
+};
+
+struct Config {
+  std::string source;                // file the config was read from
+  Server server;
+  std::vector<Listener> listeners;
+  std::vector<User> users;
+  PoolLimits pool;
+  ClientLimits client;
+  RedisLimits redis;
+  MysqlOptions mysql;
+
+  const User* find_user(std::string_view name) const;
+};
+
+/// A config error: "corral.toml:12: pool.max_connections must be > 0 (got -3)".
+struct ConfigError {
+  std::string file;
+  uint32_t line = 0;   // 0 when no line applies (file unreadable)
+  std::string message;
+  std::string to_string() const;
+};
+
+/// Reads and validates a config file. Unknown keys are errors.
+std::variant<Config, ConfigError> load_config(const std::string& path);
+/// The same for TOML text; `source_name` stands for the file name in errors.
+std::variant<Config, ConfigError> parse_config(std::string_view toml_text, const std::string& source_name);
+
+}  // namespace corral::config
