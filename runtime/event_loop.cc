@@ -1,0 +1,277 @@
+#include "runtime/event_loop.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <system_error>
+#include <utility>
+
+namespace corral::rt {
+
+namespace {
+thread_local EventLoop* tls_current_loop = nullptr;
+constexpr int kMaxEventsPerWait = 256;
+}  // namespace
+
+// ---- Waiter -------------------------------------------------------------------------------------
+
+Waiter::~Waiter() {
+  if (armed()) disarm();
+}
+
+bool Waiter::arm(EventLoop& loop, std::coroutine_handle<> handle, IoHandle* io, bool for_write,
+                 Deadline deadline, CancelSource* cancel, ReadyFn on_ready, void* context) {
+  if (cancel && cancel->cancelled()) {
+    reason_ = WakeReason::Cancelled;
+    return false;
+  }
+  loop_ = &loop;
+  handle_ = handle;
+  reason_ = WakeReason::Ready;
+  on_ready_ = on_ready;
+  context_ = context;
+  io_ = io;
+  for_write_ = for_write;
+  if (io) (for_write ? io->writer : io->reader) = this;
+  if (!deadline.is_never()) {
+    deadline_ = deadline.at;
+    loop.add_timer(*this);
+  }
+  if (cancel) cancel->link(*this);
+  return true;
+}
+
+void Waiter::disarm() {
+  if (io_) {
+    (for_write_ ? io_->writer : io_->reader) = nullptr;
+    io_ = nullptr;
+  }
+  if (heap_index_ != kNotInHeap) loop_->remove_timer(*this);
+  if (cancel_) cancel_->unlink(*this);
+  loop_ = nullptr;
+}
+
+void Waiter::complete(WakeReason reason) {
+  EventLoop* loop = loop_;
+  reason_ = reason;
+  disarm();
+  loop->schedule(handle_);
+}
+
+// ---- CancelSource -------------------------------------------------------------------------------
+
+CancelSource::~CancelSource() {
+  while (head_) unlink(*head_);
+}
+
+void CancelSource::cancel() {
+  cancelled_ = true;
+  while (head_) head_->complete(WakeReason::Cancelled);
+}
+
+void CancelSource::link(Waiter& w) {
+  w.cancel_ = this;
+  w.cancel_prev_ = nullptr;
+  w.cancel_next_ = head_;
+  if (head_) head_->cancel_prev_ = &w;
+  head_ = &w;
+}
+
+void CancelSource::unlink(Waiter& w) {
+  if (w.cancel_prev_) {
+    w.cancel_prev_->cancel_next_ = w.cancel_next_;
+  } else {
+    head_ = w.cancel_next_;
+  }
+  if (w.cancel_next_) w.cancel_next_->cancel_prev_ = w.cancel_prev_;
+  w.cancel_ = nullptr;
+  w.cancel_prev_ = w.cancel_next_ = nullptr;
+}
+
+// ---- EventLoop ----------------------------------------------------------------------------------
+
+EventLoop::EventLoop() : now_(Clock::now()) {
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) throw std::system_error(errno, std::system_category(), "epoll_create1");
+  const int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (efd < 0) throw std::system_error(errno, std::system_category(), "eventfd");
+  wakeup_.fd = efd;
+  register_io(wakeup_);
+}
+
+EventLoop::~EventLoop() {
+  ::close(wakeup_.fd);
+  ::close(epoll_fd_);
+}
+
+EventLoop* EventLoop::current() noexcept { return tls_current_loop; }
+
+void EventLoop::register_io(IoHandle& io) {
+  io.loop = this;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = &io;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, io.fd, &ev) != 0) {
+    throw std::system_error(errno, std::system_category(), "epoll_ctl(ADD)");
+  }
+}
+
+void EventLoop::unregister_io(IoHandle& io) {
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, io.fd, nullptr);
+  if (io.reader) io.reader->complete(WakeReason::Cancelled);
+  if (io.writer) io.writer->complete(WakeReason::Cancelled);
+}
+
+void EventLoop::stop() {
+  {
+    std::lock_guard lock(posted_mutex_);
+    stop_requested_ = true;
+  }
+  const uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(wakeup_.fd, &one, sizeof one);
+}
+
+void EventLoop::post(std::function<void()> fn) {
+  {
+    std::lock_guard lock(posted_mutex_);
+    posted_.push_back(std::move(fn));
+  }
+  const uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(wakeup_.fd, &one, sizeof one);
+}
+
+void EventLoop::run() {
+  EventLoop* const previous = std::exchange(tls_current_loop, this);
+  std::array<epoll_event, kMaxEventsPerWait> events{};
+  for (;;) {
+    {
+      std::lock_guard lock(posted_mutex_);
+      if (stop_requested_) {
+        stop_requested_ = false;
+        break;
+      }
+    }
+    const int n = ::epoll_wait(epoll_fd_, events.data(), kMaxEventsPerWait, next_timeout_ms());
+    if (n < 0 && errno != EINTR) throw std::system_error(errno, std::system_category(), "epoll_wait");
+    now_ = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      auto* io = static_cast<IoHandle*>(events[static_cast<std::size_t>(i)].data.ptr);
+      if (io == &wakeup_) {
+        uint64_t count = 0;
+        [[maybe_unused]] const ssize_t r = ::read(wakeup_.fd, &count, sizeof count);
+        run_posted();
+      } else {
+        dispatch_io(*io, events[static_cast<std::size_t>(i)].events);
+      }
+    }
+    expire_timers();
+    run_ready();
+  }
+  tls_current_loop = previous;
+}
+
+int EventLoop::next_timeout_ms() const {
+  if (!ready_.empty()) return 0;
+  if (timers_.empty()) return -1;
+  const auto wait = timers_.front()->deadline_ - Clock::now();
+  if (wait <= Clock::duration::zero()) return 0;
+  // Round up: waking a little late is fine, waking early costs a useless iteration.
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
+  return ms > 60'000 ? 60'000 : static_cast<int>(ms);
+}
+
+void EventLoop::dispatch_io(IoHandle& io, uint32_t events) {
+  // Errors and hang-ups wake both directions: the retried syscall reports what happened.
+  const bool failed = (events & (EPOLLERR | EPOLLHUP)) != 0;
+  if (failed || (events & (EPOLLIN | EPOLLRDHUP))) {
+    io.readable = true;
+    if (io.reader && io.reader->on_ready_(io.reader->context_)) io.reader->complete(WakeReason::Ready);
+  }
+  if (failed || (events & EPOLLOUT)) {
+    io.writable = true;
+    if (io.writer && io.writer->on_ready_(io.writer->context_)) io.writer->complete(WakeReason::Ready);
+  }
+}
+
+void EventLoop::expire_timers() {
+  while (!timers_.empty() && timers_.front()->deadline_ <= now_) {
+    timers_.front()->complete(WakeReason::Timeout);
+  }
+}
+
+void EventLoop::run_posted() {
+  std::vector<std::function<void()>> batch;
+  {
+    std::lock_guard lock(posted_mutex_);
+    batch.swap(posted_);
+  }
+  for (auto& fn : batch) fn();
+}
+
+void EventLoop::run_ready() {
+  // Only what is queued now runs in this round; what it queues runs after the next epoll_wait(0), so a
+  // chain of wake-ups cannot starve I/O.
+  running_.swap(ready_);
+  for (std::size_t i = 0; i < running_.size(); ++i) running_[i].resume();
+  running_.clear();
+}
+
+// ---- timer heap ---------------------------------------------------------------------------------
+
+void EventLoop::add_timer(Waiter& w) {
+  w.heap_index_ = timers_.size();
+  timers_.push_back(&w);
+  sift_up(w.heap_index_);
+}
+
+void EventLoop::remove_timer(Waiter& w) {
+  const std::size_t i = w.heap_index_;
+  const std::size_t last = timers_.size() - 1;
+  if (i != last) swap_timers(i, last);
+  timers_.pop_back();
+  w.heap_index_ = Waiter::kNotInHeap;
+  if (i < timers_.size()) {
+    sift_up(i);
+    sift_down(i);
+  }
+}
+
+void EventLoop::swap_timers(std::size_t a, std::size_t b) {
+  std::swap(timers_[a], timers_[b]);
+  timers_[a]->heap_index_ = a;
+  timers_[b]->heap_index_ = b;
+}
+
+void EventLoop::sift_up(std::size_t i) {
+  while (i > 0) {
+    const std::size_t parent = (i - 1) / 2;
+    if (timers_[parent]->deadline_ <= timers_[i]->deadline_) break;
+    swap_timers(i, parent);
+    i = parent;
+  }
+}
+
+void EventLoop::sift_down(std::size_t i) {
+  for (;;) {
+    std::size_t smallest = i;
+    const std::size_t left = 2 * i + 1;
+    const std::size_t right = left + 1;
+    if (left < timers_.size() && timers_[left]->deadline_ < timers_[smallest]->deadline_) smallest = left;
+    if (right < timers_.size() && timers_[right]->deadline_ < timers_[smallest]->deadline_) smallest = right;
+    if (smallest == i) return;
+    swap_timers(i, smallest);
+    i = smallest;
+  }
+}
+
+// ---- sleep --------------------------------------------------------------------------------------
+
+bool SleepAwaitable::await_suspend(std::coroutine_handle<> handle) {
+  EventLoop* loop = EventLoop::current();
+  return waiter.arm(*loop, handle, nullptr, false, Deadline::after(duration), cancel, nullptr, nullptr);
+}
+
+}  // namespace corral::rt

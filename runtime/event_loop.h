@@ -1,0 +1,196 @@
+// The event loop and its one suspension primitive.
+//
+//   epoll_wait ──► fd events ──► Waiter::on_ready (retries the syscall) ──┐
+//   timer heap ──► expired deadlines ──► Timeout ─────────────────────────┼─► disarm all ─► ready queue ─► resume
+//   CancelSource::cancel() ──► Cancelled ─────────────────────────────────┘
+//   post() from any thread ──► eventfd ──► run the posted functions
+//
+// Every wait of a coroutine (an fd becoming readable/writable, a deadline, a cancellation) goes through
+// one Waiter. Whatever ends the wait first disarms the other two (fd slot cleared, timer removed,
+// cancellation link removed) *before* the coroutine resumes, so a timed-out or cancelled operation is
+// really gone and cannot complete later behind the coroutine's back.
+//
+// Coroutines are resumed only from the ready queue, never from inside epoll dispatch: while a batch of
+// epoll events is processed no user code runs, so no event of the batch can refer to an fd that user
+// code already closed.
+#pragma once
+
+#include <chrono>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+namespace corral::rt {
+
+using Clock = std::chrono::steady_clock;
+
+/// A point in time after which an operation fails with std::errc::timed_out.
+struct Deadline {
+  Clock::time_point at = Clock::time_point::max();
+
+  static Deadline never() noexcept { return {}; }
+  static Deadline after(Clock::duration d) noexcept { return {Clock::now() + d}; }
+  bool is_never() const noexcept { return at == Clock::time_point::max(); }
+};
+
+enum class WakeReason : uint8_t { Ready, Timeout, Cancelled };
+
+class EventLoop;
+class CancelSource;
+struct IoHandle;
+
+/// One pending wait of one coroutine. Lives in the awaiting coroutine's frame (inside an awaitable).
+/// Not thread-safe: armed, completed and destroyed on its loop's thread.
+class Waiter {
+ public:
+  using ReadyFn = bool (*)(void* context);
+
+  Waiter() = default;
+  Waiter(const Waiter&) = delete;
+  Waiter& operator=(const Waiter&) = delete;
+  ~Waiter();
+
+  /// Registers this wait. `io` (optional) with `for_write` chooses the fd slot; `on_ready(context)` is
+  /// called on each readiness edge and returns true when the operation completed (false: keep waiting).
+  /// Returns false when `cancel` is already cancelled (nothing armed; the caller completes at once).
+  bool arm(EventLoop& loop, std::coroutine_handle<> handle, IoHandle* io, bool for_write,
+           Deadline deadline, CancelSource* cancel, ReadyFn on_ready, void* context);
+
+  WakeReason reason() const noexcept { return reason_; }
+  bool armed() const noexcept { return loop_ != nullptr; }
+
+ private:
+  friend class EventLoop;
+  friend class CancelSource;
+
+  void complete(WakeReason reason);  // disarm everything, queue the coroutine
+  void disarm();
+
+  EventLoop* loop_ = nullptr;
+  std::coroutine_handle<> handle_;
+  WakeReason reason_ = WakeReason::Ready;
+  IoHandle* io_ = nullptr;
+  bool for_write_ = false;
+  ReadyFn on_ready_ = nullptr;
+  void* context_ = nullptr;
+  Clock::time_point deadline_{};
+  std::size_t heap_index_ = kNotInHeap;
+  CancelSource* cancel_ = nullptr;
+  Waiter* cancel_prev_ = nullptr;
+  Waiter* cancel_next_ = nullptr;
+
+  static constexpr std::size_t kNotInHeap = static_cast<std::size_t>(-1);
+};
+
+/// Cancels every wait registered with it, now and later. Not thread-safe: one loop.
+/// Lifetime: must outlive every Waiter that uses it (a scope's source outlives its tasks).
+class CancelSource {
+ public:
+  CancelSource() = default;
+  CancelSource(const CancelSource&) = delete;
+  CancelSource& operator=(const CancelSource&) = delete;
+  ~CancelSource();
+
+  /// Every registered wait completes with WakeReason::Cancelled; later waits complete at once.
+  void cancel();
+  bool cancelled() const noexcept { return cancelled_; }
+
+ private:
+  friend class Waiter;
+  void link(Waiter& w);
+  void unlink(Waiter& w);
+
+  Waiter* head_ = nullptr;
+  bool cancelled_ = false;
+};
+
+/// An fd registered with a loop's epoll, edge-triggered for both directions, with at most one reading
+/// and one writing waiter. `readable`/`writable` remember the last edge so a read after a drained socket
+/// goes straight to waiting instead of spending a syscall on EAGAIN.
+struct IoHandle {
+  EventLoop* loop = nullptr;
+  int fd = -1;
+  Waiter* reader = nullptr;
+  Waiter* writer = nullptr;
+  bool readable = true;
+  bool writable = true;
+};
+
+/// One epoll loop per worker thread. Everything but post() must be called on the loop's thread.
+class EventLoop {
+ public:
+  EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+  ~EventLoop();
+
+  /// The loop running on this thread (set by run()), or nullptr.
+  static EventLoop* current() noexcept;
+
+  /// Runs until stop(). Sets current() for this thread while running.
+  void run();
+  /// Makes run() return after the current iteration. Thread-safe.
+  void stop();
+  /// Runs `fn` on the loop's thread soon. Thread-safe; the only cross-thread entry point.
+  void post(std::function<void()> fn);
+
+  /// Registers `io.fd` with epoll; `io` must stay at a stable address until unregister().
+  void register_io(IoHandle& io);
+  /// Removes `io` from epoll and completes its waiters with Cancelled.
+  void unregister_io(IoHandle& io);
+
+  /// Queues a coroutine to be resumed by the loop (after the current batch of events).
+  void schedule(std::coroutine_handle<> handle) { ready_.push_back(handle); }
+
+  /// The loop's notion of now, refreshed once per iteration.
+  Clock::time_point now() const noexcept { return now_; }
+
+ private:
+  friend class Waiter;
+
+  void add_timer(Waiter& w);
+  void remove_timer(Waiter& w);
+  void sift_up(std::size_t i);
+  void sift_down(std::size_t i);
+  void swap_timers(std::size_t a, std::size_t b);
+
+  int next_timeout_ms() const;
+  void dispatch_io(IoHandle& io, uint32_t events);
+  void expire_timers();
+  void run_posted();
+  void run_ready();
+
+  int epoll_fd_ = -1;
+  IoHandle wakeup_;  // eventfd for post()
+  std::vector<Waiter*> timers_;  // binary min-heap on deadline
+  std::vector<std::coroutine_handle<>> ready_;
+  std::vector<std::coroutine_handle<>> running_;
+  Clock::time_point now_;
+  std::mutex posted_mutex_;
+  std::vector<std::function<void()>> posted_;
+  bool stop_requested_ = false;  // guarded by posted_mutex_ when set from another thread
+};
+
+/// Suspends the calling coroutine for `duration` on the current loop.
+/// Returns false when `cancel` fired first. Cancellation: the timer is removed before resuming.
+struct SleepAwaitable {
+  Clock::duration duration;
+  CancelSource* cancel = nullptr;
+  Waiter waiter;
+
+  bool await_ready() const noexcept { return duration <= Clock::duration::zero() && !cancelled(); }
+  bool await_suspend(std::coroutine_handle<> handle);
+  bool await_resume() const noexcept { return !cancelled() && waiter.reason() != WakeReason::Cancelled; }
+
+ private:
+  bool cancelled() const noexcept { return cancel && cancel->cancelled(); }
+};
+
+inline SleepAwaitable sleep_for(Clock::duration duration, CancelSource* cancel = nullptr) {
+  return SleepAwaitable{duration, cancel, {}};
+}
+
+}  // namespace corral::rt

@@ -1,0 +1,277 @@
+#include "runtime/tcp.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace corral::rt {
+
+namespace {
+
+void set_nodelay(int fd) {
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+std::unique_ptr<IoHandle> make_io(EventLoop& loop, int fd) {
+  auto io = std::make_unique<IoHandle>();
+  io->fd = fd;
+  loop.register_io(*io);
+  return io;
+}
+
+void close_io(std::unique_ptr<IoHandle>& io) noexcept {
+  if (!io) return;
+  io->loop->unregister_io(*io);
+  ::close(io->fd);
+  io.reset();
+}
+
+bool retry_later(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
+
+}  // namespace
+
+// ---- SocketAddress ------------------------------------------------------------------------------
+
+std::optional<SocketAddress> SocketAddress::parse(std::string_view host, uint16_t port) {
+  const std::string text(host);
+  SocketAddress address;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&address.storage_);
+  if (::inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    address.size_ = sizeof(sockaddr_in);
+    return address;
+  }
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&address.storage_);
+  if (::inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    address.size_ = sizeof(sockaddr_in6);
+    return address;
+  }
+  return std::nullopt;
+}
+
+Result<SocketAddress> SocketAddress::resolve(const std::string& host, uint16_t port) {
+  if (auto numeric = parse(host, port)) return *numeric;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
+    return std::make_error_code(std::errc::host_unreachable);
+  }
+  SocketAddress address;
+  std::memcpy(&address.storage_, found->ai_addr, found->ai_addrlen);
+  address.size_ = found->ai_addrlen;
+  ::freeaddrinfo(found);
+  if (address.family() == AF_INET) {
+    reinterpret_cast<sockaddr_in*>(&address.storage_)->sin_port = htons(port);
+  } else {
+    reinterpret_cast<sockaddr_in6*>(&address.storage_)->sin6_port = htons(port);
+  }
+  return address;
+}
+
+SocketAddress SocketAddress::of_socket(int fd, bool peer) {
+  SocketAddress address;
+  address.size_ = sizeof address.storage_;
+  auto* sa = reinterpret_cast<sockaddr*>(&address.storage_);
+  const int rc = peer ? ::getpeername(fd, sa, &address.size_) : ::getsockname(fd, sa, &address.size_);
+  if (rc != 0) address = SocketAddress{};
+  return address;
+}
+
+uint16_t SocketAddress::port() const noexcept {
+  if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
+  if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
+  return 0;
+}
+
+std::string SocketAddress::to_string() const {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (family() == AF_INET) {
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, text, sizeof text);
+    return std::string(text) + ":" + std::to_string(port());
+  }
+  if (family() == AF_INET6) {
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, text, sizeof text);
+    return "[" + std::string(text) + "]:" + std::to_string(port());
+  }
+  return "(unknown)";
+}
+
+// ---- TcpStream ----------------------------------------------------------------------------------
+
+TcpStream::TcpStream(EventLoop& loop, int fd) : io_(make_io(loop, fd)) {}
+
+TcpStream& TcpStream::operator=(TcpStream&& other) noexcept {
+  if (this != &other) {
+    close();
+    io_ = std::move(other.io_);
+  }
+  return *this;
+}
+
+TcpStream::~TcpStream() { close(); }
+
+void TcpStream::close() noexcept { close_io(io_); }
+
+void TcpStream::shutdown_write() noexcept {
+  if (io_) ::shutdown(io_->fd, SHUT_WR);
+}
+
+ConnectAwaitable TcpStream::connect(EventLoop& loop, const SocketAddress& address, Deadline deadline,
+                                    CancelSource* cancel) {
+  const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ConnectAwaitable(nullptr, errno_code(errno), deadline, cancel);
+  set_nodelay(fd);
+  std::unique_ptr<IoHandle> io = make_io(loop, fd);
+  if (::connect(fd, address.data(), address.size()) != 0) {
+    if (errno != EINPROGRESS) {
+      const int err = errno;
+      close_io(io);
+      return ConnectAwaitable(nullptr, errno_code(err), deadline, cancel);
+    }
+    io->writable = false;  // wait for the EPOLLOUT edge that ends the handshake
+  }
+  return ConnectAwaitable(std::move(io), {}, deadline, cancel);
+}
+
+bool ReadAwaitable::attempt() {
+  for (;;) {
+    const ssize_t n = ::read(io_->fd, buffer_.data(), buffer_.size());
+    if (n >= 0) {
+      // A short read means the socket is drained (stream socket): skip the EAGAIN read next time.
+      if (static_cast<std::size_t>(n) < buffer_.size()) would_block();
+      finish(static_cast<std::size_t>(n));
+      return true;
+    }
+    if (errno == EINTR) continue;
+    if (retry_later(errno)) {
+      would_block();
+      return false;
+    }
+    finish(errno_code(errno));
+    return true;
+  }
+}
+
+bool WriteAwaitable::attempt() {
+  while (!data_.empty()) {
+    const ssize_t n = ::send(io_->fd, data_.data(), data_.size(), MSG_NOSIGNAL);
+    if (n >= 0) {
+      data_ = data_.subspan(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (retry_later(errno)) {
+      would_block();
+      return false;
+    }
+    finish(errno_code(errno));
+    return true;
+  }
+  finish(Result<void>{});
+  return true;
+}
+
+bool WritevAwaitable::attempt() {
+  while (!iov_.empty()) {
+    msghdr msg{};
+    msg.msg_iov = iov_.data();
+    msg.msg_iovlen = iov_.size() > IOV_MAX ? IOV_MAX : iov_.size();
+    const ssize_t n = ::sendmsg(io_->fd, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (retry_later(errno)) {
+        would_block();
+        return false;
+      }
+      finish(errno_code(errno));
+      return true;
+    }
+    auto sent = static_cast<std::size_t>(n);
+    while (!iov_.empty() && sent >= iov_.front().iov_len) {
+      sent -= iov_.front().iov_len;
+      iov_ = iov_.subspan(1);
+    }
+    if (sent > 0) {
+      iov_.front().iov_base = static_cast<char*>(iov_.front().iov_base) + sent;
+      iov_.front().iov_len -= sent;
+    }
+  }
+  finish(Result<void>{});
+  return true;
+}
+
+ConnectAwaitable::ConnectAwaitable(std::unique_ptr<IoHandle> io, std::error_code start_error,
+                                   Deadline deadline, CancelSource* cancel)
+    : SocketOp(io.get(), true, deadline, cancel), owned_(std::move(io)) {
+  if (start_error) finish(start_error);
+}
+
+ConnectAwaitable::~ConnectAwaitable() { close_io(owned_); }
+
+bool ConnectAwaitable::attempt() {
+  int err = 0;
+  socklen_t len = sizeof err;
+  ::getsockopt(owned_->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err != 0) {
+    finish(errno_code(err));
+  } else {
+    finish(TcpStream(std::move(owned_)));
+  }
+  return true;
+}
+
+// ---- TcpListener --------------------------------------------------------------------------------
+
+TcpListener::~TcpListener() { close(); }
+
+void TcpListener::close() noexcept { close_io(io_); }
+
+Result<TcpListener> TcpListener::bind(EventLoop& loop, const SocketAddress& address, int backlog) {
+  const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno_code(errno);
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (::bind(fd, address.data(), address.size()) != 0 || ::listen(fd, backlog) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return errno_code(err);
+  }
+  TcpListener listener;
+  listener.io_ = make_io(loop, fd);
+  return listener;
+}
+
+uint16_t TcpListener::port() const { return SocketAddress::of_socket(io_->fd, false).port(); }
+
+bool AcceptAwaitable::attempt() {
+  for (;;) {
+    const int fd = ::accept4(io_->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      set_nodelay(fd);
+      finish(TcpStream(*io_->loop, fd));
+      return true;
+    }
+    if (errno == EINTR || errno == ECONNABORTED) continue;
+    if (retry_later(errno)) {
+      would_block();
+      return false;
+    }
+    // EMFILE/ENFILE and friends: report; the accept loop decides how to back off.
+    finish(errno_code(errno));
+    return true;
+  }
+}
+
+}  // namespace corral::rt

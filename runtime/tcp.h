@@ -1,0 +1,238 @@
+// TCP sockets on the event loop: a listener and a stream whose operations are awaitables.
+//
+//   TcpListener::accept ──► TcpStream ──► read_some / write_all / writev_all ──► close
+//
+// Each operation first tries its syscall; only when the socket would block does the coroutine suspend
+// on the loop's Waiter (fd slot + optional deadline + optional cancellation), and the syscall is retried
+// on each readiness edge before the coroutine resumes. An operation therefore costs no allocation and,
+// when the data is already there, no trip through epoll.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "runtime/event_loop.h"
+#include "runtime/result.h"
+
+namespace corral::rt {
+
+/// An IPv4 or IPv6 socket address.
+class SocketAddress {
+ public:
+  SocketAddress() = default;
+  /// Parses a numeric host (IPv4 or IPv6 literal, no brackets) and a port; nullopt if not numeric.
+  static std::optional<SocketAddress> parse(std::string_view host, uint16_t port);
+  /// Resolves `host` (numeric or a name) with getaddrinfo. Blocking: start-up only, never on a loop.
+  static Result<SocketAddress> resolve(const std::string& host, uint16_t port);
+  static SocketAddress of_socket(int fd, bool peer);
+
+  const sockaddr* data() const noexcept { return reinterpret_cast<const sockaddr*>(&storage_); }
+  socklen_t size() const noexcept { return size_; }
+  int family() const noexcept { return storage_.ss_family; }
+  uint16_t port() const noexcept;
+  std::string to_string() const;
+
+ private:
+  sockaddr_storage storage_{};
+  socklen_t size_ = 0;
+};
+
+/// A connected, non-blocking TCP socket registered with one loop. Move-only; closes on destruction.
+/// At most one reader and one writer coroutine at a time. Not thread-safe: use it on its loop only.
+class TcpStream {
+ public:
+  TcpStream() = default;
+  /// Takes ownership of a connected non-blocking `fd` and registers it with `loop`.
+  TcpStream(EventLoop& loop, int fd);
+  TcpStream(TcpStream&&) noexcept = default;
+  TcpStream& operator=(TcpStream&& other) noexcept;
+  ~TcpStream();
+
+  /// Connects to `address`. Suspends until connected, `deadline` passes (timed_out) or `cancel` fires.
+  /// Sets TCP_NODELAY: corral batches writes itself.
+  static class ConnectAwaitable connect(EventLoop& loop, const SocketAddress& address, Deadline deadline,
+                                        CancelSource* cancel = nullptr);
+
+  /// Reads what is available into `buffer` (at least 1 byte). Returns 0 at end of stream.
+  /// Suspends until data, EOF, error, `deadline` (timed_out) or `cancel` (operation_canceled).
+  class ReadAwaitable read_some(std::span<char> buffer, Deadline deadline = Deadline::never(),
+                                CancelSource* cancel = nullptr);
+  /// Writes all of `data`. Suspends while the socket buffer is full. On error some bytes may be sent.
+  class WriteAwaitable write_all(std::span<const char> data, Deadline deadline = Deadline::never(),
+                                 CancelSource* cancel = nullptr);
+  /// Writes all of the buffers with writev. `iov` is consumed in place (advanced as bytes are sent).
+  class WritevAwaitable writev_all(std::span<iovec> iov, Deadline deadline = Deadline::never(),
+                                   CancelSource* cancel = nullptr);
+
+  /// Half-closes the write side (FIN) so the peer sees EOF while replies may still be read.
+  void shutdown_write() noexcept;
+  /// Closes now; a pending read or write resumes with operation_canceled.
+  void close() noexcept;
+
+  bool is_open() const noexcept { return io_ != nullptr; }
+  int fd() const noexcept { return io_ ? io_->fd : -1; }
+  EventLoop* loop() const noexcept { return io_ ? io_->loop : nullptr; }
+  IoHandle* io() const noexcept { return io_.get(); }
+  SocketAddress peer_address() const { return SocketAddress::of_socket(fd(), true); }
+  SocketAddress local_address() const { return SocketAddress::of_socket(fd(), false); }
+
+ private:
+  friend class ConnectAwaitable;
+  explicit TcpStream(std::unique_ptr<IoHandle> io) noexcept : io_(std::move(io)) {}
+
+  std::unique_ptr<IoHandle> io_;  // heap: epoll holds its address while the stream object moves
+};
+
+/// Common part of the socket awaitables: try the syscall, else arm a Waiter and retry on each edge.
+/// `Derived::attempt()` returns true when done (result stored), false when the socket would block.
+template <class Derived, class T>
+class SocketOp {
+ public:
+  SocketOp(IoHandle* io, bool for_write, Deadline deadline, CancelSource* cancel)
+      : io_(io), for_write_(for_write), deadline_(deadline), cancel_(cancel) {}
+  SocketOp(const SocketOp&) = delete;
+  SocketOp& operator=(const SocketOp&) = delete;
+
+  bool await_ready() {
+    if (result_) return true;  // failed before it could start (e.g. socket() in connect)
+    if (io_ == nullptr) {
+      result_ = std::make_error_code(std::errc::bad_file_descriptor);
+      return true;
+    }
+    if (cancel_ && cancel_->cancelled()) {
+      result_ = cancelled();
+      return true;
+    }
+    const bool ready_hint = for_write_ ? io_->writable : io_->readable;
+    return ready_hint && self().attempt();
+  }
+
+  bool await_suspend(std::coroutine_handle<> handle) {
+    if (!waiter_.arm(*io_->loop, handle, io_, for_write_, deadline_, cancel_, &SocketOp::on_ready, this)) {
+      result_ = cancelled();
+      return false;
+    }
+    return true;
+  }
+
+  Result<T> await_resume() {
+    switch (waiter_.reason()) {
+      case WakeReason::Timeout: return timed_out();
+      case WakeReason::Cancelled:
+        if (!result_) return cancelled();
+        break;
+      case WakeReason::Ready: break;
+    }
+    return std::move(*result_);
+  }
+
+ protected:
+  /// Marks the direction as drained so the next operation waits for an edge instead of retrying.
+  void would_block() noexcept { (for_write_ ? io_->writable : io_->readable) = false; }
+  void finish(Result<T> r) { result_.emplace(std::move(r)); }
+
+  IoHandle* io_;
+
+ private:
+  static bool on_ready(void* self_ptr) { return static_cast<Derived*>(static_cast<SocketOp*>(self_ptr))->attempt(); }
+  Derived& self() { return static_cast<Derived&>(*this); }
+
+  bool for_write_;
+  Deadline deadline_;
+  CancelSource* cancel_;
+  Waiter waiter_;
+  std::optional<Result<T>> result_;
+};
+
+class ReadAwaitable : public SocketOp<ReadAwaitable, std::size_t> {
+ public:
+  ReadAwaitable(IoHandle* io, std::span<char> buffer, Deadline deadline, CancelSource* cancel)
+      : SocketOp(io, false, deadline, cancel), buffer_(buffer) {}
+  bool attempt();
+
+ private:
+  std::span<char> buffer_;
+};
+
+class WriteAwaitable : public SocketOp<WriteAwaitable, void> {
+ public:
+  WriteAwaitable(IoHandle* io, std::span<const char> data, Deadline deadline, CancelSource* cancel)
+      : SocketOp(io, true, deadline, cancel), data_(data) {}
+  bool attempt();
+
+ private:
+  std::span<const char> data_;
+};
+
+class WritevAwaitable : public SocketOp<WritevAwaitable, void> {
+ public:
+  WritevAwaitable(IoHandle* io, std::span<iovec> iov, Deadline deadline, CancelSource* cancel)
+      : SocketOp(io, true, deadline, cancel), iov_(iov) {}
+  bool attempt();
+
+ private:
+  std::span<iovec> iov_;
+};
+
+/// Owns the connecting socket until it is handed over as a TcpStream.
+class ConnectAwaitable : public SocketOp<ConnectAwaitable, TcpStream> {
+ public:
+  ConnectAwaitable(std::unique_ptr<IoHandle> io, std::error_code start_error, Deadline deadline,
+                   CancelSource* cancel);
+  ~ConnectAwaitable();
+  bool attempt();
+
+ private:
+  std::unique_ptr<IoHandle> owned_;
+};
+
+/// A listening socket with SO_REUSEPORT, so each worker binds its own on the same port and the kernel
+/// spreads connections across workers.
+class TcpListener {
+ public:
+  TcpListener() = default;
+  TcpListener(TcpListener&&) noexcept = default;
+  TcpListener& operator=(TcpListener&&) noexcept = default;
+  ~TcpListener();
+
+  /// Binds and listens on `address` for `loop`. Start-up only (errors are returned, nothing blocks).
+  static Result<TcpListener> bind(EventLoop& loop, const SocketAddress& address, int backlog = 1024);
+
+  /// Accepts one connection. Suspends until a client connects or `cancel` fires.
+  class AcceptAwaitable accept(CancelSource* cancel = nullptr);
+
+  uint16_t port() const;
+  void close() noexcept;
+  bool is_open() const noexcept { return io_ != nullptr; }
+
+ private:
+  std::unique_ptr<IoHandle> io_;
+};
+
+class AcceptAwaitable : public SocketOp<AcceptAwaitable, TcpStream> {
+ public:
+  AcceptAwaitable(IoHandle* io, CancelSource* cancel) : SocketOp(io, false, Deadline::never(), cancel) {}
+  bool attempt();
+};
+
+inline ReadAwaitable TcpStream::read_some(std::span<char> buffer, Deadline deadline, CancelSource* cancel) {
+  return ReadAwaitable(io_.get(), buffer, deadline, cancel);
+}
+inline WriteAwaitable TcpStream::write_all(std::span<const char> data, Deadline deadline,
+                                           CancelSource* cancel) {
+  return WriteAwaitable(io_.get(), data, deadline, cancel);
+}
+inline WritevAwaitable TcpStream::writev_all(std::span<iovec> iov, Deadline deadline, CancelSource* cancel) {
+  return WritevAwaitable(io_.get(), iov, deadline, cancel);
+}
+inline AcceptAwaitable TcpListener::accept(CancelSource* cancel) { return AcceptAwaitable(io_.get(), cancel); }
+
+}  // namespace corral::rt

@@ -1,0 +1,108 @@
+#include "runtime/event_loop.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "runtime/block_on.h"
+#include "runtime/task_scope.h"
+
+namespace corral::rt {
+namespace {
+
+using namespace std::chrono_literals;
+
+Task<void> sleep_and_record(std::vector<int>* order, int id, Clock::duration d) {
+  co_await sleep_for(d);
+  order->push_back(id);
+}
+
+TEST(EventLoop, TimersFireInDeadlineOrder) {
+  EventLoop loop;
+  std::vector<int> order;
+  auto body = [](std::vector<int>* out) -> Task<void> {
+    TaskScope scope;
+    scope.spawn(sleep_and_record(out, 3, 30ms));
+    scope.spawn(sleep_and_record(out, 1, 10ms));
+    scope.spawn(sleep_and_record(out, 2, 20ms));
+    co_await scope.join();
+  };
+  block_on(loop, body(&order));
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+}
+
+TEST(EventLoop, SleepWaitsAtLeastItsDuration) {
+  EventLoop loop;
+  const auto start = Clock::now();
+  auto body = []() -> Task<void> { co_await sleep_for(20ms); };
+  block_on(loop, body());
+  EXPECT_GE(Clock::now() - start, 20ms);
+}
+
+TEST(EventLoop, CancelledSleepResumesEarlyAndRemovesItsTimer) {
+  EventLoop loop;
+  auto body = []() -> Task<bool> {
+    CancelSource cancel;
+    TaskScope scope;
+    bool completed = true;
+    auto sleeper = [](CancelSource* c, bool* out) -> Task<void> { *out = co_await sleep_for(10s, c); };
+    scope.spawn(sleeper(&cancel, &completed));
+    co_await sleep_for(5ms);
+    cancel.cancel();
+    co_await scope.join();
+    co_return completed;
+  };
+  const auto start = Clock::now();
+  EXPECT_FALSE(block_on(loop, body()));
+  EXPECT_LT(Clock::now() - start, 5s);
+}
+
+TEST(EventLoop, WaitOnAlreadyCancelledSourceCompletesAtOnce) {
+  EventLoop loop;
+  auto body = []() -> Task<bool> {
+    CancelSource cancel;
+    cancel.cancel();
+    co_return co_await sleep_for(10s, &cancel);
+  };
+  EXPECT_FALSE(block_on(loop, body()));
+}
+
+TEST(EventLoop, PostFromAnotherThreadRunsOnTheLoopThread) {
+  EventLoop loop;
+  std::atomic<int> ran{0};
+  std::thread::id loop_thread;
+  std::thread poster([&] {
+    for (int i = 0; i < 1000; ++i) loop.post([&] { ran.fetch_add(1); });
+    loop.post([&] {
+      loop_thread = std::this_thread::get_id();
+      loop.stop();
+    });
+  });
+  loop.run();
+  poster.join();
+  EXPECT_EQ(ran.load(), 1000);
+  EXPECT_EQ(loop_thread, std::this_thread::get_id());
+}
+
+TEST(EventLoop, HundredThousandConcurrentCoroutines) {
+  EventLoop loop;
+  constexpr int kCount = 100000;
+  auto body = []() -> Task<int> {
+    int finished = 0;
+    TaskScope scope;
+    auto one = [](int* done, int i) -> Task<void> {
+      co_await sleep_for(std::chrono::milliseconds(1 + i % 50));
+      ++*done;
+    };
+    for (int i = 0; i < kCount; ++i) scope.spawn(one(&finished, i));
+    EXPECT_EQ(scope.running(), static_cast<std::size_t>(kCount));
+    co_await scope.join();
+    co_return finished;
+  };
+  EXPECT_EQ(block_on(loop, body()), kCount);
+}
+
+}  // namespace
+}  // namespace corral::rt

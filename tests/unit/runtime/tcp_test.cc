@@ -1,0 +1,212 @@
+#include "runtime/tcp.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "runtime/block_on.h"
+#include "runtime/task_scope.h"
+
+namespace corral::rt {
+namespace {
+
+using namespace std::chrono_literals;
+
+SocketAddress loopback(uint16_t port = 0) { return *SocketAddress::parse("127.0.0.1", port); }
+
+Task<void> echo_session(TcpStream stream, CancelSource* cancel) {
+  std::vector<char> buffer(4096);
+  for (;;) {
+    auto n = co_await stream.read_some(buffer, Deadline::never(), cancel);
+    if (!n || *n == 0) co_return;
+    auto w = co_await stream.write_all({buffer.data(), *n}, Deadline::never(), cancel);
+    if (!w) co_return;
+  }
+}
+
+Task<void> echo_server(TcpListener* listener, TaskScope* sessions) {
+  for (;;) {
+    auto stream = co_await listener->accept(sessions->cancel_source());
+    if (!stream) co_return;
+    // The scope outlives the session (joined by the test body); the stream is moved into the frame.
+    sessions->spawn(echo_session(std::move(*stream), sessions->cancel_source()));
+  }
+}
+
+Task<std::string> read_exactly(TcpStream& stream, std::size_t size) {
+  std::string out;
+  std::vector<char> buffer(4096);
+  while (out.size() < size) {
+    auto n = co_await stream.read_some(buffer, Deadline::after(5s));
+    if (!n || *n == 0) break;
+    out.append(buffer.data(), *n);
+  }
+  co_return out;
+}
+
+Task<bool> echo_client(EventLoop* loop, uint16_t port, int id) {
+  auto stream = co_await TcpStream::connect(*loop, loopback(port), Deadline::after(5s));
+  if (!stream) co_return false;
+  bool all_ok = true;
+  for (int round = 0; round < 20; ++round) {
+    const std::string message = "client " + std::to_string(id) + " round " + std::to_string(round) + "\n";
+    if (!co_await stream->write_all(message)) co_return false;
+    all_ok = all_ok && (co_await read_exactly(*stream, message.size())) == message;
+  }
+  co_return all_ok;
+}
+
+TEST(Tcp, LoopbackEchoServerWithManyClients) {
+  EventLoop loop;
+  auto body = [](EventLoop* l) -> Task<int> {
+    auto listener = TcpListener::bind(*l, loopback());
+    EXPECT_TRUE(listener.ok());
+    TaskScope sessions;
+    TaskScope server;
+    server.spawn(echo_server(&*listener, &sessions));
+    int ok_clients = 0;
+    TaskScope clients;
+    auto run_client = [](EventLoop* lp, uint16_t port, int id, int* ok) -> Task<void> {
+      if (co_await echo_client(lp, port, id)) ++*ok;
+    };
+    for (int i = 0; i < 500; ++i) clients.spawn(run_client(l, listener->port(), i, &ok_clients));
+    co_await clients.join();
+    sessions.stop();
+    server.stop();
+    co_await sessions.join();
+    co_await server.join();
+    co_return ok_clients;
+  };
+  EXPECT_EQ(block_on(loop, body(&loop)), 500);
+}
+
+TEST(Tcp, ReadTimeoutCancelsTheReadAndLeavesTheStreamUsable) {
+  EventLoop loop;
+  auto body = [](EventLoop* l) -> Task<void> {
+    auto listener = TcpListener::bind(*l, loopback());
+    auto client = co_await TcpStream::connect(*l, loopback(listener->port()), Deadline::after(5s));
+    auto server = co_await listener->accept();
+    EXPECT_TRUE(client.ok() && server.ok());
+    std::vector<char> buffer(64);
+    const auto start = Clock::now();
+    auto timed_out_read = co_await server->read_some(buffer, Deadline::after(30ms));
+    EXPECT_EQ(timed_out_read.error(), std::errc::timed_out);
+    EXPECT_GE(Clock::now() - start, 30ms);
+    EXPECT_EQ(server->io()->reader, nullptr) << "the fd slot must be disarmed after the timeout";
+    // Bytes sent after the timeout go to the next read, not to the cancelled one.
+    EXPECT_TRUE(co_await client->write_all(std::string_view("after")));
+    auto n = co_await server->read_some(buffer, Deadline::after(5s));
+    EXPECT_TRUE(n.ok());
+    EXPECT_EQ(std::string(buffer.data(), *n), "after");
+  };
+  block_on(loop, body(&loop));
+}
+
+TEST(Tcp, CancellationEndsABlockedRead) {
+  EventLoop loop;
+  auto body = [](EventLoop* l) -> Task<void> {
+    auto listener = TcpListener::bind(*l, loopback());
+    auto client = co_await TcpStream::connect(*l, loopback(listener->port()), Deadline::after(5s));
+    auto server = co_await listener->accept();
+    CancelSource cancel;
+    std::error_code outcome;
+    TaskScope readers;
+    auto reader = [](TcpStream* s, CancelSource* c, std::error_code* out) -> Task<void> {
+      std::vector<char> buffer(64);
+      auto n = co_await s->read_some(buffer, Deadline::never(), c);
+      *out = n.error();
+    };
+    readers.spawn(reader(&*server, &cancel, &outcome));
+    co_await sleep_for(5ms);
+    EXPECT_EQ(readers.running(), 1u);
+    cancel.cancel();
+    co_await readers.join();
+    EXPECT_EQ(outcome, std::errc::operation_canceled);
+    EXPECT_EQ(server->io()->reader, nullptr);
+    (void)client;
+  };
+  block_on(loop, body(&loop));
+}
+
+TEST(Tcp, CloseWakesAPendingReader) {
+  EventLoop loop;
+  auto body = [](EventLoop* l) -> Task<void> {
+    auto listener = TcpListener::bind(*l, loopback());
+    auto client = co_await TcpStream::connect(*l, loopback(listener->port()), Deadline::after(5s));
+    auto server = co_await listener->accept();
+    std::error_code outcome;
+    TaskScope readers;
+    auto reader = [](TcpStream* s, std::error_code* out) -> Task<void> {
+      std::vector<char> buffer(64);
+      auto n = co_await s->read_some(buffer);
+      *out = n.error();
+    };
+    readers.spawn(reader(&*server, &outcome));
+    co_await sleep_for(2ms);
+    server->close();
+    co_await readers.join();
+    EXPECT_EQ(outcome, std::errc::operation_canceled);
+    (void)client;
+  };
+  block_on(loop, body(&loop));
+}
+
+TEST(Tcp, PeerCloseReadsAsEndOfStream) {
+  EventLoop loop;
+  auto body = [](EventLoop* l) -> Task<std::size_t> {
+    auto listener = TcpListener::bind(*l, loopback());
+    auto client = co_await TcpStream::connect(*l, loopback(listener->port()), Deadline::after(5s));
+    auto server = co_await listener->accept();
+    client->close();
+    std::vector<char> buffer(64);
+    auto n = co_await server->read_some(buffer, Deadline::after(5s));
+    co_return n.ok() ? *n : 999;
+  };
+  EXPECT_EQ(block_on(loop, body(&loop)), 0u);
+}
+
+TEST(Tcp, ConnectToClosedPortIsRefused) {
+  EventLoop loop;
+  auto body = [](EventLoop* l) -> Task<std::error_code> {
+    uint16_t port = 0;
+    {
+      auto probe = TcpListener::bind(*l, loopback());
+      port = probe->port();
+    }
+    auto stream = co_await TcpStream::connect(*l, loopback(port), Deadline::after(5s));
+    co_return stream.error();
+  };
+  EXPECT_EQ(block_on(loop, body(&loop)), std::errc::connection_refused);
+}
+
+TEST(Tcp, LargeWritevIsDeliveredWhole) {
+  EventLoop loop;
+  auto body = [](EventLoop* l) -> Task<bool> {
+    auto listener = TcpListener::bind(*l, loopback());
+    auto client = co_await TcpStream::connect(*l, loopback(listener->port()), Deadline::after(5s));
+    auto server = co_await listener->accept();
+    const std::string a(3 << 20, 'a');
+    const std::string b(1 << 20, 'b');
+    TaskScope writers;
+    auto writer = [](TcpStream* s, const std::string* x, const std::string* y) -> Task<void> {
+      iovec iov[2] = {{const_cast<char*>(x->data()), x->size()}, {const_cast<char*>(y->data()), y->size()}};
+      auto r = co_await s->writev_all(iov, Deadline::after(10s));
+      EXPECT_TRUE(r.ok());
+    };
+    writers.spawn(writer(&*client, &a, &b));
+    const std::string received = co_await read_exactly(*server, a.size() + b.size());
+    co_await writers.join();
+    co_return received == a + b;
+  };
+  EXPECT_TRUE(block_on(loop, body(&loop)));
+}
+
+TEST(SocketAddress, ParsesNumericHostsOnly) {
+  EXPECT_EQ(SocketAddress::parse("127.0.0.1", 80)->to_string(), "127.0.0.1:80");
+  EXPECT_EQ(SocketAddress::parse("::1", 6379)->to_string(), "[::1]:6379");
+  EXPECT_FALSE(SocketAddress::parse("localhost", 80).has_value());
+}
+
+}  // namespace
+}  // namespace corral::rt
