@@ -63,13 +63,36 @@ void Waiter::complete(WakeReason reason) {
 
 // ---- CancelSource -------------------------------------------------------------------------------
 
+CancelSource::CancelSource(CancelSource* parent) : parent_(parent) {
+  if (parent == nullptr) return;
+  if (parent->cancelled_) {
+    cancelled_ = true;
+    parent_ = nullptr;
+    return;
+  }
+  next_sibling_ = parent->first_child_;
+  if (next_sibling_) next_sibling_->prev_sibling_ = this;
+  parent->first_child_ = this;
+}
+
 CancelSource::~CancelSource() {
   while (head_) unlink(*head_);
+  while (first_child_) {
+    CancelSource* child = first_child_;
+    first_child_ = child->next_sibling_;
+    child->parent_ = child->prev_sibling_ = child->next_sibling_ = nullptr;
+  }
+  if (parent_) {
+    if (prev_sibling_) prev_sibling_->next_sibling_ = next_sibling_; else parent_->first_child_ = next_sibling_;
+    if (next_sibling_) next_sibling_->prev_sibling_ = prev_sibling_;
+  }
 }
 
 void CancelSource::cancel() {
+  if (cancelled_) return;
   cancelled_ = true;
   while (head_) head_->complete(WakeReason::Cancelled);
+  for (CancelSource* child = first_child_; child != nullptr; child = child->next_sibling_) child->cancel();
 }
 
 void CancelSource::link(Waiter& w) {

@@ -62,11 +62,13 @@ class Waiter {
   WakeReason reason() const noexcept { return reason_; }
   bool armed() const noexcept { return loop_ != nullptr; }
 
+  /// Ends the wait with `reason`: disarms fd slot, timer and cancellation, then queues the coroutine.
+  void complete(WakeReason reason);
+
  private:
   friend class EventLoop;
   friend class CancelSource;
 
-  void complete(WakeReason reason);  // disarm everything, queue the coroutine
   void disarm();
 
   EventLoop* loop_ = nullptr;
@@ -86,10 +88,13 @@ class Waiter {
 };
 
 /// Cancels every wait registered with it, now and later. Not thread-safe: one loop.
+/// A source may have a parent: cancelling the parent cancels it too (a session's own source under
+/// its worker's, say), so one wait can be ended by either.
 /// Lifetime: must outlive every Waiter that uses it (a scope's source outlives its tasks).
 class CancelSource {
  public:
   CancelSource() = default;
+  explicit CancelSource(CancelSource* parent);
   CancelSource(const CancelSource&) = delete;
   CancelSource& operator=(const CancelSource&) = delete;
   ~CancelSource();
@@ -104,6 +109,10 @@ class CancelSource {
   void unlink(Waiter& w);
 
   Waiter* head_ = nullptr;
+  CancelSource* parent_ = nullptr;
+  CancelSource* first_child_ = nullptr;
+  CancelSource* prev_sibling_ = nullptr;
+  CancelSource* next_sibling_ = nullptr;
   bool cancelled_ = false;
 };
 

@@ -1,0 +1,252 @@
+#include "pool/redis_connection.h"
+
+#include <array>
+#include <charconv>
+
+#include "pool/redis_pool.h"
+#include "protocols/redis/encoder.h"
+#include "runtime/log.h"
+
+namespace corral::pool {
+
+namespace {
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+std::string error_line(std::string_view text) {
+  std::string line = "-ERR corral: ";
+  line.append(text);
+  line.append("\r\n");
+  return line;
+}
+
+std::string_view strip_error_prefix(std::string_view reply) {
+  // "-WRONGPASS invalid ...\r\n" or "!21\r\n...": keep the text the server sent, without framing.
+  if (!reply.empty() && (reply.front() == '-')) reply.remove_prefix(1);
+  while (!reply.empty() && (reply.back() == '\n' || reply.back() == '\r')) reply.remove_suffix(1);
+  return reply;
+}
+
+}  // namespace
+
+RedisConnection::~RedisConnection() {
+  for (ReplySink* sink : fifo_) sink->deliver(close_reason_.empty() ? error_line("connection closed") : close_reason_);
+}
+
+void RedisConnection::submit(std::string_view request, ReplySink* sink) {
+  out_.append(request);
+  sink->expect();
+  fifo_.push_back(sink);
+  writer_wake_.notify();
+}
+
+void RedisConnection::send_raw(std::string_view request) {
+  out_.append(request);
+  writer_wake_.notify();
+}
+
+void RedisConnection::close(std::string reason) {
+  if (state_ == State::Closed) return;
+  state_ = State::Closed;
+  close_reason_ = std::move(reason);
+  cancel_.cancel();
+  stream_.close();
+  // Every reply still expected fails: the requests may or may not have run, so none is re-sent.
+  while (!fifo_.empty()) {
+    ReplySink* sink = fifo_.front();
+    fifo_.pop_front();
+    sink->deliver(close_reason_);
+  }
+  if (owner_) owner_->wake().notify();
+  out_.clear();
+}
+
+rt::Task<void> RedisConnection::run() {
+  const config::PoolLimits& limits = pool_.limits();
+  auto connected = co_await rt::TcpStream::connect(*rt::EventLoop::current(), pool_.address(),
+                                                   rt::Deadline::after(limits.connect_timeout), &cancel_);
+  if (!connected) {
+    close(error_line("backend " + pool_.key().describe() + " unavailable: " + connected.error().message()));
+    co_return;
+  }
+  stream_ = std::move(*connected);
+  if (!co_await handshake()) co_return;
+  state_ = State::Ready;
+  was_ready_ = true;
+  pool_.on_ready(this);
+  writer_running_ = true;
+  // The writer's frame references this connection, which outlives it: read_loop's end waits for it.
+  rt::spawn_detached(write_loop(), "redis backend writer");
+  co_await read_loop();
+  if (writer_running_) {
+    writer_wake_.notify();
+    co_await writer_done_.wait();
+  }
+}
+
+rt::Task<bool> RedisConnection::handshake() {
+  const RedisKey& key = pool_.key();
+  RedisServerInfo& info = pool_.server_info();
+  std::string request;
+  const std::string resp = std::to_string(key.resp);
+  if (!key.password.empty()) {
+    const std::string_view user = key.user.empty() ? std::string_view("default") : std::string_view(key.user);
+    redis::encode_command(request, {"HELLO", resp, "AUTH", user, key.password, "SETNAME", "corral"});
+  } else {
+    redis::encode_command(request, {"HELLO", resp, "SETNAME", "corral"});
+  }
+  const std::string db = std::to_string(key.db);
+  if (key.db != 0) redis::encode_command(request, {"SELECT", db});
+  const bool ask_databases = info.databases < 0;
+  if (ask_databases) redis::encode_command(request, {"CONFIG", "GET", "databases"});
+
+  const rt::Deadline deadline = rt::Deadline::after(pool_.limits().connect_timeout);
+  if (!co_await stream_.write_all(request, deadline, &cancel_)) {
+    close(error_line("backend " + key.describe() + " closed during handshake"));
+    co_return false;
+  }
+  auto hello = co_await read_reply();
+  if (!hello) co_return false;
+  if (hello->is_error()) {
+    close(error_line("backend " + key.describe() + " refused HELLO: " + std::string(strip_error_prefix(hello->bytes))));
+    in_.consume(hello->size);
+    co_return false;
+  }
+  std::array<redis::ReplyElement, 12> fields{};
+  const std::size_t count = redis::peek_elements(hello->bytes, fields);
+  for (std::size_t i = 0; i + 1 < count; i += 2) {
+    if (fields[i].value == "version") info.version = fields[i + 1].value;
+    if (fields[i].value == "mode") info.mode = fields[i + 1].value;
+    if (fields[i].value == "role") info.role = fields[i + 1].value;
+  }
+  in_.consume(hello->size);
+  if (key.db != 0) {
+    auto selected = co_await read_reply();
+    if (!selected) co_return false;
+    if (selected->is_error()) {
+      close(error_line("backend " + key.describe() + " refused SELECT " + db + ": " +
+                       std::string(strip_error_prefix(selected->bytes))));
+      co_return false;
+    }
+    in_.consume(selected->size);
+  }
+  if (ask_databases) {
+    auto databases = co_await read_reply();
+    if (!databases) co_return false;
+    std::array<redis::ReplyElement, 2> pair{};
+    int count_value = 16;  // redis-server's default, when CONFIG is not allowed for this user
+    if (!databases->is_error() && redis::peek_elements(databases->bytes, pair) == 2) {
+      std::from_chars(pair[1].value.data(), pair[1].value.data() + pair[1].value.size(), count_value);
+    }
+    info.databases = count_value;
+    in_.consume(databases->size);
+  }
+  co_return true;
+}
+
+rt::Task<rt::Result<redis::Reply>> RedisConnection::read_reply() {
+  for (;;) {
+    redis::Reply reply;
+    const redis::ScanStatus status = scanner_.scan(in_.readable(), reply);
+    if (status == redis::ScanStatus::Frame) co_return reply;
+    if (status == redis::ScanStatus::Error) {
+      close(error_line("backend " + pool_.key().describe() + " sent a malformed reply: " + scanner_.error().message));
+      co_return std::make_error_code(std::errc::protocol_error);
+    }
+    auto n = co_await stream_.read_some(in_.writable(kReadChunk), rt::Deadline::after(pool_.limits().connect_timeout),
+                                        &cancel_);
+    if (!n || *n == 0) {
+      close(error_line("backend " + pool_.key().describe() + " closed during handshake"));
+      co_return n ? std::make_error_code(std::errc::connection_reset) : n.error();
+    }
+    in_.commit(*n);
+  }
+}
+
+rt::Task<void> RedisConnection::write_loop() {
+  const rt::Clock::duration timeout = pool_.limits().operation_timeout;
+  while (state_ != State::Closed) {
+    if (out_.empty()) {
+      if (!co_await writer_wake_.wait(rt::Deadline::never(), &cancel_)) break;
+      continue;
+    }
+    writing_.clear();
+    writing_.swap(out_);
+    auto written = co_await stream_.write_all(writing_, rt::Deadline::after(timeout), &cancel_);
+    if (!written) {
+      close(error_line("backend " + pool_.key().describe() + " write failed: " + written.error().message()));
+      break;
+    }
+  }
+  writer_running_ = false;
+  writer_done_.notify();
+}
+
+rt::Task<void> RedisConnection::read_loop() {
+  const config::PoolLimits& limits = pool_.limits();
+  while (state_ != State::Closed) {
+    // Waiting for replies is bounded by the operation timeout; an idle connection by the idle timeout.
+    // A pinned connection waits as long as its session does (blocking commands, subscriptions).
+    rt::Deadline deadline = rt::Deadline::never();
+    if (owner_ == nullptr) {
+      if (!fifo_.empty()) {
+        deadline = rt::Deadline::after(limits.operation_timeout);
+      } else if (limits.idle_timeout.count() > 0) {
+        deadline = rt::Deadline::after(limits.idle_timeout);
+      }
+    }
+    auto n = co_await stream_.read_some(in_.writable(kReadChunk), deadline, &cancel_);
+    if (!n) {
+      if (n.error() == std::errc::timed_out && fifo_.empty()) {
+        close(error_line("backend " + pool_.key().describe() + " connection idle"));
+      } else if (n.error() == std::errc::timed_out) {
+        close(error_line("backend " + pool_.key().describe() + " timed out"));
+      } else {
+        close(error_line("backend " + pool_.key().describe() + " connection lost: " + n.error().message()));
+      }
+      break;
+    }
+    if (*n == 0) {
+      close(error_line("backend " + pool_.key().describe() + " closed the connection"));
+      break;
+    }
+    in_.commit(*n);
+    if (!dispatch_replies()) break;
+  }
+  in_.release_if_empty();
+}
+
+bool RedisConnection::dispatch_replies() {
+  for (;;) {
+    redis::Reply reply;
+    const redis::ScanStatus status = scanner_.scan(in_.readable(), reply);
+    if (status == redis::ScanStatus::NeedMore) return true;
+    if (status == redis::ScanStatus::Error) {
+      close(error_line("backend " + pool_.key().describe() + " sent a malformed reply: " + scanner_.error().message));
+      return false;
+    }
+    deliver(reply);
+    in_.consume(reply.size);
+    if (state_ == State::Closed) return false;
+  }
+}
+
+void RedisConnection::deliver(const redis::Reply& reply) {
+  if (passthrough_ || (reply.is_push() && owner_ != nullptr)) {
+    owner_->deliver_unsolicited(reply.bytes);
+    return;
+  }
+  if (!fifo_.empty() && !reply.is_push()) {
+    ReplySink* sink = fifo_.front();
+    fifo_.pop_front();
+    sink->deliver(reply.bytes);
+    return;
+  }
+  if (!reply.is_push()) {
+    // A reply nobody asked for: the stream is out of step, trust nothing after it.
+    close(error_line("backend " + pool_.key().describe() + " sent an unexpected reply"));
+  }
+  // A push nobody owns (a shared connection never subscribes or tracks): dropped.
+}
+
+}  // namespace corral::pool

@@ -1,0 +1,99 @@
+// A backend Redis connection, shared (pipelined) or pinned to one session.
+//
+//   sessions ──submit(bytes, sink)──► out_ ──writer coroutine: one write for many requests──► redis-server
+//   redis-server ──reader coroutine: ReplyScanner──► FIFO head sink.deliver(reply)
+//
+// Shared: requests of many sessions are appended to one buffer and written together; replies come back
+// in FIFO order and go to the sink at the head of the FIFO. Pinned: one session owns the connection;
+// replies that answer no request (RESP3 push, RESP2 subscribe messages, MONITOR lines) go to the owner.
+// A connection that fails closes: every reply still expected gets an error, nothing is re-sent.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <string>
+#include <string_view>
+
+#include "pool/redis_key.h"
+#include "pool/reply_sink.h"
+#include "protocols/redis/reply_scanner.h"
+#include "runtime/byte_buffer.h"
+#include "runtime/notify.h"
+#include "runtime/task.h"
+#include "runtime/tcp.h"
+
+namespace corral::pool {
+
+class RedisPool;
+
+/// What the first connection to a backend learns about the server, for answers given locally.
+struct RedisServerInfo {
+  int databases = -1;      // CONFIG GET databases; -1 until known
+  std::string version;     // from HELLO
+  std::string mode;        // "standalone", "cluster", ...
+  std::string role;        // "master", "replica"
+};
+
+class RedisConnection {
+ public:
+  enum class State { Connecting, Ready, Closed };
+
+  explicit RedisConnection(RedisPool& pool) : pool_(pool) {}
+  RedisConnection(const RedisConnection&) = delete;
+  RedisConnection& operator=(const RedisConnection&) = delete;
+  ~RedisConnection();
+
+  State state() const noexcept { return state_; }
+  /// False when the connection closed before its handshake completed (an open that failed).
+  bool was_ready() const noexcept { return was_ready_; }
+  std::size_t in_flight() const noexcept { return fifo_.size(); }
+  /// Why the connection closed (or failed to open): a RESP error line naming the backend.
+  const std::string& close_reason() const noexcept { return close_reason_; }
+
+  /// Queues `request` (complete RESP wire bytes); its reply goes to `sink`. State must be Ready.
+  void submit(std::string_view request, ReplySink* sink);
+  /// Pinned relay mode: queues `request` with no FIFO entry; whatever the server sends goes to the owner.
+  void send_raw(std::string_view request);
+
+  /// Pinned only: replies that answer no queued request (RESP3 push) go to `owner` (nullptr: none).
+  void set_owner(ReplySink* owner) noexcept { owner_ = owner; }
+  /// Pinned only: relay mode (subscribe, MONITOR, tracking): every reply goes to the owner, in order.
+  void set_passthrough(bool on) noexcept { passthrough_ = on; }
+
+  /// Closes the connection; expected replies get `reason` (a RESP error line).
+  void close(std::string reason);
+
+  /// Connects, runs the handshake and then the read loop until the connection closes.
+  /// Lifetime: the pool owns the connection and removes it only after run() returned.
+  rt::Task<void> run();
+
+ private:
+  rt::Task<bool> handshake();
+  rt::Task<void> write_loop();
+  rt::Task<void> read_loop();
+  bool dispatch_replies();
+  void deliver(const redis::Reply& reply);
+  rt::Task<rt::Result<redis::Reply>> read_reply();  // handshake only
+
+  RedisPool& pool_;
+  State state_ = State::Connecting;
+  bool was_ready_ = false;
+  bool run_finished_ = false;  // run() returned: the pool may delete the connection
+  rt::TcpStream stream_;
+  std::string out_;       // requests not yet handed to the writer
+  std::string writing_;   // requests being written
+  std::deque<ReplySink*> fifo_;  // one entry per request sent or queued, in order
+  ReplySink* owner_ = nullptr;
+  bool passthrough_ = false;
+  rt::ByteBuffer in_;
+  redis::ReplyScanner scanner_;
+  rt::Notify writer_wake_;
+  rt::Notify writer_done_;
+  bool writer_running_ = false;
+  rt::CancelSource cancel_;
+  std::string close_reason_;
+
+  friend class RedisPool;
+};
+
+}  // namespace corral::pool

@@ -1,0 +1,108 @@
+// ReplySink: where the replies of one client session go, in the order its requests were sent.
+//
+//   session ──expect()──► backend FIFO entry ──reply arrives──► deliver(bytes) ──► out_ ──► session writes
+//
+// A session sends one run of requests to one backend connection at a time, so replies arrive in
+// request order and are appended to out_ as they come: no reordering, one copy per reply.
+// The sink is shared by the session and the FIFO entries of backend connections (intrusive count): a
+// session that ends with replies still in flight abandons its sink; late replies are dropped, and
+// the last reference frees it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "runtime/notify.h"
+
+namespace corral::pool {
+
+/// Not thread-safe: one loop.
+class ReplySink {
+ public:
+  /// `flush_threshold`: wake the session once this many reply bytes are waiting, even with replies
+  /// still outstanding, so big replies stream. `limit`: more unsent reply bytes than this mark the
+  /// sink overflowed (the client reads too slowly; the session closes it).
+  ReplySink(std::size_t flush_threshold, std::size_t limit) : flush_threshold_(flush_threshold), limit_(limit) {}
+  ReplySink(const ReplySink&) = delete;
+  ReplySink& operator=(const ReplySink&) = delete;
+
+  static ReplySink* create(std::size_t flush_threshold, std::size_t limit) {
+    return new ReplySink(flush_threshold, limit);
+  }
+
+  /// One more reply will be delivered (the caller queued a request). Takes a reference for it.
+  void expect() noexcept {
+    ++outstanding_;
+    ++refs_;
+  }
+
+  /// Delivers one complete reply for an expected request and drops its reference.
+  void deliver(std::string_view reply) {
+    append(reply);
+    --outstanding_;
+    wake_if_due();
+    release();
+  }
+
+  /// Delivers bytes that answer no request of the FIFO (subscribe messages, MONITOR lines, RESP3 push).
+  void deliver_unsolicited(std::string_view bytes) {
+    append(bytes);
+    wake_if_due_unsolicited();
+  }
+
+  /// Appends a reply corral produces itself (local commands), in order with forwarded ones.
+  void append_local(std::string_view reply) { append(reply); }
+
+  std::size_t outstanding() const noexcept { return outstanding_; }
+  bool overflowed() const noexcept { return overflowed_; }
+  bool has_output() const noexcept { return !out_.empty(); }
+
+  /// Moves the waiting reply bytes into `into` (cleared first): the session writes them from there
+  /// while new replies keep arriving in out_.
+  void take_output(std::string& into) {
+    into.clear();
+    out_.swap(into);
+  }
+
+  /// Suspends the session until replies are due (all outstanding arrived, or enough bytes to flush).
+  rt::Notify::WaitAwaitable wait(rt::Deadline deadline, rt::CancelSource* cancel) noexcept {
+    return wake_.wait(deadline, cancel);
+  }
+  rt::Notify& wake() noexcept { return wake_; }
+
+  /// The session is gone: drop pending output and any reply still to come.
+  void abandon() noexcept {
+    abandoned_ = true;
+    std::string().swap(out_);
+    release();
+  }
+
+ private:
+  ~ReplySink() = default;
+
+  void append(std::string_view bytes) {
+    if (abandoned_) return;
+    out_.append(bytes);
+    if (out_.size() > limit_) overflowed_ = true;
+  }
+  void wake_if_due() {
+    if (outstanding_ == 0 || out_.size() >= flush_threshold_ || overflowed_) wake_.notify();
+  }
+  void wake_if_due_unsolicited() { wake_.notify(); }
+  void release() noexcept {
+    if (--refs_ == 0) delete this;
+  }
+
+  std::string out_;             // reply bytes not yet handed to the session's writer
+  std::size_t outstanding_ = 0;  // replies expected but not delivered
+  std::size_t flush_threshold_;
+  std::size_t limit_;
+  uint32_t refs_ = 1;           // the session's, plus one per outstanding reply
+  bool abandoned_ = false;
+  bool overflowed_ = false;
+  rt::Notify wake_;
+};
+
+}  // namespace corral::pool

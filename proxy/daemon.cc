@@ -1,0 +1,100 @@
+#include "proxy/daemon.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <condition_variable>
+#include <future>
+#include <mutex>
+
+#include "proxy/worker.h"
+#include "runtime/log.h"
+#include "runtime/worker_group.h"
+
+namespace corral::proxy {
+
+namespace {
+
+sigset_t shutdown_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+/// Runs `fn` on `loop` and waits for its result: start-up steps that must happen on a worker's thread.
+template <class Fn>
+auto run_on(rt::EventLoop& loop, Fn fn) -> decltype(fn()) {
+  std::promise<decltype(fn())> promise;
+  auto future = promise.get_future();
+  loop.post([&] { promise.set_value(fn()); });
+  return future.get();
+}
+
+}  // namespace
+
+Daemon::Daemon(config::Config config) : config_(std::move(config)) {}
+Daemon::~Daemon() = default;
+
+int Daemon::run() {
+  // Block the shutdown signals in every thread (workers inherit the mask) so that only sigwait() in this
+  // thread sees them; a signal handler would run on an arbitrary worker in the middle of its loop.
+  const sigset_t signals = shutdown_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  SharedState shared;
+  rt::WorkerGroup group(config_.server.workers);
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    workers.push_back(std::make_unique<Worker>(i, group.loop(i), config_, shared));
+  }
+  group.start();
+
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    Worker* worker = workers[i].get();
+    const rt::Result<void> bound = run_on(group.loop(i), [worker] { return worker->bind_listeners(); });
+    if (!bound) {
+      group.stop_and_join();
+      return kExitRuntimeError;
+    }
+  }
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    Worker* worker = workers[i].get();
+    group.loop(i).post([worker] { worker->start(); });
+  }
+  for (const auto& listener : config_.listeners) {
+    rt::log::info("listener {} ({}) on {} -> {}", listener.name, config::to_string(listener.protocol),
+                  listener.address.to_string(), listener.backend.redacted());
+  }
+  rt::log::info("corral serving with {} workers", group.size());
+
+  int received = 0;
+  sigwait(&signals, &received);
+  rt::log::info("received {}: draining (grace {} ms)", received == SIGINT ? "SIGINT" : "SIGTERM",
+                config_.server.shutdown_grace.count());
+
+  std::mutex mutex;
+  std::condition_variable drained_cv;
+  std::size_t drained = 0;
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    Worker* worker = workers[i].get();
+    group.loop(i).post([&, worker] {
+      worker->drain(config_.server.shutdown_grace, [&] {
+        std::lock_guard lock(mutex);
+        ++drained;
+        drained_cv.notify_one();
+      });
+    });
+  }
+  {
+    std::unique_lock lock(mutex);
+    drained_cv.wait(lock, [&] { return drained == workers.size(); });
+  }
+  group.stop_and_join();
+  workers.clear();
+  rt::log::info("corral stopped");
+  return kExitOk;
+}
+
+}  // namespace corral::proxy

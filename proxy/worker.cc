@@ -1,0 +1,108 @@
+#include "proxy/worker.h"
+
+#include <cerrno>
+
+#include "proxy/session.h"
+#include "runtime/log.h"
+
+namespace corral::proxy {
+
+namespace {
+
+/// Releases one client slot when the session ends, whatever way it ends.
+rt::Task<void> counted_session(rt::TcpStream client, SessionEnv* env) {
+  struct Slot {
+    SharedState* shared;
+    ~Slot() { shared->client_connections.fetch_sub(1, std::memory_order_relaxed); }
+  } slot{env->shared};
+  if (env->listener->protocol == config::Protocol::Redis) {
+    co_await serve_redis_client(std::move(client), env);
+  } else {
+    co_await serve_mysql_client(std::move(client), env);
+  }
+}
+
+}  // namespace
+
+Worker::Worker(std::size_t index, rt::EventLoop& loop, const config::Config& config, SharedState& shared)
+    : index_(index), loop_(loop), config_(config), shared_(shared) {}
+
+Worker::~Worker() = default;
+
+rt::Result<void> Worker::bind_listeners() {
+  for (const auto& listener : config_.listeners) {
+    auto address = rt::SocketAddress::resolve(listener.address.host, listener.address.port);
+    if (!address) return address.error();
+    auto bound = rt::TcpListener::bind(loop_, *address);
+    if (!bound) {
+      rt::log::error("listener {}: cannot listen on {}: {}", listener.name, listener.address.to_string(),
+                     bound.error().message());
+      return bound.error();
+    }
+    listeners_.push_back(std::move(*bound));
+  }
+  envs_.reserve(config_.listeners.size());
+  for (const auto& listener : config_.listeners) {
+    envs_.push_back(SessionEnv{&config_, &listener, &shared_, &loop_, &idle_cancel_, sessions_.cancel_source()});
+  }
+  return {};
+}
+
+void Worker::start() {
+  for (std::size_t i = 0; i < listeners_.size(); ++i) accepting_.spawn(accept_loop(i));
+}
+
+rt::Task<void> Worker::accept_loop(std::size_t listener_index) {
+  rt::TcpListener& listener = listeners_[listener_index];
+  SessionEnv* env = &envs_[listener_index];
+  const uint64_t max_clients = config_.client.max_connections;
+  for (;;) {
+    auto client = co_await listener.accept(accepting_.cancel_source());
+    if (!client) {
+      if (client.error() == std::errc::operation_canceled) co_return;
+      // Out of fds or similar: back off briefly instead of spinning on the same error.
+      rt::log::warn("listener {}: accept failed: {}", env->listener->name, client.error().message());
+      if (!co_await rt::sleep_for(std::chrono::milliseconds(100), accepting_.cancel_source())) co_return;
+      continue;
+    }
+    if (shared_.client_connections.fetch_add(1, std::memory_order_relaxed) >= max_clients) {
+      shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
+      shared_.clients_refused.fetch_add(1, std::memory_order_relaxed);
+      const std::string_view reply = too_many_clients_reply(env->listener->protocol);
+      // Best effort, never waiting: the socket buffer of a fresh connection has room for one reply.
+      [[maybe_unused]] const ssize_t n = ::send(client->fd(), reply.data(), reply.size(), MSG_NOSIGNAL);
+      continue;
+    }
+    // The env lives in this Worker, which outlives its sessions (drain joins them first).
+    sessions_.spawn(counted_session(std::move(*client), env));
+  }
+}
+
+void Worker::drain(std::chrono::milliseconds grace, std::function<void()> done) {
+  control_.spawn(drain_task(grace, std::move(done)));
+}
+
+rt::Task<void> Worker::drain_task(std::chrono::milliseconds grace, std::function<void()> done) {
+  accepting_.stop();
+  co_await accepting_.join();
+  for (auto& listener : listeners_) listener.close();
+  idle_cancel_.cancel();
+  rt::log::debug("worker {}: draining {} sessions", index_, sessions_.running());
+  // Hard stop after the grace period, unless every session ended before.
+  rt::TaskScope timer;
+  auto hard_stop = [](std::chrono::milliseconds g, rt::TaskScope* sessions, rt::CancelSource* cancel) -> rt::Task<void> {
+    if (co_await rt::sleep_for(g, cancel)) {
+      if (sessions->running() > 0) {
+        rt::log::warn("grace period over: cancelling {} sessions", sessions->running());
+      }
+      sessions->stop();
+    }
+  };
+  timer.spawn(hard_stop(grace, &sessions_, timer.cancel_source()));
+  co_await sessions_.join();
+  timer.stop();
+  co_await timer.join();
+  done();
+}
+
+}  // namespace corral::proxy
