@@ -29,8 +29,8 @@ std::string_view to_string(Protocol p);
 std::string_view to_string(LogLevel l);
 std::string_view to_string(AuthMode m);
 
-/// A backend as a URL: redis://[user[:pass]@]host:port[/db][?protocol=2|3]
-///                    mysql://user[:pass]@host:port[/schema][?charset=NAME]
+/// A backend as a URL: redis://[user[:pass]@]host[:port][/db][?protocol=2|3]   (port 6379 when absent)
+///                    mysql://user[:pass]@host[:port][/schema][?charset=NAME]  (port 3306 when absent)
 /// Percent-encoding (%XX) is decoded in user, password and schema.
 struct BackendUrl {
   Protocol protocol = Protocol::Redis;
@@ -58,6 +58,10 @@ struct Endpoint {
   uint16_t port = 0;
   std::string to_string() const;
 };
+
+/// Parses "host:port" (IPv6 as "[addr]:port", port 1..65535, a host name is kept for resolution at
+/// start-up); on failure returns a message describing what is wrong.
+std::variant<Endpoint, std::string> parse_endpoint(std::string_view text);
 
 struct Listener {
   std::string name;            // unique, used in logs and metrics

@@ -72,9 +72,13 @@ class ReplySink {
   }
   rt::Notify& wake() noexcept { return wake_; }
 
+  /// Cancels `cancel` when the sink overflows: ends a write stuck on a client that stopped reading.
+  void cancel_on_overflow(rt::CancelSource* cancel) noexcept { overflow_cancel_ = cancel; }
+
   /// The session is gone: drop pending output and any reply still to come.
   void abandon() noexcept {
     abandoned_ = true;
+    overflow_cancel_ = nullptr;
     std::string().swap(out_);
     release();
   }
@@ -85,7 +89,10 @@ class ReplySink {
   void append(std::string_view bytes) {
     if (abandoned_) return;
     out_.append(bytes);
-    if (out_.size() > limit_) overflowed_ = true;
+    if (out_.size() > limit_ && !overflowed_) {
+      overflowed_ = true;
+      if (overflow_cancel_) overflow_cancel_->cancel();
+    }
   }
   void wake_if_due() {
     if (outstanding_ == 0 || out_.size() >= flush_threshold_ || overflowed_) wake_.notify();
@@ -102,6 +109,7 @@ class ReplySink {
   uint32_t refs_ = 1;           // the session's, plus one per outstanding reply
   bool abandoned_ = false;
   bool overflowed_ = false;
+  rt::CancelSource* overflow_cancel_ = nullptr;
   rt::Notify wake_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 
+#include "proxy/redis_context.h"
 #include "proxy/session.h"
 #include "runtime/log.h"
 
@@ -25,7 +26,7 @@ rt::Task<void> counted_session(rt::TcpStream client, SessionEnv* env) {
 }  // namespace
 
 Worker::Worker(std::size_t index, rt::EventLoop& loop, const config::Config& config, SharedState& shared)
-    : index_(index), loop_(loop), config_(config), shared_(shared) {}
+    : index_(index), loop_(loop), config_(config), shared_(shared), redis_pools_(config.pool) {}
 
 Worker::~Worker() = default;
 
@@ -43,7 +44,15 @@ rt::Result<void> Worker::bind_listeners() {
   }
   envs_.reserve(config_.listeners.size());
   for (const auto& listener : config_.listeners) {
-    envs_.push_back(SessionEnv{&config_, &listener, &shared_, &loop_, &idle_cancel_, sessions_.cancel_source()});
+    // Start-up only: resolving a backend name may block, which is fine before serving.
+    auto backend = rt::SocketAddress::resolve(listener.backend.host, listener.backend.port);
+    if (!backend) {
+      rt::log::error("listener {}: cannot resolve backend {}", listener.name, listener.backend.address());
+      return backend.error();
+    }
+    redis_local_.push_back(std::make_unique<RedisLocalCommands>(config_, listener));
+    envs_.push_back(SessionEnv{&config_, &listener, &shared_, &loop_, &idle_cancel_, sessions_.cancel_source(),
+                               *backend, &redis_pools_, redis_local_.back().get()});
   }
   return {};
 }
@@ -102,6 +111,8 @@ rt::Task<void> Worker::drain_task(std::chrono::milliseconds grace, std::function
   co_await sessions_.join();
   timer.stop();
   co_await timer.join();
+  redis_pools_.stop();
+  co_await redis_pools_.join();
   done();
 }
 

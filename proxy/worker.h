@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "pool/redis_pool.h"
 #include "runtime/event_loop.h"
 #include "runtime/task.h"
 #include "runtime/task_scope.h"
@@ -23,7 +24,10 @@ namespace corral::proxy {
 struct SharedState {
   std::atomic<uint64_t> client_connections{0};
   std::atomic<uint64_t> clients_refused{0};
+  std::atomic<uint64_t> next_client_id{1};
 };
+
+class RedisLocalCommands;
 
 /// What a session needs from its worker. Lifetime: the Worker outlives every session it spawned
 /// (drain() joins them before the Worker is destroyed).
@@ -34,6 +38,9 @@ struct SessionEnv {
   rt::EventLoop* loop;
   rt::CancelSource* idle_cancel;  // fires at drain: cancels waits for a client's *next* request
   rt::CancelSource* stop_cancel;  // fires after the grace period: cancels everything
+  rt::SocketAddress backend_address;          // resolved at start-up
+  pool::RedisPools* redis_pools;              // this worker's Redis pools
+  const RedisLocalCommands* redis_local;      // Redis listeners only
 };
 
 class Worker {
@@ -64,6 +71,8 @@ class Worker {
   SharedState& shared_;
   std::vector<rt::TcpListener> listeners_;
   std::vector<SessionEnv> envs_;
+  std::vector<std::unique_ptr<RedisLocalCommands>> redis_local_;
+  pool::RedisPools redis_pools_;
   rt::CancelSource idle_cancel_;
   rt::TaskScope accepting_;
   rt::TaskScope sessions_;

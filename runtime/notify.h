@@ -8,6 +8,7 @@
 #pragma once
 
 #include <coroutine>
+#include <utility>
 
 #include "runtime/event_loop.h"
 

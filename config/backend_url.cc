@@ -1,0 +1,326 @@
+// Backend URLs and host:port endpoints.
+//
+//   "redis://user:pw@[::1]:6379/2?protocol=3"
+//      scheme | userinfo (up to the LAST '@') | host[:port] | /path | ?query
+//
+// Userinfo is cut off first and never appears in a message, so a password reaches no log even when
+// it holds unescaped '/', '?' or '@'.
+
+#include <arpa/inet.h>
+
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+#include "config/config.h"
+
+namespace corral::config {
+namespace {
+
+constexpr uint16_t kDefaultRedisPort = 6379;
+constexpr uint16_t kDefaultMysqlPort = 3306;
+constexpr size_t kMaxHostLength = 253;   // RFC 1035 name length in text form
+constexpr size_t kMaxLabelLength = 63;
+constexpr size_t kMaxSchemaLength = 64;  // MySQL identifier limit
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+bool all_digits(std::string_view s) {
+  for (char c : s) {
+    if (!is_digit(c)) return false;
+  }
+  return !s.empty();
+}
+
+int hex_value(char c) {
+  if (is_digit(c)) return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/// Decodes %XX escapes; nullopt on a malformed escape or a decoded NUL (names end at NUL on the wire).
+std::optional<std::string> percent_decode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out += in[i];
+      continue;
+    }
+    if (i + 2 >= in.size()) return std::nullopt;
+    const int hi = hex_value(in[i + 1]);
+    const int lo = hex_value(in[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    const char c = static_cast<char>(hi * 16 + lo);
+    if (c == '\0') return std::nullopt;
+    out += c;
+    i += 2;
+  }
+  return out;
+}
+
+std::string percent_encode(std::string_view in) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : in) {
+    if (is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += c;
+    } else {
+      const auto b = static_cast<unsigned char>(c);
+      out += '%';
+      out += kHex[b >> 4];
+      out += kHex[b & 0xF];
+    }
+  }
+  return out;
+}
+
+/// Checks a host without brackets: an IPv4 literal, or a DNS-style name ('_' allowed for container
+/// names). IPv6 literals come here already unbracketed and checked by the caller.
+std::optional<std::string> check_host_name(std::string_view host) {
+  if (host.empty()) return "host is empty";
+  bool numeric = true;
+  for (char c : host) {
+    if (!is_digit(c) && c != '.') numeric = false;
+  }
+  if (numeric) {
+    in_addr addr{};
+    if (inet_pton(AF_INET, std::string(host).c_str(), &addr) != 1) {
+      return fmt::format("invalid IPv4 address '{}'", host);
+    }
+    return std::nullopt;
+  }
+  const auto bad_name = [&] { return fmt::format("invalid host name '{}'", host); };
+  if (host.size() > kMaxHostLength) return bad_name();
+  size_t label = 0;
+  for (size_t i = 0; i < host.size(); ++i) {
+    const char c = host[i];
+    if (c == '.') {
+      if (label == 0 || host[i - 1] == '-') return bad_name();
+      label = 0;
+      continue;
+    }
+    if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '_') return bad_name();
+    if (c == '-' && label == 0) return bad_name();
+    if (++label > kMaxLabelLength) return bad_name();
+  }
+  if (label == 0 || host.back() == '-') return bad_name();
+  return std::nullopt;
+}
+
+struct HostPort {
+  std::string host;  // IPv6 without brackets
+  std::optional<uint16_t> port;
+};
+
+/// Splits and checks "host", "host:port", "[v6]" or "[v6]:port".
+std::variant<HostPort, std::string> parse_host_port(std::string_view text) {
+  HostPort out;
+  std::optional<std::string_view> port_text;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos) return fmt::format("missing ']' in '{}'", text);
+    const std::string inner(text.substr(1, close - 1));
+    in6_addr addr{};
+    if (inner.empty() || inet_pton(AF_INET6, inner.c_str(), &addr) != 1) {
+      return fmt::format("invalid IPv6 address '{}'", inner);
+    }
+    out.host = inner;
+    const std::string_view rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return fmt::format("expected ':' after ']' in '{}'", text);
+      port_text = rest.substr(1);
+    }
+  } else {
+    const size_t colon = text.find(':');
+    if (colon != std::string_view::npos && text.find(':', colon + 1) != std::string_view::npos) {
+      return fmt::format("IPv6 addresses must be in brackets, as in [::1]:6379 (got '{}')", text);
+    }
+    const std::string_view host = text.substr(0, colon);
+    if (auto err = check_host_name(host)) return std::move(*err);
+    out.host = std::string(host);
+    if (colon != std::string_view::npos) port_text = text.substr(colon + 1);
+  }
+  if (port_text) {
+    // At most 5 digits keeps the conversion below free of overflow.
+    if (!all_digits(*port_text) || port_text->size() > 5) {
+      return fmt::format("port must be 1..65535 (got '{}')", *port_text);
+    }
+    uint32_t port = 0;
+    for (char c : *port_text) port = port * 10 + static_cast<uint32_t>(c - '0');
+    if (port < 1 || port > 65535) return fmt::format("port must be 1..65535 (got '{}')", *port_text);
+    out.port = static_cast<uint16_t>(port);
+  }
+  return out;
+}
+
+std::string bracketed(const std::string& host, uint16_t port) {
+  if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
+  return fmt::format("{}:{}", host, port);
+}
+
+/// Applies the redis path "/N" (database index).
+std::optional<std::string> parse_redis_path(std::string_view path, BackendUrl& url) {
+  if (path.empty() || path == "/") return std::nullopt;
+  const std::string_view db = path.substr(1);
+  constexpr int64_t kMaxDb = std::numeric_limits<int32_t>::max();
+  bool ok = all_digits(db) && db.size() <= 10;
+  int64_t value = 0;
+  if (ok) {
+    for (char c : db) value = value * 10 + (c - '0');
+    ok = value <= kMaxDb;
+  }
+  if (!ok) return fmt::format("database must be an integer 0..{} (got '{}')", kMaxDb, db);
+  url.redis_db = static_cast<int>(value);
+  return std::nullopt;
+}
+
+/// Applies the mysql path "/schema" (percent-decoded).
+std::optional<std::string> parse_mysql_path(std::string_view path, BackendUrl& url) {
+  if (path.empty() || path == "/") return std::nullopt;
+  auto schema = percent_decode(path.substr(1));
+  if (!schema) return "invalid percent-encoding in schema name";
+  if (schema->size() > kMaxSchemaLength) {
+    return fmt::format("schema name must be at most {} characters (got '{}')", kMaxSchemaLength, *schema);
+  }
+  url.mysql_schema = std::move(*schema);
+  return std::nullopt;
+}
+
+std::optional<std::string> parse_query(std::string_view query, BackendUrl& url) {
+  bool seen_protocol = false;
+  bool seen_charset = false;
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const size_t eq = param.find('=');
+    if (eq == std::string_view::npos) {
+      return fmt::format("query parameter '{}' needs a value (name=value)", param);
+    }
+    const std::string_view name = param.substr(0, eq);
+    const std::string_view value = param.substr(eq + 1);
+    if (url.protocol == Protocol::Redis && name == "protocol") {
+      if (seen_protocol) return "query parameter 'protocol' is given twice";
+      seen_protocol = true;
+      if (value != "2" && value != "3") return fmt::format("protocol must be 2 or 3 (got '{}')", value);
+      url.redis_protocol = value[0] - '0';
+    } else if (url.protocol == Protocol::Mysql && name == "charset") {
+      if (seen_charset) return "query parameter 'charset' is given twice";
+      seen_charset = true;
+      bool ok = !value.empty();
+      for (char c : value) ok = ok && (is_alpha(c) || is_digit(c) || c == '_');
+      if (!ok) {
+        return fmt::format("charset must be letters, digits and '_' (got '{}')", value);
+      }
+      url.mysql_charset = std::string(value);
+    } else {
+      return fmt::format("unknown query parameter '{}' ({} URLs accept: {})", name,
+                         to_string(url.protocol), url.protocol == Protocol::Redis ? "protocol" : "charset");
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::variant<BackendUrl, std::string> parse_backend_url(std::string_view text) {
+  BackendUrl url;
+  const size_t scheme_end = text.find("://");
+  if (scheme_end == std::string_view::npos) {
+    return std::string("missing scheme (expected redis://... or mysql://...)");
+  }
+  const std::string_view scheme = text.substr(0, scheme_end);
+  if (scheme == "redis") {
+    url.protocol = Protocol::Redis;
+  } else if (scheme == "mysql") {
+    url.protocol = Protocol::Mysql;
+  } else {
+    // Echo the scheme only when it looks like one: a malformed URL may have a password in front.
+    bool plain = true;
+    for (char c : scheme) plain = plain && (is_alpha(c) || is_digit(c) || c == '+' || c == '-' || c == '.');
+    if (!plain) return std::string("invalid scheme (expected redis or mysql)");
+    return fmt::format("unsupported scheme '{}' (expected redis or mysql)", scheme);
+  }
+
+  std::string_view rest = text.substr(scheme_end + 3);
+  const size_t at = rest.rfind('@');
+  if (at != std::string_view::npos) {
+    const std::string_view userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    const size_t colon = userinfo.find(':');
+    auto user = percent_decode(userinfo.substr(0, colon));
+    if (!user) return std::string("invalid percent-encoding in user name");
+    url.user = std::move(*user);
+    if (colon != std::string_view::npos) {
+      auto password = percent_decode(userinfo.substr(colon + 1));
+      if (!password) return std::string("invalid percent-encoding in password");
+      url.password = std::move(*password);
+    }
+  }
+  if (url.protocol == Protocol::Mysql && url.user.empty()) {
+    return std::string("a mysql URL needs a user name (mysql://user:password@host:port)");
+  }
+
+  if (rest.find('#') != std::string_view::npos) return std::string("a fragment ('#...') is not allowed");
+  const size_t query_start = rest.find('?');
+  const std::string_view query =
+      query_start == std::string_view::npos ? std::string_view{} : rest.substr(query_start + 1);
+  rest = rest.substr(0, query_start);
+  const size_t path_start = rest.find('/');
+  const std::string_view path = path_start == std::string_view::npos ? std::string_view{} : rest.substr(path_start);
+  const std::string_view authority = rest.substr(0, path_start);
+
+  if (authority.empty()) return std::string("host is missing");
+  auto host_port = parse_host_port(authority);
+  if (auto* err = std::get_if<std::string>(&host_port)) return std::move(*err);
+  auto& hp = std::get<HostPort>(host_port);
+  url.host = std::move(hp.host);
+  url.port = hp.port.value_or(url.protocol == Protocol::Redis ? kDefaultRedisPort : kDefaultMysqlPort);
+
+  auto path_err = url.protocol == Protocol::Redis ? parse_redis_path(path, url) : parse_mysql_path(path, url);
+  if (path_err) return std::move(*path_err);
+  if (auto err = parse_query(query, url)) return std::move(*err);
+  return url;
+}
+
+std::string BackendUrl::redacted() const {
+  std::string out = fmt::format("{}://", to_string(protocol));
+  if (!user.empty() || !password.empty()) {
+    out += percent_encode(user);
+    if (!password.empty()) out += ":***";
+    out += '@';
+  }
+  out += address();
+  if (protocol == Protocol::Redis) {
+    if (redis_db != 0) out += fmt::format("/{}", redis_db);
+    if (redis_protocol != 2) out += fmt::format("?protocol={}", redis_protocol);
+  } else {
+    if (!mysql_schema.empty()) out += "/" + percent_encode(mysql_schema);
+    if (!mysql_charset.empty()) out += "?charset=" + mysql_charset;
+  }
+  return out;
+}
+
+std::string BackendUrl::address() const { return bracketed(host, port); }
+
+std::string Endpoint::to_string() const { return bracketed(host, port); }
+
+std::variant<Endpoint, std::string> parse_endpoint(std::string_view text) {
+  if (text.empty()) return std::string("address is empty (expected host:port)");
+  auto host_port = parse_host_port(text);
+  if (auto* err = std::get_if<std::string>(&host_port)) return std::move(*err);
+  auto& hp = std::get<HostPort>(host_port);
+  if (!hp.port) return fmt::format("missing port in '{}' (expected host:port)", text);
+  return Endpoint{std::move(hp.host), *hp.port};
+}
+
+}  // namespace corral::config

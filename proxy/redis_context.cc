@@ -1,0 +1,340 @@
+#include "proxy/redis_context.h"
+
+#include <charconv>
+
+namespace corral::proxy {
+
+namespace {
+
+using redis::RespVersion;
+
+constexpr std::string_view kNoAuth = "-NOAUTH Authentication required.\r\n";
+constexpr std::string_view kWrongPass = "-WRONGPASS invalid username-password pair or user is disabled.\r\n";
+constexpr std::string_view kOk = "+OK\r\n";
+
+std::optional<long long> parse_integer(std::string_view text) {
+  long long value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+/// redis-server accepts client and library names made of printable ASCII without spaces ('!'..'~').
+bool valid_client_name(std::string_view name) {
+  for (const char c : name) {
+    if (c < '!' || c > '~') return false;
+  }
+  return true;
+}
+
+void append_bulk_or_null(std::string& out, std::string_view value, bool null, RespVersion resp) {
+  if (null) {
+    redis::append_null(out, resp);
+  } else {
+    redis::append_bulk(out, value);
+  }
+}
+
+}  // namespace
+
+void RedisLocalCommands::init(RedisContext& context) const {
+  context.authenticated = listener_.auth == config::AuthMode::None;
+  context.user = "default";
+  context.backend_user = listener_.backend.user;
+  context.backend_password = listener_.backend.password;
+  context.db = listener_.backend.redis_db;
+}
+
+pool::RedisKey RedisLocalCommands::pool_key(const RedisContext& context) const {
+  pool::RedisKey key;
+  key.host = listener_.backend.host;
+  key.port = listener_.backend.port;
+  key.user = context.backend_user;
+  key.password = context.backend_password;
+  key.db = context.db;
+  key.resp = static_cast<int>(context.resp);
+  return key;
+}
+
+bool RedisLocalCommands::allowed_unauthenticated(const redis::Request& request) {
+  return request.is_command("auth") || request.is_command("hello") || request.is_command("quit") ||
+         request.is_command("reset");
+}
+
+LocalOutcome RedisLocalCommands::answer(const redis::Request& request, const redis::Route& route,
+                                        RedisContext& context, const pool::RedisServerInfo& info, std::string& out,
+                                        BackendQuestion& question, const std::string* backend_auth_error) const {
+  if (!context.authenticated && !allowed_unauthenticated(request)) {
+    out.append(kNoAuth);
+    return LocalOutcome::Answered;
+  }
+  if (route.command != nullptr && !route.arity_ok) {
+    redis::append_arity_error(out, *route.command);
+    return LocalOutcome::Answered;
+  }
+  if (request.is_command("ping")) {
+    if (request.arg_count() == 1) {
+      out.append("+PONG\r\n");
+    } else {
+      redis::append_bulk(out, request.arg(1));
+    }
+    return LocalOutcome::Answered;
+  }
+  if (request.is_command("echo")) {
+    redis::append_bulk(out, request.arg(1));
+    return LocalOutcome::Answered;
+  }
+  if (request.is_command("quit")) {
+    out.append(kOk);
+    return LocalOutcome::Close;
+  }
+  if (request.is_command("reset")) {
+    reset(context);
+    out.append("+RESET\r\n");
+    return LocalOutcome::Answered;
+  }
+  if (request.is_command("auth")) return auth(request, context, out, question, backend_auth_error);
+  if (request.is_command("hello")) return hello(request, context, info, out, question, backend_auth_error);
+  if (request.is_command("select")) return select(request, context, info, out, question);
+  if (request.is_command("client")) return client(request, context, out);
+  // The command table marks only the commands above Local; anything else is a table bug.
+  out.append("-ERR corral: command has no local handler\r\n");
+  return LocalOutcome::Answered;
+}
+
+void RedisLocalCommands::reset(RedisContext& context) const {
+  const uint64_t id = context.id;
+  const std::string peer = context.peer;
+  const std::string local = context.local;
+  const auto created = context.created;
+  context = RedisContext{};
+  context.id = id;
+  context.peer = peer;
+  context.local = local;
+  context.created = created;
+  init(context);
+}
+
+std::string RedisLocalCommands::check_user(std::string_view user, std::string_view password,
+                                           RedisContext& context) const {
+  const config::User* found = config_.find_user(user);
+  if (found == nullptr || found->password != password) return std::string(kWrongPass);
+  context.backend_user = found->backend_user.value_or(listener_.backend.user);
+  context.backend_password = found->backend_user ? found->backend_password.value_or("") : listener_.backend.password;
+  return {};
+}
+
+std::string RedisLocalCommands::authenticate(std::string_view user, std::string_view password, RedisContext& context,
+                                             BackendQuestion& question, const std::string* backend_auth_error,
+                                             bool& needs_backend) const {
+  needs_backend = false;
+  switch (listener_.auth) {
+    case config::AuthMode::None:
+      // As redis-server with no password on the default user: only "default" exists, any password.
+      if (user != "default") return std::string(kWrongPass);
+      break;
+    case config::AuthMode::Users: {
+      std::string error = check_user(user, password, context);
+      if (!error.empty()) return error;
+      break;
+    }
+    case config::AuthMode::Backend:
+      if (backend_auth_error == nullptr) {
+        question.check_credentials = true;
+        question.user = std::string(user);
+        question.password = std::string(password);
+        needs_backend = true;
+        return {};
+      }
+      if (!backend_auth_error->empty()) return *backend_auth_error;
+      context.backend_user = user == "default" ? std::string() : std::string(user);
+      context.backend_password = std::string(password);
+      break;
+  }
+  context.authenticated = true;
+  context.user = std::string(user);
+  return {};
+}
+
+LocalOutcome RedisLocalCommands::auth(const redis::Request& request, RedisContext& context, std::string& out,
+                                      BackendQuestion& question, const std::string* backend_auth_error) const {
+  if (request.arg_count() > 3) {
+    out.append("-ERR syntax error\r\n");
+    return LocalOutcome::Answered;
+  }
+  const bool with_user = request.arg_count() == 3;
+  if (!with_user && listener_.auth == config::AuthMode::None) {
+    out.append(
+        "-ERR AUTH <password> called without any password configured for the default user. Are you sure your "
+        "configuration is correct?\r\n");
+    return LocalOutcome::Answered;
+  }
+  const std::string_view user = with_user ? request.arg(1) : std::string_view("default");
+  const std::string_view password = request.arg(with_user ? 2 : 1);
+  bool needs_backend = false;
+  const std::string error = authenticate(user, password, context, question, backend_auth_error, needs_backend);
+  if (needs_backend) return LocalOutcome::NeedsBackend;
+  out.append(error.empty() ? kOk : std::string_view(error));
+  return LocalOutcome::Answered;
+}
+
+LocalOutcome RedisLocalCommands::hello(const redis::Request& request, RedisContext& context,
+                                       const pool::RedisServerInfo& info, std::string& out,
+                                       BackendQuestion& question, const std::string* backend_auth_error) const {
+  RespVersion resp = context.resp;
+  std::string_view auth_user;
+  std::string_view auth_password;
+  std::string_view setname;
+  bool has_auth = false;
+  bool has_setname = false;
+  if (request.arg_count() >= 2) {
+    const auto version = parse_integer(request.arg(1));
+    if (!version) {
+      out.append("-ERR Protocol version is not an integer or out of range\r\n");
+      return LocalOutcome::Answered;
+    }
+    if (*version != 2 && *version != 3) {
+      out.append("-NOPROTO unsupported protocol version\r\n");
+      return LocalOutcome::Answered;
+    }
+    resp = *version == 3 ? RespVersion::Resp3 : RespVersion::Resp2;
+    for (std::size_t i = 2; i < request.arg_count(); ++i) {
+      const std::size_t left = request.arg_count() - i - 1;
+      if (redis::iequals(request.arg(i), "auth") && left >= 2) {
+        has_auth = true;
+        auth_user = request.arg(i + 1);
+        auth_password = request.arg(i + 2);
+        i += 2;
+      } else if (redis::iequals(request.arg(i), "setname") && left >= 1) {
+        has_setname = true;
+        setname = request.arg(i + 1);
+        i += 1;
+      } else {
+        out.append("-ERR Syntax error in HELLO option '").append(request.arg(i)).append("'\r\n");
+        return LocalOutcome::Answered;
+      }
+    }
+  }
+  if (!has_auth && !context.authenticated) {
+    out.append(
+        "-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH "
+        "<user> <pass> option can be used to authenticate the client and select the RESP protocol version at the "
+        "same time\r\n");
+    return LocalOutcome::Answered;
+  }
+  if (info.version.empty()) {
+    question.server_info = true;
+    return LocalOutcome::NeedsBackend;
+  }
+  if (has_setname && !valid_client_name(setname)) {
+    out.append("-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
+    return LocalOutcome::Answered;
+  }
+  if (has_auth) {
+    bool needs_backend = false;
+    RedisContext trial = context;
+    const std::string error = authenticate(auth_user, auth_password, trial, question, backend_auth_error, needs_backend);
+    if (needs_backend) return LocalOutcome::NeedsBackend;
+    if (!error.empty()) {
+      out.append(error);
+      return LocalOutcome::Answered;
+    }
+    context = std::move(trial);
+  }
+  if (has_setname) context.name = std::string(setname);
+  context.resp = resp;
+  append_hello_reply(context, info, out);
+  return LocalOutcome::Answered;
+}
+
+void RedisLocalCommands::append_hello_reply(const RedisContext& context, const pool::RedisServerInfo& info,
+                                            std::string& out) const {
+  // The map redis-server's helloCommand builds, in its order; keys are bulk strings in RESP3 too.
+  redis::append_map_header(out, 7, context.resp);
+  redis::append_bulk(out, "server");
+  redis::append_bulk(out, "redis");
+  redis::append_bulk(out, "version");
+  redis::append_bulk(out, info.version);
+  redis::append_bulk(out, "proto");
+  redis::append_integer(out, static_cast<int>(context.resp));
+  redis::append_bulk(out, "id");
+  redis::append_integer(out, static_cast<std::int64_t>(context.id));
+  redis::append_bulk(out, "mode");
+  redis::append_bulk(out, info.mode.empty() ? std::string_view("standalone") : std::string_view(info.mode));
+  redis::append_bulk(out, "role");
+  redis::append_bulk(out, info.role.empty() ? std::string_view("master") : std::string_view(info.role));
+  redis::append_bulk(out, "modules");
+  redis::append_array_header(out, 0);
+}
+
+LocalOutcome RedisLocalCommands::select(const redis::Request& request, RedisContext& context,
+                                        const pool::RedisServerInfo& info, std::string& out,
+                                        BackendQuestion& question) const {
+  const auto db = parse_integer(request.arg(1));
+  if (!db || *db > INT32_MAX || *db < INT32_MIN) {
+    out.append("-ERR value is not an integer or out of range\r\n");
+    return LocalOutcome::Answered;
+  }
+  if (info.databases < 0) {
+    question.server_info = true;
+    return LocalOutcome::NeedsBackend;
+  }
+  if (*db < 0 || *db >= info.databases) {
+    out.append("-ERR DB index is out of range\r\n");
+    return LocalOutcome::Answered;
+  }
+  context.db = static_cast<int>(*db);
+  out.append(kOk);
+  return LocalOutcome::Answered;
+}
+
+LocalOutcome RedisLocalCommands::client(const redis::Request& request, RedisContext& context, std::string& out) const {
+  const std::string_view sub = request.arg(1);
+  if (redis::iequals(sub, "id")) {
+    redis::append_integer(out, static_cast<std::int64_t>(context.id));
+  } else if (redis::iequals(sub, "getname")) {
+    append_bulk_or_null(out, context.name, context.name.empty(), context.resp);
+  } else if (redis::iequals(sub, "setname")) {
+    if (!valid_client_name(request.arg(2))) {
+      out.append("-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
+    } else {
+      context.name = std::string(request.arg(2));
+      out.append(kOk);
+    }
+  } else if (redis::iequals(sub, "setinfo")) {
+    const std::string_view attribute = request.arg(2);
+    const std::string_view value = request.arg(3);
+    const bool is_name = redis::iequals(attribute, "lib-name");
+    if (!is_name && !redis::iequals(attribute, "lib-ver")) {
+      out.append("-ERR Unrecognized option '").append(attribute).append("'\r\n");
+    } else if (!valid_client_name(value)) {
+      out.append("-ERR ").append(is_name ? "lib-name" : "lib-ver")
+          .append(" cannot contain spaces, newlines or special characters.\r\n");
+    } else {
+      (is_name ? context.lib_name : context.lib_ver) = std::string(value);
+      out.append(kOk);
+    }
+  } else if (redis::iequals(sub, "info")) {
+    append_client_info(context, out);
+  } else {
+    out.append("-ERR corral: CLIENT ").append(sub).append(" has no local handler\r\n");
+  }
+  return LocalOutcome::Answered;
+}
+
+void RedisLocalCommands::append_client_info(const RedisContext& context, std::string& out) const {
+  const auto age =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - context.created).count();
+  std::string line = "id=" + std::to_string(context.id) + " addr=" + context.peer + " laddr=" + context.local +
+                     " fd=-1 name=" + context.name + " age=" + std::to_string(age) +
+                     " idle=0 flags=" + (context.in_multi ? "x" : "N") + " db=" + std::to_string(context.db) +
+                     " sub=0 psub=0 ssub=0 multi=" + (context.in_multi ? "0" : "-1") +
+                     " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r"
+                     " cmd=client|info user=" + context.user +
+                     " redir=-1 resp=" + std::to_string(static_cast<int>(context.resp)) + " lib-name=" +
+                     context.lib_name + " lib-ver=" + context.lib_ver + "\n";
+  // redis-server replies with a verbatim string ("txt"), which RESP2 sees as a bulk string.
+  redis::append_verbatim(out, "txt", line, context.resp);
+}
+
+}  // namespace corral::proxy

@@ -1,0 +1,290 @@
+// Backend URLs and host:port endpoints: parse_backend_url, BackendUrl::redacted/address, parse_endpoint.
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "config/config.h"
+
+namespace corral::config {
+namespace {
+
+BackendUrl parse_ok(std::string_view text) {
+  auto r = parse_backend_url(text);
+  if (auto* err = std::get_if<std::string>(&r)) {
+    ADD_FAILURE() << text << ": " << *err;
+    return {};
+  }
+  return std::get<BackendUrl>(r);
+}
+
+std::string parse_error(std::string_view text) {
+  auto r = parse_backend_url(text);
+  if (auto* err = std::get_if<std::string>(&r)) return *err;
+  return "<parsed>";
+}
+
+TEST(ConfigBackendUrl, RedisMinimalGetsDefaults) {
+  const BackendUrl u = parse_ok("redis://127.0.0.1:6379");
+  EXPECT_EQ(u.protocol, Protocol::Redis);
+  EXPECT_EQ(u.host, "127.0.0.1");
+  EXPECT_EQ(u.port, 6379);
+  EXPECT_EQ(u.user, "");
+  EXPECT_EQ(u.password, "");
+  EXPECT_EQ(u.redis_db, 0);
+  EXPECT_EQ(u.redis_protocol, 2);
+}
+
+TEST(ConfigBackendUrl, DefaultPorts) {
+  EXPECT_EQ(parse_ok("redis://cache").port, 6379);
+  EXPECT_EQ(parse_ok("mysql://u@db").port, 3306);
+  EXPECT_EQ(parse_ok("redis://[::1]").port, 6379);
+  EXPECT_EQ(parse_ok("mysql://u@[::1]/app").port, 3306);
+}
+
+TEST(ConfigBackendUrl, RedisFull) {
+  const BackendUrl u = parse_ok("redis://app:s3cret@redis.internal:7000/5?protocol=3");
+  EXPECT_EQ(u.user, "app");
+  EXPECT_EQ(u.password, "s3cret");
+  EXPECT_EQ(u.host, "redis.internal");
+  EXPECT_EQ(u.port, 7000);
+  EXPECT_EQ(u.redis_db, 5);
+  EXPECT_EQ(u.redis_protocol, 3);
+}
+
+TEST(ConfigBackendUrl, RedisPasswordWithoutUser) {
+  const BackendUrl u = parse_ok("redis://:pw@h:1");
+  EXPECT_EQ(u.user, "");
+  EXPECT_EQ(u.password, "pw");
+}
+
+TEST(ConfigBackendUrl, RedisTrailingSlashAndExplicitProtocol2) {
+  const BackendUrl u = parse_ok("redis://h/?protocol=2");
+  EXPECT_EQ(u.redis_db, 0);
+  EXPECT_EQ(u.redis_protocol, 2);
+}
+
+TEST(ConfigBackendUrl, RedisLargestDatabase) { EXPECT_EQ(parse_ok("redis://h/2147483647").redis_db, 2147483647); }
+
+TEST(ConfigBackendUrl, MysqlFull) {
+  const BackendUrl u = parse_ok("mysql://corral:corral@127.0.0.1:3306/shop?charset=utf8mb4");
+  EXPECT_EQ(u.protocol, Protocol::Mysql);
+  EXPECT_EQ(u.user, "corral");
+  EXPECT_EQ(u.password, "corral");
+  EXPECT_EQ(u.host, "127.0.0.1");
+  EXPECT_EQ(u.port, 3306);
+  EXPECT_EQ(u.mysql_schema, "shop");
+  EXPECT_EQ(u.mysql_charset, "utf8mb4");
+}
+
+TEST(ConfigBackendUrl, MysqlUserWithoutPassword) {
+  const BackendUrl u = parse_ok("mysql://reader@db");
+  EXPECT_EQ(u.user, "reader");
+  EXPECT_EQ(u.password, "");
+  EXPECT_EQ(u.mysql_schema, "");
+  EXPECT_EQ(u.mysql_charset, "");
+}
+
+TEST(ConfigBackendUrl, Ipv6Literal) {
+  const BackendUrl u = parse_ok("redis://[::1]:6380");
+  EXPECT_EQ(u.host, "::1");
+  EXPECT_EQ(u.port, 6380);
+  EXPECT_EQ(u.address(), "[::1]:6380");
+  EXPECT_EQ(parse_ok("mysql://u@[2001:db8::42]:3306").host, "2001:db8::42");
+}
+
+TEST(ConfigBackendUrl, PercentDecodingInUserPasswordAndSchema) {
+  const BackendUrl u = parse_ok("mysql://us%40er:p%3Aw%2F%3F%23%25d@h/my%20db");
+  EXPECT_EQ(u.user, "us@er");
+  EXPECT_EQ(u.password, "p:w/?#%d");
+  EXPECT_EQ(u.mysql_schema, "my db");
+}
+
+TEST(ConfigBackendUrl, UnescapedAtAndSlashInPasswordStayInThePassword) {
+  // Userinfo ends at the last '@', so a password with raw '@' or '/' still parses.
+  const BackendUrl u = parse_ok("redis://u:p@ss/w0rd@h:6379/1");
+  EXPECT_EQ(u.password, "p@ss/w0rd");
+  EXPECT_EQ(u.host, "h");
+  EXPECT_EQ(u.redis_db, 1);
+}
+
+TEST(ConfigBackendUrl, AddressOfIpv4AndName) {
+  EXPECT_EQ(parse_ok("redis://10.0.0.1:7").address(), "10.0.0.1:7");
+  EXPECT_EQ(parse_ok("redis://cache_1.local").address(), "cache_1.local:6379");
+}
+
+TEST(ConfigBackendUrl, RedactedHidesPassword) {
+  EXPECT_EQ(parse_ok("redis://app:s3cret@h:6379/2?protocol=3").redacted(), "redis://app:***@h:6379/2?protocol=3");
+  EXPECT_EQ(parse_ok("redis://:s3cret@h").redacted(), "redis://:***@h:6379");
+  EXPECT_EQ(parse_ok("mysql://corral:corral@127.0.0.1:3306/shop?charset=utf8mb4").redacted(),
+            "mysql://corral:***@127.0.0.1:3306/shop?charset=utf8mb4");
+  EXPECT_EQ(parse_ok("mysql://us%40er:x@[::1]/my%20db").redacted(), "mysql://us%40er:***@[::1]:3306/my%20db");
+}
+
+TEST(ConfigBackendUrl, RedactedWithoutPasswordKeepsUrl) {
+  EXPECT_EQ(parse_ok("redis://127.0.0.1:6379").redacted(), "redis://127.0.0.1:6379");
+  EXPECT_EQ(parse_ok("mysql://reader@db").redacted(), "mysql://reader@db:3306");
+  EXPECT_EQ(parse_ok("redis://user@h").redacted(), "redis://user@h:6379");
+}
+
+TEST(ConfigBackendUrl, RedactedParsesBackToTheSameFields) {
+  const BackendUrl u = parse_ok("redis://a%20b@[::1]:1/3?protocol=3");
+  const BackendUrl again = parse_ok(u.redacted());
+  EXPECT_EQ(again.user, "a b");
+  EXPECT_EQ(again.host, "::1");
+  EXPECT_EQ(again.port, 1);
+  EXPECT_EQ(again.redis_db, 3);
+  EXPECT_EQ(again.redis_protocol, 3);
+}
+
+TEST(ConfigBackendUrl, BadPorts) {
+  EXPECT_EQ(parse_error("redis://h:0"), "port must be 1..65535 (got '0')");
+  EXPECT_EQ(parse_error("redis://h:65536"), "port must be 1..65535 (got '65536')");
+  EXPECT_EQ(parse_error("redis://h:abc"), "port must be 1..65535 (got 'abc')");
+  EXPECT_EQ(parse_error("redis://h:"), "port must be 1..65535 (got '')");
+  EXPECT_EQ(parse_error("redis://h:-1"), "port must be 1..65535 (got '-1')");
+  EXPECT_EQ(parse_error("redis://h:0006379"), "port must be 1..65535 (got '0006379')");
+  EXPECT_EQ(parse_error("mysql://u@[::1]:99999"), "port must be 1..65535 (got '99999')");
+}
+
+TEST(ConfigBackendUrl, LargestPort) { EXPECT_EQ(parse_ok("redis://h:65535").port, 65535); }
+
+TEST(ConfigBackendUrl, SchemeErrors) {
+  EXPECT_EQ(parse_error("127.0.0.1:6379"), "missing scheme (expected redis://... or mysql://...)");
+  EXPECT_EQ(parse_error("rediss://h"), "unsupported scheme 'rediss' (expected redis or mysql)");
+  EXPECT_EQ(parse_error("REDIS://h"), "unsupported scheme 'REDIS' (expected redis or mysql)");
+  EXPECT_EQ(parse_error("postgres://u:pw@h"), "unsupported scheme 'postgres' (expected redis or mysql)");
+}
+
+TEST(ConfigBackendUrl, HostErrors) {
+  EXPECT_EQ(parse_error("redis://"), "host is missing");
+  EXPECT_EQ(parse_error("redis://u:pw@"), "host is missing");
+  EXPECT_EQ(parse_error("redis://u:pw@/1"), "host is missing");
+  EXPECT_EQ(parse_error("redis://:6379"), "host is empty");
+  EXPECT_EQ(parse_error("redis://::1:6379"), "IPv6 addresses must be in brackets, as in [::1]:6379 (got '::1:6379')");
+  EXPECT_EQ(parse_error("redis://[::1:6379"), "missing ']' in '[::1:6379'");
+  EXPECT_EQ(parse_error("redis://[::g]:6379"), "invalid IPv6 address '::g'");
+  EXPECT_EQ(parse_error("redis://[]:6379"), "invalid IPv6 address ''");
+  EXPECT_EQ(parse_error("redis://[::1]6379"), "expected ':' after ']' in '[::1]6379'");
+  EXPECT_EQ(parse_error("redis://256.0.0.1"), "invalid IPv4 address '256.0.0.1'");
+  EXPECT_EQ(parse_error("redis://bad host"), "invalid host name 'bad host'");
+  EXPECT_EQ(parse_error("redis://-lead.example"), "invalid host name '-lead.example'");
+  EXPECT_EQ(parse_error("redis://a..b"), "invalid host name 'a..b'");
+}
+
+TEST(ConfigBackendUrl, RedisDatabaseErrors) {
+  EXPECT_EQ(parse_error("redis://h/abc"), "database must be an integer 0..2147483647 (got 'abc')");
+  EXPECT_EQ(parse_error("redis://h/-1"), "database must be an integer 0..2147483647 (got '-1')");
+  EXPECT_EQ(parse_error("redis://h/2147483648"), "database must be an integer 0..2147483647 (got '2147483648')");
+  EXPECT_EQ(parse_error("redis://h/1/2"), "database must be an integer 0..2147483647 (got '1/2')");
+}
+
+TEST(ConfigBackendUrl, QueryErrors) {
+  EXPECT_EQ(parse_error("redis://h?protocol=4"), "protocol must be 2 or 3 (got '4')");
+  EXPECT_EQ(parse_error("redis://h?protocol="), "protocol must be 2 or 3 (got '')");
+  EXPECT_EQ(parse_error("redis://h?protocol=3&protocol=3"), "query parameter 'protocol' is given twice");
+  EXPECT_EQ(parse_error("redis://h?timeout=5"), "unknown query parameter 'timeout' (redis URLs accept: protocol)");
+  EXPECT_EQ(parse_error("redis://h?charset=utf8"), "unknown query parameter 'charset' (redis URLs accept: protocol)");
+  EXPECT_EQ(parse_error("mysql://u@h?protocol=3"), "unknown query parameter 'protocol' (mysql URLs accept: charset)");
+  EXPECT_EQ(parse_error("mysql://u@h?charset=utf-8"), "charset must be letters, digits and '_' (got 'utf-8')");
+  EXPECT_EQ(parse_error("mysql://u@h?charset="), "charset must be letters, digits and '_' (got '')");
+  EXPECT_EQ(parse_error("redis://h?protocol"), "query parameter 'protocol' needs a value (name=value)");
+  EXPECT_EQ(parse_error("redis://h#frag"), "a fragment ('#...') is not allowed");
+}
+
+TEST(ConfigBackendUrl, MysqlNeedsUser) {
+  EXPECT_EQ(parse_error("mysql://h:3306"), "a mysql URL needs a user name (mysql://user:password@host:port)");
+  EXPECT_EQ(parse_error("mysql://:pw@h:3306"), "a mysql URL needs a user name (mysql://user:password@host:port)");
+}
+
+TEST(ConfigBackendUrl, MysqlSchemaErrors) {
+  EXPECT_EQ(parse_error("mysql://u@h/bad%zz"), "invalid percent-encoding in schema name");
+  EXPECT_EQ(parse_error("mysql://u@h/" + std::string(65, 's')),
+            "schema name must be at most 64 characters (got '" + std::string(65, 's') + "')");
+  EXPECT_EQ(parse_ok("mysql://u@h/" + std::string(64, 's')).mysql_schema, std::string(64, 's'));
+}
+
+TEST(ConfigBackendUrl, PercentEncodingErrors) {
+  EXPECT_EQ(parse_error("redis://u%g1:pw@h"), "invalid percent-encoding in user name");
+  EXPECT_EQ(parse_error("redis://u:pw%2@h"), "invalid percent-encoding in password");
+  EXPECT_EQ(parse_error("redis://u:pw%@h"), "invalid percent-encoding in password");
+  EXPECT_EQ(parse_error("redis://u:p%00w@h"), "invalid percent-encoding in password");
+}
+
+TEST(ConfigBackendUrl, PasswordNeverInErrorText) {
+  // Each URL is broken somewhere after the password; the message must not quote it.
+  const std::string secret = "Sup3rS3cret";
+  for (const std::string& url : {
+           "redis://app:" + secret + "@h:0",
+           "redis://app:" + secret + "@h:abc",
+           "redis://:" + secret + "@h/x",
+           "redis://app:" + secret + "@h?protocol=4",
+           "redis://app:" + secret + "%zz@h",
+           "redis://app:" + secret + "@bad host",
+           "redis://app:" + secret + "@",
+           "mysql://u:" + secret + "@h/db?x=1",
+           "mysql://:" + secret + "@h",
+           "rediss://u:" + secret + "@h",
+           "redis:/u:" + secret + "@h",
+           "u:" + secret + "@h:6379",
+           "red is://u:" + secret + "@h",
+       }) {
+    const std::string err = parse_error(url);
+    EXPECT_NE(err, "<parsed>") << url;
+    EXPECT_EQ(err.find(secret), std::string::npos) << err;
+  }
+}
+
+TEST(ConfigBackendUrl, InvalidSchemeTextIsNotEchoed) {
+  EXPECT_EQ(parse_error("u:pw@h://x"), "invalid scheme (expected redis or mysql)");
+}
+
+TEST(ConfigEndpoint, Parses) {
+  auto r = parse_endpoint("127.0.0.1:6380");
+  ASSERT_TRUE(std::holds_alternative<Endpoint>(r));
+  EXPECT_EQ(std::get<Endpoint>(r).host, "127.0.0.1");
+  EXPECT_EQ(std::get<Endpoint>(r).port, 6380);
+  EXPECT_EQ(std::get<Endpoint>(r).to_string(), "127.0.0.1:6380");
+}
+
+TEST(ConfigEndpoint, Ipv6AndNames) {
+  auto v6 = parse_endpoint("[::]:3307");
+  ASSERT_TRUE(std::holds_alternative<Endpoint>(v6));
+  EXPECT_EQ(std::get<Endpoint>(v6).host, "::");
+  EXPECT_EQ(std::get<Endpoint>(v6).to_string(), "[::]:3307");
+  auto name = parse_endpoint("localhost:1");
+  ASSERT_TRUE(std::holds_alternative<Endpoint>(name));
+  EXPECT_EQ(std::get<Endpoint>(name).to_string(), "localhost:1");
+}
+
+TEST(ConfigEndpoint, Errors) {
+  const auto error = [](std::string_view text) {
+    auto r = parse_endpoint(text);
+    return std::holds_alternative<std::string>(r) ? std::get<std::string>(r) : std::string("<parsed>");
+  };
+  EXPECT_EQ(error(""), "address is empty (expected host:port)");
+  EXPECT_EQ(error("127.0.0.1"), "missing port in '127.0.0.1' (expected host:port)");
+  EXPECT_EQ(error("[::1]"), "missing port in '[::1]' (expected host:port)");
+  EXPECT_EQ(error("127.0.0.1:0"), "port must be 1..65535 (got '0')");
+  EXPECT_EQ(error("127.0.0.1:65536"), "port must be 1..65535 (got '65536')");
+  EXPECT_EQ(error(":6380"), "host is empty");
+  EXPECT_EQ(error("::1:6380"), "IPv6 addresses must be in brackets, as in [::1]:6379 (got '::1:6380')");
+}
+
+TEST(ConfigEnums, ToString) {
+  EXPECT_EQ(to_string(Protocol::Redis), "redis");
+  EXPECT_EQ(to_string(Protocol::Mysql), "mysql");
+  EXPECT_EQ(to_string(LogLevel::Trace), "trace");
+  EXPECT_EQ(to_string(LogLevel::Debug), "debug");
+  EXPECT_EQ(to_string(LogLevel::Info), "info");
+  EXPECT_EQ(to_string(LogLevel::Warn), "warn");
+  EXPECT_EQ(to_string(LogLevel::Error), "error");
+  EXPECT_EQ(to_string(AuthMode::None), "none");
+  EXPECT_EQ(to_string(AuthMode::Users), "users");
+  EXPECT_EQ(to_string(AuthMode::Backend), "backend");
+}
+
+}  // namespace
+}  // namespace corral::config
