@@ -70,7 +70,8 @@ rt::Task<void> RedisConnection::run() {
     co_return;
   }
   stream_ = std::move(*connected);
-  if (!co_await handshake()) co_return;
+  const auto handshake_ok = co_await handshake();
+  if (!handshake_ok) co_return;
   state_ = State::Ready;
   was_ready_ = true;
   pool_.on_ready(this);
@@ -101,7 +102,8 @@ rt::Task<bool> RedisConnection::handshake() {
   if (ask_databases) redis::encode_command(request, {"CONFIG", "GET", "databases"});
 
   const rt::Deadline deadline = rt::Deadline::after(pool_.limits().connect_timeout);
-  if (!co_await stream_.write_all(request, deadline, &cancel_)) {
+  const auto sent = co_await stream_.write_all(request, deadline, &cancel_);
+  if (!sent) {
     close(error_line("backend " + key.describe() + " closed during handshake"));
     co_return false;
   }
@@ -167,7 +169,8 @@ rt::Task<void> RedisConnection::write_loop() {
   const rt::Clock::duration timeout = pool_.limits().operation_timeout;
   while (state_ != State::Closed) {
     if (out_.empty()) {
-      if (!co_await writer_wake_.wait(rt::Deadline::never(), &cancel_)) break;
+      const auto woken = co_await writer_wake_.wait(rt::Deadline::never(), &cancel_);
+      if (!woken) break;
       continue;
     }
     writing_.clear();

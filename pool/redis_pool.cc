@@ -57,7 +57,8 @@ rt::Task<Acquired> RedisPool::shared(rt::Deadline deadline, rt::CancelSource* ca
       }
       open(false);
     }
-    if (!co_await changed_.wait(deadline, cancel)) {
+    const auto changed = co_await changed_.wait(deadline, cancel);
+    if (!changed) {
       co_return Acquired{nullptr, "-ERR corral: timed out waiting for backend " + key_.describe() + "\r\n"};
     }
     if (in_backoff() && least_loaded_ready() == nullptr) co_return Acquired{nullptr, unavailable_error()};
@@ -80,7 +81,8 @@ rt::Task<Acquired> RedisPool::pin(rt::Deadline deadline, rt::CancelSource* cance
       RedisConnection* connection = open(true);
       lent_.push_back(connection);  // lent from the start: nobody else may take it when it is ready
       while (connection->state() == RedisConnection::State::Connecting) {
-        if (!co_await changed_.wait(deadline, cancel)) {
+        const auto changed = co_await changed_.wait(deadline, cancel);
+        if (!changed) {
           unpin(connection, false);
           co_return Acquired{nullptr, "-ERR corral: timed out waiting for backend " + key_.describe() + "\r\n"};
         }
@@ -92,7 +94,8 @@ rt::Task<Acquired> RedisPool::pin(rt::Deadline deadline, rt::CancelSource* cance
       }
       co_return Acquired{connection, {}};
     }
-    if (!co_await changed_.wait(deadline, cancel)) {
+    const auto changed = co_await changed_.wait(deadline, cancel);
+    if (!changed) {
       co_return Acquired{nullptr, "-ERR corral: no dedicated connection to " + key_.describe() +
                                       " free within the queue timeout (pool.max_pinned)\r\n"};
     }

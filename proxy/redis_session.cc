@@ -138,7 +138,8 @@ rt::Task<void> RedisSession::run() {
       }
       if (sink_->overflowed()) co_return;
     }
-    if (!co_await flush()) co_return;
+    const auto flushed = co_await flush();
+    if (!flushed) co_return;
     if (writing_.capacity() > kKeepWritingCapacity) std::string().swap(writing_);
     in_.release_if_empty();
     const rt::Deadline deadline =
@@ -216,7 +217,8 @@ bool RedisSession::answer_without_backend(const redis::Request& request, Step& s
 
 rt::Task<RedisSession::Step> RedisSession::handle_slow(const redis::Request& request) {
   // Whatever comes next must not overtake replies still on their way.
-  if (!co_await flush()) co_return Step::Close;
+  const auto flushed = co_await flush();
+  if (!flushed) co_return Step::Close;
   Step step = Step::Next;
   if (answer_without_backend(request, step)) co_return step;
   switch (route_.disposition) {
@@ -301,7 +303,8 @@ rt::Task<RedisSession::Step> RedisSession::handle_pinned(const redis::Request& r
       forward(*pinned_, request);
       update_transaction_state(request);
       if (!context_.in_multi && !context_.watching) {
-        if (!co_await flush()) co_return Step::Close;
+        const auto flushed = co_await flush();
+        if (!flushed) co_return Step::Close;
         release_pinned(true);
       }
       co_return Step::Next;
@@ -386,7 +389,8 @@ rt::Task<bool> RedisSession::wait_blocking_reply(rt::Deadline deadline) {
   watcher.spawn(watch_client(this, &watch_cancel));
   bool in_time = true;
   while (sink_->outstanding() > 0 && !client_gone_ && !cancel_.cancelled()) {
-    if (!co_await sink_->wait(deadline, &cancel_)) {
+    const auto woken = co_await sink_->wait(deadline, &cancel_);
+    if (!woken) {
       in_time = false;
       break;
     }
@@ -415,9 +419,11 @@ rt::Task<void> RedisSession::relay() {
   // `this` outlives the request relay: it is cancelled and joined below.
   requests.spawn(relay_requests(this, &relay_cancel));
   for (;;) {
-    if (!co_await write_output()) break;
+    const auto written = co_await write_output();
+    if (!written) break;
     if (client_gone_ || pinned_->state() == pool::RedisConnection::State::Closed) break;
-    if (!co_await sink_->wake().wait(rt::Deadline::never(), &cancel_)) break;
+    const auto woken = co_await sink_->wake().wait(rt::Deadline::never(), &cancel_);
+    if (!woken) break;
   }
   co_await write_output();  // e.g. the +OK of a QUIT the backend answered before closing
   relay_cancel.cancel();
@@ -475,17 +481,19 @@ pool::RedisPool& RedisSession::shared_pool() {
 rt::Task<bool> RedisSession::write_output() {
   while (sink_->has_output()) {
     sink_->take_output(writing_);
-    if (!co_await client_.write_all(writing_, rt::Deadline::never(), &cancel_)) co_return false;
+    const auto written = co_await client_.write_all(writing_, rt::Deadline::never(), &cancel_);
+    if (!written) co_return false;
   }
   co_return !sink_->overflowed();
 }
 
 rt::Task<bool> RedisSession::flush() {
-  for (;;) {
-    if (!co_await write_output()) co_return false;
-    if (sink_->outstanding() == 0) co_return true;
-    if (!co_await sink_->wait(rt::Deadline::never(), &cancel_)) co_return false;
+  bool ok = co_await write_output();
+  while (ok && sink_->outstanding() > 0) {
+    ok = co_await sink_->wait(rt::Deadline::never(), &cancel_);
+    if (ok) ok = co_await write_output();
   }
+  co_return ok;
 }
 
 }  // namespace

@@ -71,7 +71,8 @@ rt::Task<void> Worker::accept_loop(std::size_t listener_index) {
       if (client.error() == std::errc::operation_canceled) co_return;
       // Out of fds or similar: back off briefly instead of spinning on the same error.
       rt::log::warn("listener {}: accept failed: {}", env->listener->name, client.error().message());
-      if (!co_await rt::sleep_for(std::chrono::milliseconds(100), accepting_.cancel_source())) co_return;
+      const auto slept = co_await rt::sleep_for(std::chrono::milliseconds(100), accepting_.cancel_source());
+      if (!slept) co_return;
       continue;
     }
     if (shared_.client_connections.fetch_add(1, std::memory_order_relaxed) >= max_clients) {
@@ -100,7 +101,8 @@ rt::Task<void> Worker::drain_task(std::chrono::milliseconds grace, std::function
   // Hard stop after the grace period, unless every session ended before.
   rt::TaskScope timer;
   auto hard_stop = [](std::chrono::milliseconds g, rt::TaskScope* sessions, rt::CancelSource* cancel) -> rt::Task<void> {
-    if (co_await rt::sleep_for(g, cancel)) {
+    const auto grace_over = co_await rt::sleep_for(g, cancel);
+    if (grace_over) {
       if (sessions->running() > 0) {
         rt::log::warn("grace period over: cancelling {} sessions", sessions->running());
       }

@@ -106,3 +106,37 @@ TEST(EventLoop, HundredThousandConcurrentCoroutines) {
 
 }  // namespace
 }  // namespace corral::rt
+
+namespace corral::rt {
+namespace {
+
+TEST(CancelSource, CancellingTheParentCancelsChildren) {
+  CancelSource parent;
+  CancelSource child(&parent);
+  CancelSource grandchild(&child);
+  parent.cancel();
+  EXPECT_TRUE(child.cancelled());
+  EXPECT_TRUE(grandchild.cancelled());
+}
+
+TEST(CancelSource, ChildOfCancelledParentStartsCancelled) {
+  CancelSource parent;
+  parent.cancel();
+  CancelSource child(&parent);
+  EXPECT_TRUE(child.cancelled());
+}
+
+TEST(CancelSource, ChildCanGoFirstAndCancellingItLeavesTheParent) {
+  CancelSource parent;
+  {
+    CancelSource child(&parent);
+    child.cancel();
+    EXPECT_FALSE(parent.cancelled());
+  }
+  CancelSource other(&parent);
+  parent.cancel();
+  EXPECT_TRUE(other.cancelled());
+}
+
+}  // namespace
+}  // namespace corral::rt

@@ -51,7 +51,8 @@ Task<bool> echo_client(EventLoop* loop, uint16_t port, int id) {
   bool all_ok = true;
   for (int round = 0; round < 20; ++round) {
     const std::string message = "client " + std::to_string(id) + " round " + std::to_string(round) + "\n";
-    if (!co_await stream->write_all(message)) co_return false;
+    const auto written = co_await stream->write_all(message);
+    if (!written) co_return false;
     all_ok = all_ok && (co_await read_exactly(*stream, message.size())) == message;
   }
   co_return all_ok;
@@ -68,7 +69,8 @@ TEST(Tcp, LoopbackEchoServerWithManyClients) {
     int ok_clients = 0;
     TaskScope clients;
     auto run_client = [](EventLoop* lp, uint16_t port, int id, int* ok) -> Task<void> {
-      if (co_await echo_client(lp, port, id)) ++*ok;
+      const auto ok_client = co_await echo_client(lp, port, id);
+      if (ok_client) ++*ok;
     };
     for (int i = 0; i < 500; ++i) clients.spawn(run_client(l, listener->port(), i, &ok_clients));
     co_await clients.join();

@@ -1,0 +1,90 @@
+// Decoder error codes, the Result type every decoder returns, and the server error numbers corral
+// itself sends to clients (ERR_Packet error code + SQLSTATE + message).
+#pragma once
+
+#include <cassert>
+#include <cstdint>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+#if defined(ER_NET_PACKET_TOO_LARGE)
+#error "protocols/mysql/errors.h clashes with <mysqld_error.h> macros: do not include both in one translation unit"
+#endif
+
+namespace corral::mysql {
+
+/// Why a decoder or scanner refused bytes. Every value names one exact failure so tests can assert it.
+enum class Errc : std::uint8_t {
+  Ok = 0,
+  Truncated,           // a fixed-size field (or a length-encoded integer's bytes) runs past the payload
+  BadLenenc,           // 0xFF, or 0xFB where NULL is not allowed, as a length-encoded integer prefix
+  LengthPastPayload,   // a length read from the wire is larger than the bytes left in the payload
+  MissingNul,          // a string<NUL> has no terminator inside the payload
+  PacketTooLarge,      // a logical packet exceeds Limits::max_packet_size (max_allowed_packet)
+  BadSequence,         // a packet's sequence id is not the expected one
+  UnexpectedPacket,    // a packet type that is not valid in the current protocol state
+  BadProtocolVersion,  // initial handshake with protocol version other than 10
+  LimitExceeded,       // a count read from the wire is over its Limits cap (columns, params, attributes)
+  BadValue,            // a field value outside its allowed range
+  Unsupported,         // a protocol variant corral does not speak (pre-4.1, compression, ...)
+  CryptoError,         // OpenSSL failed (bad key, decryption failure, RNG failure)
+  NotAStatementCommand,  // rewrite_statement_id on a packet that carries no statement id
+  ResponseComplete,    // a packet arrived after the response state machine had finished
+};
+
+/// Returns the enumerator's name ("Truncated").
+std::string_view to_string(Errc errc) noexcept;
+
+/// Value-or-error result of decoders (std::expected is C++23; this is the small subset we need).
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor): implicit by design
+  Result(Errc errc) : v_(errc) { assert(errc != Errc::Ok); }  // NOLINT(google-explicit-constructor)
+
+  bool ok() const noexcept { return v_.index() == 0; }
+  explicit operator bool() const noexcept { return ok(); }
+  Errc error() const noexcept { return ok() ? Errc::Ok : std::get<1>(v_); }
+
+  T& value() & { return std::get<0>(v_); }
+  const T& value() const& { return std::get<0>(v_); }
+  T&& value() && { return std::get<0>(std::move(v_)); }
+  T* operator->() { return &std::get<0>(v_); }
+  const T* operator->() const { return &std::get<0>(v_); }
+  T& operator*() & { return std::get<0>(v_); }
+  const T& operator*() const& { return std::get<0>(v_); }
+
+ private:
+  std::variant<T, Errc> v_;
+};
+
+/// One server error as corral sends it: error code, SQLSTATE and default message.
+struct ErrorSpec {
+  std::uint16_t code;
+  std::string_view sql_state;
+  std::string_view message;
+};
+
+// Server error numbers corral answers with itself (MySQL/MariaDB server error reference).
+inline constexpr ErrorSpec ER_CON_COUNT_ERROR{1040, "08004", "Too many connections"};
+inline constexpr ErrorSpec ER_HANDSHAKE_ERROR{1043, "08S01", "Bad handshake"};
+inline constexpr ErrorSpec ER_DBACCESS_DENIED_ERROR{1044, "42000", "Access denied for user to database"};
+inline constexpr ErrorSpec ER_ACCESS_DENIED_ERROR{1045, "28000", "Access denied"};
+inline constexpr ErrorSpec ER_NO_DB_ERROR{1046, "3D000", "No database selected"};
+inline constexpr ErrorSpec ER_UNKNOWN_COM_ERROR{1047, "08S01", "Unknown command"};
+inline constexpr ErrorSpec ER_BAD_DB_ERROR{1049, "42000", "Unknown database"};
+inline constexpr ErrorSpec ER_SERVER_SHUTDOWN{1053, "08S01", "Server shutdown in progress"};
+inline constexpr ErrorSpec ER_NET_PACKET_TOO_LARGE{1153, "08S01",
+                                                   "Got a packet bigger than 'max_allowed_packet' bytes"};
+inline constexpr ErrorSpec ER_NET_READ_ERROR{1158, "08S01", "Got an error reading communication packets"};
+inline constexpr ErrorSpec ER_NET_PACKETS_OUT_OF_ORDER{1156, "08S01", "Got packets out of order"};
+inline constexpr ErrorSpec ER_UNKNOWN_STMT_HANDLER{1243, "HY000", "Unknown prepared statement handler"};
+inline constexpr ErrorSpec ER_NOT_SUPPORTED_AUTH_MODE{
+    1251, "08004", "Client does not support authentication protocol requested by server"};
+inline constexpr ErrorSpec ER_NOT_SUPPORTED_YET{1235, "42000", "This version doesn't yet support this"};
+inline constexpr ErrorSpec ER_QUERY_INTERRUPTED{1317, "70100", "Query execution was interrupted"};
+inline constexpr ErrorSpec ER_LOCK_WAIT_TIMEOUT{1205, "HY000",
+                                                "Lock wait timeout exceeded; try restarting transaction"};
+
+}  // namespace corral::mysql

@@ -1,0 +1,186 @@
+// The response state machine: follows a backend's response to one command, packet by packet, so the
+// proxy can relay the original bytes and still know where the response ends and how it left the
+// session (COM_QUERY Response, Text Resultset, Binary Protocol Resultset, COM_STMT_PREPARE Response,
+// COM_STMT_FETCH Response, COM_FIELD_LIST Response, Multi-Resultset, LOCAL INFILE Request).
+//
+//   COM_QUERY / COM_STMT_EXECUTE / COM_PROCESS_INFO:
+//     ┌─► OK ──(MORE_RESULTS_EXISTS)──┐           ERR (anywhere) ─► complete
+//     │   0xFB LOCAL INFILE ─► [client sends file] ─► resume() ─► OK/ERR ...
+//     │   column count ─► column def x N ─► [EOF] ─► row* ─► EOF | 0xFE OK ──(MORE_RESULTS_EXISTS)──┐
+//     └────────────────────────────────────────────────────────────────────────────────────────────┘
+//     COM_STMT_EXECUTE with a cursor: the EOF after the columns (or the 0xFE OK under DEPRECATE_EOF)
+//     carries SERVER_STATUS_CURSOR_EXISTS and ends the response; rows come with COM_STMT_FETCH.
+//   COM_STMT_PREPARE:  PREPARE_OK ─► param def x P ─► [EOF] ─► column def x C ─► [EOF]
+//   COM_STMT_FETCH:    row* ─► EOF | 0xFE OK
+//   COM_FIELD_LIST:    column def* ─► EOF | 0xFE OK
+//   COM_STATISTICS:    one string packet
+//   COM_CHANGE_USER:   OK | ERR | AuthSwitchRequest / AuthMoreData ─► [client answers] ─► resume() ...
+//   others (COM_PING, COM_INIT_DB, COM_RESET_CONNECTION, COM_SET_OPTION, COM_STMT_RESET, ...):
+//                      OK | EOF | ERR
+//   [EOF] = only without CLIENT_DEPRECATE_EOF.
+//
+// The scanner sees every wire packet (a >16 MiB row arrives as several, reported as Continuation),
+// validates sequence ids, never copies rows and allocates nothing per row.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "protocols/mysql/command.h"
+#include "protocols/mysql/constants.h"
+#include "protocols/mysql/errors.h"
+#include "protocols/mysql/packet.h"
+#include "protocols/mysql/status_packets.h"
+
+namespace corral::mysql {
+
+/// What one wire packet of a response is.
+enum class ResponsePhase : std::uint8_t {
+  Ok,                  // OK_Packet (or the EOF answering COM_SET_OPTION/COM_DEBUG)
+  Err,                 // ERR_Packet: always ends the response
+  Progress,            // MariaDB progress report (MARIADB_CLIENT_PROGRESS): not terminal
+  ColumnCount,         // first packet of a result set
+  ColumnDefinition,    // one column definition (result set, prepare, COM_FIELD_LIST)
+  ColumnsEof,          // EOF_Packet after the column definitions
+  Row,                 // one row, text or binary (first wire packet of it)
+  Continuation,        // a later wire packet of a logical packet >= 16 MiB
+  ResultSetEnd,        // EOF_Packet or 0xFE OK_Packet ending a result set / COM_FIELD_LIST / fetch
+  LocalInfileRequest,  // 0xFB + file name: the client must send the file, then resume()
+  PrepareOk,           // COM_STMT_PREPARE_OK
+  ParamDefinition,     // one parameter definition of COM_STMT_PREPARE
+  ParamsEof,           // EOF_Packet after the parameter definitions
+  Statistics,          // the COM_STATISTICS string
+  AuthSwitchRequest,   // COM_CHANGE_USER: the client must answer, then resume()
+  AuthMoreData,        // COM_CHANGE_USER: extra auth data (awaiting_client unless fast-auth success)
+};
+std::string_view to_string(ResponsePhase phase) noexcept;
+
+/// The scanner's verdict on one wire packet. Lifetime: ok/err/data view the packet's bytes.
+struct ResponseEvent {
+  ResponsePhase phase = ResponsePhase::Ok;
+  bool complete = false;          // the whole response ended with this packet
+  bool awaiting_client = false;   // the server now waits for the client (LOCAL INFILE data, auth data)
+  StatusFlags status_flags = 0;   // for packets that carry status (OK, EOFs, ResultSetEnd)
+  std::uint64_t column_count = 0;  // ColumnCount
+  OK_Packet ok;                   // Ok / ResultSetEnd (fields of an EOF_Packet land in it too)
+  ERR_Packet err;                 // Err
+  COM_STMT_PREPARE_OK prepare_ok;  // PrepareOk
+  std::string_view data;          // LocalInfileRequest: file name; Statistics: text; Auth*: plugin data
+};
+
+/// What the response did to the session, kept across packets (owns its strings).
+struct ResponseSummary {
+  bool has_status = false;           // some packet carried status flags (prepare under DEPRECATE_EOF has none)
+  StatusFlags status_flags = 0;      // of the last OK/EOF: the final one once complete
+  std::uint64_t affected_rows = 0;   // of the last OK
+  std::uint64_t last_insert_id = 0;  // of the last OK
+  std::uint16_t warnings = 0;        // of the last OK/EOF
+  std::string session_state_info;    // session state blocks of every OK, concatenated (decode_session_state)
+  bool failed = false;               // ended with ERR_Packet
+  std::uint16_t error_code = 0;
+  std::string sql_state;
+  std::string error_message;
+  std::uint32_t result_sets = 0;     // OKs and result sets seen (multi-results count each)
+  std::uint64_t rows = 0;            // rows relayed, all result sets together
+  COM_STMT_PREPARE_OK prepare_ok;    // COM_STMT_PREPARE only
+
+  bool in_transaction() const noexcept { return (status_flags & SERVER_STATUS_IN_TRANS) != 0; }
+  bool cursor_exists() const noexcept { return (status_flags & SERVER_STATUS_CURSOR_EXISTS) != 0; }
+};
+
+/// Follows the response to one command. Contract: feed every wire packet of the response, in order,
+/// each exactly once: on_packet() returns the event (or an error: BadSequence, UnexpectedPacket,
+/// LimitExceeded, ResponseComplete, decode errors; errors are sticky). Not thread-safe.
+class ResponseScanner {
+ public:
+  /// `caps` are the capabilities negotiated on the backend connection; the command packet had
+  /// sequence id first_sequence_id - 1.
+  ResponseScanner(Command command, CapabilityFlags caps, const Limits& limits = {},
+                  std::uint8_t first_sequence_id = 1);
+
+  /// Starts over for a new command, keeping allocated memory.
+  void reset(Command command, std::uint8_t first_sequence_id = 1);
+
+  /// Classifies one wire packet (framed by the caller).
+  Result<ResponseEvent> on_packet(const WirePacket& packet);
+
+  struct ScanResult {
+    FrameStatus status = FrameStatus::NeedMore;
+    WirePacket packet;       // Packet: the bytes to relay, then consume packet.size()
+    ResponseEvent event;     // Packet
+    std::size_t needed = kPacketHeaderSize;  // NeedMore
+    Errc error = Errc::Ok;   // Error (framing or state machine)
+  };
+  /// Frames the next wire packet at the start of `buffer` with the internal framer (which enforces
+  /// Limits::max_packet_size) and classifies it.
+  ScanResult scan(std::string_view buffer);
+
+  /// After LOCAL INFILE data or an auth reply relayed from the client: the server's next packet has
+  /// `next_sequence_id`. Only valid while awaiting_client().
+  void resume(std::uint8_t next_sequence_id) noexcept;  // no-op unless awaiting_client()
+
+  /// True once the last wire packet of the response has been seen.
+  bool complete() const noexcept { return state_ == State::Done && !in_continuation_; }
+  /// True while the server waits for client packets (LOCAL INFILE data, auth data): call resume().
+  bool awaiting_client() const noexcept { return state_ == State::AwaitClient && !in_continuation_; }
+  Errc error() const noexcept { return error_; }
+  std::uint8_t next_sequence_id() const noexcept { return expected_sequence_; }
+  Command command() const noexcept { return command_; }
+  const ResponseSummary& summary() const noexcept { return summary_; }
+
+ private:
+  enum class State : std::uint8_t {
+    ResultStart,       // OK | ERR | column count | LOCAL INFILE
+    ColumnDefs,
+    ColumnsEof,
+    Rows,
+    PrepareStart,
+    PrepareParams,
+    PrepareParamsEof,
+    PrepareColumns,
+    PrepareColumnsEof,
+    FieldList,
+    Statistics,
+    Simple,
+    ChangeUser,
+    AwaitClient,
+    Done,
+  };
+
+  Result<ResponseEvent> classify(std::string_view payload, bool continues);
+  Result<ResponseEvent> on_result_start(std::string_view payload);
+  Result<ResponseEvent> on_column_count(std::string_view payload);
+  Result<ResponseEvent> on_definition(std::string_view payload, ResponsePhase phase);
+  Result<ResponseEvent> on_definitions_eof(std::string_view payload, ResponsePhase phase);
+  Result<ResponseEvent> on_row(std::string_view payload);
+  Result<ResponseEvent> on_prepare_ok(std::string_view payload);
+  Result<ResponseEvent> on_field_list(std::string_view payload);
+  Result<ResponseEvent> on_simple(std::string_view payload);
+  Result<ResponseEvent> on_change_user(std::string_view payload);
+  Result<ResponseEvent> on_err(std::string_view payload);
+  Result<ResponseEvent> on_terminator(std::string_view payload, ResponsePhase phase);
+
+  void record_ok(const OK_Packet& ok);
+  void record_status(StatusFlags status, std::uint16_t warnings);
+  void end_result(ResponseEvent& event);
+  void after_column_defs();
+  void after_prepare_params();
+  State initial_state() const noexcept;
+  bool is_progress(std::string_view payload) const noexcept;
+  Result<ResponseEvent> fail(Errc errc) noexcept;
+
+  Command command_;
+  CapabilityFlags caps_;
+  Limits limits_;
+  PacketFramer framer_;
+  State state_ = State::ResultStart;
+  State resume_state_ = State::ResultStart;
+  std::uint64_t remaining_ = 0;       // definitions left in ColumnDefs / PrepareParams / PrepareColumns
+  std::uint8_t expected_sequence_ = 1;
+  bool in_continuation_ = false;
+  Errc error_ = Errc::Ok;
+  ResponseSummary summary_;
+};
+
+}  // namespace corral::mysql

@@ -1,0 +1,127 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "protocols/redis/request.h"
+
+namespace corral::redis {
+
+/// How the proxy handles a command (ARCHITECTURE.md, "The Redis path", step 2).
+enum class Disposition : std::uint8_t {
+  Local,    ///< answered from the client's connection context
+  Shared,   ///< forwarded on a shared, pipelined backend connection (also every unknown command)
+  Pinned,   ///< forwarded on a backend connection reserved for this client (see PinReason)
+  Refused,  ///< answered with append_refusal_error(): it cannot be made safe behind a proxy
+};
+
+/// Why a command needs a backend connection of its own.
+enum class PinReason : std::uint8_t {
+  None,
+  Transaction,  ///< MULTI/EXEC/DISCARD/WATCH/UNWATCH: server-side state on the connection
+  Blocking,     ///< blocks the connection until data or timeout
+  Subscribe,    ///< the connection switches to pub/sub mode
+  Monitor,      ///< the connection becomes a stream of every command the server runs
+  Tracking,     ///< client-side caching: invalidations follow the connection
+};
+
+std::string_view to_str(Disposition disposition);
+std::string_view to_str(PinReason reason);
+
+/// Command flags, a subset of Redis's command flags plus corral's own.
+enum CommandFlag : std::uint16_t {
+  kNone = 0,
+  kWrite = 1 << 0,        ///< may change data or server state: never retry it
+  kReadonly = 1 << 1,     ///< only reads data: safe to retry on another connection
+  kAdmin = 1 << 2,        ///< Redis "admin" flag
+  kBlocking = 1 << 3,     ///< may block (always, or with an option: see kBlockOption)
+  kPubSub = 1 << 4,       ///< Redis "pubsub" flag
+  kBlockOption = 1 << 5,  ///< blocks only with a BLOCK option (XREAD, XREADGROUP)
+};
+
+/// Unit of a blocking command's timeout argument.
+enum class TimeoutUnit : std::uint8_t { None, Seconds, Milliseconds };
+
+/// Where a blocking command carries its timeout.
+struct TimeoutSpec {
+  std::int8_t index = 0;  ///< > 0: argument index; < 0: from the end (-1 = last); 0: none
+  TimeoutUnit unit = TimeoutUnit::None;
+};
+
+/// One entry of the command table, sourced from Redis 7.2's command definitions.
+struct CommandInfo {
+  std::string_view name;  ///< Redis full name, lower case: "get", "client|kill"
+  std::int16_t arity;     ///< Redis arity: > 0 exact argument count, < 0 minimum (name included)
+  std::uint16_t flags;    ///< CommandFlag bits
+  Disposition disposition;
+  PinReason pin_reason;
+  TimeoutSpec timeout;           ///< blocking commands only
+  std::string_view refusal;      ///< why, for Refused
+  std::span<const CommandInfo> subcommands;  ///< non-empty for containers (CLIENT, CONFIG, ...)
+
+  bool is_write() const { return (flags & kWrite) != 0; }
+  bool is_readonly() const { return (flags & kReadonly) != 0; }
+  bool is_container() const { return !subcommands.empty(); }
+  /// True when `arg_count` arguments (command name included) satisfy the arity.
+  bool arity_accepts(std::size_t arg_count) const;
+};
+
+/// Looks a top-level command up by name, ignoring ASCII case, without allocating.
+/// Returns nullptr for a command Redis 7.2 does not define (e.g. a module's).
+const CommandInfo* find_command(std::string_view name);
+
+/// Looks a subcommand of a container ("kill" in CLIENT KILL) up, ignoring case; nullptr if none.
+const CommandInfo* find_subcommand(const CommandInfo& container, std::string_view name);
+
+/// All top-level commands, sorted by name (for tests and COMMAND-like listings).
+std::span<const CommandInfo> all_commands();
+
+/// The table's answer for one request.
+struct Route {
+  const CommandInfo* command = nullptr;  ///< subcommand entry when there is one; nullptr if unknown
+  Disposition disposition = Disposition::Shared;
+  PinReason pin_reason = PinReason::None;
+
+  /// True when the argument count satisfies the command's arity (unknown commands: always).
+  /// When false, answer append_arity_error() locally, as redis-server would.
+  bool arity_ok = true;
+};
+
+/// Decides how to handle `request`: resolves the subcommand of a container (an unknown subcommand
+/// falls back to the container's entry, so the backend answers "unknown subcommand"), and pins
+/// XREAD/XREADGROUP only when they carry a BLOCK option. Unknown commands are Shared.
+/// Does not allocate. `request` must not be empty().
+Route route(const Request& request);
+
+/// For XREAD/XREADGROUP: the index of the BLOCK option's value, parsed the way redis-server's
+/// xreadCommand walks its options (stopping at STREAMS); nullopt when there is no BLOCK.
+std::optional<std::size_t> block_option_index(const Request& request);
+
+/// Where a blocking request carries its timeout, and in which unit.
+struct TimeoutArg {
+  std::size_t index;
+  TimeoutUnit unit;
+};
+
+/// The timeout argument of a blocking request (BLPOP ... timeout, BLMPOP timeout ...,
+/// XREAD BLOCK ms, WAIT n ms); nullopt for a non-blocking request or a malformed one (too few
+/// arguments: the backend reports the error).
+std::optional<TimeoutArg> blocking_timeout(const Route& route, const Request& request);
+
+/// Parses a timeout argument into milliseconds: seconds may be fractional ("0.5"), milliseconds
+/// are integers; 0 means "block forever". nullopt when negative or unparsable (the backend
+/// will reply with its own error, so the proxy should then apply no deadline of its own).
+std::optional<std::int64_t> parse_timeout_ms(std::string_view text, TimeoutUnit unit);
+
+/// Appends "-ERR wrong number of arguments for '<full name>' command\r\n", byte for byte what
+/// redis-server sends (full name: "get", "client|kill").
+void append_arity_error(std::string& out, const CommandInfo& command);
+
+/// Appends "-ERR command 'CLIENT KILL' is not supported by corral (<reason>)\r\n".
+void append_refusal_error(std::string& out, const CommandInfo& command);
+
+}  // namespace corral::redis

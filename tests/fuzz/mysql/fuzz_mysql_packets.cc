@@ -1,0 +1,139 @@
+// libFuzzer target: PacketFramer + ResponseScanner over arbitrary backend bytes, for a command and
+// capability set chosen by the first input bytes, fed in chunks; every packet the scanner accepts is
+// also run through the decoders the proxy would use on it. Crashes, sanitizer reports and broken
+// invariants (__builtin_trap) are findings.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocols/mysql/mysql.h"
+#include "tests/fuzz/mysql/fuzz_common.h"
+
+namespace {
+
+using namespace corral::mysql;
+
+void check(bool invariant) {
+  if (!invariant) __builtin_trap();
+}
+
+// Decoders the proxy runs on complete packets, on whatever bytes the framer produced.
+void decode_everything(std::string_view payload, CapabilityFlags caps) {
+  (void)decode_ok_packet(payload, caps);
+  (void)decode_err_packet(payload, caps);
+  (void)decode_eof_packet(payload, caps);
+  (void)decode_column_definition(payload, caps, true);
+  (void)decode_com_stmt_prepare_ok(payload, caps);
+  (void)decode_com_query(payload, caps);
+  (void)decode_com_change_user(payload, caps);
+  (void)decode_com_stmt_fetch(payload);
+  (void)decode_com_field_list(payload);
+  std::vector<BinaryParam> previous(3);
+  StmtExecuteContext ctx;
+  ctx.param_count = 3;
+  ctx.previous_types = previous;
+  (void)decode_com_stmt_execute(payload, ctx, caps);
+  std::vector<TextValue> values;
+  (void)decode_text_row(payload, 3, values);
+}
+
+void inspect(const ResponseEvent& event, CapabilityFlags caps, std::string_view payload) {
+  switch (event.phase) {
+    case ResponsePhase::Ok:
+    case ResponsePhase::ResultSetEnd:
+      if (!event.ok.session_state_info.empty()) (void)decode_session_state(event.ok.session_state_info);
+      break;
+    case ResponsePhase::ColumnDefinition:
+    case ResponsePhase::ParamDefinition:
+      (void)decode_column_definition(payload, caps, false);
+      break;
+    case ResponsePhase::Row: {
+      std::vector<TextValue> values;
+      (void)decode_text_row(payload, 2, values);
+      break;
+    }
+    case ResponsePhase::Progress:
+      (void)decode_progress_report(payload);
+      break;
+    case ResponsePhase::Err:
+      check(event.complete);
+      break;
+    default:
+      break;
+  }
+}
+
+void scan_response(Command command, CapabilityFlags caps, std::size_t chunk, std::string_view wire) {
+  Limits limits;
+  limits.max_packet_size = 1 << 20;
+  limits.max_columns = 4096;
+  ResponseScanner scanner(command, caps, limits);
+  std::string buffer;
+  std::size_t offset = 0;  // consumed bytes at the front of buffer
+  std::size_t fed = 0;
+  bool stop = false;
+  while (!stop && fed < wire.size()) {
+    const std::size_t n = chunk == 0 ? wire.size() - fed : std::min(chunk, wire.size() - fed);
+    buffer.append(wire.substr(fed, n));
+    fed += n;
+    while (true) {
+      const std::string_view view = std::string_view(buffer).substr(offset);
+      const ResponseScanner::ScanResult r = scanner.scan(view);
+      if (r.status == FrameStatus::NeedMore) {
+        check(r.needed > view.size());
+        break;
+      }
+      if (r.status == FrameStatus::Error) {
+        check(r.error != Errc::Ok);
+        check(scanner.error() != Errc::Ok);
+        stop = true;
+        break;
+      }
+      check(r.packet.size() >= kPacketHeaderSize && r.packet.size() <= view.size());
+      check(r.packet.wire.data() == view.data());
+      inspect(r.event, caps, r.packet.payload());
+      offset += r.packet.size();
+      if (r.event.complete) check(scanner.complete());
+      if (scanner.awaiting_client()) {
+        // Pretend the client answered: continue with whatever sequence id the next packet has.
+        const std::string_view rest = std::string_view(buffer).substr(offset);
+        scanner.resume(rest.size() >= kPacketHeaderSize ? static_cast<std::uint8_t>(rest[3])
+                                                        : scanner.next_sequence_id());
+      }
+    }
+  }
+  // Once complete, the scanner accepts nothing more (an extra packet is Errc::ResponseComplete).
+  if (scanner.complete() && scanner.error() != Errc::Ok) {
+    check(scanner.error() == Errc::ResponseComplete || scanner.error() == Errc::PacketTooLarge);
+  }
+}
+
+void frame_logical(CapabilityFlags caps, std::string_view wire) {
+  Limits limits;
+  limits.max_packet_size = 1 << 20;
+  std::string scratch;
+  while (!wire.empty()) {
+    const LogicalPacket p = read_logical_packet(wire, limits, scratch);
+    if (p.status != FrameStatus::Packet) return;
+    check(p.consumed > 0 && p.consumed <= wire.size());
+    check(p.payload.size() + kPacketHeaderSize <= p.consumed);
+    decode_everything(p.payload, caps);
+    wire.remove_prefix(p.consumed);
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 3) return 0;
+  namespace fz = corral::mysql::fuzz;
+  const Command command = fz::kCommands[data[0] % fz::kCommandCount];
+  const CapabilityFlags caps = fz::caps_from_byte(data[1]);
+  const std::size_t chunk = data[2] % 33;  // 0 = everything at once
+  const std::string_view wire(reinterpret_cast<const char*>(data) + 3, size - 3);
+  scan_response(command, caps, chunk, wire);
+  frame_logical(caps, wire);
+  return 0;
+}

@@ -1,0 +1,116 @@
+// Fuzzes ReplyScanner and peek_elements: whatever the bytes, scanning never crashes, frames stay
+// inside the input and tile it, each frame rescans alone to the same size and type, and the
+// outcome does not depend on how the bytes are chunked.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fuzz_check.h"
+#include "protocols/redis/reply_scanner.h"
+
+namespace {
+
+using corral::redis::ErrorCode;
+using corral::redis::Limits;
+using corral::redis::Reply;
+using corral::redis::ReplyElement;
+using corral::redis::ReplyScanner;
+using corral::redis::ReplyType;
+using corral::redis::ScanStatus;
+
+struct Frame {
+  std::size_t size;
+  ReplyType type;
+  bool has_attribute;
+  bool is_null;
+  bool operator==(const Frame&) const = default;
+};
+
+struct Outcome {
+  std::vector<Frame> frames;
+  std::optional<ErrorCode> error;
+  std::size_t consumed = 0;
+  bool operator==(const Outcome&) const = default;
+};
+
+void check_elements(std::string_view frame) {
+  std::array<ReplyElement, 4> elements{};
+  const std::size_t count = corral::redis::peek_elements(frame, elements);
+  FUZZ_CHECK(count <= elements.size());
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string_view bytes = elements[i].bytes;
+    FUZZ_CHECK(!bytes.empty());
+    FUZZ_CHECK(bytes.data() >= frame.data() && bytes.data() + bytes.size() <= frame.data() + frame.size());
+    const std::string_view value = elements[i].value;
+    FUZZ_CHECK(value.empty() || (value.data() >= bytes.data() && value.data() + value.size() <= bytes.data() + bytes.size()));
+  }
+}
+
+void check_frame(const Reply& reply, std::string_view buffer, const Limits& limits) {
+  FUZZ_CHECK(reply.size > 0);
+  FUZZ_CHECK(reply.size <= buffer.size());
+  FUZZ_CHECK(reply.bytes.data() == buffer.data() && reply.bytes.size() == reply.size);
+  FUZZ_CHECK(reply.value_offset < reply.size);
+  FUZZ_CHECK(reply.type != ReplyType::Attribute);
+  FUZZ_CHECK(reply.has_attribute == (reply.value_offset != 0));
+  // A frame is self-contained: scanned alone it is the same frame.
+  ReplyScanner alone(limits);
+  Reply again;
+  FUZZ_CHECK(alone.scan(reply.bytes, again) == ScanStatus::Frame);
+  FUZZ_CHECK(again.size == reply.size && again.type == reply.type);
+  check_elements(reply.bytes);
+}
+
+Outcome scan(std::string_view data, std::size_t chunk, const Limits& limits, bool deep_checks) {
+  Outcome outcome;
+  ReplyScanner scanner(limits);
+  Reply reply;
+  std::string buffer;
+  std::size_t fed = 0;
+  while (fed < data.size()) {
+    const std::size_t n = chunk == 0 ? data.size() : std::min(chunk, data.size() - fed);
+    buffer.append(data.substr(fed, n));
+    fed += n;
+    for (;;) {
+      const ScanStatus status = scanner.scan(buffer, reply);
+      if (status == ScanStatus::NeedMore) break;
+      if (status == ScanStatus::Error) {
+        FUZZ_CHECK(!scanner.error().message.empty());
+        outcome.error = scanner.error().code;
+        return outcome;
+      }
+      if (deep_checks) check_frame(reply, buffer, limits);
+      outcome.frames.push_back({reply.size, reply.type, reply.has_attribute, reply.is_null});
+      outcome.consumed += reply.size;
+      buffer.erase(0, reply.size);
+    }
+  }
+  return outcome;
+}
+
+void run(std::string_view data, const Limits& limits) {
+  const Outcome whole = scan(data, 0, limits, true);
+  FUZZ_CHECK(whole.consumed <= data.size());
+  for (std::size_t chunk : {std::size_t{1}, std::size_t{3}, std::size_t{16}}) {
+    if (chunk == 1 && data.size() > 4096) continue;
+    FUZZ_CHECK(scan(data, chunk, limits, false) == whole);
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
+  const std::string_view data(reinterpret_cast<const char*>(bytes), size);
+  run(data, Limits::replies());
+  Limits tight;  // small caps so the fuzzer reaches every limit with short inputs
+  tight.max_bulk_length = 64;
+  tight.max_array_length = 8;
+  tight.max_nesting_depth = 4;
+  tight.max_inline_length = 32;
+  run(data, tight);
+  return 0;
+}
