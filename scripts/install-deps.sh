@@ -16,7 +16,7 @@ packages=(
   # reference proxies for benchmarks
   nutcracker haproxy
   # process inspection used by tests and benchmarks
-  procps
+  procps shellcheck
 )
 
 missing=()

@@ -57,9 +57,17 @@ TEST(Task, ReturnsValue) {
   EXPECT_EQ(block_on(loop, add(2, 3)), 5);
 }
 
+// Symmetric transfer resumes the awaiter through a tail call, which the optimizer makes and ASan's
+// instrumentation prevents; the deep chain only proves anything in an uninstrumented build.
+#ifdef __SANITIZE_ADDRESS__
+constexpr int kChainDepth = 1000;
+#else
+constexpr int kChainDepth = 100000;
+#endif
+
 TEST(Task, DeepChainUsesSymmetricTransferWithoutStackOverflow) {
   EventLoop loop;
-  EXPECT_EQ(block_on(loop, sum_chain(100000)), 100000);
+  EXPECT_EQ(block_on(loop, sum_chain(kChainDepth)), kChainDepth);
 }
 
 TEST(Task, ExceptionPropagatesToAwaiter) {

@@ -1,0 +1,115 @@
+#include "redis_server.h"
+
+#include <signal.h>
+
+#include <thread>
+
+#include "harness_error.h"
+#include "ports.h"
+
+namespace corral::testing {
+
+namespace {
+
+constexpr int kStartAttempts = 5;
+constexpr auto kPollInterval = std::chrono::milliseconds(10);
+
+std::string password_from_args(const std::vector<std::string>& args) {
+  for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--requirepass") return args[i + 1];
+  }
+  return {};
+}
+
+}  // namespace
+
+RedisServer::RedisServer(RedisServerOptions options)
+    : options_(std::move(options)), binary_(find_executable("redis-server")), dir_("corral-redis-") {
+  if (options_.password.empty()) options_.password = password_from_args(options_.extra_args);
+  start(/*may_change_port=*/true);
+}
+
+std::string RedisServer::url() const { return "redis://" + host_ + ":" + std::to_string(port_); }
+
+void RedisServer::start(bool may_change_port) {
+  for (int attempt = 1;; ++attempt) {
+    if (may_change_port) port_ = pick_free_port();
+    std::vector<std::string> argv = {binary_.string(), "--port", std::to_string(port_), "--bind", host_,
+                                     "--save", "", "--appendonly", "no", "--daemonize", "no",
+                                     "--dir", dir_.path().string(), "--logfile", ""};
+    argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
+    // Only what this start writes counts: the log is appended to across restarts.
+    std::error_code ec;
+    const auto log_offset = std::filesystem::exists(log_path(), ec) ? std::filesystem::file_size(log_path(), ec) : 0;
+    auto log_since_start = [&] {
+      const std::string text = read_file(log_path());
+      return log_offset < text.size() ? text.substr(log_offset) : std::string();
+    };
+    process_ = ChildProcess::spawn(argv, log_path());
+
+    const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
+    while (true) {
+      if (!process_.running()) {
+        const std::string log_text = log_since_start();
+        if (may_change_port && attempt < kStartAttempts &&
+            log_text.find("Address already in use") != std::string::npos) {
+          break;  // retry on a new port
+        }
+        throw HarnessError("redis-server on port " + std::to_string(port_) + " " +
+                           describe_wait_status(*process_.wait_status()) + " during start-up; log:\n" + log_text);
+      }
+      if (log_since_start().find("Ready to accept connections") != std::string::npos) {
+        try {
+          RedisClient client = RedisClient::connect(host_, port_, std::chrono::seconds(2));
+          const std::string reply = client.command({"PING"});
+          // -NOAUTH also proves the server answers; -LOADING does not happen without persistence.
+          if (reply.rfind("+PONG", 0) == 0 || reply.rfind("-NOAUTH", 0) == 0) return;
+        } catch (const HarnessError&) {
+          // not answering yet: keep waiting
+        }
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        process_.kill();
+        throw HarnessError("redis-server on port " + std::to_string(port_) + " did not answer PING within " +
+                           std::to_string(options_.start_timeout.count()) + " ms; log:\n" + log_since_start());
+      }
+      std::this_thread::sleep_for(kPollInterval);
+    }
+  }
+}
+
+int RedisServer::stop() { return exit_code(process_.terminate()); }
+
+void RedisServer::kill() { process_.kill(); }
+
+void RedisServer::freeze() { process_.signal(SIGSTOP); }
+
+void RedisServer::thaw() { process_.signal(SIGCONT); }
+
+void RedisServer::restart() {
+  if (process_.running()) stop();
+  start(/*may_change_port=*/false);
+}
+
+std::string RedisServer::command(const std::vector<std::string>& args) {
+  RedisClient client = connect();
+  std::string request;
+  if (!options_.password.empty()) request += encode_command({"AUTH", options_.password});
+  request += encode_command({"CLIENT", "SETNAME", "corral-harness"});
+  request += encode_command(args);
+  client.send(request);
+  if (!options_.password.empty()) {
+    const std::string auth = client.read_reply();
+    if (auth != "+OK\r\n") throw HarnessError("redis-server on port " + std::to_string(port_) + " refused AUTH: " + auth);
+  }
+  client.read_reply();  // CLIENT SETNAME: a restricted ACL user may be refused; that does not matter
+  return client.read_reply();
+}
+
+std::string RedisServer::command(std::initializer_list<std::string_view> args) {
+  return command(std::vector<std::string>(args.begin(), args.end()));
+}
+
+RedisClient RedisServer::connect() const { return RedisClient::connect(host_, port_, std::chrono::seconds(10)); }
+
+}  // namespace corral::testing
