@@ -67,6 +67,7 @@ int Daemon::run() {
     rt::log::info("listener {} ({}) on {} -> {}", listener.name, config::to_string(listener.protocol),
                   listener.address.to_string(), listener.backend.redacted());
   }
+  if (config_.server.admin) rt::log::info("admin endpoint on {} (/health, /metrics)", config_.server.admin->to_string());
   rt::log::info("corral serving with {} workers", group.size());
 
   int received = 0;

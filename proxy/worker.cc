@@ -2,6 +2,7 @@
 
 #include <cerrno>
 
+#include "proxy/admin.h"
 #include "proxy/redis_context.h"
 #include "proxy/session.h"
 #include "runtime/log.h"
@@ -42,6 +43,17 @@ rt::Result<void> Worker::bind_listeners() {
     }
     listeners_.push_back(std::move(*bound));
   }
+  if (index_ == 0 && config_.server.admin) {
+    const config::Endpoint& endpoint = *config_.server.admin;
+    auto address = rt::SocketAddress::resolve(endpoint.host, endpoint.port);
+    if (!address) return address.error();
+    auto bound = rt::TcpListener::bind(loop_, *address);
+    if (!bound) {
+      rt::log::error("admin: cannot listen on {}: {}", endpoint.to_string(), bound.error().message());
+      return bound.error();
+    }
+    admin_ = std::move(*bound);
+  }
   envs_.reserve(config_.listeners.size());
   for (const auto& listener : config_.listeners) {
     // Start-up only: resolving a backend name may block, which is fine before serving.
@@ -59,6 +71,21 @@ rt::Result<void> Worker::bind_listeners() {
 
 void Worker::start() {
   for (std::size_t i = 0; i < listeners_.size(); ++i) accepting_.spawn(accept_loop(i));
+  if (admin_.is_open()) accepting_.spawn(admin_loop());
+}
+
+rt::Task<void> Worker::admin_loop() {
+  for (;;) {
+    auto client = co_await admin_.accept(accepting_.cancel_source());
+    if (!client) {
+      if (client.error() == std::errc::operation_canceled) co_return;
+      const bool slept = co_await rt::sleep_for(std::chrono::milliseconds(100), accepting_.cancel_source());
+      if (!slept) co_return;
+      continue;
+    }
+    // shared_ and the scope's cancel source belong to this Worker, which outlives its sessions.
+    sessions_.spawn(serve_admin_client(std::move(*client), &shared_, sessions_.cancel_source()));
+  }
 }
 
 rt::Task<void> Worker::accept_loop(std::size_t listener_index) {
@@ -83,6 +110,7 @@ rt::Task<void> Worker::accept_loop(std::size_t listener_index) {
       [[maybe_unused]] const ssize_t n = ::send(client->fd(), reply.data(), reply.size(), MSG_NOSIGNAL);
       continue;
     }
+    shared_.clients_accepted.fetch_add(1, std::memory_order_relaxed);
     // The env lives in this Worker, which outlives its sessions (drain joins them first).
     sessions_.spawn(counted_session(std::move(*client), env));
   }
@@ -96,6 +124,7 @@ rt::Task<void> Worker::drain_task(std::chrono::milliseconds grace, std::function
   accepting_.stop();
   co_await accepting_.join();
   for (auto& listener : listeners_) listener.close();
+  admin_.close();
   idle_cancel_.cancel();
   rt::log::debug("worker {}: draining {} sessions", index_, sessions_.running());
   // Hard stop after the grace period, unless every session ended before.

@@ -23,6 +23,7 @@ namespace corral::proxy {
 /// Counters shared by all workers (relaxed atomics: they only feed limits and metrics).
 struct SharedState {
   std::atomic<uint64_t> client_connections{0};
+  std::atomic<uint64_t> clients_accepted{0};
   std::atomic<uint64_t> clients_refused{0};
   std::atomic<uint64_t> next_client_id{1};
 };
@@ -63,6 +64,7 @@ class Worker {
 
  private:
   rt::Task<void> accept_loop(std::size_t listener_index);
+  rt::Task<void> admin_loop();
   rt::Task<void> drain_task(std::chrono::milliseconds grace, std::function<void()> done);
 
   std::size_t index_;
@@ -70,6 +72,7 @@ class Worker {
   const config::Config& config_;
   SharedState& shared_;
   std::vector<rt::TcpListener> listeners_;
+  rt::TcpListener admin_;  // worker 0 only, when server.admin is set
   std::vector<SessionEnv> envs_;
   std::vector<std::unique_ptr<RedisLocalCommands>> redis_local_;
   pool::RedisPools redis_pools_;
