@@ -1,0 +1,122 @@
+// The corral daemon as a process: command line, exit statuses, config errors, admin endpoint, and a
+// graceful drain on SIGTERM (issue: foundation). Runs the real binary against a real redis-server.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "harness.h"
+
+namespace corral::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+std::string corral_binary() { return CorralProcess::binary_path().string(); }
+
+TEST(Daemon, VersionAndHelpExitZero) {
+  const CommandResult version = run_command({corral_binary(), "--version"});
+  EXPECT_EQ(version.exit_code(), 0);
+  EXPECT_THAT(version.output, HasSubstr("corral "));
+  const CommandResult help = run_command({corral_binary(), "--help"});
+  EXPECT_EQ(help.exit_code(), 0);
+  EXPECT_THAT(help.output, HasSubstr("--check-config"));
+}
+
+TEST(Daemon, UnknownArgumentIsAUsageError) {
+  const CommandResult result = run_command({corral_binary(), "--frobnicate"});
+  EXPECT_EQ(result.exit_code(), 2);
+  EXPECT_THAT(result.output, HasSubstr("unknown argument '--frobnicate'"));
+}
+
+TEST(Daemon, ShippedConfigChecksClean) {
+  const CommandResult result =
+      run_command({corral_binary(), "--check-config", "--config", std::string(CORRAL_SOURCE_DIR) + "/config/corral.toml"});
+  EXPECT_EQ(result.exit_code(), 0) << result.output;
+}
+
+TEST(Daemon, BadValueExitsTwoNamingFileLineAndKey) {
+  TempDir dir("daemon-test");
+  const auto path = dir.file("corral.toml");
+  write_file(path,
+             "[[listeners]]\nname = \"r\"\nprotocol = \"redis\"\naddress = \"127.0.0.1:6380\"\n"
+             "backend = \"redis://127.0.0.1:6379\"\n\n[pool]\nmax_connections = -3\n");
+  const CommandResult check = run_command({corral_binary(), "--check-config", "--config", path.string()});
+  EXPECT_EQ(check.exit_code(), 2);
+  EXPECT_THAT(check.output, HasSubstr("corral.toml:8: pool.max_connections must be > 0 (got -3)"));
+  const CommandResult run = run_command({corral_binary(), "--config", path.string()}, 10s);
+  EXPECT_EQ(run.exit_code(), 2);
+  EXPECT_THAT(run.output, HasSubstr("corral.toml:8: pool.max_connections"));
+}
+
+TEST(Daemon, ListenAddressInUseExitsOne) {
+  RedisServer redis;
+  TempDir dir("daemon-test");
+  const auto path = dir.file("corral.toml");
+  // The redis-server's own port is taken, so binding the listener there must fail.
+  write_file(path, "[[listeners]]\nname = \"r\"\nprotocol = \"redis\"\naddress = \"127.0.0.1:" +
+                       std::to_string(redis.port()) + "\"\nbackend = \"" + redis.url() + "\"\n");
+  const CommandResult run = run_command({corral_binary(), "--config", path.string()}, 10s);
+  EXPECT_EQ(run.exit_code(), 1) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("cannot listen on"));
+}
+
+TEST(Daemon, AdminEndpointAnswersHealthAndMetrics) {
+  RedisServer redis;
+  const uint16_t admin_port = pick_free_port();
+  CorralProcess corral({.listeners = {{.name = "redis", .protocol = "redis", .backend = redis.url()}},
+                        .extra_toml = "[server]\nadmin = \"127.0.0.1:" + std::to_string(admin_port) + "\"\n"});
+  RedisClient client = RedisClient::connect("127.0.0.1", corral.port("redis"), 5s);
+  EXPECT_EQ(client.command({"PING"}), "+PONG\r\n");
+  const auto http_get = [admin_port](std::string_view path) {
+    RedisClient raw = RedisClient::connect("127.0.0.1", admin_port, 5s);  // a plain TCP client is all we need
+    raw.send("GET " + std::string(path) + " HTTP/1.0\r\n\r\n");
+    std::string response;
+    raw.wait_closed(5s, &response);
+    return response;
+  };
+  EXPECT_THAT(http_get("/health"), HasSubstr("200 OK"));
+  const std::string metrics = http_get("/metrics");
+  EXPECT_THAT(metrics, HasSubstr("corral_client_connections 1"));
+  // The harness's readiness probe is a connection too, so "accepted" counts at least ours.
+  EXPECT_THAT(metrics, ::testing::ContainsRegex("corral_clients_accepted_total [1-9]"));
+  EXPECT_THAT(http_get("/nope"), HasSubstr("404"));
+  EXPECT_EQ(corral.stop(), 0) << corral.log();
+}
+
+TEST(Daemon, SigtermLetsInFlightRequestsFinishAndClosesIdleClients) {
+  RedisServer redis;
+  CorralProcess corral({.listeners = {{.name = "redis", .protocol = "redis", .backend = redis.url()}},
+                        .extra_toml = "[server]\nshutdown_grace_ms = 5000\n"});
+  RedisClient idle = RedisClient::connect("127.0.0.1", corral.port("redis"), 5s);
+  EXPECT_EQ(idle.command({"PING"}), "+PONG\r\n");
+  RedisClient busy = RedisClient::connect("127.0.0.1", corral.port("redis"), 5s);
+  busy.send(encode_command({"BLPOP", "drain-list", "1"}));
+  std::this_thread::sleep_for(200ms);  // the BLPOP is now blocked on the backend
+  corral.signal(SIGTERM);
+  // The in-flight blocking command still gets its reply (nil after its 1 s timeout)...
+  EXPECT_EQ(busy.read_reply(), "*-1\r\n");
+  // ...the idle client is closed, and corral exits cleanly within the grace period.
+  EXPECT_TRUE(idle.wait_closed(5s));
+  EXPECT_EQ(corral.wait(10s), 0) << corral.log();
+  EXPECT_THAT(corral.log(), HasSubstr("draining"));
+}
+
+TEST(Daemon, MysqlListenerAnswersWithAClearErrorUntilTheMysqlPathExists) {
+  CorralProcess corral({.listeners = {{.name = "mysql", .protocol = "mysql", .backend = "mysql://u:p@127.0.0.1:1",
+                                       .auth = "users"}},
+                        .extra_toml = "[[users]]\nname = \"u\"\npassword = \"p\"\n"});
+  RedisClient raw = RedisClient::connect("127.0.0.1", corral.port("mysql"), 5s);
+  std::string bytes;
+  raw.wait_closed(5s, &bytes);
+  ASSERT_GE(bytes.size(), 7u);
+  EXPECT_EQ(static_cast<unsigned char>(bytes[4]), 0xFF);  // ERR_Packet
+  EXPECT_THAT(bytes, HasSubstr("#HY000corral: the MySQL path is not available"));
+}
+
+}  // namespace
+}  // namespace corral::testing
