@@ -86,7 +86,7 @@ struct PoolLimits {
   std::chrono::milliseconds idle_timeout{60000};       // close idle backend connections after this
   std::chrono::milliseconds operation_timeout{10000};  // one non-blocking backend request
   std::chrono::milliseconds reconnect_backoff_min{50};
-  std::chrono::milliseconds reconnect_backoff_max{2000};
+  std::chrono::milliseconds reconnect_backoff_max{500};
 };
 
 struct ClientLimits {
