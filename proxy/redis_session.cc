@@ -72,7 +72,14 @@ class RedisSession {
   rt::Task<void> run();
 
  private:
-  enum class Step { Next, Slow, Close, Relay };
+  /// What the session does after handling one request.
+  enum class Step {
+    Next,        // go on with the next request
+    Slow,        // run handle_slow(): the request must wait for earlier replies or for the backend
+    Close,       // write what is pending, then close (QUIT, fatal error)
+    Relay,       // switch to relay mode (subscribe, MONITOR, tracking)
+    ReleasePin,  // the pinned state ended: wait for its replies, then return the connection
+  };
 
   Step handle(const redis::Request& request);
   rt::Task<Step> handle_slow(const redis::Request& request);
@@ -90,6 +97,10 @@ class RedisSession {
   void forward(pool::RedisConnection& connection, const redis::Request& request);
   void update_transaction_state(const redis::Request& request);
   bool answer_without_backend(const redis::Request& request, Step& step);
+  Step answer_local_now(const redis::Request& request);
+  /// AUTH, HELLO, SELECT and RESET may move the client to another pool; they take the slow path.
+  static bool may_change_pool_key(const redis::Request& request);
+  Step finish_local(LocalOutcome outcome, const pool::RedisKey& key_before);
   pool::RedisPool& shared_pool();
   void release_pinned(bool clean);
   void reply_error(std::string_view error_line) { sink_->append_local(error_line); }
@@ -136,6 +147,11 @@ rt::Task<void> RedisSession::run() {
         co_await relay();
         co_return;
       }
+      if (step == Step::ReleasePin) {
+        const bool flushed = co_await flush();
+        if (!flushed) co_return;
+        release_pinned(true);
+      }
       if (sink_->overflowed()) co_return;
     }
     const auto flushed = co_await flush();
@@ -173,14 +189,14 @@ RedisSession::Step RedisSession::handle(const redis::Request& request) {
         forward(*pinned_, request);  // queued inside the transaction, as redis-server does
         return Step::Next;
       }
-      return nothing_pending ? Step::Slow : Step::Slow;
+      return nothing_pending ? answer_local_now(request) : Step::Slow;
     }
     case redis::Disposition::Pinned:
       if (context_.in_multi) {
         // Inside MULTI everything is queued on the pinned connection; EXEC/DISCARD end the state.
         forward(*pinned_, request);
         update_transaction_state(request);
-        return context_.in_multi || context_.watching ? Step::Next : Step::Slow;
+        return context_.in_multi || context_.watching ? Step::Next : Step::ReleasePin;
       }
       return Step::Slow;
     case redis::Disposition::Refused:
@@ -244,15 +260,7 @@ rt::Task<RedisSession::Step> RedisSession::handle_local(const redis::Request& re
     scratch_.clear();
     const LocalOutcome outcome =
         local_.answer(request, route_, context_, shared_pool().server_info(), scratch_, question, verdict);
-    if (outcome != LocalOutcome::NeedsBackend) {
-      sink_->append_local(scratch_);
-      if (!(local_.pool_key(context_) == before)) {
-        pool_ = nullptr;
-        last_shared_ = nullptr;
-        if (pinned_ != nullptr) release_pinned(false);  // RESET: the dedicated state ends with it
-      }
-      co_return outcome == LocalOutcome::Close ? Step::Close : Step::Next;
-    }
+    if (outcome != LocalOutcome::NeedsBackend) co_return finish_local(outcome, before);
     if (question.check_credentials) {
       pool::RedisKey key = local_.pool_key(context_);
       key.user = question.user == "default" ? std::string() : question.user;
@@ -273,6 +281,33 @@ rt::Task<RedisSession::Step> RedisSession::handle_local(const redis::Request& re
   }
   reply_error("-ERR corral: could not learn what the backend needs to answer this command\r\n");
   co_return Step::Next;
+}
+
+RedisSession::Step RedisSession::answer_local_now(const redis::Request& request) {
+  // Nothing is pending, so a local reply cannot overtake one: answer without leaving the fast path
+  // unless the answer needs the backend (then handle_local asks it).
+  if (context_.in_multi || may_change_pool_key(request)) return Step::Slow;
+  BackendQuestion question;
+  scratch_.clear();
+  const LocalOutcome outcome = local_.answer(request, route_, context_, shared_pool().server_info(), scratch_, question);
+  if (outcome == LocalOutcome::NeedsBackend) return Step::Slow;
+  sink_->append_local(scratch_);
+  return outcome == LocalOutcome::Close ? Step::Close : Step::Next;
+}
+
+bool RedisSession::may_change_pool_key(const redis::Request& request) {
+  return request.is_command("auth") || request.is_command("hello") || request.is_command("select") ||
+         request.is_command("reset");
+}
+
+RedisSession::Step RedisSession::finish_local(LocalOutcome outcome, const pool::RedisKey& key_before) {
+  sink_->append_local(scratch_);
+  if (!(local_.pool_key(context_) == key_before)) {
+    pool_ = nullptr;
+    last_shared_ = nullptr;
+    if (pinned_ != nullptr) release_pinned(false);  // RESET: the dedicated state ends with it
+  }
+  return outcome == LocalOutcome::Close ? Step::Close : Step::Next;
 }
 
 rt::Task<RedisSession::Step> RedisSession::handle_shared(const redis::Request& request) {
@@ -297,7 +332,10 @@ rt::Task<RedisSession::Step> RedisSession::handle_shared(const redis::Request& r
 
 rt::Task<RedisSession::Step> RedisSession::handle_pinned(const redis::Request& request) {
   const bool had_pin = pinned_ != nullptr;
-  if (!had_pin && !co_await pin()) co_return Step::Next;
+  if (!had_pin) {
+    const bool pinned = co_await pin();
+    if (!pinned) co_return Step::Next;
+  }
   switch (route_.pin_reason) {
     case redis::PinReason::Transaction:
       forward(*pinned_, request);
