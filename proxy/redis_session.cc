@@ -95,6 +95,11 @@ class RedisSession {
   rt::Task<bool> flush();
   rt::Task<bool> write_output();
   void forward(pool::RedisConnection& connection, const redis::Request& request);
+  /// The request as RESP: its own bytes, or an inline request re-encoded into `storage`.
+  static std::string_view wire_bytes(const redis::Request& request, std::string& storage);
+  /// Reads more client input into in_ while a dedicated connection is busy; false once the client
+  /// is gone (client_gone_ set, session woken) or `cancel` fired.
+  rt::Task<bool> read_while_pinned(rt::CancelSource* cancel);
   void update_transaction_state(const redis::Request& request);
   bool answer_without_backend(const redis::Request& request, Step& step);
   Step answer_local_now(const redis::Request& request);
@@ -369,13 +374,7 @@ rt::Task<RedisSession::Step> RedisSession::handle_pinned(const redis::Request& r
     case redis::PinReason::Tracking:
       pinned_->set_owner(sink_);
       pinned_->set_passthrough(true);
-      if (request.is_inline()) {
-        scratch_.clear();
-        redis::encode_request(scratch_, request);
-        pinned_->send_raw(scratch_);
-      } else {
-        pinned_->send_raw(request.bytes());
-      }
+      pinned_->send_raw(wire_bytes(request, scratch_));
       co_return Step::Relay;
     case redis::PinReason::None:
       break;
@@ -440,15 +439,21 @@ rt::Task<bool> RedisSession::wait_blocking_reply(rt::Deadline deadline) {
 
 rt::Task<void> RedisSession::watch_client(RedisSession* self, rt::CancelSource* cancel) {
   while (self->in_.size() < kMaxBufferedWhileBlocked) {
-    auto n = co_await self->client_.read_some(self->in_.writable(kReadChunk), rt::Deadline::never(), cancel);
-    if (!n && n.error() == std::errc::operation_canceled) co_return;
-    if (!n || *n == 0) {
-      self->client_gone_ = true;
-      self->sink_->wake().notify();
-      co_return;
-    }
-    self->in_.commit(*n);
+    const bool more = co_await self->read_while_pinned(cancel);
+    if (!more) co_return;
   }
+}
+
+rt::Task<bool> RedisSession::read_while_pinned(rt::CancelSource* cancel) {
+  auto n = co_await client_.read_some(in_.writable(kReadChunk), rt::Deadline::never(), cancel);
+  if (!n && n.error() == std::errc::operation_canceled) co_return false;
+  if (!n || *n == 0) {
+    client_gone_ = true;
+    sink_->wake().notify();  // the main coroutine waits on the sink: tell it the client left
+    co_return false;
+  }
+  in_.commit(*n);
+  co_return true;
 }
 
 rt::Task<void> RedisSession::relay() {
@@ -470,6 +475,7 @@ rt::Task<void> RedisSession::relay() {
 }
 
 rt::Task<void> RedisSession::relay_requests(RedisSession* self, rt::CancelSource* cancel) {
+  std::string encoded;  // not scratch_: the main coroutine runs alongside
   for (;;) {
     for (;;) {
       const redis::ScanStatus status = self->scanner_.scan(self->in_.readable(), self->request_);
@@ -479,36 +485,24 @@ rt::Task<void> RedisSession::relay_requests(RedisSession* self, rt::CancelSource
         self->client_gone_ = true;
         co_return;
       }
-      if (!self->request_.empty()) {
-        if (self->request_.is_inline()) {
-          std::string encoded;
-          redis::encode_request(encoded, self->request_);
-          self->pinned_->send_raw(encoded);
-        } else {
-          self->pinned_->send_raw(self->request_.bytes());
-        }
-      }
+      if (!self->request_.empty()) self->pinned_->send_raw(wire_bytes(self->request_, encoded));
       self->in_.consume(self->request_.size());
     }
-    auto n = co_await self->client_.read_some(self->in_.writable(kReadChunk), rt::Deadline::never(), cancel);
-    if (!n && n.error() == std::errc::operation_canceled) co_return;
-    if (!n || *n == 0) {
-      self->client_gone_ = true;
-      self->sink_->wake().notify();
-      co_return;
-    }
-    self->in_.commit(*n);
+    const bool more = co_await self->read_while_pinned(cancel);
+    if (!more) co_return;
   }
 }
 
 void RedisSession::forward(pool::RedisConnection& connection, const redis::Request& request) {
-  if (request.is_inline()) {
-    scratch_.clear();
-    redis::encode_request(scratch_, request);
-    connection.submit(scratch_, sink_);
-  } else {
-    connection.submit(request.bytes(), sink_);
-  }
+  connection.submit(wire_bytes(request, scratch_), sink_);
+}
+
+std::string_view RedisSession::wire_bytes(const redis::Request& request, std::string& storage) {
+  if (!request.is_inline()) return request.bytes();
+  // A backend never sees inline syntax: its splitting of quotes could differ from ours.
+  storage.clear();
+  redis::encode_request(storage, request);
+  return storage;
 }
 
 pool::RedisPool& RedisSession::shared_pool() {
