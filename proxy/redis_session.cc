@@ -165,6 +165,9 @@ rt::Task<void> RedisSession::run() {
     in_.release_if_empty();
     const rt::Deadline deadline =
         idle_timeout.count() > 0 ? rt::Deadline::after(idle_timeout) : rt::Deadline::never();
+    // Wait without a buffer first: an idle client then costs no read buffer.
+    const rt::Result<void> readable = co_await client_.wait_readable(deadline, env_->idle_cancel);
+    if (!readable) co_return;
     auto n = co_await client_.read_some(in_.writable(kReadChunk), deadline, env_->idle_cancel);
     if (!n || *n == 0) co_return;
     in_.commit(*n);

@@ -65,6 +65,9 @@ class TcpStream {
   /// Suspends until data, EOF, error, `deadline` (timed_out) or `cancel` (operation_canceled).
   class ReadAwaitable read_some(std::span<char> buffer, Deadline deadline = Deadline::never(),
                                 CancelSource* cancel = nullptr);
+  /// Suspends until the socket is (probably) readable, without a buffer: an idle connection then
+  /// holds no read buffer while it waits. A following read_some() may still find nothing and wait.
+  class ReadableAwaitable wait_readable(Deadline deadline = Deadline::never(), CancelSource* cancel = nullptr);
   /// Writes all of `data`. Suspends while the socket buffer is full. On error some bytes may be sent.
   class WriteAwaitable write_all(std::span<const char> data, Deadline deadline = Deadline::never(),
                                  CancelSource* cancel = nullptr);
@@ -162,6 +165,16 @@ class ReadAwaitable : public SocketOp<ReadAwaitable, std::size_t> {
   std::span<char> buffer_;
 };
 
+class ReadableAwaitable : public SocketOp<ReadableAwaitable, void> {
+ public:
+  ReadableAwaitable(IoHandle* io, Deadline deadline, CancelSource* cancel) : SocketOp(io, false, deadline, cancel) {}
+  /// Called only when the last edge said readable: there is nothing to try, the wait is over.
+  bool attempt() {
+    finish(Result<void>{});
+    return true;
+  }
+};
+
 class WriteAwaitable : public SocketOp<WriteAwaitable, void> {
  public:
   WriteAwaitable(IoHandle* io, std::span<const char> data, Deadline deadline, CancelSource* cancel)
@@ -225,6 +238,9 @@ class AcceptAwaitable : public SocketOp<AcceptAwaitable, TcpStream> {
 
 inline ReadAwaitable TcpStream::read_some(std::span<char> buffer, Deadline deadline, CancelSource* cancel) {
   return ReadAwaitable(io_.get(), buffer, deadline, cancel);
+}
+inline ReadableAwaitable TcpStream::wait_readable(Deadline deadline, CancelSource* cancel) {
+  return ReadableAwaitable(io_.get(), deadline, cancel);
 }
 inline WriteAwaitable TcpStream::write_all(std::span<const char> data, Deadline deadline,
                                            CancelSource* cancel) {

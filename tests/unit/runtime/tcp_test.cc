@@ -212,3 +212,32 @@ TEST(SocketAddress, ParsesNumericHostsOnly) {
 
 }  // namespace
 }  // namespace corral::rt
+
+namespace corral::rt {
+namespace {
+
+TEST(Tcp, WaitReadableWakesOnDataWithoutConsumingIt) {
+  EventLoop loop;
+  auto body = [](EventLoop* l) -> Task<std::string> {
+    auto listener = TcpListener::bind(*l, *SocketAddress::parse("127.0.0.1", 0));
+    auto client = co_await TcpStream::connect(*l, *SocketAddress::parse("127.0.0.1", listener->port()),
+                                              Deadline::after(std::chrono::seconds(5)));
+    auto server = co_await listener->accept();
+    std::vector<char> buffer(64);
+    // Drain the initial "maybe readable" state so the wait below really waits for an edge.
+    auto nothing = co_await server->read_some(buffer, Deadline::after(std::chrono::milliseconds(5)));
+    EXPECT_EQ(nothing.error(), std::errc::timed_out);
+    auto timed_out = co_await server->wait_readable(Deadline::after(std::chrono::milliseconds(5)));
+    EXPECT_EQ(timed_out.error(), std::errc::timed_out);
+    const auto sent = co_await client->write_all(std::string_view("ping"));
+    EXPECT_TRUE(sent.ok());
+    auto readable = co_await server->wait_readable(Deadline::after(std::chrono::seconds(5)));
+    EXPECT_TRUE(readable.ok());
+    auto n = co_await server->read_some(buffer, Deadline::after(std::chrono::seconds(5)));
+    co_return n ? std::string(buffer.data(), *n) : std::string();
+  };
+  EXPECT_EQ(block_on(loop, body(&loop)), "ping");
+}
+
+}  // namespace
+}  // namespace corral::rt
