@@ -37,11 +37,15 @@ void RedisConnection::submit(std::string_view request, ReplySink* sink) {
   out_.append(request);
   sink->expect();
   fifo_.push_back(sink);
+  // The reader may be waiting with the idle deadline: make it wait again with the operation timeout,
+  // or this request would wait for a frozen backend until the idle timeout.
+  if (idle_read_ != nullptr) idle_read_->cancel();
   writer_wake_.notify();
 }
 
 void RedisConnection::send_raw(std::string_view request) {
   out_.append(request);
+  if (idle_read_ != nullptr) idle_read_->cancel();  // re-arm without the idle deadline (see submit)
   writer_wake_.notify();
 }
 
@@ -110,6 +114,7 @@ rt::Task<bool> RedisConnection::handshake() {
   auto hello = co_await read_reply();
   if (!hello) co_return false;
   if (hello->is_error()) {
+    refusal_ = std::string(hello->bytes);
     close(error_line("backend " + key.describe() + " refused HELLO: " + std::string(strip_error_prefix(hello->bytes))));
     in_.consume(hello->size);
     co_return false;
@@ -191,14 +196,18 @@ rt::Task<void> RedisConnection::read_loop() {
     // Waiting for replies is bounded by the operation timeout; an idle connection by the idle timeout.
     // A pinned connection waits as long as its session does (blocking commands, subscriptions).
     rt::Deadline deadline = rt::Deadline::never();
+    rt::CancelSource idle_read(&cancel_);  // cancelled by submit() while the wait has the idle deadline
     if (owner_ == nullptr) {
       if (!fifo_.empty()) {
         deadline = rt::Deadline::after(limits.operation_timeout);
-      } else if (limits.idle_timeout.count() > 0) {
-        deadline = rt::Deadline::after(limits.idle_timeout);
+      } else {
+        idle_read_ = &idle_read;
+        if (limits.idle_timeout.count() > 0) deadline = rt::Deadline::after(limits.idle_timeout);
       }
     }
-    auto n = co_await stream_.read_some(in_.writable(kReadChunk), deadline, &cancel_);
+    auto n = co_await stream_.read_some(in_.writable(kReadChunk), deadline, &idle_read);
+    idle_read_ = nullptr;
+    if (!n && n.error() == std::errc::operation_canceled && !cancel_.cancelled()) continue;  // re-arm
     if (!n) {
       if (n.error() == std::errc::timed_out && fifo_.empty()) {
         close(error_line("backend " + pool_.key().describe() + " connection idle"));

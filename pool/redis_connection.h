@@ -49,6 +49,9 @@ class RedisConnection {
   std::size_t in_flight() const noexcept { return fifo_.size(); }
   /// Why the connection closed (or failed to open): a RESP error line naming the backend.
   const std::string& close_reason() const noexcept { return close_reason_; }
+  /// The server's own error line when it refused the handshake's HELLO (e.g. "-WRONGPASS ...\r\n"),
+  /// else "". An AUTH checked on the backend answers the client with exactly this.
+  const std::string& refusal() const noexcept { return refusal_; }
 
   /// Queues `request` (complete RESP wire bytes); its reply goes to `sink`. State must be Ready.
   void submit(std::string_view request, ReplySink* sink);
@@ -56,6 +59,8 @@ class RedisConnection {
   void send_raw(std::string_view request);
 
   /// Pinned only: replies that answer no queued request (RESP3 push) go to `owner` (nullptr: none).
+  /// While there is an owner the reader waits without the operation timeout (blocking commands,
+  /// subscriptions): the session bounds the wait itself.
   void set_owner(ReplySink* owner) noexcept { owner_ = owner; }
   /// Pinned only: relay mode (subscribe, MONITOR, tracking): every reply goes to the owner, in order.
   void set_passthrough(bool on) noexcept { passthrough_ = on; }
@@ -91,7 +96,9 @@ class RedisConnection {
   rt::Notify writer_done_;
   bool writer_running_ = false;
   rt::CancelSource cancel_;
+  rt::CancelSource* idle_read_ = nullptr;  // the reader's wait while nothing is in flight (idle deadline)
   std::string close_reason_;
+  std::string refusal_;   // the server's error reply to HELLO, see refusal()
 
   friend class RedisPool;
 };

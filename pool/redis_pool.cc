@@ -51,7 +51,7 @@ rt::Task<Acquired> RedisPool::shared(rt::Deadline deadline, rt::CancelSource* ca
       return c->state() == RedisConnection::State::Connecting;
     });
     if (!opening) {
-      if (in_backoff()) co_return Acquired{nullptr, unavailable_error()};
+      if (in_backoff()) co_return unavailable();
       if (shared_.size() >= limits_.max_connections) {
         co_return Acquired{nullptr, "-ERR corral: pool for " + key_.describe() + " exhausted\r\n"};
       }
@@ -61,7 +61,7 @@ rt::Task<Acquired> RedisPool::shared(rt::Deadline deadline, rt::CancelSource* ca
     if (!changed) {
       co_return Acquired{nullptr, "-ERR corral: timed out waiting for backend " + key_.describe() + "\r\n"};
     }
-    if (in_backoff() && least_loaded_ready() == nullptr) co_return Acquired{nullptr, unavailable_error()};
+    if (in_backoff() && least_loaded_ready() == nullptr) co_return unavailable();
   }
 }
 
@@ -77,7 +77,7 @@ rt::Task<Acquired> RedisPool::pin(rt::Deadline deadline, rt::CancelSource* cance
       }
     }
     if (pinned_.size() < limits_.max_pinned) {
-      if (in_backoff()) co_return Acquired{nullptr, unavailable_error()};
+      if (in_backoff()) co_return unavailable();
       RedisConnection* connection = open(true);
       lent_.push_back(connection);  // lent from the start: nobody else may take it when it is ready
       while (connection->state() == RedisConnection::State::Connecting) {
@@ -138,19 +138,22 @@ void RedisPool::on_ready(RedisConnection*) {
   backoff_ = {};
   retry_at_ = {};
   last_error_.clear();
+  last_refusal_.clear();
   changed_.notify_all();
 }
 
-void RedisPool::on_open_failed(const std::string& reason) {
+void RedisPool::on_open_failed(const RedisConnection& connection) {
   backoff_ = backoff_ == rt::Clock::duration{} ? rt::Clock::duration(limits_.reconnect_backoff_min)
                                                : std::min<rt::Clock::duration>(backoff_ * 2, limits_.reconnect_backoff_max);
   retry_at_ = rt::Clock::now() + backoff_;
+  const std::string& reason = connection.close_reason();
   last_error_ = reason;
+  last_refusal_ = connection.refusal();
   rt::log::warn("redis backend {}: {}", key_.describe(), std::string_view(reason).substr(1, reason.size() - 3));
 }
 
 void RedisPool::on_closed(RedisConnection* connection) {
-  if (!connection->was_ready()) on_open_failed(connection->close_reason());
+  if (!connection->was_ready()) on_open_failed(*connection);
   if (std::find(lent_.begin(), lent_.end(), connection) != lent_.end()) {
     changed_.notify_all();
     return;  // the session still holds it; unpin() removes it

@@ -29,6 +29,7 @@ namespace corral::pool {
 struct Acquired {
   RedisConnection* connection = nullptr;
   std::string error;
+  std::string refusal{};  // the server's own error when it refused the handshake (wrong credentials), else ""
 };
 
 /// Not thread-safe: one per worker loop. Lifetime: stop() and join() before destruction.
@@ -74,9 +75,10 @@ class RedisPool {
   void on_closed(RedisConnection* connection);
   void remove(RedisConnection* connection);  // deletes it; its run() must have returned
   void on_ready(RedisConnection* connection);
-  void on_open_failed(const std::string& reason);
+  void on_open_failed(const RedisConnection& connection);
   bool in_backoff() const;
   std::string unavailable_error() const;
+  Acquired unavailable() const { return Acquired{nullptr, unavailable_error(), last_refusal_}; }
   RedisConnection* least_loaded_ready() const;
 
   RedisKey key_;
@@ -90,6 +92,7 @@ class RedisPool {
   rt::WaitQueue changed_;  // a connection became ready, failed, or was returned
   rt::TaskScope tasks_;    // the connections' run() coroutines
   std::string last_error_;
+  std::string last_refusal_;  // RedisConnection::refusal() of the last failed open
   rt::Clock::time_point retry_at_{};
   rt::Clock::duration backoff_{};
   bool stopped_ = false;

@@ -73,7 +73,11 @@ LocalOutcome RedisLocalCommands::answer(const redis::Request& request, const red
     return LocalOutcome::Answered;
   }
   if (request.is_command("ping")) {
-    if (request.arg_count() == 1) {
+    // The table's arity (-1) admits any count, but redis-server's pingCommand takes at most one
+    // message and answers more with the arity error.
+    if (request.arg_count() > 2) {
+      redis::append_arity_error(out, *route.command);
+    } else if (request.arg_count() == 1) {
       out.append("+PONG\r\n");
     } else {
       redis::append_bulk(out, request.arg(1));
@@ -270,9 +274,14 @@ void RedisLocalCommands::append_hello_reply(const RedisContext& context, const p
 LocalOutcome RedisLocalCommands::select(const redis::Request& request, RedisContext& context,
                                         const pool::RedisServerInfo& info, std::string& out,
                                         BackendQuestion& question) const {
+  // The two errors of redis-server's getIntFromObjectOrReply: not a long long, then not an int.
   const auto db = parse_integer(request.arg(1));
-  if (!db || *db > INT32_MAX || *db < INT32_MIN) {
+  if (!db) {
     out.append("-ERR value is not an integer or out of range\r\n");
+    return LocalOutcome::Answered;
+  }
+  if (*db > INT32_MAX || *db < INT32_MIN) {
+    out.append("-ERR value is out of range, value must between -2147483648 and 2147483647\r\n");
     return LocalOutcome::Answered;
   }
   if (info.databases < 0) {

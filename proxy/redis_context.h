@@ -38,6 +38,7 @@ struct RedisContext {
   std::string lib_ver;              // CLIENT SETINFO LIB-VER
   bool in_multi = false;            // between MULTI and EXEC/DISCARD (on the pinned connection)
   bool watching = false;            // WATCH issued, not yet ended by EXEC/DISCARD/UNWATCH
+  bool multi_failed = false;        // corral rejected a command queued in MULTI: EXEC answers EXECABORT
 };
 
 /// What answering a local command needs.

@@ -201,6 +201,7 @@ RedisSession::Step RedisSession::handle(const redis::Request& request) {
     }
     case redis::Disposition::Pinned:
       if (context_.in_multi) {
+        if (context_.multi_failed && request.is_command("exec")) return Step::Slow;  // EXECABORT, see handle_pinned
         // Inside MULTI everything is queued on the pinned connection; EXEC/DISCARD end the state.
         forward(*pinned_, request);
         update_transaction_state(request);
@@ -220,6 +221,11 @@ bool RedisSession::answer_without_backend(const redis::Request& request, Step& s
     if (sink_->outstanding() == 0) reply_error("-NOAUTH Authentication required.\r\n");
     return true;
   }
+  const bool rejected = (route_.command != nullptr && !route_.arity_ok) ||
+                        route_.disposition == redis::Disposition::Refused;
+  // redis-server discards a transaction in which it rejected a queued command; the backend never sees
+  // this one, so corral remembers to do the same at EXEC.
+  if (rejected && context_.in_multi) context_.multi_failed = true;
   if (route_.command != nullptr && !route_.arity_ok) {
     if (sink_->outstanding() == 0) {
       scratch_.clear();
@@ -258,6 +264,7 @@ rt::Task<RedisSession::Step> RedisSession::handle_local(const redis::Request& re
   if (context_.in_multi) {
     // SELECT, AUTH, HELLO, CLIENT... inside MULTI would change the dedicated connection behind corral's back.
     reply_error("-ERR corral: this command is not supported inside MULTI\r\n");
+    context_.multi_failed = true;
     co_return Step::Next;
   }
   const pool::RedisKey before = local_.pool_key(context_);
@@ -276,7 +283,13 @@ rt::Task<RedisSession::Step> RedisSession::handle_local(const redis::Request& re
       pool::RedisPool& candidate = env_->redis_pools->get(key, env_->backend_address);
       const auto deadline = rt::Deadline::after(env_->config->pool.queue_timeout);
       pool::Acquired acquired = co_await candidate.shared(deadline, &cancel_);
-      auth_verdict = acquired.error;
+      if (acquired.connection == nullptr && acquired.refusal.empty()) {
+        // No verdict on the credentials (backend down, pool exhausted): say why, stay unauthenticated.
+        reply_error(acquired.error);
+        co_return Step::Next;
+      }
+      // The server's own refusal ("-WRONGPASS ...") is what the client would get from it directly.
+      auth_verdict = acquired.refusal;
       verdict = &auth_verdict;
     } else {
       const auto deadline = rt::Deadline::after(env_->config->pool.queue_timeout);
@@ -346,6 +359,13 @@ rt::Task<RedisSession::Step> RedisSession::handle_pinned(const redis::Request& r
   }
   switch (route_.pin_reason) {
     case redis::PinReason::Transaction:
+      if (context_.multi_failed && request.is_command("exec")) {
+        // As redis-server answers EXEC after rejecting a queued command. The backend queued the rest
+        // and would run it: closing the dedicated connection discards the transaction there.
+        reply_error("-EXECABORT Transaction discarded because of previous errors.\r\n");
+        release_pinned(false);
+        co_return Step::Next;
+      }
       forward(*pinned_, request);
       update_transaction_state(request);
       if (!context_.in_multi && !context_.watching) {
@@ -355,6 +375,9 @@ rt::Task<RedisSession::Step> RedisSession::handle_pinned(const redis::Request& r
       }
       co_return Step::Next;
     case redis::PinReason::Blocking: {
+      // With an owner the backend connection applies no operation timeout: the command blocks as
+      // long as it asked to, and wait_blocking_reply() bounds it with the command's own timeout.
+      pinned_->set_owner(sink_);
       forward(*pinned_, request);
       rt::Deadline deadline = rt::Deadline::never();
       if (auto timeout = redis::blocking_timeout(route_, request)) {
@@ -369,7 +392,11 @@ rt::Task<RedisSession::Step> RedisSession::handle_pinned(const redis::Request& r
         reply_error("-ERR corral: blocking command timed out on the backend\r\n");
         co_return Step::Next;
       }
-      if (!context_.watching) release_pinned(true);
+      if (context_.watching) {
+        pinned_->set_owner(nullptr);  // the transaction goes on: its requests get the operation timeout again
+      } else {
+        release_pinned(true);
+      }
       co_return Step::Next;
     }
     case redis::PinReason::Subscribe:
@@ -405,6 +432,7 @@ void RedisSession::release_pinned(bool clean) {
   pinned_pool_ = nullptr;
   context_.in_multi = false;
   context_.watching = false;
+  context_.multi_failed = false;
 }
 
 void RedisSession::update_transaction_state(const redis::Request& request) {
@@ -413,6 +441,7 @@ void RedisSession::update_transaction_state(const redis::Request& request) {
   } else if (request.is_command("exec") || request.is_command("discard")) {
     context_.in_multi = false;
     context_.watching = false;
+    context_.multi_failed = false;
   } else if (request.is_command("watch")) {
     if (!context_.in_multi) context_.watching = true;
   } else if (request.is_command("unwatch")) {

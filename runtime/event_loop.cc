@@ -211,6 +211,7 @@ void EventLoop::dispatch_io(IoHandle& io, uint32_t events) {
   const bool failed = (events & (EPOLLERR | EPOLLHUP)) != 0;
   if (failed || (events & (EPOLLIN | EPOLLRDHUP))) {
     io.readable = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP)) io.read_closed = true;
     if (io.reader && io.reader->on_ready_(io.reader->context_)) io.reader->complete(WakeReason::Ready);
   }
   if (failed || (events & EPOLLOUT)) {

@@ -126,6 +126,7 @@ struct IoHandle {
   Waiter* writer = nullptr;
   bool readable = true;
   bool writable = true;
+  bool read_closed = false;  // EPOLLRDHUP/EPOLLHUP seen: a short read no longer means "drained"
 };
 
 /// One epoll loop per worker thread. Everything but post() must be called on the loop's thread.

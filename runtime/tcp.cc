@@ -149,7 +149,7 @@ bool ReadAwaitable::attempt() {
     const ssize_t n = ::read(io_->fd, buffer_.data(), buffer_.size());
     if (n >= 0) {
       // A short read means the socket is drained (stream socket): skip the EAGAIN read next time.
-      if (static_cast<std::size_t>(n) < buffer_.size()) would_block();
+      if (static_cast<std::size_t>(n) < buffer_.size() && !io_->read_closed) would_block();
       finish(static_cast<std::size_t>(n));
       return true;
     }

@@ -241,3 +241,32 @@ TEST(Tcp, WaitReadableWakesOnDataWithoutConsumingIt) {
 
 }  // namespace
 }  // namespace corral::rt
+
+namespace corral::rt {
+namespace {
+
+TEST(Tcp, EndOfStreamArrivingWithTheLastDataIsStillSeen) {
+  EventLoop loop;
+  auto body = [](EventLoop* l) -> Task<bool> {
+    auto listener = TcpListener::bind(*l, *SocketAddress::parse("127.0.0.1", 0));
+    auto client = co_await TcpStream::connect(*l, *SocketAddress::parse("127.0.0.1", listener->port()),
+                                              Deadline::after(std::chrono::seconds(5)));
+    auto server = co_await listener->accept();
+    std::vector<char> buffer(64);
+    auto drained = co_await server->read_some(buffer, Deadline::after(std::chrono::milliseconds(5)));
+    EXPECT_EQ(drained.error(), std::errc::timed_out);
+    // Data and FIN together: one epoll edge. The short read of the data must not hide the EOF.
+    const auto sent = co_await client->write_all(std::string_view("last"));
+    EXPECT_TRUE(sent.ok());
+    client->shutdown_write();
+    co_await sleep_for(std::chrono::milliseconds(20));
+    auto data = co_await server->read_some(buffer, Deadline::after(std::chrono::seconds(1)));
+    EXPECT_TRUE(data.ok() && *data == 4);
+    auto eof = co_await server->read_some(buffer, Deadline::after(std::chrono::seconds(1)));
+    co_return eof.ok() && *eof == 0;
+  };
+  EXPECT_TRUE(block_on(loop, body(&loop)));
+}
+
+}  // namespace
+}  // namespace corral::rt

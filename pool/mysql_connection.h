@@ -1,0 +1,303 @@
+// A backend MySQL connection: corral as a MySQL client, lent to one session for one statement at a time.
+//
+//   open():  connect ─► HandshakeV10 ◄─ ─► HandshakeResponse41 ─► [AuthSwitchRequest ◄─ ─► token]
+//            [caching_sha2: AuthMoreData 0x03 fast OK | 0x04 ─► 0x02 ─► PEM ◄─ ─► RSA(pw ^ scramble)]
+//            ─► OK ◄─ ─► COM_QUERY "SET SESSION session_track_... [, NAMES cs]" ─► OK ◄─ ─► Idle
+//
+//   session: send_command(payload) / send_command_wire(client bytes)           (sequence id 0)
+//            loop: next_response_packet() ─► {wire packet view, ResponseEvent} ─► relay to the client
+//                  until event.complete (awaiting_client: send_wire(client packets), resume(seq))
+//            ─► Idle: status flags, session-state changes and schema of the response are kept here
+//
+// Reads frame one wire packet at a time with the codec's ResponseScanner; packets are views into the
+// read buffer, never copied. Any I/O or protocol error (or a cancelled read) closes the connection: a
+// half-read response cannot be resumed, and nothing is ever re-sent.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "config/config.h"
+#include "pool/mysql_key.h"
+#include "protocols/mysql/mysql.h"
+#include "runtime/byte_buffer.h"
+#include "runtime/result.h"
+#include "runtime/task.h"
+#include "runtime/tcp.h"
+
+namespace corral::pool {
+
+/// Why a backend operation failed, as a category for code (the text for the client is MysqlError).
+enum class MysqlBackendErrc {
+  ServerError = 1,  // the server answered ERR_Packet (login refused, COM_INIT_DB failed, ...)
+  Unavailable,      // cannot connect, pool in backoff, shutting down
+  Protocol,         // the server sent bytes the codec refused, or a packet out of place
+  Unsupported,      // the server wants something corral does not speak (auth plugin, pre-4.1)
+  Lost,             // connection closed, reset, timed out or cancelled while in use
+  PoolExhausted,    // no connection free within the queue timeout
+  NotIdle,          // the API was used out of order (a bug in the caller)
+};
+const std::error_category& mysql_backend_category() noexcept;
+inline std::error_code make_error_code(MysqlBackendErrc e) noexcept {
+  return {static_cast<int>(e), mysql_backend_category()};
+}
+
+/// A failure as the client should see it: an ERR_Packet's code, SQLSTATE and message. Errors the
+/// backend sent are kept verbatim (1045 "Access denied for user ..."); errors corral makes name the
+/// backend as user@host:port/schema, never the password.
+struct MysqlError {
+  std::uint16_t code = 0;
+  std::string sql_state;
+  std::string message;
+
+  bool empty() const noexcept { return code == 0; }
+  /// The ERR_Packet payload (protocol 4.1 form) to send to the client.
+  std::string err_payload() const { return mysql::make_err(code, sql_state, message); }
+};
+
+// Error numbers of the failures corral reports itself (MariaDB server error reference).
+inline constexpr mysql::ErrorSpec kErrBackendUnavailable{1105, "HY000", "backend unavailable"};  // ER_UNKNOWN_ERROR
+inline constexpr mysql::ErrorSpec kErrPoolExhausted = mysql::ER_CON_COUNT_ERROR;                  // 1040 08004
+inline constexpr mysql::ErrorSpec kErrBackendLost = mysql::ER_NET_READ_ERROR;                     // 1158 08S01
+inline constexpr mysql::ErrorSpec kErrBackendProtocol = mysql::ER_NET_PACKETS_OUT_OF_ORDER;       // 1156 08S01
+inline constexpr mysql::ErrorSpec kErrBackendAuthMode = mysql::ER_NOT_SUPPORTED_AUTH_MODE;        // 1251 08004
+
+/// One wire packet of a response and what the scanner made of it.
+/// Lifetime: packet.wire and the views in event point into the connection's read buffer and stay valid
+/// until the next call on the connection.
+struct ResponsePacket {
+  mysql::WirePacket packet;
+  mysql::ResponseEvent event;
+};
+
+/// The result of a statement corral runs for itself (query()): small, owned, all rows in memory.
+struct QueryOutcome {
+  std::optional<MysqlError> error;  // the statement's ERR_Packet; the connection is still usable
+  std::uint64_t affected_rows = 0;
+  std::uint64_t last_insert_id = 0;
+  std::uint16_t warnings = 0;
+  mysql::StatusFlags status_flags = 0;
+  std::uint32_t result_sets = 0;
+  std::vector<std::string> columns;                              // names, of the last result set
+  std::vector<std::vector<std::optional<std::string>>> rows;     // every result set's rows; nullopt = NULL
+
+  bool ok() const noexcept { return !error.has_value(); }
+};
+
+/// What the server's greeting said, for the session's own greeting to clients.
+struct MysqlServerInfo {
+  bool known = false;
+  std::string server_version;              // e.g. "5.5.5-10.11.6-MariaDB"
+  mysql::CapabilityFlags capabilities = 0;  // what the server offers (MariaDB extended bits included)
+  std::uint8_t character_set = 0;          // the server's default collation id
+};
+
+/// One backend connection. Not thread-safe: one loop. At most one coroutine uses it at a time (the
+/// pool lends it to one session). Lifetime: owned by its MysqlPool (or a test); the stream closes with
+/// it; `limits` (the config's pool limits) must outlive it.
+class MysqlConnection {
+ public:
+  enum class State : std::uint8_t {
+    New,             // not opened yet
+    Opening,         // connect + handshake + auth + session setup in progress
+    Idle,            // ready for a command
+    Busy,            // a command was sent; its response is being read
+    AwaitingClient,  // the server waits for client packets (LOCAL INFILE data): send_wire(), resume()
+    Closed,          // failed or closed: never reused
+  };
+  static std::string_view to_string(State state) noexcept;
+
+  explicit MysqlConnection(const config::PoolLimits& limits, const mysql::Limits& codec_limits = {});
+  MysqlConnection(const MysqlConnection&) = delete;
+  MysqlConnection& operator=(const MysqlConnection&) = delete;
+  ~MysqlConnection();
+
+  /// Connects to `address` and logs in as `key` (schema with CLIENT_CONNECT_WITH_DB), then turns on
+  /// session state tracking and SET NAMES key.charset in one statement.
+  /// Suspends until Idle, connect_timeout (for all of it) or `cancel`. On failure the connection is
+  /// Closed and error() holds the reason: the server's ERR_Packet for a refused login, else corral's.
+  /// Cancellation: the pending connect/read is removed; the connection closes.
+  /// Lifetime: `key` must stay valid until the open completes (the pool passes its own).
+  rt::Task<rt::Result<void>> open(const MysqlKey& key, rt::SocketAddress address, rt::CancelSource* cancel);
+
+  /// Writes one command packet (sequence id 0; split at 16 MiB) whose payload starts with the command
+  /// byte, and starts following its response. State must be Idle. Commands without a response
+  /// (COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA, COM_QUIT) leave the connection Idle.
+  /// Suspends while the socket buffer is full (operation_timeout, `cancel`). Any failure closes.
+  rt::Task<rt::Result<void>> send_command(std::string_view payload, rt::CancelSource* cancel = nullptr);
+  /// The same for a command packet as the client sent it (wire packets with headers, sequence ids from
+  /// 0), relayed unchanged. `wire` must hold exactly one whole logical packet.
+  rt::Task<rt::Result<void>> send_command_wire(std::string_view wire, rt::CancelSource* cancel = nullptr);
+
+  /// The next wire packet of the response to the last command. Does not suspend when the packet is
+  /// already buffered (next_packet_buffered()); otherwise suspends until it arrives, operation_timeout
+  /// passes without a byte (timed_out) or `cancel` fires. After the packet with event.complete the
+  /// connection is Idle and summary()/session_changes()/status_flags() describe the response.
+  /// Errors (I/O, timeout, cancel, protocol) close the connection; error() has the client's text.
+  /// Lifetime: see ResponsePacket.
+  rt::Task<rt::Result<ResponsePacket>> next_response_packet(rt::CancelSource* cancel = nullptr);
+  /// True when next_response_packet() will return without reading the socket: use it to batch
+  /// relayed packets into one client write.
+  bool next_packet_buffered() const noexcept;
+
+  /// The allocation-free form of next_response_packet() for relaying big results: the next packet if
+  /// it is already buffered, nullopt when more bytes are needed (then read_response_bytes()). Never
+  /// suspends. Errors and lifetime as next_response_packet().
+  rt::Result<std::optional<ResponsePacket>> poll_response_packet();
+  /// Busy only: reads what the socket has into the buffer. Suspends until at least one byte arrives,
+  /// operation_timeout passes (timed_out) or `cancel` fires; any failure closes the connection.
+  rt::Task<rt::Result<void>> read_response_bytes(rt::CancelSource* cancel = nullptr);
+
+  /// AwaitingClient only: writes packets the client sent (LOCAL INFILE contents and the empty packet
+  /// ending them) unchanged. Suspends like send_command.
+  rt::Task<rt::Result<void>> send_wire(std::string_view wire, rt::CancelSource* cancel = nullptr);
+  /// AwaitingClient only: the server's next packet has `next_sequence_id`; back to Busy.
+  void resume(std::uint8_t next_sequence_id) noexcept;
+
+  /// Runs `sql` with COM_QUERY and collects its result (corral's own statements: SET NAMES, re-prepares,
+  /// checks). State must be Idle. An ERR_Packet is returned in QueryOutcome::error (the connection
+  /// stays Idle); transport and protocol failures are errors and close the connection.
+  rt::Task<rt::Result<QueryOutcome>> query(std::string_view sql, rt::CancelSource* cancel = nullptr);
+
+  /// True when the connection's schema and charset already are what `key` asks for.
+  bool conforms_to(const MysqlKey& key) const noexcept;
+  /// True when conform_to(key) can get there: a schema can be changed but not unselected; a charset
+  /// can be set but the server default cannot be restored once changed.
+  bool can_conform_to(const MysqlKey& key) const noexcept;
+  /// Idle only: COM_INIT_DB key.schema and/or SET NAMES key.charset where they differ, then the
+  /// connection belongs to `key`. Returns the outcome of the last statement run: a refusal (ERR 1049
+  /// unknown database, ...) is in QueryOutcome::error and leaves the connection Idle, with what ran before
+  /// the refused statement done (a refused COM_INIT_DB leaves the old schema).
+  /// Suspends like query(); transport failures close the connection.
+  rt::Task<rt::Result<QueryOutcome>> conform_to(const MysqlKey& key, rt::CancelSource* cancel = nullptr);
+
+  /// Closes now (idempotent); a pending read or write resumes with an error. `reason` becomes error()
+  /// unless an error is already recorded. An Idle connection says COM_QUIT first (without waiting),
+  /// so the server does not log an aborted connection.
+  void close(MysqlError reason = {});
+
+  /// True when an idle connection shows no sign of the server having closed it (a FIN or an
+  /// unexpected packet since the last read). Costs a syscall only when the socket saw an edge.
+  bool idle_healthy() noexcept;
+  /// Drops the read buffer of an idle connection (an idle connection keeps no buffer).
+  void trim() noexcept;
+
+  State state() const noexcept { return state_; }
+  bool is_idle() const noexcept { return state_ == State::Idle; }
+  bool is_closed() const noexcept { return state_ == State::Closed; }
+  const MysqlError& error() const noexcept { return error_; }
+
+  /// From the greeting and login.
+  const MysqlServerInfo& server_info() const noexcept { return server_; }
+  std::uint32_t connection_id() const noexcept { return connection_id_; }
+  /// The capabilities in effect: what corral asked for (its own bits + the key's) AND what the server
+  /// offered. A key bit the server lacks is missing here: the session must not promise it to clients.
+  mysql::CapabilityFlags capabilities() const noexcept { return capabilities_; }
+  /// False when the server has no CLIENT_SESSION_TRACK (then no session-state changes are reported).
+  bool session_tracking() const noexcept { return (capabilities_ & mysql::CLIENT_SESSION_TRACK) != 0; }
+  /// The auth plugin that finally logged in ("mysql_native_password", "caching_sha2_password").
+  const std::string& auth_plugin() const noexcept { return auth_plugin_; }
+
+  /// The schema the connection is in: the key's, then followed through SESSION_TRACK_SCHEMA changes
+  /// (a relayed "USE other") and conform_to().
+  const std::string& schema() const noexcept { return schema_; }
+  /// The charset corral set with SET NAMES (empty: the server default); meaningful unless charset_changed().
+  const std::string& charset() const noexcept { return charset_; }
+  /// True when a relayed statement changed character_set_client/_connection/_results or
+  /// collation_connection (SET NAMES, SET character_set_results=...) since corral last set them.
+  bool charset_changed() const noexcept { return charset_changed_; }
+  /// True when the session state can no longer be known: a relayed COM_CHANGE_USER or
+  /// COM_RESET_CONNECTION replaced it, or a session-state block did not decode. Such a connection
+  /// matches no key: close it, never pool it.
+  bool state_unknown() const noexcept { return state_unknown_; }
+
+  /// Status flags of the last OK/EOF (SERVER_STATUS_IN_TRANS, SERVER_STATUS_AUTOCOMMIT, ...).
+  mysql::StatusFlags status_flags() const noexcept { return status_flags_; }
+  bool in_transaction() const noexcept { return (status_flags_ & mysql::SERVER_STATUS_IN_TRANS) != 0; }
+  bool autocommit() const noexcept { return (status_flags_ & mysql::SERVER_STATUS_AUTOCOMMIT) != 0; }
+  /// True while autocommit is what it was right after login (a server may default to either).
+  bool autocommit_as_opened() const noexcept { return autocommit() == opened_autocommit_; }
+  /// The last response's summary (affected rows, last insert id, warnings, ERR, session-state block).
+  const mysql::ResponseSummary& summary() const noexcept { return scanner_.summary(); }
+  /// The last response's session-state changes, decoded (empty when it reported none).
+  const mysql::SessionStateChanges& session_changes() const noexcept { return session_changes_; }
+  /// The command whose response is being (or was last) read.
+  mysql::Command command() const noexcept { return scanner_.command(); }
+
+  /// Per-read inactivity bound of the response reads and command writes; defaults to
+  /// pool.operation_timeout. A session may raise it for one statement it knows to be slow.
+  void set_operation_timeout(rt::Clock::duration timeout) noexcept { operation_timeout_ = timeout; }
+  rt::Clock::duration operation_timeout() const noexcept { return operation_timeout_; }
+
+  /// Set by the pool for logs and errors: "user@host:port/schema".
+  const std::string& describe() const noexcept { return describe_; }
+  /// Pool bookkeeping: when the connection became idle.
+  rt::Clock::time_point idle_since() const noexcept { return idle_since_; }
+  void mark_idle_since(rt::Clock::time_point t) noexcept { idle_since_ = t; }
+
+ private:
+  struct AuthPacket {
+    std::string payload;
+    std::uint8_t sequence_id = 0;
+  };
+
+  rt::Task<rt::Result<AuthPacket>> read_logical(rt::Deadline deadline, rt::CancelSource* cancel);
+  rt::Task<rt::Result<void>> fill(std::size_t needed, rt::Deadline deadline, rt::CancelSource* cancel);
+  rt::Task<rt::Result<void>> write_bytes(std::string_view data, rt::Deadline deadline, rt::CancelSource* cancel);
+  rt::Task<rt::Result<void>> authenticate(const MysqlKey& key, rt::Deadline deadline, rt::CancelSource* cancel);
+  rt::Task<rt::Result<void>> answer_auth_more_data(std::string_view data, std::string_view password,
+                                                   std::uint8_t sequence_id, rt::Deadline deadline,
+                                                   rt::CancelSource* cancel);
+  rt::Task<rt::Result<void>> send_auth_data(std::string_view data, std::uint8_t sequence_id, rt::Deadline deadline,
+                                            rt::CancelSource* cancel);
+  rt::Task<rt::Result<void>> setup_session(const MysqlKey& key, rt::CancelSource* cancel);
+  rt::Task<rt::Result<QueryOutcome>> run(std::string payload, rt::CancelSource* cancel);
+  rt::Result<std::string> auth_token(std::string_view plugin, std::string_view password);
+  rt::Result<void> begin_command(mysql::Command command, std::uint8_t first_response_sequence);
+
+  void say_quit() noexcept;
+  void consume_returned_packet() noexcept;
+  void on_response_complete();
+  void follow_session_changes();
+  std::error_code fail(std::error_code code, MysqlError error);
+  std::error_code fail_io(std::error_code io, std::string_view during);
+  std::error_code fail_protocol(mysql::Errc errc, std::string_view during);
+  std::error_code fail_server(std::string_view payload, std::string_view during);
+
+  const config::PoolLimits& limits_;
+  mysql::Limits codec_limits_;
+  State state_ = State::New;
+  rt::TcpStream stream_;
+  rt::ByteBuffer in_;
+  std::string out_;                   // the command being written (reused)
+  std::string scratch_;               // multi-chunk logical packets during login
+  std::size_t returned_bytes_ = 0;    // the packet last returned by next_response_packet(), consumed lazily
+  std::size_t response_needed_ = 0;   // bytes the buffer must hold for the next packet (after NeedMore)
+  mysql::ResponseScanner scanner_;
+  mysql::SessionStateChanges session_changes_;
+  MysqlError error_;
+  MysqlServerInfo server_;
+  std::string describe_;
+  std::string auth_plugin_;
+  std::string scramble_;
+  std::string schema_;
+  std::string charset_;
+  mysql::CapabilityFlags capabilities_ = 0;
+  mysql::StatusFlags status_flags_ = 0;
+  std::uint32_t connection_id_ = 0;
+  bool charset_changed_ = false;
+  bool state_unknown_ = false;
+  bool opened_autocommit_ = true;
+  rt::Clock::duration operation_timeout_;
+  rt::Clock::time_point idle_since_{};
+};
+
+}  // namespace corral::pool
+
+template <>
+struct std::is_error_code_enum<corral::pool::MysqlBackendErrc> : std::true_type {};

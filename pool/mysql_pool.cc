@@ -1,0 +1,452 @@
+#include "pool/mysql_pool.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "runtime/log.h"
+
+namespace corral::pool {
+
+namespace {
+
+std::string milliseconds_text(rt::Clock::duration d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
+}
+
+bool is_cancelled(std::error_code code) noexcept { return code == std::errc::operation_canceled; }
+
+}  // namespace
+
+mysql::Limits backend_codec_limits() noexcept {
+  mysql::Limits limits;
+  limits.max_packet_size = std::size_t{1} << 30;  // max_allowed_packet cannot exceed 1 GiB
+  return limits;
+}
+
+// ---- MysqlLease ----------------------------------------------------------------------------------
+
+MysqlLease::MysqlLease(MysqlLease&& other) noexcept
+    : pool_(std::exchange(other.pool_, nullptr)), connection_(std::exchange(other.connection_, nullptr)) {}
+
+MysqlLease& MysqlLease::operator=(MysqlLease&& other) noexcept {
+  if (this != &other) {
+    release(false);
+    pool_ = std::exchange(other.pool_, nullptr);
+    connection_ = std::exchange(other.connection_, nullptr);
+  }
+  return *this;
+}
+
+void MysqlLease::release(bool clean) {
+  if (connection_ == nullptr) return;
+  MysqlPool* pool = std::exchange(pool_, nullptr);
+  pool->release(std::exchange(connection_, nullptr), clean);
+}
+
+// ---- MysqlPool: acquire --------------------------------------------------------------------------
+
+MysqlPool::MysqlPool(MysqlKey key, rt::SocketAddress address, const config::PoolLimits& limits,
+                     MysqlServerInfo& server_info, MysqlPools* group, mysql::Limits codec_limits)
+    : key_(std::move(key)),
+      address_(address),
+      limits_(limits),
+      server_info_(server_info),
+      group_(group),
+      codec_limits_(codec_limits),
+      describe_(key_.describe()) {}
+
+MysqlPool::~MysqlPool() = default;
+
+MysqlAcquired MysqlPool::failure(std::error_code code, MysqlError error) const {
+  return MysqlAcquired{MysqlLease(), std::move(error), code};
+}
+
+MysqlAcquired MysqlPool::failure(std::error_code code, const mysql::ErrorSpec& spec, std::string message) const {
+  return failure(code, MysqlError{spec.code, std::string(spec.sql_state), std::move(message)});
+}
+
+rt::Task<MysqlAcquired> MysqlPool::acquire(rt::Deadline deadline, rt::CancelSource* cancel) {
+  bool woken_for_slot = false;  // a released slot was offered to this caller ahead of later arrivals
+  for (;;) {
+    if (stopped_) {
+      co_return failure(make_error_code(MysqlBackendErrc::Unavailable), kErrBackendUnavailable,
+                        "corral: shutting down");
+    }
+    if (cancel != nullptr && cancel->cancelled()) {
+      co_return failure(rt::cancelled(), kErrBackendLost, "corral: request cancelled");
+    }
+    if (MysqlConnection* idle = pop_idle()) {
+      MysqlAcquired lent = co_await lend(idle, cancel);
+      if (lent.code != MysqlBackendErrc::Lost) co_return lent;
+      continue;  // that connection died while being fixed up; nothing of the caller's ran on it
+    }
+    // Earlier waiters go first: a newcomer takes a free slot only when nobody is queued for it.
+    if (size() < limits_.max_connections && (first_waiter_ == nullptr || woken_for_slot)) {
+      const MysqlPools::Convertible convertible =
+          group_ != nullptr ? group_->lend_convertible(key_, this) : MysqlPools::Convertible{};
+      if (convertible.connection != nullptr) {
+        MysqlAcquired converted = co_await convert_from(*convertible.from, convertible.connection, cancel);
+        if (converted.code != MysqlBackendErrc::Lost) co_return converted;
+        continue;
+      }
+      if (in_backoff()) co_return failure(make_error_code(MysqlBackendErrc::Unavailable), last_error_);
+      co_return co_await open_and_lend(cancel);
+    }
+    MysqlAcquired waited = co_await wait_turn(deadline, cancel, woken_for_slot);
+    if (waited.ok() || (waited.code && waited.code != MysqlBackendErrc::Lost)) co_return waited;
+    woken_for_slot = !waited.code;  // empty result: a slot freed up for this caller
+  }
+}
+
+rt::Task<MysqlAcquired> MysqlPool::wait_turn(rt::Deadline deadline, rt::CancelSource* cancel, bool front) {
+  const rt::Clock::time_point started = rt::Clock::now();
+  Waiter waiter(*this);
+  link(waiter, front);
+  const bool woken = co_await waiter.notify.wait(deadline, cancel);
+  const bool chosen = !waiter.linked;  // release()/slot_freed()/stop() unlinked it to wake it
+  if (!chosen) unlink(waiter);
+  if (MysqlConnection* handed = std::exchange(waiter.connection, nullptr)) {
+    // Handed over (possibly in the same loop turn as a timeout): it is this caller's now.
+    if (cancel != nullptr && cancel->cancelled()) {
+      release(handed, true);
+      co_return failure(rt::cancelled(), kErrBackendLost, "corral: request cancelled");
+    }
+    if (stopped_) {
+      release(handed, false);
+      co_return failure(make_error_code(MysqlBackendErrc::Unavailable), kErrBackendUnavailable,
+                        "corral: shutting down");
+    }
+    co_return co_await lend(handed, cancel);
+  }
+  if (woken && !stopped_) co_return MysqlAcquired{};  // a slot freed up: the caller tries again
+  if (chosen && !stopped_) slot_freed();  // the wake-up this caller will not use goes to the next waiter
+  if (stopped_) {
+    co_return failure(make_error_code(MysqlBackendErrc::Unavailable), kErrBackendUnavailable, "corral: shutting down");
+  }
+  if (cancel != nullptr && cancel->cancelled()) {
+    co_return failure(rt::cancelled(), kErrBackendLost, "corral: request cancelled");
+  }
+  co_return failure(make_error_code(MysqlBackendErrc::PoolExhausted), kErrPoolExhausted,
+                    "corral: no connection to backend " + describe_ + " became free within " +
+                        milliseconds_text(rt::Clock::now() - started) + " (pool.max_connections=" +
+                        std::to_string(limits_.max_connections) + ")");
+}
+
+rt::Task<MysqlAcquired> MysqlPool::lend(MysqlConnection* connection, rt::CancelSource* cancel) {
+  if (connection->is_closed()) {
+    discard(connection);
+    co_return failure(make_error_code(MysqlBackendErrc::Lost), kErrBackendLost, "corral: connection closed");
+  }
+  // A relayed USE or SET NAMES may have moved a connection that came back clean: fix it up here, where
+  // suspending is allowed (release() never suspends).
+  if (!connection->conforms_to(key_)) {
+    if (!connection->can_conform_to(key_)) {
+      discard(connection);
+      co_return failure(make_error_code(MysqlBackendErrc::Lost), kErrBackendLost, "corral: connection discarded");
+    }
+    auto conformed = co_await connection->conform_to(key_, cancel);
+    if (!conformed || conformed->error) {
+      const std::error_code code = !conformed ? conformed.error() : make_error_code(MysqlBackendErrc::ServerError);
+      MysqlError error = !conformed ? connection->error() : std::move(*conformed->error);
+      discard(connection);
+      co_return failure(is_cancelled(code) || code == MysqlBackendErrc::ServerError
+                            ? code
+                            : make_error_code(MysqlBackendErrc::Lost),
+                        std::move(error));
+    }
+  }
+  co_return MysqlAcquired{MysqlLease(this, connection), {}, {}};
+}
+
+rt::Task<MysqlAcquired> MysqlPool::open_and_lend(rt::CancelSource* cancel) {
+  auto owned = std::make_unique<MysqlConnection>(limits_, codec_limits_);
+  MysqlConnection* connection = owned.get();
+  connections_.push_back(std::move(owned));
+  lent_.push_back(connection);  // lent to this caller from the start: nobody else may take it
+  // Ends with the caller's cancellation or with stop(); lives in this frame, which outlives the open.
+  rt::CancelSource open_cancel(cancel);
+  opening_.push_back(&open_cancel);
+  // Unlisted before open_cancel goes, however this frame ends: stop() must not reach a dead source.
+  struct Unlist {
+    std::vector<rt::CancelSource*>& list;
+    rt::CancelSource* source;
+    ~Unlist() { std::erase(list, source); }
+  } unlist{opening_, &open_cancel};
+  auto opened = co_await connection->open(key_, address_, &open_cancel);
+  if (!opened || stopped_) {
+    const std::error_code code = opened ? make_error_code(MysqlBackendErrc::Unavailable) : opened.error();
+    MysqlError error = connection->error();
+    if (!opened) on_open_failed(*connection, code);
+    discard(connection);
+    if (stopped_) {
+      co_return failure(make_error_code(MysqlBackendErrc::Unavailable), kErrBackendUnavailable,
+                        "corral: shutting down");
+    }
+    co_return failure(code, std::move(error));
+  }
+  ++opened_total_;
+  server_info_ = connection->server_info();
+  backoff_ = {};
+  retry_at_ = {};
+  last_error_ = {};
+  co_return MysqlAcquired{MysqlLease(this, connection), {}, {}};
+}
+
+rt::Task<MysqlAcquired> MysqlPool::convert_from(MysqlPool& sibling, MysqlConnection* connection,
+                                                rt::CancelSource* cancel) {
+  // The connection stays the sibling's until converted, so a refusal hands it back unchanged; the
+  // reserved slot keeps this pool within max_connections meanwhile.
+  ++reserved_;
+  auto conformed = co_await connection->conform_to(key_, cancel);
+  --reserved_;
+  if (!conformed) {
+    MysqlError error = connection->error();
+    sibling.release(connection, false);
+    co_return failure(is_cancelled(conformed.error()) ? conformed.error() : make_error_code(MysqlBackendErrc::Lost),
+                      std::move(error));
+  }
+  if (conformed->error) {
+    // ERR 1049 unknown database, say: the caller's key is wrong, the connection is fine.
+    MysqlError error = std::move(*conformed->error);
+    sibling.release(connection, true);
+    co_return failure(make_error_code(MysqlBackendErrc::ServerError), std::move(error));
+  }
+  if (stopped_) {
+    sibling.release(connection, false);
+    co_return failure(make_error_code(MysqlBackendErrc::Unavailable), kErrBackendUnavailable, "corral: shutting down");
+  }
+  rt::log::debug("mysql backend {}: converted an idle connection of {}", describe_, sibling.describe_);
+  sibling.move_to(connection, *this);
+  co_return MysqlAcquired{MysqlLease(this, connection), {}, {}};
+}
+
+// ---- MysqlPool: release and bookkeeping ----------------------------------------------------------
+
+bool MysqlPool::reusable(const MysqlConnection& connection, bool clean) const {
+  if (!clean || stopped_ || !connection.is_idle() || connection.state_unknown()) return false;
+  // Whatever the session said, a transaction or a changed autocommit must never reach another client.
+  if (connection.in_transaction() || !connection.autocommit_as_opened()) {
+    rt::log::warn("mysql backend {}: connection returned inside a transaction or with autocommit changed; closed",
+                  describe_);
+    return false;
+  }
+  return true;
+}
+
+void MysqlPool::release(MysqlConnection* connection, bool clean) {
+  if (std::find(lent_.begin(), lent_.end(), connection) == lent_.end()) {
+    rt::log::error("mysql backend {}: release of a connection this pool did not lend", describe_);
+    return;
+  }
+  if (!reusable(*connection, clean)) {
+    discard(connection);
+    return;
+  }
+  connection->trim();
+  if (Waiter* waiter = first_waiter_) {
+    unlink(*waiter);  // stays in lent_: handed straight to the oldest waiter
+    waiter->connection = connection;
+    waiter->notify.notify();
+    return;
+  }
+  std::erase(lent_, connection);
+  make_idle(connection);
+}
+
+void MysqlPool::make_idle(MysqlConnection* connection) {
+  connection->mark_idle_since(rt::Clock::now());
+  idle_.push_back(connection);
+  if (limits_.idle_timeout.count() > 0 && !reaping_ && !stopped_) {
+    reaping_ = true;
+    // The pool outlives the reaper: stop() cancels its sleep and join() waits for it before destruction.
+    tasks_.spawn(reap_idle(this));
+  }
+}
+
+rt::Task<void> MysqlPool::reap_idle(MysqlPool* pool) {
+  while (!pool->stopped_ && !pool->idle_.empty()) {
+    MysqlConnection* oldest = pool->idle_.front();
+    const rt::Clock::time_point expires = oldest->idle_since() + pool->limits_.idle_timeout;
+    const rt::Clock::time_point now = rt::Clock::now();
+    if (expires <= now) {
+      rt::log::debug("mysql backend {}: closing a connection idle for {}", pool->describe_,
+                     milliseconds_text(now - oldest->idle_since()));
+      pool->discard(oldest);
+      continue;
+    }
+    const bool slept = co_await rt::sleep_for(expires - now, pool->tasks_.cancel_source());
+    if (!slept) break;
+  }
+  pool->reaping_ = false;
+}
+
+MysqlConnection* MysqlPool::pop_idle() {
+  // Newest first: the oldest ones stay unused and reach the idle timeout when load drops.
+  while (!idle_.empty()) {
+    MysqlConnection* connection = idle_.back();
+    idle_.pop_back();
+    if (connection->idle_healthy()) {
+      lent_.push_back(connection);
+      return connection;
+    }
+    rt::log::debug("mysql backend {}: idle connection closed by the server", describe_);
+    discard(connection);
+  }
+  return nullptr;
+}
+
+MysqlConnection* MysqlPool::lend_idle_for(const MysqlKey& key) {
+  for (std::size_t i = idle_.size(); i-- > 0;) {
+    MysqlConnection* connection = idle_[i];
+    if (!connection->idle_healthy()) {
+      discard(connection);  // erases idle_[i]; the entries below i keep their places
+      continue;
+    }
+    if (!connection->can_conform_to(key)) continue;
+    idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
+    lent_.push_back(connection);
+    return connection;
+  }
+  return nullptr;
+}
+
+void MysqlPool::move_to(MysqlConnection* connection, MysqlPool& to) {
+  auto found = std::find_if(connections_.begin(), connections_.end(),
+                            [connection](const auto& owned) { return owned.get() == connection; });
+  if (found == connections_.end()) return;
+  to.connections_.push_back(std::move(*found));
+  connections_.erase(found);
+  std::erase(lent_, connection);
+  to.lent_.push_back(connection);
+  slot_freed();
+}
+
+void MysqlPool::discard(MysqlConnection* connection) {
+  connection->close();
+  std::erase(idle_, connection);
+  std::erase(lent_, connection);
+  std::erase_if(connections_, [connection](const auto& owned) { return owned.get() == connection; });
+  slot_freed();
+}
+
+void MysqlPool::slot_freed() {
+  if (stopped_) {
+    if (lent_.empty()) drained_.notify();
+    return;
+  }
+  if (Waiter* waiter = first_waiter_) {
+    unlink(*waiter);
+    waiter->notify.notify();
+  }
+}
+
+void MysqlPool::on_open_failed(const MysqlConnection& connection, std::error_code code) {
+  if (is_cancelled(code) || stopped_) return;  // the caller gave up; the backend is not to blame
+  backoff_ = backoff_ == rt::Clock::duration{}
+                 ? rt::Clock::duration(limits_.reconnect_backoff_min)
+                 : std::min<rt::Clock::duration>(backoff_ * 2, limits_.reconnect_backoff_max);
+  retry_at_ = rt::Clock::now() + backoff_;
+  last_error_ = connection.error();
+  rt::log::warn("mysql backend {}: open failed: {} ({}); next attempt in {}", describe_, last_error_.message,
+                last_error_.code, milliseconds_text(backoff_));
+}
+
+bool MysqlPool::in_backoff() const { return rt::Clock::now() < retry_at_; }
+
+MysqlPool::Waiter::~Waiter() {
+  pool.unlink(*this);
+  if (connection != nullptr) pool.release(std::exchange(connection, nullptr), true);
+}
+
+void MysqlPool::link(Waiter& waiter, bool front) {
+  if (front) {
+    waiter.next = first_waiter_;
+    if (first_waiter_) first_waiter_->prev = &waiter; else last_waiter_ = &waiter;
+    first_waiter_ = &waiter;
+  } else {
+    waiter.prev = last_waiter_;
+    if (last_waiter_) last_waiter_->next = &waiter; else first_waiter_ = &waiter;
+    last_waiter_ = &waiter;
+  }
+  waiter.linked = true;
+  ++waiting_;
+}
+
+void MysqlPool::unlink(Waiter& waiter) {
+  if (!waiter.linked) return;
+  if (waiter.prev) waiter.prev->next = waiter.next; else first_waiter_ = waiter.next;
+  if (waiter.next) waiter.next->prev = waiter.prev; else last_waiter_ = waiter.prev;
+  waiter.prev = waiter.next = nullptr;
+  waiter.linked = false;
+  --waiting_;
+}
+
+void MysqlPool::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  tasks_.stop();
+  for (rt::CancelSource* opening : std::vector<rt::CancelSource*>(opening_)) opening->cancel();
+  while (!idle_.empty()) discard(idle_.back());
+  const MysqlError shutting_down{kErrBackendUnavailable.code, std::string(kErrBackendUnavailable.sql_state),
+                                 "corral: shutting down"};
+  for (MysqlConnection* connection : lent_) {
+    if (connection->state() != MysqlConnection::State::Opening) connection->close(shutting_down);
+  }
+  while (Waiter* waiter = first_waiter_) {
+    unlink(*waiter);
+    waiter->notify.notify();
+  }
+  if (lent_.empty()) drained_.notify();
+}
+
+rt::Task<void> MysqlPool::join() {
+  co_await tasks_.join();
+  while (!lent_.empty()) {
+    const bool drained = co_await drained_.wait();
+    (void)drained;
+  }
+}
+
+// ---- MysqlPools ----------------------------------------------------------------------------------
+
+MysqlPools::~MysqlPools() = default;
+
+MysqlPool& MysqlPools::get(const MysqlKey& key, const rt::SocketAddress& address) {
+  std::string id = key.id();
+  auto found = pools_.find(id);
+  if (found != pools_.end()) return *found->second;
+  auto pool = std::make_unique<MysqlPool>(key, address, limits_, server_info(address), this, codec_limits_);
+  MysqlPool& ref = *pool;
+  pools_.emplace(std::move(id), std::move(pool));
+  by_credentials_[key.credentials_id()].push_back(&ref);
+  return ref;
+}
+
+rt::Task<MysqlAcquired> MysqlPools::acquire(MysqlKey key, rt::SocketAddress address, rt::Deadline deadline,
+                                            rt::CancelSource* cancel) {
+  MysqlPool& pool = get(key, address);
+  co_return co_await pool.acquire(deadline, cancel);
+}
+
+MysqlServerInfo& MysqlPools::server_info(const rt::SocketAddress& address) { return servers_[address.to_string()]; }
+
+MysqlPools::Convertible MysqlPools::lend_convertible(const MysqlKey& key, const MysqlPool* except) {
+  auto found = by_credentials_.find(key.credentials_id());
+  if (found == by_credentials_.end()) return {};
+  for (MysqlPool* pool : found->second) {
+    if (pool == except || pool->stopped_) continue;
+    if (MysqlConnection* connection = pool->lend_idle_for(key)) return {pool, connection};
+  }
+  return {};
+}
+
+void MysqlPools::stop() {
+  for (auto& [id, pool] : pools_) pool->stop();
+}
+
+rt::Task<void> MysqlPools::join() {
+  for (auto& [id, pool] : pools_) co_await pool->join();
+}
+
+}  // namespace corral::pool

@@ -1,0 +1,223 @@
+// MySQL backend connection pools, one per MysqlKey per worker. A connection is lent to one session for a
+// statement (or for as long as the session pins it) and comes back afterwards.
+//
+//   acquire ─► idle list (newest first; dead or unconformable ones are closed) ─► conform: COM_INIT_DB /
+//          │   SET NAMES when a relayed USE / SET NAMES moved it ─► lease
+//          ├► below max_connections: an idle connection of a sibling pool (same credentials, other schema
+//          │   or charset) converted with COM_INIT_DB / SET NAMES and moved over ─► lease
+//          ├► below max_connections: open a new one (in backoff after a failed open: fail at once)
+//          └► at max_connections: wait in FIFO order until release() hands one over (queue timeout)
+//   release(clean) ─► oldest waiter, or idle list (idle_timeout closes it later); not clean, not Idle,
+//                     in a transaction, autocommit off or state unknown ─► closed
+//
+// The pool never re-sends anything: a connection that failed mid-statement is closed, the session
+// reports the error, and the next acquire opens a new one.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+#include "pool/mysql_connection.h"
+#include "pool/mysql_key.h"
+#include "runtime/notify.h"
+#include "runtime/task.h"
+#include "runtime/task_scope.h"
+#include "runtime/tcp.h"
+
+namespace corral::pool {
+
+class MysqlPool;
+class MysqlPools;
+
+/// Codec limits for backend connections: rows are relayed a wire packet at a time, so a logical packet
+/// may be as large as the server's max_allowed_packet can ever be (1 GiB).
+mysql::Limits backend_codec_limits() noexcept;
+
+/// A lent connection. Move-only. Lifetime: must not outlive its pool. Destroying a lease that was not
+/// released closes the connection: a session that ends abruptly leaves no half-known state in the pool.
+class MysqlLease {
+ public:
+  MysqlLease() = default;
+  MysqlLease(MysqlPool* pool, MysqlConnection* connection) noexcept : pool_(pool), connection_(connection) {}
+  MysqlLease(MysqlLease&& other) noexcept;
+  MysqlLease& operator=(MysqlLease&& other) noexcept;
+  MysqlLease(const MysqlLease&) = delete;
+  MysqlLease& operator=(const MysqlLease&) = delete;
+  ~MysqlLease() { release(false); }
+
+  MysqlConnection* get() const noexcept { return connection_; }
+  MysqlConnection* operator->() const noexcept { return connection_; }
+  MysqlConnection& operator*() const noexcept { return *connection_; }
+  explicit operator bool() const noexcept { return connection_ != nullptr; }
+  MysqlPool* pool() const noexcept { return pool_; }
+
+  /// Gives the connection back (see MysqlPool::release); the lease is empty afterwards.
+  void release(bool clean);
+
+ private:
+  MysqlPool* pool_ = nullptr;
+  MysqlConnection* connection_ = nullptr;
+};
+
+/// A lease, or why there is none: `error` is the ERR_Packet text for the client, `code` its category
+/// (MysqlBackendErrc, or std::errc::operation_canceled when the caller's cancel fired).
+struct MysqlAcquired {
+  MysqlLease lease;
+  MysqlError error;
+  std::error_code code;
+
+  bool ok() const noexcept { return static_cast<bool>(lease); }
+};
+
+/// Not thread-safe: one per worker loop, used from coroutines on that loop while it runs (a clean
+/// release may start the idle reaper there). Lifetime: stop() and co_await join() before destruction.
+class MysqlPool {
+ public:
+  /// `group` (optional) is the MysqlPools this pool belongs to: the source of sibling connections to
+  /// convert. `server_info` is shared by the pools of one backend address and updated on each open.
+  MysqlPool(MysqlKey key, rt::SocketAddress address, const config::PoolLimits& limits, MysqlServerInfo& server_info,
+            MysqlPools* group = nullptr, mysql::Limits codec_limits = backend_codec_limits());
+  MysqlPool(const MysqlPool&) = delete;
+  MysqlPool& operator=(const MysqlPool&) = delete;
+  ~MysqlPool();
+
+  const MysqlKey& key() const noexcept { return key_; }
+  const rt::SocketAddress& address() const noexcept { return address_; }
+  const config::PoolLimits& limits() const noexcept { return limits_; }
+  const MysqlServerInfo& server_info() const noexcept { return server_info_; }
+
+  /// Lends an Idle connection whose schema and charset are the key's.
+  /// Suspends while a connection is opened (connect_timeout), converted, or, at max_connections, until
+  /// one is released to this caller (FIFO) or `deadline` passes (ERR 1040 naming user@host:port/schema
+  /// and the limit). In backoff after a failed open it fails at once with that open's error (a refused
+  /// login keeps the server's ERR, e.g. 1045). Cancellation: `cancel` ends the wait or the open
+  /// (std::errc::operation_canceled); a half-opened connection is closed.
+  rt::Task<MysqlAcquired> acquire(rt::Deadline deadline, rt::CancelSource* cancel);
+
+  /// Takes a lent connection back: to the oldest waiter or the idle list when `clean` (the session left
+  /// no state behind that it cannot account for) and the connection is Idle, outside a transaction,
+  /// in autocommit mode and its state known; otherwise it is closed. Never suspends.
+  void release(MysqlConnection* connection, bool clean);
+
+  /// Closes idle connections, cancels opens and waits, closes lent connections (their sessions' reads
+  /// fail), and refuses further acquires.
+  void stop();
+  /// Suspends until the pool's own coroutines ended and every lent connection came back.
+  rt::Task<void> join();
+
+  std::size_t size() const noexcept { return connections_.size() + reserved_; }
+  std::size_t idle_count() const noexcept { return idle_.size(); }
+  std::size_t lent_count() const noexcept { return lent_.size(); }
+  std::size_t waiting_count() const noexcept { return waiting_; }
+  /// Connections opened since the pool was made (a test can tell reuse from a new open).
+  std::size_t opened_total() const noexcept { return opened_total_; }
+
+ private:
+  friend class MysqlPools;
+
+  /// One waiting acquire, in its coroutine frame; release() hands a connection straight to it.
+  struct Waiter {
+    explicit Waiter(MysqlPool& owner) noexcept : pool(owner) {}
+    Waiter(const Waiter&) = delete;
+    Waiter& operator=(const Waiter&) = delete;
+    /// A frame destroyed while waiting leaves no dangling link and gives back what it was handed.
+    ~Waiter();
+
+    MysqlPool& pool;
+    rt::Notify notify;
+    MysqlConnection* connection = nullptr;  // handed over (already counted as lent)
+    Waiter* prev = nullptr;
+    Waiter* next = nullptr;
+    bool linked = false;
+  };
+
+  rt::Task<MysqlAcquired> lend(MysqlConnection* connection, rt::CancelSource* cancel);
+  rt::Task<MysqlAcquired> open_and_lend(rt::CancelSource* cancel);
+  rt::Task<MysqlAcquired> convert_from(MysqlPool& sibling, MysqlConnection* connection, rt::CancelSource* cancel);
+  rt::Task<MysqlAcquired> wait_turn(rt::Deadline deadline, rt::CancelSource* cancel, bool front);
+  static rt::Task<void> reap_idle(MysqlPool* pool);
+
+  MysqlConnection* pop_idle();
+  MysqlConnection* lend_idle_for(const MysqlKey& key);  // for a sibling's conversion
+  void move_to(MysqlConnection* connection, MysqlPool& to);
+  bool reusable(const MysqlConnection& connection, bool clean) const;
+  void make_idle(MysqlConnection* connection);
+  void discard(MysqlConnection* connection);  // closes and deletes a lent or idle connection
+  void slot_freed();
+  void on_open_failed(const MysqlConnection& connection, std::error_code code);
+  bool in_backoff() const;
+  void link(Waiter& waiter, bool front);
+  void unlink(Waiter& waiter);
+  MysqlAcquired failure(std::error_code code, MysqlError error) const;
+  MysqlAcquired failure(std::error_code code, const mysql::ErrorSpec& spec, std::string message) const;
+
+  MysqlKey key_;
+  rt::SocketAddress address_;
+  const config::PoolLimits& limits_;
+  MysqlServerInfo& server_info_;
+  MysqlPools* group_;
+  mysql::Limits codec_limits_;
+  std::string describe_;                                    // key_.describe(), for errors
+  std::vector<std::unique_ptr<MysqlConnection>> connections_;  // every connection: opening, lent, idle
+  std::vector<MysqlConnection*> idle_;                      // oldest first; lent from the back
+  std::vector<MysqlConnection*> lent_;                      // opening ones count as lent to their opener
+  std::vector<rt::CancelSource*> opening_;                  // cancelled by stop()
+  std::size_t reserved_ = 0;                                // slots held for conversions in progress
+  Waiter* first_waiter_ = nullptr;
+  Waiter* last_waiter_ = nullptr;
+  std::size_t waiting_ = 0;
+  rt::TaskScope tasks_;                                     // the idle reaper
+  bool reaping_ = false;
+  rt::Notify drained_;                                      // the last lent connection came back (join)
+  MysqlError last_error_;                                   // of the last failed open
+  rt::Clock::time_point retry_at_{};
+  rt::Clock::duration backoff_{};
+  std::size_t opened_total_ = 0;
+  bool stopped_ = false;
+};
+
+/// All MySQL pools of one worker, by key; pools with the same credentials lend each other idle
+/// connections to convert. Not thread-safe: one loop.
+class MysqlPools {
+ public:
+  explicit MysqlPools(const config::PoolLimits& limits, mysql::Limits codec_limits = backend_codec_limits())
+      : limits_(limits), codec_limits_(codec_limits) {}
+  MysqlPools(const MysqlPools&) = delete;
+  MysqlPools& operator=(const MysqlPools&) = delete;
+  ~MysqlPools();
+
+  /// The pool for `key` (created on first use) connecting to `address`.
+  MysqlPool& get(const MysqlKey& key, const rt::SocketAddress& address);
+  /// Shorthand for get(key, address).acquire(deadline, cancel).
+  rt::Task<MysqlAcquired> acquire(MysqlKey key, rt::SocketAddress address, rt::Deadline deadline,
+                                  rt::CancelSource* cancel);
+  /// What the last open to `address` learned from the server's greeting.
+  MysqlServerInfo& server_info(const rt::SocketAddress& address);
+
+  /// An idle connection of another pool with `key`'s credentials that can be converted to `key`, lent
+  /// from that pool (which is returned alongside); {nullptr, nullptr} when there is none.
+  struct Convertible {
+    MysqlPool* from = nullptr;
+    MysqlConnection* connection = nullptr;
+  };
+  Convertible lend_convertible(const MysqlKey& key, const MysqlPool* except);
+
+  void stop();
+  rt::Task<void> join();
+
+  std::size_t pool_count() const noexcept { return pools_.size(); }
+
+ private:
+  const config::PoolLimits& limits_;
+  mysql::Limits codec_limits_;
+  std::unordered_map<std::string, std::unique_ptr<MysqlPool>> pools_;        // by MysqlKey::id()
+  std::unordered_map<std::string, std::vector<MysqlPool*>> by_credentials_;  // by MysqlKey::credentials_id()
+  std::unordered_map<std::string, MysqlServerInfo> servers_;                 // by address
+};
+
+}  // namespace corral::pool
