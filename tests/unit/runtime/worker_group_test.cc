@@ -19,8 +19,9 @@ Task<void> greet_forever(TcpListener* listener, CancelSource* cancel, std::atomi
   for (;;) {
     auto stream = co_await listener->accept(cancel);
     if (!stream) co_return;
-    co_await stream->write_all(std::string_view("hi"));
+    // Count before greeting: once the client has read "hi", the count must already include it.
     served->fetch_add(1);
+    co_await stream->write_all(std::string_view("hi"));
   }
 }
 
