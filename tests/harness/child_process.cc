@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "harness_error.h"
@@ -259,6 +261,35 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
                        " ms; output:\n" + tail_file(log));
   }
   return CommandResult{*status, read_file(log)};
+}
+
+namespace {
+
+/// True when every thread of `pid` is in state T (stopped) or t (traced stop).
+bool all_threads_stopped(pid_t pid) {
+  std::error_code ec;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    const std::size_t close = line.rfind(')');  // the command name may hold spaces and parentheses
+    if (close == std::string::npos || close + 2 >= line.size()) return false;
+    const char state = line[close + 2];
+    if (state != 'T' && state != 't') return false;
+  }
+  return !ec;
+}
+
+}  // namespace
+
+void ChildProcess::suspend() {
+  signal(SIGSTOP);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!all_threads_stopped(pid_)) {
+    if (std::chrono::steady_clock::now() > give_up) throw HarnessError("child " + std::to_string(pid_) + " did not stop");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 }  // namespace corral::testing

@@ -57,6 +57,9 @@ class ChildProcess {
 
   /// Sends `sig` to a running child; a no-op when it has exited.
   void signal(int sig);
+  /// SIGSTOP, then waits until every thread of the child is really stopped: the signal is delivered
+  /// asynchronously, and a test that freezes a server must not see it answer one more request.
+  void suspend();
   /// Waits up to `timeout` for the child to exit by itself; returns its waitpid() status, or nullopt
   /// when it is still running.
   std::optional<int> wait_for(std::chrono::milliseconds timeout);

@@ -153,7 +153,7 @@ int MariaDbServer::stop() { return exit_code(process_.terminate(std::chrono::sec
 
 void MariaDbServer::kill() { process_.kill(); }
 
-void MariaDbServer::freeze() { process_.signal(SIGSTOP); }
+void MariaDbServer::freeze() { process_.suspend(); }
 
 void MariaDbServer::thaw() { process_.signal(SIGCONT); }
 

@@ -82,7 +82,7 @@ int RedisServer::stop() { return exit_code(process_.terminate()); }
 
 void RedisServer::kill() { process_.kill(); }
 
-void RedisServer::freeze() { process_.signal(SIGSTOP); }
+void RedisServer::freeze() { process_.suspend(); }
 
 void RedisServer::thaw() { process_.signal(SIGCONT); }
 
