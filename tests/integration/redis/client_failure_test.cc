@@ -103,6 +103,24 @@ TEST_F(ClientFailure, ClientBeyondMaxConnectionsIsRefused) {
   for (auto& c : clients) EXPECT_EQ(c.command({"GET", "k"}), "$1\r\nv\r\n");
 }
 
+TEST_F(ClientFailure, ClientThatStopsReadingIsClosedAtTheOutputBufferLimit) {
+  start_proxy({.client_toml = "output_buffer_limit = 1048576\n"});
+  RedisClient setup = connect(5s);
+  EXPECT_EQ(setup.command({"SET", "big", std::string(512 * 1024, 'x')}), "+OK\r\n");
+  // 200 replies of 512 KiB (100 MiB) to a client that reads nothing: far beyond the socket buffers,
+  // so the replies pile up in corral until the 1 MiB limit closes this client.
+  RedisClient greedy = connect(5s);
+  std::string pipeline;
+  for (int i = 0; i < 200; ++i) pipeline += encode_command({"GET", "big"});
+  greedy.send(pipeline);
+  std::this_thread::sleep_for(2s);
+  std::string received;
+  EXPECT_TRUE(greedy.wait_closed(10s, &received));
+  EXPECT_LT(received.size(), 100u * 512 * 1024) << "the client got every reply: no limit applied";
+  // corral itself is fine and serves others.
+  EXPECT_EQ(setup.command({"PING"}), "+PONG\r\n");
+}
+
 TEST_F(ClientFailure, QuitRepliesOkAndCloses) {
   start_proxy();
   RedisClient client = connect();
