@@ -24,6 +24,7 @@
 
 #include "config/config.h"
 #include "pool/mysql_key.h"
+#include "pool/mysql_prepared.h"
 #include "protocols/mysql/mysql.h"
 #include "runtime/byte_buffer.h"
 #include "runtime/result.h"
@@ -234,6 +235,9 @@ class MysqlConnection {
   void set_operation_timeout(rt::Clock::duration timeout) noexcept { operation_timeout_ = timeout; }
   rt::Clock::duration operation_timeout() const noexcept { return operation_timeout_; }
 
+  /// The statements prepared on this connection (pool/mysql_prepared.h); they die with it.
+  PreparedStatements& prepared() noexcept { return prepared_; }
+
   /// Set by the pool for logs and errors: "user@host:port/schema".
   const std::string& describe() const noexcept { return describe_; }
   /// Pool bookkeeping: when the connection became idle.
@@ -295,6 +299,7 @@ class MysqlConnection {
   bool opened_autocommit_ = true;
   rt::Clock::duration operation_timeout_;
   rt::Clock::time_point idle_since_{};
+  PreparedStatements prepared_;
 };
 
 }  // namespace corral::pool

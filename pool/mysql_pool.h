@@ -211,6 +211,8 @@ class MysqlPools {
   rt::Task<void> join();
 
   std::size_t pool_count() const noexcept { return pools_.size(); }
+  /// This worker's prepared statement templates (shared by all its MySQL sessions).
+  PreparedTemplates& prepared_templates() noexcept { return prepared_templates_; }
 
  private:
   const config::PoolLimits& limits_;
@@ -218,6 +220,7 @@ class MysqlPools {
   std::unordered_map<std::string, std::unique_ptr<MysqlPool>> pools_;        // by MysqlKey::id()
   std::unordered_map<std::string, std::vector<MysqlPool*>> by_credentials_;  // by MysqlKey::credentials_id()
   std::unordered_map<std::string, MysqlServerInfo> servers_;                 // by address
+  PreparedTemplates prepared_templates_;
 };
 
 }  // namespace corral::pool
