@@ -187,6 +187,7 @@ rt::Task<rt::Result<PrepareOnOutcome>> prepare_on(MysqlConnection& connection,
   std::string response;
   auto prepared = co_await round_trip(connection, payload, &response, cancel);
   if (!prepared) co_return prepared.error();
+  const mysql::COM_STMT_PREPARE_OK ok = connection.summary().prepare_ok;  // before COM_INIT_DB replaces it
 
   if (!restore.empty()) {
     // A refusal here (the old schema was dropped meanwhile) leaves the connection in the template's
@@ -199,7 +200,6 @@ rt::Task<rt::Result<PrepareOnOutcome>> prepare_on(MysqlConnection& connection,
     co_return outcome;
   }
 
-  const mysql::COM_STMT_PREPARE_OK& ok = connection.summary().prepare_ok;
   statement->num_params = ok.num_params;
   statement->num_columns = ok.num_columns;
   statement->prepare_response = std::move(response);
@@ -214,6 +214,84 @@ rt::Task<rt::Result<PrepareOnOutcome>> prepare_on(MysqlConnection& connection,
     if (!closed) co_return closed.error();
   }
   co_return outcome;
+}
+
+namespace {
+
+rt::Task<rt::Result<void>> send_long_data(MysqlConnection& connection, std::uint32_t backend_id,
+                                          const ExecuteState& state, rt::CancelSource* cancel) {
+  std::string payload;
+  for (std::size_t i = 0; i < state.long_data.size(); ++i) {
+    if (!state.long_data[i]) continue;
+    payload.clear();
+    mysql::encode_com_stmt_send_long_data(payload, backend_id, static_cast<std::uint16_t>(i), *state.long_data[i]);
+    auto sent = co_await connection.send_command(payload, cancel);
+    if (!sent) co_return sent.error();
+  }
+  co_return rt::Result<void>{};
+}
+
+/// Sends the execute for `backend`: the client's wire bytes with the id rewritten when the backend
+/// statement can decode them as they are (no copy), else a payload with the client's types inserted.
+rt::Task<rt::Result<void>> send_execute(MysqlConnection& connection, BackendStatement& backend,
+                                        const ExecuteLayout& layout, ExecuteState& state, std::span<char> wire,
+                                        std::string_view payload, rt::CancelSource* cancel) {
+  const bool needs_types = layout.param_count > 0 && !layout.new_params_bound && !state.types.empty() &&
+                           backend.bound_types != state.types;
+  if (layout.new_params_bound && backend.bound_types != layout.types) backend.bound_types.assign(layout.types);
+  if (!needs_types) {
+    const mysql::Errc rewritten = mysql::rewrite_statement_id(wire, backend.backend_id);
+    if (rewritten != mysql::Errc::Ok) co_return make_error_code(MysqlBackendErrc::Protocol);
+    co_return co_await connection.send_command_wire(std::string_view(wire.data(), wire.size()), cancel);
+  }
+  std::string rebuilt;
+  append_execute_with_types(rebuilt, payload, layout, backend.backend_id, state.types);
+  backend.bound_types = state.types;
+  co_return co_await connection.send_command(rebuilt, cancel);
+}
+
+}  // namespace
+
+rt::Task<rt::Result<ExecuteStart>> start_execute(MysqlConnection& connection,
+                                                 std::shared_ptr<PreparedTemplate> statement,
+                                                 ExecuteState& state, std::span<char> wire,
+                                                 std::string_view payload, std::size_t capacity,
+                                                 rt::CancelSource* cancel) {
+  ExecuteStart start;
+  for (int attempt = 0;; ++attempt) {
+    auto prepared = co_await prepare_on(connection, statement, capacity, cancel);
+    if (!prepared) co_return prepared.error();
+    if (!prepared->refusal.empty()) {
+      start.refusal = std::move(prepared->refusal);
+      state.clear_long_data();
+      co_return start;
+    }
+    BackendStatement& backend = *prepared->statement;
+    auto layout = scan_execute(payload, backend.num_params, connection.capabilities());
+    if (!layout) co_return make_error_code(MysqlBackendErrc::Protocol);
+    if (layout->new_params_bound && state.types != layout->types) state.types.assign(layout->types);
+
+    auto sent_data = co_await send_long_data(connection, backend.backend_id, state, cancel);
+    if (!sent_data) co_return sent_data.error();
+    auto sent = co_await send_execute(connection, backend, *layout, state, wire, payload, cancel);
+    if (!sent) co_return sent.error();
+    auto first = co_await connection.next_response_packet(cancel);
+    if (!first) co_return first.error();
+
+    const bool need_reprepare = first->event.phase == mysql::ResponsePhase::Err &&
+                                first->event.err.error_code == kErrNeedReprepare;
+    if (!need_reprepare || attempt > 0) {
+      start.statement = &backend;
+      start.first = first->packet;
+      start.first_event = first->event;
+      start.reprepared = attempt > 0;
+      state.clear_long_data();
+      co_return start;
+    }
+    // The statement did not run: drop the stale backend statement and go round once more.
+    auto closed = co_await close_on(connection, statement->id, cancel);
+    if (!closed) co_return closed.error();
+  }
 }
 
 rt::Task<rt::Result<void>> close_on(MysqlConnection& connection, std::uint64_t template_id,

@@ -19,6 +19,7 @@
 #include <list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -130,6 +131,46 @@ struct PrepareOnOutcome {
 rt::Task<rt::Result<PrepareOnOutcome>> prepare_on(MysqlConnection& connection,
                                                   std::shared_ptr<PreparedTemplate> statement,
                                                   std::size_t capacity, rt::CancelSource* cancel);
+
+/// What a client's statement carries from one COM_STMT_EXECUTE to the next (owned by the session's
+/// statement table).
+struct ExecuteState {
+  std::string types;  // the parameter type block the client last bound (new_params_bound = 1)
+  /// COM_STMT_SEND_LONG_DATA bytes per parameter since the last execute (nullopt: none sent; an empty
+  /// string was sent and counts). Sent to the backend statement right before the execute.
+  std::vector<std::optional<std::string>> long_data;
+  std::size_t long_data_bytes = 0;
+
+  void clear_long_data() noexcept {
+    long_data.clear();
+    long_data_bytes = 0;
+  }
+};
+
+/// The start of an execute's response, or why it never reached the backend.
+struct ExecuteStart {
+  std::string refusal;                    // a (re-)prepare the server refused: its ERR_Packet payload
+  BackendStatement* statement = nullptr;  // the backend statement that runs it
+  mysql::WirePacket first;                // the first response packet and its event: views into the
+  mysql::ResponseEvent first_event;       // connection's buffer, valid until the next call on it
+  bool reprepared = false;                // ERR 1615 came back once; corral prepared again and re-sent
+};
+
+/// ER_NEED_REPREPARE: the server refused to run a statement whose tables changed since PREPARE.
+inline constexpr std::uint16_t kErrNeedReprepare = 1615;
+
+/// Runs a client's COM_STMT_EXECUTE of `statement` on `connection`: prepares it there if needed, sends
+/// the long data the client buffered, then the execute with the backend's statement id, re-sending the
+/// client's bound types when the backend statement last saw others, and reads the first response
+/// packet. When that is ERR 1615 the statement did not run: it is closed, prepared again and the
+/// execute re-sent, once. `wire` is the client's packet as received (its statement id is rewritten in
+/// place); `payload` is its logical payload. Long data is cleared once sent.
+/// Suspends like prepare_on(); transport and protocol failures close the connection and are errors.
+rt::Task<rt::Result<ExecuteStart>> start_execute(MysqlConnection& connection,
+                                                 std::shared_ptr<PreparedTemplate> statement,
+                                                 ExecuteState& state, std::span<char> wire,
+                                                 std::string_view payload, std::size_t capacity,
+                                                 rt::CancelSource* cancel);
 
 /// Closes and forgets the backend statement of `template_id` on `connection` (COM_STMT_CLOSE has no
 /// response, so this only writes). Used after ERR 1615 before preparing it again.
