@@ -15,6 +15,8 @@
 #include "protocols/mysql/command.h"
 #include "protocols/mysql/primitives.h"
 #include "runtime/block_on.h"
+#include "runtime/task_scope.h"
+#include "runtime/tcp.h"
 
 namespace corral::pool {
 namespace {
@@ -327,6 +329,155 @@ TEST_F(MysqlPreparedBackendTest, ACursorExecuteEndsAtTheColumnsAndMarksTheCursor
   EXPECT_EQ(executed.error_code, 0u);
   EXPECT_TRUE(executed.cursor);
   EXPECT_TRUE(executed.values.empty());
+}
+
+// ---- ERR 1615 from a scripted server -------------------------------------------------------------
+
+// MariaDB re-prepares by itself after DDL and answers 1615 only under table-definition-cache pressure
+// races (MDEV-17124), so the retry is checked against a scripted server on port 0.
+struct ScriptLog {
+  std::vector<std::string> commands;  // "PREPARE 1", "EXECUTE 1", "CLOSE 1", ...
+  int needs_reprepare = 1;           // how many executes are answered with ERR 1615
+};
+
+rt::Task<rt::Result<std::pair<std::string, std::uint8_t>>> script_read(rt::TcpStream* stream, rt::ByteBuffer* in) {
+  std::string scratch;
+  for (;;) {
+    const mysql::LogicalPacket packet = mysql::read_logical_packet(in->readable(), mysql::Limits{}, scratch);
+    if (packet.status == mysql::FrameStatus::Packet) {
+      std::pair<std::string, std::uint8_t> out{std::string(packet.payload), packet.last_sequence_id};
+      in->consume(packet.consumed);
+      co_return out;
+    }
+    if (packet.status == mysql::FrameStatus::Error) co_return std::make_error_code(std::errc::protocol_error);
+    auto n = co_await stream->read_some(in->writable(4096), rt::Deadline::after(std::chrono::seconds(5)));
+    if (!n) co_return n.error();
+    if (*n == 0) co_return rt::make_error_code(rt::Errc::PeerClosed);
+    in->commit(*n);
+  }
+}
+
+rt::Task<bool> script_write(rt::TcpStream* stream, std::uint8_t sequence_id, std::string payload) {
+  std::string wire;
+  mysql::append_packet(wire, sequence_id, payload);
+  auto written = co_await stream->write_all(wire, rt::Deadline::after(std::chrono::seconds(5)));
+  co_return written.ok();
+}
+
+constexpr mysql::CapabilityFlags kScriptCapabilities =
+    mysql::CLIENT_LONG_PASSWORD | mysql::CLIENT_LONG_FLAG | mysql::CLIENT_PROTOCOL_41 | mysql::CLIENT_TRANSACTIONS |
+    mysql::CLIENT_SECURE_CONNECTION | mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_DEPRECATE_EOF;
+
+/// Plays a server that accepts any login, answers COM_QUERY with OK, prepares statements without
+/// parameters or columns (ids 1, 2, ...) and answers the first `log->needs_reprepare` executes with
+/// ERR 1615, later ones with OK.
+rt::Task<void> script_server(rt::TcpListener* listener, ScriptLog* log) {
+  auto accepted = co_await listener->accept();
+  if (!accepted) co_return;
+  rt::TcpStream stream = std::move(*accepted);
+  rt::ByteBuffer in;
+  mysql::HandshakeV10 greeting;
+  greeting.server_version = "10.11.0-script";
+  greeting.connection_id = 7;
+  greeting.auth_plugin_data = *mysql::generate_scramble();
+  greeting.capabilities = kScriptCapabilities;
+  greeting.character_set = mysql::kCollationUtf8mb4GeneralCi;
+  greeting.status_flags = mysql::SERVER_STATUS_AUTOCOMMIT;
+  greeting.auth_plugin_name = mysql::kMysqlNativePassword;
+  std::string payload;
+  mysql::encode_handshake_v10(payload, greeting);
+  const bool greeted = co_await script_write(&stream, 0, payload);
+  if (!greeted) co_return;
+  auto login = co_await script_read(&stream, &in);
+  if (!login) co_return;
+  std::string ok;
+  mysql::OK_Packet ok_packet;
+  ok_packet.status_flags = mysql::SERVER_STATUS_AUTOCOMMIT;
+  mysql::encode_ok_packet(ok, ok_packet, kScriptCapabilities);
+  const bool logged_in = co_await script_write(&stream, static_cast<std::uint8_t>(login->second + 1), ok);
+  if (!logged_in) co_return;
+  std::uint32_t next_id = 1;
+  for (;;) {
+    auto command = co_await script_read(&stream, &in);
+    if (!command || command->first.empty()) co_return;
+    const auto code = static_cast<mysql::Command>(command->first[0]);
+    std::string reply;
+    if (code == mysql::Command::COM_QUERY) {
+      reply = ok;
+    } else if (code == mysql::Command::COM_STMT_PREPARE) {
+      log->commands.push_back("PREPARE " + std::to_string(next_id));
+      mysql::COM_STMT_PREPARE_OK prepared;
+      prepared.statement_id = next_id++;
+      mysql::encode_com_stmt_prepare_ok(reply, prepared, kScriptCapabilities);
+    } else if (code == mysql::Command::COM_STMT_EXECUTE || code == mysql::Command::COM_STMT_CLOSE) {
+      const bool execute = code == mysql::Command::COM_STMT_EXECUTE;
+      log->commands.push_back((execute ? "EXECUTE " : "CLOSE ") +
+                              std::to_string(*mysql::statement_id_of(command->first)));
+      if (!execute) continue;
+      if (log->needs_reprepare > 0) {
+        --log->needs_reprepare;
+        reply = mysql::make_err(1615, "HY000", "Prepared statement needs to be re-prepared");
+      } else {
+        reply = ok;
+      }
+    } else {
+      co_return;  // COM_QUIT
+    }
+    const bool answered = co_await script_write(&stream, 1, reply);
+    if (!answered) co_return;
+  }
+}
+
+rt::Task<void> execute_against_script(rt::TcpListener* listener, ScriptLog* log, MysqlConnection* connection,
+                                      std::shared_ptr<PreparedTemplate> statement, Executed* executed) {
+  rt::TaskScope scope;
+  // The script's frame refers to listener and log, which the test owns and which outlive this task.
+  scope.spawn(script_server(listener, log));
+  const MysqlKey key{"127.0.0.1", listener->port(), "app", "pw", "", "", 0};
+  auto opened = co_await connection->open(key, *rt::SocketAddress::parse("127.0.0.1", listener->port()), nullptr);
+  EXPECT_TRUE(opened.ok()) << connection->error().message;
+  if (opened.ok()) {
+    ExecuteState state;
+    std::string payload;
+    mysql::encode_com_stmt_execute(payload, mysql::COM_STMT_EXECUTE{}, 0);
+    *executed = co_await execute(connection, statement, &state, payload, 256);
+  }
+  connection->close();
+  co_await scope.join();
+}
+
+class MysqlPreparedReprepare : public ::testing::Test {
+ protected:
+  Executed run(ScriptLog& log) {
+    auto listener = rt::TcpListener::bind(loop_, *rt::SocketAddress::parse("127.0.0.1", 0));
+    EXPECT_TRUE(listener.ok());
+    Executed executed;
+    rt::block_on(loop_, execute_against_script(&*listener, &log, &connection_,
+                                               templates_.find_or_add("k", "", "SELECT 1"), &executed));
+    return executed;
+  }
+  config::PoolLimits limits_;
+  rt::EventLoop loop_;
+  MysqlConnection connection_{limits_};
+  PreparedTemplates templates_;
+};
+
+TEST_F(MysqlPreparedReprepare, Err1615IsAnsweredByPreparingAgainAndExecutingOnce) {
+  ScriptLog log;
+  const Executed executed = run(log);
+  EXPECT_EQ(executed.error_code, 0u);
+  EXPECT_TRUE(executed.reprepared);
+  EXPECT_THAT(log.commands,
+              ::testing::ElementsAre("PREPARE 1", "EXECUTE 1", "CLOSE 1", "PREPARE 2", "EXECUTE 2"));
+}
+
+TEST_F(MysqlPreparedReprepare, ASecond1615GoesToTheClientWithoutAnotherRetry) {
+  ScriptLog log;
+  log.needs_reprepare = 5;
+  const Executed executed = run(log);
+  EXPECT_EQ(executed.error_code, 1615u);
+  EXPECT_THAT(log.commands,
+              ::testing::ElementsAre("PREPARE 1", "EXECUTE 1", "CLOSE 1", "PREPARE 2", "EXECUTE 2"));
 }
 
 }  // namespace
