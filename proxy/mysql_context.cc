@@ -226,6 +226,7 @@ std::string_view to_string(MysqlPinReason reason) noexcept {
     case MysqlPinReason::SqlPrepare: return "sql_prepare";
     case MysqlPinReason::CharsetVariables: return "charset_variables";
     case MysqlPinReason::UnknownStateChange: return "unknown_state_change";
+    case MysqlPinReason::Cursor: return "cursor";
   }
   return "unknown";
 }
@@ -291,6 +292,7 @@ MysqlPins MysqlContext::reset() {
   pins_ = 0;
   started_pins_ = 0;
   transaction_characteristics_ = false;
+  cursor_open_ = false;
   last_insert_id_ = 0;
   row_count_ = -1;
   found_rows_ = 0;
@@ -426,6 +428,7 @@ void MysqlContext::learn_from_response(const mysql::ResponseSummary& summary,
   if (in_transaction()) now |= pin_bit(MysqlPinReason::Transaction);
   if ((status_flags_ & mysql::SERVER_STATUS_AUTOCOMMIT) == 0) now |= pin_bit(MysqlPinReason::AutocommitOff);
   if (transaction_characteristics_) now |= pin_bit(MysqlPinReason::TransactionCharacteristics);
+  if (cursor_open_) now |= pin_bit(MysqlPinReason::Cursor);
   if ((traits.pins & pin_bit(MysqlPinReason::FoundRows)) != 0 && !summary.failed) {
     now |= pin_bit(MysqlPinReason::FoundRows);
   }
@@ -434,9 +437,15 @@ void MysqlContext::learn_from_response(const mysql::ResponseSummary& summary,
   started_pins_ = static_cast<MysqlPins>(now & ~before);
 }
 
+void MysqlContext::set_cursor_open(bool open) noexcept {
+  cursor_open_ = open;
+  if (!open) pins_ = static_cast<MysqlPins>(pins_ & ~pin_bit(MysqlPinReason::Cursor));
+}
+
 void MysqlContext::forget_backend_state() {
   status_flags_ = mysql::SERVER_STATUS_AUTOCOMMIT;
   transaction_characteristics_ = false;
+  cursor_open_ = false;
   pins_ &= kStickyPins;
   started_pins_ = 0;
 }

@@ -46,8 +46,10 @@ enum class MysqlPinReason : std::uint8_t {
   SqlPrepare,                  // PREPARE name FROM ... (SQL-level prepared statements)
   CharsetVariables,            // character_set_* set to values SET NAMES cannot reproduce
   UnknownStateChange,          // SESSION_TRACK_STATE_CHANGE with no cause corral knows how to replay
+  // Until the last row was fetched or the statement is reset, re-executed or closed.
+  Cursor,                      // COM_STMT_EXECUTE opened a cursor: COM_STMT_FETCH must reach it
 };
-inline constexpr std::size_t kMysqlPinReasonCount = 12;
+inline constexpr std::size_t kMysqlPinReasonCount = 13;
 /// The metric label: "transaction", "user_variable", ...
 std::string_view to_string(MysqlPinReason reason) noexcept;
 
@@ -133,6 +135,9 @@ class MysqlContext {
   /// `traits` are the statement's; `tracked` is false when the backend has no session tracking.
   void learn_from_response(const mysql::ResponseSummary& summary, const mysql::SessionStateChanges& changes,
                            mysql::StatusFlags status_flags, const StatementTraits& traits, bool result_set);
+  /// Prepared statements: a cursor is open on the backend connection (kept in pins() from the next
+  /// learn_from_response() on) or no longer is (the pin ends at once).
+  void set_cursor_open(bool open) noexcept;
   /// After a statement corral could not finish (backend lost): no transaction, no held answers.
   void forget_backend_state();
 
@@ -176,6 +181,7 @@ class MysqlContext {
   MysqlPins pins_ = 0;
   MysqlPins started_pins_ = 0;
   bool transaction_characteristics_ = false;  // SET TRANSACTION ... waits for the next transaction
+  bool cursor_open_ = false;                  // a prepared statement's cursor waits for COM_STMT_FETCH
   std::uint64_t last_insert_id_ = 0;
   std::int64_t row_count_ = -1;
   std::uint64_t found_rows_ = 0;

@@ -81,7 +81,11 @@ std::string_view too_many_clients_reply(config::Protocol protocol) {
 }
 
 MysqlSession::MysqlSession(rt::TcpStream client, SessionEnv* env)
-    : client_(std::move(client)), env_(env), frontend_(env->mysql), cancel_(env->stop_cancel) {
+    : client_(std::move(client)),
+      env_(env),
+      frontend_(env->mysql),
+      cancel_(env->stop_cancel),
+      statements_(env->config->mysql.max_prepared_per_connection, env->config->mysql.max_packet_size) {
   limits_.max_packet_size = env->config->mysql.max_packet_size;
   connection_id_ = static_cast<std::uint32_t>(env->shared->next_client_id.fetch_add(1, std::memory_order_relaxed));
   const std::string peer = client_.peer_address().to_string();
@@ -418,15 +422,8 @@ rt::Task<MysqlSession::Step> MysqlSession::dispatch(const ClientPacket& packet) 
 
 rt::Task<MysqlSession::Step> MysqlSession::handle_statement_command(const mysql::CommandPacket& command,
                                                                    const ClientPacket& packet) {
-  // Prepared statements are built on branch mysql-stmt (proxy/mysql_statements.*). Until they are
-  // wired in here, each COM_STMT_* that expects a response is refused; COM_STMT_CLOSE and
-  // COM_STMT_SEND_LONG_DATA get no response by protocol, so they get none here either.
-  if (!mysql::expects_response(command.command)) co_return Step::Next;
-  queue_error(static_cast<std::uint8_t>(packet.sequence_id + 1), mysql::ER_UNKNOWN_COM_ERROR,
-              "Unknown command: corral does not support prepared statements (" + mysql::to_string(command.command) +
-                  ") yet");
-  const bool flushed = co_await flush();
-  co_return flushed ? Step::Next : Step::Close;
+  const bool go_on = co_await statements_.handle(*this, command, packet);
+  co_return go_on ? Step::Next : Step::Close;
 }
 
 rt::Task<MysqlSession::Step> MysqlSession::handle_query(const ClientPacket& packet) {
@@ -547,6 +544,7 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_change_user(const ClientPacket
   // Whatever the outcome, the old session ends here: its state must not reach the new user.
   release_backend(false);
   context_.reset();
+  statements_.clear();
   const config::User* user = env_->config->find_user(change->username);
   std::string plugin = change->auth_plugin_name.empty() ? std::string(mysql::kMysqlNativePassword)
                                                         : std::move(change->auth_plugin_name);
@@ -571,6 +569,7 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_reset_connection() {
   // trying to clean it (the next statement takes a fresh lease).
   release_backend(false);
   context_.reset();
+  statements_.clear();  // the server drops a session's prepared statements on reset
   queue_ok(1);
   const bool flushed = co_await flush();
   co_return flushed ? Step::Next : Step::Close;
@@ -726,8 +725,17 @@ void MysqlSession::end_statement(pool::MysqlConnection& backend, const Statement
 }
 
 void MysqlSession::release_backend(bool clean) {
+  // Cursors live on the connection: they end with the lease (while it is still valid to touch).
+  if (statements_.cursor_open()) {
+    statements_.forget_cursors();
+    context_.set_cursor_open(false);
+  }
   if (lease_) lease_.release(clean && !discard_lease_);
   discard_lease_ = false;
+}
+
+void MysqlSession::release_if_unpinned() {
+  if (!context_.pinned()) release_backend(true);
 }
 
 MysqlSession::Step MysqlSession::after_backend_lost() {

@@ -24,6 +24,7 @@
 #include "pool/mysql_pool.h"
 #include "protocols/mysql/mysql.h"
 #include "proxy/mysql_context.h"
+#include "proxy/mysql_statements.h"
 #include "proxy/worker.h"
 #include "runtime/byte_buffer.h"
 #include "runtime/task.h"
@@ -68,6 +69,8 @@ class MysqlSession {
   // ---- the pieces command handlers are built from ------------------------------------------------
 
   MysqlContext& context() noexcept { return context_; }
+  /// This worker's MySQL pools (and their prepared statement templates).
+  pool::MysqlPools& pools() noexcept { return *frontend_->pools; }
   const SessionEnv& env() const noexcept { return *env_; }
   /// Fires when the worker stops; every wait of the session uses it.
   rt::CancelSource* cancel() noexcept { return &cancel_; }
@@ -88,6 +91,11 @@ class MysqlSession {
   void end_statement(pool::MysqlConnection& backend, const StatementTraits& traits);
   /// Gives the lease back (closing the connection unless `clean`) and forgets the pins.
   void release_backend(bool clean);
+  /// Gives the lease back (clean) unless a pin is in force; for commands that end without a response
+  /// to learn from (COM_STMT_CLOSE of a statement with an open cursor).
+  void release_if_unpinned();
+  /// Prepared statements: whether a cursor keeps the backend connection (pin reason `cursor`).
+  void set_cursor_pin(bool open) noexcept { context_.set_cursor_open(open); }
   /// After the backend failed mid-command: the client got an ERR; the session is closed when it held
   /// state that is now gone (a transaction, user variables...), so the client cannot go on as if it
   /// were still there. Returns the step to take.
@@ -141,6 +149,7 @@ class MysqlSession {
   MysqlFrontend* frontend_;
   rt::CancelSource cancel_;    // under the worker's stop
   MysqlContext context_;
+  MysqlStatements statements_;  // COM_STMT_*: the client's prepared statements
   mysql::Limits limits_;       // client packets: mysql.max_packet_size
   rt::ByteBuffer in_;
   std::string scratch_;        // client packets that span wire packets

@@ -52,6 +52,10 @@ void MysqlStatements::clear() noexcept {
   open_cursors_ = 0;
 }
 
+void MysqlStatements::forget_cursors() noexcept {
+  for (auto& [id, statement] : statements_) close_cursor(statement);
+}
+
 MysqlStatements::Statement* MysqlStatements::find(std::uint32_t client_id) noexcept {
   const auto it = statements_.find(client_id);
   return it == statements_.end() ? nullptr : &it->second;
@@ -123,7 +127,7 @@ rt::Task<bool> MysqlStatements::prepare(MysqlSession& session, const ClientPacke
     co_return co_await session.flush();
   }
   MysqlContext& context = session.context();
-  auto prepared = session.frontend_pools().prepared_templates().find_or_add(context.key().id(),
+  auto prepared = session.pools().prepared_templates().find_or_add(context.key().id(),
                                                                            context.schema(), *sql);
   if (prepared->prepare_response.empty()) {
     // Nobody prepared this text yet: the server must check it (and may refuse it).

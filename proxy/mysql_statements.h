@@ -46,6 +46,9 @@ class MysqlStatements {
 
   /// Forgets every statement (COM_RESET_CONNECTION, COM_CHANGE_USER: the server would drop them too).
   void clear() noexcept;
+  /// The session gives its backend connection back: cursors on it end. Call while the connection is
+  /// still the session's (the backend statements are marked closed).
+  void forget_cursors() noexcept;
   /// True while a cursor of one of the statements is open on the session's backend connection.
   bool cursor_open() const noexcept { return open_cursors_ > 0; }
   std::size_t size() const noexcept { return statements_.size(); }
