@@ -107,6 +107,8 @@ class RedisSession {
   static bool may_change_pool_key(const redis::Request& request);
   Step finish_local(LocalOutcome outcome, const pool::RedisKey& key_before);
   pool::RedisPool& shared_pool();
+  /// Another counted reference to shared_pool() (a pin keeps its pool even if the context moves on).
+  pool::RedisPoolRef pool_ref();
   void release_pinned(bool clean);
   void reply_error(std::string_view error_line) { sink_->append_local(error_line); }
 
@@ -122,9 +124,9 @@ class RedisSession {
   pool::ReplySink* sink_;     // shared with backend FIFO entries (intrusive count)
   std::string writing_;       // replies being written to the client
   std::string scratch_;       // local replies and re-encoded inline requests
-  pool::RedisPool* pool_ = nullptr;                  // shared pool for the context, cached
+  pool::RedisPoolRef pool_;                          // shared pool for the context, cached
   const pool::RedisConnection* last_shared_ = nullptr;  // where the outstanding replies come from
-  pool::RedisPool* pinned_pool_ = nullptr;
+  pool::RedisPoolRef pinned_pool_;                   // the pool pinned_ came from
   pool::RedisConnection* pinned_ = nullptr;          // dedicated connection while state needs one
   bool client_gone_ = false;
 };
@@ -280,9 +282,10 @@ rt::Task<RedisSession::Step> RedisSession::handle_local(const redis::Request& re
       pool::RedisKey key = local_.pool_key(context_);
       key.user = question.user == "default" ? std::string() : question.user;
       key.password = question.password;
-      pool::RedisPool& candidate = env_->redis_pools->get(key, env_->backend_address);
+      // Held only for this check: a refused key's pool is freed as soon as the reference goes.
+      pool::RedisPoolRef candidate = env_->redis_pools->get(key, env_->backend_address);
       const auto deadline = rt::Deadline::after(env_->config->pool.queue_timeout);
-      pool::Acquired acquired = co_await candidate.shared(deadline, &cancel_);
+      pool::Acquired acquired = co_await candidate->shared(deadline, &cancel_);
       if (acquired.connection == nullptr && acquired.refusal.empty()) {
         // No verdict on the credentials (backend down, pool exhausted): say why, stay unauthenticated.
         reply_error(acquired.error);
@@ -324,7 +327,7 @@ bool RedisSession::may_change_pool_key(const redis::Request& request) {
 RedisSession::Step RedisSession::finish_local(LocalOutcome outcome, const pool::RedisKey& key_before) {
   sink_->append_local(scratch_);
   if (!(local_.pool_key(context_) == key_before)) {
-    pool_ = nullptr;
+    pool_.reset();
     last_shared_ = nullptr;
     if (pinned_ != nullptr) release_pinned(false);  // RESET: the dedicated state ends with it
   }
@@ -414,22 +417,22 @@ rt::Task<RedisSession::Step> RedisSession::handle_pinned(const redis::Request& r
 }
 
 rt::Task<bool> RedisSession::pin() {
-  pool::RedisPool& pool = shared_pool();
+  pool::RedisPoolRef pool = pool_ref();
   const auto deadline = rt::Deadline::after(env_->config->pool.queue_timeout);
-  pool::Acquired acquired = co_await pool.pin(deadline, &cancel_);
+  pool::Acquired acquired = co_await pool->pin(deadline, &cancel_);
   if (acquired.connection == nullptr) {
     reply_error(acquired.error);
     co_return false;
   }
   pinned_ = acquired.connection;
-  pinned_pool_ = &pool;
+  pinned_pool_ = std::move(pool);
   co_return true;
 }
 
 void RedisSession::release_pinned(bool clean) {
   pinned_pool_->unpin(pinned_, clean && !context_.in_multi && !context_.watching);
   pinned_ = nullptr;
-  pinned_pool_ = nullptr;
+  pinned_pool_.reset();
   context_.in_multi = false;
   context_.watching = false;
   context_.multi_failed = false;
@@ -538,8 +541,12 @@ std::string_view RedisSession::wire_bytes(const redis::Request& request, std::st
 }
 
 pool::RedisPool& RedisSession::shared_pool() {
-  if (pool_ == nullptr) pool_ = &env_->redis_pools->get(local_.pool_key(context_), env_->backend_address);
+  if (!pool_) pool_ = env_->redis_pools->get(local_.pool_key(context_), env_->backend_address);
   return *pool_;
+}
+
+pool::RedisPoolRef RedisSession::pool_ref() {
+  return pool::RedisPoolRef(shared_pool());
 }
 
 rt::Task<bool> RedisSession::write_output() {

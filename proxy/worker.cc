@@ -27,7 +27,7 @@ rt::Task<void> counted_session(rt::TcpStream client, SessionEnv* env) {
 }  // namespace
 
 Worker::Worker(std::size_t index, rt::EventLoop& loop, const config::Config& config, SharedState& shared)
-    : index_(index), loop_(loop), config_(config), shared_(shared), redis_pools_(config.pool) {}
+    : index_(index), loop_(loop), config_(config), shared_(shared), redis_pools_(config.pool, &shared.redis_pools) {}
 
 Worker::~Worker() = default;
 

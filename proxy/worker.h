@@ -26,6 +26,7 @@ struct SharedState {
   std::atomic<uint64_t> clients_accepted{0};
   std::atomic<uint64_t> clients_refused{0};
   std::atomic<uint64_t> next_client_id{1};
+  std::atomic<uint64_t> redis_pools{0};  // live Redis pools (one per distinct key per worker)
 };
 
 class RedisLocalCommands;
