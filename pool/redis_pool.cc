@@ -108,6 +108,7 @@ void RedisPool::unpin(RedisConnection* connection, bool clean) {
   std::erase(lent_, connection);
   connection->set_owner(nullptr);
   connection->set_passthrough(false);
+  connection->set_relay_filter(nullptr);
   if (clean && !stopped_ && connection->state() == RedisConnection::State::Ready && connection->in_flight() == 0) {
     idle_pinned_.push_back(connection);
     changed_.notify_all();

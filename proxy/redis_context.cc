@@ -111,11 +111,16 @@ void RedisLocalCommands::reset(RedisContext& context) const {
   const std::string peer = context.peer;
   const std::string local = context.local;
   const auto created = context.created;
+  // The library behind the connection is still the same one (redis-server keeps both too).
+  std::string lib_name = std::move(context.lib_name);
+  std::string lib_ver = std::move(context.lib_ver);
   context = RedisContext{};
   context.id = id;
   context.peer = peer;
   context.local = local;
   context.created = created;
+  context.lib_name = std::move(lib_name);
+  context.lib_ver = std::move(lib_ver);
   init(context);
 }
 

@@ -190,7 +190,7 @@ TEST_P(LocalCommandsBothResp, QuitRepliesOkAndCloses) {
   EXPECT_EQ(b.out, "+OK\r\n");
 }
 
-TEST_P(LocalCommandsBothResp, ResetRestoresTheInitialContextButKeepsTheConnectionIdentity) {
+TEST_P(LocalCommandsBothResp, ResetRestoresTheInitialContextButKeepsTheConnectionIdentityAndLibrary) {
   configure(config::AuthMode::Users);
   context_.resp = GetParam();
   EXPECT_EQ(reply({"AUTH", "app", "secret"}), "+OK\r\n");
@@ -212,7 +212,8 @@ TEST_P(LocalCommandsBothResp, ResetRestoresTheInitialContextButKeepsTheConnectio
   EXPECT_EQ(context_.backend_user, "urluser");
   EXPECT_EQ(context_.backend_password, "urlpw");
   EXPECT_EQ(context_.name, "");
-  EXPECT_EQ(context_.lib_name, "");
+  // redis-server keeps lib-name and lib-ver: they still describe the library behind the connection.
+  EXPECT_EQ(context_.lib_name, "lib");
   EXPECT_FALSE(context_.in_multi);
   EXPECT_FALSE(context_.watching);
 }
