@@ -343,10 +343,12 @@ void RedisLocalCommands::append_client_info(const RedisContext& context, std::st
                      " fd=-1 name=" + context.name + " age=" + std::to_string(age) +
                      " idle=0 flags=" + (context.in_multi ? "x" : "N") + " db=" + std::to_string(context.db) +
                      " sub=0 psub=0 ssub=0 multi=" + (context.in_multi ? "0" : "-1") +
-                     " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r"
+                     " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r"
                      " cmd=client|info user=" + context.user +
                      " redir=-1 resp=" + std::to_string(static_cast<int>(context.resp)) + " lib-name=" +
                      context.lib_name + " lib-ver=" + context.lib_ver + "\n";
+  // The fields and their order are redis-server 7.2's (rbs/rbp since 7.0: a client parsing them finds
+  // them); buffer sizes are 0 because corral has no per-client query buffer to report.
   // redis-server replies with a verbatim string ("txt"), which RESP2 sees as a bulk string.
   redis::append_verbatim(out, "txt", line, context.resp);
 }
