@@ -27,6 +27,8 @@ std::string metrics(const SharedState& shared) {
           shared.clients_accepted.load(std::memory_order_relaxed));
   counter("corral_clients_refused_total", "counter", "Client connections refused at client.max_connections.",
           shared.clients_refused.load(std::memory_order_relaxed));
+  counter("corral_redis_pools", "gauge", "Redis backend pools alive now (one per distinct key per worker).",
+          shared.redis_pools.load(std::memory_order_relaxed));
   return out;
 }
 

@@ -33,7 +33,7 @@ Worker::Worker(std::size_t index, rt::EventLoop& loop, const config::Config& con
       loop_(loop),
       config_(config),
       shared_(shared),
-      redis_pools_(config.pool),
+      redis_pools_(config.pool, &shared.redis_pools),
       mysql_pools_(config.pool),
       mysql_frontend_(std::make_unique<MysqlFrontend>()) {
   mysql_frontend_->pools = &mysql_pools_;

@@ -28,6 +28,7 @@ struct SharedState {
   std::atomic<uint64_t> clients_accepted{0};
   std::atomic<uint64_t> clients_refused{0};
   std::atomic<uint64_t> next_client_id{1};
+  std::atomic<uint64_t> redis_pools{0};  // live Redis pools (one per distinct key per worker)
   MysqlPinCounters mysql_pins{};  // backend connections pinned to a MySQL session, by reason
   /// caching_sha2_password: per [[users]] entry, true once a full authentication succeeded, so later
   /// logins may take the fast path (the server-side cache of MySQL). Null: every login takes the full path.
