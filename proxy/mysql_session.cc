@@ -192,7 +192,8 @@ rt::Task<bool> MysqlSession::learn_server() {
     co_await flush();
     co_return false;
   }
-  acquired.lease.release(true);
+  // Closed, not pooled: its key (no client capabilities) is no client's, so it would only take a slot.
+  acquired.lease.release(false);
   co_return true;
 }
 
@@ -269,11 +270,14 @@ std::string MysqlSession::access_denied(std::string_view user_name, bool with_pa
 rt::Task<MysqlSession::AuthOutcome> MysqlSession::authenticate(const config::User* user, std::string_view user_name,
                                                                std::string plugin, std::string token,
                                                                std::uint8_t sequence_id) {
-  if (plugin != mysql::kMysqlNativePassword && plugin != mysql::kCachingSha2Password) {
-    // A plugin corral does not verify: ask for the one it proposes, as a server does when the
-    // account's plugin differs from the client's choice.
+  const bool supported = plugin == mysql::kMysqlNativePassword || plugin == mysql::kCachingSha2Password;
+  // A client whose plugin differs from the one the greeting named may send no token and wait for a
+  // scramble meant for its plugin (Connector/C does); a plugin corral does not verify is switched to
+  // the one corral proposes, as a server does when the account's plugin differs from the client's.
+  if (!supported || (token.empty() && plugin != mysql::kMysqlNativePassword)) {
+    const std::string_view switch_to = supported ? std::string_view(plugin) : mysql::kMysqlNativePassword;
     std::string request;
-    mysql::encode_auth_switch_request(request, {std::string(mysql::kMysqlNativePassword), scramble_ + '\0'});
+    mysql::encode_auth_switch_request(request, {std::string(switch_to), scramble_ + '\0'});
     queue_packet(sequence_id, request);
     const bool sent = co_await flush();
     if (!sent) co_return AuthOutcome{};
@@ -283,7 +287,7 @@ rt::Task<MysqlSession::AuthOutcome> MysqlSession::authenticate(const config::Use
     token = std::string(reply.payload);
     sequence_id = static_cast<std::uint8_t>(reply.sequence_id + 1);
     consume_packet();
-    plugin = std::string(mysql::kMysqlNativePassword);
+    plugin = std::string(switch_to);
   }
   if (plugin == mysql::kCachingSha2Password) co_return co_await caching_sha2_auth(user, token, sequence_id);
   const bool ok = user != nullptr && mysql::verify_native_password_plain(token, scramble_, user->password);
@@ -311,7 +315,10 @@ rt::Task<MysqlSession::AuthOutcome> MysqlSession::caching_sha2_auth(const config
   } else if (cached != nullptr && cached->load(std::memory_order_relaxed)) {
     // Fast path: the token proves SHA256(password) against corral's "cache" of the user.
     ok = mysql::verify_caching_sha2_token(token, scramble_, mysql::caching_sha2_hash(user->password));
-    if (ok) queue_packet(sequence_id++, auth_more_data(std::string(1, static_cast<char>(mysql::kCachingSha2FastAuthSuccess))));
+    if (ok) {
+      queue_packet(sequence_id++, auth_more_data(std::string(1, static_cast<char>(mysql::kCachingSha2FastAuthSuccess))));
+      env_->shared->mysql_sha2_fast_auths.fetch_add(1, std::memory_order_relaxed);
+    }
   } else {
     // Full path (an unknown user goes through it too, so its answer does not tell users apart).
     queue_packet(sequence_id++, auth_more_data(std::string(1, static_cast<char>(mysql::kCachingSha2PerformFullAuth))));
@@ -335,6 +342,7 @@ rt::Task<MysqlSession::AuthOutcome> MysqlSession::caching_sha2_auth(const config
       consume_packet();
       ok = user != nullptr && password && mysql::secure_equal(*password, user->password);
       if (ok && cached != nullptr) cached->store(true, std::memory_order_relaxed);
+      if (ok) env_->shared->mysql_sha2_full_auths.fetch_add(1, std::memory_order_relaxed);
     }
   }
   if (!ok) {
