@@ -146,6 +146,9 @@ rt::Task<bool> MysqlSession::read_packet(ClientPacket& packet, rt::Deadline dead
       const auto sequence_id = static_cast<std::uint8_t>(head.size() > 3 ? static_cast<std::uint8_t>(head[3]) + 1 : 1);
       if (logical.error == mysql::Errc::PacketTooLarge) {
         queue_error(sequence_id, mysql::ER_NET_PACKET_TOO_LARGE);
+        co_await flush();
+        co_await discard_input();
+        co_return false;
       } else if (logical.error == mysql::Errc::BadSequence) {
         queue_error(sequence_id, mysql::ER_NET_PACKETS_OUT_OF_ORDER);
       } else {
@@ -171,6 +174,21 @@ rt::Task<bool> MysqlSession::read_packet(ClientPacket& packet, rt::Deadline dead
     const auto n = co_await client_.read_some(in_.writable(want), deadline, cancel);
     if (!n || *n == 0) co_return false;
     in_.commit(*n);
+  }
+}
+
+rt::Task<void> MysqlSession::discard_input() {
+  // The client may still be writing the packet that was refused; closing now would reset the
+  // connection before it reads the error. Let it finish (bounded in time and bytes), then close.
+  constexpr std::size_t kMaxDiscarded = std::size_t{1} << 30;
+  client_.shutdown_write();
+  in_.consume(in_.size());
+  const rt::Deadline deadline = rt::Deadline::after(std::chrono::seconds(2));
+  std::size_t discarded = 0;
+  while (discarded < kMaxDiscarded) {
+    const auto n = co_await client_.read_some(in_.writable(kReadChunk), deadline, &cancel_);
+    if (!n || *n == 0) break;
+    discarded += *n;
   }
 }
 
@@ -595,6 +613,11 @@ pool::MysqlPool& MysqlSession::context_pool() {
 }
 
 rt::Task<pool::MysqlConnection*> MysqlSession::backend_for_statement(bool needs_last_insert_id) {
+  // A connection held only for the previous statement's answers does not follow a key change
+  // (COM_SET_OPTION, a charset switch): the next statement needs one that matches the new key.
+  if (lease_ && !context_.holds_session_state() && lease_key_version_ != context_.key_version()) {
+    release_backend(true);
+  }
   if (lease_) co_return lease_.get();  // pinned: the connection has been the session's all along
   auto acquired = co_await context_pool().acquire(rt::Deadline::after(env_->config->pool.queue_timeout), &cancel_);
   if (!acquired.ok()) {
@@ -602,6 +625,7 @@ rt::Task<pool::MysqlConnection*> MysqlSession::backend_for_statement(bool needs_
     co_return nullptr;
   }
   lease_ = std::move(acquired.lease);
+  lease_key_version_ = context_.key_version();
   pool::MysqlConnection& backend = *lease_;
   // Replay what the context has and this connection lacks; one statement, and none when it matches.
   std::string replay = context_.variables_statement(backend.replayed_variables());
