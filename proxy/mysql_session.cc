@@ -203,7 +203,9 @@ rt::Task<bool> MysqlSession::learn_server() {
   pool::MysqlPools& pools = *frontend_->pools;
   if (pools.server_info(env_->backend_address).known) co_return true;
   // The greeting offers what the backend offers: open one backend connection to find out.
-  auto acquired = co_await pools.acquire(pool::make_mysql_key(env_->listener->backend, 0), env_->backend_address,
+  // Named, not a temporary in the co_await expression: g++ 12 mishandles those (see docs/ARCHITECTURE.md).
+  pool::MysqlKey probe = pool::make_mysql_key(env_->listener->backend, 0);
+  auto acquired = co_await pools.acquire(std::move(probe), env_->backend_address,
                                          rt::Deadline::after(env_->config->pool.queue_timeout), &cancel_);
   if (!acquired.ok()) {
     queue_packet(0, acquired.error.err_payload());
@@ -418,8 +420,11 @@ rt::Task<MysqlSession::Step> MysqlSession::dispatch(const ClientPacket& packet) 
       co_return co_await handle_query(packet);
     case mysql::Command::COM_INIT_DB:
     case mysql::Command::COM_FIELD_LIST:
-    case mysql::Command::COM_STATISTICS:
-      co_return co_await relay_statement(packet, StatementTraits{});
+    case mysql::Command::COM_STATISTICS: {
+      // Named: g++ 12 destroys a temporary in a co_await expression twice.
+      const StatementTraits no_traits;
+      co_return co_await relay_statement(packet, no_traits);
+    }
     case mysql::Command::COM_PING: {
       queue_ok(reply_sequence);
       const bool flushed = co_await flush();
