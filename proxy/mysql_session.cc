@@ -121,6 +121,7 @@ rt::Task<bool> MysqlSession::flush() {
   const auto written =
       co_await client_.write_all(out_, rt::Deadline::after(env_->config->pool.operation_timeout), &cancel_);
   out_.clear();
+  if (!written) rt::log::debug("mysql client {}: write failed: {}", connection_id_, written.error().message());
   co_return written.ok();
 }
 
@@ -172,7 +173,10 @@ rt::Task<bool> MysqlSession::read_packet(ClientPacket& packet, rt::Deadline dead
       if (!readable) co_return false;
     }
     const auto n = co_await client_.read_some(in_.writable(want), deadline, cancel);
-    if (!n || *n == 0) co_return false;
+    if (!n || *n == 0) {
+      rt::log::debug("mysql client {}: {} while reading", connection_id_, n ? "end of stream" : n.error().message());
+      co_return false;
+    }
     in_.commit(*n);
   }
 }
@@ -201,12 +205,20 @@ void MysqlSession::consume_packet() noexcept {
 
 rt::Task<bool> MysqlSession::learn_server() {
   pool::MysqlPools& pools = *frontend_->pools;
+  const rt::Deadline deadline = rt::Deadline::after(env_->config->pool.queue_timeout);
+  // One probe per worker at a time: clients arriving meanwhile wait for its result.
+  while (frontend_->probing && !pools.server_info(env_->backend_address).known) {
+    const bool woken = co_await frontend_->probed.wait(deadline, &cancel_);
+    if (!woken) break;
+  }
   if (pools.server_info(env_->backend_address).known) co_return true;
   // The greeting offers what the backend offers: open one backend connection to find out.
+  frontend_->probing = true;
   // Named, not a temporary in the co_await expression: g++ 12 mishandles those (see docs/ARCHITECTURE.md).
   pool::MysqlKey probe = pool::make_mysql_key(env_->listener->backend, 0);
-  auto acquired = co_await pools.acquire(std::move(probe), env_->backend_address,
-                                         rt::Deadline::after(env_->config->pool.queue_timeout), &cancel_);
+  auto acquired = co_await pools.acquire(std::move(probe), env_->backend_address, deadline, &cancel_);
+  frontend_->probing = false;
+  frontend_->probed.notify_all();
   if (!acquired.ok()) {
     queue_packet(0, acquired.error.err_payload());
     co_await flush();
@@ -526,6 +538,7 @@ rt::Task<MysqlSession::Step> MysqlSession::relay_statement(const ClientPacket& p
     co_return flushed ? after_backend_lost() : Step::Close;
   }
   const mysql::Command command = backend->command();
+  last_relayed_sequence_ = packet.sequence_id;  // an error before any response packet follows the command
   const RelayEnd end = co_await relay_response(*backend);
   if (end == RelayEnd::ClientGone) co_return Step::Close;
   if (end == RelayEnd::BackendLost) {
@@ -711,6 +724,8 @@ rt::Task<MysqlSession::RelayEnd> MysqlSession::relay_response(pool::MysqlConnect
   }
   // The backend failed mid-response (it closed itself): the client gets its error as the next packet.
   const pool::MysqlError& error = backend.error();
+  rt::log::debug("mysql client {}: backend {} failed mid-response: {}", connection_id_, backend.describe(),
+                 error.message);
   queue_packet(static_cast<std::uint8_t>(last_relayed_sequence_ + 1),
                error.empty() ? mysql::make_err(pool::kErrBackendLost) : error.err_payload());
   release_backend(false);

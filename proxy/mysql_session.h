@@ -26,6 +26,7 @@
 #include "proxy/mysql_context.h"
 #include "proxy/worker.h"
 #include "runtime/byte_buffer.h"
+#include "runtime/notify.h"
 #include "runtime/task.h"
 #include "runtime/tcp.h"
 
@@ -36,6 +37,8 @@ struct MysqlFrontend {
   mysql::RsaKey rsa_key;          // caching_sha2_password full path (this worker's copy)
   std::string rsa_public_pem;     // what a client gets when it asks for the key
   pool::MysqlPools* pools = nullptr;
+  bool probing = false;      // a session is learning the backend's capabilities for the greeting
+  rt::WaitQueue probed;      // ... and wakes the sessions that wait for them
 };
 
 /// One command packet from the client. Lifetime: views the session's read buffer (or scratch) and is
