@@ -112,7 +112,7 @@ void MysqlSession::queue_ok(std::uint8_t sequence_id, std::uint64_t affected_row
   ok.last_insert_id = last_insert_id;
   ok.status_flags = context_.status_flags();
   const std::size_t at = mysql::begin_packet(out_);
-  mysql::encode_ok_packet(out_, ok, context_.capabilities() | server_capabilities_);
+  mysql::encode_ok_packet(out_, ok, context_.capabilities());
   mysql::finish_packet(out_, at, sequence_id);
 }
 
@@ -321,7 +321,7 @@ rt::Task<MysqlSession::AuthOutcome> MysqlSession::authenticate(const config::Use
     consume_packet();
     plugin = std::string(switch_to);
   }
-  if (plugin == mysql::kCachingSha2Password) co_return co_await caching_sha2_auth(user, token, sequence_id);
+  if (plugin == mysql::kCachingSha2Password) co_return co_await caching_sha2_auth(user, user_name, token, sequence_id);
   const bool ok = user != nullptr && mysql::verify_native_password_plain(token, scramble_, user->password);
   if (!ok) {
     queue_error(sequence_id, mysql::ER_ACCESS_DENIED_ERROR, access_denied(user_name, !token.empty()));
@@ -331,9 +331,8 @@ rt::Task<MysqlSession::AuthOutcome> MysqlSession::authenticate(const config::Use
   co_return AuthOutcome{true, sequence_id};
 }
 
-rt::Task<MysqlSession::AuthOutcome> MysqlSession::caching_sha2_auth(const config::User* user, std::string_view token,
-                                                                    std::uint8_t sequence_id) {
-  const std::string user_name = user != nullptr ? user->name : std::string();
+rt::Task<MysqlSession::AuthOutcome> MysqlSession::caching_sha2_auth(const config::User* user, std::string_view user_name,
+                                                                    std::string_view token, std::uint8_t sequence_id) {
   std::atomic<bool>* cached = nullptr;
   if (user != nullptr && env_->shared->mysql_sha2_cached) {
     cached = &env_->shared->mysql_sha2_cached[static_cast<std::size_t>(user - env_->config->users.data())];
@@ -378,7 +377,7 @@ rt::Task<MysqlSession::AuthOutcome> MysqlSession::caching_sha2_auth(const config
     }
   }
   if (!ok) {
-    queue_error(sequence_id, mysql::ER_ACCESS_DENIED_ERROR, access_denied(user_name.empty() ? "" : user_name, with_password));
+    queue_error(sequence_id, mysql::ER_ACCESS_DENIED_ERROR, access_denied(user_name, with_password));
     co_await flush();
     co_return AuthOutcome{false, sequence_id};
   }
@@ -421,6 +420,7 @@ rt::Task<void> MysqlSession::run() {
 
 rt::Task<MysqlSession::Step> MysqlSession::dispatch(const ClientPacket& packet) {
   const auto reply_sequence = static_cast<std::uint8_t>(packet.sequence_id + 1);
+  reply_sequence_ = reply_sequence;
   auto command = mysql::decode_command(packet.payload);
   if (!command) {
     queue_error(reply_sequence, kErrMalformedPacket);
@@ -615,7 +615,7 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_reset_connection() {
   // trying to clean it (the next statement takes a fresh lease).
   release_backend(false);
   context_.reset();
-  queue_ok(1);
+  queue_ok(reply_sequence_);
   const bool flushed = co_await flush();
   co_return flushed ? Step::Next : Step::Close;
 }
@@ -639,7 +639,7 @@ rt::Task<pool::MysqlConnection*> MysqlSession::backend_for_statement(bool needs_
   if (lease_) co_return lease_.get();  // pinned: the connection has been the session's all along
   auto acquired = co_await context_pool().acquire(rt::Deadline::after(env_->config->pool.queue_timeout), &cancel_);
   if (!acquired.ok()) {
-    queue_packet(1, acquired.error.err_payload());
+    queue_packet(reply_sequence_, acquired.error.err_payload());
     co_return nullptr;
   }
   lease_ = std::move(acquired.lease);
@@ -654,7 +654,7 @@ rt::Task<pool::MysqlConnection*> MysqlSession::backend_for_statement(bool needs_
   if (replay.empty()) co_return &backend;
   auto replayed = co_await backend.query(replay, &cancel_);
   if (!replayed || replayed->error) {
-    queue_packet(1, replayed ? replayed->error->err_payload() : backend.error().err_payload());
+    queue_packet(reply_sequence_, replayed ? replayed->error->err_payload() : backend.error().err_payload());
     release_backend(false);  // some of the variables may have been set
     co_return nullptr;
   }
