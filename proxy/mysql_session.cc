@@ -1,7 +1,6 @@
 #include "proxy/mysql_session.h"
 
 #include <algorithm>
-#include <array>
 #include <string>
 #include <utility>
 #include <vector>
@@ -612,8 +611,8 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_change_user(const ClientPacket
 
 rt::Task<MysqlSession::Step> MysqlSession::handle_reset_connection() {
   // The backend connection of a pinned session holds the state being reset: close it rather than
-  // trying to clean it (the next statement takes a fresh lease).
-  release_backend(false);
+  // trying to clean it (the next statement takes a fresh lease). A one-statement hold holds no state.
+  release_backend(!context_.holds_session_state());
   context_.reset();
   queue_ok(reply_sequence_);
   const bool flushed = co_await flush();
