@@ -671,10 +671,12 @@ rt::Task<MysqlSession::RelayEnd> MysqlSession::relay_response(pool::MysqlConnect
     if (!polled) break;
     if (!polled->has_value()) {
       // Everything buffered has been queued: one client write for the batch, then wait for more.
-      const bool flushed = co_await flush();
-      if (!flushed) {
-        release_backend(false);
-        co_return RelayEnd::ClientGone;
+      if (!out_.empty()) {
+        const bool flushed = co_await flush();
+        if (!flushed) {
+          release_backend(false);
+          co_return RelayEnd::ClientGone;
+        }
       }
       const auto more = co_await backend.read_response_bytes(&cancel_);
       if (!more) break;
@@ -695,7 +697,8 @@ rt::Task<MysqlSession::RelayEnd> MysqlSession::relay_response(pool::MysqlConnect
       mysql::finish_packet(out_, at, packet.packet.sequence_id);
     } else if (packet.packet.size() >= kDirectWriteSize) {
       // Large packets (big rows) go out from the backend's buffer: no copy.
-      bool written = co_await flush();
+      bool written = true;
+      if (!out_.empty()) written = co_await flush();
       if (written) written = co_await write_direct(packet.packet.wire);
       if (!written) {
         release_backend(false);
