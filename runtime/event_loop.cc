@@ -14,6 +14,8 @@ namespace corral::rt {
 namespace {
 thread_local EventLoop* tls_current_loop = nullptr;
 constexpr int kMaxEventsPerWait = 256;
+/// Rounds of ready coroutines run per loop iteration (see run_ready()).
+constexpr int kMaxReadyRounds = 4;
 }  // namespace
 
 // ---- Waiter -------------------------------------------------------------------------------------
@@ -236,11 +238,16 @@ void EventLoop::run_posted() {
 }
 
 void EventLoop::run_ready() {
-  // Only what is queued now runs in this round; what it queues runs after the next epoll_wait(0), so a
-  // chain of wake-ups cannot starve I/O.
-  running_.swap(ready_);
-  for (std::size_t i = 0; i < running_.size(); ++i) running_[i].resume();
-  running_.clear();
+  // What the coroutines resumed here queue runs in further rounds of this same iteration, up to
+  // kMaxReadyRounds: the hops of one request (session -> backend writer, backend reader -> session)
+  // then cost no epoll_wait(0) each, and what one round queues still runs after everything queued
+  // before it (sessions of one round are coalesced into one backend write). The bound keeps a chain
+  // of wake-ups from starving I/O.
+  for (int round = 0; round < kMaxReadyRounds && !ready_.empty(); ++round) {
+    running_.swap(ready_);
+    for (std::size_t i = 0; i < running_.size(); ++i) running_[i].resume();
+    running_.clear();
+  }
 }
 
 // ---- timer heap ---------------------------------------------------------------------------------
