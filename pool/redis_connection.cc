@@ -40,12 +40,13 @@ void RedisConnection::submit(std::string_view request, ReplySink* sink) {
   out_.append(request);
   sink->expect();
   fifo_.push_back(sink);
-  writer_wake_.notify();
+  // The writer runs after every session of this loop iteration had its turn: one write for all.
+  writer_wake_.notify_last();
 }
 
 void RedisConnection::send_raw(std::string_view request) {
   out_.append(request);
-  writer_wake_.notify();
+  writer_wake_.notify_last();
 }
 
 void RedisConnection::set_owner(ReplySink* owner) noexcept {
