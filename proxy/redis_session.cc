@@ -207,10 +207,12 @@ rt::Task<void> RedisSession::run() {
       }
       if (sink_->overflowed()) co_return;
     }
+    // Every complete request was consumed (forwarded ones were copied to their connection): a
+    // client waiting for its replies holds no read buffer either.
+    in_.release_if_empty();
     const auto flushed = co_await flush();
     if (!flushed) co_return;
     if (writing_.capacity() > kKeepWritingCapacity) std::string().swap(writing_);
-    in_.release_if_empty();
     const rt::Deadline deadline =
         idle_timeout.count() > 0 ? rt::Deadline::after(idle_timeout) : rt::Deadline::never();
     // Wait without a buffer first: an idle client then costs no read buffer.
