@@ -103,6 +103,11 @@ class MysqlSession {
 
   /// Queues one packet for the client (written by flush()).
   void queue_packet(std::uint8_t sequence_id, std::string_view payload);
+  /// Queues a response packet read from `backend` before relay_response() takes over (the first packet
+  /// of an execute, which corral looks at before the client may see it): as relay_response() would,
+  /// with the session-state block stripped for clients without CLIENT_SESSION_TRACK.
+  void queue_relayed_packet(const pool::MysqlConnection& backend, const mysql::WirePacket& packet,
+                            const mysql::ResponseEvent& event);
   /// Queues an ERR_Packet; `message` replaces the spec's default message when not empty.
   void queue_error(std::uint8_t sequence_id, const mysql::ErrorSpec& spec, std::string_view message = {});
   /// Queues an OK_Packet with the context's status flags.

@@ -179,7 +179,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlSession& session, const ClientPacke
   }
   pool::BackendStatement* backend_statement = started->statement;
   const std::uint8_t cursor_type = static_cast<std::uint8_t>(packet.payload[5]);  // flags after the id
-  session.queue_packet(started->first.sequence_id, started->first.payload());
+  session.queue_relayed_packet(*backend, started->first, started->first_event);
   if (!started->first_event.complete) {
     const MysqlSession::RelayEnd end = co_await session.relay_response(*backend);
     if (end == MysqlSession::RelayEnd::BackendLost) co_return session.after_backend_lost() == MysqlSession::Step::Next;
