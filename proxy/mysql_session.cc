@@ -150,6 +150,9 @@ rt::Task<bool> MysqlSession::read_packet(ClientPacket& packet, rt::Deadline dead
       const auto sequence_id = static_cast<std::uint8_t>(head.size() > 3 ? static_cast<std::uint8_t>(head[3]) + 1 : 1);
       if (logical.error == mysql::Errc::PacketTooLarge) {
         queue_error(sequence_id, mysql::ER_NET_PACKET_TOO_LARGE);
+        co_await flush();
+        co_await discard_input();
+        co_return false;
       } else if (logical.error == mysql::Errc::BadSequence) {
         queue_error(sequence_id, mysql::ER_NET_PACKETS_OUT_OF_ORDER);
       } else {
@@ -178,6 +181,21 @@ rt::Task<bool> MysqlSession::read_packet(ClientPacket& packet, rt::Deadline dead
   }
 }
 
+rt::Task<void> MysqlSession::discard_input() {
+  // The client may still be writing the packet that was refused; closing now would reset the
+  // connection before it reads the error. Let it finish (bounded in time and bytes), then close.
+  constexpr std::size_t kMaxDiscarded = std::size_t{1} << 30;
+  client_.shutdown_write();
+  in_.consume(in_.size());
+  const rt::Deadline deadline = rt::Deadline::after(std::chrono::seconds(2));
+  std::size_t discarded = 0;
+  while (discarded < kMaxDiscarded) {
+    const auto n = co_await client_.read_some(in_.writable(kReadChunk), deadline, &cancel_);
+    if (!n || *n == 0) break;
+    discarded += *n;
+  }
+}
+
 void MysqlSession::consume_packet() noexcept {
   in_.consume(pending_consume_);
   pending_consume_ = 0;
@@ -189,14 +207,17 @@ rt::Task<bool> MysqlSession::learn_server() {
   pool::MysqlPools& pools = *frontend_->pools;
   if (pools.server_info(env_->backend_address).known) co_return true;
   // The greeting offers what the backend offers: open one backend connection to find out.
-  auto acquired = co_await pools.acquire(pool::make_mysql_key(env_->listener->backend, 0), env_->backend_address,
+  // Named, not a temporary in the co_await expression: g++ 12 mishandles those (see docs/ARCHITECTURE.md).
+  pool::MysqlKey probe = pool::make_mysql_key(env_->listener->backend, 0);
+  auto acquired = co_await pools.acquire(std::move(probe), env_->backend_address,
                                          rt::Deadline::after(env_->config->pool.queue_timeout), &cancel_);
   if (!acquired.ok()) {
     queue_packet(0, acquired.error.err_payload());
     co_await flush();
     co_return false;
   }
-  acquired.lease.release(true);
+  // Closed, not pooled: its key (no client capabilities) is no client's, so it would only take a slot.
+  acquired.lease.release(false);
   co_return true;
 }
 
@@ -273,11 +294,14 @@ std::string MysqlSession::access_denied(std::string_view user_name, bool with_pa
 rt::Task<MysqlSession::AuthOutcome> MysqlSession::authenticate(const config::User* user, std::string_view user_name,
                                                                std::string plugin, std::string token,
                                                                std::uint8_t sequence_id) {
-  if (plugin != mysql::kMysqlNativePassword && plugin != mysql::kCachingSha2Password) {
-    // A plugin corral does not verify: ask for the one it proposes, as a server does when the
-    // account's plugin differs from the client's choice.
+  const bool supported = plugin == mysql::kMysqlNativePassword || plugin == mysql::kCachingSha2Password;
+  // A client whose plugin differs from the one the greeting named may send no token and wait for a
+  // scramble meant for its plugin (Connector/C does); a plugin corral does not verify is switched to
+  // the one corral proposes, as a server does when the account's plugin differs from the client's.
+  if (!supported || (token.empty() && plugin != mysql::kMysqlNativePassword)) {
+    const std::string_view switch_to = supported ? std::string_view(plugin) : mysql::kMysqlNativePassword;
     std::string request;
-    mysql::encode_auth_switch_request(request, {std::string(mysql::kMysqlNativePassword), scramble_ + '\0'});
+    mysql::encode_auth_switch_request(request, {std::string(switch_to), scramble_ + '\0'});
     queue_packet(sequence_id, request);
     const bool sent = co_await flush();
     if (!sent) co_return AuthOutcome{};
@@ -287,7 +311,7 @@ rt::Task<MysqlSession::AuthOutcome> MysqlSession::authenticate(const config::Use
     token = std::string(reply.payload);
     sequence_id = static_cast<std::uint8_t>(reply.sequence_id + 1);
     consume_packet();
-    plugin = std::string(mysql::kMysqlNativePassword);
+    plugin = std::string(switch_to);
   }
   if (plugin == mysql::kCachingSha2Password) co_return co_await caching_sha2_auth(user, token, sequence_id);
   const bool ok = user != nullptr && mysql::verify_native_password_plain(token, scramble_, user->password);
@@ -315,7 +339,10 @@ rt::Task<MysqlSession::AuthOutcome> MysqlSession::caching_sha2_auth(const config
   } else if (cached != nullptr && cached->load(std::memory_order_relaxed)) {
     // Fast path: the token proves SHA256(password) against corral's "cache" of the user.
     ok = mysql::verify_caching_sha2_token(token, scramble_, mysql::caching_sha2_hash(user->password));
-    if (ok) queue_packet(sequence_id++, auth_more_data(std::string(1, static_cast<char>(mysql::kCachingSha2FastAuthSuccess))));
+    if (ok) {
+      queue_packet(sequence_id++, auth_more_data(std::string(1, static_cast<char>(mysql::kCachingSha2FastAuthSuccess))));
+      env_->shared->mysql_sha2_fast_auths.fetch_add(1, std::memory_order_relaxed);
+    }
   } else {
     // Full path (an unknown user goes through it too, so its answer does not tell users apart).
     queue_packet(sequence_id++, auth_more_data(std::string(1, static_cast<char>(mysql::kCachingSha2PerformFullAuth))));
@@ -339,6 +366,7 @@ rt::Task<MysqlSession::AuthOutcome> MysqlSession::caching_sha2_auth(const config
       consume_packet();
       ok = user != nullptr && password && mysql::secure_equal(*password, user->password);
       if (ok && cached != nullptr) cached->store(true, std::memory_order_relaxed);
+      if (ok) env_->shared->mysql_sha2_full_auths.fetch_add(1, std::memory_order_relaxed);
     }
   }
   if (!ok) {
@@ -396,8 +424,11 @@ rt::Task<MysqlSession::Step> MysqlSession::dispatch(const ClientPacket& packet) 
       co_return co_await handle_query(packet);
     case mysql::Command::COM_INIT_DB:
     case mysql::Command::COM_FIELD_LIST:
-    case mysql::Command::COM_STATISTICS:
-      co_return co_await relay_statement(packet, StatementTraits{});
+    case mysql::Command::COM_STATISTICS: {
+      // Named: g++ 12 destroys a temporary in a co_await expression twice.
+      const StatementTraits no_traits;
+      co_return co_await relay_statement(packet, no_traits);
+    }
     case mysql::Command::COM_PING: {
       queue_ok(reply_sequence);
       const bool flushed = co_await flush();
@@ -586,6 +617,11 @@ pool::MysqlPool& MysqlSession::context_pool() {
 }
 
 rt::Task<pool::MysqlConnection*> MysqlSession::backend_for_statement(bool needs_last_insert_id) {
+  // A connection held only for the previous statement's answers does not follow a key change
+  // (COM_SET_OPTION, a charset switch): the next statement needs one that matches the new key.
+  if (lease_ && !context_.holds_session_state() && lease_key_version_ != context_.key_version()) {
+    release_backend(true);
+  }
   if (lease_) co_return lease_.get();  // pinned: the connection has been the session's all along
   auto acquired = co_await context_pool().acquire(rt::Deadline::after(env_->config->pool.queue_timeout), &cancel_);
   if (!acquired.ok()) {
@@ -593,6 +629,7 @@ rt::Task<pool::MysqlConnection*> MysqlSession::backend_for_statement(bool needs_
     co_return nullptr;
   }
   lease_ = std::move(acquired.lease);
+  lease_key_version_ = context_.key_version();
   pool::MysqlConnection& backend = *lease_;
   // Replay what the context has and this connection lacks; one statement, and none when it matches.
   std::string replay = context_.variables_statement(backend.replayed_variables());

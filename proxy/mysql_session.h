@@ -135,6 +135,7 @@ class MysqlSession {
   /// Reads one whole client packet into `packet`. Idle waits use the worker's idle cancel (drain).
   rt::Task<bool> read_packet(ClientPacket& packet, rt::Deadline deadline, bool idle);
   void consume_packet() noexcept;
+  rt::Task<void> discard_input();
 
   rt::Task<Step> dispatch(const ClientPacket& packet);
   rt::Task<Step> handle_query(const ClientPacket& packet);
@@ -167,6 +168,7 @@ class MysqlSession {
   pool::MysqlLease lease_;     // held between statements only while pinned
   pool::MysqlPool* pool_ = nullptr;  // the context's pool, cached for key_version_
   std::uint64_t pool_key_version_ = ~0ull;
+  std::uint64_t lease_key_version_ = 0;  // the context's key when the held lease was taken
   std::uint8_t last_relayed_sequence_ = 0;
   bool last_result_set_ = false;  // the last response ended with a result set (not an OK)
   bool discard_lease_ = false;    // the held connection no longer matches its pool (COM_SET_OPTION)

@@ -29,6 +29,8 @@ struct SharedState {
   std::atomic<uint64_t> clients_refused{0};
   std::atomic<uint64_t> next_client_id{1};
   MysqlPinCounters mysql_pins{};  // backend connections pinned to a MySQL session, by reason
+  std::atomic<uint64_t> mysql_sha2_fast_auths{0};  // caching_sha2_password logins by scramble only
+  std::atomic<uint64_t> mysql_sha2_full_auths{0};  // ... and over the RSA key exchange
   /// caching_sha2_password: per [[users]] entry, true once a full authentication succeeded, so later
   /// logins may take the fast path (the server-side cache of MySQL). Null: every login takes the full path.
   std::unique_ptr<std::atomic<bool>[]> mysql_sha2_cached;

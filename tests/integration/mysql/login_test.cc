@@ -51,9 +51,11 @@ TEST_F(Login, CachingSha2FullPathThenFastPath) {
   MysqlClient first = MysqlClient::connect(
       {.port = proxy_port(), .user = kUser, .password = kPassword, .default_auth = "caching_sha2_password"});
   EXPECT_EQ(first.query("SELECT 3").at(0), "3");
+  EXPECT_THAT(metrics(), HasSubstr("corral_mysql_caching_sha2_auths_total{path=\"full\"} 1"));
   // The next one takes the fast path (scramble only).
   MysqlClient second = connect(kUser, kPassword, {}, "caching_sha2_password");
   EXPECT_EQ(second.query("SELECT 4").at(0), "4");
+  EXPECT_THAT(metrics(), HasSubstr("corral_mysql_caching_sha2_auths_total{path=\"fast\"} 1"));
   try {
     connect(kUser, "wrong", {}, "caching_sha2_password");
     FAIL() << "caching_sha2 login with a wrong password succeeded";

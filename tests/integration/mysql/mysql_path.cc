@@ -51,6 +51,7 @@ CorralProcess& MysqlPathTest::start_proxy(ProxySetup setup) {
   admin_port_ = pick_free_port();
   std::string toml = "[server]\nworkers = " + std::to_string(setup.workers) +
                      "\nshutdown_grace_ms = 2000\nadmin = \"127.0.0.1:" + std::to_string(admin_port_) + "\"\n" +
+                     setup.server_toml +
                      "\n[pool]\n" + setup.pool_toml + "\n[mysql]\n" + setup.mysql_toml + "\n[client]\n" +
                      setup.client_toml + "\n" +
                      "[[users]]\nname = \"app\"\npassword = \"app-pw\"\n"

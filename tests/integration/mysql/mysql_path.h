@@ -30,6 +30,7 @@ inline constexpr const char* kPassword = "app-pw";
 struct ProxySetup {
   uint32_t workers = 2;
   std::string schema{};       // the backend URL's default schema
+  std::string server_toml{};  // more lines for [server]
   std::string pool_toml{};    // lines for [pool]
   std::string mysql_toml{};   // lines for [mysql]
   std::string client_toml{};  // lines for [client]
