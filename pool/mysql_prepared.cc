@@ -163,7 +163,7 @@ rt::Task<rt::Result<std::string>> init_db(MysqlConnection& connection, std::stri
 }  // namespace
 
 rt::Task<rt::Result<PrepareOnOutcome>> prepare_on(MysqlConnection& connection,
-                                                  std::shared_ptr<PreparedTemplate> statement,
+                                                  const std::shared_ptr<PreparedTemplate>& statement,
                                                   std::size_t capacity, rt::CancelSource* cancel) {
   PrepareOnOutcome outcome;
   outcome.statement = connection.prepared().find(statement->id);
@@ -205,7 +205,7 @@ rt::Task<rt::Result<PrepareOnOutcome>> prepare_on(MysqlConnection& connection,
   statement->prepare_response = std::move(response);
   std::vector<std::uint32_t> evicted;
   outcome.statement =
-      &connection.prepared().add(std::move(statement), ok.statement_id, ok.num_params, capacity, evicted);
+      &connection.prepared().add(statement, ok.statement_id, ok.num_params, capacity, evicted);
   outcome.prepared_now = true;
   for (const std::uint32_t backend_id : evicted) {
     payload.clear();
@@ -234,7 +234,7 @@ rt::Task<rt::Result<void>> send_long_data(MysqlConnection& connection, std::uint
 }  // namespace
 
 rt::Task<rt::Result<ExecuteStart>> start_execute(MysqlConnection& connection,
-                                                 std::shared_ptr<PreparedTemplate> statement,
+                                                 const std::shared_ptr<PreparedTemplate>& statement,
                                                  ExecuteState& state, std::span<char> wire,
                                                  std::string_view payload, std::size_t capacity,
                                                  rt::CancelSource* cancel) {

@@ -128,8 +128,10 @@ struct PrepareOnOutcome {
 /// refreshes the template's metadata and cached PREPARE response.
 /// Suspends while the backend answers (operation timeout of the connection, `cancel`). Transport or
 /// protocol failures close the connection and are errors (connection.error() has the client's text).
+/// Lifetime: `statement` (a reference, so an awaited call passes no temporary with a destructor:
+/// see the g++ 12 note in docs/ARCHITECTURE.md) must outlive the call.
 rt::Task<rt::Result<PrepareOnOutcome>> prepare_on(MysqlConnection& connection,
-                                                  std::shared_ptr<PreparedTemplate> statement,
+                                                  const std::shared_ptr<PreparedTemplate>& statement,
                                                   std::size_t capacity, rt::CancelSource* cancel);
 
 /// What a client's statement carries from one COM_STMT_EXECUTE to the next (owned by the session's
@@ -166,8 +168,9 @@ inline constexpr std::uint16_t kErrNeedReprepare = 1615;
 /// execute re-sent, once. `wire` is the client's packet as received (its statement id is rewritten in
 /// place); `payload` is its logical payload. Long data is cleared once sent.
 /// Suspends like prepare_on(); transport and protocol failures close the connection and are errors.
+/// Lifetime: `statement`, `state`, `wire` and `payload` must outlive the call.
 rt::Task<rt::Result<ExecuteStart>> start_execute(MysqlConnection& connection,
-                                                 std::shared_ptr<PreparedTemplate> statement,
+                                                 const std::shared_ptr<PreparedTemplate>& statement,
                                                  ExecuteState& state, std::span<char> wire,
                                                  std::string_view payload, std::size_t capacity,
                                                  rt::CancelSource* cancel);
