@@ -267,6 +267,7 @@ TEST_F(PreparedThroughCorral, ACursorIsFetchedRowByRowAndItsPinEndsWithTheLastRo
   if (mysql_stmt_execute(statement.handle()) != 0) statement.fail("mysql_stmt_execute");
   ASSERT_EQ(mysql_stmt_reset(statement.handle()), 0);
   EXPECT_EQ(other.query("SELECT COUNT(*) FROM numbers").at(0), "5");
+  EXPECT_THAT(metrics(), HasSubstr("corral_mysql_pins_total{reason=\"cursor\"} 2\n"));
 }
 
 TEST_F(PreparedThroughCorral, AStatementStillRunsAfterItsTableWasAltered) {
