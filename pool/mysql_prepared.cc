@@ -9,12 +9,12 @@ namespace corral::pool {
 
 // ---- templates -----------------------------------------------------------------------------------
 
-std::shared_ptr<PreparedTemplate> PreparedTemplates::find_or_add(std::string_view pool_key_id,
+std::shared_ptr<PreparedTemplate> PreparedTemplates::find_or_add(std::string_view context_id,
                                                                  std::string_view schema, std::string_view sql) {
   std::string key;
-  key.reserve(pool_key_id.size() + schema.size() + sql.size() + 24);
+  key.reserve(context_id.size() + schema.size() + sql.size() + 24);
   // Length prefixes keep ("ab", "c") and ("a", "bc") apart.
-  key.append(std::to_string(pool_key_id.size())).append(":").append(pool_key_id);
+  key.append(std::to_string(context_id.size())).append(":").append(context_id);
   key.append(std::to_string(schema.size())).append(":").append(schema);
   key.append(sql);
   auto [it, inserted] = by_key_.try_emplace(std::move(key));

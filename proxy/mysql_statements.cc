@@ -126,9 +126,14 @@ rt::Task<bool> MysqlStatements::prepare(MysqlSession& session, const ClientPacke
     session.queue_error(reply_sequence(packet), mysql::ER_UNKNOWN_COM_ERROR, "Malformed COM_STMT_PREPARE");
     co_return co_await session.flush();
   }
-  MysqlContext& context = session.context();
-  auto prepared = session.pools().prepared_templates().find_or_add(context.key().id(),
-                                                                           context.schema(), *sql);
+  if (statements_.size() >= kMaxStatementsPerSession) {
+    session.queue_error(reply_sequence(packet), kErrTooManyStatements);
+    co_return co_await session.flush();
+  }
+  const MysqlContext& context = session.context();
+  std::string context_id = context.key().id();
+  context_id.append("|").append(context.variables_text());
+  auto prepared = session.pools().prepared_templates().find_or_add(context_id, context.schema(), *sql);
   if (prepared->prepare_response.empty()) {
     // Nobody prepared this text yet: the server must check it (and may refuse it).
     pool::MysqlConnection* backend = co_await session.backend_for_statement();
@@ -142,6 +147,8 @@ rt::Task<bool> MysqlStatements::prepare(MysqlSession& session, const ClientPacke
     }
     session.end_statement(*backend, StatementTraits{});
   }
+  // Ids are never 0 and never one still in use (after 2^32 prepares the counter wraps).
+  while (next_id_ == 0 || statements_.contains(next_id_)) ++next_id_;
   const std::uint32_t client_id = next_id_++;
   answer_prepare(session, *prepared, client_id, reply_sequence(packet));
   statements_.emplace(client_id, Statement{std::move(prepared), {}, false, nullptr});

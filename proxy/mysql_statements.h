@@ -29,6 +29,12 @@ namespace corral::proxy {
 class MysqlSession;
 struct ClientPacket;
 
+/// Statements one session may hold open: MariaDB's default max_prepared_stmt_count (for the whole
+/// server there; per session here, since corral answers most PREPAREs itself).
+inline constexpr std::size_t kMaxStatementsPerSession = 16382;
+/// ER_MAX_PREPARED_STMT_COUNT_REACHED, worded like the server's.
+inline constexpr mysql::ErrorSpec kErrTooManyStatements{
+    1461, "42000", "Can't create more than max_prepared_stmt_count statements (current value: 16382)"};
 /// ER_STMT_HAS_NO_OPEN_CURSOR: COM_STMT_FETCH on a statement without an open cursor.
 inline constexpr mysql::ErrorSpec kErrNoOpenCursor{1421, "HY000", "The statement has no open cursor"};
 

@@ -325,6 +325,40 @@ TEST_F(PreparedThroughCorral, UnknownStatementIdsGetTheServersError) {
   EXPECT_EQ(client.query("SELECT 3").at(0), "3");  // the session goes on
 }
 
+TEST_F(PreparedThroughCorral, TheSameTextUnderAnotherSqlModeIsAnotherStatement) {
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 2\n"});
+  MysqlClient ansi = connect();
+  ansi.execute("SET SESSION sql_mode = 'ANSI_QUOTES'");
+  MysqlClient plain = connect();
+  const std::string sql = "SELECT \"a\" FROM (SELECT 7 AS a) AS t";
+  Statement as_identifier(ansi.handle(), sql);
+  EXPECT_EQ(as_identifier.execute().at(0)[0], "7");
+  Statement as_string(plain.handle(), sql);  // must not reuse the ANSI_QUOTES parse
+  EXPECT_EQ(as_string.execute().at(0)[0], "a");
+  EXPECT_EQ(as_identifier.execute().at(0)[0], "7");
+}
+
+TEST_F(PreparedThroughCorral, ASessionHoldsAtMostMaxPreparedStmtCountStatements) {
+  start_proxy({.workers = 1});
+  MysqlClient client = connect();
+  std::vector<MYSQL_STMT*> handles;
+  for (int i = 0; i < 16382; ++i) {
+    MYSQL_STMT* stmt = mysql_stmt_init(client.handle());
+    ASSERT_NE(stmt, nullptr);
+    ASSERT_EQ(mysql_stmt_prepare(stmt, "SELECT 1", 8), 0) << i << ": " << mysql_stmt_error(stmt);
+    handles.push_back(stmt);
+  }
+  MYSQL_STMT* one_more = mysql_stmt_init(client.handle());
+  EXPECT_NE(mysql_stmt_prepare(one_more, "SELECT 1", 8), 0);
+  EXPECT_EQ(mysql_stmt_errno(one_more), 1461u);
+  mysql_stmt_close(handles.back());  // closing one makes room again
+  handles.pop_back();
+  EXPECT_EQ(mysql_stmt_prepare(one_more, "SELECT 1", 8), 0) << mysql_stmt_error(one_more);
+  handles.push_back(one_more);
+  for (MYSQL_STMT* stmt : handles) mysql_stmt_close(stmt);
+  EXPECT_EQ(client.query("SELECT 2").at(0), "2");
+}
+
 TEST_F(PreparedThroughCorral, SysbenchReadWriteWithPreparedStatementsFinishesWithoutErrors) {
   start_backend();
   start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 8\nqueue_timeout_ms = 30000\n"});
