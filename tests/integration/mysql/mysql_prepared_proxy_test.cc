@@ -359,6 +359,41 @@ TEST_F(PreparedThroughCorral, ASessionHoldsAtMostMaxPreparedStmtCountStatements)
   EXPECT_EQ(client.query("SELECT 2").at(0), "2");
 }
 
+TEST_F(PreparedThroughCorral, AKilledBackendFailsTheExecuteAndTheStatementWorksAgainAfterARestart) {
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 2\n"});
+  MysqlClient client = connect();
+  Statement statement(client.handle(), "SELECT CONCAT('v', ?)");
+  statement.bind({1LL});
+  ASSERT_EQ(statement.execute().at(0)[0], "v1");
+  backend().kill();
+  statement.set({2LL});
+  try {
+    statement.execute();
+    FAIL() << "an execute succeeded on a killed backend";
+  } catch (const MysqlException& e) {
+    // corral's error naming the backend (1158 lost, 1105 unavailable), or 2013 when the client sees
+    // the close first.
+    EXPECT_TRUE(e.code() == 1158u || e.code() == 1105u || e.code() == 2013u) << e.code() << " " << e.what();
+  }
+  EXPECT_TRUE(proxy().running());
+  backend().restart();
+  // The session had no state on the lost connection: its statement still exists in corral and is
+  // prepared again on a new backend connection (types re-sent: none are on the wire this time).
+  std::string last_error;
+  bool back = false;
+  for (int attempt = 0; attempt < 100 && !back; ++attempt) {
+    try {
+      statement.set({3LL + attempt});
+      back = statement.execute().at(0)[0] == "v" + std::to_string(3 + attempt);
+    } catch (const MysqlException& e) {
+      last_error = e.what();
+      if (e.code() == 2013u || e.code() == 2006u) break;  // the client library gave up the connection
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  EXPECT_TRUE(back) << last_error;
+}
+
 TEST_F(PreparedThroughCorral, SysbenchReadWriteWithPreparedStatementsFinishesWithoutErrors) {
   start_backend();
   start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 8\nqueue_timeout_ms = 30000\n"});
