@@ -7,6 +7,7 @@
 #include "pool/mysql_connection.h"
 #include "protocols/mysql/primitives.h"
 #include "proxy/mysql_session.h"
+#include "runtime/event_loop.h"
 
 namespace corral::proxy {
 
@@ -79,10 +80,14 @@ rt::Task<bool> MysqlStatements::handle(MysqlSession& session, const mysql::Comma
       co_return co_await fetch(session, packet);
     case mysql::Command::COM_STMT_RESET:
       co_return co_await reset(session, packet);
-    case mysql::Command::COM_STMT_CLOSE:
-      co_return co_await close(session, packet);
+    case mysql::Command::COM_STMT_CLOSE: {
+      const bool go_on = co_await close(session, packet);
+      if (go_on) co_await yield_every_few(session);
+      co_return go_on;
+    }
     case mysql::Command::COM_STMT_SEND_LONG_DATA:
       send_long_data(packet);  // no response, as from a server
+      co_await yield_every_few(session);
       co_return true;
     default:
       break;
@@ -91,6 +96,15 @@ rt::Task<bool> MysqlStatements::handle(MysqlSession& session, const mysql::Comma
   session.queue_error(reply_sequence(packet), mysql::ER_NOT_SUPPORTED_YET,
                       "COM_STMT_BULK_EXECUTE is not supported by corral");
   co_return co_await session.flush();
+}
+
+rt::Task<void> MysqlStatements::yield_every_few(MysqlSession& session) {
+  // Commands without a response never wait for I/O: a client that sends thousands of them in one go
+  // (libmysqlclient closing its statements) would keep the loop to itself, and in builds without
+  // tail calls (Debug, ASan) each one would nest the session's stack deeper. Every so often the
+  // session waits for the next loop turn, which unwinds the stack and lets other sessions run.
+  if (++silent_commands_ % kSilentCommandsPerTurn != 0) co_return;
+  co_await rt::sleep_for(std::chrono::nanoseconds(1), session.cancel());
 }
 
 // ---- COM_STMT_PREPARE ----------------------------------------------------------------------------

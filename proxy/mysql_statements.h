@@ -29,6 +29,9 @@ namespace corral::proxy {
 class MysqlSession;
 struct ClientPacket;
 
+/// Commands without a response a session handles before it lets the loop run other sessions.
+inline constexpr std::size_t kSilentCommandsPerTurn = 64;
+
 /// Statements one session may hold open: MariaDB's default max_prepared_stmt_count (for the whole
 /// server there; per session here, since corral answers most PREPAREs itself).
 inline constexpr std::size_t kMaxStatementsPerSession = 16382;
@@ -73,6 +76,7 @@ class MysqlStatements {
   rt::Task<bool> reset(MysqlSession& session, const ClientPacket& packet);
   rt::Task<bool> close(MysqlSession& session, const ClientPacket& packet);
   void send_long_data(const ClientPacket& packet);
+  rt::Task<void> yield_every_few(MysqlSession& session);
 
   /// Queues the template's PREPARE response for the client under `client_id`.
   static void answer_prepare(MysqlSession& session, const pool::PreparedTemplate& prepared,
@@ -85,6 +89,7 @@ class MysqlStatements {
   std::unordered_map<std::uint32_t, Statement> statements_;  // by the id the client sees
   std::uint32_t next_id_ = 1;
   std::size_t open_cursors_ = 0;
+  std::size_t silent_commands_ = 0;  // COM_STMT_CLOSE / SEND_LONG_DATA handled, for yield_every_few()
 };
 
 }  // namespace corral::proxy
