@@ -267,7 +267,25 @@ TEST_F(PreparedThroughCorral, ACursorIsFetchedRowByRowAndItsPinEndsWithTheLastRo
   if (mysql_stmt_execute(statement.handle()) != 0) statement.fail("mysql_stmt_execute");
   ASSERT_EQ(mysql_stmt_reset(statement.handle()), 0);
   EXPECT_EQ(other.query("SELECT COUNT(*) FROM numbers").at(0), "5");
-  EXPECT_THAT(metrics(), HasSubstr("corral_mysql_pins_total{reason=\"cursor\"} 2\n"));
+
+  // A statement closed while its cursor still has rows ends the pin too.
+  MYSQL_STMT* closing = mysql_stmt_init(client.handle());
+  const std::string sql = "SELECT n FROM numbers ORDER BY n";
+  ASSERT_EQ(mysql_stmt_prepare(closing, sql.data(), sql.size()), 0);
+  unsigned long one = 1;
+  ASSERT_EQ(mysql_stmt_attr_set(closing, STMT_ATTR_CURSOR_TYPE, &cursor), 0);
+  ASSERT_EQ(mysql_stmt_attr_set(closing, STMT_ATTR_PREFETCH_ROWS, &one), 0);
+  ASSERT_EQ(mysql_stmt_execute(closing), 0) << mysql_stmt_error(closing);
+  long long n = 0;
+  MYSQL_BIND out{};
+  out.buffer_type = MYSQL_TYPE_LONGLONG;
+  out.buffer = &n;
+  ASSERT_EQ(mysql_stmt_bind_result(closing, &out), 0);
+  ASSERT_EQ(mysql_stmt_fetch(closing), 0) << mysql_stmt_error(closing);
+  EXPECT_EQ(n, 1);
+  mysql_stmt_close(closing);
+  EXPECT_EQ(other.query("SELECT COUNT(*) FROM numbers").at(0), "5");
+  EXPECT_THAT(metrics(), HasSubstr("corral_mysql_pins_total{reason=\"cursor\"} 3\n"));
 }
 
 TEST_F(PreparedThroughCorral, AStatementStillRunsAfterItsTableWasAltered) {
