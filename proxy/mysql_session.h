@@ -97,6 +97,8 @@ class MysqlSession {
   /// Gives the lease back (clean) unless a pin is in force; for commands that end without a response
   /// to learn from (COM_STMT_CLOSE of a statement with an open cursor).
   void release_if_unpinned();
+  /// The backend connection the session holds between statements (a pin is in force), or nullptr.
+  pool::MysqlConnection* held_backend() noexcept { return lease_ ? lease_.get() : nullptr; }
   /// Prepared statements: whether a cursor keeps the backend connection (pin reason `cursor`).
   void set_cursor_pin(bool open) noexcept { context_.set_cursor_open(open); }
   /// After the backend failed mid-command: the client got an ERR; the session is closed when it held

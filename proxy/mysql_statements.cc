@@ -232,9 +232,13 @@ rt::Task<bool> MysqlStatements::fetch(MysqlSession& session, const ClientPacket&
                         "The statement (" + std::to_string(fetched->statement_id) + ") has no open cursor.");
     co_return co_await session.flush();
   }
-  // The cursor pin keeps the connection: backend_for_statement() gives the one the cursor is on.
-  pool::MysqlConnection* backend = co_await session.backend_for_statement();
-  if (backend == nullptr) co_return co_await session.flush();
+  // The cursor pin keeps the connection the cursor is on (a lease that ended took the cursor along).
+  pool::MysqlConnection* backend = session.held_backend();
+  if (backend == nullptr) {
+    close_cursor(*statement);
+    session.queue_error(reply_sequence(packet), kErrNoOpenCursor);
+    co_return co_await session.flush();
+  }
   mysql::rewrite_statement_id(mutable_wire(packet), statement->cursor->backend_id);
   auto sent = co_await backend->send_command_wire(packet.wire, session.cancel());
   if (!sent) co_return backend_failed(session, *backend, packet);
@@ -285,8 +289,12 @@ rt::Task<bool> MysqlStatements::reset(MysqlSession& session, const ClientPacket&
     co_return co_await session.flush();
   }
   // The server must close the cursor: relay the reset to the statement on the cursor's connection.
-  pool::MysqlConnection* backend = co_await session.backend_for_statement();
-  if (backend == nullptr) co_return co_await session.flush();
+  pool::MysqlConnection* backend = session.held_backend();
+  if (backend == nullptr) {
+    close_cursor(*statement);
+    session.queue_ok(reply_sequence(packet));
+    co_return co_await session.flush();
+  }
   mysql::rewrite_statement_id(mutable_wire(packet), statement->cursor->backend_id);
   close_cursor(*statement);
   auto sent = co_await backend->send_command_wire(packet.wire, session.cancel());
@@ -310,7 +318,7 @@ rt::Task<bool> MysqlStatements::close(MysqlSession& session, const ClientPacket&
   }
   // An open cursor holds server resources: closing its backend statement ends it (the next client
   // of this text prepares it again on that connection).
-  pool::MysqlConnection* backend = co_await session.backend_for_statement();
+  pool::MysqlConnection* backend = session.held_backend();  // never a new lease: no reply may go out
   const std::uint64_t template_id = it->second.prepared->id;
   close_cursor(it->second);
   statements_.erase(it);
