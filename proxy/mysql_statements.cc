@@ -189,6 +189,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlSession& session, const ClientPacke
   pool::MysqlConnection* backend = co_await session.backend_for_statement();
   if (backend == nullptr) co_return co_await session.flush();
   close_cursor(*statement);  // a new execute closes the statement's cursor on the server
+  session.set_cursor_pin(open_cursors_ > 0);
   auto started = co_await pool::start_execute(*backend, statement->prepared, statement->execute,
                                               mutable_wire(packet), packet.payload, max_prepared_per_connection_,
                                               session.cancel());
@@ -236,6 +237,7 @@ rt::Task<bool> MysqlStatements::fetch(MysqlSession& session, const ClientPacket&
   pool::MysqlConnection* backend = session.held_backend();
   if (backend == nullptr) {
     close_cursor(*statement);
+    session.set_cursor_pin(open_cursors_ > 0);
     session.queue_error(reply_sequence(packet), kErrNoOpenCursor);
     co_return co_await session.flush();
   }
@@ -292,6 +294,7 @@ rt::Task<bool> MysqlStatements::reset(MysqlSession& session, const ClientPacket&
   pool::MysqlConnection* backend = session.held_backend();
   if (backend == nullptr) {
     close_cursor(*statement);
+    session.set_cursor_pin(open_cursors_ > 0);
     session.queue_ok(reply_sequence(packet));
     co_return co_await session.flush();
   }
