@@ -520,10 +520,13 @@ rt::Task<MysqlSession::Step> MysqlSession::answer_locally(const StatementTraits&
 }
 
 rt::Task<MysqlSession::Step> MysqlSession::relay_statement(const ClientPacket& packet, const StatementTraits& traits) {
-  pool::MysqlConnection* backend = co_await backend_for_statement(traits.uses_last_insert_id);
+  pool::MysqlConnection* backend = ready_backend(traits.uses_last_insert_id);
   if (backend == nullptr) {
-    const bool flushed = co_await flush();
-    co_return flushed ? after_backend_lost() : Step::Close;
+    backend = co_await backend_for_statement(traits.uses_last_insert_id);
+    if (backend == nullptr) {
+      const bool flushed = co_await flush();
+      co_return flushed ? after_backend_lost() : Step::Close;
+    }
   }
   const auto sent = co_await backend->send_command_wire(packet.wire, &cancel_);
   if (!sent) {
@@ -658,6 +661,25 @@ rt::Task<pool::MysqlConnection*> MysqlSession::backend_for_statement(bool needs_
   }
   backend.replayed_variables() = context_.variables_text();
   co_return &backend;
+}
+
+pool::MysqlConnection* MysqlSession::ready_backend(bool needs_last_insert_id) {
+  if (lease_) {
+    // As backend_for_statement(): a one-statement hold does not follow a key change.
+    const bool stale = !context_.holds_session_state() && lease_key_version_ != context_.key_version();
+    return stale ? nullptr : lease_.get();
+  }
+  if (needs_last_insert_id) return nullptr;
+  pool::MysqlLease lease = context_pool().try_acquire_ready();
+  if (!lease) return nullptr;
+  if (lease->replayed_variables() != context_.variables_text()) {
+    // Variables to replay: backend_for_statement() takes it again (newest idle first) and replays.
+    lease.release(true);
+    return nullptr;
+  }
+  lease_ = std::move(lease);
+  lease_key_version_ = context_.key_version();
+  return lease_.get();
 }
 
 rt::Task<MysqlSession::RelayEnd> MysqlSession::relay_response(pool::MysqlConnection& backend) {
