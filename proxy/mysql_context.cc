@@ -18,9 +18,16 @@ constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
          std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return ascii_upper(x) == ascii_upper(y); });
 }
 
-constexpr bool is_word_char(char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$';
-}
+constexpr std::array<bool, 256> kWordChars = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    table[static_cast<std::size_t>(c)] =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$';
+  }
+  return table;
+}();
+
+constexpr bool is_word_char(char c) noexcept { return kWordChars[static_cast<unsigned char>(c)]; }
 
 /// Walks statement text the way the server's lexer separates code from quoted strings and comments,
 /// collecting the first words of each ';'-separated statement. Executable comments (/*! ... */,
@@ -111,8 +118,10 @@ class StatementScanner {
 
   void word() {
     const std::size_t start = pos_;
-    while (pos_ < sql_.size() && is_word_char(sql_[pos_])) ++pos_;
-    const std::string_view w = sql_.substr(start, pos_ - start);
+    std::size_t end = start;  // a local: the loop keeps it in a register
+    while (end < sql_.size() && is_word_char(sql_[end])) ++end;
+    pos_ = end;
+    const std::string_view w = sql_.substr(start, end - start);
     if (words_ < kFirstWords) first_[words_] = w;
     ++words_;
     note_keyword(w);
