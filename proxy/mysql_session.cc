@@ -121,11 +121,18 @@ void MysqlSession::queue_ok(std::uint8_t sequence_id, std::uint64_t affected_row
 
 rt::Task<bool> MysqlSession::flush() {
   if (out_.empty()) co_return true;
-  const auto written =
-      co_await client_.write_all(out_, rt::Deadline::after(env_->config->pool.operation_timeout), &cancel_);
+  const auto written = co_await write_queued();
+  co_return after_write_queued(written);
+}
+
+rt::WriteAwaitable MysqlSession::write_queued() {
+  return client_.write_all(out_, rt::Deadline::after(env_->config->pool.operation_timeout), &cancel_);
+}
+
+bool MysqlSession::after_write_queued(const rt::Result<void>& written) {
   out_.clear();
   if (!written) rt::log::debug("mysql client {}: write failed: {}", connection_id_, written.error().message());
-  co_return written.ok();
+  return written.ok();
 }
 
 rt::Task<bool> MysqlSession::write_direct(std::string_view bytes) {
@@ -549,8 +556,9 @@ rt::Task<MysqlSession::Step> MysqlSession::relay_statement(const ClientPacket& p
     context_.set_schema(backend->schema());
   }
   end_statement(*backend, traits);
-  const bool flushed = co_await flush();
-  co_return flushed ? Step::Next : Step::Close;
+  if (out_.empty()) co_return Step::Next;
+  const auto written = co_await write_queued();
+  co_return after_write_queued(written) ? Step::Next : Step::Close;
 }
 
 rt::Task<MysqlSession::Step> MysqlSession::handle_set_option(const ClientPacket& packet) {

@@ -148,6 +148,11 @@ class MysqlSession {
   rt::Task<Step> handle_reset_connection();
   rt::Task<bool> relay_local_infile(pool::MysqlConnection& backend);
   rt::Task<bool> write_direct(std::string_view bytes);
+  // flush() in two halves, so relay_statement() (once per statement) awaits the client's socket
+  // without one more coroutine frame: the write of what is queued (out_ not empty), and its outcome
+  // (the queue is cleared; false when the client is gone).
+  rt::WriteAwaitable write_queued();
+  bool after_write_queued(const rt::Result<void>& written);
   pool::MysqlPool& context_pool();
   void count_pins(MysqlPins started);
   std::string access_denied(std::string_view user_name, bool with_password) const;
