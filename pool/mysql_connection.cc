@@ -167,23 +167,34 @@ std::error_code MysqlConnection::fail_server(std::string_view payload, std::stri
 
 // ---- socket helpers ------------------------------------------------------------------------------
 
-rt::Task<rt::Result<void>> MysqlConnection::fill(std::size_t needed, rt::Deadline deadline, rt::CancelSource* cancel) {
+rt::ReadAwaitable MysqlConnection::read_into_buffer(std::size_t needed, rt::Deadline deadline,
+                                                   rt::CancelSource* cancel) {
   const std::size_t want = std::max(kReadChunk, needed > in_.size() ? needed - in_.size() : 0);
-  auto n = co_await stream_.read_some(in_.writable(want), deadline, cancel);
-  if (!n) co_return fail_io(n.error(), state_ == State::Opening ? "during login" : "reading a response");
-  if (*n == 0) {
-    co_return fail_io(rt::make_error_code(rt::Errc::PeerClosed),
-                      state_ == State::Opening ? "during login" : "reading a response");
-  }
+  return stream_.read_some(in_.writable(want), deadline, cancel);
+}
+
+rt::Result<void> MysqlConnection::after_read(const rt::Result<std::size_t>& n) {
+  const std::string_view during = state_ == State::Opening ? "during login" : "reading a response";
+  if (!n) return fail_io(n.error(), during);
+  if (*n == 0) return fail_io(rt::make_error_code(rt::Errc::PeerClosed), during);
   in_.commit(*n);
-  co_return rt::Result<void>{};
+  return {};
+}
+
+rt::Result<void> MysqlConnection::after_write(const rt::Result<void>& written) {
+  if (!written) return fail_io(written.error(), state_ == State::Opening ? "during login" : "writing a command");
+  return {};
+}
+
+rt::Task<rt::Result<void>> MysqlConnection::fill(std::size_t needed, rt::Deadline deadline, rt::CancelSource* cancel) {
+  const auto n = co_await read_into_buffer(needed, deadline, cancel);
+  co_return after_read(n);
 }
 
 rt::Task<rt::Result<void>> MysqlConnection::write_bytes(std::string_view data, rt::Deadline deadline,
                                                         rt::CancelSource* cancel) {
-  auto written = co_await stream_.write_all(data, deadline, cancel);
-  if (!written) co_return fail_io(written.error(), state_ == State::Opening ? "during login" : "writing a command");
-  co_return rt::Result<void>{};
+  const auto written = co_await stream_.write_all(data, deadline, cancel);
+  co_return after_write(written);
 }
 
 rt::Task<rt::Result<MysqlConnection::AuthPacket>> MysqlConnection::read_logical(rt::Deadline deadline,
@@ -436,7 +447,8 @@ rt::Task<rt::Result<void>> MysqlConnection::send_command_wire(std::string_view w
   const auto command = static_cast<mysql::Command>(wire[mysql::kPacketHeaderSize]);
   auto begun = begin_command(command, static_cast<std::uint8_t>(last_sequence + 1));
   if (!begun) co_return begun.error();
-  co_return co_await write_bytes(wire, rt::Deadline::after(operation_timeout_), cancel);
+  const auto written = co_await stream_.write_all(wire, rt::Deadline::after(operation_timeout_), cancel);
+  co_return after_write(written);
 }
 
 rt::Task<rt::Result<void>> MysqlConnection::send_wire(std::string_view wire, rt::CancelSource* cancel) {
@@ -482,7 +494,8 @@ rt::Task<rt::Result<void>> MysqlConnection::read_response_bytes(rt::CancelSource
   if (state_ == State::Closed) co_return make_error_code(MysqlBackendErrc::Lost);
   if (state_ != State::Busy) co_return make_error_code(MysqlBackendErrc::NotIdle);
   // The deadline bounds silence, not the whole response: a long result set keeps streaming.
-  co_return co_await fill(response_needed_, rt::Deadline::after(operation_timeout_), cancel);
+  const auto n = co_await read_into_buffer(response_needed_, rt::Deadline::after(operation_timeout_), cancel);
+  co_return after_read(n);
 }
 
 rt::Task<rt::Result<ResponsePacket>> MysqlConnection::next_response_packet(rt::CancelSource* cancel) {

@@ -258,6 +258,14 @@ class MysqlConnection {
   rt::Task<rt::Result<AuthPacket>> read_logical(rt::Deadline deadline, rt::CancelSource* cancel);
   rt::Task<rt::Result<void>> fill(std::size_t needed, rt::Deadline deadline, rt::CancelSource* cancel);
   rt::Task<rt::Result<void>> write_bytes(std::string_view data, rt::Deadline deadline, rt::CancelSource* cancel);
+  // fill() and write_bytes() in two halves, so the per-statement paths (send_command_wire,
+  // read_response_bytes) await the socket directly instead of through one more coroutine frame.
+  /// The read fill() starts: room for the `needed` bytes still missing, kReadChunk at least.
+  rt::ReadAwaitable read_into_buffer(std::size_t needed, rt::Deadline deadline, rt::CancelSource* cancel);
+  /// Takes a read's outcome: the bytes join the buffer; end of stream or an error closes the connection.
+  rt::Result<void> after_read(const rt::Result<std::size_t>& n);
+  /// Takes a write's outcome: an error closes the connection.
+  rt::Result<void> after_write(const rt::Result<void>& written);
   rt::Task<rt::Result<void>> authenticate(const MysqlKey& key, rt::Deadline deadline, rt::CancelSource* cancel);
   rt::Task<rt::Result<void>> answer_auth_more_data(std::string_view data, std::string_view password,
                                                    std::uint8_t sequence_id, rt::Deadline deadline,

@@ -107,6 +107,17 @@ rt::Task<MysqlAcquired> MysqlPool::acquire(rt::Deadline deadline, rt::CancelSour
   }
 }
 
+MysqlLease MysqlPool::try_acquire_ready() {
+  // An idle connection means nobody is waiting (release() hands connections to waiters first), so
+  // taking it here keeps acquire()'s order.
+  if (stopped_ || idle_.empty()) return {};
+  MysqlConnection* connection = idle_.back();
+  if (!connection->idle_healthy() || !connection->conforms_to(key_)) return {};
+  idle_.pop_back();
+  lent_.push_back(connection);
+  return MysqlLease(this, connection);
+}
+
 rt::Task<MysqlAcquired> MysqlPool::wait_turn(rt::Deadline deadline, rt::CancelSource* cancel, bool front) {
   const rt::Clock::time_point started = rt::Clock::now();
   Waiter waiter(*this);

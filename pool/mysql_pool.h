@@ -99,6 +99,10 @@ class MysqlPool {
   /// login keeps the server's ERR, e.g. 1045). Cancellation: `cancel` ends the wait or the open
   /// (std::errc::operation_canceled); a half-opened connection is closed.
   rt::Task<MysqlAcquired> acquire(rt::Deadline deadline, rt::CancelSource* cancel);
+  /// acquire()'s common case without a coroutine: the newest idle connection when it is healthy and
+  /// already matches the key, lent at once. An empty lease when acquire() has work to do (no idle
+  /// connection, one to fix up or close, a stopped pool): the caller then calls acquire().
+  MysqlLease try_acquire_ready();
 
   /// Takes a lent connection back: to the oldest waiter or the idle list when `clean` (the session left
   /// no state behind that it cannot account for) and the connection is Idle, outside a transaction,

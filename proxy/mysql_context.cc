@@ -8,15 +8,26 @@ namespace corral::proxy {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::toupper(static_cast<unsigned char>(x)) == std::toupper(static_cast<unsigned char>(y));
-         });
+// The scanner runs on every COM_QUERY: these are inline ASCII tests rather than <cctype> calls, which
+// cost a library call and a locale lookup per character. SQL keywords and identifiers' word
+// characters are ASCII; corral never sets a locale, so <cctype> would answer the same.
+constexpr char ascii_upper(char c) noexcept { return c >= 'a' && c <= 'z' ? static_cast<char>(c - ('a' - 'A')) : c; }
+
+constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return ascii_upper(x) == ascii_upper(y); });
 }
 
-bool is_word_char(char c) noexcept {
-  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '$';
-}
+constexpr std::array<bool, 256> kWordChars = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    table[static_cast<std::size_t>(c)] =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$';
+  }
+  return table;
+}();
+
+constexpr bool is_word_char(char c) noexcept { return kWordChars[static_cast<unsigned char>(c)]; }
 
 /// Walks statement text the way the server's lexer separates code from quoted strings and comments,
 /// collecting the first words of each ';'-separated statement. Executable comments (/*! ... */,
@@ -107,17 +118,44 @@ class StatementScanner {
 
   void word() {
     const std::size_t start = pos_;
-    while (pos_ < sql_.size() && is_word_char(sql_[pos_])) ++pos_;
-    const std::string_view w = sql_.substr(start, pos_ - start);
+    std::size_t end = start;  // a local: the loop keeps it in a register
+    while (end < sql_.size() && is_word_char(sql_[end])) ++end;
+    pos_ = end;
+    const std::string_view w = sql_.substr(start, end - start);
     if (words_ < kFirstWords) first_[words_] = w;
     ++words_;
-    if (iequals(w, "GET_LOCK")) traits_.pins |= pin_bit(MysqlPinReason::NamedLock);
-    if (iequals(w, "SQL_CALC_FOUND_ROWS")) traits_.pins |= pin_bit(MysqlPinReason::FoundRows);
-    if (iequals(w, "LAST_INSERT_ID")) traits_.uses_last_insert_id = true;
-    if (iequals(w, "LOCK")) saw_lock_ = true;
-    if (iequals(w, "ROW_COUNT") || iequals(w, "FOUND_ROWS") || iequals(w, "WARNINGS") || iequals(w, "ERRORS") ||
-        iequals(w, "WARNING_COUNT") || iequals(w, "ERROR_COUNT")) {
-      asks_previous_ = true;
+    note_keyword(w);
+  }
+
+  /// The words that matter wherever they appear. Dispatching on the length keeps the usual word (no
+  /// keyword of its length) to at most one comparison.
+  void note_keyword(std::string_view w) {
+    switch (w.size()) {
+      case 4:
+        if (iequals(w, "LOCK")) saw_lock_ = true;
+        break;
+      case 8:
+        if (iequals(w, "GET_LOCK")) traits_.pins |= pin_bit(MysqlPinReason::NamedLock);
+        if (iequals(w, "WARNINGS")) asks_previous_ = true;
+        break;
+      case 14:
+        if (iequals(w, "LAST_INSERT_ID")) traits_.uses_last_insert_id = true;
+        break;
+      case 19:
+        if (iequals(w, "SQL_CALC_FOUND_ROWS")) traits_.pins |= pin_bit(MysqlPinReason::FoundRows);
+        break;
+      case 6:
+      case 9:
+      case 10:
+      case 11:
+      case 13:
+        if (iequals(w, "ERRORS") || iequals(w, "ROW_COUNT") || iequals(w, "FOUND_ROWS") || iequals(w, "ERROR_COUNT") ||
+            iequals(w, "WARNING_COUNT")) {
+          asks_previous_ = true;
+        }
+        break;
+      default:
+        break;
     }
   }
 

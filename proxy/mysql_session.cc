@@ -121,11 +121,18 @@ void MysqlSession::queue_ok(std::uint8_t sequence_id, std::uint64_t affected_row
 
 rt::Task<bool> MysqlSession::flush() {
   if (out_.empty()) co_return true;
-  const auto written =
-      co_await client_.write_all(out_, rt::Deadline::after(env_->config->pool.operation_timeout), &cancel_);
+  const auto written = co_await write_queued();
+  co_return after_write_queued(written);
+}
+
+rt::WriteAwaitable MysqlSession::write_queued() {
+  return client_.write_all(out_, rt::Deadline::after(env_->config->pool.operation_timeout), &cancel_);
+}
+
+bool MysqlSession::after_write_queued(const rt::Result<void>& written) {
   out_.clear();
   if (!written) rt::log::debug("mysql client {}: write failed: {}", connection_id_, written.error().message());
-  co_return written.ok();
+  return written.ok();
 }
 
 rt::Task<bool> MysqlSession::write_direct(std::string_view bytes) {
@@ -520,10 +527,13 @@ rt::Task<MysqlSession::Step> MysqlSession::answer_locally(const StatementTraits&
 }
 
 rt::Task<MysqlSession::Step> MysqlSession::relay_statement(const ClientPacket& packet, const StatementTraits& traits) {
-  pool::MysqlConnection* backend = co_await backend_for_statement(traits.uses_last_insert_id);
+  pool::MysqlConnection* backend = ready_backend(traits.uses_last_insert_id);
   if (backend == nullptr) {
-    const bool flushed = co_await flush();
-    co_return flushed ? after_backend_lost() : Step::Close;
+    backend = co_await backend_for_statement(traits.uses_last_insert_id);
+    if (backend == nullptr) {
+      const bool flushed = co_await flush();
+      co_return flushed ? after_backend_lost() : Step::Close;
+    }
   }
   const auto sent = co_await backend->send_command_wire(packet.wire, &cancel_);
   if (!sent) {
@@ -546,8 +556,9 @@ rt::Task<MysqlSession::Step> MysqlSession::relay_statement(const ClientPacket& p
     context_.set_schema(backend->schema());
   }
   end_statement(*backend, traits);
-  const bool flushed = co_await flush();
-  co_return flushed ? Step::Next : Step::Close;
+  if (out_.empty()) co_return Step::Next;
+  const auto written = co_await write_queued();
+  co_return after_write_queued(written) ? Step::Next : Step::Close;
 }
 
 rt::Task<MysqlSession::Step> MysqlSession::handle_set_option(const ClientPacket& packet) {
@@ -658,6 +669,25 @@ rt::Task<pool::MysqlConnection*> MysqlSession::backend_for_statement(bool needs_
   }
   backend.replayed_variables() = context_.variables_text();
   co_return &backend;
+}
+
+pool::MysqlConnection* MysqlSession::ready_backend(bool needs_last_insert_id) {
+  if (lease_) {
+    // As backend_for_statement(): a one-statement hold does not follow a key change.
+    const bool stale = !context_.holds_session_state() && lease_key_version_ != context_.key_version();
+    return stale ? nullptr : lease_.get();
+  }
+  if (needs_last_insert_id) return nullptr;
+  pool::MysqlLease lease = context_pool().try_acquire_ready();
+  if (!lease) return nullptr;
+  if (lease->replayed_variables() != context_.variables_text()) {
+    // Variables to replay: backend_for_statement() takes it again (newest idle first) and replays.
+    lease.release(true);
+    return nullptr;
+  }
+  lease_ = std::move(lease);
+  lease_key_version_ = context_.key_version();
+  return lease_.get();
 }
 
 rt::Task<MysqlSession::RelayEnd> MysqlSession::relay_response(pool::MysqlConnection& backend) {

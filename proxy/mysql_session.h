@@ -84,6 +84,10 @@ class MysqlSession {
   /// On failure an ERR (naming the backend, never its password) has been queued for the
   /// client and nullptr is returned. Lifetime: valid until end_statement() or release_backend().
   rt::Task<pool::MysqlConnection*> backend_for_statement(bool needs_last_insert_id = false);
+  /// backend_for_statement() when it has nothing to wait for, without a coroutine: the pinned
+  /// connection, or an idle connection of the context's pool that matches the key and lacks nothing
+  /// to replay. nullptr (and nothing queued) when backend_for_statement() has work to do.
+  pool::MysqlConnection* ready_backend(bool needs_last_insert_id);
   /// Relays the response to the command just sent on the backend connection, packet by packet: packets
   /// already buffered are written with one client write; a packet is never copied when it is large;
   /// the client's socket applies backpressure. A LOCAL INFILE request is relayed when
@@ -151,6 +155,11 @@ class MysqlSession {
   rt::Task<Step> handle_reset_connection();
   rt::Task<bool> relay_local_infile(pool::MysqlConnection& backend);
   rt::Task<bool> write_direct(std::string_view bytes);
+  // flush() in two halves, so relay_statement() (once per statement) awaits the client's socket
+  // without one more coroutine frame: the write of what is queued (out_ not empty), and its outcome
+  // (the queue is cleared; false when the client is gone).
+  rt::WriteAwaitable write_queued();
+  bool after_write_queued(const rt::Result<void>& written);
   pool::MysqlPool& context_pool();
   void count_pins(MysqlPins started);
   std::string access_denied(std::string_view user_name, bool with_password) const;

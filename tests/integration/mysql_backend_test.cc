@@ -667,6 +667,45 @@ TEST_F(MysqlBackendPool, ConnectionMovedByARelayedUseIsPutBackOnNextLend) {
   rt::block_on(loop_, pool.join());
 }
 
+rt::Task<std::string> database_of(MysqlConnection* connection) {
+  auto db = co_await connection->query("SELECT DATABASE()");
+  if (!db || db->error || db->rows.empty()) co_return "SELECT failed";
+  co_return db->rows[0][0].value_or("NULL");
+}
+
+TEST_F(MysqlBackendPool, TryAcquireReadyLendsOnlyAMatchingIdleConnection) {
+  MysqlServerInfo info;
+  MysqlPool pool(key("shop"), address(), limits_, info);
+  EXPECT_FALSE(pool.try_acquire_ready()) << "nothing idle: acquire() must open one";
+  MysqlAcquired first = rt::block_on(loop_, pool.acquire(rt::Deadline::after(5s), nullptr));
+  ASSERT_TRUE(first.ok()) << first.error.message;
+  MysqlConnection* const opened = first.lease.get();
+  give_back(first.lease, true);
+
+  MysqlLease ready = pool.try_acquire_ready();
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready.get(), opened);
+  EXPECT_EQ(pool.lent_count(), 1u);
+  EXPECT_EQ(pool.idle_count(), 0u);
+  EXPECT_FALSE(pool.try_acquire_ready()) << "the only connection is lent";
+  // A relayed USE moves it away from the key: the fast path leaves it to acquire(), which puts it back.
+  auto use = rt::block_on(loop_, ready->query("USE other", nullptr));
+  ASSERT_TRUE(use.ok() && !use->error);
+  give_back(ready, true);
+  EXPECT_FALSE(pool.try_acquire_ready());
+  EXPECT_EQ(pool.idle_count(), 1u);
+  MysqlAcquired fixed = rt::block_on(loop_, pool.acquire(rt::Deadline::after(5s), nullptr));
+  ASSERT_TRUE(fixed.ok()) << fixed.error.message;
+  EXPECT_EQ(fixed.lease.get(), opened);
+  EXPECT_EQ(rt::block_on(loop_, database_of(fixed.lease.get())), "shop");
+  give_back(fixed.lease, true);
+
+  EXPECT_EQ(pool.opened_total(), 1u);
+  pool.stop();
+  EXPECT_FALSE(pool.try_acquire_ready()) << "a stopped pool lends nothing";
+  rt::block_on(loop_, pool.join());
+}
+
 rt::Task<void> pause(std::chrono::milliseconds duration) { co_await rt::sleep_for(duration); }
 
 TEST_F(MysqlBackendPool, IdleConnectionsCloseAfterTheIdleTimeout) {

@@ -61,6 +61,26 @@ TEST(ClassifyStatement, LocalAnswersOnlyForTheExactForms) {
   EXPECT_EQ(classify_statement("SELECT 1; SHOW WARNINGS").local, LocalAnswer::None);
 }
 
+TEST(ClassifyStatement, KeywordsMatchInAnyCaseAndOnlyWhole) {
+  // The scanner compares words by length first: each keyword, in lower and mixed case, next to words of
+  // the same length that are not keywords.
+  EXPECT_TRUE(has(classify_statement("select get_lock('a', 1)").pins, MysqlPinReason::NamedLock));
+  EXPECT_EQ(classify_statement("select get_lick('a', 1), get_lock_x(1)").pins, 0);
+  EXPECT_TRUE(has(classify_statement("select Sql_Calc_Found_Rows a from t").pins, MysqlPinReason::FoundRows));
+  EXPECT_EQ(classify_statement("select sql_calc_found_rowz a from t").pins, 0);
+  EXPECT_TRUE(classify_statement("select last_insert_id()").uses_last_insert_id);
+  EXPECT_FALSE(classify_statement("select last_insert_ix()").uses_last_insert_id);
+  EXPECT_TRUE(has(classify_statement("flush tables t with read Lock").pins, MysqlPinReason::TableLock));
+  EXPECT_EQ(classify_statement("flush tables t with read lick").pins, 0);
+  EXPECT_EQ(classify_statement("select found_rows()").local, LocalAnswer::FoundRows);
+  EXPECT_EQ(classify_statement("select Row_Count()").local, LocalAnswer::RowCount);
+  EXPECT_EQ(classify_statement("show count(*) Errors").column_name, "@@session.error_count");
+  EXPECT_EQ(classify_statement("show Warnings").local, LocalAnswer::ShowWarnings);
+  EXPECT_EQ(classify_statement("SELECT @@Session.Error_Count").local, LocalAnswer::WarningCount);
+  EXPECT_EQ(classify_statement("SELECT c FROM sbtest1 WHERE id=5000").pins, 0);
+  EXPECT_EQ(classify_statement("SELECT c FROM sbtest1 WHERE id=5000").local, LocalAnswer::None);
+}
+
 TEST(CharsetOfCollation, CommonClientCollations) {
   EXPECT_EQ(charset_of_collation(8), "latin1");
   EXPECT_EQ(charset_of_collation(33), "utf8mb3");
