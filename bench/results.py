@@ -75,7 +75,8 @@ def histogram_percentile(buckets, fraction):
 
 def parse_sysbench(text, rc):
     """sysbench 1.0 text report run with --histogram=on (latency per transaction)."""
-    fatal = first_matching_line(text, r"FATAL|ALERT|error \d+|Can't connect|Lost connection")
+    # The line with the server's error code says most ("FATAL: error 1105: ..."); then any FATAL.
+    fatal = first_matching_line(text, r"error \d+") or first_matching_line(text, r"FATAL|ALERT")
     queries = re.search(r"^\s*queries:\s+(\d+)\s+\((\d+(?:\.\d+)?) per sec", text, re.M)
     errors = re.search(r"^\s*ignored errors:\s+(\d+)", text, re.M)
     if rc != 0 or fatal or not queries:
@@ -244,7 +245,7 @@ def idle_table(records):
     ]
     for r in rows:
         if not r["ok"]:
-            lines.append(f"| {r['case']} | {r['target']} | {r['clients']} "
+            lines.append(f"| {r['case']} | {r['target']} | {r['clients']:,} "
                          f"| {r['target']}: failed ({r['reason']}) | | | |")
             continue
         lines.append(
@@ -279,12 +280,12 @@ class Check:
         self.parts.append((met, f"{label} {value:.2f} ({sign} {bound:g})"))
 
     def line(self):
-        if self.missing:
-            verdict = "**no result**"
-        elif self.parts and all(met for met, _ in self.parts):
-            verdict = "met"
-        else:
+        if not all(met for met, _ in self.parts):
             verdict = "**NOT met**"
+        elif self.missing:
+            verdict = "**no result**"
+        else:
+            verdict = "met"
         details = [("" if met else "✗ ") + text for met, text in self.parts]
         details += [f"✗ {label}: no result" for label in self.missing]
         return f"| {self.title} | {verdict} | {'; '.join(details)} |"

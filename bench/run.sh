@@ -119,7 +119,7 @@ describe_machine() {
     "server_connections 1; $repeats rounds; redis-benchmark -n $redis_requests_p1 (-P 1) / -n $redis_requests_p16 (-P 16);" \
     "sysbench $sysbench_tables tables × $sysbench_table_size rows, ${sysbench_length[*]};" \
     "idle probe $idle_redis_clients Redis / $idle_mysql_clients MySQL clients"
-  echo "- Load at start: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min); compilers running: $(pgrep -c cc1plus || true)"
+  echo "- Load before the run: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min load average)"
 }
 export PATH="$PATH:/usr/sbin:/sbin"
 describe_machine > "$out_dir/machine.md"
@@ -133,13 +133,16 @@ start_corral
 if wants mysql; then sysbench_prepare; fi
 
 if wants idle; then idle_suite; fi
+# Other work on the machine (e.g. compilers) skews results: count compilers at each round's start.
+compilers=()
 for ((round = 1; round <= repeats; round++)); do
   bench_log "round $round of $repeats"
+  compilers+=("$(pgrep -c cc1plus || true)")
   if wants redis; then redis_round; fi
   if wants mysql; then mysql_round; fi
 done
 
-echo "- Load at end: $(cut -d' ' -f1-3 /proc/loadavg); compilers running: $(pgrep -c cc1plus || true)" >> "$out_dir/machine.md"
+echo "- Compiler processes (cc1plus) running at the start of each round: ${compilers[*]:-none}" >> "$out_dir/machine.md"
 title="corral benchmarks: full run"
 [ "$quick" -eq 0 ] || title="corral benchmarks: QUICK run (tiny counts; the numbers mean nothing)"
 results report "$raw" --workers "$corral_workers" --title "$title" --machine "$out_dir/machine.md" \

@@ -20,7 +20,7 @@ note_command() {
   local case="$1" target="$2"
   shift 2
   [ "$round" -eq 1 ] || return 0
-  printf '%-28s %-10s %s\n' "$case" "$target" "$*" >> "$out_dir/commands.txt"
+  printf '%-28s %-10s %s\n' "$case" "$target" "${*//$root\//}" >> "$out_dir/commands.txt"
 }
 
 # measured BACKEND_PID PROXY_PID LOG TIMEOUT COMMAND...: runs COMMAND with output to LOG and
@@ -128,10 +128,17 @@ mysql_round() {
 
 # --- idle connections ----------------------------------------------------------------------------
 
-redis_backend_connections() {  # clients of redis-server other than the one asking
-  local n
-  n="$(redis-cli -h 127.0.0.1 -p "$redis_port" info clients | tr -d '\r' | awk -F: '/^connected_clients:/ { print $2 }')"
-  echo $((n - 1))
+# redis_backend_connections TARGET: connections the target holds to redis-server. corral names its
+# connections "corral" (HELLO ... SETNAME corral); the others' are all clients but the asking one and
+# corral's, which stay open after corral's probe.
+redis_backend_connections() {
+  local list
+  list="$(redis-cli -h 127.0.0.1 -p "$redis_port" client list | tr -d '\r')"
+  if [ "$1" = corral ]; then
+    grep -c ' name=corral ' <<< "$list" || true
+  else
+    grep -v -c -e ' name=corral ' -e ' cmd=client' <<< "$list" || true
+  fi
 }
 
 mysql_backend_connections() {
@@ -183,7 +190,7 @@ idle_probe() {
     sleep 1  # let the holder finish what the last replies started (buffers released, pools settled)
     after="$(rss_kib "$holder")"
     local backends
-    if [ "$protocol" = redis ]; then backends="$(redis_backend_connections)"; else backends="$(mysql_backend_connections)"; fi
+    if [ "$protocol" = redis ]; then backends="$(redis_backend_connections "$target")"; else backends="$(mysql_backend_connections)"; fi
     results "${record[@]}" --rss-before "$before" --rss-after "$after" --backend-connections "$backends"
   else
     reason="$(grep -m1 '^failed' "$log" | cut -c1-200)"
