@@ -68,7 +68,7 @@ if [ "$quick" -eq 1 ]; then
 else
   repeats="${repeats:-3}"
   redis_requests_p1=100000 redis_requests_p16=500000
-  sysbench_tables=4 sysbench_table_size=25000 sysbench_length=(--time=5 --events=0)
+  sysbench_tables=4 sysbench_table_size=25000 sysbench_length=(--time=4 --events=0)
   idle_redis_clients=10000 idle_mysql_clients=2000
   run_timeout=300 idle_timeout=180
 fi
