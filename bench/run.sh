@@ -8,7 +8,7 @@
 #                [--corral PATH] [--idle-clients PATH] [--keep]
 #
 #   --quick         tiny counts (seconds): checks that everything runs; its numbers mean nothing
-#   --repeats N     rounds of every run (default 3; --quick: 2); medians and spread are over these
+#   --repeats N     rounds of every run (default 3; --quick: 1); medians and spread are over these
 #   --only LIST     run only these suites (default all three)
 #   --out DIR       where latest.md, latest.jsonl (raw records), commands.txt, machine.md go
 #                   (default bench/results)
@@ -60,17 +60,17 @@ wants() { [[ ",$only," == *",$1,"* ]]; }
 
 # Sizes: a full run is about 10 minutes on 2 cores; --quick only proves the scripts work.
 if [ "$quick" -eq 1 ]; then
-  repeats="${repeats:-2}"
+  repeats="${repeats:-1}"
   redis_requests_p1=2000 redis_requests_p16=20000
   sysbench_tables=1 sysbench_table_size=1000 sysbench_length=(--time=0 --events=400)
   idle_redis_clients=200 idle_mysql_clients=50
-  run_timeout=120 idle_timeout=60
+  run_timeout=120 idle_timeout=60 settle_seconds=0.2
 else
   repeats="${repeats:-3}"
   redis_requests_p1=100000 redis_requests_p16=500000
   sysbench_tables=4 sysbench_table_size=25000 sysbench_length=(--time=4 --events=0)
   idle_redis_clients=10000 idle_mysql_clients=2000
-  run_timeout=300 idle_timeout=180
+  run_timeout=300 idle_timeout=180 settle_seconds=1
 fi
 [[ "$repeats" =~ ^[1-9][0-9]*$ ]] || die "--repeats must be a positive integer (got '$repeats')"
 
@@ -111,7 +111,7 @@ describe_machine() {
   commit="$(git -C "$root" describe --always --dirty 2> /dev/null || echo unknown)"
   echo "- When: $(date -u '+%Y-%m-%d %H:%M UTC'); corral $commit ($corral_binary)"
   echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; $(free -g | awk '/^Mem:/ { print $2 }') GiB RAM"
-  echo "- Kernel: $(uname -sr); $(. /etc/os-release && echo "$PRETTY_NAME")"
+  echo "- Kernel: $(uname -sr); $(sed -n 's/^PRETTY_NAME="\(.*\)"$/\1/p' /etc/os-release)"
   echo "- Versions: $(redis-server --version | grep -o 'v=[^ ]*' | sed 's/v=/redis /'), $(mariadbd --version 2> /dev/null |
     grep -o 'Ver [^ ]*' | sed 's/Ver /mariadb /'), $(sysbench --version), $(nutcracker --version 2>&1 |
     head -n 1 | sed 's/This is nutcracker-/twemproxy /'), $(haproxy -v | head -n 1 | awk '{ print "haproxy " $3 }')"

@@ -37,15 +37,19 @@ start_child() {
 # ready_or_reason NAME PID PORT LOG: waits until PID listens on PORT. On failure prints the reason
 # (its log's last line) and fails.
 ready_or_reason() {
-  local name="$1" pid="$2" port="$3" log="$4"
-  if wait_until 60 bash -c "kill -0 $pid 2>/dev/null && exec 3<>/dev/tcp/127.0.0.1/$port" 2> /dev/null; then
-    return 0
-  fi
+  local name="$1" pid="$2" port="$3" log="$4" deadline=$((SECONDS + 60))
+  # alive, not kill -0: a child that exited stays a zombie until waited for.
+  while alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do
+    port_open "$port" && return 0
+    sleep 0.1
+  done
   local last
   last="$(grep -v '^\s*$' "$log" 2> /dev/null | tail -n 1 | cut -c1-200)"
   echo "$name did not start: ${last:-no output}"
   return 1
 }
+
+not_alive() { ! alive "$1"; }
 
 stop_servers() {
   local pid i
@@ -53,7 +57,7 @@ stop_servers() {
   for ((i = ${#started_pids[@]} - 1; i >= 0; i--)); do
     pid="${started_pids[i]}"
     kill -TERM "$pid" 2> /dev/null || continue
-    if ! wait_until 30 bash -c "! kill -0 $pid 2>/dev/null"; then
+    if ! wait_until 30 not_alive "$pid"; then
       bench_log "pid $pid ignored SIGTERM for 30 s; sending SIGKILL"
       kill -KILL "$pid" 2> /dev/null || true
     fi

@@ -187,7 +187,7 @@ idle_probe() {
     state="$(opener_state "$log" "$opener")"
   done
   if [ "$state" = ready ]; then
-    sleep 1  # let the holder finish what the last replies started (buffers released, pools settled)
+    sleep "$settle_seconds"  # the holder finishes what the last replies started (buffers, pools)
     after="$(rss_kib "$holder")"
     local backends
     if [ "$protocol" = redis ]; then backends="$(redis_backend_connections "$target")"; else backends="$(mysql_backend_connections)"; fi
@@ -200,7 +200,7 @@ idle_probe() {
   fi
   kill -TERM "$opener" 2> /dev/null || true
   wait "$opener" 2> /dev/null || true
-  sleep 1  # the holder closes the connections before the next probe measures its baseline
+  sleep "$settle_seconds"  # the holder closes the connections before the next probe's baseline
 }
 
 idle_suite() {
