@@ -88,7 +88,8 @@ constexpr std::string_view kPoolKeys[] = {"max_connections",          "max_pinne
 constexpr std::string_view kClientKeys[] = {"max_connections", "output_buffer_limit", "idle_timeout_ms"};
 constexpr std::string_view kRedisKeys[] = {"max_bulk_length", "max_array_length", "max_nesting_depth",
                                            "max_inline_length"};
-constexpr std::string_view kMysqlKeys[] = {"max_packet_size", "local_infile", "server_version"};
+constexpr std::string_view kMysqlKeys[] = {"max_packet_size", "local_infile", "server_version",
+                                           "max_prepared_per_connection"};
 
 std::string_view type_name(const toml::node& n) {
   switch (n.type()) {
@@ -338,6 +339,7 @@ class Builder {
     check_keys(t, "mysql", kMysqlKeys);
     read_int(t, "mysql", "max_packet_size", kKiB, kGiB, m.max_packet_size);
     read_bool(t, "mysql", "local_infile", m.local_infile);
+    read_int(t, "mysql", "max_prepared_per_connection", 1, 65536, m.max_prepared_per_connection);
     if (const auto* v = string_at(t, "mysql", "server_version")) {
       const std::string& s = v->get();
       // Sent NUL-terminated in the handshake and parsed by client libraries: printable ASCII only.

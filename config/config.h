@@ -106,6 +106,7 @@ struct MysqlOptions {
   uint32_t max_packet_size = 64u << 20;        // max_allowed_packet toward clients, bytes
   bool local_infile = false;                   // LOAD DATA LOCAL INFILE relayed only when true
   std::string server_version = "10.11.0-corral";  // announced in the handshake
+  uint32_t max_prepared_per_connection = 256;  // backend statements kept per backend connection (LRU)
 };
 
 struct Server {

@@ -24,6 +24,7 @@
 
 #include "config/config.h"
 #include "pool/mysql_key.h"
+#include "pool/mysql_prepared.h"
 #include "protocols/mysql/mysql.h"
 #include "runtime/byte_buffer.h"
 #include "runtime/result.h"
@@ -234,8 +235,16 @@ class MysqlConnection {
   void set_operation_timeout(rt::Clock::duration timeout) noexcept { operation_timeout_ = timeout; }
   rt::Clock::duration operation_timeout() const noexcept { return operation_timeout_; }
 
+  /// The statements prepared on this connection (pool/mysql_prepared.h); they die with it.
+  PreparedStatements& prepared() noexcept { return prepared_; }
+
   /// Set by the pool for logs and errors: "user@host:port/schema".
   const std::string& describe() const noexcept { return describe_; }
+  /// The session variables a lender replayed on this connection, in the lender's canonical text (empty:
+  /// none, the server's defaults). The pool never reads it: it travels with the connection from lease
+  /// to lease so the next lender knows what to change or set back to DEFAULT.
+  std::string& replayed_variables() noexcept { return replayed_variables_; }
+
   /// Pool bookkeeping: when the connection became idle.
   rt::Clock::time_point idle_since() const noexcept { return idle_since_; }
   void mark_idle_since(rt::Clock::time_point t) noexcept { idle_since_ = t; }
@@ -287,6 +296,7 @@ class MysqlConnection {
   std::string scramble_;
   std::string schema_;
   std::string charset_;
+  std::string replayed_variables_;
   mysql::CapabilityFlags capabilities_ = 0;
   mysql::StatusFlags status_flags_ = 0;
   std::uint32_t connection_id_ = 0;
@@ -295,6 +305,7 @@ class MysqlConnection {
   bool opened_autocommit_ = true;
   rt::Clock::duration operation_timeout_;
   rt::Clock::time_point idle_since_{};
+  PreparedStatements prepared_;
 };
 
 }  // namespace corral::pool

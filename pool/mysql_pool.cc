@@ -54,7 +54,8 @@ MysqlPool::MysqlPool(MysqlKey key, rt::SocketAddress address, const config::Pool
       server_info_(server_info),
       group_(group),
       codec_limits_(codec_limits),
-      describe_(key_.describe()) {}
+      describe_(key_.describe()),
+      credentials_id_(key_.credentials_id()) {}
 
 MysqlPool::~MysqlPool() = default;
 
@@ -90,8 +91,12 @@ rt::Task<MysqlAcquired> MysqlPool::acquire(rt::Deadline deadline, rt::CancelSour
         if (converted.code != MysqlBackendErrc::Lost) co_return converted;
         continue;
       }
-      if (in_backoff()) co_return failure(make_error_code(MysqlBackendErrc::Unavailable), last_error_);
-      co_return co_await open_and_lend(cancel);
+      // max_connections also bounds all pools of the same credentials together (they differ only in
+      // schema and charset): at the bound, wait for a sibling's connection to convert.
+      if (group_ == nullptr || group_->credentials_size(credentials_id_) < limits_.max_connections) {
+        if (in_backoff()) co_return failure(make_error_code(MysqlBackendErrc::Unavailable), last_error_);
+        co_return co_await open_and_lend(cancel);
+      }
     }
     MysqlAcquired waited = co_await wait_turn(deadline, cancel, woken_for_slot);
     if (waited.ok() || (waited.code && waited.code != MysqlBackendErrc::Lost)) co_return waited;
@@ -252,6 +257,8 @@ void MysqlPool::release(MysqlConnection* connection, bool clean) {
   }
   std::erase(lent_, connection);
   make_idle(connection);
+  // A waiter of a sibling pool (same credentials, other schema or charset) may convert it.
+  if (group_ != nullptr) group_->wake_sibling(*this);
 }
 
 void MysqlPool::make_idle(MysqlConnection* connection) {
@@ -338,7 +345,10 @@ void MysqlPool::slot_freed() {
   if (Waiter* waiter = first_waiter_) {
     unlink(*waiter);
     waiter->notify.notify();
+    return;
   }
+  // The slot counts for the credentials' bound too: a sibling's waiter may open a connection now.
+  if (group_ != nullptr) group_->wake_sibling(*this);
 }
 
 void MysqlPool::on_open_failed(const MysqlConnection& connection, std::error_code code) {
@@ -439,6 +449,26 @@ MysqlPools::Convertible MysqlPools::lend_convertible(const MysqlKey& key, const 
     if (MysqlConnection* connection = pool->lend_idle_for(key)) return {pool, connection};
   }
   return {};
+}
+
+std::size_t MysqlPools::credentials_size(const std::string& credentials_id) const {
+  const auto found = by_credentials_.find(credentials_id);
+  if (found == by_credentials_.end()) return 0;
+  std::size_t total = 0;
+  for (const MysqlPool* pool : found->second) total += pool->size();
+  return total;
+}
+
+void MysqlPools::wake_sibling(const MysqlPool& from) {
+  const auto found = by_credentials_.find(from.credentials_id_);
+  if (found == by_credentials_.end()) return;
+  for (MysqlPool* pool : found->second) {
+    if (pool == &from || pool->stopped_ || pool->first_waiter_ == nullptr) continue;
+    MysqlPool::Waiter* waiter = pool->first_waiter_;
+    pool->unlink(*waiter);
+    waiter->notify.notify();
+    return;
+  }
 }
 
 void MysqlPools::stop() {

@@ -5,7 +5,8 @@
 //          │   SET NAMES when a relayed USE / SET NAMES moved it ─► lease
 //          ├► below max_connections: an idle connection of a sibling pool (same credentials, other schema
 //          │   or charset) converted with COM_INIT_DB / SET NAMES and moved over ─► lease
-//          ├► below max_connections: open a new one (in backoff after a failed open: fail at once)
+//          ├► below max_connections (per pool and per credentials over all schemas/charsets): open a
+//          │   new one (in backoff after a failed open: fail at once)
 //          └► at max_connections: wait in FIFO order until release() hands one over (queue timeout)
 //   release(clean) ─► oldest waiter, or idle list (idle_timeout closes it later); not clean, not Idle,
 //                     in a transaction, autocommit off or state unknown ─► closed
@@ -163,6 +164,7 @@ class MysqlPool {
   MysqlPools* group_;
   mysql::Limits codec_limits_;
   std::string describe_;                                    // key_.describe(), for errors
+  std::string credentials_id_;                              // key_.credentials_id(): the sibling group
   std::vector<std::unique_ptr<MysqlConnection>> connections_;  // every connection: opening, lent, idle
   std::vector<MysqlConnection*> idle_;                      // oldest first; lent from the back
   std::vector<MysqlConnection*> lent_;                      // opening ones count as lent to their opener
@@ -206,11 +208,19 @@ class MysqlPools {
     MysqlConnection* connection = nullptr;
   };
   Convertible lend_convertible(const MysqlKey& key, const MysqlPool* except);
+  /// Connections of all pools with these credentials (opening, lent and idle): pool.max_connections
+  /// bounds this sum too, so clients spread over schemas and charsets share the same few connections.
+  std::size_t credentials_size(const std::string& credentials_id) const;
+  /// Wakes the oldest waiter of one sibling of `from` (a connection of `from` became idle, or a slot
+  /// of the credentials freed up): it retries, converting the idle connection or opening a new one.
+  void wake_sibling(const MysqlPool& from);
 
   void stop();
   rt::Task<void> join();
 
   std::size_t pool_count() const noexcept { return pools_.size(); }
+  /// This worker's prepared statement templates (shared by all its MySQL sessions).
+  PreparedTemplates& prepared_templates() noexcept { return prepared_templates_; }
 
  private:
   const config::PoolLimits& limits_;
@@ -218,6 +228,7 @@ class MysqlPools {
   std::unordered_map<std::string, std::unique_ptr<MysqlPool>> pools_;        // by MysqlKey::id()
   std::unordered_map<std::string, std::vector<MysqlPool*>> by_credentials_;  // by MysqlKey::credentials_id()
   std::unordered_map<std::string, MysqlServerInfo> servers_;                 // by address
+  PreparedTemplates prepared_templates_;
 };
 
 }  // namespace corral::pool

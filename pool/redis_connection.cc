@@ -245,6 +245,7 @@ bool RedisConnection::dispatch_replies() {
 
 void RedisConnection::deliver(const redis::Reply& reply) {
   if (passthrough_ || (reply.is_push() && owner_ != nullptr)) {
+    if (passthrough_ && relay_filter_ != nullptr && !relay_filter_->pass(reply)) return;
     owner_->deliver_unsolicited(reply.bytes);
     return;
   }

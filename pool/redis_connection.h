@@ -34,6 +34,16 @@ struct RedisServerInfo {
   std::string role;        // "master", "replica"
 };
 
+/// Sees every reply of a relay-mode connection before its owner does (see set_relay_filter()).
+class RelayFilter {
+ public:
+  /// False: the reply is corral's own (a sync marker the session sent) and does not reach the owner.
+  virtual bool pass(const redis::Reply& reply) = 0;
+
+ protected:
+  ~RelayFilter() = default;
+};
+
 class RedisConnection {
  public:
   enum class State { Connecting, Ready, Closed };
@@ -64,6 +74,8 @@ class RedisConnection {
   void set_owner(ReplySink* owner) noexcept { owner_ = owner; }
   /// Pinned only: relay mode (subscribe, MONITOR, tracking): every reply goes to the owner, in order.
   void set_passthrough(bool on) noexcept { passthrough_ = on; }
+  /// Relay mode only: `filter` sees each reply first (nullptr: none). Cleared by the pool on unpin.
+  void set_relay_filter(RelayFilter* filter) noexcept { relay_filter_ = filter; }
 
   /// Closes the connection; expected replies get `reason` (a RESP error line).
   void close(std::string reason);
@@ -90,6 +102,7 @@ class RedisConnection {
   std::deque<ReplySink*> fifo_;  // one entry per request sent or queued, in order
   ReplySink* owner_ = nullptr;
   bool passthrough_ = false;
+  RelayFilter* relay_filter_ = nullptr;
   rt::ByteBuffer in_;
   redis::ReplyScanner scanner_;
   rt::Notify writer_wake_;

@@ -10,6 +10,8 @@ namespace {
 /// Requests in flight on one shared connection before the pool opens another one (while under
 /// max_connections). Deep pipelines are cheap for redis-server; more connections cost it more.
 constexpr std::size_t kBusyConnection = 512;
+/// Pools a worker may hold before get() sweeps unused ones (then: twice the pools still in use).
+constexpr std::size_t kPoolsBeforeSweep = 64;
 }  // namespace
 
 RedisPool::RedisPool(RedisKey key, rt::SocketAddress address, const config::PoolLimits& limits,
@@ -106,6 +108,7 @@ void RedisPool::unpin(RedisConnection* connection, bool clean) {
   std::erase(lent_, connection);
   connection->set_owner(nullptr);
   connection->set_passthrough(false);
+  connection->set_relay_filter(nullptr);
   if (clean && !stopped_ && connection->state() == RedisConnection::State::Ready && connection->in_flight() == 0) {
     idle_pinned_.push_back(connection);
     changed_.notify_all();
@@ -177,22 +180,58 @@ void RedisPool::stop() {
 
 // ---- RedisPools ---------------------------------------------------------------------------------
 
-RedisPools::~RedisPools() = default;
+void RedisPoolRef::reset() noexcept {
+  RedisPool* pool = std::exchange(pool_, nullptr);
+  if (pool != nullptr && --pool->users_ == 0 && pool->owner_ != nullptr) pool->owner_->on_unreferenced(*pool);
+}
 
-RedisPool& RedisPools::get(const RedisKey& key, const rt::SocketAddress& address) {
+RedisPools::~RedisPools() {
+  if (pool_gauge_ != nullptr) pool_gauge_->fetch_sub(pools_.size(), std::memory_order_relaxed);
+}
+
+RedisPoolRef RedisPools::get(const RedisKey& key, const rt::SocketAddress& address) {
   std::string id = key.id();
   auto found = pools_.find(id);
-  if (found != pools_.end()) return *found->second;
+  if (found != pools_.end()) return RedisPoolRef(*found->second);
+  if (pools_.size() >= sweep_at_) {
+    sweep();
+    sweep_at_ = std::max(kPoolsBeforeSweep, 2 * pools_.size());
+  }
   RedisServerInfo& info = server_info(address);
   auto pool = std::make_unique<RedisPool>(key, address, limits_, info);
-  RedisPool& ref = *pool;
+  pool->owner_ = this;
+  pool->id_ = id;
+  RedisPoolRef ref(*pool);
   pools_.emplace(std::move(id), std::move(pool));
+  if (pool_gauge_ != nullptr) pool_gauge_->fetch_add(1, std::memory_order_relaxed);
   return ref;
+}
+
+void RedisPools::on_unreferenced(RedisPool& pool) {
+  // Called outside the pool's own code (a session dropping its reference), so freeing is safe here.
+  if (stopped_ || !pool.unused()) return;
+  auto found = pools_.find(pool.id_);
+  if (found != pools_.end()) erase(found);
+}
+
+void RedisPools::sweep() {
+  if (stopped_) return;
+  for (auto it = pools_.begin(); it != pools_.end();) {
+    auto next = std::next(it);
+    if (it->second->unused()) erase(it);
+    it = next;
+  }
+}
+
+void RedisPools::erase(std::unordered_map<std::string, std::unique_ptr<RedisPool>>::iterator it) {
+  pools_.erase(it);
+  if (pool_gauge_ != nullptr) pool_gauge_->fetch_sub(1, std::memory_order_relaxed);
 }
 
 RedisServerInfo& RedisPools::server_info(const rt::SocketAddress& address) { return servers_[address.to_string()]; }
 
 void RedisPools::stop() {
+  stopped_ = true;
   for (auto& [id, pool] : pools_) pool->stop();
 }
 

@@ -7,12 +7,20 @@
 // Connections open on demand with AUTH/HELLO/SELECT from the key. After a failed open the pool waits
 // (exponential backoff between reconnect_backoff_min and _max) before dialing again; requests in that
 // window fail at once with the last error instead of piling up.
+//
+// Pools are collected: a session holds its pools through RedisPoolRef (a use count), and a pool with
+// no users, no connections and no running connection task is freed (at once when its last user lets
+// go, otherwise by an amortized sweep), so clients trying many distinct credentials cannot grow the
+// pool map without bound.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -31,6 +39,8 @@ struct Acquired {
   std::string error;
   std::string refusal{};  // the server's own error when it refused the handshake (wrong credentials), else ""
 };
+
+class RedisPools;
 
 /// Not thread-safe: one per worker loop. Lifetime: stop() and join() before destruction.
 class RedisPool {
@@ -66,9 +76,17 @@ class RedisPool {
 
   std::size_t shared_count() const noexcept { return shared_.size(); }
   std::size_t pinned_count() const noexcept { return pinned_.size(); }
+  std::size_t users() const noexcept { return users_; }
+
+  /// Nothing refers to the pool any more: no user, no connection, no connection task still running.
+  bool unused() const noexcept {
+    return users_ == 0 && shared_.empty() && pinned_.empty() && tasks_.running() == 0;
+  }
 
  private:
   friend class RedisConnection;
+  friend class RedisPoolRef;
+  friend class RedisPools;
 
   RedisConnection* open(bool pinned);
   static rt::Task<void> run_connection(RedisPool* pool, RedisConnection* connection);
@@ -96,26 +114,78 @@ class RedisPool {
   rt::Clock::time_point retry_at_{};
   rt::Clock::duration backoff_{};
   bool stopped_ = false;
+  RedisPools* owner_ = nullptr;  // set by RedisPools: told when the last user lets go
+  std::string id_;               // key_.id(), the owner's map key
+  std::size_t users_ = 0;        // live RedisPoolRefs
 };
 
-/// All Redis pools of one worker, by key.
+/// A counted reference to a pool: the pool is never collected while one exists, so a session may
+/// keep it across suspensions. Move-only; empty when default-constructed or moved from.
+/// Lifetime: must not outlive the RedisPools that made it.
+class RedisPoolRef {
+ public:
+  RedisPoolRef() = default;
+  explicit RedisPoolRef(RedisPool& pool) noexcept : pool_(&pool) { ++pool_->users_; }
+  RedisPoolRef(RedisPoolRef&& other) noexcept : pool_(std::exchange(other.pool_, nullptr)) {}
+  RedisPoolRef& operator=(RedisPoolRef&& other) noexcept {
+    if (this != &other) {
+      reset();
+      pool_ = std::exchange(other.pool_, nullptr);
+    }
+    return *this;
+  }
+  RedisPoolRef(const RedisPoolRef&) = delete;
+  RedisPoolRef& operator=(const RedisPoolRef&) = delete;
+  ~RedisPoolRef() { reset(); }
+
+  /// Drops the reference; the pool may be freed right away when it was the last one and it is unused.
+  void reset() noexcept;
+
+  RedisPool* get() const noexcept { return pool_; }
+  RedisPool* operator->() const noexcept { return pool_; }
+  RedisPool& operator*() const noexcept { return *pool_; }
+  explicit operator bool() const noexcept { return pool_ != nullptr; }
+
+ private:
+  RedisPool* pool_ = nullptr;
+};
+
+/// All Redis pools of one worker, by key. Not thread-safe: one per worker loop.
 class RedisPools {
  public:
-  explicit RedisPools(const config::PoolLimits& limits) : limits_(limits) {}
+  /// `pool_gauge` (may be null) counts live pools; several workers may share it (metrics).
+  explicit RedisPools(const config::PoolLimits& limits, std::atomic<uint64_t>* pool_gauge = nullptr)
+      : limits_(limits), pool_gauge_(pool_gauge) {}
+  RedisPools(const RedisPools&) = delete;
+  RedisPools& operator=(const RedisPools&) = delete;
   ~RedisPools();
 
-  /// The pool for `key` (created on first use) connecting to `address`.
-  RedisPool& get(const RedisKey& key, const rt::SocketAddress& address);
+  /// A reference to the pool for `key` (created on first use) connecting to `address`.
+  RedisPoolRef get(const RedisKey& key, const rt::SocketAddress& address);
   /// What the first connection to `address` learned about that server.
   RedisServerInfo& server_info(const rt::SocketAddress& address);
+
+  std::size_t size() const noexcept { return pools_.size(); }
 
   void stop();
   rt::Task<void> join();
 
  private:
+  friend class RedisPoolRef;
+
+  /// The last reference to `pool` went away: free it if nothing else holds it.
+  void on_unreferenced(RedisPool& pool);
+  /// Frees every unused pool. Pools that lost their last connection while unreferenced (idle
+  /// timeout, failed open) are found here; get() runs it when the map has doubled since the last one.
+  void sweep();
+  void erase(std::unordered_map<std::string, std::unique_ptr<RedisPool>>::iterator it);
+
   const config::PoolLimits& limits_;
+  std::atomic<uint64_t>* pool_gauge_;
   std::unordered_map<std::string, std::unique_ptr<RedisPool>> pools_;
   std::unordered_map<std::string, RedisServerInfo> servers_;
+  std::size_t sweep_at_ = 0;  // pools_.size() that triggers the next sweep, see sweep()
+  bool stopped_ = false;      // stop() called: pools stay until join() and destruction
 };
 
 }  // namespace corral::pool

@@ -27,6 +27,20 @@ std::string metrics(const SharedState& shared) {
           shared.clients_accepted.load(std::memory_order_relaxed));
   counter("corral_clients_refused_total", "counter", "Client connections refused at client.max_connections.",
           shared.clients_refused.load(std::memory_order_relaxed));
+  counter("corral_redis_pools", "gauge", "Redis backend pools alive now (one per distinct key per worker).",
+          shared.redis_pools.load(std::memory_order_relaxed));
+  out += "# HELP corral_mysql_pins_total MySQL sessions that started keeping a backend connection, by reason.\n"
+         "# TYPE corral_mysql_pins_total counter\n";
+  for (std::size_t i = 0; i < kMysqlPinReasonCount; ++i) {
+    out += fmt::format("corral_mysql_pins_total{{reason=\"{}\"}} {}\n", to_string(static_cast<MysqlPinReason>(i)),
+                       shared.mysql_pins[i].load(std::memory_order_relaxed));
+  }
+  out += "# HELP corral_mysql_caching_sha2_auths_total caching_sha2_password logins, by path.\n"
+         "# TYPE corral_mysql_caching_sha2_auths_total counter\n";
+  out += fmt::format("corral_mysql_caching_sha2_auths_total{{path=\"fast\"}} {}\n",
+                     shared.mysql_sha2_fast_auths.load(std::memory_order_relaxed));
+  out += fmt::format("corral_mysql_caching_sha2_auths_total{{path=\"full\"}} {}\n",
+                     shared.mysql_sha2_full_auths.load(std::memory_order_relaxed));
   return out;
 }
 

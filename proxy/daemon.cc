@@ -3,10 +3,12 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <future>
 #include <mutex>
 
+#include "protocols/mysql/auth.h"
 #include "proxy/worker.h"
 #include "runtime/log.h"
 #include "runtime/worker_group.h"
@@ -32,6 +34,24 @@ auto run_on(rt::EventLoop& loop, Fn fn) -> decltype(fn()) {
   return future.get();
 }
 
+/// The MySQL front end's process-wide state: one RSA key pair for caching_sha2_password (workers load
+/// copies) and the fast-path cache, one flag per configured user.
+bool prepare_mysql(const config::Config& config, SharedState& shared) {
+  const bool serves_mysql = std::any_of(config.listeners.begin(), config.listeners.end(),
+                                        [](const auto& l) { return l.protocol == config::Protocol::Mysql; });
+  if (!serves_mysql) return true;
+  auto key = mysql::RsaKey::generate();
+  auto pem = key ? key->private_pem() : mysql::Result<std::string>(key.error());
+  if (!pem) {
+    rt::log::error("mysql: cannot generate the RSA key pair for caching_sha2_password: {}",
+                   mysql::to_string(pem.error()));
+    return false;
+  }
+  shared.mysql_rsa_private_pem = std::move(*pem);
+  shared.mysql_sha2_cached = std::make_unique<std::atomic<bool>[]>(config.users.size());
+  return true;
+}
+
 }  // namespace
 
 Daemon::Daemon(config::Config config) : config_(std::move(config)) {}
@@ -44,6 +64,7 @@ int Daemon::run() {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   SharedState shared;
+  if (!prepare_mysql(config_, shared)) return kExitRuntimeError;
   rt::WorkerGroup group(config_.server.workers);
   std::vector<std::unique_ptr<Worker>> workers;
   for (std::size_t i = 0; i < group.size(); ++i) {

@@ -111,11 +111,16 @@ void RedisLocalCommands::reset(RedisContext& context) const {
   const std::string peer = context.peer;
   const std::string local = context.local;
   const auto created = context.created;
+  // The library behind the connection is still the same one (redis-server keeps both too).
+  std::string lib_name = std::move(context.lib_name);
+  std::string lib_ver = std::move(context.lib_ver);
   context = RedisContext{};
   context.id = id;
   context.peer = peer;
   context.local = local;
   context.created = created;
+  context.lib_name = std::move(lib_name);
+  context.lib_ver = std::move(lib_ver);
   init(context);
 }
 
@@ -338,10 +343,12 @@ void RedisLocalCommands::append_client_info(const RedisContext& context, std::st
                      " fd=-1 name=" + context.name + " age=" + std::to_string(age) +
                      " idle=0 flags=" + (context.in_multi ? "x" : "N") + " db=" + std::to_string(context.db) +
                      " sub=0 psub=0 ssub=0 multi=" + (context.in_multi ? "0" : "-1") +
-                     " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r"
+                     " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r"
                      " cmd=client|info user=" + context.user +
                      " redir=-1 resp=" + std::to_string(static_cast<int>(context.resp)) + " lib-name=" +
                      context.lib_name + " lib-ver=" + context.lib_ver + "\n";
+  // The fields and their order are redis-server 7.2's (rbs/rbp since 7.0: a client parsing them finds
+  // them); buffer sizes are 0 because corral has no per-client query buffer to report.
   // redis-server replies with a verbatim string ("txt"), which RESP2 sees as a bulk string.
   redis::append_verbatim(out, "txt", line, context.resp);
 }

@@ -78,6 +78,10 @@ class RedisLocalCommands {
   /// The pool key for this client's current context.
   pool::RedisKey pool_key(const RedisContext& context) const;
 
+  /// What RESET does to the context (redis-server's clearClientConnectionState): db 0, RESP2, the
+  /// listener's default authentication, no name, no transaction; lib-name and lib-ver stay.
+  void reset(RedisContext& context) const;
+
  private:
   LocalOutcome auth(const redis::Request& request, RedisContext& context, std::string& out,
                     BackendQuestion& question, const std::string* backend_auth_error) const;
@@ -86,7 +90,6 @@ class RedisLocalCommands {
   LocalOutcome select(const redis::Request& request, RedisContext& context, const pool::RedisServerInfo& info,
                       std::string& out, BackendQuestion& question) const;
   LocalOutcome client(const redis::Request& request, RedisContext& context, std::string& out) const;
-  void reset(RedisContext& context) const;
   /// Checks credentials against the config (auth mode "users"). Returns the error line or "".
   std::string check_user(std::string_view user, std::string_view password, RedisContext& context) const;
   /// Applies credentials: returns the error line to send, or "" after authenticating `context`.

@@ -11,13 +11,18 @@
 // pipelined requests is queued in one go and the backend writer sends it with one write. Everything
 // that must wait (opening a connection, a local reply behind forwarded ones, a pin) takes the slow path,
 // which first waits until every earlier reply arrived, so replies can never overtake each other.
+#include <array>
+#include <charconv>
 #include <memory>
+#include <random>
 #include <string>
+#include <utility>
 
 #include "pool/redis_pool.h"
 #include "pool/reply_sink.h"
 #include "protocols/redis/command_table.h"
 #include "protocols/redis/encoder.h"
+#include "protocols/redis/reply_scanner.h"
 #include "protocols/redis/request_scanner.h"
 #include "proxy/redis_context.h"
 #include "proxy/session.h"
@@ -46,7 +51,27 @@ redis::Limits request_limits(const config::RedisLimits& limits) {
   return out;
 }
 
-class RedisSession {
+/// How relay mode stands, as decided by the replies that came back (see RedisSession::pass()).
+enum class RelayOutcome {
+  Relaying,  // forwarding both ways
+  Leave,     // every subscription ended cleanly: return the connection, serve normally again
+  Reset,     // RESET answered: close the connection, reset the context, serve normally again
+};
+
+/// What the session tracks while it relays a subscribe / MONITOR / tracking connection.
+struct RelayState {
+  bool sticky = false;          // the connection's state may differ from its pool key's: never returned
+  bool awaiting_reset = false;  // RESET forwarded: its "+RESET" is the last reply of the relay
+  std::string marker_bulk;      // reply to corral's sync PING outside RESP2 subscribe mode; "" = none sent
+  std::string marker_array;     // the same reply in RESP2 subscribe mode
+  std::string held_reply;       // corral's own reply for the request behind the marker, if any
+  int64_t channels = -1;        // count in the last (p)(un)subscribe confirmation; -1: none seen
+  int64_t shard_channels = -1;  // count in the last s(un)subscribe confirmation
+  RelayOutcome outcome = RelayOutcome::Relaying;
+  rt::CancelSource* sync_wait = nullptr;  // ends the request forwarder's pause at a sync point
+};
+
+class RedisSession final : private pool::RelayFilter {
  public:
   RedisSession(rt::TcpStream client, SessionEnv* env)
       : client_(std::move(client)),
@@ -89,8 +114,20 @@ class RedisSession {
   rt::Task<bool> pin();
   rt::Task<bool> wait_blocking_reply(rt::Deadline deadline);
   static rt::Task<void> watch_client(RedisSession* self, rt::CancelSource* cancel);
-  rt::Task<void> relay();
+  /// Relay mode until the client leaves (false) or the relayed state ended cleanly (true: serve on).
+  rt::Task<bool> relay();
   static rt::Task<void> relay_requests(RedisSession* self, rt::CancelSource* cancel);
+  /// Forwards one request in relay mode; false at a sync point (forwarding pauses until the
+  /// backend's answer to it arrived, see pass()).
+  bool relay_one(const redis::Request& request, std::string& encoded);
+  /// Sends PING <random token>: its reply proves that every reply before it has arrived.
+  void send_sync_marker();
+  bool pass(const redis::Reply& reply) override;
+  void note_subscription_count(const redis::Reply& reply);
+  void end_sync_point();
+  /// Pauses the request forwarder at a sync point, still watching the client (it may leave), until
+  /// pass() ends the pause. False when relaying is over (client gone, cancelled, relay ended).
+  rt::Task<bool> wait_sync_point(rt::CancelSource* cancel);
 
   rt::Task<bool> flush();
   rt::Task<bool> write_output();
@@ -107,6 +144,8 @@ class RedisSession {
   static bool may_change_pool_key(const redis::Request& request);
   Step finish_local(LocalOutcome outcome, const pool::RedisKey& key_before);
   pool::RedisPool& shared_pool();
+  /// Another counted reference to shared_pool() (a pin keeps its pool even if the context moves on).
+  pool::RedisPoolRef pool_ref();
   void release_pinned(bool clean);
   void reply_error(std::string_view error_line) { sink_->append_local(error_line); }
 
@@ -122,9 +161,10 @@ class RedisSession {
   pool::ReplySink* sink_;     // shared with backend FIFO entries (intrusive count)
   std::string writing_;       // replies being written to the client
   std::string scratch_;       // local replies and re-encoded inline requests
-  pool::RedisPool* pool_ = nullptr;                  // shared pool for the context, cached
+  pool::RedisPoolRef pool_;                          // shared pool for the context, cached
   const pool::RedisConnection* last_shared_ = nullptr;  // where the outstanding replies come from
-  pool::RedisPool* pinned_pool_ = nullptr;
+  pool::RedisPoolRef pinned_pool_;                   // the pool pinned_ came from
+  RelayState relay_;                                 // while relaying
   pool::RedisConnection* pinned_ = nullptr;          // dedicated connection while state needs one
   bool client_gone_ = false;
 };
@@ -149,8 +189,9 @@ rt::Task<void> RedisSession::run() {
         co_return;
       }
       if (step == Step::Relay) {
-        co_await relay();
-        co_return;
+        const bool serving = co_await relay();
+        if (!serving) co_return;
+        continue;
       }
       if (step == Step::ReleasePin) {
         const bool flushed = co_await flush();
@@ -280,9 +321,10 @@ rt::Task<RedisSession::Step> RedisSession::handle_local(const redis::Request& re
       pool::RedisKey key = local_.pool_key(context_);
       key.user = question.user == "default" ? std::string() : question.user;
       key.password = question.password;
-      pool::RedisPool& candidate = env_->redis_pools->get(key, env_->backend_address);
+      // Held only for this check: a refused key's pool is freed as soon as the reference goes.
+      pool::RedisPoolRef candidate = env_->redis_pools->get(key, env_->backend_address);
       const auto deadline = rt::Deadline::after(env_->config->pool.queue_timeout);
-      pool::Acquired acquired = co_await candidate.shared(deadline, &cancel_);
+      pool::Acquired acquired = co_await candidate->shared(deadline, &cancel_);
       if (acquired.connection == nullptr && acquired.refusal.empty()) {
         // No verdict on the credentials (backend down, pool exhausted): say why, stay unauthenticated.
         reply_error(acquired.error);
@@ -324,7 +366,7 @@ bool RedisSession::may_change_pool_key(const redis::Request& request) {
 RedisSession::Step RedisSession::finish_local(LocalOutcome outcome, const pool::RedisKey& key_before) {
   sink_->append_local(scratch_);
   if (!(local_.pool_key(context_) == key_before)) {
-    pool_ = nullptr;
+    pool_.reset();
     last_shared_ = nullptr;
     if (pinned_ != nullptr) release_pinned(false);  // RESET: the dedicated state ends with it
   }
@@ -414,22 +456,22 @@ rt::Task<RedisSession::Step> RedisSession::handle_pinned(const redis::Request& r
 }
 
 rt::Task<bool> RedisSession::pin() {
-  pool::RedisPool& pool = shared_pool();
+  pool::RedisPoolRef pool = pool_ref();
   const auto deadline = rt::Deadline::after(env_->config->pool.queue_timeout);
-  pool::Acquired acquired = co_await pool.pin(deadline, &cancel_);
+  pool::Acquired acquired = co_await pool->pin(deadline, &cancel_);
   if (acquired.connection == nullptr) {
     reply_error(acquired.error);
     co_return false;
   }
   pinned_ = acquired.connection;
-  pinned_pool_ = &pool;
+  pinned_pool_ = std::move(pool);
   co_return true;
 }
 
 void RedisSession::release_pinned(bool clean) {
   pinned_pool_->unpin(pinned_, clean && !context_.in_multi && !context_.watching);
   pinned_ = nullptr;
-  pinned_pool_ = nullptr;
+  pinned_pool_.reset();
   context_.in_multi = false;
   context_.watching = false;
   context_.multi_failed = false;
@@ -488,22 +530,41 @@ rt::Task<bool> RedisSession::read_while_pinned(rt::CancelSource* cancel) {
   co_return true;
 }
 
-rt::Task<void> RedisSession::relay() {
+rt::Task<bool> RedisSession::relay() {
+  relay_ = RelayState{};
+  // Only a plain subscription can end cleanly with UNSUBSCRIBE; MONITOR, tracking and subscribing
+  // inside a transaction leave state on the connection that only closing it removes.
+  relay_.sticky = route_.pin_reason != redis::PinReason::Subscribe || context_.in_multi || context_.watching;
+  pinned_->set_relay_filter(this);
   rt::CancelSource relay_cancel(&cancel_);
   rt::TaskScope requests;
   // `this` outlives the request relay: it is cancelled and joined below.
   requests.spawn(relay_requests(this, &relay_cancel));
+  bool written = true;
   for (;;) {
-    const auto written = co_await write_output();
-    if (!written) break;
-    if (client_gone_ || pinned_->state() == pool::RedisConnection::State::Closed) break;
+    written = co_await write_output();
+    if (!written || client_gone_ || pinned_->state() == pool::RedisConnection::State::Closed) break;
+    if (relay_.outcome != RelayOutcome::Relaying) break;
     const auto woken = co_await sink_->wake().wait(rt::Deadline::never(), &cancel_);
     if (!woken) break;
   }
-  co_await write_output();  // e.g. the +OK of a QUIT the backend answered before closing
+  if (written) written = co_await write_output();  // e.g. the +OK of a QUIT the backend answered before closing
   relay_cancel.cancel();
   co_await requests.join();
+  const bool serve_on = written && !client_gone_ && !cancel_.cancelled() &&
+                        pinned_->state() != pool::RedisConnection::State::Closed &&
+                        relay_.outcome != RelayOutcome::Relaying;
+  if (serve_on && relay_.outcome == RelayOutcome::Leave) {
+    release_pinned(true);  // nothing in flight, no subscription left: as good as new
+    co_return true;
+  }
+  // After RESET the connection is in db 0, RESP2, default user: no longer what its pool key says.
   release_pinned(false);
+  if (!serve_on) co_return false;
+  local_.reset(context_);
+  pool_.reset();
+  last_shared_ = nullptr;
+  co_return true;
 }
 
 rt::Task<void> RedisSession::relay_requests(RedisSession* self, rt::CancelSource* cancel) {
@@ -517,12 +578,133 @@ rt::Task<void> RedisSession::relay_requests(RedisSession* self, rt::CancelSource
         self->client_gone_ = true;
         co_return;
       }
-      if (!self->request_.empty()) self->pinned_->send_raw(wire_bytes(self->request_, encoded));
+      const bool go_on = self->request_.empty() || self->relay_one(self->request_, encoded);
       self->in_.consume(self->request_.size());
+      if (go_on) continue;
+      const bool resumed = co_await self->wait_sync_point(cancel);
+      if (!resumed) co_return;
     }
     const bool more = co_await self->read_while_pinned(cancel);
     if (!more) co_return;
   }
+}
+
+namespace {
+
+/// Commands after which a relayed connection's state still matches its pool key.
+bool keeps_connection_state(const redis::Route& route, const redis::Request& request) {
+  if (route.disposition == redis::Disposition::Shared) return true;
+  if (route.disposition == redis::Disposition::Pinned) return route.pin_reason == redis::PinReason::Subscribe;
+  return request.is_command("ping") || request.is_command("echo") || request.is_command("quit");
+}
+
+bool is_unsubscribe(const redis::Request& request) {
+  return request.is_command("unsubscribe") || request.is_command("punsubscribe") ||
+         request.is_command("sunsubscribe");
+}
+
+}  // namespace
+
+bool RedisSession::relay_one(const redis::Request& request, std::string& encoded) {
+  const redis::Route route = redis::route(request);
+  if (route.disposition == redis::Disposition::Refused && route.command != nullptr) {
+    // corral's refusal must come after the replies still on their way: answered at the marker.
+    relay_.held_reply.clear();
+    redis::append_refusal_error(relay_.held_reply, *route.command);
+    send_sync_marker();
+    return false;
+  }
+  pinned_->send_raw(wire_bytes(request, encoded));
+  if (request.is_command("reset")) {
+    relay_.awaiting_reset = true;
+    return false;
+  }
+  if (!keeps_connection_state(route, request)) relay_.sticky = true;
+  if (is_unsubscribe(request) && !relay_.sticky) {
+    send_sync_marker();  // when it comes back, the counts say whether any subscription is left
+    return false;
+  }
+  return true;
+}
+
+void RedisSession::send_sync_marker() {
+  // A fresh random token per marker: no reply of the client's own can equal it, because nothing
+  // could have stored it before the PING carrying it ran.
+  std::random_device random;
+  std::array<char, 32> token{};
+  for (std::size_t i = 0; i < token.size(); i += 8) {
+    const uint32_t word = random();
+    for (std::size_t j = 0; j < 8; ++j) token[i + j] = "0123456789abcdef"[(word >> (4 * j)) & 0xf];
+  }
+  const std::string_view text(token.data(), token.size());
+  std::string ping;  // not scratch_: the main coroutine runs alongside
+  redis::encode_command(ping, {"PING", text});
+  pinned_->send_raw(ping);
+  relay_.marker_bulk = "$" + std::to_string(text.size()) + "\r\n" + std::string(text) + "\r\n";
+  relay_.marker_array = "*2\r\n$4\r\npong\r\n" + relay_.marker_bulk;  // RESP2 subscribe mode's PING reply
+}
+
+bool RedisSession::pass(const redis::Reply& reply) {
+  if (relay_.awaiting_reset && reply.bytes == "+RESET\r\n") {
+    relay_.outcome = RelayOutcome::Reset;  // the client gets the server's +RESET as it is
+    end_sync_point();
+    return true;
+  }
+  if (!relay_.marker_bulk.empty() && (reply.bytes == relay_.marker_bulk || reply.bytes == relay_.marker_array)) {
+    // Every reply sent before the marker has arrived. In RESP2 the array form means still subscribed;
+    // in RESP3 the last confirmations' counts tell.
+    const bool subscribed = reply.bytes == relay_.marker_array || relay_.channels > 0 || relay_.shard_channels > 0;
+    relay_.marker_bulk.clear();
+    relay_.marker_array.clear();
+    if (!relay_.held_reply.empty()) {
+      sink_->deliver_unsolicited(relay_.held_reply);
+      relay_.held_reply.clear();
+    } else if (!subscribed && !relay_.sticky) {
+      relay_.outcome = RelayOutcome::Leave;
+      sink_->wake().notify();
+    }
+    end_sync_point();
+    return false;
+  }
+  note_subscription_count(reply);
+  return true;
+}
+
+void RedisSession::note_subscription_count(const redis::Reply& reply) {
+  if (reply.type != redis::ReplyType::Array && reply.type != redis::ReplyType::Push) return;
+  std::array<redis::ReplyElement, 3> fields{};
+  if (redis::peek_elements(reply.bytes, fields) != 3 || fields[2].type != redis::ReplyType::Integer) return;
+  const std::string_view kind = fields[0].value;
+  int64_t* count = nullptr;
+  if (kind == "subscribe" || kind == "psubscribe" || kind == "unsubscribe" || kind == "punsubscribe") {
+    count = &relay_.channels;
+  } else if (kind == "ssubscribe" || kind == "sunsubscribe") {
+    count = &relay_.shard_channels;
+  } else {
+    return;
+  }
+  const std::string_view digits = fields[2].value;
+  std::from_chars(digits.data(), digits.data() + digits.size(), *count);
+}
+
+rt::Task<bool> RedisSession::wait_sync_point(rt::CancelSource* cancel) {
+  rt::CancelSource sync_wait(cancel);
+  relay_.sync_wait = &sync_wait;
+  while (!sync_wait.cancelled()) {
+    if (in_.size() < kMaxBufferedWhileBlocked) {
+      const bool more = co_await read_while_pinned(&sync_wait);
+      if (!more && !sync_wait.cancelled()) break;  // the client left
+    } else {
+      rt::Notify nobody;  // enough input buffered: wait for the end of the pause without reading
+      co_await nobody.wait(rt::Deadline::never(), &sync_wait);
+    }
+  }
+  relay_.sync_wait = nullptr;
+  co_return !cancel->cancelled() && !client_gone_ && relay_.outcome == RelayOutcome::Relaying;
+}
+
+void RedisSession::end_sync_point() {
+  if (relay_.sync_wait != nullptr) relay_.sync_wait->cancel();
 }
 
 void RedisSession::forward(pool::RedisConnection& connection, const redis::Request& request) {
@@ -538,8 +720,12 @@ std::string_view RedisSession::wire_bytes(const redis::Request& request, std::st
 }
 
 pool::RedisPool& RedisSession::shared_pool() {
-  if (pool_ == nullptr) pool_ = &env_->redis_pools->get(local_.pool_key(context_), env_->backend_address);
+  if (!pool_) pool_ = env_->redis_pools->get(local_.pool_key(context_), env_->backend_address);
   return *pool_;
+}
+
+pool::RedisPoolRef RedisSession::pool_ref() {
+  return pool::RedisPoolRef(shared_pool());
 }
 
 rt::Task<bool> RedisSession::write_output() {

@@ -1,8 +1,10 @@
 #include "proxy/worker.h"
 
+#include <algorithm>
 #include <cerrno>
 
 #include "proxy/admin.h"
+#include "proxy/mysql_session.h"
 #include "proxy/redis_context.h"
 #include "proxy/session.h"
 #include "runtime/log.h"
@@ -27,7 +29,15 @@ rt::Task<void> counted_session(rt::TcpStream client, SessionEnv* env) {
 }  // namespace
 
 Worker::Worker(std::size_t index, rt::EventLoop& loop, const config::Config& config, SharedState& shared)
-    : index_(index), loop_(loop), config_(config), shared_(shared), redis_pools_(config.pool) {}
+    : index_(index),
+      loop_(loop),
+      config_(config),
+      shared_(shared),
+      redis_pools_(config.pool, &shared.redis_pools),
+      mysql_pools_(config.pool),
+      mysql_frontend_(std::make_unique<MysqlFrontend>()) {
+  mysql_frontend_->pools = &mysql_pools_;
+}
 
 Worker::~Worker() = default;
 
@@ -54,6 +64,12 @@ rt::Result<void> Worker::bind_listeners() {
     }
     admin_ = std::move(*bound);
   }
+  const bool serves_mysql = std::any_of(config_.listeners.begin(), config_.listeners.end(),
+                                        [](const auto& l) { return l.protocol == config::Protocol::Mysql; });
+  if (serves_mysql) {
+    const rt::Result<void> keyed = load_rsa_key();
+    if (!keyed) return keyed.error();
+  }
   envs_.reserve(config_.listeners.size());
   for (const auto& listener : config_.listeners) {
     // Start-up only: resolving a backend name may block, which is fine before serving.
@@ -64,8 +80,23 @@ rt::Result<void> Worker::bind_listeners() {
     }
     redis_local_.push_back(std::make_unique<RedisLocalCommands>(config_, listener));
     envs_.push_back(SessionEnv{&config_, &listener, &shared_, &loop_, &idle_cancel_, sessions_.cancel_source(),
-                               *backend, &redis_pools_, redis_local_.back().get()});
+                               *backend, &redis_pools_, redis_local_.back().get(),
+                               mysql_frontend_.get()});
   }
+  return {};
+}
+
+rt::Result<void> Worker::load_rsa_key() {
+  // Start-up only: generating a key takes ~0.1 s, which is fine before serving.
+  auto key = shared_.mysql_rsa_private_pem.empty() ? mysql::RsaKey::generate()
+                                                   : mysql::RsaKey::from_private_pem(shared_.mysql_rsa_private_pem);
+  auto pem = key ? key->public_pem() : mysql::Result<std::string>(key.error());
+  if (!key || !pem) {
+    rt::log::error("mysql: cannot make the RSA key for caching_sha2_password: {}", mysql::to_string(pem.error()));
+    return std::make_error_code(std::errc::invalid_argument);
+  }
+  mysql_frontend_->rsa_key = std::move(*key);
+  mysql_frontend_->rsa_public_pem = std::move(*pem);
   return {};
 }
 
@@ -143,7 +174,9 @@ rt::Task<void> Worker::drain_task(std::chrono::milliseconds grace, std::function
   timer.stop();
   co_await timer.join();
   redis_pools_.stop();
+  mysql_pools_.stop();
   co_await redis_pools_.join();
+  co_await mysql_pools_.join();
   done();
 }
 

@@ -65,5 +65,61 @@ TEST_F(BackendAuth, WrongPasswordGetsTheServersOwnError) {
   EXPECT_THAT(proxy().log(), ::testing::Not(HasSubstr("nope")));
 }
 
+class BackendAuthPools : public RedisPathTest {
+ protected:
+  void SetUp() override {
+    start_backend();
+    ASSERT_EQ(backend().command({"ACL", "SETUSER", "alice", "on", ">pw", "~*", "&*", "+@all"}), "+OK\r\n");
+    admin_port_ = pick_free_port();
+    start_proxy({.auth = "backend", .server_toml = "admin = \"127.0.0.1:" + std::to_string(admin_port_) + "\"\n"});
+  }
+
+  /// Sends `count` AUTH attempts with passwords never tried before, pipelined in batches.
+  void guess_passwords(RedisClient& client, int count) {
+    constexpr int kBatch = 100;
+    for (int done = 0; done < count; done += kBatch) {
+      std::string batch;
+      for (int i = 0; i < kBatch; ++i) batch += encode_command({"AUTH", "alice", "guess-" + std::to_string(next_guess_++)});
+      client.send(batch);
+      for (int i = 0; i < kBatch; ++i) ASSERT_EQ(client.read_reply(), kWrongPass);
+    }
+  }
+
+  uint16_t admin_port_ = 0;
+  int next_guess_ = 0;
+};
+
+TEST_F(BackendAuthPools, ManyWrongPasswordsLeaveABoundedNumberOfPools) {
+  // Each distinct password is a distinct pool key; a refused one must not stay behind.
+  RedisClient guesser = connect();
+  RedisClient user = connect();
+  ASSERT_EQ(user.command({"AUTH", "alice", "pw"}), "+OK\r\n");
+  ASSERT_EQ(user.command({"SET", "k", "v"}), "+OK\r\n");
+  guess_passwords(guesser, 1000);
+  const uint64_t rss_after_warm_up = rss_kib(proxy().pid());
+  guess_passwords(guesser, 5000);
+  // A leaked pool costs well over 1 KiB (object, map node, key strings): 5,000 would be > 5 MiB.
+  EXPECT_LT(rss_kib(proxy().pid()), rss_after_warm_up + 2048);
+  // Pools alive: alice's (in use), the default one, and any not yet swept: far below 6,000.
+  EXPECT_LE(metric(admin_port_, "corral_redis_pools"), 2u * 70u);
+  // The pool in use was never collected under the session: alice's connection still serves her.
+  EXPECT_EQ(user.command({"GET", "k"}), "$1\r\nv\r\n");
+  EXPECT_EQ(user.command({"ACL", "WHOAMI"}), "$5\r\nalice\r\n");
+  EXPECT_EQ(guesser.command({"GET", "k"}), "-NOAUTH Authentication required.\r\n");
+  EXPECT_EQ(guesser.command({"AUTH", "alice", "pw"}), "+OK\r\n");
+  EXPECT_EQ(guesser.command({"GET", "k"}), "$1\r\nv\r\n");
+}
+
+TEST_F(BackendAuthPools, PoolsOfDepartedClientsAreFreed) {
+  for (int i = 0; i < 200; ++i) {
+    RedisClient client = connect();
+    ASSERT_EQ(client.command({"AUTH", "alice", i % 2 == 0 ? "pw" : "wrong-" + std::to_string(i)}),
+              i % 2 == 0 ? "+OK\r\n" : std::string(kWrongPass));
+  }
+  // Every client left. alice's pool keeps its idle connection (until pool.idle_timeout_ms), the
+  // refused keys' pools are gone.
+  EXPECT_LE(metric(admin_port_, "corral_redis_pools"), 2u * 70u);
+}
+
 }  // namespace
 }  // namespace corral::testing::redis_it

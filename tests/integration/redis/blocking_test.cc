@@ -50,6 +50,28 @@ TEST_F(Blocking, BlpopWakesWhenAnotherClientPushes) {
   EXPECT_EQ(waiter.command({"LLEN", "queue"}), ":0\r\n");
 }
 
+TEST_F(Blocking, XreadgroupWithBlockWakesWhenAnotherClientAdds) {
+  RedisClient waiter = connect();
+  RedisClient producer = connect();
+  ASSERT_EQ(producer.command({"XGROUP", "CREATE", "stream", "group", "$", "MKSTREAM"}), "+OK\r\n");
+  waiter.send(encode_command({"XREADGROUP", "GROUP", "group", "c1", "COUNT", "1", "BLOCK", "0", "STREAMS", "stream", ">"}));
+  ASSERT_EQ(wait_count("xreadgroup", 1, 2s), 1u) << "XREADGROUP BLOCK did not block on a dedicated connection";
+  // The shared connections are not stuck behind it.
+  EXPECT_EQ(producer.command({"XADD", "stream", "1-1", "field", "value"}), "$3\r\n1-1\r\n");
+  EXPECT_EQ(waiter.read_reply(),
+            "*1\r\n*2\r\n$6\r\nstream\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$5\r\nfield\r\n$5\r\nvalue\r\n");
+  // Without BLOCK it is an ordinary shared command.
+  EXPECT_EQ(waiter.command({"XREADGROUP", "GROUP", "group", "c1", "STREAMS", "stream", ">"}), "*-1\r\n");
+}
+
+TEST_F(Blocking, XreadAndWaitEndAfterTheirOwnMillisecondTimeouts) {
+  RedisClient client = connect();
+  EXPECT_EQ(client.command({"XREAD", "BLOCK", "300", "STREAMS", "nothing", "$"}), "*-1\r\n");
+  // No replica will ever acknowledge: WAIT answers 0 once its 300 ms are over, as on redis-server.
+  EXPECT_EQ(client.command({"WAIT", "1", "300"}), ":0\r\n");
+  EXPECT_EQ(client.command({"SET", "after", "x"}), "+OK\r\n");
+}
+
 TEST_F(Blocking, BlpopOnAnEmptyListTimesOutAfterItsOwnTimeout) {
   RedisClient waiter = connect();
   const auto start = std::chrono::steady_clock::now();

@@ -62,20 +62,11 @@ TEST_F(ClientFailure, UnreachableBackendIsNamedWithoutItsPassword) {
   EXPECT_THAT(proxy().log(), Not(HasSubstr("s3cret")));
 }
 
-/// GET `path` on corral's admin endpoint; the whole HTTP response.
-std::string http_get(uint16_t port, std::string_view path) {
-  RedisClient raw = RedisClient::connect("127.0.0.1", port, 5s);  // any TCP client will do
-  raw.send("GET " + std::string(path) + " HTTP/1.0\r\n\r\n");
-  std::string response;
-  raw.wait_closed(5s, &response);
-  return response;
-}
-
 /// Waits until corral reports `n` open client connections.
 void wait_client_connections(uint16_t admin_port, int n) {
   const std::string want = "corral_client_connections " + std::to_string(n) + "\n";
   const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (http_get(admin_port, "/metrics").find(want) == std::string::npos) {
+  while (admin_get(admin_port, "/metrics").find(want) == std::string::npos) {
     ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "corral never reported " << want;
     std::this_thread::sleep_for(10ms);
   }

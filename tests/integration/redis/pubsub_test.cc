@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <thread>
 
 #include "redis_path.h"
@@ -98,6 +99,165 @@ TEST_F(PubSub, MonitorStreamsCommandsOfOtherClients) {
   std::string rest;
   EXPECT_TRUE(monitor.wait_closed(5s, &rest));
   EXPECT_THAT(rest, HasSubstr("+OK\r\n"));
+}
+
+// ---- the dedicated connection after the subscription ends --------------------------------------
+
+/// One worker, so every client of a test shares one set of pools and a returned connection is the
+/// one the next subscriber gets.
+class PubSubConnection : public RedisPathTest {
+ protected:
+  void SetUp() override { start_proxy({.workers = 1}); }
+
+  /// Backend ids of corral's connections, with their "sub" and "psub" counts.
+  std::map<std::string, std::string> corral_subscriptions() {
+    std::map<std::string, std::string> out;
+    for (const auto& c : client_list(backend())) {
+      if (c.at("name") == "corral") out[c.at("id")] = c.at("sub") + "/" + c.at("psub");
+    }
+    return out;
+  }
+  /// The backend id of the one corral connection that is subscribed; "" when there is none.
+  std::string subscribed_connection() {
+    std::string found;
+    for (const auto& [id, counts] : corral_subscriptions()) {
+      if (counts != "0/0") {
+        EXPECT_EQ(found, "") << "more than one subscribed backend connection";
+        found = id;
+      }
+    }
+    return found;
+  }
+  /// Waits until no corral connection on the backend is subscribed; false after 5 s.
+  bool wait_no_subscribed_connection() {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (subscribed_connection().empty()) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
+};
+
+TEST_F(PubSubConnection, FullUnsubscribeReturnsTheConnectionToThePool) {
+  RedisClient first = connect();
+  ASSERT_EQ(first.command({"SUBSCRIBE", "a", "b"}), "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n");
+  ASSERT_EQ(first.read_reply(), "*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n");
+  const std::string dedicated = subscribed_connection();
+  ASSERT_NE(dedicated, "");
+  // Pipelined behind the UNSUBSCRIBE: a command that must be answered after it, in order.
+  first.send(encode_command({"UNSUBSCRIBE"}) + encode_command({"SET", "k", "v"}));
+  EXPECT_EQ(first.read_reply(), "*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:1\r\n");
+  EXPECT_EQ(first.read_reply(), "*3\r\n$11\r\nunsubscribe\r\n$1\r\nb\r\n:0\r\n");
+  EXPECT_EQ(first.read_reply(), "+OK\r\n");
+  EXPECT_EQ(first.command({"GET", "k"}), "$1\r\nv\r\n");
+  // Still open, unsubscribed, and the next subscriber gets that same connection back.
+  EXPECT_EQ(corral_subscriptions()[dedicated], "0/0");
+  RedisClient second = connect();
+  ASSERT_EQ(second.command({"PSUBSCRIBE", "n*"}), "*3\r\n$10\r\npsubscribe\r\n$2\r\nn*\r\n:1\r\n");
+  EXPECT_EQ(subscribed_connection(), dedicated);
+  EXPECT_EQ(first.command({"PUBLISH", "news", "x"}), ":1\r\n");
+  EXPECT_EQ(second.read_reply(), "*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$1\r\nx\r\n");
+}
+
+TEST_F(PubSubConnection, Resp3FullUnsubscribeReturnsTheConnection) {
+  RedisClient client = connect();
+  ASSERT_THAT(client.command({"HELLO", "3"}), StartsWith("%7\r\n"));
+  ASSERT_EQ(client.command({"SUBSCRIBE", "a"}), ">3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n");
+  const std::string dedicated = subscribed_connection();
+  ASSERT_NE(dedicated, "");
+  client.send(encode_command({"UNSUBSCRIBE", "a"}) + encode_command({"HSET", "h", "f", "v"}) +
+              encode_command({"HGETALL", "h"}));
+  EXPECT_EQ(client.read_reply(), ">3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:0\r\n");
+  EXPECT_EQ(client.read_reply(), ":1\r\n");
+  EXPECT_EQ(client.read_reply(), "%1\r\n$1\r\nf\r\n$1\r\nv\r\n");
+  EXPECT_EQ(corral_subscriptions()[dedicated], "0/0");
+  RedisClient next = connect();  // RESP3 too: the pool key includes the RESP version
+  ASSERT_THAT(next.command({"HELLO", "3"}), StartsWith("%7\r\n"));
+  ASSERT_EQ(next.command({"SUBSCRIBE", "c"}), ">3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n");
+  EXPECT_EQ(subscribed_connection(), dedicated);
+}
+
+TEST_F(PubSubConnection, PartialUnsubscribeKeepsTheSubscription) {
+  RedisClient subscriber = connect();
+  RedisClient publisher = connect();
+  ASSERT_EQ(subscriber.command({"SUBSCRIBE", "a"}), "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n");
+  ASSERT_EQ(subscriber.command({"PSUBSCRIBE", "p*"}), "*3\r\n$10\r\npsubscribe\r\n$2\r\np*\r\n:2\r\n");
+  EXPECT_EQ(subscriber.command({"UNSUBSCRIBE", "a"}), "*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:1\r\n");
+  // Not subscribed to "x": the count in its reply is 1, the pattern is left.
+  EXPECT_EQ(subscriber.command({"UNSUBSCRIBE", "x"}), "*3\r\n$11\r\nunsubscribe\r\n$1\r\nx\r\n:1\r\n");
+  EXPECT_EQ(publisher.command({"PUBLISH", "pq", "still"}), ":1\r\n");
+  EXPECT_EQ(subscriber.read_reply(), "*4\r\n$8\r\npmessage\r\n$2\r\np*\r\n$2\r\npq\r\n$5\r\nstill\r\n");
+  // RESP2 subscribe mode still applies, as on redis-server.
+  EXPECT_EQ(subscriber.command({"PING"}), "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+  EXPECT_NE(subscribed_connection(), "");
+}
+
+TEST_F(PubSubConnection, ResetEndsSubscribeModeAndResetsTheContext) {
+  RedisClient client = connect();
+  const std::string id = client.command({"CLIENT", "ID"});
+  ASSERT_EQ(client.command({"SELECT", "3"}), "+OK\r\n");
+  ASSERT_EQ(client.command({"SET", "in3", "v"}), "+OK\r\n");
+  ASSERT_EQ(client.command({"SUBSCRIBE", "a"}), "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n");
+  const std::string dedicated = subscribed_connection();
+  ASSERT_NE(dedicated, "");
+  client.send(encode_command({"RESET"}) + encode_command({"GET", "in3"}));
+  EXPECT_EQ(client.read_reply(), "+RESET\r\n");
+  EXPECT_EQ(client.read_reply(), "$-1\r\n") << "RESET selects db 0";
+  EXPECT_EQ(client.command({"SELECT", "3"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"GET", "in3"}), "$1\r\nv\r\n");
+  // corral answers for the client again (its own id, not the backend connection's).
+  EXPECT_EQ(client.command({"CLIENT", "ID"}), id);
+  // The connection RESET ran on no longer matches its pool key: it is closed, not reused.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (corral_subscriptions().count(dedicated) != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(corral_subscriptions().count(dedicated), 0u);
+}
+
+TEST_F(PubSubConnection, RefusedCommandWhileSubscribedIsRefusedInOrder) {
+  RedisClient subscriber = connect();
+  ASSERT_THAT(subscriber.command({"HELLO", "3"}), StartsWith("%7\r\n"));
+  ASSERT_EQ(subscriber.command({"SUBSCRIBE", "a"}), ">3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n");
+  subscriber.send(encode_command({"ECHO", "before"}) + encode_command({"CLIENT", "PAUSE", "100000"}) +
+                  encode_command({"ECHO", "after"}));
+  EXPECT_EQ(subscriber.read_reply(), "$6\r\nbefore\r\n");
+  EXPECT_THAT(subscriber.read_reply(), StartsWith("-ERR command 'CLIENT PAUSE' is not supported by corral"));
+  EXPECT_EQ(subscriber.read_reply(), "$5\r\nafter\r\n");
+  // The backend was never paused: others are served at once.
+  RedisClient publisher = connect();
+  EXPECT_EQ(publisher.command({"PUBLISH", "a", "m"}), ":1\r\n");
+  EXPECT_EQ(subscriber.read_reply(), ">3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nm\r\n");
+}
+
+TEST_F(PubSubConnection, ClientLeavingWhileSubscribedClosesTheConnection) {
+  {
+    RedisClient subscriber = connect();
+    ASSERT_EQ(subscriber.command({"SUBSCRIBE", "a"}), "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n");
+    ASSERT_NE(subscribed_connection(), "");
+  }  // leaves while subscribed
+  EXPECT_TRUE(wait_no_subscribed_connection()) << "the subscribed backend connection outlived its client";
+  RedisClient publisher = connect();
+  EXPECT_EQ(publisher.command({"PUBLISH", "a", "nobody"}), ":0\r\n");
+}
+
+TEST_F(PubSubConnection, MonitorIsNotReturnedEvenAfterUnsubscribe) {
+  RedisClient monitor = connect();
+  ASSERT_EQ(monitor.command({"MONITOR"}), "+OK\r\n");
+  // Nothing a MONITOR connection does makes it reusable: the client leaving closes it.
+  monitor.send(encode_command({"UNSUBSCRIBE"}));
+  std::string id;
+  for (const auto& c : client_list(backend())) {
+    if (c.at("name") == "corral" && c.at("flags").find('O') != std::string::npos) id = c.at("id");
+  }
+  ASSERT_NE(id, "") << "no backend connection in MONITOR mode";
+  monitor = RedisClient();
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (corral_subscriptions().count(id) != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(corral_subscriptions().count(id), 0u);
 }
 
 }  // namespace

@@ -73,6 +73,7 @@ TEST(ConfigParse, MinimalDocumentGetsDefaults) {
   EXPECT_EQ(c.mysql.max_packet_size, 64u << 20);
   EXPECT_FALSE(c.mysql.local_infile);
   EXPECT_EQ(c.mysql.server_version, "10.11.0-corral");
+  EXPECT_EQ(c.mysql.max_prepared_per_connection, 256u);
   ASSERT_EQ(c.listeners.size(), 1u);
   const Listener& l = c.listeners[0];
   EXPECT_EQ(l.name, "r");
@@ -142,6 +143,7 @@ max_inline_length = 1
 max_packet_size = 1073741824
 local_infile = true
 server_version = "8.0.36-proxy"
+max_prepared_per_connection = 65536
 )");
   EXPECT_EQ(c.server.workers, 8u);
   EXPECT_EQ(c.server.log_level, LogLevel::Debug);
@@ -181,6 +183,7 @@ server_version = "8.0.36-proxy"
   EXPECT_EQ(c.mysql.max_packet_size, 1073741824u);
   EXPECT_TRUE(c.mysql.local_infile);
   EXPECT_EQ(c.mysql.server_version, "8.0.36-proxy");
+  EXPECT_EQ(c.mysql.max_prepared_per_connection, 65536u);
 }
 
 TEST(ConfigParse, InlineTablesWork) {
@@ -299,6 +302,10 @@ INSTANTIATE_TEST_SUITE_P(
         BoundCase{"mysql", "max_packet_size", "1023", "mysql.max_packet_size must be >= 1024 (got 1023)"},
         BoundCase{"mysql", "max_packet_size", "1073741825",
                   "mysql.max_packet_size must be <= 1073741824 (got 1073741825)"},
+        BoundCase{"mysql", "max_prepared_per_connection", "0",
+                  "mysql.max_prepared_per_connection must be > 0 (got 0)"},
+        BoundCase{"mysql", "max_prepared_per_connection", "65537",
+                  "mysql.max_prepared_per_connection must be <= 65536 (got 65537)"},
         BoundCase{"server", "workers", "-9223372036854775808",
                   "server.workers must be >= 0 (got -9223372036854775808)"}));
 
@@ -315,6 +322,7 @@ TEST(ConfigBoundsAccepted, LimitsAreInclusive) {
                                    "max_inline_length = 1073741824\n")),
             "<ok>");
   EXPECT_EQ(error_of(with_listener("[mysql]\nmax_packet_size = 1024\n")), "<ok>");
+  EXPECT_EQ(error_of(with_listener("[mysql]\nmax_prepared_per_connection = 1\n")), "<ok>");
   EXPECT_EQ(error_of(with_listener("[server]\nworkers = 0\n")), "<ok>");
 }
 
@@ -363,7 +371,9 @@ INSTANTIATE_TEST_SUITE_P(
         BoundCase{"mysql", "max_packet_size", "\"64M\"", "mysql.max_packet_size must be an integer (got string)"},
         BoundCase{"mysql", "local_infile", "\"yes\"", "mysql.local_infile must be a boolean (got string)"},
         BoundCase{"mysql", "local_infile", "1", "mysql.local_infile must be a boolean (got integer)"},
-        BoundCase{"mysql", "server_version", "10", "mysql.server_version must be a string (got integer)"}));
+        BoundCase{"mysql", "server_version", "10", "mysql.server_version must be a string (got integer)"},
+        BoundCase{"mysql", "max_prepared_per_connection", "\"256\"",
+                  "mysql.max_prepared_per_connection must be an integer (got string)"}));
 
 TEST(ConfigTypes, TablesMustBeTables) {
   EXPECT_EQ(error_of(with_listener("server = 1\n")), "corral.toml:1: server must be a table (got integer)");
@@ -537,6 +547,7 @@ TEST(ConfigLoad, ShippedDefaultConfigLoads) {
   EXPECT_EQ(c.mysql.max_packet_size, defaults.mysql.max_packet_size);
   EXPECT_EQ(c.mysql.local_infile, defaults.mysql.local_infile);
   EXPECT_EQ(c.mysql.server_version, defaults.mysql.server_version);
+  EXPECT_EQ(c.mysql.max_prepared_per_connection, defaults.mysql.max_prepared_per_connection);
 }
 
 TEST(ConfigLoad, DocumentedExampleLoads) {

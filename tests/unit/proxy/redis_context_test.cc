@@ -190,7 +190,7 @@ TEST_P(LocalCommandsBothResp, QuitRepliesOkAndCloses) {
   EXPECT_EQ(b.out, "+OK\r\n");
 }
 
-TEST_P(LocalCommandsBothResp, ResetRestoresTheInitialContextButKeepsTheConnectionIdentity) {
+TEST_P(LocalCommandsBothResp, ResetRestoresTheInitialContextButKeepsTheConnectionIdentityAndLibrary) {
   configure(config::AuthMode::Users);
   context_.resp = GetParam();
   EXPECT_EQ(reply({"AUTH", "app", "secret"}), "+OK\r\n");
@@ -212,7 +212,8 @@ TEST_P(LocalCommandsBothResp, ResetRestoresTheInitialContextButKeepsTheConnectio
   EXPECT_EQ(context_.backend_user, "urluser");
   EXPECT_EQ(context_.backend_password, "urlpw");
   EXPECT_EQ(context_.name, "");
-  EXPECT_EQ(context_.lib_name, "");
+  // redis-server keeps lib-name and lib-ver: they still describe the library behind the connection.
+  EXPECT_EQ(context_.lib_name, "lib");
   EXPECT_FALSE(context_.in_multi);
   EXPECT_FALSE(context_.watching);
 }
@@ -435,7 +436,7 @@ TEST_P(LocalCommandsBothResp, ClientInfoDescribesThisClient) {
   const std::string proto = resp3() ? "3" : "2";
   const std::string line =
       "id=42 addr=127.0.0.1:5555 laddr=127.0.0.1:6380 fd=-1 name=inf age=0 idle=0 flags=N db=1 sub=0 psub=0 ssub=0 "
-      "multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=client|info "
+      "multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=client|info "
       "user=default redir=-1 resp=" + proto + " lib-name=lib lib-ver=1.2\n";
   // redis-server's verbatim string: "=<len>\r\ntxt:<line>\r\n" in RESP3, a bulk string in RESP2.
   const std::string expected = resp3() ? "=" + std::to_string(line.size() + 4) + "\r\ntxt:" + line + "\r\n"

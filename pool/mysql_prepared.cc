@@ -1,0 +1,306 @@
+#include "pool/mysql_prepared.h"
+
+#include <utility>
+
+#include "pool/mysql_connection.h"
+#include "protocols/mysql/primitives.h"
+
+namespace corral::pool {
+
+// ---- templates -----------------------------------------------------------------------------------
+
+std::shared_ptr<PreparedTemplate> PreparedTemplates::find_or_add(std::string_view pool_key_id,
+                                                                 std::string_view schema, std::string_view sql) {
+  std::string key;
+  key.reserve(pool_key_id.size() + schema.size() + sql.size() + 24);
+  // Length prefixes keep ("ab", "c") and ("a", "bc") apart.
+  key.append(std::to_string(pool_key_id.size())).append(":").append(pool_key_id);
+  key.append(std::to_string(schema.size())).append(":").append(schema);
+  key.append(sql);
+  auto [it, inserted] = by_key_.try_emplace(std::move(key));
+  if (!inserted) {
+    if (auto alive = it->second.lock()) return alive;
+  }
+  auto made = std::make_shared<PreparedTemplate>();
+  made->id = next_id_++;
+  made->sql.assign(sql);
+  made->schema.assign(schema);
+  it->second = made;
+  if (by_key_.size() > sweep_at_) sweep_expired();
+  return made;
+}
+
+void PreparedTemplates::sweep_expired() {
+  std::erase_if(by_key_, [](const auto& entry) { return entry.second.expired(); });
+  // Sweep again only after the live set doubled: amortized O(1) per find_or_add.
+  sweep_at_ = by_key_.size() * 2 + 64;
+}
+
+// ---- one connection's statements -----------------------------------------------------------------
+
+BackendStatement* PreparedStatements::find(std::uint64_t template_id) noexcept {
+  const auto it = by_template_.find(template_id);
+  if (it == by_template_.end()) return nullptr;
+  lru_.splice(lru_.begin(), lru_, it->second);  // relinks the node: no allocation, iterators stay valid
+  return &*it->second;
+}
+
+BackendStatement& PreparedStatements::add(std::shared_ptr<PreparedTemplate> statement, std::uint32_t backend_id,
+                                          std::uint16_t num_params, std::size_t capacity,
+                                          std::vector<std::uint32_t>& evicted) {
+  const std::uint64_t template_id = statement->id;
+  if (auto old = erase(template_id)) evicted.push_back(*old);
+  lru_.push_front(BackendStatement{std::move(statement), backend_id, num_params, {}, false});
+  by_template_.emplace(template_id, lru_.begin());
+  // Walk from the least recently used end; statements with an open cursor stay (their session holds
+  // this connection and will fetch from them).
+  auto it = lru_.end();
+  while (by_template_.size() > capacity && it != std::next(lru_.begin())) {
+    --it;
+    if (it->cursor_open) continue;
+    evicted.push_back(it->backend_id);
+    by_template_.erase(it->statement->id);
+    it = lru_.erase(it);
+  }
+  return lru_.front();
+}
+
+std::optional<std::uint32_t> PreparedStatements::erase(std::uint64_t template_id) {
+  const auto it = by_template_.find(template_id);
+  if (it == by_template_.end()) return std::nullopt;
+  const std::uint32_t backend_id = it->second->backend_id;
+  lru_.erase(it->second);
+  by_template_.erase(it);
+  return backend_id;
+}
+
+void PreparedStatements::clear() noexcept {
+  by_template_.clear();
+  lru_.clear();
+}
+
+// ---- COM_STMT_EXECUTE ----------------------------------------------------------------------------
+
+mysql::Result<ExecuteLayout> scan_execute(std::string_view payload, std::uint16_t num_params,
+                                          mysql::CapabilityFlags caps) {
+  mysql::Reader r(payload);
+  const std::uint8_t command = r.int1();
+  if (r.ok() && command != static_cast<std::uint8_t>(mysql::Command::COM_STMT_EXECUTE)) {
+    return mysql::Errc::UnexpectedPacket;
+  }
+  r.int4();  // statement id
+  ExecuteLayout layout;
+  layout.flags = r.int1();
+  r.int4();  // iteration count
+  if (!r.ok()) return r.error();
+  std::uint64_t count = num_params;
+  const bool attributes = (caps & mysql::CLIENT_QUERY_ATTRIBUTES) != 0;
+  if (attributes && (count > 0 || (layout.flags & mysql::PARAMETER_COUNT_AVAILABLE))) {
+    count = r.lenenc_int();
+    if (!r.ok()) return r.error();
+    if (count > 0xffff) return mysql::Errc::LimitExceeded;
+  }
+  layout.param_count = static_cast<std::size_t>(count);
+  if (count == 0) {
+    layout.values_at = r.position();
+    return layout;
+  }
+  r.skip((layout.param_count + 7) / 8);  // NULL bitmap
+  layout.bound_flag_at = r.position();
+  layout.new_params_bound = r.int1() != 0;
+  if (!r.ok()) return r.error();
+  if (layout.new_params_bound) {
+    const std::size_t types_at = r.position();
+    for (std::size_t i = 0; i < layout.param_count && r.ok(); ++i) {
+      r.skip(2);  // type, flags
+      if (attributes) r.lenenc_string();
+    }
+    if (!r.ok()) return r.error();
+    layout.types = payload.substr(types_at, r.position() - types_at);
+  }
+  layout.values_at = r.position();
+  return layout;
+}
+
+void append_execute_with_types(std::string& out, std::string_view payload, const ExecuteLayout& layout,
+                               std::uint32_t statement_id, std::string_view types) {
+  constexpr std::size_t kFlagsAt = 5;  // command byte + int<4> statement id
+  out.reserve(out.size() + payload.size() + types.size() + 1);
+  out.push_back(payload[0]);
+  mysql::Writer(out).int4(statement_id);
+  out.append(payload.substr(kFlagsAt, layout.bound_flag_at - kFlagsAt));
+  out.push_back('\x01');
+  out.append(types);
+  out.append(payload.substr(layout.values_at));
+}
+
+// ---- backend round trips -------------------------------------------------------------------------
+
+namespace {
+
+/// Sends one command and reads its whole response. Returns the ERR_Packet payload when the server
+/// refused it (empty when it succeeded); a transport failure is an error.
+rt::Task<rt::Result<std::string>> round_trip(MysqlConnection& connection, std::string_view payload,
+                                             std::string* response, rt::CancelSource* cancel) {
+  auto sent = co_await connection.send_command(payload, cancel);
+  if (!sent) co_return sent.error();
+  for (;;) {
+    auto packet = co_await connection.next_response_packet(cancel);
+    if (!packet) co_return packet.error();
+    if (response != nullptr) response->append(packet->packet.wire);
+    if (packet->event.phase == mysql::ResponsePhase::Err) co_return std::string(packet->packet.payload());
+    if (packet->event.complete) co_return std::string();
+  }
+}
+
+rt::Task<rt::Result<std::string>> init_db(MysqlConnection& connection, std::string_view schema,
+                                          rt::CancelSource* cancel) {
+  std::string payload;
+  mysql::encode_com_init_db(payload, schema);
+  co_return co_await round_trip(connection, payload, nullptr, cancel);
+}
+
+}  // namespace
+
+rt::Task<rt::Result<PrepareOnOutcome>> prepare_on(MysqlConnection& connection,
+                                                  std::shared_ptr<PreparedTemplate> statement,
+                                                  std::size_t capacity, rt::CancelSource* cancel) {
+  PrepareOnOutcome outcome;
+  outcome.statement = connection.prepared().find(statement->id);
+  if (outcome.statement != nullptr) co_return outcome;
+
+  // A statement resolves unqualified names in the schema it was prepared in, whatever the connection's
+  // schema is now (a schema cannot be unselected, so an empty one is left as it is).
+  std::string restore;
+  if (!statement->schema.empty() && statement->schema != connection.schema()) {
+    restore = connection.schema();
+    auto switched = co_await init_db(connection, statement->schema, cancel);
+    if (!switched) co_return switched.error();
+    if (!switched->empty()) {
+      outcome.refusal = std::move(*switched);
+      co_return outcome;
+    }
+  }
+
+  std::string payload;
+  mysql::encode_com_stmt_prepare(payload, statement->sql);
+  std::string response;
+  auto prepared = co_await round_trip(connection, payload, &response, cancel);
+  if (!prepared) co_return prepared.error();
+  const mysql::COM_STMT_PREPARE_OK ok = connection.summary().prepare_ok;  // before COM_INIT_DB replaces it
+
+  if (!restore.empty()) {
+    // A refusal here (the old schema was dropped meanwhile) leaves the connection in the template's
+    // schema, which the connection reports; the pool moves it back on its next lend.
+    auto back = co_await init_db(connection, restore, cancel);
+    if (!back) co_return back.error();
+  }
+  if (!prepared->empty()) {
+    outcome.refusal = std::move(*prepared);
+    co_return outcome;
+  }
+
+  statement->num_params = ok.num_params;
+  statement->num_columns = ok.num_columns;
+  statement->prepare_response = std::move(response);
+  std::vector<std::uint32_t> evicted;
+  outcome.statement =
+      &connection.prepared().add(std::move(statement), ok.statement_id, ok.num_params, capacity, evicted);
+  outcome.prepared_now = true;
+  for (const std::uint32_t backend_id : evicted) {
+    payload.clear();
+    mysql::encode_com_stmt_close(payload, backend_id);
+    auto closed = co_await connection.send_command(payload, cancel);
+    if (!closed) co_return closed.error();
+  }
+  co_return outcome;
+}
+
+namespace {
+
+rt::Task<rt::Result<void>> send_long_data(MysqlConnection& connection, std::uint32_t backend_id,
+                                          const ExecuteState& state, rt::CancelSource* cancel) {
+  std::string payload;
+  for (std::size_t i = 0; i < state.long_data.size(); ++i) {
+    if (!state.long_data[i]) continue;
+    payload.clear();
+    mysql::encode_com_stmt_send_long_data(payload, backend_id, static_cast<std::uint16_t>(i), *state.long_data[i]);
+    auto sent = co_await connection.send_command(payload, cancel);
+    if (!sent) co_return sent.error();
+  }
+  co_return rt::Result<void>{};
+}
+
+/// Sends the execute for `backend`: the client's wire bytes with the id rewritten when the backend
+/// statement can decode them as they are (no copy), else a payload with the client's types inserted.
+rt::Task<rt::Result<void>> send_execute(MysqlConnection& connection, BackendStatement& backend,
+                                        const ExecuteLayout& layout, ExecuteState& state, std::span<char> wire,
+                                        std::string_view payload, rt::CancelSource* cancel) {
+  const bool needs_types = layout.param_count > 0 && !layout.new_params_bound && !state.types.empty() &&
+                           backend.bound_types != state.types;
+  if (layout.new_params_bound && backend.bound_types != layout.types) backend.bound_types.assign(layout.types);
+  if (!needs_types) {
+    const mysql::Errc rewritten = mysql::rewrite_statement_id(wire, backend.backend_id);
+    if (rewritten != mysql::Errc::Ok) co_return make_error_code(MysqlBackendErrc::Protocol);
+    co_return co_await connection.send_command_wire(std::string_view(wire.data(), wire.size()), cancel);
+  }
+  std::string rebuilt;
+  append_execute_with_types(rebuilt, payload, layout, backend.backend_id, state.types);
+  backend.bound_types = state.types;
+  co_return co_await connection.send_command(rebuilt, cancel);
+}
+
+}  // namespace
+
+rt::Task<rt::Result<ExecuteStart>> start_execute(MysqlConnection& connection,
+                                                 std::shared_ptr<PreparedTemplate> statement,
+                                                 ExecuteState& state, std::span<char> wire,
+                                                 std::string_view payload, std::size_t capacity,
+                                                 rt::CancelSource* cancel) {
+  ExecuteStart start;
+  for (int attempt = 0;; ++attempt) {
+    auto prepared = co_await prepare_on(connection, statement, capacity, cancel);
+    if (!prepared) co_return prepared.error();
+    if (!prepared->refusal.empty()) {
+      start.refusal = std::move(prepared->refusal);
+      state.clear_long_data();
+      co_return start;
+    }
+    BackendStatement& backend = *prepared->statement;
+    auto layout = scan_execute(payload, backend.num_params, connection.capabilities());
+    if (!layout) co_return make_error_code(MysqlBackendErrc::Protocol);
+    if (layout->new_params_bound && state.types != layout->types) state.types.assign(layout->types);
+
+    auto sent_data = co_await send_long_data(connection, backend.backend_id, state, cancel);
+    if (!sent_data) co_return sent_data.error();
+    auto sent = co_await send_execute(connection, backend, *layout, state, wire, payload, cancel);
+    if (!sent) co_return sent.error();
+    auto first = co_await connection.next_response_packet(cancel);
+    if (!first) co_return first.error();
+
+    const bool need_reprepare = first->event.phase == mysql::ResponsePhase::Err &&
+                                first->event.err.error_code == kErrNeedReprepare;
+    if (!need_reprepare || attempt > 0) {
+      start.statement = &backend;
+      start.first = first->packet;
+      start.first_event = first->event;
+      start.reprepared = attempt > 0;
+      state.clear_long_data();
+      co_return start;
+    }
+    // The statement did not run: drop the stale backend statement and go round once more.
+    auto closed = co_await close_on(connection, statement->id, cancel);
+    if (!closed) co_return closed.error();
+  }
+}
+
+rt::Task<rt::Result<void>> close_on(MysqlConnection& connection, std::uint64_t template_id,
+                                    rt::CancelSource* cancel) {
+  const auto backend_id = connection.prepared().erase(template_id);
+  if (!backend_id) co_return rt::Result<void>{};
+  std::string payload;
+  mysql::encode_com_stmt_close(payload, *backend_id);
+  co_return co_await connection.send_command(payload, cancel);
+}
+
+}  // namespace corral::pool

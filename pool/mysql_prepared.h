@@ -1,0 +1,180 @@
+// Prepared statements on backend connections: corral-wide statement templates, each backend
+// connection's cache of the statements it prepared (LRU, capped), and the COM_STMT_EXECUTE rewrite
+// that makes a client's execute right for whichever backend statement runs it.
+//
+//   client PREPARE "sql" ─► PreparedTemplates::find_or_add(pool key + schema + sql) ─► PreparedTemplate
+//        (one per distinct statement per worker; holds the backend's PREPARE response for local answers)
+//   client EXECUTE ─► lent connection ─► connection.prepared().find(template id)
+//        hit:  backend statement id ─► rewrite the id in the client's packet (and re-send the types
+//              when this backend statement last saw other ones) ─► relay
+//        miss: prepare_on(connection, template): [COM_STMT_CLOSE of the LRU one] COM_STMT_PREPARE ─► cache
+//
+// Templates are shared (std::shared_ptr) by client statements and by the backend caches that prepared
+// them, so a text stays known, with its backend statement ids, while anyone still uses it; the registry
+// only holds weak references. Everything here is per worker: not thread-safe, one loop.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "protocols/mysql/mysql.h"
+#include "runtime/result.h"
+#include "runtime/event_loop.h"
+#include "runtime/task.h"
+
+namespace corral::pool {
+
+class MysqlConnection;
+
+/// One distinct prepared statement: SQL text prepared in one schema for one pool key.
+struct PreparedTemplate {
+  std::uint64_t id = 0;            // worker-unique and never reused: backend caches are keyed by it
+  std::string sql;                 // the text as the client sent it
+  std::string schema;              // the schema at PREPARE time: unqualified names resolve there
+  std::uint16_t num_params = 0;    // of the last backend COM_STMT_PREPARE_OK
+  std::uint16_t num_columns = 0;
+  /// The last backend COM_STMT_PREPARE response (wire packets, from PREPARE_OK to the last definition),
+  /// replayed to clients that prepare the same text; empty until one backend prepared it.
+  std::string prepare_response;
+};
+
+/// The worker's templates by what makes a statement distinct. Holds weak references: a template lives
+/// while a client statement or a backend cache uses it. Not thread-safe.
+class PreparedTemplates {
+ public:
+  /// The template for `sql` prepared in `schema` on connections of pool `pool_key_id`, made if needed.
+  std::shared_ptr<PreparedTemplate> find_or_add(std::string_view pool_key_id, std::string_view schema,
+                                                std::string_view sql);
+  /// Templates in the map, expired ones not yet swept included (tests).
+  std::size_t size() const noexcept { return by_key_.size(); }
+
+ private:
+  void sweep_expired();
+
+  std::unordered_map<std::string, std::weak_ptr<PreparedTemplate>> by_key_;
+  std::uint64_t next_id_ = 1;
+  std::size_t sweep_at_ = 64;  // sweep expired entries when the map grows past this
+};
+
+/// One backend statement on one connection.
+struct BackendStatement {
+  std::shared_ptr<PreparedTemplate> statement;
+  std::uint32_t backend_id = 0;
+  std::uint16_t num_params = 0;  // as this backend prepared it
+  /// The parameter type block (COM_STMT_EXECUTE, new_params_bound = 1) this backend statement last
+  /// saw; executes without types need the same one, else corral re-sends the client's.
+  std::string bound_types;
+  bool cursor_open = false;      // a COM_STMT_EXECUTE opened a cursor that is not exhausted yet
+};
+
+/// The statements one backend connection prepared, least recently used last. Not thread-safe.
+class PreparedStatements {
+ public:
+  /// The statement for `template_id`, marked most recently used; nullptr if this connection has none.
+  BackendStatement* find(std::uint64_t template_id) noexcept;
+  /// Records a statement the connection just prepared. When that makes more than `capacity`, the least
+  /// recently used statements without an open cursor are dropped and their backend ids appended to
+  /// `evicted` (the caller closes them with COM_STMT_CLOSE).
+  BackendStatement& add(std::shared_ptr<PreparedTemplate> statement, std::uint32_t backend_id,
+                        std::uint16_t num_params, std::size_t capacity, std::vector<std::uint32_t>& evicted);
+  /// Forgets the statement of `template_id` (after the backend closed it); returns its backend id.
+  std::optional<std::uint32_t> erase(std::uint64_t template_id);
+  std::size_t size() const noexcept { return by_template_.size(); }
+  void clear() noexcept;
+
+ private:
+  std::list<BackendStatement> lru_;  // front: most recently used
+  std::unordered_map<std::uint64_t, std::list<BackendStatement>::iterator> by_template_;
+};
+
+/// Where the parts of a COM_STMT_EXECUTE payload are (COM_STMT_EXECUTE; Binary Protocol Value).
+/// Offsets are into the payload (command byte at 0).
+struct ExecuteLayout {
+  std::uint8_t flags = 0;               // cursor type (+ PARAMETER_COUNT_AVAILABLE)
+  std::size_t param_count = 0;          // parameters in the packet
+  std::size_t bound_flag_at = 0;        // offset of new_params_bound (when param_count > 0)
+  bool new_params_bound = false;
+  std::string_view types;               // the type block when new_params_bound (names included under
+                                        // CLIENT_QUERY_ATTRIBUTES)
+  std::size_t values_at = 0;            // offset of the first value
+};
+/// Finds the parts of a COM_STMT_EXECUTE payload of a statement with `num_params` parameters without
+/// copying or allocating. Errc::Truncated and friends when the packet is shorter than its own counts.
+mysql::Result<ExecuteLayout> scan_execute(std::string_view payload, std::uint16_t num_params,
+                                          mysql::CapabilityFlags caps);
+/// Appends to `out` the payload of `payload` (an execute without types) for `statement_id` with
+/// `types` inserted and new_params_bound set.
+void append_execute_with_types(std::string& out, std::string_view payload, const ExecuteLayout& layout,
+                               std::uint32_t statement_id, std::string_view types);
+
+/// What prepare_on() did: the cached or new statement, or the server's refusal.
+struct PrepareOnOutcome {
+  BackendStatement* statement = nullptr;  // null when the server refused (then `refusal` says why)
+  std::string refusal;                    // the server's ERR_Packet payload (syntax error, unknown table...)
+  bool prepared_now = false;              // false: it was already cached on this connection
+};
+
+/// Makes sure `connection` has `statement` prepared: a cache hit returns at once; otherwise the least
+/// recently used statements over `capacity` are closed and COM_STMT_PREPARE runs (in the template's
+/// schema: a connection in another schema is switched there and back with COM_INIT_DB). The response
+/// refreshes the template's metadata and cached PREPARE response.
+/// Suspends while the backend answers (operation timeout of the connection, `cancel`). Transport or
+/// protocol failures close the connection and are errors (connection.error() has the client's text).
+rt::Task<rt::Result<PrepareOnOutcome>> prepare_on(MysqlConnection& connection,
+                                                  std::shared_ptr<PreparedTemplate> statement,
+                                                  std::size_t capacity, rt::CancelSource* cancel);
+
+/// What a client's statement carries from one COM_STMT_EXECUTE to the next (owned by the session's
+/// statement table).
+struct ExecuteState {
+  std::string types;  // the parameter type block the client last bound (new_params_bound = 1)
+  /// COM_STMT_SEND_LONG_DATA bytes per parameter since the last execute (nullopt: none sent; an empty
+  /// string was sent and counts). Sent to the backend statement right before the execute.
+  std::vector<std::optional<std::string>> long_data;
+  std::size_t long_data_bytes = 0;
+
+  void clear_long_data() noexcept {
+    long_data.clear();
+    long_data_bytes = 0;
+  }
+};
+
+/// The start of an execute's response, or why it never reached the backend.
+struct ExecuteStart {
+  std::string refusal;                    // a (re-)prepare the server refused: its ERR_Packet payload
+  BackendStatement* statement = nullptr;  // the backend statement that runs it
+  mysql::WirePacket first;                // the first response packet and its event: views into the
+  mysql::ResponseEvent first_event;       // connection's buffer, valid until the next call on it
+  bool reprepared = false;                // ERR 1615 came back once; corral prepared again and re-sent
+};
+
+/// ER_NEED_REPREPARE: the server refused to run a statement whose tables changed since PREPARE.
+inline constexpr std::uint16_t kErrNeedReprepare = 1615;
+
+/// Runs a client's COM_STMT_EXECUTE of `statement` on `connection`: prepares it there if needed, sends
+/// the long data the client buffered, then the execute with the backend's statement id, re-sending the
+/// client's bound types when the backend statement last saw others, and reads the first response
+/// packet. When that is ERR 1615 the statement did not run: it is closed, prepared again and the
+/// execute re-sent, once. `wire` is the client's packet as received (its statement id is rewritten in
+/// place); `payload` is its logical payload. Long data is cleared once sent.
+/// Suspends like prepare_on(); transport and protocol failures close the connection and are errors.
+rt::Task<rt::Result<ExecuteStart>> start_execute(MysqlConnection& connection,
+                                                 std::shared_ptr<PreparedTemplate> statement,
+                                                 ExecuteState& state, std::span<char> wire,
+                                                 std::string_view payload, std::size_t capacity,
+                                                 rt::CancelSource* cancel);
+
+/// Closes and forgets the backend statement of `template_id` on `connection` (COM_STMT_CLOSE has no
+/// response, so this only writes). Used after ERR 1615 before preparing it again.
+rt::Task<rt::Result<void>> close_on(MysqlConnection& connection, std::uint64_t template_id,
+                                    rt::CancelSource* cancel);
+
+}  // namespace corral::pool

@@ -1,0 +1,194 @@
+// The connection context of one MySQL client session: who the client is, what its session looks like
+// to it (schema, charset, replayable variables, transaction), the answers it may ask about later
+// (LAST_INSERT_ID, FOUND_ROWS, ROW_COUNT, warnings), and the pins that keep a backend connection lent.
+//
+//   login / COM_CHANGE_USER ──► user, backend credentials, schema, charset, capabilities ──► key()
+//   statement text ──► classify_statement() ──► StatementTraits (pins it starts, LOCAL INFILE, ...)
+//   backend response ──► learn_from_response() (status flags, session-state tracking, OK fields)
+//                    ──► pins() ──► empty: the lease goes back to the pool; else it stays with the session
+//
+// Pure data and rules, no I/O: unit-tested in tests/unit/proxy/mysql_context_test.cc.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "config/config.h"
+#include "pool/mysql_key.h"
+#include "protocols/mysql/constants.h"
+#include "protocols/mysql/response.h"
+#include "protocols/mysql/status_packets.h"
+
+namespace corral::proxy {
+
+/// Why a session keeps its backend connection between statements. Each start of a pin is counted per
+/// reason (admin /metrics: corral_mysql_pins_total{reason="..."}).
+enum class MysqlPinReason : std::uint8_t {
+  // Until the state ends (re-evaluated after every statement from the server's status and trackers).
+  Transaction,                 // SERVER_STATUS_IN_TRANS: until COMMIT / ROLLBACK
+  AutocommitOff,               // autocommit=0: every statement runs inside a transaction
+  TransactionCharacteristics,  // SET TRANSACTION ...: applies to the connection's next transaction
+  // For the next statement only: its answer depends on the previous statement's connection.
+  FoundRows,                   // SQL_CALC_FOUND_ROWS, for a following FOUND_ROWS()
+  Diagnostics,                 // warnings or an error, for a following SHOW WARNINGS / @@warning_count
+  // Until COM_RESET_CONNECTION, COM_CHANGE_USER or disconnect (corral cannot replay or end them).
+  UserVariable,                // SET @x, SELECT ... INTO @x, @x := ...
+  TemporaryTable,              // CREATE TEMPORARY TABLE
+  TableLock,                   // LOCK TABLES, FLUSH TABLES ... WITH READ LOCK
+  NamedLock,                   // GET_LOCK()
+  SqlPrepare,                  // PREPARE name FROM ... (SQL-level prepared statements)
+  CharsetVariables,            // character_set_* set to values SET NAMES cannot reproduce
+  UnknownStateChange,          // SESSION_TRACK_STATE_CHANGE with no cause corral knows how to replay
+  // Until the last row was fetched or the statement is reset, re-executed or closed.
+  Cursor,                      // COM_STMT_EXECUTE opened a cursor: COM_STMT_FETCH must reach it
+};
+inline constexpr std::size_t kMysqlPinReasonCount = 13;
+/// The metric label: "transaction", "user_variable", ...
+std::string_view to_string(MysqlPinReason reason) noexcept;
+
+/// A set of pin reasons (bit i = MysqlPinReason i).
+using MysqlPins = std::uint16_t;
+constexpr MysqlPins pin_bit(MysqlPinReason reason) noexcept {
+  return static_cast<MysqlPins>(1u << static_cast<unsigned>(reason));
+}
+/// The pins that last until the session is reset.
+inline constexpr MysqlPins kStickyPins =
+    pin_bit(MysqlPinReason::UserVariable) | pin_bit(MysqlPinReason::TemporaryTable) |
+    pin_bit(MysqlPinReason::TableLock) | pin_bit(MysqlPinReason::NamedLock) | pin_bit(MysqlPinReason::SqlPrepare) |
+    pin_bit(MysqlPinReason::CharsetVariables) | pin_bit(MysqlPinReason::UnknownStateChange);
+
+/// The pins that only hold a connection for the next statement (no state is lost without them).
+inline constexpr MysqlPins kOneStatementPins = pin_bit(MysqlPinReason::FoundRows) | pin_bit(MysqlPinReason::Diagnostics);
+
+/// Pin counters shared by all workers (relaxed atomics: they only feed metrics).
+using MysqlPinCounters = std::array<std::atomic<std::uint64_t>, kMysqlPinReasonCount>;
+
+/// A statement that corral answers from the context instead of a backend connection, because a
+/// connection lent in between would answer for another client.
+enum class LocalAnswer : std::uint8_t {
+  None,
+  RowCount,      // SELECT ROW_COUNT()
+  FoundRows,     // SELECT FOUND_ROWS() (when the previous statement did not use SQL_CALC_FOUND_ROWS)
+  ShowWarnings,  // SHOW WARNINGS / SHOW ERRORS (when the previous statement left none)
+  WarningCount,  // SELECT @@warning_count / @@error_count, SHOW COUNT(*) WARNINGS / ERRORS (when none)
+};
+
+/// What the text of a COM_QUERY says about the state it leaves (ProxySQL-style inspection of the
+/// statement starts, outside quotes and comments; every ';'-separated statement is looked at).
+struct StatementTraits {
+  MysqlPins pins = 0;                // sticky pins and FoundRows the statement starts
+  bool local_infile = false;         // LOAD DATA LOCAL INFILE
+  bool kill = false;                 // KILL [CONNECTION | QUERY] n: ids are backend thread ids
+  bool uses_last_insert_id = false;  // LAST_INSERT_ID(...) appears: the session's value must be in place
+  LocalAnswer local = LocalAnswer::None;
+  std::string column_name;           // the column name a local answer carries (the expression as typed)
+};
+
+/// Inspects a statement's text. Never fails: text it cannot understand simply starts no pin (the
+/// server's state-change tracker is the safety net).
+StatementTraits classify_statement(std::string_view sql);
+
+/// The charset name (for SET NAMES) of a collation id from a handshake; empty when unknown.
+std::string_view charset_of_collation(std::uint16_t collation_id) noexcept;
+
+/// The state of one client session. Not thread-safe: one session.
+class MysqlContext {
+ public:
+  /// Starts a context for `user` logged in through `listener` with the negotiated `capabilities`.
+  void login(const config::Listener& listener, const config::User& user, std::string schema, std::string charset,
+             mysql::CapabilityFlags capabilities, bool local_infile);
+  /// COM_RESET_CONNECTION: back to the state right after login (user, schema and capabilities stay);
+  /// every pin ends. Returns the pins that were set.
+  MysqlPins reset();
+
+  /// The pool key for the next statement: backend credentials, schema, charset, format capabilities.
+  const pool::MysqlKey& key() const noexcept { return key_; }
+  /// Increases whenever key() changes, so a session can cache the pool it looked up.
+  std::uint64_t key_version() const noexcept { return key_version_; }
+
+  const config::User* user() const noexcept { return user_; }
+  const std::string& schema() const noexcept { return key_.schema; }
+  const std::string& charset() const noexcept { return key_.charset; }
+  mysql::CapabilityFlags capabilities() const noexcept { return capabilities_; }
+  void set_schema(std::string schema);
+  void set_charset(std::string charset);
+  /// COM_SET_OPTION: CLIENT_MULTI_STATEMENTS on or off (it is part of the key).
+  void set_multi_statements(bool on);
+
+  /// Replayable session variables the client changed (name, value), sorted by name.
+  const std::vector<std::pair<std::string, std::string>>& variables() const noexcept { return variables_; }
+  /// The SET statement that turns a connection whose replayed variables are `applied` into one with
+  /// variables(): changed ones get their value, ones the context no longer has go back to DEFAULT.
+  /// Empty when nothing differs.
+  std::string variables_statement(std::string_view applied) const;
+  /// variables() in one canonical string (what variables_statement() compares with).
+  const std::string& variables_text() const noexcept { return variables_text_; }
+
+  /// Learns from a finished backend response: OK fields, status flags and session-state changes.
+  /// `traits` are the statement's; `tracked` is false when the backend has no session tracking.
+  void learn_from_response(const mysql::ResponseSummary& summary, const mysql::SessionStateChanges& changes,
+                           mysql::StatusFlags status_flags, const StatementTraits& traits, bool result_set);
+  /// Prepared statements: a cursor is open on the backend connection (kept in pins() from the next
+  /// learn_from_response() on) or no longer is (the pin ends at once).
+  void set_cursor_open(bool open) noexcept;
+  /// After a statement corral could not finish (backend lost): no transaction, no held answers.
+  void forget_backend_state();
+
+  /// The pins in force now; empty means the backend connection can go back to its pool.
+  MysqlPins pins() const noexcept { return pins_; }
+  bool pinned() const noexcept { return pins_ != 0; }
+  /// True when the backend connection holds state of the session (more than a one-statement hold).
+  bool holds_session_state() const noexcept { return (pins_ & ~kOneStatementPins) != 0; }
+  /// The sticky part of pins(): state that ends only with a reset.
+  bool has_sticky_state() const noexcept { return (pins_ & kStickyPins) != 0; }
+  /// Pins set by the last learn_from_response() that were not set before it (to count them).
+  MysqlPins started_pins() const noexcept { return started_pins_; }
+
+  mysql::StatusFlags status_flags() const noexcept { return status_flags_; }
+  bool in_transaction() const noexcept { return (status_flags_ & mysql::SERVER_STATUS_IN_TRANS) != 0; }
+
+  // What later statements may ask about the previous one.
+  std::uint64_t last_insert_id() const noexcept { return last_insert_id_; }
+  std::int64_t row_count() const noexcept { return row_count_; }
+  std::uint64_t found_rows() const noexcept { return found_rows_; }
+  /// True when the previous statement left warnings or an error in the diagnostics area.
+  bool has_diagnostics() const noexcept { return (pins_ & pin_bit(MysqlPinReason::Diagnostics)) != 0; }
+  /// True when the previous statement used SQL_CALC_FOUND_ROWS.
+  bool calc_found_rows_pending() const noexcept { return (pins_ & pin_bit(MysqlPinReason::FoundRows)) != 0; }
+
+ private:
+  void learn_variable(const std::string& name, const std::string& value);
+  void set_variable(const std::string& name, const std::string& value);
+  void rebuild_variables_text();
+  void key_changed() noexcept { ++key_version_; }
+
+  const config::User* user_ = nullptr;
+  pool::MysqlKey key_;
+  std::string login_charset_;
+  mysql::CapabilityFlags capabilities_ = 0;
+  bool local_infile_ = false;
+  std::uint64_t key_version_ = 0;
+  std::vector<std::pair<std::string, std::string>> variables_;
+  std::string variables_text_;
+  mysql::StatusFlags status_flags_ = mysql::SERVER_STATUS_AUTOCOMMIT;
+  MysqlPins pins_ = 0;
+  MysqlPins started_pins_ = 0;
+  bool transaction_characteristics_ = false;  // SET TRANSACTION ... waits for the next transaction
+  bool cursor_open_ = false;                  // a prepared statement's cursor waits for COM_STMT_FETCH
+  std::uint64_t last_insert_id_ = 0;
+  std::int64_t row_count_ = -1;
+  std::uint64_t found_rows_ = 0;
+  // From the last response's character_set_* trackers (SET NAMES reports all of them at once).
+  std::string charset_client_;
+  std::string charset_connection_;
+  std::string charset_results_;
+};
+
+}  // namespace corral::proxy

@@ -1,0 +1,307 @@
+#include "proxy/mysql_statements.h"
+
+#include <span>
+#include <string>
+#include <utility>
+
+#include "pool/mysql_connection.h"
+#include "protocols/mysql/primitives.h"
+#include "proxy/mysql_session.h"
+
+namespace corral::proxy {
+
+namespace {
+
+/// The reply to a command starts right after the client's last packet of it.
+std::uint8_t reply_sequence(const ClientPacket& packet) noexcept {
+  return static_cast<std::uint8_t>(packet.sequence_id + 1);
+}
+
+/// ER_UNKNOWN_STMT_HANDLER as the server words it: "Unknown prepared statement handler (7) given to
+/// mysqld_stmt_execute".
+void queue_unknown_statement(MysqlSession& session, const ClientPacket& packet, std::uint32_t id,
+                             std::string_view command) {
+  session.queue_error(reply_sequence(packet), mysql::ER_UNKNOWN_STMT_HANDLER,
+                      "Unknown prepared statement handler (" + std::to_string(id) + ") given to " +
+                          std::string(command));
+}
+
+/// The client's packet as a mutable span: it views the session's own read buffer, and the statement
+/// id is rewritten there so the packet is relayed without a copy.
+std::span<char> mutable_wire(const ClientPacket& packet) noexcept {
+  return {const_cast<char*>(packet.wire.data()), packet.wire.size()};
+}
+
+/// A backend round trip of corral's own failed (the connection is closed): the client gets the
+/// connection's error, then the session decides whether it can go on.
+bool backend_failed(MysqlSession& session, pool::MysqlConnection& backend, const ClientPacket& packet) {
+  const pool::MysqlError& error = backend.error();
+  if (error.empty()) {
+    session.queue_error(reply_sequence(packet), pool::kErrBackendLost);
+  } else {
+    session.queue_packet(reply_sequence(packet), error.err_payload());
+  }
+  session.release_backend(false);
+  return session.after_backend_lost() == MysqlSession::Step::Next;
+}
+
+}  // namespace
+
+void MysqlStatements::clear() noexcept {
+  statements_.clear();
+  open_cursors_ = 0;
+}
+
+void MysqlStatements::forget_cursors() noexcept {
+  for (auto& [id, statement] : statements_) close_cursor(statement);
+}
+
+MysqlStatements::Statement* MysqlStatements::find(std::uint32_t client_id) noexcept {
+  const auto it = statements_.find(client_id);
+  return it == statements_.end() ? nullptr : &it->second;
+}
+
+void MysqlStatements::close_cursor(Statement& statement) noexcept {
+  if (statement.cursor == nullptr) return;
+  statement.cursor->cursor_open = false;
+  statement.cursor = nullptr;
+  --open_cursors_;
+}
+
+rt::Task<bool> MysqlStatements::handle(MysqlSession& session, const mysql::CommandPacket& command,
+                                       const ClientPacket& packet) {
+  switch (command.command) {
+    case mysql::Command::COM_STMT_PREPARE:
+      co_return co_await prepare(session, packet);
+    case mysql::Command::COM_STMT_EXECUTE:
+      co_return co_await execute(session, packet);
+    case mysql::Command::COM_STMT_FETCH:
+      co_return co_await fetch(session, packet);
+    case mysql::Command::COM_STMT_RESET:
+      co_return co_await reset(session, packet);
+    case mysql::Command::COM_STMT_CLOSE:
+      co_return co_await close(session, packet);
+    case mysql::Command::COM_STMT_SEND_LONG_DATA:
+      send_long_data(packet);  // no response, as from a server
+      co_return true;
+    default:
+      break;
+  }
+  // COM_STMT_BULK_EXECUTE (MariaDB array binding): its parameter rows are not mapped yet.
+  session.queue_error(reply_sequence(packet), mysql::ER_NOT_SUPPORTED_YET,
+                      "COM_STMT_BULK_EXECUTE is not supported by corral");
+  co_return co_await session.flush();
+}
+
+// ---- COM_STMT_PREPARE ----------------------------------------------------------------------------
+
+void MysqlStatements::answer_prepare(MysqlSession& session, const pool::PreparedTemplate& prepared,
+                                     std::uint32_t client_id, std::uint8_t first_sequence_id) {
+  // The cached response is the backend's wire packets; only the statement id (first packet) and the
+  // sequence ids (when the client's PREPARE spanned several packets) differ for this client.
+  std::string_view rest = prepared.prepare_response;
+  std::uint8_t sequence = first_sequence_id;
+  bool first = true;
+  std::string prepare_ok;
+  while (rest.size() >= mysql::kPacketHeaderSize) {
+    const std::size_t length = mysql::header_payload_length(rest);
+    const std::string_view payload = rest.substr(mysql::kPacketHeaderSize, length);
+    if (first) {
+      prepare_ok.assign(payload);
+      std::string id;
+      mysql::Writer(id).int4(client_id);
+      prepare_ok.replace(1, 4, id);  // COM_STMT_PREPARE_OK: 0x00, int<4> statement_id, ...
+      session.queue_packet(sequence++, prepare_ok);
+      first = false;
+    } else {
+      session.queue_packet(sequence++, payload);
+    }
+    rest.remove_prefix(mysql::kPacketHeaderSize + length);
+  }
+}
+
+rt::Task<bool> MysqlStatements::prepare(MysqlSession& session, const ClientPacket& packet) {
+  const auto sql = mysql::decode_com_stmt_prepare(packet.payload);
+  if (!sql) {
+    session.queue_error(reply_sequence(packet), mysql::ER_UNKNOWN_COM_ERROR, "Malformed COM_STMT_PREPARE");
+    co_return co_await session.flush();
+  }
+  MysqlContext& context = session.context();
+  auto prepared = session.pools().prepared_templates().find_or_add(context.key().id(),
+                                                                           context.schema(), *sql);
+  if (prepared->prepare_response.empty()) {
+    // Nobody prepared this text yet: the server must check it (and may refuse it).
+    pool::MysqlConnection* backend = co_await session.backend_for_statement();
+    if (backend == nullptr) co_return co_await session.flush();
+    auto outcome = co_await pool::prepare_on(*backend, prepared, max_prepared_per_connection_, session.cancel());
+    if (!outcome) co_return backend_failed(session, *backend, packet);
+    if (!outcome->refusal.empty()) {
+      session.queue_packet(reply_sequence(packet), outcome->refusal);
+      session.end_statement(*backend, StatementTraits{});
+      co_return co_await session.flush();
+    }
+    session.end_statement(*backend, StatementTraits{});
+  }
+  const std::uint32_t client_id = next_id_++;
+  answer_prepare(session, *prepared, client_id, reply_sequence(packet));
+  statements_.emplace(client_id, Statement{std::move(prepared), {}, false, nullptr});
+  co_return co_await session.flush();
+}
+
+// ---- COM_STMT_EXECUTE ----------------------------------------------------------------------------
+
+rt::Task<bool> MysqlStatements::execute(MysqlSession& session, const ClientPacket& packet) {
+  const auto client_id = mysql::statement_id_of(packet.payload);
+  Statement* statement = client_id ? find(*client_id) : nullptr;
+  if (statement == nullptr) {
+    queue_unknown_statement(session, packet, client_id ? *client_id : 0, "mysqld_stmt_execute");
+    co_return co_await session.flush();
+  }
+  if (statement->long_data_overflow) {
+    statement->long_data_overflow = false;
+    statement->execute.clear_long_data();
+    session.queue_error(reply_sequence(packet), mysql::ER_NET_PACKET_TOO_LARGE,
+                        "Parameter of prepared statement which is set through mysql_send_long_data() is longer "
+                        "than mysql.max_packet_size");
+    co_return co_await session.flush();
+  }
+  pool::MysqlConnection* backend = co_await session.backend_for_statement();
+  if (backend == nullptr) co_return co_await session.flush();
+  close_cursor(*statement);  // a new execute closes the statement's cursor on the server
+  auto started = co_await pool::start_execute(*backend, statement->prepared, statement->execute,
+                                              mutable_wire(packet), packet.payload, max_prepared_per_connection_,
+                                              session.cancel());
+  if (!started) co_return backend_failed(session, *backend, packet);
+  if (!started->refusal.empty()) {
+    session.queue_packet(reply_sequence(packet), started->refusal);
+    session.end_statement(*backend, StatementTraits{});
+    co_return co_await session.flush();
+  }
+  pool::BackendStatement* backend_statement = started->statement;
+  const std::uint8_t cursor_type = static_cast<std::uint8_t>(packet.payload[5]);  // flags after the id
+  session.queue_packet(started->first.sequence_id, started->first.payload());
+  if (!started->first_event.complete) {
+    const MysqlSession::RelayEnd end = co_await session.relay_response(*backend);
+    if (end == MysqlSession::RelayEnd::BackendLost) co_return session.after_backend_lost() == MysqlSession::Step::Next;
+    if (end == MysqlSession::RelayEnd::ClientGone) co_return false;
+  }
+  if ((cursor_type & mysql::CURSOR_TYPE_READ_ONLY) != 0 && backend->summary().cursor_exists() &&
+      !backend->summary().failed) {
+    // Rows come with COM_STMT_FETCH on this connection: it stays with the session until the cursor ends.
+    backend_statement->cursor_open = true;
+    statement->cursor = backend_statement;
+    ++open_cursors_;
+  }
+  session.set_cursor_pin(open_cursors_ > 0);
+  session.end_statement(*backend, StatementTraits{});
+  co_return co_await session.flush();
+}
+
+// ---- COM_STMT_FETCH ------------------------------------------------------------------------------
+
+rt::Task<bool> MysqlStatements::fetch(MysqlSession& session, const ClientPacket& packet) {
+  const auto fetched = mysql::decode_com_stmt_fetch(packet.payload);
+  Statement* statement = fetched ? find(fetched->statement_id) : nullptr;
+  if (statement == nullptr) {
+    queue_unknown_statement(session, packet, fetched ? fetched->statement_id : 0, "mysqld_stmt_fetch");
+    co_return co_await session.flush();
+  }
+  if (statement->cursor == nullptr) {
+    session.queue_error(reply_sequence(packet), kErrNoOpenCursor,
+                        "The statement (" + std::to_string(fetched->statement_id) + ") has no open cursor.");
+    co_return co_await session.flush();
+  }
+  // The cursor pin keeps the connection: backend_for_statement() gives the one the cursor is on.
+  pool::MysqlConnection* backend = co_await session.backend_for_statement();
+  if (backend == nullptr) co_return co_await session.flush();
+  mysql::rewrite_statement_id(mutable_wire(packet), statement->cursor->backend_id);
+  auto sent = co_await backend->send_command_wire(packet.wire, session.cancel());
+  if (!sent) co_return backend_failed(session, *backend, packet);
+  const MysqlSession::RelayEnd end = co_await session.relay_response(*backend);
+  if (end == MysqlSession::RelayEnd::BackendLost) co_return session.after_backend_lost() == MysqlSession::Step::Next;
+  if (end == MysqlSession::RelayEnd::ClientGone) co_return false;
+  const mysql::ResponseSummary& summary = backend->summary();
+  if (summary.failed || !summary.cursor_exists() || (summary.status_flags & mysql::SERVER_STATUS_LAST_ROW_SENT)) {
+    close_cursor(*statement);  // the server closed it with the last row (or on the error)
+  }
+  session.set_cursor_pin(open_cursors_ > 0);
+  session.end_statement(*backend, StatementTraits{});
+  co_return co_await session.flush();
+}
+
+// ---- COM_STMT_SEND_LONG_DATA, COM_STMT_RESET, COM_STMT_CLOSE -------------------------------------
+
+void MysqlStatements::send_long_data(const ClientPacket& packet) {
+  const auto data = mysql::decode_com_stmt_send_long_data(packet.payload);
+  Statement* statement = data ? find(data->statement_id) : nullptr;
+  // Like the server, a bad statement or parameter gets no reply here (there is none for this command);
+  // the execute that follows fails on the server's own checks.
+  if (statement == nullptr || data->param_id >= statement->prepared->num_params) return;
+  pool::ExecuteState& state = statement->execute;
+  if (state.long_data_bytes + data->data.size() > max_long_data_) {
+    statement->long_data_overflow = true;
+    state.clear_long_data();
+    return;
+  }
+  if (state.long_data.size() <= data->param_id) state.long_data.resize(data->param_id + 1u);
+  auto& value = state.long_data[data->param_id];
+  if (!value) value.emplace();
+  value->append(data->data);
+  state.long_data_bytes += data->data.size();
+}
+
+rt::Task<bool> MysqlStatements::reset(MysqlSession& session, const ClientPacket& packet) {
+  const auto client_id = mysql::decode_com_stmt_reset(packet.payload);
+  Statement* statement = client_id ? find(*client_id) : nullptr;
+  if (statement == nullptr) {
+    queue_unknown_statement(session, packet, client_id ? *client_id : 0, "mysqld_stmt_reset");
+    co_return co_await session.flush();
+  }
+  statement->execute.clear_long_data();
+  statement->long_data_overflow = false;
+  if (statement->cursor == nullptr) {
+    session.queue_ok(reply_sequence(packet));  // long data lives here; the backend statement has none
+    co_return co_await session.flush();
+  }
+  // The server must close the cursor: relay the reset to the statement on the cursor's connection.
+  pool::MysqlConnection* backend = co_await session.backend_for_statement();
+  if (backend == nullptr) co_return co_await session.flush();
+  mysql::rewrite_statement_id(mutable_wire(packet), statement->cursor->backend_id);
+  close_cursor(*statement);
+  auto sent = co_await backend->send_command_wire(packet.wire, session.cancel());
+  if (!sent) co_return backend_failed(session, *backend, packet);
+  const MysqlSession::RelayEnd end = co_await session.relay_response(*backend);
+  if (end == MysqlSession::RelayEnd::BackendLost) co_return session.after_backend_lost() == MysqlSession::Step::Next;
+  if (end == MysqlSession::RelayEnd::ClientGone) co_return false;
+  session.set_cursor_pin(open_cursors_ > 0);
+  session.end_statement(*backend, StatementTraits{});
+  co_return co_await session.flush();
+}
+
+rt::Task<bool> MysqlStatements::close(MysqlSession& session, const ClientPacket& packet) {
+  const auto client_id = mysql::decode_com_stmt_close(packet.payload);
+  const auto it = client_id ? statements_.find(*client_id) : statements_.end();
+  if (it == statements_.end()) co_return true;  // no response to COM_STMT_CLOSE, even for unknown ids
+  if (it->second.cursor == nullptr) {
+    // The backend statement stays cached on its connections for the next client of the same text.
+    statements_.erase(it);
+    co_return true;
+  }
+  // An open cursor holds server resources: closing its backend statement ends it (the next client
+  // of this text prepares it again on that connection).
+  pool::MysqlConnection* backend = co_await session.backend_for_statement();
+  const std::uint64_t template_id = it->second.prepared->id;
+  close_cursor(it->second);
+  statements_.erase(it);
+  session.set_cursor_pin(open_cursors_ > 0);
+  if (backend == nullptr) co_return true;
+  auto closed = co_await pool::close_on(*backend, template_id, session.cancel());
+  if (!closed) {
+    session.release_backend(false);
+    co_return session.after_backend_lost() == MysqlSession::Step::Next;
+  }
+  session.release_if_unpinned();
+  co_return true;
+}
+
+}  // namespace corral::proxy

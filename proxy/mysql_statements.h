@@ -1,0 +1,84 @@
+// The binary protocol's prepared statements for one MySQL client session (COM_STMT_*). Statement ids
+// the client sees are corral's; backend statements are prepared lazily on whichever backend connection
+// runs an execute (pool/mysql_prepared.h).
+//
+//   COM_STMT_PREPARE ─► template (worker-wide, by pool key + schema + text)
+//        known response: answered here (statement id rewritten), no backend round trip
+//        else: backend_for_statement() ─► prepare_on() ─► the backend's response, relayed
+//   COM_STMT_EXECUTE ─► backend_for_statement() ─► start_execute() (prepare there if needed, long data,
+//        types re-sent, id rewritten, one re-prepare on ERR 1615) ─► relay ─► end_statement()
+//        a READ_ONLY cursor the server opened pins the connection (MysqlPinReason::Cursor)
+//   COM_STMT_FETCH ─► the cursor's connection ─► relay; the pin ends when the server sent the last row
+//   COM_STMT_SEND_LONG_DATA ─► buffered here (mysql.max_packet_size per statement), sent before EXECUTE
+//   COM_STMT_RESET ─► long data dropped; OK here, or relayed when a cursor is open (closes it)
+//   COM_STMT_CLOSE ─► forgotten here (the backend statement stays cached for the next client)
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "pool/mysql_prepared.h"
+#include "protocols/mysql/command.h"
+#include "runtime/task.h"
+
+namespace corral::proxy {
+
+class MysqlSession;
+struct ClientPacket;
+
+/// ER_STMT_HAS_NO_OPEN_CURSOR: COM_STMT_FETCH on a statement without an open cursor.
+inline constexpr mysql::ErrorSpec kErrNoOpenCursor{1421, "HY000", "The statement has no open cursor"};
+
+/// One session's prepared statements. Not thread-safe: one session.
+class MysqlStatements {
+ public:
+  /// `max_prepared_per_connection` caps each backend connection's statements (mysql.*);
+  /// `max_long_data` caps the COM_STMT_SEND_LONG_DATA bytes buffered per statement.
+  MysqlStatements(std::size_t max_prepared_per_connection, std::size_t max_long_data) noexcept
+      : max_prepared_per_connection_(max_prepared_per_connection), max_long_data_(max_long_data) {}
+
+  /// Handles one COM_STMT_* command. Returns false when the session must close (the client is gone,
+  /// or the backend failed while the session held state that is now lost).
+  rt::Task<bool> handle(MysqlSession& session, const mysql::CommandPacket& command, const ClientPacket& packet);
+
+  /// Forgets every statement (COM_RESET_CONNECTION, COM_CHANGE_USER: the server would drop them too).
+  void clear() noexcept;
+  /// The session gives its backend connection back: cursors on it end. Call while the connection is
+  /// still the session's (the backend statements are marked closed).
+  void forget_cursors() noexcept;
+  /// True while a cursor of one of the statements is open on the session's backend connection.
+  bool cursor_open() const noexcept { return open_cursors_ > 0; }
+  std::size_t size() const noexcept { return statements_.size(); }
+
+ private:
+  struct Statement {
+    std::shared_ptr<pool::PreparedTemplate> prepared;
+    pool::ExecuteState execute;            // bound types and long data between executes
+    bool long_data_overflow = false;       // more than max_long_data bytes: the next execute fails
+    pool::BackendStatement* cursor = nullptr;  // the backend statement with this statement's open cursor
+  };
+
+  rt::Task<bool> prepare(MysqlSession& session, const ClientPacket& packet);
+  rt::Task<bool> execute(MysqlSession& session, const ClientPacket& packet);
+  rt::Task<bool> fetch(MysqlSession& session, const ClientPacket& packet);
+  rt::Task<bool> reset(MysqlSession& session, const ClientPacket& packet);
+  rt::Task<bool> close(MysqlSession& session, const ClientPacket& packet);
+  void send_long_data(const ClientPacket& packet);
+
+  /// Queues the template's PREPARE response for the client under `client_id`.
+  static void answer_prepare(MysqlSession& session, const pool::PreparedTemplate& prepared,
+                             std::uint32_t client_id, std::uint8_t first_sequence_id);
+  Statement* find(std::uint32_t client_id) noexcept;
+  void close_cursor(Statement& statement) noexcept;
+
+  std::size_t max_prepared_per_connection_;
+  std::size_t max_long_data_;
+  std::unordered_map<std::uint32_t, Statement> statements_;  // by the id the client sees
+  std::uint32_t next_id_ = 1;
+  std::size_t open_cursors_ = 0;
+};
+
+}  // namespace corral::proxy

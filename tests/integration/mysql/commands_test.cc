@@ -1,0 +1,139 @@
+// Commands besides COM_QUERY and the failures a client can provoke: COM_CHANGE_USER,
+// COM_RESET_CONNECTION, COM_SET_OPTION, unsupported commands and prepared statements (clear ERR, the
+// session goes on), LOAD DATA LOCAL INFILE (refused unless mysql.local_infile), packets over
+// mysql.max_packet_size (ERR 1153, then closed).
+#include <mysql.h>
+
+#include <gmock/gmock.h>
+
+#include <fstream>
+
+#include "mysql_path.h"
+
+namespace corral::testing::mysql_it {
+namespace {
+
+using ::testing::HasSubstr;
+
+class Commands : public MysqlPathTest {};
+
+TEST_F(Commands, ChangeUserStartsAFreshSessionForTheNewUser) {
+  start_proxy();
+  MysqlClient client = connect(kUser, kPassword, "app");
+  client.execute("SET @mine := 'app'");
+  ASSERT_EQ(mysql_change_user(client.handle(), "reader", "reader-pw", "other"), 0) << mysql_error(client.handle());
+  const QueryResult who = client.query("SELECT CURRENT_USER(), DATABASE(), @mine");
+  EXPECT_EQ(who.at(0, 0), "reader@%");
+  EXPECT_EQ(who.at(0, 1), "other");
+  EXPECT_EQ(who.rows.at(0).at(2), std::nullopt);
+  // A refused COM_CHANGE_USER ends the connection, as with mysqld.
+  EXPECT_NE(mysql_change_user(client.handle(), "reader", "wrong", nullptr), 0);
+  EXPECT_EQ(mysql_errno(client.handle()), 1045u) << mysql_error(client.handle());
+  EXPECT_THROW(client.query("SELECT 1"), MysqlException);
+}
+
+TEST_F(Commands, ResetConnectionKeepsTheSchemaAndDropsTheState) {
+  start_proxy();
+  MysqlClient client = connect(kUser, kPassword, "app");
+  client.execute("SET @v := 3");
+  client.execute("SET SESSION time_zone = '+02:00'");
+  ASSERT_EQ(mysql_reset_connection(client.handle()), 0) << mysql_error(client.handle());
+  const QueryResult after = client.query("SELECT DATABASE(), @v, @@time_zone");
+  EXPECT_EQ(after.at(0, 0), "app");
+  EXPECT_EQ(after.rows.at(0).at(1), std::nullopt);
+  EXPECT_EQ(after.at(0, 2), "SYSTEM");
+}
+
+TEST_F(Commands, MultiStatementsCanBeSwitchedOff) {
+  start_proxy();
+  MysqlClient client = connect();
+  EXPECT_EQ(client.query("SELECT 1; SELECT 2").at(0), "1");
+  ASSERT_EQ(mysql_set_server_option(client.handle(), MYSQL_OPTION_MULTI_STATEMENTS_OFF), 0);
+  try {
+    client.query("SELECT 1; SELECT 2");
+    FAIL() << "a multi-statement ran with multi-statements off";
+  } catch (const MysqlException& e) {
+    EXPECT_EQ(e.code(), 1064u) << e.what();  // the server's syntax error, as without the option
+  }
+  ASSERT_EQ(mysql_set_server_option(client.handle(), MYSQL_OPTION_MULTI_STATEMENTS_ON), 0);
+  EXPECT_EQ(client.query("SELECT 3; SELECT 4").at(0), "3");
+}
+
+TEST_F(Commands, UnsupportedCommandsAndPreparedStatementsGetAClearErrorAndTheSessionGoesOn) {
+  start_proxy();
+  MysqlClient client = connect();
+  EXPECT_NE(mysql_dump_debug_info(client.handle()), 0);  // COM_DEBUG
+  EXPECT_EQ(mysql_errno(client.handle()), 1047u);
+  EXPECT_THAT(mysql_error(client.handle()), HasSubstr("COM_DEBUG"));
+  MYSQL_STMT* stmt = mysql_stmt_init(client.handle());
+  const std::string sql = "SELECT ?";
+  EXPECT_NE(mysql_stmt_prepare(stmt, sql.c_str(), sql.size()), 0);
+  EXPECT_EQ(mysql_stmt_errno(stmt), 1047u);
+  EXPECT_THAT(mysql_stmt_error(stmt), HasSubstr("prepared statements"));
+  mysql_stmt_close(stmt);
+  EXPECT_EQ(client.query("SELECT 'still here'").at(0), "still here");
+  try {
+    client.query("KILL 1");
+    FAIL() << "KILL went through";
+  } catch (const MysqlException& e) {
+    EXPECT_THAT(e.what(), HasSubstr("KILL is not supported"));
+  }
+}
+
+/// A client with LOCAL INFILE enabled on its side.
+MysqlClient connect_local_infile(uint16_t port) {
+  MysqlClient client = MysqlClient::connect({.port = port, .user = kUser, .password = kPassword, .database = "app"});
+  const unsigned on = 1;
+  mysql_options(client.handle(), MYSQL_OPT_LOCAL_INFILE, &on);
+  return client;
+}
+
+TEST_F(Commands, LoadDataLocalIsRefusedUnlessEnabled) {
+  start_backend();
+  backend().execute("CREATE TABLE app.loaded (id INT, name VARCHAR(20))");
+  start_proxy();
+  const std::filesystem::path file = proxy().dir() / "rows.csv";
+  std::ofstream(file) << "1,a\n2,b\n";
+  MysqlClient client = connect_local_infile(proxy_port());
+  try {
+    client.execute("LOAD DATA LOCAL INFILE '" + file.string() + "' INTO TABLE loaded FIELDS TERMINATED BY ','");
+    FAIL() << "LOAD DATA LOCAL went through";
+  } catch (const MysqlException& e) {
+    EXPECT_EQ(e.code(), 1148u);
+    EXPECT_THAT(e.what(), HasSubstr("mysql.local_infile"));
+  }
+  EXPECT_EQ(client.query("SELECT COUNT(*) FROM loaded").at(0), "0");
+}
+
+TEST_F(Commands, LoadDataLocalIsRelayedWhenEnabled) {
+  start_backend({.extra_args = {"--local-infile=1"}});
+  backend().execute("CREATE TABLE app.loaded (id INT, name VARCHAR(20))");
+  start_proxy({.mysql_toml = "local_infile = true\n"});
+  const std::filesystem::path file = proxy().dir() / "rows.csv";
+  {
+    std::ofstream out(file);
+    for (int i = 0; i < 20000; ++i) out << i << ",name" << i << "\n";  // several packets
+  }
+  MysqlClient client = connect_local_infile(proxy_port());
+  client.execute("LOAD DATA LOCAL INFILE '" + file.string() + "' INTO TABLE loaded FIELDS TERMINATED BY ','");
+  EXPECT_EQ(client.query("SELECT COUNT(*), MAX(id) FROM loaded").at(0, 0), "20000");
+  EXPECT_EQ(client.query("SELECT name FROM loaded WHERE id = 19999").at(0), "name19999");
+}
+
+TEST_F(Commands, PacketOverMaxPacketSizeGets1153AndTheConnectionCloses) {
+  start_proxy({.mysql_toml = "max_packet_size = 1048576\n"});
+  MysqlClient client = connect();
+  const std::string big = "SELECT '" + std::string(2 << 20, 'x') + "'";
+  try {
+    client.query(big);
+    FAIL() << "a 2 MiB packet went through a 1 MiB limit";
+  } catch (const MysqlException& e) {
+    EXPECT_EQ(e.code(), 1153u) << e.what();
+  }
+  EXPECT_FALSE(client.ping());
+  MysqlClient fresh = connect();
+  EXPECT_EQ(fresh.query("SELECT LENGTH('" + std::string(1000, 'y') + "')").at(0), "1000");
+}
+
+}  // namespace
+}  // namespace corral::testing::mysql_it

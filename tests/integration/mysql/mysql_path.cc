@@ -1,0 +1,88 @@
+#include "mysql_path.h"
+
+#include <utility>
+
+namespace corral::testing::mysql_it {
+
+namespace {
+
+constexpr std::string_view kSanitizerMarkers[] = {
+    "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "AddressSanitizer:DEADLYSIGNAL", "runtime error:",
+};
+
+}  // namespace
+
+std::string sanitizer_report(const std::string& log) {
+  for (const std::string_view marker : kSanitizerMarkers) {
+    const std::size_t at = log.find(marker);
+    if (at != std::string::npos) {
+      const std::size_t from = log.rfind('\n', at);
+      return log.substr(from == std::string::npos ? 0 : from + 1, 4000);
+    }
+  }
+  return {};
+}
+
+void MysqlPathTest::TearDown() {
+  if (proxy_ == nullptr) return;
+  // A graceful stop, so LeakSanitizer runs at exit in the sanitizer build.
+  const bool was_running = proxy_->running();
+  const int status = was_running ? proxy_->stop(10s) : -1;
+  const std::string log = proxy_->log();
+  EXPECT_TRUE(was_running) << "corral died during the test; log:\n" << log;
+  if (was_running) {
+    EXPECT_EQ(status, 0) << "corral's exit status after SIGTERM; log:\n" << log;
+  }
+  const std::string report = sanitizer_report(log);
+  EXPECT_TRUE(report.empty()) << "sanitizer report in corral's log:\n" << report;
+}
+
+MariaDbServer& MysqlPathTest::start_backend(MariaDbServerOptions options) {
+  backend_ = std::make_unique<MariaDbServer>(std::move(options));
+  backend_->create_user(kBackendUser, kBackendPassword);
+  backend_->create_user("reader", "reader-pw");
+  backend_->create_database("app");
+  backend_->create_database("other");
+  return *backend_;
+}
+
+CorralProcess& MysqlPathTest::start_proxy(ProxySetup setup) {
+  if (backend_ == nullptr) start_backend();
+  admin_port_ = pick_free_port();
+  std::string toml = "[server]\nworkers = " + std::to_string(setup.workers) +
+                     "\nshutdown_grace_ms = 2000\nadmin = \"127.0.0.1:" + std::to_string(admin_port_) + "\"\n" +
+                     setup.server_toml +
+                     "\n[pool]\n" + setup.pool_toml + "\n[mysql]\n" + setup.mysql_toml + "\n[client]\n" +
+                     setup.client_toml + "\n" +
+                     "[[users]]\nname = \"app\"\npassword = \"app-pw\"\n"
+                     "[[users]]\nname = \"nopw\"\npassword = \"\"\n"
+                     "[[users]]\nname = \"reader\"\npassword = \"reader-pw\"\nbackend_user = \"reader\"\n"
+                     "backend_password = \"reader-pw\"\n" +
+                     setup.more_toml + "\n";
+  proxy_ = std::make_unique<CorralProcess>(CorralOptions{
+      .listeners = {{.name = "mysql",
+                     .protocol = "mysql",
+                     .backend = backend_->url(kBackendUser, kBackendPassword, setup.schema),
+                     .auth = "users"}},
+      .extra_toml = std::move(toml)});
+  return *proxy_;
+}
+
+MysqlClient MysqlPathTest::connect(std::string_view user, std::string_view password, std::string_view database,
+                                   std::string_view default_auth) const {
+  return MysqlClient::connect({.port = proxy_port(),
+                               .user = std::string(user),
+                               .password = std::string(password),
+                               .database = std::string(database),
+                               .default_auth = std::string(default_auth)});
+}
+
+std::string MysqlPathTest::metrics() const {
+  RedisClient raw = RedisClient::connect("127.0.0.1", admin_port_, 5s);  // a plain TCP client is all we need
+  raw.send("GET /metrics HTTP/1.0\r\n\r\n");
+  std::string response;
+  raw.wait_closed(5s, &response);
+  return response;
+}
+
+}  // namespace corral::testing::mysql_it

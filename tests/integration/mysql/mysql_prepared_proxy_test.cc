@@ -1,0 +1,360 @@
+// Prepared statements through corral with libmysqlclient's mysql_stmt_* API against a real mariadbd:
+// 100 concurrent clients over 4 backend connections (the server prepares far less often than the
+// clients do), types bound once and re-executed on another backend connection, long data, a
+// READ_ONLY cursor and its pin, re-execution after ALTER TABLE, LRU eviction at a small cap, statement
+// ids unknown to corral, and sysbench oltp_read_write with --db-ps-mode=auto.
+#include <mysql.h>
+
+#include <atomic>
+#include <cstring>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <optional>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include <gmock/gmock.h>
+
+#include "mysql_path.h"
+
+namespace corral::testing::mysql_it {
+namespace {
+
+using ::testing::HasSubstr;
+using Row = std::vector<std::optional<std::string>>;
+using Param = std::variant<long long, std::string>;
+
+/// One libmysqlclient prepared statement with its parameter buffers (kept in place so that values can
+/// change without re-binding: the next execute then goes out with new_params_bound = 0).
+class Statement {
+ public:
+  Statement(MYSQL* mysql, std::string_view sql) : stmt_(mysql_stmt_init(mysql)) {
+    if (stmt_ == nullptr) throw HarnessError("mysql_stmt_init failed");
+    if (mysql_stmt_prepare(stmt_, sql.data(), sql.size()) != 0) fail("mysql_stmt_prepare");
+  }
+  ~Statement() {
+    if (stmt_ != nullptr) mysql_stmt_close(stmt_);
+  }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  MYSQL_STMT* handle() { return stmt_; }
+  unsigned long param_count() { return mysql_stmt_param_count(stmt_); }
+
+  /// Binds `params` (types and values): the next execute sends the types.
+  void bind(const std::vector<Param>& params) {
+    set(params);
+    binds_.assign(params.size(), MYSQL_BIND{});
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      MYSQL_BIND& b = binds_[i];
+      if (std::holds_alternative<long long>(params[i])) {
+        b.buffer_type = MYSQL_TYPE_LONGLONG;
+        b.buffer = &ints_[i];
+      } else {
+        b.buffer_type = MYSQL_TYPE_STRING;
+        b.buffer = strings_[i].data();
+        b.buffer_length = strings_[i].size();
+        b.length = &lengths_[i];
+      }
+    }
+    if (mysql_stmt_bind_param(stmt_, binds_.data()) != 0) fail("mysql_stmt_bind_param");
+  }
+  /// Changes the bound values in place (same types, strings up to 256 bytes).
+  void set(const std::vector<Param>& params) {
+    ints_.resize(params.size());
+    strings_.resize(params.size(), std::string(256, '\0'));
+    lengths_.resize(params.size());
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      if (const auto* n = std::get_if<long long>(&params[i])) {
+        ints_[i] = *n;
+      } else {
+        const std::string& s = std::get<std::string>(params[i]);
+        std::memcpy(strings_[i].data(), s.data(), std::min(s.size(), strings_[i].size()));
+        lengths_[i] = static_cast<unsigned long>(std::min(s.size(), strings_[i].size()));
+      }
+    }
+  }
+  /// Executes and fetches every row, each column as text.
+  std::vector<Row> execute() {
+    if (mysql_stmt_execute(stmt_) != 0) fail("mysql_stmt_execute");
+    return fetch_all();
+  }
+  std::vector<Row> fetch_all() {
+    std::vector<Row> rows;
+    MYSQL_RES* meta = mysql_stmt_result_metadata(stmt_);
+    if (meta == nullptr) return rows;
+    const unsigned columns = mysql_num_fields(meta);
+    mysql_free_result(meta);
+    std::vector<MYSQL_BIND> out(columns);
+    std::vector<std::string> buffers(columns, std::string(200'000, '\0'));
+    std::vector<unsigned long> lengths(columns);
+    std::vector<my_bool> nulls(columns);
+    for (unsigned i = 0; i < columns; ++i) {
+      out[i].buffer_type = MYSQL_TYPE_STRING;
+      out[i].buffer = buffers[i].data();
+      out[i].buffer_length = buffers[i].size();
+      out[i].length = &lengths[i];
+      out[i].is_null = &nulls[i];
+    }
+    if (mysql_stmt_bind_result(stmt_, out.data()) != 0) fail("mysql_stmt_bind_result");
+    for (;;) {
+      const int status = mysql_stmt_fetch(stmt_);
+      if (status == MYSQL_NO_DATA) break;
+      if (status != 0 && status != MYSQL_DATA_TRUNCATED) fail("mysql_stmt_fetch");
+      Row row;
+      for (unsigned i = 0; i < columns; ++i) {
+        row.push_back(nulls[i] ? std::nullopt : std::optional<std::string>(buffers[i].substr(0, lengths[i])));
+      }
+      rows.push_back(std::move(row));
+    }
+    mysql_stmt_free_result(stmt_);
+    return rows;
+  }
+
+  [[noreturn]] void fail(std::string_view what) {
+    throw MysqlException(mysql_stmt_errno(stmt_), mysql_stmt_sqlstate(stmt_),
+                         std::string(what) + ": " + mysql_stmt_error(stmt_));
+  }
+
+ private:
+  MYSQL_STMT* stmt_;
+  std::vector<MYSQL_BIND> binds_;
+  std::vector<long long> ints_;
+  std::vector<std::string> strings_;
+  std::vector<unsigned long> lengths_;
+};
+
+class PreparedThroughCorral : public MysqlPathTest {
+ protected:
+  std::uint64_t server_status(const std::string& name) {
+    return std::stoull(backend().query("SHOW GLOBAL STATUS LIKE '" + name + "'").at(0, 1));
+  }
+};
+
+TEST_F(PreparedThroughCorral, HundredClientsOnFourBackendConnectionsPrepareFarLessOftenThanTheClients) {
+  start_backend();
+  backend().execute("CREATE TABLE app.items (id INT PRIMARY KEY, owner VARCHAR(40))");
+  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 4\nqueue_timeout_ms = 30000\n"});
+  const std::uint64_t prepares_before = server_status("Com_stmt_prepare");
+
+  constexpr int kClients = 100;
+  constexpr int kRounds = 5;
+  std::mutex failures_mutex;
+  std::vector<std::string> failures;
+  std::set<std::string> backend_ids;  // CONNECTION_ID() of every connection that ran a SELECT
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < kClients; ++c) {
+    threads.emplace_back([&, c] {
+      try {
+        MysqlClient client = connect(kUser, kPassword, "app");
+        Statement insert(client.handle(), "INSERT INTO items (id, owner) VALUES (?, ?)");
+        Statement select(client.handle(), "SELECT owner, id * 2, CONNECTION_ID() FROM items WHERE id = ?");
+        ready.fetch_add(1);
+        // Everyone prepared before anyone executes: 200 prepares are in flight together.
+        while (ready.load() < kClients) std::this_thread::yield();
+        for (int round = 0; round < kRounds; ++round) {
+          const long long id = c * 100 + round;
+          const std::string owner = "client-" + std::to_string(c) + "-" + std::to_string(round);
+          if (round == 0) {
+            insert.bind({id, owner});
+            select.bind({id});
+          } else {
+            insert.set({id, owner});  // no re-bind: new_params_bound = 0, maybe on another connection
+            select.set({id});
+          }
+          insert.execute();
+          const std::vector<Row> rows = select.execute();
+          if (rows.size() != 1 || rows[0][0] != owner || rows[0][1] != std::to_string(id * 2)) {
+            throw HarnessError("client " + std::to_string(c) + " round " + std::to_string(round) +
+                               " read someone else's answer");
+          }
+          std::lock_guard lock(failures_mutex);
+          backend_ids.insert(*rows[0][2]);
+        }
+      } catch (const std::exception& e) {
+        std::lock_guard lock(failures_mutex);
+        failures.push_back(e.what());
+        ready.fetch_add(kClients);  // release the others
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(failures.empty()) << failures.size() << " clients failed, first: " << failures.front();
+
+  EXPECT_EQ(backend().query("SELECT COUNT(*) FROM app.items").at(0), std::to_string(kClients * kRounds));
+  const std::uint64_t prepares = server_status("Com_stmt_prepare") - prepares_before;
+  // Two texts on at most four connections: 8 backend prepares at most, against the clients' 200.
+  EXPECT_LE(prepares, 8u);
+  EXPECT_GE(prepares, 2u);
+  EXPECT_LE(backend_ids.size(), 4u);
+  std::cout << "backend COM_STMT_PREPAREs for 200 client prepares: " << prepares << " on " << backend_ids.size()
+            << " backend connections\n";
+}
+
+TEST_F(PreparedThroughCorral, TypesBoundOnceAreRightOnAnotherBackendConnection) {
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 2\n"});
+  MysqlClient client = connect();
+  Statement statement(client.handle(), "SELECT CONNECTION_ID(), CONCAT(?, '|', ?)");
+  statement.bind({41LL, std::string("first")});
+  const std::vector<Row> first = statement.execute();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0][1], "41|first");
+
+  // Another client takes the idle connection the statement ran on and keeps it (a transaction).
+  MysqlClient other = connect();
+  other.execute("BEGIN");
+  EXPECT_EQ(other.query("SELECT CONNECTION_ID()").at(0), *first[0][0]);
+
+  statement.set({42LL, std::string("second")});  // no types on the wire this time
+  const std::vector<Row> second = statement.execute();
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_NE(second[0][0], first[0][0]) << "the execute should have run on the other backend connection";
+  EXPECT_EQ(second[0][1], "42|second");
+  other.execute("COMMIT");
+}
+
+TEST_F(PreparedThroughCorral, LongDataIsBufferedAndSentBeforeTheExecute) {
+  start_backend();
+  backend().execute("CREATE TABLE app.docs (id INT PRIMARY KEY, body MEDIUMTEXT)");
+  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 2\n"});
+  MysqlClient client = connect(kUser, kPassword, "app");
+  Statement insert(client.handle(), "INSERT INTO docs VALUES (?, ?)");
+  insert.bind({7LL, std::string()});
+  std::string body;
+  for (int chunk = 0; chunk < 3; ++chunk) {
+    const std::string part(50'000, static_cast<char>('a' + chunk));
+    ASSERT_EQ(mysql_stmt_send_long_data(insert.handle(), 1, part.data(), part.size()), 0);
+    body += part;
+  }
+  insert.execute();
+  EXPECT_EQ(backend().query("SELECT LENGTH(body), MD5(body) = MD5('" + body + "') FROM app.docs WHERE id = 7").at(0, 0),
+            "150000");
+  Statement select(client.handle(), "SELECT body FROM docs WHERE id = ?");
+  select.bind({7LL});
+  const std::vector<Row> rows = select.execute();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0], body);
+  // Long data is gone after the execute: the same statement with a plain value inserts that value.
+  ASSERT_EQ(mysql_stmt_reset(insert.handle()), 0);
+  insert.bind({8LL, std::string("short")});
+  insert.execute();
+  EXPECT_EQ(backend().query("SELECT body FROM app.docs WHERE id = 8").at(0), "short");
+}
+
+TEST_F(PreparedThroughCorral, ACursorIsFetchedRowByRowAndItsPinEndsWithTheLastRow) {
+  start_backend();
+  backend().execute("CREATE TABLE app.numbers (n INT PRIMARY KEY); INSERT INTO app.numbers VALUES (1),(2),(3),(4),(5)");
+  // One backend connection: a cursor that kept it after its last row would starve the next client.
+  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 1\nqueue_timeout_ms = 2000\n"});
+  MysqlClient client = connect(kUser, kPassword, "app");
+  Statement statement(client.handle(), "SELECT n FROM numbers ORDER BY n");
+  unsigned long cursor = CURSOR_TYPE_READ_ONLY;
+  unsigned long prefetch = 2;
+  ASSERT_EQ(mysql_stmt_attr_set(statement.handle(), STMT_ATTR_CURSOR_TYPE, &cursor), 0);
+  ASSERT_EQ(mysql_stmt_attr_set(statement.handle(), STMT_ATTR_PREFETCH_ROWS, &prefetch), 0);
+  const std::vector<Row> rows = statement.execute();  // 3 COM_STMT_FETCHes of 2 rows
+  ASSERT_EQ(rows.size(), 5u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(rows[i][0], std::to_string(i + 1));
+
+  MysqlClient other = connect(kUser, kPassword, "app");
+  EXPECT_EQ(other.query("SELECT COUNT(*) FROM numbers").at(0), "5");
+
+  // A cursor closed early (COM_STMT_RESET while rows remain) ends its pin too.
+  if (mysql_stmt_execute(statement.handle()) != 0) statement.fail("mysql_stmt_execute");
+  ASSERT_EQ(mysql_stmt_reset(statement.handle()), 0);
+  EXPECT_EQ(other.query("SELECT COUNT(*) FROM numbers").at(0), "5");
+}
+
+TEST_F(PreparedThroughCorral, AStatementStillRunsAfterItsTableWasAltered) {
+  start_backend();
+  backend().execute("CREATE TABLE app.shapes (id INT PRIMARY KEY, name VARCHAR(10)); INSERT INTO app.shapes VALUES (1, 'circle')");
+  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 2\n"});
+  MysqlClient client = connect(kUser, kPassword, "app");
+  Statement statement(client.handle(), "SELECT name FROM shapes WHERE id = ?");
+  statement.bind({1LL});
+  EXPECT_EQ(statement.execute().at(0)[0], "circle");
+  backend().execute("ALTER TABLE app.shapes MODIFY name VARCHAR(40), ADD COLUMN sides INT DEFAULT 0");
+  backend().execute("UPDATE app.shapes SET name = 'round circle'");
+  EXPECT_EQ(statement.execute().at(0)[0], "round circle");
+  // A client preparing the same text now gets the new metadata from the server's re-prepare or its own.
+  MysqlClient late = connect(kUser, kPassword, "app");
+  Statement again(late.handle(), "SELECT name FROM shapes WHERE id = ?");
+  again.bind({1LL});
+  EXPECT_EQ(again.execute().at(0)[0], "round circle");
+}
+
+TEST_F(PreparedThroughCorral, StatementsStillRunWhenASmallCapEvictsThem) {
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 1\n", .mysql_toml = "max_prepared_per_connection = 2\n"});
+  const std::uint64_t closes_before = server_status("Com_stmt_close");
+  MysqlClient client = connect();
+  std::vector<std::unique_ptr<Statement>> statements;
+  for (int i = 0; i < 5; ++i) {
+    statements.push_back(std::make_unique<Statement>(client.handle(), "SELECT ? + " + std::to_string(i)));
+    statements.back()->bind({100LL});
+  }
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 5; ++i) {
+      statements[i]->set({100LL * (round + 1)});
+      const std::vector<Row> rows = statements[i]->execute();
+      ASSERT_EQ(rows.size(), 1u);
+      EXPECT_EQ(rows[0][0], std::to_string(100 * (round + 1) + i));
+    }
+  }
+  EXPECT_GE(server_status("Com_stmt_close") - closes_before, 10u);
+  EXPECT_LE(std::stoull(backend().query("SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'").at(0, 1)), 2u);
+}
+
+TEST_F(PreparedThroughCorral, UnknownStatementIdsGetTheServersError) {
+  start_proxy({.workers = 1});
+  MysqlClient client = connect();
+  Statement statement(client.handle(), "SELECT 1");
+  EXPECT_EQ(statement.execute().size(), 1u);
+  MYSQL_STMT* stale = mysql_stmt_init(client.handle());
+  ASSERT_NE(stale, nullptr);
+  ASSERT_EQ(mysql_stmt_prepare(stale, "SELECT 2", 8), 0);
+  stale->stmt_id = 999;  // an id corral never gave out
+  EXPECT_NE(mysql_stmt_execute(stale), 0);
+  EXPECT_EQ(mysql_stmt_errno(stale), 1243u);
+  EXPECT_THAT(mysql_stmt_error(stale), HasSubstr("Unknown prepared statement handler (999)"));
+  mysql_stmt_close(stale);
+  EXPECT_EQ(client.query("SELECT 3").at(0), "3");  // the session goes on
+}
+
+TEST_F(PreparedThroughCorral, SysbenchReadWriteWithPreparedStatementsFinishesWithoutErrors) {
+  start_backend();
+  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 8\nqueue_timeout_ms = 30000\n"});
+  const std::vector<std::string> common = {
+      "--db-driver=mysql", "--mysql-host=127.0.0.1", "--mysql-db=app", "--tables=4", "--table-size=20000",
+  };
+  auto sysbench = [&](std::vector<std::string> args, uint16_t port, std::string user, std::string password) {
+    std::vector<std::string> argv = {"/usr/bin/sysbench", "oltp_read_write"};
+    argv.insert(argv.end(), common.begin(), common.end());
+    argv.push_back("--mysql-port=" + std::to_string(port));
+    argv.push_back("--mysql-user=" + user);
+    argv.push_back("--mysql-password=" + password);
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv, std::chrono::seconds(180));
+  };
+  // Tables are made directly on the server; the run goes through corral.
+  const CommandResult prepared = sysbench({"prepare"}, backend().port(), kBackendUser, kBackendPassword);
+  ASSERT_EQ(prepared.exit_code(), 0) << prepared.output;
+  const std::uint64_t prepares_before = server_status("Com_stmt_prepare");
+  const CommandResult run = sysbench({"--threads=64", "--time=8", "--db-ps-mode=auto", "--report-interval=0", "run"},
+                                     proxy_port(), kUser, kPassword);
+  ASSERT_EQ(run.exit_code(), 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("ignored errors:                      0 "));
+  EXPECT_THAT(run.output, HasSubstr("reconnects:                          0 "));
+  EXPECT_THAT(run.output, ::testing::Not(HasSubstr("FATAL")));
+  // Each sysbench thread prepares BEGIN, COMMIT and 9 statements per table: 64 x 38 = 2432 client
+  // prepares. The server sees each of the 38 texts at most once per backend connection.
+  const std::uint64_t prepares = server_status("Com_stmt_prepare") - prepares_before;
+  EXPECT_LE(prepares, 8u * 38u) << run.output;
+  std::cout << "sysbench: backend COM_STMT_PREPAREs for 2432 client prepares: " << prepares << "\n";
+}
+
+}  // namespace
+}  // namespace corral::testing::mysql_it

@@ -1,0 +1,200 @@
+// Pure logic of pool/mysql_prepared: template identity, the per-connection LRU and the
+// COM_STMT_EXECUTE rewrite (the backend round trips are tested against mariadbd in
+// tests/integration/mysql/mysql_prepared_backend_test.cc).
+#include "pool/mysql_prepared.h"
+
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "protocols/mysql/command.h"
+
+namespace corral::pool {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+TEST(MysqlPreparedTemplates, SameTextSchemaAndPoolShareOneTemplate) {
+  PreparedTemplates templates;
+  auto a = templates.find_or_add("pool1", "shop", "SELECT ?");
+  auto b = templates.find_or_add("pool1", "shop", "SELECT ?");
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a->sql, "SELECT ?");
+  EXPECT_EQ(a->schema, "shop");
+  EXPECT_NE(a->id, templates.find_or_add("pool2", "shop", "SELECT ?")->id);
+  EXPECT_NE(a->id, templates.find_or_add("pool1", "other", "SELECT ?")->id);
+  EXPECT_NE(a->id, templates.find_or_add("pool1", "shop", "SELECT ? ")->id);
+  // Length prefixes: ("shop", "x") and ("shopx", "") must not collide.
+  EXPECT_NE(templates.find_or_add("p", "shopx", "")->id, templates.find_or_add("p", "shop", "x")->id);
+}
+
+TEST(MysqlPreparedTemplates, AReleasedTemplateIsForgottenAndItsIdNeverReused) {
+  PreparedTemplates templates;
+  std::uint64_t first_id = 0;
+  {
+    auto t = templates.find_or_add("p", "", "SELECT 1");
+    first_id = t->id;
+  }
+  auto again = templates.find_or_add("p", "", "SELECT 1");
+  EXPECT_NE(again->id, first_id);
+}
+
+TEST(MysqlPreparedTemplates, ExpiredEntriesAreSweptSoTheMapStaysBounded) {
+  PreparedTemplates templates;
+  for (int i = 0; i < 10'000; ++i) templates.find_or_add("p", "", "SELECT " + std::to_string(i));
+  EXPECT_LT(templates.size(), 200u);
+}
+
+class MysqlPreparedStatementsTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<PreparedTemplate> make(std::string sql) { return templates_.find_or_add("p", "", sql); }
+  PreparedTemplates templates_;
+  PreparedStatements statements_;
+  std::vector<std::uint32_t> evicted_;
+};
+
+TEST_F(MysqlPreparedStatementsTest, FindReturnsWhatWasAddedUnderTheTemplateId) {
+  auto t = make("SELECT 1");
+  statements_.add(t, 41, 0, 4, evicted_);
+  ASSERT_NE(statements_.find(t->id), nullptr);
+  EXPECT_EQ(statements_.find(t->id)->backend_id, 41u);
+  EXPECT_EQ(statements_.find(t->id + 1000), nullptr);
+  EXPECT_THAT(evicted_, IsEmpty());
+}
+
+TEST_F(MysqlPreparedStatementsTest, OverCapacityTheLeastRecentlyUsedIsEvicted) {
+  auto a = make("a"), b = make("b"), c = make("c"), d = make("d");
+  statements_.add(a, 1, 0, 3, evicted_);
+  statements_.add(b, 2, 0, 3, evicted_);
+  statements_.add(c, 3, 0, 3, evicted_);
+  ASSERT_NE(statements_.find(a->id), nullptr);  // a is now the most recently used; b the least
+  statements_.add(d, 4, 0, 3, evicted_);
+  EXPECT_THAT(evicted_, ElementsAre(2u));
+  EXPECT_EQ(statements_.size(), 3u);
+  EXPECT_EQ(statements_.find(b->id), nullptr);
+  EXPECT_NE(statements_.find(a->id), nullptr);
+}
+
+TEST_F(MysqlPreparedStatementsTest, AStatementWithAnOpenCursorIsNotEvicted) {
+  auto a = make("a"), b = make("b"), c = make("c");
+  statements_.add(a, 1, 0, 2, evicted_).cursor_open = true;
+  statements_.add(b, 2, 0, 2, evicted_);
+  statements_.add(c, 3, 0, 2, evicted_);
+  EXPECT_THAT(evicted_, ElementsAre(2u));
+  EXPECT_NE(statements_.find(a->id), nullptr);
+}
+
+TEST_F(MysqlPreparedStatementsTest, TheNewestStaysEvenWhenEverythingElseHasACursor) {
+  auto a = make("a"), b = make("b");
+  statements_.add(a, 1, 0, 1, evicted_).cursor_open = true;
+  statements_.add(b, 2, 0, 1, evicted_);
+  EXPECT_THAT(evicted_, IsEmpty());
+  EXPECT_EQ(statements_.size(), 2u);
+}
+
+TEST_F(MysqlPreparedStatementsTest, TheCacheKeepsItsTemplatesAlive) {
+  std::uint64_t id = 0;
+  {
+    auto t = make("kept");
+    id = t->id;
+    statements_.add(t, 7, 0, 4, evicted_);
+  }
+  EXPECT_EQ(make("kept")->id, id);  // a later client preparing the same text finds the backend statement
+  EXPECT_EQ(statements_.erase(id), std::optional<std::uint32_t>(7));
+  EXPECT_EQ(statements_.erase(id), std::nullopt);
+}
+
+TEST_F(MysqlPreparedStatementsTest, ReAddingATemplateReplacesAndClosesTheOldStatement) {
+  auto a = make("a");
+  statements_.add(a, 1, 0, 4, evicted_);
+  statements_.add(a, 9, 0, 4, evicted_);
+  EXPECT_THAT(evicted_, ElementsAre(1u));
+  EXPECT_EQ(statements_.find(a->id)->backend_id, 9u);
+  EXPECT_EQ(statements_.size(), 1u);
+}
+
+// ---- COM_STMT_EXECUTE ----------------------------------------------------------------------------
+
+mysql::COM_STMT_EXECUTE two_params(bool bound) {
+  mysql::COM_STMT_EXECUTE e;
+  e.statement_id = 5;
+  e.flags = mysql::CURSOR_TYPE_NO_CURSOR;
+  e.new_params_bound = bound;
+  mysql::BinaryParam p0;
+  p0.type = mysql::ColumnType::MYSQL_TYPE_LONGLONG;
+  p0.value = std::string_view("\x2a\0\0\0\0\0\0\0", 8);
+  mysql::BinaryParam p1;
+  p1.type = mysql::ColumnType::MYSQL_TYPE_VAR_STRING;
+  p1.value = "\x03" "abc";
+  e.params = {p0, p1};
+  return e;
+}
+
+TEST(MysqlPreparedExecute, ScanFindsTypesAndValues) {
+  std::string payload;
+  mysql::encode_com_stmt_execute(payload, two_params(true), 0);
+  auto layout = scan_execute(payload, 2, 0);
+  ASSERT_TRUE(layout.ok());
+  EXPECT_EQ(layout->param_count, 2u);
+  EXPECT_TRUE(layout->new_params_bound);
+  EXPECT_EQ(layout->types, std::string_view("\x08\x00\xfd\x00", 4));
+  EXPECT_EQ(payload.substr(layout->values_at).size(), 8u + 4u);
+}
+
+TEST(MysqlPreparedExecute, WithoutParametersThereIsNothingToScan) {
+  std::string payload;
+  mysql::COM_STMT_EXECUTE e;
+  e.statement_id = 3;
+  mysql::encode_com_stmt_execute(payload, e, 0);
+  auto layout = scan_execute(payload, 0, 0);
+  ASSERT_TRUE(layout.ok());
+  EXPECT_EQ(layout->param_count, 0u);
+  EXPECT_EQ(layout->values_at, payload.size());
+}
+
+TEST(MysqlPreparedExecute, TypesAreInsertedIntoAnExecuteThatHadNone) {
+  std::string with_types;
+  mysql::encode_com_stmt_execute(with_types, two_params(true), 0);
+  std::string without_types;
+  mysql::encode_com_stmt_execute(without_types, two_params(false), 0);
+  auto bound = scan_execute(with_types, 2, 0);
+  auto unbound = scan_execute(without_types, 2, 0);
+  ASSERT_TRUE(bound.ok() && unbound.ok());
+  EXPECT_FALSE(unbound->new_params_bound);
+
+  std::string rebuilt;
+  append_execute_with_types(rebuilt, without_types, *unbound, 77, bound->types);
+  mysql::COM_STMT_EXECUTE expected = two_params(true);
+  expected.statement_id = 77;
+  std::string wanted;
+  mysql::encode_com_stmt_execute(wanted, expected, 0);
+  EXPECT_EQ(rebuilt, wanted);
+}
+
+TEST(MysqlPreparedExecute, ShortPacketsAreRefusedNotOverread) {
+  std::string payload;
+  mysql::encode_com_stmt_execute(payload, two_params(true), 0);
+  for (std::size_t cut = 0; cut < 11; ++cut) {
+    // Up to the types: every prefix is too short for the counts the packet itself announces.
+    EXPECT_FALSE(scan_execute(std::string_view(payload).substr(0, cut), 2, 0).ok()) << cut;
+  }
+  EXPECT_EQ(scan_execute("\x03", 0, 0).error(), mysql::Errc::UnexpectedPacket);
+}
+
+TEST(MysqlPreparedExecute, QueryAttributesCarryACountAndNames) {
+  mysql::COM_STMT_EXECUTE e = two_params(true);
+  e.params[0].name = "a";
+  e.params[1].name = "bb";
+  std::string payload;
+  mysql::encode_com_stmt_execute(payload, e, mysql::CLIENT_QUERY_ATTRIBUTES);
+  auto layout = scan_execute(payload, 2, mysql::CLIENT_QUERY_ATTRIBUTES);
+  ASSERT_TRUE(layout.ok());
+  EXPECT_EQ(layout->param_count, 2u);
+  EXPECT_EQ(layout->types, std::string_view("\x08\x00\x01" "a" "\xfd\x00\x02" "bb", 9));
+}
+
+}  // namespace
+}  // namespace corral::pool
