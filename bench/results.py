@@ -293,7 +293,8 @@ class Check:
         if value is None:
             self.missing.append(label)
             return
-        self.parts.append((met, f"{label} {value:.2f} ({sign} {bound:g})"))
+        shown = str(value) if isinstance(value, int) else f"{value:.2f}"
+        self.parts.append((met, f"{label} {shown} ({sign} {bound:g})"))
 
     def line(self):
         if not all(met for met, _ in self.parts):
