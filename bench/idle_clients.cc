@@ -194,7 +194,7 @@ struct RedisClient {
 class RedisOpener {
  public:
   RedisOpener(const Options& options, Poller& poller)
-      : options_(options), poller_(poller), clients_(static_cast<std::size_t>(options.clients)) {
+      : poller_(poller), clients_(static_cast<std::size_t>(options.clients)) {
     address_.sin_family = AF_INET;
     address_.sin_port = htons(static_cast<uint16_t>(options.port));
     if (inet_pton(AF_INET, options.host.c_str(), &address_.sin_addr) != 1) usage("--host must be an IPv4 address");
@@ -269,7 +269,6 @@ class RedisOpener {
     }
   }
 
-  const Options& options_;            // what to open
   Poller& poller_;                    // the one epoll loop
   std::vector<RedisClient> clients_;  // one per connection, by index
   sockaddr_in address_{};             // the target
