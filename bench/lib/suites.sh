@@ -141,6 +141,13 @@ redis_backend_connections() {
   fi
 }
 
+# backend_connections PROTOCOL TARGET: the backend connections the idle probe reports for TARGET.
+backend_connections() {
+  if [ "$1" = redis ]; then redis_backend_connections "$2"; else mysql_backend_connections; fi
+}
+
+no_backend_connections() { [ "$(backend_connections "$1" "$2")" -eq 0 ]; }
+
 mysql_backend_connections() {
   mariadb_admin "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '$bench_user'"
 }
@@ -175,6 +182,10 @@ idle_probe() {
     return 0
   fi
   local log="$work_dir/runs/idle-$protocol-$target.log" before after state opener
+  # The previous probe's connections may still be closing on the backend; each probe starts from none
+  # (twemproxy and corral connect to the backend only when their first client sends a request).
+  wait_until 10 no_backend_connections "$protocol" "$target" ||
+    bench_log "idle $protocol via $target: the backend still has $(backend_connections "$protocol" "$target") connections before the probe"
   before="$(rss_kib "$holder")"
   local command=("$idle_binary" "$protocol" --port "${target_port[$id]}" --clients "$clients" "$@")
   note_command "$case" "$target" "${command[@]}"
@@ -190,7 +201,7 @@ idle_probe() {
     sleep "$settle_seconds"  # the holder finishes what the last replies started (buffers, pools)
     after="$(rss_kib "$holder")"
     local backends
-    if [ "$protocol" = redis ]; then backends="$(redis_backend_connections "$target")"; else backends="$(mysql_backend_connections)"; fi
+    backends="$(backend_connections "$protocol" "$target")"
     results "${record[@]}" --rss-before "$before" --rss-after "$after" --backend-connections "$backends"
   else
     reason="$(grep -m1 '^failed' "$log" | cut -c1-200)"
