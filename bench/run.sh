@@ -74,7 +74,9 @@ else
 fi
 [[ "$repeats" =~ ^[1-9][0-9]*$ ]] || die "--repeats must be a positive integer (got '$repeats')"
 
-for tool in redis-server redis-cli redis-benchmark sysbench nutcracker haproxy mariadb python3; do
+export PATH="$PATH:/usr/sbin:/sbin"  # mariadbd and haproxy live in sbin, which a non-root PATH lacks
+for tool in redis-server redis-cli redis-benchmark sysbench nutcracker haproxy mariadbd mariadb-install-db \
+            mariadb python3; do
   command -v "$tool" > /dev/null || die "$tool not found; run scripts/install-deps.sh"
 done
 [ -x "$corral_binary" ] || die "no corral binary at $corral_binary; build it with scripts/build.sh release"
@@ -121,7 +123,6 @@ describe_machine() {
     "idle probe $idle_redis_clients Redis / $idle_mysql_clients MySQL clients"
   echo "- Load before the run: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min load average)"
 }
-export PATH="$PATH:/usr/sbin:/sbin"
 describe_machine > "$out_dir/machine.md"
 
 # Everything starts whatever --only says: the proxies' configurations name both backends.
