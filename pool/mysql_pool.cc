@@ -93,7 +93,10 @@ rt::Task<MysqlAcquired> MysqlPool::acquire(rt::Deadline deadline, rt::CancelSour
       }
       // max_connections also bounds all pools of the same credentials together (they differ only in
       // schema and charset): at the bound, wait for a sibling's connection to convert.
-      if (group_ == nullptr || group_->credentials_size(credentials_id_) < limits_.max_connections) {
+      // An idle sibling connection that cannot be converted (a schema cannot be unselected) is closed
+      // to make room, or a key without a schema would wait for ever once every connection has one.
+      if (group_ == nullptr || group_->credentials_size(credentials_id_) < limits_.max_connections ||
+          group_->discard_idle_sibling(*this)) {
         if (in_backoff()) co_return failure(make_error_code(MysqlBackendErrc::Unavailable), last_error_);
         co_return co_await open_and_lend(cancel);
       }
@@ -255,10 +258,11 @@ void MysqlPool::release(MysqlConnection* connection, bool clean) {
     waiter->notify.notify();
     return;
   }
+  // A waiter of a sibling pool (same credentials, other schema or charset) gets it next, converted on
+  // its side: making it idle instead would let this pool's newcomers take it first every time.
+  if (group_ != nullptr && group_->hand_to_sibling(*this, connection)) return;
   std::erase(lent_, connection);
   make_idle(connection);
-  // A waiter of a sibling pool (same credentials, other schema or charset) may convert it.
-  if (group_ != nullptr) group_->wake_sibling(*this);
 }
 
 void MysqlPool::make_idle(MysqlConnection* connection) {
@@ -457,6 +461,38 @@ std::size_t MysqlPools::credentials_size(const std::string& credentials_id) cons
   std::size_t total = 0;
   for (const MysqlPool* pool : found->second) total += pool->size();
   return total;
+}
+
+bool MysqlPools::hand_to_sibling(MysqlPool& from, MysqlConnection* connection) {
+  const auto found = by_credentials_.find(from.credentials_id_);
+  if (found == by_credentials_.end()) return false;
+  bool someone_waits = false;
+  for (MysqlPool* pool : found->second) {
+    if (pool == &from || pool->stopped_ || pool->first_waiter_ == nullptr) continue;
+    someone_waits = true;
+    if (!connection->can_conform_to(pool->key_)) continue;
+    MysqlPool::Waiter* waiter = pool->first_waiter_;
+    pool->unlink(*waiter);  // before move_to, whose freed slot wakes some other waiter
+    from.move_to(connection, *pool);
+    waiter->connection = connection;  // counted as lent to `pool`; its lend() converts it
+    waiter->notify.notify();
+    return true;
+  }
+  if (!someone_waits) return false;
+  // Sibling waiters exist but none can use it: close it, so its slot lets one of them open a connection.
+  from.discard(connection);
+  return true;
+}
+
+bool MysqlPools::discard_idle_sibling(const MysqlPool& for_pool) {
+  const auto found = by_credentials_.find(for_pool.credentials_id_);
+  if (found == by_credentials_.end()) return false;
+  for (MysqlPool* pool : found->second) {
+    if (pool == &for_pool || pool->idle_.empty()) continue;
+    pool->discard(pool->idle_.front());  // the oldest: the least likely to be wanted soon
+    return true;
+  }
+  return false;
 }
 
 void MysqlPools::wake_sibling(const MysqlPool& from) {

@@ -211,6 +211,13 @@ class MysqlPools {
   /// Connections of all pools with these credentials (opening, lent and idle): pool.max_connections
   /// bounds this sum too, so clients spread over schemas and charsets share the same few connections.
   std::size_t credentials_size(const std::string& credentials_id) const;
+  /// Hands `connection`, lent by `from` and just released clean, to the oldest waiter of a sibling pool
+  /// it can be converted for (moved to that pool; the waiter converts it). When siblings wait but none
+  /// can use it, closes it so one of them can open a connection. False when no sibling waits.
+  bool hand_to_sibling(MysqlPool& from, MysqlConnection* connection);
+  /// Closes the oldest idle connection of a sibling of `for_pool` (one that could not be converted for
+  /// it); true when one was closed, so `for_pool` may open a connection within the credentials' bound.
+  bool discard_idle_sibling(const MysqlPool& for_pool);
   /// Wakes the oldest waiter of one sibling of `from` (a connection of `from` became idle, or a slot
   /// of the credentials freed up): it retries, converting the idle connection or opening a new one.
   void wake_sibling(const MysqlPool& from);

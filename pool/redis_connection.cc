@@ -34,19 +34,47 @@ RedisConnection::~RedisConnection() {
 }
 
 void RedisConnection::submit(std::string_view request, ReplySink* sink) {
+  // Idle to busy: the operation timeout counts from now. The reader's pending wait needs no
+  // re-arming: it never waits past one operation timeout (see read_deadline()).
+  if (fifo_.empty()) last_progress_ = loop_now();
   out_.append(request);
   sink->expect();
   fifo_.push_back(sink);
-  // The reader may be waiting with the idle deadline: make it wait again with the operation timeout,
-  // or this request would wait for a frozen backend until the idle timeout.
-  if (idle_read_ != nullptr) idle_read_->cancel();
-  writer_wake_.notify();
+  // The writer runs after every session of this loop iteration had its turn: one write for all.
+  writer_wake_.notify_last();
 }
 
 void RedisConnection::send_raw(std::string_view request) {
   out_.append(request);
-  if (idle_read_ != nullptr) idle_read_->cancel();  // re-arm without the idle deadline (see submit)
-  writer_wake_.notify();
+  writer_wake_.notify_last();
+}
+
+void RedisConnection::set_owner(ReplySink* owner) noexcept {
+  owner_ = owner;
+  if (owner == nullptr && owned_wait_ != nullptr) owned_wait_->cancel();
+}
+
+rt::Clock::time_point RedisConnection::loop_now() const { return rt::EventLoop::current()->now(); }
+
+rt::Deadline RedisConnection::read_deadline() const {
+  // A pinned connection with an owner waits as long as its session does (blocking commands,
+  // subscriptions): the session bounds the wait itself.
+  if (owner_ != nullptr) return rt::Deadline::never();
+  const config::PoolLimits& limits = pool_.limits();
+  if (!fifo_.empty()) return rt::Deadline{last_progress_ + limits.operation_timeout};
+  // Idle: wake at the idle timeout, but never later than one operation timeout from now, so a
+  // request submitted meanwhile is checked in time without disturbing this wait.
+  rt::Clock::time_point wake = loop_now() + limits.operation_timeout;
+  if (limits.idle_timeout.count() > 0) wake = std::min(wake, last_progress_ + limits.idle_timeout);
+  return rt::Deadline{wake};
+}
+
+const char* RedisConnection::expired() const {
+  const config::PoolLimits& limits = pool_.limits();
+  const rt::Clock::duration quiet = loop_now() - last_progress_;
+  if (!fifo_.empty()) return quiet >= limits.operation_timeout ? "timed out" : nullptr;
+  if (limits.idle_timeout.count() > 0 && quiet >= limits.idle_timeout) return "connection idle";
+  return nullptr;
 }
 
 void RedisConnection::close(std::string reason) {
@@ -191,31 +219,32 @@ rt::Task<void> RedisConnection::write_loop() {
 }
 
 rt::Task<void> RedisConnection::read_loop() {
-  const config::PoolLimits& limits = pool_.limits();
+  last_progress_ = loop_now();
   while (state_ != State::Closed) {
-    // Waiting for replies is bounded by the operation timeout; an idle connection by the idle timeout.
-    // A pinned connection waits as long as its session does (blocking commands, subscriptions).
-    rt::Deadline deadline = rt::Deadline::never();
-    rt::CancelSource idle_read(&cancel_);  // cancelled by submit() while the wait has the idle deadline
+    // Replies are awaited for at most the operation timeout of silence; an idle connection closes
+    // after the idle timeout. A wake-up at the deadline re-checks both against last_progress_, which
+    // submit() may have moved meanwhile.
+    rt::Result<std::size_t> n = std::size_t{0};
     if (owner_ == nullptr) {
-      if (!fifo_.empty()) {
-        deadline = rt::Deadline::after(limits.operation_timeout);
-      } else {
-        idle_read_ = &idle_read;
-        if (limits.idle_timeout.count() > 0) deadline = rt::Deadline::after(limits.idle_timeout);
-      }
+      n = co_await stream_.read_some(in_.writable(kReadChunk), read_deadline(), &cancel_);
+    } else {
+      // No deadline while an owner bounds the wait; set_owner(nullptr) ends this wait so the next
+      // one has the timeouts again.
+      rt::CancelSource owned_wait(&cancel_);
+      owned_wait_ = &owned_wait;
+      n = co_await stream_.read_some(in_.writable(kReadChunk), rt::Deadline::never(), &owned_wait);
+      owned_wait_ = nullptr;
+      if (!n && n.error() == std::errc::operation_canceled && !cancel_.cancelled()) continue;
     }
-    auto n = co_await stream_.read_some(in_.writable(kReadChunk), deadline, &idle_read);
-    idle_read_ = nullptr;
-    if (!n && n.error() == std::errc::operation_canceled && !cancel_.cancelled()) continue;  // re-arm
+    if (!n && n.error() == std::errc::timed_out) {
+      // An owner set meanwhile (blocking command, relay) bounds the wait itself: none applies.
+      const char* why = owner_ == nullptr ? expired() : nullptr;
+      if (why == nullptr) continue;  // not yet: wait again with the deadline as it is now
+      close(error_line("backend " + pool_.key().describe() + " " + why));
+      break;
+    }
     if (!n) {
-      if (n.error() == std::errc::timed_out && fifo_.empty()) {
-        close(error_line("backend " + pool_.key().describe() + " connection idle"));
-      } else if (n.error() == std::errc::timed_out) {
-        close(error_line("backend " + pool_.key().describe() + " timed out"));
-      } else {
-        close(error_line("backend " + pool_.key().describe() + " connection lost: " + n.error().message()));
-      }
+      close(error_line("backend " + pool_.key().describe() + " connection lost: " + n.error().message()));
       break;
     }
     if (*n == 0) {
@@ -223,6 +252,7 @@ rt::Task<void> RedisConnection::read_loop() {
       break;
     }
     in_.commit(*n);
+    last_progress_ = loop_now();
     if (!dispatch_replies()) break;
   }
   in_.release_if_empty();

@@ -71,7 +71,7 @@ class RedisConnection {
   /// Pinned only: replies that answer no queued request (RESP3 push) go to `owner` (nullptr: none).
   /// While there is an owner the reader waits without the operation timeout (blocking commands,
   /// subscriptions): the session bounds the wait itself.
-  void set_owner(ReplySink* owner) noexcept { owner_ = owner; }
+  void set_owner(ReplySink* owner) noexcept;
   /// Pinned only: relay mode (subscribe, MONITOR, tracking): every reply goes to the owner, in order.
   void set_passthrough(bool on) noexcept { passthrough_ = on; }
   /// Relay mode only: `filter` sees each reply first (nullptr: none). Cleared by the pool on unpin.
@@ -91,6 +91,11 @@ class RedisConnection {
   bool dispatch_replies();
   void deliver(const redis::Reply& reply);
   rt::Task<rt::Result<redis::Reply>> read_reply();  // handshake only
+  rt::Clock::time_point loop_now() const;
+  /// When the reader's next wait must end to check the operation and idle timeouts.
+  rt::Deadline read_deadline() const;
+  /// Which timeout has passed ("timed out", "connection idle"), or nullptr.
+  const char* expired() const;
 
   RedisPool& pool_;
   State state_ = State::Connecting;
@@ -109,7 +114,8 @@ class RedisConnection {
   rt::Notify writer_done_;
   bool writer_running_ = false;
   rt::CancelSource cancel_;
-  rt::CancelSource* idle_read_ = nullptr;  // the reader's wait while nothing is in flight (idle deadline)
+  rt::CancelSource* owned_wait_ = nullptr;  // the reader's wait without deadline while there is an owner
+  rt::Clock::time_point last_progress_{};  // last reply bytes, or the idle-to-busy submit (timeouts)
   std::string close_reason_;
   std::string refusal_;   // the server's error reply to HELLO, see refusal()
 

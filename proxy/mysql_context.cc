@@ -31,6 +31,8 @@ class StatementScanner {
     return std::move(traits_);
   }
   std::size_t statements() const noexcept { return statements_; }
+  /// True when a word names something about the previous statement (ROW_COUNT, WARNINGS, ...).
+  bool asks_previous() const noexcept { return asks_previous_; }
 
  private:
   static constexpr std::size_t kFirstWords = 6;
@@ -89,7 +91,11 @@ class StatementScanner {
   void at_sign() {
     if (pos_ + 1 < sql_.size() && sql_[pos_ + 1] == '@') {  // @@system_variable
       pos_ += 2;
+      const std::size_t start = pos_;
       while (pos_ < sql_.size() && (is_word_char(sql_[pos_]) || sql_[pos_] == '.')) ++pos_;
+      std::string_view name = sql_.substr(start, pos_ - start);
+      name = name.substr(name.find('.') == std::string_view::npos ? 0 : name.find('.') + 1);
+      if (iequals(name, "warning_count") || iequals(name, "error_count")) asks_previous_ = true;
       return;
     }
     // 'user'@'host' and user@host name accounts, not variables.
@@ -109,6 +115,10 @@ class StatementScanner {
     if (iequals(w, "SQL_CALC_FOUND_ROWS")) traits_.pins |= pin_bit(MysqlPinReason::FoundRows);
     if (iequals(w, "LAST_INSERT_ID")) traits_.uses_last_insert_id = true;
     if (iequals(w, "LOCK")) saw_lock_ = true;
+    if (iequals(w, "ROW_COUNT") || iequals(w, "FOUND_ROWS") || iequals(w, "WARNINGS") || iequals(w, "ERRORS") ||
+        iequals(w, "WARNING_COUNT") || iequals(w, "ERROR_COUNT")) {
+      asks_previous_ = true;
+    }
   }
 
   bool first_is(std::size_t i, std::string_view keyword) const noexcept {
@@ -140,6 +150,7 @@ class StatementScanner {
   std::size_t words_ = 0;
   std::size_t statements_ = 0;
   bool saw_lock_ = false;
+  bool asks_previous_ = false;
   StatementTraits traits_;
 };
 
@@ -234,7 +245,7 @@ std::string_view to_string(MysqlPinReason reason) noexcept {
 StatementTraits classify_statement(std::string_view sql) {
   StatementScanner scanner(sql);
   StatementTraits traits = scanner.run();
-  if (scanner.statements() == 1) classify_local_answer(sql, traits);
+  if (scanner.statements() == 1 && scanner.asks_previous()) classify_local_answer(sql, traits);
   return traits;
 }
 
@@ -296,9 +307,9 @@ MysqlPins MysqlContext::reset() {
   last_insert_id_ = 0;
   row_count_ = -1;
   found_rows_ = 0;
-  charset_client_.clear();
-  charset_connection_.clear();
-  charset_results_.clear();
+  charset_client_.reset();
+  charset_connection_.reset();
+  charset_results_.reset();
   key_changed();
   return had;
 }
@@ -398,17 +409,17 @@ void MysqlContext::learn_from_response(const mysql::ResponseSummary& summary,
   if (!summary.session_state_info.empty()) {
     if (changes.schema) set_schema(*changes.schema);
     const std::size_t variables_before = variables_.size();
-    charset_client_.clear();
-    charset_connection_.clear();
-    charset_results_.clear();
+    charset_client_.reset();
+    charset_connection_.reset();
+    charset_results_.reset();
     pins_ = sticky;
     for (const auto& [name, value] : changes.system_variables) learn_variable(name, value);
     sticky |= pins_ & kStickyPins;
     if (variables_.size() != variables_before || !changes.system_variables.empty()) rebuild_variables_text();
-    if (!charset_client_.empty() || !charset_connection_.empty() || !charset_results_.empty()) {
-      const std::string client = charset_client_.empty() ? key_.charset : charset_client_;
-      const bool expressible = (charset_connection_.empty() || charset_connection_ == client) &&
-                               (charset_results_.empty() || charset_results_ == client);
+    if (charset_client_ || charset_connection_ || charset_results_) {
+      const std::string client = charset_client_.value_or(key_.charset);
+      const bool expressible = charset_connection_.value_or(client) == client &&
+                               charset_results_.value_or(client) == client;
       if (expressible) {
         set_charset(client);
       } else {

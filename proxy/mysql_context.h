@@ -186,9 +186,9 @@ class MysqlContext {
   std::int64_t row_count_ = -1;
   std::uint64_t found_rows_ = 0;
   // From the last response's character_set_* trackers (SET NAMES reports all of them at once).
-  std::string charset_client_;
-  std::string charset_connection_;
-  std::string charset_results_;
+  std::optional<std::string> charset_client_;
+  std::optional<std::string> charset_connection_;
+  std::optional<std::string> charset_results_;
 };
 
 }  // namespace corral::proxy

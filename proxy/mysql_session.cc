@@ -1,7 +1,6 @@
 #include "proxy/mysql_session.h"
 
 #include <algorithm>
-#include <array>
 #include <string>
 #include <utility>
 #include <vector>
@@ -116,7 +115,7 @@ void MysqlSession::queue_ok(std::uint8_t sequence_id, std::uint64_t affected_row
   ok.last_insert_id = last_insert_id;
   ok.status_flags = context_.status_flags();
   const std::size_t at = mysql::begin_packet(out_);
-  mysql::encode_ok_packet(out_, ok, context_.capabilities() | server_capabilities_);
+  mysql::encode_ok_packet(out_, ok, context_.capabilities());
   mysql::finish_packet(out_, at, sequence_id);
 }
 
@@ -125,6 +124,7 @@ rt::Task<bool> MysqlSession::flush() {
   const auto written =
       co_await client_.write_all(out_, rt::Deadline::after(env_->config->pool.operation_timeout), &cancel_);
   out_.clear();
+  if (!written) rt::log::debug("mysql client {}: write failed: {}", connection_id_, written.error().message());
   co_return written.ok();
 }
 
@@ -176,7 +176,10 @@ rt::Task<bool> MysqlSession::read_packet(ClientPacket& packet, rt::Deadline dead
       if (!readable) co_return false;
     }
     const auto n = co_await client_.read_some(in_.writable(want), deadline, cancel);
-    if (!n || *n == 0) co_return false;
+    if (!n || *n == 0) {
+      rt::log::debug("mysql client {}: {} while reading", connection_id_, n ? "end of stream" : n.error().message());
+      co_return false;
+    }
     in_.commit(*n);
   }
 }
@@ -205,10 +208,20 @@ void MysqlSession::consume_packet() noexcept {
 
 rt::Task<bool> MysqlSession::learn_server() {
   pool::MysqlPools& pools = *frontend_->pools;
+  const rt::Deadline deadline = rt::Deadline::after(env_->config->pool.queue_timeout);
+  // One probe per worker at a time: clients arriving meanwhile wait for its result.
+  while (frontend_->probing && !pools.server_info(env_->backend_address).known) {
+    const bool woken = co_await frontend_->probed.wait(deadline, &cancel_);
+    if (!woken) break;
+  }
   if (pools.server_info(env_->backend_address).known) co_return true;
   // The greeting offers what the backend offers: open one backend connection to find out.
-  auto acquired = co_await pools.acquire(pool::make_mysql_key(env_->listener->backend, 0), env_->backend_address,
-                                         rt::Deadline::after(env_->config->pool.queue_timeout), &cancel_);
+  frontend_->probing = true;
+  // Named, not a temporary in the co_await expression: g++ 12 mishandles those (see docs/ARCHITECTURE.md).
+  pool::MysqlKey probe = pool::make_mysql_key(env_->listener->backend, 0);
+  auto acquired = co_await pools.acquire(std::move(probe), env_->backend_address, deadline, &cancel_);
+  frontend_->probing = false;
+  frontend_->probed.notify_all();
   if (!acquired.ok()) {
     queue_packet(0, acquired.error.err_payload());
     co_await flush();
@@ -311,7 +324,7 @@ rt::Task<MysqlSession::AuthOutcome> MysqlSession::authenticate(const config::Use
     consume_packet();
     plugin = std::string(switch_to);
   }
-  if (plugin == mysql::kCachingSha2Password) co_return co_await caching_sha2_auth(user, token, sequence_id);
+  if (plugin == mysql::kCachingSha2Password) co_return co_await caching_sha2_auth(user, user_name, token, sequence_id);
   const bool ok = user != nullptr && mysql::verify_native_password_plain(token, scramble_, user->password);
   if (!ok) {
     queue_error(sequence_id, mysql::ER_ACCESS_DENIED_ERROR, access_denied(user_name, !token.empty()));
@@ -321,9 +334,8 @@ rt::Task<MysqlSession::AuthOutcome> MysqlSession::authenticate(const config::Use
   co_return AuthOutcome{true, sequence_id};
 }
 
-rt::Task<MysqlSession::AuthOutcome> MysqlSession::caching_sha2_auth(const config::User* user, std::string_view token,
-                                                                    std::uint8_t sequence_id) {
-  const std::string user_name = user != nullptr ? user->name : std::string();
+rt::Task<MysqlSession::AuthOutcome> MysqlSession::caching_sha2_auth(const config::User* user, std::string_view user_name,
+                                                                    std::string_view token, std::uint8_t sequence_id) {
   std::atomic<bool>* cached = nullptr;
   if (user != nullptr && env_->shared->mysql_sha2_cached) {
     cached = &env_->shared->mysql_sha2_cached[static_cast<std::size_t>(user - env_->config->users.data())];
@@ -368,7 +380,7 @@ rt::Task<MysqlSession::AuthOutcome> MysqlSession::caching_sha2_auth(const config
     }
   }
   if (!ok) {
-    queue_error(sequence_id, mysql::ER_ACCESS_DENIED_ERROR, access_denied(user_name.empty() ? "" : user_name, with_password));
+    queue_error(sequence_id, mysql::ER_ACCESS_DENIED_ERROR, access_denied(user_name, with_password));
     co_await flush();
     co_return AuthOutcome{false, sequence_id};
   }
@@ -411,6 +423,7 @@ rt::Task<void> MysqlSession::run() {
 
 rt::Task<MysqlSession::Step> MysqlSession::dispatch(const ClientPacket& packet) {
   const auto reply_sequence = static_cast<std::uint8_t>(packet.sequence_id + 1);
+  reply_sequence_ = reply_sequence;
   auto command = mysql::decode_command(packet.payload);
   if (!command) {
     queue_error(reply_sequence, kErrMalformedPacket);
@@ -422,8 +435,11 @@ rt::Task<MysqlSession::Step> MysqlSession::dispatch(const ClientPacket& packet) 
       co_return co_await handle_query(packet);
     case mysql::Command::COM_INIT_DB:
     case mysql::Command::COM_FIELD_LIST:
-    case mysql::Command::COM_STATISTICS:
-      co_return co_await relay_statement(packet, StatementTraits{});
+    case mysql::Command::COM_STATISTICS: {
+      // Named: g++ 12 destroys a temporary in a co_await expression twice.
+      const StatementTraits no_traits;
+      co_return co_await relay_statement(packet, no_traits);
+    }
     case mysql::Command::COM_PING: {
       queue_ok(reply_sequence);
       const bool flushed = co_await flush();
@@ -518,6 +534,7 @@ rt::Task<MysqlSession::Step> MysqlSession::relay_statement(const ClientPacket& p
     co_return flushed ? after_backend_lost() : Step::Close;
   }
   const mysql::Command command = backend->command();
+  last_relayed_sequence_ = packet.sequence_id;  // an error before any response packet follows the command
   const RelayEnd end = co_await relay_response(*backend);
   if (end == RelayEnd::ClientGone) co_return Step::Close;
   if (end == RelayEnd::BackendLost) {
@@ -592,11 +609,11 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_change_user(const ClientPacket
 
 rt::Task<MysqlSession::Step> MysqlSession::handle_reset_connection() {
   // The backend connection of a pinned session holds the state being reset: close it rather than
-  // trying to clean it (the next statement takes a fresh lease).
-  release_backend(false);
+  // trying to clean it (the next statement takes a fresh lease). A one-statement hold holds no state.
+  release_backend(!context_.holds_session_state());
   context_.reset();
   statements_.clear();  // the server drops a session's prepared statements on reset
-  queue_ok(1);
+  queue_ok(reply_sequence_);
   const bool flushed = co_await flush();
   co_return flushed ? Step::Next : Step::Close;
 }
@@ -620,7 +637,7 @@ rt::Task<pool::MysqlConnection*> MysqlSession::backend_for_statement(bool needs_
   if (lease_) co_return lease_.get();  // pinned: the connection has been the session's all along
   auto acquired = co_await context_pool().acquire(rt::Deadline::after(env_->config->pool.queue_timeout), &cancel_);
   if (!acquired.ok()) {
-    queue_packet(1, acquired.error.err_payload());
+    queue_packet(reply_sequence_, acquired.error.err_payload());
     co_return nullptr;
   }
   lease_ = std::move(acquired.lease);
@@ -635,7 +652,7 @@ rt::Task<pool::MysqlConnection*> MysqlSession::backend_for_statement(bool needs_
   if (replay.empty()) co_return &backend;
   auto replayed = co_await backend.query(replay, &cancel_);
   if (!replayed || replayed->error) {
-    queue_packet(1, replayed ? replayed->error->err_payload() : backend.error().err_payload());
+    queue_packet(reply_sequence_, replayed ? replayed->error->err_payload() : backend.error().err_payload());
     release_backend(false);  // some of the variables may have been set
     co_return nullptr;
   }
@@ -653,10 +670,12 @@ rt::Task<MysqlSession::RelayEnd> MysqlSession::relay_response(pool::MysqlConnect
     if (!polled) break;
     if (!polled->has_value()) {
       // Everything buffered has been queued: one client write for the batch, then wait for more.
-      const bool flushed = co_await flush();
-      if (!flushed) {
-        release_backend(false);
-        co_return RelayEnd::ClientGone;
+      if (!out_.empty()) {
+        const bool flushed = co_await flush();
+        if (!flushed) {
+          release_backend(false);
+          co_return RelayEnd::ClientGone;
+        }
       }
       const auto more = co_await backend.read_response_bytes(&cancel_);
       if (!more) break;
@@ -677,7 +696,8 @@ rt::Task<MysqlSession::RelayEnd> MysqlSession::relay_response(pool::MysqlConnect
       mysql::finish_packet(out_, at, packet.packet.sequence_id);
     } else if (packet.packet.size() >= kDirectWriteSize) {
       // Large packets (big rows) go out from the backend's buffer: no copy.
-      bool written = co_await flush();
+      bool written = true;
+      if (!out_.empty()) written = co_await flush();
       if (written) written = co_await write_direct(packet.packet.wire);
       if (!written) {
         release_backend(false);
@@ -705,6 +725,8 @@ rt::Task<MysqlSession::RelayEnd> MysqlSession::relay_response(pool::MysqlConnect
   }
   // The backend failed mid-response (it closed itself): the client gets its error as the next packet.
   const pool::MysqlError& error = backend.error();
+  rt::log::debug("mysql client {}: backend {} failed mid-response: {}", connection_id_, backend.describe(),
+                 error.message);
   queue_packet(static_cast<std::uint8_t>(last_relayed_sequence_ + 1),
                error.empty() ? mysql::make_err(pool::kErrBackendLost) : error.err_payload());
   release_backend(false);

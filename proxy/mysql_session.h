@@ -27,6 +27,7 @@
 #include "proxy/mysql_statements.h"
 #include "proxy/worker.h"
 #include "runtime/byte_buffer.h"
+#include "runtime/notify.h"
 #include "runtime/task.h"
 #include "runtime/tcp.h"
 
@@ -37,6 +38,8 @@ struct MysqlFrontend {
   mysql::RsaKey rsa_key;          // caching_sha2_password full path (this worker's copy)
   std::string rsa_public_pem;     // what a client gets when it asks for the key
   pool::MysqlPools* pools = nullptr;
+  bool probing = false;      // a session is learning the backend's capabilities for the greeting
+  rt::WaitQueue probed;      // ... and wakes the sessions that wait for them
 };
 
 /// One command packet from the client. Lifetime: views the session's read buffer (or scratch) and is
@@ -78,7 +81,7 @@ class MysqlSession {
   /// The backend connection for the next command: the pinned one, or a lease from the context's pool
   /// on which the context's replayable variables have been applied (and LAST_INSERT_ID when
   /// `needs_last_insert_id`). Suspends while the pool opens, converts or waits (pool.queue_timeout).
-  /// On failure an ERR (sequence id 1, naming the backend, never its password) has been queued for the
+  /// On failure an ERR (naming the backend, never its password) has been queued for the
   /// client and nullptr is returned. Lifetime: valid until end_statement() or release_backend().
   rt::Task<pool::MysqlConnection*> backend_for_statement(bool needs_last_insert_id = false);
   /// Relays the response to the command just sent on the backend connection, packet by packet: packets
@@ -124,8 +127,8 @@ class MysqlSession {
   rt::Task<bool> learn_server();
   rt::Task<AuthOutcome> authenticate(const config::User* user, std::string_view user_name, std::string plugin,
                                      std::string token, std::uint8_t sequence_id);
-  rt::Task<AuthOutcome> caching_sha2_auth(const config::User* user, std::string_view token,
-                                          std::uint8_t sequence_id);
+  rt::Task<AuthOutcome> caching_sha2_auth(const config::User* user, std::string_view user_name,
+                                          std::string_view token, std::uint8_t sequence_id);
   rt::Task<bool> check_schema(std::uint8_t sequence_id);
   /// Reads one whole client packet into `packet`. Idle waits use the worker's idle cancel (drain).
   rt::Task<bool> read_packet(ClientPacket& packet, rt::Deadline deadline, bool idle);
@@ -165,6 +168,7 @@ class MysqlSession {
   std::uint64_t pool_key_version_ = ~0ull;
   std::uint64_t lease_key_version_ = 0;  // the context's key when the held lease was taken
   std::uint8_t last_relayed_sequence_ = 0;
+  std::uint8_t reply_sequence_ = 1;  // of the first packet answering the command being handled
   bool last_result_set_ = false;  // the last response ended with a result set (not an OK)
   bool discard_lease_ = false;    // the held connection no longer matches its pool (COM_SET_OPTION)
 };

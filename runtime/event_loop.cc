@@ -14,6 +14,8 @@ namespace corral::rt {
 namespace {
 thread_local EventLoop* tls_current_loop = nullptr;
 constexpr int kMaxEventsPerWait = 256;
+/// Rounds of ready coroutines run per loop iteration (see run_ready()).
+constexpr int kMaxReadyRounds = 4;
 }  // namespace
 
 // ---- Waiter -------------------------------------------------------------------------------------
@@ -59,6 +61,13 @@ void Waiter::complete(WakeReason reason) {
   reason_ = reason;
   disarm();
   loop->schedule(handle_);
+}
+
+void Waiter::complete_last(WakeReason reason) {
+  EventLoop* loop = loop_;
+  reason_ = reason;
+  disarm();
+  loop->schedule_last(handle_);
 }
 
 // ---- CancelSource -------------------------------------------------------------------------------
@@ -197,7 +206,7 @@ void EventLoop::run() {
 }
 
 int EventLoop::next_timeout_ms() const {
-  if (!ready_.empty()) return 0;
+  if (!ready_.empty() || !last_.empty()) return 0;
   if (timers_.empty()) return -1;
   const auto wait = timers_.front()->deadline_ - Clock::now();
   if (wait <= Clock::duration::zero()) return 0;
@@ -236,9 +245,21 @@ void EventLoop::run_posted() {
 }
 
 void EventLoop::run_ready() {
-  // Only what is queued now runs in this round; what it queues runs after the next epoll_wait(0), so a
-  // chain of wake-ups cannot starve I/O.
-  running_.swap(ready_);
+  // What the coroutines resumed here queue runs in further rounds of this same iteration, up to
+  // kMaxReadyRounds: the hops of one request (session -> backend writer, backend reader -> session)
+  // then cost no epoll_wait(0) each, and what one round queues still runs after everything queued
+  // before it (sessions of one round are coalesced into one backend write). The bound keeps a chain
+  // of wake-ups from starving I/O.
+  // Coroutines queued with schedule_last() run after the rounds, at least once per iteration.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int round = 0; round < kMaxReadyRounds && !ready_.empty(); ++round) run_round(ready_);
+    if (last_.empty()) return;
+    run_round(last_);
+  }
+}
+
+void EventLoop::run_round(std::vector<std::coroutine_handle<>>& queue) {
+  running_.swap(queue);
   for (std::size_t i = 0; i < running_.size(); ++i) running_[i].resume();
   running_.clear();
 }

@@ -64,6 +64,9 @@ class Waiter {
 
   /// Ends the wait with `reason`: disarms fd slot, timer and cancellation, then queues the coroutine.
   void complete(WakeReason reason);
+  /// Like complete(), but the coroutine runs after everything else that is ready in this loop
+  /// iteration (EventLoop::schedule_last).
+  void complete_last(WakeReason reason);
 
  private:
   friend class EventLoop;
@@ -154,6 +157,9 @@ class EventLoop {
 
   /// Queues a coroutine to be resumed by the loop (after the current batch of events).
   void schedule(std::coroutine_handle<> handle) { ready_.push_back(handle); }
+  /// Queues `handle` to run once the ready coroutines of this iteration have run: a writer woken
+  /// this way sends in one syscall what every coroutine of the iteration queued for it.
+  void schedule_last(std::coroutine_handle<> handle) { last_.push_back(handle); }
 
   /// The loop's notion of now, refreshed once per iteration.
   Clock::time_point now() const noexcept { return now_; }
@@ -172,12 +178,14 @@ class EventLoop {
   void expire_timers();
   void run_posted();
   void run_ready();
+  void run_round(std::vector<std::coroutine_handle<>>& queue);
 
   int epoll_fd_ = -1;
   IoHandle wakeup_;  // eventfd for post()
   std::vector<Waiter*> timers_;  // binary min-heap on deadline
   std::vector<std::coroutine_handle<>> ready_;
   std::vector<std::coroutine_handle<>> running_;
+  std::vector<std::coroutine_handle<>> last_;  // see schedule_last()
   Clock::time_point now_;
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;

@@ -25,6 +25,16 @@ class Notify {
     }
   }
 
+  /// Like notify(), but a waiter runs only after everything else ready in this loop iteration
+  /// (EventLoop::schedule_last): producers of the whole iteration are served by one wake-up.
+  void notify_last() noexcept {
+    if (waiting_ && waiting_->armed()) {
+      waiting_->complete_ready_last();
+    } else {
+      pending_ = true;
+    }
+  }
+
   bool waiting() const noexcept { return waiting_ != nullptr; }
 
   struct WaitAwaitable {
@@ -47,6 +57,7 @@ class Notify {
     }
     bool armed() const noexcept { return waiter.armed(); }
     void complete_ready() { waiter.complete(WakeReason::Ready); }
+    void complete_ready_last() { waiter.complete_last(WakeReason::Ready); }
   };
 
   /// Suspends until notify(), `deadline` (false) or `cancel` (false). Returns at once if a

@@ -9,9 +9,12 @@
 #pragma once
 
 #include <coroutine>
+#include <cstddef>
 #include <exception>
 #include <utility>
 #include <variant>
+
+#include "runtime/frame_pool.h"
 
 namespace corral::rt {
 
@@ -32,6 +35,9 @@ struct FinalAwaiter {
 
 struct PromiseBase {
   std::coroutine_handle<> continuation;
+  // Frames are recycled (see frame_pool.h): a coroutine per request must not cost a malloc/free.
+  static void* operator new(std::size_t size) { return frame_pool::allocate(size); }
+  static void operator delete(void* frame, std::size_t size) noexcept { frame_pool::deallocate(frame, size); }
   std::suspend_always initial_suspend() const noexcept { return {}; }
   FinalAwaiter final_suspend() const noexcept { return {}; }
 };

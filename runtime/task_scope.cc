@@ -13,6 +13,8 @@ namespace {
 struct Detached {
   struct promise_type {
     const char* what = "";
+    static void* operator new(std::size_t size) { return frame_pool::allocate(size); }
+    static void operator delete(void* frame, std::size_t size) noexcept { frame_pool::deallocate(frame, size); }
     Detached get_return_object() noexcept { return {}; }
     std::suspend_never initial_suspend() const noexcept { return {}; }
     std::suspend_never final_suspend() const noexcept { return {}; }

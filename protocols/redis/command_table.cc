@@ -525,18 +525,64 @@ static_assert(table_sorted(), "command table rows must stay sorted by name");
 /// Longest name we look up; anything longer is no Redis command ("count-failure-reports" is 21).
 constexpr std::size_t kMaxNameLength = 32;
 
-const CommandInfo* find_in(std::span<const CommandInfo> table, std::string_view name) {
-  if (name.empty() || name.size() > kMaxNameLength) return nullptr;
-  std::array<char, kMaxNameLength> buffer{};
+/// Lower-cases `name` into `buffer`; the view is empty when the name is empty or too long.
+std::string_view lowered(std::string_view name, std::array<char, kMaxNameLength>& buffer) {
+  if (name.size() > kMaxNameLength) return {};
   for (std::size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];
     buffer[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
   }
-  const std::string_view lowered(buffer.data(), name.size());
-  const auto it = std::lower_bound(table.begin(), table.end(), lowered,
-                                   [](const CommandInfo& info, std::string_view key) { return sub_name(info) < key; });
-  if (it == table.end() || sub_name(*it) != lowered) return nullptr;
+  return {buffer.data(), name.size()};
+}
+
+const CommandInfo* find_in(std::span<const CommandInfo> table, std::string_view name) {
+  std::array<char, kMaxNameLength> buffer{};
+  const std::string_view key = lowered(name, buffer);
+  if (key.empty()) return nullptr;
+  const auto it = std::lower_bound(table.begin(), table.end(), key,
+                                   [](const CommandInfo& info, std::string_view k) { return sub_name(info) < k; });
+  if (it == table.end() || sub_name(*it) != key) return nullptr;
   return &*it;
+}
+
+/// Top-level command lookup by hash: routing runs for every request, and a binary search over
+/// ~240 names costs ~9 string compares. Open addressing, FNV-1a over the lower-cased name; the table
+/// is built once from kCommands at compile time.
+constexpr std::size_t kHashSlots = 1024;  // > 4x the commands: probes stay short
+static_assert(std::size(kCommands) * 4 <= kHashSlots);
+constexpr std::uint16_t kEmptySlot = 0xffff;
+
+constexpr std::uint32_t name_hash(std::string_view lowered_name) {
+  std::uint32_t hash = 2166136261u;
+  for (char c : lowered_name) {
+    hash ^= static_cast<std::uint8_t>(c);
+    hash *= 16777619u;
+  }
+  return hash;
+}
+
+constexpr std::array<std::uint16_t, kHashSlots> build_command_index() {
+  std::array<std::uint16_t, kHashSlots> slots{};
+  for (auto& slot : slots) slot = kEmptySlot;
+  for (std::size_t i = 0; i < std::size(kCommands); ++i) {
+    std::size_t at = name_hash(kCommands[i].name) & (kHashSlots - 1);
+    while (slots[at] != kEmptySlot) at = (at + 1) & (kHashSlots - 1);
+    slots[at] = static_cast<std::uint16_t>(i);
+  }
+  return slots;
+}
+
+constexpr std::array<std::uint16_t, kHashSlots> kCommandIndex = build_command_index();
+
+const CommandInfo* find_top_level(std::string_view name) {
+  std::array<char, kMaxNameLength> buffer{};
+  const std::string_view key = lowered(name, buffer);
+  if (key.empty()) return nullptr;
+  for (std::size_t at = name_hash(key) & (kHashSlots - 1);; at = (at + 1) & (kHashSlots - 1)) {
+    const std::uint16_t index = kCommandIndex[at];
+    if (index == kEmptySlot) return nullptr;
+    if (kCommands[index].name == key) return &kCommands[index];
+  }
 }
 
 bool is_xreadgroup(const Request& request) { return iequals(request.arg(0), "xreadgroup"); }
@@ -570,7 +616,7 @@ bool CommandInfo::arity_accepts(std::size_t arg_count) const {
   return arg_count >= static_cast<std::size_t>(-arity);
 }
 
-const CommandInfo* find_command(std::string_view name) { return find_in(kCommands, name); }
+const CommandInfo* find_command(std::string_view name) { return find_top_level(name); }
 
 const CommandInfo* find_subcommand(const CommandInfo& container_info, std::string_view name) {
   return find_in(container_info.subcommands, name);

@@ -15,6 +15,14 @@ constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
 std::optional<std::uint64_t> magnitude(std::string_view digits, std::uint64_t max_magnitude) {
   if (digits.empty()) return std::nullopt;
   std::uint64_t value = 0;
+  if (digits.size() < 19 && max_magnitude >= 999'999'999'999'999'999u) {
+    // Lengths and counts on the wire are short: 18 digits cannot overflow, so skip the check.
+    for (char c : digits) {
+      if (!is_digit(c)) return std::nullopt;
+      value = value * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return value;
+  }
   for (char c : digits) {
     if (!is_digit(c)) return std::nullopt;
     const auto digit = static_cast<std::uint64_t>(c - '0');

@@ -32,6 +32,37 @@ TEST_F(Commands, ChangeUserStartsAFreshSessionForTheNewUser) {
   EXPECT_THROW(client.query("SELECT 1"), MysqlException);
 }
 
+TEST_F(Commands, InitDbFieldListAndStatisticsAreRelayed) {
+  start_backend();
+  backend().execute("CREATE TABLE app.cols (id INT, name VARCHAR(20))");
+  start_proxy();
+  MysqlClient client = connect();
+  ASSERT_EQ(mysql_select_db(client.handle(), "app"), 0) << mysql_error(client.handle());  // COM_INIT_DB
+  EXPECT_EQ(client.query("SELECT DATABASE()").at(0), "app");
+  EXPECT_NE(mysql_select_db(client.handle(), "missing_db"), 0);
+  EXPECT_EQ(mysql_errno(client.handle()), 1049u);
+  EXPECT_EQ(client.query("SELECT DATABASE()").at(0), "app");
+  MYSQL_RES* fields = mysql_list_fields(client.handle(), "cols", nullptr);  // COM_FIELD_LIST
+  ASSERT_NE(fields, nullptr) << mysql_error(client.handle());
+  ASSERT_EQ(mysql_num_fields(fields), 2u);
+  EXPECT_STREQ(mysql_fetch_field_direct(fields, 1)->name, "name");
+  mysql_free_result(fields);
+  const char* stat = mysql_stat(client.handle());  // COM_STATISTICS
+  ASSERT_NE(stat, nullptr) << mysql_error(client.handle());
+  EXPECT_THAT(stat, HasSubstr("Uptime"));
+}
+
+TEST_F(Commands, ShutdownClosesAClientIdleInATransactionAndExitsCleanly) {
+  start_proxy();
+  MysqlClient client = connect(kUser, kPassword, "app");
+  client.execute("CREATE TABLE kept (id INT PRIMARY KEY)");
+  client.execute("BEGIN");
+  client.execute("INSERT INTO kept VALUES (1)");  // the session now holds a backend connection
+  EXPECT_EQ(proxy().stop(10s), 0) << proxy().log();
+  EXPECT_THROW(client.query("SELECT 1"), MysqlException);
+  proxy_.reset();  // stopped already: nothing for TearDown to check
+}
+
 TEST_F(Commands, ResetConnectionKeepsTheSchemaAndDropsTheState) {
   start_proxy();
   MysqlClient client = connect(kUser, kPassword, "app");

@@ -65,14 +65,23 @@ TEST_F(Login, CachingSha2FullPathThenFastPath) {
   }
 }
 
-TEST_F(Login, CachingSha2FullPathRefusesAWrongPassword) {
+TEST_F(Login, CachingSha2FullPathRefusesAWrongPasswordAndUnknownUsers) {
   start_proxy();
   try {
     connect(kUser, "wrong", {}, "caching_sha2_password");
     FAIL() << "caching_sha2 login with a wrong password succeeded";
   } catch (const MysqlException& e) {
     EXPECT_EQ(e.code(), 1045u);
+    EXPECT_THAT(e.what(), HasSubstr("Access denied for user 'app'@'127.0.0.1' (using password: YES)"));
   }
+  try {
+    connect("nobody", "pw", {}, "caching_sha2_password");
+    FAIL() << "caching_sha2 login of an unknown user succeeded";
+  } catch (const MysqlException& e) {
+    EXPECT_EQ(e.code(), 1045u);
+    EXPECT_THAT(e.what(), HasSubstr("Access denied for user 'nobody'@'127.0.0.1' (using password: YES)"));
+  }
+  EXPECT_THAT(metrics(), HasSubstr("corral_mysql_caching_sha2_auths_total{path=\"full\"} 0"));
 }
 
 TEST_F(Login, ClientPluginCorralDoesNotVerifyGetsAnAuthSwitch) {

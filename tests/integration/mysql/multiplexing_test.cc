@@ -6,6 +6,7 @@
 #include <mysql.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -82,6 +83,7 @@ TEST_F(Multiplexing, HundredClientsKeepTheirOwnSchemaAndCharsetOnEightConnection
   EXPECT_EQ(failure, "");
   EXPECT_GT(most_connections, 0);
   EXPECT_LE(most_connections, 8) << "2 workers x pool.max_connections 4";
+  std::printf("most backend connections seen in SHOW PROCESSLIST: %d\n", most_connections);
 }
 
 TEST_F(Multiplexing, TransactionKeepsOneConnectionUntilCommitOrRollback) {
@@ -118,6 +120,8 @@ TEST_F(Multiplexing, TransactionKeepsOneConnectionUntilCommitOrRollback) {
   const std::string m = metrics();
   EXPECT_THAT(m, HasSubstr("corral_mysql_pins_total{reason=\"transaction\"} 3"));
   EXPECT_THAT(m, HasSubstr("corral_mysql_pins_total{reason=\"autocommit_off\"} 1"));
+  // BEGIN, COMMIT and SET autocommit are explained by the status flags: no unexplained state change.
+  EXPECT_THAT(m, HasSubstr("corral_mysql_pins_total{reason=\"unknown_state_change\"} 0"));
 }
 
 TEST_F(Multiplexing, UserVariablesAndTemporaryTablesPinTheConnection) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "runtime/block_on.h"
 #include "runtime/task_scope.h"
 
@@ -22,6 +24,37 @@ TEST(Notify, WakesAWaitingCoroutine) {
     notify.notify();
     co_await scope.join();
     co_return woke;
+  };
+  EXPECT_TRUE(block_on(loop, body()));
+}
+
+TEST(Notify, NotifyLastWakesAfterEverythingElseReadyInTheIteration) {
+  EventLoop loop;
+  auto body = []() -> Task<std::string> {
+    Notify first_notified;  // notify_last(): must run after the other waiter, although notified first
+    Notify second_notified;
+    std::string order;
+    TaskScope scope;
+    auto waiter = [](Notify* n, std::string* out, char name) -> Task<void> {
+      co_await n->wait(Deadline::after(5s));
+      out->push_back(name);
+    };
+    scope.spawn(waiter(&first_notified, &order, 'L'));
+    scope.spawn(waiter(&second_notified, &order, 'N'));
+    first_notified.notify_last();
+    second_notified.notify();
+    co_await scope.join();
+    co_return order;
+  };
+  EXPECT_EQ(block_on(loop, body()), "NL");
+}
+
+TEST(Notify, NotifyLastBeforeWaitIsKept) {
+  EventLoop loop;
+  auto body = []() -> Task<bool> {
+    Notify notify;
+    notify.notify_last();
+    co_return co_await notify.wait(Deadline::after(1ms));
   };
   EXPECT_TRUE(block_on(loop, body()));
 }

@@ -1,0 +1,231 @@
+// MysqlContext and classify_statement: which statements pin, which state is replayed, how pins start
+// and end with the server's status flags and session-state tracking.
+#include "proxy/mysql_context.h"
+
+#include <gtest/gtest.h>
+
+namespace corral::proxy {
+namespace {
+
+bool has(MysqlPins pins, MysqlPinReason reason) { return (pins & pin_bit(reason)) != 0; }
+
+TEST(ClassifyStatement, UserVariablesPinButSystemVariablesAndAccountsDoNot) {
+  EXPECT_TRUE(has(classify_statement("SET @x := 1").pins, MysqlPinReason::UserVariable));
+  EXPECT_TRUE(has(classify_statement("select a into @v from t").pins, MysqlPinReason::UserVariable));
+  EXPECT_TRUE(has(classify_statement("SELECT (@n := @n + 1) FROM t").pins, MysqlPinReason::UserVariable));
+  EXPECT_EQ(classify_statement("SELECT @@session.sql_mode, @@autocommit").pins, 0);
+  EXPECT_EQ(classify_statement("CREATE USER 'u'@'%' IDENTIFIED BY 'p'").pins, 0);
+  EXPECT_EQ(classify_statement("GRANT ALL ON *.* TO app@localhost").pins, 0);
+  EXPECT_EQ(classify_statement("SELECT 'mail@example.com', \"a@b\", `c@d` FROM t").pins, 0);
+  EXPECT_EQ(classify_statement("SELECT 1 -- @x\n").pins, 0);
+  EXPECT_EQ(classify_statement("SELECT 1 /* @x */").pins, 0);
+  // mysqldump's executable comments are code.
+  EXPECT_TRUE(has(classify_statement("/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE */").pins, MysqlPinReason::UserVariable));
+}
+
+TEST(ClassifyStatement, UnreplayableStatementsAreRecognisedInEveryStatementOfABatch) {
+  EXPECT_TRUE(has(classify_statement("create temporary table t (a int)").pins, MysqlPinReason::TemporaryTable));
+  EXPECT_TRUE(has(classify_statement("SELECT 1; CREATE TEMPORARY TABLE t (a int)").pins,
+                  MysqlPinReason::TemporaryTable));
+  EXPECT_TRUE(has(classify_statement("LOCK TABLES t READ").pins, MysqlPinReason::TableLock));
+  EXPECT_TRUE(has(classify_statement("FLUSH TABLES t WITH READ LOCK").pins, MysqlPinReason::TableLock));
+  EXPECT_TRUE(has(classify_statement("SELECT GET_LOCK('a', 1)").pins, MysqlPinReason::NamedLock));
+  EXPECT_TRUE(has(classify_statement("PREPARE s FROM 'SELECT 1'").pins, MysqlPinReason::SqlPrepare));
+  EXPECT_TRUE(has(classify_statement("SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 1").pins, MysqlPinReason::FoundRows));
+  EXPECT_EQ(classify_statement("SELECT 'CREATE TEMPORARY TABLE', 'LOCK TABLES'").pins, 0);
+  EXPECT_EQ(classify_statement("CREATE TABLE temporary_stuff (a int)").pins, 0);
+  EXPECT_EQ(classify_statement("UNLOCK TABLES").pins, 0);
+}
+
+TEST(ClassifyStatement, LocalInfileKillAndLastInsertId) {
+  EXPECT_TRUE(classify_statement("LOAD DATA LOCAL INFILE 'f' INTO TABLE t").local_infile);
+  EXPECT_TRUE(classify_statement("load data low_priority local infile 'f' into table t").local_infile);
+  EXPECT_FALSE(classify_statement("LOAD DATA INFILE 'f' INTO TABLE t").local_infile);
+  EXPECT_TRUE(classify_statement("KILL QUERY 12").kill);
+  EXPECT_FALSE(classify_statement("SELECT 'KILL 1'").kill);
+  EXPECT_TRUE(classify_statement("INSERT INTO c VALUES (LAST_INSERT_ID(), 1)").uses_last_insert_id);
+  EXPECT_FALSE(classify_statement("SELECT 'LAST_INSERT_ID()'").uses_last_insert_id);
+}
+
+TEST(ClassifyStatement, LocalAnswersOnlyForTheExactForms) {
+  const StatementTraits row_count = classify_statement("  select row_count() ; ");
+  EXPECT_EQ(row_count.local, LocalAnswer::RowCount);
+  EXPECT_EQ(row_count.column_name, "row_count()");
+  EXPECT_EQ(classify_statement("SELECT FOUND_ROWS()").local, LocalAnswer::FoundRows);
+  EXPECT_EQ(classify_statement("SHOW WARNINGS").local, LocalAnswer::ShowWarnings);
+  EXPECT_EQ(classify_statement("show errors").local, LocalAnswer::ShowWarnings);
+  EXPECT_EQ(classify_statement("SELECT @@warning_count").local, LocalAnswer::WarningCount);
+  EXPECT_EQ(classify_statement("SHOW COUNT(*) WARNINGS").column_name, "@@session.warning_count");
+  EXPECT_EQ(classify_statement("SELECT ROW_COUNT() + 1").local, LocalAnswer::None);
+  EXPECT_EQ(classify_statement("SHOW WARNINGS LIMIT 1").local, LocalAnswer::None);
+  EXPECT_EQ(classify_statement("SELECT 1; SHOW WARNINGS").local, LocalAnswer::None);
+}
+
+TEST(CharsetOfCollation, CommonClientCollations) {
+  EXPECT_EQ(charset_of_collation(8), "latin1");
+  EXPECT_EQ(charset_of_collation(33), "utf8mb3");
+  EXPECT_EQ(charset_of_collation(45), "utf8mb4");
+  EXPECT_EQ(charset_of_collation(224), "utf8mb4");
+  EXPECT_EQ(charset_of_collation(255), "utf8mb4");
+  EXPECT_EQ(charset_of_collation(63), "binary");
+  EXPECT_EQ(charset_of_collation(250), "");
+}
+
+class MysqlContextTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    listener_.protocol = config::Protocol::Mysql;
+    listener_.backend.protocol = config::Protocol::Mysql;
+    listener_.backend.host = "db";
+    listener_.backend.port = 3306;
+    listener_.backend.user = "proxy";
+    listener_.backend.password = "pw";
+    user_.name = "app";
+    context_.login(listener_, user_, "shop", "utf8mb4",
+                   mysql::CLIENT_PROTOCOL_41 | mysql::CLIENT_LOCAL_FILES | mysql::CLIENT_DEPRECATE_EOF, false);
+  }
+
+  /// Feeds one response: OK with `status`, optional session-state changes.
+  void respond(mysql::StatusFlags status, const mysql::SessionStateChanges& changes = {},
+               const StatementTraits& traits = {}, bool failed = false, std::uint16_t warnings = 0) {
+    mysql::ResponseSummary summary;
+    summary.has_status = !failed;
+    summary.status_flags = status;
+    summary.failed = failed;
+    summary.warnings = warnings;
+    if (changes.schema || !changes.system_variables.empty() || changes.state_changed ||
+        changes.transaction_characteristics) {
+      mysql::encode_session_state(summary.session_state_info, changes);
+    }
+    context_.learn_from_response(summary, changes, status, traits, false);
+  }
+
+  config::Listener listener_;
+  config::User user_;
+  MysqlContext context_;
+};
+
+constexpr mysql::StatusFlags kAutocommit = mysql::SERVER_STATUS_AUTOCOMMIT;
+constexpr mysql::StatusFlags kInTransaction = mysql::SERVER_STATUS_AUTOCOMMIT | mysql::SERVER_STATUS_IN_TRANS;
+
+TEST_F(MysqlContextTest, KeyComesFromTheListenerUserAndSession) {
+  const pool::MysqlKey& key = context_.key();
+  EXPECT_EQ(key.user, "proxy");
+  EXPECT_EQ(key.schema, "shop");
+  EXPECT_EQ(key.charset, "utf8mb4");
+  EXPECT_EQ(key.capabilities & mysql::CLIENT_LOCAL_FILES, 0u) << "mysql.local_infile is off";
+  user_.backend_user = "reader";
+  user_.backend_password = "rpw";
+  context_.login(listener_, user_, "", "", 0, false);
+  EXPECT_EQ(context_.key().user, "reader");
+  EXPECT_EQ(context_.key().password, "rpw");
+}
+
+TEST_F(MysqlContextTest, TransactionPinsUntilTheServerSaysItEnded) {
+  respond(kInTransaction);
+  EXPECT_TRUE(has(context_.pins(), MysqlPinReason::Transaction));
+  EXPECT_TRUE(has(context_.started_pins(), MysqlPinReason::Transaction));
+  respond(kInTransaction);
+  EXPECT_EQ(context_.started_pins(), 0) << "counted once per pin";
+  respond(kAutocommit);
+  EXPECT_FALSE(context_.pinned());
+  respond(0);  // autocommit=0
+  EXPECT_TRUE(has(context_.pins(), MysqlPinReason::AutocommitOff));
+  respond(kAutocommit);
+  EXPECT_FALSE(context_.pinned());
+}
+
+TEST_F(MysqlContextTest, StickyPinsLastUntilReset) {
+  StatementTraits traits;
+  traits.pins = pin_bit(MysqlPinReason::UserVariable);
+  respond(kAutocommit, {}, traits);
+  respond(kAutocommit);
+  EXPECT_TRUE(has(context_.pins(), MysqlPinReason::UserVariable));
+  EXPECT_TRUE(context_.holds_session_state());
+  context_.reset();
+  EXPECT_FALSE(context_.pinned());
+}
+
+TEST_F(MysqlContextTest, OneStatementHoldsForFoundRowsAndDiagnostics) {
+  StatementTraits calc;
+  calc.pins = pin_bit(MysqlPinReason::FoundRows);
+  respond(kAutocommit, {}, calc);
+  EXPECT_TRUE(context_.calc_found_rows_pending());
+  EXPECT_FALSE(context_.holds_session_state());
+  respond(kAutocommit);
+  EXPECT_FALSE(context_.pinned());
+  respond(kAutocommit, {}, {}, false, 2);
+  EXPECT_TRUE(context_.has_diagnostics());
+  respond(kAutocommit, {}, {}, true);
+  EXPECT_TRUE(context_.has_diagnostics());
+  respond(kAutocommit);
+  EXPECT_FALSE(context_.pinned());
+}
+
+TEST_F(MysqlContextTest, TrackedSchemaCharsetAndVariablesAreLearned) {
+  const std::uint64_t version = context_.key_version();
+  mysql::SessionStateChanges changes;
+  changes.schema = "other";
+  changes.state_changed = true;
+  changes.system_variables = {{"character_set_client", "latin1"},
+                              {"character_set_connection", "latin1"},
+                              {"character_set_results", "latin1"},
+                              {"collation_connection", "latin1_swedish_ci"},
+                              {"character_set_database", "utf8mb4"},
+                              {"time_zone", "+01:00"},
+                              {"sql_mode", "ANSI_QUOTES"}};
+  respond(kAutocommit, changes);
+  EXPECT_EQ(context_.schema(), "other");
+  EXPECT_EQ(context_.charset(), "latin1");
+  EXPECT_GT(context_.key_version(), version);
+  ASSERT_EQ(context_.variables().size(), 2u);
+  EXPECT_EQ(context_.variables()[0].first, "sql_mode");
+  EXPECT_EQ(context_.variables()[1].first, "time_zone");
+  EXPECT_FALSE(context_.pinned()) << "all of it is replayable";
+  // A connection without them gets both; one with an extra variable gets it set back to DEFAULT.
+  EXPECT_EQ(context_.variables_statement(""), "SET SESSION sql_mode = 'ANSI_QUOTES', time_zone = '+01:00'");
+  EXPECT_EQ(context_.variables_statement("sql_mode=ANSI_QUOTES\nwait_timeout=10\n"),
+            "SET SESSION time_zone = '+01:00', wait_timeout = DEFAULT");
+  EXPECT_EQ(context_.variables_statement(context_.variables_text()), "");
+  context_.reset();
+  EXPECT_EQ(context_.variables_statement("sql_mode=ANSI_QUOTES\n"), "SET SESSION sql_mode = DEFAULT");
+  EXPECT_EQ(context_.charset(), "utf8mb4") << "back to the login charset";
+}
+
+TEST_F(MysqlContextTest, ValuesAreQuotedUnlessNumeric) {
+  mysql::SessionStateChanges changes;
+  changes.system_variables = {{"wait_timeout", "600"}, {"lc_time_names", "it's"}};
+  respond(kAutocommit, changes);
+  EXPECT_EQ(context_.variables_statement(""), "SET SESSION lc_time_names = 'it\\'s', wait_timeout = 600");
+}
+
+TEST_F(MysqlContextTest, UnexpressibleCharsetAndUnknownStateChangesPin) {
+  mysql::SessionStateChanges results_only;
+  results_only.system_variables = {{"character_set_results", ""}};
+  respond(kAutocommit, results_only);
+  EXPECT_TRUE(has(context_.pins(), MysqlPinReason::CharsetVariables));
+  context_.reset();
+  mysql::SessionStateChanges unexplained;
+  unexplained.state_changed = true;
+  respond(kAutocommit, unexplained);
+  EXPECT_TRUE(has(context_.pins(), MysqlPinReason::UnknownStateChange));
+  context_.reset();
+  mysql::SessionStateChanges tracker_off;
+  tracker_off.system_variables = {{"session_track_schema", "OFF"}};
+  respond(kAutocommit, tracker_off);
+  EXPECT_TRUE(has(context_.pins(), MysqlPinReason::UnknownStateChange));
+}
+
+TEST_F(MysqlContextTest, SetTransactionPinsUntilTheCharacteristicsAreUsedUp) {
+  mysql::SessionStateChanges set;
+  set.transaction_characteristics = "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;";
+  respond(kAutocommit, set);
+  EXPECT_TRUE(has(context_.pins(), MysqlPinReason::TransactionCharacteristics));
+  mysql::SessionStateChanges used;
+  used.transaction_characteristics = "";
+  respond(kAutocommit, used);
+  EXPECT_FALSE(context_.pinned());
+}
+
+}  // namespace
+}  // namespace corral::proxy
