@@ -9,12 +9,12 @@ namespace corral::pool {
 
 // ---- templates -----------------------------------------------------------------------------------
 
-std::shared_ptr<PreparedTemplate> PreparedTemplates::find_or_add(std::string_view pool_key_id,
+std::shared_ptr<PreparedTemplate> PreparedTemplates::find_or_add(std::string_view context_id,
                                                                  std::string_view schema, std::string_view sql) {
   std::string key;
-  key.reserve(pool_key_id.size() + schema.size() + sql.size() + 24);
+  key.reserve(context_id.size() + schema.size() + sql.size() + 24);
   // Length prefixes keep ("ab", "c") and ("a", "bc") apart.
-  key.append(std::to_string(pool_key_id.size())).append(":").append(pool_key_id);
+  key.append(std::to_string(context_id.size())).append(":").append(context_id);
   key.append(std::to_string(schema.size())).append(":").append(schema);
   key.append(sql);
   auto [it, inserted] = by_key_.try_emplace(std::move(key));
@@ -163,7 +163,7 @@ rt::Task<rt::Result<std::string>> init_db(MysqlConnection& connection, std::stri
 }  // namespace
 
 rt::Task<rt::Result<PrepareOnOutcome>> prepare_on(MysqlConnection& connection,
-                                                  std::shared_ptr<PreparedTemplate> statement,
+                                                  const std::shared_ptr<PreparedTemplate>& statement,
                                                   std::size_t capacity, rt::CancelSource* cancel) {
   PrepareOnOutcome outcome;
   outcome.statement = connection.prepared().find(statement->id);
@@ -205,7 +205,7 @@ rt::Task<rt::Result<PrepareOnOutcome>> prepare_on(MysqlConnection& connection,
   statement->prepare_response = std::move(response);
   std::vector<std::uint32_t> evicted;
   outcome.statement =
-      &connection.prepared().add(std::move(statement), ok.statement_id, ok.num_params, capacity, evicted);
+      &connection.prepared().add(statement, ok.statement_id, ok.num_params, capacity, evicted);
   outcome.prepared_now = true;
   for (const std::uint32_t backend_id : evicted) {
     payload.clear();
@@ -231,57 +231,73 @@ rt::Task<rt::Result<void>> send_long_data(MysqlConnection& connection, std::uint
   co_return rt::Result<void>{};
 }
 
-/// Sends the execute for `backend`: the client's wire bytes with the id rewritten when the backend
-/// statement can decode them as they are (no copy), else a payload with the client's types inserted.
-rt::Task<rt::Result<void>> send_execute(MysqlConnection& connection, BackendStatement& backend,
-                                        const ExecuteLayout& layout, ExecuteState& state, std::span<char> wire,
-                                        std::string_view payload, rt::CancelSource* cancel) {
-  const bool needs_types = layout.param_count > 0 && !layout.new_params_bound && !state.types.empty() &&
-                           backend.bound_types != state.types;
-  if (layout.new_params_bound && backend.bound_types != layout.types) backend.bound_types.assign(layout.types);
-  if (!needs_types) {
-    const mysql::Errc rewritten = mysql::rewrite_statement_id(wire, backend.backend_id);
-    if (rewritten != mysql::Errc::Ok) co_return make_error_code(MysqlBackendErrc::Protocol);
-    co_return co_await connection.send_command_wire(std::string_view(wire.data(), wire.size()), cancel);
-  }
-  std::string rebuilt;
-  append_execute_with_types(rebuilt, payload, layout, backend.backend_id, state.types);
-  backend.bound_types = state.types;
-  co_return co_await connection.send_command(rebuilt, cancel);
-}
-
 }  // namespace
 
 rt::Task<rt::Result<ExecuteStart>> start_execute(MysqlConnection& connection,
-                                                 std::shared_ptr<PreparedTemplate> statement,
+                                                 const std::shared_ptr<PreparedTemplate>& statement,
                                                  ExecuteState& state, std::span<char> wire,
                                                  std::string_view payload, std::size_t capacity,
                                                  rt::CancelSource* cancel) {
+  // The hot path (statement cached here, types already known to it, no long data) awaits only the
+  // write and the read: no other coroutine frame, no allocation, no copy of the client's packet.
   ExecuteStart start;
   for (int attempt = 0;; ++attempt) {
-    auto prepared = co_await prepare_on(connection, statement, capacity, cancel);
-    if (!prepared) co_return prepared.error();
-    if (!prepared->refusal.empty()) {
-      start.refusal = std::move(prepared->refusal);
-      state.clear_long_data();
-      co_return start;
+    BackendStatement* backend = connection.prepared().find(statement->id);
+    if (backend == nullptr) {
+      auto prepared = co_await prepare_on(connection, statement, capacity, cancel);
+      if (!prepared) co_return prepared.error();
+      if (!prepared->refusal.empty()) {
+        start.refusal = std::move(prepared->refusal);
+        state.clear_long_data();
+        co_return start;
+      }
+      backend = prepared->statement;
     }
-    BackendStatement& backend = *prepared->statement;
-    auto layout = scan_execute(payload, backend.num_params, connection.capabilities());
+    auto layout = scan_execute(payload, backend->num_params, connection.capabilities());
     if (!layout) co_return make_error_code(MysqlBackendErrc::Protocol);
-    if (layout->new_params_bound && state.types != layout->types) state.types.assign(layout->types);
+    if (layout->new_params_bound) {
+      if (state.types != layout->types) state.types.assign(layout->types);
+      if (backend->bound_types != layout->types) backend->bound_types.assign(layout->types);
+    }
+    if (!state.long_data.empty()) {
+      auto sent_data = co_await send_long_data(connection, backend->backend_id, state, cancel);
+      if (!sent_data) co_return sent_data.error();
+    }
 
-    auto sent_data = co_await send_long_data(connection, backend.backend_id, state, cancel);
-    if (!sent_data) co_return sent_data.error();
-    auto sent = co_await send_execute(connection, backend, *layout, state, wire, payload, cancel);
+    // The client's bytes go as they are (id rewritten in place) unless the backend statement last saw
+    // other types than the ones this client bound: then they are re-encoded with the client's types.
+    const bool needs_types = layout->param_count > 0 && !layout->new_params_bound && !state.types.empty() &&
+                             backend->bound_types != state.types;
+    rt::Result<void> sent;
+    if (needs_types) {
+      std::string rebuilt;
+      append_execute_with_types(rebuilt, payload, *layout, backend->backend_id, state.types);
+      backend->bound_types = state.types;
+      sent = co_await connection.send_command(rebuilt, cancel);
+    } else {
+      if (mysql::rewrite_statement_id(wire, backend->backend_id) != mysql::Errc::Ok) {
+        co_return make_error_code(MysqlBackendErrc::Protocol);
+      }
+      sent = co_await connection.send_command_wire(std::string_view(wire.data(), wire.size()), cancel);
+    }
     if (!sent) co_return sent.error();
-    auto first = co_await connection.next_response_packet(cancel);
-    if (!first) co_return first.error();
+    // The first packet, polled in place (a coroutine frame only to wait for bytes).
+    std::optional<ResponsePacket> first;
+    while (!first) {
+      auto polled = connection.poll_response_packet();
+      if (!polled) co_return polled.error();
+      if (polled->has_value()) {
+        first = std::move(*polled);
+        break;
+      }
+      auto filled = co_await connection.read_response_bytes(cancel);
+      if (!filled) co_return filled.error();
+    }
 
     const bool need_reprepare = first->event.phase == mysql::ResponsePhase::Err &&
                                 first->event.err.error_code == kErrNeedReprepare;
     if (!need_reprepare || attempt > 0) {
-      start.statement = &backend;
+      start.statement = backend;
       start.first = first->packet;
       start.first_event = first->event;
       start.reprepared = attempt > 0;

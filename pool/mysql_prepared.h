@@ -2,7 +2,7 @@
 // connection's cache of the statements it prepared (LRU, capped), and the COM_STMT_EXECUTE rewrite
 // that makes a client's execute right for whichever backend statement runs it.
 //
-//   client PREPARE "sql" ─► PreparedTemplates::find_or_add(pool key + schema + sql) ─► PreparedTemplate
+//   client PREPARE "sql" ─► PreparedTemplates::find_or_add(pool key + variables, schema, sql) ─► PreparedTemplate
 //        (one per distinct statement per worker; holds the backend's PREPARE response for local answers)
 //   client EXECUTE ─► lent connection ─► connection.prepared().find(template id)
 //        hit:  backend statement id ─► rewrite the id in the client's packet (and re-send the types
@@ -50,8 +50,10 @@ struct PreparedTemplate {
 /// while a client statement or a backend cache uses it. Not thread-safe.
 class PreparedTemplates {
  public:
-  /// The template for `sql` prepared in `schema` on connections of pool `pool_key_id`, made if needed.
-  std::shared_ptr<PreparedTemplate> find_or_add(std::string_view pool_key_id, std::string_view schema,
+  /// The template for `sql` prepared in `schema`, made if needed. `context_id` holds what else decides
+  /// how the text parses and runs: the pool key id (credentials, charset, format capabilities) and the
+  /// session variables the client set (sql_mode changes what "a" means).
+  std::shared_ptr<PreparedTemplate> find_or_add(std::string_view context_id, std::string_view schema,
                                                 std::string_view sql);
   /// Templates in the map, expired ones not yet swept included (tests).
   std::size_t size() const noexcept { return by_key_.size(); }
@@ -128,8 +130,10 @@ struct PrepareOnOutcome {
 /// refreshes the template's metadata and cached PREPARE response.
 /// Suspends while the backend answers (operation timeout of the connection, `cancel`). Transport or
 /// protocol failures close the connection and are errors (connection.error() has the client's text).
+/// Lifetime: `statement` (a reference, so an awaited call passes no temporary with a destructor:
+/// see the g++ 12 note in docs/ARCHITECTURE.md) must outlive the call.
 rt::Task<rt::Result<PrepareOnOutcome>> prepare_on(MysqlConnection& connection,
-                                                  std::shared_ptr<PreparedTemplate> statement,
+                                                  const std::shared_ptr<PreparedTemplate>& statement,
                                                   std::size_t capacity, rt::CancelSource* cancel);
 
 /// What a client's statement carries from one COM_STMT_EXECUTE to the next (owned by the session's
@@ -166,8 +170,9 @@ inline constexpr std::uint16_t kErrNeedReprepare = 1615;
 /// execute re-sent, once. `wire` is the client's packet as received (its statement id is rewritten in
 /// place); `payload` is its logical payload. Long data is cleared once sent.
 /// Suspends like prepare_on(); transport and protocol failures close the connection and are errors.
+/// Lifetime: `statement`, `state`, `wire` and `payload` must outlive the call.
 rt::Task<rt::Result<ExecuteStart>> start_execute(MysqlConnection& connection,
-                                                 std::shared_ptr<PreparedTemplate> statement,
+                                                 const std::shared_ptr<PreparedTemplate>& statement,
                                                  ExecuteState& state, std::span<char> wire,
                                                  std::string_view payload, std::size_t capacity,
                                                  rt::CancelSource* cancel);

@@ -733,6 +733,26 @@ rt::Task<MysqlSession::RelayEnd> MysqlSession::relay_response(pool::MysqlConnect
   co_return RelayEnd::BackendLost;
 }
 
+void MysqlSession::queue_relayed_packet(const pool::MysqlConnection& backend, const mysql::WirePacket& packet,
+                                        const mysql::ResponseEvent& event) {
+  last_relayed_sequence_ = packet.sequence_id;
+  if (event.complete) last_result_set_ = event.phase == mysql::ResponsePhase::ResultSetEnd;
+  const bool strip_session_state = (backend.capabilities() & mysql::CLIENT_SESSION_TRACK) != 0 &&
+                                   (context_.capabilities() & mysql::CLIENT_SESSION_TRACK) == 0 &&
+                                   event.phase == mysql::ResponsePhase::Ok &&
+                                   (event.ok.status_flags & mysql::SERVER_SESSION_STATE_CHANGED) != 0;
+  if (!strip_session_state) {
+    out_.append(packet.wire);
+    return;
+  }
+  mysql::OK_Packet ok = event.ok;
+  ok.status_flags = static_cast<mysql::StatusFlags>(ok.status_flags & ~mysql::SERVER_SESSION_STATE_CHANGED);
+  ok.session_state_info = {};
+  const std::size_t at = mysql::begin_packet(out_);
+  mysql::encode_ok_packet(out_, ok, context_.capabilities());
+  mysql::finish_packet(out_, at, packet.sequence_id);
+}
+
 rt::Task<bool> MysqlSession::relay_local_infile(pool::MysqlConnection& backend) {
   // The request reached the client; its file comes back as packets ending with an empty one. The
   // command packet is done with: reading more client input may move the read buffer.

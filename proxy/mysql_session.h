@@ -97,6 +97,8 @@ class MysqlSession {
   /// Gives the lease back (clean) unless a pin is in force; for commands that end without a response
   /// to learn from (COM_STMT_CLOSE of a statement with an open cursor).
   void release_if_unpinned();
+  /// The backend connection the session holds between statements (a pin is in force), or nullptr.
+  pool::MysqlConnection* held_backend() noexcept { return lease_ ? lease_.get() : nullptr; }
   /// Prepared statements: whether a cursor keeps the backend connection (pin reason `cursor`).
   void set_cursor_pin(bool open) noexcept { context_.set_cursor_open(open); }
   /// After the backend failed mid-command: the client got an ERR; the session is closed when it held
@@ -106,6 +108,11 @@ class MysqlSession {
 
   /// Queues one packet for the client (written by flush()).
   void queue_packet(std::uint8_t sequence_id, std::string_view payload);
+  /// Queues a response packet read from `backend` before relay_response() takes over (the first packet
+  /// of an execute, which corral looks at before the client may see it): as relay_response() would,
+  /// with the session-state block stripped for clients without CLIENT_SESSION_TRACK.
+  void queue_relayed_packet(const pool::MysqlConnection& backend, const mysql::WirePacket& packet,
+                            const mysql::ResponseEvent& event);
   /// Queues an ERR_Packet; `message` replaces the spec's default message when not empty.
   void queue_error(std::uint8_t sequence_id, const mysql::ErrorSpec& spec, std::string_view message = {});
   /// Queues an OK_Packet with the context's status flags.

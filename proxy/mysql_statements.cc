@@ -7,6 +7,7 @@
 #include "pool/mysql_connection.h"
 #include "protocols/mysql/primitives.h"
 #include "proxy/mysql_session.h"
+#include "runtime/event_loop.h"
 
 namespace corral::proxy {
 
@@ -79,10 +80,14 @@ rt::Task<bool> MysqlStatements::handle(MysqlSession& session, const mysql::Comma
       co_return co_await fetch(session, packet);
     case mysql::Command::COM_STMT_RESET:
       co_return co_await reset(session, packet);
-    case mysql::Command::COM_STMT_CLOSE:
-      co_return co_await close(session, packet);
+    case mysql::Command::COM_STMT_CLOSE: {
+      const bool go_on = co_await close(session, packet);
+      if (go_on) co_await yield_every_few(session);
+      co_return go_on;
+    }
     case mysql::Command::COM_STMT_SEND_LONG_DATA:
       send_long_data(packet);  // no response, as from a server
+      co_await yield_every_few(session);
       co_return true;
     default:
       break;
@@ -91,6 +96,15 @@ rt::Task<bool> MysqlStatements::handle(MysqlSession& session, const mysql::Comma
   session.queue_error(reply_sequence(packet), mysql::ER_NOT_SUPPORTED_YET,
                       "COM_STMT_BULK_EXECUTE is not supported by corral");
   co_return co_await session.flush();
+}
+
+rt::Task<void> MysqlStatements::yield_every_few(MysqlSession& session) {
+  // Commands without a response never wait for I/O: a client that sends thousands of them in one go
+  // (libmysqlclient closing its statements) would keep the loop to itself, and in builds without
+  // tail calls (Debug, ASan) each one would nest the session's stack deeper. Every so often the
+  // session waits for the next loop turn, which unwinds the stack and lets other sessions run.
+  if (++silent_commands_ % kSilentCommandsPerTurn != 0) co_return;
+  co_await rt::sleep_for(std::chrono::nanoseconds(1), session.cancel());
 }
 
 // ---- COM_STMT_PREPARE ----------------------------------------------------------------------------
@@ -126,9 +140,14 @@ rt::Task<bool> MysqlStatements::prepare(MysqlSession& session, const ClientPacke
     session.queue_error(reply_sequence(packet), mysql::ER_UNKNOWN_COM_ERROR, "Malformed COM_STMT_PREPARE");
     co_return co_await session.flush();
   }
-  MysqlContext& context = session.context();
-  auto prepared = session.pools().prepared_templates().find_or_add(context.key().id(),
-                                                                           context.schema(), *sql);
+  if (statements_.size() >= kMaxStatementsPerSession) {
+    session.queue_error(reply_sequence(packet), kErrTooManyStatements);
+    co_return co_await session.flush();
+  }
+  const MysqlContext& context = session.context();
+  std::string context_id = context.key().id();
+  context_id.append("|").append(context.variables_text());
+  auto prepared = session.pools().prepared_templates().find_or_add(context_id, context.schema(), *sql);
   if (prepared->prepare_response.empty()) {
     // Nobody prepared this text yet: the server must check it (and may refuse it).
     pool::MysqlConnection* backend = co_await session.backend_for_statement();
@@ -142,6 +161,8 @@ rt::Task<bool> MysqlStatements::prepare(MysqlSession& session, const ClientPacke
     }
     session.end_statement(*backend, StatementTraits{});
   }
+  // Ids are never 0 and never one still in use (after 2^32 prepares the counter wraps).
+  while (next_id_ == 0 || statements_.contains(next_id_)) ++next_id_;
   const std::uint32_t client_id = next_id_++;
   answer_prepare(session, *prepared, client_id, reply_sequence(packet));
   statements_.emplace(client_id, Statement{std::move(prepared), {}, false, nullptr});
@@ -168,6 +189,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlSession& session, const ClientPacke
   pool::MysqlConnection* backend = co_await session.backend_for_statement();
   if (backend == nullptr) co_return co_await session.flush();
   close_cursor(*statement);  // a new execute closes the statement's cursor on the server
+  session.set_cursor_pin(open_cursors_ > 0);
   auto started = co_await pool::start_execute(*backend, statement->prepared, statement->execute,
                                               mutable_wire(packet), packet.payload, max_prepared_per_connection_,
                                               session.cancel());
@@ -179,7 +201,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlSession& session, const ClientPacke
   }
   pool::BackendStatement* backend_statement = started->statement;
   const std::uint8_t cursor_type = static_cast<std::uint8_t>(packet.payload[5]);  // flags after the id
-  session.queue_packet(started->first.sequence_id, started->first.payload());
+  session.queue_relayed_packet(*backend, started->first, started->first_event);
   if (!started->first_event.complete) {
     const MysqlSession::RelayEnd end = co_await session.relay_response(*backend);
     if (end == MysqlSession::RelayEnd::BackendLost) co_return session.after_backend_lost() == MysqlSession::Step::Next;
@@ -211,9 +233,14 @@ rt::Task<bool> MysqlStatements::fetch(MysqlSession& session, const ClientPacket&
                         "The statement (" + std::to_string(fetched->statement_id) + ") has no open cursor.");
     co_return co_await session.flush();
   }
-  // The cursor pin keeps the connection: backend_for_statement() gives the one the cursor is on.
-  pool::MysqlConnection* backend = co_await session.backend_for_statement();
-  if (backend == nullptr) co_return co_await session.flush();
+  // The cursor pin keeps the connection the cursor is on (a lease that ended took the cursor along).
+  pool::MysqlConnection* backend = session.held_backend();
+  if (backend == nullptr) {
+    close_cursor(*statement);
+    session.set_cursor_pin(open_cursors_ > 0);
+    session.queue_error(reply_sequence(packet), kErrNoOpenCursor);
+    co_return co_await session.flush();
+  }
   mysql::rewrite_statement_id(mutable_wire(packet), statement->cursor->backend_id);
   auto sent = co_await backend->send_command_wire(packet.wire, session.cancel());
   if (!sent) co_return backend_failed(session, *backend, packet);
@@ -264,8 +291,13 @@ rt::Task<bool> MysqlStatements::reset(MysqlSession& session, const ClientPacket&
     co_return co_await session.flush();
   }
   // The server must close the cursor: relay the reset to the statement on the cursor's connection.
-  pool::MysqlConnection* backend = co_await session.backend_for_statement();
-  if (backend == nullptr) co_return co_await session.flush();
+  pool::MysqlConnection* backend = session.held_backend();
+  if (backend == nullptr) {
+    close_cursor(*statement);
+    session.set_cursor_pin(open_cursors_ > 0);
+    session.queue_ok(reply_sequence(packet));
+    co_return co_await session.flush();
+  }
   mysql::rewrite_statement_id(mutable_wire(packet), statement->cursor->backend_id);
   close_cursor(*statement);
   auto sent = co_await backend->send_command_wire(packet.wire, session.cancel());
@@ -289,7 +321,7 @@ rt::Task<bool> MysqlStatements::close(MysqlSession& session, const ClientPacket&
   }
   // An open cursor holds server resources: closing its backend statement ends it (the next client
   // of this text prepares it again on that connection).
-  pool::MysqlConnection* backend = co_await session.backend_for_statement();
+  pool::MysqlConnection* backend = session.held_backend();  // never a new lease: no reply may go out
   const std::uint64_t template_id = it->second.prepared->id;
   close_cursor(it->second);
   statements_.erase(it);

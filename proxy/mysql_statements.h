@@ -29,6 +29,15 @@ namespace corral::proxy {
 class MysqlSession;
 struct ClientPacket;
 
+/// Commands without a response a session handles before it lets the loop run other sessions.
+inline constexpr std::size_t kSilentCommandsPerTurn = 64;
+
+/// Statements one session may hold open: MariaDB's default max_prepared_stmt_count (for the whole
+/// server there; per session here, since corral answers most PREPAREs itself).
+inline constexpr std::size_t kMaxStatementsPerSession = 16382;
+/// ER_MAX_PREPARED_STMT_COUNT_REACHED, worded like the server's.
+inline constexpr mysql::ErrorSpec kErrTooManyStatements{
+    1461, "42000", "Can't create more than max_prepared_stmt_count statements (current value: 16382)"};
 /// ER_STMT_HAS_NO_OPEN_CURSOR: COM_STMT_FETCH on a statement without an open cursor.
 inline constexpr mysql::ErrorSpec kErrNoOpenCursor{1421, "HY000", "The statement has no open cursor"};
 
@@ -67,6 +76,7 @@ class MysqlStatements {
   rt::Task<bool> reset(MysqlSession& session, const ClientPacket& packet);
   rt::Task<bool> close(MysqlSession& session, const ClientPacket& packet);
   void send_long_data(const ClientPacket& packet);
+  rt::Task<void> yield_every_few(MysqlSession& session);
 
   /// Queues the template's PREPARE response for the client under `client_id`.
   static void answer_prepare(MysqlSession& session, const pool::PreparedTemplate& prepared,
@@ -79,6 +89,7 @@ class MysqlStatements {
   std::unordered_map<std::uint32_t, Statement> statements_;  // by the id the client sees
   std::uint32_t next_id_ = 1;
   std::size_t open_cursors_ = 0;
+  std::size_t silent_commands_ = 0;  // COM_STMT_CLOSE / SEND_LONG_DATA handled, for yield_every_few()
 };
 
 }  // namespace corral::proxy

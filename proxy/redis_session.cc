@@ -144,6 +144,11 @@ class RedisSession final : private pool::RelayFilter {
   static bool may_change_pool_key(const redis::Request& request);
   Step finish_local(LocalOutcome outcome, const pool::RedisKey& key_before);
   pool::RedisPool& shared_pool();
+  /// The shared connection for the next request without suspending, or nullptr (take the slow
+  /// path). With replies outstanding it can only be the connection they come from: a pipeline
+  /// stays on one connection instead of waiting for its replies each time the pool's least
+  /// loaded connection changes.
+  pool::RedisConnection* shared_connection(bool nothing_pending);
   /// Another counted reference to shared_pool() (a pin keeps its pool even if the context moves on).
   pool::RedisPoolRef pool_ref();
   void release_pinned(bool clean);
@@ -162,7 +167,9 @@ class RedisSession final : private pool::RelayFilter {
   std::string writing_;       // replies being written to the client
   std::string scratch_;       // local replies and re-encoded inline requests
   pool::RedisPoolRef pool_;                          // shared pool for the context, cached
-  const pool::RedisConnection* last_shared_ = nullptr;  // where the outstanding replies come from
+  // Where the outstanding replies come from. While any is outstanding (and nothing is pinned) the
+  // connection is alive: a closing connection fails its FIFO entries before it goes away.
+  pool::RedisConnection* last_shared_ = nullptr;
   pool::RedisPoolRef pinned_pool_;                   // the pool pinned_ came from
   RelayState relay_;                                 // while relaying
   pool::RedisConnection* pinned_ = nullptr;          // dedicated connection while state needs one
@@ -200,10 +207,12 @@ rt::Task<void> RedisSession::run() {
       }
       if (sink_->overflowed()) co_return;
     }
+    // Every complete request was consumed (forwarded ones were copied to their connection): a
+    // client waiting for its replies holds no read buffer either.
+    in_.release_if_empty();
     const auto flushed = co_await flush();
     if (!flushed) co_return;
     if (writing_.capacity() > kKeepWritingCapacity) std::string().swap(writing_);
-    in_.release_if_empty();
     const rt::Deadline deadline =
         idle_timeout.count() > 0 ? rt::Deadline::after(idle_timeout) : rt::Deadline::never();
     // Wait without a buffer first: an idle client then costs no read buffer.
@@ -227,8 +236,8 @@ RedisSession::Step RedisSession::handle(const redis::Request& request) {
         forward(*pinned_, request);
         return Step::Next;
       }
-      pool::RedisConnection* connection = shared_pool().ready_shared();
-      if (connection == nullptr || (connection != last_shared_ && !nothing_pending)) return Step::Slow;
+      pool::RedisConnection* connection = shared_connection(nothing_pending);
+      if (connection == nullptr) return Step::Slow;
       forward(*connection, request);
       last_shared_ = connection;
       return Step::Next;
@@ -722,6 +731,12 @@ std::string_view RedisSession::wire_bytes(const redis::Request& request, std::st
 pool::RedisPool& RedisSession::shared_pool() {
   if (!pool_) pool_ = env_->redis_pools->get(local_.pool_key(context_), env_->backend_address);
   return *pool_;
+}
+
+pool::RedisConnection* RedisSession::shared_connection(bool nothing_pending) {
+  if (nothing_pending) return shared_pool().ready_shared();
+  if (last_shared_ != nullptr && last_shared_->state() == pool::RedisConnection::State::Ready) return last_shared_;
+  return nullptr;
 }
 
 pool::RedisPoolRef RedisSession::pool_ref() {

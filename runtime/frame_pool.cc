@@ -17,7 +17,7 @@ constexpr bool kPooling = true;
 
 constexpr std::size_t kGranule = 64;         // size classes are multiples of this
 constexpr std::size_t kClasses = 64;         // pooled frames: up to 4 KiB
-constexpr std::size_t kMaxFreePerClass = 256;  // bounds what an idle thread keeps (<= 1 MiB per class)
+constexpr std::size_t kMaxCachedBytes = 1024 * 1024;  // what one thread keeps at most, all classes together
 
 struct FreeFrame {
   FreeFrame* next;
@@ -28,7 +28,7 @@ thread_local bool tls_lists_gone = false;  // trivially destructible: readable d
 /// One thread's free frames, by size class. Frees everything when the thread exits.
 struct FreeLists {
   std::array<FreeFrame*, kClasses> head{};
-  std::array<std::size_t, kClasses> count{};
+  std::size_t cached_bytes = 0;
 
   FreeLists() = default;
   FreeLists(const FreeLists&) = delete;
@@ -60,7 +60,7 @@ void* allocate(std::size_t size) {
   FreeLists& lists = tls_lists;
   if (FreeFrame* frame = lists.head[index]) {
     lists.head[index] = frame->next;
-    --lists.count[index];
+    lists.cached_bytes -= (index + 1) * kGranule;
     return frame;
   }
   return allocate_fresh((index + 1) * kGranule);  // the class's full size: any frame of the class fits
@@ -73,12 +73,13 @@ void deallocate(void* frame, std::size_t size) noexcept {
     return;
   }
   FreeLists& lists = tls_lists;
-  if (lists.count[index] >= kMaxFreePerClass) {
+  const std::size_t bytes = (index + 1) * kGranule;
+  if (lists.cached_bytes + bytes > kMaxCachedBytes) {
     std::free(frame);
     return;
   }
   lists.head[index] = new (frame) FreeFrame{lists.head[index]};
-  ++lists.count[index];
+  lists.cached_bytes += bytes;
 }
 
 }  // namespace corral::rt::frame_pool

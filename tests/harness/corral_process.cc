@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "harness_error.h"
@@ -153,6 +155,36 @@ int CorralProcess::wait(std::chrono::milliseconds timeout) {
 void CorralProcess::restart() {
   if (process_.running()) stop();
   start(/*may_change_ports=*/false);
+}
+
+namespace {
+
+constexpr std::string_view kSanitizerMarkers[] = {
+    "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "AddressSanitizer:DEADLYSIGNAL", "runtime error:",
+    "WARNING: ThreadSanitizer",
+};
+
+}  // namespace
+
+std::string sanitizer_report(const std::string& log) {
+  for (const std::string_view marker : kSanitizerMarkers) {
+    const std::size_t at = log.find(marker);
+    if (at != std::string::npos) {
+      const std::size_t from = log.rfind('\n', at);
+      return log.substr(from == std::string::npos ? 0 : from + 1, 4000);
+    }
+  }
+  return {};
+}
+
+std::string stop_and_check(CorralProcess& corral) {
+  if (!corral.running()) return "corral died during the test; log:\n" + corral.log();
+  const int status = corral.stop(std::chrono::seconds(10));
+  const std::string log = corral.log();
+  if (status != 0) return "corral exited " + std::to_string(status) + " after SIGTERM; log:\n" + log;
+  const std::string report = sanitizer_report(log);
+  if (!report.empty()) return "sanitizer report in corral's log:\n" + report;
+  return {};
 }
 
 }  // namespace corral::testing

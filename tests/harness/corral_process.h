@@ -93,6 +93,15 @@ class CorralProcess {
   ChildProcess process_;
 };
 
+/// The text of a sanitizer report (ASan, LSan, UBSan, TSan) in a corral log, or "" when there is none.
+std::string sanitizer_report(const std::string& log);
+
+/// Stops `corral` gracefully (SIGTERM, so LeakSanitizer runs at exit in the sanitizer build) and returns
+/// what went wrong, or "" when it was still running, exited 0 and its log holds no sanitizer report.
+/// Integration fixtures call it in TearDown: the ASan+UBSan build runs the daemon instrumented, so memory
+/// errors in corral surface there.
+std::string stop_and_check(CorralProcess& corral);
+
 /// `text` as a TOML basic string, quotes included: "a\"b".
 std::string toml_quote(std::string_view text);
 

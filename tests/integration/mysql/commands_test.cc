@@ -90,18 +90,13 @@ TEST_F(Commands, MultiStatementsCanBeSwitchedOff) {
   EXPECT_EQ(client.query("SELECT 3; SELECT 4").at(0), "3");
 }
 
-TEST_F(Commands, UnsupportedCommandsAndPreparedStatementsGetAClearErrorAndTheSessionGoesOn) {
+// Prepared statements are tested in mysql_prepared_proxy_test.cc.
+TEST_F(Commands, UnsupportedCommandsGetAClearErrorAndTheSessionGoesOn) {
   start_proxy();
   MysqlClient client = connect();
   EXPECT_NE(mysql_dump_debug_info(client.handle()), 0);  // COM_DEBUG
   EXPECT_EQ(mysql_errno(client.handle()), 1047u);
   EXPECT_THAT(mysql_error(client.handle()), HasSubstr("COM_DEBUG"));
-  MYSQL_STMT* stmt = mysql_stmt_init(client.handle());
-  const std::string sql = "SELECT ?";
-  EXPECT_NE(mysql_stmt_prepare(stmt, sql.c_str(), sql.size()), 0);
-  EXPECT_EQ(mysql_stmt_errno(stmt), 1047u);
-  EXPECT_THAT(mysql_stmt_error(stmt), HasSubstr("prepared statements"));
-  mysql_stmt_close(stmt);
   EXPECT_EQ(client.query("SELECT 'still here'").at(0), "still here");
   try {
     client.query("KILL 1");

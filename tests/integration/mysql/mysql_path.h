@@ -37,9 +37,6 @@ struct ProxySetup {
   std::string more_toml{};    // further [[users]] tables
 };
 
-/// The text of a sanitizer report in `log`, or "" when there is none.
-std::string sanitizer_report(const std::string& log);
-
 /// One backend mariadbd and one corral per test. Users in corral's config: "app"/"app-pw",
 /// "nopw"/"" and "reader"/"reader-pw" (backend account "reader"), plus ProxySetup::more_toml.
 class MysqlPathTest : public ::testing::Test {

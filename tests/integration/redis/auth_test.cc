@@ -99,7 +99,12 @@ TEST_F(BackendAuthPools, ManyWrongPasswordsLeaveABoundedNumberOfPools) {
   const uint64_t rss_after_warm_up = rss_kib(proxy().pid());
   guess_passwords(guesser, 5000);
   // A leaked pool costs well over 1 KiB (object, map node, key strings): 5,000 would be > 5 MiB.
+  // Not under AddressSanitizer: its quarantine keeps freed memory resident by design.
+#if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(rss_kib(proxy().pid()), rss_after_warm_up + 2048);
+#else
+  static_cast<void>(rss_after_warm_up);
+#endif
   // Pools alive: alice's (in use), the default one, and any not yet swept: far below 6,000.
   EXPECT_LE(metric(admin_port_, "corral_redis_pools"), 2u * 70u);
   // The pool in use was never collected under the session: alice's connection still serves her.

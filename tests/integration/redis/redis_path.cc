@@ -15,11 +15,6 @@ namespace corral::testing::redis_it {
 
 namespace {
 
-constexpr std::string_view kSanitizerMarkers[] = {
-    "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "AddressSanitizer:DEADLYSIGNAL", "runtime error:",
-    "WARNING: ThreadSanitizer",
-};
-
 timeval to_timeval(std::chrono::milliseconds timeout) {
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
@@ -29,31 +24,12 @@ timeval to_timeval(std::chrono::milliseconds timeout) {
 
 }  // namespace
 
-std::string sanitizer_report(const std::string& log) {
-  for (const std::string_view marker : kSanitizerMarkers) {
-    const std::size_t at = log.find(marker);
-    if (at != std::string::npos) {
-      const std::size_t from = log.rfind('\n', at);
-      return log.substr(from == std::string::npos ? 0 : from + 1, 4000);
-    }
-  }
-  return {};
-}
-
 // ---- RedisPathTest ------------------------------------------------------------------------------
 
 void RedisPathTest::TearDown() {
   if (proxy_ == nullptr) return;
-  // A graceful stop, so LeakSanitizer runs at exit in the sanitizer build.
-  const bool was_running = proxy_->running();
-  const int status = was_running ? proxy_->stop(10s) : -1;
-  const std::string log = proxy_->log();
-  EXPECT_TRUE(was_running) << "corral died during the test; log:\n" << log;
-  if (was_running) {
-    EXPECT_EQ(status, 0) << "corral's exit status after SIGTERM; log:\n" << log;
-  }
-  const std::string report = sanitizer_report(log);
-  EXPECT_TRUE(report.empty()) << "sanitizer report in corral's log:\n" << report;
+  const std::string problem = stop_and_check(*proxy_);
+  EXPECT_TRUE(problem.empty()) << problem;
 }
 
 RedisServer& RedisPathTest::start_backend(RedisServerOptions options) {

@@ -35,9 +35,6 @@ struct ProxySetup {
   std::string more_toml{};        // further tables ([[users]]...), placed before the listener
 };
 
-/// The text of a sanitizer report in `log`, or "" when there is none.
-std::string sanitizer_report(const std::string& log);
-
 /// One backend redis-server and one corral per test. TearDown stops corral gracefully and fails the
 /// test when it does not exit 0 or its log holds a sanitizer report (the ASan+UBSan build runs the
 /// daemon instrumented, so memory errors in corral surface here).
