@@ -17,6 +17,8 @@ packages=(
   nutcracker haproxy
   # process inspection used by tests and benchmarks
   procps shellcheck
+  # bench/: results.py (standard library only)
+  python3
 )
 
 missing=()

@@ -1,0 +1,64 @@
+# shellcheck shell=bash
+# Helpers shared by bench/run.sh and bench/lib/*.sh: logging, free ports, waiting, and the /proc
+# readings every measurement is made of. Sourced, never run.
+
+bench_log() { echo "bench: $*" >&2; }
+
+die() {
+  bench_log "error: $*"
+  exit 1
+}
+
+# free_ports N: prints N distinct loopback ports the kernel reports free right now. All N sockets are
+# bound before any is closed, so the ports differ; another process could still take one before its
+# server binds it, which then fails loudly at start-up.
+free_ports() {
+  python3 - "$1" <<'PY'
+import socket, sys
+sockets = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    sockets.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in sockets))
+PY
+}
+
+# port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
+port_open() {
+  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2> /dev/null
+}
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s; fails when SECONDS pass first.
+wait_until() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
+# cpu_ticks PID: user + system CPU time of the whole process (all threads) in clock ticks. The
+# command name in /proc/PID/stat may hold spaces, so fields are counted after its closing ')':
+# utime and stime are fields 14 and 15 of the file, 12 and 13 after "pid (comm) ".
+cpu_ticks() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2> /dev/null)" || { echo 0; return; }
+  stat="${stat##*) }"
+  # shellcheck disable=SC2086  # word splitting into fields is the point
+  set -- $stat
+  echo $((${12} + ${13}))
+}
+
+# rss_kib PID: resident set size in KiB (VmRSS of /proc/PID/status).
+rss_kib() {
+  awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+  local state
+  state="$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2> /dev/null)" || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}

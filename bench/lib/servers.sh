@@ -1,0 +1,239 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2154,SC2034  # globals are set and read across run.sh and lib/*.sh
+# Starts the servers of one benchmark run, each a child of run.sh on free loopback ports with its data
+# and log in $work_dir, and stops them again. Sourced by bench/run.sh, never run.
+#
+#   backends:  redis-server, mariadbd (a fresh mariadb-install-db, user bench/bench, database sbtest)
+#   proxies:   twemproxy (nutcracker) -> redis; haproxy (TCP mode) -> redis and mariadb;
+#              corral -> redis, and a second corral -> mariadb
+#
+# Fairness: every proxy is one process with one thread (twemproxy is single-threaded; haproxy gets
+# nbthread 1; corral gets server.workers = $corral_workers, 1 by default), because the load generator,
+# the backend and the proxy share the machine's cores. A backend that does not start ends the run; a
+# proxy that does not start is recorded in target_failure[] and its rows say why.
+#
+# Globals set here: redis_port redis_pid mariadb_port mariadb_pid mariadb_socket, and per target id
+# (redis-direct, redis-twemproxy, redis-haproxy, redis-corral, mysql-direct, mysql-haproxy,
+# mysql-corral): target_port[id], target_pid[id] (the proxy's pid; empty for direct) and
+# target_failure[id] (why the target cannot be measured; empty when it can).
+
+declare -A target_port=() target_pid=() target_failure=()
+started_pids=()
+
+readonly bench_db=sbtest bench_user=bench bench_password=bench
+
+# start_child NAME LOG COMMAND...: runs COMMAND in the background with stdout/stderr to LOG; sets
+# child_pid. It gets its own process group, so a terminal's Ctrl-C reaches only run.sh, whose trap
+# stops every child in order.
+start_child() {
+  local name="$1" log="$2"
+  shift 2
+  setsid "$@" < /dev/null > "$log" 2>&1 &
+  child_pid=$!
+  started_pids+=("$child_pid")
+  bench_log "$name started (pid $child_pid)"
+}
+
+# ready_or_reason NAME PID PORT LOG: waits until PID listens on PORT. On failure prints the reason
+# (its log's last line) and fails.
+ready_or_reason() {
+  local name="$1" pid="$2" port="$3" log="$4" deadline=$((SECONDS + 60))
+  # alive, not kill -0: a child that exited stays a zombie until waited for.
+  while alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do
+    port_open "$port" && return 0
+    sleep 0.1
+  done
+  local last
+  last="$(grep -v '^\s*$' "$log" 2> /dev/null | tail -n 1 | cut -c1-200)"
+  echo "$name did not start: ${last:-no output}"
+  return 1
+}
+
+not_alive() { ! alive "$1"; }
+
+stop_servers() {
+  local pid i
+  # Reverse start order: proxies stop before the backends they talk to.
+  for ((i = ${#started_pids[@]} - 1; i >= 0; i--)); do
+    pid="${started_pids[i]}"
+    kill -TERM "$pid" 2> /dev/null || continue
+    if ! wait_until 30 not_alive "$pid"; then
+      bench_log "pid $pid ignored SIGTERM for 30 s; sending SIGKILL"
+      kill -KILL "$pid" 2> /dev/null || true
+    fi
+    wait "$pid" 2> /dev/null || true
+  done
+  started_pids=()
+}
+
+# --- backends ------------------------------------------------------------------------------------
+
+start_redis() {
+  local dir="$work_dir/redis"
+  mkdir -p "$dir"
+  redis_port="$(free_ports 1)"
+  # maxclients above the idle probe's 10,000 clients; redis-server lowers it to what RLIMIT_NOFILE allows.
+  start_child redis-server "$dir/out.log" redis-server --port "$redis_port" --bind 127.0.0.1 \
+    --save '' --appendonly no --dir "$dir" --logfile "$dir/redis.log" --maxclients 15000
+  redis_pid=$child_pid
+  ready_or_reason redis-server "$redis_pid" "$redis_port" "$dir/redis.log" > "$dir/reason" ||
+    die "$(cat "$dir/reason")"
+  target_port[redis-direct]=$redis_port
+  target_pid[redis-direct]=""
+  target_failure[redis-direct]=""
+}
+
+mariadb_admin() {  # mariadb_admin SQL: runs SQL as MariaDB root over the Unix socket
+  mariadb --no-defaults --socket="$mariadb_socket" -u root --batch --skip-column-names -e "$1"
+}
+
+start_mariadb() {
+  local dir="$work_dir/mariadb" user_args=()
+  mkdir -p "$dir/tmp"
+  [ "$(id -u)" -ne 0 ] || user_args=(--user=root)  # mariadbd refuses to run as root unless told
+  mariadb_socket="$dir/mysqld.sock"
+  bench_log "mariadb-install-db into $dir/data"
+  mariadb-install-db --no-defaults --datadir="$dir/data" \
+    --auth-root-authentication-method=socket --skip-test-db --skip-name-resolve \
+    --tmpdir="$dir/tmp" "${user_args[@]}" > "$dir/install.log" 2>&1 ||
+    die "mariadb-install-db failed: $(tail -n 5 "$dir/install.log")"
+  mariadb_port="$(free_ports 1)"
+  # max_connections covers the idle probe's 2,000 clients plus 256 sysbench threads; a 256 MiB
+  # buffer pool holds the whole sysbench data set, so reads never wait for the disk.
+  start_child mariadbd "$dir/out.log" mariadbd --no-defaults \
+    --datadir="$dir/data" --socket="$mariadb_socket" --pid-file="$dir/mariadbd.pid" \
+    --log-error="$dir/error.log" --tmpdir="$dir/tmp" --port="$mariadb_port" \
+    --bind-address=127.0.0.1 --skip-networking=0 --skip-name-resolve \
+    --max-connections=3000 --max-prepared-stmt-count=100000 \
+    --innodb-buffer-pool-size=256M --innodb-log-file-size=64M \
+    --innodb-flush-log-at-trx-commit=2 "${user_args[@]}"
+  mariadb_pid=$child_pid
+  ready_or_reason mariadbd "$mariadb_pid" "$mariadb_port" "$dir/error.log" > "$dir/reason" ||
+    die "$(cat "$dir/reason")"
+  wait_until 30 mariadb_admin "SELECT 1" > /dev/null 2>&1 || die "mariadbd: root login over the socket failed"
+  # corral authenticates clients and logs in to the backend itself, so the server keeps its grant
+  # tables; the account uses mysql_native_password, which every client and proxy here speaks.
+  mariadb_admin "
+    CREATE DATABASE $bench_db;
+    CREATE USER '$bench_user'@'127.0.0.1' IDENTIFIED VIA mysql_native_password USING PASSWORD('$bench_password');
+    GRANT ALL PRIVILEGES ON $bench_db.* TO '$bench_user'@'127.0.0.1';" || die "mariadbd: cannot create the bench user"
+  target_port[mysql-direct]=$mariadb_port
+  target_pid[mysql-direct]=""
+  target_failure[mysql-direct]=""
+}
+
+# --- proxies -------------------------------------------------------------------------------------
+
+# register_proxy ID PORT PID NAME LOG: records a started proxy, or why it did not start.
+register_proxy() {
+  local id="$1" port="$2" pid="$3" name="$4" log="$5" reason
+  target_port[$id]=$port
+  target_pid[$id]=$pid
+  if reason="$(ready_or_reason "$name" "$pid" "$port" "$log")"; then
+    target_failure[$id]=""
+  else
+    target_failure[$id]="$reason"
+    bench_log "$reason"
+  fi
+}
+
+start_twemproxy() {
+  local dir="$work_dir/twemproxy" ports listen stats
+  mkdir -p "$dir"
+  ports="$(free_ports 2)"
+  read -r listen stats <<< "$ports"
+  # One server connection like twemproxy's default; no eviction, so a slow run never drops the server.
+  cat > "$dir/nutcracker.yml" <<YML
+bench:
+  listen: 127.0.0.1:$listen
+  redis: true
+  hash: fnv1a_64
+  distribution: ketama
+  auto_eject_hosts: false
+  server_connections: 1
+  servers:
+   - 127.0.0.1:$redis_port:1
+YML
+  start_child twemproxy "$dir/out.log" nutcracker -c "$dir/nutcracker.yml" -a 127.0.0.1 -s "$stats" \
+    -o "$dir/nutcracker.log"
+  register_proxy redis-twemproxy "$listen" "$child_pid" twemproxy "$dir/nutcracker.log"
+}
+
+start_haproxy() {
+  local dir="$work_dir/haproxy" ports redis_listen mysql_listen
+  mkdir -p "$dir"
+  ports="$(free_ports 2)"
+  read -r redis_listen mysql_listen <<< "$ports"
+  # Plain TCP relaying: each client connection gets its own backend connection. maxconn 9000 keeps
+  # haproxy's file descriptor need (two per connection) under this machine's hard limit of 20,000.
+  cat > "$dir/haproxy.cfg" <<CFG
+global
+  nbthread 1
+  maxconn 9000
+
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 1h
+  timeout server 1h
+
+listen redis
+  bind 127.0.0.1:$redis_listen
+  server redis 127.0.0.1:$redis_port
+
+listen mysql
+  bind 127.0.0.1:$mysql_listen
+  server mariadb 127.0.0.1:$mariadb_port
+CFG
+  # -db: stay in the foreground as one process, so $! is the process doing the work.
+  start_child haproxy "$dir/haproxy.log" haproxy -db -f "$dir/haproxy.cfg"
+  register_proxy redis-haproxy "$redis_listen" "$child_pid" haproxy "$dir/haproxy.log"
+  target_port[mysql-haproxy]=$mysql_listen
+  target_pid[mysql-haproxy]=$child_pid
+  target_failure[mysql-haproxy]="${target_failure[redis-haproxy]}"
+}
+
+# write_corral_config FILE PROTOCOL PORT BACKEND_URL MAX_CONNECTIONS [EXTRA_TOML]
+write_corral_config() {
+  local file="$1" protocol="$2" port="$3" backend="$4" pool_size="$5" extra="${6:-}"
+  cat > "$file" <<TOML
+[server]
+workers = $corral_workers
+log_level = "warn"
+
+[[listeners]]
+name = "bench-$protocol"
+protocol = "$protocol"
+address = "127.0.0.1:$port"
+backend = "$backend"
+$extra
+[pool]
+max_connections = $pool_size
+
+[client]
+max_connections = 20000
+TOML
+}
+
+# Two corral processes, one per protocol, so each one's RSS and CPU belong to one protocol. Redis
+# keeps corral's default pool size (4 shared connections per worker, opened only when 512 requests
+# are in flight on one); MySQL gets the 16-connection pool issue 5 asks for, for 16 and 256 threads.
+start_corral() {
+  local dir="$work_dir/corral" ports redis_listen mysql_listen
+  mkdir -p "$dir"
+  ports="$(free_ports 2)"
+  read -r redis_listen mysql_listen <<< "$ports"
+  write_corral_config "$dir/redis.toml" redis "$redis_listen" "redis://127.0.0.1:$redis_port" 4 \
+    'auth = "none"'
+  write_corral_config "$dir/mysql.toml" mysql "$mysql_listen" \
+    "mysql://$bench_user:$bench_password@127.0.0.1:$mariadb_port/$bench_db" 16 \
+    "auth = \"users\"
+
+[[users]]
+name = \"$bench_user\"
+password = \"$bench_password\""
+  start_child corral-redis "$dir/redis.log" "$corral_binary" --config "$dir/redis.toml"
+  register_proxy redis-corral "$redis_listen" "$child_pid" corral "$dir/redis.log"
+  start_child corral-mysql "$dir/mysql.log" "$corral_binary" --config "$dir/mysql.toml"
+  register_proxy mysql-corral "$mysql_listen" "$child_pid" corral "$dir/mysql.log"
+}

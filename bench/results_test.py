@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Unit tests of bench/results.py: parsing real tool output (bench/testdata/, captured from bench runs)
+and the report's arithmetic and verdicts. ctest bench_results (label unit)."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import results  # noqa: E402  (needs the path above)
+
+
+def testdata(name):
+    with open(os.path.join(HERE, "testdata", name), encoding="utf-8") as f:
+        return f.read()
+
+
+class RedisBenchmarkParsing(unittest.TestCase):
+    def test_csv_row_gives_throughput_and_percentiles(self):
+        parsed, reason = results.parse_redis_benchmark(testdata("redis_benchmark_twemproxy.txt"), 0)
+        self.assertIsNone(reason)  # twemproxy's "Could not fetch server CONFIG" warning is harmless
+        self.assertEqual(parsed, {"throughput": 81967.21, "p50_ms": 0.391, "p99_ms": 1.359})
+
+    def test_connection_error_is_a_failure_with_its_text(self):
+        parsed, reason = results.parse_redis_benchmark("Error: Connection reset by peer\n", 1)
+        self.assertIsNone(parsed)
+        self.assertEqual(reason, "exit status 1: Error: Connection reset by peer")
+
+    def test_error_replies_fail_the_run_even_with_a_csv_row(self):
+        text = ('Error from server: ERR corral: backend 127.0.0.1:1 unavailable\n'
+                '"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms",'
+                '"p99_latency_ms","max_latency_ms"\n"GET","1.00","1","1","1","1","1","1"\n')
+        parsed, reason = results.parse_redis_benchmark(text, 0)
+        self.assertIsNone(parsed)
+        self.assertIn("backend 127.0.0.1:1 unavailable", reason)
+
+    def test_timeout_without_output(self):
+        self.assertEqual(results.parse_redis_benchmark("", 124), (None, "exit status 124: no output"))
+
+
+class SysbenchParsing(unittest.TestCase):
+    def test_report_gives_queries_per_second_errors_and_histogram_percentiles(self):
+        parsed, reason = results.parse_sysbench(testdata("sysbench_ok.txt"), 0)
+        self.assertIsNone(reason)
+        self.assertEqual(parsed, {"throughput": 15460.93, "requests": 62178, "errors": 0,
+                                  "p50_ms": 0.797, "p99_ms": 5.09})
+
+    def test_pool_timeout_names_the_server_error(self):
+        parsed, reason = results.parse_sysbench(testdata("sysbench_pool_timeout.txt"), 1)
+        self.assertIsNone(parsed)
+        self.assertIn("error 1040 (corral: no connection to backend", reason)
+
+    def test_refused_login_names_the_server_error_not_the_generic_line(self):
+        parsed, reason = results.parse_sysbench(testdata("sysbench_refused.txt"), 1)
+        self.assertIsNone(parsed)
+        self.assertEqual(reason, "exit status 1: FATAL: error 1105: corral: the MySQL path is not available "
+                                 "in this build yet")
+
+    def test_histogram_percentile_is_the_first_bucket_reaching_the_rank(self):
+        buckets = [(1.0, 50), (2.0, 49), (9.0, 1)]
+        self.assertEqual(results.histogram_percentile(buckets, 0.50), 1.0)
+        self.assertEqual(results.histogram_percentile(buckets, 0.99), 2.0)
+        self.assertEqual(results.histogram_percentile(buckets, 1.0), 9.0)
+        self.assertIsNone(results.histogram_percentile([], 0.5))
+
+
+def redis_record(case, target, rnd, throughput, p50=0.3, proxy_cpu=None):
+    return {"suite": "redis", "case": case, "target": target, "round": rnd, "ok": True,
+            "throughput": throughput, "p50_ms": p50, "p99_ms": 1.0,
+            "proxy_cpu_us": proxy_cpu, "backend_cpu_us": 2.0}
+
+
+class Report(unittest.TestCase):
+    def report(self, records, workers=1):
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+            for record in records:
+                f.write(json.dumps(record) + "\n")
+        try:
+            return subprocess.run([sys.executable, os.path.join(HERE, "results.py"), "report", f.name,
+                                   "--workers", str(workers)], check=True, capture_output=True,
+                                  text=True).stdout
+        finally:
+            os.unlink(f.name)
+
+    def test_ratios_pair_rounds_and_take_the_median(self):
+        case = "GET -c 50 -P 1"
+        records = []
+        # Round 2 is slow for everyone: per-round ratios stay 1.2, a ratio of medians would not.
+        for rnd, direct in ((1, 100.0), (2, 10.0), (3, 100.0)):
+            records.append(redis_record(case, "direct", rnd, direct))
+            records.append(redis_record(case, "twemproxy", rnd, direct, proxy_cpu=10.0))
+            records.append(redis_record(case, "corral", rnd, direct * 1.2, proxy_cpu=4.0))
+        out = self.report(records)
+        self.assertIn("| GET -c 50 -P 1 | corral | 120 | 90% | 0.300 | 1.000 | 4.0 | 2.0 | 1.20x | 1.20x | 0 |", out)
+        self.assertIn("| Redis -P 1, GET and SET: corral ≥ 1.15x twemproxy | met | GET -c 50 -P 1 1.20 (≥ 1.15) |", out)
+        self.assertIn("| corral CPU per unpipelined request ≤ 0.5x twemproxy's | met | GET -c 50 -P 1 0.40 (≤ 0.5) |", out)
+        self.assertIn("| corral p50 at -c 50 -P 1 within 0.1 ms of direct (ms added) | met | GET -c 50 -P 1 0.00 (≤ 0.1) |", out)
+
+    def test_a_failed_target_shows_its_reason_and_its_targets_have_no_result(self):
+        case = "GET -c 50 -P 16"
+        records = [redis_record(case, "direct", 1, 100.0), redis_record(case, "twemproxy", 1, 50.0),
+                   {"suite": "redis", "case": case, "target": "corral", "round": 1, "ok": False,
+                    "reason": "corral did not start: bad config"}]
+        out = self.report(records)
+        self.assertIn("| GET -c 50 -P 16 | corral | corral: failed (corral did not start: bad config) |", out)
+        self.assertIn("| Redis -P 16: corral ≥ 0.85x direct | **no result** | ✗ GET -c 50 -P 16: no result |", out)
+
+    def test_not_met_wins_over_no_result(self):
+        check = results.Check("t")
+        check.at_least("a", 0.5, 1.0)
+        check.missing.append("b")
+        self.assertIn("**NOT met**", check.line())
+
+    def test_a_failed_256_thread_round_breaks_the_zero_errors_target(self):
+        ok = {"suite": "mysql", "target": "corral", "ok": True, "throughput": 100.0, "p50_ms": 1.0,
+              "p99_ms": 2.0, "errors": 0, "proxy_cpu_us": 1.0, "backend_cpu_us": 1.0}
+        records = [dict(ok, case="read_only ps=disable t16", round=1),
+                   dict(ok, case="read_only ps=disable t256", round=1),
+                   {"suite": "mysql", "case": "read_only ps=disable t256", "target": "corral", "round": 2,
+                    "ok": False, "reason": "error 1040"}]
+        out = self.report(records)
+        self.assertIn("**NOT met** | ✗ read_only ps=disable t256 errors + failed rounds 1 (≤ 0); "
+                      "read_only ps=disable t256 1.00 (≥ 0.9) |", out)
+
+    def test_idle_rss_per_client_and_backend_connections_per_worker(self):
+        records = [{"suite": "idle", "case": "redis 1000 idle clients", "target": "corral", "protocol": "redis",
+                    "clients": 1000, "workers": 2, "round": 1, "ok": True, "rss_before_kib": 1000,
+                    "rss_after_kib": 4000, "backend_connections": 5}]
+        out = self.report(records, workers=2)
+        self.assertIn("| redis 1000 idle clients | corral | 1,000 | 1.0 | 3.9 | 3.00 | 5 |", out)
+        self.assertIn("| Idle clients: ≤ 4 KiB of corral RSS per client (KiB) | met |", out)
+        self.assertIn("| Idle Redis clients on ≤ 2 backend connections per worker (2 worker(s)) | **NOT met** "
+                      "| ✗ redis 1,000 clients 5 (≤ 4) |", out)
+
+
+if __name__ == "__main__":
+    unittest.main()
