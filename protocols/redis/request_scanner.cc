@@ -47,9 +47,6 @@ char unescape(char c) {
 /// as separators before an argument starts).
 bool ends_plain_arg(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
-/// Most digits the fast path reads in one length: 18 cannot overflow an int64.
-constexpr std::size_t kFastMaxDigits = 18;
-
 /// Reads a canonical length at `pos` ("0", or no leading zero and at most `max_digits` digits)
 /// followed by CR LF, as the fast path accepts it; advances `pos` past the LF. False for anything
 /// else, including a line not complete yet: the general scanner then handles it.
@@ -119,7 +116,7 @@ ScanStatus RequestScanner::fail(ErrorCode code, std::string message) {
 // no memchr per line, no resume bookkeeping, spans written once. It accepts only input the general
 // path would frame identically, so the scanner's verdict never depends on which path ran.
 bool RequestScanner::scan_simple_array(std::string_view buffer, Request& request) const {
-  const std::size_t max_digits = std::min(kFastMaxDigits, limits_.max_inline_length);
+  const std::size_t max_digits = std::min(wire::kMaxShortDigits, limits_.max_inline_length);
   std::size_t pos = 1;
   std::uint64_t count = 0;
   if (!read_fast_length(buffer, pos, max_digits, count)) return false;
