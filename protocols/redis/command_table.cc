@@ -4,6 +4,8 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 namespace corral::redis {
 
@@ -575,13 +577,26 @@ constexpr std::array<std::uint16_t, kHashSlots> build_command_index() {
 constexpr std::array<std::uint16_t, kHashSlots> kCommandIndex = build_command_index();
 
 const CommandInfo* find_top_level(std::string_view name) {
-  std::array<char, kMaxNameLength> buffer{};
-  const std::string_view key = lowered(name, buffer);
-  if (key.empty()) return nullptr;
-  for (std::size_t at = name_hash(key) & (kHashSlots - 1);; at = (at + 1) & (kHashSlots - 1)) {
+  if (name.empty() || name.size() > kMaxNameLength) return nullptr;
+  // Lower-cases and hashes in one pass (name_hash() over the lowered name); only the bytes
+  // written are ever read, so the buffer needs no zeroing.
+  std::array<char, kMaxNameLength> buffer;
+  std::uint32_t hash = 2166136261u;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    buffer[i] = lower;
+    hash ^= static_cast<std::uint8_t>(lower);
+    hash *= 16777619u;
+  }
+  const std::string_view key(buffer.data(), name.size());
+  for (std::size_t at = hash & (kHashSlots - 1);; at = (at + 1) & (kHashSlots - 1)) {
     const std::uint16_t index = kCommandIndex[at];
     if (index == kEmptySlot) return nullptr;
-    if (kCommands[index].name == key) return &kCommands[index];
+    const std::string_view candidate = kCommands[index].name;
+    if (candidate.size() == key.size() && std::memcmp(candidate.data(), key.data(), key.size()) == 0) {
+      return &kCommands[index];
+    }
   }
 }
 

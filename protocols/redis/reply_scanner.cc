@@ -1,5 +1,6 @@
 #include "protocols/redis/reply_scanner.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -64,6 +65,9 @@ void ReplyScanner::reset() {
 
 ScanStatus ReplyScanner::scan(std::string_view buffer, Reply& reply) {
   if (failed_) return ScanStatus::Error;
+  // Only at a frame boundary with nothing searched yet: a line that trickles in is never rescanned.
+  const bool fresh = pos_ == 0 && search_from_ == 0 && !top_seen_ && blob_type_ == 0 && stack_.empty();
+  if (fresh && scan_simple(buffer, reply)) return ScanStatus::Frame;
   for (;;) {
     switch (blob_type_ != 0 ? finish_blob(buffer) : next_value(buffer)) {
       case Step::Progress: continue;
@@ -72,6 +76,55 @@ ScanStatus ReplyScanner::scan(std::string_view buffer, Reply& reply) {
       case Step::FrameDone: return finish(buffer, reply);
     }
   }
+}
+
+// Most replies are one bulk string (or the null one), "+OK", an error or an integer. The fast path accepts only
+// input the general path frames identically, so the verdict never depends on which path ran.
+bool ReplyScanner::scan_simple(std::string_view buffer, Reply& reply) const {
+  if (buffer.size() < 3) return false;
+  const char type = buffer[0];
+  const std::size_t max_line = limits_.max_inline_length;
+  std::size_t end = 0;
+  bool is_null = false;
+  if (type == '$' && buffer.starts_with("$-1\r\n")) {  // RESP2 null bulk string: GET of a missing key
+    end = 5;
+    is_null = true;
+  } else if (type == '$') {
+    const std::size_t limit = std::min({buffer.size(), wire::kMaxShortDigits + 1, max_line + 1});
+    std::uint64_t length = 0;
+    std::size_t i = 1;
+    for (; i < limit; ++i) {
+      const auto digit = static_cast<unsigned char>(buffer[i] - '0');
+      if (digit > 9) break;
+      length = length * 10 + digit;
+    }
+    if (i == 1 || (i > 2 && buffer[1] == '0') || length > limits_.max_bulk_length) return false;
+    if (i + 1 >= buffer.size() || buffer[i] != '\r' || buffer[i + 1] != '\n') return false;
+    const std::size_t payload = i + 2;
+    const auto size = static_cast<std::size_t>(length);
+    if (buffer.size() - payload < size + 2) return false;
+    if (buffer[payload + size] != '\r' || buffer[payload + size + 1] != '\n') return false;
+    end = payload + size + 2;
+  } else if (type == '+' || type == '-' || type == ':') {
+    const std::size_t span = std::min(buffer.size() - 1, max_line + 1);
+    const void* cr = std::memchr(buffer.data() + 1, '\r', span);
+    if (cr == nullptr) return false;
+    const auto at = static_cast<std::size_t>(static_cast<const char*>(cr) - buffer.data());
+    if (at - 1 > max_line || at + 1 >= buffer.size() || buffer[at + 1] != '\n') return false;
+    const std::string_view text = buffer.substr(1, at - 1);
+    if (type == ':' ? !wire::parse_reply_int(text) : std::memchr(text.data(), '\n', text.size()) != nullptr) {
+      return false;
+    }
+    end = at + 2;
+  } else {
+    return false;
+  }
+  reply = Reply{};
+  reply.size = end;
+  reply.type = static_cast<ReplyType>(type);
+  reply.bytes = buffer.substr(0, end);
+  reply.is_null = is_null;
+  return true;
 }
 
 ScanStatus ReplyScanner::finish(std::string_view buffer, Reply& reply) {

@@ -80,6 +80,10 @@ class ReplyScanner {
     bool attribute;  // attributes annotate the next value and are not values themselves
   };
 
+  /// Frames a complete top-level bulk string with a canonical length, simple string, error or
+  /// integer in one pass. Anything else (aggregates, RESP3 types, incomplete or unusual input)
+  /// returns false with the scanner untouched: the general state machine then decides.
+  bool scan_simple(std::string_view buffer, Reply& reply) const;
   Step next_value(std::string_view buffer);
   Step finish_blob(std::string_view buffer);
   Step on_line(char type, std::string_view text, std::size_t header_start);

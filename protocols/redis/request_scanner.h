@@ -47,6 +47,10 @@ class RequestScanner {
     std::size_t next;       // offset just past LF
   };
 
+  /// Frames a complete array of at most Request::kInlineArgs bulk strings with canonical lengths
+  /// in one pass, straight into `request`. Anything else (incomplete, large, unusual or bad input)
+  /// returns false and leaves the scanner untouched: the general state machine then decides.
+  bool scan_simple_array(std::string_view buffer, Request& request) const;
   ScanStatus scan_multibulk(std::string_view buffer);
   ScanStatus scan_array_header(std::string_view buffer);
   ScanStatus scan_bulk_header(std::string_view buffer);

@@ -8,6 +8,10 @@
 
 namespace corral::redis::wire {
 
+/// Digits of a length that cannot overflow an int64 whatever they are: scanners' fast paths
+/// accept at most this many.
+constexpr std::size_t kMaxShortDigits = 18;
+
 /// Parses a request length the way redis-server's string2ll does: optional '-', no '+', no leading
 /// zeros, no other bytes, no overflow. Returns nullopt when redis-server would reject it.
 std::optional<std::int64_t> parse_request_int(std::string_view text);

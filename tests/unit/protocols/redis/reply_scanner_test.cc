@@ -48,6 +48,14 @@ const std::vector<ReplyCase>& reply_cases() {
       {"pipelined", "+OK\r\n:1\r\n$1\r\nx\r\n*1\r\n+y\r\n-ERR e\r\n",
        {T::SimpleString, T::Integer, T::BulkString, T::Array, T::Error}},
       {"partial_tail_is_kept", "+OK\r\n*2\r\n:1\r\n", {T::SimpleString}},
+      // Edges of the scanner's fast path (complete bulk string, simple string, error, integer):
+      // whole and split inputs take different paths and must agree.
+      {"bulk_leading_zero", "$05\r\nhello\r\n", {T::BulkString}},
+      {"bulk_eighteen_digits_over_limit", "$100000000000000000\r\n", {}, ErrorCode::BulkTooLong, "blob length above limit"},
+      {"fast_bulk_then_error", "$1\r\nx\r\n$1\r\nxy\r\n", {T::BulkString}, ErrorCode::ExpectedCrlfAfterBulk,
+       "expected CRLF after blob"},
+      {"lf_in_error", "-a\nb\r\n", {}, ErrorCode::InvalidSimpleString, "simple string contains LF"},
+      {"integer_then_bad_integer", ":1\r\n:1x\r\n", {T::Integer}, ErrorCode::InvalidInteger, "invalid integer"},
       // RESP3.
       {"null", "_\r\n", {T::Null}},
       {"double", ",3.14\r\n", {T::Double}},

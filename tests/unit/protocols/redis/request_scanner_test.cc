@@ -56,6 +56,17 @@ const std::vector<RequestCase>& request_cases() {
        "$1\r\n7\r\n$2\r\n10\r\n",
        {{"RPUSH", "k", "1", "2", "3", "4", "5", "6", "7", "10"}}},
       {"partial_tail_is_kept", "*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGE", {{"PING"}}},
+      // Edges of the scanner's fast path (complete arrays of up to eight bulk strings): whole and
+      // split inputs take different paths and must agree.
+      {"eight_args_fast",
+       "*8\r\n$4\r\nMSET\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\nc\r\n$1\r\n3\r\n$0\r\n\r\n",
+       {{"MSET", "a", "1", "b", "2", "c", "3", ""}}},
+      {"fast_then_error", "*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPINGxx", {{"PING"}}, ErrorCode::ExpectedCrlfAfterBulk,
+       "expected CRLF after bulk string"},
+      {"count_nineteen_digits", "*1000000000000000000\r\n", {}, ErrorCode::ArrayTooLong, "invalid multibulk length"},
+      {"bulk_zero_leading_zero", "*1\r\n$00\r\n\r\n", {}, ErrorCode::InvalidBulkLength, "invalid bulk length"},
+      {"bulk_length_past_frame", "*2\r\n$3\r\nGET\r\n$8\r\nk\r\n*1\r\n$4\r\nPING\r\n", {},
+       ErrorCode::ExpectedCrlfAfterBulk, "expected CRLF after bulk string"},
       // Request errors, worded like redis-server's.
       {"count_not_number", "*x\r\n", {}, ErrorCode::InvalidMultibulkLength, "invalid multibulk length"},
       {"count_leading_zero", "*01\r\n", {}, ErrorCode::InvalidMultibulkLength, "invalid multibulk length"},
