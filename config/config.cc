@@ -89,7 +89,7 @@ constexpr std::string_view kClientKeys[] = {"max_connections", "output_buffer_li
 constexpr std::string_view kRedisKeys[] = {"max_bulk_length", "max_array_length", "max_nesting_depth",
                                            "max_inline_length"};
 constexpr std::string_view kMysqlKeys[] = {"max_packet_size", "local_infile", "server_version",
-                                           "max_prepared_per_connection"};
+                                           "max_prepared_per_connection", "statement_timeout_ms"};
 
 std::string_view type_name(const toml::node& n) {
   switch (n.type()) {
@@ -340,6 +340,7 @@ class Builder {
     read_int(t, "mysql", "max_packet_size", kKiB, kGiB, m.max_packet_size);
     read_bool(t, "mysql", "local_infile", m.local_infile);
     read_int(t, "mysql", "max_prepared_per_connection", 1, 65536, m.max_prepared_per_connection);
+    read_ms(t, "mysql", "statement_timeout_ms", 0, m.statement_timeout);
     if (const auto* v = string_at(t, "mysql", "server_version")) {
       const std::string& s = v->get();
       // Sent NUL-terminated in the handshake and parsed by client libraries: printable ASCII only.

@@ -107,6 +107,7 @@ struct MysqlOptions {
   bool local_infile = false;                   // LOAD DATA LOCAL INFILE relayed only when true
   std::string server_version = "10.11.0-corral";  // announced in the handshake
   uint32_t max_prepared_per_connection = 256;  // backend statements kept per backend connection (LRU)
+  std::chrono::milliseconds statement_timeout{0};  // silence allowed in a client statement's response; 0: none
 };
 
 struct Server {

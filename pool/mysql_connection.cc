@@ -425,7 +425,7 @@ rt::Task<rt::Result<void>> MysqlConnection::send_command(std::string_view payloa
   const std::uint8_t next = mysql::append_packet(out_, 0, payload);
   auto begun = begin_command(static_cast<mysql::Command>(payload[0]), next);
   if (!begun) co_return begun.error();
-  co_return co_await write_bytes(out_, rt::Deadline::after(operation_timeout_), cancel);
+  co_return co_await write_bytes(out_, io_deadline(), cancel);
 }
 
 rt::Task<rt::Result<void>> MysqlConnection::send_command_wire(std::string_view wire, rt::CancelSource* cancel) {
@@ -447,7 +447,7 @@ rt::Task<rt::Result<void>> MysqlConnection::send_command_wire(std::string_view w
   const auto command = static_cast<mysql::Command>(wire[mysql::kPacketHeaderSize]);
   auto begun = begin_command(command, static_cast<std::uint8_t>(last_sequence + 1));
   if (!begun) co_return begun.error();
-  const auto written = co_await stream_.write_all(wire, rt::Deadline::after(operation_timeout_), cancel);
+  const auto written = co_await stream_.write_all(wire, io_deadline(), cancel);
   co_return after_write(written);
 }
 
@@ -455,7 +455,7 @@ rt::Task<rt::Result<void>> MysqlConnection::send_wire(std::string_view wire, rt:
   if (state_ != State::AwaitingClient) {
     co_return make_error_code(state_ == State::Closed ? MysqlBackendErrc::Lost : MysqlBackendErrc::NotIdle);
   }
-  co_return co_await write_bytes(wire, rt::Deadline::after(operation_timeout_), cancel);
+  co_return co_await write_bytes(wire, io_deadline(), cancel);
 }
 
 void MysqlConnection::resume(std::uint8_t next_sequence_id) noexcept {
@@ -494,7 +494,7 @@ rt::Task<rt::Result<void>> MysqlConnection::read_response_bytes(rt::CancelSource
   if (state_ == State::Closed) co_return make_error_code(MysqlBackendErrc::Lost);
   if (state_ != State::Busy) co_return make_error_code(MysqlBackendErrc::NotIdle);
   // The deadline bounds silence, not the whole response: a long result set keeps streaming.
-  const auto n = co_await read_into_buffer(response_needed_, rt::Deadline::after(operation_timeout_), cancel);
+  const auto n = co_await read_into_buffer(response_needed_, io_deadline(), cancel);
   co_return after_read(n);
 }
 

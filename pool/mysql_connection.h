@@ -231,7 +231,8 @@ class MysqlConnection {
   mysql::Command command() const noexcept { return scanner_.command(); }
 
   /// Per-read inactivity bound of the response reads and command writes; defaults to
-  /// pool.operation_timeout. A session may raise it for one statement it knows to be slow.
+  /// pool.operation_timeout, and the pool puts it back when the connection is released. A session sets
+  /// mysql.statement_timeout for the statements its client sent; zero means no bound.
   void set_operation_timeout(rt::Clock::duration timeout) noexcept { operation_timeout_ = timeout; }
   rt::Clock::duration operation_timeout() const noexcept { return operation_timeout_; }
 
@@ -277,6 +278,11 @@ class MysqlConnection {
   rt::Result<std::string> auth_token(std::string_view plugin, std::string_view password);
   rt::Result<void> begin_command(mysql::Command command, std::uint8_t first_response_sequence);
 
+  /// When the next socket read or write of a command gives up: operation_timeout from now, or never.
+  rt::Deadline io_deadline() const noexcept {
+    return operation_timeout_ == rt::Clock::duration::zero() ? rt::Deadline::never()
+                                                             : rt::Deadline::after(operation_timeout_);
+  }
   void say_quit() noexcept;
   void consume_returned_packet() noexcept;
   void on_response_complete();

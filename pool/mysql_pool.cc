@@ -263,6 +263,7 @@ void MysqlPool::release(MysqlConnection* connection, bool clean) {
     return;
   }
   connection->trim();
+  connection->set_operation_timeout(limits_.operation_timeout);  // a session may have set its statement bound
   if (Waiter* waiter = first_waiter_) {
     unlink(*waiter);  // stays in lent_: handed straight to the oldest waiter
     waiter->connection = connection;

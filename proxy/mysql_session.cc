@@ -535,6 +535,7 @@ rt::Task<MysqlSession::Step> MysqlSession::relay_statement(const ClientPacket& p
       co_return flushed ? after_backend_lost() : Step::Close;
     }
   }
+  apply_statement_timeout(*backend);
   const auto sent = co_await backend->send_command_wire(packet.wire, &cancel_);
   if (!sent) {
     last_relayed_sequence_ = packet.sequence_id;

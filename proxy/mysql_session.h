@@ -96,6 +96,12 @@ class MysqlSession {
   /// Ends a statement whose response was relayed completely: the context learns from it, then the
   /// lease stays with the session while a pin is in force, else it goes back to the pool.
   void end_statement(pool::MysqlConnection& backend, const StatementTraits& traits);
+  /// Lets the client's statement about to be sent on `backend` run as long as mysql.statement_timeout
+  /// allows (no bound by default, as on a direct connection) instead of pool.operation_timeout, which
+  /// is meant for corral's own short statements. Lasts until the connection goes back to the pool.
+  void apply_statement_timeout(pool::MysqlConnection& backend) const noexcept {
+    backend.set_operation_timeout(env_->config->mysql.statement_timeout);
+  }
   /// Gives the lease back (closing the connection unless `clean`) and forgets the pins.
   void release_backend(bool clean);
   /// Gives the lease back (clean) unless a pin is in force; for commands that end without a response

@@ -190,6 +190,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlSession& session, const ClientPacke
   if (backend == nullptr) co_return co_await session.flush();
   close_cursor(*statement);  // a new execute closes the statement's cursor on the server
   session.set_cursor_pin(open_cursors_ > 0);
+  session.apply_statement_timeout(*backend);
   auto started = co_await pool::start_execute(*backend, statement->prepared, statement->execute,
                                               mutable_wire(packet), packet.payload, max_prepared_per_connection_,
                                               session.cancel());
@@ -242,6 +243,7 @@ rt::Task<bool> MysqlStatements::fetch(MysqlSession& session, const ClientPacket&
     co_return co_await session.flush();
   }
   mysql::rewrite_statement_id(mutable_wire(packet), statement->cursor->backend_id);
+  session.apply_statement_timeout(*backend);
   auto sent = co_await backend->send_command_wire(packet.wire, session.cancel());
   if (!sent) co_return backend_failed(session, *backend, packet);
   const MysqlSession::RelayEnd end = co_await session.relay_response(*backend);

@@ -84,6 +84,29 @@ TEST_F(Failure, BackendKilledMidTransaction) {
   EXPECT_EQ(bystander.query("SELECT 2").at(0), "2");
 }
 
+// pool.operation_timeout bounds corral's own statements; a client's statement may run as long as it
+// takes, as on a direct connection, unless mysql.statement_timeout_ms says otherwise.
+TEST_F(Failure, ALongStatementOutlastsTheOperationTimeout) {
+  start_proxy({.workers = 1, .pool_toml = "operation_timeout_ms = 300\n"});
+  MysqlClient client = connect(kUser, kPassword, "app");
+  EXPECT_EQ(client.query("SELECT SLEEP(1.5)").at(0), "0");
+  EXPECT_EQ(client.query("SELECT 2").at(0), "2");  // the connection went back and is still usable
+}
+
+TEST_F(Failure, StatementTimeoutFailsASilentStatement) {
+  start_proxy({.workers = 1, .mysql_toml = "statement_timeout_ms = 300\n"});
+  MysqlClient client = connect(kUser, kPassword, "app");
+  try {
+    client.query("SELECT SLEEP(5)");
+    FAIL() << "a statement outlived mysql.statement_timeout_ms";
+  } catch (const MysqlException& e) {
+    EXPECT_EQ(e.code(), 1158u) << e.what();
+    EXPECT_THAT(e.what(), HasSubstr("timed out after 300 ms"));
+  }
+  // The session held no state: only that statement failed, and the next one runs on a new connection.
+  EXPECT_EQ(client.query("SELECT 3").at(0), "3");
+}
+
 TEST_F(Failure, SixtyFourMibBlobRoundTrips) {
   start_backend({.extra_args = {"--max-allowed-packet=256M"}});
   backend().execute("CREATE TABLE app.blobs (id INT PRIMARY KEY, b LONGBLOB)");

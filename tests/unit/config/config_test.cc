@@ -74,6 +74,7 @@ TEST(ConfigParse, MinimalDocumentGetsDefaults) {
   EXPECT_FALSE(c.mysql.local_infile);
   EXPECT_EQ(c.mysql.server_version, "10.11.0-corral");
   EXPECT_EQ(c.mysql.max_prepared_per_connection, 256u);
+  EXPECT_EQ(c.mysql.statement_timeout, std::chrono::milliseconds(0));
   ASSERT_EQ(c.listeners.size(), 1u);
   const Listener& l = c.listeners[0];
   EXPECT_EQ(l.name, "r");
@@ -144,6 +145,7 @@ max_packet_size = 1073741824
 local_infile = true
 server_version = "8.0.36-proxy"
 max_prepared_per_connection = 65536
+statement_timeout_ms = 3600000
 )");
   EXPECT_EQ(c.server.workers, 8u);
   EXPECT_EQ(c.server.log_level, LogLevel::Debug);
@@ -184,6 +186,7 @@ max_prepared_per_connection = 65536
   EXPECT_TRUE(c.mysql.local_infile);
   EXPECT_EQ(c.mysql.server_version, "8.0.36-proxy");
   EXPECT_EQ(c.mysql.max_prepared_per_connection, 65536u);
+  EXPECT_EQ(c.mysql.statement_timeout, std::chrono::milliseconds(3600000));
 }
 
 TEST(ConfigParse, InlineTablesWork) {
@@ -306,6 +309,9 @@ INSTANTIATE_TEST_SUITE_P(
                   "mysql.max_prepared_per_connection must be > 0 (got 0)"},
         BoundCase{"mysql", "max_prepared_per_connection", "65537",
                   "mysql.max_prepared_per_connection must be <= 65536 (got 65537)"},
+        BoundCase{"mysql", "statement_timeout_ms", "-1", "mysql.statement_timeout_ms must be >= 0 (got -1)"},
+        BoundCase{"mysql", "statement_timeout_ms", "86400001",
+                  "mysql.statement_timeout_ms must be <= 86400000 (got 86400001)"},
         BoundCase{"server", "workers", "-9223372036854775808",
                   "server.workers must be >= 0 (got -9223372036854775808)"}));
 
