@@ -132,7 +132,8 @@ class MysqlContext {
   const std::string& variables_text() const noexcept { return variables_text_; }
 
   /// Learns from a finished backend response: OK fields, status flags and session-state changes.
-  /// `traits` are the statement's; `tracked` is false when the backend has no session tracking.
+  /// `traits` are the statement's; `result_set` is true when the response ended with a result set (ROW_COUNT()
+  /// is then -1 and FOUND_ROWS() its row count) rather than an OK.
   void learn_from_response(const mysql::ResponseSummary& summary, const mysql::SessionStateChanges& changes,
                            mysql::StatusFlags status_flags, const StatementTraits& traits, bool result_set);
   /// Prepared statements: a cursor is open on the backend connection (kept in pins() from the next

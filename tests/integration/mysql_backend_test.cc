@@ -13,6 +13,7 @@
 
 #include "harness.h"
 #include "pool/mysql_pool.h"
+#include "scripted_mysql_io.h"
 #include "runtime/block_on.h"
 #include "runtime/task_scope.h"
 
@@ -862,30 +863,6 @@ struct FakeServerLog {
   std::string failure;
 };
 
-rt::Task<rt::Result<std::pair<std::string, std::uint8_t>>> fake_read(rt::TcpStream* stream, rt::ByteBuffer* in) {
-  std::string scratch;
-  for (;;) {
-    const mysql::LogicalPacket packet = mysql::read_logical_packet(in->readable(), mysql::Limits{}, scratch);
-    if (packet.status == mysql::FrameStatus::Packet) {
-      std::pair<std::string, std::uint8_t> out{std::string(packet.payload), packet.last_sequence_id};
-      in->consume(packet.consumed);
-      co_return out;
-    }
-    if (packet.status == mysql::FrameStatus::Error) co_return std::make_error_code(std::errc::protocol_error);
-    auto n = co_await stream->read_some(in->writable(4096), rt::Deadline::after(5s));
-    if (!n) co_return n.error();
-    if (*n == 0) co_return rt::make_error_code(rt::Errc::PeerClosed);
-    in->commit(*n);
-  }
-}
-
-rt::Task<bool> fake_write(rt::TcpStream* stream, std::uint8_t sequence_id, std::string payload) {
-  std::string wire;
-  mysql::append_packet(wire, sequence_id, payload);
-  auto written = co_await stream->write_all(wire, rt::Deadline::after(5s));
-  co_return written.ok();
-}
-
 constexpr mysql::CapabilityFlags kFakeServerCapabilities =
     mysql::CLIENT_LONG_PASSWORD | mysql::CLIENT_FOUND_ROWS | mysql::CLIENT_LONG_FLAG | mysql::CLIENT_CONNECT_WITH_DB |
     mysql::CLIENT_PROTOCOL_41 | mysql::CLIENT_TRANSACTIONS | mysql::CLIENT_SECURE_CONNECTION |
@@ -915,10 +892,10 @@ rt::Task<void> fake_server(rt::TcpListener* listener, const mysql::RsaKey* rsa, 
                                                                          : mysql::kMysqlNativePassword;
   std::string payload;
   mysql::encode_handshake_v10(payload, greeting);
-  const bool greeted = co_await fake_write(&stream, 0, payload);
+  const bool greeted = co_await testing::scripted_write(&stream, 0, payload);
   if (!greeted) co_return;
 
-  auto response_packet = co_await fake_read(&stream, &in);
+  auto response_packet = co_await testing::scripted_read(&stream, &in);
   if (!response_packet) co_return;
   auto response = mysql::decode_handshake_response41(response_packet->first, kFakeServerCapabilities);
   if (!response) {
@@ -936,23 +913,24 @@ rt::Task<void> fake_server(rt::TcpListener* listener, const mysql::RsaKey* rsa, 
     // Pretend the cache is cold: full authentication over RSA.
     more.clear();
     mysql::encode_auth_more_data(more, std::string(1, static_cast<char>(mysql::kCachingSha2PerformFullAuth)));
-    const bool asked = co_await fake_write(&stream, sequence, more);
+    const bool asked = co_await testing::scripted_write(&stream, sequence, more);
     if (!asked) co_return;
-    auto request = co_await fake_read(&stream, &in);
+    auto request = co_await testing::scripted_read(&stream, &in);
     if (!request) co_return;
     log->public_key_requested =
         request->first == std::string(1, static_cast<char>(mysql::kCachingSha2RequestPublicKey));
     more.clear();
     mysql::encode_auth_more_data(more, *rsa->public_pem());
-    const bool sent_key = co_await fake_write(&stream, static_cast<std::uint8_t>(request->second + 1), more);
+    const auto key_sequence = static_cast<std::uint8_t>(request->second + 1);
+    const bool sent_key = co_await testing::scripted_write(&stream, key_sequence, more);
     if (!sent_key) co_return;
-    auto encrypted = co_await fake_read(&stream, &in);
+    auto encrypted = co_await testing::scripted_read(&stream, &in);
     if (!encrypted) co_return;
     auto decrypted = mysql::decrypt_password_rsa(*rsa, encrypted->first, scramble);
     if (decrypted) log->decrypted_password = *decrypted;
     sequence = static_cast<std::uint8_t>(encrypted->second + 1);
     if (!decrypted || *decrypted != password) {
-      const bool refused = co_await fake_write(&stream, sequence,
+      const bool refused = co_await testing::scripted_write(&stream, sequence,
                                                mysql::make_err(mysql::ER_ACCESS_DENIED_ERROR,
                                                                "Access denied for user 'app'@'fake'"));
       (void)refused;
@@ -963,31 +941,31 @@ rt::Task<void> fake_server(rt::TcpListener* listener, const mysql::RsaKey* rsa, 
     const std::string scramble2 = *mysql::generate_scramble();
     more.clear();
     mysql::encode_auth_switch_request(more, {std::string(mysql::kCachingSha2Password), scramble2 + '\0'});
-    const bool switched = co_await fake_write(&stream, sequence, more);
+    const bool switched = co_await testing::scripted_write(&stream, sequence, more);
     if (!switched) co_return;
-    auto token = co_await fake_read(&stream, &in);
+    auto token = co_await testing::scripted_read(&stream, &in);
     if (!token) co_return;
     log->switched_token_ok =
         mysql::verify_caching_sha2_token(token->first, scramble2, mysql::caching_sha2_hash(password));
     more.clear();
     mysql::encode_auth_more_data(more, std::string(1, static_cast<char>(mysql::kCachingSha2FastAuthSuccess)));
     sequence = static_cast<std::uint8_t>(token->second + 1);
-    const bool fast = co_await fake_write(&stream, sequence++, more);
+    const bool fast = co_await testing::scripted_write(&stream, sequence++, more);
     if (!fast) co_return;
   }
   std::string ok;
   mysql::OK_Packet ok_packet;
   ok_packet.status_flags = mysql::SERVER_STATUS_AUTOCOMMIT;
   mysql::encode_ok_packet(ok, ok_packet, caps);
-  const bool logged_in = co_await fake_write(&stream, sequence, ok);
+  const bool logged_in = co_await testing::scripted_write(&stream, sequence, ok);
   if (!logged_in) co_return;
   for (;;) {
-    auto command = co_await fake_read(&stream, &in);
+    auto command = co_await testing::scripted_read(&stream, &in);
     if (!command || command->first.empty() || command->first[0] != static_cast<char>(mysql::Command::COM_QUERY)) {
       co_return;  // COM_QUIT or EOF
     }
     log->queries.push_back(command->first.substr(1));
-    const bool answered = co_await fake_write(&stream, 1, ok);
+    const bool answered = co_await testing::scripted_write(&stream, 1, ok);
     if (!answered) co_return;
   }
 }

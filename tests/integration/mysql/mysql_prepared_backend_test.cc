@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "harness.h"
+#include "../scripted_mysql_io.h"
 #include "pool/mysql_connection.h"
 #include "pool/mysql_prepared.h"
 #include "protocols/mysql/command.h"
@@ -340,30 +341,6 @@ struct ScriptLog {
   int needs_reprepare = 1;           // how many executes are answered with ERR 1615
 };
 
-rt::Task<rt::Result<std::pair<std::string, std::uint8_t>>> script_read(rt::TcpStream* stream, rt::ByteBuffer* in) {
-  std::string scratch;
-  for (;;) {
-    const mysql::LogicalPacket packet = mysql::read_logical_packet(in->readable(), mysql::Limits{}, scratch);
-    if (packet.status == mysql::FrameStatus::Packet) {
-      std::pair<std::string, std::uint8_t> out{std::string(packet.payload), packet.last_sequence_id};
-      in->consume(packet.consumed);
-      co_return out;
-    }
-    if (packet.status == mysql::FrameStatus::Error) co_return std::make_error_code(std::errc::protocol_error);
-    auto n = co_await stream->read_some(in->writable(4096), rt::Deadline::after(std::chrono::seconds(5)));
-    if (!n) co_return n.error();
-    if (*n == 0) co_return rt::make_error_code(rt::Errc::PeerClosed);
-    in->commit(*n);
-  }
-}
-
-rt::Task<bool> script_write(rt::TcpStream* stream, std::uint8_t sequence_id, std::string payload) {
-  std::string wire;
-  mysql::append_packet(wire, sequence_id, payload);
-  auto written = co_await stream->write_all(wire, rt::Deadline::after(std::chrono::seconds(5)));
-  co_return written.ok();
-}
-
 constexpr mysql::CapabilityFlags kScriptCapabilities =
     mysql::CLIENT_LONG_PASSWORD | mysql::CLIENT_LONG_FLAG | mysql::CLIENT_PROTOCOL_41 | mysql::CLIENT_TRANSACTIONS |
     mysql::CLIENT_SECURE_CONNECTION | mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_DEPRECATE_EOF;
@@ -386,19 +363,19 @@ rt::Task<void> script_server(rt::TcpListener* listener, ScriptLog* log) {
   greeting.auth_plugin_name = mysql::kMysqlNativePassword;
   std::string payload;
   mysql::encode_handshake_v10(payload, greeting);
-  const bool greeted = co_await script_write(&stream, 0, payload);
+  const bool greeted = co_await testing::scripted_write(&stream, 0, payload);
   if (!greeted) co_return;
-  auto login = co_await script_read(&stream, &in);
+  auto login = co_await testing::scripted_read(&stream, &in);
   if (!login) co_return;
   std::string ok;
   mysql::OK_Packet ok_packet;
   ok_packet.status_flags = mysql::SERVER_STATUS_AUTOCOMMIT;
   mysql::encode_ok_packet(ok, ok_packet, kScriptCapabilities);
-  const bool logged_in = co_await script_write(&stream, static_cast<std::uint8_t>(login->second + 1), ok);
+  const bool logged_in = co_await testing::scripted_write(&stream, static_cast<std::uint8_t>(login->second + 1), ok);
   if (!logged_in) co_return;
   std::uint32_t next_id = 1;
   for (;;) {
-    auto command = co_await script_read(&stream, &in);
+    auto command = co_await testing::scripted_read(&stream, &in);
     if (!command || command->first.empty()) co_return;
     const auto code = static_cast<mysql::Command>(command->first[0]);
     std::string reply;
@@ -423,7 +400,7 @@ rt::Task<void> script_server(rt::TcpListener* listener, ScriptLog* log) {
     } else {
       co_return;  // COM_QUIT
     }
-    const bool answered = co_await script_write(&stream, 1, reply);
+    const bool answered = co_await testing::scripted_write(&stream, 1, reply);
     if (!answered) co_return;
   }
 }
