@@ -67,6 +67,51 @@ MysqlAcquired MysqlPool::failure(std::error_code code, const mysql::ErrorSpec& s
   return failure(code, MysqlError{spec.code, std::string(spec.sql_state), std::move(message)});
 }
 
+// Waits in the pool's FIFO without a coroutine of its own: the node lives in the acquire() frame.
+struct MysqlPool::QueueTurn {
+  QueueTurn(MysqlPool& owner, rt::Deadline deadline, rt::CancelSource* cancel_source, bool at_front)
+      : pool(owner), cancel(cancel_source), front(at_front) {
+    node.deadline = deadline.at;
+  }
+  QueueTurn(const QueueTurn&) = delete;
+  QueueTurn& operator=(const QueueTurn&) = delete;
+  /// A frame destroyed while waiting leaves no dangling link and gives back what it was handed.
+  ~QueueTurn() {
+    pool.unlink(node);
+    if (node.connection != nullptr) pool.release(std::exchange(node.connection, nullptr), true);
+  }
+
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> handle) {
+    rt::EventLoop& loop = *rt::EventLoop::current();
+    if (!node.wait.arm(loop, handle, nullptr, false, rt::Deadline::never(), cancel, nullptr, nullptr)) return false;
+    node.queued_at = loop.now();
+    pool.link(node, front);
+    pool.watch_deadline(node.deadline);
+    return true;
+  }
+  void await_resume() noexcept { pool.unlink(node); }  // still linked only after a cancellation
+
+  MysqlPool& pool;
+  rt::CancelSource* cancel;
+  bool front;
+  Waiter node;
+};
+
+// The deadline watcher's sleep: until `at`, an earlier deadline (Ready) or stop() (Cancelled).
+struct MysqlPool::DeadlineWait {
+  MysqlPool& pool;
+  rt::Clock::time_point at;
+
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> handle) {
+    pool.watch_at_ = at;
+    return pool.deadline_watch_.arm(*rt::EventLoop::current(), handle, nullptr, false, rt::Deadline{at},
+                                    pool.tasks_.cancel_source(), nullptr, nullptr);
+  }
+  bool await_resume() const noexcept { return pool.deadline_watch_.reason() != rt::WakeReason::Cancelled; }
+};
+
 rt::Task<MysqlAcquired> MysqlPool::acquire(rt::Deadline deadline, rt::CancelSource* cancel) {
   bool woken_for_slot = false;  // a released slot was offered to this caller ahead of later arrivals
   for (;;) {
@@ -75,15 +120,17 @@ rt::Task<MysqlAcquired> MysqlPool::acquire(rt::Deadline deadline, rt::CancelSour
                         "corral: shutting down");
     }
     if (cancel != nullptr && cancel->cancelled()) {
+      if (woken_for_slot) slot_freed();  // the slot this caller will not use goes to the next waiter
       co_return failure(rt::cancelled(), kErrBackendLost, "corral: request cancelled");
     }
     if (MysqlConnection* idle = pop_idle()) {
+      if (!idle->is_closed() && idle->conforms_to(key_)) co_return MysqlAcquired{MysqlLease(this, idle), {}, {}};
       MysqlAcquired lent = co_await lend(idle, cancel);
       if (lent.code != MysqlBackendErrc::Lost) co_return lent;
       continue;  // that connection died while being fixed up; nothing of the caller's ran on it
     }
     // Earlier waiters go first: a newcomer takes a free slot only when nobody is queued for it.
-    if (size() < limits_.max_connections && (first_waiter_ == nullptr || woken_for_slot)) {
+    if (size() < limits_.max_connections && (woken_for_slot || first_live_waiter() == nullptr)) {
       const MysqlPools::Convertible convertible =
           group_ != nullptr ? group_->lend_convertible(key_, this) : MysqlPools::Convertible{};
       if (convertible.connection != nullptr) {
@@ -101,10 +148,42 @@ rt::Task<MysqlAcquired> MysqlPool::acquire(rt::Deadline deadline, rt::CancelSour
         co_return co_await open_and_lend(cancel);
       }
     }
-    MysqlAcquired waited = co_await wait_turn(deadline, cancel, woken_for_slot);
-    if (waited.ok() || (waited.code && waited.code != MysqlBackendErrc::Lost)) co_return waited;
-    woken_for_slot = !waited.code;  // empty result: a slot freed up for this caller
+    MysqlConnection* handed = nullptr;
+    {
+      QueueTurn turn(*this, deadline, cancel, woken_for_slot);
+      co_await turn;
+      woken_for_slot = turn.node.outcome == Waiter::Outcome::SlotFreed;
+      handed = std::exchange(turn.node.connection, nullptr);
+      if (!woken_for_slot && handed == nullptr) co_return after_wait(turn.node, cancel);
+    }
+    if (handed == nullptr) continue;  // a slot freed up for this caller: try again, ahead of newcomers
+    // Handed over by release(): this caller's now, unless it gave up in the meantime.
+    if (cancel != nullptr && cancel->cancelled()) {
+      release(handed, true);
+      co_return failure(rt::cancelled(), kErrBackendLost, "corral: request cancelled");
+    }
+    if (stopped_) {
+      release(handed, false);
+      co_return failure(make_error_code(MysqlBackendErrc::Unavailable), kErrBackendUnavailable,
+                        "corral: shutting down");
+    }
+    if (!handed->is_closed() && handed->conforms_to(key_)) co_return MysqlAcquired{MysqlLease(this, handed), {}, {}};
+    MysqlAcquired lent = co_await lend(handed, cancel);
+    if (lent.code != MysqlBackendErrc::Lost) co_return lent;
   }
+}
+
+MysqlAcquired MysqlPool::after_wait(Waiter& waiter, rt::CancelSource* cancel) {
+  if (waiter.outcome == Waiter::Outcome::Stopped || stopped_) {
+    return failure(make_error_code(MysqlBackendErrc::Unavailable), kErrBackendUnavailable, "corral: shutting down");
+  }
+  if (waiter.outcome != Waiter::Outcome::TimedOut && cancel != nullptr && cancel->cancelled()) {
+    return failure(rt::cancelled(), kErrBackendLost, "corral: request cancelled");
+  }
+  return failure(make_error_code(MysqlBackendErrc::PoolExhausted), kErrPoolExhausted,
+                 "corral: no connection to backend " + describe_ + " became free within " +
+                     milliseconds_text(rt::Clock::now() - waiter.queued_at) + " (pool.max_connections=" +
+                     std::to_string(limits_.max_connections) + ")");
 }
 
 MysqlLease MysqlPool::try_acquire_ready() {
@@ -118,38 +197,43 @@ MysqlLease MysqlPool::try_acquire_ready() {
   return MysqlLease(this, connection);
 }
 
-rt::Task<MysqlAcquired> MysqlPool::wait_turn(rt::Deadline deadline, rt::CancelSource* cancel, bool front) {
-  const rt::Clock::time_point started = rt::Clock::now();
-  Waiter waiter(*this);
-  link(waiter, front);
-  const bool woken = co_await waiter.notify.wait(deadline, cancel);
-  const bool chosen = !waiter.linked;  // release()/slot_freed()/stop() unlinked it to wake it
-  if (!chosen) unlink(waiter);
-  if (MysqlConnection* handed = std::exchange(waiter.connection, nullptr)) {
-    // Handed over (possibly in the same loop turn as a timeout): it is this caller's now.
-    if (cancel != nullptr && cancel->cancelled()) {
-      release(handed, true);
-      co_return failure(rt::cancelled(), kErrBackendLost, "corral: request cancelled");
+void MysqlPool::watch_deadline(rt::Clock::time_point deadline) {
+  if (deadline == rt::Clock::time_point::max()) return;
+  if (watching_) {
+    // The watcher sleeps until the earliest deadline it knew of: an earlier one wakes it to re-plan.
+    if (deadline < watch_at_ && deadline_watch_.armed()) deadline_watch_.complete(rt::WakeReason::Ready);
+    return;
+  }
+  if (stopped_) return;
+  watching_ = true;
+  // The pool outlives the watcher: stop() cancels its sleep and join() waits for it before destruction.
+  tasks_.spawn(watch_deadlines(this));
+}
+
+rt::Task<void> MysqlPool::watch_deadlines(MysqlPool* pool) {
+  // One timer for the whole queue instead of one per waiter: it is armed for the earliest deadline and
+  // re-armed when it fires, so while waiters are served well within the queue timeout it fires about
+  // once per timeout, not once per wait.
+  while (!pool->stopped_) {
+    const rt::Clock::time_point now = rt::Clock::now();
+    rt::Clock::time_point earliest = rt::Clock::time_point::max();
+    for (Waiter* waiter = pool->first_waiter_; waiter != nullptr;) {
+      Waiter* const following = waiter->next;
+      if (waiter->wait.armed()) {
+        if (waiter->deadline <= now) {
+          pool->unlink(*waiter);
+          waiter->wake(Waiter::Outcome::TimedOut);
+        } else {
+          earliest = std::min(earliest, waiter->deadline);
+        }
+      }
+      waiter = following;
     }
-    if (stopped_) {
-      release(handed, false);
-      co_return failure(make_error_code(MysqlBackendErrc::Unavailable), kErrBackendUnavailable,
-                        "corral: shutting down");
-    }
-    co_return co_await lend(handed, cancel);
+    if (earliest == rt::Clock::time_point::max()) break;
+    const bool go_on = co_await DeadlineWait{*pool, earliest};
+    if (!go_on) break;
   }
-  if (woken && !stopped_) co_return MysqlAcquired{};  // a slot freed up: the caller tries again
-  if (chosen && !stopped_) slot_freed();  // the wake-up this caller will not use goes to the next waiter
-  if (stopped_) {
-    co_return failure(make_error_code(MysqlBackendErrc::Unavailable), kErrBackendUnavailable, "corral: shutting down");
-  }
-  if (cancel != nullptr && cancel->cancelled()) {
-    co_return failure(rt::cancelled(), kErrBackendLost, "corral: request cancelled");
-  }
-  co_return failure(make_error_code(MysqlBackendErrc::PoolExhausted), kErrPoolExhausted,
-                    "corral: no connection to backend " + describe_ + " became free within " +
-                        milliseconds_text(rt::Clock::now() - started) + " (pool.max_connections=" +
-                        std::to_string(limits_.max_connections) + ")");
+  pool->watching_ = false;
 }
 
 rt::Task<MysqlAcquired> MysqlPool::lend(MysqlConnection* connection, rt::CancelSource* cancel) {
@@ -264,10 +348,8 @@ void MysqlPool::release(MysqlConnection* connection, bool clean) {
   }
   connection->trim();
   connection->set_operation_timeout(limits_.operation_timeout);  // a session may have set its statement bound
-  if (Waiter* waiter = first_waiter_) {
-    unlink(*waiter);  // stays in lent_: handed straight to the oldest waiter
-    waiter->connection = connection;
-    waiter->notify.notify();
+  if (Waiter* waiter = next_waiter()) {
+    waiter->wake(Waiter::Outcome::Handed, connection);  // stays in lent_: handed straight to the oldest waiter
     return;
   }
   // A waiter of a sibling pool (same credentials, other schema or charset) gets it next, converted on
@@ -358,9 +440,8 @@ void MysqlPool::slot_freed() {
     if (lent_.empty()) drained_.notify();
     return;
   }
-  if (Waiter* waiter = first_waiter_) {
-    unlink(*waiter);
-    waiter->notify.notify();
+  if (Waiter* waiter = next_waiter()) {
+    waiter->wake(Waiter::Outcome::SlotFreed);
     return;
   }
   // The slot counts for the credentials' bound too: a sibling's waiter may open a connection now.
@@ -379,11 +460,6 @@ void MysqlPool::on_open_failed(const MysqlConnection& connection, std::error_cod
 }
 
 bool MysqlPool::in_backoff() const { return rt::Clock::now() < retry_at_; }
-
-MysqlPool::Waiter::~Waiter() {
-  pool.unlink(*this);
-  if (connection != nullptr) pool.release(std::exchange(connection, nullptr), true);
-}
 
 void MysqlPool::link(Waiter& waiter, bool front) {
   if (front) {
@@ -408,6 +484,18 @@ void MysqlPool::unlink(Waiter& waiter) {
   --waiting_;
 }
 
+MysqlPool::Waiter* MysqlPool::first_live_waiter() {
+  // A cancelled waiter stays linked until its frame resumes; nobody may hand it anything meanwhile.
+  while (first_waiter_ != nullptr && !first_waiter_->wait.armed()) unlink(*first_waiter_);
+  return first_waiter_;
+}
+
+MysqlPool::Waiter* MysqlPool::next_waiter() {
+  Waiter* waiter = first_live_waiter();
+  if (waiter != nullptr) unlink(*waiter);
+  return waiter;
+}
+
 void MysqlPool::stop() {
   if (stopped_) return;
   stopped_ = true;
@@ -419,10 +507,7 @@ void MysqlPool::stop() {
   for (MysqlConnection* connection : lent_) {
     if (connection->state() != MysqlConnection::State::Opening) connection->close(shutting_down);
   }
-  while (Waiter* waiter = first_waiter_) {
-    unlink(*waiter);
-    waiter->notify.notify();
-  }
+  while (Waiter* waiter = next_waiter()) waiter->wake(Waiter::Outcome::Stopped);
   if (lent_.empty()) drained_.notify();
 }
 
@@ -480,14 +565,15 @@ bool MysqlPools::hand_to_sibling(MysqlPool& from, MysqlConnection* connection) {
   if (found == by_credentials_.end()) return false;
   bool someone_waits = false;
   for (MysqlPool* pool : found->second) {
-    if (pool == &from || pool->stopped_ || pool->first_waiter_ == nullptr) continue;
+    if (pool == &from || pool->stopped_) continue;
+    MysqlPool::Waiter* waiter = pool->first_live_waiter();
+    if (waiter == nullptr) continue;
     someone_waits = true;
     if (!connection->can_conform_to(pool->key_)) continue;
-    MysqlPool::Waiter* waiter = pool->first_waiter_;
     pool->unlink(*waiter);  // before move_to, whose freed slot wakes some other waiter
     from.move_to(connection, *pool);
-    waiter->connection = connection;  // counted as lent to `pool`; its lend() converts it
-    waiter->notify.notify();
+    // Counted as lent to `pool`; its acquire() converts it.
+    waiter->wake(MysqlPool::Waiter::Outcome::Handed, connection);
     return true;
   }
   if (!someone_waits) return false;
@@ -511,11 +597,11 @@ void MysqlPools::wake_sibling(const MysqlPool& from) {
   const auto found = by_credentials_.find(from.credentials_id_);
   if (found == by_credentials_.end()) return;
   for (MysqlPool* pool : found->second) {
-    if (pool == &from || pool->stopped_ || pool->first_waiter_ == nullptr) continue;
-    MysqlPool::Waiter* waiter = pool->first_waiter_;
-    pool->unlink(*waiter);
-    waiter->notify.notify();
-    return;
+    if (pool == &from || pool->stopped_) continue;
+    if (MysqlPool::Waiter* waiter = pool->next_waiter()) {
+      waiter->wake(MysqlPool::Waiter::Outcome::SlotFreed);
+      return;
+    }
   }
 }
 

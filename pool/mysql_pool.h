@@ -11,11 +11,16 @@
 //   release(clean) ─► oldest waiter, or idle list (idle_timeout closes it later); not clean, not Idle,
 //                     in a transaction, autocommit off or state unknown ─► closed
 //
+// Waiting costs no coroutine and no timer of its own: the waiter is a node in the acquire() frame,
+// release() hands it the connection and resumes it, and one deadline watcher per pool (a coroutine
+// sleeping until the earliest waiter's deadline) fails the waiters whose queue timeout passed.
+//
 // The pool never re-sends anything: a connection that failed mid-statement is closed, the session
 // reports the error, and the next acquire opens a new one.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -25,6 +30,7 @@
 #include "config/config.h"
 #include "pool/mysql_connection.h"
 #include "pool/mysql_key.h"
+#include "runtime/event_loop.h"
 #include "runtime/notify.h"
 #include "runtime/task.h"
 #include "runtime/task_scope.h"
@@ -125,27 +131,43 @@ class MysqlPool {
  private:
   friend class MysqlPools;
 
-  /// One waiting acquire, in its coroutine frame; release() hands a connection straight to it.
+  /// One waiting acquire: a node in the acquire() frame, linked into the pool's FIFO. Whoever ends the
+  /// wait (release() handing a connection, a freed slot, the deadline watcher, stop()) unlinks it, says
+  /// why in `outcome` and completes `wait`; a cancellation completes `wait` alone and leaves the node
+  /// linked until the frame resumes (next_waiter() skips such nodes).
   struct Waiter {
-    explicit Waiter(MysqlPool& owner) noexcept : pool(owner) {}
+    enum class Outcome : std::uint8_t { Waiting, Handed, SlotFreed, TimedOut, Stopped };
+
+    Waiter() = default;
     Waiter(const Waiter&) = delete;
     Waiter& operator=(const Waiter&) = delete;
-    /// A frame destroyed while waiting leaves no dangling link and gives back what it was handed.
-    ~Waiter();
 
-    MysqlPool& pool;
-    rt::Notify notify;
-    MysqlConnection* connection = nullptr;  // handed over (already counted as lent)
+    /// Ends the wait with `why`; the node must be unlinked and its wait armed.
+    void wake(Outcome why, MysqlConnection* handed = nullptr) {
+      outcome = why;
+      connection = handed;
+      wait.complete(rt::WakeReason::Ready);
+    }
+
+    rt::Waiter wait;                      // resumption and cancellation; never a timer of its own
+    rt::Clock::time_point deadline;       // checked by the pool's one deadline watcher
+    rt::Clock::time_point queued_at;      // for the ERR 1040 text
+    MysqlConnection* connection = nullptr;  // Handed: already counted as lent to this waiter
     Waiter* prev = nullptr;
     Waiter* next = nullptr;
     bool linked = false;
+    Outcome outcome = Outcome::Waiting;
   };
+  struct QueueTurn;
+  struct DeadlineWait;
 
   rt::Task<MysqlAcquired> lend(MysqlConnection* connection, rt::CancelSource* cancel);
   rt::Task<MysqlAcquired> open_and_lend(rt::CancelSource* cancel);
   rt::Task<MysqlAcquired> convert_from(MysqlPool& sibling, MysqlConnection* connection, rt::CancelSource* cancel);
-  rt::Task<MysqlAcquired> wait_turn(rt::Deadline deadline, rt::CancelSource* cancel, bool front);
+  MysqlAcquired after_wait(Waiter& waiter, rt::CancelSource* cancel);
   static rt::Task<void> reap_idle(MysqlPool* pool);
+  static rt::Task<void> watch_deadlines(MysqlPool* pool);
+  void watch_deadline(rt::Clock::time_point deadline);
 
   MysqlConnection* pop_idle();
   MysqlConnection* lend_idle_for(const MysqlKey& key);  // for a sibling's conversion
@@ -158,6 +180,10 @@ class MysqlPool {
   bool in_backoff() const;
   void link(Waiter& waiter, bool front);
   void unlink(Waiter& waiter);
+  /// The oldest waiter still waiting, unlinked; cancelled nodes on the way are dropped. nullptr if none.
+  Waiter* next_waiter();
+  /// The oldest waiter still waiting, left linked (cancelled nodes before it are dropped).
+  Waiter* first_live_waiter();
   MysqlAcquired failure(std::error_code code, MysqlError error) const;
   MysqlAcquired failure(std::error_code code, const mysql::ErrorSpec& spec, std::string message) const;
 
@@ -177,8 +203,11 @@ class MysqlPool {
   Waiter* first_waiter_ = nullptr;
   Waiter* last_waiter_ = nullptr;
   std::size_t waiting_ = 0;
-  rt::TaskScope tasks_;                                     // the idle reaper
+  rt::TaskScope tasks_;                                     // the idle reaper and the deadline watcher
   bool reaping_ = false;
+  bool watching_ = false;                                   // watch_deadlines() runs
+  rt::Clock::time_point watch_at_{};                        // when it wakes next (when armed)
+  rt::Waiter deadline_watch_;                               // its sleep: a new, earlier deadline wakes it
   rt::Notify drained_;                                      // the last lent connection came back (join)
   MysqlError last_error_;                                   // of the last failed open
   rt::Clock::time_point retry_at_{};

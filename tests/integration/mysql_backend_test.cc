@@ -757,6 +757,141 @@ TEST_F(MysqlBackendPool, CancelledWaiterLeavesTheQueue) {
   rt::block_on(loop_, pool.join());
 }
 
+// ---- the wait queue: FIFO order, direct hand-off, shared deadline watcher, cancellation ----------
+
+/// One queued acquire: records its id in `order` when it gets a connection (-id when it fails), then
+/// gives the connection back at once.
+rt::Task<void> take_turn(MysqlPool* pool, int id, std::chrono::milliseconds wait, rt::CancelSource* cancel,
+                         std::vector<int>* order, std::vector<MysqlAcquired>* failures) {
+  MysqlAcquired acquired = co_await pool->acquire(rt::Deadline::after(wait), cancel);
+  if (!acquired.ok()) {
+    order->push_back(-id);
+    failures->push_back(std::move(acquired));
+    co_return;
+  }
+  order->push_back(id);
+  acquired.lease.release(true);
+}
+
+struct HandOff {
+  std::size_t waiting_before = 0;
+  std::size_t idle_after_release = 0;
+  std::size_t lent_after_release = 0;
+  bool newcomer_took_it = false;
+  std::vector<int> order;
+  std::vector<MysqlAcquired> failures;
+};
+
+rt::Task<HandOff> queue_then_release(MysqlPool* pool, MysqlLease* held) {
+  HandOff seen;
+  rt::TaskScope scope;
+  // Each waiter refers to `pool` and `seen`, which outlive the scope's join below. spawn() runs a
+  // waiter until it suspends in the queue, so they queue in spawn order.
+  for (int id = 1; id <= 3; ++id) scope.spawn(take_turn(pool, id, 10s, nullptr, &seen.order, &seen.failures));
+  seen.waiting_before = pool->waiting_count();
+  held->release(true);
+  // Handed straight to waiter 1: never idle, so a newcomer's fast path finds nothing to take.
+  seen.idle_after_release = pool->idle_count();
+  seen.lent_after_release = pool->lent_count();
+  MysqlLease newcomer = pool->try_acquire_ready();
+  seen.newcomer_took_it = static_cast<bool>(newcomer);
+  // A newcomer's acquire() queues behind the three.
+  scope.spawn(take_turn(pool, 4, 10s, nullptr, &seen.order, &seen.failures));
+  co_await scope.join();
+  co_return seen;
+}
+
+TEST_F(MysqlBackendPool, WaitersAreServedInArrivalOrderByDirectHandOff) {
+  limits_.max_connections = 1;
+  MysqlServerInfo info;
+  MysqlPool pool(key("shop"), address(), limits_, info);
+  auto [held, held_wait] = rt::block_on(loop_, timed_acquire(&pool, 2s));
+  ASSERT_TRUE(held.ok()) << held.error.message;
+  const HandOff seen = rt::block_on(loop_, queue_then_release(&pool, &held.lease));
+  EXPECT_EQ(seen.waiting_before, 3u);
+  EXPECT_EQ(seen.idle_after_release, 0u);
+  EXPECT_EQ(seen.lent_after_release, 1u);
+  EXPECT_FALSE(seen.newcomer_took_it);
+  EXPECT_EQ(seen.order, (std::vector<int>{1, 2, 3, 4}));
+  EXPECT_EQ(pool.opened_total(), 1u);
+  EXPECT_EQ(pool.waiting_count(), 0u);
+  EXPECT_EQ(pool.idle_count(), 1u);
+  pool.stop();
+  rt::block_on(loop_, pool.join());
+}
+
+struct Deadlines {
+  std::size_t waiting_when_short_one_failed = 0;
+  MysqlAcquired short_wait;
+  std::vector<int> order;
+  std::vector<MysqlAcquired> failures;
+};
+
+rt::Task<Deadlines> short_deadline_behind_long_one(MysqlPool* pool, MysqlLease* held) {
+  Deadlines seen;
+  rt::TaskScope scope;
+  // The waiter refers to `seen`, which outlives the scope's join below.
+  scope.spawn(take_turn(pool, 1, 30s, nullptr, &seen.order, &seen.failures));
+  // Queued second with a much earlier deadline: the watcher, asleep until the first one's deadline,
+  // must wake up for it.
+  seen.short_wait = co_await pool->acquire(rt::Deadline::after(200ms), nullptr);
+  seen.waiting_when_short_one_failed = pool->waiting_count();
+  held->release(true);  // the long waiter is still queued and gets it
+  co_await scope.join();
+  co_return seen;
+}
+
+TEST_F(MysqlBackendPool, EarlierDeadlineQueuedBehindALaterOneTimesOutWithErr1040) {
+  limits_.max_connections = 1;
+  MysqlServerInfo info;
+  MysqlPool pool(key("shop"), address(), limits_, info);
+  auto [held, held_wait] = rt::block_on(loop_, timed_acquire(&pool, 2s));
+  ASSERT_TRUE(held.ok()) << held.error.message;
+  const Deadlines seen = rt::block_on(loop_, short_deadline_behind_long_one(&pool, &held.lease));
+  ASSERT_FALSE(seen.short_wait.ok());
+  EXPECT_EQ(seen.short_wait.code, MysqlBackendErrc::PoolExhausted);
+  EXPECT_EQ(seen.short_wait.error.code, 1040);
+  EXPECT_THAT(seen.short_wait.error.message, HasSubstr("pool.max_connections=1"));
+  EXPECT_EQ(seen.waiting_when_short_one_failed, 1u) << "the 30 s waiter is still queued";
+  EXPECT_EQ(seen.order, (std::vector<int>{1}));
+  EXPECT_EQ(pool.waiting_count(), 0u);
+  pool.stop();
+  rt::block_on(loop_, pool.join());
+}
+
+rt::Task<HandOff> cancel_first_then_release(MysqlPool* pool, MysqlLease* held) {
+  HandOff seen;
+  rt::CancelSource first_cancel;
+  rt::TaskScope scope;
+  // The waiters refer to `first_cancel` and `seen`, which outlive the scope's join below.
+  scope.spawn(take_turn(pool, 1, 10s, &first_cancel, &seen.order, &seen.failures));
+  scope.spawn(take_turn(pool, 2, 10s, nullptr, &seen.order, &seen.failures));
+  seen.waiting_before = pool->waiting_count();
+  // Cancelled, but its frame has not resumed yet when the release comes: the hand-off skips it.
+  first_cancel.cancel();
+  held->release(true);
+  co_await scope.join();
+  co_return seen;
+}
+
+TEST_F(MysqlBackendPool, ReleaseSkipsAWaiterCancelledInTheSameTurn) {
+  limits_.max_connections = 1;
+  MysqlServerInfo info;
+  MysqlPool pool(key("shop"), address(), limits_, info);
+  auto [held, held_wait] = rt::block_on(loop_, timed_acquire(&pool, 2s));
+  ASSERT_TRUE(held.ok()) << held.error.message;
+  const HandOff seen = rt::block_on(loop_, cancel_first_then_release(&pool, &held.lease));
+  EXPECT_EQ(seen.waiting_before, 2u);
+  EXPECT_EQ(seen.order, (std::vector<int>{-1, 2}));
+  ASSERT_EQ(seen.failures.size(), 1u);
+  EXPECT_EQ(seen.failures[0].code, std::errc::operation_canceled);
+  EXPECT_EQ(pool.waiting_count(), 0u);
+  EXPECT_EQ(pool.idle_count(), 1u);
+  EXPECT_EQ(pool.opened_total(), 1u);
+  pool.stop();
+  rt::block_on(loop_, pool.join());
+}
+
 rt::Task<void> stop_after(MysqlPool* pool, std::chrono::milliseconds delay) {
   co_await rt::sleep_for(delay);
   pool->stop();
