@@ -233,15 +233,35 @@ rt::Task<rt::Result<void>> send_long_data(MysqlConnection& connection, std::uint
 
 }  // namespace
 
+BackendStatement* ready_execute(MysqlConnection& connection, const PreparedTemplate& statement, ExecuteState& state,
+                                std::span<char> wire, std::string_view payload) {
+  if (!state.long_data.empty()) return nullptr;
+  BackendStatement* backend = connection.prepared().find(statement.id);
+  if (backend == nullptr) return nullptr;
+  const auto layout = scan_execute(payload, backend->num_params, connection.capabilities());
+  if (!layout) return nullptr;
+  if (layout->new_params_bound) {
+    if (state.types != layout->types) state.types.assign(layout->types);
+    if (backend->bound_types != layout->types) backend->bound_types.assign(layout->types);
+  } else if (layout->param_count > 0 && !state.types.empty() && backend->bound_types != state.types) {
+    return nullptr;  // the types must be re-sent: start_execute() re-encodes the packet
+  }
+  if (mysql::rewrite_statement_id(wire, backend->backend_id) != mysql::Errc::Ok) return nullptr;
+  return backend;
+}
+
 rt::Task<rt::Result<ExecuteStart>> start_execute(MysqlConnection& connection,
                                                  const std::shared_ptr<PreparedTemplate>& statement,
                                                  ExecuteState& state, std::span<char> wire,
                                                  std::string_view payload, std::size_t capacity,
-                                                 rt::CancelSource* cancel) {
-  // The hot path (statement cached here, types already known to it, no long data) awaits only the
-  // write and the read: no other coroutine frame, no allocation, no copy of the client's packet.
+                                                 bool after_need_reprepare, rt::CancelSource* cancel) {
+  // What ready_execute() cannot do: prepare here, send long data, re-send types, retry after 1615.
   ExecuteStart start;
-  for (int attempt = 0;; ++attempt) {
+  if (after_need_reprepare) {
+    auto closed = co_await close_on(connection, statement->id, cancel);
+    if (!closed) co_return closed.error();
+  }
+  for (int attempt = after_need_reprepare ? 1 : 0;; ++attempt) {
     BackendStatement* backend = connection.prepared().find(statement->id);
     if (backend == nullptr) {
       auto prepared = co_await prepare_on(connection, statement, capacity, cancel);

@@ -163,19 +163,29 @@ struct ExecuteStart {
 /// ER_NEED_REPREPARE: the server refused to run a statement whose tables changed since PREPARE.
 inline constexpr std::uint16_t kErrNeedReprepare = 1615;
 
+/// start_execute()'s common case without a coroutine: when `connection` has `statement` prepared, the
+/// client buffered no long data and its packet can go as it is (it carries its types, or the backend
+/// statement last saw the types it bound), records the types, rewrites the statement id in `wire` and
+/// returns the backend statement; the caller sends `wire` and reads the response (ERR 1615 included).
+/// nullptr when start_execute() has work to do (nothing is sent either way).
+BackendStatement* ready_execute(MysqlConnection& connection, const PreparedTemplate& statement, ExecuteState& state,
+                                std::span<char> wire, std::string_view payload);
+
 /// Runs a client's COM_STMT_EXECUTE of `statement` on `connection`: prepares it there if needed, sends
 /// the long data the client buffered, then the execute with the backend's statement id, re-sending the
 /// client's bound types when the backend statement last saw others, and reads the first response
 /// packet. When that is ERR 1615 the statement did not run: it is closed, prepared again and the
 /// execute re-sent, once. `wire` is the client's packet as received (its statement id is rewritten in
-/// place); `payload` is its logical payload. Long data is cleared once sent.
+/// place); `payload` is its logical payload. Long data is cleared once sent. `after_need_reprepare`: an
+/// execute of the cached backend statement already came back with ERR 1615 (ready_execute()'s path):
+/// the statement is closed and prepared again first, and a second 1615 goes to the client.
 /// Suspends like prepare_on(); transport and protocol failures close the connection and are errors.
 /// Lifetime: `statement`, `state`, `wire` and `payload` must outlive the call.
 rt::Task<rt::Result<ExecuteStart>> start_execute(MysqlConnection& connection,
                                                  const std::shared_ptr<PreparedTemplate>& statement,
                                                  ExecuteState& state, std::span<char> wire,
                                                  std::string_view payload, std::size_t capacity,
-                                                 rt::CancelSource* cancel);
+                                                 bool after_need_reprepare, rt::CancelSource* cancel);
 
 /// Closes and forgets the backend statement of `template_id` on `connection` (COM_STMT_CLOSE has no
 /// response, so this only writes). Used after ERR 1615 before preparing it again.

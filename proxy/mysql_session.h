@@ -130,6 +130,11 @@ class MysqlSession {
   /// Writes what is queued. Suspends while the client's socket is full (pool.operation_timeout without
   /// progress closes the client). False when the client is gone.
   rt::Task<bool> flush();
+  /// flush() in two halves, so per-statement paths (relay_statement(), COM_STMT_EXECUTE) await the
+  /// client's socket without one more coroutine frame: the write of what is queued (nothing to write
+  /// completes at once), and its outcome (the queue is cleared; false when the client is gone).
+  rt::WriteAwaitable write_queued();
+  bool after_write_queued(const rt::Result<void>& written);
 
   /// The prepared-statement entry point: every COM_STMT_* command arrives here.
   rt::Task<Step> handle_statement_command(const mysql::CommandPacket& command, const ClientPacket& packet);
@@ -161,11 +166,6 @@ class MysqlSession {
   rt::Task<Step> handle_reset_connection();
   rt::Task<bool> relay_local_infile(pool::MysqlConnection& backend);
   rt::Task<bool> write_direct(std::string_view bytes);
-  // flush() in two halves, so relay_statement() (once per statement) awaits the client's socket
-  // without one more coroutine frame: the write of what is queued (out_ not empty), and its outcome
-  // (the queue is cleared; false when the client is gone).
-  rt::WriteAwaitable write_queued();
-  bool after_write_queued(const rt::Result<void>& written);
   pool::MysqlPool& context_pool();
   void count_pins(MysqlPins started);
   std::string access_denied(std::string_view user_name, bool with_password) const;

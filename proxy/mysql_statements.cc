@@ -71,27 +71,37 @@ void MysqlStatements::close_cursor(Statement& statement) noexcept {
 
 rt::Task<bool> MysqlStatements::handle(MysqlSession& session, const mysql::CommandPacket& command,
                                        const ClientPacket& packet) {
+  // Not a coroutine: the caller awaits the handler's own task, one frame less per statement.
   switch (command.command) {
     case mysql::Command::COM_STMT_PREPARE:
-      co_return co_await prepare(session, packet);
+      return prepare(session, packet);
     case mysql::Command::COM_STMT_EXECUTE:
-      co_return co_await execute(session, packet);
+      return execute(session, packet);
     case mysql::Command::COM_STMT_FETCH:
-      co_return co_await fetch(session, packet);
+      return fetch(session, packet);
     case mysql::Command::COM_STMT_RESET:
-      co_return co_await reset(session, packet);
-    case mysql::Command::COM_STMT_CLOSE: {
-      const bool go_on = co_await close(session, packet);
-      if (go_on) co_await yield_every_few(session);
-      co_return go_on;
-    }
+      return reset(session, packet);
+    case mysql::Command::COM_STMT_CLOSE:
     case mysql::Command::COM_STMT_SEND_LONG_DATA:
-      send_long_data(packet);  // no response, as from a server
-      co_await yield_every_few(session);
-      co_return true;
+      return handle_silent(session, command, packet);
     default:
-      break;
+      return refuse_bulk_execute(session, packet);
   }
+}
+
+rt::Task<bool> MysqlStatements::handle_silent(MysqlSession& session, const mysql::CommandPacket& command,
+                                              const ClientPacket& packet) {
+  if (command.command == mysql::Command::COM_STMT_CLOSE) {
+    const bool go_on = co_await close(session, packet);
+    if (go_on) co_await yield_every_few(session);
+    co_return go_on;
+  }
+  send_long_data(packet);  // no response, as from a server
+  co_await yield_every_few(session);
+  co_return true;
+}
+
+rt::Task<bool> MysqlStatements::refuse_bulk_execute(MysqlSession& session, const ClientPacket& packet) {
   // COM_STMT_BULK_EXECUTE (MariaDB array binding): its parameter rows are not mapped yet.
   session.queue_error(reply_sequence(packet), mysql::ER_NOT_SUPPORTED_YET,
                       "COM_STMT_BULK_EXECUTE is not supported by corral");
@@ -186,24 +196,60 @@ rt::Task<bool> MysqlStatements::execute(MysqlSession& session, const ClientPacke
                         "than mysql.max_packet_size");
     co_return co_await session.flush();
   }
-  pool::MysqlConnection* backend = co_await session.backend_for_statement();
-  if (backend == nullptr) co_return co_await session.flush();
+  // An idle connection that matches and needs no replay is taken without a coroutine.
+  pool::MysqlConnection* backend = session.ready_backend(false);
+  if (backend == nullptr) {
+    backend = co_await session.backend_for_statement();
+    if (backend == nullptr) co_return co_await session.flush();
+  }
   close_cursor(*statement);  // a new execute closes the statement's cursor on the server
   session.set_cursor_pin(open_cursors_ > 0);
   session.apply_statement_timeout(*backend);
-  auto started = co_await pool::start_execute(*backend, statement->prepared, statement->execute,
-                                              mutable_wire(packet), packet.payload, max_prepared_per_connection_,
-                                              session.cancel());
-  if (!started) co_return backend_failed(session, *backend, packet);
-  if (!started->refusal.empty()) {
-    session.queue_packet(reply_sequence(packet), started->refusal);
-    session.end_statement(*backend, StatementTraits{});
-    co_return co_await session.flush();
-  }
-  pool::BackendStatement* backend_statement = started->statement;
   const std::uint8_t cursor_type = static_cast<std::uint8_t>(packet.payload[5]);  // flags after the id
-  session.queue_relayed_packet(*backend, started->first, started->first_event);
-  if (!started->first_event.complete) {
+  bool complete = false;
+  bool first_relayed = false;
+  bool need_reprepare = false;
+  // Hot path: the statement is prepared on this connection and the client's packet goes as it is (id
+  // rewritten in place). Only the socket waits suspend; the first packet is looked at before the
+  // client sees it, because ERR 1615 means the statement did not run and is worth one re-prepare.
+  pool::BackendStatement* backend_statement =
+      pool::ready_execute(*backend, *statement->prepared, statement->execute, mutable_wire(packet), packet.payload);
+  if (backend_statement != nullptr) {
+    const auto sent = co_await backend->send_command_wire(packet.wire, session.cancel());
+    if (!sent) co_return backend_failed(session, *backend, packet);
+    for (;;) {
+      auto polled = backend->poll_response_packet();
+      if (!polled) co_return backend_failed(session, *backend, packet);
+      if (polled->has_value()) {
+        const pool::ResponsePacket& first = **polled;
+        need_reprepare = first.event.phase == mysql::ResponsePhase::Err &&
+                         first.event.err.error_code == pool::kErrNeedReprepare;
+        if (!need_reprepare) {
+          session.queue_relayed_packet(*backend, first.packet, first.event);
+          complete = first.event.complete;
+          first_relayed = true;
+        }
+        break;
+      }
+      const auto filled = co_await backend->read_response_bytes(session.cancel());
+      if (!filled) co_return backend_failed(session, *backend, packet);
+    }
+  }
+  if (!first_relayed) {
+    auto started = co_await pool::start_execute(*backend, statement->prepared, statement->execute,
+                                                mutable_wire(packet), packet.payload, max_prepared_per_connection_,
+                                                need_reprepare, session.cancel());
+    if (!started) co_return backend_failed(session, *backend, packet);
+    if (!started->refusal.empty()) {
+      session.queue_packet(reply_sequence(packet), started->refusal);
+      session.end_statement(*backend, StatementTraits{});
+      co_return co_await session.flush();
+    }
+    backend_statement = started->statement;
+    session.queue_relayed_packet(*backend, started->first, started->first_event);
+    complete = started->first_event.complete;
+  }
+  if (!complete) {
     const MysqlSession::RelayEnd end = co_await session.relay_response(*backend);
     if (end == MysqlSession::RelayEnd::BackendLost) co_return session.after_backend_lost() == MysqlSession::Step::Next;
     if (end == MysqlSession::RelayEnd::ClientGone) co_return false;
@@ -217,7 +263,8 @@ rt::Task<bool> MysqlStatements::execute(MysqlSession& session, const ClientPacke
   }
   session.set_cursor_pin(open_cursors_ > 0);
   session.end_statement(*backend, StatementTraits{});
-  co_return co_await session.flush();
+  const auto written = co_await session.write_queued();  // the socket awaited directly: no flush() frame
+  co_return session.after_write_queued(written);
 }
 
 // ---- COM_STMT_FETCH ------------------------------------------------------------------------------

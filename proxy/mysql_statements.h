@@ -51,6 +51,7 @@ class MysqlStatements {
 
   /// Handles one COM_STMT_* command. Returns false when the session must close (the client is gone,
   /// or the backend failed while the session held state that is now lost).
+  /// Lifetime: `session`, `command` and `packet` must outlive the returned task.
   rt::Task<bool> handle(MysqlSession& session, const mysql::CommandPacket& command, const ClientPacket& packet);
 
   /// Forgets every statement (COM_RESET_CONNECTION, COM_CHANGE_USER: the server would drop them too).
@@ -70,6 +71,9 @@ class MysqlStatements {
     pool::BackendStatement* cursor = nullptr;  // the backend statement with this statement's open cursor
   };
 
+  /// COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA: no response; every so often a loop turn.
+  rt::Task<bool> handle_silent(MysqlSession& session, const mysql::CommandPacket& command, const ClientPacket& packet);
+  rt::Task<bool> refuse_bulk_execute(MysqlSession& session, const ClientPacket& packet);
   rt::Task<bool> prepare(MysqlSession& session, const ClientPacket& packet);
   rt::Task<bool> execute(MysqlSession& session, const ClientPacket& packet);
   rt::Task<bool> fetch(MysqlSession& session, const ClientPacket& packet);

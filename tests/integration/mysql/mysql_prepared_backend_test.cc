@@ -49,7 +49,7 @@ rt::Task<Executed> execute(MysqlConnection* connection, std::shared_ptr<Prepared
   mysql::append_packet(wire, 0, payload);
   Executed out;
   auto started = co_await start_execute(*connection, statement, *state, std::span<char>(wire.data(), wire.size()),
-                                        std::string_view(wire).substr(mysql::kPacketHeaderSize), capacity, nullptr);
+                                        std::string_view(wire).substr(mysql::kPacketHeaderSize), capacity, false, nullptr);
   if (!started) {
     ADD_FAILURE() << "execute failed: " << connection->error().message;
     co_return out;
@@ -339,6 +339,7 @@ TEST_F(MysqlPreparedBackendTest, ACursorExecuteEndsAtTheColumnsAndMarksTheCursor
 struct ScriptLog {
   std::vector<std::string> commands;  // "PREPARE 1", "EXECUTE 1", "CLOSE 1", ...
   int needs_reprepare = 1;           // how many executes are answered with ERR 1615
+  int ok_first = 0;                  // executes answered with OK before those
 };
 
 constexpr mysql::CapabilityFlags kScriptCapabilities =
@@ -391,7 +392,10 @@ rt::Task<void> script_server(rt::TcpListener* listener, ScriptLog* log) {
       log->commands.push_back((execute ? "EXECUTE " : "CLOSE ") +
                               std::to_string(*mysql::statement_id_of(command->first)));
       if (!execute) continue;
-      if (log->needs_reprepare > 0) {
+      if (log->ok_first > 0) {
+        --log->ok_first;
+        reply = ok;
+      } else if (log->needs_reprepare > 0) {
         --log->needs_reprepare;
         reply = mysql::make_err(1615, "HY000", "Prepared statement needs to be re-prepared");
       } else {
@@ -423,6 +427,61 @@ rt::Task<void> execute_against_script(rt::TcpListener* listener, ScriptLog* log,
   co_await scope.join();
 }
 
+/// What MysqlStatements::execute() does for a statement already prepared on the connection: the
+/// client's packet goes as it is (ready_execute()), and only an ERR 1615 as first packet hands over to
+/// start_execute(), which prepares again and executes once more.
+rt::Task<Executed> execute_cached(MysqlConnection* connection, std::shared_ptr<PreparedTemplate> statement,
+                                  ExecuteState* state, std::string payload) {
+  std::string wire;
+  mysql::append_packet(wire, 0, payload);
+  const std::span<char> bytes(wire.data(), wire.size());
+  const std::string_view logical = std::string_view(wire).substr(mysql::kPacketHeaderSize);
+  Executed out;
+  if (ready_execute(*connection, *statement, *state, bytes, logical) == nullptr) {
+    ADD_FAILURE() << "the statement is prepared on this connection: ready_execute() should take it";
+    co_return out;
+  }
+  auto sent = co_await connection->send_command_wire(wire, nullptr);
+  auto first = sent ? co_await connection->next_response_packet(nullptr)
+                    : rt::Result<ResponsePacket>(sent.error());
+  if (!first) {
+    ADD_FAILURE() << "execute failed: " << connection->error().message;
+    co_return out;
+  }
+  if (first->event.phase != mysql::ResponsePhase::Err || first->event.err.error_code != kErrNeedReprepare) {
+    out.error_code = first->event.phase == mysql::ResponsePhase::Err ? first->event.err.error_code : 0;
+    co_return out;
+  }
+  auto started = co_await start_execute(*connection, statement, *state, bytes, logical, 256, true, nullptr);
+  if (!started) {
+    ADD_FAILURE() << "re-execute failed: " << connection->error().message;
+    co_return out;
+  }
+  out.reprepared = started->reprepared;
+  if (started->first_event.phase == mysql::ResponsePhase::Err) out.error_code = started->first_event.err.error_code;
+  co_return out;
+}
+
+rt::Task<void> execute_twice_against_script(rt::TcpListener* listener, ScriptLog* log, MysqlConnection* connection,
+                                            std::shared_ptr<PreparedTemplate> statement, Executed* executed) {
+  rt::TaskScope scope;
+  // The script's frame refers to listener and log, which the test owns and which outlive this task.
+  scope.spawn(script_server(listener, log));
+  const MysqlKey key{"127.0.0.1", listener->port(), "app", "pw", "", "", 0};
+  auto opened = co_await connection->open(key, *rt::SocketAddress::parse("127.0.0.1", listener->port()), nullptr);
+  EXPECT_TRUE(opened.ok()) << connection->error().message;
+  if (opened.ok()) {
+    ExecuteState state;
+    std::string payload;
+    mysql::encode_com_stmt_execute(payload, mysql::COM_STMT_EXECUTE{}, 0);
+    const Executed first = co_await execute(connection, statement, &state, payload, 256);
+    EXPECT_EQ(first.error_code, 0u);
+    *executed = co_await execute_cached(connection, statement, &state, payload);
+  }
+  connection->close();
+  co_await scope.join();
+}
+
 class MysqlPreparedReprepare : public ::testing::Test {
  protected:
   Executed run(ScriptLog& log) {
@@ -431,6 +490,14 @@ class MysqlPreparedReprepare : public ::testing::Test {
     Executed executed;
     rt::block_on(loop_, execute_against_script(&*listener, &log, &connection_,
                                                templates_.find_or_add("k", "", "SELECT 1"), &executed));
+    return executed;
+  }
+  Executed run_twice(ScriptLog& log) {
+    auto listener = rt::TcpListener::bind(loop_, *rt::SocketAddress::parse("127.0.0.1", 0));
+    EXPECT_TRUE(listener.ok());
+    Executed executed;
+    rt::block_on(loop_, execute_twice_against_script(&*listener, &log, &connection_,
+                                                     templates_.find_or_add("k", "", "SELECT 1"), &executed));
     return executed;
   }
   config::PoolLimits limits_;
@@ -455,6 +522,26 @@ TEST_F(MysqlPreparedReprepare, ASecond1615GoesToTheClientWithoutAnotherRetry) {
   EXPECT_EQ(executed.error_code, 1615u);
   EXPECT_THAT(log.commands,
               ::testing::ElementsAre("PREPARE 1", "EXECUTE 1", "CLOSE 1", "PREPARE 2", "EXECUTE 2"));
+}
+
+TEST_F(MysqlPreparedReprepare, Err1615OnTheFastPathIsAnsweredByPreparingAgainAndExecutingOnce) {
+  ScriptLog log;
+  log.ok_first = 1;
+  const Executed executed = run_twice(log);
+  EXPECT_EQ(executed.error_code, 0u);
+  EXPECT_TRUE(executed.reprepared);
+  EXPECT_THAT(log.commands, ::testing::ElementsAre("PREPARE 1", "EXECUTE 1", "EXECUTE 1", "CLOSE 1", "PREPARE 2",
+                                                   "EXECUTE 2"));
+}
+
+TEST_F(MysqlPreparedReprepare, ASecond1615AfterTheFastPathGoesToTheClient) {
+  ScriptLog log;
+  log.ok_first = 1;
+  log.needs_reprepare = 5;
+  const Executed executed = run_twice(log);
+  EXPECT_EQ(executed.error_code, 1615u);
+  EXPECT_THAT(log.commands, ::testing::ElementsAre("PREPARE 1", "EXECUTE 1", "EXECUTE 1", "CLOSE 1", "PREPARE 2",
+                                                   "EXECUTE 2"));
 }
 
 }  // namespace

@@ -9,7 +9,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "pool/mysql_connection.h"
 #include "protocols/mysql/command.h"
+#include "protocols/mysql/packet.h"
 
 namespace corral::pool {
 namespace {
@@ -194,6 +196,67 @@ TEST(MysqlPreparedExecute, QueryAttributesCarryACountAndNames) {
   ASSERT_TRUE(layout.ok());
   EXPECT_EQ(layout->param_count, 2u);
   EXPECT_EQ(layout->types, std::string_view("\x08\x00\x01" "a" "\xfd\x00\x02" "bb", 9));
+}
+
+// ---- ready_execute: the execute hot path without a coroutine -------------------------------------
+
+class MysqlReadyExecuteTest : public ::testing::Test {
+ protected:
+  /// The client's execute of two_params(bound) as wire bytes (header included), id 5.
+  void client_packet(bool bound) {
+    std::string payload;
+    mysql::encode_com_stmt_execute(payload, two_params(bound), 0);
+    wire_.clear();
+    mysql::append_packet(wire_, 0, payload);
+  }
+  std::span<char> wire() { return {wire_.data(), wire_.size()}; }
+  std::string_view payload() const { return std::string_view(wire_).substr(mysql::kPacketHeaderSize); }
+  BackendStatement& prepare_here(std::uint32_t backend_id) {
+    std::vector<std::uint32_t> evicted;
+    return connection_.prepared().add(statement_, backend_id, 2, 16, evicted);
+  }
+
+  config::PoolLimits limits_;
+  MysqlConnection connection_{limits_};
+  PreparedTemplates templates_;
+  std::shared_ptr<PreparedTemplate> statement_ = templates_.find_or_add("k", "", "SELECT ?, ?");
+  ExecuteState state_;
+  std::string wire_;
+};
+
+TEST_F(MysqlReadyExecuteTest, ACachedStatementGetsItsBackendIdAndRecordsTheBoundTypes) {
+  BackendStatement& backend = prepare_here(41);
+  client_packet(true);
+  EXPECT_EQ(ready_execute(connection_, *statement_, state_, wire(), payload()), &backend);
+  EXPECT_EQ(*mysql::statement_id_of(payload()), 41u) << "rewritten in place";
+  EXPECT_EQ(state_.types, std::string_view("\x08\x00\xfd\x00", 4));
+  EXPECT_EQ(backend.bound_types, state_.types);
+  // The next execute without types goes as it is: this backend statement knows them.
+  client_packet(false);
+  EXPECT_EQ(ready_execute(connection_, *statement_, state_, wire(), payload()), &backend);
+  EXPECT_EQ(*mysql::statement_id_of(payload()), 41u);
+}
+
+TEST_F(MysqlReadyExecuteTest, WorkForStartExecuteLeavesThePacketAlone) {
+  client_packet(true);
+  EXPECT_EQ(ready_execute(connection_, *statement_, state_, wire(), payload()), nullptr) << "not prepared here";
+  EXPECT_EQ(*mysql::statement_id_of(payload()), 5u);
+
+  BackendStatement& backend = prepare_here(41);
+  state_.long_data.resize(1);
+  state_.long_data[0].emplace("blob");
+  EXPECT_EQ(ready_execute(connection_, *statement_, state_, wire(), payload()), nullptr) << "long data to send";
+  state_.clear_long_data();
+
+  // Types bound on another connection: an execute without them must be re-encoded with them.
+  state_.types.assign("\x08\x00\xfd\x00", 4);
+  backend.bound_types.clear();
+  client_packet(false);
+  EXPECT_EQ(ready_execute(connection_, *statement_, state_, wire(), payload()), nullptr) << "types to re-send";
+  EXPECT_EQ(*mysql::statement_id_of(payload()), 5u);
+
+  wire_.resize(mysql::kPacketHeaderSize + 6);  // cut inside the iteration count
+  EXPECT_EQ(ready_execute(connection_, *statement_, state_, wire(), payload()), nullptr) << "malformed";
 }
 
 }  // namespace
