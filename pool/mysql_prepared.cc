@@ -83,42 +83,52 @@ void PreparedStatements::clear() noexcept {
 
 mysql::Result<ExecuteLayout> scan_execute(std::string_view payload, std::uint16_t num_params,
                                           mysql::CapabilityFlags caps) {
-  mysql::Reader r(payload);
-  const std::uint8_t command = r.int1();
-  if (r.ok() && command != static_cast<std::uint8_t>(mysql::Command::COM_STMT_EXECUTE)) {
+  // Once per execute: the fixed-size fields are read in place, the Reader is used only for the
+  // length-encoded parts of CLIENT_QUERY_ATTRIBUTES.
+  constexpr std::size_t kFlagsAt = 5;       // command byte, int<4> statement id
+  constexpr std::size_t kFixedSize = 10;    // ... flags, int<4> iteration count
+  if (!payload.empty() && static_cast<std::uint8_t>(payload[0]) != static_cast<std::uint8_t>(mysql::Command::COM_STMT_EXECUTE)) {
     return mysql::Errc::UnexpectedPacket;
   }
-  r.int4();  // statement id
+  if (payload.size() < kFixedSize) return mysql::Errc::Truncated;
   ExecuteLayout layout;
-  layout.flags = r.int1();
-  r.int4();  // iteration count
-  if (!r.ok()) return r.error();
+  layout.flags = static_cast<std::uint8_t>(payload[kFlagsAt]);
+  std::size_t at = kFixedSize;
   std::uint64_t count = num_params;
   const bool attributes = (caps & mysql::CLIENT_QUERY_ATTRIBUTES) != 0;
   if (attributes && (count > 0 || (layout.flags & mysql::PARAMETER_COUNT_AVAILABLE))) {
+    mysql::Reader r(payload.substr(at));
     count = r.lenenc_int();
     if (!r.ok()) return r.error();
     if (count > 0xffff) return mysql::Errc::LimitExceeded;
+    at += r.position();
   }
   layout.param_count = static_cast<std::size_t>(count);
   if (count == 0) {
-    layout.values_at = r.position();
+    layout.values_at = at;
     return layout;
   }
-  r.skip((layout.param_count + 7) / 8);  // NULL bitmap
-  layout.bound_flag_at = r.position();
-  layout.new_params_bound = r.int1() != 0;
-  if (!r.ok()) return r.error();
+  at += (layout.param_count + 7) / 8;  // NULL bitmap
+  if (payload.size() <= at) return mysql::Errc::Truncated;
+  layout.bound_flag_at = at;
+  layout.new_params_bound = payload[at++] != 0;
   if (layout.new_params_bound) {
-    const std::size_t types_at = r.position();
-    for (std::size_t i = 0; i < layout.param_count && r.ok(); ++i) {
-      r.skip(2);  // type, flags
-      if (attributes) r.lenenc_string();
+    const std::size_t types_at = at;
+    if (!attributes) {
+      at += 2 * layout.param_count;  // type, flags
+      if (payload.size() < at) return mysql::Errc::Truncated;
+    } else {
+      mysql::Reader r(payload.substr(at));
+      for (std::size_t i = 0; i < layout.param_count && r.ok(); ++i) {
+        r.skip(2);  // type, flags
+        r.lenenc_string();
+      }
+      if (!r.ok()) return r.error();
+      at += r.position();
     }
-    if (!r.ok()) return r.error();
-    layout.types = payload.substr(types_at, r.position() - types_at);
+    layout.types = payload.substr(types_at, at - types_at);
   }
-  layout.values_at = r.position();
+  layout.values_at = at;
   return layout;
 }
 

@@ -436,7 +436,11 @@ rt::Task<MysqlSession::Step> MysqlSession::dispatch(const ClientPacket& packet) 
     queue_error(reply_sequence, kErrMalformedPacket);
     co_return Step::Close;
   }
-  if (is_statement_command(command->command)) co_return co_await handle_statement_command(*command, packet);
+  if (is_statement_command(command->command)) {
+    // Awaited here, not through a wrapper coroutine: one frame less per prepared statement.
+    const bool go_on = co_await statements_.handle(*this, *command, packet);
+    co_return go_on ? Step::Next : Step::Close;
+  }
   switch (command->command) {
     case mysql::Command::COM_QUERY:
       co_return co_await handle_query(packet);
@@ -467,12 +471,6 @@ rt::Task<MysqlSession::Step> MysqlSession::dispatch(const ClientPacket& packet) 
               "Unknown command: corral does not support " + mysql::to_string(command->command));
   const bool flushed = co_await flush();
   co_return flushed ? Step::Next : Step::Close;
-}
-
-rt::Task<MysqlSession::Step> MysqlSession::handle_statement_command(const mysql::CommandPacket& command,
-                                                                   const ClientPacket& packet) {
-  const bool go_on = co_await statements_.handle(*this, command, packet);
-  co_return go_on ? Step::Next : Step::Close;
 }
 
 rt::Task<MysqlSession::Step> MysqlSession::handle_query(const ClientPacket& packet) {

@@ -9,7 +9,7 @@
 //         ─► send_command_wire ─► relay_response() (packets streamed, one client write per batch)
 //         ─► end_statement(): learn from the response, keep the lease while pinned, else release it
 //     COM_PING, COM_QUIT, COM_SET_OPTION, COM_RESET_CONNECTION, COM_CHANGE_USER ─► answered here
-//     COM_STMT_* ─► handle_statement_command()   (the one entry point of prepared statements)
+//     COM_STMT_* ─► MysqlStatements::handle()    (the one entry point of prepared statements)
 //     anything else ─► ERR 1047
 //
 // The pieces a command handler needs are public: the context, a backend connection for the context,
@@ -135,9 +135,6 @@ class MysqlSession {
   /// completes at once), and its outcome (the queue is cleared; false when the client is gone).
   rt::WriteAwaitable write_queued();
   bool after_write_queued(const rt::Result<void>& written);
-
-  /// The prepared-statement entry point: every COM_STMT_* command arrives here.
-  rt::Task<Step> handle_statement_command(const mysql::CommandPacket& command, const ClientPacket& packet);
 
  private:
   struct AuthOutcome {

@@ -179,11 +179,24 @@ TEST(MysqlPreparedExecute, TypesAreInsertedIntoAnExecuteThatHadNone) {
 TEST(MysqlPreparedExecute, ShortPacketsAreRefusedNotOverread) {
   std::string payload;
   mysql::encode_com_stmt_execute(payload, two_params(true), 0);
-  for (std::size_t cut = 0; cut < 11; ++cut) {
-    // Up to the types: every prefix is too short for the counts the packet itself announces.
+  const auto whole = scan_execute(payload, 2, 0);
+  ASSERT_TRUE(whole.ok());
+  for (std::size_t cut = 0; cut < whole->values_at; ++cut) {
+    // Up to the values: every prefix is too short for the counts the packet itself announces.
     EXPECT_FALSE(scan_execute(std::string_view(payload).substr(0, cut), 2, 0).ok()) << cut;
   }
   EXPECT_EQ(scan_execute("\x03", 0, 0).error(), mysql::Errc::UnexpectedPacket);
+
+  mysql::COM_STMT_EXECUTE named = two_params(true);
+  named.params[0].name = "a";
+  std::string with_names;
+  mysql::encode_com_stmt_execute(with_names, named, mysql::CLIENT_QUERY_ATTRIBUTES);
+  const auto whole_named = scan_execute(with_names, 2, mysql::CLIENT_QUERY_ATTRIBUTES);
+  ASSERT_TRUE(whole_named.ok());
+  for (std::size_t cut = 0; cut < whole_named->values_at; ++cut) {
+    EXPECT_FALSE(scan_execute(std::string_view(with_names).substr(0, cut), 2, mysql::CLIENT_QUERY_ATTRIBUTES).ok())
+        << cut;
+  }
 }
 
 TEST(MysqlPreparedExecute, QueryAttributesCarryACountAndNames) {
