@@ -67,36 +67,19 @@ MysqlAcquired MysqlPool::failure(std::error_code code, const mysql::ErrorSpec& s
   return failure(code, MysqlError{spec.code, std::string(spec.sql_state), std::move(message)});
 }
 
-// Waits in the pool's FIFO without a coroutine of its own: the node lives in the acquire() frame.
-struct MysqlPool::QueueTurn {
-  QueueTurn(MysqlPool& owner, rt::Deadline deadline, rt::CancelSource* cancel_source, bool at_front)
-      : pool(owner), cancel(cancel_source), front(at_front) {
-    node.deadline = deadline.at;
-  }
-  QueueTurn(const QueueTurn&) = delete;
-  QueueTurn& operator=(const QueueTurn&) = delete;
-  /// A frame destroyed while waiting leaves no dangling link and gives back what it was handed.
-  ~QueueTurn() {
-    pool.unlink(node);
-    if (node.connection != nullptr) pool.release(std::exchange(node.connection, nullptr), true);
-  }
+MysqlPool::QueueTurn::~QueueTurn() {
+  pool.unlink(node);
+  if (node.connection != nullptr) pool.release(std::exchange(node.connection, nullptr), true);
+}
 
-  bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> handle) {
-    rt::EventLoop& loop = *rt::EventLoop::current();
-    if (!node.wait.arm(loop, handle, nullptr, false, rt::Deadline::never(), cancel, nullptr, nullptr)) return false;
-    node.queued_at = loop.now();
-    pool.link(node, front);
-    pool.watch_deadline(node.deadline);
-    return true;
-  }
-  void await_resume() noexcept { pool.unlink(node); }  // still linked only after a cancellation
-
-  MysqlPool& pool;
-  rt::CancelSource* cancel;
-  bool front;
-  Waiter node;
-};
+bool MysqlPool::QueueTurn::await_suspend(std::coroutine_handle<> handle) {
+  rt::EventLoop& loop = *rt::EventLoop::current();
+  if (!node.wait.arm(loop, handle, nullptr, false, rt::Deadline::never(), cancel, nullptr, nullptr)) return false;
+  node.queued_at = loop.now();
+  pool.link(node, front);
+  pool.watch_deadline(node.deadline);
+  return true;
+}
 
 // The deadline watcher's sleep: until `at`, an earlier deadline (Ready) or stop() (Cancelled).
 struct MysqlPool::DeadlineWait {
@@ -113,62 +96,105 @@ struct MysqlPool::DeadlineWait {
 };
 
 rt::Task<MysqlAcquired> MysqlPool::acquire(rt::Deadline deadline, rt::CancelSource* cancel) {
-  bool woken_for_slot = false;  // a released slot was offered to this caller ahead of later arrivals
+  return acquire_after(deadline, cancel, nullptr, false);
+}
+
+rt::Task<MysqlAcquired> MysqlPool::acquire(Turn& turn) {
+  Waiter& node = turn.queue_.node;
+  const bool woken_for_slot = turn.waited_ && node.outcome == Waiter::Outcome::SlotFreed;
+  return acquire_after(turn.deadline_, turn.queue_.cancel, std::exchange(node.connection, nullptr), woken_for_slot);
+}
+
+bool MysqlPool::Turn::await_ready() {
+  MysqlPool& pool = queue_.pool;
+  const rt::CancelSource* cancel = queue_.cancel;
+  if (pool.stopped_ || (cancel != nullptr && cancel->cancelled())) return true;  // acquire() reports it
+  if (!pool.idle_.empty()) {
+    ready_ = pool.try_acquire_ready();  // empty when the idle one needs a fix-up or is dead: acquire()'s
+    return true;
+  }
+  // Below the limit with nobody queued, acquire() opens or converts a connection.
+  if (pool.size() < pool.limits_.max_connections && pool.first_live_waiter() == nullptr) return true;
+  waited_ = true;
+  return false;
+}
+
+MysqlAcquired MysqlPool::Turn::take() {
+  if (ready_) return MysqlAcquired{std::move(ready_), {}, {}};
+  if (!waited_) return {};
+  MysqlPool& pool = queue_.pool;
+  Waiter& node = queue_.node;
+  if (node.outcome == Waiter::Outcome::SlotFreed) return {};
+  if (node.outcome != Waiter::Outcome::Handed) return pool.after_wait(node, queue_.cancel);
+  // Handed over by release(): lent as it is when it matches the key (acquire(turn) fixes it up
+  // otherwise, or gives it back when this caller gave up or the pool stopped meanwhile).
+  MysqlConnection* connection = node.connection;
+  const bool cancelled = queue_.cancel != nullptr && queue_.cancel->cancelled();
+  if (cancelled || pool.stopped_ || connection->is_closed() || !connection->conforms_to(pool.key_)) return {};
+  node.connection = nullptr;
+  return MysqlAcquired{MysqlLease(&pool, connection), {}, {}};
+}
+
+rt::Task<MysqlAcquired> MysqlPool::acquire_after(rt::Deadline deadline, rt::CancelSource* cancel,
+                                                 MysqlConnection* handed, bool woken_for_slot) {
+  // woken_for_slot: a released slot was offered to this caller ahead of later arrivals.
   for (;;) {
-    if (stopped_) {
-      co_return failure(make_error_code(MysqlBackendErrc::Unavailable), kErrBackendUnavailable,
-                        "corral: shutting down");
-    }
-    if (cancel != nullptr && cancel->cancelled()) {
-      if (woken_for_slot) slot_freed();  // the slot this caller will not use goes to the next waiter
-      co_return failure(rt::cancelled(), kErrBackendLost, "corral: request cancelled");
-    }
-    if (MysqlConnection* idle = pop_idle()) {
-      if (!idle->is_closed() && idle->conforms_to(key_)) co_return MysqlAcquired{MysqlLease(this, idle), {}, {}};
-      MysqlAcquired lent = co_await lend(idle, cancel);
-      if (lent.code != MysqlBackendErrc::Lost) co_return lent;
-      continue;  // that connection died while being fixed up; nothing of the caller's ran on it
-    }
-    // Earlier waiters go first: a newcomer takes a free slot only when nobody is queued for it.
-    if (size() < limits_.max_connections && (woken_for_slot || first_live_waiter() == nullptr)) {
-      const MysqlPools::Convertible convertible =
-          group_ != nullptr ? group_->lend_convertible(key_, this) : MysqlPools::Convertible{};
-      if (convertible.connection != nullptr) {
-        MysqlAcquired converted = co_await convert_from(*convertible.from, convertible.connection, cancel);
-        if (converted.code != MysqlBackendErrc::Lost) co_return converted;
-        continue;
+    if (handed == nullptr) {
+      if (stopped_) {
+        co_return failure(make_error_code(MysqlBackendErrc::Unavailable), kErrBackendUnavailable,
+                          "corral: shutting down");
       }
-      // max_connections also bounds all pools of the same credentials together (they differ only in
-      // schema and charset): at the bound, wait for a sibling's connection to convert.
-      // An idle sibling connection that cannot be converted (a schema cannot be unselected) is closed
-      // to make room, or a key without a schema would wait for ever once every connection has one.
-      if (group_ == nullptr || group_->credentials_size(credentials_id_) < limits_.max_connections ||
-          group_->discard_idle_sibling(*this)) {
-        if (in_backoff()) co_return failure(make_error_code(MysqlBackendErrc::Unavailable), last_error_);
-        co_return co_await open_and_lend(cancel);
+      if (cancel != nullptr && cancel->cancelled()) {
+        if (woken_for_slot) slot_freed();  // the slot this caller will not use goes to the next waiter
+        co_return failure(rt::cancelled(), kErrBackendLost, "corral: request cancelled");
       }
-    }
-    MysqlConnection* handed = nullptr;
-    {
+      if (MysqlConnection* idle = pop_idle()) {
+        if (!idle->is_closed() && idle->conforms_to(key_)) co_return MysqlAcquired{MysqlLease(this, idle), {}, {}};
+        MysqlAcquired lent = co_await lend(idle, cancel);
+        if (lent.code != MysqlBackendErrc::Lost) co_return lent;
+        continue;  // that connection died while being fixed up; nothing of the caller's ran on it
+      }
+      // Earlier waiters go first: a newcomer takes a free slot only when nobody is queued for it.
+      if (size() < limits_.max_connections && (woken_for_slot || first_live_waiter() == nullptr)) {
+        const MysqlPools::Convertible convertible =
+            group_ != nullptr ? group_->lend_convertible(key_, this) : MysqlPools::Convertible{};
+        if (convertible.connection != nullptr) {
+          MysqlAcquired converted = co_await convert_from(*convertible.from, convertible.connection, cancel);
+          if (converted.code != MysqlBackendErrc::Lost) co_return converted;
+          continue;
+        }
+        // max_connections also bounds all pools of the same credentials together (they differ only in
+        // schema and charset): at the bound, wait for a sibling's connection to convert.
+        // An idle sibling connection that cannot be converted (a schema cannot be unselected) is closed
+        // to make room, or a key without a schema would wait for ever once every connection has one.
+        if (group_ == nullptr || group_->credentials_size(credentials_id_) < limits_.max_connections ||
+            group_->discard_idle_sibling(*this)) {
+          if (in_backoff()) co_return failure(make_error_code(MysqlBackendErrc::Unavailable), last_error_);
+          co_return co_await open_and_lend(cancel);
+        }
+      }
       QueueTurn turn(*this, deadline, cancel, woken_for_slot);
       co_await turn;
       woken_for_slot = turn.node.outcome == Waiter::Outcome::SlotFreed;
       handed = std::exchange(turn.node.connection, nullptr);
       if (!woken_for_slot && handed == nullptr) co_return after_wait(turn.node, cancel);
+      if (handed == nullptr) continue;  // a slot freed up for this caller: try again, ahead of newcomers
     }
-    if (handed == nullptr) continue;  // a slot freed up for this caller: try again, ahead of newcomers
     // Handed over by release(): this caller's now, unless it gave up in the meantime.
+    MysqlConnection* connection = std::exchange(handed, nullptr);
     if (cancel != nullptr && cancel->cancelled()) {
-      release(handed, true);
+      release(connection, true);
       co_return failure(rt::cancelled(), kErrBackendLost, "corral: request cancelled");
     }
     if (stopped_) {
-      release(handed, false);
+      release(connection, false);
       co_return failure(make_error_code(MysqlBackendErrc::Unavailable), kErrBackendUnavailable,
                         "corral: shutting down");
     }
-    if (!handed->is_closed() && handed->conforms_to(key_)) co_return MysqlAcquired{MysqlLease(this, handed), {}, {}};
-    MysqlAcquired lent = co_await lend(handed, cancel);
+    if (!connection->is_closed() && connection->conforms_to(key_)) {
+      co_return MysqlAcquired{MysqlLease(this, connection), {}, {}};
+    }
+    MysqlAcquired lent = co_await lend(connection, cancel);
     if (lent.code != MysqlBackendErrc::Lost) co_return lent;
   }
 }

@@ -11,14 +11,16 @@
 //   release(clean) ─► oldest waiter, or idle list (idle_timeout closes it later); not clean, not Idle,
 //                     in a transaction, autocommit off or state unknown ─► closed
 //
-// Waiting costs no coroutine and no timer of its own: the waiter is a node in the acquire() frame,
-// release() hands it the connection and resumes it, and one deadline watcher per pool (a coroutine
-// sleeping until the earliest waiter's deadline) fails the waiters whose queue timeout passed.
+// Waiting costs no coroutine and no timer of its own: the waiter is a node in the caller's frame
+// (a Turn, or acquire()'s), release() hands it the connection and resumes it, and one deadline watcher
+// per pool (a coroutine sleeping until the earliest waiter's deadline) fails the waiters whose queue
+// timeout passed.
 //
 // The pool never re-sends anything: a connection that failed mid-statement is closed, the session
 // reports the error, and the next acquire opens a new one.
 #pragma once
 
+#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -105,33 +107,9 @@ class MysqlPool {
   /// login keeps the server's ERR, e.g. 1045). Cancellation: `cancel` ends the wait or the open
   /// (std::errc::operation_canceled); a half-opened connection is closed.
   rt::Task<MysqlAcquired> acquire(rt::Deadline deadline, rt::CancelSource* cancel);
-  /// acquire()'s common case without a coroutine: the newest idle connection when it is healthy and
-  /// already matches the key, lent at once. An empty lease when acquire() has work to do (no idle
-  /// connection, one to fix up or close, a stopped pool): the caller then calls acquire().
-  MysqlLease try_acquire_ready();
-
-  /// Takes a lent connection back: to the oldest waiter or the idle list when `clean` (the session left
-  /// no state behind that it cannot account for) and the connection is Idle, outside a transaction,
-  /// in autocommit mode and its state known; otherwise it is closed. Never suspends.
-  void release(MysqlConnection* connection, bool clean);
-
-  /// Closes idle connections, cancels opens and waits, closes lent connections (their sessions' reads
-  /// fail), and refuses further acquires.
-  void stop();
-  /// Suspends until the pool's own coroutines ended and every lent connection came back.
-  rt::Task<void> join();
-
-  std::size_t size() const noexcept { return connections_.size() + reserved_; }
-  std::size_t idle_count() const noexcept { return idle_.size(); }
-  std::size_t lent_count() const noexcept { return lent_.size(); }
-  std::size_t waiting_count() const noexcept { return waiting_; }
-  /// Connections opened since the pool was made (a test can tell reuse from a new open).
-  std::size_t opened_total() const noexcept { return opened_total_; }
 
  private:
-  friend class MysqlPools;
-
-  /// One waiting acquire: a node in the acquire() frame, linked into the pool's FIFO. Whoever ends the
+  /// One waiting acquire: a node in the waiting frame (Turn's or acquire()'s), in the pool's FIFO. Whoever ends the
   /// wait (release() handing a connection, a freed slot, the deadline watcher, stop()) unlinks it, says
   /// why in `outcome` and completes `wait`; a cancellation completes `wait` alone and leaves the node
   /// linked until the frame resumes (next_waiter() skips such nodes).
@@ -158,12 +136,93 @@ class MysqlPool {
     bool linked = false;
     Outcome outcome = Outcome::Waiting;
   };
-  struct QueueTurn;
+  /// Waits in the FIFO without a coroutine of its own: the node lives in the awaiting frame.
+  /// Lifetime: a frame destroyed while waiting leaves no dangling link and gives back what it was handed.
+  struct QueueTurn {
+    QueueTurn(MysqlPool& owner, rt::Deadline deadline, rt::CancelSource* cancel_source, bool at_front) noexcept
+        : pool(owner), cancel(cancel_source), front(at_front) {
+      node.deadline = deadline.at;
+    }
+    QueueTurn(const QueueTurn&) = delete;
+    QueueTurn& operator=(const QueueTurn&) = delete;
+    ~QueueTurn();
+
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> handle);
+    void await_resume() noexcept { pool.unlink(node); }  // still linked only after a cancellation
+
+    MysqlPool& pool;
+    rt::CancelSource* cancel;
+    bool front;
+    Waiter node;
+  };
+
+ public:
+  /// acquire() without its coroutine for what a busy pool does most: lend a ready idle connection, or
+  /// wait in the FIFO until a connection is handed over (the node lives in the caller's frame).
+  ///   Turn turn(pool, deadline, cancel); co_await turn; MysqlAcquired got = turn.take();
+  ///   if (!got.ok() && !got.code) got = co_await pool.acquire(turn);  // the rest of acquire()'s work
+  /// Same order, deadlines and cancellation as acquire(). Lifetime: the pool must outlive the turn, and
+  /// the turn must outlive acquire(turn)'s task.
+  class Turn {
+   public:
+    Turn(MysqlPool& pool, rt::Deadline deadline, rt::CancelSource* cancel) noexcept
+        : queue_(pool, deadline, cancel, false), deadline_(deadline) {}
+
+    /// True when there is nothing to wait for here: a ready connection was lent, or acquire() has
+    /// work that needs a coroutine (open, convert, fix up, report a stopped pool).
+    bool await_ready();
+    bool await_suspend(std::coroutine_handle<> handle) { return queue_.await_suspend(handle); }
+    void await_resume() noexcept { queue_.await_resume(); }
+    /// The lease, the failure (queue timeout ERR 1040, cancellation, shutdown), or neither: then
+    /// acquire(*this) finishes (a handed connection to fix up, a freed slot to use ahead of newcomers).
+    MysqlAcquired take();
+
+   private:
+    friend class MysqlPool;
+    QueueTurn queue_;
+    rt::Deadline deadline_;
+    MysqlLease ready_;
+    bool waited_ = false;
+    bool finished_ = false;  // take() gave a lease or a failure
+  };
+  /// Finishes what `turn` could not do without a coroutine (see Turn).
+  rt::Task<MysqlAcquired> acquire(Turn& turn);
+
+  /// acquire()'s common case without a coroutine: the newest idle connection when it is healthy and
+  /// already matches the key, lent at once. An empty lease when acquire() has work to do (no idle
+  /// connection, one to fix up or close, a stopped pool): the caller then calls acquire().
+  MysqlLease try_acquire_ready();
+
+  /// Takes a lent connection back: to the oldest waiter or the idle list when `clean` (the session left
+  /// no state behind that it cannot account for) and the connection is Idle, outside a transaction,
+  /// in autocommit mode and its state known; otherwise it is closed. Never suspends.
+  void release(MysqlConnection* connection, bool clean);
+
+  /// Closes idle connections, cancels opens and waits, closes lent connections (their sessions' reads
+  /// fail), and refuses further acquires.
+  void stop();
+  /// Suspends until the pool's own coroutines ended and every lent connection came back.
+  rt::Task<void> join();
+
+  std::size_t size() const noexcept { return connections_.size() + reserved_; }
+  std::size_t idle_count() const noexcept { return idle_.size(); }
+  std::size_t lent_count() const noexcept { return lent_.size(); }
+  std::size_t waiting_count() const noexcept { return waiting_; }
+  /// Connections opened since the pool was made (a test can tell reuse from a new open).
+  std::size_t opened_total() const noexcept { return opened_total_; }
+
+ private:
+  friend class MysqlPools;
+
   struct DeadlineWait;
 
   rt::Task<MysqlAcquired> lend(MysqlConnection* connection, rt::CancelSource* cancel);
   rt::Task<MysqlAcquired> open_and_lend(rt::CancelSource* cancel);
   rt::Task<MysqlAcquired> convert_from(MysqlPool& sibling, MysqlConnection* connection, rt::CancelSource* cancel);
+  /// acquire()'s coroutine; starts with a connection `handed` to a Turn, or a slot freed for it.
+  rt::Task<MysqlAcquired> acquire_after(rt::Deadline deadline, rt::CancelSource* cancel, MysqlConnection* handed,
+                                        bool woken_for_slot);
   MysqlAcquired after_wait(Waiter& waiter, rt::CancelSource* cancel);
   static rt::Task<void> reap_idle(MysqlPool* pool);
   static rt::Task<void> watch_deadlines(MysqlPool* pool);

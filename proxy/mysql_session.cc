@@ -645,7 +645,13 @@ rt::Task<pool::MysqlConnection*> MysqlSession::backend_for_statement(bool needs_
     release_backend(true);
   }
   if (lease_) co_return lease_.get();  // pinned: the connection has been the session's all along
-  auto acquired = co_await context_pool().acquire(rt::Deadline::after(env_->config->pool.queue_timeout), &cancel_);
+  // A busy pool's common cases (a ready connection, a wait in the queue until one is handed over)
+  // cost no coroutine of the pool's; the rest is acquire()'s.
+  pool::MysqlPool& pool = context_pool();
+  pool::MysqlPool::Turn turn(pool, rt::Deadline::after(env_->config->pool.queue_timeout), &cancel_);
+  co_await turn;
+  pool::MysqlAcquired acquired = turn.take();
+  if (!acquired.ok() && !acquired.code) acquired = co_await pool.acquire(turn);
   if (!acquired.ok()) {
     queue_packet(reply_sequence_, acquired.error.err_payload());
     co_return nullptr;

@@ -761,9 +761,25 @@ TEST_F(MysqlBackendPool, CancelledWaiterLeavesTheQueue) {
 
 /// One queued acquire: records its id in `order` when it gets a connection (-id when it fails), then
 /// gives the connection back at once.
+/// As a session does it: MysqlPool::Turn, and acquire(turn) only for what the turn leaves over.
+rt::Task<MysqlAcquired> acquire_by_turn(MysqlPool* pool, rt::Deadline deadline, rt::CancelSource* cancel) {
+  MysqlPool::Turn turn(*pool, deadline, cancel);
+  co_await turn;
+  MysqlAcquired acquired = turn.take();
+  if (!acquired.ok() && !acquired.code) acquired = co_await pool->acquire(turn);
+  co_return acquired;
+}
+
 rt::Task<void> take_turn(MysqlPool* pool, int id, std::chrono::milliseconds wait, rt::CancelSource* cancel,
                          std::vector<int>* order, std::vector<MysqlAcquired>* failures) {
-  MysqlAcquired acquired = co_await pool->acquire(rt::Deadline::after(wait), cancel);
+  // Even ids queue with a Turn, odd ones with acquire(): both share one FIFO.
+  // (Not a conditional expression with an await in each branch: g++ 12 miscompiles that.)
+  MysqlAcquired acquired;
+  if (id % 2 == 0) {
+    acquired = co_await acquire_by_turn(pool, rt::Deadline::after(wait), cancel);
+  } else {
+    acquired = co_await pool->acquire(rt::Deadline::after(wait), cancel);
+  }
   if (!acquired.ok()) {
     order->push_back(-id);
     failures->push_back(std::move(acquired));
@@ -855,6 +871,62 @@ TEST_F(MysqlBackendPool, EarlierDeadlineQueuedBehindALaterOneTimesOutWithErr1040
   EXPECT_EQ(seen.waiting_when_short_one_failed, 1u) << "the 30 s waiter is still queued";
   EXPECT_EQ(seen.order, (std::vector<int>{1}));
   EXPECT_EQ(pool.waiting_count(), 0u);
+  pool.stop();
+  rt::block_on(loop_, pool.join());
+}
+
+TEST_F(MysqlBackendPool, ATurnTimesOutWithErr1040) {
+  limits_.max_connections = 1;
+  MysqlServerInfo info;
+  MysqlPool pool(key("shop"), address(), limits_, info);
+  auto [held, held_wait] = rt::block_on(loop_, timed_acquire(&pool, 2s));
+  ASSERT_TRUE(held.ok()) << held.error.message;
+  MysqlAcquired refused = rt::block_on(loop_, acquire_by_turn(&pool, rt::Deadline::after(200ms), nullptr));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.code, MysqlBackendErrc::PoolExhausted);
+  EXPECT_EQ(refused.error.code, 1040);
+  EXPECT_THAT(refused.error.message, HasSubstr("pool.max_connections=1"));
+  EXPECT_EQ(pool.waiting_count(), 0u);
+  give_back(held.lease, true);
+  // With an idle connection the turn lends it without waiting.
+  MysqlAcquired ready = rt::block_on(loop_, acquire_by_turn(&pool, rt::Deadline::after(2s), nullptr));
+  ASSERT_TRUE(ready.ok()) << ready.error.message;
+  EXPECT_EQ(pool.opened_total(), 1u);
+  give_back(ready.lease, true);
+  pool.stop();
+  rt::block_on(loop_, pool.join());
+}
+
+rt::Task<void> acquire_into(MysqlPool* pool, MysqlAcquired* out) {
+  *out = co_await acquire_by_turn(pool, rt::Deadline::after(5s), nullptr);
+}
+
+rt::Task<std::string> turn_handed_a_moved_connection(MysqlPool* pool, MysqlLease* held) {
+  // The holder's relayed USE moves the connection; the queued turn is handed it on release and
+  // acquire(turn) puts it back to the key's schema.
+  auto use = co_await (*held)->query("USE other");
+  if (!use || use->error) co_return "USE failed";
+  rt::TaskScope scope;
+  MysqlAcquired got;
+  // The waiter refers to `got`, which outlives the scope's join below.
+  scope.spawn(acquire_into(pool, &got));
+  held->release(true);
+  co_await scope.join();
+  if (!got.ok()) co_return "acquire failed: " + got.error.message;
+  auto db = co_await got.lease->query("SELECT DATABASE()");
+  got.lease.release(true);
+  if (!db || db->error || db->rows.empty()) co_return "SELECT failed";
+  co_return db->rows[0][0].value_or("NULL");
+}
+
+TEST_F(MysqlBackendPool, ATurnHandedAMovedConnectionHasItPutBack) {
+  limits_.max_connections = 1;
+  MysqlServerInfo info;
+  MysqlPool pool(key("shop"), address(), limits_, info);
+  auto [held, held_wait] = rt::block_on(loop_, timed_acquire(&pool, 2s));
+  ASSERT_TRUE(held.ok()) << held.error.message;
+  EXPECT_EQ(rt::block_on(loop_, turn_handed_a_moved_connection(&pool, &held.lease)), "shop");
+  EXPECT_EQ(pool.opened_total(), 1u);
   pool.stop();
   rt::block_on(loop_, pool.join());
 }
