@@ -380,7 +380,7 @@ void MysqlPool::release(MysqlConnection* connection, bool clean) {
   }
   // A waiter of a sibling pool (same credentials, other schema or charset) gets it next, converted on
   // its side: making it idle instead would let this pool's newcomers take it first every time.
-  if (group_ != nullptr && group_->hand_to_sibling(*this, connection)) return;
+  if (has_siblings() && group_->hand_to_sibling(*this, connection)) return;
   std::erase(lent_, connection);
   make_idle(connection);
 }
@@ -471,7 +471,7 @@ void MysqlPool::slot_freed() {
     return;
   }
   // The slot counts for the credentials' bound too: a sibling's waiter may open a connection now.
-  if (group_ != nullptr) group_->wake_sibling(*this);
+  if (has_siblings()) group_->wake_sibling(*this);
 }
 
 void MysqlPool::on_open_failed(const MysqlConnection& connection, std::error_code code) {
@@ -556,7 +556,9 @@ MysqlPool& MysqlPools::get(const MysqlKey& key, const rt::SocketAddress& address
   auto pool = std::make_unique<MysqlPool>(key, address, limits_, server_info(address), this, codec_limits_);
   MysqlPool& ref = *pool;
   pools_.emplace(std::move(id), std::move(pool));
-  by_credentials_[key.credentials_id()].push_back(&ref);
+  std::vector<MysqlPool*>& siblings = by_credentials_[key.credentials_id()];
+  siblings.push_back(&ref);
+  ref.credential_pools_ = &siblings;  // a map node: stays where it is while the map grows
   return ref;
 }
 

@@ -228,6 +228,9 @@ class MysqlPool {
   static rt::Task<void> watch_deadlines(MysqlPool* pool);
   void watch_deadline(rt::Clock::time_point deadline);
 
+  /// Other pools with these credentials exist (the group's sibling bookkeeping is worth its cost:
+  /// without siblings, release() skips hashing the credentials).
+  bool has_siblings() const noexcept { return credential_pools_ != nullptr && credential_pools_->size() > 1; }
   MysqlConnection* pop_idle();
   MysqlConnection* lend_idle_for(const MysqlKey& key);  // for a sibling's conversion
   void move_to(MysqlConnection* connection, MysqlPool& to);
@@ -251,6 +254,7 @@ class MysqlPool {
   const config::PoolLimits& limits_;
   MysqlServerInfo& server_info_;
   MysqlPools* group_;
+  const std::vector<MysqlPool*>* credential_pools_ = nullptr;  // the group's pools with these credentials
   mysql::Limits codec_limits_;
   std::string describe_;                                    // key_.describe(), for errors
   std::string credentials_id_;                              // key_.credentials_id(): the sibling group

@@ -645,6 +645,49 @@ TEST_F(MysqlBackendPool, IdleConnectionIsConvertedToAnotherSchemaAndCharset) {
   rt::block_on(loop_, pools.join());
 }
 
+rt::Task<void> use_once_into(MysqlPools* pools, MysqlKey key, rt::SocketAddress address,
+                             std::pair<std::uint32_t, std::string>* out) {
+  *out = co_await use_once(pools, std::move(key), address, "SELECT DATABASE()");
+}
+
+struct SiblingHandOff {
+  std::size_t waiting_in_other = 0;
+  std::uint32_t held_id = 0;
+  std::pair<std::uint32_t, std::string> other;
+};
+
+rt::Task<SiblingHandOff> sibling_waits_then_release(MysqlPools* pools, MysqlKey shop, MysqlKey other,
+                                                    rt::SocketAddress address) {
+  SiblingHandOff seen;
+  MysqlAcquired held = co_await pools->acquire(shop, address, rt::Deadline::after(5s), nullptr);
+  if (!held.ok()) co_return seen;
+  seen.held_id = held.lease->connection_id();
+  rt::TaskScope scope;
+  // The waiter refers to `pools` and `seen`, which outlive the scope's join below. At the
+  // credentials' bound (1), the "other" pool's acquire waits for the "shop" connection.
+  scope.spawn(use_once_into(pools, other, address, &seen.other));
+  seen.waiting_in_other = pools->get(other, address).waiting_count();
+  held.lease.release(true);  // handed over to the sibling's waiter, which converts it
+  co_await scope.join();
+  co_return seen;
+}
+
+TEST_F(MysqlBackendPool, AReleasedConnectionGoesToAWaitingSiblingPool) {
+  limits_.max_connections = 1;
+  MysqlPools pools(limits_);
+  const SiblingHandOff seen =
+      rt::block_on(loop_, sibling_waits_then_release(&pools, key("shop"), key("other"), address()));
+  ASSERT_NE(seen.held_id, 0u);
+  EXPECT_EQ(seen.waiting_in_other, 1u);
+  EXPECT_EQ(seen.other.second, "other");
+  EXPECT_EQ(seen.other.first, seen.held_id) << "the same connection, converted with COM_INIT_DB";
+  EXPECT_EQ(pools.get(key("shop"), address()).size(), 0u);
+  EXPECT_EQ(pools.get(key("other"), address()).idle_count(), 1u);
+  EXPECT_EQ(pools.get(key("other"), address()).opened_total(), 0u);
+  pools.stop();
+  rt::block_on(loop_, pools.join());
+}
+
 rt::Task<std::string> drift_and_return(MysqlPool* pool) {
   MysqlAcquired acquired = co_await pool->acquire(rt::Deadline::after(5s), nullptr);
   if (!acquired.ok()) co_return "acquire failed: " + acquired.error.message;
