@@ -87,9 +87,8 @@ mysql::Result<ExecuteLayout> scan_execute(std::string_view payload, std::uint16_
   // length-encoded parts of CLIENT_QUERY_ATTRIBUTES.
   constexpr std::size_t kFlagsAt = 5;       // command byte, int<4> statement id
   constexpr std::size_t kFixedSize = 10;    // ... flags, int<4> iteration count
-  if (!payload.empty() && static_cast<std::uint8_t>(payload[0]) != static_cast<std::uint8_t>(mysql::Command::COM_STMT_EXECUTE)) {
-    return mysql::Errc::UnexpectedPacket;
-  }
+  constexpr auto kExecute = static_cast<std::uint8_t>(mysql::Command::COM_STMT_EXECUTE);
+  if (!payload.empty() && static_cast<std::uint8_t>(payload[0]) != kExecute) return mysql::Errc::UnexpectedPacket;
   if (payload.size() < kFixedSize) return mysql::Errc::Truncated;
   ExecuteLayout layout;
   layout.flags = static_cast<std::uint8_t>(payload[kFlagsAt]);

@@ -49,7 +49,8 @@ rt::Task<Executed> execute(MysqlConnection* connection, std::shared_ptr<Prepared
   mysql::append_packet(wire, 0, payload);
   Executed out;
   auto started = co_await start_execute(*connection, statement, *state, std::span<char>(wire.data(), wire.size()),
-                                        std::string_view(wire).substr(mysql::kPacketHeaderSize), capacity, false, nullptr);
+                                        std::string_view(wire).substr(mysql::kPacketHeaderSize), capacity, false,
+                                        nullptr);
   if (!started) {
     ADD_FAILURE() << "execute failed: " << connection->error().message;
     co_return out;
