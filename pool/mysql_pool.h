@@ -109,10 +109,10 @@ class MysqlPool {
   rt::Task<MysqlAcquired> acquire(rt::Deadline deadline, rt::CancelSource* cancel);
 
  private:
-  /// One waiting acquire: a node in the waiting frame (Turn's or acquire()'s), in the pool's FIFO. Whoever ends the
-  /// wait (release() handing a connection, a freed slot, the deadline watcher, stop()) unlinks it, says
-  /// why in `outcome` and completes `wait`; a cancellation completes `wait` alone and leaves the node
-  /// linked until the frame resumes (next_waiter() skips such nodes).
+  /// One waiting acquire: a node in the waiting frame (Turn's or acquire()'s), in the pool's FIFO.
+  /// Whoever ends the wait (release() handing a connection, a freed slot, the deadline watcher,
+  /// stop()) unlinks it, says why in `outcome` and completes `wait`; a cancellation completes `wait`
+  /// alone and leaves the node linked until the frame resumes (next_waiter() skips such nodes).
   struct Waiter {
     enum class Outcome : std::uint8_t { Waiting, Handed, SlotFreed, TimedOut, Stopped };
 
@@ -183,8 +183,7 @@ class MysqlPool {
     QueueTurn queue_;
     rt::Deadline deadline_;
     MysqlLease ready_;
-    bool waited_ = false;
-    bool finished_ = false;  // take() gave a lease or a failure
+    bool waited_ = false;  // queued (await_ready() found nothing to lend and no work for acquire())
   };
   /// Finishes what `turn` could not do without a coroutine (see Turn).
   rt::Task<MysqlAcquired> acquire(Turn& turn);
