@@ -39,16 +39,16 @@ wait_until() {
   done
 }
 
-# cpu_ticks PID: user + system CPU time of the whole process (all threads) in clock ticks. The
+# cpu_ticks PID: "USER SYSTEM" CPU time of the whole process (all threads) in clock ticks. The
 # command name in /proc/PID/stat may hold spaces, so fields are counted after its closing ')':
 # utime and stime are fields 14 and 15 of the file, 12 and 13 after "pid (comm) ".
 cpu_ticks() {
   local stat
-  stat="$(cat "/proc/$1/stat" 2> /dev/null)" || { echo 0; return; }
+  stat="$(cat "/proc/$1/stat" 2> /dev/null)" || { echo 0 0; return; }
   stat="${stat##*) }"
   # shellcheck disable=SC2086  # word splitting into fields is the point
   set -- $stat
-  echo $((${12} + ${13}))
+  echo "${12} ${13}"
 }
 
 # rss_kib PID: resident set size in KiB (VmRSS of /proc/PID/status).
