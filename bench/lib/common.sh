@@ -51,6 +51,13 @@ cpu_ticks() {
   echo "${12} ${13}"
 }
 
+# machine_ticks: "BUSY TOTAL" clock ticks of all CPUs since boot (/proc/stat's "cpu" line; idle and
+# iowait are the only ticks not busy). Two readings tell how busy the machine was in between: a run
+# that leaves CPU idle is limited by latency (wake-ups, round trips), not by CPU.
+machine_ticks() {
+  awk '/^cpu / { total = 0; for (i = 2; i <= NF; i++) total += $i; print total - $5 - $6, total; exit }' /proc/stat
+}
+
 # rss_kib PID: resident set size in KiB (VmRSS of /proc/PID/status).
 rss_kib() {
   awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
