@@ -2,9 +2,11 @@
 """Number crunching for bench/run.sh: turns tool output into records, and records into the report.
 
     results.py redis   RAW OUT --case C --target T --round N --rc RC --requests N \
-                       --clk-tck HZ --proxy-ticks N --backend-ticks N
+                       --clk-tck HZ --proxy-ticks N --proxy-sys-ticks N --backend-ticks N \
+                       --busy-ticks N --total-ticks N
     results.py sysbench RAW OUT --case C --target T --round N --rc RC \
-                       --clk-tck HZ --proxy-ticks N --backend-ticks N
+                       --clk-tck HZ --proxy-ticks N --proxy-sys-ticks N --backend-ticks N \
+                       --busy-ticks N --total-ticks N
     results.py failed  RAW --suite S --case C --target T --round N --reason TEXT
     results.py idle    RAW --case C --target T --protocol P --clients N --workers N \
                        (--reason TEXT | --rss-before KIB --rss-after KIB --backend-connections N)
@@ -43,6 +45,11 @@ def per_request_us(ticks, clk_tck, requests):
     if requests <= 0:
         return None
     return ticks / clk_tck * 1e6 / requests
+
+
+def share(part, whole):
+    """part / whole, or None when whole is 0 (a run too short to be charged a clock tick)."""
+    return part / whole if whole > 0 else None
 
 
 def parse_redis_benchmark(text, rc):
@@ -101,9 +108,11 @@ def record_run(args, suite, parsed, reason, requests):
         record.update(ok=False, reason=reason)
     else:
         record.update(ok=True, **parsed)
-        record["proxy_cpu_us"] = per_request_us(args.proxy_ticks, args.clk_tck, requests) \
-            if args.target != "direct" else None
+        proxied = args.target != "direct"
+        record["proxy_cpu_us"] = per_request_us(args.proxy_ticks, args.clk_tck, requests) if proxied else None
+        record["proxy_kernel_share"] = share(args.proxy_sys_ticks, args.proxy_ticks) if proxied else None
         record["backend_cpu_us"] = per_request_us(args.backend_ticks, args.clk_tck, requests)
+        record["machine_busy_share"] = share(args.busy_ticks, args.total_ticks)
     return record
 
 
@@ -188,6 +197,10 @@ def grouped(records, suite):
     return {case: {t: Group(rs) for t, rs in targets.items()} for case, targets in cases.items()}
 
 
+def percent(fraction):
+    return None if fraction is None else fraction * 100
+
+
 def fmt(value, digits=2, suffix=""):
     if value is None:
         return "–"
@@ -224,8 +237,8 @@ def throughput_table(records, suite, unit):
     ref = REFERENCE[suite]
     lines = [
         f"| benchmark | target | {unit} (median) | spread | p50 ms | p99 ms | proxy CPU µs/req "
-        f"| backend CPU µs/req | vs direct | vs {ref} | errors |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        f"| proxy kernel % | backend CPU µs/req | machine busy % | vs direct | vs {ref} | errors |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for case, targets in cases.items():
         direct = targets.get("direct")
@@ -236,7 +249,7 @@ def throughput_table(records, suite, unit):
                 continue
             if not group.ok:
                 lines.append(f"| {case} | {target} | {target}: failed ({group.failures[0]['reason']}) "
-                             "| | | | | | | | |")
+                             "| | | | | | | | | | |")
                 continue
             tput = group.median("throughput")
             vs_direct = paired(group, direct, "throughput") if target != "direct" else None
@@ -246,7 +259,8 @@ def throughput_table(records, suite, unit):
             lines.append(
                 f"| {case} | {target} | {fmt(tput, 0)} | {fmt(group.spread(), 0, '%')} "
                 f"| {fmt(group.median('p50_ms'), 3)} | {fmt(group.median('p99_ms'), 3)} "
-                f"| {fmt(group.median('proxy_cpu_us'), 1)} | {fmt(group.median('backend_cpu_us'), 1)} "
+                f"| {fmt(group.median('proxy_cpu_us'), 1)} | {fmt(percent(group.median('proxy_kernel_share')), 0)} "
+                f"| {fmt(group.median('backend_cpu_us'), 1)} | {fmt(percent(group.median('machine_busy_share')), 0)} "
                 f"| {fmt(vs_direct, 2, 'x')} | {fmt(vs_ref, 2, 'x')} | {errors} |")
     return lines
 
@@ -419,7 +433,10 @@ def main():
         p.add_argument("--rc", type=int, required=True)
         p.add_argument("--clk-tck", type=int, required=True)
         p.add_argument("--proxy-ticks", type=int, required=True)
+        p.add_argument("--proxy-sys-ticks", type=int, required=True)
         p.add_argument("--backend-ticks", type=int, required=True)
+        p.add_argument("--busy-ticks", type=int, required=True)
+        p.add_argument("--total-ticks", type=int, required=True)
         return p
 
     run_parser("redis").add_argument("--requests", type=int, required=True)

@@ -2,6 +2,7 @@
 """Unit tests of bench/results.py: parsing real tool output (bench/testdata/, captured from bench runs)
 and the report's arithmetic and verdicts. ctest bench_results (label unit)."""
 
+import argparse
 import json
 import os
 import subprocess
@@ -68,10 +69,31 @@ class SysbenchParsing(unittest.TestCase):
         self.assertIsNone(results.histogram_percentile([], 0.5))
 
 
-def redis_record(case, target, rnd, throughput, p50=0.3, proxy_cpu=None):
+def redis_record(case, target, rnd, throughput, p50=0.3, proxy_cpu=None, kernel_share=None):
     return {"suite": "redis", "case": case, "target": target, "round": rnd, "ok": True,
             "throughput": throughput, "p50_ms": p50, "p99_ms": 1.0,
-            "proxy_cpu_us": proxy_cpu, "backend_cpu_us": 2.0}
+            "proxy_cpu_us": proxy_cpu, "proxy_kernel_share": kernel_share, "backend_cpu_us": 2.0,
+            "machine_busy_share": 0.5}
+
+
+class Records(unittest.TestCase):
+    def run_args(self, target, proxy_ticks, proxy_sys_ticks):
+        return argparse.Namespace(case="GET -c 50 -P 1", target=target, round=1, clk_tck=100,
+                                  proxy_ticks=proxy_ticks, proxy_sys_ticks=proxy_sys_ticks, backend_ticks=50,
+                                  busy_ticks=150, total_ticks=200)
+
+    def test_cpu_per_request_and_kernel_share_of_the_proxy(self):
+        parsed = {"throughput": 1000.0}
+        record = results.record_run(self.run_args("corral", 40, 30), "redis", parsed, None, 100000)
+        self.assertAlmostEqual(record["proxy_cpu_us"], 4.0)
+        self.assertAlmostEqual(record["proxy_kernel_share"], 0.75)
+        self.assertAlmostEqual(record["backend_cpu_us"], 5.0)
+        self.assertAlmostEqual(record["machine_busy_share"], 0.75)
+        idle = results.record_run(self.run_args("corral", 0, 0), "redis", parsed, None, 100000)
+        self.assertIsNone(idle["proxy_kernel_share"])
+        direct = results.record_run(self.run_args("direct", 0, 0), "redis", parsed, None, 100000)
+        self.assertIsNone(direct["proxy_cpu_us"])
+        self.assertIsNone(direct["proxy_kernel_share"])
 
 
 class Report(unittest.TestCase):
@@ -93,9 +115,10 @@ class Report(unittest.TestCase):
         for rnd, direct in ((1, 100.0), (2, 10.0), (3, 100.0)):
             records.append(redis_record(case, "direct", rnd, direct))
             records.append(redis_record(case, "twemproxy", rnd, direct, proxy_cpu=10.0))
-            records.append(redis_record(case, "corral", rnd, direct * 1.2, proxy_cpu=4.0))
+            records.append(redis_record(case, "corral", rnd, direct * 1.2, proxy_cpu=4.0, kernel_share=0.75))
         out = self.report(records)
-        self.assertIn("| GET -c 50 -P 1 | corral | 120 | 90% | 0.300 | 1.000 | 4.0 | 2.0 | 1.20x | 1.20x | 0 |", out)
+        self.assertIn("| GET -c 50 -P 1 | corral | 120 | 90% | 0.300 | 1.000 | 4.0 | 75 | 2.0 | 50 | 1.20x | 1.20x "
+                      "| 0 |", out)
         self.assertIn("| Redis -P 1, GET and SET: corral ≥ 1.15x twemproxy | met | GET -c 50 -P 1 1.20 (≥ 1.15) |", out)
         self.assertIn("| corral CPU per unpipelined request ≤ 0.5x twemproxy's | met | GET -c 50 -P 1 0.40 (≤ 0.5) |", out)
         self.assertIn("| corral p50 at -c 50 -P 1 within 0.1 ms of direct (ms added) | met | GET -c 50 -P 1 0.00 (≤ 0.1) |", out)

@@ -39,16 +39,23 @@ wait_until() {
   done
 }
 
-# cpu_ticks PID: user + system CPU time of the whole process (all threads) in clock ticks. The
+# cpu_ticks PID: "USER SYSTEM" CPU time of the whole process (all threads) in clock ticks. The
 # command name in /proc/PID/stat may hold spaces, so fields are counted after its closing ')':
 # utime and stime are fields 14 and 15 of the file, 12 and 13 after "pid (comm) ".
 cpu_ticks() {
   local stat
-  stat="$(cat "/proc/$1/stat" 2> /dev/null)" || { echo 0; return; }
+  stat="$(cat "/proc/$1/stat" 2> /dev/null)" || { echo 0 0; return; }
   stat="${stat##*) }"
   # shellcheck disable=SC2086  # word splitting into fields is the point
   set -- $stat
-  echo $((${12} + ${13}))
+  echo "${12} ${13}"
+}
+
+# machine_ticks: "BUSY TOTAL" clock ticks of all CPUs since boot (/proc/stat's "cpu" line; idle and
+# iowait are the only ticks not busy). Two readings tell how busy the machine was in between: a run
+# that leaves CPU idle is limited by latency (wake-ups, round trips), not by CPU.
+machine_ticks() {
+  awk '/^cpu / { total = 0; for (i = 2; i <= NF; i++) total += $i; print total - $5 - $6, total; exit }' /proc/stat
 }
 
 # rss_kib PID: resident set size in KiB (VmRSS of /proc/PID/status).

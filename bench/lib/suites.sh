@@ -24,19 +24,25 @@ note_command() {
 }
 
 # measured BACKEND_PID PROXY_PID LOG TIMEOUT COMMAND...: runs COMMAND with output to LOG and
-# sets run_rc, proxy_ticks and backend_ticks for the run. PROXY_PID may be empty (direct).
+# sets run_rc, proxy_ticks (of which proxy_sys_ticks in the kernel), backend_ticks and the machine's
+# busy_ticks of total_ticks (all CPUs) for the run. PROXY_PID may be empty (direct).
 measured() {
   local backend="$1" proxy="$2" log="$3" limit="$4"
   shift 4
-  local p0=0 b0 p1=0 b1
-  [ -z "$proxy" ] || p0="$(cpu_ticks "$proxy")"
-  b0="$(cpu_ticks "$backend")"
+  local pu0=0 ps0=0 pu1=0 ps1=0 bu0 bs0 bu1 bs1 m0 t0 m1 t1
+  [ -z "$proxy" ] || read -r pu0 ps0 <<< "$(cpu_ticks "$proxy")"
+  read -r bu0 bs0 <<< "$(cpu_ticks "$backend")"
+  read -r m0 t0 <<< "$(machine_ticks)"
   run_rc=0
   timeout --kill-after=10 "$limit" "$@" > "$log" 2>&1 || run_rc=$?
-  [ -z "$proxy" ] || p1="$(cpu_ticks "$proxy")"
-  b1="$(cpu_ticks "$backend")"
-  proxy_ticks=$((p1 - p0))
-  backend_ticks=$((b1 - b0))
+  read -r m1 t1 <<< "$(machine_ticks)"
+  [ -z "$proxy" ] || read -r pu1 ps1 <<< "$(cpu_ticks "$proxy")"
+  read -r bu1 bs1 <<< "$(cpu_ticks "$backend")"
+  proxy_ticks=$((pu1 + ps1 - pu0 - ps0))
+  proxy_sys_ticks=$((ps1 - ps0))
+  backend_ticks=$((bu1 + bs1 - bu0 - bs0))
+  busy_ticks=$((m1 - m0))
+  total_ticks=$((t1 - t0))
 }
 
 # unavailable ID TARGET: prints why the target cannot be measured (it did not start, or its process
@@ -80,7 +86,8 @@ redis_round() {
           measured "$redis_pid" "${target_pid[$id]}" "$log" "$run_timeout" "${command[@]}"
           results redis "$raw" "$log" --case "$case" --target "$target" --round "$round" --rc "$run_rc" \
             --requests "$requests" --clk-tck "$clk_tck" --proxy-ticks "$proxy_ticks" \
-            --backend-ticks "$backend_ticks"
+            --proxy-sys-ticks "$proxy_sys_ticks" --backend-ticks "$backend_ticks" \
+            --busy-ticks "$busy_ticks" --total-ticks "$total_ticks"
         done
       done
     done
@@ -119,7 +126,9 @@ mysql_round() {
           log="$work_dir/runs/sysbench-$test-$ps-t$threads-$target-$round.log"
           measured "$mariadb_pid" "${target_pid[$id]}" "$log" "$run_timeout" "${command[@]}"
           results sysbench "$raw" "$log" --case "$case" --target "$target" --round "$round" \
-            --rc "$run_rc" --clk-tck "$clk_tck" --proxy-ticks "$proxy_ticks" --backend-ticks "$backend_ticks"
+            --rc "$run_rc" --clk-tck "$clk_tck" --proxy-ticks "$proxy_ticks" \
+            --proxy-sys-ticks "$proxy_sys_ticks" --backend-ticks "$backend_ticks" \
+            --busy-ticks "$busy_ticks" --total-ticks "$total_ticks"
         done
       done
     done

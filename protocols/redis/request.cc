@@ -34,10 +34,9 @@ void Request::clear() {
   decoded_ = false;
 }
 
-void Request::assign_local(std::string_view bytes, const Span* spans, std::size_t count) {
+void Request::set_local(std::string_view bytes, std::size_t count) {
   // heap_ and arena_ are left as they are: neither is read unless spilled_ or decoded_ is set.
   bytes_ = bytes;
-  std::copy(spans, spans + count, local_.begin());
   count_ = count;
   spilled_ = false;
   inline_ = false;

@@ -46,8 +46,8 @@ class Request {
   static constexpr std::size_t kInlineArgs = 8;  // GET/SET/HSET... fit without allocating
 
   void clear();
-  /// Becomes a RESP request of `count` (<= kInlineArgs) arguments at `spans` within `bytes`.
-  void assign_local(std::string_view bytes, const Span* spans, std::size_t count);
+  /// Becomes a RESP request of `count` (<= kInlineArgs) arguments, already written to local_, within `bytes`.
+  void set_local(std::string_view bytes, std::size_t count);
   void push(Span span);
   void reserve(std::size_t count);
   const Span& span(std::size_t i) const { return spilled_ ? heap_[i] : local_[i]; }

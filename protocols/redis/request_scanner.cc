@@ -47,25 +47,34 @@ char unescape(char c) {
 /// as separators before an argument starts).
 bool ends_plain_arg(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
-/// Reads a canonical length at `pos` ("0", or no leading zero and at most `max_digits` digits)
-/// followed by CR LF, as the fast path accepts it; advances `pos` past the LF. False for anything
-/// else, including a line not complete yet: the general scanner then handles it.
-bool read_fast_length(std::string_view buffer, std::size_t& pos, std::size_t max_digits, std::uint64_t& value) {
-  const std::size_t start = pos;
-  const std::size_t limit = std::min(buffer.size(), start + max_digits);
-  std::uint64_t v = 0;
-  std::size_t i = start;
-  for (; i < limit; ++i) {
-    const auto digit = static_cast<unsigned char>(buffer[i] - '0');
-    if (digit > 9) break;
-    v = v * 10 + digit;
+/// Reads a canonical length at `p` ("0", or no leading zero and at most `max_digits` digits)
+/// followed by CR LF, as the fast path accepts it; returns the byte after the LF. nullptr for
+/// anything else, including a line not complete yet: the general scanner then handles it.
+const char* read_fast_length(const char* p, const char* end, std::size_t max_digits, std::uint64_t& value) {
+  const auto digit_at = [](const char* at) { return static_cast<unsigned>(static_cast<unsigned char>(*at) - '0'); };
+  // One- and two-digit lengths (nearly every argument of a request) without the loop.
+  const std::ptrdiff_t available = end - p;
+  if (available >= 3 && max_digits >= 1) {
+    const unsigned first = digit_at(p);
+    if (first <= 9 && p[1] == '\r' && p[2] == '\n') {
+      value = first;
+      return p + 3;
+    }
+    if (available >= 4 && max_digits >= 2 && first - 1 <= 8 && digit_at(p + 1) <= 9 && p[2] == '\r' &&
+        p[3] == '\n') {
+      value = first * 10 + digit_at(p + 1);
+      return p + 4;
+    }
   }
-  const std::size_t digits = i - start;
-  if (digits == 0 || (digits > 1 && buffer[start] == '0')) return false;
-  if (i + 1 >= buffer.size() || buffer[i] != '\r' || buffer[i + 1] != '\n') return false;
-  pos = i + 2;
+  const char* const limit = p + static_cast<std::ptrdiff_t>(std::min<std::size_t>(static_cast<std::size_t>(available), max_digits));
+  const char* at = p;
+  std::uint64_t v = 0;
+  for (; at < limit && digit_at(at) <= 9; ++at) v = v * 10 + digit_at(at);
+  const auto digits = at - p;
+  if (digits == 0 || (digits > 1 && *p == '0')) return nullptr;
+  if (end - at < 2 || at[0] != '\r' || at[1] != '\n') return nullptr;
   value = v;
-  return true;
+  return at + 2;
 }
 
 }  // namespace
@@ -117,22 +126,23 @@ ScanStatus RequestScanner::fail(ErrorCode code, std::string message) {
 // path would frame identically, so the scanner's verdict never depends on which path ran.
 bool RequestScanner::scan_simple_array(std::string_view buffer, Request& request) const {
   const std::size_t max_digits = std::min(wire::kMaxShortDigits, limits_.max_inline_length);
-  std::size_t pos = 1;
+  const char* const begin = buffer.data();
+  const char* const end = begin + buffer.size();
   std::uint64_t count = 0;
-  if (!read_fast_length(buffer, pos, max_digits, count)) return false;
-  if (count == 0 || count > Request::kInlineArgs || count > limits_.max_array_length) return false;
-  std::array<Request::Span, Request::kInlineArgs> spans;
+  const char* p = read_fast_length(begin + 1, end, max_digits, count);
+  if (p == nullptr || count == 0 || count > Request::kInlineArgs || count > limits_.max_array_length) return false;
+  // Spans go straight into the request: on a false return the general path overwrites it anyway.
   for (std::size_t i = 0; i < count; ++i) {
-    if (pos >= buffer.size() || buffer[pos] != '$') return false;
-    ++pos;
+    if (p == end || *p != '$') return false;
     std::uint64_t length = 0;
-    if (!read_fast_length(buffer, pos, max_digits, length) || length > limits_.max_bulk_length) return false;
+    p = read_fast_length(p + 1, end, max_digits, length);
+    if (p == nullptr || length > limits_.max_bulk_length) return false;
     const auto size = static_cast<std::size_t>(length);
-    if (buffer.size() - pos < size + 2 || buffer[pos + size] != '\r' || buffer[pos + size + 1] != '\n') return false;
-    spans[i] = {pos, size};
-    pos += size + 2;
+    if (static_cast<std::size_t>(end - p) < size + 2 || p[size] != '\r' || p[size + 1] != '\n') return false;
+    request.local_[i] = {static_cast<std::size_t>(p - begin), size};
+    p += size + 2;
   }
-  request.assign_local(buffer.substr(0, pos), spans.data(), static_cast<std::size_t>(count));
+  request.set_local(buffer.substr(0, static_cast<std::size_t>(p - begin)), static_cast<std::size_t>(count));
   return true;
 }
 

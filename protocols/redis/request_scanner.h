@@ -25,7 +25,8 @@ class RequestScanner {
  public:
   explicit RequestScanner(Limits limits = Limits::requests()) : limits_(limits) {}
 
-  /// Scans `buffer` (which starts at the current frame) and fills `request` on Frame.
+  /// Scans `buffer` (which starts at the current frame) and fills `request` on Frame; after
+  /// NeedMore or Error `request` holds nothing usable (the fast path may have written to it).
   /// Reusing the same `request` object keeps its spill capacity: no allocation after warm-up.
   ScanStatus scan(std::string_view buffer, Request& request);
 
@@ -49,7 +50,8 @@ class RequestScanner {
 
   /// Frames a complete array of at most Request::kInlineArgs bulk strings with canonical lengths
   /// in one pass, straight into `request`. Anything else (incomplete, large, unusual or bad input)
-  /// returns false and leaves the scanner untouched: the general state machine then decides.
+  /// returns false and leaves the scanner untouched (`request` partly written): the general state
+  /// machine then decides.
   bool scan_simple_array(std::string_view buffer, Request& request) const;
   ScanStatus scan_multibulk(std::string_view buffer);
   ScanStatus scan_array_header(std::string_view buffer);
