@@ -88,9 +88,9 @@ class MysqlSession {
   /// connection, or an idle connection of the context's pool that matches the key and lacks nothing
   /// to replay. nullptr (and nothing queued) when backend_for_statement() has work to do.
   pool::MysqlConnection* ready_backend(bool needs_last_insert_id);
-  /// Relays the response to the command just sent on the backend connection, packet by packet: packets
-  /// already buffered are written with one client write; a packet is never copied when it is large;
-  /// the client's socket applies backpressure. A LOCAL INFILE request is relayed when
+  /// Relays the response to the command just sent on the backend connection: everything buffered is
+  /// written with one client write, straight from the backend's read buffer when nothing is queued
+  /// before it (no copy); the client's socket applies backpressure. A LOCAL INFILE request is relayed when
   /// mysql.local_infile allows it (the client's file packets go to the backend unchanged).
   rt::Task<RelayEnd> relay_response(pool::MysqlConnection& backend);
   /// Ends a statement whose response was relayed completely: the context learns from it, then the
@@ -160,7 +160,12 @@ class MysqlSession {
   rt::Task<Step> handle_change_user(const ClientPacket& packet);
   rt::Task<Step> handle_reset_connection();
   rt::Task<bool> relay_local_infile(pool::MysqlConnection& backend);
-  rt::Task<bool> write_direct(std::string_view bytes);
+  /// True when `event` is an OK_Packet carrying a session-state block (relay_response() strips it
+  /// for clients without CLIENT_SESSION_TRACK).
+  static bool needs_session_state_stripped(const pool::MysqlConnection& backend,
+                                           const mysql::ResponseEvent& event) noexcept;
+  /// Queues `backend_ok` without its session-state block, re-encoded for the client's capabilities.
+  void queue_stripped_ok(const mysql::OK_Packet& backend_ok, std::uint8_t sequence_id);
   // flush() in two halves, so relay_statement() (once per statement) awaits the client's socket
   // without one more coroutine frame: the write of what is queued (out_ not empty), and its outcome
   // (the queue is cleared; false when the client is gone).

@@ -93,9 +93,9 @@ void scan_response(Command command, CapabilityFlags caps, std::size_t chunk, std
       }
       check(r.packet.size() >= kPacketHeaderSize && r.packet.size() <= view.size());
       check(r.packet.wire.data() == view.data());
-      inspect(r.event, caps, r.packet.payload());
+      inspect(*r.event, caps, r.packet.payload());
       offset += r.packet.size();
-      if (r.event.complete) check(scanner.complete());
+      if (r.event->complete) check(scanner.complete());
       if (scanner.awaiting_client()) {
         // Pretend the client answered: continue with whatever sequence id the next packet has.
         const std::string_view rest = std::string_view(buffer).substr(offset);

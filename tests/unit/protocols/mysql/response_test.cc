@@ -270,7 +270,7 @@ TEST(MysqlResponseScanner, Statistics) {
   ResponseScanner scanner(Command::COM_STATISTICS, kLegacy);
   const ResponseScanner::ScanResult r = scanner.scan(s.wire());
   ASSERT_EQ(r.status, FrameStatus::Packet);
-  EXPECT_EQ(r.event.data.substr(0, 7), "Uptime:");
+  EXPECT_EQ(r.event->data.substr(0, 7), "Uptime:");
 }
 
 TEST(MysqlResponseScanner, SimpleCommands) {

@@ -152,7 +152,7 @@ inline Fed feed_split(ResponseScanner& scanner, std::string_view wire, std::size
         fed.error = r.error;
         return false;
       }
-      fed.events.push_back({r.event.phase, r.event.complete, r.event.awaiting_client, r.event.status_flags});
+      fed.events.push_back({r.event->phase, r.event->complete, r.event->awaiting_client, r.event->status_flags});
       buffer.erase(0, r.packet.size());
     }
   };
@@ -178,7 +178,7 @@ inline Fed feed_chunks(ResponseScanner& scanner, std::string_view wire, std::siz
         fed.error = r.error;
         break;
       }
-      fed.events.push_back({r.event.phase, r.event.complete, r.event.awaiting_client, r.event.status_flags});
+      fed.events.push_back({r.event->phase, r.event->complete, r.event->awaiting_client, r.event->status_flags});
       buffer.erase(0, r.packet.size());
     }
   }
