@@ -203,38 +203,78 @@ ResponseRun ResponseScanner::scan_run(std::string_view buffer) {
 }
 
 std::size_t ResponseScanner::skip_plain_packets(std::string_view buffer, std::size_t& last_packet) noexcept {
-  // Rows need nothing but counting; a definition needs nothing unless it is the last one (which
-  // changes state). Anything else - a packet starting with 0xFE (terminator) or 0xFF (ERR, progress),
-  // an empty or >= 16 MiB packet, a sequence error, a packet not wholly buffered - is left to the
-  // full classifier, which sees it exactly as before.
-  const bool rows = state_ == State::Rows;
-  const bool definitions =
-      state_ == State::ColumnDefs || state_ == State::PrepareParams || state_ == State::PrepareColumns;
-  if (in_continuation_ || (!rows && !definitions)) return 0;
+  // Anything unusual - an empty or >= 16 MiB packet, a sequence error, a packet not wholly buffered,
+  // a packet skip_plain_packet() does not take - is left to the full classifier, which then sees
+  // it exactly as it would have without this pass.
+  if (in_continuation_) return 0;
   const std::size_t max_length = std::min<std::size_t>(limits_.max_packet_size, kMaxPayloadChunk - 1);
   const char* const begin = buffer.data();
   const std::size_t size = buffer.size();
   std::size_t at = 0;
-  std::uint8_t sequence = expected_sequence_;
-  std::uint64_t packets = 0;
   while (size - at > kPacketHeaderSize) {
     const std::size_t length = header_payload_length(std::string_view(begin + at, kPacketHeaderSize));
-    if (length == 0 || length > max_length || size - at < kPacketHeaderSize + length) break;
-    if (static_cast<std::uint8_t>(begin[at + 3]) != sequence) break;
-    if (static_cast<std::uint8_t>(begin[at + kPacketHeaderSize]) >= kEofHeader) break;
-    if (definitions && remaining_ - packets <= 1) break;
-    ++sequence;
-    ++packets;
+    if (length == 0 || length > max_length || size - at - kPacketHeaderSize < length) break;
+    if (static_cast<std::uint8_t>(begin[at + 3]) != expected_sequence_) break;
+    if (!skip_plain_packet(std::string_view(begin + at + kPacketHeaderSize, length))) break;
+    ++expected_sequence_;
     last_packet = at;
     at += kPacketHeaderSize + length;
   }
-  expected_sequence_ = sequence;
-  if (rows) {
-    summary_.rows += packets;
-  } else {
-    remaining_ -= packets;
-  }
   return at;
+}
+
+bool ResponseScanner::skip_plain_packet(std::string_view payload) noexcept {
+  const auto first = static_cast<std::uint8_t>(payload[0]);
+  switch (state_) {
+    case State::Rows:
+      // 0xFE may be the terminator and 0xFF an ERR: the classifier decides.
+      if (first >= kEofHeader) return false;
+      ++summary_.rows;
+      return true;
+    case State::ResultStart:
+      // The usual column count: one byte (below 0xFB), without a metadata flag after it.
+      if (payload.size() != 1 || first == kOkHeader || first >= kLocalInfileHeader || first > limits_.max_columns ||
+          (caps_ & (CLIENT_OPTIONAL_RESULTSET_METADATA | MARIADB_CLIENT_CACHE_METADATA))) {
+        return false;
+      }
+      ++summary_.result_sets;
+      remaining_ = first;
+      state_ = State::ColumnDefs;
+      return true;
+    case State::ColumnDefs:
+      if (first == kErrHeader) return false;
+      // The last definition leads to ColumnsEof or Rows, never to the end of the response.
+      if (--remaining_ == 0) after_column_defs();
+      return true;
+    case State::PrepareParams:
+    case State::PrepareColumns:
+      // The last one may end the response (COM_STMT_PREPARE under CLIENT_DEPRECATE_EOF).
+      if (first == kErrHeader || remaining_ <= 1) return false;
+      --remaining_;
+      return true;
+    case State::ColumnsEof:
+      return skip_columns_eof(payload);
+    default:
+      return false;
+  }
+}
+
+bool ResponseScanner::skip_columns_eof(std::string_view payload) noexcept {
+  // EOF_Packet (protocol 4.1): 0xFE, warnings int<2>, status_flags int<2>.
+  if (payload.size() != 5 || static_cast<std::uint8_t>(payload[0]) != kEofHeader || !(caps_ & CLIENT_PROTOCOL_41)) {
+    return false;
+  }
+  const auto int2 = [&](std::size_t at) {
+    return static_cast<std::uint16_t>(static_cast<std::uint8_t>(payload[at]) |
+                                      static_cast<std::uint8_t>(payload[at + 1]) << 8);
+  };
+  const std::uint16_t warnings = int2(1);
+  const StatusFlags status = int2(3);
+  // A cursor ends the response here: the caller must see that.
+  if (command_ == Command::COM_STMT_EXECUTE && (status & SERVER_STATUS_CURSOR_EXISTS)) return false;
+  record_status(status, warnings);
+  state_ = State::Rows;
+  return true;
 }
 
 bool ResponseScanner::event_needs_caller() const noexcept {

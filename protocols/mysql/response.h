@@ -191,10 +191,15 @@ class ResponseScanner {
   Errc on_err(std::string_view payload);
   Errc on_terminator(std::string_view payload, ResponsePhase phase);
 
-  /// The fast part of scan_run(): skips the whole rows (in Rows) or definitions but the last (in a
-  /// definitions state) at the start of `buffer` that need no decoding. Returns the bytes skipped;
-  /// `last_packet` gets the offset of the last packet skipped.
+  /// The fast part of scan_run(): skips the whole packets at the start of `buffer` that neither end
+  /// the response nor need decoding beyond a few bytes: rows, column counts, column definitions,
+  /// the EOF after them, and all but the last parameter/column definition of a prepare response.
+  /// Returns the bytes skipped; `last_packet` gets the offset of the last packet skipped.
   std::size_t skip_plain_packets(std::string_view buffer, std::size_t& last_packet) noexcept;
+  /// One non-empty, whole, in-sequence packet for skip_plain_packets(): true when it was taken (the
+  /// state machine moved on as the classifier would have moved it), false to leave it to classify().
+  bool skip_plain_packet(std::string_view payload) noexcept;
+  bool skip_columns_eof(std::string_view payload) noexcept;
   /// True when the caller must see the packet event_ describes (scan_run() ends the run with it).
   bool event_needs_caller() const noexcept;
   Errc feed(const WirePacket& packet);

@@ -34,10 +34,11 @@ std::string describe(const std::vector<test::Seen>& events) {
 // The relay's view of `wire`: scan_run() at every split point and in chunks of 1, 2, 3, 7, 64 and
 // 4096 bytes must relay every byte exactly once, report the events `reference` (every packet, from
 // scan()) has that a relay must see, and leave the scanner as scan() leaves it.
-// `reference` must have been fed the whole wire at once (its leftover: bytes after an error).
-void expect_runs_everywhere(Command command, CapabilityFlags caps, const std::string& wire, const Fed& reference,
-                            const ResponseScanner& reference_scanner, const Limits& limits = {},
+// The reference is scan() on the whole wire at once (its leftover: the bytes from a bad packet on).
+void expect_runs_everywhere(Command command, CapabilityFlags caps, const std::string& wire, const Limits& limits = {},
                             std::uint8_t first_sequence_id = 1) {
+  ResponseScanner reference_scanner(command, caps, limits, first_sequence_id);
+  const Fed reference = test::feed_chunks(reference_scanner, wire, wire.size());
   const std::string expected = describe(test::events_for_relay(reference));
   const auto check = [&](ResponseScanner& scanner, const test::Ran& ran, const std::string& how) {
     EXPECT_EQ(ran.error, reference.error) << how;
@@ -87,9 +88,7 @@ Fed expect_everywhere(Command command, CapabilityFlags caps, const std::string& 
     last = test::feed_chunks(scanner, wire, chunk);
     check(last, "chunk " + std::to_string(chunk));
   }
-  ResponseScanner reference(command, caps);
-  const Fed whole = test::feed_chunks(reference, wire, wire.size());
-  expect_runs_everywhere(command, caps, wire, whole, reference);
+  expect_runs_everywhere(command, caps, wire);
   return last;
 }
 
@@ -506,7 +505,7 @@ TEST(MysqlResponseScanner, RunsRelayManyRowsAcrossSequenceIdWrapAround) {
     const Fed whole = test::feed_chunks(reference, s.wire(), s.wire().size());
     ASSERT_EQ(whole.error, Errc::Ok);
     EXPECT_EQ(reference.summary().rows, 120u);
-    expect_runs_everywhere(Command::COM_QUERY, caps, s.wire(), whole, reference, Limits{}, 200);
+    expect_runs_everywhere(Command::COM_QUERY, caps, s.wire(), Limits{}, 200);
     // Everything buffered is one run, up to and including the terminator.
     ResponseScanner scanner(Command::COM_QUERY, caps, Limits{}, 200);
     const ResponseRun run = scanner.scan_run(s.wire());
@@ -530,7 +529,7 @@ TEST(MysqlResponseScanner, RunsStopWhereThePacketsGoWrong) {
   const Fed whole = test::feed_chunks(reference, broken, broken.size());
   ASSERT_EQ(whole.error, Errc::BadSequence);
   ASSERT_EQ(whole.leftover, broken.size() - at);
-  expect_runs_everywhere(Command::COM_QUERY, kLegacy, broken, whole, reference);
+  expect_runs_everywhere(Command::COM_QUERY, kLegacy, broken);
 
   Limits limits;
   limits.max_packet_size = 1000;
@@ -538,9 +537,51 @@ TEST(MysqlResponseScanner, RunsStopWhereThePacketsGoWrong) {
   big.column_count(1).column("blob").eof().row({std::string_view("small")});
   big.row({std::string_view(std::string(2000, 'b'))}).eof();
   ResponseScanner limited(Command::COM_QUERY, kLegacy, limits);
-  const Fed limited_whole = test::feed_chunks(limited, big.wire(), big.wire().size());
-  ASSERT_EQ(limited_whole.error, Errc::PacketTooLarge);
-  expect_runs_everywhere(Command::COM_QUERY, kLegacy, big.wire(), limited_whole, limited, limits);
+  ASSERT_EQ(test::feed_chunks(limited, big.wire(), big.wire().size()).error, Errc::PacketTooLarge);
+  expect_runs_everywhere(Command::COM_QUERY, kLegacy, big.wire(), limits);
+  // Too many columns, and an ERR where a definition, the EOF after them or a row belongs.
+  Limits few;
+  few.max_columns = 2;
+  ResponseScanner too_many(Command::COM_QUERY, kLegacy, few);
+  const std::string three = Stream(kLegacy).result_set(3, 1).wire();
+  ASSERT_EQ(test::feed_chunks(too_many, three, three.size()).error, Errc::LimitExceeded);
+  expect_runs_everywhere(Command::COM_QUERY, kLegacy, three, few);
+  const auto killed = [](Stream s) { return s.err(1317, "70100", "Query execution was interrupted").wire(); };
+  expect_runs_everywhere(Command::COM_QUERY, kLegacy, killed(Stream(kLegacy).column_count(2).column("a")));
+  expect_runs_everywhere(Command::COM_QUERY, kLegacy, killed(Stream(kLegacy).column_count(1).column("a")));
+  expect_runs_everywhere(Command::COM_QUERY, kLegacy,
+                         killed(Stream(kLegacy).column_count(1).column("a").eof().row({std::string_view("x")})));
+}
+
+TEST(MysqlResponseScanner, RunsReadColumnCountsAsTheClassifierDoes) {
+  // With result-set metadata caching a flag byte follows the count (0: no definitions follow); a
+  // count without it is truncated. A count of 251 or more takes a longer length-encoded integer.
+  const CapabilityFlags cached = kDeprecateEof | MARIADB_CLIENT_CACHE_METADATA;
+  for (const int follows : {0, 1}) {
+    Stream s(cached);
+    s.packet(bytes({2, follows}));
+    if (follows) s.column("a").column("b");
+    s.row({std::string_view("x"), std::string_view("y")}).end();
+    std::vector<P> expected{P::ColumnCount};
+    if (follows) expected.insert(expected.end(), {P::ColumnDefinition, P::ColumnDefinition});
+    expected.insert(expected.end(), {P::Row, P::ResultSetEnd});
+    expect_everywhere(Command::COM_STMT_EXECUTE, cached, s.wire(), expected);
+  }
+  ResponseScanner truncated(Command::COM_STMT_EXECUTE, cached);
+  const std::string one_byte = Stream(cached).column_count(1).wire();
+  ASSERT_EQ(test::feed_chunks(truncated, one_byte, one_byte.size()).error, Errc::Truncated);
+  expect_runs_everywhere(Command::COM_STMT_EXECUTE, cached, one_byte);
+
+  Stream wide(kLegacy);
+  wide.column_count(300);
+  for (int c = 0; c < 300; ++c) wide.column("c");
+  wide.eof().row({std::string_view("x")}).eof();
+  ResponseScanner scanner(Command::COM_QUERY, kLegacy);
+  const test::Ran ran = test::feed_runs(scanner, wide.wire(), 0, 64);
+  EXPECT_EQ(ran.error, Errc::Ok);
+  EXPECT_EQ(ran.relayed.size(), wide.wire().size());
+  EXPECT_TRUE(scanner.complete());
+  EXPECT_EQ(scanner.summary().rows, 1u);
 }
 
 TEST(MysqlResponseScanner, RunsFollowDefinitionsAndPreparedStatements) {
