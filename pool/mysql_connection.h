@@ -174,6 +174,13 @@ class MysqlConnection {
   /// Busy only: reads what the socket has into the buffer. Suspends until at least one byte arrives,
   /// operation_timeout passes (timed_out) or `cancel` fires; any failure closes the connection.
   rt::Task<rt::Result<void>> read_response_bytes(rt::CancelSource* cancel = nullptr);
+  /// read_response_bytes() in two halves, so the relay awaits the socket without a coroutine frame
+  /// per read: the read (only right after poll_response_run() returned an empty run), then its
+  /// outcome, which must be passed to after_response_read().
+  rt::ReadAwaitable response_read(rt::CancelSource* cancel) {
+    return read_into_buffer(response_needed_, io_deadline(), cancel);
+  }
+  rt::Result<void> after_response_read(const rt::Result<std::size_t>& n) { return after_read(n); }
 
   /// AwaitingClient only: writes packets the client sent (LOCAL INFILE contents and the empty packet
   /// ending them) unchanged. Suspends like send_command.

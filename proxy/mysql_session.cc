@@ -701,8 +701,8 @@ rt::Task<MysqlSession::RelayEnd> MysqlSession::relay_response(pool::MysqlConnect
           co_return RelayEnd::ClientGone;
         }
       }
-      const auto more = co_await backend.read_response_bytes(&cancel_);
-      if (!more) break;
+      const auto n = co_await backend.response_read(&cancel_);
+      if (!backend.after_response_read(n)) break;
       continue;
     }
     last_relayed_sequence_ = run.last_sequence_id();

@@ -16,6 +16,13 @@ std::uint8_t first_byte(std::string_view payload) noexcept {
 
 // Minimum OK_Packet: header, two 1-byte lenencs, status, warnings.
 constexpr std::size_t kMinOkSize = 7;
+// EOF_Packet (protocol 4.1): 0xFE, warnings int<2>, status_flags int<2>.
+constexpr std::size_t kEofPayloadSize = 5;
+
+std::uint16_t eof_int2(std::string_view payload, std::size_t at) noexcept {
+  return static_cast<std::uint16_t>(static_cast<std::uint8_t>(payload[at]) |
+                                    static_cast<std::uint8_t>(payload[at + 1]) << 8);
+}
 
 }  // namespace
 
@@ -182,6 +189,16 @@ ResponseRun ResponseScanner::scan_run(std::string_view buffer) {
       run.last_packet = run.size + last_skipped;
       run.size += skipped;
     }
+    if (take_result_set_eof(buffer.substr(run.size))) {
+      run.status = FrameStatus::Packet;
+      run.last_packet = run.size;
+      run.size += kPacketHeaderSize + kEofPayloadSize;
+      if (event_needs_caller()) {
+        run.has_event = true;
+        return run;
+      }
+      continue;
+    }
     const FrameResult frame = framer_.next(buffer.substr(run.size));
     if (frame.status == FrameStatus::NeedMore) {
       run.needed = frame.needed;
@@ -212,6 +229,8 @@ std::size_t ResponseScanner::skip_plain_packets(std::string_view buffer, std::si
   const std::size_t size = buffer.size();
   std::size_t at = 0;
   while (size - at > kPacketHeaderSize) {
+    // Rows are most of the packets: they get a loop of their own, which ends this pass.
+    if (state_ == State::Rows) return skip_rows(buffer, at, max_length, last_packet);
     const std::size_t length = header_payload_length(std::string_view(begin + at, kPacketHeaderSize));
     if (length == 0 || length > max_length || size - at - kPacketHeaderSize < length) break;
     if (static_cast<std::uint8_t>(begin[at + 3]) != expected_sequence_) break;
@@ -223,14 +242,35 @@ std::size_t ResponseScanner::skip_plain_packets(std::string_view buffer, std::si
   return at;
 }
 
+std::size_t ResponseScanner::skip_rows(std::string_view buffer, std::size_t at, std::size_t max_length,
+                                       std::size_t& last_packet) noexcept {
+  // The conditions of skip_plain_packets() for rows, on locals: a row starts with neither 0xFE
+  // (maybe the terminator) nor 0xFF (ERR).
+  const auto* const bytes = reinterpret_cast<const unsigned char*>(buffer.data());
+  const std::size_t size = buffer.size();
+  std::uint8_t sequence = expected_sequence_;
+  std::uint64_t rows = 0;
+  std::size_t last = last_packet;
+  while (size - at > kPacketHeaderSize) {
+    const unsigned char* const packet = bytes + at;
+    const std::size_t length = static_cast<std::size_t>(packet[0]) | static_cast<std::size_t>(packet[1]) << 8 |
+                               static_cast<std::size_t>(packet[2]) << 16;
+    if (length - 1 >= max_length || size - at - kPacketHeaderSize < length) break;  // also length == 0
+    if (packet[3] != sequence || packet[kPacketHeaderSize] >= kEofHeader) break;
+    ++sequence;
+    ++rows;
+    last = at;
+    at += kPacketHeaderSize + length;
+  }
+  expected_sequence_ = sequence;
+  summary_.rows += rows;
+  last_packet = last;
+  return at;
+}
+
 bool ResponseScanner::skip_plain_packet(std::string_view payload) noexcept {
   const auto first = static_cast<std::uint8_t>(payload[0]);
   switch (state_) {
-    case State::Rows:
-      // 0xFE may be the terminator and 0xFF an ERR: the classifier decides.
-      if (first >= kEofHeader) return false;
-      ++summary_.rows;
-      return true;
     case State::ResultStart:
       // The usual column count: one byte (below 0xFB), without a metadata flag after it.
       if (payload.size() != 1 || first == kOkHeader || first >= kLocalInfileHeader || first > limits_.max_columns ||
@@ -260,20 +300,41 @@ bool ResponseScanner::skip_plain_packet(std::string_view payload) noexcept {
 }
 
 bool ResponseScanner::skip_columns_eof(std::string_view payload) noexcept {
-  // EOF_Packet (protocol 4.1): 0xFE, warnings int<2>, status_flags int<2>.
-  if (payload.size() != 5 || static_cast<std::uint8_t>(payload[0]) != kEofHeader || !(caps_ & CLIENT_PROTOCOL_41)) {
+  if (payload.size() != kEofPayloadSize || static_cast<std::uint8_t>(payload[0]) != kEofHeader ||
+      !(caps_ & CLIENT_PROTOCOL_41)) {
     return false;
   }
-  const auto int2 = [&](std::size_t at) {
-    return static_cast<std::uint16_t>(static_cast<std::uint8_t>(payload[at]) |
-                                      static_cast<std::uint8_t>(payload[at + 1]) << 8);
-  };
-  const std::uint16_t warnings = int2(1);
-  const StatusFlags status = int2(3);
+  const std::uint16_t warnings = eof_int2(payload, 1);
+  const StatusFlags status = eof_int2(payload, 3);
   // A cursor ends the response here: the caller must see that.
   if (command_ == Command::COM_STMT_EXECUTE && (status & SERVER_STATUS_CURSOR_EXISTS)) return false;
   record_status(status, warnings);
   state_ = State::Rows;
+  return true;
+}
+
+bool ResponseScanner::take_result_set_eof(std::string_view buffer) noexcept {
+  // Only the 4.1 EOF_Packet; under CLIENT_DEPRECATE_EOF the terminator is an OK_Packet, decoded by
+  // the classifier.
+  constexpr std::size_t kWhole = kPacketHeaderSize + kEofPayloadSize;
+  if (state_ != State::Rows || in_continuation_ || buffer.size() < kWhole ||
+      (caps_ & (CLIENT_DEPRECATE_EOF | CLIENT_PROTOCOL_41)) != CLIENT_PROTOCOL_41) {
+    return false;
+  }
+  if (header_payload_length(buffer) != kEofPayloadSize || static_cast<std::uint8_t>(buffer[3]) != expected_sequence_ ||
+      static_cast<std::uint8_t>(buffer[kPacketHeaderSize]) != kEofHeader || limits_.max_packet_size < kEofPayloadSize) {
+    return false;
+  }
+  const std::string_view payload = buffer.substr(kPacketHeaderSize, kEofPayloadSize);
+  ++expected_sequence_;
+  event_ = ResponseEvent{};
+  event_.phase = ResponsePhase::ResultSetEnd;
+  event_.ok.header = kEofHeader;
+  event_.ok.warnings = eof_int2(payload, 1);
+  event_.ok.status_flags = eof_int2(payload, 3);
+  event_.status_flags = event_.ok.status_flags;
+  record_status(event_.ok.status_flags, event_.ok.warnings);
+  end_result();
   return true;
 }
 

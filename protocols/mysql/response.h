@@ -196,10 +196,18 @@ class ResponseScanner {
   /// the EOF after them, and all but the last parameter/column definition of a prepare response.
   /// Returns the bytes skipped; `last_packet` gets the offset of the last packet skipped.
   std::size_t skip_plain_packets(std::string_view buffer, std::size_t& last_packet) noexcept;
-  /// One non-empty, whole, in-sequence packet for skip_plain_packets(): true when it was taken (the
-  /// state machine moved on as the classifier would have moved it), false to leave it to classify().
+  /// One non-empty, whole, in-sequence packet for skip_plain_packets() outside Rows: true when it was
+  /// taken (the state machine moved on as the classifier would have), false to leave it to classify().
   bool skip_plain_packet(std::string_view payload) noexcept;
   bool skip_columns_eof(std::string_view payload) noexcept;
+  /// scan_run()'s short cut for the EOF_Packet ending a result set, whole at the start of `buffer`:
+  /// true when it was taken, event_ set as the classifier would set it; false to leave it to
+  /// the framer and classify().
+  bool take_result_set_eof(std::string_view buffer) noexcept;
+  /// skip_plain_packets() in Rows, from offset `at`, packets no larger than `max_length`: returns
+  /// the offset after the last row taken.
+  std::size_t skip_rows(std::string_view buffer, std::size_t at, std::size_t max_length,
+                        std::size_t& last_packet) noexcept;
   /// True when the caller must see the packet event_ describes (scan_run() ends the run with it).
   bool event_needs_caller() const noexcept;
   Errc feed(const WirePacket& packet);
