@@ -1,5 +1,7 @@
 #include "proxy/mysql_session.h"
 
+#include <sys/uio.h>
+
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -710,18 +712,27 @@ rt::Task<MysqlSession::RelayEnd> MysqlSession::relay_response(pool::MysqlConnect
     if (strip_session_state && event != nullptr && needs_session_state_stripped(backend, *event)) {
       out_.append(run.wire.substr(0, run.last_packet));
       queue_stripped_ok(event->ok, run.last_sequence_id());
-    } else if (out_.empty()) {
-      // Straight from the backend's read buffer: no copy. Everything buffered goes in one write
-      // (a whole small response, or a read's worth of rows), so the client socket paces the backend.
-      const auto written =
-          co_await client_.write_all(run.wire, rt::Deadline::after(env_->config->pool.operation_timeout), &cancel_);
+    } else if (event != nullptr && !event->complete) {
+      // More of the response may already be buffered (the next result of a multi-result, ...):
+      // queue this part so all of it leaves in one write.
+      out_.append(run.wire);
+    } else {
+      // The run ends the response or everything buffered: one write, straight from the backend's
+      // read buffer (no copy) together with what is queued, so the client socket paces the backend.
+      const rt::Deadline deadline = rt::Deadline::after(env_->config->pool.operation_timeout);
+      rt::Result<void> written;
+      if (out_.empty()) {
+        written = co_await client_.write_all(run.wire, deadline, &cancel_);
+      } else {
+        iovec parts[2] = {{out_.data(), out_.size()}, {const_cast<char*>(run.wire.data()), run.wire.size()}};
+        written = co_await client_.writev_all(parts, deadline, &cancel_);
+        out_.clear();
+      }
       if (!written) {
         rt::log::debug("mysql client {}: write failed: {}", connection_id_, written.error().message());
         release_backend(false);
         co_return RelayEnd::ClientGone;
       }
-    } else {
-      out_.append(run.wire);
     }
     if (event != nullptr && event->awaiting_client && event->phase == mysql::ResponsePhase::LocalInfileRequest) {
       const bool relayed = co_await relay_local_infile(backend);

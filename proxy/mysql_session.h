@@ -89,8 +89,8 @@ class MysqlSession {
   /// to replay. nullptr (and nothing queued) when backend_for_statement() has work to do.
   pool::MysqlConnection* ready_backend(bool needs_last_insert_id);
   /// Relays the response to the command just sent on the backend connection: everything buffered is
-  /// written with one client write, straight from the backend's read buffer when nothing is queued
-  /// before it (no copy); the client's socket applies backpressure. A LOCAL INFILE request is relayed when
+  /// written with one client write, straight from the backend's read buffer (writev with what is
+  /// queued before it, no copy); the client's socket applies backpressure. A LOCAL INFILE request is relayed when
   /// mysql.local_infile allows it (the client's file packets go to the backend unchanged).
   rt::Task<RelayEnd> relay_response(pool::MysqlConnection& backend);
   /// Ends a statement whose response was relayed completely: the context learns from it, then the
