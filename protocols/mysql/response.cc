@@ -1,6 +1,8 @@
 #include "protocols/mysql/response.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 
 #include "protocols/mysql/auth.h"
 #include "protocols/mysql/handshake.h"
@@ -18,6 +20,18 @@ std::uint8_t first_byte(std::string_view payload) noexcept {
 constexpr std::size_t kMinOkSize = 7;
 // EOF_Packet (protocol 4.1): 0xFE, warnings int<2>, status_flags int<2>.
 constexpr std::size_t kEofPayloadSize = 5;
+
+// The 4-byte packet header (int<3> payload length, int<1> sequence id) as one little-endian integer.
+std::uint32_t packet_header(const unsigned char* header) noexcept {
+  std::uint32_t value = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(&value, header, sizeof value);
+  } else {
+    value = static_cast<std::uint32_t>(header[0]) | static_cast<std::uint32_t>(header[1]) << 8 |
+            static_cast<std::uint32_t>(header[2]) << 16 | static_cast<std::uint32_t>(header[3]) << 24;
+  }
+  return value;
+}
 
 std::uint16_t eof_int2(std::string_view payload, std::size_t at) noexcept {
   return static_cast<std::uint16_t>(static_cast<std::uint8_t>(payload[at]) |
@@ -253,10 +267,10 @@ std::size_t ResponseScanner::skip_rows(std::string_view buffer, std::size_t at, 
   std::size_t last = last_packet;
   while (size - at > kPacketHeaderSize) {
     const unsigned char* const packet = bytes + at;
-    const std::size_t length = static_cast<std::size_t>(packet[0]) | static_cast<std::size_t>(packet[1]) << 8 |
-                               static_cast<std::size_t>(packet[2]) << 16;
+    const std::uint32_t header = packet_header(packet);
+    const std::size_t length = header & kMaxPayloadChunk;
     if (length - 1 >= max_length || size - at - kPacketHeaderSize < length) break;  // also length == 0
-    if (packet[3] != sequence || packet[kPacketHeaderSize] >= kEofHeader) break;
+    if ((header >> 24) != sequence || packet[kPacketHeaderSize] >= kEofHeader) break;
     ++sequence;
     ++rows;
     last = at;
