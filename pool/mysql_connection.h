@@ -87,7 +87,6 @@ struct ResponseRun {
   std::size_t last_packet = 0;     // offset in wire of the last packet
   const mysql::ResponseEvent* event = nullptr;  // the last packet's, when it needs the relay; else null
 
-  std::string_view last_wire() const noexcept { return wire.substr(last_packet); }
   std::uint8_t last_sequence_id() const noexcept {
     return static_cast<std::uint8_t>(wire[last_packet + 3]);
   }

@@ -122,12 +122,6 @@ Errc ResponseScanner::fail(Errc errc) noexcept {
   return errc;
 }
 
-Result<const ResponseEvent*> ResponseScanner::on_packet(const WirePacket& packet) {
-  const Errc errc = feed(packet);
-  if (errc != Errc::Ok) return errc;
-  return &event_;
-}
-
 Errc ResponseScanner::feed(const WirePacket& packet) {
   if (error_ != Errc::Ok) return error_;
   if (packet.wire.size() < kPacketHeaderSize) return fail(Errc::Truncated);

@@ -105,7 +105,7 @@ struct ResponseRun {
 };
 
 /// Follows the response to one command. Contract: feed every wire packet of the response, in order,
-/// each exactly once, through on_packet(), scan() or scan_run() (errors: BadSequence,
+/// each exactly once, through scan() or scan_run() (errors: BadSequence,
 /// UnexpectedPacket, LimitExceeded, ResponseComplete, decode errors; errors are sticky).
 /// Not thread-safe.
 class ResponseScanner {
@@ -117,10 +117,6 @@ class ResponseScanner {
 
   /// Starts over for a new command, keeping allocated memory.
   void reset(Command command, std::uint8_t first_sequence_id = 1);
-
-  /// Classifies one wire packet (framed by the caller); event() then describes it.
-  /// Lifetime: the event is valid until the next packet is fed (and views the packet's bytes).
-  Result<const ResponseEvent*> on_packet(const WirePacket& packet);
 
   struct ScanResult {
     FrameStatus status = FrameStatus::NeedMore;
@@ -141,7 +137,8 @@ class ResponseScanner {
   /// `size` > 0, else NeedMore or Error.
   ResponseRun scan_run(std::string_view buffer);
 
-  /// The last packet's event (after on_packet(), scan(), or scan_run() with has_event).
+  /// The last packet's event (after scan(), or scan_run() with has_event). Lifetime: valid until the
+  /// next packet is fed; its views point into that packet's bytes.
   const ResponseEvent& event() const noexcept { return event_; }
 
   /// After LOCAL INFILE data or an auth reply relayed from the client: the server's next packet has
@@ -210,6 +207,7 @@ class ResponseScanner {
                         std::size_t& last_packet) noexcept;
   /// True when the caller must see the packet event_ describes (scan_run() ends the run with it).
   bool event_needs_caller() const noexcept;
+  /// Classifies one wire packet framed by framer_ into event_.
   Errc feed(const WirePacket& packet);
   void record_ok(const OK_Packet& ok);
   void record_status(StatusFlags status, std::uint16_t warnings);
