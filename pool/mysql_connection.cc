@@ -488,6 +488,11 @@ rt::Result<ResponseRun> MysqlConnection::poll_response_run() {
   if (state_ == State::Closed) return make_error_code(MysqlBackendErrc::Lost);
   if (state_ != State::Busy) return make_error_code(MysqlBackendErrc::NotIdle);
   const std::string_view buffered = in_.readable();
+  if (buffered.empty()) {
+    // Right after the command is sent: nothing to scan yet.
+    response_needed_ = mysql::kPacketHeaderSize;
+    return ResponseRun{};
+  }
   const mysql::ResponseRun scanned = scanner_.scan_run(buffered);
   if (scanned.status == mysql::FrameStatus::NeedMore) {
     response_needed_ = scanned.needed;
