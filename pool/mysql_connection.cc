@@ -464,12 +464,6 @@ void MysqlConnection::resume(std::uint8_t next_sequence_id) noexcept {
   state_ = State::Busy;
 }
 
-bool MysqlConnection::next_packet_buffered() const noexcept {
-  const std::string_view rest = in_.readable().substr(returned_bytes_);
-  if (rest.size() < mysql::kPacketHeaderSize) return false;
-  return rest.size() >= mysql::kPacketHeaderSize + mysql::header_payload_length(rest);
-}
-
 rt::Result<std::optional<ResponsePacket>> MysqlConnection::poll_response_packet() {
   consume_returned_packet();
   if (state_ == State::Closed) return make_error_code(MysqlBackendErrc::Lost);
@@ -486,7 +480,37 @@ rt::Result<std::optional<ResponsePacket>> MysqlConnection::poll_response_packet(
   } else if (scanner_.awaiting_client()) {
     state_ = State::AwaitingClient;
   }
-  return std::optional<ResponsePacket>(ResponsePacket{scan.packet, scan.event});
+  return std::optional<ResponsePacket>(ResponsePacket{scan.packet, *scan.event});
+}
+
+rt::Result<ResponseRun> MysqlConnection::poll_response_run() {
+  consume_returned_packet();
+  if (state_ == State::Closed) return make_error_code(MysqlBackendErrc::Lost);
+  if (state_ != State::Busy) return make_error_code(MysqlBackendErrc::NotIdle);
+  const std::string_view buffered = in_.readable();
+  if (buffered.empty()) {
+    // Right after the command is sent: nothing to scan yet.
+    response_needed_ = mysql::kPacketHeaderSize;
+    return ResponseRun{};
+  }
+  const mysql::ResponseRun scanned = scanner_.scan_run(buffered);
+  if (scanned.status == mysql::FrameStatus::NeedMore) {
+    response_needed_ = scanned.needed;
+    return ResponseRun{};
+  }
+  if (scanned.status == mysql::FrameStatus::Error) return fail_protocol(scanned.error, "a response");
+  returned_bytes_ = scanned.size;
+  ResponseRun run;
+  run.wire = buffered.substr(0, scanned.size);
+  run.last_packet = scanned.last_packet;
+  if (!scanned.has_event) return run;
+  run.event = &scanner_.event();
+  if (scanner_.complete()) {
+    on_response_complete();
+  } else if (scanner_.awaiting_client()) {
+    state_ = State::AwaitingClient;
+  }
+  return run;
 }
 
 rt::Task<rt::Result<void>> MysqlConnection::read_response_bytes(rt::CancelSource* cancel) {

@@ -5,11 +5,14 @@
 //            ─► OK ◄─ ─► COM_QUERY "SET SESSION session_track_... [, NAMES cs]" ─► OK ◄─ ─► Idle
 //
 //   session: send_command(payload) / send_command_wire(client bytes)           (sequence id 0)
-//            loop: next_response_packet() ─► {wire packet view, ResponseEvent} ─► relay to the client
-//                  until event.complete (awaiting_client: send_wire(client packets), resume(seq))
+//            relay: poll_response_run() ─► {run of whole wire packets, event of the last one or none}
+//                   ─► relay the bytes unchanged; empty run ─► read_response_bytes(); until
+//                   event->complete (awaiting_client: send_wire(client packets), resume(seq))
+//            corral's own statements: next_response_packet() ─► {one wire packet, its ResponseEvent}
 //            ─► Idle: status flags, session-state changes and schema of the response are kept here
 //
-// Reads frame one wire packet at a time with the codec's ResponseScanner; packets are views into the
+// Reads go through the codec's ResponseScanner: a relay run covers everything buffered up to the
+// next packet that matters, rows and definitions only framed and counted; packets are views into the
 // read buffer, never copied. Any I/O or protocol error (or a cancelled read) closes the connection: a
 // half-read response cannot be resumed, and nothing is ever re-sent.
 #pragma once
@@ -76,6 +79,19 @@ struct ResponsePacket {
   mysql::ResponseEvent event;
 };
 
+/// Whole wire packets of a response, buffered, to relay unchanged (poll_response_run()).
+/// Lifetime: wire and the views in *event point into the connection's read buffer and scanner and
+/// stay valid until the next call on the connection.
+struct ResponseRun {
+  std::string_view wire;           // one or more whole wire packets; empty: read_response_bytes() first
+  std::size_t last_packet = 0;     // offset in wire of the last packet
+  const mysql::ResponseEvent* event = nullptr;  // the last packet's, when it needs the relay; else null
+
+  std::uint8_t last_sequence_id() const noexcept {
+    return static_cast<std::uint8_t>(wire[last_packet + 3]);
+  }
+};
+
 /// The result of a statement corral runs for itself (query()): small, owned, all rows in memory.
 struct QueryOutcome {
   std::optional<MysqlError> error;  // the statement's ERR_Packet; the connection is still usable
@@ -136,23 +152,34 @@ class MysqlConnection {
   rt::Task<rt::Result<void>> send_command_wire(std::string_view wire, rt::CancelSource* cancel = nullptr);
 
   /// The next wire packet of the response to the last command. Does not suspend when the packet is
-  /// already buffered (next_packet_buffered()); otherwise suspends until it arrives, operation_timeout
+  /// already buffered; otherwise suspends until it arrives, operation_timeout
   /// passes without a byte (timed_out) or `cancel` fires. After the packet with event.complete the
   /// connection is Idle and summary()/session_changes()/status_flags() describe the response.
   /// Errors (I/O, timeout, cancel, protocol) close the connection; error() has the client's text.
   /// Lifetime: see ResponsePacket.
   rt::Task<rt::Result<ResponsePacket>> next_response_packet(rt::CancelSource* cancel = nullptr);
-  /// True when next_response_packet() will return without reading the socket: use it to batch
-  /// relayed packets into one client write.
-  bool next_packet_buffered() const noexcept;
 
   /// The allocation-free form of next_response_packet() for relaying big results: the next packet if
   /// it is already buffered, nullopt when more bytes are needed (then read_response_bytes()). Never
   /// suspends. Errors and lifetime as next_response_packet().
   rt::Result<std::optional<ResponsePacket>> poll_response_packet();
+  /// The relay's form: every buffered whole wire packet up to and including the next one the relay
+  /// must look at (event: it ends the response, hands over to the client, or is an OK / result-set
+  /// end that may need rewriting), in one scan without per-row events. An empty run means more bytes
+  /// are needed (read_response_bytes()). Never suspends. After a run whose event is complete the
+  /// connection is Idle, as with next_response_packet(). Errors and lifetime as next_response_packet(),
+  /// except that whole packets before a bad one come first as a run.
+  rt::Result<ResponseRun> poll_response_run();
   /// Busy only: reads what the socket has into the buffer. Suspends until at least one byte arrives,
   /// operation_timeout passes (timed_out) or `cancel` fires; any failure closes the connection.
   rt::Task<rt::Result<void>> read_response_bytes(rt::CancelSource* cancel = nullptr);
+  /// read_response_bytes() in two halves, so the relay awaits the socket without a coroutine frame
+  /// per read: the read (only right after poll_response_run() returned an empty run), then its
+  /// outcome, which must be passed to after_response_read().
+  rt::ReadAwaitable response_read(rt::CancelSource* cancel) {
+    return read_into_buffer(response_needed_, io_deadline(), cancel);
+  }
+  rt::Result<void> after_response_read(const rt::Result<std::size_t>& n) { return after_read(n); }
 
   /// AwaitingClient only: writes packets the client sent (LOCAL INFILE contents and the empty packet
   /// ending them) unchanged. Suspends like send_command.
@@ -299,7 +326,7 @@ class MysqlConnection {
   rt::ByteBuffer in_;
   std::string out_;                   // the command being written (reused)
   std::string scratch_;               // multi-chunk logical packets during login
-  std::size_t returned_bytes_ = 0;    // the packet last returned by next_response_packet(), consumed lazily
+  std::size_t returned_bytes_ = 0;    // the packet or run last returned, consumed lazily
   std::size_t response_needed_ = 0;   // bytes the buffer must hold for the next packet (after NeedMore)
   mysql::ResponseScanner scanner_;
   mysql::SessionStateChanges session_changes_;

@@ -1,5 +1,7 @@
 #include "proxy/mysql_session.h"
 
+#include <sys/uio.h>
+
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -15,8 +17,6 @@ namespace {
 constexpr std::size_t kReadChunk = 16 * 1024;
 /// Queued reply bytes that make the relay write before the response is complete.
 constexpr std::size_t kFlushThreshold = 64 * 1024;
-/// A backend packet at least this large goes to the client straight from the backend's read buffer.
-constexpr std::size_t kDirectWriteSize = 32 * 1024;
 /// Buffers larger than this are freed between commands instead of kept for an idle client.
 constexpr std::size_t kKeepBufferCapacity = 256 * 1024;
 /// Time a client has for each step of the login.
@@ -133,12 +133,6 @@ bool MysqlSession::after_write_queued(const rt::Result<void>& written) {
   out_.clear();
   if (!written) rt::log::debug("mysql client {}: write failed: {}", connection_id_, written.error().message());
   return written.ok();
-}
-
-rt::Task<bool> MysqlSession::write_direct(std::string_view bytes) {
-  const auto written =
-      co_await client_.write_all(bytes, rt::Deadline::after(env_->config->pool.operation_timeout), &cancel_);
-  co_return written.ok();
 }
 
 rt::Task<bool> MysqlSession::read_packet(ClientPacket& packet, rt::Deadline deadline, bool idle) {
@@ -701,10 +695,11 @@ rt::Task<MysqlSession::RelayEnd> MysqlSession::relay_response(pool::MysqlConnect
   const bool strip_session_state = (backend.capabilities() & mysql::CLIENT_SESSION_TRACK) != 0 &&
                                    (context_.capabilities() & mysql::CLIENT_SESSION_TRACK) == 0;
   for (;;) {
-    auto polled = backend.poll_response_packet();
+    auto polled = backend.poll_response_run();
     if (!polled) break;
-    if (!polled->has_value()) {
-      // Everything buffered has been queued: one client write for the batch, then wait for more.
+    const pool::ResponseRun& run = *polled;
+    if (run.wire.empty()) {
+      // Everything buffered has been relayed: write what is queued, then wait for more.
       if (!out_.empty()) {
         const bool flushed = co_await flush();
         if (!flushed) {
@@ -712,42 +707,53 @@ rt::Task<MysqlSession::RelayEnd> MysqlSession::relay_response(pool::MysqlConnect
           co_return RelayEnd::ClientGone;
         }
       }
-      const auto more = co_await backend.read_response_bytes(&cancel_);
-      if (!more) break;
+      const auto n = co_await backend.response_read(&cancel_);
+      if (!backend.after_response_read(n)) break;
       continue;
     }
-    const pool::ResponsePacket& packet = **polled;
-    const mysql::ResponseEvent& event = packet.event;
-    last_relayed_sequence_ = packet.packet.sequence_id;
-    const bool ok_packet = event.phase == mysql::ResponsePhase::Ok ||
-                           (event.phase == mysql::ResponsePhase::ResultSetEnd && event.ok.header == mysql::kEofHeader &&
-                            (backend.capabilities() & mysql::CLIENT_DEPRECATE_EOF) != 0);
-    if (strip_session_state && ok_packet && (event.ok.status_flags & mysql::SERVER_SESSION_STATE_CHANGED) != 0) {
-      mysql::OK_Packet ok = event.ok;
-      ok.status_flags = static_cast<mysql::StatusFlags>(ok.status_flags & ~mysql::SERVER_SESSION_STATE_CHANGED);
-      ok.session_state_info = {};
-      const std::size_t at = mysql::begin_packet(out_);
-      mysql::encode_ok_packet(out_, ok, context_.capabilities());
-      mysql::finish_packet(out_, at, packet.packet.sequence_id);
-    } else if (packet.packet.size() >= kDirectWriteSize) {
-      // Large packets (big rows) go out from the backend's buffer: no copy.
-      bool written = true;
-      if (!out_.empty()) written = co_await flush();
-      if (written) written = co_await write_direct(packet.packet.wire);
-      if (!written) {
+    last_relayed_sequence_ = run.last_sequence_id();
+    const mysql::ResponseEvent* event = run.event;
+    if (strip_session_state && event != nullptr && needs_session_state_stripped(backend, *event)) {
+      out_.append(run.wire.substr(0, run.last_packet));
+      queue_stripped_ok(event->ok, run.last_sequence_id());
+    } else if (event != nullptr && !event->complete) {
+      // More of the response may already be buffered (the next result of a multi-result, ...):
+      // queue this part so all of it leaves in one write.
+      out_.append(run.wire);
+    } else if (event != nullptr) {
+      // The run ends the response: it leaves straight from the backend's read buffer (no copy)
+      // together with what is queued, as far as the client's socket takes it now. The rest waits
+      // in out_, so a client slow to read never holds the backend connection.
+      if (!send_or_queue(run.wire)) {
         release_backend(false);
         co_return RelayEnd::ClientGone;
       }
     } else {
-      out_.append(packet.packet.wire);
+      // Rows up to the end of what is buffered, more to come: written straight from the backend's
+      // read buffer with what is queued, waiting for the client, so the client paces the backend
+      // and a result of any size streams through bounded memory.
+      const rt::Deadline deadline = rt::Deadline::after(env_->config->pool.operation_timeout);
+      rt::Result<void> written;
+      if (out_.empty()) {
+        written = co_await client_.write_all(run.wire, deadline, &cancel_);
+      } else {
+        iovec parts[2] = {{out_.data(), out_.size()}, {const_cast<char*>(run.wire.data()), run.wire.size()}};
+        written = co_await client_.writev_all(parts, deadline, &cancel_);
+        out_.clear();
+      }
+      if (!written) {
+        rt::log::debug("mysql client {}: write failed: {}", connection_id_, written.error().message());
+        release_backend(false);
+        co_return RelayEnd::ClientGone;
+      }
     }
-    if (event.awaiting_client && event.phase == mysql::ResponsePhase::LocalInfileRequest) {
+    if (event != nullptr && event->awaiting_client && event->phase == mysql::ResponsePhase::LocalInfileRequest) {
       const bool relayed = co_await relay_local_infile(backend);
       if (!relayed) break;
       continue;
     }
-    if (event.complete) {
-      last_result_set_ = event.phase == mysql::ResponsePhase::ResultSetEnd;
+    if (event != nullptr && event->complete) {
+      last_result_set_ = event->phase == mysql::ResponsePhase::ResultSetEnd;
       co_return RelayEnd::Complete;
     }
     if (out_.size() >= kFlushThreshold) {
@@ -768,24 +774,59 @@ rt::Task<MysqlSession::RelayEnd> MysqlSession::relay_response(pool::MysqlConnect
   co_return RelayEnd::BackendLost;
 }
 
+bool MysqlSession::send_or_queue(std::string_view wire) {
+  iovec parts[2];
+  std::size_t count = 0;
+  if (!out_.empty()) parts[count++] = {out_.data(), out_.size()};
+  parts[count++] = {const_cast<char*>(wire.data()), wire.size()};
+  std::span<iovec> unsent(parts, count);
+  const rt::Result<void> sent = client_.try_writev(unsent);
+  if (!sent) {
+    rt::log::debug("mysql client {}: write failed: {}", connection_id_, sent.error().message());
+    return false;
+  }
+  // Left over: a tail of out_ and all of `wire`, or a tail of `wire` (out_ keeps its capacity).
+  if (unsent.size() == 2) {
+    out_.erase(0, out_.size() - unsent[0].iov_len);
+    out_.append(wire);
+  } else if (unsent.size() == 1) {
+    out_.assign(wire.substr(wire.size() - unsent[0].iov_len));
+  } else {
+    out_.clear();
+  }
+  return true;
+}
+
+bool MysqlSession::needs_session_state_stripped(const pool::MysqlConnection& backend,
+                                                const mysql::ResponseEvent& event) noexcept {
+  // A result set's terminator is an OK_Packet (and may carry session state) only under DEPRECATE_EOF.
+  const bool ok_packet = event.phase == mysql::ResponsePhase::Ok ||
+                         (event.phase == mysql::ResponsePhase::ResultSetEnd && event.ok.header == mysql::kEofHeader &&
+                          (backend.capabilities() & mysql::CLIENT_DEPRECATE_EOF) != 0);
+  return ok_packet && (event.ok.status_flags & mysql::SERVER_SESSION_STATE_CHANGED) != 0;
+}
+
+void MysqlSession::queue_stripped_ok(const mysql::OK_Packet& backend_ok, std::uint8_t sequence_id) {
+  mysql::OK_Packet ok = backend_ok;
+  ok.status_flags = static_cast<mysql::StatusFlags>(ok.status_flags & ~mysql::SERVER_SESSION_STATE_CHANGED);
+  ok.session_state_info = {};
+  const std::size_t at = mysql::begin_packet(out_);
+  mysql::encode_ok_packet(out_, ok, context_.capabilities());
+  mysql::finish_packet(out_, at, sequence_id);
+}
+
 void MysqlSession::queue_relayed_packet(const pool::MysqlConnection& backend, const mysql::WirePacket& packet,
                                         const mysql::ResponseEvent& event) {
   last_relayed_sequence_ = packet.sequence_id;
   if (event.complete) last_result_set_ = event.phase == mysql::ResponsePhase::ResultSetEnd;
   const bool strip_session_state = (backend.capabilities() & mysql::CLIENT_SESSION_TRACK) != 0 &&
                                    (context_.capabilities() & mysql::CLIENT_SESSION_TRACK) == 0 &&
-                                   event.phase == mysql::ResponsePhase::Ok &&
-                                   (event.ok.status_flags & mysql::SERVER_SESSION_STATE_CHANGED) != 0;
-  if (!strip_session_state) {
+                                   needs_session_state_stripped(backend, event);
+  if (strip_session_state) {
+    queue_stripped_ok(event.ok, packet.sequence_id);
+  } else {
     out_.append(packet.wire);
-    return;
   }
-  mysql::OK_Packet ok = event.ok;
-  ok.status_flags = static_cast<mysql::StatusFlags>(ok.status_flags & ~mysql::SERVER_SESSION_STATE_CHANGED);
-  ok.session_state_info = {};
-  const std::size_t at = mysql::begin_packet(out_);
-  mysql::encode_ok_packet(out_, ok, context_.capabilities());
-  mysql::finish_packet(out_, at, packet.sequence_id);
 }
 
 rt::Task<bool> MysqlSession::relay_local_infile(pool::MysqlConnection& backend) {

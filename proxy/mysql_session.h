@@ -88,9 +88,9 @@ class MysqlSession {
   /// connection, or an idle connection of the context's pool that matches the key and lacks nothing
   /// to replay. nullptr (and nothing queued) when backend_for_statement() has work to do.
   pool::MysqlConnection* ready_backend(bool needs_last_insert_id);
-  /// Relays the response to the command just sent on the backend connection, packet by packet: packets
-  /// already buffered are written with one client write; a packet is never copied when it is large;
-  /// the client's socket applies backpressure. A LOCAL INFILE request is relayed when
+  /// Relays the response to the command just sent on the backend connection: everything buffered is
+  /// written with one client write, straight from the backend's read buffer (writev with what is
+  /// queued before it, no copy); the client's socket applies backpressure. A LOCAL INFILE request is relayed when
   /// mysql.local_infile allows it (the client's file packets go to the backend unchanged).
   rt::Task<RelayEnd> relay_response(pool::MysqlConnection& backend);
   /// Ends a statement whose response was relayed completely: the context learns from it, then the
@@ -162,7 +162,15 @@ class MysqlSession {
   rt::Task<Step> handle_change_user(const ClientPacket& packet);
   rt::Task<Step> handle_reset_connection();
   rt::Task<bool> relay_local_infile(pool::MysqlConnection& backend);
-  rt::Task<bool> write_direct(std::string_view bytes);
+  /// Sends what is queued, then `wire`, as far as the client's socket takes them now; what it does
+  /// not take is left queued in out_. False when the client is gone.
+  bool send_or_queue(std::string_view wire);
+  /// True when `event` is an OK_Packet carrying a session-state block (relay_response() strips it
+  /// for clients without CLIENT_SESSION_TRACK).
+  static bool needs_session_state_stripped(const pool::MysqlConnection& backend,
+                                           const mysql::ResponseEvent& event) noexcept;
+  /// Queues `backend_ok` without its session-state block, re-encoded for the client's capabilities.
+  void queue_stripped_ok(const mysql::OK_Packet& backend_ok, std::uint8_t sequence_id);
   pool::MysqlPool& context_pool();
   void count_pins(MysqlPins started);
   std::string access_denied(std::string_view user_name, bool with_password) const;

@@ -34,6 +34,35 @@ void close_io(std::unique_ptr<IoHandle>& io) noexcept {
 
 bool retry_later(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
 
+/// Drops `sent` bytes from the front of `iov`.
+void advance(std::span<iovec>& iov, std::size_t sent) {
+  while (!iov.empty() && sent >= iov.front().iov_len) {
+    sent -= iov.front().iov_len;
+    iov = iov.subspan(1);
+  }
+  if (sent > 0) {
+    iov.front().iov_base = static_cast<char*>(iov.front().iov_base) + sent;
+    iov.front().iov_len -= sent;
+  }
+}
+
+/// Sends from `iov` (advanced in place) until it is empty, the socket is full (returns 0) or an
+/// error (returns errno).
+int send_iov(int fd, std::span<iovec>& iov) {
+  while (!iov.empty()) {
+    msghdr msg{};
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = iov.size() > IOV_MAX ? IOV_MAX : iov.size();
+    const ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return retry_later(errno) ? 0 : errno;
+    }
+    advance(iov, static_cast<std::size_t>(n));
+  }
+  return 0;
+}
+
 }  // namespace
 
 // ---- SocketAddress ------------------------------------------------------------------------------
@@ -123,6 +152,15 @@ TcpStream::~TcpStream() { close(); }
 
 void TcpStream::close() noexcept { close_io(io_); }
 
+Result<void> TcpStream::try_writev(std::span<iovec>& iov) {
+  if (!io_) return std::make_error_code(std::errc::bad_file_descriptor);
+  if (!io_->writable) return Result<void>{};  // full at the last try: wait for the next edge
+  const int err = send_iov(io_->fd, iov);
+  if (err != 0) return errno_code(err);
+  if (!iov.empty()) io_->writable = false;
+  return Result<void>{};
+}
+
 void TcpStream::shutdown_write() noexcept {
   if (io_) ::shutdown(io_->fd, SHUT_WR);
 }
@@ -183,31 +221,12 @@ bool WriteAwaitable::attempt() {
 }
 
 bool WritevAwaitable::attempt() {
-  while (!iov_.empty()) {
-    msghdr msg{};
-    msg.msg_iov = iov_.data();
-    msg.msg_iovlen = iov_.size() > IOV_MAX ? IOV_MAX : iov_.size();
-    const ssize_t n = ::sendmsg(io_->fd, &msg, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (retry_later(errno)) {
-        would_block();
-        return false;
-      }
-      finish(errno_code(errno));
-      return true;
-    }
-    auto sent = static_cast<std::size_t>(n);
-    while (!iov_.empty() && sent >= iov_.front().iov_len) {
-      sent -= iov_.front().iov_len;
-      iov_ = iov_.subspan(1);
-    }
-    if (sent > 0) {
-      iov_.front().iov_base = static_cast<char*>(iov_.front().iov_base) + sent;
-      iov_.front().iov_len -= sent;
-    }
+  const int err = send_iov(io_->fd, iov_);
+  if (err == 0 && !iov_.empty()) {
+    would_block();
+    return false;
   }
-  finish(Result<void>{});
+  finish(err == 0 ? Result<void>{} : Result<void>{errno_code(err)});
   return true;
 }
 

@@ -75,6 +75,10 @@ class TcpStream {
   class WritevAwaitable writev_all(std::span<iovec> iov, Deadline deadline = Deadline::never(),
                                    CancelSource* cancel = nullptr);
 
+  /// Sends from `iov` (advanced in place) what the socket takes now, without waiting: what is left
+  /// in `iov` did not fit. An error means the connection is unusable.
+  Result<void> try_writev(std::span<iovec>& iov);
+
   /// Half-closes the write side (FIN) so the peer sees EOF while replies may still be read.
   void shutdown_write() noexcept;
   /// Closes now; a pending read or write resumes with operation_canceled.

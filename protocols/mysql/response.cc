@@ -1,5 +1,9 @@
 #include "protocols/mysql/response.h"
 
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
 #include "protocols/mysql/auth.h"
 #include "protocols/mysql/handshake.h"
 #include "protocols/mysql/primitives.h"
@@ -14,6 +18,25 @@ std::uint8_t first_byte(std::string_view payload) noexcept {
 
 // Minimum OK_Packet: header, two 1-byte lenencs, status, warnings.
 constexpr std::size_t kMinOkSize = 7;
+// EOF_Packet (protocol 4.1): 0xFE, warnings int<2>, status_flags int<2>.
+constexpr std::size_t kEofPayloadSize = 5;
+
+// The 4-byte packet header (int<3> payload length, int<1> sequence id) as one little-endian integer.
+std::uint32_t packet_header(const unsigned char* header) noexcept {
+  std::uint32_t value = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(&value, header, sizeof value);
+  } else {
+    value = static_cast<std::uint32_t>(header[0]) | static_cast<std::uint32_t>(header[1]) << 8 |
+            static_cast<std::uint32_t>(header[2]) << 16 | static_cast<std::uint32_t>(header[3]) << 24;
+  }
+  return value;
+}
+
+std::uint16_t eof_int2(std::string_view payload, std::size_t at) noexcept {
+  return static_cast<std::uint16_t>(static_cast<std::uint8_t>(payload[at]) |
+                                    static_cast<std::uint8_t>(payload[at + 1]) << 8);
+}
 
 }  // namespace
 
@@ -54,16 +77,21 @@ void ResponseScanner::reset(Command command, std::uint8_t first_sequence_id) {
   in_continuation_ = false;
   error_ = Errc::Ok;
   framer_.reset();
-  std::string keep_state = std::move(summary_.session_state_info);
-  std::string keep_sql_state = std::move(summary_.sql_state);
-  std::string keep_message = std::move(summary_.error_message);
-  keep_state.clear();
-  keep_sql_state.clear();
-  keep_message.clear();
-  summary_ = ResponseSummary{};
-  summary_.session_state_info = std::move(keep_state);
-  summary_.sql_state = std::move(keep_sql_state);
-  summary_.error_message = std::move(keep_message);
+  // Field by field, not `summary_ = {}`: the strings keep their memory and a response that did not
+  // fail or change session state costs no string work at all.
+  summary_.has_status = false;
+  summary_.status_flags = 0;
+  summary_.affected_rows = 0;
+  summary_.last_insert_id = 0;
+  summary_.warnings = 0;
+  summary_.session_state_info.clear();
+  summary_.failed = false;
+  summary_.error_code = 0;
+  summary_.sql_state.clear();
+  summary_.error_message.clear();
+  summary_.result_sets = 0;
+  summary_.rows = 0;
+  summary_.prepare_ok = {};
 }
 
 ResponseScanner::State ResponseScanner::initial_state() const noexcept {
@@ -89,12 +117,12 @@ ResponseScanner::State ResponseScanner::initial_state() const noexcept {
   }
 }
 
-Result<ResponseEvent> ResponseScanner::fail(Errc errc) noexcept {
+Errc ResponseScanner::fail(Errc errc) noexcept {
   error_ = errc;
   return errc;
 }
 
-Result<ResponseEvent> ResponseScanner::on_packet(const WirePacket& packet) {
+Errc ResponseScanner::feed(const WirePacket& packet) {
   if (error_ != Errc::Ok) return error_;
   if (packet.wire.size() < kPacketHeaderSize) return fail(Errc::Truncated);
   // The chunks of a logical packet belong to it even when its first chunk ended the response.
@@ -107,21 +135,21 @@ Result<ResponseEvent> ResponseScanner::on_packet(const WirePacket& packet) {
   const bool continues = packet.continues();
   if (in_continuation_) {
     in_continuation_ = continues;
-    ResponseEvent event;
-    event.phase = ResponsePhase::Continuation;
-    event.complete = complete();
-    event.awaiting_client = awaiting_client();
-    return event;
+    event_ = ResponseEvent{};
+    event_.phase = ResponsePhase::Continuation;
+    event_.complete = complete();
+    event_.awaiting_client = awaiting_client();
+    return Errc::Ok;
   }
-  Result<ResponseEvent> event = classify(packet.payload(), continues);
-  if (!event) return fail(event.error());
+  const Errc errc = classify(packet.payload(), continues);
+  if (errc != Errc::Ok) return fail(errc);
   in_continuation_ = continues;
   if (continues) {
     // Completion (or the hand-over to the client) happens with the logical packet's last chunk.
-    event->complete = false;
-    event->awaiting_client = false;
+    event_.complete = false;
+    event_.awaiting_client = false;
   }
-  return event;
+  return Errc::Ok;
 }
 
 ResponseScanner::ScanResult ResponseScanner::scan(std::string_view buffer) {
@@ -141,14 +169,198 @@ ResponseScanner::ScanResult ResponseScanner::scan(std::string_view buffer) {
   }
   if (frame.status == FrameStatus::NeedMore) return result;
   result.packet = frame.packet;
-  Result<ResponseEvent> event = on_packet(frame.packet);
-  if (!event) {
+  const Errc errc = feed(frame.packet);
+  if (errc != Errc::Ok) {
     result.status = FrameStatus::Error;
-    result.error = event.error();
+    result.error = errc;
     return result;
   }
-  result.event = *event;
+  result.event = &event_;
   return result;
+}
+
+ResponseRun ResponseScanner::scan_run(std::string_view buffer) {
+  ResponseRun run;
+  for (;;) {
+    if (error_ != Errc::Ok) {
+      // Whole packets before the bad one are good: the caller relays them first.
+      if (run.size == 0) {
+        run.status = FrameStatus::Error;
+        run.error = error_;
+      }
+      return run;
+    }
+    std::size_t last_skipped = 0;
+    const std::size_t skipped = skip_plain_packets(buffer.substr(run.size), last_skipped);
+    if (skipped > 0) {
+      run.status = FrameStatus::Packet;
+      run.last_packet = run.size + last_skipped;
+      run.size += skipped;
+    }
+    if (take_result_set_eof(buffer.substr(run.size))) {
+      run.status = FrameStatus::Packet;
+      run.last_packet = run.size;
+      run.size += kPacketHeaderSize + kEofPayloadSize;
+      if (event_needs_caller()) {
+        run.has_event = true;
+        return run;
+      }
+      continue;
+    }
+    const FrameResult frame = framer_.next(buffer.substr(run.size));
+    if (frame.status == FrameStatus::NeedMore) {
+      run.needed = frame.needed;
+      return run;
+    }
+    if (frame.status == FrameStatus::Error) {
+      error_ = frame.error;
+      continue;
+    }
+    if (feed(frame.packet) != Errc::Ok) continue;
+    run.status = FrameStatus::Packet;
+    run.last_packet = run.size;
+    run.size += frame.packet.size();
+    if (event_needs_caller()) {
+      run.has_event = true;
+      return run;
+    }
+  }
+}
+
+std::size_t ResponseScanner::skip_plain_packets(std::string_view buffer, std::size_t& last_packet) noexcept {
+  // Anything unusual - an empty or >= 16 MiB packet, a sequence error, a packet not wholly buffered,
+  // a packet skip_plain_packet() does not take - is left to the full classifier, which then sees
+  // it exactly as it would have without this pass.
+  if (in_continuation_) return 0;
+  const std::size_t max_length = std::min<std::size_t>(limits_.max_packet_size, kMaxPayloadChunk - 1);
+  const char* const begin = buffer.data();
+  const std::size_t size = buffer.size();
+  std::size_t at = 0;
+  while (size - at > kPacketHeaderSize) {
+    // Rows are most of the packets: they get a loop of their own, which ends this pass.
+    if (state_ == State::Rows) return skip_rows(buffer, at, max_length, last_packet);
+    const std::size_t length = header_payload_length(std::string_view(begin + at, kPacketHeaderSize));
+    if (length == 0 || length > max_length || size - at - kPacketHeaderSize < length) break;
+    if (static_cast<std::uint8_t>(begin[at + 3]) != expected_sequence_) break;
+    if (!skip_plain_packet(std::string_view(begin + at + kPacketHeaderSize, length))) break;
+    ++expected_sequence_;
+    last_packet = at;
+    at += kPacketHeaderSize + length;
+  }
+  return at;
+}
+
+std::size_t ResponseScanner::skip_rows(std::string_view buffer, std::size_t at, std::size_t max_length,
+                                       std::size_t& last_packet) noexcept {
+  // The conditions of skip_plain_packets() for rows, on locals: a row starts with neither 0xFE
+  // (maybe the terminator) nor 0xFF (ERR).
+  const auto* const bytes = reinterpret_cast<const unsigned char*>(buffer.data());
+  const std::size_t size = buffer.size();
+  std::uint8_t sequence = expected_sequence_;
+  std::uint64_t rows = 0;
+  std::size_t last = last_packet;
+  while (size - at > kPacketHeaderSize) {
+    const unsigned char* const packet = bytes + at;
+    const std::uint32_t header = packet_header(packet);
+    const std::size_t length = header & kMaxPayloadChunk;
+    if (length - 1 >= max_length || size - at - kPacketHeaderSize < length) break;  // also length == 0
+    if ((header >> 24) != sequence || packet[kPacketHeaderSize] >= kEofHeader) break;
+    ++sequence;
+    ++rows;
+    last = at;
+    at += kPacketHeaderSize + length;
+  }
+  expected_sequence_ = sequence;
+  summary_.rows += rows;
+  last_packet = last;
+  return at;
+}
+
+bool ResponseScanner::skip_plain_packet(std::string_view payload) noexcept {
+  const auto first = static_cast<std::uint8_t>(payload[0]);
+  switch (state_) {
+    case State::ResultStart:
+      // The usual column count: one byte (below 0xFB), without a metadata flag after it.
+      if (payload.size() != 1 || first == kOkHeader || first >= kLocalInfileHeader || first > limits_.max_columns ||
+          (caps_ & (CLIENT_OPTIONAL_RESULTSET_METADATA | MARIADB_CLIENT_CACHE_METADATA))) {
+        return false;
+      }
+      ++summary_.result_sets;
+      remaining_ = first;
+      state_ = State::ColumnDefs;
+      return true;
+    case State::ColumnDefs:
+      if (first == kErrHeader) return false;
+      // The last definition leads to ColumnsEof or Rows, never to the end of the response.
+      if (--remaining_ == 0) after_column_defs();
+      return true;
+    case State::PrepareParams:
+    case State::PrepareColumns:
+      // The last one may end the response (COM_STMT_PREPARE under CLIENT_DEPRECATE_EOF).
+      if (first == kErrHeader || remaining_ <= 1) return false;
+      --remaining_;
+      return true;
+    case State::ColumnsEof:
+      return skip_columns_eof(payload);
+    default:
+      return false;
+  }
+}
+
+bool ResponseScanner::skip_columns_eof(std::string_view payload) noexcept {
+  if (payload.size() != kEofPayloadSize || static_cast<std::uint8_t>(payload[0]) != kEofHeader ||
+      !(caps_ & CLIENT_PROTOCOL_41)) {
+    return false;
+  }
+  const std::uint16_t warnings = eof_int2(payload, 1);
+  const StatusFlags status = eof_int2(payload, 3);
+  // A cursor ends the response here: the caller must see that.
+  if (command_ == Command::COM_STMT_EXECUTE && (status & SERVER_STATUS_CURSOR_EXISTS)) return false;
+  record_status(status, warnings);
+  state_ = State::Rows;
+  return true;
+}
+
+bool ResponseScanner::take_result_set_eof(std::string_view buffer) noexcept {
+  // Only the 4.1 EOF_Packet; under CLIENT_DEPRECATE_EOF the terminator is an OK_Packet, decoded by
+  // the classifier.
+  constexpr std::size_t kWhole = kPacketHeaderSize + kEofPayloadSize;
+  if (state_ != State::Rows || in_continuation_ || buffer.size() < kWhole ||
+      (caps_ & (CLIENT_DEPRECATE_EOF | CLIENT_PROTOCOL_41)) != CLIENT_PROTOCOL_41) {
+    return false;
+  }
+  if (header_payload_length(buffer) != kEofPayloadSize || static_cast<std::uint8_t>(buffer[3]) != expected_sequence_ ||
+      static_cast<std::uint8_t>(buffer[kPacketHeaderSize]) != kEofHeader || limits_.max_packet_size < kEofPayloadSize) {
+    return false;
+  }
+  const std::string_view payload = buffer.substr(kPacketHeaderSize, kEofPayloadSize);
+  ++expected_sequence_;
+  event_ = ResponseEvent{};
+  event_.phase = ResponsePhase::ResultSetEnd;
+  event_.ok.header = kEofHeader;
+  event_.ok.warnings = eof_int2(payload, 1);
+  event_.ok.status_flags = eof_int2(payload, 3);
+  event_.status_flags = event_.ok.status_flags;
+  record_status(event_.ok.status_flags, event_.ok.warnings);
+  end_result();
+  return true;
+}
+
+bool ResponseScanner::event_needs_caller() const noexcept {
+  if (event_.complete || event_.awaiting_client) return true;
+  switch (event_.phase) {
+    case ResponsePhase::ColumnCount:
+    case ResponsePhase::ColumnDefinition:
+    case ResponsePhase::ColumnsEof:
+    case ResponsePhase::Row:
+    case ResponsePhase::Continuation:
+    case ResponsePhase::Progress:
+    case ResponsePhase::ParamDefinition:
+    case ResponsePhase::ParamsEof:
+      return false;
+    default:
+      return true;
+  }
 }
 
 void ResponseScanner::resume(std::uint8_t next_sequence_id) noexcept {
@@ -157,41 +369,31 @@ void ResponseScanner::resume(std::uint8_t next_sequence_id) noexcept {
   expected_sequence_ = next_sequence_id;
 }
 
-Result<ResponseEvent> ResponseScanner::classify(std::string_view payload, bool continues) {
+Errc ResponseScanner::classify(std::string_view payload, bool continues) {
   // Only rows, definitions and free-form strings can legitimately span wire packets; a status
   // packet that does could not be decoded from its first chunk and is refused.
-  Result<ResponseEvent> event = ResponseEvent{};
+  event_ = ResponseEvent{};
+  Errc errc = Errc::Ok;
   switch (state_) {
-    case State::ResultStart: event = on_result_start(payload); break;
-    case State::ColumnDefs: event = on_definition(payload, ResponsePhase::ColumnDefinition); break;
-    case State::ColumnsEof: event = on_definitions_eof(payload, ResponsePhase::ColumnsEof); break;
-    case State::Rows: event = on_row(payload); break;
-    case State::PrepareStart: event = on_prepare_ok(payload); break;
-    case State::PrepareParams: event = on_definition(payload, ResponsePhase::ParamDefinition); break;
-    case State::PrepareParamsEof: event = on_definitions_eof(payload, ResponsePhase::ParamsEof); break;
-    case State::PrepareColumns: event = on_definition(payload, ResponsePhase::ColumnDefinition); break;
-    case State::PrepareColumnsEof: event = on_definitions_eof(payload, ResponsePhase::ColumnsEof); break;
-    case State::FieldList: event = on_field_list(payload); break;
-    case State::Statistics:
-      if (first_byte(payload) == kErrHeader) {
-        event = on_err(payload);
-      } else {
-        ResponseEvent stats;
-        stats.phase = ResponsePhase::Statistics;
-        stats.data = payload;
-        stats.complete = true;
-        state_ = State::Done;
-        event = stats;
-      }
-      break;
-    case State::Simple: event = on_simple(payload); break;
-    case State::ChangeUser: event = on_change_user(payload); break;
+    case State::ResultStart: errc = on_result_start(payload); break;
+    case State::ColumnDefs: errc = on_definition(payload, ResponsePhase::ColumnDefinition); break;
+    case State::ColumnsEof: errc = on_definitions_eof(payload, ResponsePhase::ColumnsEof); break;
+    case State::Rows: errc = on_row(payload); break;
+    case State::PrepareStart: errc = on_prepare_ok(payload); break;
+    case State::PrepareParams: errc = on_definition(payload, ResponsePhase::ParamDefinition); break;
+    case State::PrepareParamsEof: errc = on_definitions_eof(payload, ResponsePhase::ParamsEof); break;
+    case State::PrepareColumns: errc = on_definition(payload, ResponsePhase::ColumnDefinition); break;
+    case State::PrepareColumnsEof: errc = on_definitions_eof(payload, ResponsePhase::ColumnsEof); break;
+    case State::FieldList: errc = on_field_list(payload); break;
+    case State::Statistics: errc = on_statistics(payload); break;
+    case State::Simple: errc = on_simple(payload); break;
+    case State::ChangeUser: errc = on_change_user(payload); break;
     case State::AwaitClient:
     case State::Done: return Errc::UnexpectedPacket;
   }
-  if (!event) return event;
+  if (errc != Errc::Ok) return errc;
   if (continues) {
-    switch (event->phase) {
+    switch (event_.phase) {
       case ResponsePhase::Row:
       case ResponsePhase::ColumnDefinition:
       case ResponsePhase::ParamDefinition:
@@ -203,7 +405,7 @@ Result<ResponseEvent> ResponseScanner::classify(std::string_view payload, bool c
         return Errc::UnexpectedPacket;
     }
   }
-  return event;
+  return Errc::Ok;
 }
 
 bool ResponseScanner::is_progress(std::string_view payload) const noexcept {
@@ -212,23 +414,31 @@ bool ResponseScanner::is_progress(std::string_view payload) const noexcept {
          static_cast<std::uint8_t>(payload[2]) == 0xff;
 }
 
-Result<ResponseEvent> ResponseScanner::on_err(std::string_view payload) {
-  ResponseEvent event;
+Errc ResponseScanner::on_err(std::string_view payload) {
   if (is_progress(payload)) {
-    event.phase = ResponsePhase::Progress;
-    return event;
+    event_.phase = ResponsePhase::Progress;
+    return Errc::Ok;
   }
   Result<ERR_Packet> err = decode_err_packet(payload, caps_);
   if (!err) return err.error();
-  event.phase = ResponsePhase::Err;
-  event.err = *err;
-  event.complete = true;
+  event_.phase = ResponsePhase::Err;
+  event_.err = *err;
+  event_.complete = true;
   summary_.failed = true;
   summary_.error_code = err->error_code;
   summary_.sql_state.assign(err->sql_state);
   summary_.error_message.assign(err->error_message);
   state_ = State::Done;
-  return event;
+  return Errc::Ok;
+}
+
+Errc ResponseScanner::on_statistics(std::string_view payload) {
+  if (first_byte(payload) == kErrHeader) return on_err(payload);
+  event_.phase = ResponsePhase::Statistics;
+  event_.data = payload;
+  event_.complete = true;
+  state_ = State::Done;
+  return Errc::Ok;
 }
 
 void ResponseScanner::record_status(StatusFlags status, std::uint16_t warnings) {
@@ -246,44 +456,41 @@ void ResponseScanner::record_ok(const OK_Packet& ok) {
   }
 }
 
-void ResponseScanner::end_result(ResponseEvent& event) {
+void ResponseScanner::end_result() {
   // Multi-resultset: a terminal packet with SERVER_MORE_RESULTS_EXISTS is followed by another result.
-  if (event.status_flags & SERVER_MORE_RESULTS_EXISTS) {
+  if (event_.status_flags & SERVER_MORE_RESULTS_EXISTS) {
     state_ = State::ResultStart;
   } else {
     state_ = State::Done;
-    event.complete = true;
+    event_.complete = true;
   }
 }
 
-Result<ResponseEvent> ResponseScanner::on_result_start(std::string_view payload) {
+Errc ResponseScanner::on_result_start(std::string_view payload) {
   switch (first_byte(payload)) {
     case kOkHeader: {
       if (payload.empty()) return Errc::Truncated;
       Result<OK_Packet> ok = decode_ok_packet(payload, caps_);
       if (!ok) return ok.error();
-      ResponseEvent event;
-      event.phase = ResponsePhase::Ok;
-      event.ok = *ok;
-      event.status_flags = ok->status_flags;
+      event_.phase = ResponsePhase::Ok;
+      event_.ok = *ok;
+      event_.status_flags = ok->status_flags;
       record_ok(*ok);
       ++summary_.result_sets;
-      end_result(event);
-      return event;
+      end_result();
+      return Errc::Ok;
     }
     case kErrHeader:
       return on_err(payload);
-    case kLocalInfileHeader: {
+    case kLocalInfileHeader:
       // LOCAL INFILE Request: only a text query can ask for it.
       if (command_ != Command::COM_QUERY) return Errc::UnexpectedPacket;
-      ResponseEvent event;
-      event.phase = ResponsePhase::LocalInfileRequest;
-      event.data = payload.substr(1);
-      event.awaiting_client = true;
+      event_.phase = ResponsePhase::LocalInfileRequest;
+      event_.data = payload.substr(1);
+      event_.awaiting_client = true;
       state_ = State::AwaitClient;
       resume_state_ = State::ResultStart;
-      return event;
-    }
+      return Errc::Ok;
     case kEofHeader:
       return Errc::UnexpectedPacket;
     default:
@@ -291,7 +498,7 @@ Result<ResponseEvent> ResponseScanner::on_result_start(std::string_view payload)
   }
 }
 
-Result<ResponseEvent> ResponseScanner::on_column_count(std::string_view payload) {
+Errc ResponseScanner::on_column_count(std::string_view payload) {
   Reader r(payload);
   const std::uint64_t count = r.lenenc_int();
   bool metadata_follows = true;
@@ -301,9 +508,8 @@ Result<ResponseEvent> ResponseScanner::on_column_count(std::string_view payload)
   if (!r.ok()) return r.error();
   if (count == 0) return Errc::BadValue;
   if (count > limits_.max_columns) return Errc::LimitExceeded;
-  ResponseEvent event;
-  event.phase = ResponsePhase::ColumnCount;
-  event.column_count = count;
+  event_.phase = ResponsePhase::ColumnCount;
+  event_.column_count = count;
   ++summary_.result_sets;
   remaining_ = metadata_follows ? count : 0;
   if (remaining_ > 0) {
@@ -311,7 +517,7 @@ Result<ResponseEvent> ResponseScanner::on_column_count(std::string_view payload)
   } else {
     after_column_defs();
   }
-  return event;
+  return Errc::Ok;
 }
 
 void ResponseScanner::after_column_defs() {
@@ -343,28 +549,26 @@ void ResponseScanner::after_prepare_params() {
   }
 }
 
-Result<ResponseEvent> ResponseScanner::on_definition(std::string_view payload, ResponsePhase phase) {
+Errc ResponseScanner::on_definition(std::string_view payload, ResponsePhase phase) {
   if (first_byte(payload) == kErrHeader) return on_err(payload);
   if (payload.empty()) return Errc::Truncated;
-  ResponseEvent event;
-  event.phase = phase;
+  event_.phase = phase;
   if (--remaining_ == 0) {
     after_column_defs();
-    event.complete = state_ == State::Done;
+    event_.complete = state_ == State::Done;
   }
-  return event;
+  return Errc::Ok;
 }
 
-Result<ResponseEvent> ResponseScanner::on_definitions_eof(std::string_view payload, ResponsePhase phase) {
+Errc ResponseScanner::on_definitions_eof(std::string_view payload, ResponsePhase phase) {
   if (first_byte(payload) == kErrHeader) return on_err(payload);
   Result<EOF_Packet> eof = decode_eof_packet(payload, caps_);
   if (!eof) return eof.error();
-  ResponseEvent event;
-  event.phase = phase;
-  event.status_flags = eof->status_flags;
-  event.ok.header = kEofHeader;
-  event.ok.status_flags = eof->status_flags;
-  event.ok.warnings = eof->warnings;
+  event_.phase = phase;
+  event_.status_flags = eof->status_flags;
+  event_.ok.header = kEofHeader;
+  event_.ok.status_flags = eof->status_flags;
+  event_.ok.warnings = eof->warnings;
   record_status(eof->status_flags, eof->warnings);
   switch (state_) {
     case State::PrepareParamsEof:
@@ -382,84 +586,79 @@ Result<ResponseEvent> ResponseScanner::on_definitions_eof(std::string_view paylo
       }
       break;
   }
-  event.complete = state_ == State::Done;
-  return event;
+  event_.complete = state_ == State::Done;
+  return Errc::Ok;
 }
 
-Result<ResponseEvent> ResponseScanner::on_terminator(std::string_view payload, ResponsePhase phase) {
-  ResponseEvent event;
-  event.phase = phase;
+Errc ResponseScanner::on_terminator(std::string_view payload, ResponsePhase phase) {
+  event_.phase = phase;
   // Under CLIENT_DEPRECATE_EOF the terminator is an OK_Packet with the 0xFE header; a 0xFE packet
   // too short to be one is still read as a (legacy) EOF_Packet.
   if ((caps_ & CLIENT_DEPRECATE_EOF) && payload.size() >= kMinOkSize) {
     Result<OK_Packet> ok = decode_ok_packet(payload, caps_);
     if (!ok) return ok.error();
-    event.ok = *ok;
+    event_.ok = *ok;
     record_ok(*ok);
   } else {
     Result<EOF_Packet> eof = decode_eof_packet(payload, caps_);
     if (!eof) return eof.error();
-    event.ok.header = kEofHeader;
-    event.ok.status_flags = eof->status_flags;
-    event.ok.warnings = eof->warnings;
+    event_.ok.header = kEofHeader;
+    event_.ok.status_flags = eof->status_flags;
+    event_.ok.warnings = eof->warnings;
     record_status(eof->status_flags, eof->warnings);
   }
-  event.status_flags = event.ok.status_flags;
-  return event;
+  event_.status_flags = event_.ok.status_flags;
+  return Errc::Ok;
 }
 
-Result<ResponseEvent> ResponseScanner::on_row(std::string_view payload) {
+Errc ResponseScanner::on_row(std::string_view payload) {
   if (first_byte(payload) == kErrHeader) return on_err(payload);
   if (is_result_set_terminator(payload, caps_)) {
-    Result<ResponseEvent> event = on_terminator(payload, ResponsePhase::ResultSetEnd);
-    if (event) end_result(*event);
-    return event;
+    const Errc errc = on_terminator(payload, ResponsePhase::ResultSetEnd);
+    if (errc == Errc::Ok) end_result();
+    return errc;
   }
   if (payload.empty()) return Errc::Truncated;
-  ResponseEvent event;
-  event.phase = ResponsePhase::Row;
+  event_.phase = ResponsePhase::Row;
   ++summary_.rows;
-  return event;
+  return Errc::Ok;
 }
 
-Result<ResponseEvent> ResponseScanner::on_prepare_ok(std::string_view payload) {
+Errc ResponseScanner::on_prepare_ok(std::string_view payload) {
   if (first_byte(payload) == kErrHeader) return on_err(payload);
   Result<COM_STMT_PREPARE_OK> ok = decode_com_stmt_prepare_ok(payload, caps_);
   if (!ok) return ok.error();
   if (ok->num_columns > limits_.max_columns || ok->num_params > limits_.max_params) return Errc::LimitExceeded;
   summary_.prepare_ok = *ok;
   ++summary_.result_sets;
-  ResponseEvent event;
-  event.phase = ResponsePhase::PrepareOk;
-  event.prepare_ok = *ok;
+  event_.phase = ResponsePhase::PrepareOk;
+  event_.prepare_ok = *ok;
   if (ok->num_params > 0 && ok->metadata_follows) {
     remaining_ = ok->num_params;
     state_ = State::PrepareParams;
   } else {
     after_prepare_params();
   }
-  event.complete = state_ == State::Done;
-  return event;
+  event_.complete = state_ == State::Done;
+  return Errc::Ok;
 }
 
-Result<ResponseEvent> ResponseScanner::on_field_list(std::string_view payload) {
+Errc ResponseScanner::on_field_list(std::string_view payload) {
   if (first_byte(payload) == kErrHeader) return on_err(payload);
   if (is_result_set_terminator(payload, caps_)) {
-    Result<ResponseEvent> event = on_terminator(payload, ResponsePhase::ResultSetEnd);
-    if (event) {
+    const Errc errc = on_terminator(payload, ResponsePhase::ResultSetEnd);
+    if (errc == Errc::Ok) {
       state_ = State::Done;
-      event->complete = true;
+      event_.complete = true;
     }
-    return event;
+    return errc;
   }
   if (payload.empty()) return Errc::Truncated;
-  ResponseEvent event;
-  event.phase = ResponsePhase::ColumnDefinition;
-  return event;
+  event_.phase = ResponsePhase::ColumnDefinition;
+  return Errc::Ok;
 }
 
-Result<ResponseEvent> ResponseScanner::on_simple(std::string_view payload) {
-  Result<ResponseEvent> event = ResponseEvent{};
+Errc ResponseScanner::on_simple(std::string_view payload) {
   switch (first_byte(payload)) {
     case kErrHeader:
       return on_err(payload);
@@ -467,62 +666,62 @@ Result<ResponseEvent> ResponseScanner::on_simple(std::string_view payload) {
       if (payload.empty()) return Errc::Truncated;
       Result<OK_Packet> ok = decode_ok_packet(payload, caps_);
       if (!ok) return ok.error();
-      event->ok = *ok;
-      event->status_flags = ok->status_flags;
+      event_.ok = *ok;
+      event_.status_flags = ok->status_flags;
       record_ok(*ok);
       break;
     }
-    case kEofHeader:
+    case kEofHeader: {
       // COM_SET_OPTION and COM_DEBUG answer with EOF_Packet (a 0xFE OK_Packet under DEPRECATE_EOF).
-      event = on_terminator(payload, ResponsePhase::Ok);
-      if (!event) return event;
+      const Errc errc = on_terminator(payload, ResponsePhase::Ok);
+      if (errc != Errc::Ok) return errc;
       break;
+    }
     default:
       return Errc::UnexpectedPacket;
   }
-  event->phase = ResponsePhase::Ok;
-  event->complete = true;
+  event_.phase = ResponsePhase::Ok;
+  event_.complete = true;
   ++summary_.result_sets;
   state_ = State::Done;
-  return event;
+  return Errc::Ok;
 }
 
-Result<ResponseEvent> ResponseScanner::on_change_user(std::string_view payload) {
-  ResponseEvent event;
+Errc ResponseScanner::on_change_user(std::string_view payload) {
   switch (classify_auth_packet(payload)) {
     case AuthPacketKind::Ok: {
       Result<OK_Packet> ok = decode_ok_packet(payload, caps_);
       if (!ok) return ok.error();
-      event.phase = ResponsePhase::Ok;
-      event.ok = *ok;
-      event.status_flags = ok->status_flags;
-      event.complete = true;
+      event_.phase = ResponsePhase::Ok;
+      event_.ok = *ok;
+      event_.status_flags = ok->status_flags;
+      event_.complete = true;
       record_ok(*ok);
       state_ = State::Done;
-      return event;
+      return Errc::Ok;
     }
     case AuthPacketKind::Err:
       return on_err(payload);
     case AuthPacketKind::AuthSwitchRequest:
-      event.phase = ResponsePhase::AuthSwitchRequest;
-      event.data = payload.substr(1);
-      event.awaiting_client = true;
+      event_.phase = ResponsePhase::AuthSwitchRequest;
+      event_.data = payload.substr(1);
+      event_.awaiting_client = true;
       break;
     case AuthPacketKind::AuthMoreData:
-      event.phase = ResponsePhase::AuthMoreData;
-      event.data = payload.substr(1);
+      event_.phase = ResponsePhase::AuthMoreData;
+      event_.data = payload.substr(1);
       // caching_sha2_password's fast-auth success is followed by the server's OK, not a client reply.
-      event.awaiting_client = !(event.data.size() == 1 &&
-                                static_cast<std::uint8_t>(event.data[0]) == kCachingSha2FastAuthSuccess);
+      event_.awaiting_client = !(event_.data.size() == 1 &&
+                                 static_cast<std::uint8_t>(event_.data[0]) == kCachingSha2FastAuthSuccess);
       break;
     case AuthPacketKind::Unknown:
       return Errc::UnexpectedPacket;
   }
-  if (event.awaiting_client) {
+  if (event_.awaiting_client) {
     state_ = State::AwaitClient;
     resume_state_ = State::ChangeUser;
   }
-  return event;
+  return Errc::Ok;
 }
 
 }  // namespace corral::mysql

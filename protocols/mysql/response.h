@@ -20,7 +20,10 @@
 //   [EOF] = only without CLIENT_DEPRECATE_EOF.
 //
 // The scanner sees every wire packet (a >16 MiB row arrives as several, reported as Continuation),
-// validates sequence ids, never copies rows and allocates nothing per row.
+// validates sequence ids, never copies rows and allocates nothing per row. Relaying goes through
+// scan_run(): rows and column definitions are only counted and sequence-checked, in one tight pass
+// over everything buffered; only the packets that say how the response ends or what it did to the
+// session (OK, EOF, ERR, LOCAL INFILE, ...) are decoded into an event.
 #pragma once
 
 #include <cstdint>
@@ -56,7 +59,9 @@ enum class ResponsePhase : std::uint8_t {
 };
 std::string_view to_string(ResponsePhase phase) noexcept;
 
-/// The scanner's verdict on one wire packet. Lifetime: ok/err/data view the packet's bytes.
+/// The scanner's verdict on one wire packet. Only the fields of its phase are meaningful: ok for Ok,
+/// ResultSetEnd, ColumnsEof and ParamsEof; err for Err; prepare_ok for PrepareOk; data as noted.
+/// Lifetime: ok/err/data view the packet's bytes; the scanner overwrites it with the next packet.
 struct ResponseEvent {
   ResponsePhase phase = ResponsePhase::Ok;
   bool complete = false;          // the whole response ended with this packet
@@ -89,9 +94,20 @@ struct ResponseSummary {
   bool cursor_exists() const noexcept { return (status_flags & SERVER_STATUS_CURSOR_EXISTS) != 0; }
 };
 
+/// A run of whole wire packets at the start of a buffer, from ResponseScanner::scan_run().
+struct ResponseRun {
+  FrameStatus status = FrameStatus::NeedMore;  // Packet: a run of `size` bytes; NeedMore; Error
+  std::size_t size = 0;          // Packet: bytes of whole wire packets to relay unchanged, then consume
+  std::size_t last_packet = 0;   // Packet: offset of the run's last wire packet (its header has its sequence id)
+  bool has_event = false;        // Packet: the last packet needs the caller; event() describes it
+  std::size_t needed = kPacketHeaderSize;  // NeedMore: bytes the buffer must hold for the next packet
+  Errc error = Errc::Ok;         // Error (framing or state machine)
+};
+
 /// Follows the response to one command. Contract: feed every wire packet of the response, in order,
-/// each exactly once: on_packet() returns the event (or an error: BadSequence, UnexpectedPacket,
-/// LimitExceeded, ResponseComplete, decode errors; errors are sticky). Not thread-safe.
+/// each exactly once, through scan() or scan_run() (errors: BadSequence,
+/// UnexpectedPacket, LimitExceeded, ResponseComplete, decode errors; errors are sticky).
+/// Not thread-safe.
 class ResponseScanner {
  public:
   /// `caps` are the capabilities negotiated on the backend connection; the command packet had
@@ -102,19 +118,28 @@ class ResponseScanner {
   /// Starts over for a new command, keeping allocated memory.
   void reset(Command command, std::uint8_t first_sequence_id = 1);
 
-  /// Classifies one wire packet (framed by the caller).
-  Result<ResponseEvent> on_packet(const WirePacket& packet);
-
   struct ScanResult {
     FrameStatus status = FrameStatus::NeedMore;
     WirePacket packet;       // Packet: the bytes to relay, then consume packet.size()
-    ResponseEvent event;     // Packet
+    const ResponseEvent* event = nullptr;  // Packet: event(), valid until the next packet is fed
     std::size_t needed = kPacketHeaderSize;  // NeedMore
     Errc error = Errc::Ok;   // Error (framing or state machine)
   };
   /// Frames the next wire packet at the start of `buffer` with the internal framer (which enforces
   /// Limits::max_packet_size) and classifies it.
   ScanResult scan(std::string_view buffer);
+
+  /// Scans the whole wire packets at the start of `buffer` in one pass, up to and including the
+  /// first one the caller must look at (has_event: it completes the response, hands over to the
+  /// client, or is an OK / result-set end / PREPARE_OK / statistics / auth packet). Rows and column or
+  /// parameter definitions get no event: they are only framed, sequence-checked and counted. A run
+  /// that ends at a bad packet is returned first; the error comes with the next call. Packet when
+  /// `size` > 0, else NeedMore or Error.
+  ResponseRun scan_run(std::string_view buffer);
+
+  /// The last packet's event (after scan(), or scan_run() with has_event). Lifetime: valid until the
+  /// next packet is fed; its views point into that packet's bytes.
+  const ResponseEvent& event() const noexcept { return event_; }
 
   /// After LOCAL INFILE data or an auth reply relayed from the client: the server's next packet has
   /// `next_sequence_id`. Only valid while awaiting_client().
@@ -148,27 +173,50 @@ class ResponseScanner {
     Done,
   };
 
-  Result<ResponseEvent> classify(std::string_view payload, bool continues);
-  Result<ResponseEvent> on_result_start(std::string_view payload);
-  Result<ResponseEvent> on_column_count(std::string_view payload);
-  Result<ResponseEvent> on_definition(std::string_view payload, ResponsePhase phase);
-  Result<ResponseEvent> on_definitions_eof(std::string_view payload, ResponsePhase phase);
-  Result<ResponseEvent> on_row(std::string_view payload);
-  Result<ResponseEvent> on_prepare_ok(std::string_view payload);
-  Result<ResponseEvent> on_field_list(std::string_view payload);
-  Result<ResponseEvent> on_simple(std::string_view payload);
-  Result<ResponseEvent> on_change_user(std::string_view payload);
-  Result<ResponseEvent> on_err(std::string_view payload);
-  Result<ResponseEvent> on_terminator(std::string_view payload, ResponsePhase phase);
+  // Each classifier fills event_ (reset by classify()) and returns Errc::Ok or why the packet is refused.
+  Errc classify(std::string_view payload, bool continues);
+  Errc on_result_start(std::string_view payload);
+  Errc on_column_count(std::string_view payload);
+  Errc on_definition(std::string_view payload, ResponsePhase phase);
+  Errc on_definitions_eof(std::string_view payload, ResponsePhase phase);
+  Errc on_row(std::string_view payload);
+  Errc on_prepare_ok(std::string_view payload);
+  Errc on_field_list(std::string_view payload);
+  Errc on_statistics(std::string_view payload);
+  Errc on_simple(std::string_view payload);
+  Errc on_change_user(std::string_view payload);
+  Errc on_err(std::string_view payload);
+  Errc on_terminator(std::string_view payload, ResponsePhase phase);
 
+  /// The fast part of scan_run(): skips the whole packets at the start of `buffer` that neither end
+  /// the response nor need decoding beyond a few bytes: rows, column counts, column definitions,
+  /// the EOF after them, and all but the last parameter/column definition of a prepare response.
+  /// Returns the bytes skipped; `last_packet` gets the offset of the last packet skipped.
+  std::size_t skip_plain_packets(std::string_view buffer, std::size_t& last_packet) noexcept;
+  /// One non-empty, whole, in-sequence packet for skip_plain_packets() outside Rows: true when it was
+  /// taken (the state machine moved on as the classifier would have), false to leave it to classify().
+  bool skip_plain_packet(std::string_view payload) noexcept;
+  bool skip_columns_eof(std::string_view payload) noexcept;
+  /// scan_run()'s short cut for the EOF_Packet ending a result set, whole at the start of `buffer`:
+  /// true when it was taken, event_ set as the classifier would set it; false to leave it to
+  /// the framer and classify().
+  bool take_result_set_eof(std::string_view buffer) noexcept;
+  /// skip_plain_packets() in Rows, from offset `at`, packets no larger than `max_length`: returns
+  /// the offset after the last row taken.
+  std::size_t skip_rows(std::string_view buffer, std::size_t at, std::size_t max_length,
+                        std::size_t& last_packet) noexcept;
+  /// True when the caller must see the packet event_ describes (scan_run() ends the run with it).
+  bool event_needs_caller() const noexcept;
+  /// Classifies one wire packet framed by framer_ into event_.
+  Errc feed(const WirePacket& packet);
   void record_ok(const OK_Packet& ok);
   void record_status(StatusFlags status, std::uint16_t warnings);
-  void end_result(ResponseEvent& event);
+  void end_result();
   void after_column_defs();
   void after_prepare_params();
   State initial_state() const noexcept;
   bool is_progress(std::string_view payload) const noexcept;
-  Result<ResponseEvent> fail(Errc errc) noexcept;
+  Errc fail(Errc errc) noexcept;
 
   Command command_;
   CapabilityFlags caps_;
@@ -181,6 +229,7 @@ class ResponseScanner {
   bool in_continuation_ = false;
   Errc error_ = Errc::Ok;
   ResponseSummary summary_;
+  ResponseEvent event_;               // of the last packet that was classified
 };
 
 }  // namespace corral::mysql

@@ -299,7 +299,7 @@ TEST_P(MysqlBackendRelay, SelectRowsArriveAsWirePacketsUntilComplete) {
   while (!rest.empty()) {
     auto scan = client.scan(rest);
     ASSERT_EQ(scan.status, mysql::FrameStatus::Packet) << mysql::to_string(scan.error);
-    if (scan.event.phase == P::Row) {
+    if (scan.event->phase == P::Row) {
       ASSERT_EQ(mysql::decode_text_row(scan.packet.payload(), 2, values), mysql::Errc::Ok);
       auto& row = rows.emplace_back();
       for (const auto& v : values) row.push_back(v ? std::optional<std::string>(std::string(*v)) : std::nullopt);

@@ -1,7 +1,8 @@
 // libFuzzer target: PacketFramer + ResponseScanner over arbitrary backend bytes, for a command and
 // capability set chosen by the first input bytes, fed in chunks; every packet the scanner accepts is
-// also run through the decoders the proxy would use on it. Crashes, sanitizer reports and broken
-// invariants (__builtin_trap) are findings.
+// also run through the decoders the proxy would use on it, and the relay's scan_run() must agree with
+// packet-by-packet scanning. Crashes, sanitizer reports and broken invariants (__builtin_trap) are
+// findings.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -93,9 +94,9 @@ void scan_response(Command command, CapabilityFlags caps, std::size_t chunk, std
       }
       check(r.packet.size() >= kPacketHeaderSize && r.packet.size() <= view.size());
       check(r.packet.wire.data() == view.data());
-      inspect(r.event, caps, r.packet.payload());
+      inspect(*r.event, caps, r.packet.payload());
       offset += r.packet.size();
-      if (r.event.complete) check(scanner.complete());
+      if (r.event->complete) check(scanner.complete());
       if (scanner.awaiting_client()) {
         // Pretend the client answered: continue with whatever sequence id the next packet has.
         const std::string_view rest = std::string_view(buffer).substr(offset);
@@ -108,6 +109,48 @@ void scan_response(Command command, CapabilityFlags caps, std::size_t chunk, std
   if (scanner.complete() && scanner.error() != Errc::Ok) {
     check(scanner.error() == Errc::ResponseComplete || scanner.error() == Errc::PacketTooLarge);
   }
+}
+
+// After a hand-over to the client, the server's next packet: whatever sequence id it has.
+std::uint8_t resume_sequence(std::string_view wire, std::size_t at, const ResponseScanner& scanner) {
+  return wire.size() - at >= kPacketHeaderSize ? static_cast<std::uint8_t>(wire[at + 3]) : scanner.next_sequence_id();
+}
+
+// The relay's scan_run(), fed in chunks, must relay exactly the packets that scan() accepts one by
+// one from the whole input, and leave the scanner in the same state.
+void compare_runs_with_packets(Command command, CapabilityFlags caps, std::size_t chunk, std::string_view wire) {
+  Limits limits;
+  limits.max_packet_size = 1 << 20;
+  limits.max_columns = 4096;
+  ResponseScanner packets(command, caps, limits);
+  std::size_t accepted = 0;
+  while (true) {
+    const ResponseScanner::ScanResult r = packets.scan(wire.substr(accepted));
+    if (r.status != FrameStatus::Packet) break;
+    accepted += r.packet.size();
+    if (packets.awaiting_client()) packets.resume(resume_sequence(wire, accepted, packets));
+  }
+  ResponseScanner runs(command, caps, limits);
+  std::size_t relayed = 0;
+  std::size_t fed = 0;
+  while (true) {
+    const ResponseRun r = runs.scan_run(wire.substr(relayed, fed - relayed));
+    if (r.status == FrameStatus::Packet) {
+      check(r.size > 0 && r.size <= fed - relayed && r.last_packet + kPacketHeaderSize <= r.size);
+      relayed += r.size;
+      if (r.has_event && runs.awaiting_client()) runs.resume(resume_sequence(wire, relayed, runs));
+      continue;
+    }
+    if (r.status == FrameStatus::Error || fed == wire.size()) break;
+    check(r.needed > fed - relayed);
+    fed += chunk == 0 ? wire.size() - fed : std::min(chunk, wire.size() - fed);
+  }
+  check(relayed == accepted);
+  check(runs.error() == packets.error());
+  check(runs.complete() == packets.complete());
+  check(runs.summary().rows == packets.summary().rows);
+  check(runs.summary().result_sets == packets.summary().result_sets);
+  check(runs.next_sequence_id() == packets.next_sequence_id());
 }
 
 void frame_logical(CapabilityFlags caps, std::string_view wire) {
@@ -134,6 +177,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::size_t chunk = data[2] % 33;  // 0 = everything at once
   const std::string_view wire(reinterpret_cast<const char*>(data) + 3, size - 3);
   scan_response(command, caps, chunk, wire);
+  compare_runs_with_packets(command, caps, chunk, wire);
   frame_logical(caps, wire);
   return 0;
 }

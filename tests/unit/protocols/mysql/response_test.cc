@@ -22,8 +22,50 @@ std::string describe(const std::vector<P>& phases) {
   return out;
 }
 
+std::string describe(const std::vector<test::Seen>& events) {
+  std::string out;
+  for (const test::Seen& e : events) {
+    out.append(to_string(e.phase)).append(e.complete ? "!" : "").append(e.awaiting_client ? "?" : "");
+    out.append("/").append(std::to_string(e.status_flags)).append(" ");
+  }
+  return out;
+}
+
+// The relay's view of `wire`: scan_run() at every split point and in chunks of 1, 2, 3, 7, 64 and
+// 4096 bytes must relay every byte exactly once, report the events `reference` (every packet, from
+// scan()) has that a relay must see, and leave the scanner as scan() leaves it.
+// The reference is scan() on the whole wire at once (its leftover: the bytes from a bad packet on).
+void expect_runs_everywhere(Command command, CapabilityFlags caps, const std::string& wire, const Limits& limits = {},
+                            std::uint8_t first_sequence_id = 1) {
+  ResponseScanner reference_scanner(command, caps, limits, first_sequence_id);
+  const Fed reference = test::feed_chunks(reference_scanner, wire, wire.size());
+  const std::string expected = describe(test::events_for_relay(reference));
+  const auto check = [&](ResponseScanner& scanner, const test::Ran& ran, const std::string& how) {
+    EXPECT_EQ(ran.error, reference.error) << how;
+    EXPECT_TRUE(ran.bookkeeping_ok) << how;
+    EXPECT_EQ(describe(ran.events), expected) << how;
+    // Every good packet is relayed once, in order; a bad one and what follows never are.
+    EXPECT_EQ(ran.relayed.size(), wire.size() - reference.leftover) << how;
+    EXPECT_TRUE(ran.relayed == wire.substr(0, ran.relayed.size())) << how;
+    EXPECT_EQ(scanner.complete(), reference_scanner.complete()) << how;
+    EXPECT_EQ(scanner.summary().rows, reference_scanner.summary().rows) << how;
+    EXPECT_EQ(scanner.summary().result_sets, reference_scanner.summary().result_sets) << how;
+    EXPECT_EQ(scanner.summary().status_flags, reference_scanner.summary().status_flags) << how;
+    EXPECT_EQ(scanner.next_sequence_id(), reference_scanner.next_sequence_id()) << how;
+  };
+  for (std::size_t split = 0; split <= wire.size(); ++split) {
+    ResponseScanner scanner(command, caps, limits, first_sequence_id);
+    check(scanner, test::feed_runs(scanner, wire, split, wire.size()), "runs, split " + std::to_string(split));
+  }
+  for (const std::size_t chunk : {1, 2, 3, 7, 64, 4096}) {
+    ResponseScanner scanner(command, caps, limits, first_sequence_id);
+    check(scanner, test::feed_runs(scanner, wire, 0, chunk), "runs, chunk " + std::to_string(chunk));
+  }
+}
+
 // Runs `wire` through a fresh scanner whole, split at every byte boundary and in chunks of
-// 1, 2, 3, 7, 64 and 4096 bytes; every run must see exactly `expected` and end complete.
+// 1, 2, 3, 7, 64 and 4096 bytes; every run must see exactly `expected` and end complete. The same
+// for the relay's scan_run() (expect_runs_everywhere).
 Fed expect_everywhere(Command command, CapabilityFlags caps, const std::string& wire, const std::vector<P>& expected,
                       bool complete = true) {
   Fed last;
@@ -46,6 +88,7 @@ Fed expect_everywhere(Command command, CapabilityFlags caps, const std::string& 
     last = test::feed_chunks(scanner, wire, chunk);
     check(last, "chunk " + std::to_string(chunk));
   }
+  expect_runs_everywhere(command, caps, wire);
   return last;
 }
 
@@ -270,7 +313,7 @@ TEST(MysqlResponseScanner, Statistics) {
   ResponseScanner scanner(Command::COM_STATISTICS, kLegacy);
   const ResponseScanner::ScanResult r = scanner.scan(s.wire());
   ASSERT_EQ(r.status, FrameStatus::Packet);
-  EXPECT_EQ(r.event.data.substr(0, 7), "Uptime:");
+  EXPECT_EQ(r.event->data.substr(0, 7), "Uptime:");
 }
 
 TEST(MysqlResponseScanner, SimpleCommands) {
@@ -452,6 +495,133 @@ TEST(MysqlResponseScanner, LastPacketSpanningWirePacketsCompletesWithItsLastChun
   EXPECT_EQ(fed.events[1].phase, P::Continuation);
   EXPECT_TRUE(fed.events[1].complete);
   EXPECT_TRUE(scanner.complete());
+}
+
+TEST(MysqlResponseScanner, RunsRelayManyRowsAcrossSequenceIdWrapAround) {
+  for (const CapabilityFlags caps : {kLegacy, kDeprecateEof}) {
+    Stream s(caps, 200);
+    s.result_set(1, 120);
+    ResponseScanner reference(Command::COM_QUERY, caps, Limits{}, 200);
+    const Fed whole = test::feed_chunks(reference, s.wire(), s.wire().size());
+    ASSERT_EQ(whole.error, Errc::Ok);
+    EXPECT_EQ(reference.summary().rows, 120u);
+    expect_runs_everywhere(Command::COM_QUERY, caps, s.wire(), Limits{}, 200);
+    // Everything buffered is one run, up to and including the terminator.
+    ResponseScanner scanner(Command::COM_QUERY, caps, Limits{}, 200);
+    const ResponseRun run = scanner.scan_run(s.wire());
+    EXPECT_EQ(run.status, FrameStatus::Packet);
+    EXPECT_EQ(run.size, s.wire().size());
+    EXPECT_TRUE(run.has_event);
+    EXPECT_EQ(scanner.event().phase, P::ResultSetEnd);
+    EXPECT_TRUE(scanner.event().complete);
+  }
+}
+
+TEST(MysqlResponseScanner, RunsStopWhereThePacketsGoWrong) {
+  // A sequence gap after the first row, and a row over max_packet_size: the packets before it are
+  // relayed, then the error; at every split point.
+  const std::string wire = Stream(kLegacy).result_set(2, 4).wire();
+  std::string broken = wire;
+  std::size_t at = 0;  // count, 2 definitions, EOF, row: the 6th packet gets a wrong sequence id
+  for (int i = 0; i < 5; ++i) at += kPacketHeaderSize + header_payload_length(std::string_view(broken).substr(at));
+  broken[at + 3] = 42;
+  ResponseScanner reference(Command::COM_QUERY, kLegacy);
+  const Fed whole = test::feed_chunks(reference, broken, broken.size());
+  ASSERT_EQ(whole.error, Errc::BadSequence);
+  ASSERT_EQ(whole.leftover, broken.size() - at);
+  expect_runs_everywhere(Command::COM_QUERY, kLegacy, broken);
+
+  Limits limits;
+  limits.max_packet_size = 1000;
+  Stream big(kLegacy);
+  big.column_count(1).column("blob").eof().row({std::string_view("small")});
+  big.row({std::string_view(std::string(2000, 'b'))}).eof();
+  ResponseScanner limited(Command::COM_QUERY, kLegacy, limits);
+  ASSERT_EQ(test::feed_chunks(limited, big.wire(), big.wire().size()).error, Errc::PacketTooLarge);
+  expect_runs_everywhere(Command::COM_QUERY, kLegacy, big.wire(), limits);
+  // Too many columns, and an ERR where a definition, the EOF after them or a row belongs.
+  Limits few;
+  few.max_columns = 2;
+  ResponseScanner too_many(Command::COM_QUERY, kLegacy, few);
+  const std::string three = Stream(kLegacy).result_set(3, 1).wire();
+  ASSERT_EQ(test::feed_chunks(too_many, three, three.size()).error, Errc::LimitExceeded);
+  expect_runs_everywhere(Command::COM_QUERY, kLegacy, three, few);
+  const auto killed = [](Stream s) { return s.err(1317, "70100", "Query execution was interrupted").wire(); };
+  expect_runs_everywhere(Command::COM_QUERY, kLegacy, killed(Stream(kLegacy).column_count(2).column("a")));
+  expect_runs_everywhere(Command::COM_QUERY, kLegacy, killed(Stream(kLegacy).column_count(1).column("a")));
+  expect_runs_everywhere(Command::COM_QUERY, kLegacy,
+                         killed(Stream(kLegacy).column_count(1).column("a").eof().row({std::string_view("x")})));
+}
+
+TEST(MysqlResponseScanner, RunsReadColumnCountsAsTheClassifierDoes) {
+  // With result-set metadata caching a flag byte follows the count (0: no definitions follow); a
+  // count without it is truncated. A count of 251 or more takes a longer length-encoded integer.
+  const CapabilityFlags cached = kDeprecateEof | MARIADB_CLIENT_CACHE_METADATA;
+  for (const int follows : {0, 1}) {
+    Stream s(cached);
+    s.packet(bytes({2, follows}));
+    if (follows) s.column("a").column("b");
+    s.row({std::string_view("x"), std::string_view("y")}).end();
+    std::vector<P> expected{P::ColumnCount};
+    if (follows) expected.insert(expected.end(), {P::ColumnDefinition, P::ColumnDefinition});
+    expected.insert(expected.end(), {P::Row, P::ResultSetEnd});
+    expect_everywhere(Command::COM_STMT_EXECUTE, cached, s.wire(), expected);
+  }
+  ResponseScanner truncated(Command::COM_STMT_EXECUTE, cached);
+  const std::string one_byte = Stream(cached).column_count(1).wire();
+  ASSERT_EQ(test::feed_chunks(truncated, one_byte, one_byte.size()).error, Errc::Truncated);
+  expect_runs_everywhere(Command::COM_STMT_EXECUTE, cached, one_byte);
+
+  Stream wide(kLegacy);
+  wide.column_count(300);
+  for (int c = 0; c < 300; ++c) wide.column("c");
+  wide.eof().row({std::string_view("x")}).eof();
+  ResponseScanner scanner(Command::COM_QUERY, kLegacy);
+  const test::Ran ran = test::feed_runs(scanner, wide.wire(), 0, 64);
+  EXPECT_EQ(ran.error, Errc::Ok);
+  EXPECT_EQ(ran.relayed.size(), wide.wire().size());
+  EXPECT_TRUE(scanner.complete());
+  EXPECT_EQ(scanner.summary().rows, 1u);
+}
+
+TEST(MysqlResponseScanner, RunsFollowDefinitionsAndPreparedStatements) {
+  // Many definitions are skipped in one pass but the last one, which changes state (and under
+  // DEPRECATE_EOF completes a prepare response).
+  for (const CapabilityFlags caps : {kLegacy, kDeprecateEof}) {
+    expect_everywhere(Command::COM_QUERY, caps, Stream(caps).result_set(9, 2).wire(),
+                      [&] {
+                        std::vector<P> phases{P::ColumnCount};
+                        phases.insert(phases.end(), 9, P::ColumnDefinition);
+                        if (!(caps & CLIENT_DEPRECATE_EOF)) phases.push_back(P::ColumnsEof);
+                        phases.insert(phases.end(), {P::Row, P::Row, P::ResultSetEnd});
+                        return phases;
+                      }());
+    std::vector<P> prepare{P::PrepareOk, P::ParamDefinition, P::ParamDefinition, P::ParamDefinition};
+    if (!(caps & CLIENT_DEPRECATE_EOF)) prepare.push_back(P::ParamsEof);
+    prepare.insert(prepare.end(), 4, P::ColumnDefinition);
+    if (!(caps & CLIENT_DEPRECATE_EOF)) prepare.push_back(P::ColumnsEof);
+    expect_everywhere(Command::COM_STMT_PREPARE, caps, prepare_response(caps, 3, 4).wire(), prepare);
+  }
+}
+
+TEST(MysqlResponseScanner, RunsCarryRowsLargerThanSixteenMiB) {
+  const std::string value(kMaxPayloadChunk + 1, 'v');
+  for (const CapabilityFlags caps : {kLegacy, kDeprecateEof}) {
+    Stream s(caps);
+    s.column_count(1).column("v").defs_eof().row({std::string_view("a")}).row({std::string_view(value)});
+    s.row({std::string_view("small")}).end();
+    for (const std::size_t chunk : {std::size_t{1} << 20, s.wire().size()}) {
+      ResponseScanner scanner(Command::COM_QUERY, caps);
+      const test::Ran ran = test::feed_runs(scanner, s.wire(), 0, chunk);
+      EXPECT_EQ(ran.error, Errc::Ok);
+      EXPECT_TRUE(ran.bookkeeping_ok);
+      EXPECT_EQ(ran.relayed.size(), s.wire().size());
+      ASSERT_EQ(ran.events.size(), 1u);
+      EXPECT_EQ(ran.events[0].phase, P::ResultSetEnd);
+      EXPECT_TRUE(scanner.complete());
+      EXPECT_EQ(scanner.summary().rows, 3u);
+    }
+  }
 }
 
 TEST(MysqlResponseScanner, ResetReusesTheScanner) {

@@ -2,6 +2,7 @@
 // feeding of the response scanner (every case is re-run at every split point and one byte at a time).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -152,7 +153,7 @@ inline Fed feed_split(ResponseScanner& scanner, std::string_view wire, std::size
         fed.error = r.error;
         return false;
       }
-      fed.events.push_back({r.event.phase, r.event.complete, r.event.awaiting_client, r.event.status_flags});
+      fed.events.push_back({r.event->phase, r.event->complete, r.event->awaiting_client, r.event->status_flags});
       buffer.erase(0, r.packet.size());
     }
   };
@@ -178,12 +179,90 @@ inline Fed feed_chunks(ResponseScanner& scanner, std::string_view wire, std::siz
         fed.error = r.error;
         break;
       }
-      fed.events.push_back({r.event.phase, r.event.complete, r.event.awaiting_client, r.event.status_flags});
+      fed.events.push_back({r.event->phase, r.event->complete, r.event->awaiting_client, r.event->status_flags});
       buffer.erase(0, r.packet.size());
     }
   }
   fed.leftover = buffer.size();
   return fed;
+}
+
+/// What the relay of a response saw through scan_run().
+struct Ran {
+  std::vector<Seen> events;       // of the runs that ended with an event
+  std::string relayed;            // every run's bytes, in order
+  std::size_t runs = 0;
+  Errc error = Errc::Ok;
+  std::size_t leftover = 0;       // bytes still buffered at the end
+  bool bookkeeping_ok = true;     // every run: within the buffer; last_packet is its last packet
+};
+
+/// Feeds `wire` to `scanner` through scan_run() as the relay does: the first `split` bytes, then the
+/// rest in chunks of `chunk` bytes, relaying each run.
+inline Ran feed_runs(ResponseScanner& scanner, std::string_view wire, std::size_t split, std::size_t chunk) {
+  Ran ran;
+  std::string buffer;
+  const auto drain = [&] {
+    while (true) {
+      const ResponseRun r = scanner.scan_run(buffer);
+      if (r.status == FrameStatus::NeedMore) {
+        if (r.needed <= buffer.size()) ran.bookkeeping_ok = false;
+        return true;
+      }
+      if (r.status == FrameStatus::Error) {
+        ran.error = r.error;
+        return false;
+      }
+      const std::string_view run = std::string_view(buffer).substr(0, r.size);
+      // The last packet starts at last_packet and ends the run exactly.
+      if (r.size == 0 || r.size > buffer.size() || r.last_packet + kPacketHeaderSize > r.size ||
+          r.last_packet + kPacketHeaderSize + header_payload_length(run.substr(r.last_packet)) != r.size) {
+        ran.bookkeeping_ok = false;
+        return false;
+      }
+      ++ran.runs;
+      ran.relayed.append(run);
+      if (r.has_event) {
+        const ResponseEvent& e = scanner.event();
+        ran.events.push_back({e.phase, e.complete, e.awaiting_client, e.status_flags});
+      }
+      buffer.erase(0, r.size);
+    }
+  };
+  std::size_t at = std::min(split, wire.size());
+  buffer.append(wire.substr(0, at));
+  bool going = drain();
+  while (going && at < wire.size()) {
+    buffer.append(wire.substr(at, chunk));
+    at += std::min(chunk, wire.size() - at);
+    going = drain();
+  }
+  ran.leftover = buffer.size();
+  return ran;
+}
+
+/// The events of `fed` (every packet, from scan()) that scan_run() must report: those that end the
+/// response or hand over to the client, and the phases a relay has to look at.
+inline std::vector<Seen> events_for_relay(const Fed& fed) {
+  std::vector<Seen> out;
+  for (const Seen& s : fed.events) {
+    switch (s.phase) {
+      case ResponsePhase::ColumnCount:
+      case ResponsePhase::ColumnDefinition:
+      case ResponsePhase::ColumnsEof:
+      case ResponsePhase::Row:
+      case ResponsePhase::Continuation:
+      case ResponsePhase::Progress:
+      case ResponsePhase::ParamDefinition:
+      case ResponsePhase::ParamsEof:
+        if (!s.complete && !s.awaiting_client) continue;
+        break;
+      default:
+        break;
+    }
+    out.push_back(s);
+  }
+  return out;
 }
 
 inline std::vector<ResponsePhase> phases(const Fed& fed) {
