@@ -9,10 +9,9 @@ namespace corral::pool {
 namespace {
 /// Requests in flight on one shared connection before the pool opens another one (while under
 /// max_connections). redis-server runs commands on one thread, so a second connection adds no
-/// parallelism, only smaller batches on both sides: with 512 here, redis-benchmark -c 50 -P 16 (800
-/// in flight) ran at 0.63x of direct on two connections and 0.72x on one, -c 500 -P 16 at 1.0x and
-/// 1.09x (bench/, docs/BENCHMARKS.md). Another connection is worth it only behind a queue this deep:
-/// a stalled server or a huge reply in front of the rest.
+/// parallelism, only smaller batches on both sides (measured: docs/BENCHMARKS.md, "connections per
+/// pool"). Another connection is worth it only behind a queue this deep: a stalled server or a huge
+/// reply in front of the rest.
 constexpr std::size_t kBusyConnection = 8192;
 /// Pools a worker may hold before get() sweeps unused ones (then: twice the pools still in use).
 constexpr std::size_t kPoolsBeforeSweep = 64;

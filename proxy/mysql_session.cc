@@ -733,14 +733,10 @@ rt::Task<MysqlSession::RelayEnd> MysqlSession::relay_response(pool::MysqlConnect
       // read buffer with what is queued, waiting for the client, so the client paces the backend
       // and a result of any size streams through bounded memory.
       const rt::Deadline deadline = rt::Deadline::after(env_->config->pool.operation_timeout);
-      rt::Result<void> written;
-      if (out_.empty()) {
-        written = co_await client_.write_all(run.wire, deadline, &cancel_);
-      } else {
-        iovec parts[2] = {{out_.data(), out_.size()}, {const_cast<char*>(run.wire.data()), run.wire.size()}};
-        written = co_await client_.writev_all(parts, deadline, &cancel_);
-        out_.clear();
-      }
+      iovec parts[2];
+      const std::span<iovec> unsent = queued_then(run.wire, parts);
+      const rt::Result<void> written = co_await client_.writev_all(unsent, deadline, &cancel_);
+      out_.clear();
       if (!written) {
         rt::log::debug("mysql client {}: write failed: {}", connection_id_, written.error().message());
         release_backend(false);
@@ -774,12 +770,16 @@ rt::Task<MysqlSession::RelayEnd> MysqlSession::relay_response(pool::MysqlConnect
   co_return RelayEnd::BackendLost;
 }
 
-bool MysqlSession::send_or_queue(std::string_view wire) {
-  iovec parts[2];
+std::span<iovec> MysqlSession::queued_then(std::string_view wire, iovec (&parts)[2]) {
   std::size_t count = 0;
   if (!out_.empty()) parts[count++] = {out_.data(), out_.size()};
   parts[count++] = {const_cast<char*>(wire.data()), wire.size()};
-  std::span<iovec> unsent(parts, count);
+  return {parts, count};
+}
+
+bool MysqlSession::send_or_queue(std::string_view wire) {
+  iovec parts[2];
+  std::span<iovec> unsent = queued_then(wire, parts);
   const rt::Result<void> sent = client_.try_writev(unsent);
   if (!sent) {
     rt::log::debug("mysql client {}: write failed: {}", connection_id_, sent.error().message());

@@ -16,8 +16,11 @@
 // relaying a response, ending a statement, writing packets and errors to the client.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -162,6 +165,8 @@ class MysqlSession {
   rt::Task<Step> handle_change_user(const ClientPacket& packet);
   rt::Task<Step> handle_reset_connection();
   rt::Task<bool> relay_local_infile(pool::MysqlConnection& backend);
+  /// What is queued (out_, if any), then `wire`, as the buffers of one writev in `parts`.
+  std::span<iovec> queued_then(std::string_view wire, iovec (&parts)[2]);
   /// Sends what is queued, then `wire`, as far as the client's socket takes them now; what it does
   /// not take is left queued in out_. False when the client is gone.
   bool send_or_queue(std::string_view wire);

@@ -66,7 +66,8 @@ const char* read_fast_length(const char* p, const char* end, std::size_t max_dig
       return p + 4;
     }
   }
-  const char* const limit = p + static_cast<std::ptrdiff_t>(std::min<std::size_t>(static_cast<std::size_t>(available), max_digits));
+  const auto most_digits = static_cast<std::ptrdiff_t>(max_digits);  // max_digits <= wire::kMaxShortDigits
+  const char* const limit = available > most_digits ? p + most_digits : end;
   const char* at = p;
   std::uint64_t v = 0;
   for (; at < limit && digit_at(at) <= 9; ++at) v = v * 10 + digit_at(at);
