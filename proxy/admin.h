@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/worker.h"
+#include "proxy/shared_state.h"
 #include "runtime/task.h"
 #include "runtime/tcp.h"
 

@@ -1,6 +1,6 @@
 // One worker: the listeners, client sessions and backend pools that live on one EventLoop.
 //
-//   Worker::start ──► per listener: accept loop ──► spawn session (Redis / MySQL) in `sessions_`
+//   Worker::start ──► per listener: accept loop ──► spawn its Frontend::serve(client) in `sessions_`
 //   Worker::drain ──► close listeners; `idle_` cancels sessions waiting for their next request;
 //                     after the grace period `sessions_.stop()` cancels what is still running
 #pragma once
@@ -12,51 +12,14 @@
 #include <vector>
 
 #include "config/config.h"
-#include "pool/mysql_pool.h"
-#include "pool/redis_pool.h"
-#include "proxy/mysql_context.h"
+#include "proxy/frontend.h"
+#include "proxy/shared_state.h"
 #include "runtime/event_loop.h"
 #include "runtime/task.h"
 #include "runtime/task_scope.h"
 #include "runtime/tcp.h"
 
 namespace corral::proxy {
-
-/// Counters shared by all workers (relaxed atomics: they only feed limits and metrics).
-struct SharedState {
-  std::atomic<uint64_t> client_connections{0};
-  std::atomic<uint64_t> clients_accepted{0};
-  std::atomic<uint64_t> clients_refused{0};
-  std::atomic<uint64_t> next_client_id{1};
-  std::atomic<uint64_t> redis_pools{0};  // live Redis pools (one per distinct key per worker)
-  MysqlPinCounters mysql_pins{};  // backend connections pinned to a MySQL session, by reason
-  std::atomic<uint64_t> mysql_sha2_fast_auths{0};  // caching_sha2_password logins by scramble only
-  std::atomic<uint64_t> mysql_sha2_full_auths{0};  // ... and over the RSA key exchange
-  /// caching_sha2_password: per [[users]] entry, true once a full authentication succeeded, so later
-  /// logins may take the fast path (the server-side cache of MySQL). Null: every login takes the full path.
-  std::unique_ptr<std::atomic<bool>[]> mysql_sha2_cached;
-  /// The RSA key pair for caching_sha2_password, made once by the daemon before the workers start
-  /// (each worker loads its own copy). Empty: each worker generates one.
-  std::string mysql_rsa_private_pem;
-};
-
-class RedisLocalCommands;
-struct MysqlFrontend;
-
-/// What a session needs from its worker. Lifetime: the Worker outlives every session it spawned
-/// (drain() joins them before the Worker is destroyed).
-struct SessionEnv {
-  const config::Config* config;
-  const config::Listener* listener;
-  SharedState* shared;
-  rt::EventLoop* loop;
-  rt::CancelSource* idle_cancel;  // fires at drain: cancels waits for a client's *next* request
-  rt::CancelSource* stop_cancel;  // fires after the grace period: cancels everything
-  rt::SocketAddress backend_address;          // resolved at start-up
-  pool::RedisPools* redis_pools;              // this worker's Redis pools
-  const RedisLocalCommands* redis_local;      // Redis listeners only
-  MysqlFrontend* mysql;                       // this worker's MySQL pools and RSA key
-};
 
 class Worker {
  public:
@@ -77,7 +40,6 @@ class Worker {
   uint16_t listener_port(std::size_t i) const { return listeners_[i].port(); }
 
  private:
-  rt::Result<void> load_rsa_key();
   rt::Task<void> accept_loop(std::size_t listener_index);
   rt::Task<void> admin_loop();
   rt::Task<void> drain_task(std::chrono::milliseconds grace, std::function<void()> done);
@@ -88,11 +50,8 @@ class Worker {
   SharedState& shared_;
   std::vector<rt::TcpListener> listeners_;
   rt::TcpListener admin_;  // worker 0 only, when server.admin is set
-  std::vector<SessionEnv> envs_;
-  std::vector<std::unique_ptr<RedisLocalCommands>> redis_local_;
-  pool::RedisPools redis_pools_;
-  pool::MysqlPools mysql_pools_;
-  std::unique_ptr<MysqlFrontend> mysql_frontend_;
+  WorkerPools pools_;
+  std::vector<std::unique_ptr<Frontend>> frontends_;  // one per listener, in config order
   rt::CancelSource idle_cancel_;
   rt::TaskScope accepting_;
   rt::TaskScope sessions_;

@@ -1,4 +1,4 @@
-// Response relaying through corral (proxy/mysql_session.cc relay_response, the scanner's scan_run):
+// Response relaying through corral (proxy/mysql/session.cc relay_response, the scanner's scan_run):
 // results far larger than one backend read, several results in one response, and binary rows of
 // prepared statements arrive whole, in order and with every value intact.
 #include <mysql.h>

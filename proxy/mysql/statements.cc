@@ -1,4 +1,4 @@
-#include "proxy/mysql_statements.h"
+#include "proxy/mysql/statements.h"
 
 #include <span>
 #include <string>
@@ -6,7 +6,7 @@
 
 #include "pool/mysql_connection.h"
 #include "protocols/mysql/primitives.h"
-#include "proxy/mysql_session.h"
+#include "proxy/mysql/session.h"
 #include "runtime/event_loop.h"
 
 namespace corral::proxy {

@@ -24,8 +24,8 @@
 #include "protocols/redis/encoder.h"
 #include "protocols/redis/reply_scanner.h"
 #include "protocols/redis/request_scanner.h"
-#include "proxy/redis_context.h"
-#include "proxy/session.h"
+#include "proxy/redis/context.h"
+#include "proxy/redis/frontend.h"
 #include "runtime/byte_buffer.h"
 #include "runtime/log.h"
 #include "runtime/task_scope.h"
@@ -73,15 +73,16 @@ struct RelayState {
 
 class RedisSession final : private pool::RelayFilter {
  public:
-  RedisSession(rt::TcpStream client, SessionEnv* env)
+  RedisSession(rt::TcpStream client, RedisFrontend& frontend)
       : client_(std::move(client)),
-        env_(env),
-        local_(*env->redis_local),
-        cancel_(env->stop_cancel),
-        scanner_(request_limits(env->config->redis)),
-        sink_(pool::ReplySink::create(kFlushThreshold, env->config->client.output_buffer_limit)) {
+        env_(frontend.env()),
+        pools_(frontend.pools()),
+        local_(frontend.local_commands()),
+        cancel_(env_.stop_cancel),
+        scanner_(request_limits(env_.config->redis)),
+        sink_(pool::ReplySink::create(kFlushThreshold, env_.config->client.output_buffer_limit)) {
     sink_->cancel_on_overflow(&cancel_);
-    context_.id = env->shared->next_client_id.fetch_add(1, std::memory_order_relaxed);
+    context_.id = env_.shared->next_client_id.fetch_add(1, std::memory_order_relaxed);
     context_.peer = client_.peer_address().to_string();
     context_.local = client_.local_address().to_string();
     local_.init(context_);
@@ -155,7 +156,8 @@ class RedisSession final : private pool::RelayFilter {
   void reply_error(std::string_view error_line) { sink_->append_local(error_line); }
 
   rt::TcpStream client_;
-  SessionEnv* env_;
+  const ListenerEnv& env_;
+  pool::RedisPools& pools_;
   const RedisLocalCommands& local_;
   rt::CancelSource cancel_;  // under the worker's stop; also fired when the client's output overflows
   RedisContext context_;
@@ -177,7 +179,7 @@ class RedisSession final : private pool::RelayFilter {
 };
 
 rt::Task<void> RedisSession::run() {
-  const auto idle_timeout = env_->config->client.idle_timeout;
+  const auto idle_timeout = env_.config->client.idle_timeout;
   for (;;) {
     for (;;) {
       const redis::ScanStatus status = scanner_.scan(in_.readable(), request_);
@@ -216,9 +218,9 @@ rt::Task<void> RedisSession::run() {
     const rt::Deadline deadline =
         idle_timeout.count() > 0 ? rt::Deadline::after(idle_timeout) : rt::Deadline::never();
     // Wait without a buffer first: an idle client then costs no read buffer.
-    const rt::Result<void> readable = co_await client_.wait_readable(deadline, env_->idle_cancel);
+    const rt::Result<void> readable = co_await client_.wait_readable(deadline, env_.idle_cancel);
     if (!readable) co_return;
-    auto n = co_await client_.read_some(in_.writable(kReadChunk), deadline, env_->idle_cancel);
+    auto n = co_await client_.read_some(in_.writable(kReadChunk), deadline, env_.idle_cancel);
     if (!n || *n == 0) co_return;
     in_.commit(*n);
   }
@@ -331,8 +333,8 @@ rt::Task<RedisSession::Step> RedisSession::handle_local(const redis::Request& re
       key.user = question.user == "default" ? std::string() : question.user;
       key.password = question.password;
       // Held only for this check: a refused key's pool is freed as soon as the reference goes.
-      pool::RedisPoolRef candidate = env_->redis_pools->get(key, env_->backend_address);
-      const auto deadline = rt::Deadline::after(env_->config->pool.queue_timeout);
+      pool::RedisPoolRef candidate = pools_.get(key, env_.backend_address);
+      const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
       pool::Acquired acquired = co_await candidate->shared(deadline, &cancel_);
       if (acquired.connection == nullptr && acquired.refusal.empty()) {
         // No verdict on the credentials (backend down, pool exhausted): say why, stay unauthenticated.
@@ -343,7 +345,7 @@ rt::Task<RedisSession::Step> RedisSession::handle_local(const redis::Request& re
       auth_verdict = acquired.refusal;
       verdict = &auth_verdict;
     } else {
-      const auto deadline = rt::Deadline::after(env_->config->pool.queue_timeout);
+      const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
       pool::Acquired acquired = co_await shared_pool().shared(deadline, &cancel_);
       if (acquired.connection == nullptr) {
         reply_error(acquired.error);
@@ -389,7 +391,7 @@ rt::Task<RedisSession::Step> RedisSession::handle_shared(const redis::Request& r
   }
   pool::RedisConnection* connection = shared_pool().ready_shared();
   if (connection == nullptr) {
-    const auto deadline = rt::Deadline::after(env_->config->pool.queue_timeout);
+    const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
     pool::Acquired acquired = co_await shared_pool().shared(deadline, &cancel_);
     if (acquired.connection == nullptr) {
       reply_error(acquired.error);
@@ -433,7 +435,7 @@ rt::Task<RedisSession::Step> RedisSession::handle_pinned(const redis::Request& r
       rt::Deadline deadline = rt::Deadline::never();
       if (auto timeout = redis::blocking_timeout(route_, request)) {
         const auto ms = redis::parse_timeout_ms(request.arg(timeout->index), timeout->unit);
-        if (ms && *ms > 0) deadline = rt::Deadline::after(std::chrono::milliseconds(*ms) + env_->config->pool.operation_timeout);
+        if (ms && *ms > 0) deadline = rt::Deadline::after(std::chrono::milliseconds(*ms) + env_.config->pool.operation_timeout);
       }
       const bool answered = co_await wait_blocking_reply(deadline);
       if (!answered) {
@@ -466,7 +468,7 @@ rt::Task<RedisSession::Step> RedisSession::handle_pinned(const redis::Request& r
 
 rt::Task<bool> RedisSession::pin() {
   pool::RedisPoolRef pool = pool_ref();
-  const auto deadline = rt::Deadline::after(env_->config->pool.queue_timeout);
+  const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
   pool::Acquired acquired = co_await pool->pin(deadline, &cancel_);
   if (acquired.connection == nullptr) {
     reply_error(acquired.error);
@@ -729,7 +731,7 @@ std::string_view RedisSession::wire_bytes(const redis::Request& request, std::st
 }
 
 pool::RedisPool& RedisSession::shared_pool() {
-  if (!pool_) pool_ = env_->redis_pools->get(local_.pool_key(context_), env_->backend_address);
+  if (!pool_) pool_ = pools_.get(local_.pool_key(context_), env_.backend_address);
   return *pool_;
 }
 
@@ -770,9 +772,9 @@ rt::Task<bool> RedisSession::flush() {
 
 }  // namespace
 
-rt::Task<void> serve_redis_client(rt::TcpStream client, SessionEnv* env) {
+rt::Task<void> RedisFrontend::serve(rt::TcpStream client) {
   // The session lives on the heap so the coroutine frame stays small; it ends with this coroutine.
-  auto session = std::make_unique<RedisSession>(std::move(client), env);
+  auto session = std::make_unique<RedisSession>(std::move(client), *this);
   co_await session->run();
 }
 

@@ -1,6 +1,6 @@
 // RedisLocalCommands: every reply corral gives itself, checked to the byte in RESP2 and RESP3, and
 // the context and pool key each command leaves behind.
-#include "proxy/redis_context.h"
+#include "proxy/redis/context.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -26,24 +26,16 @@
 
 #include "pool/mysql_pool.h"
 #include "protocols/mysql/mysql.h"
-#include "proxy/mysql_context.h"
-#include "proxy/mysql_statements.h"
-#include "proxy/worker.h"
+#include "proxy/mysql/context.h"
+#include "proxy/mysql/statements.h"
+#include "proxy/frontend.h"
+#include "proxy/mysql/frontend.h"
 #include "runtime/byte_buffer.h"
 #include "runtime/notify.h"
 #include "runtime/task.h"
 #include "runtime/tcp.h"
 
 namespace corral::proxy {
-
-/// What a worker keeps for its MySQL sessions. Lifetime: owned by the Worker, outlives its sessions.
-struct MysqlFrontend {
-  mysql::RsaKey rsa_key;          // caching_sha2_password full path (this worker's copy)
-  std::string rsa_public_pem;     // what a client gets when it asks for the key
-  pool::MysqlPools* pools = nullptr;
-  bool probing = false;      // a session is learning the backend's capabilities for the greeting
-  rt::WaitQueue probed;      // ... and wakes the sessions that wait for them
-};
 
 /// One command packet from the client. Lifetime: views the session's read buffer (or scratch) and is
 /// valid until the session reads more client input or the command is consumed.
@@ -64,7 +56,7 @@ class MysqlSession {
     ClientGone,  // the client stopped reading or disconnected
   };
 
-  MysqlSession(rt::TcpStream client, SessionEnv* env);
+  MysqlSession(rt::TcpStream client, MysqlFrontend& frontend);
   MysqlSession(const MysqlSession&) = delete;
   MysqlSession& operator=(const MysqlSession&) = delete;
   ~MysqlSession();
@@ -76,8 +68,8 @@ class MysqlSession {
 
   MysqlContext& context() noexcept { return context_; }
   /// This worker's MySQL pools (and their prepared statement templates).
-  pool::MysqlPools& pools() noexcept { return *frontend_->pools; }
-  const SessionEnv& env() const noexcept { return *env_; }
+  pool::MysqlPools& pools() noexcept { return frontend_.pools(); }
+  const ListenerEnv& env() const noexcept { return env_; }
   /// Fires when the worker stops; every wait of the session uses it.
   rt::CancelSource* cancel() noexcept { return &cancel_; }
 
@@ -103,7 +95,7 @@ class MysqlSession {
   /// allows (no bound by default, as on a direct connection) instead of pool.operation_timeout, which
   /// is meant for corral's own short statements. Lasts until the connection goes back to the pool.
   void apply_statement_timeout(pool::MysqlConnection& backend) const noexcept {
-    backend.set_operation_timeout(env_->config->mysql.statement_timeout);
+    backend.set_operation_timeout(env_.config->mysql.statement_timeout);
   }
   /// Gives the lease back (closing the connection unless `clean`) and forgets the pins.
   void release_backend(bool clean);
@@ -181,8 +173,8 @@ class MysqlSession {
   std::string access_denied(std::string_view user_name, bool with_password) const;
 
   rt::TcpStream client_;
-  SessionEnv* env_;
-  MysqlFrontend* frontend_;
+  const ListenerEnv& env_;
+  MysqlFrontend& frontend_;
   rt::CancelSource cancel_;    // under the worker's stop
   MysqlContext context_;
   MysqlStatements statements_;  // COM_STMT_*: the client's prepared statements

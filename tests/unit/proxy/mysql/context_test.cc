@@ -1,6 +1,6 @@
 // MysqlContext and classify_statement: which statements pin, which state is replayed, how pins start
 // and end with the server's status flags and session-state tracking.
-#include "proxy/mysql_context.h"
+#include "proxy/mysql/context.h"
 
 #include <gtest/gtest.h>
 

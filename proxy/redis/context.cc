@@ -1,4 +1,4 @@
-#include "proxy/redis_context.h"
+#include "proxy/redis/context.h"
 
 #include <charconv>
 

@@ -1,4 +1,4 @@
-#include "proxy/mysql_context.h"
+#include "proxy/mysql/context.h"
 
 #include <algorithm>
 #include <array>

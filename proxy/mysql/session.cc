@@ -1,4 +1,4 @@
-#include "proxy/mysql_session.h"
+#include "proxy/mysql/session.h"
 
 #include <sys/uio.h>
 
@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "proxy/session.h"
+#include "proxy/mysql/frontend.h"
 #include "runtime/log.h"
 
 namespace corral::proxy {
@@ -63,30 +63,19 @@ std::string auth_more_data(std::string_view data) {
 
 }  // namespace
 
-rt::Task<void> serve_mysql_client(rt::TcpStream client, SessionEnv* env) {
-  MysqlSession session(std::move(client), env);
+rt::Task<void> MysqlFrontend::serve(rt::TcpStream client) {
+  MysqlSession session(std::move(client), *this);
   co_await session.run();
 }
 
-std::string_view too_many_clients_reply(config::Protocol protocol) {
-  if (protocol == config::Protocol::Redis) return "-ERR max number of clients reached\r\n";
-  // An ERR_Packet with sequence id 0 in place of the HandshakeV10, as mysqld sends it.
-  static const std::string mysql_reply = [] {
-    std::string packet;
-    mysql::append_packet(packet, 0, mysql::make_err(mysql::ER_CON_COUNT_ERROR));
-    return packet;
-  }();
-  return mysql_reply;
-}
-
-MysqlSession::MysqlSession(rt::TcpStream client, SessionEnv* env)
+MysqlSession::MysqlSession(rt::TcpStream client, MysqlFrontend& frontend)
     : client_(std::move(client)),
-      env_(env),
-      frontend_(env->mysql),
-      cancel_(env->stop_cancel),
-      statements_(env->config->mysql.max_prepared_per_connection, env->config->mysql.max_packet_size) {
-  limits_.max_packet_size = env->config->mysql.max_packet_size;
-  connection_id_ = static_cast<std::uint32_t>(env->shared->next_client_id.fetch_add(1, std::memory_order_relaxed));
+      env_(frontend.env()),
+      frontend_(frontend),
+      cancel_(env_.stop_cancel),
+      statements_(env_.config->mysql.max_prepared_per_connection, env_.config->mysql.max_packet_size) {
+  limits_.max_packet_size = env_.config->mysql.max_packet_size;
+  connection_id_ = static_cast<std::uint32_t>(env_.shared->next_client_id.fetch_add(1, std::memory_order_relaxed));
   const std::string peer = client_.peer_address().to_string();
   // "1.2.3.4:5678" or "[::1]:5678": MySQL names the host without the port (and without brackets).
   std::string_view host = std::string_view(peer).substr(0, peer.rfind(':'));
@@ -126,7 +115,7 @@ rt::Task<bool> MysqlSession::flush() {
 }
 
 rt::WriteAwaitable MysqlSession::write_queued() {
-  return client_.write_all(out_, rt::Deadline::after(env_->config->pool.operation_timeout), &cancel_);
+  return client_.write_all(out_, rt::Deadline::after(env_.config->pool.operation_timeout), &cancel_);
 }
 
 bool MysqlSession::after_write_queued(const rt::Result<void>& written) {
@@ -172,7 +161,7 @@ rt::Task<bool> MysqlSession::read_packet(ClientPacket& packet, rt::Deadline dead
     if (idle && in_.empty()) {
       // Wait without a buffer: an idle client then costs no read buffer. Draining ends this wait.
       in_.release_if_empty();
-      cancel = env_->idle_cancel;
+      cancel = env_.idle_cancel;
       const rt::Result<void> readable = co_await client_.wait_readable(deadline, cancel);
       if (!readable) co_return false;
     }
@@ -208,21 +197,21 @@ void MysqlSession::consume_packet() noexcept {
 // ---- login ----------------------------------------------------------------------------------------
 
 rt::Task<bool> MysqlSession::learn_server() {
-  pool::MysqlPools& pools = *frontend_->pools;
-  const rt::Deadline deadline = rt::Deadline::after(env_->config->pool.queue_timeout);
+  pool::MysqlPools& pools = frontend_.pools();
+  const rt::Deadline deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
   // One probe per worker at a time: clients arriving meanwhile wait for its result.
-  while (frontend_->probing && !pools.server_info(env_->backend_address).known) {
-    const bool woken = co_await frontend_->probed.wait(deadline, &cancel_);
+  while (frontend_.probing && !pools.server_info(env_.backend_address).known) {
+    const bool woken = co_await frontend_.probed.wait(deadline, &cancel_);
     if (!woken) break;
   }
-  if (pools.server_info(env_->backend_address).known) co_return true;
+  if (pools.server_info(env_.backend_address).known) co_return true;
   // The greeting offers what the backend offers: open one backend connection to find out.
-  frontend_->probing = true;
+  frontend_.probing = true;
   // Named, not a temporary in the co_await expression: g++ 12 mishandles those (see docs/ARCHITECTURE.md).
-  pool::MysqlKey probe = pool::make_mysql_key(env_->listener->backend, 0);
-  auto acquired = co_await pools.acquire(std::move(probe), env_->backend_address, deadline, &cancel_);
-  frontend_->probing = false;
-  frontend_->probed.notify_all();
+  pool::MysqlKey probe = pool::make_mysql_key(env_.listener->backend, 0);
+  auto acquired = co_await pools.acquire(std::move(probe), env_.backend_address, deadline, &cancel_);
+  frontend_.probing = false;
+  frontend_.probed.notify_all();
   if (!acquired.ok()) {
     queue_packet(0, acquired.error.err_payload());
     co_await flush();
@@ -243,13 +232,13 @@ rt::Task<bool> MysqlSession::handshake() {
     co_return false;
   }
   scramble_ = std::move(*scramble);
-  const pool::MysqlServerInfo& server = frontend_->pools->server_info(env_->backend_address);
+  const pool::MysqlServerInfo& server = frontend_.pools().server_info(env_.backend_address);
   mysql::CapabilityFlags relayed = kFrontendRelayedCapabilities;
-  if (!env_->config->mysql.local_infile) relayed &= ~mysql::CLIENT_LOCAL_FILES;
+  if (!env_.config->mysql.local_infile) relayed &= ~mysql::CLIENT_LOCAL_FILES;
   server_capabilities_ = kFrontendOwnCapabilities | (server.capabilities & relayed);
 
   mysql::HandshakeV10 greeting;
-  greeting.server_version = env_->config->mysql.server_version;
+  greeting.server_version = env_.config->mysql.server_version;
   greeting.connection_id = connection_id_;
   greeting.auth_plugin_data = scramble_;
   greeting.capabilities = server_capabilities_;
@@ -279,15 +268,15 @@ rt::Task<bool> MysqlSession::handshake() {
     co_return false;
   }
   const mysql::CapabilityFlags capabilities = response->capabilities & server_capabilities_;
-  const config::User* user = env_->config->find_user(response->username);
+  const config::User* user = env_.config->find_user(response->username);
   std::string plugin = (capabilities & mysql::CLIENT_PLUGIN_AUTH) != 0 ? response->auth_plugin_name
                                                                        : std::string(mysql::kMysqlNativePassword);
   const AuthOutcome auth = co_await authenticate(user, response->username, std::move(plugin),
                                                  std::move(response->auth_response), reply_sequence);
   if (!auth.ok) co_return false;
   std::string schema = (capabilities & mysql::CLIENT_CONNECT_WITH_DB) != 0 ? response->database : std::string();
-  context_.login(*env_->listener, *user, std::move(schema), std::string(charset_of_collation(response->character_set)),
-                 capabilities, env_->config->mysql.local_infile);
+  context_.login(*env_.listener, *user, std::move(schema), std::string(charset_of_collation(response->character_set)),
+                 capabilities, env_.config->mysql.local_infile);
   if (!context_.schema().empty()) {
     const bool schema_ok = co_await check_schema(auth.next_sequence_id);
     if (!schema_ok) co_return false;
@@ -338,8 +327,8 @@ rt::Task<MysqlSession::AuthOutcome> MysqlSession::authenticate(const config::Use
 rt::Task<MysqlSession::AuthOutcome> MysqlSession::caching_sha2_auth(const config::User* user, std::string_view user_name,
                                                                     std::string_view token, std::uint8_t sequence_id) {
   std::atomic<bool>* cached = nullptr;
-  if (user != nullptr && env_->shared->mysql_sha2_cached) {
-    cached = &env_->shared->mysql_sha2_cached[static_cast<std::size_t>(user - env_->config->users.data())];
+  if (user != nullptr && env_.shared->mysql_sha2_cached) {
+    cached = &env_.shared->mysql_sha2_cached[static_cast<std::size_t>(user - env_.config->users.data())];
   }
   const bool with_password = !token.empty();
   bool ok = false;
@@ -352,7 +341,7 @@ rt::Task<MysqlSession::AuthOutcome> MysqlSession::caching_sha2_auth(const config
     ok = mysql::verify_caching_sha2_token(token, scramble_, mysql::caching_sha2_hash(user->password));
     if (ok) {
       queue_packet(sequence_id++, auth_more_data(std::string(1, static_cast<char>(mysql::kCachingSha2FastAuthSuccess))));
-      env_->shared->mysql_sha2_fast_auths.fetch_add(1, std::memory_order_relaxed);
+      env_.shared->mysql_sha2_fast_auths.fetch_add(1, std::memory_order_relaxed);
     }
   } else {
     // Full path (an unknown user goes through it too, so its answer does not tell users apart).
@@ -367,17 +356,17 @@ rt::Task<MysqlSession::AuthOutcome> MysqlSession::caching_sha2_auth(const config
     consume_packet();
     // Without TLS a client may only send the password RSA-encrypted; a clear-text one is refused.
     if (wants_key) {
-      queue_packet(sequence_id++, auth_more_data(frontend_->rsa_public_pem));
+      queue_packet(sequence_id++, auth_more_data(frontend_.rsa_public_pem()));
       const bool sent = co_await flush();
       if (!sent) co_return AuthOutcome{};
       received = co_await read_packet(reply, rt::Deadline::after(kHandshakeTimeout), false);
       if (!received) co_return AuthOutcome{};
       sequence_id = static_cast<std::uint8_t>(reply.sequence_id + 1);
-      auto password = mysql::decrypt_password_rsa(frontend_->rsa_key, reply.payload, scramble_);
+      auto password = mysql::decrypt_password_rsa(frontend_.rsa_key(), reply.payload, scramble_);
       consume_packet();
       ok = user != nullptr && password && mysql::secure_equal(*password, user->password);
       if (ok && cached != nullptr) cached->store(true, std::memory_order_relaxed);
-      if (ok) env_->shared->mysql_sha2_full_auths.fetch_add(1, std::memory_order_relaxed);
+      if (ok) env_.shared->mysql_sha2_full_auths.fetch_add(1, std::memory_order_relaxed);
     }
   }
   if (!ok) {
@@ -390,7 +379,7 @@ rt::Task<MysqlSession::AuthOutcome> MysqlSession::caching_sha2_auth(const config
 
 rt::Task<bool> MysqlSession::check_schema(std::uint8_t sequence_id) {
   // The backend is the judge of which databases exist (ERR 1049 Unknown database, 1044 no access).
-  auto acquired = co_await context_pool().acquire(rt::Deadline::after(env_->config->pool.queue_timeout), &cancel_);
+  auto acquired = co_await context_pool().acquire(rt::Deadline::after(env_.config->pool.queue_timeout), &cancel_);
   if (!acquired.ok()) {
     queue_packet(sequence_id, acquired.error.err_payload());
     co_await flush();
@@ -405,7 +394,7 @@ rt::Task<bool> MysqlSession::check_schema(std::uint8_t sequence_id) {
 rt::Task<void> MysqlSession::run() {
   const bool logged_in = co_await handshake();
   if (!logged_in) co_return;
-  const auto idle_timeout = env_->config->client.idle_timeout;
+  const auto idle_timeout = env_.config->client.idle_timeout;
   for (;;) {
     if (out_.capacity() > kKeepBufferCapacity) std::string().swap(out_);
     if (scratch_.capacity() > kKeepBufferCapacity) std::string().swap(scratch_);
@@ -471,7 +460,7 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_query(const ClientPacket& pack
   auto query = mysql::decode_com_query(packet.payload, context_.capabilities(), limits_);
   const StatementTraits traits = classify_statement(query ? query->query : std::string_view{});
   const auto reply_sequence = static_cast<std::uint8_t>(packet.sequence_id + 1);
-  if (traits.local_infile && !env_->config->mysql.local_infile) {
+  if (traits.local_infile && !env_.config->mysql.local_infile) {
     queue_error(reply_sequence, kErrNotAllowedCommand,
                 "corral: LOAD DATA LOCAL INFILE is disabled (set mysql.local_infile = true to allow it)");
   } else if (traits.kill) {
@@ -592,7 +581,7 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_change_user(const ClientPacket
   release_backend(false);
   context_.reset();
   statements_.clear();
-  const config::User* user = env_->config->find_user(change->username);
+  const config::User* user = env_.config->find_user(change->username);
   std::string plugin = change->auth_plugin_name.empty() ? std::string(mysql::kMysqlNativePassword)
                                                         : std::move(change->auth_plugin_name);
   const AuthOutcome auth = co_await authenticate(user, change->username, std::move(plugin),
@@ -600,8 +589,8 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_change_user(const ClientPacket
   if (!auth.ok) co_return Step::Close;  // as mysqld: a failed COM_CHANGE_USER ends the connection
   std::string charset = change->character_set ? std::string(charset_of_collation(*change->character_set))
                                               : std::string();
-  context_.login(*env_->listener, *user, std::move(change->database), std::move(charset), context_.capabilities(),
-                 env_->config->mysql.local_infile);
+  context_.login(*env_.listener, *user, std::move(change->database), std::move(charset), context_.capabilities(),
+                 env_.config->mysql.local_infile);
   if (!context_.schema().empty()) {
     const bool schema_ok = co_await check_schema(auth.next_sequence_id);
     if (!schema_ok) co_return Step::Close;
@@ -626,7 +615,7 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_reset_connection() {
 
 pool::MysqlPool& MysqlSession::context_pool() {
   if (pool_ == nullptr || pool_key_version_ != context_.key_version()) {
-    pool_ = &frontend_->pools->get(context_.key(), env_->backend_address);
+    pool_ = &frontend_.pools().get(context_.key(), env_.backend_address);
     pool_key_version_ = context_.key_version();
   }
   return *pool_;
@@ -642,7 +631,7 @@ rt::Task<pool::MysqlConnection*> MysqlSession::backend_for_statement(bool needs_
   // A busy pool's common cases (a ready connection, a wait in the queue until one is handed over)
   // cost no coroutine of the pool's; the rest is acquire()'s.
   pool::MysqlPool& pool = context_pool();
-  pool::MysqlPool::Turn turn(pool, rt::Deadline::after(env_->config->pool.queue_timeout), &cancel_);
+  pool::MysqlPool::Turn turn(pool, rt::Deadline::after(env_.config->pool.queue_timeout), &cancel_);
   co_await turn;
   pool::MysqlAcquired acquired = turn.take();
   if (!acquired.ok() && !acquired.code) acquired = co_await pool.acquire(turn);
@@ -732,7 +721,7 @@ rt::Task<MysqlSession::RelayEnd> MysqlSession::relay_response(pool::MysqlConnect
       // Rows up to the end of what is buffered, more to come: written straight from the backend's
       // read buffer with what is queued, waiting for the client, so the client paces the backend
       // and a result of any size streams through bounded memory.
-      const rt::Deadline deadline = rt::Deadline::after(env_->config->pool.operation_timeout);
+      const rt::Deadline deadline = rt::Deadline::after(env_.config->pool.operation_timeout);
       iovec parts[2];
       const std::span<iovec> unsent = queued_then(run.wire, parts);
       const rt::Result<void> written = co_await client_.writev_all(unsent, deadline, &cancel_);
@@ -835,7 +824,7 @@ rt::Task<bool> MysqlSession::relay_local_infile(pool::MysqlConnection& backend) 
   const bool asked = co_await flush();
   if (!asked) co_return false;
   consume_packet();
-  const rt::Deadline deadline = rt::Deadline::after(env_->config->pool.operation_timeout);
+  const rt::Deadline deadline = rt::Deadline::after(env_.config->pool.operation_timeout);
   for (;;) {
     // Forward every whole wire packet already buffered in one write.
     std::string_view buffered = in_.readable();
@@ -899,7 +888,7 @@ MysqlSession::Step MysqlSession::after_backend_lost() {
 
 void MysqlSession::count_pins(MysqlPins started) {
   for (std::size_t i = 0; i < kMysqlPinReasonCount; ++i) {
-    if ((started & (1u << i)) != 0) env_->shared->mysql_pins[i].fetch_add(1, std::memory_order_relaxed);
+    if ((started & (1u << i)) != 0) env_.shared->mysql_pins[i].fetch_add(1, std::memory_order_relaxed);
   }
 }
 

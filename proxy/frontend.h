@@ -1,0 +1,71 @@
+// The protocol side of one listener on one worker: what its sessions share, and how they start.
+//
+//   Worker::accept_loop ──accept──► Frontend::serve(client)  (RedisFrontend / MysqlFrontend)
+//                        ──at client.max_connections──► Frontend::too_many_clients_reply()
+//
+// The worker knows listeners, client slots and drain; a frontend knows one protocol. make_frontend()
+// is the one place that maps a listener's protocol to its frontend.
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "config/config.h"
+#include "pool/mysql_pool.h"
+#include "pool/redis_pool.h"
+#include "proxy/shared_state.h"
+#include "runtime/event_loop.h"
+#include "runtime/task.h"
+#include "runtime/tcp.h"
+
+namespace corral::proxy {
+
+/// This worker's backend pools, shared by its listeners: two listeners with the same backend URL
+/// share connections. Lifetime: owned by the Worker; stopped and joined after every session ended.
+struct WorkerPools {
+  WorkerPools(const config::Config& config, SharedState& shared)
+      : redis(config.pool, &shared.redis_pools), mysql(config.pool) {}
+
+  pool::RedisPools redis;
+  pool::MysqlPools mysql;
+};
+
+/// What every session of one listener needs from its worker. Lifetime: owned by the Worker, which
+/// outlives every session it spawned (drain joins them before the Worker is destroyed).
+struct ListenerEnv {
+  const config::Config* config;
+  const config::Listener* listener;
+  SharedState* shared;
+  rt::EventLoop* loop;
+  rt::CancelSource* idle_cancel;  // fires at drain: cancels waits for a client's *next* request
+  rt::CancelSource* stop_cancel;  // fires after the grace period: cancels everything
+  rt::SocketAddress backend_address;  // resolved at start-up
+  WorkerPools* pools;
+};
+
+/// Serves the clients of one listener in its protocol. Not thread-safe: lives on its worker's loop.
+class Frontend {
+ public:
+  explicit Frontend(const ListenerEnv& env) : env_(env) {}
+  Frontend(const Frontend&) = delete;
+  Frontend& operator=(const Frontend&) = delete;
+  virtual ~Frontend() = default;
+
+  /// Serves one accepted client until it quits, errs, or the worker stops.
+  /// Lifetime: the frontend outlives the returned task (the worker joins its sessions first).
+  virtual rt::Task<void> serve(rt::TcpStream client) = 0;
+
+  /// The reply a client gets when corral is at client.max_connections, before the connection closes.
+  virtual std::string_view too_many_clients_reply() const = 0;
+
+  const ListenerEnv& env() const noexcept { return env_; }
+
+ private:
+  ListenerEnv env_;
+};
+
+/// The frontend for `env.listener`'s protocol. Start-up only: a MySQL frontend may generate its RSA
+/// key. Returns nullptr (after logging why) when the frontend cannot be made.
+std::unique_ptr<Frontend> make_frontend(const ListenerEnv& env);
+
+}  // namespace corral::proxy

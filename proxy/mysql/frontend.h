@@ -1,0 +1,44 @@
+// The MySQL side of one listener: its sessions, the RSA key of caching_sha2_password, the worker's pools.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "pool/mysql_pool.h"
+#include "protocols/mysql/auth.h"
+#include "proxy/frontend.h"
+#include "runtime/notify.h"
+
+namespace corral::proxy {
+
+/// Serves MySQL clients (proxy/mysql/session.cc). Not thread-safe: lives on its worker's loop.
+class MysqlFrontend final : public Frontend {
+ public:
+  /// Loads the daemon's RSA key (SharedState::mysql_rsa_private_pem), or generates one when there is
+  /// none. Start-up only (generating takes ~0.1 s). nullptr, logged, when the key cannot be made.
+  static std::unique_ptr<MysqlFrontend> create(const ListenerEnv& env);
+
+  rt::Task<void> serve(rt::TcpStream client) override;
+  /// An ERR_Packet with sequence id 0 in place of the HandshakeV10, as mysqld sends it.
+  std::string_view too_many_clients_reply() const override { return too_many_clients_; }
+
+  pool::MysqlPools& pools() const noexcept { return env().pools->mysql; }
+  const mysql::RsaKey& rsa_key() const noexcept { return rsa_key_; }
+  /// What a client gets when it asks for the key.
+  std::string_view rsa_public_pem() const noexcept { return rsa_public_pem_; }
+
+  /// The backend's capabilities for the greeting are learned once, by the first session that needs
+  /// them; the others wait on `probed`.
+  bool probing = false;
+  rt::WaitQueue probed;
+
+ private:
+  MysqlFrontend(const ListenerEnv& env, mysql::RsaKey key, std::string public_pem);
+
+  mysql::RsaKey rsa_key_;
+  std::string rsa_public_pem_;
+  std::string too_many_clients_;
+};
+
+}  // namespace corral::proxy

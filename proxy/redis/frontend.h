@@ -1,0 +1,27 @@
+// The Redis side of one listener: its sessions, the local commands they share, the worker's pools.
+#pragma once
+
+#include <string_view>
+
+#include "pool/redis_pool.h"
+#include "proxy/frontend.h"
+#include "proxy/redis/context.h"
+
+namespace corral::proxy {
+
+/// Serves Redis clients (proxy/redis/session.cc). Not thread-safe: lives on its worker's loop.
+class RedisFrontend final : public Frontend {
+ public:
+  explicit RedisFrontend(const ListenerEnv& env) : Frontend(env), local_(*env.config, *env.listener) {}
+
+  rt::Task<void> serve(rt::TcpStream client) override;
+  std::string_view too_many_clients_reply() const override { return "-ERR max number of clients reached\r\n"; }
+
+  const RedisLocalCommands& local_commands() const noexcept { return local_; }
+  pool::RedisPools& pools() const noexcept { return env().pools->redis; }
+
+ private:
+  RedisLocalCommands local_;
+};
+
+}  // namespace corral::proxy
