@@ -54,14 +54,8 @@ our_pid() {
   echo "$pid"
 }
 
-wait_until() {  # wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    [ "$SECONDS" -lt "$deadline" ] || return 1
-    sleep 0.1
-  done
-}
+# shellcheck source=scripts/lib/wait.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/wait.sh"
 
 stop_pid() {  # stop_pid NAME PIDFILE COMM
   local pid

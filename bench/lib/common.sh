@@ -29,15 +29,8 @@ port_open() {
   timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2> /dev/null
 }
 
-# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s; fails when SECONDS pass first.
-wait_until() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    [ "$SECONDS" -lt "$deadline" ] || return 1
-    sleep 0.1
-  done
-}
+# shellcheck source=scripts/lib/wait.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/wait.sh"
 
 # cpu_ticks PID: "USER SYSTEM" CPU time of the whole process (all threads) in clock ticks. The
 # command name in /proc/PID/stat may hold spaces, so fields are counted after its closing ')':

@@ -23,6 +23,16 @@ note_command() {
   printf '%-28s %-10s %s\n' "$case" "$target" "${*//$root\//}" >> "$out_dir/commands.txt"
 }
 
+# measured_results TOOL LOG CASE TARGET [results.py options...]: records the run measured() just made
+# (its exit status and CPU ticks) as one JSON-lines record in $raw.
+measured_results() {
+  local tool="$1" log="$2" case="$3" target="$4"
+  shift 4
+  results "$tool" "$raw" "$log" --case "$case" --target "$target" --round "$round" --rc "$run_rc" \
+    --clk-tck "$clk_tck" --proxy-ticks "$proxy_ticks" --proxy-sys-ticks "$proxy_sys_ticks" \
+    --backend-ticks "$backend_ticks" --busy-ticks "$busy_ticks" --total-ticks "$total_ticks" "$@"
+}
+
 # measured BACKEND_PID PROXY_PID LOG TIMEOUT COMMAND...: runs COMMAND with output to LOG and
 # sets run_rc, proxy_ticks (of which proxy_sys_ticks in the kernel), backend_ticks and the machine's
 # busy_ticks of total_ticks (all CPUs) for the run. PROXY_PID may be empty (direct).
@@ -84,10 +94,7 @@ redis_round() {
           note_command "$case" "$target" "${command[@]}"
           log="$work_dir/runs/redis-$test-c$clients-P$pipeline-$target-$round.log"
           measured "$redis_pid" "${target_pid[$id]}" "$log" "$run_timeout" "${command[@]}"
-          results redis "$raw" "$log" --case "$case" --target "$target" --round "$round" --rc "$run_rc" \
-            --requests "$requests" --clk-tck "$clk_tck" --proxy-ticks "$proxy_ticks" \
-            --proxy-sys-ticks "$proxy_sys_ticks" --backend-ticks "$backend_ticks" \
-            --busy-ticks "$busy_ticks" --total-ticks "$total_ticks"
+          measured_results redis "$log" "$case" "$target" --requests "$requests"
         done
       done
     done
@@ -125,10 +132,7 @@ mysql_round() {
           note_command "$case" "$target" "${command[@]}"
           log="$work_dir/runs/sysbench-$test-$ps-t$threads-$target-$round.log"
           measured "$mariadb_pid" "${target_pid[$id]}" "$log" "$run_timeout" "${command[@]}"
-          results sysbench "$raw" "$log" --case "$case" --target "$target" --round "$round" \
-            --rc "$run_rc" --clk-tck "$clk_tck" --proxy-ticks "$proxy_ticks" \
-            --proxy-sys-ticks "$proxy_sys_ticks" --backend-ticks "$backend_ticks" \
-            --busy-ticks "$busy_ticks" --total-ticks "$total_ticks"
+          measured_results sysbench "$log" "$case" "$target"
         done
       done
     done
