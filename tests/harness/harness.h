@@ -19,3 +19,4 @@
 #include "redis_client.h"    // IWYU pragma: export
 #include "redis_server.h"    // IWYU pragma: export
 #include "temp_dir.h"        // IWYU pragma: export
+#include "wait.h"            // IWYU pragma: export
