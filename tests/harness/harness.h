@@ -4,6 +4,7 @@
 //     │                                                                      private temp dirs)
 //     └────► CorralProcess ──writes TOML, spawns──► corral --config dir/corral.toml
 //     └────► RedisClient / MysqlClient ──TCP──► corral listeners or the servers directly
+//     └────► wait_until(condition, timeout, what) ──polls──► any of the above, until it holds
 //
 // Everything here is plain blocking POSIX code and throws HarnessError on failure. Every server is a
 // child with PR_SET_PDEATHSIG(SIGKILL) and is killed, and its directory removed, by its destructor.
@@ -19,3 +20,4 @@
 #include "redis_client.h"    // IWYU pragma: export
 #include "redis_server.h"    // IWYU pragma: export
 #include "temp_dir.h"        // IWYU pragma: export
+#include "wait.h"            // IWYU pragma: export

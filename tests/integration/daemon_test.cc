@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <string>
-#include <thread>
 
 #include "harness.h"
 
@@ -96,7 +95,10 @@ TEST(Daemon, SigtermLetsInFlightRequestsFinishAndClosesIdleClients) {
   EXPECT_EQ(idle.command({"PING"}), "+PONG\r\n");
   RedisClient busy = RedisClient::connect("127.0.0.1", corral.port("redis"), 5s);
   busy.send(encode_command({"BLPOP", "drain-list", "1"}));
-  std::this_thread::sleep_for(200ms);  // the BLPOP is now blocked on the backend
+  // In flight means blocked on the backend: a SIGTERM before corral has forwarded it would find an
+  // idle client and close it. Well inside the BLPOP's own 1 s timeout.
+  wait_until([&] { return redis.command({"INFO", "clients"}).find("blocked_clients:1\r\n") != std::string::npos; },
+             900ms, "the BLPOP to block on the backend", 5ms);
   corral.signal(SIGTERM);
   // The in-flight blocking command still gets its reply (nil after its 1 s timeout)...
   EXPECT_EQ(busy.read_reply(), "*-1\r\n");

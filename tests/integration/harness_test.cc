@@ -12,7 +12,6 @@
 #include <fstream>
 #include <functional>
 #include <string>
-#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -37,12 +36,7 @@ bool process_dead(pid_t pid) {
 }
 
 bool eventually_dead(pid_t pid, std::chrono::milliseconds timeout = 5s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!process_dead(pid)) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
+  return poll_until([pid] { return process_dead(pid); }, timeout);
 }
 
 std::string message_of(const std::function<void()>& f) {
@@ -131,6 +125,29 @@ TEST(HarnessProcess, RunCommandCapturesOutput) {
   EXPECT_EQ(r.exit_code(), 4);
   EXPECT_THAT(r.output, HasSubstr("out\n"));
   EXPECT_THAT(r.output, HasSubstr("err\n"));
+}
+
+TEST(HarnessWait, ReturnsOnceTheConditionHolds) {
+  int calls = 0;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(poll_until([&] { return ++calls == 3; }, 5s, 1ms));
+  EXPECT_EQ(calls, 3);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  calls = 0;
+  EXPECT_NO_THROW(wait_until([&] { return ++calls == 2; }, 5s, "the second call", 1ms));
+  EXPECT_EQ(calls, 2);
+}
+
+TEST(HarnessWait, GivesUpAtTheDeadlineNamingWhatItWaitedFor) {
+  int calls = 0;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(poll_until([&] { return ++calls < 0; }, 50ms, 5ms));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 50ms);
+  EXPECT_GE(calls, 2) << "checked again after the last sleep";
+  const std::string msg = message_of([] { wait_until([] { return false; }, 20ms, "the moon to turn blue"); });
+  EXPECT_EQ(msg, "timed out after 20 ms waiting for the moon to turn blue");
+  // A condition that already holds is never waited for, even with no time left.
+  EXPECT_TRUE(poll_until([] { return true; }, 0ms));
 }
 
 TEST(HarnessTempDir, RemovedWithItsContents) {

@@ -23,6 +23,8 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 using namespace std::chrono_literals;
+using corral::testing::poll_until;
+using corral::testing::wait_until;
 
 constexpr const char* kUser = "corral";
 constexpr const char* kPassword = "s3cret-pw";
@@ -758,27 +760,43 @@ TEST_F(MysqlBackendPool, IdleConnectionsCloseAfterTheIdleTimeout) {
   MysqlPool pool(key(), address(), limits_, info);
   auto [acquired, waited] = rt::block_on(loop_, timed_acquire(&pool, 2s));
   ASSERT_TRUE(acquired.ok()) << acquired.error.message;
+  const auto released = std::chrono::steady_clock::now();
   give_back(acquired.lease, true);
   EXPECT_EQ(pool.idle_count(), 1u);
-  rt::block_on(loop_, pause(400ms));
+  // The loop runs only inside block_on: each check lets it run 10 ms first, so the idle timer can fire.
+  const bool closed = poll_until(
+      [&] {
+        rt::block_on(loop_, pause(10ms));
+        return pool.idle_count() == 0;
+      },
+      5s, 0ms);
+  EXPECT_TRUE(closed) << "the idle connection outlived its 200 ms idle timeout by 5 s";
+  EXPECT_GE(std::chrono::steady_clock::now() - released, 200ms) << "closed before its idle timeout";
   EXPECT_EQ(pool.idle_count(), 0u);
   EXPECT_EQ(pool.size(), 0u);
   pool.stop();
   rt::block_on(loop_, pool.join());
 }
 
-rt::Task<void> cancel_after(rt::CancelSource* source, std::chrono::milliseconds delay) {
-  co_await rt::sleep_for(delay);
-  source->cancel();
+rt::Task<void> wait_for_connection(MysqlPool* pool, rt::CancelSource* cancel, MysqlAcquired* out) {
+  *out = co_await pool->acquire(rt::Deadline::after(5s), cancel);
 }
 
-rt::Task<MysqlAcquired> acquire_cancelled(MysqlPool* pool, rt::CancelSource* source) {
+struct QueuedThen {
+  std::size_t waiting_before = 0;  // waiters queued when the cancel or stop came
+  MysqlAcquired acquired;          // what the queued acquire ended with
+};
+
+rt::Task<QueuedThen> acquire_cancelled(MysqlPool* pool, rt::CancelSource* source) {
+  QueuedThen seen;
   rt::TaskScope scope;
-  // The canceller refers to `source`, which the test owns and which outlives this task.
-  scope.spawn(cancel_after(source, 100ms));
-  MysqlAcquired acquired = co_await pool->acquire(rt::Deadline::after(5s), source);
+  // The waiter refers to `source` and `seen`, which outlive the scope's join below. spawn() runs it
+  // until it suspends in the queue, so the cancel finds it waiting there.
+  scope.spawn(wait_for_connection(pool, source, &seen.acquired));
+  seen.waiting_before = pool->waiting_count();
+  source->cancel();
   co_await scope.join();
-  co_return acquired;
+  co_return seen;
 }
 
 TEST_F(MysqlBackendPool, CancelledWaiterLeavesTheQueue) {
@@ -789,8 +807,10 @@ TEST_F(MysqlBackendPool, CancelledWaiterLeavesTheQueue) {
   ASSERT_TRUE(held.ok()) << held.error.message;
   rt::CancelSource source;
   const auto started = std::chrono::steady_clock::now();
-  MysqlAcquired cancelled = rt::block_on(loop_, acquire_cancelled(&pool, &source));
+  QueuedThen seen = rt::block_on(loop_, acquire_cancelled(&pool, &source));
   EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  EXPECT_EQ(seen.waiting_before, 1u);
+  MysqlAcquired& cancelled = seen.acquired;
   ASSERT_FALSE(cancelled.ok());
   EXPECT_EQ(cancelled.code, std::errc::operation_canceled);
   EXPECT_EQ(pool.waiting_count(), 0u);
@@ -1007,18 +1027,16 @@ TEST_F(MysqlBackendPool, ReleaseSkipsAWaiterCancelledInTheSameTurn) {
   rt::block_on(loop_, pool.join());
 }
 
-rt::Task<void> stop_after(MysqlPool* pool, std::chrono::milliseconds delay) {
-  co_await rt::sleep_for(delay);
-  pool->stop();
-}
-
-rt::Task<MysqlAcquired> acquire_while_stopping(MysqlPool* pool) {
+rt::Task<QueuedThen> acquire_while_stopping(MysqlPool* pool) {
+  QueuedThen seen;
   rt::TaskScope scope;
-  // The stopper refers to the pool, which the test owns and which outlives this task.
-  scope.spawn(stop_after(pool, 100ms));
-  MysqlAcquired acquired = co_await pool->acquire(rt::Deadline::after(5s), nullptr);
+  // The waiter refers to `seen`, which outlives the scope's join below. spawn() runs it until it
+  // suspends in the queue, so the stop finds it waiting there.
+  scope.spawn(wait_for_connection(pool, nullptr, &seen.acquired));
+  seen.waiting_before = pool->waiting_count();
+  pool->stop();
   co_await scope.join();
-  co_return acquired;
+  co_return seen;
 }
 
 TEST_F(MysqlBackendPool, StopEndsWaitersAndJoinWaitsForLentConnections) {
@@ -1027,7 +1045,9 @@ TEST_F(MysqlBackendPool, StopEndsWaitersAndJoinWaitsForLentConnections) {
   MysqlPool pool(key("shop"), address(), limits_, info);
   auto [held, held_wait] = rt::block_on(loop_, timed_acquire(&pool, 2s));
   ASSERT_TRUE(held.ok()) << held.error.message;
-  MysqlAcquired waiter = rt::block_on(loop_, acquire_while_stopping(&pool));
+  QueuedThen seen = rt::block_on(loop_, acquire_while_stopping(&pool));
+  EXPECT_EQ(seen.waiting_before, 1u);
+  MysqlAcquired& waiter = seen.acquired;
   ASSERT_FALSE(waiter.ok());
   EXPECT_EQ(waiter.code, MysqlBackendErrc::Unavailable);
   EXPECT_THAT(waiter.error.message, HasSubstr("shutting down"));
@@ -1052,7 +1072,7 @@ rt::Task<MysqlAcquired> acquire_within(MysqlPool* pool, std::chrono::millisecond
   for (;;) {
     MysqlAcquired acquired = co_await pool->acquire(rt::Deadline::after(1s), nullptr);
     if (acquired.ok() || std::chrono::steady_clock::now() > until) co_return acquired;
-    co_await rt::sleep_for(50ms);
+    co_await rt::sleep_for(50ms);  // the retry pace: the loop above is the polled condition
   }
 }
 
@@ -1062,12 +1082,25 @@ TEST_F(MysqlBackendPool, KilledBackendFailsTheQueryAndThePoolReopensAfterRestart
   auto [acquired, waited] = rt::block_on(loop_, timed_acquire(&pool, 2s));
   ASSERT_TRUE(acquired.ok()) << acquired.error.message;
 
-  std::thread killer([] {
-    std::this_thread::sleep_for(300ms);
+  std::string killer_error;
+  std::thread killer([&killer_error] {
+    // Killed once the statement runs on the server, so the connection is lost mid-query. The server
+    // is killed even when that is never seen: the query below would otherwise wait its 30 s.
+    try {
+      wait_until(
+          [] {
+            return server_->query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(30)'")
+                       .at(0) == "1";
+          },
+          10s, "SELECT SLEEP(30) in the server's process list");
+    } catch (const std::exception& e) {
+      killer_error = e.what();
+    }
     server_->kill();
   });
   const auto [error, message] = rt::block_on(loop_, query_on_lease(&acquired.lease, "SELECT SLEEP(30)"));
   killer.join();
+  EXPECT_EQ(killer_error, "");
   EXPECT_EQ(error, MysqlBackendErrc::Lost);
   EXPECT_TRUE(acquired.lease->is_closed());
   EXPECT_EQ(acquired.lease->error().code, kErrBackendLost.code);

@@ -7,7 +7,6 @@
 
 #include <cstdio>
 #include <fstream>
-#include <thread>
 
 #include "mysql_path.h"
 
@@ -70,16 +69,19 @@ TEST_F(Failure, BackendKilledMidTransaction) {
   backend().restart();
   std::string last_error;
   bool back = false;
-  for (int attempt = 0; attempt < 100 && !back; ++attempt) {
-    try {
-      MysqlClient fresh = connect(kUser, kPassword, "app");
-      EXPECT_EQ(fresh.query("SELECT COUNT(*) FROM t").at(0), "0");  // the insert was rolled back
-      back = true;
-    } catch (const MysqlException& e) {
-      last_error = e.what();
-      std::this_thread::sleep_for(100ms);
-    }
-  }
+  // Retried until corral reaches the restarted backend (its reconnect backoff).
+  poll_until(
+      [&] {
+        try {
+          MysqlClient fresh = connect(kUser, kPassword, "app");
+          EXPECT_EQ(fresh.query("SELECT COUNT(*) FROM t").at(0), "0");  // the insert was rolled back
+          back = true;
+        } catch (const MysqlException& e) {
+          last_error = e.what();
+        }
+        return back;
+      },
+      10s, 100ms);
   EXPECT_TRUE(back) << last_error;
   EXPECT_EQ(bystander.query("SELECT 2").at(0), "2");
 }

@@ -54,6 +54,7 @@ TEST_F(Multiplexing, HundredClientsKeepTheirOwnSchemaAndCharsetOnEightConnection
   std::thread watcher([&] {
     while (!done.load()) {
       most_connections = std::max(most_connections, backend_connections(backend()));
+      // The sampling pace, not a wait for a state: the count is a maximum over the whole run.
       std::this_thread::sleep_for(20ms);
     }
   });

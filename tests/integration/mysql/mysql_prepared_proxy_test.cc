@@ -399,16 +399,21 @@ TEST_F(PreparedThroughCorral, AKilledBackendFailsTheExecuteAndTheStatementWorksA
   // prepared again on a new backend connection (types re-sent: none are on the wire this time).
   std::string last_error;
   bool back = false;
-  for (int attempt = 0; attempt < 100 && !back; ++attempt) {
-    try {
-      statement.set({3LL + attempt});
-      back = statement.execute().at(0)[0] == "v" + std::to_string(3 + attempt);
-    } catch (const MysqlException& e) {
-      last_error = e.what();
-      if (e.code() == 2013u || e.code() == 2006u) break;  // the client library gave up the connection
-      std::this_thread::sleep_for(100ms);
-    }
-  }
+  int attempt = 0;
+  // Retried until corral reaches the restarted backend (its reconnect backoff).
+  poll_until(
+      [&] {
+        try {
+          ++attempt;
+          statement.set({2LL + attempt});
+          back = statement.execute().at(0)[0] == "v" + std::to_string(2 + attempt);
+          return back;
+        } catch (const MysqlException& e) {
+          last_error = e.what();
+          return e.code() == 2013u || e.code() == 2006u;  // the client library gave up the connection
+        }
+      },
+      10s, 100ms);
   EXPECT_TRUE(back) << last_error;
 }
 

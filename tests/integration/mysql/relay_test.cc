@@ -4,10 +4,10 @@
 #include <mysql.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -126,18 +126,25 @@ std::string com_query_packet(std::string_view sql) {
 }
 
 // Waits (up to 10 s) until the bytes waiting in `fd`'s receive queue stop growing for half a
-// second: corral's writes to this client then block.
+// second: corral's writes to this client then block. "Stopped growing" is a state seen only over
+// time, hence ten unchanged polls 50 ms apart. A verdict that came too early would not let a broken
+// corral pass: a session that holds the backend connection while it writes holds it for good, as
+// this client never reads.
 void wait_until_stalled(int fd) {
   int last = -1;
   int steady_polls = 0;
-  for (int poll = 0; poll < 200 && steady_polls < 10; ++poll) {
-    int queued = 0;
-    ASSERT_EQ(::ioctl(fd, FIONREAD, &queued), 0);
-    steady_polls = queued == last && queued > 0 ? steady_polls + 1 : 0;
-    last = queued;
-    ::usleep(50'000);
-  }
-  ASSERT_EQ(steady_polls, 10) << "corral kept writing to a client that does not read";
+  int ioctl_errno = 0;
+  const bool stalled = poll_until(
+      [&] {
+        int queued = 0;
+        if (::ioctl(fd, FIONREAD, &queued) != 0) ioctl_errno = errno;
+        steady_polls = queued == last && queued > 0 ? steady_polls + 1 : 0;
+        last = queued;
+        return steady_polls == 10 || ioctl_errno != 0;
+      },
+      10s, 50ms);
+  ASSERT_EQ(ioctl_errno, 0) << "FIONREAD failed";
+  ASSERT_TRUE(stalled) << "corral kept writing to a client that does not read";
 }
 
 TEST_F(Relay, AClientThatStopsReadingDoesNotHoldTheBackendConnection) {

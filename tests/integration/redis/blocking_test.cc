@@ -10,10 +10,9 @@
 namespace corral::testing::redis_it {
 namespace {
 
-class Blocking : public RedisPathTest {
+/// Counts the backend's clients blocked in a command; the fixtures below differ in corral's config.
+class BlockedClients : public RedisPathTest {
  protected:
-  void SetUp() override { start_proxy(); }
-
   /// Backend clients whose last command is `command`; with `blocked_only`, those blocked in it
   /// (flag b) rather than done with it.
   std::size_t last_command_is(std::string_view command, bool blocked_only) {
@@ -27,14 +26,15 @@ class Blocking : public RedisPathTest {
   /// Waits up to `timeout` until `want` backend clients match; returns the last count.
   std::size_t wait_count(std::string_view command, std::size_t want, std::chrono::milliseconds timeout,
                          bool blocked_only = true) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::size_t n = last_command_is(command, blocked_only);
-    while (n != want && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(20ms);
-      n = last_command_is(command, blocked_only);
-    }
+    std::size_t n = 0;
+    poll_until([&] { return (n = last_command_is(command, blocked_only)) == want; }, timeout, 20ms);
     return n;
   }
+};
+
+class Blocking : public BlockedClients {
+ protected:
+  void SetUp() override { start_proxy(); }
 };
 
 TEST_F(Blocking, BlpopWakesWhenAnotherClientPushes) {
@@ -86,7 +86,7 @@ TEST_F(Blocking, BlpopOnAnEmptyListTimesOutAfterItsOwnTimeout) {
   EXPECT_EQ(waiter.command({"SET", "k", "v"}), "+OK\r\n");
 }
 
-class BlockingWithShortOperationTimeout : public RedisPathTest {
+class BlockingWithShortOperationTimeout : public BlockedClients {
  protected:
   void SetUp() override { start_proxy({.pool_toml = "operation_timeout_ms = 300\n"}); }
 };
@@ -106,7 +106,11 @@ TEST_F(BlockingWithShortOperationTimeout, BlockingCommandsKeepTheirOwnTimeout) {
   // A push still wakes a waiter whose wait outlasts the operation timeout.
   RedisClient pusher = connect();
   waiter.send(encode_command({"BLPOP", "later", "5"}));
+  ASSERT_EQ(wait_count("blpop", 1, 2s), 1u);
+  // Not a wait for something to happen but for the 300 ms operation timeout to pass (three times over)
+  // with the BLPOP blocked; that it is still blocked afterwards shows the timeout did not cut it short.
   std::this_thread::sleep_for(1s);
+  EXPECT_EQ(last_command_is("blpop", /*blocked_only=*/true), 1u) << "the operation timeout ended the BLPOP";
   EXPECT_EQ(pusher.command({"RPUSH", "later", "x"}), ":1\r\n");
   EXPECT_EQ(waiter.read_reply(), "*2\r\n$5\r\nlater\r\n$1\r\nx\r\n");
 }

@@ -62,14 +62,10 @@ TEST_F(ClientFailure, UnreachableBackendIsNamedWithoutItsPassword) {
   EXPECT_THAT(proxy().log(), Not(HasSubstr("s3cret")));
 }
 
-/// Waits until corral reports `n` open client connections.
-void wait_client_connections(uint16_t admin_port, int n) {
-  const std::string want = "corral_client_connections " + std::to_string(n) + "\n";
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (admin_get(admin_port, "/metrics").find(want) == std::string::npos) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "corral never reported " << want;
-    std::this_thread::sleep_for(10ms);
-  }
+/// Waits (up to 5 s) until corral reports `n` open client connections.
+void wait_client_connections(uint16_t admin_port, uint64_t n) {
+  wait_until([&] { return metric(admin_port, "corral_client_connections") == n; }, 5s,
+             "corral_client_connections " + std::to_string(n));
 }
 
 TEST_F(ClientFailure, ClientBeyondMaxConnectionsIsRefused) {
@@ -95,7 +91,9 @@ TEST_F(ClientFailure, ClientBeyondMaxConnectionsIsRefused) {
 }
 
 TEST_F(ClientFailure, ClientThatStopsReadingIsClosedAtTheOutputBufferLimit) {
-  start_proxy({.client_toml = "output_buffer_limit = 1048576\n"});
+  const uint16_t admin_port = pick_free_port();
+  start_proxy({.server_toml = "admin = \"127.0.0.1:" + std::to_string(admin_port) + "\"\n",
+               .client_toml = "output_buffer_limit = 1048576\n"});
   RedisClient setup = connect(5s);
   EXPECT_EQ(setup.command({"SET", "big", std::string(512 * 1024, 'x')}), "+OK\r\n");
   // 200 replies of 512 KiB (100 MiB) to a client that reads nothing: far beyond the socket buffers,
@@ -104,7 +102,9 @@ TEST_F(ClientFailure, ClientThatStopsReadingIsClosedAtTheOutputBufferLimit) {
   std::string pipeline;
   for (int i = 0; i < 200; ++i) pipeline += encode_command({"GET", "big"});
   greedy.send(pipeline);
-  std::this_thread::sleep_for(2s);
+  // Reading nothing until corral has closed it: a client that read would drain the replies and never
+  // reach the limit. `setup` is then the only client left.
+  wait_client_connections(admin_port, 1);
   std::string received;
   EXPECT_TRUE(greedy.wait_closed(10s, &received));
   EXPECT_LT(received.size(), 100u * 512 * 1024) << "the client got every reply: no limit applied";
@@ -160,6 +160,8 @@ TEST_F(ClientFailure, InlineAndByteAtATimeRequestsWork) {
                                encode_command({"ECHO", "byte"}) + "GET slow\r\n";
   for (const char c : pipeline) {
     client.send(std::string_view(&c, 1));
+    // Not a wait for anything: the pause is the point, so each byte tends to arrive in a read of its
+    // own. Nothing is asserted about timing; the replies below are complete whatever the split.
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   EXPECT_EQ(client.read_reply(), "+OK\r\n");

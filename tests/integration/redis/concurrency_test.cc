@@ -184,6 +184,7 @@ TEST_F(Concurrency, ThousandBusyClientsShareAtMostWorkersTimesMaxConnections) {
         while (n > seen && !most_seen.compare_exchange_weak(seen, n)) {
         }
         samples.fetch_add(1);
+        // The sampling pace, not a wait for a state: the count is a maximum over the whole run.
         std::this_thread::sleep_for(10ms);
       }
     } catch (const std::exception& e) {

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <map>
-#include <thread>
 
 #include "redis_path.h"
 
@@ -130,12 +129,11 @@ class PubSubConnection : public RedisPathTest {
   }
   /// Waits until no corral connection on the backend is subscribed; false after 5 s.
   bool wait_no_subscribed_connection() {
-    const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (subscribed_connection().empty()) return true;
-      std::this_thread::sleep_for(10ms);
-    }
-    return false;
+    return poll_until([&] { return subscribed_connection().empty(); }, 5s);
+  }
+  /// Waits until the backend connection `id` is closed; false after 5 s.
+  bool wait_connection_closed(const std::string& id) {
+    return poll_until([&] { return corral_subscriptions().count(id) == 0; }, 5s);
   }
 };
 
@@ -215,11 +213,7 @@ TEST_F(PubSubConnection, ResetEndsSubscribeModeAndResetsTheContext) {
   // corral answers for the client again (its own id, not the backend connection's).
   EXPECT_EQ(client.command({"CLIENT", "ID"}), id);
   // The connection RESET ran on no longer matches its pool key: it is closed, not reused.
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (corral_subscriptions().count(dedicated) != 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(10ms);
-  }
-  EXPECT_EQ(corral_subscriptions().count(dedicated), 0u);
+  EXPECT_TRUE(wait_connection_closed(dedicated)) << "the connection RESET ran on was kept";
 }
 
 TEST_F(PubSubConnection, RefusedCommandWhileSubscribedIsRefusedInOrder) {
@@ -259,11 +253,7 @@ TEST_F(PubSubConnection, MonitorIsNotReturnedEvenAfterUnsubscribe) {
   }
   ASSERT_NE(id, "") << "no backend connection in MONITOR mode";
   monitor = RedisClient();
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (corral_subscriptions().count(id) != 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(10ms);
-  }
-  EXPECT_EQ(corral_subscriptions().count(id), 0u);
+  EXPECT_TRUE(wait_connection_closed(id)) << "the MONITOR connection outlived its client";
 }
 
 }  // namespace
