@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""Runs Redis's own test suite (tests/ of Debian 12's redis source package, runtest in external-server
+mode) against a bare redis-server and against corral in front of one, unit by unit, and compares.
+
+    tests/compat/redis_compat.py --corral build/release/proxy/corral [--units unit/multi unit/keyspace]
+    tests/compat/redis_compat.py --corral ... --subset          # tests/compat/redis/subset.txt
+    tests/compat/redis_compat.py --corral ... --write-baseline  # refresh redis/baseline-direct.tsv
+
+Each unit runs twice, each time on a fresh redis-server (and a fresh corral) on free loopback ports,
+so no state a unit leaves behind (CONFIG, ACL, a script still running) reaches the next one. The
+servers get the settings Redis's own external-server CI uses (debug and module commands enabled, no
+persistence).
+
+Verdict, per test: a test that passes direct and not through corral fails the run unless
+redis/expected-failures.tsv lists it with a reason; a listed test that passes is reported so the list
+can shrink. Direct results that differ from redis/baseline-direct.tsv are reported (the environment
+changed). Reports go to WORK/report.md and WORK/results.tsv. Exit status: 0 when nothing regressed,
+1 otherwise, 2 for a usage or set-up error. Standard library only.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+LINE = re.compile(r"^\[(ok|err|skip|ignore|exception)\]: (.*)$")
+UNIT_TIMEOUT_S = 900
+SERVER_ARGS = ["--save", "", "--appendonly", "no", "--enable-debug-command", "yes",
+               "--enable-protected-configs", "yes", "--enable-module-command", "yes"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, process, what, seconds=20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {process.returncode} while starting")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"{what} did not listen on port {port} within {seconds}s")
+
+
+def stop(process):
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def start_redis(work):
+    port = free_port()
+    data = work / f"redis-{port}"
+    data.mkdir(parents=True, exist_ok=True)
+    log = open(data / "redis.log", "w")
+    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
+                                *SERVER_ARGS], stdout=log, stderr=subprocess.STDOUT)
+    wait_for_port(port, process, "redis-server")
+    return process, port
+
+
+def start_corral(binary, work, backend_port):
+    port = free_port()
+    config = work / f"corral-{port}.toml"
+    config.write_text(f"""[server]
+workers = 1
+log_level = "warn"
+
+[[listeners]]
+name = "redis"
+protocol = "redis"
+address = "127.0.0.1:{port}"
+backend = "redis://127.0.0.1:{backend_port}"
+auth = "none"
+""")
+    log = open(work / f"corral-{port}.log", "w")
+    process = subprocess.Popen([str(binary), "--config", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    wait_for_port(port, process, "corral")
+    return process, port
+
+
+def parse_runtest(output):
+    """[(test name, status)] in the order runtest reported them; 'exception' ends the unit."""
+    results = []
+    for raw in output.splitlines():
+        line = ANSI.sub("", raw).rstrip()
+        match = LINE.match(line)
+        if not match:
+            continue
+        status, data = match.groups()
+        if status == "ok":
+            data = re.sub(r" \(\d+ ms\)$", "", data)
+        elif status == "err":
+            data = re.sub(r" in tests/\S+\.tcl$", "", data)
+        elif status == "exception":
+            data = "(unit aborted)"
+        results.append((data, status))
+    return results
+
+
+def numbered(results):
+    """Keys tests by name, numbering repeated names (#2, #3...) in the order they ran."""
+    seen = {}
+    keyed = {}
+    for name, status in results:
+        seen[name] = seen.get(name, 0) + 1
+        key = name if seen[name] == 1 else f"{name} #{seen[name]}"
+        keyed[key] = status
+    return keyed
+
+
+def read_exclusions(path):
+    """runtest options for redis/excluded.tsv: 'tag<TAB>needs:x<TAB>reason' deselects a tag in every
+    unit, 'test<TAB>unit/x<TAB>name<TAB>reason' skips one test of one unit. Both runs get the same."""
+    tags, tests = [], {}
+    for line in path.read_text().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if fields[0] == "tag" and len(fields) == 3:
+            tags.append("-" + fields[1])
+        elif fields[0] == "test" and len(fields) == 4:
+            tests.setdefault(fields[1], []).append(fields[2])
+        else:
+            raise SystemExit(f"{path}: not 'tag NAME REASON' or 'test UNIT NAME REASON': {line!r}")
+    return tags, tests
+
+
+def runtest_options(unit, exclusions):
+    tags, tests = exclusions
+    options = ["--tags", " ".join(tags)] if tags else []
+    for name in tests.get(unit, []):
+        options += ["--skiptest", name]
+    return options
+
+
+def run_unit(source, unit, work, corral_binary, exclusions):
+    """{test: status} of one unit against a fresh server, through corral when corral_binary is set."""
+    redis, redis_port = start_redis(work)
+    corral = None
+    try:
+        port = redis_port
+        if corral_binary is not None:
+            corral, port = start_corral(corral_binary, work, redis_port)
+        command = ["./runtest", "--host", "127.0.0.1", "--port", str(port), "--single", unit,
+                   "--timeout", "120", "--clients", "1", *runtest_options(unit, exclusions)]
+        try:
+            done = subprocess.run(command, cwd=source, capture_output=True, text=True, errors="replace",
+                                  timeout=UNIT_TIMEOUT_S)
+            output = done.stdout + done.stderr
+        except subprocess.TimeoutExpired as expired:
+            output = (expired.stdout or b"").decode(errors="replace") + "\n[exception]: unit timed out\n"
+        target = "corral" if corral_binary is not None else "direct"
+        (work / "logs").mkdir(exist_ok=True)
+        (work / "logs" / f"{unit.replace('/', '_')}-{target}.log").write_text(output)
+        return numbered(parse_runtest(output))
+    finally:
+        stop(corral)
+        stop(redis)
+
+
+def read_tsv(path, columns):
+    rows = {}
+    if not path.exists():
+        return rows
+    for line in path.read_text().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) < columns:
+            raise SystemExit(f"{path}: expected {columns} tab-separated fields: {line!r}")
+        rows[(fields[0], fields[1])] = fields[2] if columns > 2 else ""
+    return rows
+
+
+def all_units(source):
+    text = (source / "tests" / "test_helper.tcl").read_text()
+    block = re.search(r"set ::all_tests \{(.*?)\}", text, re.S)
+    return block.group(1).split()
+
+
+def prepare_source(work):
+    tree = subprocess.run([str(HERE / "fetch_source.sh"), "redis", str(work)], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    source = Path(tree)
+    # Some tests run the tools from src/, as in a built source tree: the Debian binaries stand in.
+    (source / "src").mkdir(exist_ok=True)
+    for tool in ("redis-server", "redis-cli", "redis-benchmark", "redis-check-aof", "redis-check-rdb"):
+        link = source / "src" / tool
+        found = shutil.which(tool)
+        if found and not link.exists():
+            link.symlink_to(found)
+    return source
+
+
+def compare(units, direct, corral, expected, baseline):
+    """(report lines, regressions, fixed) comparing the two runs, the expected failures and the baseline."""
+    regressions, fixed, known, drift = [], [], [], []
+    rows = []
+    passed = {"direct": 0, "corral": 0}
+    for unit in units:
+        names = list(direct[unit]) + [n for n in corral[unit] if n not in direct[unit]]
+        for name in names:
+            d = direct[unit].get(name, "missing")
+            c = corral[unit].get(name, "missing")
+            rows.append((unit, name, d, c))
+            passed["direct"] += d == "ok"
+            passed["corral"] += d == "ok" and c == "ok"
+            reason = expected.get((unit, name))
+            if d == "ok" and c != "ok":
+                (known if reason is not None else regressions).append((unit, name, c, reason))
+            elif reason is not None and c == "ok":
+                fixed.append((unit, name))
+            if (unit, name) in baseline and baseline[(unit, name)] != d:
+                drift.append((unit, name, baseline[(unit, name)], d))
+    report = [f"# Redis test suite through corral", "",
+              f"units: {len(units)}; tests passing direct: {passed['direct']}; "
+              f"of those passing through corral: {passed['corral']}; "
+              f"known failures: {len(known)}; unexpected failures: {len(regressions)}; "
+              f"listed but now passing: {len(fixed)}", ""]
+    for title, items in (("Unexpected failures through corral", regressions),
+                         ("Known failures (redis/expected-failures.tsv)", known)):
+        report += [f"## {title}", ""]
+        report += [f"- {u}: {n}: {c}" + (f" ({r})" if r else "") for u, n, c, r in items] or ["none"]
+        report.append("")
+    report += ["## Listed as failing but passing now (remove from the list)", ""]
+    report += [f"- {u}: {n}" for u, n in fixed] or ["none"]
+    report += ["", "## Direct results that differ from redis/baseline-direct.tsv", ""]
+    report += [f"- {u}: {n}: baseline {b}, now {d}" for u, n, b, d in drift] or ["none"]
+    return report, rows, regressions
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corral", default=str(ROOT / "build/release/proxy/corral"))
+    parser.add_argument("--work", default=str(ROOT / "build/compat/redis"))
+    units = parser.add_mutually_exclusive_group()
+    units.add_argument("--units", nargs="+")
+    units.add_argument("--subset", action="store_true", help="the units of redis/subset.txt")
+    parser.add_argument("--write-baseline", action="store_true")
+    args = parser.parse_args()
+
+    binary = Path(args.corral).resolve()
+    if not os.access(binary, os.X_OK):
+        print(f"corral binary {binary} is missing: build it first (scripts/build.sh release)", file=sys.stderr)
+        return 2
+    work = Path(args.work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    source = prepare_source(work.parent)
+    if args.units:
+        chosen = args.units
+    elif args.subset:
+        chosen = [u for u in (HERE / "redis" / "subset.txt").read_text().split() if not u.startswith("#")]
+    else:
+        chosen = all_units(source)
+
+    exclusions = read_exclusions(HERE / "redis" / "excluded.tsv")
+    direct, corral = {}, {}
+    for unit in chosen:
+        started = time.monotonic()
+        direct[unit] = run_unit(source, unit, work, None, exclusions)
+        corral[unit] = run_unit(source, unit, work, binary, exclusions)
+        ok_direct = sum(s == "ok" for s in direct[unit].values())
+        ok_both = sum(s == "ok" and corral[unit].get(n) == "ok" for n, s in direct[unit].items())
+        print(f"{unit}: {ok_direct} pass direct, {ok_both} of them through corral "
+              f"({time.monotonic() - started:.0f}s)", flush=True)
+
+    expected = read_tsv(HERE / "redis" / "expected-failures.tsv", 3)
+    baseline_path = HERE / "redis" / "baseline-direct.tsv"
+    baseline = read_tsv(baseline_path, 3)
+    report, rows, regressions = compare(chosen, direct, corral, expected, baseline)
+    (work / "results.tsv").write_text("unit\ttest\tdirect\tcorral\n" +
+                                      "".join(f"{u}\t{n}\t{d}\t{c}\n" for u, n, d, c in rows))
+    (work / "report.md").write_text("\n".join(report) + "\n")
+    print("\n".join(report))
+    if args.write_baseline:
+        kept = {k: v for k, v in baseline.items() if k[0] not in chosen}
+        kept.update({(u, n): d for u, n, d, _ in rows})
+        baseline_path.write_text("# unit\ttest\tresult against a bare redis-server (redis_compat.py --write-baseline)\n" +
+                                 "".join(f"{u}\t{n}\t{d}\n" for (u, n), d in sorted(kept.items())))
+    return 1 if regressions else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
