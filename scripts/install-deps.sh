@@ -17,6 +17,8 @@ packages=(
   nutcracker haproxy
   # process inspection used by tests and benchmarks
   procps shellcheck
+  # tests/compat: Redis's own test suite is Tcl
+  tcl
   # bench/: results.py (standard library only)
   python3
 )

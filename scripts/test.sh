@@ -5,7 +5,8 @@
 #
 # 1. scripts/install-deps.sh; shell and docker/ checks
 # 2. release build, then ctest with every label (unit, integration, fuzz corpus replay)
-# 3. docker/ checks against the release binary (scripts/check-docker.sh)
+# 3. peers' own test suites against the release binary, direct and through corral (tests/compat/)
+#    and the docker/ checks (scripts/check-docker.sh)
 # 4. asan build (ASan + UBSan), then the whole ctest suite again under the sanitizers
 # 5. fuzz build (clang, libFuzzer, ASan + UBSan): corpus replay, then each fuzzer for
 #    $CORRAL_FUZZ_SECONDS (default 20) seconds; a crash fails the run and leaves its input in
@@ -50,6 +51,8 @@ ctest_suite() {  # ctest_suite BUILD_DIR LOG [ctest args...]
 
 step_release_build() { scripts/build.sh release; }
 step_release_ctest() { ctest_suite build/release "$logs/ctest-release.log"; }
+# Redis's own test suite, a subset, direct and through corral (tests/compat/README.md).
+step_compat() { tests/compat/redis_compat.py --subset --corral build/release/proxy/corral; }
 step_docker_check() { scripts/check-docker.sh build/release/proxy/corral; }
 step_asan_build() { scripts/build.sh asan; }
 step_asan_ctest() { ctest_suite build/asan "$logs/ctest-asan.log"; }
@@ -125,6 +128,7 @@ run_step deps
 run_step lint
 run_step release-build deps
 run_step release-ctest release-build
+run_step compat release-build
 run_step docker-check release-build
 run_step asan-build deps
 run_step asan-ctest asan-build

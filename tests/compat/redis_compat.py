@@ -100,32 +100,39 @@ auth = "none"
 
 
 def parse_runtest(output):
-    """[(test name, status)] in the order runtest reported them; 'exception' ends the unit."""
+    """[(test name, status, detail)] in the order runtest reported them; detail is the first line of
+    an error. An exception ends the unit: the tests after it are missing, with its message."""
     results = []
-    for raw in output.splitlines():
-        line = ANSI.sub("", raw).rstrip()
+    lines = [ANSI.sub("", raw).rstrip() for raw in output.splitlines()]
+    for i, line in enumerate(lines):
         match = LINE.match(line)
         if not match:
             continue
         status, data = match.groups()
+        detail = ""
         if status == "ok":
             data = re.sub(r" \(\d+ ms\)$", "", data)
         elif status == "err":
             data = re.sub(r" in tests/\S+\.tcl$", "", data)
+            detail = next((l.strip() for l in lines[i + 1:] if l.strip()), "").replace("\t", " ")
         elif status == "exception":
+            detail = data.removeprefix("Executing test client: ").replace("\t", " ")
             data = "(unit aborted)"
-        results.append((data, status))
+        # Ports differ from run to run; the reasons recorded in expected-failures.tsv should not.
+        detail = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", detail)
+        results.append((data, status, detail))
     return results
 
 
 def numbered(results):
-    """Keys tests by name, numbering repeated names (#2, #3...) in the order they ran."""
+    """Keys tests by name, numbering repeated names (#2, #3...) in the order they ran:
+    {name: (status, detail)}; the tests an exception cut off are found missing by compare()."""
     seen = {}
     keyed = {}
-    for name, status in results:
+    for name, status, detail in results:
         seen[name] = seen.get(name, 0) + 1
         key = name if seen[name] == 1 else f"{name} #{seen[name]}"
-        keyed[key] = status
+        keyed[key] = (status, detail)
     return keyed
 
 
@@ -154,8 +161,13 @@ def runtest_options(unit, exclusions):
     return options
 
 
+def log_path(work, unit, target):
+    return work / "logs" / f"{unit.replace('/', '_')}-{target}.log"
+
+
 def run_unit(source, unit, work, corral_binary, exclusions):
-    """{test: status} of one unit against a fresh server, through corral when corral_binary is set."""
+    """{test: (status, detail)} of one unit against a fresh server, through corral when corral_binary
+    is set. The runtest output is kept in WORK/logs/."""
     redis, redis_port = start_redis(work)
     corral = None
     try:
@@ -172,7 +184,7 @@ def run_unit(source, unit, work, corral_binary, exclusions):
             output = (expired.stdout or b"").decode(errors="replace") + "\n[exception]: unit timed out\n"
         target = "corral" if corral_binary is not None else "direct"
         (work / "logs").mkdir(exist_ok=True)
-        (work / "logs" / f"{unit.replace('/', '_')}-{target}.log").write_text(output)
+        log_path(work, unit, target).write_text(output)
         return numbered(parse_runtest(output))
     finally:
         stop(corral)
@@ -213,27 +225,42 @@ def prepare_source(work):
     return source
 
 
+def unit_abort(results):
+    """The message of the exception that ended a unit early, or ''."""
+    return next((detail for status, detail in results.values() if status == "exception"), "")
+
+
+def outcome(results, name):
+    """(status, detail) of one test; a test the run never reached is missing, with the reason."""
+    if name in results:
+        return results[name]
+    abort = unit_abort(results)
+    return "missing", f"unit aborted: {abort}" if abort else "not run"
+
+
 def compare(units, direct, corral, expected, baseline):
-    """(report lines, regressions, fixed) comparing the two runs, the expected failures and the baseline."""
+    """(report lines, rows, regressions): the two runs against the expected failures and the baseline.
+    rows: (unit, test, direct status, corral status, corral detail)."""
     regressions, fixed, known, drift = [], [], [], []
     rows = []
     passed = {"direct": 0, "corral": 0}
     for unit in units:
-        names = list(direct[unit]) + [n for n in corral[unit] if n not in direct[unit]]
+        names = [n for n, (st, _) in direct[unit].items() if st != "exception"]
+        names += [n for n, (st, _) in corral[unit].items() if st != "exception" and n not in direct[unit]]
         for name in names:
-            d = direct[unit].get(name, "missing")
-            c = corral[unit].get(name, "missing")
-            rows.append((unit, name, d, c))
+            d, _ = outcome(direct[unit], name)
+            c, detail = outcome(corral[unit], name)
+            rows.append((unit, name, d, c, detail))
             passed["direct"] += d == "ok"
             passed["corral"] += d == "ok" and c == "ok"
             reason = expected.get((unit, name))
             if d == "ok" and c != "ok":
-                (known if reason is not None else regressions).append((unit, name, c, reason))
+                (known if reason is not None else regressions).append((unit, name, c, reason or detail))
             elif reason is not None and c == "ok":
                 fixed.append((unit, name))
             if (unit, name) in baseline and baseline[(unit, name)] != d:
                 drift.append((unit, name, baseline[(unit, name)], d))
-    report = [f"# Redis test suite through corral", "",
+    report = ["# Redis test suite through corral", "",
               f"units: {len(units)}; tests passing direct: {passed['direct']}; "
               f"of those passing through corral: {passed['corral']}; "
               f"known failures: {len(known)}; unexpected failures: {len(regressions)}; "
@@ -241,13 +268,20 @@ def compare(units, direct, corral, expected, baseline):
     for title, items in (("Unexpected failures through corral", regressions),
                          ("Known failures (redis/expected-failures.tsv)", known)):
         report += [f"## {title}", ""]
-        report += [f"- {u}: {n}: {c}" + (f" ({r})" if r else "") for u, n, c, r in items] or ["none"]
+        report += [f"- {u}: {n}: {c}: {r}" for u, n, c, r in items] or ["none"]
         report.append("")
     report += ["## Listed as failing but passing now (remove from the list)", ""]
     report += [f"- {u}: {n}" for u, n in fixed] or ["none"]
     report += ["", "## Direct results that differ from redis/baseline-direct.tsv", ""]
     report += [f"- {u}: {n}: baseline {b}, now {d}" for u, n, b, d in drift] or ["none"]
     return report, rows, regressions
+
+
+def rewrite_tsv(path, header, chosen, old, new):
+    """Writes `path` as `old` with the rows of the units in `chosen` replaced by `new`."""
+    kept = {k: v for k, v in old.items() if k[0] not in chosen}
+    kept.update(new)
+    path.write_text(header + "".join(f"{u}\t{n}\t{v}\n" for (u, n), v in sorted(kept.items())))
 
 
 def main():
@@ -257,7 +291,13 @@ def main():
     units = parser.add_mutually_exclusive_group()
     units.add_argument("--units", nargs="+")
     units.add_argument("--subset", action="store_true", help="the units of redis/subset.txt")
-    parser.add_argument("--write-baseline", action="store_true")
+    parser.add_argument("--from-logs", action="store_true",
+                        help="compare the runtest logs a previous run left in WORK/logs instead of running")
+    parser.add_argument("--write-baseline", action="store_true",
+                        help="record the direct results of the chosen units in redis/baseline-direct.tsv")
+    parser.add_argument("--write-expected", action="store_true",
+                        help="record the chosen units' failures through corral in redis/expected-failures.tsv, "
+                             "keeping the reasons already written there")
     args = parser.parse_args()
 
     binary = Path(args.corral).resolve()
@@ -270,34 +310,51 @@ def main():
     if args.units:
         chosen = args.units
     elif args.subset:
-        chosen = [u for u in (HERE / "redis" / "subset.txt").read_text().split() if not u.startswith("#")]
+        lines = (HERE / "redis" / "subset.txt").read_text().splitlines()
+        chosen = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     else:
         chosen = all_units(source)
+    unknown = [u for u in chosen if u not in all_units(source)]
+    if unknown:
+        print(f"not units of Redis's test suite: {' '.join(unknown)}", file=sys.stderr)
+        return 2
 
     exclusions = read_exclusions(HERE / "redis" / "excluded.tsv")
     direct, corral = {}, {}
     for unit in chosen:
         started = time.monotonic()
-        direct[unit] = run_unit(source, unit, work, None, exclusions)
-        corral[unit] = run_unit(source, unit, work, binary, exclusions)
-        ok_direct = sum(s == "ok" for s in direct[unit].values())
-        ok_both = sum(s == "ok" and corral[unit].get(n) == "ok" for n, s in direct[unit].items())
+        if args.from_logs:
+            logs = [log_path(work, unit, target) for target in ("direct", "corral")]
+            if not all(log.exists() for log in logs):
+                print(f"no logs of {unit} in {work / 'logs'}: run it first", file=sys.stderr)
+                return 2
+            direct[unit], corral[unit] = (numbered(parse_runtest(log.read_text())) for log in logs)
+        else:
+            direct[unit] = run_unit(source, unit, work, None, exclusions)
+            corral[unit] = run_unit(source, unit, work, binary, exclusions)
+        ok_direct = sum(st == "ok" for st, _ in direct[unit].values())
+        ok_both = sum(st == "ok" and outcome(corral[unit], n)[0] == "ok" for n, (st, _) in direct[unit].items())
         print(f"{unit}: {ok_direct} pass direct, {ok_both} of them through corral "
               f"({time.monotonic() - started:.0f}s)", flush=True)
 
-    expected = read_tsv(HERE / "redis" / "expected-failures.tsv", 3)
+    expected_path = HERE / "redis" / "expected-failures.tsv"
+    expected = read_tsv(expected_path, 3)
     baseline_path = HERE / "redis" / "baseline-direct.tsv"
     baseline = read_tsv(baseline_path, 3)
     report, rows, regressions = compare(chosen, direct, corral, expected, baseline)
-    (work / "results.tsv").write_text("unit\ttest\tdirect\tcorral\n" +
-                                      "".join(f"{u}\t{n}\t{d}\t{c}\n" for u, n, d, c in rows))
+    (work / "results.tsv").write_text("unit\ttest\tdirect\tcorral\tcorral detail\n" +
+                                      "".join("\t".join(row) + "\n" for row in rows))
     (work / "report.md").write_text("\n".join(report) + "\n")
     print("\n".join(report))
     if args.write_baseline:
-        kept = {k: v for k, v in baseline.items() if k[0] not in chosen}
-        kept.update({(u, n): d for u, n, d, _ in rows})
-        baseline_path.write_text("# unit\ttest\tresult against a bare redis-server (redis_compat.py --write-baseline)\n" +
-                                 "".join(f"{u}\t{n}\t{d}\n" for (u, n), d in sorted(kept.items())))
+        rewrite_tsv(baseline_path, "# unit\ttest\tresult against a bare redis-server (redis_compat.py --write-baseline)\n",
+                    chosen, baseline, {(u, n): d for u, n, d, _, _ in rows})
+    if args.write_expected:
+        failing = {(u, n): expected.get((u, n), f"{c}: {detail}"[:200]) for u, n, d, c, detail in rows
+                   if d == "ok" and c != "ok"}
+        rewrite_tsv(expected_path, "# unit\ttest\twhy it fails through corral (redis_compat.py --write-expected)\n",
+                    chosen, expected, failing)
+        return 0
     return 1 if regressions else 0
 
 
