@@ -11,6 +11,7 @@
 // A binary missing from PATH fails with "<name> not found in PATH; run scripts/install-deps.sh".
 #pragma once
 
+#include "admin_client.h"    // IWYU pragma: export
 #include "child_process.h"   // IWYU pragma: export
 #include "corral_process.h"  // IWYU pragma: export
 #include "harness_error.h"   // IWYU pragma: export

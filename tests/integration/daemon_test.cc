@@ -71,19 +71,12 @@ TEST(Daemon, AdminEndpointAnswersHealthAndMetrics) {
                         .extra_toml = "[server]\nadmin = \"127.0.0.1:" + std::to_string(admin_port) + "\"\n"});
   RedisClient client = RedisClient::connect("127.0.0.1", corral.port("redis"), 5s);
   EXPECT_EQ(client.command({"PING"}), "+PONG\r\n");
-  const auto http_get = [admin_port](std::string_view path) {
-    RedisClient raw = RedisClient::connect("127.0.0.1", admin_port, 5s);  // a plain TCP client is all we need
-    raw.send("GET " + std::string(path) + " HTTP/1.0\r\n\r\n");
-    std::string response;
-    raw.wait_closed(5s, &response);
-    return response;
-  };
-  EXPECT_THAT(http_get("/health"), HasSubstr("200 OK"));
-  const std::string metrics = http_get("/metrics");
+  EXPECT_THAT(admin_get(admin_port, "/health"), HasSubstr("200 OK"));
+  const std::string metrics = admin_get(admin_port, "/metrics");
   EXPECT_THAT(metrics, HasSubstr("corral_client_connections 1"));
   // The harness's readiness probe is a connection too, so "accepted" counts at least ours.
   EXPECT_THAT(metrics, ::testing::ContainsRegex("corral_clients_accepted_total [1-9]"));
-  EXPECT_THAT(http_get("/nope"), HasSubstr("404"));
+  EXPECT_THAT(admin_get(admin_port, "/nope"), HasSubstr("404"));
   EXPECT_EQ(corral.stop(), 0) << corral.log();
 }
 

@@ -51,11 +51,7 @@ MysqlClient MysqlPathTest::connect(std::string_view user, std::string_view passw
 }
 
 std::string MysqlPathTest::metrics() const {
-  RedisClient raw = RedisClient::connect("127.0.0.1", admin_port_, 5s);  // a plain TCP client is all we need
-  raw.send("GET /metrics HTTP/1.0\r\n\r\n");
-  std::string response;
-  raw.wait_closed(5s, &response);
-  return response;
+  return admin_get(admin_port_, "/metrics");
 }
 
 }  // namespace corral::testing::mysql_it

@@ -106,7 +106,7 @@ TEST_F(BackendAuthPools, ManyWrongPasswordsLeaveABoundedNumberOfPools) {
   static_cast<void>(rss_after_warm_up);
 #endif
   // Pools alive: alice's (in use), the default one, and any not yet swept: far below 6,000.
-  EXPECT_LE(metric(admin_port_, "corral_redis_pools"), 2u * 70u);
+  EXPECT_LE(admin_metric(admin_port_, "corral_redis_pools"), 2u * 70u);
   // The pool in use was never collected under the session: alice's connection still serves her.
   EXPECT_EQ(user.command({"GET", "k"}), "$1\r\nv\r\n");
   EXPECT_EQ(user.command({"ACL", "WHOAMI"}), "$5\r\nalice\r\n");
@@ -123,7 +123,7 @@ TEST_F(BackendAuthPools, PoolsOfDepartedClientsAreFreed) {
   }
   // Every client left. alice's pool keeps its idle connection (until pool.idle_timeout_ms), the
   // refused keys' pools are gone.
-  EXPECT_LE(metric(admin_port_, "corral_redis_pools"), 2u * 70u);
+  EXPECT_LE(admin_metric(admin_port_, "corral_redis_pools"), 2u * 70u);
 }
 
 }  // namespace

@@ -64,7 +64,7 @@ TEST_F(ClientFailure, UnreachableBackendIsNamedWithoutItsPassword) {
 
 /// Waits (up to 5 s) until corral reports `n` open client connections.
 void wait_client_connections(uint16_t admin_port, uint64_t n) {
-  wait_until([&] { return metric(admin_port, "corral_client_connections") == n; }, 5s,
+  wait_until([&] { return admin_metric(admin_port, "corral_client_connections") == n; }, 5s,
              "corral_client_connections " + std::to_string(n));
 }
 

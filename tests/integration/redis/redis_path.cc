@@ -257,22 +257,6 @@ double elapsed_ms(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
-std::string admin_get(uint16_t port, std::string_view path) {
-  RedisClient raw = RedisClient::connect("127.0.0.1", port, 5s);  // any TCP client will do
-  raw.send("GET " + std::string(path) + " HTTP/1.0\r\n\r\n");
-  std::string response;
-  raw.wait_closed(5s, &response);
-  return response;
-}
-
-uint64_t metric(uint16_t admin_port, std::string_view name) {
-  const std::string body = admin_get(admin_port, "/metrics");
-  const std::string prefix = "\n" + std::string(name) + " ";
-  const std::size_t at = body.find(prefix);
-  if (at == std::string::npos) throw HarnessError("no metric " + std::string(name) + " in:\n" + body);
-  return std::stoull(body.substr(at + prefix.size()));
-}
-
 uint64_t rss_kib(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string line;

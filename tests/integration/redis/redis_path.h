@@ -120,10 +120,6 @@ std::size_t count_named(const std::vector<ClientFields>& clients, std::string_vi
 /// The payload of a RESP bulk string reply ("$3\r\nabc\r\n" → "abc"); throws on anything else.
 std::string bulk_payload(std::string_view reply);
 
-/// GET `path` on corral's admin endpoint: the whole HTTP response.
-std::string admin_get(uint16_t port, std::string_view path);
-/// The value of metric `name` on corral's admin /metrics endpoint; throws when it is missing.
-uint64_t metric(uint16_t admin_port, std::string_view name);
 /// Resident set size of process `pid` in KiB.
 uint64_t rss_kib(pid_t pid);
 
