@@ -18,6 +18,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <utility>
 
 #include "runtime/event_loop.h"
@@ -34,6 +35,18 @@ enum class WaitOutcome : std::uint8_t {
   TimedOut,   // its deadline (the queue timeout) passed
   Stopped,    // the pool stopped
 };
+
+/// The enumerator's name ("Handed").
+constexpr std::string_view to_string(WaitOutcome outcome) noexcept {
+  switch (outcome) {
+    case WaitOutcome::Waiting: return "Waiting";
+    case WaitOutcome::Handed: return "Handed";
+    case WaitOutcome::SlotFreed: return "SlotFreed";
+    case WaitOutcome::TimedOut: return "TimedOut";
+    case WaitOutcome::Stopped: return "Stopped";
+  }
+  return "?";
+}
 
 /// Not thread-safe: one pool, one loop. Lifetime: the queue must outlive its scope's join() (the
 /// watcher runs in the scope), and every Turn awaiting it.

@@ -5,11 +5,16 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <ostream>
 #include <vector>
 
 #include "runtime/block_on.h"
 
 namespace corral::pool {
+
+// gtest prints outcomes by name in failure messages.
+void PrintTo(WaitOutcome outcome, std::ostream* out) { *out << to_string(outcome); }
+
 namespace {
 
 using namespace std::chrono_literals;
