@@ -1,10 +1,10 @@
 // WaiterQueue: the callers waiting for a pool's connection, oldest first, with one deadline watcher.
 //
-//   caller ──co_await Turn──► node linked at the back (or the front: woken for a slot, then beaten to it)
-//   connection given back ──hand(c)──────► the oldest live waiter gets c (Handed), and only that one
-//   connection closed     ──wake_for_slot()► the oldest live waiter may open one (SlotFreed)
-//   earliest deadline     ──watcher───────► every expired waiter (TimedOut), then sleeps until the next
-//   pool stopped          ──stop()────────► every waiter (Stopped)
+//   caller                ──co_await Turn───► linked at the back (front: woken for a slot, then beaten to it)
+//   connection given back ──hand(c)─────────► the oldest live waiter, only it, gets c (Handed)
+//   connection closed     ──wake_for_slot()─► the oldest live waiter, only it, may open one (SlotFreed)
+//   earliest deadline     ──the watcher─────► every expired waiter (TimedOut); sleeps until the next one
+//   pool stopped          ──stop()──────────► every waiter (Stopped)
 //   caller's cancel fires ──────────────────► that waiter alone resumes; its node is skipped from then on
 //
 // Waiting costs no coroutine and no timer of its own: the node lives in the waiting frame (inside the

@@ -56,7 +56,9 @@ rt::Task<void> until(const bool* flag) {
 
 class WaiterQueueTest : public ::testing::Test {
  public:  // the test bodies are coroutine lambdas, not members
-  static void give_back(void* test, Conn* conn) { static_cast<WaiterQueueTest*>(test)->given_back_.push_back(conn->id); }
+  static void give_back(void* test, Conn* conn) {
+    static_cast<WaiterQueueTest*>(test)->given_back_.push_back(conn->id);
+  }
 
   /// Queues one waiter per entry of `seen`, in order, with `deadline` and no cancel.
   void queue_all(std::vector<Seen>& seen, rt::Deadline deadline = rt::Deadline::after(10s)) {
