@@ -55,7 +55,9 @@ MysqlPool::MysqlPool(MysqlKey key, rt::SocketAddress address, const config::Pool
       group_(group),
       codec_limits_(codec_limits),
       describe_(key_.describe()),
-      credentials_id_(key_.credentials_id()) {}
+      credentials_id_(key_.credentials_id()),
+      waiters_(tasks_, &MysqlPool::take_back, this),
+      backoff_(limits.reconnect_backoff_min, limits.reconnect_backoff_max) {}
 
 MysqlPool::~MysqlPool() = default;
 
@@ -67,54 +69,29 @@ MysqlAcquired MysqlPool::failure(std::error_code code, const mysql::ErrorSpec& s
   return failure(code, MysqlError{spec.code, std::string(spec.sql_state), std::move(message)});
 }
 
-MysqlPool::QueueTurn::~QueueTurn() {
-  pool.unlink(node);
-  if (node.connection != nullptr) pool.release(std::exchange(node.connection, nullptr), true);
+void MysqlPool::take_back(void* pool, MysqlConnection* connection) {
+  static_cast<MysqlPool*>(pool)->release(connection, true);
 }
-
-bool MysqlPool::QueueTurn::await_suspend(std::coroutine_handle<> handle) {
-  rt::EventLoop& loop = *rt::EventLoop::current();
-  if (!node.wait.arm(loop, handle, nullptr, false, rt::Deadline::never(), cancel, nullptr, nullptr)) return false;
-  node.queued_at = loop.now();
-  pool.link(node, front);
-  pool.watch_deadline(node.deadline);
-  return true;
-}
-
-// The deadline watcher's sleep: until `at`, an earlier deadline (Ready) or stop() (Cancelled).
-struct MysqlPool::DeadlineWait {
-  MysqlPool& pool;
-  rt::Clock::time_point at;
-
-  bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> handle) {
-    pool.watch_at_ = at;
-    return pool.deadline_watch_.arm(*rt::EventLoop::current(), handle, nullptr, false, rt::Deadline{at},
-                                    pool.tasks_.cancel_source(), nullptr, nullptr);
-  }
-  bool await_resume() const noexcept { return pool.deadline_watch_.reason() != rt::WakeReason::Cancelled; }
-};
 
 rt::Task<MysqlAcquired> MysqlPool::acquire(rt::Deadline deadline, rt::CancelSource* cancel) {
   return acquire_after(deadline, cancel, nullptr, false);
 }
 
 rt::Task<MysqlAcquired> MysqlPool::acquire(Turn& turn) {
-  Waiter& node = turn.queue_.node;
-  const bool woken_for_slot = turn.waited_ && node.outcome == Waiter::Outcome::SlotFreed;
-  return acquire_after(turn.deadline_, turn.queue_.cancel, std::exchange(node.connection, nullptr), woken_for_slot);
+  const bool woken_for_slot = turn.waited_ && turn.queue_.outcome() == WaitOutcome::SlotFreed;
+  return acquire_after(turn.deadline_, turn.queue_.cancel(), turn.queue_.take(), woken_for_slot);
 }
 
 bool MysqlPool::Turn::await_ready() {
-  MysqlPool& pool = queue_.pool;
-  const rt::CancelSource* cancel = queue_.cancel;
-  if (pool.stopped_ || (cancel != nullptr && cancel->cancelled())) return true;  // acquire() reports it
+  MysqlPool& pool = pool_;
+  const rt::CancelSource* cancel = queue_.cancel();
+  if (pool.stopped() || (cancel != nullptr && cancel->cancelled())) return true;  // acquire() reports it
   if (!pool.idle_.empty()) {
     ready_ = pool.try_acquire_ready();  // empty when the idle one needs a fix-up or is dead: acquire()'s
     return true;
   }
   // Below the limit with nobody queued, acquire() opens or converts a connection.
-  if (pool.size() < pool.limits_.max_connections && pool.first_live_waiter() == nullptr) return true;
+  if (pool.size() < pool.limits_.max_connections && pool.waiters_.first_live() == nullptr) return true;
   waited_ = true;
   return false;
 }
@@ -122,17 +99,15 @@ bool MysqlPool::Turn::await_ready() {
 MysqlAcquired MysqlPool::Turn::take() {
   if (ready_) return MysqlAcquired{std::move(ready_), {}, {}};
   if (!waited_) return {};
-  MysqlPool& pool = queue_.pool;
-  Waiter& node = queue_.node;
-  if (node.outcome == Waiter::Outcome::SlotFreed) return {};
-  if (node.outcome != Waiter::Outcome::Handed) return pool.after_wait(node, queue_.cancel);
+  MysqlPool& pool = pool_;
+  if (queue_.outcome() == WaitOutcome::SlotFreed) return {};
+  if (queue_.outcome() != WaitOutcome::Handed) return pool.after_wait(queue_);
   // Handed over by release(): lent as it is when it matches the key (acquire(turn) fixes it up
   // otherwise, or gives it back when this caller gave up or the pool stopped meanwhile).
-  MysqlConnection* connection = node.connection;
-  const bool cancelled = queue_.cancel != nullptr && queue_.cancel->cancelled();
-  if (cancelled || pool.stopped_ || connection->is_closed() || !connection->conforms_to(pool.key_)) return {};
-  node.connection = nullptr;
-  return MysqlAcquired{MysqlLease(&pool, connection), {}, {}};
+  const MysqlConnection* connection = queue_.handed();
+  const bool cancelled = queue_.cancel() != nullptr && queue_.cancel()->cancelled();
+  if (cancelled || pool.stopped() || connection->is_closed() || !connection->conforms_to(pool.key_)) return {};
+  return MysqlAcquired{MysqlLease(&pool, queue_.take()), {}, {}};
 }
 
 rt::Task<MysqlAcquired> MysqlPool::acquire_after(rt::Deadline deadline, rt::CancelSource* cancel,
@@ -140,7 +115,7 @@ rt::Task<MysqlAcquired> MysqlPool::acquire_after(rt::Deadline deadline, rt::Canc
   // woken_for_slot: a released slot was offered to this caller ahead of later arrivals.
   for (;;) {
     if (handed == nullptr) {
-      if (stopped_) {
+      if (stopped()) {
         co_return failure(make_error_code(MysqlBackendErrc::Unavailable), kErrBackendUnavailable,
                           "corral: shutting down");
       }
@@ -155,7 +130,7 @@ rt::Task<MysqlAcquired> MysqlPool::acquire_after(rt::Deadline deadline, rt::Canc
         continue;  // that connection died while being fixed up; nothing of the caller's ran on it
       }
       // Earlier waiters go first: a newcomer takes a free slot only when nobody is queued for it.
-      if (size() < limits_.max_connections && (woken_for_slot || first_live_waiter() == nullptr)) {
+      if (size() < limits_.max_connections && (woken_for_slot || waiters_.first_live() == nullptr)) {
         const MysqlPools::Convertible convertible =
             group_ != nullptr ? group_->lend_convertible(key_, this) : MysqlPools::Convertible{};
         if (convertible.connection != nullptr) {
@@ -169,15 +144,17 @@ rt::Task<MysqlAcquired> MysqlPool::acquire_after(rt::Deadline deadline, rt::Canc
         // to make room, or a key without a schema would wait for ever once every connection has one.
         if (group_ == nullptr || group_->credentials_size(credentials_id_) < limits_.max_connections ||
             group_->discard_idle_sibling(*this)) {
-          if (in_backoff()) co_return failure(make_error_code(MysqlBackendErrc::Unavailable), last_error_);
+          if (backoff_.active()) {
+            co_return failure(make_error_code(MysqlBackendErrc::Unavailable), backoff_.error());
+          }
           co_return co_await open_and_lend(cancel);
         }
       }
-      QueueTurn turn(*this, deadline, cancel, woken_for_slot);
+      Waiters::Turn turn(waiters_, deadline, cancel, woken_for_slot);
       co_await turn;
-      woken_for_slot = turn.node.outcome == Waiter::Outcome::SlotFreed;
-      handed = std::exchange(turn.node.connection, nullptr);
-      if (!woken_for_slot && handed == nullptr) co_return after_wait(turn.node, cancel);
+      woken_for_slot = turn.outcome() == WaitOutcome::SlotFreed;
+      handed = turn.take();
+      if (!woken_for_slot && handed == nullptr) co_return after_wait(turn);
       if (handed == nullptr) continue;  // a slot freed up for this caller: try again, ahead of newcomers
     }
     // Handed over by release(): this caller's now, unless it gave up in the meantime.
@@ -186,7 +163,7 @@ rt::Task<MysqlAcquired> MysqlPool::acquire_after(rt::Deadline deadline, rt::Canc
       release(connection, true);
       co_return failure(rt::cancelled(), kErrBackendLost, "corral: request cancelled");
     }
-    if (stopped_) {
+    if (stopped()) {
       release(connection, false);
       co_return failure(make_error_code(MysqlBackendErrc::Unavailable), kErrBackendUnavailable,
                         "corral: shutting down");
@@ -199,67 +176,29 @@ rt::Task<MysqlAcquired> MysqlPool::acquire_after(rt::Deadline deadline, rt::Canc
   }
 }
 
-MysqlAcquired MysqlPool::after_wait(Waiter& waiter, rt::CancelSource* cancel) {
-  if (waiter.outcome == Waiter::Outcome::Stopped || stopped_) {
+MysqlAcquired MysqlPool::after_wait(const Waiters::Turn& turn) {
+  if (turn.outcome() == WaitOutcome::Stopped || stopped()) {
     return failure(make_error_code(MysqlBackendErrc::Unavailable), kErrBackendUnavailable, "corral: shutting down");
   }
-  if (waiter.outcome != Waiter::Outcome::TimedOut && cancel != nullptr && cancel->cancelled()) {
+  const rt::CancelSource* cancel = turn.cancel();
+  if (turn.outcome() != WaitOutcome::TimedOut && cancel != nullptr && cancel->cancelled()) {
     return failure(rt::cancelled(), kErrBackendLost, "corral: request cancelled");
   }
   return failure(make_error_code(MysqlBackendErrc::PoolExhausted), kErrPoolExhausted,
                  "corral: no connection to backend " + describe_ + " became free within " +
-                     milliseconds_text(rt::Clock::now() - waiter.queued_at) + " (pool.max_connections=" +
+                     milliseconds_text(rt::Clock::now() - turn.queued_at()) + " (pool.max_connections=" +
                      std::to_string(limits_.max_connections) + ")");
 }
 
 MysqlLease MysqlPool::try_acquire_ready() {
   // An idle connection means nobody is waiting (release() hands connections to waiters first), so
   // taking it here keeps acquire()'s order.
-  if (stopped_ || idle_.empty()) return {};
+  if (stopped() || idle_.empty()) return {};
   MysqlConnection* connection = idle_.back();
   if (!connection->idle_healthy() || !connection->conforms_to(key_)) return {};
   idle_.pop_back();
   lent_.push_back(connection);
   return MysqlLease(this, connection);
-}
-
-void MysqlPool::watch_deadline(rt::Clock::time_point deadline) {
-  if (deadline == rt::Clock::time_point::max()) return;
-  if (watching_) {
-    // The watcher sleeps until the earliest deadline it knew of: an earlier one wakes it to re-plan.
-    if (deadline < watch_at_ && deadline_watch_.armed()) deadline_watch_.complete(rt::WakeReason::Ready);
-    return;
-  }
-  if (stopped_) return;
-  watching_ = true;
-  // The pool outlives the watcher: stop() cancels its sleep and join() waits for it before destruction.
-  tasks_.spawn(watch_deadlines(this));
-}
-
-rt::Task<void> MysqlPool::watch_deadlines(MysqlPool* pool) {
-  // One timer for the whole queue instead of one per waiter: it is armed for the earliest deadline and
-  // re-armed when it fires, so while waiters are served well within the queue timeout it fires about
-  // once per timeout, not once per wait.
-  while (!pool->stopped_) {
-    const rt::Clock::time_point now = rt::Clock::now();
-    rt::Clock::time_point earliest = rt::Clock::time_point::max();
-    for (Waiter* waiter = pool->first_waiter_; waiter != nullptr;) {
-      Waiter* const following = waiter->next;
-      if (waiter->wait.armed()) {
-        if (waiter->deadline <= now) {
-          pool->unlink(*waiter);
-          waiter->wake(Waiter::Outcome::TimedOut);
-        } else {
-          earliest = std::min(earliest, waiter->deadline);
-        }
-      }
-      waiter = following;
-    }
-    if (earliest == rt::Clock::time_point::max()) break;
-    const bool go_on = co_await DeadlineWait{*pool, earliest};
-    if (!go_on) break;
-  }
-  pool->watching_ = false;
 }
 
 rt::Task<MysqlAcquired> MysqlPool::lend(MysqlConnection* connection, rt::CancelSource* cancel) {
@@ -303,12 +242,12 @@ rt::Task<MysqlAcquired> MysqlPool::open_and_lend(rt::CancelSource* cancel) {
     ~Unlist() { std::erase(list, source); }
   } unlist{opening_, &open_cancel};
   auto opened = co_await connection->open(key_, address_, &open_cancel);
-  if (!opened || stopped_) {
+  if (!opened || stopped()) {
     const std::error_code code = opened ? make_error_code(MysqlBackendErrc::Unavailable) : opened.error();
     MysqlError error = connection->error();
     if (!opened) on_open_failed(*connection, code);
     discard(connection);
-    if (stopped_) {
+    if (stopped()) {
       co_return failure(make_error_code(MysqlBackendErrc::Unavailable), kErrBackendUnavailable,
                         "corral: shutting down");
     }
@@ -316,9 +255,7 @@ rt::Task<MysqlAcquired> MysqlPool::open_and_lend(rt::CancelSource* cancel) {
   }
   ++opened_total_;
   server_info_ = connection->server_info();
-  backoff_ = {};
-  retry_at_ = {};
-  last_error_ = {};
+  backoff_.succeeded();
   co_return MysqlAcquired{MysqlLease(this, connection), {}, {}};
 }
 
@@ -341,7 +278,7 @@ rt::Task<MysqlAcquired> MysqlPool::convert_from(MysqlPool& sibling, MysqlConnect
     sibling.release(connection, true);
     co_return failure(make_error_code(MysqlBackendErrc::ServerError), std::move(error));
   }
-  if (stopped_) {
+  if (stopped()) {
     sibling.release(connection, false);
     co_return failure(make_error_code(MysqlBackendErrc::Unavailable), kErrBackendUnavailable, "corral: shutting down");
   }
@@ -353,7 +290,7 @@ rt::Task<MysqlAcquired> MysqlPool::convert_from(MysqlPool& sibling, MysqlConnect
 // ---- MysqlPool: release and bookkeeping ----------------------------------------------------------
 
 bool MysqlPool::reusable(const MysqlConnection& connection, bool clean) const {
-  if (!clean || stopped_ || !connection.is_idle() || connection.state_unknown()) return false;
+  if (!clean || stopped() || !connection.is_idle() || connection.state_unknown()) return false;
   // Whatever the session said, a transaction or a changed autocommit must never reach another client.
   if (connection.in_transaction() || !connection.autocommit_as_opened()) {
     rt::log::warn("mysql backend {}: connection returned inside a transaction or with autocommit changed; closed",
@@ -374,10 +311,7 @@ void MysqlPool::release(MysqlConnection* connection, bool clean) {
   }
   connection->trim();
   connection->set_operation_timeout(limits_.operation_timeout);  // a session may have set its statement bound
-  if (Waiter* waiter = next_waiter()) {
-    waiter->wake(Waiter::Outcome::Handed, connection);  // stays in lent_: handed straight to the oldest waiter
-    return;
-  }
+  if (waiters_.hand(connection)) return;  // stays in lent_: handed straight to the oldest waiter
   // A waiter of a sibling pool (same credentials, other schema or charset) gets it next, converted on
   // its side: making it idle instead would let this pool's newcomers take it first every time.
   if (has_siblings() && group_->hand_to_sibling(*this, connection)) return;
@@ -388,7 +322,7 @@ void MysqlPool::release(MysqlConnection* connection, bool clean) {
 void MysqlPool::make_idle(MysqlConnection* connection) {
   connection->mark_idle_since(rt::Clock::now());
   idle_.push_back(connection);
-  if (limits_.idle_timeout.count() > 0 && !reaping_ && !stopped_) {
+  if (limits_.idle_timeout.count() > 0 && !reaping_ && !stopped()) {
     reaping_ = true;
     // The pool outlives the reaper: stop() cancels its sleep and join() waits for it before destruction.
     tasks_.spawn(reap_idle(this));
@@ -396,7 +330,7 @@ void MysqlPool::make_idle(MysqlConnection* connection) {
 }
 
 rt::Task<void> MysqlPool::reap_idle(MysqlPool* pool) {
-  while (!pool->stopped_ && !pool->idle_.empty()) {
+  while (!pool->stopped() && !pool->idle_.empty()) {
     MysqlConnection* oldest = pool->idle_.front();
     const rt::Clock::time_point expires = oldest->idle_since() + pool->limits_.idle_timeout;
     const rt::Clock::time_point now = rt::Clock::now();
@@ -462,69 +396,25 @@ void MysqlPool::discard(MysqlConnection* connection) {
 }
 
 void MysqlPool::slot_freed() {
-  if (stopped_) {
+  if (stopped()) {
     if (lent_.empty()) drained_.notify();
     return;
   }
-  if (Waiter* waiter = next_waiter()) {
-    waiter->wake(Waiter::Outcome::SlotFreed);
-    return;
-  }
+  if (waiters_.wake_for_slot()) return;
   // The slot counts for the credentials' bound too: a sibling's waiter may open a connection now.
   if (has_siblings()) group_->wake_sibling(*this);
 }
 
 void MysqlPool::on_open_failed(const MysqlConnection& connection, std::error_code code) {
-  if (is_cancelled(code) || stopped_) return;  // the caller gave up; the backend is not to blame
-  backoff_ = backoff_ == rt::Clock::duration{}
-                 ? rt::Clock::duration(limits_.reconnect_backoff_min)
-                 : std::min<rt::Clock::duration>(backoff_ * 2, limits_.reconnect_backoff_max);
-  retry_at_ = rt::Clock::now() + backoff_;
-  last_error_ = connection.error();
-  rt::log::warn("mysql backend {}: open failed: {} ({}); next attempt in {}", describe_, last_error_.message,
-                last_error_.code, milliseconds_text(backoff_));
-}
-
-bool MysqlPool::in_backoff() const { return rt::Clock::now() < retry_at_; }
-
-void MysqlPool::link(Waiter& waiter, bool front) {
-  if (front) {
-    waiter.next = first_waiter_;
-    if (first_waiter_) first_waiter_->prev = &waiter; else last_waiter_ = &waiter;
-    first_waiter_ = &waiter;
-  } else {
-    waiter.prev = last_waiter_;
-    if (last_waiter_) last_waiter_->next = &waiter; else first_waiter_ = &waiter;
-    last_waiter_ = &waiter;
-  }
-  waiter.linked = true;
-  ++waiting_;
-}
-
-void MysqlPool::unlink(Waiter& waiter) {
-  if (!waiter.linked) return;
-  if (waiter.prev) waiter.prev->next = waiter.next; else first_waiter_ = waiter.next;
-  if (waiter.next) waiter.next->prev = waiter.prev; else last_waiter_ = waiter.prev;
-  waiter.prev = waiter.next = nullptr;
-  waiter.linked = false;
-  --waiting_;
-}
-
-MysqlPool::Waiter* MysqlPool::first_live_waiter() {
-  // A cancelled waiter stays linked until its frame resumes; nobody may hand it anything meanwhile.
-  while (first_waiter_ != nullptr && !first_waiter_->wait.armed()) unlink(*first_waiter_);
-  return first_waiter_;
-}
-
-MysqlPool::Waiter* MysqlPool::next_waiter() {
-  Waiter* waiter = first_live_waiter();
-  if (waiter != nullptr) unlink(*waiter);
-  return waiter;
+  if (is_cancelled(code) || stopped()) return;  // the caller gave up; the backend is not to blame
+  backoff_.failed(connection.error());
+  const MysqlError& error = backoff_.error();
+  rt::log::warn("mysql backend {}: open failed: {} ({}); next attempt in {}", describe_, error.message, error.code,
+                milliseconds_text(backoff_.delay()));
 }
 
 void MysqlPool::stop() {
-  if (stopped_) return;
-  stopped_ = true;
+  if (stopped()) return;
   tasks_.stop();
   for (rt::CancelSource* opening : std::vector<rt::CancelSource*>(opening_)) opening->cancel();
   while (!idle_.empty()) discard(idle_.back());
@@ -533,7 +423,7 @@ void MysqlPool::stop() {
   for (MysqlConnection* connection : lent_) {
     if (connection->state() != MysqlConnection::State::Opening) connection->close(shutting_down);
   }
-  while (Waiter* waiter = next_waiter()) waiter->wake(Waiter::Outcome::Stopped);
+  waiters_.stop();
   if (lent_.empty()) drained_.notify();
 }
 
@@ -568,13 +458,13 @@ rt::Task<MysqlAcquired> MysqlPools::acquire(MysqlKey key, rt::SocketAddress addr
   co_return co_await pool.acquire(deadline, cancel);
 }
 
-MysqlServerInfo& MysqlPools::server_info(const rt::SocketAddress& address) { return servers_[address.to_string()]; }
+MysqlServerInfo& MysqlPools::server_info(const rt::SocketAddress& address) { return servers_.at(address); }
 
 MysqlPools::Convertible MysqlPools::lend_convertible(const MysqlKey& key, const MysqlPool* except) {
   auto found = by_credentials_.find(key.credentials_id());
   if (found == by_credentials_.end()) return {};
   for (MysqlPool* pool : found->second) {
-    if (pool == except || pool->stopped_) continue;
+    if (pool == except || pool->stopped()) continue;
     if (MysqlConnection* connection = pool->lend_idle_for(key)) return {pool, connection};
   }
   return {};
@@ -593,15 +483,15 @@ bool MysqlPools::hand_to_sibling(MysqlPool& from, MysqlConnection* connection) {
   if (found == by_credentials_.end()) return false;
   bool someone_waits = false;
   for (MysqlPool* pool : found->second) {
-    if (pool == &from || pool->stopped_) continue;
-    MysqlPool::Waiter* waiter = pool->first_live_waiter();
+    if (pool == &from || pool->stopped()) continue;
+    MysqlPool::Waiters::Waiter* waiter = pool->waiters_.first_live();
     if (waiter == nullptr) continue;
     someone_waits = true;
     if (!connection->can_conform_to(pool->key_)) continue;
-    pool->unlink(*waiter);  // before move_to, whose freed slot wakes some other waiter
+    pool->waiters_.unlink(*waiter);  // before move_to, whose freed slot wakes some other waiter
     from.move_to(connection, *pool);
     // Counted as lent to `pool`; its acquire() converts it.
-    waiter->wake(MysqlPool::Waiter::Outcome::Handed, connection);
+    waiter->wake(WaitOutcome::Handed, connection);
     return true;
   }
   if (!someone_waits) return false;
@@ -625,11 +515,8 @@ void MysqlPools::wake_sibling(const MysqlPool& from) {
   const auto found = by_credentials_.find(from.credentials_id_);
   if (found == by_credentials_.end()) return;
   for (MysqlPool* pool : found->second) {
-    if (pool == &from || pool->stopped_) continue;
-    if (MysqlPool::Waiter* waiter = pool->next_waiter()) {
-      waiter->wake(MysqlPool::Waiter::Outcome::SlotFreed);
-      return;
-    }
+    if (pool == &from || pool->stopped()) continue;
+    if (pool->waiters_.wake_for_slot()) return;
   }
 }
 

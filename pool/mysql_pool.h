@@ -11,10 +11,11 @@
 //   release(clean) ─► oldest waiter, or idle list (idle_timeout closes it later); not clean, not Idle,
 //                     in a transaction, autocommit off or state unknown ─► closed
 //
-// Waiting costs no coroutine and no timer of its own: the waiter is a node in the caller's frame
-// (a Turn, or acquire()'s), release() hands it the connection and resumes it, and one deadline watcher
-// per pool (a coroutine sleeping until the earliest waiter's deadline) fails the waiters whose queue
-// timeout passed.
+// Waiting costs no coroutine and no timer of its own (pool/waiter_queue.h): the waiter is a node in
+// the caller's frame (a Turn, or acquire()'s), release() hands it the connection and resumes it, and
+// one deadline watcher per pool fails the waiters whose queue timeout passed. A failed open puts the
+// pool in backoff (pool/backoff.h); the pools of one address share what its greeting told
+// (pool/server_info_cache.h).
 //
 // The pool never re-sends anything: a connection that failed mid-statement is closed, the session
 // reports the error, and the next acquire opens a new one.
@@ -30,8 +31,11 @@
 #include <vector>
 
 #include "config/config.h"
+#include "pool/backoff.h"
 #include "pool/mysql_connection.h"
 #include "pool/mysql_key.h"
+#include "pool/server_info_cache.h"
+#include "pool/waiter_queue.h"
 #include "runtime/event_loop.h"
 #include "runtime/notify.h"
 #include "runtime/task.h"
@@ -109,53 +113,7 @@ class MysqlPool {
   rt::Task<MysqlAcquired> acquire(rt::Deadline deadline, rt::CancelSource* cancel);
 
  private:
-  /// One waiting acquire: a node in the waiting frame (Turn's or acquire()'s), in the pool's FIFO.
-  /// Whoever ends the wait (release() handing a connection, a freed slot, the deadline watcher,
-  /// stop()) unlinks it, says why in `outcome` and completes `wait`; a cancellation completes `wait`
-  /// alone and leaves the node linked until the frame resumes (next_waiter() skips such nodes).
-  struct Waiter {
-    enum class Outcome : std::uint8_t { Waiting, Handed, SlotFreed, TimedOut, Stopped };
-
-    Waiter() = default;
-    Waiter(const Waiter&) = delete;
-    Waiter& operator=(const Waiter&) = delete;
-
-    /// Ends the wait with `why`; the node must be unlinked and its wait armed.
-    void wake(Outcome why, MysqlConnection* handed = nullptr) {
-      outcome = why;
-      connection = handed;
-      wait.complete(rt::WakeReason::Ready);
-    }
-
-    rt::Waiter wait;                      // resumption and cancellation; never a timer of its own
-    rt::Clock::time_point deadline;       // checked by the pool's one deadline watcher
-    rt::Clock::time_point queued_at;      // for the ERR 1040 text
-    MysqlConnection* connection = nullptr;  // Handed: already counted as lent to this waiter
-    Waiter* prev = nullptr;
-    Waiter* next = nullptr;
-    bool linked = false;
-    Outcome outcome = Outcome::Waiting;
-  };
-  /// Waits in the FIFO without a coroutine of its own: the node lives in the awaiting frame.
-  /// Lifetime: a frame destroyed while waiting leaves no dangling link and gives back what it was handed.
-  struct QueueTurn {
-    QueueTurn(MysqlPool& owner, rt::Deadline deadline, rt::CancelSource* cancel_source, bool at_front) noexcept
-        : pool(owner), cancel(cancel_source), front(at_front) {
-      node.deadline = deadline.at;
-    }
-    QueueTurn(const QueueTurn&) = delete;
-    QueueTurn& operator=(const QueueTurn&) = delete;
-    ~QueueTurn();
-
-    bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> handle);
-    void await_resume() noexcept { pool.unlink(node); }  // still linked only after a cancellation
-
-    MysqlPool& pool;
-    rt::CancelSource* cancel;
-    bool front;
-    Waiter node;
-  };
+  using Waiters = WaiterQueue<MysqlConnection>;
 
  public:
   /// acquire() without its coroutine for what a busy pool does most: lend a ready idle connection, or
@@ -167,7 +125,7 @@ class MysqlPool {
   class Turn {
    public:
     Turn(MysqlPool& pool, rt::Deadline deadline, rt::CancelSource* cancel) noexcept
-        : queue_(pool, deadline, cancel, false), deadline_(deadline) {}
+        : pool_(pool), queue_(pool.waiters_, deadline, cancel), deadline_(deadline) {}
 
     /// True when there is nothing to wait for here: a ready connection was lent, or acquire() has
     /// work that needs a coroutine (open, convert, fix up, report a stopped pool).
@@ -180,7 +138,8 @@ class MysqlPool {
 
    private:
     friend class MysqlPool;
-    QueueTurn queue_;
+    MysqlPool& pool_;
+    Waiters::Turn queue_;
     rt::Deadline deadline_;
     MysqlLease ready_;
     bool waited_ = false;  // queued (await_ready() found nothing to lend and no work for acquire())
@@ -207,14 +166,12 @@ class MysqlPool {
   std::size_t size() const noexcept { return connections_.size() + reserved_; }
   std::size_t idle_count() const noexcept { return idle_.size(); }
   std::size_t lent_count() const noexcept { return lent_.size(); }
-  std::size_t waiting_count() const noexcept { return waiting_; }
+  std::size_t waiting_count() const noexcept { return waiters_.size(); }
   /// Connections opened since the pool was made (a test can tell reuse from a new open).
   std::size_t opened_total() const noexcept { return opened_total_; }
 
  private:
   friend class MysqlPools;
-
-  struct DeadlineWait;
 
   rt::Task<MysqlAcquired> lend(MysqlConnection* connection, rt::CancelSource* cancel);
   rt::Task<MysqlAcquired> open_and_lend(rt::CancelSource* cancel);
@@ -222,10 +179,10 @@ class MysqlPool {
   /// acquire()'s coroutine; starts with a connection `handed` to a Turn, or a slot freed for it.
   rt::Task<MysqlAcquired> acquire_after(rt::Deadline deadline, rt::CancelSource* cancel, MysqlConnection* handed,
                                         bool woken_for_slot);
-  MysqlAcquired after_wait(Waiter& waiter, rt::CancelSource* cancel);
+  MysqlAcquired after_wait(const Waiters::Turn& turn);
   static rt::Task<void> reap_idle(MysqlPool* pool);
-  static rt::Task<void> watch_deadlines(MysqlPool* pool);
-  void watch_deadline(rt::Clock::time_point deadline);
+  /// Waiters::GiveBack: a connection handed to a waiter that went away goes back as released clean.
+  static void take_back(void* pool, MysqlConnection* connection);
 
   /// Other pools with these credentials exist (the group's sibling bookkeeping is worth its cost:
   /// without siblings, release() skips hashing the credentials).
@@ -238,13 +195,7 @@ class MysqlPool {
   void discard(MysqlConnection* connection);  // closes and deletes a lent or idle connection
   void slot_freed();
   void on_open_failed(const MysqlConnection& connection, std::error_code code);
-  bool in_backoff() const;
-  void link(Waiter& waiter, bool front);
-  void unlink(Waiter& waiter);
-  /// The oldest waiter still waiting, unlinked; cancelled nodes on the way are dropped. nullptr if none.
-  Waiter* next_waiter();
-  /// The oldest waiter still waiting, left linked (cancelled nodes before it are dropped).
-  Waiter* first_live_waiter();
+  bool stopped() const noexcept { return tasks_.stopping(); }
   MysqlAcquired failure(std::error_code code, MysqlError error) const;
   MysqlAcquired failure(std::error_code code, const mysql::ErrorSpec& spec, std::string message) const;
 
@@ -262,20 +213,12 @@ class MysqlPool {
   std::vector<MysqlConnection*> lent_;                      // opening ones count as lent to their opener
   std::vector<rt::CancelSource*> opening_;                  // cancelled by stop()
   std::size_t reserved_ = 0;                                // slots held for conversions in progress
-  Waiter* first_waiter_ = nullptr;
-  Waiter* last_waiter_ = nullptr;
-  std::size_t waiting_ = 0;
-  rt::TaskScope tasks_;                                     // the idle reaper and the deadline watcher
+  rt::TaskScope tasks_;     // the idle reaper and the deadline watcher; stopping() once the pool stopped
+  Waiters waiters_;         // acquires at max_connections, oldest first
   bool reaping_ = false;
-  bool watching_ = false;                                   // watch_deadlines() runs
-  rt::Clock::time_point watch_at_{};                        // when it wakes next (when armed)
-  rt::Waiter deadline_watch_;                               // its sleep: a new, earlier deadline wakes it
   rt::Notify drained_;                                      // the last lent connection came back (join)
-  MysqlError last_error_;                                   // of the last failed open
-  rt::Clock::time_point retry_at_{};
-  rt::Clock::duration backoff_{};
+  Backoff<MysqlError> backoff_;                             // after a failed open: its error
   std::size_t opened_total_ = 0;
-  bool stopped_ = false;
 };
 
 /// All MySQL pools of one worker, by key; pools with the same credentials lend each other idle
@@ -329,7 +272,7 @@ class MysqlPools {
   mysql::Limits codec_limits_;
   std::unordered_map<std::string, std::unique_ptr<MysqlPool>> pools_;        // by MysqlKey::id()
   std::unordered_map<std::string, std::vector<MysqlPool*>> by_credentials_;  // by MysqlKey::credentials_id()
-  std::unordered_map<std::string, MysqlServerInfo> servers_;                 // by address
+  ServerInfoCache<MysqlServerInfo> servers_;
   PreparedTemplates prepared_templates_;
 };
 

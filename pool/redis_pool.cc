@@ -19,7 +19,12 @@ constexpr std::size_t kPoolsBeforeSweep = 64;
 
 RedisPool::RedisPool(RedisKey key, rt::SocketAddress address, const config::PoolLimits& limits,
                      RedisServerInfo& server_info)
-    : key_(std::move(key)), address_(address), limits_(limits), server_info_(server_info) {}
+    : key_(std::move(key)),
+      address_(address),
+      limits_(limits),
+      server_info_(server_info),
+      pin_waiters_(tasks_, &RedisPool::take_back, this),
+      backoff_(limits.reconnect_backoff_min, limits.reconnect_backoff_max) {}
 
 RedisPool::~RedisPool() = default;
 
@@ -35,28 +40,26 @@ RedisConnection* RedisPool::least_loaded_ready() const {
 RedisConnection* RedisPool::ready_shared() {
   RedisConnection* best = least_loaded_ready();
   if (best != nullptr && best->in_flight() >= kBusyConnection && shared_.size() < limits_.max_connections &&
-      !in_backoff()) {
+      !backoff_.active()) {
     open(false);
   }
   return best;
 }
 
-bool RedisPool::in_backoff() const { return rt::Clock::now() < retry_at_; }
-
 std::string RedisPool::unavailable_error() const {
-  if (!last_error_.empty()) return last_error_;
+  if (!backoff_.error().error.empty()) return backoff_.error().error;
   return "-ERR corral: backend " + key_.describe() + " unavailable\r\n";
 }
 
 rt::Task<Acquired> RedisPool::shared(rt::Deadline deadline, rt::CancelSource* cancel) {
   for (;;) {
-    if (stopped_) co_return Acquired{nullptr, "-ERR corral: shutting down\r\n"};
+    if (stopped()) co_return Acquired{nullptr, "-ERR corral: shutting down\r\n"};
     if (RedisConnection* ready = ready_shared()) co_return Acquired{ready, {}};
     const bool opening = std::any_of(shared_.begin(), shared_.end(), [](const auto& c) {
       return c->state() == RedisConnection::State::Connecting;
     });
     if (!opening) {
-      if (in_backoff()) co_return unavailable();
+      if (backoff_.active()) co_return unavailable();
       if (shared_.size() >= limits_.max_connections) {
         co_return Acquired{nullptr, "-ERR corral: pool for " + key_.describe() + " exhausted\r\n"};
       }
@@ -66,23 +69,21 @@ rt::Task<Acquired> RedisPool::shared(rt::Deadline deadline, rt::CancelSource* ca
     if (!changed) {
       co_return Acquired{nullptr, "-ERR corral: timed out waiting for backend " + key_.describe() + "\r\n"};
     }
-    if (in_backoff() && least_loaded_ready() == nullptr) co_return unavailable();
+    if (backoff_.active() && least_loaded_ready() == nullptr) co_return unavailable();
   }
 }
 
 rt::Task<Acquired> RedisPool::pin(rt::Deadline deadline, rt::CancelSource* cancel) {
+  bool woken_for_slot = false;  // a closed connection's slot was offered to this caller ahead of newcomers
   for (;;) {
-    if (stopped_) co_return Acquired{nullptr, "-ERR corral: shutting down\r\n"};
-    while (!idle_pinned_.empty()) {
-      RedisConnection* connection = idle_pinned_.back();
-      idle_pinned_.pop_back();
-      if (connection->state() == RedisConnection::State::Ready) {
-        lent_.push_back(connection);
-        co_return Acquired{connection, {}};
+    if (stopped()) co_return Acquired{nullptr, "-ERR corral: shutting down\r\n"};
+    if (RedisConnection* idle = lend_idle_pinned()) co_return Acquired{idle, {}};
+    // Earlier waiters go first: a newcomer takes a free slot only when nobody is queued for it.
+    if (pinned_.size() < limits_.max_pinned && (woken_for_slot || pin_waiters_.first_live() == nullptr)) {
+      if (backoff_.active()) {
+        if (woken_for_slot) pin_waiters_.wake_for_slot();  // the next waiter fails at once too, not at its timeout
+        co_return unavailable();
       }
-    }
-    if (pinned_.size() < limits_.max_pinned) {
-      if (in_backoff()) co_return unavailable();
       RedisConnection* connection = open(true);
       lent_.push_back(connection);  // lent from the start: nobody else may take it when it is ready
       while (connection->state() == RedisConnection::State::Connecting) {
@@ -99,24 +100,50 @@ rt::Task<Acquired> RedisPool::pin(rt::Deadline deadline, rt::CancelSource* cance
       }
       co_return Acquired{connection, {}};
     }
-    const auto changed = co_await changed_.wait(deadline, cancel);
-    if (!changed) {
+    Waiters::Turn turn(pin_waiters_, deadline, cancel, woken_for_slot);
+    co_await turn;
+    if (RedisConnection* handed = turn.take()) {
+      // Unpinned clean and handed straight to this caller; it may have closed since.
+      if (handed->state() == RedisConnection::State::Ready) co_return Acquired{handed, {}};
+      unpin(handed, false);
+      continue;
+    }
+    const WaitOutcome outcome = turn.outcome();
+    if (outcome == WaitOutcome::TimedOut || outcome == WaitOutcome::Waiting) {
       co_return Acquired{nullptr, "-ERR corral: no dedicated connection to " + key_.describe() +
                                       " free within the queue timeout (pool.max_pinned)\r\n"};
     }
+    woken_for_slot = outcome == WaitOutcome::SlotFreed;  // else Stopped: reported above
   }
 }
 
+RedisConnection* RedisPool::lend_idle_pinned() {
+  while (!idle_pinned_.empty()) {
+    RedisConnection* connection = idle_pinned_.back();
+    idle_pinned_.pop_back();
+    if (connection->state() == RedisConnection::State::Ready) {
+      lent_.push_back(connection);
+      return connection;
+    }
+  }
+  return nullptr;
+}
+
+void RedisPool::take_back(void* pool, RedisConnection* connection) {
+  static_cast<RedisPool*>(pool)->unpin(connection, true);
+}
+
 void RedisPool::unpin(RedisConnection* connection, bool clean) {
-  std::erase(lent_, connection);
   connection->set_owner(nullptr);
   connection->set_passthrough(false);
   connection->set_relay_filter(nullptr);
-  if (clean && !stopped_ && connection->state() == RedisConnection::State::Ready && connection->in_flight() == 0) {
+  if (clean && !stopped() && connection->state() == RedisConnection::State::Ready && connection->in_flight() == 0) {
+    if (pin_waiters_.hand(connection)) return;  // still lent: now to the oldest waiter, and only it wakes
+    std::erase(lent_, connection);
     idle_pinned_.push_back(connection);
-    changed_.notify_all();
     return;
   }
+  std::erase(lent_, connection);
   if (connection->state() != RedisConnection::State::Closed) {
     connection->close("-ERR corral: connection closed\r\n");
     return;  // run() ends and on_closed() removes it
@@ -141,20 +168,13 @@ rt::Task<void> RedisPool::run_connection(RedisPool* pool, RedisConnection* conne
 }
 
 void RedisPool::on_ready(RedisConnection*) {
-  backoff_ = {};
-  retry_at_ = {};
-  last_error_.clear();
-  last_refusal_.clear();
+  backoff_.succeeded();
   changed_.notify_all();
 }
 
 void RedisPool::on_open_failed(const RedisConnection& connection) {
-  backoff_ = backoff_ == rt::Clock::duration{} ? rt::Clock::duration(limits_.reconnect_backoff_min)
-                                               : std::min<rt::Clock::duration>(backoff_ * 2, limits_.reconnect_backoff_max);
-  retry_at_ = rt::Clock::now() + backoff_;
   const std::string& reason = connection.close_reason();
-  last_error_ = reason;
-  last_refusal_ = connection.refusal();
+  backoff_.failed(OpenFailure{reason, connection.refusal()});
   rt::log::warn("redis backend {}: {}", key_.describe(), std::string_view(reason).substr(1, reason.size() - 3));
 }
 
@@ -170,15 +190,17 @@ void RedisPool::on_closed(RedisConnection* connection) {
 void RedisPool::remove(RedisConnection* connection) {
   std::erase(idle_pinned_, connection);
   std::erase_if(shared_, [connection](const auto& c) { return c.get() == connection; });
-  std::erase_if(pinned_, [connection](const auto& c) { return c.get() == connection; });
+  const std::size_t erased = std::erase_if(pinned_, [connection](const auto& c) { return c.get() == connection; });
   changed_.notify_all();
+  if (erased != 0) pin_waiters_.wake_for_slot();  // one slot: the oldest waiter may open one
 }
 
 void RedisPool::stop() {
-  stopped_ = true;
+  tasks_.stop();
   for (auto& connection : shared_) connection->close("-ERR corral: shutting down\r\n");
   for (auto& connection : pinned_) connection->close("-ERR corral: shutting down\r\n");
   changed_.notify_all();
+  pin_waiters_.stop();
 }
 
 // ---- RedisPools ---------------------------------------------------------------------------------
@@ -231,7 +253,7 @@ void RedisPools::erase(std::unordered_map<std::string, std::unique_ptr<RedisPool
   if (pool_gauge_ != nullptr) pool_gauge_->fetch_sub(1, std::memory_order_relaxed);
 }
 
-RedisServerInfo& RedisPools::server_info(const rt::SocketAddress& address) { return servers_[address.to_string()]; }
+RedisServerInfo& RedisPools::server_info(const rt::SocketAddress& address) { return servers_.at(address); }
 
 void RedisPools::stop() {
   stopped_ = true;

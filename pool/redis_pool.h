@@ -5,8 +5,11 @@
 //                                                                  is unknown
 //
 // Connections open on demand with AUTH/HELLO/SELECT from the key. After a failed open the pool waits
-// (exponential backoff between reconnect_backoff_min and _max) before dialing again; requests in that
-// window fail at once with the last error instead of piling up.
+// (pool/backoff.h: exponential backoff between reconnect_backoff_min and _max) before dialing again;
+// requests in that window fail at once with the last error instead of piling up. At max_pinned, pin()
+// waits in a FIFO (pool/waiter_queue.h): an unpinned connection is handed to the oldest waiter, a
+// closed one lets the oldest waiter open another; one watcher per pool ends the waits whose queue
+// timeout passed. The pools of one address share what its HELLO told (pool/server_info_cache.h).
 //
 // Pools are collected: a session holds its pools through RedisPoolRef (a use count), and a pool with
 // no users, no connections and no running connection task is freed (at once when its last user lets
@@ -24,8 +27,11 @@
 #include <vector>
 
 #include "config/config.h"
+#include "pool/backoff.h"
 #include "pool/redis_connection.h"
 #include "pool/redis_key.h"
+#include "pool/server_info_cache.h"
+#include "pool/waiter_queue.h"
 #include "runtime/notify.h"
 #include "runtime/task.h"
 #include "runtime/task_scope.h"
@@ -65,9 +71,11 @@ class RedisPool {
   rt::Task<Acquired> shared(rt::Deadline deadline, rt::CancelSource* cancel);
 
   /// Lends a dedicated connection (MULTI, blocking commands, subscribe, MONITOR...). Suspends while
-  /// one opens or, at max_pinned, until one is returned (queue_timeout).
+  /// one opens or, at max_pinned, until an unpinned one is handed over or a slot frees up, in FIFO
+  /// order, or `deadline` (the queue timeout) passes. Cancellation: `cancel` ends the wait.
   rt::Task<Acquired> pin(rt::Deadline deadline, rt::CancelSource* cancel);
-  /// Returns a pinned connection: to the idle list when `clean` and still open, else closed.
+  /// Returns a pinned connection: to the oldest pin() waiter or the idle list when `clean` and still
+  /// open, else closed (which lets the oldest waiter open one).
   void unpin(RedisConnection* connection, bool clean);
 
   /// Closes every connection and stops opening new ones.
@@ -78,7 +86,8 @@ class RedisPool {
   std::size_t pinned_count() const noexcept { return pinned_.size(); }
   std::size_t users() const noexcept { return users_; }
 
-  /// Nothing refers to the pool any more: no user, no connection, no connection task still running.
+  /// Nothing refers to the pool any more: no user, no connection, no task of its scope (a connection's
+  /// run(), the pin waiters' deadline watcher) still running.
   bool unused() const noexcept {
     return users_ == 0 && shared_.empty() && pinned_.empty() && tasks_.running() == 0;
   }
@@ -88,16 +97,28 @@ class RedisPool {
   friend class RedisPoolRef;
   friend class RedisPools;
 
+  using Waiters = WaiterQueue<RedisConnection>;
+  /// The handshake's error of the last failed open, kept while in backoff.
+  struct OpenFailure {
+    std::string error;    // RedisConnection::close_reason()
+    std::string refusal;  // RedisConnection::refusal()
+  };
+
   RedisConnection* open(bool pinned);
   static rt::Task<void> run_connection(RedisPool* pool, RedisConnection* connection);
   void on_closed(RedisConnection* connection);
   void remove(RedisConnection* connection);  // deletes it; its run() must have returned
   void on_ready(RedisConnection* connection);
   void on_open_failed(const RedisConnection& connection);
-  bool in_backoff() const;
+  bool stopped() const noexcept { return tasks_.stopping(); }
   std::string unavailable_error() const;
-  Acquired unavailable() const { return Acquired{nullptr, unavailable_error(), last_refusal_}; }
+  Acquired unavailable() const { return Acquired{nullptr, unavailable_error(), backoff_.error().refusal}; }
   RedisConnection* least_loaded_ready() const;
+  /// A Ready idle dedicated connection, now lent (closed ones on the way leave the idle list;
+  /// on_closed() removes them), or nullptr.
+  RedisConnection* lend_idle_pinned();
+  /// Waiters::GiveBack: a connection handed to a pin() waiter that went away goes back clean.
+  static void take_back(void* pool, RedisConnection* connection);
 
   RedisKey key_;
   rt::SocketAddress address_;
@@ -107,13 +128,10 @@ class RedisPool {
   std::vector<std::unique_ptr<RedisConnection>> pinned_;   // idle and lent
   std::vector<RedisConnection*> idle_pinned_;
   std::vector<RedisConnection*> lent_;
-  rt::WaitQueue changed_;  // a connection became ready, failed, or was returned
-  rt::TaskScope tasks_;    // the connections' run() coroutines
-  std::string last_error_;
-  std::string last_refusal_;  // RedisConnection::refusal() of the last failed open
-  rt::Clock::time_point retry_at_{};
-  rt::Clock::duration backoff_{};
-  bool stopped_ = false;
+  rt::WaitQueue changed_;  // a connection became ready, failed or closed: shared() and pin()'s open wait
+  rt::TaskScope tasks_;    // the connections' run() and the pin waiters' watcher; stopping() once stopped
+  Waiters pin_waiters_;    // pin() at max_pinned, oldest first
+  Backoff<OpenFailure> backoff_;
   RedisPools* owner_ = nullptr;  // set by RedisPools: told when the last user lets go
   std::string id_;               // key_.id(), the owner's map key
   std::size_t users_ = 0;        // live RedisPoolRefs
@@ -183,7 +201,7 @@ class RedisPools {
   const config::PoolLimits& limits_;
   std::atomic<uint64_t>* pool_gauge_;
   std::unordered_map<std::string, std::unique_ptr<RedisPool>> pools_;
-  std::unordered_map<std::string, RedisServerInfo> servers_;
+  ServerInfoCache<RedisServerInfo> servers_;
   std::size_t sweep_at_ = 0;  // pools_.size() that triggers the next sweep, see sweep()
   bool stopped_ = false;      // stop() called: pools stay until join() and destruction
 };

@@ -1,10 +1,17 @@
-// Result<T>: a value or a std::error_code, for expected failures on the data plane (STYLE.md: the data
-// plane does not throw for peer closed, timeout, bad bytes, pool exhausted).
+// Result<T, E>: a value or an error, for expected failures (STYLE.md: the data plane does not throw for
+// peer closed, timeout, bad bytes, pool exhausted).
+//
+//   runtime, pool, proxy: rt::Result<T>     value or std::error_code
+//   protocols/mysql:      mysql::Result<T>  value or mysql::Errc (an alias of rt::Result<T, mysql::Errc>)
+//
+// Header-only (the template needs nothing of corral_runtime), so the sans-IO codecs use it without
+// linking the runtime. error() of a value is E{}, "no error" (std::error_code{}, mysql::Errc::Ok).
 #pragma once
 
 #include <cassert>
 #include <optional>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 namespace corral::rt {
@@ -26,15 +33,27 @@ inline std::error_code timed_out() noexcept { return std::make_error_code(std::e
 inline std::error_code cancelled() noexcept { return std::make_error_code(std::errc::operation_canceled); }
 inline std::error_code errno_code(int err) noexcept { return {err, std::system_category()}; }
 
-template <class T>
+/// Whether `e` is an error: std::error_code says so itself (any value but 0), an enum by differing from
+/// its zero value.
+template <class E>
+constexpr bool is_error(const E& e) noexcept {
+  if constexpr (std::is_constructible_v<bool, E>) {
+    return static_cast<bool>(e);
+  } else {
+    return e != E{};
+  }
+}
+
+/// A value or why there is none; [[nodiscard]]: dropping one drops a failure unseen.
+template <class T, class E = std::error_code>
 class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design, like std::expected
-  Result(std::error_code error) : error_(error) { assert(error); }  // NOLINT
+  Result(E error) : error_(error) { assert(is_error(error)); }  // NOLINT
 
   bool ok() const noexcept { return value_.has_value(); }
   explicit operator bool() const noexcept { return ok(); }
-  std::error_code error() const noexcept { return error_; }
+  E error() const noexcept { return error_; }
 
   T& value() & { assert(ok()); return *value_; }
   T&& value() && { assert(ok()); return std::move(*value_); }
@@ -47,21 +66,21 @@ class [[nodiscard]] Result {
 
  private:
   std::optional<T> value_;
-  std::error_code error_;
+  E error_{};
 };
 
-template <>
-class [[nodiscard]] Result<void> {
+template <class E>
+class [[nodiscard]] Result<void, E> {
  public:
   Result() = default;
-  Result(std::error_code error) : error_(error) {}  // NOLINT
+  Result(E error) : error_(error) {}  // NOLINT
 
-  bool ok() const noexcept { return !error_; }
+  bool ok() const noexcept { return !is_error(error_); }
   explicit operator bool() const noexcept { return ok(); }
-  std::error_code error() const noexcept { return error_; }
+  E error() const noexcept { return error_; }
 
  private:
-  std::error_code error_;
+  E error_{};
 };
 
 }  // namespace corral::rt

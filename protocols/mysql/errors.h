@@ -2,11 +2,10 @@
 // itself sends to clients (ERR_Packet error code + SQLSTATE + message).
 #pragma once
 
-#include <cassert>
 #include <cstdint>
 #include <string_view>
-#include <utility>
-#include <variant>
+
+#include "runtime/result.h"
 
 #if defined(ER_NET_PACKET_TOO_LARGE)
 #error "protocols/mysql/errors.h clashes with <mysqld_error.h> macros: do not include both in one translation unit"
@@ -36,28 +35,9 @@ enum class Errc : std::uint8_t {
 /// Returns the enumerator's name ("Truncated").
 std::string_view to_string(Errc errc) noexcept;
 
-/// Value-or-error result of decoders (std::expected is C++23; this is the small subset we need).
+/// Value-or-error result of decoders: error() is Errc::Ok for a value.
 template <class T>
-class [[nodiscard]] Result {
- public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor): implicit by design
-  Result(Errc errc) : v_(errc) { assert(errc != Errc::Ok); }  // NOLINT(google-explicit-constructor)
-
-  bool ok() const noexcept { return v_.index() == 0; }
-  explicit operator bool() const noexcept { return ok(); }
-  Errc error() const noexcept { return ok() ? Errc::Ok : std::get<1>(v_); }
-
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
-  T* operator->() { return &std::get<0>(v_); }
-  const T* operator->() const { return &std::get<0>(v_); }
-  T& operator*() & { return std::get<0>(v_); }
-  const T& operator*() const& { return std::get<0>(v_); }
-
- private:
-  std::variant<T, Errc> v_;
-};
+using Result = rt::Result<T, Errc>;
 
 /// One server error as corral sends it: error code, SQLSTATE and default message.
 struct ErrorSpec {
