@@ -604,7 +604,7 @@ bool is_xreadgroup(const Request& request) { return iequals(request.arg(0), "xre
 
 }  // namespace
 
-std::string_view to_str(Disposition disposition) {
+std::string_view to_string(Disposition disposition) {
   switch (disposition) {
     case Disposition::Local: return "Local";
     case Disposition::Shared: return "Shared";
@@ -614,7 +614,7 @@ std::string_view to_str(Disposition disposition) {
   return "?";
 }
 
-std::string_view to_str(PinReason reason) {
+std::string_view to_string(PinReason reason) {
   switch (reason) {
     case PinReason::None: return "None";
     case PinReason::Transaction: return "Transaction";

@@ -29,8 +29,8 @@ enum class PinReason : std::uint8_t {
   Tracking,     ///< client-side caching: invalidations follow the connection
 };
 
-std::string_view to_str(Disposition disposition);
-std::string_view to_str(PinReason reason);
+std::string_view to_string(Disposition disposition);
+std::string_view to_string(PinReason reason);
 
 /// Command flags, a subset of Redis's command flags plus corral's own.
 enum CommandFlag : std::uint16_t {

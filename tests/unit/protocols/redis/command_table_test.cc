@@ -325,8 +325,8 @@ TEST(RedisCommandTable, ParseTimeout) {
 }
 
 TEST(RedisCommandTable, EnumNames) {
-  EXPECT_EQ(to_str(Disposition::Refused), "Refused");
-  EXPECT_EQ(to_str(PinReason::Tracking), "Tracking");
+  EXPECT_EQ(to_string(Disposition::Refused), "Refused");
+  EXPECT_EQ(to_string(PinReason::Tracking), "Tracking");
 }
 
 TEST(RedisCommandTable, NamesAreUniqueAndLowerCase) {

@@ -215,7 +215,7 @@ TEST_P(RedisEncoderRoundTrip, ScansAsOneFrameOfTheExpectedType) {
     }
     ASSERT_EQ(scanner.scan(view, reply), ScanStatus::Frame) << scanner.error().message;
     EXPECT_EQ(reply.size, wire.size());
-    EXPECT_EQ(reply.type, version == kResp3 ? round_trip.resp3 : round_trip.resp2) << to_str(reply.type);
+    EXPECT_EQ(reply.type, version == kResp3 ? round_trip.resp3 : round_trip.resp2) << to_string(reply.type);
   }
 }
 
