@@ -9,7 +9,7 @@
 
 namespace corral::proxy {
 
-/// Serves Redis clients (RedisSession, proxy/redis/session.h). Not thread-safe: lives on its worker's loop.
+/// Serves Redis clients (RedisSession, proxy/redis/session.cc). Not thread-safe: lives on its worker's loop.
 class RedisFrontend final : public Frontend {
  public:
   explicit RedisFrontend(const ListenerEnv& env) : Frontend(env), local_(*env.config, *env.listener) {}
