@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <utility>
 
 #include "pool/redis_pool.h"
 #include "protocols/redis/encoder.h"
@@ -30,16 +31,15 @@ std::string_view strip_error_prefix(std::string_view reply) {
 }  // namespace
 
 RedisConnection::~RedisConnection() {
-  for (ReplySink* sink : fifo_) sink->deliver(close_reason_.empty() ? error_line("connection closed") : close_reason_);
+  for (ReplySinkRef& sink : fifo_) sink->deliver(close_reason_.empty() ? error_line("connection closed") : close_reason_);
 }
 
-void RedisConnection::submit(std::string_view request, ReplySink* sink) {
+void RedisConnection::submit(std::string_view request, ReplySink& sink) {
   // Idle to busy: the operation timeout counts from now. The reader's pending wait needs no
   // re-arming: it never waits past one operation timeout (see read_deadline()).
   if (fifo_.empty()) last_progress_ = loop_now();
   out_.append(request);
-  sink->expect();
-  fifo_.push_back(sink);
+  fifo_.push_back(sink.expect());
   // The writer runs after every session of this loop iteration had its turn: one write for all.
   writer_wake_.notify_last();
 }
@@ -85,7 +85,7 @@ void RedisConnection::close(std::string reason) {
   stream_.close();
   // Every reply still expected fails: the requests may or may not have run, so none is re-sent.
   while (!fifo_.empty()) {
-    ReplySink* sink = fifo_.front();
+    const ReplySinkRef sink = std::move(fifo_.front());
     fifo_.pop_front();
     sink->deliver(close_reason_);
   }
@@ -280,7 +280,7 @@ void RedisConnection::deliver(const redis::Reply& reply) {
     return;
   }
   if (!fifo_.empty() && !reply.is_push()) {
-    ReplySink* sink = fifo_.front();
+    const ReplySinkRef sink = std::move(fifo_.front());
     fifo_.pop_front();
     sink->deliver(reply.bytes);
     return;

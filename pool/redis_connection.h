@@ -63,14 +63,16 @@ class RedisConnection {
   /// else "". An AUTH checked on the backend answers the client with exactly this.
   const std::string& refusal() const noexcept { return refusal_; }
 
-  /// Queues `request` (complete RESP wire bytes); its reply goes to `sink`. State must be Ready.
-  void submit(std::string_view request, ReplySink* sink);
+  /// Queues `request` (complete RESP wire bytes); its reply goes to `sink`, which the FIFO entry
+  /// keeps alive until then. State must be Ready.
+  void submit(std::string_view request, ReplySink& sink);
   /// Pinned relay mode: queues `request` with no FIFO entry; whatever the server sends goes to the owner.
   void send_raw(std::string_view request);
 
   /// Pinned only: replies that answer no queued request (RESP3 push) go to `owner` (nullptr: none).
   /// While there is an owner the reader waits without the operation timeout (blocking commands,
-  /// subscriptions): the session bounds the wait itself.
+  /// subscriptions): the session bounds the wait itself. Lifetime: not owned; unpinning clears it,
+  /// and the session unpins before its sink goes.
   void set_owner(ReplySink* owner) noexcept;
   /// Pinned only: relay mode (subscribe, MONITOR, tracking): every reply goes to the owner, in order.
   void set_passthrough(bool on) noexcept { passthrough_ = on; }
@@ -104,8 +106,8 @@ class RedisConnection {
   rt::TcpStream stream_;
   std::string out_;       // requests not yet handed to the writer
   std::string writing_;   // requests being written
-  std::deque<ReplySink*> fifo_;  // one entry per request sent or queued, in order
-  ReplySink* owner_ = nullptr;
+  std::deque<ReplySinkRef> fifo_;  // one entry per request sent or queued, in order
+  ReplySink* owner_ = nullptr;     // not owned: see set_owner()
   bool passthrough_ = false;
   RelayFilter* relay_filter_ = nullptr;
   rt::ByteBuffer in_;

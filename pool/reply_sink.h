@@ -4,46 +4,39 @@
 //
 // A session sends one run of requests to one backend connection at a time, so replies arrive in
 // request order and are appended to out_ as they come: no reordering, one copy per reply.
-// The sink is shared by the session and the FIFO entries of backend connections (intrusive count): a
-// session that ends with replies still in flight abandons its sink; late replies are dropped, and
-// the last reference frees it.
+// The sink is shared by the session and the FIFO entries of backend connections, each holding a
+// ReplySinkRef (a count inside the sink: no atomic, no allocation per request). A session that ends
+// with replies still in flight abandons its sink; late replies are dropped, and the last reference
+// frees it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "runtime/notify.h"
 
 namespace corral::pool {
 
-/// Not thread-safe: one loop.
+class ReplySinkRef;
+
+/// Not thread-safe: one loop. Lifetime: made by ReplySinkRef::make(), freed with its last reference.
 class ReplySink {
  public:
-  /// `flush_threshold`: wake the session once this many reply bytes are waiting, even with replies
-  /// still outstanding, so big replies stream. `limit`: more unsent reply bytes than this mark the
-  /// sink overflowed (the client reads too slowly; the session closes it).
-  ReplySink(std::size_t flush_threshold, std::size_t limit) : flush_threshold_(flush_threshold), limit_(limit) {}
   ReplySink(const ReplySink&) = delete;
   ReplySink& operator=(const ReplySink&) = delete;
 
-  static ReplySink* create(std::size_t flush_threshold, std::size_t limit) {
-    return new ReplySink(flush_threshold, limit);
-  }
+  /// One more reply will be delivered (the caller queued a request): the returned reference is the
+  /// one it is delivered through.
+  ReplySinkRef expect() noexcept;
 
-  /// One more reply will be delivered (the caller queued a request). Takes a reference for it.
-  void expect() noexcept {
-    ++outstanding_;
-    ++refs_;
-  }
-
-  /// Delivers one complete reply for an expected request and drops its reference.
+  /// Delivers one complete reply for an expected request.
   void deliver(std::string_view reply) {
     append(reply);
     --outstanding_;
     wake_if_due();
-    release();
   }
 
   /// Delivers bytes that answer no request of the FIFO (subscribe messages, MONITOR lines, RESP3 push).
@@ -80,10 +73,12 @@ class ReplySink {
     abandoned_ = true;
     overflow_cancel_ = nullptr;
     std::string().swap(out_);
-    release();
   }
 
  private:
+  friend class ReplySinkRef;
+
+  ReplySink(std::size_t flush_threshold, std::size_t limit) : flush_threshold_(flush_threshold), limit_(limit) {}
   ~ReplySink() = default;
 
   void append(std::string_view bytes) {
@@ -98,19 +93,64 @@ class ReplySink {
     if (outstanding_ == 0 || out_.size() >= flush_threshold_ || overflowed_) wake_.notify();
   }
   void wake_if_due_unsolicited() { wake_.notify(); }
-  void release() noexcept {
-    if (--refs_ == 0) delete this;
-  }
 
   std::string out_;             // reply bytes not yet handed to the session's writer
   std::size_t outstanding_ = 0;  // replies expected but not delivered
   std::size_t flush_threshold_;
   std::size_t limit_;
-  uint32_t refs_ = 1;           // the session's, plus one per outstanding reply
+  uint32_t refs_ = 0;           // ReplySinkRefs: the session's, plus one per outstanding reply
   bool abandoned_ = false;
   bool overflowed_ = false;
   rt::CancelSource* overflow_cancel_ = nullptr;
   rt::Notify wake_;
 };
+
+/// A counted reference to a ReplySink, move-only: the session holds one, each backend FIFO entry
+/// another. The last one to go frees the sink. Not thread-safe: one loop.
+class ReplySinkRef {
+ public:
+  /// A new sink and its first reference. `flush_threshold`: wake the session once this many reply
+  /// bytes are waiting, even with replies still outstanding, so big replies stream. `limit`: more
+  /// unsent reply bytes than this mark the sink overflowed (the client reads too slowly; the
+  /// session closes it).
+  static ReplySinkRef make(std::size_t flush_threshold, std::size_t limit) {
+    return ReplySinkRef(new ReplySink(flush_threshold, limit));
+  }
+
+  ReplySinkRef() noexcept = default;
+  ReplySinkRef(ReplySinkRef&& other) noexcept : sink_(std::exchange(other.sink_, nullptr)) {}
+  ReplySinkRef& operator=(ReplySinkRef&& other) noexcept {
+    if (this != &other) {
+      release();
+      sink_ = std::exchange(other.sink_, nullptr);
+    }
+    return *this;
+  }
+  ReplySinkRef(const ReplySinkRef&) = delete;
+  ReplySinkRef& operator=(const ReplySinkRef&) = delete;
+  ~ReplySinkRef() { release(); }
+
+  ReplySink* get() const noexcept { return sink_; }
+  ReplySink* operator->() const noexcept { return sink_; }
+  ReplySink& operator*() const noexcept { return *sink_; }
+  explicit operator bool() const noexcept { return sink_ != nullptr; }
+
+ private:
+  friend class ReplySink;
+
+  explicit ReplySinkRef(ReplySink* sink) noexcept : sink_(sink) { ++sink_->refs_; }
+
+  void release() noexcept {
+    if (sink_ != nullptr && --sink_->refs_ == 0) delete sink_;
+    sink_ = nullptr;
+  }
+
+  ReplySink* sink_ = nullptr;
+};
+
+inline ReplySinkRef ReplySink::expect() noexcept {
+  ++outstanding_;
+  return ReplySinkRef(this);
+}
 
 }  // namespace corral::pool

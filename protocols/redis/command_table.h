@@ -29,18 +29,46 @@ enum class PinReason : std::uint8_t {
   Tracking,     ///< client-side caching: invalidations follow the connection
 };
 
-std::string_view to_str(Disposition disposition);
-std::string_view to_str(PinReason reason);
+/// Which of corral's local handlers answers a Local command (proxy/redis/local_commands.h).
+enum class LocalCommand : std::uint8_t {
+  None,  ///< not a Local command
+  Auth,
+  Hello,
+  Select,
+  ClientId,
+  ClientGetname,
+  ClientSetname,
+  ClientSetinfo,
+  ClientInfo,
+  Ping,
+  Echo,
+  Quit,
+  Reset,
+};
 
-/// Command flags, a subset of Redis's command flags plus corral's own.
+/// What a transaction command does to the connection's MULTI / WATCH state.
+enum class TransactionStep : std::uint8_t {
+  None,     ///< not a transaction command
+  Multi,    ///< starts queueing
+  Exec,     ///< runs the queue; ends MULTI and WATCH
+  Discard,  ///< drops the queue; ends MULTI and WATCH
+  Watch,    ///< watches keys (outside MULTI; inside, the server refuses it)
+  Unwatch,  ///< forgets watched keys (outside MULTI; inside, it is queued)
+};
+
+std::string_view to_string(Disposition disposition);
+std::string_view to_string(PinReason reason);
+
+/// What corral must know about a command beyond its disposition. Each flag is read by the proxy.
 enum CommandFlag : std::uint16_t {
   kNone = 0,
-  kWrite = 1 << 0,        ///< may change data or server state: never retry it
-  kReadonly = 1 << 1,     ///< only reads data: safe to retry on another connection
-  kAdmin = 1 << 2,        ///< Redis "admin" flag
-  kBlocking = 1 << 3,     ///< may block (always, or with an option: see kBlockOption)
-  kPubSub = 1 << 4,       ///< Redis "pubsub" flag
-  kBlockOption = 1 << 5,  ///< blocks only with a BLOCK option (XREAD, XREADGROUP)
+  kBlockOption = 1 << 0,        ///< blocks only with a BLOCK option (XREAD, XREADGROUP)
+  kChangesPoolKey = 1 << 1,     ///< may change user, db or RESP version: the pool key (AUTH HELLO SELECT RESET)
+  kAllowedBeforeAuth = 1 << 2,  ///< runs before the client authenticated (AUTH HELLO QUIT RESET)
+  kQueuedInMulti = 1 << 3,      ///< Local, but queued on the backend inside MULTI as redis-server does (PING ECHO)
+  kKeepsConnectionState = 1 << 4,  ///< Local; relayed, it leaves the connection as its key says (PING ECHO QUIT)
+  kUnsubscribe = 1 << 5,        ///< ends subscriptions; the confirmations' counts say how many are left
+  kResetsConnection = 1 << 6,   ///< the server answers +RESET and clears the connection's state (RESET)
 };
 
 /// Unit of a blocking command's timeout argument.
@@ -59,12 +87,13 @@ struct CommandInfo {
   std::uint16_t flags;    ///< CommandFlag bits
   Disposition disposition;
   PinReason pin_reason;
+  LocalCommand local;            ///< Local commands only
+  TransactionStep transaction;   ///< PinReason::Transaction commands only
   TimeoutSpec timeout;           ///< blocking commands only
   std::string_view refusal;      ///< why, for Refused
   std::span<const CommandInfo> subcommands;  ///< non-empty for containers (CLIENT, CONFIG, ...)
 
-  bool is_write() const { return (flags & kWrite) != 0; }
-  bool is_readonly() const { return (flags & kReadonly) != 0; }
+  bool has(CommandFlag flag) const { return (flags & flag) != 0; }
   bool is_container() const { return !subcommands.empty(); }
   /// True when `arg_count` arguments (command name included) satisfy the arity.
   bool arity_accepts(std::size_t arg_count) const;
@@ -89,6 +118,11 @@ struct Route {
   /// True when the argument count satisfies the command's arity (unknown commands: always).
   /// When false, answer append_arity_error() locally, as redis-server would.
   bool arity_ok = true;
+
+  /// The command's flag; false for an unknown command.
+  bool has(CommandFlag flag) const { return command != nullptr && command->has(flag); }
+  LocalCommand local() const { return command != nullptr ? command->local : LocalCommand::None; }
+  TransactionStep transaction() const { return command != nullptr ? command->transaction : TransactionStep::None; }
 };
 
 /// Decides how to handle `request`: resolves the subcommand of a container (an unknown subcommand
@@ -100,6 +134,11 @@ Route route(const Request& request);
 /// For XREAD/XREADGROUP: the index of the BLOCK option's value, parsed the way redis-server's
 /// xreadCommand walks its options (stopping at STREAMS); nullopt when there is no BLOCK.
 std::optional<std::size_t> block_option_index(const Request& request);
+
+/// True when relaying the command leaves a connection's state as its pool key describes: data
+/// commands, (un)subscribing, and the Local commands flagged kKeepsConnectionState. Anything else
+/// (SELECT, CLIENT TRACKING, MULTI...) may leave state that only closing the connection removes.
+bool keeps_connection_state(const Route& route);
 
 /// Where a blocking request carries its timeout, and in which unit.
 struct TimeoutArg {

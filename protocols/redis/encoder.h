@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "protocols/redis/request.h"
@@ -223,6 +224,17 @@ template <ByteSink Out>
 void encode_request(Out& out, const Request& request) {
   append_array_header(out, request.arg_count());
   for (std::size_t i = 0; i < request.arg_count(); ++i) append_bulk(out, request.arg(i));
+}
+
+/// encode_request() into `storage` (cleared first); returns `storage`. resp_bytes()'s rare case.
+std::string_view reencode_request(const Request& request, std::string& storage);
+
+/// The request as a backend gets it: its own bytes, or an inline request re-encoded into `storage`
+/// (cleared first). Lifetime: the view points into the request's buffer or into `storage`.
+/// Inline, with the re-encoding out of line: one test per request on the forwarding hot path.
+inline std::string_view resp_bytes(const Request& request, std::string& storage) {
+  if (!request.is_inline()) return request.bytes();
+  return reencode_request(request, storage);
 }
 
 }  // namespace corral::redis

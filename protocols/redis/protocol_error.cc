@@ -2,7 +2,7 @@
 
 namespace corral::redis {
 
-std::string_view to_str(ScanStatus status) {
+std::string_view to_string(ScanStatus status) {
   switch (status) {
     case ScanStatus::NeedMore: return "NeedMore";
     case ScanStatus::Frame: return "Frame";
@@ -11,7 +11,7 @@ std::string_view to_str(ScanStatus status) {
   return "?";
 }
 
-std::string_view to_str(ErrorCode code) {
+std::string_view to_string(ErrorCode code) {
   switch (code) {
     case ErrorCode::InvalidMultibulkLength: return "InvalidMultibulkLength";
     case ErrorCode::ArrayTooLong: return "ArrayTooLong";

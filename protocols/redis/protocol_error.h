@@ -10,7 +10,7 @@ namespace corral::redis {
 /// frame yet, or one complete frame at their front, or bytes that can never become a valid frame.
 enum class ScanStatus : std::uint8_t { NeedMore, Frame, Error };
 
-std::string_view to_str(ScanStatus status);
+std::string_view to_string(ScanStatus status);
 
 /// Why a scanner rejected its input. Request-side codes whose redis-server counterpart exists carry
 /// redis-server's exact message, so the proxy's `-ERR Protocol error: ...` reads the same.
@@ -43,7 +43,7 @@ enum class ErrorCode : std::uint8_t {
 };
 
 /// Stable name of a code for logs and metrics, e.g. "InvalidBulkLength".
-std::string_view to_str(ErrorCode code);
+std::string_view to_string(ErrorCode code);
 
 /// A rejected frame: the code, and the message (without the "Protocol error: " prefix).
 struct ProtocolError {

@@ -20,6 +20,7 @@
 #include "protocols/redis/encoder.h"
 #include "protocols/redis/limits.h"
 #include "protocols/redis/protocol_error.h"
+#include "protocols/redis/pubsub.h"
 #include "protocols/redis/reply_scanner.h"
 #include "protocols/redis/request.h"
 #include "protocols/redis/request_scanner.h"

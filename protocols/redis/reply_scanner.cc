@@ -31,7 +31,7 @@ std::string type_message(char type) {
 
 }  // namespace
 
-std::string_view to_str(ReplyType type) {
+std::string_view to_string(ReplyType type) {
   switch (type) {
     case ReplyType::SimpleString: return "simple string";
     case ReplyType::Error: return "simple error";

@@ -31,7 +31,7 @@ enum class ReplyType : char {
 };
 
 /// Spec name of a type, e.g. "bulk string", "push".
-std::string_view to_str(ReplyType type);
+std::string_view to_string(ReplyType type);
 
 /// One complete reply framed by ReplyScanner.
 /// Lifetime: bytes points into the scanned buffer; valid until the caller changes those bytes.

@@ -5,11 +5,11 @@
 
 #include "pool/redis_pool.h"
 #include "proxy/frontend.h"
-#include "proxy/redis/context.h"
+#include "proxy/redis/local_commands.h"
 
 namespace corral::proxy {
 
-/// Serves Redis clients (proxy/redis/session.cc). Not thread-safe: lives on its worker's loop.
+/// Serves Redis clients (RedisSession, proxy/redis/session.cc). Not thread-safe: lives on its worker's loop.
 class RedisFrontend final : public Frontend {
  public:
   explicit RedisFrontend(const ListenerEnv& env) : Frontend(env), local_(*env.config, *env.listener) {}

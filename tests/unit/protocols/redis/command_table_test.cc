@@ -29,6 +29,15 @@ class Req {
 
 Route route_of(std::initializer_list<std::string_view> args) { return route(*Req(args)); }
 
+Route route_of_args(const std::vector<std::string_view>& args) {
+  std::string wire;
+  encode_command(wire, std::span<const std::string_view>(args));
+  RequestScanner scanner;
+  Request request;
+  EXPECT_EQ(scanner.scan(wire, request), ScanStatus::Frame);
+  return route(request);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Lookup.
 
@@ -39,8 +48,7 @@ TEST(RedisCommandTable, LookupIgnoresCase) {
   EXPECT_EQ(find_command("gEt"), get);
   EXPECT_EQ(get->name, "get");
   EXPECT_EQ(get->arity, 2);
-  EXPECT_TRUE(get->is_readonly());
-  EXPECT_FALSE(get->is_write());
+  EXPECT_EQ(get->flags, kNone);
   EXPECT_EQ(get->disposition, Disposition::Shared);
 }
 
@@ -231,16 +239,106 @@ TEST(RedisCommandTable, Arity) {
   EXPECT_EQ(out, "-ERR wrong number of arguments for 'client' command\r\n");
 }
 
-TEST(RedisCommandTable, WriteFlags) {
-  for (std::string_view name : {"set", "del", "lpush", "xadd", "eval", "evalsha", "fcall", "publish", "flushall",
-                                "blpop", "exec", "xreadgroup"}) {
-    EXPECT_TRUE(find_command(name)->is_write()) << name;
+// ---------------------------------------------------------------------------------------------
+// What the proxy looks up instead of comparing names: each fact on exactly the commands that have it.
+
+/// Every entry of the table, subcommands included.
+std::vector<const CommandInfo*> every_entry() {
+  std::vector<const CommandInfo*> entries;
+  for (const CommandInfo& info : all_commands()) {
+    entries.push_back(&info);
+    for (const CommandInfo& sub : info.subcommands) entries.push_back(&sub);
   }
-  for (std::string_view name : {"get", "mget", "hgetall", "xread", "eval_ro", "fcall_ro", "scan", "ping"}) {
-    EXPECT_FALSE(find_command(name)->is_write()) << name;
+  return entries;
+}
+
+/// The names of the entries that carry `flag`.
+std::set<std::string_view> flagged(CommandFlag flag) {
+  std::set<std::string_view> names;
+  for (const CommandInfo* info : every_entry()) {
+    if (info->has(flag)) names.insert(info->name);
   }
-  EXPECT_TRUE(route_of({"CONFIG", "SET", "a", "b"}).command->is_write());
-  EXPECT_FALSE(route_of({"CONFIG", "GET", "a"}).command->is_write());
+  return names;
+}
+
+using Names = std::set<std::string_view>;
+
+TEST(RedisCommandTable, FlagsMarkExactlyTheirCommands) {
+  EXPECT_EQ(flagged(kBlockOption), (Names{"xread", "xreadgroup"}));
+  EXPECT_EQ(flagged(kChangesPoolKey), (Names{"auth", "hello", "reset", "select"}));
+  EXPECT_EQ(flagged(kAllowedBeforeAuth), (Names{"auth", "hello", "quit", "reset"}));
+  EXPECT_EQ(flagged(kQueuedInMulti), (Names{"echo", "ping"}));
+  EXPECT_EQ(flagged(kKeepsConnectionState), (Names{"echo", "ping", "quit"}));
+  EXPECT_EQ(flagged(kUnsubscribe), (Names{"punsubscribe", "sunsubscribe", "unsubscribe"}));
+  EXPECT_EQ(flagged(kResetsConnection), (Names{"reset"}));
+}
+
+TEST(RedisCommandTable, RoutesAnswerFlagsInAnyCase) {
+  EXPECT_TRUE(route_of({"Auth", "p"}).has(kAllowedBeforeAuth));
+  EXPECT_TRUE(route_of({"sElEcT", "1"}).has(kChangesPoolKey));
+  EXPECT_TRUE(route_of({"PUNSUBSCRIBE"}).has(kUnsubscribe));
+  EXPECT_FALSE(route_of({"GET", "k"}).has(kAllowedBeforeAuth));
+  EXPECT_FALSE(route_of({"JSON.GET", "k"}).has(kKeepsConnectionState));  // unknown: no flags
+  EXPECT_FALSE(route_of({"CLIENT", "SETNAME", "n"}).has(kChangesPoolKey));
+}
+
+TEST(RedisCommandTable, EveryLocalCommandNamesItsHandler) {
+  const std::vector<std::pair<std::vector<std::string_view>, LocalCommand>> cases = {
+      {{"AUTH", "p"}, LocalCommand::Auth},
+      {{"HELLO"}, LocalCommand::Hello},
+      {{"SELECT", "1"}, LocalCommand::Select},
+      {{"CLIENT", "ID"}, LocalCommand::ClientId},
+      {{"client", "getname"}, LocalCommand::ClientGetname},
+      {{"CLIENT", "SETNAME", "n"}, LocalCommand::ClientSetname},
+      {{"CLIENT", "SETINFO", "LIB-NAME", "x"}, LocalCommand::ClientSetinfo},
+      {{"CLIENT", "INFO"}, LocalCommand::ClientInfo},
+      {{"PING"}, LocalCommand::Ping},
+      {{"ECHO", "x"}, LocalCommand::Echo},
+      {{"QUIT"}, LocalCommand::Quit},
+      {{"RESET"}, LocalCommand::Reset},
+  };
+  for (const auto& [args, handler] : cases) {
+    EXPECT_EQ(route_of_args(args).local(), handler) << ::testing::PrintToString(args);
+  }
+  // Exactly the Local entries have a handler, and no two share one.
+  std::set<LocalCommand> seen;
+  for (const CommandInfo* info : every_entry()) {
+    EXPECT_EQ(info->disposition == Disposition::Local, info->local != LocalCommand::None) << info->name;
+    if (info->local != LocalCommand::None) {
+      EXPECT_TRUE(seen.insert(info->local).second) << info->name;
+    }
+  }
+  EXPECT_EQ(seen.size(), cases.size());
+  EXPECT_EQ(route_of({"GET", "k"}).local(), LocalCommand::None);
+  EXPECT_EQ(route_of({"JSON.GET", "k"}).local(), LocalCommand::None);
+}
+
+TEST(RedisCommandTable, TransactionCommandsNameTheirStep) {
+  EXPECT_EQ(route_of({"MULTI"}).transaction(), TransactionStep::Multi);
+  EXPECT_EQ(route_of({"exec"}).transaction(), TransactionStep::Exec);
+  EXPECT_EQ(route_of({"Discard"}).transaction(), TransactionStep::Discard);
+  EXPECT_EQ(route_of({"WATCH", "k"}).transaction(), TransactionStep::Watch);
+  EXPECT_EQ(route_of({"UNWATCH"}).transaction(), TransactionStep::Unwatch);
+  EXPECT_EQ(route_of({"BLPOP", "k", "0"}).transaction(), TransactionStep::None);
+  EXPECT_EQ(route_of({"JSON.GET", "k"}).transaction(), TransactionStep::None);
+  // Exactly the transaction pins have a step.
+  for (const CommandInfo* info : every_entry()) {
+    EXPECT_EQ(info->pin_reason == PinReason::Transaction, info->transaction != TransactionStep::None) << info->name;
+  }
+}
+
+TEST(RedisCommandTable, WhatKeepsARelayedConnectionsState) {
+  for (auto args : std::vector<std::vector<std::string_view>>{
+           {"GET", "k"}, {"PUBLISH", "c", "m"}, {"JSON.GET", "k"}, {"SUBSCRIBE", "c"}, {"PSUBSCRIBE", "p*"},
+           {"SSUBSCRIBE", "s"}, {"UNSUBSCRIBE"}, {"PUNSUBSCRIBE"}, {"SUNSUBSCRIBE"}, {"PING"}, {"ECHO", "x"},
+           {"QUIT"}}) {
+    EXPECT_TRUE(keeps_connection_state(route_of_args(args))) << ::testing::PrintToString(args);
+  }
+  for (auto args : std::vector<std::vector<std::string_view>>{
+           {"SELECT", "1"}, {"HELLO", "3"}, {"AUTH", "p"}, {"RESET"}, {"CLIENT", "SETNAME", "n"}, {"MULTI"},
+           {"WATCH", "k"}, {"BLPOP", "k", "0"}, {"MONITOR"}, {"CLIENT", "TRACKING", "on"}, {"CLIENT", "KILL", "x"}}) {
+    EXPECT_FALSE(keeps_connection_state(route_of_args(args))) << ::testing::PrintToString(args);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -325,8 +423,8 @@ TEST(RedisCommandTable, ParseTimeout) {
 }
 
 TEST(RedisCommandTable, EnumNames) {
-  EXPECT_EQ(to_str(Disposition::Refused), "Refused");
-  EXPECT_EQ(to_str(PinReason::Tracking), "Tracking");
+  EXPECT_EQ(to_string(Disposition::Refused), "Refused");
+  EXPECT_EQ(to_string(PinReason::Tracking), "Tracking");
 }
 
 TEST(RedisCommandTable, NamesAreUniqueAndLowerCase) {

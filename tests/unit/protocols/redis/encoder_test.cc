@@ -116,6 +116,19 @@ TEST(RedisEncoder, CommandsRoundTripThroughTheRequestScanner) {
   EXPECT_EQ(request.size(), wire.size());
 }
 
+TEST(RedisEncoder, BackendsGetRespEvenForInlineRequests) {
+  const std::string resp = "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+  const std::string inline_get = "GET \"a b\"\r\n";
+  RequestScanner scanner;
+  Request request;
+  std::string storage = "left over";
+  ASSERT_EQ(scanner.scan(resp, request), ScanStatus::Frame);
+  EXPECT_EQ(resp_bytes(request, storage).data(), resp.data());  // the client's own bytes, not a copy
+  ASSERT_EQ(scanner.scan(inline_get, request), ScanStatus::Frame);
+  EXPECT_EQ(resp_bytes(request, storage), "*2\r\n$3\r\nGET\r\n$3\r\na b\r\n");
+  EXPECT_EQ(storage, "*2\r\n$3\r\nGET\r\n$3\r\na b\r\n");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Round trip: every encoder's output is one complete frame of the expected type for the reply
 // scanner, in both protocol versions.
@@ -215,7 +228,7 @@ TEST_P(RedisEncoderRoundTrip, ScansAsOneFrameOfTheExpectedType) {
     }
     ASSERT_EQ(scanner.scan(view, reply), ScanStatus::Frame) << scanner.error().message;
     EXPECT_EQ(reply.size, wire.size());
-    EXPECT_EQ(reply.type, version == kResp3 ? round_trip.resp3 : round_trip.resp2) << to_str(reply.type);
+    EXPECT_EQ(reply.type, version == kResp3 ? round_trip.resp3 : round_trip.resp2) << to_string(reply.type);
   }
 }
 

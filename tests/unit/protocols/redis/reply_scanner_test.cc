@@ -118,11 +118,11 @@ const std::vector<ReplyCase>& reply_cases() {
 void expect_outcome(const ReplyCase& c, const Outcome<ScannedReply>& outcome) {
   ASSERT_EQ(outcome.frames.size(), c.types.size());
   for (std::size_t i = 0; i < c.types.size(); ++i) {
-    EXPECT_EQ(outcome.frames[i].type, c.types[i]) << "frame " << i << ": " << to_str(outcome.frames[i].type);
+    EXPECT_EQ(outcome.frames[i].type, c.types[i]) << "frame " << i << ": " << to_string(outcome.frames[i].type);
   }
   ASSERT_EQ(outcome.error.has_value(), c.error.has_value());
   if (c.error) {
-    EXPECT_EQ(outcome.error->code, *c.error) << to_str(outcome.error->code);
+    EXPECT_EQ(outcome.error->code, *c.error) << to_string(outcome.error->code);
     EXPECT_EQ(outcome.error->message, c.message);
   }
 }
@@ -369,8 +369,8 @@ TEST(RedisPeekElements, NonAggregatesGiveNothing) {
 }
 
 TEST(RedisReplyTypeNames, HaveSpecNames) {
-  EXPECT_EQ(to_str(ReplyType::BulkString), "bulk string");
-  EXPECT_EQ(to_str(ReplyType::Push), "push");
+  EXPECT_EQ(to_string(ReplyType::BulkString), "bulk string");
+  EXPECT_EQ(to_string(ReplyType::Push), "push");
 }
 
 }  // namespace

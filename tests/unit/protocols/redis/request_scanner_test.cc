@@ -141,7 +141,7 @@ void expect_outcome(const RequestCase& c, const Outcome<ScannedRequest>& outcome
   }
   ASSERT_EQ(outcome.error.has_value(), c.error.has_value());
   if (c.error) {
-    EXPECT_EQ(outcome.error->code, *c.error) << to_str(outcome.error->code);
+    EXPECT_EQ(outcome.error->code, *c.error) << to_string(outcome.error->code);
     EXPECT_EQ(outcome.error->message, c.message);
   }
 }
@@ -434,9 +434,9 @@ TEST(RedisRequestScannerRandom, RandomPipelinesRoundTrip) {
 }
 
 TEST(RedisErrorCodes, HaveNames) {
-  EXPECT_EQ(to_str(ErrorCode::InvalidBulkLength), "InvalidBulkLength");
-  EXPECT_EQ(to_str(ErrorCode::StreamedNotSupported), "StreamedNotSupported");
-  EXPECT_EQ(to_str(ScanStatus::NeedMore), "NeedMore");
+  EXPECT_EQ(to_string(ErrorCode::InvalidBulkLength), "InvalidBulkLength");
+  EXPECT_EQ(to_string(ErrorCode::StreamedNotSupported), "StreamedNotSupported");
+  EXPECT_EQ(to_string(ScanStatus::NeedMore), "NeedMore");
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "proxy/redis/context.h"
+#include "proxy/redis/local_commands.h"
 
 #include <charconv>
 
@@ -56,15 +56,10 @@ pool::RedisKey RedisLocalCommands::pool_key(const RedisContext& context) const {
   return key;
 }
 
-bool RedisLocalCommands::allowed_unauthenticated(const redis::Request& request) {
-  return request.is_command("auth") || request.is_command("hello") || request.is_command("quit") ||
-         request.is_command("reset");
-}
-
 LocalOutcome RedisLocalCommands::answer(const redis::Request& request, const redis::Route& route,
                                         RedisContext& context, const pool::RedisServerInfo& info, std::string& out,
                                         BackendQuestion& question, const std::string* backend_auth_error) const {
-  if (!context.authenticated && !allowed_unauthenticated(request)) {
+  if (!context.authenticated && !route.has(redis::kAllowedBeforeAuth)) {
     out.append(kNoAuth);
     return LocalOutcome::Answered;
   }
@@ -72,38 +67,57 @@ LocalOutcome RedisLocalCommands::answer(const redis::Request& request, const red
     redis::append_arity_error(out, *route.command);
     return LocalOutcome::Answered;
   }
-  if (request.is_command("ping")) {
-    // The table's arity (-1) admits any count, but redis-server's pingCommand takes at most one
-    // message and answers more with the arity error.
-    if (request.arg_count() > 2) {
-      redis::append_arity_error(out, *route.command);
-    } else if (request.arg_count() == 1) {
-      out.append("+PONG\r\n");
-    } else {
+  using redis::LocalCommand;
+  switch (route.local()) {
+    case LocalCommand::Auth: return auth(request, context, out, question, backend_auth_error);
+    case LocalCommand::Hello: return hello(request, context, info, out, question, backend_auth_error);
+    case LocalCommand::Select: return select(request, context, info, out, question);
+    case LocalCommand::ClientId:
+      redis::append_integer(out, static_cast<std::int64_t>(context.id));
+      return LocalOutcome::Answered;
+    case LocalCommand::ClientGetname:
+      append_bulk_or_null(out, context.name, context.name.empty(), context.resp);
+      return LocalOutcome::Answered;
+    case LocalCommand::ClientSetname:
+      client_setname(request, context, out);
+      return LocalOutcome::Answered;
+    case LocalCommand::ClientSetinfo:
+      client_setinfo(request, context, out);
+      return LocalOutcome::Answered;
+    case LocalCommand::ClientInfo:
+      append_client_info(context, out);
+      return LocalOutcome::Answered;
+    case LocalCommand::Ping:
+      ping(request, route, out);
+      return LocalOutcome::Answered;
+    case LocalCommand::Echo:
       redis::append_bulk(out, request.arg(1));
-    }
-    return LocalOutcome::Answered;
+      return LocalOutcome::Answered;
+    case LocalCommand::Quit:
+      out.append(kOk);
+      return LocalOutcome::Close;
+    case LocalCommand::Reset:
+      reset(context);
+      out.append("+RESET\r\n");
+      return LocalOutcome::Answered;
+    case LocalCommand::None:
+      break;
   }
-  if (request.is_command("echo")) {
-    redis::append_bulk(out, request.arg(1));
-    return LocalOutcome::Answered;
-  }
-  if (request.is_command("quit")) {
-    out.append(kOk);
-    return LocalOutcome::Close;
-  }
-  if (request.is_command("reset")) {
-    reset(context);
-    out.append("+RESET\r\n");
-    return LocalOutcome::Answered;
-  }
-  if (request.is_command("auth")) return auth(request, context, out, question, backend_auth_error);
-  if (request.is_command("hello")) return hello(request, context, info, out, question, backend_auth_error);
-  if (request.is_command("select")) return select(request, context, info, out, question);
-  if (request.is_command("client")) return client(request, context, out);
-  // The command table marks only the commands above Local; anything else is a table bug.
+  // The command table names a handler for every Local command; anything else is a table bug.
   out.append("-ERR corral: command has no local handler\r\n");
   return LocalOutcome::Answered;
+}
+
+void RedisLocalCommands::ping(const redis::Request& request, const redis::Route& route, std::string& out) {
+  // The table's arity (-1) admits any count, but redis-server's pingCommand takes at most one
+  // message and answers more with the arity error.
+  if (request.arg_count() > 2) {
+    redis::append_arity_error(out, *route.command);
+  } else if (request.arg_count() == 1) {
+    out.append("+PONG\r\n");
+  } else {
+    redis::append_bulk(out, request.arg(1));
+  }
 }
 
 void RedisLocalCommands::reset(RedisContext& context) const {
@@ -302,38 +316,28 @@ LocalOutcome RedisLocalCommands::select(const redis::Request& request, RedisCont
   return LocalOutcome::Answered;
 }
 
-LocalOutcome RedisLocalCommands::client(const redis::Request& request, RedisContext& context, std::string& out) const {
-  const std::string_view sub = request.arg(1);
-  if (redis::iequals(sub, "id")) {
-    redis::append_integer(out, static_cast<std::int64_t>(context.id));
-  } else if (redis::iequals(sub, "getname")) {
-    append_bulk_or_null(out, context.name, context.name.empty(), context.resp);
-  } else if (redis::iequals(sub, "setname")) {
-    if (!valid_client_name(request.arg(2))) {
-      out.append("-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
-    } else {
-      context.name = std::string(request.arg(2));
-      out.append(kOk);
-    }
-  } else if (redis::iequals(sub, "setinfo")) {
-    const std::string_view attribute = request.arg(2);
-    const std::string_view value = request.arg(3);
-    const bool is_name = redis::iequals(attribute, "lib-name");
-    if (!is_name && !redis::iequals(attribute, "lib-ver")) {
-      out.append("-ERR Unrecognized option '").append(attribute).append("'\r\n");
-    } else if (!valid_client_name(value)) {
-      out.append("-ERR ").append(is_name ? "lib-name" : "lib-ver")
-          .append(" cannot contain spaces, newlines or special characters.\r\n");
-    } else {
-      (is_name ? context.lib_name : context.lib_ver) = std::string(value);
-      out.append(kOk);
-    }
-  } else if (redis::iequals(sub, "info")) {
-    append_client_info(context, out);
-  } else {
-    out.append("-ERR corral: CLIENT ").append(sub).append(" has no local handler\r\n");
+void RedisLocalCommands::client_setname(const redis::Request& request, RedisContext& context, std::string& out) {
+  if (!valid_client_name(request.arg(2))) {
+    out.append("-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
+    return;
   }
-  return LocalOutcome::Answered;
+  context.name = std::string(request.arg(2));
+  out.append(kOk);
+}
+
+void RedisLocalCommands::client_setinfo(const redis::Request& request, RedisContext& context, std::string& out) {
+  const std::string_view attribute = request.arg(2);
+  const std::string_view value = request.arg(3);
+  const bool is_name = redis::iequals(attribute, "lib-name");
+  if (!is_name && !redis::iequals(attribute, "lib-ver")) {
+    out.append("-ERR Unrecognized option '").append(attribute).append("'\r\n");
+  } else if (!valid_client_name(value)) {
+    out.append("-ERR ").append(is_name ? "lib-name" : "lib-ver")
+        .append(" cannot contain spaces, newlines or special characters.\r\n");
+  } else {
+    (is_name ? context.lib_name : context.lib_ver) = std::string(value);
+    out.append(kOk);
+  }
 }
 
 void RedisLocalCommands::append_client_info(const RedisContext& context, std::string& out) const {
@@ -341,8 +345,8 @@ void RedisLocalCommands::append_client_info(const RedisContext& context, std::st
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - context.created).count();
   std::string line = "id=" + std::to_string(context.id) + " addr=" + context.peer + " laddr=" + context.local +
                      " fd=-1 name=" + context.name + " age=" + std::to_string(age) +
-                     " idle=0 flags=" + (context.in_multi ? "x" : "N") + " db=" + std::to_string(context.db) +
-                     " sub=0 psub=0 ssub=0 multi=" + (context.in_multi ? "0" : "-1") +
+                     " idle=0 flags=" + (context.transaction.in_multi() ? "x" : "N") + " db=" + std::to_string(context.db) +
+                     " sub=0 psub=0 ssub=0 multi=" + (context.transaction.in_multi() ? "0" : "-1") +
                      " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r"
                      " cmd=client|info user=" + context.user +
                      " redir=-1 resp=" + std::to_string(static_cast<int>(context.resp)) + " lib-name=" +

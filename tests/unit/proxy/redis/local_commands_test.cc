@@ -1,6 +1,6 @@
 // RedisLocalCommands: every reply corral gives itself, checked to the byte in RESP2 and RESP3, and
 // the context and pool key each command leaves behind.
-#include "proxy/redis/context.h"
+#include "proxy/redis/local_commands.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -146,14 +146,14 @@ TEST_F(LocalCommands, OnlyAuthHelloQuitResetRunBeforeAuthentication) {
     redis::RequestScanner scanner;
     redis::Request request;
     ASSERT_EQ(scanner.scan(wire_, request), redis::ScanStatus::Frame);
-    EXPECT_TRUE(RedisLocalCommands::allowed_unauthenticated(request)) << name;
+    EXPECT_TRUE(redis::route(request).has(redis::kAllowedBeforeAuth)) << name;
   }
   for (const auto* name : {"PING", "ECHO", "SELECT", "CLIENT", "GET"}) {
     wire_ = encode({name});
     redis::RequestScanner scanner;
     redis::Request request;
     ASSERT_EQ(scanner.scan(wire_, request), redis::ScanStatus::Frame);
-    EXPECT_FALSE(RedisLocalCommands::allowed_unauthenticated(request)) << name;
+    EXPECT_FALSE(redis::route(request).has(redis::kAllowedBeforeAuth)) << name;
   }
 }
 
@@ -197,8 +197,8 @@ TEST_P(LocalCommandsBothResp, ResetRestoresTheInitialContextButKeepsTheConnectio
   EXPECT_EQ(reply({"SELECT", "7"}), "+OK\r\n");
   EXPECT_EQ(reply({"CLIENT", "SETNAME", "named"}), "+OK\r\n");
   EXPECT_EQ(reply({"CLIENT", "SETINFO", "LIB-NAME", "lib"}), "+OK\r\n");
-  context_.in_multi = true;
-  context_.watching = true;
+  context_.transaction.forwarded(redis::TransactionStep::Watch);
+  context_.transaction.forwarded(redis::TransactionStep::Multi);
   const auto created = context_.created;
   EXPECT_EQ(reply({"RESET"}), "+RESET\r\n");
   EXPECT_EQ(context_.id, 42u);
@@ -214,8 +214,8 @@ TEST_P(LocalCommandsBothResp, ResetRestoresTheInitialContextButKeepsTheConnectio
   EXPECT_EQ(context_.name, "");
   // redis-server keeps lib-name and lib-ver: they still describe the library behind the connection.
   EXPECT_EQ(context_.lib_name, "lib");
-  EXPECT_FALSE(context_.in_multi);
-  EXPECT_FALSE(context_.watching);
+  EXPECT_FALSE(context_.transaction.in_multi());
+  EXPECT_FALSE(context_.transaction.watching());
 }
 
 // ---- AUTH ---------------------------------------------------------------------------------------
