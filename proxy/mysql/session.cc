@@ -275,7 +275,7 @@ rt::Task<bool> MysqlSession::handshake() {
                                                  std::move(response->auth_response), reply_sequence);
   if (!auth.ok) co_return false;
   std::string schema = (capabilities & mysql::CLIENT_CONNECT_WITH_DB) != 0 ? response->database : std::string();
-  context_.login(*env_.listener, *user, std::move(schema), std::string(charset_of_collation(response->character_set)),
+  context_.login(*env_.listener, *user, std::move(schema), std::string(mysql::charset_of_collation(response->character_set)),
                  capabilities, env_.config->mysql.local_infile);
   if (!context_.schema().empty()) {
     const bool schema_ok = co_await check_schema(auth.next_sequence_id);
@@ -431,7 +431,7 @@ rt::Task<MysqlSession::Step> MysqlSession::dispatch(const ClientPacket& packet) 
     case mysql::Command::COM_FIELD_LIST:
     case mysql::Command::COM_STATISTICS: {
       // Named: g++ 12 destroys a temporary in a co_await expression twice.
-      const StatementTraits no_traits;
+      const mysql::StatementTraits no_traits;
       co_return co_await relay_statement(packet, no_traits);
     }
     case mysql::Command::COM_PING: {
@@ -458,7 +458,7 @@ rt::Task<MysqlSession::Step> MysqlSession::dispatch(const ClientPacket& packet) 
 
 rt::Task<MysqlSession::Step> MysqlSession::handle_query(const ClientPacket& packet) {
   auto query = mysql::decode_com_query(packet.payload, context_.capabilities(), limits_);
-  const StatementTraits traits = classify_statement(query ? query->query : std::string_view{});
+  const mysql::StatementTraits traits = mysql::classify_statement(query ? query->query : std::string_view{});
   const auto reply_sequence = static_cast<std::uint8_t>(packet.sequence_id + 1);
   if (traits.local_infile && !env_.config->mysql.local_infile) {
     queue_error(reply_sequence, kErrNotAllowedCommand,
@@ -466,7 +466,7 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_query(const ClientPacket& pack
   } else if (traits.kill) {
     queue_error(reply_sequence, mysql::ER_NOT_SUPPORTED_YET,
                 "corral: KILL is not supported (backend threads are shared by many clients)");
-  } else if (traits.local != LocalAnswer::None && !lease_) {
+  } else if (traits.asks_for != mysql::PreviousStatementQuery::None && !lease_) {
     co_return co_await answer_locally(traits);
   } else {
     co_return co_await relay_statement(packet, traits);
@@ -475,30 +475,30 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_query(const ClientPacket& pack
   co_return flushed ? Step::Next : Step::Close;
 }
 
-rt::Task<MysqlSession::Step> MysqlSession::answer_locally(const StatementTraits& traits) {
+rt::Task<MysqlSession::Step> MysqlSession::answer_locally(const mysql::StatementTraits& traits) {
   std::vector<mysql::ColumnDefinition41> columns;
   std::vector<std::vector<mysql::TextValue>> rows;
   std::string value;
-  switch (traits.local) {
-    case LocalAnswer::RowCount:
+  switch (traits.asks_for) {
+    case mysql::PreviousStatementQuery::RowCount:
       columns.push_back(mysql::make_integer_column(traits.column_name));
       value = std::to_string(context_.row_count());
       break;
-    case LocalAnswer::FoundRows:
+    case mysql::PreviousStatementQuery::FoundRows:
       columns.push_back(mysql::make_integer_column(traits.column_name, true));
       value = std::to_string(context_.found_rows());
       break;
-    case LocalAnswer::WarningCount:
+    case mysql::PreviousStatementQuery::WarningCount:
       // A statement with warnings or an error keeps its connection, so the count here is always 0.
       columns.push_back(mysql::make_integer_column(traits.column_name, true));
       value = "0";
       break;
-    case LocalAnswer::ShowWarnings:
+    case mysql::PreviousStatementQuery::ShowWarnings:
       columns.push_back(mysql::make_text_column("Level", 7));
       columns.push_back(mysql::make_integer_column("Code", true));
       columns.push_back(mysql::make_text_column("Message", 512));
       break;
-    case LocalAnswer::None:
+    case mysql::PreviousStatementQuery::None:
       break;
   }
   if (!value.empty()) rows.push_back({mysql::TextValue(value)});
@@ -507,7 +507,7 @@ rt::Task<MysqlSession::Step> MysqlSession::answer_locally(const StatementTraits&
   co_return flushed ? Step::Next : Step::Close;
 }
 
-rt::Task<MysqlSession::Step> MysqlSession::relay_statement(const ClientPacket& packet, const StatementTraits& traits) {
+rt::Task<MysqlSession::Step> MysqlSession::relay_statement(const ClientPacket& packet, const mysql::StatementTraits& traits) {
   pool::MysqlConnection* backend = ready_backend(traits.uses_last_insert_id);
   if (backend == nullptr) {
     backend = co_await backend_for_statement(traits.uses_last_insert_id);
@@ -587,7 +587,7 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_change_user(const ClientPacket
   const AuthOutcome auth = co_await authenticate(user, change->username, std::move(plugin),
                                                  std::move(change->auth_response), reply_sequence);
   if (!auth.ok) co_return Step::Close;  // as mysqld: a failed COM_CHANGE_USER ends the connection
-  std::string charset = change->character_set ? std::string(charset_of_collation(*change->character_set))
+  std::string charset = change->character_set ? std::string(mysql::charset_of_collation(*change->character_set))
                                               : std::string();
   context_.login(*env_.listener, *user, std::move(change->database), std::move(charset), context_.capabilities(),
                  env_.config->mysql.local_infile);
@@ -853,7 +853,7 @@ rt::Task<bool> MysqlSession::relay_local_infile(pool::MysqlConnection& backend) 
   }
 }
 
-void MysqlSession::end_statement(pool::MysqlConnection& backend, const StatementTraits& traits) {
+void MysqlSession::end_statement(pool::MysqlConnection& backend, const mysql::StatementTraits& traits) {
   const mysql::ResponseSummary& summary = backend.summary();
   context_.learn_from_response(summary, backend.session_changes(), backend.status_flags(), traits, last_result_set_);
   if (backend.replayed_variables() != context_.variables_text()) {

@@ -90,7 +90,7 @@ class MysqlSession {
   rt::Task<RelayEnd> relay_response(pool::MysqlConnection& backend);
   /// Ends a statement whose response was relayed completely: the context learns from it, then the
   /// lease stays with the session while a pin is in force, else it goes back to the pool.
-  void end_statement(pool::MysqlConnection& backend, const StatementTraits& traits);
+  void end_statement(pool::MysqlConnection& backend, const mysql::StatementTraits& traits);
   /// Lets the client's statement about to be sent on `backend` run as long as mysql.statement_timeout
   /// allows (no bound by default, as on a direct connection) instead of pool.operation_timeout, which
   /// is meant for corral's own short statements. Lasts until the connection goes back to the pool.
@@ -151,8 +151,8 @@ class MysqlSession {
 
   rt::Task<Step> dispatch(const ClientPacket& packet);
   rt::Task<Step> handle_query(const ClientPacket& packet);
-  rt::Task<Step> relay_statement(const ClientPacket& packet, const StatementTraits& traits);
-  rt::Task<Step> answer_locally(const StatementTraits& traits);
+  rt::Task<Step> relay_statement(const ClientPacket& packet, const mysql::StatementTraits& traits);
+  rt::Task<Step> answer_locally(const mysql::StatementTraits& traits);
   rt::Task<Step> handle_set_option(const ClientPacket& packet);
   rt::Task<Step> handle_change_user(const ClientPacket& packet);
   rt::Task<Step> handle_reset_connection();

@@ -166,10 +166,10 @@ rt::Task<bool> MysqlStatements::prepare(MysqlSession& session, const ClientPacke
     if (!outcome) co_return backend_failed(session, *backend, packet);
     if (!outcome->refusal.empty()) {
       session.queue_packet(reply_sequence(packet), outcome->refusal);
-      session.end_statement(*backend, StatementTraits{});
+      session.end_statement(*backend, mysql::StatementTraits{});
       co_return co_await session.flush();
     }
-    session.end_statement(*backend, StatementTraits{});
+    session.end_statement(*backend, mysql::StatementTraits{});
   }
   // Ids are never 0 and never one still in use (after 2^32 prepares the counter wraps).
   while (next_id_ == 0 || statements_.contains(next_id_)) ++next_id_;
@@ -242,7 +242,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlSession& session, const ClientPacke
     if (!started) co_return backend_failed(session, *backend, packet);
     if (!started->refusal.empty()) {
       session.queue_packet(reply_sequence(packet), started->refusal);
-      session.end_statement(*backend, StatementTraits{});
+      session.end_statement(*backend, mysql::StatementTraits{});
       co_return co_await session.flush();
     }
     backend_statement = started->statement;
@@ -262,7 +262,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlSession& session, const ClientPacke
     ++open_cursors_;
   }
   session.set_cursor_pin(open_cursors_ > 0);
-  session.end_statement(*backend, StatementTraits{});
+  session.end_statement(*backend, mysql::StatementTraits{});
   const auto written = co_await session.write_queued();  // the socket awaited directly: no flush() frame
   co_return session.after_write_queued(written);
 }
@@ -301,7 +301,7 @@ rt::Task<bool> MysqlStatements::fetch(MysqlSession& session, const ClientPacket&
     close_cursor(*statement);  // the server closed it with the last row (or on the error)
   }
   session.set_cursor_pin(open_cursors_ > 0);
-  session.end_statement(*backend, StatementTraits{});
+  session.end_statement(*backend, mysql::StatementTraits{});
   co_return co_await session.flush();
 }
 
@@ -355,7 +355,7 @@ rt::Task<bool> MysqlStatements::reset(MysqlSession& session, const ClientPacket&
   if (end == MysqlSession::RelayEnd::BackendLost) co_return session.after_backend_lost() == MysqlSession::Step::Next;
   if (end == MysqlSession::RelayEnd::ClientGone) co_return false;
   session.set_cursor_pin(open_cursors_ > 0);
-  session.end_statement(*backend, StatementTraits{});
+  session.end_statement(*backend, mysql::StatementTraits{});
   co_return co_await session.flush();
 }
 
