@@ -1,0 +1,44 @@
+// Where a MySQL client command goes, decided from the command byte and the statement's traits alone
+// (no I/O), so the session's dispatch is a switch over these answers and the rules are unit-tested.
+//
+//   mysql::Command ─► route_command() ─► Query ─► route_query(traits, ...) ─► Relay | AnswerLocally
+//                                       │                                    | RefuseLocalInfile | RefuseKill
+//                                       ├► Relay (COM_INIT_DB, COM_FIELD_LIST, COM_STATISTICS)
+//                                       ├► PreparedStatement (COM_STMT_*) ─► MysqlStatements
+//                                       ├► Ping | Quit | SetOption | ChangeUser | ResetConnection (corral)
+//                                       └► Unsupported ─► ERR 1047 08S01
+#pragma once
+
+#include <cstdint>
+
+#include "protocols/mysql/constants.h"
+#include "protocols/mysql/statement_classifier.h"
+
+namespace corral::proxy {
+
+/// Who handles a client command.
+enum class CommandRoute : std::uint8_t {
+  Query,              // COM_QUERY: classified, then route_query()
+  Relay,              // relayed to a backend connection as it is
+  PreparedStatement,  // COM_STMT_*: the session's prepared statements
+  Ping,               // COM_PING: OK from corral
+  Quit,               // COM_QUIT: the connection closes
+  SetOption,          // COM_SET_OPTION: multi-statements on/off, part of the pool key
+  ChangeUser,         // COM_CHANGE_USER: the session ends, the new user logs in
+  ResetConnection,    // COM_RESET_CONNECTION: the session's state ends, the user stays
+  Unsupported,        // ERR 1047: every other command (replication, COM_SHUTDOWN, COM_PROCESS_KILL...)
+};
+CommandRoute route_command(mysql::Command command) noexcept;
+
+/// What becomes of a COM_QUERY.
+enum class QueryRoute : std::uint8_t {
+  Relay,              // to a backend connection
+  AnswerLocally,      // asks about the previous statement, answered from the context
+  RefuseLocalInfile,  // ERR 1148: LOAD DATA LOCAL without mysql.local_infile
+  RefuseKill,         // ERR 1235: KILL names backend threads that other clients share
+};
+/// `local_infile_allowed` is mysql.local_infile; `holds_backend` is true while the session keeps a
+/// backend connection (which then answers questions about the previous statement itself).
+QueryRoute route_query(const mysql::StatementTraits& traits, bool local_infile_allowed, bool holds_backend) noexcept;
+
+}  // namespace corral::proxy
