@@ -12,8 +12,6 @@ namespace corral::proxy {
 namespace {
 
 constexpr std::size_t kReadChunk = 16 * 1024;
-/// Buffers larger than this are freed between commands instead of kept for an idle client.
-constexpr std::size_t kKeepBufferCapacity = 256 * 1024;
 
 }  // namespace
 
@@ -87,11 +85,6 @@ rt::Task<bool> MysqlClientChannel::read_packet(ClientPacket& packet, rt::Deadlin
   }
 }
 
-void MysqlClientChannel::consume_packet() noexcept {
-  in_.consume(pending_consume_);
-  pending_consume_ = 0;
-}
-
 rt::Task<bool> MysqlClientChannel::read_more(rt::Deadline deadline) {
   const auto n = co_await client_.read_some(in_.writable(kReadChunk), deadline, cancel_);
   if (!n || *n == 0) co_return false;
@@ -112,11 +105,6 @@ rt::Task<void> MysqlClientChannel::discard_input() {
     if (!n || *n == 0) break;
     discarded += *n;
   }
-}
-
-void MysqlClientChannel::shrink_buffers() {
-  if (out_.capacity() > kKeepBufferCapacity) std::string().swap(out_);
-  if (scratch_.capacity() > kKeepBufferCapacity) std::string().swap(scratch_);
 }
 
 // ---- output ---------------------------------------------------------------------------------------

@@ -42,6 +42,9 @@ struct ClientPacket {
 
 class MysqlClientChannel {
  public:
+  /// Buffers larger than this are freed between commands instead of kept for an idle client.
+  static constexpr std::size_t kKeepBufferCapacity = 256 * 1024;
+
   /// `context` gives OK packets their status flags and format; `cancel` fires when the worker stops.
   /// Lifetime: both outlive the channel.
   MysqlClientChannel(rt::TcpStream client, const ListenerEnv& env, const MysqlContext& context,
@@ -52,7 +55,10 @@ class MysqlClientChannel {
   /// framed gets its ERR (1153, 1156, 1835) before false is returned. False: close the session.
   rt::Task<bool> read_packet(ClientPacket& packet, rt::Deadline deadline, bool idle);
   /// Drops the packet read_packet() returned from the read buffer (it views the buffer until then).
-  void consume_packet() noexcept;
+  void consume_packet() noexcept {
+    in_.consume(pending_consume_);
+    pending_consume_ = 0;
+  }
   /// Client bytes buffered after the packets consumed so far (LOCAL INFILE file packets).
   std::string_view buffered() const noexcept { return in_.readable(); }
   void consume(std::size_t bytes) noexcept { in_.consume(bytes); }
@@ -87,7 +93,10 @@ class MysqlClientChannel {
   bool send_or_queue(std::string_view wire);
 
   /// Frees buffers grown by a large command, so an idle client does not keep them.
-  void shrink_buffers();
+  void shrink_buffers() {
+    if (out_.capacity() > kKeepBufferCapacity) std::string().swap(out_);
+    if (scratch_.capacity() > kKeepBufferCapacity) std::string().swap(scratch_);
+  }
   /// After a refused oversized packet: stops writing and reads (bounded) what the client still sends,
   /// so it reads the error before the connection closes.
   rt::Task<void> discard_input();

@@ -28,7 +28,6 @@ enum class CommandRoute : std::uint8_t {
   ResetConnection,    // COM_RESET_CONNECTION: the session's state ends, the user stays
   Unsupported,        // ERR 1047: every other command (replication, COM_SHUTDOWN, COM_PROCESS_KILL...)
 };
-CommandRoute route_command(mysql::Command command) noexcept;
 
 /// What becomes of a COM_QUERY.
 enum class QueryRoute : std::uint8_t {
@@ -37,8 +36,47 @@ enum class QueryRoute : std::uint8_t {
   RefuseLocalInfile,  // ERR 1148: LOAD DATA LOCAL without mysql.local_infile
   RefuseKill,         // ERR 1235: KILL names backend threads that other clients share
 };
+
+/// Who handles `command`. Inline, as route_query(): dispatch runs them on every command.
+constexpr CommandRoute route_command(mysql::Command command) noexcept {
+  switch (command) {
+    case mysql::Command::COM_QUERY:
+      return CommandRoute::Query;
+    case mysql::Command::COM_INIT_DB:
+    case mysql::Command::COM_FIELD_LIST:
+    case mysql::Command::COM_STATISTICS:
+      return CommandRoute::Relay;
+    case mysql::Command::COM_STMT_PREPARE:
+    case mysql::Command::COM_STMT_EXECUTE:
+    case mysql::Command::COM_STMT_SEND_LONG_DATA:
+    case mysql::Command::COM_STMT_CLOSE:
+    case mysql::Command::COM_STMT_RESET:
+    case mysql::Command::COM_STMT_FETCH:
+    case mysql::Command::COM_STMT_BULK_EXECUTE:
+      return CommandRoute::PreparedStatement;
+    case mysql::Command::COM_PING:
+      return CommandRoute::Ping;
+    case mysql::Command::COM_QUIT:
+      return CommandRoute::Quit;
+    case mysql::Command::COM_SET_OPTION:
+      return CommandRoute::SetOption;
+    case mysql::Command::COM_CHANGE_USER:
+      return CommandRoute::ChangeUser;
+    case mysql::Command::COM_RESET_CONNECTION:
+      return CommandRoute::ResetConnection;
+    default:
+      return CommandRoute::Unsupported;
+  }
+}
+
 /// `local_infile_allowed` is mysql.local_infile; `holds_backend` is true while the session keeps a
 /// backend connection (which then answers questions about the previous statement itself).
-QueryRoute route_query(const mysql::StatementTraits& traits, bool local_infile_allowed, bool holds_backend) noexcept;
+constexpr QueryRoute route_query(const mysql::StatementTraits& traits, bool local_infile_allowed,
+                                 bool holds_backend) noexcept {
+  if (traits.local_infile && !local_infile_allowed) return QueryRoute::RefuseLocalInfile;
+  if (traits.kill) return QueryRoute::RefuseKill;
+  if (traits.asks_for != mysql::PreviousStatementQuery::None && !holds_backend) return QueryRoute::AnswerLocally;
+  return QueryRoute::Relay;
+}
 
 }  // namespace corral::proxy

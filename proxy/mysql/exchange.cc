@@ -260,11 +260,6 @@ rt::Task<MysqlExchange::RelayEnd> MysqlExchange::relay_response(pool::MysqlConne
   co_return RelayEnd::BackendLost;
 }
 
-bool MysqlExchange::strips_session_state(const pool::MysqlConnection& backend) const noexcept {
-  return (backend.capabilities() & mysql::CLIENT_SESSION_TRACK) != 0 &&
-         (context_.capabilities() & mysql::CLIENT_SESSION_TRACK) == 0;
-}
-
 bool MysqlExchange::needs_session_state_stripped(const pool::MysqlConnection& backend,
                                                  const mysql::ResponseEvent& event) noexcept {
   // A result set's terminator is an OK_Packet (and may carry session state) only under DEPRECATE_EOF.

@@ -120,7 +120,10 @@ class MysqlExchange {
   static bool needs_session_state_stripped(const pool::MysqlConnection& backend,
                                            const mysql::ResponseEvent& event) noexcept;
   /// True when the backend tracks session state and the client did not ask for it.
-  bool strips_session_state(const pool::MysqlConnection& backend) const noexcept;
+  bool strips_session_state(const pool::MysqlConnection& backend) const noexcept {
+    return (backend.capabilities() & mysql::CLIENT_SESSION_TRACK) != 0 &&
+           (context_.capabilities() & mysql::CLIENT_SESSION_TRACK) == 0;
+  }
   /// Queues `backend_ok` without its session-state block, re-encoded for the client's capabilities.
   void queue_stripped_ok(const mysql::OK_Packet& backend_ok, std::uint8_t sequence_id);
   void count_pins(MysqlPins started);
