@@ -73,8 +73,6 @@ class MysqlClientChannel {
   void queue_ok(std::uint8_t sequence_id, std::uint64_t affected_rows = 0, std::uint64_t last_insert_id = 0);
   /// The bytes queued for the client, to append whole encoded packets to.
   std::string& output() noexcept { return out_; }
-  /// The context the replies are encoded for (capabilities, status flags).
-  const MysqlContext& context() const noexcept { return context_; }
 
   /// Writes what is queued. Suspends while the client's socket is full (pool.operation_timeout without
   /// progress closes the client). False when the client is gone.
