@@ -483,7 +483,7 @@ rt::Result<std::optional<ResponsePacket>> MysqlConnection::poll_response_packet(
   return std::optional<ResponsePacket>(ResponsePacket{scan.packet, *scan.event});
 }
 
-rt::Result<ResponseRun> MysqlConnection::poll_response_run() {
+rt::Result<RelayRun> MysqlConnection::poll_response_run() {
   consume_returned_packet();
   if (state_ == State::Closed) return make_error_code(MysqlBackendErrc::Lost);
   if (state_ != State::Busy) return make_error_code(MysqlBackendErrc::NotIdle);
@@ -491,16 +491,16 @@ rt::Result<ResponseRun> MysqlConnection::poll_response_run() {
   if (buffered.empty()) {
     // Right after the command is sent: nothing to scan yet.
     response_needed_ = mysql::kPacketHeaderSize;
-    return ResponseRun{};
+    return RelayRun{};
   }
-  const mysql::ResponseRun scanned = scanner_.scan_run(buffered);
+  const mysql::ScannedRun scanned = scanner_.scan_run(buffered);
   if (scanned.status == mysql::FrameStatus::NeedMore) {
     response_needed_ = scanned.needed;
-    return ResponseRun{};
+    return RelayRun{};
   }
   if (scanned.status == mysql::FrameStatus::Error) return fail_protocol(scanned.error, "a response");
   returned_bytes_ = scanned.size;
-  ResponseRun run;
+  RelayRun run;
   run.wire = buffered.substr(0, scanned.size);
   run.last_packet = scanned.last_packet;
   if (!scanned.has_event) return run;

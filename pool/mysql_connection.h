@@ -82,7 +82,7 @@ struct ResponsePacket {
 /// Whole wire packets of a response, buffered, to relay unchanged (poll_response_run()).
 /// Lifetime: wire and the views in *event point into the connection's read buffer and scanner and
 /// stay valid until the next call on the connection.
-struct ResponseRun {
+struct RelayRun {
   std::string_view wire;           // one or more whole wire packets; empty: read_response_bytes() first
   std::size_t last_packet = 0;     // offset in wire of the last packet
   const mysql::ResponseEvent* event = nullptr;  // the last packet's, when it needs the relay; else null
@@ -169,7 +169,7 @@ class MysqlConnection {
   /// are needed (read_response_bytes()). Never suspends. After a run whose event is complete the
   /// connection is Idle, as with next_response_packet(). Errors and lifetime as next_response_packet(),
   /// except that whole packets before a bad one come first as a run.
-  rt::Result<ResponseRun> poll_response_run();
+  rt::Result<RelayRun> poll_response_run();
   /// Busy only: reads what the socket has into the buffer. Suspends until at least one byte arrives,
   /// operation_timeout passes (timed_out) or `cancel` fires; any failure closes the connection.
   rt::Task<rt::Result<void>> read_response_bytes(rt::CancelSource* cancel = nullptr);

@@ -15,12 +15,15 @@
 //   status_packets.h  OK / ERR / EOF, session-state tracking, make_err(...)
 //   column.h     ColumnDefinition41, text rows, locally generated result sets
 //   primitives.h Reader / Writer for int<n>, int<lenenc>, string<lenenc|NUL|EOF>
+//   statement_classifier.h  COM_QUERY text ─► StatementTraits (state it leaves, LOCAL INFILE, KILL...)
+//   collations.h collation id from a handshake ─► charset name
 //
 // Specification: MySQL "Client/Server Protocol" (dev.mysql.com/doc/dev/mysql-server, PAGE_PROTOCOL)
 // and the MariaDB KB "Client/Server Protocol" for MariaDB's extensions.
 #pragma once
 
 #include "protocols/mysql/auth.h"
+#include "protocols/mysql/collations.h"
 #include "protocols/mysql/column.h"
 #include "protocols/mysql/command.h"
 #include "protocols/mysql/constants.h"
@@ -29,4 +32,5 @@
 #include "protocols/mysql/packet.h"
 #include "protocols/mysql/primitives.h"
 #include "protocols/mysql/response.h"
+#include "protocols/mysql/statement_classifier.h"
 #include "protocols/mysql/status_packets.h"

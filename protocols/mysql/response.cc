@@ -179,8 +179,8 @@ ResponseScanner::ScanResult ResponseScanner::scan(std::string_view buffer) {
   return result;
 }
 
-ResponseRun ResponseScanner::scan_run(std::string_view buffer) {
-  ResponseRun run;
+ScannedRun ResponseScanner::scan_run(std::string_view buffer) {
+  ScannedRun run;
   for (;;) {
     if (error_ != Errc::Ok) {
       // Whole packets before the bad one are good: the caller relays them first.

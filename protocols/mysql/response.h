@@ -95,7 +95,7 @@ struct ResponseSummary {
 };
 
 /// A run of whole wire packets at the start of a buffer, from ResponseScanner::scan_run().
-struct ResponseRun {
+struct ScannedRun {
   FrameStatus status = FrameStatus::NeedMore;  // Packet: a run of `size` bytes; NeedMore; Error
   std::size_t size = 0;          // Packet: bytes of whole wire packets to relay unchanged, then consume
   std::size_t last_packet = 0;   // Packet: offset of the run's last wire packet (its header has its sequence id)
@@ -135,7 +135,7 @@ class ResponseScanner {
   /// parameter definitions get no event: they are only framed, sequence-checked and counted. A run
   /// that ends at a bad packet is returned first; the error comes with the next call. Packet when
   /// `size` > 0, else NeedMore or Error.
-  ResponseRun scan_run(std::string_view buffer);
+  ScannedRun scan_run(std::string_view buffer);
 
   /// The last packet's event (after scan(), or scan_run() with has_event). Lifetime: valid until the
   /// next packet is fed; its views point into that packet's bytes.

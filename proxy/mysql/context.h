@@ -3,11 +3,12 @@
 // (LAST_INSERT_ID, FOUND_ROWS, ROW_COUNT, warnings), and the pins that keep a backend connection lent.
 //
 //   login / COM_CHANGE_USER ──► user, backend credentials, schema, charset, capabilities ──► key()
-//   statement text ──► classify_statement() ──► StatementTraits (pins it starts, LOCAL INFILE, ...)
+//   statement text ──► mysql::classify_statement() ──► StatementTraits ──► pins_started_by()
 //   backend response ──► learn_from_response() (status flags, session-state tracking, OK fields)
 //                    ──► pins() ──► empty: the lease goes back to the pool; else it stays with the session
 //
-// Pure data and rules, no I/O: unit-tested in tests/unit/proxy/mysql_context_test.cc.
+// Pure data and rules, no I/O and no SQL grammar (that is protocols/mysql/statement_classifier.h):
+// unit-tested in tests/unit/proxy/mysql/context_test.cc.
 #pragma once
 
 #include <array>
@@ -24,6 +25,7 @@
 #include "pool/mysql_key.h"
 #include "protocols/mysql/constants.h"
 #include "protocols/mysql/response.h"
+#include "protocols/mysql/statement_classifier.h"
 #include "protocols/mysql/status_packets.h"
 
 namespace corral::proxy {
@@ -70,33 +72,8 @@ inline constexpr MysqlPins kOneStatementPins = pin_bit(MysqlPinReason::FoundRows
 /// Pin counters shared by all workers (relaxed atomics: they only feed metrics).
 using MysqlPinCounters = std::array<std::atomic<std::uint64_t>, kMysqlPinReasonCount>;
 
-/// A statement that corral answers from the context instead of a backend connection, because a
-/// connection lent in between would answer for another client.
-enum class LocalAnswer : std::uint8_t {
-  None,
-  RowCount,      // SELECT ROW_COUNT()
-  FoundRows,     // SELECT FOUND_ROWS() (when the previous statement did not use SQL_CALC_FOUND_ROWS)
-  ShowWarnings,  // SHOW WARNINGS / SHOW ERRORS (when the previous statement left none)
-  WarningCount,  // SELECT @@warning_count / @@error_count, SHOW COUNT(*) WARNINGS / ERRORS (when none)
-};
-
-/// What the text of a COM_QUERY says about the state it leaves (ProxySQL-style inspection of the
-/// statement starts, outside quotes and comments; every ';'-separated statement is looked at).
-struct StatementTraits {
-  MysqlPins pins = 0;                // sticky pins and FoundRows the statement starts
-  bool local_infile = false;         // LOAD DATA LOCAL INFILE
-  bool kill = false;                 // KILL [CONNECTION | QUERY] n: ids are backend thread ids
-  bool uses_last_insert_id = false;  // LAST_INSERT_ID(...) appears: the session's value must be in place
-  LocalAnswer local = LocalAnswer::None;
-  std::string column_name;           // the column name a local answer carries (the expression as typed)
-};
-
-/// Inspects a statement's text. Never fails: text it cannot understand simply starts no pin (the
-/// server's state-change tracker is the safety net).
-StatementTraits classify_statement(std::string_view sql);
-
-/// The charset name (for SET NAMES) of a collation id from a handshake; empty when unknown.
-std::string_view charset_of_collation(std::uint16_t collation_id) noexcept;
+/// The pins a statement starts by its text alone (sticky ones and FoundRows), from its effects.
+MysqlPins pins_started_by(const mysql::StatementTraits& traits) noexcept;
 
 /// The state of one client session. Not thread-safe: one session.
 class MysqlContext {
@@ -135,7 +112,7 @@ class MysqlContext {
   /// `traits` are the statement's; `result_set` is true when the response ended with a result set (ROW_COUNT()
   /// is then -1 and FOUND_ROWS() its row count) rather than an OK.
   void learn_from_response(const mysql::ResponseSummary& summary, const mysql::SessionStateChanges& changes,
-                           mysql::StatusFlags status_flags, const StatementTraits& traits, bool result_set);
+                           mysql::StatusFlags status_flags, const mysql::StatementTraits& traits, bool result_set);
   /// Prepared statements: a cursor is open on the backend connection (kept in pins() from the next
   /// learn_from_response() on) or no longer is (the pin ends at once).
   void set_cursor_open(bool open) noexcept;

@@ -6,44 +6,26 @@
 
 #include "pool/mysql_connection.h"
 #include "protocols/mysql/primitives.h"
-#include "proxy/mysql/session.h"
+#include "proxy/mysql/exchange.h"
 #include "runtime/event_loop.h"
 
 namespace corral::proxy {
 
 namespace {
 
-/// The reply to a command starts right after the client's last packet of it.
-std::uint8_t reply_sequence(const ClientPacket& packet) noexcept {
-  return static_cast<std::uint8_t>(packet.sequence_id + 1);
-}
-
 /// ER_UNKNOWN_STMT_HANDLER as the server words it: "Unknown prepared statement handler (7) given to
 /// mysqld_stmt_execute".
-void queue_unknown_statement(MysqlSession& session, const ClientPacket& packet, std::uint32_t id,
+void queue_unknown_statement(MysqlExchange& exchange, const ClientPacket& packet, std::uint32_t id,
                              std::string_view command) {
-  session.queue_error(reply_sequence(packet), mysql::ER_UNKNOWN_STMT_HANDLER,
-                      "Unknown prepared statement handler (" + std::to_string(id) + ") given to " +
-                          std::string(command));
+  exchange.client().queue_error(packet.reply_sequence(), mysql::ER_UNKNOWN_STMT_HANDLER,
+                                "Unknown prepared statement handler (" + std::to_string(id) + ") given to " +
+                                    std::string(command));
 }
 
 /// The client's packet as a mutable span: it views the session's own read buffer, and the statement
 /// id is rewritten there so the packet is relayed without a copy.
 std::span<char> mutable_wire(const ClientPacket& packet) noexcept {
   return {const_cast<char*>(packet.wire.data()), packet.wire.size()};
-}
-
-/// A backend round trip of corral's own failed (the connection is closed): the client gets the
-/// connection's error, then the session decides whether it can go on.
-bool backend_failed(MysqlSession& session, pool::MysqlConnection& backend, const ClientPacket& packet) {
-  const pool::MysqlError& error = backend.error();
-  if (error.empty()) {
-    session.queue_error(reply_sequence(packet), pool::kErrBackendLost);
-  } else {
-    session.queue_packet(reply_sequence(packet), error.err_payload());
-  }
-  session.release_backend(false);
-  return session.after_backend_lost() == MysqlSession::Step::Next;
 }
 
 }  // namespace
@@ -53,8 +35,10 @@ void MysqlStatements::clear() noexcept {
   open_cursors_ = 0;
 }
 
-void MysqlStatements::forget_cursors() noexcept {
+bool MysqlStatements::lease_ending() noexcept {
+  if (open_cursors_ == 0) return false;
   for (auto& [id, statement] : statements_) close_cursor(statement);
+  return true;
 }
 
 MysqlStatements::Statement* MysqlStatements::find(std::uint32_t client_id) noexcept {
@@ -69,57 +53,57 @@ void MysqlStatements::close_cursor(Statement& statement) noexcept {
   --open_cursors_;
 }
 
-rt::Task<bool> MysqlStatements::handle(MysqlSession& session, const mysql::CommandPacket& command,
+rt::Task<bool> MysqlStatements::handle(MysqlExchange& exchange, const mysql::CommandPacket& command,
                                        const ClientPacket& packet) {
   // Not a coroutine: the caller awaits the handler's own task, one frame less per statement.
   switch (command.command) {
     case mysql::Command::COM_STMT_PREPARE:
-      return prepare(session, packet);
+      return prepare(exchange, packet);
     case mysql::Command::COM_STMT_EXECUTE:
-      return execute(session, packet);
+      return execute(exchange, packet);
     case mysql::Command::COM_STMT_FETCH:
-      return fetch(session, packet);
+      return fetch(exchange, packet);
     case mysql::Command::COM_STMT_RESET:
-      return reset(session, packet);
+      return reset(exchange, packet);
     case mysql::Command::COM_STMT_CLOSE:
     case mysql::Command::COM_STMT_SEND_LONG_DATA:
-      return handle_silent(session, command, packet);
+      return handle_silent(exchange, command, packet);
     default:
-      return refuse_bulk_execute(session, packet);
+      return refuse_bulk_execute(exchange, packet);
   }
 }
 
-rt::Task<bool> MysqlStatements::handle_silent(MysqlSession& session, const mysql::CommandPacket& command,
+rt::Task<bool> MysqlStatements::handle_silent(MysqlExchange& exchange, const mysql::CommandPacket& command,
                                               const ClientPacket& packet) {
   if (command.command == mysql::Command::COM_STMT_CLOSE) {
-    const bool go_on = co_await close(session, packet);
-    if (go_on) co_await yield_every_few(session);
+    const bool go_on = co_await close(exchange, packet);
+    if (go_on) co_await yield_every_few(exchange);
     co_return go_on;
   }
   send_long_data(packet);  // no response, as from a server
-  co_await yield_every_few(session);
+  co_await yield_every_few(exchange);
   co_return true;
 }
 
-rt::Task<bool> MysqlStatements::refuse_bulk_execute(MysqlSession& session, const ClientPacket& packet) {
+rt::Task<bool> MysqlStatements::refuse_bulk_execute(MysqlExchange& exchange, const ClientPacket& packet) {
   // COM_STMT_BULK_EXECUTE (MariaDB array binding): its parameter rows are not mapped yet.
-  session.queue_error(reply_sequence(packet), mysql::ER_NOT_SUPPORTED_YET,
-                      "COM_STMT_BULK_EXECUTE is not supported by corral");
-  co_return co_await session.flush();
+  exchange.client().queue_error(packet.reply_sequence(), mysql::ER_NOT_SUPPORTED_YET,
+                                "COM_STMT_BULK_EXECUTE is not supported by corral");
+  co_return co_await exchange.client().flush();
 }
 
-rt::Task<void> MysqlStatements::yield_every_few(MysqlSession& session) {
+rt::Task<void> MysqlStatements::yield_every_few(MysqlExchange& exchange) {
   // Commands without a response never wait for I/O: a client that sends thousands of them in one go
   // (libmysqlclient closing its statements) would keep the loop to itself, and in builds without
   // tail calls (Debug, ASan) each one would nest the session's stack deeper. Every so often the
   // session waits for the next loop turn, which unwinds the stack and lets other sessions run.
   if (++silent_commands_ % kSilentCommandsPerTurn != 0) co_return;
-  co_await rt::sleep_for(std::chrono::nanoseconds(1), session.cancel());
+  co_await rt::sleep_for(std::chrono::nanoseconds(1), exchange.cancel());
 }
 
 // ---- COM_STMT_PREPARE ----------------------------------------------------------------------------
 
-void MysqlStatements::answer_prepare(MysqlSession& session, const pool::PreparedTemplate& prepared,
+void MysqlStatements::answer_prepare(MysqlExchange& exchange, const pool::PreparedTemplate& prepared,
                                      std::uint32_t client_id, std::uint8_t first_sequence_id) {
   // The cached response is the backend's wire packets; only the statement id (first packet) and the
   // sequence ids (when the client's PREPARE spanned several packets) differ for this client.
@@ -135,76 +119,76 @@ void MysqlStatements::answer_prepare(MysqlSession& session, const pool::Prepared
       std::string id;
       mysql::Writer(id).int4(client_id);
       prepare_ok.replace(1, 4, id);  // COM_STMT_PREPARE_OK: 0x00, int<4> statement_id, ...
-      session.queue_packet(sequence++, prepare_ok);
+      exchange.client().queue_packet(sequence++, prepare_ok);
       first = false;
     } else {
-      session.queue_packet(sequence++, payload);
+      exchange.client().queue_packet(sequence++, payload);
     }
     rest.remove_prefix(mysql::kPacketHeaderSize + length);
   }
 }
 
-rt::Task<bool> MysqlStatements::prepare(MysqlSession& session, const ClientPacket& packet) {
+rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPacket& packet) {
   const auto sql = mysql::decode_com_stmt_prepare(packet.payload);
   if (!sql) {
-    session.queue_error(reply_sequence(packet), mysql::ER_UNKNOWN_COM_ERROR, "Malformed COM_STMT_PREPARE");
-    co_return co_await session.flush();
+    exchange.client().queue_error(packet.reply_sequence(), mysql::ER_UNKNOWN_COM_ERROR, "Malformed COM_STMT_PREPARE");
+    co_return co_await exchange.client().flush();
   }
   if (statements_.size() >= kMaxStatementsPerSession) {
-    session.queue_error(reply_sequence(packet), kErrTooManyStatements);
-    co_return co_await session.flush();
+    exchange.client().queue_error(packet.reply_sequence(), kErrTooManyStatements);
+    co_return co_await exchange.client().flush();
   }
-  const MysqlContext& context = session.context();
+  const MysqlContext& context = exchange.context();
   std::string context_id = context.key().id();
   context_id.append("|").append(context.variables_text());
-  auto prepared = session.pools().prepared_templates().find_or_add(context_id, context.schema(), *sql);
+  auto prepared = exchange.pools().prepared_templates().find_or_add(context_id, context.schema(), *sql);
   if (prepared->prepare_response.empty()) {
     // Nobody prepared this text yet: the server must check it (and may refuse it).
-    pool::MysqlConnection* backend = co_await session.backend_for_statement();
-    if (backend == nullptr) co_return co_await session.flush();
-    auto outcome = co_await pool::prepare_on(*backend, prepared, max_prepared_per_connection_, session.cancel());
-    if (!outcome) co_return backend_failed(session, *backend, packet);
+    pool::MysqlConnection* backend = co_await exchange.backend_for_statement(packet.reply_sequence());
+    if (backend == nullptr) co_return co_await exchange.client().flush();
+    auto outcome = co_await pool::prepare_on(*backend, prepared, max_prepared_per_connection_, exchange.cancel());
+    if (!outcome) co_return exchange.fail_backend(*backend, packet.reply_sequence());
     if (!outcome->refusal.empty()) {
-      session.queue_packet(reply_sequence(packet), outcome->refusal);
-      session.end_statement(*backend, StatementTraits{});
-      co_return co_await session.flush();
+      exchange.client().queue_packet(packet.reply_sequence(), outcome->refusal);
+      exchange.end_statement(*backend, mysql::StatementTraits{});
+      co_return co_await exchange.client().flush();
     }
-    session.end_statement(*backend, StatementTraits{});
+    exchange.end_statement(*backend, mysql::StatementTraits{});
   }
   // Ids are never 0 and never one still in use (after 2^32 prepares the counter wraps).
   while (next_id_ == 0 || statements_.contains(next_id_)) ++next_id_;
   const std::uint32_t client_id = next_id_++;
-  answer_prepare(session, *prepared, client_id, reply_sequence(packet));
+  answer_prepare(exchange, *prepared, client_id, packet.reply_sequence());
   statements_.emplace(client_id, Statement{std::move(prepared), {}, false, nullptr});
-  co_return co_await session.flush();
+  co_return co_await exchange.client().flush();
 }
 
 // ---- COM_STMT_EXECUTE ----------------------------------------------------------------------------
 
-rt::Task<bool> MysqlStatements::execute(MysqlSession& session, const ClientPacket& packet) {
+rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPacket& packet) {
   const auto client_id = mysql::statement_id_of(packet.payload);
   Statement* statement = client_id ? find(*client_id) : nullptr;
   if (statement == nullptr) {
-    queue_unknown_statement(session, packet, client_id ? *client_id : 0, "mysqld_stmt_execute");
-    co_return co_await session.flush();
+    queue_unknown_statement(exchange, packet, client_id ? *client_id : 0, "mysqld_stmt_execute");
+    co_return co_await exchange.client().flush();
   }
   if (statement->long_data_overflow) {
     statement->long_data_overflow = false;
     statement->execute.clear_long_data();
-    session.queue_error(reply_sequence(packet), mysql::ER_NET_PACKET_TOO_LARGE,
-                        "Parameter of prepared statement which is set through mysql_send_long_data() is longer "
-                        "than mysql.max_packet_size");
-    co_return co_await session.flush();
+    exchange.client().queue_error(packet.reply_sequence(), mysql::ER_NET_PACKET_TOO_LARGE,
+                                  "Parameter of prepared statement which is set through mysql_send_long_data() "
+                                  "is longer than mysql.max_packet_size");
+    co_return co_await exchange.client().flush();
   }
   // An idle connection that matches and needs no replay is taken without a coroutine.
-  pool::MysqlConnection* backend = session.ready_backend(false);
+  pool::MysqlConnection* backend = exchange.ready_backend(false);
   if (backend == nullptr) {
-    backend = co_await session.backend_for_statement();
-    if (backend == nullptr) co_return co_await session.flush();
+    backend = co_await exchange.backend_for_statement(packet.reply_sequence());
+    if (backend == nullptr) co_return co_await exchange.client().flush();
   }
   close_cursor(*statement);  // a new execute closes the statement's cursor on the server
-  session.set_cursor_pin(open_cursors_ > 0);
-  session.apply_statement_timeout(*backend);
+  exchange.context().set_cursor_open(open_cursors_ > 0);
+  exchange.apply_statement_timeout(*backend);
   const std::uint8_t cursor_type = static_cast<std::uint8_t>(packet.payload[5]);  // flags after the id
   bool complete = false;
   bool first_relayed = false;
@@ -215,44 +199,44 @@ rt::Task<bool> MysqlStatements::execute(MysqlSession& session, const ClientPacke
   pool::BackendStatement* backend_statement =
       pool::ready_execute(*backend, *statement->prepared, statement->execute, mutable_wire(packet), packet.payload);
   if (backend_statement != nullptr) {
-    const auto sent = co_await backend->send_command_wire(packet.wire, session.cancel());
-    if (!sent) co_return backend_failed(session, *backend, packet);
+    const auto sent = co_await backend->send_command_wire(packet.wire, exchange.cancel());
+    if (!sent) co_return exchange.fail_backend(*backend, packet.reply_sequence());
     for (;;) {
       auto polled = backend->poll_response_packet();
-      if (!polled) co_return backend_failed(session, *backend, packet);
+      if (!polled) co_return exchange.fail_backend(*backend, packet.reply_sequence());
       if (polled->has_value()) {
         const pool::ResponsePacket& first = **polled;
         need_reprepare = first.event.phase == mysql::ResponsePhase::Err &&
                          first.event.err.error_code == pool::kErrNeedReprepare;
         if (!need_reprepare) {
-          session.queue_relayed_packet(*backend, first.packet, first.event);
+          exchange.queue_relayed_packet(*backend, first.packet, first.event);
           complete = first.event.complete;
           first_relayed = true;
         }
         break;
       }
-      const auto filled = co_await backend->read_response_bytes(session.cancel());
-      if (!filled) co_return backend_failed(session, *backend, packet);
+      const auto filled = co_await backend->read_response_bytes(exchange.cancel());
+      if (!filled) co_return exchange.fail_backend(*backend, packet.reply_sequence());
     }
   }
   if (!first_relayed) {
     auto started = co_await pool::start_execute(*backend, statement->prepared, statement->execute,
                                                 mutable_wire(packet), packet.payload, max_prepared_per_connection_,
-                                                need_reprepare, session.cancel());
-    if (!started) co_return backend_failed(session, *backend, packet);
+                                                need_reprepare, exchange.cancel());
+    if (!started) co_return exchange.fail_backend(*backend, packet.reply_sequence());
     if (!started->refusal.empty()) {
-      session.queue_packet(reply_sequence(packet), started->refusal);
-      session.end_statement(*backend, StatementTraits{});
-      co_return co_await session.flush();
+      exchange.client().queue_packet(packet.reply_sequence(), started->refusal);
+      exchange.end_statement(*backend, mysql::StatementTraits{});
+      co_return co_await exchange.client().flush();
     }
     backend_statement = started->statement;
-    session.queue_relayed_packet(*backend, started->first, started->first_event);
+    exchange.queue_relayed_packet(*backend, started->first, started->first_event);
     complete = started->first_event.complete;
   }
   if (!complete) {
-    const MysqlSession::RelayEnd end = co_await session.relay_response(*backend);
-    if (end == MysqlSession::RelayEnd::BackendLost) co_return session.after_backend_lost() == MysqlSession::Step::Next;
-    if (end == MysqlSession::RelayEnd::ClientGone) co_return false;
+    const MysqlExchange::RelayEnd end = co_await exchange.relay_response(*backend);
+    if (end == MysqlExchange::RelayEnd::BackendLost) co_return exchange.after_backend_lost();
+    if (end == MysqlExchange::RelayEnd::ClientGone) co_return false;
   }
   if ((cursor_type & mysql::CURSOR_TYPE_READ_ONLY) != 0 && backend->summary().cursor_exists() &&
       !backend->summary().failed) {
@@ -261,48 +245,48 @@ rt::Task<bool> MysqlStatements::execute(MysqlSession& session, const ClientPacke
     statement->cursor = backend_statement;
     ++open_cursors_;
   }
-  session.set_cursor_pin(open_cursors_ > 0);
-  session.end_statement(*backend, StatementTraits{});
-  const auto written = co_await session.write_queued();  // the socket awaited directly: no flush() frame
-  co_return session.after_write_queued(written);
+  exchange.context().set_cursor_open(open_cursors_ > 0);
+  exchange.end_statement(*backend, mysql::StatementTraits{});
+  const auto written = co_await exchange.client().write_queued();  // the socket awaited directly: no flush() frame
+  co_return exchange.client().after_write_queued(written);
 }
 
 // ---- COM_STMT_FETCH ------------------------------------------------------------------------------
 
-rt::Task<bool> MysqlStatements::fetch(MysqlSession& session, const ClientPacket& packet) {
+rt::Task<bool> MysqlStatements::fetch(MysqlExchange& exchange, const ClientPacket& packet) {
   const auto fetched = mysql::decode_com_stmt_fetch(packet.payload);
   Statement* statement = fetched ? find(fetched->statement_id) : nullptr;
   if (statement == nullptr) {
-    queue_unknown_statement(session, packet, fetched ? fetched->statement_id : 0, "mysqld_stmt_fetch");
-    co_return co_await session.flush();
+    queue_unknown_statement(exchange, packet, fetched ? fetched->statement_id : 0, "mysqld_stmt_fetch");
+    co_return co_await exchange.client().flush();
   }
   if (statement->cursor == nullptr) {
-    session.queue_error(reply_sequence(packet), kErrNoOpenCursor,
-                        "The statement (" + std::to_string(fetched->statement_id) + ") has no open cursor.");
-    co_return co_await session.flush();
+    exchange.client().queue_error(packet.reply_sequence(), kErrNoOpenCursor,
+                                  "The statement (" + std::to_string(fetched->statement_id) + ") has no open cursor.");
+    co_return co_await exchange.client().flush();
   }
   // The cursor pin keeps the connection the cursor is on (a lease that ended took the cursor along).
-  pool::MysqlConnection* backend = session.held_backend();
+  pool::MysqlConnection* backend = exchange.held_backend();
   if (backend == nullptr) {
     close_cursor(*statement);
-    session.set_cursor_pin(open_cursors_ > 0);
-    session.queue_error(reply_sequence(packet), kErrNoOpenCursor);
-    co_return co_await session.flush();
+    exchange.context().set_cursor_open(open_cursors_ > 0);
+    exchange.client().queue_error(packet.reply_sequence(), kErrNoOpenCursor);
+    co_return co_await exchange.client().flush();
   }
   mysql::rewrite_statement_id(mutable_wire(packet), statement->cursor->backend_id);
-  session.apply_statement_timeout(*backend);
-  auto sent = co_await backend->send_command_wire(packet.wire, session.cancel());
-  if (!sent) co_return backend_failed(session, *backend, packet);
-  const MysqlSession::RelayEnd end = co_await session.relay_response(*backend);
-  if (end == MysqlSession::RelayEnd::BackendLost) co_return session.after_backend_lost() == MysqlSession::Step::Next;
-  if (end == MysqlSession::RelayEnd::ClientGone) co_return false;
+  exchange.apply_statement_timeout(*backend);
+  auto sent = co_await backend->send_command_wire(packet.wire, exchange.cancel());
+  if (!sent) co_return exchange.fail_backend(*backend, packet.reply_sequence());
+  const MysqlExchange::RelayEnd end = co_await exchange.relay_response(*backend);
+  if (end == MysqlExchange::RelayEnd::BackendLost) co_return exchange.after_backend_lost();
+  if (end == MysqlExchange::RelayEnd::ClientGone) co_return false;
   const mysql::ResponseSummary& summary = backend->summary();
   if (summary.failed || !summary.cursor_exists() || (summary.status_flags & mysql::SERVER_STATUS_LAST_ROW_SENT)) {
     close_cursor(*statement);  // the server closed it with the last row (or on the error)
   }
-  session.set_cursor_pin(open_cursors_ > 0);
-  session.end_statement(*backend, StatementTraits{});
-  co_return co_await session.flush();
+  exchange.context().set_cursor_open(open_cursors_ > 0);
+  exchange.end_statement(*backend, mysql::StatementTraits{});
+  co_return co_await exchange.client().flush();
 }
 
 // ---- COM_STMT_SEND_LONG_DATA, COM_STMT_RESET, COM_STMT_CLOSE -------------------------------------
@@ -326,40 +310,40 @@ void MysqlStatements::send_long_data(const ClientPacket& packet) {
   state.long_data_bytes += data->data.size();
 }
 
-rt::Task<bool> MysqlStatements::reset(MysqlSession& session, const ClientPacket& packet) {
+rt::Task<bool> MysqlStatements::reset(MysqlExchange& exchange, const ClientPacket& packet) {
   const auto client_id = mysql::decode_com_stmt_reset(packet.payload);
   Statement* statement = client_id ? find(*client_id) : nullptr;
   if (statement == nullptr) {
-    queue_unknown_statement(session, packet, client_id ? *client_id : 0, "mysqld_stmt_reset");
-    co_return co_await session.flush();
+    queue_unknown_statement(exchange, packet, client_id ? *client_id : 0, "mysqld_stmt_reset");
+    co_return co_await exchange.client().flush();
   }
   statement->execute.clear_long_data();
   statement->long_data_overflow = false;
   if (statement->cursor == nullptr) {
-    session.queue_ok(reply_sequence(packet));  // long data lives here; the backend statement has none
-    co_return co_await session.flush();
+    exchange.client().queue_ok(packet.reply_sequence());  // long data lives here; the backend statement has none
+    co_return co_await exchange.client().flush();
   }
   // The server must close the cursor: relay the reset to the statement on the cursor's connection.
-  pool::MysqlConnection* backend = session.held_backend();
+  pool::MysqlConnection* backend = exchange.held_backend();
   if (backend == nullptr) {
     close_cursor(*statement);
-    session.set_cursor_pin(open_cursors_ > 0);
-    session.queue_ok(reply_sequence(packet));
-    co_return co_await session.flush();
+    exchange.context().set_cursor_open(open_cursors_ > 0);
+    exchange.client().queue_ok(packet.reply_sequence());
+    co_return co_await exchange.client().flush();
   }
   mysql::rewrite_statement_id(mutable_wire(packet), statement->cursor->backend_id);
   close_cursor(*statement);
-  auto sent = co_await backend->send_command_wire(packet.wire, session.cancel());
-  if (!sent) co_return backend_failed(session, *backend, packet);
-  const MysqlSession::RelayEnd end = co_await session.relay_response(*backend);
-  if (end == MysqlSession::RelayEnd::BackendLost) co_return session.after_backend_lost() == MysqlSession::Step::Next;
-  if (end == MysqlSession::RelayEnd::ClientGone) co_return false;
-  session.set_cursor_pin(open_cursors_ > 0);
-  session.end_statement(*backend, StatementTraits{});
-  co_return co_await session.flush();
+  auto sent = co_await backend->send_command_wire(packet.wire, exchange.cancel());
+  if (!sent) co_return exchange.fail_backend(*backend, packet.reply_sequence());
+  const MysqlExchange::RelayEnd end = co_await exchange.relay_response(*backend);
+  if (end == MysqlExchange::RelayEnd::BackendLost) co_return exchange.after_backend_lost();
+  if (end == MysqlExchange::RelayEnd::ClientGone) co_return false;
+  exchange.context().set_cursor_open(open_cursors_ > 0);
+  exchange.end_statement(*backend, mysql::StatementTraits{});
+  co_return co_await exchange.client().flush();
 }
 
-rt::Task<bool> MysqlStatements::close(MysqlSession& session, const ClientPacket& packet) {
+rt::Task<bool> MysqlStatements::close(MysqlExchange& exchange, const ClientPacket& packet) {
   const auto client_id = mysql::decode_com_stmt_close(packet.payload);
   const auto it = client_id ? statements_.find(*client_id) : statements_.end();
   if (it == statements_.end()) co_return true;  // no response to COM_STMT_CLOSE, even for unknown ids
@@ -370,18 +354,18 @@ rt::Task<bool> MysqlStatements::close(MysqlSession& session, const ClientPacket&
   }
   // An open cursor holds server resources: closing its backend statement ends it (the next client
   // of this text prepares it again on that connection).
-  pool::MysqlConnection* backend = session.held_backend();  // never a new lease: no reply may go out
+  pool::MysqlConnection* backend = exchange.held_backend();  // never a new lease: no reply may go out
   const std::uint64_t template_id = it->second.prepared->id;
   close_cursor(it->second);
   statements_.erase(it);
-  session.set_cursor_pin(open_cursors_ > 0);
+  exchange.context().set_cursor_open(open_cursors_ > 0);
   if (backend == nullptr) co_return true;
-  auto closed = co_await pool::close_on(*backend, template_id, session.cancel());
+  auto closed = co_await pool::close_on(*backend, template_id, exchange.cancel());
   if (!closed) {
-    session.release_backend(false);
-    co_return session.after_backend_lost() == MysqlSession::Step::Next;
+    exchange.release_backend(false);
+    co_return exchange.after_backend_lost();
   }
-  session.release_if_unpinned();
+  exchange.release_if_unpinned();
   co_return true;
 }
 

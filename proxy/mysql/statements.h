@@ -4,14 +4,19 @@
 //
 //   COM_STMT_PREPARE ─► template (worker-wide, by pool key + schema + text)
 //        known response: answered here (statement id rewritten), no backend round trip
-//        else: backend_for_statement() ─► prepare_on() ─► the backend's response, relayed
-//   COM_STMT_EXECUTE ─► backend_for_statement() ─► start_execute() (prepare there if needed, long data,
-//        types re-sent, id rewritten, one re-prepare on ERR 1615) ─► relay ─► end_statement()
+//        else: exchange.backend_for_statement() ─► prepare_on() ─► the backend's response, relayed
+//   COM_STMT_EXECUTE ─► exchange.ready_backend() | backend_for_statement()
+//        ─► ready_execute() (prepared there: id rewritten in place, the client's bytes sent)
+//           | start_execute() (prepare there if needed, long data, types re-sent, one re-prepare on
+//             ERR 1615) ─► exchange.relay_response() ─► exchange.end_statement()
 //        a READ_ONLY cursor the server opened pins the connection (MysqlPinReason::Cursor)
 //   COM_STMT_FETCH ─► the cursor's connection ─► relay; the pin ends when the server sent the last row
 //   COM_STMT_SEND_LONG_DATA ─► buffered here (mysql.max_packet_size per statement), sent before EXECUTE
 //   COM_STMT_RESET ─► long data dropped; OK here, or relayed when a cursor is open (closes it)
 //   COM_STMT_CLOSE ─► forgotten here (the backend statement stays cached for the next client)
+//
+// Backends, relaying and the client's replies are the exchange's (exchange.h); this file knows only
+// the statements. Cursors live on the lent connection and end with the lease (LeaseBoundState).
 #pragma once
 
 #include <cstddef>
@@ -22,12 +27,10 @@
 
 #include "pool/mysql_prepared.h"
 #include "protocols/mysql/command.h"
+#include "proxy/mysql/exchange.h"
 #include "runtime/task.h"
 
 namespace corral::proxy {
-
-class MysqlSession;
-struct ClientPacket;
 
 /// Commands without a response a session handles before it lets the loop run other sessions.
 inline constexpr std::size_t kSilentCommandsPerTurn = 64;
@@ -42,7 +45,7 @@ inline constexpr mysql::ErrorSpec kErrTooManyStatements{
 inline constexpr mysql::ErrorSpec kErrNoOpenCursor{1421, "HY000", "The statement has no open cursor"};
 
 /// One session's prepared statements. Not thread-safe: one session.
-class MysqlStatements {
+class MysqlStatements final : public LeaseBoundState {
  public:
   /// `max_prepared_per_connection` caps each backend connection's statements (mysql.*);
   /// `max_long_data` caps the COM_STMT_SEND_LONG_DATA bytes buffered per statement.
@@ -51,16 +54,14 @@ class MysqlStatements {
 
   /// Handles one COM_STMT_* command. Returns false when the session must close (the client is gone,
   /// or the backend failed while the session held state that is now lost).
-  /// Lifetime: `session`, `command` and `packet` must outlive the returned task.
-  rt::Task<bool> handle(MysqlSession& session, const mysql::CommandPacket& command, const ClientPacket& packet);
+  /// Lifetime: `exchange`, `command` and `packet` must outlive the returned task.
+  rt::Task<bool> handle(MysqlExchange& exchange, const mysql::CommandPacket& command, const ClientPacket& packet);
 
   /// Forgets every statement (COM_RESET_CONNECTION, COM_CHANGE_USER: the server would drop them too).
   void clear() noexcept;
-  /// The session gives its backend connection back: cursors on it end. Call while the connection is
-  /// still the session's (the backend statements are marked closed).
-  void forget_cursors() noexcept;
-  /// True while a cursor of one of the statements is open on the session's backend connection.
-  bool cursor_open() const noexcept { return open_cursors_ > 0; }
+  /// The session gives its backend connection back: cursors on it end (the backend statements are
+  /// marked closed while the connection is still the session's). True when a cursor was open.
+  bool lease_ending() noexcept override;
   std::size_t size() const noexcept { return statements_.size(); }
 
  private:
@@ -72,18 +73,19 @@ class MysqlStatements {
   };
 
   /// COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA: no response; every so often a loop turn.
-  rt::Task<bool> handle_silent(MysqlSession& session, const mysql::CommandPacket& command, const ClientPacket& packet);
-  rt::Task<bool> refuse_bulk_execute(MysqlSession& session, const ClientPacket& packet);
-  rt::Task<bool> prepare(MysqlSession& session, const ClientPacket& packet);
-  rt::Task<bool> execute(MysqlSession& session, const ClientPacket& packet);
-  rt::Task<bool> fetch(MysqlSession& session, const ClientPacket& packet);
-  rt::Task<bool> reset(MysqlSession& session, const ClientPacket& packet);
-  rt::Task<bool> close(MysqlSession& session, const ClientPacket& packet);
+  rt::Task<bool> handle_silent(MysqlExchange& exchange, const mysql::CommandPacket& command,
+                               const ClientPacket& packet);
+  rt::Task<bool> refuse_bulk_execute(MysqlExchange& exchange, const ClientPacket& packet);
+  rt::Task<bool> prepare(MysqlExchange& exchange, const ClientPacket& packet);
+  rt::Task<bool> execute(MysqlExchange& exchange, const ClientPacket& packet);
+  rt::Task<bool> fetch(MysqlExchange& exchange, const ClientPacket& packet);
+  rt::Task<bool> reset(MysqlExchange& exchange, const ClientPacket& packet);
+  rt::Task<bool> close(MysqlExchange& exchange, const ClientPacket& packet);
   void send_long_data(const ClientPacket& packet);
-  rt::Task<void> yield_every_few(MysqlSession& session);
+  rt::Task<void> yield_every_few(MysqlExchange& exchange);
 
   /// Queues the template's PREPARE response for the client under `client_id`.
-  static void answer_prepare(MysqlSession& session, const pool::PreparedTemplate& prepared,
+  static void answer_prepare(MysqlExchange& exchange, const pool::PreparedTemplate& prepared,
                              std::uint32_t client_id, std::uint8_t first_sequence_id);
   Statement* find(std::uint32_t client_id) noexcept;
   void close_cursor(Statement& statement) noexcept;

@@ -134,7 +134,7 @@ void compare_runs_with_packets(Command command, CapabilityFlags caps, std::size_
   std::size_t relayed = 0;
   std::size_t fed = 0;
   while (true) {
-    const ResponseRun r = runs.scan_run(wire.substr(relayed, fed - relayed));
+    const ScannedRun r = runs.scan_run(wire.substr(relayed, fed - relayed));
     if (r.status == FrameStatus::Packet) {
       check(r.size > 0 && r.size <= fed - relayed && r.last_packet + kPacketHeaderSize <= r.size);
       relayed += r.size;

@@ -508,7 +508,7 @@ TEST(MysqlResponseScanner, RunsRelayManyRowsAcrossSequenceIdWrapAround) {
     expect_runs_everywhere(Command::COM_QUERY, caps, s.wire(), Limits{}, 200);
     // Everything buffered is one run, up to and including the terminator.
     ResponseScanner scanner(Command::COM_QUERY, caps, Limits{}, 200);
-    const ResponseRun run = scanner.scan_run(s.wire());
+    const ScannedRun run = scanner.scan_run(s.wire());
     EXPECT_EQ(run.status, FrameStatus::Packet);
     EXPECT_EQ(run.size, s.wire().size());
     EXPECT_TRUE(run.has_event);

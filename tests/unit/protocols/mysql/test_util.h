@@ -204,7 +204,7 @@ inline Ran feed_runs(ResponseScanner& scanner, std::string_view wire, std::size_
   std::string buffer;
   const auto drain = [&] {
     while (true) {
-      const ResponseRun r = scanner.scan_run(buffer);
+      const ScannedRun r = scanner.scan_run(buffer);
       if (r.status == FrameStatus::NeedMore) {
         if (r.needed <= buffer.size()) ran.bookkeeping_ok = false;
         return true;

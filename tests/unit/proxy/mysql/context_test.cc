@@ -1,5 +1,5 @@
-// MysqlContext and classify_statement: which statements pin, which state is replayed, how pins start
-// and end with the server's status flags and session-state tracking.
+// MysqlContext: which statement traits pin, which state is replayed, how pins start and end with the
+// server's status flags and session-state tracking.
 #include "proxy/mysql/context.h"
 
 #include <gtest/gtest.h>
@@ -9,86 +9,22 @@ namespace {
 
 bool has(MysqlPins pins, MysqlPinReason reason) { return (pins & pin_bit(reason)) != 0; }
 
-TEST(ClassifyStatement, UserVariablesPinButSystemVariablesAndAccountsDoNot) {
-  EXPECT_TRUE(has(classify_statement("SET @x := 1").pins, MysqlPinReason::UserVariable));
-  EXPECT_TRUE(has(classify_statement("select a into @v from t").pins, MysqlPinReason::UserVariable));
-  EXPECT_TRUE(has(classify_statement("SELECT (@n := @n + 1) FROM t").pins, MysqlPinReason::UserVariable));
-  EXPECT_EQ(classify_statement("SELECT @@session.sql_mode, @@autocommit").pins, 0);
-  EXPECT_EQ(classify_statement("CREATE USER 'u'@'%' IDENTIFIED BY 'p'").pins, 0);
-  EXPECT_EQ(classify_statement("GRANT ALL ON *.* TO app@localhost").pins, 0);
-  EXPECT_EQ(classify_statement("SELECT 'mail@example.com', \"a@b\", `c@d` FROM t").pins, 0);
-  EXPECT_EQ(classify_statement("SELECT 1 -- @x\n").pins, 0);
-  EXPECT_EQ(classify_statement("SELECT 1 /* @x */").pins, 0);
-  // mysqldump's executable comments are code.
-  EXPECT_TRUE(has(classify_statement("/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE */").pins, MysqlPinReason::UserVariable));
-}
-
-TEST(ClassifyStatement, UnreplayableStatementsAreRecognisedInEveryStatementOfABatch) {
-  EXPECT_TRUE(has(classify_statement("create temporary table t (a int)").pins, MysqlPinReason::TemporaryTable));
-  EXPECT_TRUE(has(classify_statement("SELECT 1; CREATE TEMPORARY TABLE t (a int)").pins,
-                  MysqlPinReason::TemporaryTable));
-  EXPECT_TRUE(has(classify_statement("LOCK TABLES t READ").pins, MysqlPinReason::TableLock));
-  EXPECT_TRUE(has(classify_statement("FLUSH TABLES t WITH READ LOCK").pins, MysqlPinReason::TableLock));
-  EXPECT_TRUE(has(classify_statement("SELECT GET_LOCK('a', 1)").pins, MysqlPinReason::NamedLock));
-  EXPECT_TRUE(has(classify_statement("PREPARE s FROM 'SELECT 1'").pins, MysqlPinReason::SqlPrepare));
-  EXPECT_TRUE(has(classify_statement("SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 1").pins, MysqlPinReason::FoundRows));
-  EXPECT_EQ(classify_statement("SELECT 'CREATE TEMPORARY TABLE', 'LOCK TABLES'").pins, 0);
-  EXPECT_EQ(classify_statement("CREATE TABLE temporary_stuff (a int)").pins, 0);
-  EXPECT_EQ(classify_statement("UNLOCK TABLES").pins, 0);
-}
-
-TEST(ClassifyStatement, LocalInfileKillAndLastInsertId) {
-  EXPECT_TRUE(classify_statement("LOAD DATA LOCAL INFILE 'f' INTO TABLE t").local_infile);
-  EXPECT_TRUE(classify_statement("load data low_priority local infile 'f' into table t").local_infile);
-  EXPECT_FALSE(classify_statement("LOAD DATA INFILE 'f' INTO TABLE t").local_infile);
-  EXPECT_TRUE(classify_statement("KILL QUERY 12").kill);
-  EXPECT_FALSE(classify_statement("SELECT 'KILL 1'").kill);
-  EXPECT_TRUE(classify_statement("INSERT INTO c VALUES (LAST_INSERT_ID(), 1)").uses_last_insert_id);
-  EXPECT_FALSE(classify_statement("SELECT 'LAST_INSERT_ID()'").uses_last_insert_id);
-}
-
-TEST(ClassifyStatement, LocalAnswersOnlyForTheExactForms) {
-  const StatementTraits row_count = classify_statement("  select row_count() ; ");
-  EXPECT_EQ(row_count.local, LocalAnswer::RowCount);
-  EXPECT_EQ(row_count.column_name, "row_count()");
-  EXPECT_EQ(classify_statement("SELECT FOUND_ROWS()").local, LocalAnswer::FoundRows);
-  EXPECT_EQ(classify_statement("SHOW WARNINGS").local, LocalAnswer::ShowWarnings);
-  EXPECT_EQ(classify_statement("show errors").local, LocalAnswer::ShowWarnings);
-  EXPECT_EQ(classify_statement("SELECT @@warning_count").local, LocalAnswer::WarningCount);
-  EXPECT_EQ(classify_statement("SHOW COUNT(*) WARNINGS").column_name, "@@session.warning_count");
-  EXPECT_EQ(classify_statement("SELECT ROW_COUNT() + 1").local, LocalAnswer::None);
-  EXPECT_EQ(classify_statement("SHOW WARNINGS LIMIT 1").local, LocalAnswer::None);
-  EXPECT_EQ(classify_statement("SELECT 1; SHOW WARNINGS").local, LocalAnswer::None);
-}
-
-TEST(ClassifyStatement, KeywordsMatchInAnyCaseAndOnlyWhole) {
-  // The scanner compares words by length first: each keyword, in lower and mixed case, next to words of
-  // the same length that are not keywords.
-  EXPECT_TRUE(has(classify_statement("select get_lock('a', 1)").pins, MysqlPinReason::NamedLock));
-  EXPECT_EQ(classify_statement("select get_lick('a', 1), get_lock_x(1)").pins, 0);
-  EXPECT_TRUE(has(classify_statement("select Sql_Calc_Found_Rows a from t").pins, MysqlPinReason::FoundRows));
-  EXPECT_EQ(classify_statement("select sql_calc_found_rowz a from t").pins, 0);
-  EXPECT_TRUE(classify_statement("select last_insert_id()").uses_last_insert_id);
-  EXPECT_FALSE(classify_statement("select last_insert_ix()").uses_last_insert_id);
-  EXPECT_TRUE(has(classify_statement("flush tables t with read Lock").pins, MysqlPinReason::TableLock));
-  EXPECT_EQ(classify_statement("flush tables t with read lick").pins, 0);
-  EXPECT_EQ(classify_statement("select found_rows()").local, LocalAnswer::FoundRows);
-  EXPECT_EQ(classify_statement("select Row_Count()").local, LocalAnswer::RowCount);
-  EXPECT_EQ(classify_statement("show count(*) Errors").column_name, "@@session.error_count");
-  EXPECT_EQ(classify_statement("show Warnings").local, LocalAnswer::ShowWarnings);
-  EXPECT_EQ(classify_statement("SELECT @@Session.Error_Count").local, LocalAnswer::WarningCount);
-  EXPECT_EQ(classify_statement("SELECT c FROM sbtest1 WHERE id=5000").pins, 0);
-  EXPECT_EQ(classify_statement("SELECT c FROM sbtest1 WHERE id=5000").local, LocalAnswer::None);
-}
-
-TEST(CharsetOfCollation, CommonClientCollations) {
-  EXPECT_EQ(charset_of_collation(8), "latin1");
-  EXPECT_EQ(charset_of_collation(33), "utf8mb3");
-  EXPECT_EQ(charset_of_collation(45), "utf8mb4");
-  EXPECT_EQ(charset_of_collation(224), "utf8mb4");
-  EXPECT_EQ(charset_of_collation(255), "utf8mb4");
-  EXPECT_EQ(charset_of_collation(63), "binary");
-  EXPECT_EQ(charset_of_collation(250), "");
+TEST(PinsStartedBy, EveryEffectOfTheTextStartsItsPin) {
+  using mysql::StatementEffect;
+  const auto pins_of = [](StatementEffect effect) {
+    mysql::StatementTraits traits;
+    traits.effects = mysql::effect_bit(effect);
+    return pins_started_by(traits);
+  };
+  EXPECT_EQ(pins_of(StatementEffect::UserVariable), pin_bit(MysqlPinReason::UserVariable));
+  EXPECT_EQ(pins_of(StatementEffect::TemporaryTable), pin_bit(MysqlPinReason::TemporaryTable));
+  EXPECT_EQ(pins_of(StatementEffect::TableLock), pin_bit(MysqlPinReason::TableLock));
+  EXPECT_EQ(pins_of(StatementEffect::NamedLock), pin_bit(MysqlPinReason::NamedLock));
+  EXPECT_EQ(pins_of(StatementEffect::SqlPrepare), pin_bit(MysqlPinReason::SqlPrepare));
+  EXPECT_EQ(pins_of(StatementEffect::CalcFoundRows), pin_bit(MysqlPinReason::FoundRows));
+  EXPECT_EQ(pins_started_by(mysql::classify_statement("SELECT c FROM t WHERE id = 1")), 0);
+  EXPECT_EQ(pins_started_by(mysql::classify_statement("SET @a = 1; LOCK TABLES t WRITE")),
+            pin_bit(MysqlPinReason::UserVariable) | pin_bit(MysqlPinReason::TableLock));
 }
 
 class MysqlContextTest : public ::testing::Test {
@@ -107,7 +43,7 @@ class MysqlContextTest : public ::testing::Test {
 
   /// Feeds one response: OK with `status`, optional session-state changes.
   void respond(mysql::StatusFlags status, const mysql::SessionStateChanges& changes = {},
-               const StatementTraits& traits = {}, bool failed = false, std::uint16_t warnings = 0) {
+               const mysql::StatementTraits& traits = {}, bool failed = false, std::uint16_t warnings = 0) {
     mysql::ResponseSummary summary;
     summary.has_status = !failed;
     summary.status_flags = status;
@@ -156,8 +92,8 @@ TEST_F(MysqlContextTest, TransactionPinsUntilTheServerSaysItEnded) {
 }
 
 TEST_F(MysqlContextTest, StickyPinsLastUntilReset) {
-  StatementTraits traits;
-  traits.pins = pin_bit(MysqlPinReason::UserVariable);
+  mysql::StatementTraits traits;
+  traits.effects = mysql::effect_bit(mysql::StatementEffect::UserVariable);
   respond(kAutocommit, {}, traits);
   respond(kAutocommit);
   EXPECT_TRUE(has(context_.pins(), MysqlPinReason::UserVariable));
@@ -167,8 +103,8 @@ TEST_F(MysqlContextTest, StickyPinsLastUntilReset) {
 }
 
 TEST_F(MysqlContextTest, OneStatementHoldsForFoundRowsAndDiagnostics) {
-  StatementTraits calc;
-  calc.pins = pin_bit(MysqlPinReason::FoundRows);
+  mysql::StatementTraits calc;
+  calc.effects = mysql::effect_bit(mysql::StatementEffect::CalcFoundRows);
   respond(kAutocommit, {}, calc);
   EXPECT_TRUE(context_.calc_found_rows_pending());
   EXPECT_FALSE(context_.holds_session_state());
@@ -256,7 +192,7 @@ class MysqlCursorPin : public MysqlContextTest {
     mysql::ResponseSummary summary;
     summary.has_status = true;
     summary.status_flags = mysql::SERVER_STATUS_AUTOCOMMIT;
-    context_.learn_from_response(summary, {}, summary.status_flags, StatementTraits{}, true);
+    context_.learn_from_response(summary, {}, summary.status_flags, mysql::StatementTraits{}, true);
   }
   bool cursor_pinned() const { return (context_.pins() & pin_bit(MysqlPinReason::Cursor)) != 0; }
 };

@@ -1,0 +1,31 @@
+#include "protocols/mysql/collations.h"
+
+namespace corral::mysql {
+
+std::string_view charset_of_collation(std::uint16_t id) noexcept {
+  // The default collations clients send, and the other collations of the charsets they belong to
+  // (MariaDB's INFORMATION_SCHEMA.COLLATIONS ids).
+  switch (id) {
+    case 1: case 84: return "big5";
+    case 8: case 5: case 15: case 31: case 47: case 48: case 49: case 94: return "latin1";
+    case 11: case 65: return "ascii";
+    case 24: case 86: return "gb2312";
+    case 28: case 87: return "gbk";
+    case 33: case 83: return "utf8mb3";
+    case 45: case 46: return "utf8mb4";
+    case 63: return "binary";
+    case 95: case 96: return "cp932";
+    case 13: case 88: return "sjis";
+    case 12: case 91: return "ujis";
+    case 19: case 85: return "euckr";
+    case 51: case 50: return "cp1251";
+    case 57: case 59: return "cp1256";
+    case 255: return "utf8mb4";  // MySQL 8's utf8mb4_0900_ai_ci
+    default: break;
+  }
+  if (id >= 192 && id <= 215) return "utf8mb3";
+  if (id >= 224 && id <= 247) return "utf8mb4";
+  return {};
+}
+
+}  // namespace corral::mysql

@@ -1,0 +1,17 @@
+// Collation ids as clients send them (HandshakeResponse41 and COM_CHANGE_USER character_set) and the
+// character sets they belong to, for a `SET NAMES <charset>` on backend connections.
+//
+//   collation id (int<1> in the handshake, int<2> in COM_CHANGE_USER) ─► charset_of_collation() ─► "utf8mb4"
+//
+// Source: MariaDB INFORMATION_SCHEMA.COLLATIONS (and MySQL 8's utf8mb4_0900_ai_ci, id 255).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace corral::mysql {
+
+/// The charset name of a collation id from a handshake; empty when unknown.
+std::string_view charset_of_collation(std::uint16_t collation_id) noexcept;
+
+}  // namespace corral::mysql

@@ -1,0 +1,247 @@
+#include "protocols/mysql/statement_classifier.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <utility>
+
+namespace corral::mysql {
+
+namespace {
+
+// The scanner runs on every COM_QUERY: these are inline ASCII tests rather than <cctype> calls, which
+// cost a library call and a locale lookup per character. SQL keywords and identifiers' word
+// characters are ASCII; corral never sets a locale, so <cctype> would answer the same.
+constexpr char ascii_upper(char c) noexcept { return c >= 'a' && c <= 'z' ? static_cast<char>(c - ('a' - 'A')) : c; }
+
+constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return ascii_upper(x) == ascii_upper(y); });
+}
+
+constexpr std::array<bool, 256> kWordChars = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    table[static_cast<std::size_t>(c)] =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$';
+  }
+  return table;
+}();
+
+constexpr bool is_word_char(char c) noexcept { return kWordChars[static_cast<unsigned char>(c)]; }
+
+/// Walks statement text the way the server's lexer separates code from quoted strings and comments,
+/// collecting the first words of each ';'-separated statement. Executable comments (/*! ... */,
+/// /*M! ... */) are code: mysqldump puts user variable assignments inside them.
+class StatementScanner {
+ public:
+  explicit StatementScanner(std::string_view sql) : sql_(sql) {}
+
+  StatementTraits run() {
+    while (pos_ < sql_.size()) step();
+    end_statement();
+    return std::move(traits_);
+  }
+  std::size_t statements() const noexcept { return statements_; }
+  /// True when a word names something about the previous statement (ROW_COUNT, WARNINGS, ...).
+  bool asks_previous() const noexcept { return asks_previous_; }
+
+ private:
+  static constexpr std::size_t kFirstWords = 6;
+
+  void step() {
+    const char c = sql_[pos_];
+    if (c == '\'' || c == '"' || c == '`') return skip_quoted(c);
+    if (c == '#') return skip_line();
+    if (c == '-' && starts_with("--") && (pos_ + 2 >= sql_.size() || std::isspace(static_cast<unsigned char>(sql_[pos_ + 2])))) {
+      return skip_line();
+    }
+    if (c == '/' && starts_with("/*")) return comment();
+    if (c == '*' && starts_with("*/")) {  // the end of an executable comment
+      pos_ += 2;
+      return;
+    }
+    if (c == ';') {
+      end_statement();
+      ++pos_;
+      return;
+    }
+    if (c == '@') return at_sign();
+    if (is_word_char(c)) return word();
+    ++pos_;
+  }
+
+  bool starts_with(std::string_view prefix) const noexcept { return sql_.substr(pos_, prefix.size()) == prefix; }
+
+  void skip_quoted(char quote) {
+    ++pos_;
+    while (pos_ < sql_.size()) {
+      const char c = sql_[pos_++];
+      if (c == '\\' && quote != '`') {
+        ++pos_;
+      } else if (c == quote) {
+        return;
+      }
+    }
+  }
+
+  void skip_line() {
+    const std::size_t end = sql_.find('\n', pos_);
+    pos_ = end == std::string_view::npos ? sql_.size() : end + 1;
+  }
+
+  void comment() {
+    if (starts_with("/*!") || starts_with("/*M!")) {
+      pos_ += starts_with("/*!") ? 3 : 4;
+      while (pos_ < sql_.size() && std::isdigit(static_cast<unsigned char>(sql_[pos_]))) ++pos_;
+      return;  // the rest is code; its "*/" is skipped by step()
+    }
+    const std::size_t end = sql_.find("*/", pos_ + 2);
+    pos_ = end == std::string_view::npos ? sql_.size() : end + 2;
+  }
+
+  void at_sign() {
+    if (pos_ + 1 < sql_.size() && sql_[pos_ + 1] == '@') {  // @@system_variable
+      pos_ += 2;
+      const std::size_t start = pos_;
+      while (pos_ < sql_.size() && (is_word_char(sql_[pos_]) || sql_[pos_] == '.')) ++pos_;
+      std::string_view name = sql_.substr(start, pos_ - start);
+      name = name.substr(name.find('.') == std::string_view::npos ? 0 : name.find('.') + 1);
+      if (iequals(name, "warning_count") || iequals(name, "error_count")) asks_previous_ = true;
+      return;
+    }
+    // 'user'@'host' and user@host name accounts, not variables.
+    const bool account = pos_ > 0 && (is_word_char(sql_[pos_ - 1]) || sql_[pos_ - 1] == '\'' ||
+                                      sql_[pos_ - 1] == '"' || sql_[pos_ - 1] == '`');
+    if (!account) traits_.effects |= effect_bit(StatementEffect::UserVariable);
+    ++pos_;
+  }
+
+  void word() {
+    const std::size_t start = pos_;
+    std::size_t end = start;  // a local: the loop keeps it in a register
+    while (end < sql_.size() && is_word_char(sql_[end])) ++end;
+    pos_ = end;
+    const std::string_view w = sql_.substr(start, end - start);
+    if (words_ < kFirstWords) first_[words_] = w;
+    ++words_;
+    note_keyword(w);
+  }
+
+  /// The words that matter wherever they appear. Dispatching on the length keeps the usual word (no
+  /// keyword of its length) to at most one comparison.
+  void note_keyword(std::string_view w) {
+    switch (w.size()) {
+      case 4:
+        if (iequals(w, "LOCK")) saw_lock_ = true;
+        break;
+      case 8:
+        if (iequals(w, "GET_LOCK")) traits_.effects |= effect_bit(StatementEffect::NamedLock);
+        if (iequals(w, "WARNINGS")) asks_previous_ = true;
+        break;
+      case 14:
+        if (iequals(w, "LAST_INSERT_ID")) traits_.uses_last_insert_id = true;
+        break;
+      case 19:
+        if (iequals(w, "SQL_CALC_FOUND_ROWS")) traits_.effects |= effect_bit(StatementEffect::CalcFoundRows);
+        break;
+      case 6:
+      case 9:
+      case 10:
+      case 11:
+      case 13:
+        if (iequals(w, "ERRORS") || iequals(w, "ROW_COUNT") || iequals(w, "FOUND_ROWS") || iequals(w, "ERROR_COUNT") ||
+            iequals(w, "WARNING_COUNT")) {
+          asks_previous_ = true;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  bool first_is(std::size_t i, std::string_view keyword) const noexcept {
+    return i < std::min(words_, kFirstWords) && iequals(first_[i], keyword);
+  }
+
+  void end_statement() {
+    if (words_ == 0) return;
+    ++statements_;
+    if (first_is(0, "CREATE") && first_is(1, "TEMPORARY")) traits_.effects |= effect_bit(StatementEffect::TemporaryTable);
+    if (first_is(0, "LOCK") && (first_is(1, "TABLES") || first_is(1, "TABLE"))) {
+      traits_.effects |= effect_bit(StatementEffect::TableLock);
+    }
+    if (first_is(0, "FLUSH") && saw_lock_) traits_.effects |= effect_bit(StatementEffect::TableLock);
+    if (first_is(0, "PREPARE")) traits_.effects |= effect_bit(StatementEffect::SqlPrepare);
+    if (first_is(0, "KILL")) traits_.kill = true;
+    if (first_is(0, "LOAD") && (first_is(1, "DATA") || first_is(1, "XML"))) {
+      for (std::size_t i = 2; i < 5; ++i) {
+        if (first_is(i, "LOCAL")) traits_.local_infile = true;
+      }
+    }
+    words_ = 0;
+    saw_lock_ = false;
+  }
+
+  std::string_view sql_;
+  std::size_t pos_ = 0;
+  std::array<std::string_view, kFirstWords> first_{};
+  std::size_t words_ = 0;
+  std::size_t statements_ = 0;
+  bool saw_lock_ = false;
+  bool asks_previous_ = false;
+  StatementTraits traits_;
+};
+
+/// `sql` without spaces, upper-cased, without a trailing ';' (only for short statements).
+std::string compact_upper(std::string_view sql) {
+  std::string out;
+  out.reserve(sql.size());
+  for (const char c : sql) {
+    if (std::isspace(static_cast<unsigned char>(c)) == 0) out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  while (!out.empty() && out.back() == ';') out.pop_back();
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (std::isspace(static_cast<unsigned char>(s.front())) != 0)) s.remove_prefix(1);
+  while (!s.empty() && (std::isspace(static_cast<unsigned char>(s.back())) != 0 || s.back() == ';')) s.remove_suffix(1);
+  return s;
+}
+
+/// The exact forms of a statement that asks about the previous one (spaces and case aside).
+void classify_previous_statement_query(std::string_view sql, StatementTraits& traits) {
+  constexpr std::size_t kLongestLocal = 64;
+  if (sql.size() > kLongestLocal) return;
+  const std::string compact = compact_upper(sql);
+  const std::string_view text = trim(sql);
+  const auto selected = [&text] { return std::string(trim(text.substr(6))); };  // after "SELECT"
+  if (compact == "SELECTROW_COUNT()") {
+    traits.asks_for = PreviousStatementQuery::RowCount;
+    traits.column_name = selected();
+  } else if (compact == "SELECTFOUND_ROWS()") {
+    traits.asks_for = PreviousStatementQuery::FoundRows;
+    traits.column_name = selected();
+  } else if (compact == "SHOWWARNINGS" || compact == "SHOWERRORS") {
+    traits.asks_for = PreviousStatementQuery::ShowWarnings;
+  } else if (compact == "SELECT@@WARNING_COUNT" || compact == "SELECT@@ERROR_COUNT" ||
+             compact == "SELECT@@SESSION.WARNING_COUNT" || compact == "SELECT@@SESSION.ERROR_COUNT") {
+    traits.asks_for = PreviousStatementQuery::WarningCount;
+    traits.column_name = selected();
+  } else if (compact == "SHOWCOUNT(*)WARNINGS" || compact == "SHOWCOUNT(*)ERRORS") {
+    traits.asks_for = PreviousStatementQuery::WarningCount;
+    traits.column_name = compact.ends_with("WARNINGS") ? "@@session.warning_count" : "@@session.error_count";
+  }
+}
+
+}  // namespace
+
+StatementTraits classify_statement(std::string_view sql) {
+  StatementScanner scanner(sql);
+  StatementTraits traits = scanner.run();
+  if (scanner.statements() == 1 && scanner.asks_previous()) classify_previous_statement_query(sql, traits);
+  return traits;
+}
+
+}  // namespace corral::mysql

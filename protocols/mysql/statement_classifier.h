@@ -1,0 +1,67 @@
+// What the text of a COM_QUERY says, read the way the server's lexer separates code from quoted
+// strings and comments (ProxySQL-style: only the statement starts and a few keywords are looked at).
+//
+//   SQL text ─► StatementScanner (every ';'-separated statement; quotes, `--`/`#`/`/* */` comments
+//               skipped; `/*! ... */` and `/*M! ... */` executable comments read as code)
+//            ─► first words of each statement + keywords anywhere ─► StatementTraits
+//               effects: state the statement leaves on its connection (@user variables,
+//                        CREATE TEMPORARY, LOCK TABLES / FLUSH ... LOCK, GET_LOCK, PREPARE,
+//                        SQL_CALC_FOUND_ROWS)
+//               local_infile, kill, uses_last_insert_id
+//               asks_for: the exact forms that ask about the previous statement (ROW_COUNT(),
+//                         FOUND_ROWS(), SHOW WARNINGS|ERRORS, @@warning_count|@@error_count)
+//
+// I/O-free and allocation-free on the usual statement; runs on every COM_QUERY. Sources: MySQL
+// Reference Manual "Comments", "String Literals", "User-Defined Variables", "SHOW WARNINGS".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace corral::mysql {
+
+/// State a statement leaves on the connection that ran it, which no other connection has.
+enum class StatementEffect : std::uint8_t {
+  UserVariable,    // SET @x, SELECT ... INTO @x, @x := ... (not @@system variables, not 'u'@'h' accounts)
+  TemporaryTable,  // CREATE TEMPORARY TABLE
+  TableLock,       // LOCK TABLE(S), FLUSH ... LOCK
+  NamedLock,       // GET_LOCK()
+  SqlPrepare,      // PREPARE name FROM ... (SQL-level prepared statements)
+  CalcFoundRows,   // SQL_CALC_FOUND_ROWS: a following FOUND_ROWS() answers about this statement
+};
+inline constexpr std::size_t kStatementEffectCount = 6;
+
+/// A set of effects (bit i = StatementEffect i).
+using StatementEffects = std::uint8_t;
+constexpr StatementEffects effect_bit(StatementEffect effect) noexcept {
+  return static_cast<StatementEffects>(1u << static_cast<unsigned>(effect));
+}
+
+/// A statement that asks about the previous statement of the same session, in one of the exact
+/// forms a proxy can answer itself (anything more complex is left to the server).
+enum class PreviousStatementQuery : std::uint8_t {
+  None,
+  RowCount,      // SELECT ROW_COUNT()
+  FoundRows,     // SELECT FOUND_ROWS()
+  ShowWarnings,  // SHOW WARNINGS / SHOW ERRORS
+  WarningCount,  // SELECT @@[session.]warning_count / error_count, SHOW COUNT(*) WARNINGS / ERRORS
+};
+
+/// What the text of one COM_QUERY says about the state it leaves and what it asks.
+struct StatementTraits {
+  StatementEffects effects = 0;      // of every ';'-separated statement together
+  bool local_infile = false;         // LOAD DATA|XML [LOW_PRIORITY|CONCURRENT] LOCAL INFILE
+  bool kill = false;                 // KILL [CONNECTION | QUERY] n: ids are server thread ids
+  bool uses_last_insert_id = false;  // LAST_INSERT_ID(...) appears
+  PreviousStatementQuery asks_for = PreviousStatementQuery::None;  // only for a text of one statement
+  std::string column_name;           // the column an answer to asks_for carries (the expression as typed)
+
+  bool has(StatementEffect effect) const noexcept { return (effects & effect_bit(effect)) != 0; }
+};
+
+/// Inspects a statement's text. Never fails: text it cannot understand simply has no traits (the
+/// server's session-state tracker is the safety net for what the text does not show).
+StatementTraits classify_statement(std::string_view sql);
+
+}  // namespace corral::mysql

@@ -1,0 +1,180 @@
+#include "proxy/mysql/client_channel.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "proxy/mysql/context.h"
+#include "proxy/shared_state.h"
+#include "runtime/log.h"
+
+namespace corral::proxy {
+
+namespace {
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+}  // namespace
+
+MysqlClientChannel::MysqlClientChannel(rt::TcpStream client, const ListenerEnv& env, const MysqlContext& context,
+                                       rt::CancelSource* cancel)
+    : client_(std::move(client)),
+      env_(env),
+      context_(context),
+      cancel_(cancel),
+      id_(static_cast<std::uint32_t>(env.shared->next_client_id.fetch_add(1, std::memory_order_relaxed))) {
+  limits_.max_packet_size = env.config->mysql.max_packet_size;
+}
+
+std::string MysqlClientChannel::peer_host() const {
+  const std::string peer = client_.peer_address().to_string();
+  // "1.2.3.4:5678" or "[::1]:5678": MySQL names the host without the port (and without brackets).
+  std::string_view host = std::string_view(peer).substr(0, peer.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return std::string(host);
+}
+
+// ---- input ----------------------------------------------------------------------------------------
+
+rt::Task<bool> MysqlClientChannel::read_packet(ClientPacket& packet, rt::Deadline deadline, bool idle) {
+  for (;;) {
+    const mysql::LogicalPacket logical = mysql::read_logical_packet(in_.readable(), limits_, scratch_);
+    if (logical.status == mysql::FrameStatus::Packet) {
+      packet.payload = logical.payload;
+      packet.wire = in_.readable().substr(0, logical.consumed);
+      packet.sequence_id = logical.last_sequence_id;
+      pending_consume_ = logical.consumed;
+      co_return true;
+    }
+    if (logical.status == mysql::FrameStatus::Error) {
+      // The stream cannot be framed any more: one ERR, then the connection closes.
+      const std::string_view head = in_.readable();
+      const auto sequence_id = static_cast<std::uint8_t>(head.size() > 3 ? static_cast<std::uint8_t>(head[3]) + 1 : 1);
+      if (logical.error == mysql::Errc::PacketTooLarge) {
+        queue_error(sequence_id, mysql::ER_NET_PACKET_TOO_LARGE);
+        co_await flush();
+        co_await discard_input();
+        co_return false;
+      } else if (logical.error == mysql::Errc::BadSequence) {
+        queue_error(sequence_id, mysql::ER_NET_PACKETS_OUT_OF_ORDER);
+      } else {
+        queue_error(sequence_id, kErrMalformedPacket);
+      }
+      co_await flush();
+      co_return false;
+    }
+    std::size_t want = kReadChunk;
+    const std::string_view head = in_.readable();
+    if (head.size() >= mysql::kPacketHeaderSize) {
+      const std::size_t whole = mysql::kPacketHeaderSize + mysql::header_payload_length(head);
+      if (whole > head.size()) want = std::max(want, whole - head.size());
+    }
+    rt::CancelSource* cancel = cancel_;
+    if (idle && in_.empty()) {
+      // Wait without a buffer: an idle client then costs no read buffer. Draining ends this wait.
+      in_.release_if_empty();
+      cancel = env_.idle_cancel;
+      const rt::Result<void> readable = co_await client_.wait_readable(deadline, cancel);
+      if (!readable) co_return false;
+    }
+    const auto n = co_await client_.read_some(in_.writable(want), deadline, cancel);
+    if (!n || *n == 0) {
+      rt::log::debug("mysql client {}: {} while reading", id_, n ? "end of stream" : n.error().message());
+      co_return false;
+    }
+    in_.commit(*n);
+  }
+}
+
+rt::Task<bool> MysqlClientChannel::read_more(rt::Deadline deadline) {
+  const auto n = co_await client_.read_some(in_.writable(kReadChunk), deadline, cancel_);
+  if (!n || *n == 0) co_return false;
+  in_.commit(*n);
+  co_return true;
+}
+
+rt::Task<void> MysqlClientChannel::discard_input() {
+  // The client may still be writing the packet that was refused; closing now would reset the
+  // connection before it reads the error. Let it finish (bounded in time and bytes), then close.
+  constexpr std::size_t kMaxDiscarded = std::size_t{1} << 30;
+  client_.shutdown_write();
+  in_.consume(in_.size());
+  const rt::Deadline deadline = rt::Deadline::after(std::chrono::seconds(2));
+  std::size_t discarded = 0;
+  while (discarded < kMaxDiscarded) {
+    const auto n = co_await client_.read_some(in_.writable(kReadChunk), deadline, cancel_);
+    if (!n || *n == 0) break;
+    discarded += *n;
+  }
+}
+
+// ---- output ---------------------------------------------------------------------------------------
+
+void MysqlClientChannel::queue_packet(std::uint8_t sequence_id, std::string_view payload) {
+  mysql::append_packet(out_, sequence_id, payload);
+}
+
+void MysqlClientChannel::queue_error(std::uint8_t sequence_id, const mysql::ErrorSpec& spec,
+                                     std::string_view message) {
+  queue_packet(sequence_id, mysql::make_err(spec, message));
+}
+
+void MysqlClientChannel::queue_ok(std::uint8_t sequence_id, std::uint64_t affected_rows,
+                                  std::uint64_t last_insert_id) {
+  mysql::OK_Packet ok;
+  ok.affected_rows = affected_rows;
+  ok.last_insert_id = last_insert_id;
+  ok.status_flags = context_.status_flags();
+  const std::size_t at = mysql::begin_packet(out_);
+  mysql::encode_ok_packet(out_, ok, context_.capabilities());
+  mysql::finish_packet(out_, at, sequence_id);
+}
+
+rt::Task<bool> MysqlClientChannel::flush() {
+  if (out_.empty()) co_return true;
+  const auto written = co_await write_queued();
+  co_return after_write_queued(written);
+}
+
+rt::WriteAwaitable MysqlClientChannel::write_queued() {
+  return client_.write_all(out_, rt::Deadline::after(env_.config->pool.operation_timeout), cancel_);
+}
+
+bool MysqlClientChannel::after_write_queued(const rt::Result<void>& written) {
+  out_.clear();
+  if (!written) rt::log::debug("mysql client {}: write failed: {}", id_, written.error().message());
+  return written.ok();
+}
+
+rt::WritevAwaitable MysqlClientChannel::write_through(std::string_view wire, iovec (&parts)[2]) {
+  return client_.writev_all(queued_then(wire, parts), rt::Deadline::after(env_.config->pool.operation_timeout),
+                            cancel_);
+}
+
+std::span<iovec> MysqlClientChannel::queued_then(std::string_view wire, iovec (&parts)[2]) {
+  std::size_t count = 0;
+  if (!out_.empty()) parts[count++] = {out_.data(), out_.size()};
+  parts[count++] = {const_cast<char*>(wire.data()), wire.size()};
+  return {parts, count};
+}
+
+bool MysqlClientChannel::send_or_queue(std::string_view wire) {
+  iovec parts[2];
+  std::span<iovec> unsent = queued_then(wire, parts);
+  const rt::Result<void> sent = client_.try_writev(unsent);
+  if (!sent) {
+    rt::log::debug("mysql client {}: write failed: {}", id_, sent.error().message());
+    return false;
+  }
+  // Left over: a tail of out_ and all of `wire`, or a tail of `wire` (out_ keeps its capacity).
+  if (unsent.size() == 2) {
+    out_.erase(0, out_.size() - unsent[0].iov_len);
+    out_.append(wire);
+  } else if (unsent.size() == 1) {
+    out_.assign(wire.substr(wire.size() - unsent[0].iov_len));
+  } else {
+    out_.clear();
+  }
+  return true;
+}
+
+}  // namespace corral::proxy

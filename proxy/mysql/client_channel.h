@@ -1,0 +1,124 @@
+// The client's socket of one MySQL session, as packets: command packets in, queued reply packets out.
+//
+//   socket ─► in_ ─► read_packet() (whole logical packets, mysql.max_packet_size) ─► ClientPacket
+//                    consume_packet() once the command is handled (the packet views in_ until then)
+//   queue_packet / queue_error / queue_ok / output() ─► out_ ─► flush() | write_queued()
+//                                                           ─► send_or_queue(wire): out_ + a backend
+//                                                              run in one writev, the rest kept queued
+//
+// Not thread-safe: one session.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "protocols/mysql/mysql.h"
+#include "proxy/frontend.h"
+#include "runtime/byte_buffer.h"
+#include "runtime/task.h"
+#include "runtime/tcp.h"
+
+namespace corral::proxy {
+
+class MysqlContext;
+
+/// ER_MALFORMED_PACKET (MariaDB server error reference): a client packet corral cannot decode.
+inline constexpr mysql::ErrorSpec kErrMalformedPacket{1835, "HY000", "Malformed communication packet"};
+
+/// One command packet from the client. Lifetime: views the session's read buffer (or scratch) and is
+/// valid until the session reads more client input or the command is consumed.
+struct ClientPacket {
+  std::string_view payload;  // the logical packet's payload (reassembled when it spans wire packets)
+  std::string_view wire;     // the wire packets as received (headers included): relayed unchanged
+  std::uint8_t sequence_id = 0;  // of the last wire packet; a reply starts at sequence_id + 1
+
+  /// The sequence id of the first packet answering this one.
+  std::uint8_t reply_sequence() const noexcept { return static_cast<std::uint8_t>(sequence_id + 1); }
+};
+
+class MysqlClientChannel {
+ public:
+  /// Buffers larger than this are freed between commands instead of kept for an idle client.
+  static constexpr std::size_t kKeepBufferCapacity = 256 * 1024;
+
+  /// `context` gives OK packets their status flags and format; `cancel` fires when the worker stops.
+  /// Lifetime: both outlive the channel.
+  MysqlClientChannel(rt::TcpStream client, const ListenerEnv& env, const MysqlContext& context,
+                     rt::CancelSource* cancel);
+
+  /// Reads one whole client packet into `packet`. Suspends until it is buffered, `deadline` passes or
+  /// the worker stops; idle waits (`idle`) also end when the worker drains. A packet that cannot be
+  /// framed gets its ERR (1153, 1156, 1835) before false is returned. False: close the session.
+  rt::Task<bool> read_packet(ClientPacket& packet, rt::Deadline deadline, bool idle);
+  /// Drops the packet read_packet() returned from the read buffer (it views the buffer until then).
+  void consume_packet() noexcept {
+    in_.consume(pending_consume_);
+    pending_consume_ = 0;
+  }
+  /// Client bytes buffered after the packets consumed so far (LOCAL INFILE file packets).
+  std::string_view buffered() const noexcept { return in_.readable(); }
+  void consume(std::size_t bytes) noexcept { in_.consume(bytes); }
+  /// Reads more client bytes into the buffer. False when the client is gone or `deadline` passed.
+  rt::Task<bool> read_more(rt::Deadline deadline);
+
+  /// Queues one packet for the client (written by flush()).
+  void queue_packet(std::uint8_t sequence_id, std::string_view payload);
+  /// Queues an ERR_Packet; `message` replaces the spec's default message when not empty.
+  void queue_error(std::uint8_t sequence_id, const mysql::ErrorSpec& spec, std::string_view message = {});
+  /// Queues an OK_Packet with the context's status flags.
+  void queue_ok(std::uint8_t sequence_id, std::uint64_t affected_rows = 0, std::uint64_t last_insert_id = 0);
+  /// The bytes queued for the client, to append whole encoded packets to.
+  std::string& output() noexcept { return out_; }
+
+  /// Writes what is queued. Suspends while the client's socket is full (pool.operation_timeout without
+  /// progress closes the client). False when the client is gone.
+  rt::Task<bool> flush();
+  /// flush() in two halves, so per-statement paths await the client's socket without one more
+  /// coroutine frame: the write of what is queued (nothing to write completes at once), and its
+  /// outcome (the queue is cleared; false when the client is gone).
+  rt::WriteAwaitable write_queued();
+  bool after_write_queued(const rt::Result<void>& written);
+  /// The write of what is queued, then `wire`, waiting for the client (the streaming part of a
+  /// response: the client paces the backend); after_write_queued() takes its outcome. An awaitable,
+  /// not a coroutine: no frame per streamed run. Lifetime: `wire` and `parts` outlive the await.
+  rt::WritevAwaitable write_through(std::string_view wire, iovec (&parts)[2]);
+  /// Sends what is queued, then `wire`, as far as the client's socket takes them now; what it does
+  /// not take is left queued. False when the client is gone.
+  bool send_or_queue(std::string_view wire);
+
+  /// Frees buffers grown by a large command, so an idle client does not keep them.
+  void shrink_buffers() {
+    if (out_.capacity() > kKeepBufferCapacity) std::string().swap(out_);
+    if (scratch_.capacity() > kKeepBufferCapacity) std::string().swap(scratch_);
+  }
+  /// After a refused oversized packet: stops writing and reads (bounded) what the client still sends,
+  /// so it reads the error before the connection closes.
+  rt::Task<void> discard_input();
+
+  /// "1.2.3.4" or "::1": the peer as MySQL names hosts in account names.
+  std::string peer_host() const;
+  std::uint32_t id() const noexcept { return id_; }
+  /// Limits on what the client sends (mysql.max_packet_size), for decoding its packets.
+  const mysql::Limits& limits() const noexcept { return limits_; }
+
+ private:
+  /// What is queued (out_, if any), then `wire`, as the buffers of one writev in `parts`.
+  std::span<iovec> queued_then(std::string_view wire, iovec (&parts)[2]);
+
+  rt::TcpStream client_;
+  const ListenerEnv& env_;
+  const MysqlContext& context_;
+  rt::CancelSource* cancel_;
+  std::uint32_t id_;                  // corral's connection id (the greeting's; in log lines)
+  mysql::Limits limits_;              // client packets: mysql.max_packet_size
+  rt::ByteBuffer in_;
+  std::string scratch_;               // client packets that span wire packets
+  std::string out_;                   // packets queued for the client
+  std::size_t pending_consume_ = 0;   // bytes of the packet being handled, consumed after it
+};
+
+}  // namespace corral::proxy

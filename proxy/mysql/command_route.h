@@ -1,0 +1,82 @@
+// Where a MySQL client command goes, decided from the command byte and the statement's traits alone
+// (no I/O), so the session's dispatch is a switch over these answers and the rules are unit-tested.
+//
+//   mysql::Command ─► route_command() ─► Query ─► route_query(traits, ...) ─► Relay | AnswerLocally
+//                                       │                                    | RefuseLocalInfile | RefuseKill
+//                                       ├► Relay (COM_INIT_DB, COM_FIELD_LIST, COM_STATISTICS)
+//                                       ├► PreparedStatement (COM_STMT_*) ─► MysqlStatements
+//                                       ├► Ping | Quit | SetOption | ChangeUser | ResetConnection (corral)
+//                                       └► Unsupported ─► ERR 1047 08S01
+#pragma once
+
+#include <cstdint>
+
+#include "protocols/mysql/constants.h"
+#include "protocols/mysql/statement_classifier.h"
+
+namespace corral::proxy {
+
+/// Who handles a client command.
+enum class CommandRoute : std::uint8_t {
+  Query,              // COM_QUERY: classified, then route_query()
+  Relay,              // relayed to a backend connection as it is
+  PreparedStatement,  // COM_STMT_*: the session's prepared statements
+  Ping,               // COM_PING: OK from corral
+  Quit,               // COM_QUIT: the connection closes
+  SetOption,          // COM_SET_OPTION: multi-statements on/off, part of the pool key
+  ChangeUser,         // COM_CHANGE_USER: the session ends, the new user logs in
+  ResetConnection,    // COM_RESET_CONNECTION: the session's state ends, the user stays
+  Unsupported,        // ERR 1047: every other command (replication, COM_SHUTDOWN, COM_PROCESS_KILL...)
+};
+
+/// What becomes of a COM_QUERY.
+enum class QueryRoute : std::uint8_t {
+  Relay,              // to a backend connection
+  AnswerLocally,      // asks about the previous statement, answered from the context
+  RefuseLocalInfile,  // ERR 1148: LOAD DATA LOCAL without mysql.local_infile
+  RefuseKill,         // ERR 1235: KILL names backend threads that other clients share
+};
+
+/// Who handles `command`. Inline, as route_query(): dispatch runs them on every command.
+constexpr CommandRoute route_command(mysql::Command command) noexcept {
+  switch (command) {
+    case mysql::Command::COM_QUERY:
+      return CommandRoute::Query;
+    case mysql::Command::COM_INIT_DB:
+    case mysql::Command::COM_FIELD_LIST:
+    case mysql::Command::COM_STATISTICS:
+      return CommandRoute::Relay;
+    case mysql::Command::COM_STMT_PREPARE:
+    case mysql::Command::COM_STMT_EXECUTE:
+    case mysql::Command::COM_STMT_SEND_LONG_DATA:
+    case mysql::Command::COM_STMT_CLOSE:
+    case mysql::Command::COM_STMT_RESET:
+    case mysql::Command::COM_STMT_FETCH:
+    case mysql::Command::COM_STMT_BULK_EXECUTE:
+      return CommandRoute::PreparedStatement;
+    case mysql::Command::COM_PING:
+      return CommandRoute::Ping;
+    case mysql::Command::COM_QUIT:
+      return CommandRoute::Quit;
+    case mysql::Command::COM_SET_OPTION:
+      return CommandRoute::SetOption;
+    case mysql::Command::COM_CHANGE_USER:
+      return CommandRoute::ChangeUser;
+    case mysql::Command::COM_RESET_CONNECTION:
+      return CommandRoute::ResetConnection;
+    default:
+      return CommandRoute::Unsupported;
+  }
+}
+
+/// `local_infile_allowed` is mysql.local_infile; `holds_backend` is true while the session keeps a
+/// backend connection (which then answers questions about the previous statement itself).
+constexpr QueryRoute route_query(const mysql::StatementTraits& traits, bool local_infile_allowed,
+                                 bool holds_backend) noexcept {
+  if (traits.local_infile && !local_infile_allowed) return QueryRoute::RefuseLocalInfile;
+  if (traits.kill) return QueryRoute::RefuseKill;
+  if (traits.asks_for != mysql::PreviousStatementQuery::None && !holds_backend) return QueryRoute::AnswerLocally;
+  return QueryRoute::Relay;
+}
+
+}  // namespace corral::proxy

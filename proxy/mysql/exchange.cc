@@ -1,0 +1,327 @@
+#include "proxy/mysql/exchange.h"
+
+#include <string>
+#include <utility>
+
+#include "proxy/shared_state.h"
+#include "runtime/log.h"
+
+namespace corral::proxy {
+
+namespace {
+
+/// Queued reply bytes that make the relay write before the response is complete.
+constexpr std::size_t kFlushThreshold = 64 * 1024;
+
+}  // namespace
+
+MysqlExchange::MysqlExchange(MysqlClientChannel& client, MysqlContext& context, pool::MysqlPools& pools,
+                             const ListenerEnv& env, rt::CancelSource* cancel, LeaseBoundState& lease_bound)
+    : client_(client), context_(context), pools_(pools), env_(env), cancel_(cancel), lease_bound_(lease_bound) {}
+
+MysqlExchange::~MysqlExchange() {
+  // A lease still held here carries session state (a transaction, user variables...): never pooled.
+  if (lease_) lease_.release(false);
+}
+
+// ---- a statement on a backend connection ----------------------------------------------------------
+
+rt::Task<bool> MysqlExchange::relay_statement(const ClientPacket& packet, const mysql::StatementTraits& traits) {
+  pool::MysqlConnection* backend = ready_backend(traits.uses_last_insert_id);
+  if (backend == nullptr) {
+    backend = co_await backend_for_statement(packet.reply_sequence(), traits.uses_last_insert_id);
+    if (backend == nullptr) {
+      const bool flushed = co_await client_.flush();
+      co_return flushed && after_backend_lost();
+    }
+  }
+  apply_statement_timeout(*backend);
+  const auto sent = co_await backend->send_command_wire(packet.wire, cancel_);
+  if (!sent) {
+    last_relayed_sequence_ = packet.sequence_id;
+    client_.queue_packet(packet.reply_sequence(), backend->error().err_payload());
+    release_backend(false);
+    const bool flushed = co_await client_.flush();
+    co_return flushed && after_backend_lost();
+  }
+  const mysql::Command command = backend->command();
+  last_relayed_sequence_ = packet.sequence_id;  // an error before any response packet follows the command
+  const RelayEnd end = co_await relay_response(*backend);
+  if (end == RelayEnd::ClientGone) co_return false;
+  if (end == RelayEnd::BackendLost) {
+    const bool flushed = co_await client_.flush();
+    co_return flushed && after_backend_lost();
+  }
+  if (command == mysql::Command::COM_INIT_DB && !backend->summary().failed) {
+    // Also right for a backend without session tracking.
+    context_.set_schema(backend->schema());
+  }
+  end_statement(*backend, traits);
+  if (client_.output().empty()) co_return true;
+  const auto written = co_await client_.write_queued();
+  co_return client_.after_write_queued(written);
+}
+
+// ---- backend leases --------------------------------------------------------------------------------
+
+pool::MysqlPool& MysqlExchange::context_pool() {
+  if (pool_ == nullptr || pool_key_version_ != context_.key_version()) {
+    pool_ = &pools_.get(context_.key(), env_.backend_address);
+    pool_key_version_ = context_.key_version();
+  }
+  return *pool_;
+}
+
+rt::Task<pool::MysqlConnection*> MysqlExchange::backend_for_statement(std::uint8_t reply_sequence,
+                                                                      bool needs_last_insert_id) {
+  // A connection held only for the previous statement's answers does not follow a key change
+  // (COM_SET_OPTION, a charset switch): the next statement needs one that matches the new key.
+  if (lease_ && !context_.holds_session_state() && lease_key_version_ != context_.key_version()) {
+    release_backend(true);
+  }
+  if (lease_) co_return lease_.get();  // pinned: the connection has been the session's all along
+  // A busy pool's common cases (a ready connection, a wait in the queue until one is handed over)
+  // cost no coroutine of the pool's; the rest is acquire()'s.
+  pool::MysqlPool& pool = context_pool();
+  pool::MysqlPool::Turn turn(pool, rt::Deadline::after(env_.config->pool.queue_timeout), cancel_);
+  co_await turn;
+  pool::MysqlAcquired acquired = turn.take();
+  if (!acquired.ok() && !acquired.code) acquired = co_await pool.acquire(turn);
+  if (!acquired.ok()) {
+    client_.queue_packet(reply_sequence, acquired.error.err_payload());
+    co_return nullptr;
+  }
+  lease_ = std::move(acquired.lease);
+  lease_key_version_ = context_.key_version();
+  pool::MysqlConnection& backend = *lease_;
+  // Replay what the context has and this connection lacks; one statement, and none when it matches.
+  std::string replay = context_.variables_statement(backend.replayed_variables());
+  if (needs_last_insert_id) {
+    replay.append(replay.empty() ? "SET SESSION " : ", ");
+    replay.append("last_insert_id = ").append(std::to_string(context_.last_insert_id()));
+  }
+  if (replay.empty()) co_return &backend;
+  auto replayed = co_await backend.query(replay, cancel_);
+  if (!replayed || replayed->error) {
+    client_.queue_packet(reply_sequence, replayed ? replayed->error->err_payload() : backend.error().err_payload());
+    release_backend(false);  // some of the variables may have been set
+    co_return nullptr;
+  }
+  backend.replayed_variables() = context_.variables_text();
+  co_return &backend;
+}
+
+pool::MysqlConnection* MysqlExchange::ready_backend(bool needs_last_insert_id) {
+  if (lease_) {
+    // As backend_for_statement(): a one-statement hold does not follow a key change.
+    const bool stale = !context_.holds_session_state() && lease_key_version_ != context_.key_version();
+    return stale ? nullptr : lease_.get();
+  }
+  if (needs_last_insert_id) return nullptr;
+  pool::MysqlLease lease = context_pool().try_acquire_ready();
+  if (!lease) return nullptr;
+  if (lease->replayed_variables() != context_.variables_text()) {
+    // Variables to replay: backend_for_statement() takes it again (newest idle first) and replays.
+    lease.release(true);
+    return nullptr;
+  }
+  lease_ = std::move(lease);
+  lease_key_version_ = context_.key_version();
+  return lease_.get();
+}
+
+void MysqlExchange::end_statement(pool::MysqlConnection& backend, const mysql::StatementTraits& traits) {
+  const mysql::ResponseSummary& summary = backend.summary();
+  context_.learn_from_response(summary, backend.session_changes(), backend.status_flags(), traits, last_result_set_);
+  if (backend.replayed_variables() != context_.variables_text()) {
+    backend.replayed_variables() = context_.variables_text();
+  }
+  count_pins(context_.started_pins());
+  if (!context_.pinned()) release_backend(!discard_lease_);
+}
+
+void MysqlExchange::release_backend(bool clean) {
+  // Cursors live on the connection: they end with the lease (while it is still valid to touch).
+  if (lease_bound_.lease_ending()) context_.set_cursor_open(false);
+  if (lease_) lease_.release(clean && !discard_lease_);
+  discard_lease_ = false;
+}
+
+void MysqlExchange::release_if_unpinned() {
+  if (!context_.pinned()) release_backend(true);
+}
+
+void MysqlExchange::retire_held_backend() noexcept {
+  if (lease_) discard_lease_ = true;
+}
+
+bool MysqlExchange::fail_backend(pool::MysqlConnection& backend, std::uint8_t reply_sequence) {
+  const pool::MysqlError& error = backend.error();
+  if (error.empty()) {
+    client_.queue_error(reply_sequence, pool::kErrBackendLost);
+  } else {
+    client_.queue_packet(reply_sequence, error.err_payload());
+  }
+  release_backend(false);
+  return after_backend_lost();
+}
+
+bool MysqlExchange::after_backend_lost() {
+  // A transaction or session state lived on the lost connection. Going on would run the client's
+  // next statements without it (autocommitted, without its variables), so the client is closed after
+  // the error, as a direct connection to a dying server would be.
+  const bool had_state = context_.holds_session_state();
+  context_.forget_backend_state();
+  return !had_state;
+}
+
+void MysqlExchange::count_pins(MysqlPins started) {
+  for (std::size_t i = 0; i < kMysqlPinReasonCount; ++i) {
+    if ((started & (1u << i)) != 0) env_.shared->mysql_pins[i].fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+// ---- relaying a response ---------------------------------------------------------------------------
+
+rt::Task<MysqlExchange::RelayEnd> MysqlExchange::relay_response(pool::MysqlConnection& backend) {
+  // Clients without CLIENT_SESSION_TRACK read an OK_Packet's info as string<EOF>: give them OK
+  // packets without the session-state block the backend connection carries.
+  const bool strip_session_state = strips_session_state(backend);
+  std::string& out = client_.output();
+  for (;;) {
+    auto polled = backend.poll_response_run();
+    if (!polled) break;
+    const pool::RelayRun& run = *polled;
+    if (run.wire.empty()) {
+      // Everything buffered has been relayed: write what is queued, then wait for more.
+      if (!out.empty()) {
+        const bool flushed = co_await client_.flush();
+        if (!flushed) {
+          release_backend(false);
+          co_return RelayEnd::ClientGone;
+        }
+      }
+      const auto n = co_await backend.response_read(cancel_);
+      if (!backend.after_response_read(n)) break;
+      continue;
+    }
+    last_relayed_sequence_ = run.last_sequence_id();
+    const mysql::ResponseEvent* event = run.event;
+    if (strip_session_state && event != nullptr && needs_session_state_stripped(backend, *event)) {
+      out.append(run.wire.substr(0, run.last_packet));
+      queue_stripped_ok(event->ok, run.last_sequence_id());
+    } else if (event != nullptr && !event->complete) {
+      // More of the response may already be buffered (the next result of a multi-result, ...):
+      // queue this part so all of it leaves in one write.
+      out.append(run.wire);
+    } else if (event != nullptr) {
+      // The run ends the response: it leaves straight from the backend's read buffer (no copy)
+      // together with what is queued, as far as the client's socket takes it now. The rest waits
+      // queued, so a client slow to read never holds the backend connection.
+      if (!client_.send_or_queue(run.wire)) {
+        release_backend(false);
+        co_return RelayEnd::ClientGone;
+      }
+    } else {
+      // Rows up to the end of what is buffered, more to come: written straight from the backend's
+      // read buffer with what is queued, waiting for the client, so the client paces the backend
+      // and a result of any size streams through bounded memory.
+      iovec parts[2];
+      const rt::Result<void> written = co_await client_.write_through(run.wire, parts);
+      if (!client_.after_write_queued(written)) {
+        release_backend(false);
+        co_return RelayEnd::ClientGone;
+      }
+    }
+    if (event != nullptr && event->awaiting_client && event->phase == mysql::ResponsePhase::LocalInfileRequest) {
+      const bool relayed = co_await relay_local_infile(backend);
+      if (!relayed) break;
+      continue;
+    }
+    if (event != nullptr && event->complete) {
+      last_result_set_ = event->phase == mysql::ResponsePhase::ResultSetEnd;
+      co_return RelayEnd::Complete;
+    }
+    if (out.size() >= kFlushThreshold) {
+      const bool flushed = co_await client_.flush();
+      if (!flushed) {
+        release_backend(false);
+        co_return RelayEnd::ClientGone;
+      }
+    }
+  }
+  // The backend failed mid-response (it closed itself): the client gets its error as the next packet.
+  const pool::MysqlError& error = backend.error();
+  rt::log::debug("mysql client {}: backend {} failed mid-response: {}", client_.id(), backend.describe(),
+                 error.message);
+  client_.queue_packet(static_cast<std::uint8_t>(last_relayed_sequence_ + 1),
+                       error.empty() ? mysql::make_err(pool::kErrBackendLost) : error.err_payload());
+  release_backend(false);
+  co_return RelayEnd::BackendLost;
+}
+
+bool MysqlExchange::needs_session_state_stripped(const pool::MysqlConnection& backend,
+                                                 const mysql::ResponseEvent& event) noexcept {
+  // A result set's terminator is an OK_Packet (and may carry session state) only under DEPRECATE_EOF.
+  const bool ok_packet = event.phase == mysql::ResponsePhase::Ok ||
+                         (event.phase == mysql::ResponsePhase::ResultSetEnd && event.ok.header == mysql::kEofHeader &&
+                          (backend.capabilities() & mysql::CLIENT_DEPRECATE_EOF) != 0);
+  return ok_packet && (event.ok.status_flags & mysql::SERVER_SESSION_STATE_CHANGED) != 0;
+}
+
+void MysqlExchange::queue_stripped_ok(const mysql::OK_Packet& backend_ok, std::uint8_t sequence_id) {
+  mysql::OK_Packet ok = backend_ok;
+  ok.status_flags = static_cast<mysql::StatusFlags>(ok.status_flags & ~mysql::SERVER_SESSION_STATE_CHANGED);
+  ok.session_state_info = {};
+  std::string& out = client_.output();
+  const std::size_t at = mysql::begin_packet(out);
+  mysql::encode_ok_packet(out, ok, context_.capabilities());
+  mysql::finish_packet(out, at, sequence_id);
+}
+
+void MysqlExchange::queue_relayed_packet(const pool::MysqlConnection& backend, const mysql::WirePacket& packet,
+                                         const mysql::ResponseEvent& event) {
+  last_relayed_sequence_ = packet.sequence_id;
+  if (event.complete) last_result_set_ = event.phase == mysql::ResponsePhase::ResultSetEnd;
+  if (strips_session_state(backend) && needs_session_state_stripped(backend, event)) {
+    queue_stripped_ok(event.ok, packet.sequence_id);
+  } else {
+    client_.output().append(packet.wire);
+  }
+}
+
+rt::Task<bool> MysqlExchange::relay_local_infile(pool::MysqlConnection& backend) {
+  // The request reached the client; its file comes back as packets ending with an empty one. The
+  // command packet is done with: reading more client input may move the read buffer.
+  const bool asked = co_await client_.flush();
+  if (!asked) co_return false;
+  client_.consume_packet();
+  const rt::Deadline deadline = rt::Deadline::after(env_.config->pool.operation_timeout);
+  for (;;) {
+    // Forward every whole wire packet already buffered in one write.
+    std::string_view buffered = client_.buffered();
+    std::size_t whole = 0;
+    bool ended = false;
+    std::uint8_t last_sequence = 0;
+    while (!ended && buffered.size() - whole >= mysql::kPacketHeaderSize) {
+      const std::size_t length = mysql::header_payload_length(buffered.substr(whole));
+      if (buffered.size() - whole < mysql::kPacketHeaderSize + length) break;
+      last_sequence = static_cast<std::uint8_t>(buffered[whole + 3]);
+      whole += mysql::kPacketHeaderSize + length;
+      ended = length == 0;
+    }
+    if (whole > 0) {
+      const auto sent = co_await backend.send_wire(buffered.substr(0, whole), cancel_);
+      client_.consume(whole);
+      if (!sent) co_return false;
+    }
+    if (ended) {
+      backend.resume(static_cast<std::uint8_t>(last_sequence + 1));
+      co_return true;
+    }
+    const bool read = co_await client_.read_more(deadline);
+    if (!read) co_return false;
+  }
+}
+
+}  // namespace corral::proxy

@@ -1,0 +1,146 @@
+// One MySQL session's statements on backend connections: get a backend for the statement, relay its
+// response to the client, learn from it, keep the lease while a pin is in force or give it back.
+//
+//   relay_statement(client packet, traits):
+//     ready_backend()  (pinned lease, or an idle matching connection: no coroutine)
+//       └─ else backend_for_statement()  (pool wait / open / convert, replayed variables, LAST_INSERT_ID)
+//     ─► send_command_wire(client bytes) ─► relay_response():
+//          runs of whole packets ─► client (writev from the backend's read buffer, no copy; OK packets
+//          re-encoded without session state for clients without CLIENT_SESSION_TRACK; LOCAL INFILE)
+//     ─► end_statement(): the context learns ─► pinned: the lease stays; else release_backend()
+//
+// Prepared statements (statements.h) use the same pieces for COM_STMT_*. State that lives on the lent
+// connection and must end with it (cursors) is told through LeaseBoundState.
+// Not thread-safe: one session.
+#pragma once
+
+#include <cstdint>
+
+#include "pool/mysql_pool.h"
+#include "protocols/mysql/mysql.h"
+#include "proxy/frontend.h"
+#include "proxy/mysql/client_channel.h"
+#include "proxy/mysql/context.h"
+#include "runtime/task.h"
+
+namespace corral::proxy {
+
+/// Session state kept on the lent backend connection, which ends when the lease does.
+class LeaseBoundState {
+ public:
+  /// The lease is about to end; its connection may still be touched. Returns true when state ended.
+  virtual bool lease_ending() noexcept = 0;
+
+ protected:
+  ~LeaseBoundState() = default;
+};
+
+class MysqlExchange {
+ public:
+  /// How relaying a response ended.
+  enum class RelayEnd {
+    Complete,    // the whole response reached the client (or its write buffer)
+    BackendLost, // the backend failed mid-response: an ERR went to the client, the lease is gone
+    ClientGone,  // the client stopped reading or disconnected
+  };
+
+  /// Lifetime: every argument outlives the exchange; `cancel` fires when the worker stops.
+  MysqlExchange(MysqlClientChannel& client, MysqlContext& context, pool::MysqlPools& pools,
+                const ListenerEnv& env, rt::CancelSource* cancel, LeaseBoundState& lease_bound);
+  MysqlExchange(const MysqlExchange&) = delete;
+  MysqlExchange& operator=(const MysqlExchange&) = delete;
+  ~MysqlExchange();
+
+  MysqlClientChannel& client() noexcept { return client_; }
+  MysqlContext& context() noexcept { return context_; }
+  /// This worker's MySQL pools (and their prepared statement templates).
+  pool::MysqlPools& pools() noexcept { return pools_; }
+  /// Fires when the worker stops; every wait of the session uses it.
+  rt::CancelSource* cancel() noexcept { return cancel_; }
+
+  /// Relays a client command that has a response (COM_QUERY, COM_INIT_DB...) on a backend connection
+  /// and ends the statement. Returns false when the session must close (the client is gone, or the
+  /// backend failed while the session held state on it). Lifetime: `packet`, `traits` outlive the task.
+  rt::Task<bool> relay_statement(const ClientPacket& packet, const mysql::StatementTraits& traits);
+
+  /// The backend connection for the next command: the pinned one, or a lease from the context's pool
+  /// on which the context's replayable variables have been applied (and LAST_INSERT_ID when
+  /// `needs_last_insert_id`). Suspends while the pool opens, converts or waits (pool.queue_timeout).
+  /// On failure an ERR (naming the backend, never its password) has been queued for the client with
+  /// `reply_sequence` and nullptr is returned. Lifetime: valid until end_statement() or release_backend().
+  rt::Task<pool::MysqlConnection*> backend_for_statement(std::uint8_t reply_sequence,
+                                                         bool needs_last_insert_id = false);
+  /// backend_for_statement() when it has nothing to wait for, without a coroutine: the pinned
+  /// connection, or an idle connection of the context's pool that matches the key and lacks nothing
+  /// to replay. nullptr (and nothing queued) when backend_for_statement() has work to do.
+  pool::MysqlConnection* ready_backend(bool needs_last_insert_id);
+  /// Lets the client's statement about to be sent on `backend` run as long as mysql.statement_timeout
+  /// allows (no bound by default, as on a direct connection) instead of pool.operation_timeout, which
+  /// is meant for corral's own short statements. Lasts until the connection goes back to the pool.
+  void apply_statement_timeout(pool::MysqlConnection& backend) const noexcept {
+    backend.set_operation_timeout(env_.config->mysql.statement_timeout);
+  }
+  /// Relays the response to the command just sent on the backend connection: everything buffered is
+  /// written with one client write, straight from the backend's read buffer (writev with what is
+  /// queued before it, no copy); the client's socket applies backpressure. A LOCAL INFILE request is
+  /// relayed when mysql.local_infile allows it (the client's file packets go to the backend unchanged).
+  rt::Task<RelayEnd> relay_response(pool::MysqlConnection& backend);
+  /// Queues a response packet read from `backend` before relay_response() takes over (the first packet
+  /// of an execute, which corral looks at before the client may see it): as relay_response() would,
+  /// with the session-state block stripped for clients without CLIENT_SESSION_TRACK.
+  void queue_relayed_packet(const pool::MysqlConnection& backend, const mysql::WirePacket& packet,
+                            const mysql::ResponseEvent& event);
+  /// Ends a statement whose response was relayed completely: the context learns from it, then the
+  /// lease stays with the session while a pin is in force, else it goes back to the pool.
+  void end_statement(pool::MysqlConnection& backend, const mysql::StatementTraits& traits);
+
+  /// Gives the lease back (closing the connection unless `clean`) and ends what is bound to it.
+  void release_backend(bool clean);
+  /// Gives the lease back (clean) unless a pin is in force; for commands that end without a response
+  /// to learn from (COM_STMT_CLOSE of a statement with an open cursor).
+  void release_if_unpinned();
+  /// The backend connection the session holds between statements (a pin is in force), or nullptr.
+  pool::MysqlConnection* held_backend() noexcept { return lease_ ? lease_.get() : nullptr; }
+  /// The held connection no longer matches its pool (COM_SET_OPTION changed the key): it is closed
+  /// instead of pooled when the lease ends.
+  void retire_held_backend() noexcept;
+  /// A backend round trip of corral's own failed (the connection closed itself): the client gets the
+  /// connection's error with `reply_sequence` and the lease ends. Returns after_backend_lost().
+  bool fail_backend(pool::MysqlConnection& backend, std::uint8_t reply_sequence);
+  /// After the backend failed mid-command: the client got an ERR. Returns false when the session must
+  /// close because it held state that is now gone (a transaction, user variables...), so the client
+  /// cannot go on as if it were still there.
+  bool after_backend_lost();
+
+ private:
+  pool::MysqlPool& context_pool();
+  rt::Task<bool> relay_local_infile(pool::MysqlConnection& backend);
+  /// True when `event` is an OK_Packet carrying a session-state block (relay_response() strips it
+  /// for clients without CLIENT_SESSION_TRACK).
+  static bool needs_session_state_stripped(const pool::MysqlConnection& backend,
+                                           const mysql::ResponseEvent& event) noexcept;
+  /// True when the backend tracks session state and the client did not ask for it.
+  bool strips_session_state(const pool::MysqlConnection& backend) const noexcept {
+    return (backend.capabilities() & mysql::CLIENT_SESSION_TRACK) != 0 &&
+           (context_.capabilities() & mysql::CLIENT_SESSION_TRACK) == 0;
+  }
+  /// Queues `backend_ok` without its session-state block, re-encoded for the client's capabilities.
+  void queue_stripped_ok(const mysql::OK_Packet& backend_ok, std::uint8_t sequence_id);
+  void count_pins(MysqlPins started);
+
+  MysqlClientChannel& client_;
+  MysqlContext& context_;
+  pool::MysqlPools& pools_;
+  const ListenerEnv& env_;
+  rt::CancelSource* cancel_;
+  LeaseBoundState& lease_bound_;
+  pool::MysqlLease lease_;           // held between statements only while pinned
+  pool::MysqlPool* pool_ = nullptr;  // the context's pool, cached for key_version_
+  std::uint64_t pool_key_version_ = ~0ull;
+  std::uint64_t lease_key_version_ = 0;  // the context's key when the held lease was taken
+  std::uint8_t last_relayed_sequence_ = 0;
+  bool last_result_set_ = false;  // the last response ended with a result set (not an OK)
+  bool discard_lease_ = false;    // the held connection no longer matches its pool (COM_SET_OPTION)
+};
+
+}  // namespace corral::proxy

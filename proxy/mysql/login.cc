@@ -1,0 +1,262 @@
+#include "proxy/mysql/login.h"
+
+#include <atomic>
+#include <utility>
+
+#include "proxy/shared_state.h"
+
+namespace corral::proxy {
+
+namespace {
+
+/// Time a client has for each step of the login.
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+
+/// Capability bits that only concern the exchange between the client and corral: offered always.
+constexpr mysql::CapabilityFlags kFrontendOwnCapabilities =
+    mysql::CLIENT_PROTOCOL_41 | mysql::CLIENT_SECURE_CONNECTION | mysql::CLIENT_PLUGIN_AUTH |
+    mysql::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | mysql::CLIENT_CONNECT_WITH_DB | mysql::CLIENT_CONNECT_ATTRS |
+    mysql::CLIENT_LONG_FLAG | mysql::CLIENT_TRANSACTIONS | mysql::CLIENT_IGNORE_SIGPIPE;
+/// Bits that change what the backend sends or how it runs statements: offered only when the backend
+/// offers them, because its packets are relayed unchanged. (Prepared-statement metadata caching and
+/// bulk operations are left out until prepared statements are multiplexed.)
+constexpr mysql::CapabilityFlags kFrontendRelayedCapabilities =
+    mysql::CLIENT_MYSQL | mysql::CLIENT_FOUND_ROWS | mysql::CLIENT_LOCAL_FILES | mysql::CLIENT_IGNORE_SPACE |
+    mysql::CLIENT_INTERACTIVE | mysql::CLIENT_MULTI_STATEMENTS | mysql::CLIENT_MULTI_RESULTS |
+    mysql::CLIENT_PS_MULTI_RESULTS | mysql::CLIENT_SESSION_TRACK | mysql::CLIENT_DEPRECATE_EOF |
+    mysql::CLIENT_QUERY_ATTRIBUTES | mysql::MARIADB_CLIENT_PROGRESS | mysql::MARIADB_CLIENT_EXTENDED_METADATA;
+
+std::string auth_more_data(std::string_view data) {
+  std::string payload;
+  mysql::encode_auth_more_data(payload, data);
+  return payload;
+}
+
+}  // namespace
+
+MysqlLogin::MysqlLogin(MysqlClientChannel& client, MysqlContext& context, MysqlFrontend& frontend,
+                       rt::CancelSource* cancel)
+    : client_(client),
+      context_(context),
+      frontend_(frontend),
+      env_(frontend.env()),
+      cancel_(cancel),
+      peer_host_(client.peer_host()) {}
+
+rt::Task<bool> MysqlLogin::learn_server() {
+  pool::MysqlPools& pools = frontend_.pools();
+  const rt::Deadline deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+  // One probe per worker at a time: clients arriving meanwhile wait for its result.
+  while (frontend_.probing && !pools.server_info(env_.backend_address).known) {
+    const bool woken = co_await frontend_.probed.wait(deadline, cancel_);
+    if (!woken) break;
+  }
+  if (pools.server_info(env_.backend_address).known) co_return true;
+  // The greeting offers what the backend offers: open one backend connection to find out.
+  frontend_.probing = true;
+  // Named, not a temporary in the co_await expression: g++ 12 mishandles those (see docs/ARCHITECTURE.md).
+  pool::MysqlKey probe = pool::make_mysql_key(env_.listener->backend, 0);
+  auto acquired = co_await pools.acquire(std::move(probe), env_.backend_address, deadline, cancel_);
+  frontend_.probing = false;
+  frontend_.probed.notify_all();
+  if (!acquired.ok()) {
+    client_.queue_packet(0, acquired.error.err_payload());
+    co_await client_.flush();
+    co_return false;
+  }
+  // Closed, not pooled: its key (no client capabilities) is no client's, so it would only take a slot.
+  acquired.lease.release(false);
+  co_return true;
+}
+
+rt::Task<bool> MysqlLogin::refuse(std::uint8_t sequence_id, const mysql::ErrorSpec& spec, std::string_view message) {
+  client_.queue_error(sequence_id, spec, message);
+  co_await client_.flush();
+  co_return false;
+}
+
+rt::Task<bool> MysqlLogin::handshake() {
+  const bool server_known = co_await learn_server();
+  if (!server_known) co_return false;
+  auto scramble = mysql::generate_scramble();
+  if (!scramble) {
+    co_return co_await refuse(0, mysql::ER_HANDSHAKE_ERROR,
+                              "corral: cannot make a scramble (random number generator failed)");
+  }
+  scramble_ = std::move(*scramble);
+  const pool::MysqlServerInfo& server = frontend_.pools().server_info(env_.backend_address);
+  mysql::CapabilityFlags relayed = kFrontendRelayedCapabilities;
+  if (!env_.config->mysql.local_infile) relayed &= ~mysql::CLIENT_LOCAL_FILES;
+  server_capabilities_ = kFrontendOwnCapabilities | (server.capabilities & relayed);
+
+  mysql::HandshakeV10 greeting;
+  greeting.server_version = env_.config->mysql.server_version;
+  greeting.connection_id = client_.id();
+  greeting.auth_plugin_data = scramble_;
+  greeting.capabilities = server_capabilities_;
+  greeting.character_set = server.character_set != 0 ? server.character_set : mysql::kCollationUtf8mb4GeneralCi;
+  greeting.status_flags = mysql::SERVER_STATUS_AUTOCOMMIT;
+  greeting.auth_plugin_name = std::string(mysql::kMysqlNativePassword);
+  std::string& out = client_.output();
+  const std::size_t at = mysql::begin_packet(out);
+  mysql::encode_handshake_v10(out, greeting);
+  mysql::finish_packet(out, at, 0);
+  const bool greeted = co_await client_.flush();
+  if (!greeted) co_return false;
+
+  ClientPacket packet;
+  const bool received = co_await client_.read_packet(packet, rt::Deadline::after(kHandshakeTimeout), true);
+  if (!received) co_return false;
+  const std::uint8_t reply_sequence = packet.reply_sequence();
+  if (mysql::is_ssl_request(packet.payload)) {
+    co_return co_await refuse(reply_sequence, mysql::ER_HANDSHAKE_ERROR,
+                              "corral does not support TLS; connect without SSL");
+  }
+  auto response = mysql::decode_handshake_response41(packet.payload, server_capabilities_, client_.limits());
+  client_.consume_packet();
+  if (!response) co_return co_await refuse(reply_sequence, mysql::ER_HANDSHAKE_ERROR);
+  const mysql::CapabilityFlags capabilities = response->capabilities & server_capabilities_;
+  const config::User* user = env_.config->find_user(response->username);
+  std::string plugin = (capabilities & mysql::CLIENT_PLUGIN_AUTH) != 0 ? response->auth_plugin_name
+                                                                       : std::string(mysql::kMysqlNativePassword);
+  const AuthOutcome auth = co_await authenticate(user, response->username, std::move(plugin),
+                                                 std::move(response->auth_response), reply_sequence);
+  if (!auth.ok) co_return false;
+  std::string schema = (capabilities & mysql::CLIENT_CONNECT_WITH_DB) != 0 ? response->database : std::string();
+  context_.login(*env_.listener, *user, std::move(schema),
+                 std::string(mysql::charset_of_collation(response->character_set)), capabilities,
+                 env_.config->mysql.local_infile);
+  co_return co_await finish(auth.next_sequence_id);
+}
+
+rt::Task<bool> MysqlLogin::change_user(mysql::COM_CHANGE_USER change, std::uint8_t sequence_id) {
+  const config::User* user = env_.config->find_user(change.username);
+  std::string plugin = change.auth_plugin_name.empty() ? std::string(mysql::kMysqlNativePassword)
+                                                       : std::move(change.auth_plugin_name);
+  const AuthOutcome auth = co_await authenticate(user, change.username, std::move(plugin),
+                                                 std::move(change.auth_response), sequence_id);
+  if (!auth.ok) co_return false;
+  std::string charset = change.character_set ? std::string(mysql::charset_of_collation(*change.character_set))
+                                             : std::string();
+  context_.login(*env_.listener, *user, std::move(change.database), std::move(charset), context_.capabilities(),
+                 env_.config->mysql.local_infile);
+  co_return co_await finish(auth.next_sequence_id);
+}
+
+rt::Task<bool> MysqlLogin::finish(std::uint8_t sequence_id) {
+  if (!context_.schema().empty()) {
+    const bool schema_ok = co_await check_schema(sequence_id);
+    if (!schema_ok) co_return false;
+  }
+  client_.queue_ok(sequence_id);
+  co_return co_await client_.flush();
+}
+
+std::string MysqlLogin::access_denied(std::string_view user_name, bool with_password) const {
+  std::string message = "Access denied for user '";
+  message.append(user_name).append("'@'").append(peer_host_).append("' (using password: ");
+  message.append(with_password ? "YES)" : "NO)");
+  return message;
+}
+
+rt::Task<MysqlLogin::AuthOutcome> MysqlLogin::authenticate(const config::User* user, std::string_view user_name,
+                                                           std::string plugin, std::string token,
+                                                           std::uint8_t sequence_id) {
+  const bool supported = plugin == mysql::kMysqlNativePassword || plugin == mysql::kCachingSha2Password;
+  // A client whose plugin differs from the one the greeting named may send no token and wait for a
+  // scramble meant for its plugin (Connector/C does); a plugin corral does not verify is switched to
+  // the one corral proposes, as a server does when the account's plugin differs from the client's.
+  if (!supported || (token.empty() && plugin != mysql::kMysqlNativePassword)) {
+    const std::string_view switch_to = supported ? std::string_view(plugin) : mysql::kMysqlNativePassword;
+    std::string request;
+    mysql::encode_auth_switch_request(request, {std::string(switch_to), scramble_ + '\0'});
+    client_.queue_packet(sequence_id, request);
+    const bool sent = co_await client_.flush();
+    if (!sent) co_return AuthOutcome{};
+    ClientPacket reply;
+    const bool received = co_await client_.read_packet(reply, rt::Deadline::after(kHandshakeTimeout), false);
+    if (!received) co_return AuthOutcome{};
+    token = std::string(reply.payload);
+    sequence_id = reply.reply_sequence();
+    client_.consume_packet();
+    plugin = std::string(switch_to);
+  }
+  if (plugin == mysql::kCachingSha2Password) co_return co_await caching_sha2_auth(user, user_name, token, sequence_id);
+  const bool ok = user != nullptr && mysql::verify_native_password_plain(token, scramble_, user->password);
+  if (!ok) {
+    client_.queue_error(sequence_id, mysql::ER_ACCESS_DENIED_ERROR, access_denied(user_name, !token.empty()));
+    co_await client_.flush();
+    co_return AuthOutcome{false, sequence_id};
+  }
+  co_return AuthOutcome{true, sequence_id};
+}
+
+rt::Task<MysqlLogin::AuthOutcome> MysqlLogin::caching_sha2_auth(const config::User* user, std::string_view user_name,
+                                                                std::string_view token, std::uint8_t sequence_id) {
+  std::atomic<bool>* cached = nullptr;
+  if (user != nullptr && env_.shared->mysql_sha2_cached) {
+    cached = &env_.shared->mysql_sha2_cached[static_cast<std::size_t>(user - env_.config->users.data())];
+  }
+  const bool with_password = !token.empty();
+  bool ok = false;
+  if (user != nullptr && user->password.empty()) {
+    ok = token.empty();
+  } else if (token.empty()) {
+    ok = false;
+  } else if (cached != nullptr && cached->load(std::memory_order_relaxed)) {
+    // Fast path: the token proves SHA256(password) against corral's "cache" of the user.
+    ok = mysql::verify_caching_sha2_token(token, scramble_, mysql::caching_sha2_hash(user->password));
+    if (ok) {
+      client_.queue_packet(sequence_id++,
+                           auth_more_data(std::string(1, static_cast<char>(mysql::kCachingSha2FastAuthSuccess))));
+      env_.shared->mysql_sha2_fast_auths.fetch_add(1, std::memory_order_relaxed);
+    }
+  } else {
+    // Full path (an unknown user goes through it too, so its answer does not tell users apart).
+    client_.queue_packet(sequence_id++,
+                         auth_more_data(std::string(1, static_cast<char>(mysql::kCachingSha2PerformFullAuth))));
+    const bool asked = co_await client_.flush();
+    if (!asked) co_return AuthOutcome{};
+    ClientPacket reply;
+    bool received = co_await client_.read_packet(reply, rt::Deadline::after(kHandshakeTimeout), false);
+    if (!received) co_return AuthOutcome{};
+    sequence_id = reply.reply_sequence();
+    const bool wants_key = reply.payload.size() == 1 && reply.payload[0] == mysql::kCachingSha2RequestPublicKey;
+    client_.consume_packet();
+    // Without TLS a client may only send the password RSA-encrypted; a clear-text one is refused.
+    if (wants_key) {
+      client_.queue_packet(sequence_id++, auth_more_data(frontend_.rsa_public_pem()));
+      const bool sent = co_await client_.flush();
+      if (!sent) co_return AuthOutcome{};
+      received = co_await client_.read_packet(reply, rt::Deadline::after(kHandshakeTimeout), false);
+      if (!received) co_return AuthOutcome{};
+      sequence_id = reply.reply_sequence();
+      auto password = mysql::decrypt_password_rsa(frontend_.rsa_key(), reply.payload, scramble_);
+      client_.consume_packet();
+      ok = user != nullptr && password && mysql::secure_equal(*password, user->password);
+      if (ok && cached != nullptr) cached->store(true, std::memory_order_relaxed);
+      if (ok) env_.shared->mysql_sha2_full_auths.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  if (!ok) {
+    client_.queue_error(sequence_id, mysql::ER_ACCESS_DENIED_ERROR, access_denied(user_name, with_password));
+    co_await client_.flush();
+    co_return AuthOutcome{false, sequence_id};
+  }
+  co_return AuthOutcome{true, sequence_id};
+}
+
+rt::Task<bool> MysqlLogin::check_schema(std::uint8_t sequence_id) {
+  // The backend is the judge of which databases exist (ERR 1049 Unknown database, 1044 no access).
+  pool::MysqlPool& pool = frontend_.pools().get(context_.key(), env_.backend_address);
+  auto acquired = co_await pool.acquire(rt::Deadline::after(env_.config->pool.queue_timeout), cancel_);
+  if (!acquired.ok()) {
+    client_.queue_packet(sequence_id, acquired.error.err_payload());
+    co_await client_.flush();
+    co_return false;
+  }
+  acquired.lease.release(true);
+  co_return true;
+}
+
+}  // namespace corral::proxy

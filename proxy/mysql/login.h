@@ -1,0 +1,72 @@
+// Logging a MySQL client in: corral as the server of the connection phase, and the authentication
+// part of COM_CHANGE_USER.
+//
+//   handshake(): learn_server() (the backend's capabilities, one probe per worker)
+//     ─► HandshakeV10 (scramble, capabilities = corral's own ∪ (backend's ∩ relayable))
+//     ◄─ HandshakeResponse41 (SSLRequest refused)
+//     ─► authenticate(): mysql_native_password | caching_sha2_password
+//          fast path (0x03, a full authentication of the user succeeded before in this process)
+//          full path (0x04 ◄─ 0x02 ─► RSA public key ◄─ OAEP(password ^ scramble))
+//          AuthSwitchRequest for a client without a token, or with a plugin corral does not verify
+//     ─► context.login() ─► [CONNECT_WITH_DB: a lease of the key proves the schema] ─► OK
+//   change_user(): authenticate() with the same scramble ─► context.login() ─► [schema] ─► OK
+//
+// A refusal is ERR 1045 28000 "Access denied for user 'u'@'host' (using password: YES|NO)"; an
+// unknown user takes the same path and gets the same error. Not thread-safe: one session.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "protocols/mysql/mysql.h"
+#include "proxy/mysql/client_channel.h"
+#include "proxy/mysql/context.h"
+#include "proxy/mysql/frontend.h"
+#include "runtime/task.h"
+
+namespace corral::proxy {
+
+class MysqlLogin {
+ public:
+  /// Lifetime: every argument outlives the login; `cancel` fires when the worker stops.
+  MysqlLogin(MysqlClientChannel& client, MysqlContext& context, MysqlFrontend& frontend, rt::CancelSource* cancel);
+
+  /// The connection phase: greets the client, authenticates it and logs the context in. Suspends for
+  /// each client packet (10 s each) and the backend probe. False (the client got an ERR when it can
+  /// read one) when the connection must close.
+  rt::Task<bool> handshake();
+  /// COM_CHANGE_USER after the old session was ended: authenticates `change`'s user with the
+  /// connection's scramble and logs the context in again. False (as mysqld: the connection closes)
+  /// when the user is refused or its schema does not exist.
+  rt::Task<bool> change_user(mysql::COM_CHANGE_USER change, std::uint8_t sequence_id);
+
+ private:
+  struct AuthOutcome {
+    bool ok = false;
+    std::uint8_t next_sequence_id = 0;
+  };
+
+  rt::Task<bool> learn_server();
+  rt::Task<AuthOutcome> authenticate(const config::User* user, std::string_view user_name, std::string plugin,
+                                     std::string token, std::uint8_t sequence_id);
+  rt::Task<AuthOutcome> caching_sha2_auth(const config::User* user, std::string_view user_name,
+                                          std::string_view token, std::uint8_t sequence_id);
+  /// After the context logged in: proves its schema (when it has one), then answers OK.
+  rt::Task<bool> finish(std::uint8_t sequence_id);
+  rt::Task<bool> check_schema(std::uint8_t sequence_id);
+  /// Queues an ERR (the connection phase's refusal) and writes it. Always false.
+  rt::Task<bool> refuse(std::uint8_t sequence_id, const mysql::ErrorSpec& spec, std::string_view message = {});
+  std::string access_denied(std::string_view user_name, bool with_password) const;
+
+  MysqlClientChannel& client_;
+  MysqlContext& context_;
+  MysqlFrontend& frontend_;
+  const ListenerEnv& env_;
+  rt::CancelSource* cancel_;
+  std::string scramble_;                            // the greeting's; COM_CHANGE_USER reuses it
+  std::string peer_host_;                           // for "Access denied for user 'u'@'host'"
+  mysql::CapabilityFlags server_capabilities_ = 0;  // what the greeting offered
+};
+
+}  // namespace corral::proxy

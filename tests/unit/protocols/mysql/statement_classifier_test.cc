@@ -1,0 +1,175 @@
+// classify_statement: the state a COM_QUERY text leaves, what it asks about the previous statement,
+// and that quotes and comments are skipped (every case also with random leading whitespace/comments).
+#include "protocols/mysql/statement_classifier.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+namespace corral::mysql {
+namespace {
+
+TEST(ClassifyStatement, UserVariablesButNotSystemVariablesOrAccounts) {
+  EXPECT_TRUE(classify_statement("SET @x := 1").has(StatementEffect::UserVariable));
+  EXPECT_TRUE(classify_statement("select a into @v from t").has(StatementEffect::UserVariable));
+  EXPECT_TRUE(classify_statement("SELECT (@n := @n + 1) FROM t").has(StatementEffect::UserVariable));
+  EXPECT_EQ(classify_statement("SELECT @@session.sql_mode, @@autocommit").effects, 0);
+  EXPECT_EQ(classify_statement("CREATE USER 'u'@'%' IDENTIFIED BY 'p'").effects, 0);
+  EXPECT_EQ(classify_statement("GRANT ALL ON *.* TO app@localhost").effects, 0);
+  EXPECT_EQ(classify_statement("SELECT 'mail@example.com', \"a@b\", `c@d` FROM t").effects, 0);
+  EXPECT_EQ(classify_statement("SELECT 1 -- @x\n").effects, 0);
+  EXPECT_EQ(classify_statement("SELECT 1 /* @x */").effects, 0);
+  // mysqldump's executable comments are code.
+  EXPECT_TRUE(classify_statement("/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE */").has(StatementEffect::UserVariable));
+}
+
+TEST(ClassifyStatement, UnreplayableStatementsAreRecognisedInEveryStatementOfABatch) {
+  EXPECT_TRUE(classify_statement("create temporary table t (a int)").has(StatementEffect::TemporaryTable));
+  EXPECT_TRUE(classify_statement("SELECT 1; CREATE TEMPORARY TABLE t (a int)").has(StatementEffect::TemporaryTable));
+  EXPECT_TRUE(classify_statement("LOCK TABLES t READ").has(StatementEffect::TableLock));
+  EXPECT_TRUE(classify_statement("FLUSH TABLES t WITH READ LOCK").has(StatementEffect::TableLock));
+  EXPECT_TRUE(classify_statement("SELECT GET_LOCK('a', 1)").has(StatementEffect::NamedLock));
+  EXPECT_TRUE(classify_statement("PREPARE s FROM 'SELECT 1'").has(StatementEffect::SqlPrepare));
+  EXPECT_TRUE(classify_statement("SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 1").has(StatementEffect::CalcFoundRows));
+  EXPECT_EQ(classify_statement("SELECT 'CREATE TEMPORARY TABLE', 'LOCK TABLES'").effects, 0);
+  EXPECT_EQ(classify_statement("CREATE TABLE temporary_stuff (a int)").effects, 0);
+  EXPECT_EQ(classify_statement("UNLOCK TABLES").effects, 0);
+}
+
+TEST(ClassifyStatement, LocalInfileKillAndLastInsertId) {
+  EXPECT_TRUE(classify_statement("LOAD DATA LOCAL INFILE 'f' INTO TABLE t").local_infile);
+  EXPECT_TRUE(classify_statement("load data low_priority local infile 'f' into table t").local_infile);
+  EXPECT_FALSE(classify_statement("LOAD DATA INFILE 'f' INTO TABLE t").local_infile);
+  EXPECT_TRUE(classify_statement("KILL QUERY 12").kill);
+  EXPECT_FALSE(classify_statement("SELECT 'KILL 1'").kill);
+  EXPECT_TRUE(classify_statement("INSERT INTO c VALUES (LAST_INSERT_ID(), 1)").uses_last_insert_id);
+  EXPECT_FALSE(classify_statement("SELECT 'LAST_INSERT_ID()'").uses_last_insert_id);
+}
+
+TEST(ClassifyStatement, QuestionsAboutThePreviousStatementOnlyInTheExactForms) {
+  const StatementTraits row_count = classify_statement("  select row_count() ; ");
+  EXPECT_EQ(row_count.asks_for, PreviousStatementQuery::RowCount);
+  EXPECT_EQ(row_count.column_name, "row_count()");
+  EXPECT_EQ(classify_statement("SELECT FOUND_ROWS()").asks_for, PreviousStatementQuery::FoundRows);
+  EXPECT_EQ(classify_statement("SHOW WARNINGS").asks_for, PreviousStatementQuery::ShowWarnings);
+  EXPECT_EQ(classify_statement("show errors").asks_for, PreviousStatementQuery::ShowWarnings);
+  EXPECT_EQ(classify_statement("SELECT @@warning_count").asks_for, PreviousStatementQuery::WarningCount);
+  EXPECT_EQ(classify_statement("SHOW COUNT(*) WARNINGS").column_name, "@@session.warning_count");
+  EXPECT_EQ(classify_statement("SELECT ROW_COUNT() + 1").asks_for, PreviousStatementQuery::None);
+  EXPECT_EQ(classify_statement("SHOW WARNINGS LIMIT 1").asks_for, PreviousStatementQuery::None);
+  EXPECT_EQ(classify_statement("SELECT 1; SHOW WARNINGS").asks_for, PreviousStatementQuery::None);
+}
+
+TEST(ClassifyStatement, KeywordsMatchInAnyCaseAndOnlyWhole) {
+  // The scanner compares words by length first: each keyword, in lower and mixed case, next to words of
+  // the same length that are not keywords.
+  EXPECT_TRUE(classify_statement("select get_lock('a', 1)").has(StatementEffect::NamedLock));
+  EXPECT_EQ(classify_statement("select get_lick('a', 1), get_lock_x(1)").effects, 0);
+  EXPECT_TRUE(classify_statement("select Sql_Calc_Found_Rows a from t").has(StatementEffect::CalcFoundRows));
+  EXPECT_EQ(classify_statement("select sql_calc_found_rowz a from t").effects, 0);
+  EXPECT_TRUE(classify_statement("select last_insert_id()").uses_last_insert_id);
+  EXPECT_FALSE(classify_statement("select last_insert_ix()").uses_last_insert_id);
+  EXPECT_TRUE(classify_statement("flush tables t with read Lock").has(StatementEffect::TableLock));
+  EXPECT_EQ(classify_statement("flush tables t with read lick").effects, 0);
+  EXPECT_EQ(classify_statement("select found_rows()").asks_for, PreviousStatementQuery::FoundRows);
+  EXPECT_EQ(classify_statement("select Row_Count()").asks_for, PreviousStatementQuery::RowCount);
+  EXPECT_EQ(classify_statement("show count(*) Errors").column_name, "@@session.error_count");
+  EXPECT_EQ(classify_statement("show Warnings").asks_for, PreviousStatementQuery::ShowWarnings);
+  EXPECT_EQ(classify_statement("SELECT @@Session.Error_Count").asks_for, PreviousStatementQuery::WarningCount);
+  EXPECT_EQ(classify_statement("SELECT c FROM sbtest1 WHERE id=5000").effects, 0);
+  EXPECT_EQ(classify_statement("SELECT c FROM sbtest1 WHERE id=5000").asks_for, PreviousStatementQuery::None);
+}
+
+/// One statement and every trait classify_statement() gives it.
+struct Case {
+  std::string sql;
+  StatementEffects effects = 0;
+  bool local_infile = false;
+  bool kill = false;
+  bool uses_last_insert_id = false;
+  PreviousStatementQuery asks_for = PreviousStatementQuery::None;
+};
+
+const std::vector<Case>& cases() {
+  using E = StatementEffect;
+  using Q = PreviousStatementQuery;
+  static const std::vector<Case> all = {
+      {"SELECT c FROM sbtest1 WHERE id=5000"},
+      {"SET @x := 1", effect_bit(E::UserVariable)},
+      {"SELECT 'a@b', `c@d` FROM t WHERE u = 'u'@'h'"},
+      {"SELECT @@session.sql_mode"},
+      {"/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE */", effect_bit(E::UserVariable)},
+      {"CREATE TEMPORARY TABLE t (a int)", effect_bit(E::TemporaryTable)},
+      {"SELECT 1; LOCK TABLES t READ", effect_bit(E::TableLock)},
+      {"FLUSH TABLES WITH READ LOCK", effect_bit(E::TableLock)},
+      {"SELECT GET_LOCK('a', 1), @v", effect_bit(E::NamedLock) | effect_bit(E::UserVariable)},
+      {"PREPARE s FROM 'SELECT 1'", effect_bit(E::SqlPrepare)},
+      {"SELECT SQL_CALC_FOUND_ROWS * FROM t", effect_bit(E::CalcFoundRows)},
+      {"LOAD DATA LOCAL INFILE 'f' INTO TABLE t", 0, true},
+      {"KILL QUERY 12", 0, false, true},
+      {"INSERT INTO c VALUES (LAST_INSERT_ID(), 1)", 0, false, false, true},
+      {"SELECT ROW_COUNT()", 0, false, false, false, Q::RowCount},
+      {"select found_rows();", 0, false, false, false, Q::FoundRows},
+      {"SHOW WARNINGS", 0, false, false, false, Q::ShowWarnings},
+      {"SELECT @@error_count", 0, false, false, false, Q::WarningCount},
+      {"SHOW COUNT(*) ERRORS", 0, false, false, false, Q::WarningCount},
+  };
+  return all;
+}
+
+void expect_traits(const Case& c, const std::string& sql, PreviousStatementQuery asks_for) {
+  const StatementTraits traits = classify_statement(sql);
+  EXPECT_EQ(traits.effects, c.effects) << sql;
+  EXPECT_EQ(traits.local_infile, c.local_infile) << sql;
+  EXPECT_EQ(traits.kill, c.kill) << sql;
+  EXPECT_EQ(traits.uses_last_insert_id, c.uses_last_insert_id) << sql;
+  EXPECT_EQ(traits.asks_for, asks_for) << sql;
+}
+
+/// A random run of what the server's lexer skips before a statement: whitespace, and (when
+/// `with_comments`) comments of every kind.
+std::string random_prefix(std::mt19937& random, bool with_comments) {
+  static const char* const kSpaces[] = {" ", "\t", "\n", "\r\n"};
+  static const char* const kComments[] = {"/* x; @v 'q */ ", "-- @v ;\n", "# KILL 1\n", "/**/", "--\n"};
+  std::string prefix;
+  const int pieces = std::uniform_int_distribution<int>(1, 4)(random);
+  for (int i = 0; i < pieces; ++i) {
+    const bool comment = with_comments && std::uniform_int_distribution<int>(0, 1)(random) == 1;
+    if (comment) {
+      prefix += kComments[std::uniform_int_distribution<std::size_t>(0, std::size(kComments) - 1)(random)];
+    } else {
+      prefix += kSpaces[std::uniform_int_distribution<std::size_t>(0, std::size(kSpaces) - 1)(random)];
+    }
+  }
+  return prefix;
+}
+
+TEST(ClassifyStatement, EveryCaseAsItIs) {
+  for (const Case& c : cases()) expect_traits(c, c.sql, c.asks_for);
+}
+
+class ClassifyStatementPrefixed : public ::testing::TestWithParam<unsigned> {};
+
+TEST_P(ClassifyStatementPrefixed, LeadingWhitespaceChangesNothing) {
+  std::mt19937 random(GetParam());
+  for (const Case& c : cases()) expect_traits(c, random_prefix(random, false) + c.sql, c.asks_for);
+}
+
+TEST_P(ClassifyStatementPrefixed, LeadingCommentsChangeNothingButTheExactForms) {
+  // A comment is code the server skips, so the state a statement leaves is seen through it; the
+  // questions about the previous statement are recognised only in their exact forms (the server
+  // answers the others, from the connection the previous statement ran on).
+  std::mt19937 random(GetParam());
+  for (const Case& c : cases()) {
+    const std::string prefix = random_prefix(random, true);
+    const bool whitespace_only = prefix.find_first_not_of(" \t\r\n") == std::string::npos;
+    expect_traits(c, prefix + c.sql, whitespace_only ? c.asks_for : PreviousStatementQuery::None);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, ClassifyStatementPrefixed, ::testing::Range(1u, 17u));
+
+}  // namespace
+}  // namespace corral::mysql
