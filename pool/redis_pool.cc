@@ -205,9 +205,8 @@ void RedisPool::stop() {
 
 // ---- RedisPools ---------------------------------------------------------------------------------
 
-void RedisPoolRef::reset() noexcept {
-  RedisPool* pool = std::exchange(pool_, nullptr);
-  if (pool != nullptr && --pool->users_ == 0 && pool->owner_ != nullptr) pool->owner_->on_unreferenced(*pool);
+void RedisPool::counted_ref_release() noexcept {
+  if (--users_ == 0 && owner_ != nullptr) owner_->on_unreferenced(*this);
 }
 
 RedisPools::~RedisPools() {

@@ -32,6 +32,7 @@
 #include "pool/redis_key.h"
 #include "pool/server_info_cache.h"
 #include "pool/waiter_queue.h"
+#include "runtime/counted_ref.h"
 #include "runtime/notify.h"
 #include "runtime/task.h"
 #include "runtime/task_scope.h"
@@ -94,8 +95,12 @@ class RedisPool {
 
  private:
   friend class RedisConnection;
-  friend class RedisPoolRef;
+  friend class rt::CountedRef<RedisPool>;
   friend class RedisPools;
+
+  void counted_ref_acquire() noexcept { ++users_; }
+  /// The last user let go: the owner may free the pool right away when it is unused.
+  void counted_ref_release() noexcept;
 
   using Waiters = WaiterQueue<RedisConnection>;
   /// The handshake's error of the last failed open, kept while in backoff.
@@ -140,33 +145,7 @@ class RedisPool {
 /// A counted reference to a pool: the pool is never collected while one exists, so a session may
 /// keep it across suspensions. Move-only; empty when default-constructed or moved from.
 /// Lifetime: must not outlive the RedisPools that made it.
-class RedisPoolRef {
- public:
-  RedisPoolRef() = default;
-  explicit RedisPoolRef(RedisPool& pool) noexcept : pool_(&pool) { ++pool_->users_; }
-  RedisPoolRef(RedisPoolRef&& other) noexcept : pool_(std::exchange(other.pool_, nullptr)) {}
-  RedisPoolRef& operator=(RedisPoolRef&& other) noexcept {
-    if (this != &other) {
-      reset();
-      pool_ = std::exchange(other.pool_, nullptr);
-    }
-    return *this;
-  }
-  RedisPoolRef(const RedisPoolRef&) = delete;
-  RedisPoolRef& operator=(const RedisPoolRef&) = delete;
-  ~RedisPoolRef() { reset(); }
-
-  /// Drops the reference; the pool may be freed right away when it was the last one and it is unused.
-  void reset() noexcept;
-
-  RedisPool* get() const noexcept { return pool_; }
-  RedisPool* operator->() const noexcept { return pool_; }
-  RedisPool& operator*() const noexcept { return *pool_; }
-  explicit operator bool() const noexcept { return pool_ != nullptr; }
-
- private:
-  RedisPool* pool_ = nullptr;
-};
+using RedisPoolRef = rt::CountedRef<RedisPool>;
 
 /// All Redis pools of one worker, by key. Not thread-safe: one per worker loop.
 class RedisPools {
@@ -189,7 +168,7 @@ class RedisPools {
   rt::Task<void> join();
 
  private:
-  friend class RedisPoolRef;
+  friend class RedisPool;
 
   /// The last reference to `pool` went away: free it if nothing else holds it.
   void on_unreferenced(RedisPool& pool);

@@ -16,13 +16,17 @@
 #include <string_view>
 #include <utility>
 
+#include "runtime/counted_ref.h"
 #include "runtime/notify.h"
 
 namespace corral::pool {
 
-class ReplySinkRef;
+class ReplySink;
+/// A counted reference to a ReplySink, move-only: the session holds one, each backend FIFO entry
+/// another. The last one to go frees the sink. Not thread-safe: one loop.
+using ReplySinkRef = rt::CountedRef<ReplySink>;
 
-/// Not thread-safe: one loop. Lifetime: made by ReplySinkRef::make(), freed with its last reference.
+/// Not thread-safe: one loop. Lifetime: made by make_reply_sink(), freed with its last reference.
 class ReplySink {
  public:
   ReplySink(const ReplySink&) = delete;
@@ -76,10 +80,16 @@ class ReplySink {
   }
 
  private:
-  friend class ReplySinkRef;
+  friend class rt::CountedRef<ReplySink>;
+  friend ReplySinkRef make_reply_sink(std::size_t flush_threshold, std::size_t limit);
 
   ReplySink(std::size_t flush_threshold, std::size_t limit) : flush_threshold_(flush_threshold), limit_(limit) {}
   ~ReplySink() = default;
+
+  void counted_ref_acquire() noexcept { ++refs_; }
+  void counted_ref_release() noexcept {
+    if (--refs_ == 0) delete this;
+  }
 
   void append(std::string_view bytes) {
     if (abandoned_) return;
@@ -105,52 +115,16 @@ class ReplySink {
   rt::Notify wake_;
 };
 
-/// A counted reference to a ReplySink, move-only: the session holds one, each backend FIFO entry
-/// another. The last one to go frees the sink. Not thread-safe: one loop.
-class ReplySinkRef {
- public:
-  /// A new sink and its first reference. `flush_threshold`: wake the session once this many reply
-  /// bytes are waiting, even with replies still outstanding, so big replies stream. `limit`: more
-  /// unsent reply bytes than this mark the sink overflowed (the client reads too slowly; the
-  /// session closes it).
-  static ReplySinkRef make(std::size_t flush_threshold, std::size_t limit) {
-    return ReplySinkRef(new ReplySink(flush_threshold, limit));
-  }
-
-  ReplySinkRef() noexcept = default;
-  ReplySinkRef(ReplySinkRef&& other) noexcept : sink_(std::exchange(other.sink_, nullptr)) {}
-  ReplySinkRef& operator=(ReplySinkRef&& other) noexcept {
-    if (this != &other) {
-      release();
-      sink_ = std::exchange(other.sink_, nullptr);
-    }
-    return *this;
-  }
-  ReplySinkRef(const ReplySinkRef&) = delete;
-  ReplySinkRef& operator=(const ReplySinkRef&) = delete;
-  ~ReplySinkRef() { release(); }
-
-  ReplySink* get() const noexcept { return sink_; }
-  ReplySink* operator->() const noexcept { return sink_; }
-  ReplySink& operator*() const noexcept { return *sink_; }
-  explicit operator bool() const noexcept { return sink_ != nullptr; }
-
- private:
-  friend class ReplySink;
-
-  explicit ReplySinkRef(ReplySink* sink) noexcept : sink_(sink) { ++sink_->refs_; }
-
-  void release() noexcept {
-    if (sink_ != nullptr && --sink_->refs_ == 0) delete sink_;
-    sink_ = nullptr;
-  }
-
-  ReplySink* sink_ = nullptr;
-};
+/// A new sink and its first reference. `flush_threshold`: wake the session once this many reply bytes
+/// are waiting, even with replies still outstanding, so big replies stream. `limit`: more unsent reply
+/// bytes than this mark the sink overflowed (the client reads too slowly; the session closes it).
+inline ReplySinkRef make_reply_sink(std::size_t flush_threshold, std::size_t limit) {
+  return ReplySinkRef(*new ReplySink(flush_threshold, limit));
+}
 
 inline ReplySinkRef ReplySink::expect() noexcept {
   ++outstanding_;
-  return ReplySinkRef(this);
+  return ReplySinkRef(*this);
 }
 
 }  // namespace corral::pool

@@ -71,20 +71,26 @@ std::optional<SocketAddress> SocketAddress::parse(std::string_view host, uint16_
   const std::string text(host);
   SocketAddress address;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&address.storage_);
-  if (::inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
-    address.size_ = sizeof(sockaddr_in);
-    return address;
-  }
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&address.storage_);
-  if (::inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
+  if (::inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
+    address.storage_.ss_family = AF_INET;
+    address.size_ = sizeof(sockaddr_in);
+  } else if (::inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
+    address.storage_.ss_family = AF_INET6;
     address.size_ = sizeof(sockaddr_in6);
-    return address;
+  } else {
+    return std::nullopt;
   }
-  return std::nullopt;
+  address.set_port(port);
+  return address;
+}
+
+void SocketAddress::set_port(uint16_t port) noexcept {
+  if (family() == AF_INET) {
+    reinterpret_cast<sockaddr_in*>(&storage_)->sin_port = htons(port);
+  } else {
+    reinterpret_cast<sockaddr_in6*>(&storage_)->sin6_port = htons(port);
+  }
 }
 
 Result<SocketAddress> SocketAddress::resolve(const std::string& host, uint16_t port) {
@@ -100,11 +106,7 @@ Result<SocketAddress> SocketAddress::resolve(const std::string& host, uint16_t p
   std::memcpy(&address.storage_, found->ai_addr, found->ai_addrlen);
   address.size_ = found->ai_addrlen;
   ::freeaddrinfo(found);
-  if (address.family() == AF_INET) {
-    reinterpret_cast<sockaddr_in*>(&address.storage_)->sin_port = htons(port);
-  } else {
-    reinterpret_cast<sockaddr_in6*>(&address.storage_)->sin6_port = htons(port);
-  }
+  address.set_port(port);
   return address;
 }
 

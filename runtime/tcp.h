@@ -41,6 +41,9 @@ class SocketAddress {
   std::string to_string() const;
 
  private:
+  /// Sets the port of an address whose family is already set.
+  void set_port(uint16_t port) noexcept;
+
   sockaddr_storage storage_{};
   socklen_t size_ = 0;
 };

@@ -24,7 +24,7 @@ RedisClient::RedisClient(rt::TcpStream client_stream, const config::Config& conf
     : stream(std::move(client_stream)),
       cancel(stop),
       scanner(request_limits(config.redis)),
-      sink(pool::ReplySinkRef::make(kFlushThreshold, config.client.output_buffer_limit)) {
+      sink(pool::make_reply_sink(kFlushThreshold, config.client.output_buffer_limit)) {
   sink->cancel_on_overflow(&cancel);
 }
 
