@@ -246,21 +246,7 @@ inline Ran feed_runs(ResponseScanner& scanner, std::string_view wire, std::size_
 inline std::vector<Seen> events_for_relay(const Fed& fed) {
   std::vector<Seen> out;
   for (const Seen& s : fed.events) {
-    switch (s.phase) {
-      case ResponsePhase::ColumnCount:
-      case ResponsePhase::ColumnDefinition:
-      case ResponsePhase::ColumnsEof:
-      case ResponsePhase::Row:
-      case ResponsePhase::Continuation:
-      case ResponsePhase::Progress:
-      case ResponsePhase::ParamDefinition:
-      case ResponsePhase::ParamsEof:
-        if (!s.complete && !s.awaiting_client) continue;
-        break;
-      default:
-        break;
-    }
-    out.push_back(s);
+    if (run_reports(s.phase, s.complete, s.awaiting_client)) out.push_back(s);
   }
   return out;
 }
