@@ -4,10 +4,9 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <thread>
-
 #include "harness_error.h"
 #include "ports.h"
+#include "server_start.h"
 
 namespace corral::testing {
 
@@ -115,37 +114,30 @@ void MariaDbServer::start(bool may_change_port) {
     argv.insert(argv.end(), user.begin(), user.end());
     argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
 
-    std::error_code ec;
-    const auto log_offset = std::filesystem::exists(log_path(), ec) ? std::filesystem::file_size(log_path(), ec) : 0;
-    auto log_since_start = [&] {
-      const std::string text = read_file(log_path());
-      return log_offset < text.size() ? text.substr(log_offset) : std::string();
-    };
+    const StartLog log(log_path());  // the log is appended to across restarts: only this start's part counts
     process_ = ChildProcess::spawn(argv, log_path());
-
-    const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
-    while (true) {
-      if (!process_.running()) {
-        const std::string log_text = log_since_start();
-        if (may_change_port && attempt < kStartAttempts && lost_port(log_text)) break;  // retry
-        throw HarnessError("mariadbd on port " + std::to_string(port_) + " " +
-                           describe_wait_status(*process_.wait_status()) + " during start-up; log:\n" + log_text);
-      }
-      if (std::filesystem::exists(socket_path(), ec)) {
-        try {
-          admin();
-          return;  // the socket answers only once networking (and so the TCP port) is up
-        } catch (const MysqlException&) {
-          // not accepting logins yet: keep waiting
-        }
-      }
-      if (std::chrono::steady_clock::now() >= deadline) {
-        process_.kill();
-        throw HarnessError("mariadbd on port " + std::to_string(port_) + " did not accept a login within " +
-                           std::to_string(options_.start_timeout.count()) + " ms; log:\n" + log_since_start());
-      }
-      std::this_thread::sleep_for(kPollInterval);
-    }
+    const bool ready = wait_for_start(
+        process_, log,
+        {.who = "mariadbd on port " + std::to_string(port_),
+         .ready_what = "accept a login",
+         .timeout = options_.start_timeout,
+         .interval = kPollInterval,
+         .ready =
+             [&] {
+               std::error_code ec;
+               if (!std::filesystem::exists(socket_path(), ec)) return false;
+               try {
+                 admin();
+                 return true;  // the socket answers only once networking (and so the TCP port) is up
+               } catch (const MysqlException&) {
+                 return false;  // not accepting logins yet: keep waiting
+               }
+             },
+         .retry =
+             [&](const std::string& log_text) {
+               return may_change_port && attempt < kStartAttempts && lost_port(log_text);
+             }});
+    if (ready) return;  // else retry on a new port
   }
 }
 

@@ -2,10 +2,9 @@
 
 #include <signal.h>
 
-#include <thread>
-
 #include "harness_error.h"
 #include "ports.h"
+#include "server_start.h"
 
 namespace corral::testing {
 
@@ -38,43 +37,32 @@ void RedisServer::start(bool may_change_port) {
                                      "--save", "", "--appendonly", "no", "--daemonize", "no",
                                      "--dir", dir_.path().string(), "--logfile", ""};
     argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
-    // Only what this start writes counts: the log is appended to across restarts.
-    std::error_code ec;
-    const auto log_offset = std::filesystem::exists(log_path(), ec) ? std::filesystem::file_size(log_path(), ec) : 0;
-    auto log_since_start = [&] {
-      const std::string text = read_file(log_path());
-      return log_offset < text.size() ? text.substr(log_offset) : std::string();
-    };
+    const StartLog log(log_path());  // the log is appended to across restarts: only this start's part counts
     process_ = ChildProcess::spawn(argv, log_path());
-
-    const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
-    while (true) {
-      if (!process_.running()) {
-        const std::string log_text = log_since_start();
-        if (may_change_port && attempt < kStartAttempts &&
-            log_text.find("Address already in use") != std::string::npos) {
-          break;  // retry on a new port
-        }
-        throw HarnessError("redis-server on port " + std::to_string(port_) + " " +
-                           describe_wait_status(*process_.wait_status()) + " during start-up; log:\n" + log_text);
-      }
-      if (log_since_start().find("Ready to accept connections") != std::string::npos) {
-        try {
-          RedisClient client = RedisClient::connect(host_, port_, std::chrono::seconds(2));
-          const std::string reply = client.command({"PING"});
-          // -NOAUTH also proves the server answers; -LOADING does not happen without persistence.
-          if (reply.rfind("+PONG", 0) == 0 || reply.rfind("-NOAUTH", 0) == 0) return;
-        } catch (const HarnessError&) {
-          // not answering yet: keep waiting
-        }
-      }
-      if (std::chrono::steady_clock::now() >= deadline) {
-        process_.kill();
-        throw HarnessError("redis-server on port " + std::to_string(port_) + " did not answer PING within " +
-                           std::to_string(options_.start_timeout.count()) + " ms; log:\n" + log_since_start());
-      }
-      std::this_thread::sleep_for(kPollInterval);
-    }
+    const bool ready = wait_for_start(
+        process_, log,
+        {.who = "redis-server on port " + std::to_string(port_),
+         .ready_what = "answer PING",
+         .timeout = options_.start_timeout,
+         .interval = kPollInterval,
+         .ready =
+             [&] {
+               if (log.text().find("Ready to accept connections") == std::string::npos) return false;
+               try {
+                 RedisClient client = RedisClient::connect(host_, port_, std::chrono::seconds(2));
+                 const std::string reply = client.command({"PING"});
+                 // -NOAUTH also proves the server answers; -LOADING does not happen without persistence.
+                 return reply.rfind("+PONG", 0) == 0 || reply.rfind("-NOAUTH", 0) == 0;
+               } catch (const HarnessError&) {
+                 return false;  // not answering yet: keep waiting
+               }
+             },
+         .retry =
+             [&](const std::string& log_text) {
+               return may_change_port && attempt < kStartAttempts &&
+                      log_text.find("Address already in use") != std::string::npos;
+             }});
+    if (ready) return;  // else retry on a new port
   }
 }
 
