@@ -410,24 +410,6 @@ rt::Task<void> script_server(rt::TcpListener* listener, ScriptLog* log) {
   }
 }
 
-rt::Task<void> execute_against_script(rt::TcpListener* listener, ScriptLog* log, MysqlConnection* connection,
-                                      std::shared_ptr<PreparedTemplate> statement, Executed* executed) {
-  rt::TaskScope scope;
-  // The script's frame refers to listener and log, which the test owns and which outlive this task.
-  scope.spawn(script_server(listener, log));
-  const MysqlKey key{"127.0.0.1", listener->port(), "app", "pw", "", "", 0};
-  auto opened = co_await connection->open(key, *rt::SocketAddress::parse("127.0.0.1", listener->port()), nullptr);
-  EXPECT_TRUE(opened.ok()) << connection->error().message;
-  if (opened.ok()) {
-    ExecuteState state;
-    std::string payload;
-    mysql::encode_com_stmt_execute(payload, mysql::COM_STMT_EXECUTE{}, 0);
-    *executed = co_await execute(connection, statement, &state, payload, 256);
-  }
-  connection->close();
-  co_await scope.join();
-}
-
 /// What MysqlStatements::execute() does for a statement already prepared on the connection: the
 /// client's packet goes as it is (ready_execute()), and only an ERR 1615 as first packet hands over to
 /// start_execute(), which prepares again and executes once more.
@@ -463,8 +445,10 @@ rt::Task<Executed> execute_cached(MysqlConnection* connection, std::shared_ptr<P
   co_return out;
 }
 
-rt::Task<void> execute_twice_against_script(rt::TcpListener* listener, ScriptLog* log, MysqlConnection* connection,
-                                            std::shared_ptr<PreparedTemplate> statement, Executed* executed) {
+/// Opens `connection` on the script's backend and executes `statement` once through start_execute();
+/// when `twice`, then once more as execute_cached() does. `executed` gets the last execute's outcome.
+rt::Task<void> execute_against_script(rt::TcpListener* listener, ScriptLog* log, MysqlConnection* connection,
+                                      std::shared_ptr<PreparedTemplate> statement, bool twice, Executed* executed) {
   rt::TaskScope scope;
   // The script's frame refers to listener and log, which the test owns and which outlive this task.
   scope.spawn(script_server(listener, log));
@@ -475,9 +459,11 @@ rt::Task<void> execute_twice_against_script(rt::TcpListener* listener, ScriptLog
     ExecuteState state;
     std::string payload;
     mysql::encode_com_stmt_execute(payload, mysql::COM_STMT_EXECUTE{}, 0);
-    const Executed first = co_await execute(connection, statement, &state, payload, 256);
-    EXPECT_EQ(first.error_code, 0u);
-    *executed = co_await execute_cached(connection, statement, &state, payload);
+    *executed = co_await execute(connection, statement, &state, payload, 256);
+    if (twice) {
+      EXPECT_EQ(executed->error_code, 0u);
+      *executed = co_await execute_cached(connection, statement, &state, payload);
+    }
   }
   connection->close();
   co_await scope.join();
@@ -485,22 +471,15 @@ rt::Task<void> execute_twice_against_script(rt::TcpListener* listener, ScriptLog
 
 class MysqlPreparedReprepare : public ::testing::Test {
  protected:
-  Executed run(ScriptLog& log) {
+  Executed run(ScriptLog& log, bool twice = false) {
     auto listener = rt::TcpListener::bind(loop_, *rt::SocketAddress::parse("127.0.0.1", 0));
     EXPECT_TRUE(listener.ok());
     Executed executed;
     rt::block_on(loop_, execute_against_script(&*listener, &log, &connection_,
-                                               templates_.find_or_add("k", "", "SELECT 1"), &executed));
+                                               templates_.find_or_add("k", "", "SELECT 1"), twice, &executed));
     return executed;
   }
-  Executed run_twice(ScriptLog& log) {
-    auto listener = rt::TcpListener::bind(loop_, *rt::SocketAddress::parse("127.0.0.1", 0));
-    EXPECT_TRUE(listener.ok());
-    Executed executed;
-    rt::block_on(loop_, execute_twice_against_script(&*listener, &log, &connection_,
-                                                     templates_.find_or_add("k", "", "SELECT 1"), &executed));
-    return executed;
-  }
+  Executed run_twice(ScriptLog& log) { return run(log, true); }
   config::PoolLimits limits_;
   rt::EventLoop loop_;
   MysqlConnection connection_{limits_};

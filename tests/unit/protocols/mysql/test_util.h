@@ -48,6 +48,9 @@ class Stream {
     p.affected_rows = affected;
     p.last_insert_id = insert_id;
     p.session_state_info = session_state;
+    return ok_packet(p);
+  }
+  Stream& ok_packet(const OK_Packet& p) {
     std::string payload;
     encode_ok_packet(payload, p, caps_);
     return packet(payload);
@@ -69,9 +72,7 @@ class Stream {
     p.header = kEofHeader;
     p.status_flags = status;
     p.warnings = warnings;
-    std::string payload;
-    encode_ok_packet(payload, p, caps_);
-    return packet(payload);
+    return ok_packet(p);
   }
   /// EOF after definitions: only without CLIENT_DEPRECATE_EOF.
   Stream& defs_eof(StatusFlags status = SERVER_STATUS_AUTOCOMMIT) {
