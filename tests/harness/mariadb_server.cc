@@ -1,7 +1,6 @@
 #include "mariadb_server.h"
 
 #include <pwd.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include "harness_error.h"
@@ -53,7 +52,9 @@ std::string sql_identifier(std::string_view name) {
 }
 
 MariaDbServer::MariaDbServer(MariaDbServerOptions options)
-    : options_(std::move(options)), server_binary_(find_executable("mariadbd")), dir_("corral-mariadb-") {
+    : ServerChild("corral-mariadb-", "mariadbd.log"),
+      options_(std::move(options)),
+      server_binary_(find_executable("mariadbd")) {
   install();
   start(/*may_change_port=*/true);
 }
@@ -142,12 +143,6 @@ void MariaDbServer::start(bool may_change_port) {
 }
 
 int MariaDbServer::stop() { return exit_code(process_.terminate(std::chrono::seconds(30))); }
-
-void MariaDbServer::kill() { process_.kill(); }
-
-void MariaDbServer::freeze() { process_.suspend(); }
-
-void MariaDbServer::thaw() { process_.signal(SIGCONT); }
 
 void MariaDbServer::restart() {
   if (process_.running()) stop();

@@ -1,7 +1,5 @@
 #include "redis_server.h"
 
-#include <signal.h>
-
 #include "harness_error.h"
 #include "ports.h"
 #include "server_start.h"
@@ -23,7 +21,7 @@ std::string password_from_args(const std::vector<std::string>& args) {
 }  // namespace
 
 RedisServer::RedisServer(RedisServerOptions options)
-    : options_(std::move(options)), binary_(find_executable("redis-server")), dir_("corral-redis-") {
+    : ServerChild("corral-redis-", "redis.log"), options_(std::move(options)), binary_(find_executable("redis-server")) {
   if (options_.password.empty()) options_.password = password_from_args(options_.extra_args);
   start(/*may_change_port=*/true);
 }
@@ -67,12 +65,6 @@ void RedisServer::start(bool may_change_port) {
 }
 
 int RedisServer::stop() { return exit_code(process_.terminate()); }
-
-void RedisServer::kill() { process_.kill(); }
-
-void RedisServer::freeze() { process_.suspend(); }
-
-void RedisServer::thaw() { process_.signal(SIGCONT); }
 
 void RedisServer::restart() {
   if (process_.running()) stop();
