@@ -33,7 +33,7 @@ struct MariaDbServerOptions {
 /// Throws HarnessError (binary missing, start failure with the log's tail); a start that loses its
 /// port to another process is retried on a new port.
 /// Lifetime: the destructor kills the server and removes its directory. Not thread-safe.
-class MariaDbServer : public ServerChild {
+class MariaDbServer final : public ServerChild {
  public:
   explicit MariaDbServer(MariaDbServerOptions options = {});
   MariaDbServer(MariaDbServer&&) noexcept = default;
@@ -67,8 +67,10 @@ class MariaDbServer : public ServerChild {
   MysqlClient admin() const;
 
  private:
+  std::vector<std::string> command_line() const override;
+  bool answers(const StartLog& log) override;
+  bool lost_port(const std::string& log) const override;
   void install();
-  void start(bool may_change_port);
   std::filesystem::path tmp_dir() const;
 
   MariaDbServerOptions options_;

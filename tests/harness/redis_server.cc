@@ -8,9 +8,6 @@ namespace corral::testing {
 
 namespace {
 
-constexpr int kStartAttempts = 5;
-constexpr auto kPollInterval = std::chrono::milliseconds(10);
-
 std::string password_from_args(const std::vector<std::string>& args) {
   for (std::size_t i = 0; i + 1 < args.size(); ++i) {
     if (args[i] == "--requirepass") return args[i + 1];
@@ -21,54 +18,48 @@ std::string password_from_args(const std::vector<std::string>& args) {
 }  // namespace
 
 RedisServer::RedisServer(RedisServerOptions options)
-    : ServerChild("corral-redis-", "redis.log"), options_(std::move(options)), binary_(find_executable("redis-server")) {
+    : ServerChild({.dir_prefix = "corral-redis-",
+                   .log_name = "redis.log",
+                   .name = "redis-server",
+                   .ready_what = "answer PING",
+                   .poll_interval = std::chrono::milliseconds(10)}),
+      options_(std::move(options)),
+      binary_(find_executable("redis-server")) {
   if (options_.password.empty()) options_.password = password_from_args(options_.extra_args);
-  start(/*may_change_port=*/true);
+  start(/*may_change_port=*/true, options_.start_timeout);
 }
 
 std::string RedisServer::url() const { return "redis://" + host_ + ":" + std::to_string(port_); }
 
-void RedisServer::start(bool may_change_port) {
-  for (int attempt = 1;; ++attempt) {
-    if (may_change_port) port_ = pick_free_port();
-    std::vector<std::string> argv = {binary_.string(), "--port", std::to_string(port_), "--bind", host_,
-                                     "--save", "", "--appendonly", "no", "--daemonize", "no",
-                                     "--dir", dir_.path().string(), "--logfile", ""};
-    argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
-    const StartLog log(log_path());  // the log is appended to across restarts: only this start's part counts
-    process_ = ChildProcess::spawn(argv, log_path());
-    const bool ready = wait_for_start(
-        process_, log,
-        {.who = "redis-server on port " + std::to_string(port_),
-         .ready_what = "answer PING",
-         .timeout = options_.start_timeout,
-         .interval = kPollInterval,
-         .ready =
-             [&] {
-               if (log.text().find("Ready to accept connections") == std::string::npos) return false;
-               try {
-                 RedisClient client = RedisClient::connect(host_, port_, std::chrono::seconds(2));
-                 const std::string reply = client.command({"PING"});
-                 // -NOAUTH also proves the server answers; -LOADING does not happen without persistence.
-                 return reply.rfind("+PONG", 0) == 0 || reply.rfind("-NOAUTH", 0) == 0;
-               } catch (const HarnessError&) {
-                 return false;  // not answering yet: keep waiting
-               }
-             },
-         .retry =
-             [&](const std::string& log_text) {
-               return may_change_port && attempt < kStartAttempts &&
-                      log_text.find("Address already in use") != std::string::npos;
-             }});
-    if (ready) return;  // else retry on a new port
+std::vector<std::string> RedisServer::command_line() const {
+  std::vector<std::string> argv = {binary_.string(), "--port", std::to_string(port_), "--bind", host_,
+                                   "--save", "", "--appendonly", "no", "--daemonize", "no",
+                                   "--dir", dir_.path().string(), "--logfile", ""};
+  argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
+  return argv;
+}
+
+bool RedisServer::answers(const StartLog& log) {
+  if (log.text().find("Ready to accept connections") == std::string::npos) return false;
+  try {
+    RedisClient client = RedisClient::connect(host_, port_, std::chrono::seconds(2));
+    const std::string reply = client.command({"PING"});
+    // -NOAUTH also proves the server answers; -LOADING does not happen without persistence.
+    return reply.rfind("+PONG", 0) == 0 || reply.rfind("-NOAUTH", 0) == 0;
+  } catch (const HarnessError&) {
+    return false;  // not answering yet: keep waiting
   }
+}
+
+bool RedisServer::lost_port(const std::string& log) const {
+  return log.find("Address already in use") != std::string::npos;
 }
 
 int RedisServer::stop() { return exit_code(process_.terminate()); }
 
 void RedisServer::restart() {
   if (process_.running()) stop();
-  start(/*may_change_port=*/false);
+  start(/*may_change_port=*/false, options_.start_timeout);
 }
 
 std::string RedisServer::command(const std::vector<std::string>& args) {

@@ -34,7 +34,7 @@ struct RedisServerOptions {
 /// failure with the log's tail). A start that loses its port to another process ("Address already in
 /// use") is retried on a new port.
 /// Lifetime: the destructor kills the server and removes its directory. Not thread-safe.
-class RedisServer : public ServerChild {
+class RedisServer final : public ServerChild {
  public:
   explicit RedisServer(RedisServerOptions options = {});
   RedisServer(RedisServer&&) noexcept = default;
@@ -58,7 +58,9 @@ class RedisServer : public ServerChild {
   RedisClient connect() const;
 
  private:
-  void start(bool may_change_port);
+  std::vector<std::string> command_line() const override;
+  bool answers(const StartLog& log) override;
+  bool lost_port(const std::string& log) const override;
 
   RedisServerOptions options_;
   std::filesystem::path binary_;

@@ -5,13 +5,16 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "child_process.h"
+#include "server_start.h"
 #include "temp_dir.h"
 
 namespace corral::testing {
@@ -29,7 +32,7 @@ class ServerChild {
   /// The server's private directory (its working directory).
   const std::filesystem::path& dir() const { return dir_.path(); }
   /// The server's output across all its starts.
-  std::filesystem::path log_path() const { return dir_.file(log_name_); }
+  std::filesystem::path log_path() const { return dir_.file(kind_.log_name); }
   std::string log() const { return read_file(log_path()); }
   pid_t pid() const { return process_.pid(); }
   bool running() { return process_.running(); }
@@ -42,9 +45,28 @@ class ServerChild {
   void thaw() { process_.signal(SIGCONT); }
 
  protected:
-  /// `dir_prefix` names the temporary directory, `log_name` the log file in it.
-  ServerChild(std::string_view dir_prefix, std::string log_name) : dir_(dir_prefix), log_name_(std::move(log_name)) {}
+  /// What tells one server from another when it starts.
+  struct Kind {
+    std::string_view dir_prefix;  // of its temporary directory: "corral-redis-"
+    std::string log_name;         // its log file in there: "redis.log"
+    std::string name;             // in messages: "redis-server"
+    std::string ready_what;       // what answers() waits for: "answer PING"
+    std::chrono::milliseconds poll_interval;
+  };
+  explicit ServerChild(Kind kind) : dir_(kind.dir_prefix), kind_(std::move(kind)) {}
   ~ServerChild() = default;
+
+  /// The command line for a start on port_.
+  virtual std::vector<std::string> command_line() const = 0;
+  /// True once the server just started answers; `log` is what it has written since.
+  virtual bool answers(const StartLog& log) = 0;
+  /// True when the output of a start that failed says another process took the port.
+  virtual bool lost_port(const std::string& log) const = 0;
+
+  /// Starts the server (on a new free port when `may_change_port`, on another one again when a start
+  /// loses its port) and returns once answers() holds, waiting at most `timeout` each time. Throws
+  /// HarnessError with the start's log when it exits or does not answer in time.
+  void start(bool may_change_port, std::chrono::milliseconds timeout);
 
   std::string host_ = "127.0.0.1";
   uint16_t port_ = 0;
@@ -52,7 +74,7 @@ class ServerChild {
   ChildProcess process_;
 
  private:
-  std::string log_name_;
+  Kind kind_;
 };
 
 }  // namespace corral::testing

@@ -3,6 +3,8 @@
 #include <utility>
 
 #include "harness_error.h"
+#include "ports.h"
+#include "server_child.h"
 #include "temp_dir.h"
 #include "wait.h"
 
@@ -36,6 +38,27 @@ bool wait_for_start(ChildProcess& process, const StartLog& log, const StartWait&
   if (wait.retry(log_text)) return false;
   throw HarnessError(wait.who + " " + describe_wait_status(*process.wait_status()) + " during start-up; " +
                      wait.exit_details() + wait.log_label + ":\n" + log_text);
+}
+
+void ServerChild::start(bool may_change_port, std::chrono::milliseconds timeout) {
+  constexpr int kStartAttempts = 5;
+  for (int attempt = 1;; ++attempt) {
+    if (may_change_port) port_ = pick_free_port();
+    const StartLog log(log_path());  // the log is appended to across restarts: only this start's part counts
+    process_ = ChildProcess::spawn(command_line(), log_path());
+    const bool ready = wait_for_start(
+        process_, log,
+        {.who = kind_.name + " on port " + std::to_string(port_),
+         .ready_what = kind_.ready_what,
+         .timeout = timeout,
+         .interval = kind_.poll_interval,
+         .ready = [&] { return answers(log); },
+         .retry =
+             [&](const std::string& log_text) {
+               return may_change_port && attempt < kStartAttempts && lost_port(log_text);
+             }});
+    if (ready) return;  // else retry on a new port
+  }
 }
 
 }  // namespace corral::testing
