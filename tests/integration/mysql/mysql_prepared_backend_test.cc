@@ -11,6 +11,7 @@
 
 #include "harness.h"
 #include "../scripted_mysql_io.h"
+#include "../shop_server.h"
 #include "pool/mysql_connection.h"
 #include "pool/mysql_prepared.h"
 #include "protocols/mysql/command.h"
@@ -120,18 +121,12 @@ std::string execute_payload(std::uint64_t number, std::string_view word, bool bo
 class MysqlPreparedBackendTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    server_ = new corral::testing::MariaDbServer();
-    server_->create_user(kUser, kPassword);
-    server_->create_database("shop");
-    server_->create_database("other");
-    server_->execute(
+    server_ = corral::testing::start_shop_server(
+        kUser, kPassword,
         "CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(20)) ENGINE=InnoDB;"
         "INSERT INTO shop.items VALUES (1, 'apple'), (2, 'pear'), (3, 'cherry')");
   }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
+  static void TearDownTestSuite() { server_.reset(); }
 
   static MysqlKey key(std::string schema = "shop") {
     return MysqlKey{"127.0.0.1", server_->port(), kUser, kPassword, std::move(schema), {}, 0};
@@ -158,13 +153,11 @@ class MysqlPreparedBackendTest : public ::testing::Test {
     return templates_.find_or_add(key(std::string(schema)).id(), schema, sql);
   }
 
-  static corral::testing::MariaDbServer* server_;
+  static inline std::unique_ptr<corral::testing::MariaDbServer> server_;
   config::PoolLimits limits_;
   rt::EventLoop loop_;
   PreparedTemplates templates_;
 };
-
-corral::testing::MariaDbServer* MysqlPreparedBackendTest::server_ = nullptr;
 
 TEST_F(MysqlPreparedBackendTest, ASecondPrepareOfTheSameTemplateOnAConnectionIsACacheHit) {
   MysqlConnection connection(limits_);
@@ -355,17 +348,10 @@ rt::Task<void> script_server(rt::TcpListener* listener, ScriptLog* log) {
   if (!accepted) co_return;
   rt::TcpStream stream = std::move(*accepted);
   rt::ByteBuffer in;
-  mysql::HandshakeV10 greeting;
-  greeting.server_version = "10.11.0-script";
-  greeting.connection_id = 7;
-  greeting.auth_plugin_data = *mysql::generate_scramble();
-  greeting.capabilities = kScriptCapabilities;
-  greeting.character_set = mysql::kCollationUtf8mb4GeneralCi;
-  greeting.status_flags = mysql::SERVER_STATUS_AUTOCOMMIT;
-  greeting.auth_plugin_name = mysql::kMysqlNativePassword;
-  std::string payload;
-  mysql::encode_handshake_v10(payload, greeting);
-  const bool greeted = co_await testing::scripted_write(&stream, 0, payload);
+  const bool greeted = co_await testing::scripted_write(
+      &stream, 0,
+      testing::scripted_greeting("10.11.0-script", 7, *mysql::generate_scramble(), kScriptCapabilities,
+                                 mysql::kMysqlNativePassword));
   if (!greeted) co_return;
   auto login = co_await testing::scripted_read(&stream, &in);
   if (!login) co_return;
