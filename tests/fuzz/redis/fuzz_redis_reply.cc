@@ -73,10 +73,8 @@ Outcome scan(std::string_view data, std::size_t chunk, const Limits& limits, boo
 void run(std::string_view data, const Limits& limits) {
   const Outcome whole = scan(data, 0, limits, true);
   FUZZ_CHECK(whole.consumed <= data.size());
-  for (std::size_t chunk : {std::size_t{1}, std::size_t{3}, std::size_t{16}}) {
-    if (chunk == 1 && data.size() > 4096) continue;
-    FUZZ_CHECK(scan(data, chunk, limits, false) == whole);
-  }
+  fuzz::check_chunkings(data, whole, {1, 3, 16},
+                        [&](std::size_t chunk) { return scan(data, chunk, limits, false); });
 }
 
 }  // namespace
@@ -85,11 +83,8 @@ void run(std::string_view data, const Limits& limits) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   const std::string_view data(reinterpret_cast<const char*>(bytes), size);
   corral::redis::run(data, corral::redis::Limits::replies());
-  corral::redis::Limits tight;  // small caps so the fuzzer reaches every limit with short inputs
-  tight.max_bulk_length = 64;
-  tight.max_array_length = 8;
+  corral::redis::Limits tight = corral::redis::fuzz::tight_limits();
   tight.max_nesting_depth = 4;
-  tight.max_inline_length = 32;
   corral::redis::run(data, tight);
   return 0;
 }

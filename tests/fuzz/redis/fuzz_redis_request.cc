@@ -76,10 +76,7 @@ void run(std::string_view data, const Limits& limits) {
   FUZZ_CHECK(whole.consumed <= data.size());
   check_reencoding(whole);
   // The verdict must not depend on chunking: compare a few chunk sizes, including one byte.
-  for (std::size_t chunk : {std::size_t{1}, std::size_t{2}, std::size_t{7}, std::size_t{64}}) {
-    if (chunk == 1 && data.size() > 4096) continue;  // keep each run fast
-    FUZZ_CHECK(scan(data, chunk, limits) == whole);
-  }
+  fuzz::check_chunkings(data, whole, {1, 2, 7, 64}, [&](std::size_t chunk) { return scan(data, chunk, limits); });
 }
 
 }  // namespace
@@ -88,10 +85,6 @@ void run(std::string_view data, const Limits& limits) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   const std::string_view data(reinterpret_cast<const char*>(bytes), size);
   corral::redis::run(data, corral::redis::Limits::requests());
-  corral::redis::Limits tight;  // small caps so the fuzzer reaches every limit with short inputs
-  tight.max_bulk_length = 64;
-  tight.max_array_length = 8;
-  tight.max_inline_length = 32;
-  corral::redis::run(data, tight);
+  corral::redis::run(data, corral::redis::fuzz::tight_limits());
   return 0;
 }

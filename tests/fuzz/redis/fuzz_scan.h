@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +44,26 @@ std::optional<ErrorCode> scan_in_chunks(std::string_view data, std::size_t chunk
     }
   }
   return std::nullopt;
+}
+
+/// Small caps, so the fuzzer reaches every limit with short inputs.
+inline Limits tight_limits() {
+  Limits tight;
+  tight.max_bulk_length = 64;
+  tight.max_array_length = 8;
+  tight.max_inline_length = 32;
+  return tight;
+}
+
+/// The verdict must not depend on chunking: `scan(chunk)` equals `whole` for each of `chunks` (one-byte
+/// chunks only for inputs up to 4 KiB, to keep each run fast).
+template <class Outcome, class Scan>
+void check_chunkings(std::string_view data, const Outcome& whole, std::initializer_list<std::size_t> chunks,
+                     Scan&& scan) {
+  for (const std::size_t chunk : chunks) {
+    if (chunk == 1 && data.size() > 4096) continue;
+    FUZZ_CHECK(scan(chunk) == whole);
+  }
 }
 
 }  // namespace corral::redis::fuzz
