@@ -1,5 +1,10 @@
 // What RedisServer and MariaDbServer share: a real server child on 127.0.0.1 at a free port, its files
-// and log in a private temporary directory, and the signals a test sends it.
+// and log in a private temporary directory, the start loop, and the signals a test sends it.
+//
+//   start(may_change_port) ──► pick_free_port() ──► spawn(command_line()) ──► wait_for_start(answers())
+//                                   ▲                                              │ exited, lost_port(log)
+//                                   └──────────────────────────────────────────────┘
+//   (start() is defined in server_start.cc, beside wait_for_start())
 #pragma once
 
 #include <signal.h>
