@@ -59,27 +59,23 @@ std::string milliseconds_text(rt::Clock::duration d) {
   return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
 }
 
-class MysqlBackendCategory : public std::error_category {
- public:
-  const char* name() const noexcept override { return "mysql-backend"; }
-  std::string message(int value) const override {
-    switch (static_cast<MysqlBackendErrc>(value)) {
-      case MysqlBackendErrc::ServerError: return "backend answered with an error";
-      case MysqlBackendErrc::Unavailable: return "backend unavailable";
-      case MysqlBackendErrc::Protocol: return "backend protocol error";
-      case MysqlBackendErrc::Unsupported: return "backend asks for something corral does not support";
-      case MysqlBackendErrc::Lost: return "backend connection lost";
-      case MysqlBackendErrc::PoolExhausted: return "backend pool exhausted";
-      case MysqlBackendErrc::NotIdle: return "backend connection used out of order";
-    }
-    return "unknown mysql backend error";
-  }
-};
-
 }  // namespace
 
+std::string_view to_string(MysqlBackendErrc e) noexcept {
+  switch (e) {
+    case MysqlBackendErrc::ServerError: return "backend answered with an error";
+    case MysqlBackendErrc::Unavailable: return "backend unavailable";
+    case MysqlBackendErrc::Protocol: return "backend protocol error";
+    case MysqlBackendErrc::Unsupported: return "backend asks for something corral does not support";
+    case MysqlBackendErrc::Lost: return "backend connection lost";
+    case MysqlBackendErrc::PoolExhausted: return "backend pool exhausted";
+    case MysqlBackendErrc::NotIdle: return "backend connection used out of order";
+  }
+  return "unknown mysql backend error";
+}
+
 const std::error_category& mysql_backend_category() noexcept {
-  static const MysqlBackendCategory category;
+  static const rt::EnumCategory<MysqlBackendErrc> category("mysql-backend");
   return category;
 }
 

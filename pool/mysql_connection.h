@@ -46,6 +46,7 @@ enum class MysqlBackendErrc {
   PoolExhausted,    // no connection free within the queue timeout
   NotIdle,          // the API was used out of order (a bug in the caller)
 };
+std::string_view to_string(MysqlBackendErrc e) noexcept;
 const std::error_category& mysql_backend_category() noexcept;
 inline std::error_code make_error_code(MysqlBackendErrc e) noexcept {
   return {static_cast<int>(e), mysql_backend_category()};

@@ -44,6 +44,16 @@ void RedisConnection::submit(std::string_view request, ReplySink& sink) {
   writer_wake_.notify_last();
 }
 
+void RedisConnection::close_backend(std::string_view what) {
+  close(error_line("backend " + pool_.key().describe() + " " + std::string(what)));
+}
+
+redis::ScanStatus RedisConnection::scan_reply(redis::Reply& reply) {
+  const redis::ScanStatus status = scanner_.scan(in_.readable(), reply);
+  if (status == redis::ScanStatus::Error) close_backend("sent a malformed reply: " + scanner_.error().message);
+  return status;
+}
+
 void RedisConnection::send_raw(std::string_view request) {
   out_.append(request);
   writer_wake_.notify_last();
@@ -98,7 +108,7 @@ rt::Task<void> RedisConnection::run() {
   auto connected = co_await rt::TcpStream::connect(*rt::EventLoop::current(), pool_.address(),
                                                    rt::Deadline::after(limits.connect_timeout), &cancel_);
   if (!connected) {
-    close(error_line("backend " + pool_.key().describe() + " unavailable: " + connected.error().message()));
+    close_backend("unavailable: " + connected.error().message());
     co_return;
   }
   stream_ = std::move(*connected);
@@ -136,14 +146,14 @@ rt::Task<bool> RedisConnection::handshake() {
   const rt::Deadline deadline = rt::Deadline::after(pool_.limits().connect_timeout);
   const auto sent = co_await stream_.write_all(request, deadline, &cancel_);
   if (!sent) {
-    close(error_line("backend " + key.describe() + " closed during handshake"));
+    close_backend("closed during handshake");
     co_return false;
   }
   auto hello = co_await read_reply();
   if (!hello) co_return false;
   if (hello->is_error()) {
     refusal_ = std::string(hello->bytes);
-    close(error_line("backend " + key.describe() + " refused HELLO: " + std::string(strip_error_prefix(hello->bytes))));
+    close_backend("refused HELLO: " + std::string(strip_error_prefix(hello->bytes)));
     in_.consume(hello->size);
     co_return false;
   }
@@ -159,8 +169,7 @@ rt::Task<bool> RedisConnection::handshake() {
     auto selected = co_await read_reply();
     if (!selected) co_return false;
     if (selected->is_error()) {
-      close(error_line("backend " + key.describe() + " refused SELECT " + db + ": " +
-                       std::string(strip_error_prefix(selected->bytes))));
+      close_backend("refused SELECT " + db + ": " + std::string(strip_error_prefix(selected->bytes)));
       co_return false;
     }
     in_.consume(selected->size);
@@ -182,16 +191,13 @@ rt::Task<bool> RedisConnection::handshake() {
 rt::Task<rt::Result<redis::Reply>> RedisConnection::read_reply() {
   for (;;) {
     redis::Reply reply;
-    const redis::ScanStatus status = scanner_.scan(in_.readable(), reply);
+    const redis::ScanStatus status = scan_reply(reply);
     if (status == redis::ScanStatus::Frame) co_return reply;
-    if (status == redis::ScanStatus::Error) {
-      close(error_line("backend " + pool_.key().describe() + " sent a malformed reply: " + scanner_.error().message));
-      co_return std::make_error_code(std::errc::protocol_error);
-    }
+    if (status == redis::ScanStatus::Error) co_return std::make_error_code(std::errc::protocol_error);
     auto n = co_await stream_.read_some(in_.writable(kReadChunk), rt::Deadline::after(pool_.limits().connect_timeout),
                                         &cancel_);
     if (!n || *n == 0) {
-      close(error_line("backend " + pool_.key().describe() + " closed during handshake"));
+      close_backend("closed during handshake");
       co_return n ? std::make_error_code(std::errc::connection_reset) : n.error();
     }
     in_.commit(*n);
@@ -210,7 +216,7 @@ rt::Task<void> RedisConnection::write_loop() {
     writing_.swap(out_);
     auto written = co_await stream_.write_all(writing_, rt::Deadline::after(timeout), &cancel_);
     if (!written) {
-      close(error_line("backend " + pool_.key().describe() + " write failed: " + written.error().message()));
+      close_backend("write failed: " + written.error().message());
       break;
     }
   }
@@ -240,15 +246,15 @@ rt::Task<void> RedisConnection::read_loop() {
       // An owner set meanwhile (blocking command, relay) bounds the wait itself: none applies.
       const char* why = owner_ == nullptr ? expired() : nullptr;
       if (why == nullptr) continue;  // not yet: wait again with the deadline as it is now
-      close(error_line("backend " + pool_.key().describe() + " " + why));
+      close_backend(why);
       break;
     }
     if (!n) {
-      close(error_line("backend " + pool_.key().describe() + " connection lost: " + n.error().message()));
+      close_backend("connection lost: " + n.error().message());
       break;
     }
     if (*n == 0) {
-      close(error_line("backend " + pool_.key().describe() + " closed the connection"));
+      close_backend("closed the connection");
       break;
     }
     in_.commit(*n);
@@ -261,12 +267,9 @@ rt::Task<void> RedisConnection::read_loop() {
 bool RedisConnection::dispatch_replies() {
   for (;;) {
     redis::Reply reply;
-    const redis::ScanStatus status = scanner_.scan(in_.readable(), reply);
+    const redis::ScanStatus status = scan_reply(reply);
     if (status == redis::ScanStatus::NeedMore) return true;
-    if (status == redis::ScanStatus::Error) {
-      close(error_line("backend " + pool_.key().describe() + " sent a malformed reply: " + scanner_.error().message));
-      return false;
-    }
+    if (status == redis::ScanStatus::Error) return false;
     deliver(reply);
     in_.consume(reply.size);
     if (state_ == State::Closed) return false;
@@ -287,7 +290,7 @@ void RedisConnection::deliver(const redis::Reply& reply) {
   }
   if (!reply.is_push()) {
     // A reply nobody asked for: the stream is out of step, trust nothing after it.
-    close(error_line("backend " + pool_.key().describe() + " sent an unexpected reply"));
+    close_backend("sent an unexpected reply");
   }
   // A push nobody owns (a shared connection never subscribes or tracks): dropped.
 }

@@ -91,6 +91,10 @@ class RedisConnection {
   rt::Task<void> write_loop();
   rt::Task<void> read_loop();
   bool dispatch_replies();
+  /// Closes the connection; the replies still expected get "-ERR corral: backend <key> <what>".
+  void close_backend(std::string_view what);
+  /// Scans the next reply out of in_ into `reply`; on bad bytes closes the connection (Error).
+  redis::ScanStatus scan_reply(redis::Reply& reply);
   void deliver(const redis::Reply& reply);
   rt::Task<rt::Result<redis::Reply>> read_reply();  // handshake only
   rt::Clock::time_point loop_now() const;

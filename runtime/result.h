@@ -10,6 +10,8 @@
 
 #include <cassert>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -23,7 +25,22 @@ enum class Errc {
   Stopped,         // the loop or scope is shutting down
 };
 
+std::string_view to_string(Errc e) noexcept;
 const std::error_category& corral_category() noexcept;
+
+/// The std::error_category of an error enum `E` of corral's: a name, and as message the enum's
+/// to_string(E) (found by argument-dependent lookup), so each enum's texts are written once.
+/// Lifetime: keep one static instance per enum, returned by the enum's `..._category()` function.
+template <class E>
+class EnumCategory final : public std::error_category {
+ public:
+  explicit constexpr EnumCategory(const char* name) noexcept : name_(name) {}
+  const char* name() const noexcept override { return name_; }
+  std::string message(int value) const override { return std::string(to_string(static_cast<E>(value))); }
+
+ private:
+  const char* name_;
+};
 
 inline std::error_code make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), corral_category()};

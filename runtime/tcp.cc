@@ -194,12 +194,7 @@ bool ReadAwaitable::attempt() {
       return true;
     }
     if (errno == EINTR) continue;
-    if (retry_later(errno)) {
-      would_block();
-      return false;
-    }
-    finish(errno_code(errno));
-    return true;
+    return settle_failure(errno);
   }
 }
 
@@ -211,12 +206,7 @@ bool WriteAwaitable::attempt() {
       continue;
     }
     if (errno == EINTR) continue;
-    if (retry_later(errno)) {
-      would_block();
-      return false;
-    }
-    finish(errno_code(errno));
-    return true;
+    return settle_failure(errno);
   }
   finish(Result<void>{});
   return true;
@@ -285,13 +275,8 @@ bool AcceptAwaitable::attempt() {
       return true;
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;
-    if (retry_later(errno)) {
-      would_block();
-      return false;
-    }
-    // EMFILE/ENFILE and friends: report; the accept loop decides how to back off.
-    finish(errno_code(errno));
-    return true;
+    // EMFILE/ENFILE and friends: reported; the accept loop decides how to back off.
+    return settle_failure(errno);
   }
 }
 

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -148,6 +149,17 @@ class SocketOp {
   /// Marks the direction as drained so the next operation waits for an edge instead of retrying.
   void would_block() noexcept { (for_write_ ? io_->writable : io_->readable) = false; }
   void finish(Result<T> r) { result_.emplace(std::move(r)); }
+  /// Settles a syscall that failed with `err` (EINTR already retried by the caller): when the socket
+  /// would block, waits for the next edge (false); any other error becomes the result (true).
+  /// Returns what attempt() returns.
+  bool settle_failure(int err) {
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      would_block();
+      return false;
+    }
+    finish(errno_code(err));
+    return true;
+  }
 
   IoHandle* io_;
 

@@ -56,6 +56,26 @@ Result<std::string> bio_contents(BIO* bio) {
   return std::string(data, static_cast<std::size_t>(length));
 }
 
+/// RSA with OAEP padding through one of OpenSSL's two like-shaped operations (EVP_PKEY_encrypt or
+/// EVP_PKEY_decrypt): asks for the output length, then runs it.
+Result<std::string> rsa_oaep(EVP_PKEY* key, int (*init)(EVP_PKEY_CTX*),
+                             int (*run)(EVP_PKEY_CTX*, unsigned char*, std::size_t*, const unsigned char*, std::size_t),
+                             std::string_view input) {
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new(key, nullptr));
+  if (!ctx || init(ctx.get()) != 1 || EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) != 1) {
+    return Errc::CryptoError;
+  }
+  const auto* in = reinterpret_cast<const unsigned char*>(input.data());
+  std::size_t length = 0;
+  if (run(ctx.get(), nullptr, &length, in, input.size()) != 1) return Errc::CryptoError;
+  std::string out(length, '\0');
+  if (run(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &length, in, input.size()) != 1) {
+    return Errc::CryptoError;
+  }
+  out.resize(length);
+  return out;
+}
+
 }  // namespace
 
 Result<std::string> generate_scramble() {
@@ -232,38 +252,12 @@ Result<std::string> RsaKey::private_pem() const {
 
 Result<std::string> RsaKey::encrypt(std::string_view plaintext) const {
   if (!key_) return Errc::CryptoError;
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new(key_, nullptr));
-  if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) != 1 ||
-      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) != 1) {
-    return Errc::CryptoError;
-  }
-  const auto* in = reinterpret_cast<const unsigned char*>(plaintext.data());
-  std::size_t length = 0;
-  if (EVP_PKEY_encrypt(ctx.get(), nullptr, &length, in, plaintext.size()) != 1) return Errc::CryptoError;
-  std::string out(length, '\0');
-  if (EVP_PKEY_encrypt(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &length, in, plaintext.size()) != 1) {
-    return Errc::CryptoError;
-  }
-  out.resize(length);
-  return out;
+  return rsa_oaep(key_, EVP_PKEY_encrypt_init, EVP_PKEY_encrypt, plaintext);
 }
 
 Result<std::string> RsaKey::decrypt(std::string_view ciphertext) const {
   if (!key_ || !has_private_) return Errc::CryptoError;
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new(key_, nullptr));
-  if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) != 1 ||
-      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) != 1) {
-    return Errc::CryptoError;
-  }
-  const auto* in = reinterpret_cast<const unsigned char*>(ciphertext.data());
-  std::size_t length = 0;
-  if (EVP_PKEY_decrypt(ctx.get(), nullptr, &length, in, ciphertext.size()) != 1) return Errc::CryptoError;
-  std::string out(length, '\0');
-  if (EVP_PKEY_decrypt(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &length, in, ciphertext.size()) != 1) {
-    return Errc::CryptoError;
-  }
-  out.resize(length);
-  return out;
+  return rsa_oaep(key_, EVP_PKEY_decrypt_init, EVP_PKEY_decrypt, ciphertext);
 }
 
 Result<std::string> encrypt_password_rsa(const RsaKey& public_key, std::string_view password,

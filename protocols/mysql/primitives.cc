@@ -54,15 +54,17 @@ std::optional<std::uint64_t> Reader::lenenc_int_or_null() {
   return little_endian(width);
 }
 
+template <class T>
+T Reader::not_null(std::size_t start, std::optional<T> value) noexcept {
+  if (value) return *value;
+  pos_ = start;
+  fail(Errc::BadLenenc);
+  return T{};
+}
+
 std::uint64_t Reader::lenenc_int() {
   const std::size_t start = pos_;
-  const auto v = lenenc_int_or_null();
-  if (!v) {
-    pos_ = start;
-    fail(Errc::BadLenenc);
-    return 0;
-  }
-  return *v;
+  return not_null(start, lenenc_int_or_null());
 }
 
 std::optional<std::string_view> Reader::lenenc_string_or_null() {
@@ -79,13 +81,7 @@ std::optional<std::string_view> Reader::lenenc_string_or_null() {
 
 std::string_view Reader::lenenc_string() {
   const std::size_t start = pos_;
-  const auto s = lenenc_string_or_null();
-  if (!s) {
-    pos_ = start;
-    fail(Errc::BadLenenc);
-    return {};
-  }
-  return *s;
+  return not_null(start, lenenc_string_or_null());
 }
 
 std::string_view Reader::nul_string() {

@@ -65,6 +65,10 @@ class Reader {
  private:
   bool need(std::size_t n, Errc errc = Errc::Truncated) noexcept;
   std::uint64_t little_endian(std::size_t n) noexcept;
+  /// What an ..._or_null() read that began at `start` returned, where a value is required: NULL
+  /// fails with Errc::BadLenenc at `start`.
+  template <class T>
+  T not_null(std::size_t start, std::optional<T> value) noexcept;
 
   std::string_view data_;
   std::size_t pos_ = 0;

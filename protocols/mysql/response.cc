@@ -346,9 +346,9 @@ bool ResponseScanner::take_result_set_eof(std::string_view buffer) noexcept {
   return true;
 }
 
-bool ResponseScanner::event_needs_caller() const noexcept {
-  if (event_.complete || event_.awaiting_client) return true;
-  switch (event_.phase) {
+bool run_reports(ResponsePhase phase, bool complete, bool awaiting_client) noexcept {
+  if (complete || awaiting_client) return true;
+  switch (phase) {
     case ResponsePhase::ColumnCount:
     case ResponsePhase::ColumnDefinition:
     case ResponsePhase::ColumnsEof:
@@ -361,6 +361,10 @@ bool ResponseScanner::event_needs_caller() const noexcept {
     default:
       return true;
   }
+}
+
+bool ResponseScanner::event_needs_caller() const noexcept {
+  return run_reports(event_.phase, event_.complete, event_.awaiting_client);
 }
 
 void ResponseScanner::resume(std::uint8_t next_sequence_id) noexcept {

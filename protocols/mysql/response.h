@@ -74,6 +74,12 @@ struct ResponseEvent {
   std::string_view data;          // LocalInfileRequest: file name; Statistics: text; Auth*: plugin data
 };
 
+/// Whether ResponseScanner::scan_run() reports a packet (has_event) rather than relay it unread: it
+/// does when the packet ends the response or hands over to the client, and for every phase but column
+/// counts and definitions, the EOF after them, rows, continuations, progress reports, parameter
+/// definitions and the EOF after those.
+bool run_reports(ResponsePhase phase, bool complete, bool awaiting_client) noexcept;
+
 /// What the response did to the session, kept across packets (owns its strings).
 struct ResponseSummary {
   bool has_status = false;           // some packet carried status flags (prepare under DEPRECATE_EOF has none)

@@ -13,15 +13,6 @@ namespace corral::proxy {
 
 namespace {
 
-/// ER_UNKNOWN_STMT_HANDLER as the server words it: "Unknown prepared statement handler (7) given to
-/// mysqld_stmt_execute".
-void queue_unknown_statement(MysqlExchange& exchange, const ClientPacket& packet, std::uint32_t id,
-                             std::string_view command) {
-  exchange.client().queue_error(packet.reply_sequence(), mysql::ER_UNKNOWN_STMT_HANDLER,
-                                "Unknown prepared statement handler (" + std::to_string(id) + ") given to " +
-                                    std::string(command));
-}
-
 /// The client's packet as a mutable span: it views the session's own read buffer, and the statement
 /// id is rewritten there so the packet is relayed without a copy.
 std::span<char> mutable_wire(const ClientPacket& packet) noexcept {
@@ -44,6 +35,21 @@ bool MysqlStatements::lease_ending() noexcept {
 MysqlStatements::Statement* MysqlStatements::find(std::uint32_t client_id) noexcept {
   const auto it = statements_.find(client_id);
   return it == statements_.end() ? nullptr : &it->second;
+}
+
+MysqlStatements::Statement* MysqlStatements::find_or_refuse(MysqlExchange& exchange, const ClientPacket& packet,
+                                                            std::uint32_t client_id, std::string_view command) {
+  Statement* statement = find(client_id);
+  if (statement == nullptr) {
+    exchange.client().queue_error(packet.reply_sequence(), mysql::ER_UNKNOWN_STMT_HANDLER,
+                                  "Unknown prepared statement handler (" + std::to_string(client_id) +
+                                      ") given to " + std::string(command));
+  }
+  return statement;
+}
+
+void MysqlStatements::sync_cursor_pin(MysqlExchange& exchange) const noexcept {
+  exchange.context().set_cursor_open(open_cursors_ > 0);
 }
 
 void MysqlStatements::close_cursor(Statement& statement) noexcept {
@@ -167,11 +173,8 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
 
 rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPacket& packet) {
   const auto client_id = mysql::statement_id_of(packet.payload);
-  Statement* statement = client_id ? find(*client_id) : nullptr;
-  if (statement == nullptr) {
-    queue_unknown_statement(exchange, packet, client_id ? *client_id : 0, "mysqld_stmt_execute");
-    co_return co_await exchange.client().flush();
-  }
+  Statement* statement = find_or_refuse(exchange, packet, client_id ? *client_id : 0, "mysqld_stmt_execute");
+  if (statement == nullptr) co_return co_await exchange.client().flush();
   if (statement->long_data_overflow) {
     statement->long_data_overflow = false;
     statement->execute.clear_long_data();
@@ -187,7 +190,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
     if (backend == nullptr) co_return co_await exchange.client().flush();
   }
   close_cursor(*statement);  // a new execute closes the statement's cursor on the server
-  exchange.context().set_cursor_open(open_cursors_ > 0);
+  sync_cursor_pin(exchange);
   exchange.apply_statement_timeout(*backend);
   const std::uint8_t cursor_type = static_cast<std::uint8_t>(packet.payload[5]);  // flags after the id
   bool complete = false;
@@ -245,7 +248,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
     statement->cursor = backend_statement;
     ++open_cursors_;
   }
-  exchange.context().set_cursor_open(open_cursors_ > 0);
+  sync_cursor_pin(exchange);
   exchange.end_statement(*backend, mysql::StatementTraits{});
   const auto written = co_await exchange.client().write_queued();  // the socket awaited directly: no flush() frame
   co_return exchange.client().after_write_queued(written);
@@ -255,11 +258,8 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
 
 rt::Task<bool> MysqlStatements::fetch(MysqlExchange& exchange, const ClientPacket& packet) {
   const auto fetched = mysql::decode_com_stmt_fetch(packet.payload);
-  Statement* statement = fetched ? find(fetched->statement_id) : nullptr;
-  if (statement == nullptr) {
-    queue_unknown_statement(exchange, packet, fetched ? fetched->statement_id : 0, "mysqld_stmt_fetch");
-    co_return co_await exchange.client().flush();
-  }
+  Statement* statement = find_or_refuse(exchange, packet, fetched ? fetched->statement_id : 0, "mysqld_stmt_fetch");
+  if (statement == nullptr) co_return co_await exchange.client().flush();
   if (statement->cursor == nullptr) {
     exchange.client().queue_error(packet.reply_sequence(), kErrNoOpenCursor,
                                   "The statement (" + std::to_string(fetched->statement_id) + ") has no open cursor.");
@@ -269,7 +269,7 @@ rt::Task<bool> MysqlStatements::fetch(MysqlExchange& exchange, const ClientPacke
   pool::MysqlConnection* backend = exchange.held_backend();
   if (backend == nullptr) {
     close_cursor(*statement);
-    exchange.context().set_cursor_open(open_cursors_ > 0);
+    sync_cursor_pin(exchange);
     exchange.client().queue_error(packet.reply_sequence(), kErrNoOpenCursor);
     co_return co_await exchange.client().flush();
   }
@@ -284,7 +284,7 @@ rt::Task<bool> MysqlStatements::fetch(MysqlExchange& exchange, const ClientPacke
   if (summary.failed || !summary.cursor_exists() || (summary.status_flags & mysql::SERVER_STATUS_LAST_ROW_SENT)) {
     close_cursor(*statement);  // the server closed it with the last row (or on the error)
   }
-  exchange.context().set_cursor_open(open_cursors_ > 0);
+  sync_cursor_pin(exchange);
   exchange.end_statement(*backend, mysql::StatementTraits{});
   co_return co_await exchange.client().flush();
 }
@@ -312,11 +312,8 @@ void MysqlStatements::send_long_data(const ClientPacket& packet) {
 
 rt::Task<bool> MysqlStatements::reset(MysqlExchange& exchange, const ClientPacket& packet) {
   const auto client_id = mysql::decode_com_stmt_reset(packet.payload);
-  Statement* statement = client_id ? find(*client_id) : nullptr;
-  if (statement == nullptr) {
-    queue_unknown_statement(exchange, packet, client_id ? *client_id : 0, "mysqld_stmt_reset");
-    co_return co_await exchange.client().flush();
-  }
+  Statement* statement = find_or_refuse(exchange, packet, client_id ? *client_id : 0, "mysqld_stmt_reset");
+  if (statement == nullptr) co_return co_await exchange.client().flush();
   statement->execute.clear_long_data();
   statement->long_data_overflow = false;
   if (statement->cursor == nullptr) {
@@ -327,7 +324,7 @@ rt::Task<bool> MysqlStatements::reset(MysqlExchange& exchange, const ClientPacke
   pool::MysqlConnection* backend = exchange.held_backend();
   if (backend == nullptr) {
     close_cursor(*statement);
-    exchange.context().set_cursor_open(open_cursors_ > 0);
+    sync_cursor_pin(exchange);
     exchange.client().queue_ok(packet.reply_sequence());
     co_return co_await exchange.client().flush();
   }
@@ -338,7 +335,7 @@ rt::Task<bool> MysqlStatements::reset(MysqlExchange& exchange, const ClientPacke
   const MysqlExchange::RelayEnd end = co_await exchange.relay_response(*backend);
   if (end == MysqlExchange::RelayEnd::BackendLost) co_return exchange.after_backend_lost();
   if (end == MysqlExchange::RelayEnd::ClientGone) co_return false;
-  exchange.context().set_cursor_open(open_cursors_ > 0);
+  sync_cursor_pin(exchange);
   exchange.end_statement(*backend, mysql::StatementTraits{});
   co_return co_await exchange.client().flush();
 }
@@ -358,7 +355,7 @@ rt::Task<bool> MysqlStatements::close(MysqlExchange& exchange, const ClientPacke
   const std::uint64_t template_id = it->second.prepared->id;
   close_cursor(it->second);
   statements_.erase(it);
-  exchange.context().set_cursor_open(open_cursors_ > 0);
+  sync_cursor_pin(exchange);
   if (backend == nullptr) co_return true;
   auto closed = co_await pool::close_on(*backend, template_id, exchange.cancel());
   if (!closed) {

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "pool/mysql_prepared.h"
@@ -88,7 +89,14 @@ class MysqlStatements final : public LeaseBoundState {
   static void answer_prepare(MysqlExchange& exchange, const pool::PreparedTemplate& prepared,
                              std::uint32_t client_id, std::uint8_t first_sequence_id);
   Statement* find(std::uint32_t client_id) noexcept;
+  /// find(), or nullptr after queueing ER_UNKNOWN_STMT_HANDLER as the server words it: "Unknown
+  /// prepared statement handler (7) given to mysqld_stmt_execute". `client_id` 0 (the packet had
+  /// none) finds nothing: no statement is given id 0.
+  Statement* find_or_refuse(MysqlExchange& exchange, const ClientPacket& packet, std::uint32_t client_id,
+                            std::string_view command);
   void close_cursor(Statement& statement) noexcept;
+  /// The context's cursor pin follows open_cursors_ (call after opening or closing cursors).
+  void sync_cursor_pin(MysqlExchange& exchange) const noexcept;
 
   std::size_t max_prepared_per_connection_;
   std::size_t max_long_data_;

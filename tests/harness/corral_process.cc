@@ -2,14 +2,15 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include "harness_error.h"
 #include "ports.h"
+#include "server_start.h"
 
 namespace corral::testing {
 
@@ -107,39 +108,27 @@ void CorralProcess::start(bool may_change_ports) {
     }
     std::vector<std::string> argv = {binary_.string(), "--config", config_path().string()};
     argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
-    std::error_code ec;
-    const auto log_offset = std::filesystem::exists(log_path(), ec) ? std::filesystem::file_size(log_path(), ec) : 0;
-    auto log_since_start = [&] {
-      const std::string text = read_file(log_path());
-      return log_offset < text.size() ? text.substr(log_offset) : std::string();
-    };
+    const StartLog log(log_path());  // the log is appended to across restarts: only this start's part counts
     process_ = ChildProcess::spawn(argv, log_path(), options_.env);
-
-    const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
-    while (true) {
-      if (!process_.running()) {
-        const std::string log_text = log_since_start();
-        const bool port_taken = log_text.find("in use") != std::string::npos;
-        if (may_change_ports && port_taken && attempt < kStartAttempts) break;  // retry on new ports
-        throw HarnessError("corral " + describe_wait_status(*process_.wait_status()) +
-                           " during start-up; config " + config_path().string() + ":\n" + config_text() +
-                           "\noutput:\n" + log_text);
-      }
-      bool all_ready = true;
-      for (const auto& l : options_.listeners) {
-        if (!can_connect(host_, l.port)) {
-          all_ready = false;
-          break;
-        }
-      }
-      if (all_ready) return;
-      if (std::chrono::steady_clock::now() >= deadline) {
-        process_.kill();
-        throw HarnessError("corral did not accept connections on all listeners within " +
-                           std::to_string(options_.start_timeout.count()) + " ms; output:\n" + log_since_start());
-      }
-      std::this_thread::sleep_for(kPollInterval);
-    }
+    const bool ready = wait_for_start(
+        process_, log,
+        {.who = "corral",
+         .ready_what = "accept connections on all listeners",
+         .timeout = options_.start_timeout,
+         .interval = kPollInterval,
+         .ready =
+             [&] {
+               return std::all_of(options_.listeners.begin(), options_.listeners.end(),
+                                  [&](const auto& l) { return can_connect(host_, l.port); });
+             },
+         .retry =
+             [&](const std::string& log_text) {
+               const bool port_taken = log_text.find("in use") != std::string::npos;
+               return may_change_ports && port_taken && attempt < kStartAttempts;
+             },
+         .log_label = "output",
+         .exit_details = [&] { return "config " + config_path().string() + ":\n" + config_text() + "\n"; }});
+    if (ready) return;  // else retry on new ports
   }
 }
 

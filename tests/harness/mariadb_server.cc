@@ -1,20 +1,16 @@
 #include "mariadb_server.h"
 
 #include <pwd.h>
-#include <signal.h>
 #include <unistd.h>
-
-#include <thread>
 
 #include "harness_error.h"
 #include "ports.h"
+#include "server_start.h"
 
 namespace corral::testing {
 
 namespace {
 
-constexpr int kStartAttempts = 5;
-constexpr auto kPollInterval = std::chrono::milliseconds(20);
 // Small redo log: install and start stay fast and the directory stays ~25 MB. Both the install and
 // every start must name the same size.
 constexpr std::string_view kLogFileSize = "--innodb-log-file-size=8M";
@@ -24,11 +20,6 @@ std::vector<std::string> user_args() {
   if (::geteuid() != 0) return {};
   const passwd* pw = ::getpwuid(0);
   return {std::string("--user=") + (pw != nullptr ? pw->pw_name : "root")};
-}
-
-bool lost_port(const std::string& log) {
-  return log.find("Address already in use") != std::string::npos ||
-         log.find("Bind on TCP/IP port") != std::string::npos;
 }
 
 }  // namespace
@@ -54,9 +45,15 @@ std::string sql_identifier(std::string_view name) {
 }
 
 MariaDbServer::MariaDbServer(MariaDbServerOptions options)
-    : options_(std::move(options)), server_binary_(find_executable("mariadbd")), dir_("corral-mariadb-") {
+    : ServerChild({.dir_prefix = "corral-mariadb-",
+                   .log_name = "mariadbd.log",  // mariadbd's stderr (its error log)
+                   .name = "mariadbd",
+                   .ready_what = "accept a login",
+                   .poll_interval = std::chrono::milliseconds(20)}),
+      options_(std::move(options)),
+      server_binary_(find_executable("mariadbd")) {
   install();
-  start(/*may_change_port=*/true);
+  start(/*may_change_port=*/true, options_.start_timeout);
 }
 
 std::string MariaDbServer::url(std::string_view user, std::string_view password, std::string_view schema) const {
@@ -92,74 +89,50 @@ void MariaDbServer::install() {
   }
 }
 
-void MariaDbServer::start(bool may_change_port) {
-  for (int attempt = 1;; ++attempt) {
-    if (may_change_port) port_ = pick_free_port();
-    std::vector<std::string> argv = {server_binary_.string(),
-                                     "--no-defaults",
-                                     "--datadir=" + data_dir().string(),
-                                     "--socket=" + socket_path().string(),
-                                     "--pid-file=" + dir_.file("mysqld.pid").string(),
-                                     "--tmpdir=" + tmp_dir().string(),
-                                     "--port=" + std::to_string(port_),
-                                     "--bind-address=" + host_,
-                                     "--skip-networking=0",
-                                     "--skip-name-resolve",
-                                     "--innodb-buffer-pool-size=64M",
-                                     std::string(kLogFileSize),
-                                     // Tests need no durability; parallel servers must not run out of
-                                     // kernel AIO contexts.
-                                     "--innodb-flush-log-at-trx-commit=2",
-                                     "--innodb-use-native-aio=0"};
-    const auto user = user_args();
-    argv.insert(argv.end(), user.begin(), user.end());
-    argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
+std::vector<std::string> MariaDbServer::command_line() const {
+  std::vector<std::string> argv = {server_binary_.string(),
+                                   "--no-defaults",
+                                   "--datadir=" + data_dir().string(),
+                                   "--socket=" + socket_path().string(),
+                                   "--pid-file=" + dir_.file("mysqld.pid").string(),
+                                   "--tmpdir=" + tmp_dir().string(),
+                                   "--port=" + std::to_string(port_),
+                                   "--bind-address=" + host_,
+                                   "--skip-networking=0",
+                                   "--skip-name-resolve",
+                                   "--innodb-buffer-pool-size=64M",
+                                   std::string(kLogFileSize),
+                                   // Tests need no durability; parallel servers must not run out of
+                                   // kernel AIO contexts.
+                                   "--innodb-flush-log-at-trx-commit=2",
+                                   "--innodb-use-native-aio=0"};
+  const auto user = user_args();
+  argv.insert(argv.end(), user.begin(), user.end());
+  argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
+  return argv;
+}
 
-    std::error_code ec;
-    const auto log_offset = std::filesystem::exists(log_path(), ec) ? std::filesystem::file_size(log_path(), ec) : 0;
-    auto log_since_start = [&] {
-      const std::string text = read_file(log_path());
-      return log_offset < text.size() ? text.substr(log_offset) : std::string();
-    };
-    process_ = ChildProcess::spawn(argv, log_path());
-
-    const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
-    while (true) {
-      if (!process_.running()) {
-        const std::string log_text = log_since_start();
-        if (may_change_port && attempt < kStartAttempts && lost_port(log_text)) break;  // retry
-        throw HarnessError("mariadbd on port " + std::to_string(port_) + " " +
-                           describe_wait_status(*process_.wait_status()) + " during start-up; log:\n" + log_text);
-      }
-      if (std::filesystem::exists(socket_path(), ec)) {
-        try {
-          admin();
-          return;  // the socket answers only once networking (and so the TCP port) is up
-        } catch (const MysqlException&) {
-          // not accepting logins yet: keep waiting
-        }
-      }
-      if (std::chrono::steady_clock::now() >= deadline) {
-        process_.kill();
-        throw HarnessError("mariadbd on port " + std::to_string(port_) + " did not accept a login within " +
-                           std::to_string(options_.start_timeout.count()) + " ms; log:\n" + log_since_start());
-      }
-      std::this_thread::sleep_for(kPollInterval);
-    }
+bool MariaDbServer::answers(const StartLog& /*log*/) {
+  std::error_code ec;
+  if (!std::filesystem::exists(socket_path(), ec)) return false;
+  try {
+    admin();
+    return true;  // the socket answers only once networking (and so the TCP port) is up
+  } catch (const MysqlException&) {
+    return false;  // not accepting logins yet: keep waiting
   }
+}
+
+bool MariaDbServer::lost_port(const std::string& log) const {
+  return log.find("Address already in use") != std::string::npos ||
+         log.find("Bind on TCP/IP port") != std::string::npos;
 }
 
 int MariaDbServer::stop() { return exit_code(process_.terminate(std::chrono::seconds(30))); }
 
-void MariaDbServer::kill() { process_.kill(); }
-
-void MariaDbServer::freeze() { process_.suspend(); }
-
-void MariaDbServer::thaw() { process_.signal(SIGCONT); }
-
 void MariaDbServer::restart() {
   if (process_.running()) stop();
-  start(/*may_change_port=*/false);
+  start(/*may_change_port=*/false, options_.start_timeout);
 }
 
 MysqlClient MariaDbServer::admin() const {

@@ -14,9 +14,8 @@
 #include <string_view>
 #include <vector>
 
-#include "child_process.h"
 #include "mysql_client.h"
-#include "temp_dir.h"
+#include "server_child.h"
 
 namespace corral::testing {
 
@@ -34,32 +33,19 @@ struct MariaDbServerOptions {
 /// Throws HarnessError (binary missing, start failure with the log's tail); a start that loses its
 /// port to another process is retried on a new port.
 /// Lifetime: the destructor kills the server and removes its directory. Not thread-safe.
-class MariaDbServer {
+class MariaDbServer final : public ServerChild {
  public:
   explicit MariaDbServer(MariaDbServerOptions options = {});
   MariaDbServer(MariaDbServer&&) noexcept = default;
   MariaDbServer& operator=(MariaDbServer&&) noexcept = default;
 
-  const std::string& host() const { return host_; }
-  uint16_t port() const { return port_; }
   std::filesystem::path socket_path() const { return dir_.file("mysqld.sock"); }
   /// "mysql://user:password@127.0.0.1:PORT[/schema]": a corral backend URL (no percent-encoding done).
   std::string url(std::string_view user, std::string_view password, std::string_view schema = {}) const;
-  const std::filesystem::path& dir() const { return dir_.path(); }
   std::filesystem::path data_dir() const { return dir_.file("data"); }
-  /// mariadbd's stderr (its error log) across all starts.
-  std::filesystem::path log_path() const { return dir_.file("mariadbd.log"); }
-  std::string log() const { return read_file(log_path()); }
-  pid_t pid() const { return process_.pid(); }
-  bool running() { return process_.running(); }
 
   /// SIGTERM and wait (a clean InnoDB shutdown). Returns the shell-style exit code.
   int stop();
-  /// SIGKILL and wait: the next start runs crash recovery.
-  void kill();
-  /// SIGSTOP / SIGCONT: connections stay open but nothing answers (timeout tests).
-  void freeze();
-  void thaw();
   /// Stops the server if it runs, then starts it again on the same port and data directory.
   void restart();
 
@@ -81,16 +67,14 @@ class MariaDbServer {
   MysqlClient admin() const;
 
  private:
+  std::vector<std::string> command_line() const override;
+  bool answers(const StartLog& log) override;
+  bool lost_port(const std::string& log) const override;
   void install();
-  void start(bool may_change_port);
   std::filesystem::path tmp_dir() const;
 
   MariaDbServerOptions options_;
   std::filesystem::path server_binary_;
-  std::string host_ = "127.0.0.1";
-  uint16_t port_ = 0;
-  TempDir dir_;           // declared before process_: the server dies before its directory goes
-  ChildProcess process_;
 };
 
 /// Quotes `text` as an SQL string literal ('it''s'), escaping backslashes too.

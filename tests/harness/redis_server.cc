@@ -1,18 +1,12 @@
 #include "redis_server.h"
 
-#include <signal.h>
-
-#include <thread>
-
 #include "harness_error.h"
 #include "ports.h"
+#include "server_start.h"
 
 namespace corral::testing {
 
 namespace {
-
-constexpr int kStartAttempts = 5;
-constexpr auto kPollInterval = std::chrono::milliseconds(10);
 
 std::string password_from_args(const std::vector<std::string>& args) {
   for (std::size_t i = 0; i + 1 < args.size(); ++i) {
@@ -24,71 +18,48 @@ std::string password_from_args(const std::vector<std::string>& args) {
 }  // namespace
 
 RedisServer::RedisServer(RedisServerOptions options)
-    : options_(std::move(options)), binary_(find_executable("redis-server")), dir_("corral-redis-") {
+    : ServerChild({.dir_prefix = "corral-redis-",
+                   .log_name = "redis.log",
+                   .name = "redis-server",
+                   .ready_what = "answer PING",
+                   .poll_interval = std::chrono::milliseconds(10)}),
+      options_(std::move(options)),
+      binary_(find_executable("redis-server")) {
   if (options_.password.empty()) options_.password = password_from_args(options_.extra_args);
-  start(/*may_change_port=*/true);
+  start(/*may_change_port=*/true, options_.start_timeout);
 }
 
 std::string RedisServer::url() const { return "redis://" + host_ + ":" + std::to_string(port_); }
 
-void RedisServer::start(bool may_change_port) {
-  for (int attempt = 1;; ++attempt) {
-    if (may_change_port) port_ = pick_free_port();
-    std::vector<std::string> argv = {binary_.string(), "--port", std::to_string(port_), "--bind", host_,
-                                     "--save", "", "--appendonly", "no", "--daemonize", "no",
-                                     "--dir", dir_.path().string(), "--logfile", ""};
-    argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
-    // Only what this start writes counts: the log is appended to across restarts.
-    std::error_code ec;
-    const auto log_offset = std::filesystem::exists(log_path(), ec) ? std::filesystem::file_size(log_path(), ec) : 0;
-    auto log_since_start = [&] {
-      const std::string text = read_file(log_path());
-      return log_offset < text.size() ? text.substr(log_offset) : std::string();
-    };
-    process_ = ChildProcess::spawn(argv, log_path());
+std::vector<std::string> RedisServer::command_line() const {
+  std::vector<std::string> argv = {binary_.string(), "--port", std::to_string(port_), "--bind", host_,
+                                   "--save", "", "--appendonly", "no", "--daemonize", "no",
+                                   "--dir", dir_.path().string(), "--logfile", ""};
+  argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
+  return argv;
+}
 
-    const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
-    while (true) {
-      if (!process_.running()) {
-        const std::string log_text = log_since_start();
-        if (may_change_port && attempt < kStartAttempts &&
-            log_text.find("Address already in use") != std::string::npos) {
-          break;  // retry on a new port
-        }
-        throw HarnessError("redis-server on port " + std::to_string(port_) + " " +
-                           describe_wait_status(*process_.wait_status()) + " during start-up; log:\n" + log_text);
-      }
-      if (log_since_start().find("Ready to accept connections") != std::string::npos) {
-        try {
-          RedisClient client = RedisClient::connect(host_, port_, std::chrono::seconds(2));
-          const std::string reply = client.command({"PING"});
-          // -NOAUTH also proves the server answers; -LOADING does not happen without persistence.
-          if (reply.rfind("+PONG", 0) == 0 || reply.rfind("-NOAUTH", 0) == 0) return;
-        } catch (const HarnessError&) {
-          // not answering yet: keep waiting
-        }
-      }
-      if (std::chrono::steady_clock::now() >= deadline) {
-        process_.kill();
-        throw HarnessError("redis-server on port " + std::to_string(port_) + " did not answer PING within " +
-                           std::to_string(options_.start_timeout.count()) + " ms; log:\n" + log_since_start());
-      }
-      std::this_thread::sleep_for(kPollInterval);
-    }
+bool RedisServer::answers(const StartLog& log) {
+  if (log.text().find("Ready to accept connections") == std::string::npos) return false;
+  try {
+    RedisClient client = RedisClient::connect(host_, port_, std::chrono::seconds(2));
+    const std::string reply = client.command({"PING"});
+    // -NOAUTH also proves the server answers; -LOADING does not happen without persistence.
+    return reply.rfind("+PONG", 0) == 0 || reply.rfind("-NOAUTH", 0) == 0;
+  } catch (const HarnessError&) {
+    return false;  // not answering yet: keep waiting
   }
+}
+
+bool RedisServer::lost_port(const std::string& log) const {
+  return log.find("Address already in use") != std::string::npos;
 }
 
 int RedisServer::stop() { return exit_code(process_.terminate()); }
 
-void RedisServer::kill() { process_.kill(); }
-
-void RedisServer::freeze() { process_.suspend(); }
-
-void RedisServer::thaw() { process_.signal(SIGCONT); }
-
 void RedisServer::restart() {
   if (process_.running()) stop();
-  start(/*may_change_port=*/false);
+  start(/*may_change_port=*/false, options_.start_timeout);
 }
 
 std::string RedisServer::command(const std::vector<std::string>& args) {

@@ -15,9 +15,8 @@
 #include <string_view>
 #include <vector>
 
-#include "child_process.h"
 #include "redis_client.h"
-#include "temp_dir.h"
+#include "server_child.h"
 
 namespace corral::testing {
 
@@ -35,30 +34,17 @@ struct RedisServerOptions {
 /// failure with the log's tail). A start that loses its port to another process ("Address already in
 /// use") is retried on a new port.
 /// Lifetime: the destructor kills the server and removes its directory. Not thread-safe.
-class RedisServer {
+class RedisServer final : public ServerChild {
  public:
   explicit RedisServer(RedisServerOptions options = {});
   RedisServer(RedisServer&&) noexcept = default;
   RedisServer& operator=(RedisServer&&) noexcept = default;
 
-  const std::string& host() const { return host_; }
-  uint16_t port() const { return port_; }
   /// "redis://127.0.0.1:PORT" (no credentials): what a corral backend URL points at.
   std::string url() const;
-  /// The server's private directory (working dir) and its log file.
-  const std::filesystem::path& dir() const { return dir_.path(); }
-  std::filesystem::path log_path() const { return dir_.file("redis.log"); }
-  std::string log() const { return read_file(log_path()); }
-  pid_t pid() const { return process_.pid(); }
-  bool running() { return process_.running(); }
 
   /// SIGTERM and wait for the exit. Returns the shell-style exit code (0 on a clean shutdown).
   int stop();
-  /// SIGKILL and wait: the backend dies mid-whatever, sockets reset.
-  void kill();
-  /// SIGSTOP / SIGCONT: the server keeps its sockets open but stops answering (timeout tests).
-  void freeze();
-  void thaw();
   /// Stops the server if it runs, then starts it again on the same port with the same options.
   /// Throws HarnessError when the port was taken meanwhile.
   void restart();
@@ -72,14 +58,12 @@ class RedisServer {
   RedisClient connect() const;
 
  private:
-  void start(bool may_change_port);
+  std::vector<std::string> command_line() const override;
+  bool answers(const StartLog& log) override;
+  bool lost_port(const std::string& log) const override;
 
   RedisServerOptions options_;
   std::filesystem::path binary_;
-  std::string host_ = "127.0.0.1";
-  uint16_t port_ = 0;
-  TempDir dir_;           // declared before process_: the server dies before its directory goes
-  ChildProcess process_;
 };
 
 }  // namespace corral::testing

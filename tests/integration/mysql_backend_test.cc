@@ -14,6 +14,7 @@
 #include "harness.h"
 #include "pool/mysql_pool.h"
 #include "scripted_mysql_io.h"
+#include "shop_server.h"
 #include "runtime/block_on.h"
 #include "runtime/task_scope.h"
 
@@ -87,19 +88,13 @@ rt::Task<void> release_lease(MysqlLease* lease, bool clean) {
 class MysqlBackendTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    server_ = new corral::testing::MariaDbServer();
-    server_->create_user(kUser, kPassword);
-    server_->create_database("shop");
-    server_->create_database("other");
-    server_->execute(
+    server_ = corral::testing::start_shop_server(
+        kUser, kPassword,
         "CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(20)) ENGINE=InnoDB;"
         "INSERT INTO shop.items VALUES (1, 'apple'), (2, NULL), (3, 'cherry');"
         "CREATE TABLE shop.loaded (id INT, name VARCHAR(20)) ENGINE=InnoDB");
   }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
+  static void TearDownTestSuite() { server_.reset(); }
 
   static MysqlKey key(std::string schema = {}, mysql::CapabilityFlags caps = 0, std::string charset = {}) {
     return MysqlKey{"127.0.0.1", server_->port(), kUser, kPassword, std::move(schema), std::move(charset), caps};
@@ -128,12 +123,10 @@ class MysqlBackendTest : public ::testing::Test {
 
   void give_back(MysqlLease& lease, bool clean) { rt::block_on(loop_, release_lease(&lease, clean)); }
 
-  static corral::testing::MariaDbServer* server_;
+  static inline std::unique_ptr<corral::testing::MariaDbServer> server_;
   config::PoolLimits limits_;
   rt::EventLoop loop_;
 };
-
-corral::testing::MariaDbServer* MysqlBackendTest::server_ = nullptr;
 
 // ---- login ---------------------------------------------------------------------------------------
 
@@ -1164,18 +1157,10 @@ rt::Task<void> fake_server(rt::TcpListener* listener, const mysql::RsaKey* rsa, 
   rt::TcpStream stream = std::move(*accepted);
   rt::ByteBuffer in;
   const std::string scramble = *mysql::generate_scramble();
-  mysql::HandshakeV10 greeting;
-  greeting.server_version = "8.0.36-fake";
-  greeting.connection_id = 42;
-  greeting.auth_plugin_data = scramble;
-  greeting.capabilities = kFakeServerCapabilities;
-  greeting.character_set = mysql::kCollationUtf8mb4GeneralCi;
-  greeting.status_flags = mysql::SERVER_STATUS_AUTOCOMMIT;
-  greeting.auth_plugin_name = scenario == FakeAuth::CachingSha2FullPath ? mysql::kCachingSha2Password
-                                                                         : mysql::kMysqlNativePassword;
-  std::string payload;
-  mysql::encode_handshake_v10(payload, greeting);
-  const bool greeted = co_await testing::scripted_write(&stream, 0, payload);
+  const std::string_view plugin = scenario == FakeAuth::CachingSha2FullPath ? mysql::kCachingSha2Password
+                                                                             : mysql::kMysqlNativePassword;
+  const bool greeted = co_await testing::scripted_write(
+      &stream, 0, testing::scripted_greeting("8.0.36-fake", 42, scramble, kFakeServerCapabilities, plugin));
   if (!greeted) co_return;
 
   auto response_packet = co_await testing::scripted_read(&stream, &in);

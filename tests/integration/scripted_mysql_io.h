@@ -6,9 +6,12 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
+#include "protocols/mysql/constants.h"
+#include "protocols/mysql/handshake.h"
 #include "protocols/mysql/packet.h"
 #include "runtime/byte_buffer.h"
 #include "runtime/result.h"
@@ -43,6 +46,22 @@ inline rt::Task<bool> scripted_write(rt::TcpStream* stream, std::uint8_t sequenc
   mysql::append_packet(wire, sequence_id, payload);
   auto written = co_await stream->write_all(wire, rt::Deadline::after(std::chrono::seconds(5)));
   co_return written.ok();
+}
+
+/// The HandshakeV10 payload a scripted server greets with: `caps`, utf8mb4_general_ci, autocommit on.
+inline std::string scripted_greeting(std::string_view server_version, std::uint32_t connection_id, std::string scramble,
+                                     mysql::CapabilityFlags caps, std::string_view auth_plugin) {
+  mysql::HandshakeV10 greeting;
+  greeting.server_version = std::string(server_version);
+  greeting.connection_id = connection_id;
+  greeting.auth_plugin_data = std::move(scramble);
+  greeting.capabilities = caps;
+  greeting.character_set = mysql::kCollationUtf8mb4GeneralCi;
+  greeting.status_flags = mysql::SERVER_STATUS_AUTOCOMMIT;
+  greeting.auth_plugin_name = std::string(auth_plugin);
+  std::string payload;
+  mysql::encode_handshake_v10(payload, greeting);
+  return payload;
 }
 
 }  // namespace corral::testing

@@ -10,17 +10,11 @@
 #include <vector>
 
 #include "fuzz_check.h"
+#include "fuzz_scan.h"
 #include "protocols/redis/reply_scanner.h"
 
+namespace corral::redis {
 namespace {
-
-using corral::redis::ErrorCode;
-using corral::redis::Limits;
-using corral::redis::Reply;
-using corral::redis::ReplyElement;
-using corral::redis::ReplyScanner;
-using corral::redis::ReplyType;
-using corral::redis::ScanStatus;
 
 struct Frame {
   std::size_t size;
@@ -39,7 +33,7 @@ struct Outcome {
 
 void check_elements(std::string_view frame) {
   std::array<ReplyElement, 4> elements{};
-  const std::size_t count = corral::redis::peek_elements(frame, elements);
+  const std::size_t count = peek_elements(frame, elements);
   FUZZ_CHECK(count <= elements.size());
   for (std::size_t i = 0; i < count; ++i) {
     const std::string_view bytes = elements[i].bytes;
@@ -67,50 +61,30 @@ void check_frame(const Reply& reply, std::string_view buffer, const Limits& limi
 
 Outcome scan(std::string_view data, std::size_t chunk, const Limits& limits, bool deep_checks) {
   Outcome outcome;
-  ReplyScanner scanner(limits);
-  Reply reply;
-  std::string buffer;
-  std::size_t fed = 0;
-  while (fed < data.size()) {
-    const std::size_t n = chunk == 0 ? data.size() : std::min(chunk, data.size() - fed);
-    buffer.append(data.substr(fed, n));
-    fed += n;
-    for (;;) {
-      const ScanStatus status = scanner.scan(buffer, reply);
-      if (status == ScanStatus::NeedMore) break;
-      if (status == ScanStatus::Error) {
-        FUZZ_CHECK(!scanner.error().message.empty());
-        outcome.error = scanner.error().code;
-        return outcome;
-      }
-      if (deep_checks) check_frame(reply, buffer, limits);
-      outcome.frames.push_back({reply.size, reply.type, reply.has_attribute, reply.is_null});
-      outcome.consumed += reply.size;
-      buffer.erase(0, reply.size);
-    }
-  }
+  outcome.error = fuzz::scan_in_chunks<ReplyScanner, Reply>(
+      data, chunk, limits, [&](const Reply& reply, std::string_view buffer) {
+        if (deep_checks) check_frame(reply, buffer, limits);
+        outcome.frames.push_back({reply.size, reply.type, reply.has_attribute, reply.is_null});
+        outcome.consumed += reply.size;
+      });
   return outcome;
 }
 
 void run(std::string_view data, const Limits& limits) {
   const Outcome whole = scan(data, 0, limits, true);
   FUZZ_CHECK(whole.consumed <= data.size());
-  for (std::size_t chunk : {std::size_t{1}, std::size_t{3}, std::size_t{16}}) {
-    if (chunk == 1 && data.size() > 4096) continue;
-    FUZZ_CHECK(scan(data, chunk, limits, false) == whole);
-  }
+  fuzz::check_chunkings(data, whole, {1, 3, 16},
+                        [&](std::size_t chunk) { return scan(data, chunk, limits, false); });
 }
 
 }  // namespace
+}  // namespace corral::redis
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   const std::string_view data(reinterpret_cast<const char*>(bytes), size);
-  run(data, Limits::replies());
-  Limits tight;  // small caps so the fuzzer reaches every limit with short inputs
-  tight.max_bulk_length = 64;
-  tight.max_array_length = 8;
+  corral::redis::run(data, corral::redis::Limits::replies());
+  corral::redis::Limits tight = corral::redis::fuzz::tight_limits();
   tight.max_nesting_depth = 4;
-  tight.max_inline_length = 32;
-  run(data, tight);
+  corral::redis::run(data, tight);
   return 0;
 }

@@ -9,16 +9,12 @@
 #include <vector>
 
 #include "fuzz_check.h"
+#include "fuzz_scan.h"
 #include "protocols/redis/encoder.h"
 #include "protocols/redis/request_scanner.h"
 
+namespace corral::redis {
 namespace {
-
-using corral::redis::ErrorCode;
-using corral::redis::Limits;
-using corral::redis::Request;
-using corral::redis::RequestScanner;
-using corral::redis::ScanStatus;
 
 struct Outcome {
   std::vector<std::vector<std::string>> frames;
@@ -47,31 +43,15 @@ void check_frame(const Request& request, std::string_view buffer, const Limits& 
 /// Feeds `data` in pieces of `chunk` bytes (0 = all at once), erasing consumed bytes as a proxy does.
 Outcome scan(std::string_view data, std::size_t chunk, const Limits& limits) {
   Outcome outcome;
-  RequestScanner scanner(limits);
-  Request request;
-  std::string buffer;
-  std::size_t fed = 0;
-  while (fed < data.size()) {
-    const std::size_t n = chunk == 0 ? data.size() : std::min(chunk, data.size() - fed);
-    buffer.append(data.substr(fed, n));
-    fed += n;
-    for (;;) {
-      const ScanStatus status = scanner.scan(buffer, request);
-      if (status == ScanStatus::NeedMore) break;
-      if (status == ScanStatus::Error) {
-        FUZZ_CHECK(!scanner.error().message.empty());
-        outcome.error = scanner.error().code;
-        return outcome;
-      }
-      check_frame(request, buffer, limits);
-      std::vector<std::string> args;
-      for (std::size_t i = 0; i < request.arg_count(); ++i) args.emplace_back(request.arg(i));
-      outcome.frames.push_back(std::move(args));
-      outcome.inline_flags.push_back(request.is_inline());
-      outcome.consumed += request.size();
-      buffer.erase(0, request.size());
-    }
-  }
+  outcome.error = fuzz::scan_in_chunks<RequestScanner, Request>(
+      data, chunk, limits, [&](const Request& request, std::string_view buffer) {
+        check_frame(request, buffer, limits);
+        std::vector<std::string> args;
+        for (std::size_t i = 0; i < request.arg_count(); ++i) args.emplace_back(request.arg(i));
+        outcome.frames.push_back(std::move(args));
+        outcome.inline_flags.push_back(request.is_inline());
+        outcome.consumed += request.size();
+      });
   return outcome;
 }
 
@@ -81,7 +61,7 @@ void check_reencoding(const Outcome& outcome) {
     if (args.empty()) continue;
     std::vector<std::string_view> views(args.begin(), args.end());
     std::string wire;
-    corral::redis::encode_command(wire, std::span<const std::string_view>(views));
+    encode_command(wire, std::span<const std::string_view>(views));
     RequestScanner scanner(Limits{});
     Request request;
     FUZZ_CHECK(scanner.scan(wire, request) == ScanStatus::Frame);
@@ -96,21 +76,15 @@ void run(std::string_view data, const Limits& limits) {
   FUZZ_CHECK(whole.consumed <= data.size());
   check_reencoding(whole);
   // The verdict must not depend on chunking: compare a few chunk sizes, including one byte.
-  for (std::size_t chunk : {std::size_t{1}, std::size_t{2}, std::size_t{7}, std::size_t{64}}) {
-    if (chunk == 1 && data.size() > 4096) continue;  // keep each run fast
-    FUZZ_CHECK(scan(data, chunk, limits) == whole);
-  }
+  fuzz::check_chunkings(data, whole, {1, 2, 7, 64}, [&](std::size_t chunk) { return scan(data, chunk, limits); });
 }
 
 }  // namespace
+}  // namespace corral::redis
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   const std::string_view data(reinterpret_cast<const char*>(bytes), size);
-  run(data, Limits::requests());
-  Limits tight;  // small caps so the fuzzer reaches every limit with short inputs
-  tight.max_bulk_length = 64;
-  tight.max_array_length = 8;
-  tight.max_inline_length = 32;
-  run(data, tight);
+  corral::redis::run(data, corral::redis::Limits::requests());
+  corral::redis::run(data, corral::redis::fuzz::tight_limits());
   return 0;
 }

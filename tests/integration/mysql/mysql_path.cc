@@ -4,12 +4,6 @@
 
 namespace corral::testing::mysql_it {
 
-void MysqlPathTest::TearDown() {
-  if (proxy_ == nullptr) return;
-  const std::string problem = stop_and_check(*proxy_);
-  EXPECT_TRUE(problem.empty()) << problem;
-}
-
 MariaDbServer& MysqlPathTest::start_backend(MariaDbServerOptions options) {
   backend_ = std::make_unique<MariaDbServer>(std::move(options));
   backend_->create_user(kBackendUser, kBackendPassword);

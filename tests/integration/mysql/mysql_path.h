@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "../proxy_path_test.h"
 #include "harness.h"
 
 namespace corral::testing::mysql_it {
@@ -39,17 +40,13 @@ struct ProxySetup {
 
 /// One backend mariadbd and one corral per test. Users in corral's config: "app"/"app-pw",
 /// "nopw"/"" and "reader"/"reader-pw" (backend account "reader"), plus ProxySetup::more_toml.
-class MysqlPathTest : public ::testing::Test {
+class MysqlPathTest : public ProxyPathTest<MariaDbServer> {
  protected:
-  void TearDown() override;
-
   /// Starts mariadbd with the backend account (mysql_native_password, ALL) and schemas "app", "other".
   MariaDbServer& start_backend(MariaDbServerOptions options = {});
   /// Starts corral (and the backend first when none runs).
   CorralProcess& start_proxy(ProxySetup setup = {});
 
-  MariaDbServer& backend() { return *backend_; }
-  CorralProcess& proxy() { return *proxy_; }
   uint16_t proxy_port() const { return proxy_->port("mysql"); }
   /// A libmysqlclient connection to corral.
   MysqlClient connect(std::string_view user = kUser, std::string_view password = kPassword,
@@ -57,8 +54,6 @@ class MysqlPathTest : public ::testing::Test {
   /// GET /metrics from corral's admin endpoint.
   std::string metrics() const;
 
-  std::unique_ptr<MariaDbServer> backend_;
-  std::unique_ptr<CorralProcess> proxy_;
   uint16_t admin_port_ = 0;
 };
 

@@ -11,6 +11,7 @@
 
 #include "harness.h"
 #include "../scripted_mysql_io.h"
+#include "../shop_server.h"
 #include "pool/mysql_connection.h"
 #include "pool/mysql_prepared.h"
 #include "protocols/mysql/command.h"
@@ -120,18 +121,12 @@ std::string execute_payload(std::uint64_t number, std::string_view word, bool bo
 class MysqlPreparedBackendTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    server_ = new corral::testing::MariaDbServer();
-    server_->create_user(kUser, kPassword);
-    server_->create_database("shop");
-    server_->create_database("other");
-    server_->execute(
+    server_ = corral::testing::start_shop_server(
+        kUser, kPassword,
         "CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(20)) ENGINE=InnoDB;"
         "INSERT INTO shop.items VALUES (1, 'apple'), (2, 'pear'), (3, 'cherry')");
   }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
+  static void TearDownTestSuite() { server_.reset(); }
 
   static MysqlKey key(std::string schema = "shop") {
     return MysqlKey{"127.0.0.1", server_->port(), kUser, kPassword, std::move(schema), {}, 0};
@@ -158,13 +153,11 @@ class MysqlPreparedBackendTest : public ::testing::Test {
     return templates_.find_or_add(key(std::string(schema)).id(), schema, sql);
   }
 
-  static corral::testing::MariaDbServer* server_;
+  static inline std::unique_ptr<corral::testing::MariaDbServer> server_;
   config::PoolLimits limits_;
   rt::EventLoop loop_;
   PreparedTemplates templates_;
 };
-
-corral::testing::MariaDbServer* MysqlPreparedBackendTest::server_ = nullptr;
 
 TEST_F(MysqlPreparedBackendTest, ASecondPrepareOfTheSameTemplateOnAConnectionIsACacheHit) {
   MysqlConnection connection(limits_);
@@ -355,17 +348,10 @@ rt::Task<void> script_server(rt::TcpListener* listener, ScriptLog* log) {
   if (!accepted) co_return;
   rt::TcpStream stream = std::move(*accepted);
   rt::ByteBuffer in;
-  mysql::HandshakeV10 greeting;
-  greeting.server_version = "10.11.0-script";
-  greeting.connection_id = 7;
-  greeting.auth_plugin_data = *mysql::generate_scramble();
-  greeting.capabilities = kScriptCapabilities;
-  greeting.character_set = mysql::kCollationUtf8mb4GeneralCi;
-  greeting.status_flags = mysql::SERVER_STATUS_AUTOCOMMIT;
-  greeting.auth_plugin_name = mysql::kMysqlNativePassword;
-  std::string payload;
-  mysql::encode_handshake_v10(payload, greeting);
-  const bool greeted = co_await testing::scripted_write(&stream, 0, payload);
+  const bool greeted = co_await testing::scripted_write(
+      &stream, 0,
+      testing::scripted_greeting("10.11.0-script", 7, *mysql::generate_scramble(), kScriptCapabilities,
+                                 mysql::kMysqlNativePassword));
   if (!greeted) co_return;
   auto login = co_await testing::scripted_read(&stream, &in);
   if (!login) co_return;
@@ -410,24 +396,6 @@ rt::Task<void> script_server(rt::TcpListener* listener, ScriptLog* log) {
   }
 }
 
-rt::Task<void> execute_against_script(rt::TcpListener* listener, ScriptLog* log, MysqlConnection* connection,
-                                      std::shared_ptr<PreparedTemplate> statement, Executed* executed) {
-  rt::TaskScope scope;
-  // The script's frame refers to listener and log, which the test owns and which outlive this task.
-  scope.spawn(script_server(listener, log));
-  const MysqlKey key{"127.0.0.1", listener->port(), "app", "pw", "", "", 0};
-  auto opened = co_await connection->open(key, *rt::SocketAddress::parse("127.0.0.1", listener->port()), nullptr);
-  EXPECT_TRUE(opened.ok()) << connection->error().message;
-  if (opened.ok()) {
-    ExecuteState state;
-    std::string payload;
-    mysql::encode_com_stmt_execute(payload, mysql::COM_STMT_EXECUTE{}, 0);
-    *executed = co_await execute(connection, statement, &state, payload, 256);
-  }
-  connection->close();
-  co_await scope.join();
-}
-
 /// What MysqlStatements::execute() does for a statement already prepared on the connection: the
 /// client's packet goes as it is (ready_execute()), and only an ERR 1615 as first packet hands over to
 /// start_execute(), which prepares again and executes once more.
@@ -463,8 +431,10 @@ rt::Task<Executed> execute_cached(MysqlConnection* connection, std::shared_ptr<P
   co_return out;
 }
 
-rt::Task<void> execute_twice_against_script(rt::TcpListener* listener, ScriptLog* log, MysqlConnection* connection,
-                                            std::shared_ptr<PreparedTemplate> statement, Executed* executed) {
+/// Opens `connection` on the script's backend and executes `statement` once through start_execute();
+/// when `twice`, then once more as execute_cached() does. `executed` gets the last execute's outcome.
+rt::Task<void> execute_against_script(rt::TcpListener* listener, ScriptLog* log, MysqlConnection* connection,
+                                      std::shared_ptr<PreparedTemplate> statement, bool twice, Executed* executed) {
   rt::TaskScope scope;
   // The script's frame refers to listener and log, which the test owns and which outlive this task.
   scope.spawn(script_server(listener, log));
@@ -475,9 +445,11 @@ rt::Task<void> execute_twice_against_script(rt::TcpListener* listener, ScriptLog
     ExecuteState state;
     std::string payload;
     mysql::encode_com_stmt_execute(payload, mysql::COM_STMT_EXECUTE{}, 0);
-    const Executed first = co_await execute(connection, statement, &state, payload, 256);
-    EXPECT_EQ(first.error_code, 0u);
-    *executed = co_await execute_cached(connection, statement, &state, payload);
+    *executed = co_await execute(connection, statement, &state, payload, 256);
+    if (twice) {
+      EXPECT_EQ(executed->error_code, 0u);
+      *executed = co_await execute_cached(connection, statement, &state, payload);
+    }
   }
   connection->close();
   co_await scope.join();
@@ -485,22 +457,15 @@ rt::Task<void> execute_twice_against_script(rt::TcpListener* listener, ScriptLog
 
 class MysqlPreparedReprepare : public ::testing::Test {
  protected:
-  Executed run(ScriptLog& log) {
+  Executed run(ScriptLog& log, bool twice = false) {
     auto listener = rt::TcpListener::bind(loop_, *rt::SocketAddress::parse("127.0.0.1", 0));
     EXPECT_TRUE(listener.ok());
     Executed executed;
     rt::block_on(loop_, execute_against_script(&*listener, &log, &connection_,
-                                               templates_.find_or_add("k", "", "SELECT 1"), &executed));
+                                               templates_.find_or_add("k", "", "SELECT 1"), twice, &executed));
     return executed;
   }
-  Executed run_twice(ScriptLog& log) {
-    auto listener = rt::TcpListener::bind(loop_, *rt::SocketAddress::parse("127.0.0.1", 0));
-    EXPECT_TRUE(listener.ok());
-    Executed executed;
-    rt::block_on(loop_, execute_twice_against_script(&*listener, &log, &connection_,
-                                                     templates_.find_or_add("k", "", "SELECT 1"), &executed));
-    return executed;
-  }
+  Executed run_twice(ScriptLog& log) { return run(log, true); }
   config::PoolLimits limits_;
   rt::EventLoop loop_;
   MysqlConnection connection_{limits_};

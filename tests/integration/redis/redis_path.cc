@@ -26,12 +26,6 @@ timeval to_timeval(std::chrono::milliseconds timeout) {
 
 // ---- RedisPathTest ------------------------------------------------------------------------------
 
-void RedisPathTest::TearDown() {
-  if (proxy_ == nullptr) return;
-  const std::string problem = stop_and_check(*proxy_);
-  EXPECT_TRUE(problem.empty()) << problem;
-}
-
 RedisServer& RedisPathTest::start_backend(RedisServerOptions options) {
   backend_ = std::make_unique<RedisServer>(std::move(options));
   return *backend_;

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../proxy_path_test.h"
 #include "harness.h"
 
 namespace corral::testing::redis_it {
@@ -35,27 +36,18 @@ struct ProxySetup {
   std::string more_toml{};        // further tables ([[users]]...), placed before the listener
 };
 
-/// One backend redis-server and one corral per test. TearDown stops corral gracefully and fails the
-/// test when it does not exit 0 or its log holds a sanitizer report (the ASan+UBSan build runs the
-/// daemon instrumented, so memory errors in corral surface here).
-class RedisPathTest : public ::testing::Test {
+/// One backend redis-server and one corral per test (ProxyPathTest checks corral at teardown).
+class RedisPathTest : public ProxyPathTest<RedisServer> {
  protected:
-  void TearDown() override;
-
   RedisServer& start_backend(RedisServerOptions options = {});
   /// Starts corral for `setup` (starting the backend first when the setup names none).
   CorralProcess& start_proxy(ProxySetup setup = {});
 
-  RedisServer& backend() { return *backend_; }
-  CorralProcess& proxy() { return *proxy_; }
   uint16_t proxy_port() const { return proxy_->port("redis"); }
   /// A harness client connected to corral.
   RedisClient connect(std::chrono::milliseconds timeout = 10s) const;
   /// A harness client connected straight to the backend (to compare with what corral says).
   RedisClient connect_direct(std::chrono::milliseconds timeout = 10s) const;
-
-  std::unique_ptr<RedisServer> backend_;
-  std::unique_ptr<CorralProcess> proxy_;
 };
 
 /// Runs `commands` one after another on `client` and returns the raw replies.

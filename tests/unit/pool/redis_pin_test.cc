@@ -80,6 +80,16 @@ class RedisPinQueue : public ::testing::Test {
     key.port = listener_.port();
     pool_ = pools_.get(key, address_);
   }
+  /// start(), then pins `holder`: the one connection max_pinned allows. False (after finish()) when
+  /// that failed.
+  rt::Task<bool> start_holding(Pinned* holder) {
+    start();
+    co_await pin_into(pool_.get(), holder, rt::Deadline::after(5s), nullptr);
+    EXPECT_NE(holder->connection, nullptr) << holder->error;
+    if (holder->connection != nullptr) co_return true;
+    co_await finish();
+    co_return false;
+  }
   /// Stops the pools and the fake backend and waits for every coroutine.
   rt::Task<void> finish() {
     pools_.stop();
@@ -103,14 +113,9 @@ class RedisPinQueue : public ::testing::Test {
 
 TEST_F(RedisPinQueue, UnpinnedOrClosedConnectionServesOnlyTheOldestWaiter) {
   auto body = [](RedisPinQueue* t) -> rt::Task<void> {
-    t->start();
     Pinned holder;
-    co_await pin_into(t->pool_.get(), &holder, rt::Deadline::after(5s), nullptr);
-    EXPECT_NE(holder.connection, nullptr) << holder.error;
-    if (holder.connection == nullptr) {
-      co_await t->finish();
-      co_return;
-    }
+    const bool holding = co_await t->start_holding(&holder);
+    if (!holding) co_return;
 
     std::vector<Pinned> waiters(3);
     for (Pinned& w : waiters) t->callers_.spawn(pin_into(t->pool_.get(), &w, rt::Deadline::after(5s), nullptr));
@@ -142,14 +147,9 @@ TEST_F(RedisPinQueue, UnpinnedOrClosedConnectionServesOnlyTheOldestWaiter) {
 
 TEST_F(RedisPinQueue, QueueTimeoutEndsTheWaitAndACancelledWaiterIsSkipped) {
   auto body = [](RedisPinQueue* t) -> rt::Task<void> {
-    t->start();
     Pinned holder;
-    co_await pin_into(t->pool_.get(), &holder, rt::Deadline::after(5s), nullptr);
-    EXPECT_NE(holder.connection, nullptr) << holder.error;
-    if (holder.connection == nullptr) {
-      co_await t->finish();
-      co_return;
-    }
+    const bool holding = co_await t->start_holding(&holder);
+    if (!holding) co_return;
 
     Pinned impatient, cancelled, patient;
     rt::CancelSource cancel;

@@ -92,6 +92,21 @@ Fed expect_everywhere(Command command, CapabilityFlags caps, const std::string& 
   return last;
 }
 
+// The relay passes rows and definitions on unread unless one ends the response or hands over to the
+// client; expect_runs_everywhere() takes the list from run_reports(), so it is pinned down here.
+TEST(MysqlRunReports, PassesRowsAndDefinitionsUnreadUnlessTheyEndOrHandOver) {
+  for (const P phase : {P::ColumnCount, P::ColumnDefinition, P::ColumnsEof, P::Row, P::Continuation, P::Progress,
+                        P::ParamDefinition, P::ParamsEof}) {
+    EXPECT_FALSE(run_reports(phase, false, false)) << to_string(phase);
+    EXPECT_TRUE(run_reports(phase, true, false)) << to_string(phase);
+    EXPECT_TRUE(run_reports(phase, false, true)) << to_string(phase);
+  }
+  for (const P phase : {P::Ok, P::Err, P::ResultSetEnd, P::LocalInfileRequest, P::PrepareOk, P::Statistics,
+                        P::AuthSwitchRequest, P::AuthMoreData}) {
+    EXPECT_TRUE(run_reports(phase, false, false)) << to_string(phase);
+  }
+}
+
 TEST(MysqlResponseScanner, OkOnly) {
   const Stream s = Stream(kLegacy).ok(SERVER_STATUS_AUTOCOMMIT, 3, 77);
   expect_everywhere(Command::COM_QUERY, kLegacy, s.wire(), {P::Ok});

@@ -48,6 +48,9 @@ class Stream {
     p.affected_rows = affected;
     p.last_insert_id = insert_id;
     p.session_state_info = session_state;
+    return ok_packet(p);
+  }
+  Stream& ok_packet(const OK_Packet& p) {
     std::string payload;
     encode_ok_packet(payload, p, caps_);
     return packet(payload);
@@ -69,9 +72,7 @@ class Stream {
     p.header = kEofHeader;
     p.status_flags = status;
     p.warnings = warnings;
-    std::string payload;
-    encode_ok_packet(payload, p, caps_);
-    return packet(payload);
+    return ok_packet(p);
   }
   /// EOF after definitions: only without CLIENT_DEPRECATE_EOF.
   Stream& defs_eof(StatusFlags status = SERVER_STATUS_AUTOCOMMIT) {
@@ -246,21 +247,7 @@ inline Ran feed_runs(ResponseScanner& scanner, std::string_view wire, std::size_
 inline std::vector<Seen> events_for_relay(const Fed& fed) {
   std::vector<Seen> out;
   for (const Seen& s : fed.events) {
-    switch (s.phase) {
-      case ResponsePhase::ColumnCount:
-      case ResponsePhase::ColumnDefinition:
-      case ResponsePhase::ColumnsEof:
-      case ResponsePhase::Row:
-      case ResponsePhase::Continuation:
-      case ResponsePhase::Progress:
-      case ResponsePhase::ParamDefinition:
-      case ResponsePhase::ParamsEof:
-        if (!s.complete && !s.awaiting_client) continue;
-        break;
-      default:
-        break;
-    }
-    out.push_back(s);
+    if (run_reports(s.phase, s.complete, s.awaiting_client)) out.push_back(s);
   }
   return out;
 }
