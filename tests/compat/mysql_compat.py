@@ -30,6 +30,7 @@ import concurrent.futures
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -65,7 +66,7 @@ class MariaDB:
         for sub in ("log", "tmp", "run", "mysqld.1"):
             (vardir / sub).mkdir(parents=True, exist_ok=True)
         self.datadir = datadir
-        self.config = vardir / "my.cnf"
+        self.config = vardir / "mysqld.1" / "server.cnf"  # vardir/my.cnf is mtr's, rewritten by each run
         self.config.write_text(server_config(datadir, vardir, self.port))
 
     def start(self):
@@ -245,14 +246,32 @@ def parse_mtr(output):
     return results
 
 
-def run_mtr(tree, target, mode, work, tests, corral_binary, timeout_min):
-    """{test: (status, why)} of one mtr --extern run against a fresh server, through corral when
-    corral_binary is set."""
+def run_mtr(tree, target, mode, work, tests, corral_binary, timeout_min, chunk):
+    """{test: (status, why)} of mtr --extern runs over `tests`, `chunk` tests at a time, each chunk on
+    a fresh server (and through a fresh corral when corral_binary is set): a test that leaves the
+    server broken (root's password changed, a crash) spoils at most the rest of its chunk."""
+    results = {}
+    started = time.monotonic()
+    restarts = 0
+    for first in range(0, len(tests), chunk):
+        part = tests[first:first + chunk]
+        number = first // chunk + 1
+        chunk_results, chunk_restarts = run_mtr_chunk(tree, target, mode, work, part, corral_binary, timeout_min,
+                                                      f"{number:03d}")
+        results.update(chunk_results)
+        restarts += chunk_restarts
+    note = f", mariadbd exited and was restarted {restarts} time(s)" if restarts else ""
+    print(f"  {mode}, {target}: {len(results)} tests ({time.monotonic() - started:.0f}s{note})", flush=True)
+    return results
+
+
+def run_mtr_chunk(tree, target, mode, work, tests, corral_binary, timeout_min, number):
     vardir = work / f"var-{mode}-{target}"
     shutil.rmtree(vardir, ignore_errors=True)
     shutil.copytree(work / "template" / "data", vardir / "mysqld.1" / "data", symlinks=True)
     server = MariaDB(vardir / "mysqld.1" / "data", vardir).start()
     corral = None
+    mtr = None
     try:
         port = server.port
         if corral_binary is not None:
@@ -265,22 +284,27 @@ def run_mtr(tree, target, mode, work, tests, corral_binary, timeout_min):
                    f"--testcase-timeout={timeout_min}", "--suite-timeout=1440", "--report-times"]
         if mode == "ps":
             command.append("--ps-protocol")
-        command += tests if tests else ["--suite=main"]
+        command += tests
         (work / "logs").mkdir(exist_ok=True)
-        log_path = work / "logs" / f"mtr-{mode}-{target}.log"
+        log_path = work / "logs" / f"mtr-{mode}-{target}-{number}.log"
         with open(log_path, "w") as log:
             # mtr sets MASTER_MYPORT/MASTER_MYSOCK only for servers it starts; tests connect with them.
             env = {**os.environ, "MASTER_MYPORT": str(port), "MASTER_MYSOCK": f"{vardir}/tmp/mysqld.1.sock"}
-            started = time.monotonic()
-            subprocess.run(command, cwd=tree, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-        results = parse_mtr(log_path.read_text(errors="replace"))
-        print(f"  {mode}, {target}: {len(results)} tests ({time.monotonic() - started:.0f}s)", flush=True)
-        if server.restarts:
-            print(f"  ({mode}, {target}: mariadbd exited and was restarted {server.restarts} time(s))", flush=True)
-        return results
+            # Its own session: mtr forks workers, and an interrupted run must not leave them behind.
+            mtr = subprocess.Popen(command, cwd=tree, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+            mtr.wait()
+        return parse_mtr(log_path.read_text(errors="replace")), server.restarts
     finally:
+        if mtr is not None and mtr.poll() is None:
+            os.killpg(mtr.pid, signal.SIGKILL)
+            mtr.wait()
         stop(corral)
         server.stop()
+
+
+def main_tests(tree):
+    return sorted(f"main.{p.stem}" for p in (tree / "main").glob("*.test"))
 
 
 def client_test_names():
@@ -358,6 +382,9 @@ def main():
     tests.add_argument("--tests", nargs="+", help="mtr test names (main.select ...) and client-test functions")
     tests.add_argument("--subset", action="store_true", help="the tests of mysql/subset.txt")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (default 2: direct and corral together)")
+    parser.add_argument("--every", type=int, default=1, metavar="N",
+                        help="without --tests/--subset: every Nth test of main (a sample)")
+    parser.add_argument("--chunk", type=int, default=50, help="mtr tests per fresh server (default 50)")
     parser.add_argument("--testcase-timeout", type=int, default=3, help="minutes per mtr test (default 3)")
     parser.add_argument("--write-baseline", action="store_true", help="refresh mysql/baseline-direct.tsv")
     parser.add_argument("--write-expected-failures", action="store_true",
@@ -373,21 +400,22 @@ def main():
         return 2
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(work / "logs", ignore_errors=True)
     tree = prepare_tree(work)
     bootstrap(work / "template")
 
     chosen = read_list(HERE / "mysql" / "subset.txt") if args.subset else args.tests
-    mtr_tests = [t for t in chosen if not t.startswith("test_")] if chosen else None
+    mtr_tests = [t for t in chosen if not t.startswith("test_")] if chosen else main_tests(tree)[::args.every]
     client_tests = [t for t in chosen if t.startswith("test_")] if chosen else client_test_names()
 
     modes = [m for m in args.modes if m != "client-test" or client_tests]
-    modes = [m for m in modes if m == "client-test" or mtr_tests is None or mtr_tests]
+    modes = [m for m in modes if m == "client-test" or mtr_tests]
 
     def run(mode, target):
         binary_or_none = binary if target == "corral" else None
         if mode == "client-test":
             return run_client_test(target, work, client_tests, binary_or_none)
-        return run_mtr(tree, target, mode, work, mtr_tests, binary_or_none, args.testcase_timeout)
+        return run_mtr(tree, target, mode, work, mtr_tests, binary_or_none, args.testcase_timeout, args.chunk)
 
     # Runs are independent (own servers, own corral, own mtr vardir): --jobs of them at a time. The
     # direct and corral runs of a mode start together, so both see the same load.
