@@ -192,10 +192,9 @@ def failure_reason(tail, block):
     mysqltest's error, else the first lines of the result diff."""
     if tail and not re.fullmatch(r"\d+", tail):
         return shorten(tail)
-    for line in block:
-        match = re.match(r"^mysqltest: (?:At line \d+: )?(.*)$", line)
-        if match:
-            return shorten(match.group(1))
+    for i, line in enumerate(block):
+        if line.startswith("mysqltest: "):
+            return shorten(mysqltest_error(block[i:]))
     minus = next((l for l in block if l.startswith("-") and not l.startswith("---")), None)
     plus = next((l for l in block if l.startswith("+") and not l.startswith("+++")), None)
     if minus or plus:
@@ -204,6 +203,24 @@ def failure_reason(tail, block):
         if line.strip() and not line.strip().startswith(("Test ended", "- saving")):
             return shorten(line.strip())
     return "failed"
+
+
+def mysqltest_error(lines):
+    """mysqltest's error message (it runs until an empty line) without the include chain, the line
+    number, and most of a long query, so that the error itself fits in the reason."""
+    message = []
+    for line in lines:
+        if not line.strip():
+            break
+        message.append(line.strip())
+    text = " ".join(message)[len("mysqltest: "):]
+    text = re.sub(r'In included file "[^"]*":\s*', "", text)
+    text = re.sub(r"included from \S+ at line \d+:\s*", "", text)
+    text = re.sub(r"^At line \d+:\s*", "", text)
+    match = re.match(r"^(query|command|exec of) '(.*)' ((?:failed|succeeded).*)$", text)
+    if match and len(match.group(2)) > 40:
+        text = f"{match.group(1)} '{match.group(2)[:37]}...' {match.group(3)}"
+    return text
 
 
 def shorten(text):
@@ -309,7 +326,7 @@ def main_tests(tree):
 
 def client_test_names():
     listing = subprocess.run(["mariadb-client-test", "--no-defaults", "-T"], capture_output=True, text=True).stdout
-    return [line.strip() for line in listing.splitlines() if re.fullmatch(r"\s*test_\w+\s*", line)]
+    return [line.strip() for line in listing.splitlines() if re.fullmatch(r"\s*\w+\s*", line)]
 
 
 def run_client_test(target, work, names, corral_binary):
@@ -379,11 +396,13 @@ def main():
     parser.add_argument("--work", default=str(ROOT / "build/compat/mysql"))
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     tests = parser.add_mutually_exclusive_group()
-    tests.add_argument("--tests", nargs="+", help="mtr test names (main.select ...) and client-test functions")
+    tests.add_argument("--tests", nargs="+", help="mtr tests (main.select ...) and client-test functions (test_prepare ...)")
     tests.add_argument("--subset", action="store_true", help="the tests of mysql/subset.txt")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (default 2: direct and corral together)")
     parser.add_argument("--every", type=int, default=1, metavar="N",
                         help="without --tests/--subset: every Nth test of main (a sample)")
+    parser.add_argument("--start", type=int, default=0, metavar="K",
+                        help="with --every: start at the Kth test (0-based), so runs with K = 0..N-1 cover main")
     parser.add_argument("--chunk", type=int, default=50, help="mtr tests per fresh server (default 50)")
     parser.add_argument("--testcase-timeout", type=int, default=3, help="minutes per mtr test (default 3)")
     parser.add_argument("--write-baseline", action="store_true", help="refresh mysql/baseline-direct.tsv")
@@ -405,8 +424,9 @@ def main():
     bootstrap(work / "template")
 
     chosen = read_list(HERE / "mysql" / "subset.txt") if args.subset else args.tests
-    mtr_tests = [t for t in chosen if not t.startswith("test_")] if chosen else main_tests(tree)[::args.every]
-    client_tests = [t for t in chosen if t.startswith("test_")] if chosen else client_test_names()
+    # mtr names its tests suite.name; client-test functions have no dot.
+    mtr_tests = [t for t in chosen if "." in t] if chosen else main_tests(tree)[args.start::args.every]
+    client_tests = [t for t in chosen if "." not in t] if chosen else client_test_names()
 
     modes = [m for m in args.modes if m != "client-test" or client_tests]
     modes = [m for m in modes if m == "client-test" or mtr_tests]
