@@ -361,14 +361,28 @@ def run_client_test(target, work, names, corral_binary):
                 if code == 0:
                     results[name] = ("pass", "")
                 else:
-                    lines = [l for l in output.splitlines() if l.strip() and not l.startswith("#")]
-                    results[name] = ("fail", shorten(lines[-1] if lines else f"exit status {code}"))
+                    results[name] = ("fail", client_test_reason(output, code))
         if server.restarts:
             print(f"  (client-test, {target}: mariadbd exited and was restarted {server.restarts} time(s))", flush=True)
         return results
     finally:
         stop(corral)
         server.stop()
+
+
+def client_test_reason(output, code):
+    """Why a client-test function failed: the error it printed ('[MySQL-version][code] message',
+    'Query failed ...') and where its check failed ('mysql_client_test.c:LINE')."""
+    body = output.split("1 of (1/1)", 1)[-1]
+    lines = [l.strip() for l in body.splitlines() if l.strip() and not l.startswith("#")]
+    checks = [re.search(r"(mysql_client_test\.c:\d+): (.*)", l) for l in lines]
+    check = next((m for m in checks if m), None)
+    errors = [l for l in lines if re.search(r"^\[MySQL-[^\]]*\]|failed|error|Error", l)
+              and "check failed" not in l and not re.fullmatch(r"MySQL error 0:", l)]
+    reason = errors[0] if errors else (lines[-1] if lines else f"exit status {code}")
+    if check and check.group(0) not in reason:
+        reason += f" ({check.group(1)}: {check.group(2)})"
+    return shorten(reason)
 
 
 def read_list(path):
