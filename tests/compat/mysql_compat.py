@@ -6,12 +6,14 @@ function) against a bare mariadbd and against corral in front of one, and compar
     tests/compat/mysql_compat.py                         # the whole main suite, both protocols, client test
     tests/compat/mysql_compat.py --subset                # tests/compat/mysql/subset.txt (scripts/test.sh)
     tests/compat/mysql_compat.py --tests main.select main.join --modes text
+    tests/compat/mysql_compat.py --every 2 --start 1     # every other test of main (a sample)
     tests/compat/mysql_compat.py --write-baseline        # refresh mysql/baseline-direct.tsv
 
 Modes: `text` (mtr --extern), `ps` (the same with --ps-protocol) and `client-test`
-(mariadb-client-test, one process per test function). Each mode runs twice, each time on a fresh
-mariadbd (a copy of one bootstrapped datadir) on free loopback ports, so nothing one run leaves on
-the server reaches the other. The servers get the settings mtr gives its own (include/
+(mariadb-client-test, one process per test function). Each mode runs twice, direct and through
+corral, on fresh mariadbds (copies of one bootstrapped datadir) on free loopback ports; mtr's tests
+go in chunks of 50, each chunk on a fresh server (and a fresh corral), since mtr does not clean up
+after a failed test against an --extern server and some tests leave it unusable. The servers get the settings mtr gives its own (include/
 default_mysqld.cnf, plus the general and slow logs, the error log where tests look for it, and
 secure-file-priv at mtr's vardir) and the datadir mtr's bootstrap makes (the `mtr` schema with its
 check procedures, `test`, the time zone test data). A server that exits during a run (a test that
