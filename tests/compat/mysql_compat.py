@@ -298,10 +298,7 @@ def run_mtr_chunk(tree, target, mode, work, tests, corral_binary, timeout_min, n
                                         '\n[[users]]\nname = "root"\npassword = ""\n')
         command = ["perl", "./mariadb-test-run.pl", "--extern", "host=127.0.0.1", "--extern", f"port={port}",
                    "--extern", "user=root", "--extern", "protocol=tcp",
-                   "--extern", f"socket={vardir}/tmp/mysqld.1.sock",
-                   # mysqltest retries its first connection 500 times (for a server still starting);
-                   # ours is up, and after a test that locked root out each later test would wait.
-                   "--extern", "loose-max-connect-retries=5", f"--vardir={vardir}",
+                   "--extern", f"socket={vardir}/tmp/mysqld.1.sock", f"--vardir={vardir}",
                    f"--tmpdir={vardir}/tmp", "--parallel=1", "--force", "--max-test-fail=0", "--retry=0",
                    f"--testcase-timeout={timeout_min}", "--suite-timeout=1440", "--report-times"]
         if mode == "ps":
