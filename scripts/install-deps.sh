@@ -13,6 +13,8 @@ packages=(
   clang libclang-rt-14-dev
   # real servers and clients for tests and benchmarks
   redis-server redis-tools mariadb-server mariadb-client sysbench
+  # tests/compat/mysql_compat.py: mysql-test-run and mariadb-client-test
+  mariadb-test
   # reference proxies for benchmarks
   nutcracker haproxy
   # process inspection used by tests and benchmarks

@@ -22,12 +22,12 @@ import argparse
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from compat_common import compare, free_port, read_tsv, start_corral, stop, wait_for_port
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -38,36 +38,6 @@ SERVER_ARGS = ["--save", "", "--appendonly", "no", "--enable-debug-command", "ye
                "--enable-protected-configs", "yes", "--enable-module-command", "yes"]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port, process, what, seconds=20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with status {process.returncode} while starting")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"{what} did not listen on port {port} within {seconds}s")
-
-
-def stop(process):
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def start_redis(work):
     port = free_port()
     data = work / f"redis-{port}"
@@ -76,26 +46,6 @@ def start_redis(work):
     process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
                                 *SERVER_ARGS], stdout=log, stderr=subprocess.STDOUT)
     wait_for_port(port, process, "redis-server")
-    return process, port
-
-
-def start_corral(binary, work, backend_port):
-    port = free_port()
-    config = work / f"corral-{port}.toml"
-    config.write_text(f"""[server]
-workers = 1
-log_level = "warn"
-
-[[listeners]]
-name = "redis"
-protocol = "redis"
-address = "127.0.0.1:{port}"
-backend = "redis://127.0.0.1:{backend_port}"
-auth = "none"
-""")
-    log = open(work / f"corral-{port}.log", "w")
-    process = subprocess.Popen([str(binary), "--config", str(config)], stdout=log, stderr=subprocess.STDOUT)
-    wait_for_port(port, process, "corral")
     return process, port
 
 
@@ -173,7 +123,7 @@ def run_unit(source, unit, work, corral_binary, exclusions):
     try:
         port = redis_port
         if corral_binary is not None:
-            corral, port = start_corral(corral_binary, work, redis_port)
+            corral, port = start_corral(corral_binary, work, "redis", f"redis://127.0.0.1:{redis_port}")
         command = ["./runtest", "--host", "127.0.0.1", "--port", str(port), "--single", unit,
                    "--timeout", "120", "--clients", "1", *runtest_options(unit, exclusions)]
         try:
@@ -189,20 +139,6 @@ def run_unit(source, unit, work, corral_binary, exclusions):
     finally:
         stop(corral)
         stop(redis)
-
-
-def read_tsv(path, columns):
-    rows = {}
-    if not path.exists():
-        return rows
-    for line in path.read_text().splitlines():
-        if not line or line.startswith("#"):
-            continue
-        fields = line.split("\t")
-        if len(fields) < columns:
-            raise SystemExit(f"{path}: expected {columns} tab-separated fields: {line!r}")
-        rows[(fields[0], fields[1])] = fields[2] if columns > 2 else ""
-    return rows
 
 
 def all_units(source):
@@ -236,45 +172,6 @@ def outcome(results, name):
         return results[name]
     abort = unit_abort(results)
     return "missing", f"unit aborted: {abort}" if abort else "not run"
-
-
-def compare(units, direct, corral, expected, baseline):
-    """(report lines, rows, regressions): the two runs against the expected failures and the baseline.
-    rows: (unit, test, direct status, corral status, corral detail)."""
-    regressions, fixed, known, drift = [], [], [], []
-    rows = []
-    passed = {"direct": 0, "corral": 0}
-    for unit in units:
-        names = [n for n, (st, _) in direct[unit].items() if st != "exception"]
-        names += [n for n, (st, _) in corral[unit].items() if st != "exception" and n not in direct[unit]]
-        for name in names:
-            d, _ = outcome(direct[unit], name)
-            c, detail = outcome(corral[unit], name)
-            rows.append((unit, name, d, c, detail))
-            passed["direct"] += d == "ok"
-            passed["corral"] += d == "ok" and c == "ok"
-            reason = expected.get((unit, name))
-            if d == "ok" and c != "ok":
-                (known if reason is not None else regressions).append((unit, name, c, reason or detail))
-            elif reason is not None and c == "ok":
-                fixed.append((unit, name))
-            if (unit, name) in baseline and baseline[(unit, name)] != d:
-                drift.append((unit, name, baseline[(unit, name)], d))
-    report = ["# Redis test suite through corral", "",
-              f"units: {len(units)}; tests passing direct: {passed['direct']}; "
-              f"of those passing through corral: {passed['corral']}; "
-              f"known failures: {len(known)}; unexpected failures: {len(regressions)}; "
-              f"listed but now passing: {len(fixed)}", ""]
-    for title, items in (("Unexpected failures through corral", regressions),
-                         ("Known failures (redis/expected-failures.tsv)", known)):
-        report += [f"## {title}", ""]
-        report += [f"- {u}: {n}: {c}: {r}" for u, n, c, r in items] or ["none"]
-        report.append("")
-    report += ["## Listed as failing but passing now (remove from the list)", ""]
-    report += [f"- {u}: {n}" for u, n in fixed] or ["none"]
-    report += ["", "## Direct results that differ from redis/baseline-direct.tsv", ""]
-    report += [f"- {u}: {n}: baseline {b}, now {d}" for u, n, b, d in drift] or ["none"]
-    return report, rows, regressions
 
 
 def rewrite_tsv(path, header, chosen, old, new):
@@ -341,7 +238,8 @@ def main():
     expected = read_tsv(expected_path, 3)
     baseline_path = HERE / "redis" / "baseline-direct.tsv"
     baseline = read_tsv(baseline_path, 3)
-    report, rows, regressions = compare(chosen, direct, corral, expected, baseline)
+    report, rows, regressions = compare("Redis test suite through corral", "redis", chosen, direct, corral,
+                                        expected, baseline, outcome=outcome)
     (work / "results.tsv").write_text("unit\ttest\tdirect\tcorral\tcorral detail\n" +
                                       "".join("\t".join(row) + "\n" for row in rows))
     (work / "report.md").write_text("\n".join(report) + "\n")
