@@ -5,7 +5,8 @@
 #
 # 1. scripts/install-deps.sh; shell and docker/ checks
 # 2. release build, then ctest with every label (unit, integration, fuzz corpus replay)
-# 3. peers' own test suites against the release binary, direct and through corral (tests/compat/)
+# 3. subsets of the peers' own test suites (Redis runtest, MariaDB mysql-test-run and client test) against
+#    the release binary, direct and through corral (tests/compat/)
 #    and the docker/ checks (scripts/check-docker.sh)
 # 4. asan build (ASan + UBSan), then the whole ctest suite again under the sanitizers
 # 5. fuzz build (clang, libFuzzer, ASan + UBSan): corpus replay, then each fuzzer for
@@ -51,8 +52,14 @@ ctest_suite() {  # ctest_suite BUILD_DIR LOG [ctest args...]
 
 step_release_build() { scripts/build.sh release; }
 step_release_ctest() { ctest_suite build/release "$logs/ctest-release.log"; }
-# Redis's own test suite, a subset, direct and through corral (tests/compat/README.md).
-step_compat() { tests/compat/redis_compat.py --subset --corral build/release/proxy/corral; }
+# The peers' own test suites, a subset each, direct and through corral (tests/compat/README.md): Redis's
+# runtest units, then MariaDB's mysql-test-run (text and --ps-protocol) and mariadb-client-test.
+step_compat() {
+  local rc=0
+  tests/compat/redis_compat.py --subset --corral build/release/proxy/corral || rc=1
+  tests/compat/mysql_compat.py --subset --corral build/release/proxy/corral || rc=1
+  return "$rc"
+}
 step_docker_check() { scripts/check-docker.sh build/release/proxy/corral; }
 step_asan_build() { scripts/build.sh asan; }
 step_asan_ctest() { ctest_suite build/asan "$logs/ctest-asan.log"; }
