@@ -458,7 +458,7 @@ rt::Task<MysqlAcquired> MysqlPools::acquire(MysqlKey key, rt::SocketAddress addr
   co_return co_await pool.acquire(deadline, cancel);
 }
 
-MysqlServerInfo& MysqlPools::server_info(const rt::SocketAddress& address) { return servers_.at(address); }
+MysqlServerInfo& MysqlPools::server_info(const rt::SocketAddress& address) { return servers_.of(address); }
 
 MysqlPools::Convertible MysqlPools::lend_convertible(const MysqlKey& key, const MysqlPool* except) {
   auto found = by_credentials_.find(key.credentials_id());

@@ -252,7 +252,7 @@ void RedisPools::erase(std::unordered_map<std::string, std::unique_ptr<RedisPool
   if (pool_gauge_ != nullptr) pool_gauge_->fetch_sub(1, std::memory_order_relaxed);
 }
 
-RedisServerInfo& RedisPools::server_info(const rt::SocketAddress& address) { return servers_.at(address); }
+RedisServerInfo& RedisPools::server_info(const rt::SocketAddress& address) { return servers_.of(address); }
 
 void RedisPools::stop() {
   stopped_ = true;

@@ -1,7 +1,7 @@
 // ServerInfoCache: what each backend server told about itself, by address, shared by all the pools of
 // one worker that connect to that address (one per key: user, db, schema...).
 //
-//   pools.get(key, address) ──► pool holds info = cache.at(address)   (one entry per address)
+//   pools.get(key, address) ──► pool holds info = cache.of(address)   (one entry per address)
 //   pool opens a connection ──► learns into info (Redis: HELLO version, CONFIG GET databases;
 //                               MySQL: the greeting's version, capabilities, collation)
 //   sessions answer locally from it (HELLO, SELECT range, the MySQL greeting to clients)
@@ -21,7 +21,7 @@ class ServerInfoCache {
   /// The entry for `address`, created empty on first use. Lifetime: the reference stays valid while
   /// the cache lives (entries are never erased, and a map node does not move when the map grows), so
   /// a pool may keep it.
-  Info& at(const rt::SocketAddress& address) { return by_address_[address.to_string()]; }
+  Info& of(const rt::SocketAddress& address) { return by_address_[address.to_string()]; }
 
  private:
   std::unordered_map<std::string, Info> by_address_;  // by SocketAddress::to_string()

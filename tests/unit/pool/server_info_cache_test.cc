@@ -19,32 +19,32 @@ rt::SocketAddress address(uint16_t port) { return *rt::SocketAddress::parse("127
 
 TEST(ServerInfoCache, StartsUnknown) {
   ServerInfoCache<Info> cache;
-  EXPECT_EQ(cache.at(address(6379)).databases, -1);
+  EXPECT_EQ(cache.of(address(6379)).databases, -1);
 }
 
 TEST(ServerInfoCache, PoolsOfOneAddressShareWhatOneOfThemLearned) {
   ServerInfoCache<Info> cache;
-  Info& first_pool = cache.at(address(6379));
+  Info& first_pool = cache.of(address(6379));
   first_pool.databases = 16;
   first_pool.version = "7.2.4";
-  const Info& second_pool = cache.at(address(6379));
+  const Info& second_pool = cache.of(address(6379));
   EXPECT_EQ(&second_pool, &first_pool);
   EXPECT_EQ(second_pool.version, "7.2.4");
 }
 
 TEST(ServerInfoCache, AddressesAreKeptApart) {
   ServerInfoCache<Info> cache;
-  cache.at(address(6379)).databases = 16;
-  EXPECT_EQ(cache.at(address(6380)).databases, -1);
-  EXPECT_EQ(cache.at(*rt::SocketAddress::parse("::1", 6379)).databases, -1);
+  cache.of(address(6379)).databases = 16;
+  EXPECT_EQ(cache.of(address(6380)).databases, -1);
+  EXPECT_EQ(cache.of(*rt::SocketAddress::parse("::1", 6379)).databases, -1);
 }
 
 TEST(ServerInfoCache, EntriesStayWhereTheyAreWhileTheCacheGrows) {
   ServerInfoCache<Info> cache;
-  Info& kept = cache.at(address(1));
+  Info& kept = cache.of(address(1));
   kept.databases = 4;
-  for (uint16_t port = 2; port < 2000; ++port) cache.at(address(port));
-  EXPECT_EQ(&cache.at(address(1)), &kept);
+  for (uint16_t port = 2; port < 2000; ++port) cache.of(address(port));
+  EXPECT_EQ(&cache.of(address(1)), &kept);
   EXPECT_EQ(kept.databases, 4);
 }
 
