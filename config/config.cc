@@ -24,12 +24,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <cstdint>
 #include <exception>
 #include <limits>
 #include <memory>
 #include <new>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -79,8 +81,9 @@ using Keys = std::span<const std::string_view>;
 
 constexpr std::string_view kRootKeys[] = {"server", "listeners", "users", "pool", "client", "redis", "mysql"};
 constexpr std::string_view kServerKeys[] = {"workers", "log_level", "shutdown_grace_ms", "admin"};
-constexpr std::string_view kListenerKeys[] = {"name", "protocol", "address", "backend", "auth"};
-constexpr std::string_view kUserKeys[] = {"name", "password", "backend_user", "backend_password"};
+constexpr std::string_view kListenerKeys[] = {"name", "protocol", "address", "backend", "backend_password_file", "auth"};
+constexpr std::string_view kUserKeys[] = {"name",         "password",         "password_file",
+                                          "backend_user", "backend_password", "backend_password_file"};
 constexpr std::string_view kPoolKeys[] = {"max_connections",          "max_pinned",
                                           "connect_timeout_ms",       "queue_timeout_ms",
                                           "idle_timeout_ms",          "operation_timeout_ms",
@@ -141,6 +144,30 @@ std::string quoted_list(Keys names) {
     if (!out.empty()) out += ", ";
     out += fmt::format("'{}'", n);
   }
+  return out;
+}
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+
+/// A whole file's contents, or why it could not be read ("cannot open: No such file or directory").
+struct FileText {
+  std::string text;
+  std::string error;  // empty: text is the file
+};
+
+FileText read_whole_file(const std::string& path) {
+  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+  if (!file) return {{}, fmt::format("cannot open: {}", std::strerror(errno))};
+  FileText out;
+  char buf[16 * 1024];
+  for (;;) {
+    const size_t n = std::fread(buf, 1, sizeof buf, file.get());
+    out.text.append(buf, n);
+    if (n < sizeof buf) break;
+  }
+  if (std::ferror(file.get()) != 0) return {{}, fmt::format("cannot read: {}", std::strerror(errno))};
   return out;
 }
 
@@ -273,6 +300,57 @@ class Builder {
     return *v;
   }
 
+  /// A value that may hold secrets: each "${NAME}" becomes the environment variable NAME ("$${" is a
+  /// literal "${"). Errors name the variable, never a value.
+  std::string expand_env(const toml::value<std::string>& v, const std::string& name) const {
+    const std::string& text = v.get();
+    std::string out;
+    for (size_t i = 0; i < text.size();) {
+      if (text.compare(i, 3, "$${") == 0) {
+        out += "${";
+        i += 3;
+      } else if (text.compare(i, 2, "${") == 0) {
+        const size_t end = text.find('}', i + 2);
+        if (end == std::string::npos) fail(v, fmt::format("{}: '${{' without a closing '}}'", name));
+        const std::string variable = text.substr(i + 2, end - i - 2);
+        const char* value = variable.empty() ? nullptr : std::getenv(variable.c_str());
+        if (value == nullptr) fail(v, fmt::format("{}: environment variable '{}' is not set", name, variable));
+        out += value;
+        i = end + 1;
+      } else {
+        out += text[i++];
+      }
+    }
+    return out;
+  }
+
+  /// The contents of the file named at `file_key` (relative to the config file's directory), without
+  /// one trailing line break: how secrets are mounted (Docker/Kubernetes secrets, systemd credentials).
+  std::string read_secret_file(const toml::value<std::string>& file, const std::string& name) const {
+    std::string path = file.get();
+    const size_t slash = source_.rfind('/');
+    if (!path.empty() && path.front() != '/' && slash != std::string::npos) path = source_.substr(0, slash + 1) + path;
+    FileText read = read_whole_file(path);
+    if (!read.error.empty()) fail(file, fmt::format("{}: {}: {}", name, path, read.error));
+    if (read.text.ends_with('\n')) read.text.pop_back();
+    if (read.text.ends_with('\r')) read.text.pop_back();
+    return std::move(read.text);
+  }
+
+  /// A secret given either inline at `key` (with ${ENV} references) or as a file at `key`_file;
+  /// nullopt when neither is present.
+  std::optional<std::string> read_secret(const toml::table& t, std::string_view path, std::string_view key) const {
+    const std::string file_key = std::string(key) + "_file";
+    const auto* inline_value = string_at(t, path, key);
+    const auto* file = string_at(t, path, file_key);
+    if (inline_value != nullptr && file != nullptr) {
+      fail(*file, fmt::format("{} and {} exclude each other", join(path, file_key), join(path, key)));
+    }
+    if (inline_value != nullptr) return expand_env(*inline_value, join(path, key));
+    if (file != nullptr) return read_secret_file(*file, join(path, file_key));
+    return std::nullopt;
+  }
+
   /// Maps a string to one of `names` (same order as the enum's values).
   template <class E>
   E read_enum(const toml::value<std::string>& v, const std::string& name, Keys names) const {
@@ -368,16 +446,20 @@ class Builder {
         }
       }
       u.name = name.get();
-      u.password = required_string(t, path, "password").get();
+      std::optional<std::string> password = read_secret(t, path, "password");
+      if (!password) fail(t, fmt::format("{}.password (or {}.password_file) is required", path, path));
+      u.password = std::move(*password);
       if (const auto* v = string_at(t, path, "backend_user")) {
         if (v->get().empty()) fail(*v, fmt::format("{}.backend_user must not be empty", path));
         u.backend_user = v->get();
       }
-      if (const auto* v = string_at(t, path, "backend_password")) {
+      if (std::optional<std::string> backend_password = read_secret(t, path, "backend_password")) {
         if (!u.backend_user) {
-          fail(*v, fmt::format("{}.backend_password is only allowed together with {}.backend_user", path, path));
+          const toml::node* at = t.get("backend_password") != nullptr ? t.get("backend_password")
+                                                                      : t.get("backend_password_file");
+          fail(*at, fmt::format("{}.backend_password is only allowed together with {}.backend_user", path, path));
         }
-        u.backend_password = v->get();
+        u.backend_password = std::move(*backend_password);
       }
       users.push_back(std::move(u));
     }
@@ -407,12 +489,18 @@ class Builder {
       l.address = read_endpoint(address, path + ".address");
 
       const auto& backend = required_string(t, path, "backend");
-      auto url = parse_backend_url(backend.get());
+      auto url = parse_backend_url(expand_env(backend, path + ".backend"));
       if (auto* err = std::get_if<std::string>(&url)) fail(backend, fmt::format("{}.backend: {}", path, *err));
       l.backend = std::get<BackendUrl>(std::move(url));
       if (l.backend.protocol != l.protocol) {
         fail(backend, fmt::format("{}.backend is a {} URL but {}.protocol is '{}'", path,
                                   to_string(l.backend.protocol), path, to_string(l.protocol)));
+      }
+      if (const auto* file = string_at(t, path, "backend_password_file")) {
+        if (!l.backend.password.empty()) {
+          fail(*file, fmt::format("{}.backend_password_file and a password in {}.backend exclude each other", path, path));
+        }
+        l.backend.password = read_secret_file(*file, path + ".backend_password_file");
       }
 
       const auto* auth = string_at(t, path, "auth");
@@ -502,26 +590,10 @@ std::variant<Config, ConfigError> parse_config(std::string_view toml_text, const
   }
 }
 
-namespace {
-
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
-
-}  // namespace
-
 std::variant<Config, ConfigError> load_config(const std::string& path) {
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file) return ConfigError{path, 0, fmt::format("cannot open: {}", std::strerror(errno))};
-  std::string text;
-  char buf[16 * 1024];
-  for (;;) {
-    const size_t n = std::fread(buf, 1, sizeof buf, file.get());
-    text.append(buf, n);
-    if (n < sizeof buf) break;
-  }
-  if (std::ferror(file.get()) != 0) return ConfigError{path, 0, fmt::format("cannot read: {}", std::strerror(errno))};
-  return parse_config(text, path);
+  FileText file = read_whole_file(path);
+  if (!file.error.empty()) return ConfigError{path, 0, std::move(file.error)};
+  return parse_config(file.text, path);
 }
 
 }  // namespace corral::config

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 
 namespace corral::proxy {
@@ -10,10 +11,18 @@ namespace {
 
 constexpr std::size_t kMaxRequestHead = 8192;
 
-std::string http(std::string_view status, std::string_view body) {
-  return fmt::format("HTTP/1.0 {}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n"
-                     "Connection: close\r\n\r\n{}",
-                     status, body.size(), body);
+std::string http(std::string_view status, std::string_view body,
+                 std::string_view content_type = "text/plain; version=0.0.4") {
+  return fmt::format("HTTP/1.0 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                     status, content_type, body.size(), body);
+}
+
+/// The path of "GET /ready HTTP/1.1": "/ready"; "" when the line has no space after the method.
+std::string_view request_path(std::string_view request_line) {
+  const std::size_t method_end = request_line.find(' ');
+  if (method_end == std::string_view::npos) return {};
+  const std::string_view path = request_line.substr(method_end + 1);
+  return path.substr(0, path.find(' '));
 }
 
 std::string metrics(const SharedState& shared) {
@@ -46,20 +55,25 @@ std::string metrics(const SharedState& shared) {
 
 }  // namespace
 
-std::string admin_response(std::string_view request_line, const SharedState& shared) {
-  const std::size_t method_end = request_line.find(' ');
-  if (method_end == std::string_view::npos) return http("400 Bad Request", "bad request\n");
-  const std::string_view method = request_line.substr(0, method_end);
-  std::string_view path = request_line.substr(method_end + 1);
-  path = path.substr(0, path.find(' '));
-  if (path == "/health" || path == "/metrics") {
-    if (method != "GET") return http("405 Method Not Allowed", "only GET\n");
-    return path == "/health" ? http("200 OK", "ok\n") : http("200 OK", metrics(shared));
+bool asks_readiness(std::string_view request_line) { return request_path(request_line) == "/ready"; }
+
+std::string admin_response(std::string_view request_line, const AdminEnv& env,
+                           const std::vector<ProbeResult>& readiness) {
+  const std::string_view path = request_path(request_line);
+  if (path.empty()) return http("400 Bad Request", "bad request\n");
+  const std::string_view method = request_line.substr(0, request_line.find(' '));
+  if (path != "/health" && path != "/ready" && path != "/metrics") {
+    return http("404 Not Found", "try /health, /ready or /metrics\n");
   }
-  return http("404 Not Found", "try /health or /metrics\n");
+  if (method != "GET") return http("405 Method Not Allowed", "only GET\n");
+  if (path == "/health") return http("200 OK", "ok\n");
+  if (path == "/metrics") return http("200 OK", metrics(*env.shared));
+  const bool ready = std::all_of(readiness.begin(), readiness.end(), [](const ProbeResult& r) { return r.ready; });
+  return http(ready ? "200 OK" : "503 Service Unavailable", readiness_json(env.backends, readiness),
+              "application/json");
 }
 
-rt::Task<void> serve_admin_client(rt::TcpStream client, const SharedState* shared, rt::CancelSource* cancel) {
+rt::Task<void> serve_admin_client(rt::TcpStream client, const AdminEnv* env, rt::CancelSource* cancel) {
   std::string head;
   std::array<char, 1024> buffer{};
   const rt::Deadline deadline = rt::Deadline::after(std::chrono::seconds(5));
@@ -68,7 +82,10 @@ rt::Task<void> serve_admin_client(rt::TcpStream client, const SharedState* share
     if (!n || *n == 0) co_return;
     head.append(buffer.data(), *n);
   }
-  const std::string response = admin_response(std::string_view(head).substr(0, head.find("\r\n")), *shared);
+  const std::string_view request_line = std::string_view(head).substr(0, head.find("\r\n"));
+  std::vector<ProbeResult> readiness;
+  if (asks_readiness(request_line)) readiness = co_await probe_backends(env->backends, *env->limits, cancel);
+  const std::string response = admin_response(request_line, *env, readiness);
   co_await client.write_all(response, deadline, cancel);
 }
 

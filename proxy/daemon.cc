@@ -10,6 +10,7 @@
 
 #include "protocols/mysql/auth.h"
 #include "proxy/worker.h"
+#include "runtime/address_claim.h"
 #include "runtime/log.h"
 #include "runtime/worker_group.h"
 
@@ -52,6 +53,30 @@ bool prepare_mysql(const config::Config& config, SharedState& shared) {
   return true;
 }
 
+/// Claims every address this process will listen on (listeners and the admin endpoint), so that a
+/// second corral started on the same configuration exits instead of sharing the ports. Logs and returns
+/// false on the first address another process serves.
+bool claim_addresses(const config::Config& config, std::vector<rt::AddressClaim>& claims) {
+  auto claim = [&](const std::string& what, const config::Endpoint& endpoint) {
+    auto address = rt::SocketAddress::resolve(endpoint.host, endpoint.port);
+    if (!address) return true;  // the worker's bind reports it, with the same words as for any bind failure
+    auto taken = rt::AddressClaim::take(*address, "/tmp");
+    if (!taken) {
+      const bool in_use = taken.error() == std::errc::address_in_use;
+      rt::log::error("{}: cannot listen on {}: {}", what, endpoint.to_string(),
+                     in_use ? "the address is already served by another process (another corral?)"
+                            : taken.error().message());
+      return false;
+    }
+    claims.push_back(std::move(*taken));
+    return true;
+  };
+  for (const auto& listener : config.listeners) {
+    if (!claim("listener " + listener.name, listener.address)) return false;
+  }
+  return !config.server.admin || claim("admin", *config.server.admin);
+}
+
 }  // namespace
 
 Daemon::Daemon(config::Config config) : config_(std::move(config)) {}
@@ -63,6 +88,8 @@ int Daemon::run() {
   const sigset_t signals = shutdown_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  std::vector<rt::AddressClaim> claims;
+  if (!claim_addresses(config_, claims)) return kExitRuntimeError;
   SharedState shared;
   if (!prepare_mysql(config_, shared)) return kExitRuntimeError;
   rt::WorkerGroup group(config_.server.workers);

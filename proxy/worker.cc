@@ -25,6 +25,7 @@ Worker::Worker(std::size_t index, rt::EventLoop& loop, const config::Config& con
       loop_(loop),
       config_(config),
       shared_(shared),
+      admin_env_{&shared, {}, &config.pool},
       pools_(config, shared) {}
 
 Worker::~Worker() = default;
@@ -65,6 +66,7 @@ rt::Result<void> Worker::bind_listeners() {
     std::unique_ptr<Frontend> frontend = make_frontend(env);
     if (!frontend) return std::make_error_code(std::errc::invalid_argument);
     frontends_.push_back(std::move(frontend));
+    admin_env_.backends.push_back(ProbeTarget{&listener, *backend});
   }
   return {};
 }
@@ -83,8 +85,8 @@ rt::Task<void> Worker::admin_loop() {
       if (!slept) co_return;
       continue;
     }
-    // shared_ and the scope's cancel source belong to this Worker, which outlives its sessions.
-    sessions_.spawn(serve_admin_client(std::move(*client), &shared_, sessions_.cancel_source()));
+    // admin_env_ and the scope's cancel source belong to this Worker, which outlives its sessions.
+    sessions_.spawn(serve_admin_client(std::move(*client), &admin_env_, sessions_.cancel_source()));
   }
 }
 

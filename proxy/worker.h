@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "proxy/admin.h"
 #include "proxy/frontend.h"
 #include "proxy/shared_state.h"
 #include "runtime/event_loop.h"
@@ -50,6 +51,7 @@ class Worker {
   SharedState& shared_;
   std::vector<rt::TcpListener> listeners_;
   rt::TcpListener admin_;  // worker 0 only, when server.admin is set
+  AdminEnv admin_env_;
   WorkerPools pools_;
   std::vector<std::unique_ptr<Frontend>> frontends_;  // one per listener, in config order
   rt::CancelSource idle_cancel_;

@@ -14,7 +14,8 @@ state_dir="${CORRAL_SANDBOX_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/corral/sa
 sandbox="$root/scripts/sandbox-backends.sh"
 
 "$root/scripts/install-deps.sh"
-"$root/scripts/build.sh" release
+# Only the daemon: the tests and benchmarks are not needed to run it, and a first start is quicker.
+CORRAL_BUILD_TARGETS=corral "$root/scripts/build.sh" release
 
 reachable() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 

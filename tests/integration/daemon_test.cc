@@ -64,6 +64,21 @@ TEST(Daemon, ListenAddressInUseExitsOne) {
   EXPECT_THAT(run.output, HasSubstr("cannot listen on"));
 }
 
+TEST(Daemon, ASecondCorralOnTheSameAddressExitsAndTheFirstKeepsServing) {
+  RedisServer redis;
+  CorralProcess first({.listeners = {{.name = "redis", .protocol = "redis", .backend = redis.url()}}});
+  const uint16_t port = first.port("redis");
+  // Without the claim the kernel lets a second process of the same user join the SO_REUSEPORT group.
+  const CommandResult second = run_command({corral_binary(), "--config", first.config_path().string()}, 10s);
+  EXPECT_EQ(second.exit_code(), 1) << second.output;
+  EXPECT_THAT(second.output, HasSubstr("already served by another process"));
+  for (int i = 0; i < 20; ++i) {  // new connections all reach the first corral, which still serves
+    RedisClient fresh = RedisClient::connect("127.0.0.1", port, 5s);
+    EXPECT_EQ(fresh.command({"PING"}), "+PONG\r\n");
+  }
+  EXPECT_EQ(first.stop(), 0) << first.log();
+}
+
 TEST(Daemon, AdminEndpointAnswersHealthAndMetrics) {
   RedisServer redis;
   const uint16_t admin_port = pick_free_port();
@@ -77,6 +92,45 @@ TEST(Daemon, AdminEndpointAnswersHealthAndMetrics) {
   // The harness's readiness probe is a connection too, so "accepted" counts at least ours.
   EXPECT_THAT(metrics, ::testing::ContainsRegex("corral_clients_accepted_total [1-9]"));
   EXPECT_THAT(admin_get(admin_port, "/nope"), HasSubstr("404"));
+  EXPECT_EQ(corral.stop(), 0) << corral.log();
+}
+
+TEST(Daemon, ReadyProbesEveryBackendAndNamesWhatIsWrong) {
+  RedisServer redis;
+  MariaDbServer mariadb;
+  mariadb.create_user("app", "secret");
+  const uint16_t admin_port = pick_free_port();
+  CorralProcess corral(
+      {.listeners = {{.name = "redis", .protocol = "redis", .backend = redis.url()},
+                     {.name = "shop", .protocol = "mysql", .backend = mariadb.url("app", "secret"), .auth = "users"},
+                     {.name = "locked", .protocol = "mysql", .backend = mariadb.url("app", "wrong"), .auth = "users"}},
+       .extra_toml = "[server]\nadmin = \"127.0.0.1:" + std::to_string(admin_port) +
+                     "\"\n[[users]]\nname = \"u\"\npassword = \"p\"\n"});
+  std::string ready = admin_get(admin_port, "/ready");
+  EXPECT_THAT(ready, HasSubstr("503 Service Unavailable"));
+  EXPECT_THAT(ready, HasSubstr("application/json"));
+  EXPECT_THAT(ready, HasSubstr(R"({"name":"redis","protocol":"redis","backend":")"));
+  EXPECT_THAT(ready, ::testing::ContainsRegex(R"("name":"redis",[^}]*"ready":true,"reason":"")"));
+  EXPECT_THAT(ready, ::testing::ContainsRegex(R"("name":"shop",[^}]*"ready":true)"));
+  EXPECT_THAT(ready, ::testing::ContainsRegex(R"("name":"locked",[^}]*"ready":false,"reason":"Access denied)"));
+  EXPECT_THAT(ready, ::testing::Not(HasSubstr("wrong")));  // backends are shown redacted
+
+  // /health says the process is up; /ready follows the backend down.
+  redis.kill();
+  EXPECT_THAT(admin_get(admin_port, "/health"), HasSubstr("200 OK"));
+  ready = admin_get(admin_port, "/ready");
+  EXPECT_THAT(ready, ::testing::ContainsRegex(R"("name":"redis",[^}]*"ready":false,"reason":"connect: )"));
+  EXPECT_EQ(corral.stop(), 0) << corral.log();
+}
+
+TEST(Daemon, ReadyIsOkWhenEveryBackendAnswers) {
+  RedisServer redis;
+  const uint16_t admin_port = pick_free_port();
+  CorralProcess corral({.listeners = {{.name = "redis", .protocol = "redis", .backend = redis.url()}},
+                        .extra_toml = "[server]\nadmin = \"127.0.0.1:" + std::to_string(admin_port) + "\"\n"});
+  const std::string ready = admin_get(admin_port, "/ready");
+  EXPECT_THAT(ready, HasSubstr("200 OK"));
+  EXPECT_THAT(ready, HasSubstr(R"({"ready":true,"listeners":[{"name":"redis")"));
   EXPECT_EQ(corral.stop(), 0) << corral.log();
 }
 

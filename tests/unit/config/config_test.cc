@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -785,7 +786,7 @@ TEST(ConfigListeners, MysqlListenerOnlyWithUsers) {
 
 TEST(ConfigUsers, RequiredKeys) {
   EXPECT_EQ(error_of(with_listener("[[users]]\npassword = \"x\"\n")), "corral.toml:1: users[0].name is required");
-  EXPECT_EQ(error_of(with_listener("[[users]]\nname = \"a\"\n")), "corral.toml:1: users[0].password is required");
+  EXPECT_EQ(error_of(with_listener("[[users]]\nname = \"a\"\n")), "corral.toml:1: users[0].password (or users[0].password_file) is required");
 }
 
 TEST(ConfigUsers, NameMustNotBeEmpty) {
@@ -821,6 +822,78 @@ TEST(ConfigUsers, PasswordsNeverInMessages) {
       error_of(with_listener("[[users]]\nname = \"a\"\npassword = \"Hunter2\"\nbackend_user = \"b\"\n"
                              "backend_password = \"Hunter3\"\nbogus = 1\n"));
   EXPECT_EQ(err, "corral.toml:6: unknown key 'users[0].bogus'");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Secrets: ${ENV} references and *_file keys
+
+TEST(ConfigSecrets, EnvironmentReferencesInPasswordsAndBackendUrls) {
+  ::setenv("CORRAL_TEST_PW", "s3cret", 1);
+  const Config c = parse_ok(R"([[users]]
+name = "app"
+password = "${CORRAL_TEST_PW}"
+backend_user = "svc"
+backend_password = "pre-${CORRAL_TEST_PW}-post"
+
+[[listeners]]
+name = "r"
+protocol = "redis"
+address = "127.0.0.1:6380"
+backend = "redis://u:${CORRAL_TEST_PW}@127.0.0.1:6379"
+)");
+  ASSERT_EQ(c.users.size(), 1u);
+  EXPECT_EQ(c.users[0].password, "s3cret");
+  EXPECT_EQ(c.users[0].backend_password, "pre-s3cret-post");
+  EXPECT_EQ(c.listeners[0].backend.password, "s3cret");
+}
+
+TEST(ConfigSecrets, DoubleDollarIsALiteralAndPlainDollarsStay) {
+  const Config c = parse_ok(R"([[users]]
+name = "app"
+password = "a$${b}$c"
+)" + std::string(kRedisListener));
+  EXPECT_EQ(c.users[0].password, "a${b}$c");
+}
+
+TEST(ConfigSecrets, UnsetVariableIsAnErrorNamingItNotAValue) {
+  ::unsetenv("CORRAL_TEST_UNSET");
+  EXPECT_EQ(error_of("[[users]]\nname = \"app\"\npassword = \"x${CORRAL_TEST_UNSET}\"\n" + std::string(kRedisListener)),
+            "corral.toml:3: users[0].password: environment variable 'CORRAL_TEST_UNSET' is not set");
+  EXPECT_EQ(error_of("[[users]]\nname = \"app\"\npassword = \"x${OPEN\"\n" + std::string(kRedisListener)),
+            "corral.toml:3: users[0].password: '${' without a closing '}'");
+}
+
+TEST(ConfigSecrets, PasswordFilesAreReadRelativeToTheConfigFile) {
+  const std::string dir = ::testing::TempDir();
+  const std::string config_path = dir + "corral_secrets_test.toml";
+  {
+    std::ofstream(dir + "corral_secret_user") << "from-file\n";
+    std::ofstream(dir + "corral_secret_backend") << "backend-secret\r\n";
+    std::ofstream out(config_path);
+    out << "[[users]]\nname = \"app\"\npassword_file = \"corral_secret_user\"\n\n"
+        << "[[listeners]]\nname = \"m\"\nprotocol = \"mysql\"\naddress = \"127.0.0.1:3307\"\n"
+        << "backend = \"mysql://corral@127.0.0.1:3306\"\nbackend_password_file = \"" << dir << "corral_secret_backend\"\n";
+  }
+  auto r = load_config(config_path);
+  std::remove(config_path.c_str());
+  std::remove((dir + "corral_secret_user").c_str());
+  std::remove((dir + "corral_secret_backend").c_str());
+  ASSERT_TRUE(std::holds_alternative<Config>(r)) << std::get<ConfigError>(r).to_string();
+  const Config& c = std::get<Config>(r);
+  EXPECT_EQ(c.users[0].password, "from-file");
+  EXPECT_EQ(c.listeners[0].backend.password, "backend-secret");
+  EXPECT_EQ(c.listeners[0].backend.redacted(), "mysql://corral:***@127.0.0.1:3306");
+}
+
+TEST(ConfigSecrets, ConflictingAndMissingSecrets) {
+  EXPECT_EQ(error_of("[[users]]\nname = \"app\"\npassword = \"x\"\npassword_file = \"/f\"\n" +
+                     std::string(kRedisListener)),
+            "corral.toml:4: users[0].password_file and users[0].password exclude each other");
+  EXPECT_THAT(error_of("[[users]]\nname = \"app\"\npassword_file = \"/nonexistent/pw\"\n" + std::string(kRedisListener)),
+              StartsWith("corral.toml:3: users[0].password_file: /nonexistent/pw: cannot open: "));
+  EXPECT_EQ(error_of("[[listeners]]\nname = \"r\"\nprotocol = \"redis\"\naddress = \"127.0.0.1:6380\"\n"
+                     "backend = \"redis://:pw@127.0.0.1:6379\"\nbackend_password_file = \"/f\"\n"),
+            "corral.toml:6: listeners[0].backend_password_file and a password in listeners[0].backend exclude each other");
 }
 
 }  // namespace
