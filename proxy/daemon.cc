@@ -60,7 +60,7 @@ bool claim_addresses(const config::Config& config, std::vector<rt::AddressClaim>
   auto claim = [&](const std::string& what, const config::Endpoint& endpoint) {
     auto address = rt::SocketAddress::resolve(endpoint.host, endpoint.port);
     if (!address) return true;  // the worker's bind reports it, with the same words as for any bind failure
-    auto taken = rt::AddressClaim::take(*address, "/tmp");
+    auto taken = rt::AddressClaim::take(*address);
     if (!taken) {
       const bool in_use = taken.error() == std::errc::address_in_use;
       rt::log::error("{}: cannot listen on {}: {}", what, endpoint.to_string(),

@@ -1,25 +1,37 @@
 #include "runtime/address_claim.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <string>
 #include <utility>
 
 namespace corral::rt {
 
 namespace {
 
-/// "/tmp/corral-127.0.0.1-6380.lock"; the ':' of an IPv6 literal would be legal but awkward in a path.
-std::string lock_path(const SocketAddress& address, const std::string& lock_dir) {
-  std::string host = address.to_string();
-  host.resize(host.rfind(':'));
-  for (char& c : host) {
-    if (c == ':' || c == '[' || c == ']') c = '_';
+/// Binds a Unix socket at "\0corral-listen-127.0.0.1:6380" in the abstract namespace; the fd, or the
+/// bind's error (EADDRINUSE: another process has it).
+Result<int> bind_claim_socket(const SocketAddress& address) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno_code(errno);
+  sockaddr_un name{};
+  name.sun_family = AF_UNIX;
+  const std::string text = "corral-listen-" + address.to_string();
+  const std::size_t length = std::min(text.size(), sizeof name.sun_path - 1);
+  std::memcpy(name.sun_path + 1, text.data(), length);  // sun_path[0] == '\0': abstract
+  const auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + length);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&name), size) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return errno_code(err);
   }
-  return lock_dir + "/corral-" + host + "-" + std::to_string(address.port()) + ".lock";
+  return fd;
 }
 
 /// Binds a socket without SO_REUSEPORT, which fails with EADDRINUSE whenever any socket is bound there,
@@ -37,32 +49,25 @@ std::error_code probe_bind(const SocketAddress& address) {
 
 }  // namespace
 
-AddressClaim::AddressClaim(AddressClaim&& other) noexcept : lock_fd_(std::exchange(other.lock_fd_, -1)) {}
+AddressClaim::AddressClaim(AddressClaim&& other) noexcept : claim_fd_(std::exchange(other.claim_fd_, -1)) {}
 
 AddressClaim& AddressClaim::operator=(AddressClaim&& other) noexcept {
   if (this != &other) {
-    if (lock_fd_ >= 0) ::close(lock_fd_);
-    lock_fd_ = std::exchange(other.lock_fd_, -1);
+    if (claim_fd_ >= 0) ::close(claim_fd_);
+    claim_fd_ = std::exchange(other.claim_fd_, -1);
   }
   return *this;
 }
 
 AddressClaim::~AddressClaim() {
-  if (lock_fd_ >= 0) ::close(lock_fd_);
+  if (claim_fd_ >= 0) ::close(claim_fd_);
 }
 
-Result<AddressClaim> AddressClaim::take(const SocketAddress& address, const std::string& lock_dir) {
+Result<AddressClaim> AddressClaim::take(const SocketAddress& address) {
   if (address.port() == 0) return AddressClaim();
-  // Read-only is enough for flock, and works on a lock file another user created in a sticky /tmp.
-  // When the file cannot be opened at all (fs.protected_regular), the probe alone decides: a process of
-  // another user cannot join our SO_REUSEPORT group anyway.
-  const int fd = ::open(lock_path(address, lock_dir).c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return errno_code(err == EWOULDBLOCK ? EADDRINUSE : err);
-  }
-  AddressClaim claim(fd);
+  auto fd = bind_claim_socket(address);
+  if (!fd) return fd.error();
+  AddressClaim claim(*fd);
   if (const std::error_code probed = probe_bind(address)) return probed;
   return claim;
 }
