@@ -2,12 +2,13 @@
 
 #include <string>
 
+#include "runtime/cpu_quota.h"
 #include "runtime/log.h"
 
 namespace corral::rt {
 
 WorkerGroup::WorkerGroup(std::size_t count) {
-  if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
+  if (count == 0) count = usable_cpus();
   loops_.reserve(count);
   for (std::size_t i = 0; i < count; ++i) loops_.push_back(std::make_unique<EventLoop>());
 }
