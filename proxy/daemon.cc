@@ -12,6 +12,7 @@
 #include "proxy/worker.h"
 #include "runtime/address_claim.h"
 #include "runtime/log.h"
+#include "runtime/sd_notify.h"
 #include "runtime/worker_group.h"
 
 namespace corral::proxy {
@@ -115,13 +116,15 @@ int Daemon::run() {
     rt::log::info("listener {} ({}) on {} -> {}", listener.name, config::to_string(listener.protocol),
                   listener.address.to_string(), listener.backend.redacted());
   }
-  if (config_.server.admin) rt::log::info("admin endpoint on {} (/health, /metrics)", config_.server.admin->to_string());
+  if (config_.server.admin) rt::log::info("admin endpoint on {} (/health, /ready, /metrics)", config_.server.admin->to_string());
   rt::log::info("corral serving with {} workers", group.size());
+  if (!rt::sd_notify("READY=1\nSTATUS=serving")) rt::log::warn("cannot notify systemd ($NOTIFY_SOCKET) of readiness");
 
   int received = 0;
   sigwait(&signals, &received);
   rt::log::info("received {}: draining (grace {} ms)", received == SIGINT ? "SIGINT" : "SIGTERM",
                 config_.server.shutdown_grace.count());
+  rt::sd_notify("STOPPING=1\nSTATUS=draining");
 
   std::mutex mutex;
   std::condition_variable drained_cv;

@@ -35,9 +35,9 @@ step_deps() {
 
 step_lint() {
   local f
-  for f in scripts/*.sh scripts/lib/*.sh bench/*.sh bench/lib/*.sh .ci/run; do bash -n "$f"; done
+  for f in scripts/*.sh scripts/lib/*.sh bench/*.sh bench/lib/*.sh tests/packaging/*.sh .ci/run; do bash -n "$f"; done
   if command -v shellcheck > /dev/null; then
-    shellcheck -x scripts/*.sh scripts/lib/*.sh bench/*.sh bench/lib/*.sh .ci/run
+    shellcheck -x scripts/*.sh scripts/lib/*.sh bench/*.sh bench/lib/*.sh tests/packaging/*.sh .ci/run
   else
     echo "shellcheck not installed: syntax checked with bash -n only"
   fi

@@ -2,9 +2,14 @@
 // graceful drain on SIGTERM (issue: foundation). Runs the real binary against a real redis-server.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <string>
 
 #include "harness.h"
@@ -132,6 +137,46 @@ TEST(Daemon, ReadyIsOkWhenEveryBackendAnswers) {
   EXPECT_THAT(ready, HasSubstr("200 OK"));
   EXPECT_THAT(ready, HasSubstr(R"({"ready":true,"listeners":[{"name":"redis")"));
   EXPECT_EQ(corral.stop(), 0) << corral.log();
+}
+
+/// A Unix datagram socket standing in for systemd's $NOTIFY_SOCKET.
+class NotifySocket {
+ public:
+  explicit NotifySocket(const TempDir& dir) : path_(dir.file("notify").string()) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path_.c_str(), sizeof address.sun_path - 1);
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+      throw HarnessError("cannot bind the notify socket " + path_);
+    }
+  }
+  ~NotifySocket() { ::close(fd_); }
+  const std::string& path() const { return path_; }
+  /// The next message, or "" when none comes within `timeout`.
+  std::string receive(std::chrono::milliseconds timeout) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return {};
+    char buffer[512];
+    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+    return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+TEST(Daemon, TellsSystemdWhenReadyAndWhenStopping) {
+  RedisServer redis;
+  TempDir dir("daemon-notify");
+  NotifySocket notify(dir);
+  CorralProcess corral({.listeners = {{.name = "redis", .protocol = "redis", .backend = redis.url()}},
+                        .env = {"NOTIFY_SOCKET=" + notify.path()}});
+  EXPECT_EQ(notify.receive(5s), "READY=1\nSTATUS=serving");
+  corral.signal(SIGTERM);
+  EXPECT_EQ(notify.receive(5s), "STOPPING=1\nSTATUS=draining");
+  EXPECT_EQ(corral.wait(10s), 0) << corral.log();
 }
 
 TEST(Daemon, SigtermLetsInFlightRequestsFinishAndClosesIdleClients) {
