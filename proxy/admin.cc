@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <mutex>
 #include <array>
 
 namespace corral::proxy {
@@ -50,20 +54,53 @@ std::string metrics(const SharedState& shared) {
                      shared.mysql_sha2_fast_auths.load(std::memory_order_relaxed));
   out += fmt::format("corral_mysql_caching_sha2_auths_total{{path=\"full\"}} {}\n",
                      shared.mysql_sha2_full_auths.load(std::memory_order_relaxed));
+  out += "# HELP corral_reloads_total Configuration reloads (SIGHUP, POST /reload), by result.\n"
+         "# TYPE corral_reloads_total counter\n";
+  out += fmt::format("corral_reloads_total{{result=\"ok\"}} {}\n", shared.reloads_ok.load(std::memory_order_relaxed));
+  out += fmt::format("corral_reloads_total{{result=\"failed\"}} {}\n",
+                     shared.reloads_failed.load(std::memory_order_relaxed));
   return out;
+}
+
+/// POST /reload: the same as SIGHUP, which is how it asks: the daemon's thread does reloads, and one at a
+/// time. Answers once that reload is done: 200 with what changed, 422 with why the file was refused.
+rt::Task<std::string> reload(SharedState& shared, rt::CancelSource* cancel) {
+  const auto reloads = [&shared] {
+    return shared.reloads_ok.load(std::memory_order_acquire) + shared.reloads_failed.load(std::memory_order_acquire);
+  };
+  const uint64_t before = reloads();
+  ::kill(::getpid(), SIGHUP);
+  const rt::Deadline deadline = rt::Deadline::after(std::chrono::seconds(30));
+  while (reloads() == before) {
+    if (rt::Clock::now() >= deadline.at) co_return http("504 Gateway Timeout", "the reload did not finish within 30 s\n");
+    const bool slept = co_await rt::sleep_for(std::chrono::milliseconds(10), cancel);
+    if (!slept) co_return http("503 Service Unavailable", "shutting down\n");
+  }
+  std::string outcome;
+  {
+    std::lock_guard lock(shared.reload_mutex);
+    outcome = shared.last_reload;
+  }
+  const bool ok = outcome.starts_with("ok");
+  co_return http(ok ? "200 OK" : "422 Unprocessable Entity", outcome + "\n");
 }
 
 }  // namespace
 
 bool asks_readiness(std::string_view request_line) { return request_path(request_line) == "/ready"; }
 
+bool asks_reload(std::string_view request_line) {
+  return request_path(request_line) == "/reload" && request_line.substr(0, request_line.find(' ')) == "POST";
+}
+
 std::string admin_response(std::string_view request_line, const AdminEnv& env,
                            const std::vector<ProbeResult>& readiness) {
   const std::string_view path = request_path(request_line);
   if (path.empty()) return http("400 Bad Request", "bad request\n");
   const std::string_view method = request_line.substr(0, request_line.find(' '));
+  if (path == "/reload") return http("405 Method Not Allowed", "only POST\n");
   if (path != "/health" && path != "/ready" && path != "/metrics") {
-    return http("404 Not Found", "try /health, /ready or /metrics\n");
+    return http("404 Not Found", "try /health, /ready, /metrics or POST /reload\n");
   }
   if (method != "GET") return http("405 Method Not Allowed", "only GET\n");
   if (path == "/health") return http("200 OK", "ok\n");
@@ -83,9 +120,14 @@ rt::Task<void> serve_admin_client(rt::TcpStream client, const AdminEnv* env, rt:
     head.append(buffer.data(), *n);
   }
   const std::string_view request_line = std::string_view(head).substr(0, head.find("\r\n"));
-  std::vector<ProbeResult> readiness;
-  if (asks_readiness(request_line)) readiness = co_await probe_backends(env->backends, *env->limits, cancel);
-  const std::string response = admin_response(request_line, *env, readiness);
+  std::string response;
+  if (asks_reload(request_line)) {
+    response = co_await reload(*env->shared, cancel);
+  } else {
+    std::vector<ProbeResult> readiness;
+    if (asks_readiness(request_line)) readiness = co_await probe_backends(env->backends, *env->limits, cancel);
+    response = admin_response(request_line, *env, readiness);
+  }
   co_await client.write_all(response, deadline, cancel);
 }
 

@@ -3,6 +3,7 @@
 //   GET /health  ──► 200 "ok" (the process is up and serving)
 //   GET /ready   ──► 200 / 503 JSON: every listener's backend probed now (proxy/readiness.h)
 //   GET /metrics ──► 200 Prometheus text: connection counters shared by all workers
+//   POST /reload ──► SIGHUP to the daemon, answered when that reload is done: 200 / 422 and what happened
 //   anything else ──► 404 / 405
 #pragma once
 
@@ -19,7 +20,7 @@ namespace corral::proxy {
 
 /// What the admin endpoint reads. Lifetime: owned by worker 0, which outlives its admin clients.
 struct AdminEnv {
-  const SharedState* shared;
+  SharedState* shared;
   std::vector<ProbeTarget> backends;  // one per listener, in config order
   const config::PoolLimits* limits;   // the probes' connect timeout
 };

@@ -7,6 +7,10 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <optional>
+#include <string>
+
+#include <fmt/format.h>
 
 #include "protocols/mysql/auth.h"
 #include "proxy/worker.h"
@@ -19,15 +23,16 @@ namespace corral::proxy {
 
 namespace {
 
-sigset_t shutdown_signals() {
+sigset_t handled_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   return set;
 }
 
-/// Runs `fn` on `loop` and waits for its result: start-up steps that must happen on a worker's thread.
+/// Runs `fn` on `loop` and waits for its result: steps that must happen on a worker's thread.
 template <class Fn>
 auto run_on(rt::EventLoop& loop, Fn fn) -> decltype(fn()) {
   std::promise<decltype(fn())> promise;
@@ -36,12 +41,12 @@ auto run_on(rt::EventLoop& loop, Fn fn) -> decltype(fn()) {
   return future.get();
 }
 
-/// The MySQL front end's process-wide state: one RSA key pair for caching_sha2_password (workers load
-/// copies) and the fast-path cache, one flag per configured user.
+/// The MySQL front end's process-wide key: one RSA key pair for caching_sha2_password (workers load
+/// copies), made when some listener speaks MySQL.
 bool prepare_mysql(const config::Config& config, SharedState& shared) {
   const bool serves_mysql = std::any_of(config.listeners.begin(), config.listeners.end(),
                                         [](const auto& l) { return l.protocol == config::Protocol::Mysql; });
-  if (!serves_mysql) return true;
+  if (!serves_mysql || !shared.mysql_rsa_private_pem.empty()) return true;
   auto key = mysql::RsaKey::generate();
   auto pem = key ? key->private_pem() : mysql::Result<std::string>(key.error());
   if (!pem) {
@@ -50,89 +55,159 @@ bool prepare_mysql(const config::Config& config, SharedState& shared) {
     return false;
   }
   shared.mysql_rsa_private_pem = std::move(*pem);
-  shared.mysql_sha2_cached = std::make_unique<std::atomic<bool>[]>(config.users.size());
   return true;
 }
 
-/// Claims every address this process will listen on (listeners and the admin endpoint), so that a
-/// second corral started on the same configuration exits instead of sharing the ports. Logs and returns
-/// false on the first address another process serves.
-bool claim_addresses(const config::Config& config, std::vector<rt::AddressClaim>& claims) {
-  auto claim = [&](const std::string& what, const config::Endpoint& endpoint) {
-    auto address = rt::SocketAddress::resolve(endpoint.host, endpoint.port);
-    if (!address) return true;  // the worker's bind reports it, with the same words as for any bind failure
-    auto taken = rt::AddressClaim::take(*address);
-    if (!taken) {
-      const bool in_use = taken.error() == std::errc::address_in_use;
-      rt::log::error("{}: cannot listen on {}: {}", what, endpoint.to_string(),
-                     in_use ? "the address is already served by another process (another corral?)"
-                            : taken.error().message());
-      return false;
+/// `config` with every listener and backend address resolved (blocking name lookups: on the daemon's
+/// own thread, never on a worker's), or nullptr after logging what failed.
+std::shared_ptr<LoadedConfig> resolve(config::Config config) {
+  auto loaded = std::make_shared<LoadedConfig>(std::move(config));
+  for (const auto& listener : loaded->config.listeners) {
+    auto address = rt::SocketAddress::resolve(listener.address.host, listener.address.port);
+    if (!address) {
+      rt::log::error("listener {}: cannot resolve {}: {}", listener.name, listener.address.to_string(),
+                     address.error().message());
+      return nullptr;
     }
-    claims.push_back(std::move(*taken));
-    return true;
-  };
-  for (const auto& listener : config.listeners) {
-    if (!claim("listener " + listener.name, listener.address)) return false;
+    auto backend = rt::SocketAddress::resolve(listener.backend.host, listener.backend.port);
+    if (!backend) {
+      rt::log::error("listener {}: cannot resolve backend {}", listener.name, listener.backend.address());
+      return nullptr;
+    }
+    loaded->listen_addresses.push_back(*address);
+    loaded->backend_addresses.push_back(*backend);
   }
-  return !config.server.admin || claim("admin", *config.server.admin);
+  return loaded;
+}
+
+/// Claims `address` for this process (see AddressClaim); logs why not.
+std::optional<rt::AddressClaim> claim(const std::string& what, const config::Endpoint& endpoint) {
+  auto address = rt::SocketAddress::resolve(endpoint.host, endpoint.port);
+  if (!address) return rt::AddressClaim();  // the bind reports it, in the words of any bind failure
+  auto taken = rt::AddressClaim::take(*address);
+  if (!taken) {
+    const bool in_use = taken.error() == std::errc::address_in_use;
+    rt::log::error("{}: cannot listen on {}: {}", what, endpoint.to_string(),
+                   in_use ? "the address is already served by another process (another corral?)"
+                          : taken.error().message());
+    return std::nullopt;
+  }
+  return std::move(*taken);
+}
+
+/// "a, b" or "none".
+std::string names_or_none(const std::vector<std::string>& names) {
+  if (names.empty()) return "none";
+  std::string out;
+  for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
+  return out;
 }
 
 }  // namespace
 
-Daemon::Daemon(config::Config config) : config_(std::move(config)) {}
+rt::log::Level log_level_of(config::LogLevel level) {
+  switch (level) {
+    case config::LogLevel::Trace: return rt::log::Level::Trace;
+    case config::LogLevel::Debug: return rt::log::Level::Debug;
+    case config::LogLevel::Info: return rt::log::Level::Info;
+    case config::LogLevel::Warn: return rt::log::Level::Warn;
+    case config::LogLevel::Error: return rt::log::Level::Error;
+  }
+  return rt::log::Level::Info;
+}
+
+Daemon::Daemon(config::Config config) : initial_(std::move(config)) {}
 Daemon::~Daemon() = default;
 
+bool Daemon::claim_listeners(const config::Config& config) {
+  for (const auto& listener : config.listeners) {
+    const std::string key = listener.address.to_string();
+    if (claims_.count(key) != 0) continue;
+    auto taken = claim("listener " + listener.name, listener.address);
+    if (!taken) return false;
+    claims_.emplace(key, std::move(*taken));
+  }
+  return true;
+}
+
+void Daemon::release_unused_claims() {
+  const config::Config& config = loaded_->config;
+  for (auto it = claims_.begin(); it != claims_.end();) {
+    const bool used =
+        std::any_of(config.listeners.begin(), config.listeners.end(),
+                    [&](const auto& l) { return l.address.to_string() == it->first; }) ||
+        (config.server.admin && config.server.admin->to_string() == it->first);
+    it = used ? std::next(it) : claims_.erase(it);
+  }
+}
+
 int Daemon::run() {
-  // Block the shutdown signals in every thread (workers inherit the mask) so that only sigwait() in this
+  // Block the handled signals in every thread (workers inherit the mask) so that only sigwait() in this
   // thread sees them; a signal handler would run on an arbitrary worker in the middle of its loop.
-  const sigset_t signals = shutdown_signals();
+  const sigset_t signals = handled_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  std::vector<rt::AddressClaim> claims;
-  if (!claim_addresses(config_, claims)) return kExitRuntimeError;
-  SharedState shared;
-  if (!prepare_mysql(config_, shared)) return kExitRuntimeError;
-  rt::WorkerGroup group(config_.server.workers);
-  std::vector<std::unique_ptr<Worker>> workers;
+  if (!claim_listeners(initial_)) return kExitRuntimeError;
+  if (initial_.server.admin) {
+    auto taken = claim("admin", *initial_.server.admin);
+    if (!taken) return kExitRuntimeError;
+    claims_.emplace(initial_.server.admin->to_string(), std::move(*taken));
+  }
+  if (!prepare_mysql(initial_, shared_)) return kExitRuntimeError;
+  loaded_ = resolve(std::move(initial_));
+  if (!loaded_) return kExitRuntimeError;
+  const config::Config& config = loaded_->config;
+
+  rt::WorkerGroup group(config.server.workers);
   for (std::size_t i = 0; i < group.size(); ++i) {
-    workers.push_back(std::make_unique<Worker>(i, group.loop(i), config_, shared));
+    workers_.push_back(std::make_unique<Worker>(i, group.loop(i), loaded_, shared_));
   }
   group.start();
-
-  for (std::size_t i = 0; i < workers.size(); ++i) {
-    Worker* worker = workers[i].get();
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    Worker* worker = workers_[i].get();
     const rt::Result<void> bound = run_on(group.loop(i), [worker] { return worker->bind_listeners(); });
     if (!bound) {
       group.stop_and_join();
       return kExitRuntimeError;
     }
   }
-  for (std::size_t i = 0; i < workers.size(); ++i) {
-    Worker* worker = workers[i].get();
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    Worker* worker = workers_[i].get();
     group.loop(i).post([worker] { worker->start(); });
   }
-  for (const auto& listener : config_.listeners) {
+  for (const auto& listener : config.listeners) {
     rt::log::info("listener {} ({}) on {} -> {}", listener.name, config::to_string(listener.protocol),
                   listener.address.to_string(), listener.backend.redacted());
   }
-  if (config_.server.admin) rt::log::info("admin endpoint on {} (/health, /ready, /metrics)", config_.server.admin->to_string());
+  if (config.server.admin) {
+    rt::log::info("admin endpoint on {} (/health, /ready, /metrics, POST /reload)", config.server.admin->to_string());
+  }
   rt::log::info("corral serving with {} workers", group.size());
   if (!rt::sd_notify("READY=1\nSTATUS=serving")) rt::log::warn("cannot notify systemd ($NOTIFY_SOCKET) of readiness");
 
   int received = 0;
-  sigwait(&signals, &received);
+  for (;;) {
+    sigwait(&signals, &received);
+    if (received != SIGHUP) break;
+    rt::sd_notify("RELOADING=1");
+    const std::string outcome = reload(group);
+    {
+      std::lock_guard lock(shared_.reload_mutex);
+      shared_.last_reload = outcome;
+    }
+    rt::sd_notify("READY=1\nSTATUS=serving");
+  }
   rt::log::info("received {}: draining (grace {} ms)", received == SIGINT ? "SIGINT" : "SIGTERM",
-                config_.server.shutdown_grace.count());
+                loaded_->config.server.shutdown_grace.count());
   rt::sd_notify("STOPPING=1\nSTATUS=draining");
 
   std::mutex mutex;
   std::condition_variable drained_cv;
   std::size_t drained = 0;
-  for (std::size_t i = 0; i < workers.size(); ++i) {
-    Worker* worker = workers[i].get();
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    Worker* worker = workers_[i].get();
     group.loop(i).post([&, worker] {
-      worker->drain(config_.server.shutdown_grace, [&] {
+      worker->drain(loaded_->config.server.shutdown_grace, [&] {
         std::lock_guard lock(mutex);
         ++drained;
         drained_cv.notify_one();
@@ -141,12 +216,88 @@ int Daemon::run() {
   }
   {
     std::unique_lock lock(mutex);
-    drained_cv.wait(lock, [&] { return drained == workers.size(); });
+    drained_cv.wait(lock, [&] { return drained == workers_.size(); });
   }
   group.stop_and_join();
-  workers.clear();
+  workers_.clear();
   rt::log::info("corral stopped");
   return kExitOk;
+}
+
+std::string Daemon::refuse_reload(const std::string& why) {
+  rt::log::error("reload refused: {}; the running configuration stays", why);
+  shared_.reloads_failed.fetch_add(1, std::memory_order_relaxed);
+  return "refused: " + why;
+}
+
+std::string Daemon::reload(rt::WorkerGroup& group) {
+  const config::Config& running = loaded_->config;
+  rt::log::info("reloading {}", running.source);
+  auto parsed = config::load_config(running.source);
+  if (auto* error = std::get_if<config::ConfigError>(&parsed)) return refuse_reload(error->to_string());
+  config::Config next = std::get<config::Config>(std::move(parsed));
+
+  // What a running process cannot change: kept, with a word in the log.
+  if (next.server.workers != running.server.workers) {
+    rt::log::warn("reload: server.workers changed; it takes effect at the next start");
+    next.server.workers = running.server.workers;
+  }
+  const auto admin_text = [](const config::Config& c) { return c.server.admin ? c.server.admin->to_string() : ""; };
+  if (admin_text(next) != admin_text(running)) {
+    rt::log::warn("reload: server.admin changed; it takes effect at the next start");
+    next.server.admin = running.server.admin;
+  }
+
+  if (!claim_listeners(next)) return refuse_reload("a new listener's address is served by another process");
+  if (!prepare_mysql(next, shared_)) return refuse_reload("cannot make the MySQL RSA key");
+  std::shared_ptr<LoadedConfig> loaded = resolve(std::move(next));
+  if (!loaded) return refuse_reload("an address does not resolve");
+
+  std::size_t prepared = 0;
+  for (; prepared < workers_.size(); ++prepared) {
+    Worker* worker = workers_[prepared].get();
+    const rt::Result<void> ok = run_on(group.loop(prepared), [worker, loaded] { return worker->prepare_reload(loaded); });
+    if (!ok) break;
+  }
+  if (prepared < workers_.size()) {
+    for (std::size_t i = 0; i < prepared; ++i) {
+      Worker* worker = workers_[i].get();
+      run_on(group.loop(i), [worker] {
+        worker->abort_reload();
+        return true;
+      });
+    }
+    release_unused_claims();
+    return refuse_reload("a listener could not be bound");
+  }
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    Worker* worker = workers_[i].get();
+    run_on(group.loop(i), [worker] {
+      worker->commit_reload();
+      return true;
+    });
+  }
+
+  std::vector<std::string> added, removed, kept;
+  for (const auto& listener : loaded->config.listeners) {
+    const bool existed = std::any_of(running.listeners.begin(), running.listeners.end(), [&](const auto& old) {
+      return old.name == listener.name && old.address.to_string() == listener.address.to_string() &&
+             old.protocol == listener.protocol;
+    });
+    (existed ? kept : added).push_back(listener.name);
+  }
+  for (const auto& old : running.listeners) {
+    const bool stays = std::find(kept.begin(), kept.end(), old.name) != kept.end();
+    if (!stays) removed.push_back(old.name);
+  }
+  rt::log::set_level(log_level_of(loaded->config.server.log_level));
+  loaded_ = std::move(loaded);
+  release_unused_claims();
+  shared_.reloads_ok.fetch_add(1, std::memory_order_relaxed);
+  const std::string summary = fmt::format("listeners added: {}; removed: {}; kept (new clients use the new settings): {}",
+                                          names_or_none(added), names_or_none(removed), names_or_none(kept));
+  rt::log::info("reloaded {}: {}", loaded_->config.source, summary);
+  return "ok: " + summary;
 }
 
 }  // namespace corral::proxy

@@ -41,6 +41,7 @@ struct ListenerEnv {
   rt::CancelSource* stop_cancel;  // fires after the grace period: cancels everything
   rt::SocketAddress backend_address;  // resolved at start-up
   WorkerPools* pools;
+  std::atomic<bool>* mysql_sha2_cached;  // LoadedConfig::mysql_sha2_cached of `config`; null: none
 };
 
 /// Serves the clients of one listener in its protocol. Not thread-safe: lives on its worker's loop.

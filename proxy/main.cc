@@ -19,18 +19,6 @@ constexpr std::string_view kUsage =
     "\n"
     "exit status: 0 clean shutdown, 1 runtime failure (e.g. cannot bind), 2 usage or config error\n";
 
-corral::rt::log::Level to_log_level(corral::config::LogLevel level) {
-  using corral::config::LogLevel;
-  using corral::rt::log::Level;
-  switch (level) {
-    case LogLevel::Trace: return Level::Trace;
-    case LogLevel::Debug: return Level::Debug;
-    case LogLevel::Info: return Level::Info;
-    case LogLevel::Warn: return Level::Warn;
-    case LogLevel::Error: return Level::Error;
-  }
-  return Level::Info;
-}
 
 }  // namespace
 
@@ -69,7 +57,7 @@ int main(int argc, char** argv) {
     std::printf("%s: configuration is valid\n", config_path.c_str());
     return corral::proxy::kExitOk;
   }
-  corral::rt::log::set_level(to_log_level(config.server.log_level));
+  corral::rt::log::set_level(corral::proxy::log_level_of(config.server.log_level));
   try {
     corral::proxy::Daemon daemon(std::move(config));
     return daemon.run();

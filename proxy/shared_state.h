@@ -4,9 +4,13 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
+#include "config/config.h"
 #include "proxy/mysql/context.h"
+#include "runtime/tcp.h"
 
 namespace corral::proxy {
 
@@ -20,12 +24,31 @@ struct SharedState {
   MysqlPinCounters mysql_pins{};  // backend connections pinned to a MySQL session, by reason
   std::atomic<uint64_t> mysql_sha2_fast_auths{0};  // caching_sha2_password logins by scramble only
   std::atomic<uint64_t> mysql_sha2_full_auths{0};  // ... and over the RSA key exchange
-  /// caching_sha2_password: per [[users]] entry, true once a full authentication succeeded, so later
-  /// logins may take the fast path (the server-side cache of MySQL). Null: every login takes the full path.
-  std::unique_ptr<std::atomic<bool>[]> mysql_sha2_cached;
+  std::atomic<uint64_t> reloads_ok{0};
+  std::atomic<uint64_t> reloads_failed{0};
+  /// What the last reload did or why it was refused (the admin endpoint's POST /reload answers it).
+  std::mutex reload_mutex;
+  std::string last_reload;  // guarded by reload_mutex
   /// The RSA key pair for caching_sha2_password, made once by the daemon before the workers start
   /// (each MySQL frontend loads its own copy). Empty: each MySQL frontend generates one.
   std::string mysql_rsa_private_pem;
+};
+
+/// One configuration as the daemon loaded it, with the process-wide state that depends on it; every
+/// worker builds its generation (proxy/worker.h) from it. A reload makes a new one; the old one lives as
+/// long as a session of its generation runs. Not modified after the workers get it.
+struct LoadedConfig {
+  explicit LoadedConfig(config::Config loaded)
+      : config(std::move(loaded)), mysql_sha2_cached(std::make_unique<std::atomic<bool>[]>(config.users.size())) {}
+
+  config::Config config;
+  /// Per listener, in config order: resolved by the daemon on its own thread (a name lookup may block).
+  std::vector<rt::SocketAddress> listen_addresses;
+  std::vector<rt::SocketAddress> backend_addresses;
+  /// caching_sha2_password: per [[users]] entry, true once a full authentication succeeded, so later
+  /// logins may take the fast path (the server-side cache of MySQL). Per configuration: a reload may
+  /// change users and their passwords.
+  std::unique_ptr<std::atomic<bool>[]> mysql_sha2_cached;
 };
 
 }  // namespace corral::proxy

@@ -1,5 +1,8 @@
 #include "proxy/worker.h"
 
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <cerrno>
 
 #include "proxy/admin.h"
@@ -18,32 +21,63 @@ rt::Task<void> counted_session(rt::TcpStream client, Frontend* frontend, SharedS
   co_await frontend->serve(std::move(client));
 }
 
+bool same_endpoint(const config::Endpoint& a, const config::Endpoint& b) { return a.host == b.host && a.port == b.port; }
+
 }  // namespace
 
-Worker::Worker(std::size_t index, rt::EventLoop& loop, const config::Config& config, SharedState& shared)
-    : index_(index),
-      loop_(loop),
-      config_(config),
-      shared_(shared),
-      admin_env_{&shared, {}, &config.pool},
-      pools_(config, shared) {}
+Worker::Worker(std::size_t index, rt::EventLoop& loop, std::shared_ptr<const LoadedConfig> config, SharedState& shared)
+    : index_(index), loop_(loop), shared_(shared), current_(std::make_unique<Generation>(std::move(config), shared)) {}
 
 Worker::~Worker() = default;
 
-rt::Result<void> Worker::bind_listeners() {
-  for (const auto& listener : config_.listeners) {
-    auto address = rt::SocketAddress::resolve(listener.address.host, listener.address.port);
-    if (!address) return address.error();
-    auto bound = rt::TcpListener::bind(loop_, *address);
-    if (!bound) {
-      rt::log::error("listener {}: cannot listen on {}: {}", listener.name, listener.address.to_string(),
-                     bound.error().message());
-      return bound.error();
-    }
-    listeners_.push_back(std::move(*bound));
+rt::Result<std::unique_ptr<Worker::ListenerSlot>> Worker::bind_slot(const config::Listener& listener,
+                                                                   const rt::SocketAddress& address) const {
+  auto bound = rt::TcpListener::bind(loop_, address);
+  if (!bound) {
+    rt::log::error("listener {}: cannot listen on {}: {}", listener.name, listener.address.to_string(),
+                   bound.error().message());
+    return bound.error();
   }
-  if (index_ == 0 && config_.server.admin) {
-    const config::Endpoint& endpoint = *config_.server.admin;
+  auto slot = std::make_unique<ListenerSlot>();
+  slot->name = listener.name;
+  slot->address = listener.address;
+  slot->protocol = listener.protocol;
+  slot->socket = std::move(*bound);
+  return slot;
+}
+
+rt::Result<void> Worker::build_frontends(Generation& generation) {
+  const LoadedConfig& loaded = *generation.loaded;
+  const config::Config& config = loaded.config;
+  generation.admin_env = AdminEnv{&shared_, {}, &config.pool};
+  for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+    const config::Listener& listener = config.listeners[i];
+    const ListenerEnv env{&config,
+                          &listener,
+                          &shared_,
+                          &loop_,
+                          &idle_cancel_,
+                          generation.sessions.cancel_source(),
+                          loaded.backend_addresses[i],
+                          &generation.pools,
+                          loaded.mysql_sha2_cached.get()};
+    std::unique_ptr<Frontend> frontend = make_frontend(env);
+    if (!frontend) return std::make_error_code(std::errc::invalid_argument);
+    generation.frontends.push_back(std::move(frontend));
+    generation.admin_env.backends.push_back(ProbeTarget{&listener, loaded.backend_addresses[i]});
+  }
+  return {};
+}
+
+rt::Result<void> Worker::bind_listeners() {
+  const LoadedConfig& loaded = *current_->loaded;
+  for (std::size_t i = 0; i < loaded.config.listeners.size(); ++i) {
+    auto slot = bind_slot(loaded.config.listeners[i], loaded.listen_addresses[i]);
+    if (!slot) return slot.error();
+    slots_.push_back(std::move(*slot));
+  }
+  if (index_ == 0 && loaded.config.server.admin) {
+    const config::Endpoint& endpoint = *loaded.config.server.admin;
     auto address = rt::SocketAddress::resolve(endpoint.host, endpoint.port);
     if (!address) return address.error();
     auto bound = rt::TcpListener::bind(loop_, *address);
@@ -53,57 +87,123 @@ rt::Result<void> Worker::bind_listeners() {
     }
     admin_ = std::move(*bound);
   }
-  frontends_.reserve(config_.listeners.size());
-  for (const auto& listener : config_.listeners) {
-    // Start-up only: resolving a backend name may block, which is fine before serving.
-    auto backend = rt::SocketAddress::resolve(listener.backend.host, listener.backend.port);
-    if (!backend) {
-      rt::log::error("listener {}: cannot resolve backend {}", listener.name, listener.backend.address());
-      return backend.error();
-    }
-    const ListenerEnv env{&config_, &listener, &shared_, &loop_, &idle_cancel_, sessions_.cancel_source(),
-                          *backend, &pools_};
-    std::unique_ptr<Frontend> frontend = make_frontend(env);
-    if (!frontend) return std::make_error_code(std::errc::invalid_argument);
-    frontends_.push_back(std::move(frontend));
-    admin_env_.backends.push_back(ProbeTarget{&listener, *backend});
+  const rt::Result<void> built = build_frontends(*current_);
+  if (!built) return built;
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    slots_[i]->frontend = current_->frontends[i].get();
+    slots_[i]->sessions = &current_->sessions;
   }
   return {};
 }
 
 void Worker::start() {
-  for (std::size_t i = 0; i < listeners_.size(); ++i) accepting_.spawn(accept_loop(i));
-  if (admin_.is_open()) accepting_.spawn(admin_loop());
+  for (auto& slot : slots_) slot->accepting.spawn(accept_loop(slot.get()));
+  if (admin_.is_open()) admin_accepting_.spawn(admin_loop());
+}
+
+rt::Result<void> Worker::prepare_reload(std::shared_ptr<const LoadedConfig> next) {
+  abort_reload();
+  next_ = std::make_unique<Generation>(std::move(next), shared_);
+  const LoadedConfig& loaded = *next_->loaded;
+  next_slots_.resize(loaded.config.listeners.size());
+  for (std::size_t i = 0; i < loaded.config.listeners.size(); ++i) {
+    const config::Listener& listener = loaded.config.listeners[i];
+    const bool kept = std::any_of(slots_.begin(), slots_.end(), [&](const auto& slot) {
+      return slot->name == listener.name && same_endpoint(slot->address, listener.address) &&
+             slot->protocol == listener.protocol;
+    });
+    if (kept) continue;
+    auto slot = bind_slot(listener, loaded.listen_addresses[i]);
+    if (!slot) {
+      abort_reload();
+      return slot.error();
+    }
+    next_slots_[i] = std::move(*slot);
+  }
+  const rt::Result<void> built = build_frontends(*next_);
+  if (!built) abort_reload();
+  return built;
+}
+
+void Worker::commit_reload() {
+  const config::Config& config = next_->loaded->config;
+  std::vector<std::unique_ptr<ListenerSlot>> slots(config.listeners.size());
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    if (next_slots_[i]) {
+      slots[i] = std::move(next_slots_[i]);
+      continue;
+    }
+    const auto kept = std::find_if(slots_.begin(), slots_.end(), [&](const auto& slot) {
+      return slot && slot->name == config.listeners[i].name;
+    });
+    slots[i] = std::move(*kept);
+  }
+  // What is left of the old order are the listeners the new configuration does not have.
+  for (auto& removed : slots_) {
+    if (removed) retiring_.spawn(stop_slot(std::move(removed)));
+  }
+  slots_ = std::move(slots);
+  next_slots_.clear();
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    slots_[i]->frontend = next_->frontends[i].get();
+    slots_[i]->sessions = &next_->sessions;
+    if (slots_[i]->accepting.running() == 0) slots_[i]->accepting.spawn(accept_loop(slots_[i].get()));
+  }
+  Generation* previous = current_.get();
+  retired_.push_back(std::move(current_));
+  current_ = std::move(next_);
+  retiring_.spawn(retire(previous));
+}
+
+void Worker::abort_reload() {
+  next_slots_.clear();
+  next_.reset();
+}
+
+rt::Task<void> Worker::retire(Generation* generation) {
+  co_await generation->sessions.join();
+  generation->pools.redis.stop();
+  generation->pools.mysql.stop();
+  co_await generation->pools.redis.join();
+  co_await generation->pools.mysql.join();
+  rt::log::debug("worker {}: a configuration's last session ended; its pools are closed", index_);
+  retired_.remove_if([generation](const auto& retired) { return retired.get() == generation; });
+}
+
+rt::Task<void> Worker::stop_slot(std::unique_ptr<ListenerSlot> slot) {
+  slot->accepting.stop();
+  co_await slot->accepting.join();
+  slot->socket.close();
 }
 
 rt::Task<void> Worker::admin_loop() {
   for (;;) {
-    auto client = co_await admin_.accept(accepting_.cancel_source());
+    auto client = co_await admin_.accept(admin_accepting_.cancel_source());
     if (!client) {
       if (client.error() == std::errc::operation_canceled) co_return;
-      const bool slept = co_await rt::sleep_for(std::chrono::milliseconds(100), accepting_.cancel_source());
+      const bool slept = co_await rt::sleep_for(std::chrono::milliseconds(100), admin_accepting_.cancel_source());
       if (!slept) co_return;
       continue;
     }
-    // admin_env_ and the scope's cancel source belong to this Worker, which outlives its sessions.
-    sessions_.spawn(serve_admin_client(std::move(*client), &admin_env_, sessions_.cancel_source()));
+    // The generation keeps its admin_env until the request ends: it joins its sessions scope first.
+    current_->sessions.spawn(
+        serve_admin_client(std::move(*client), &current_->admin_env, current_->sessions.cancel_source()));
   }
 }
 
-rt::Task<void> Worker::accept_loop(std::size_t listener_index) {
-  rt::TcpListener& listener = listeners_[listener_index];
-  Frontend* frontend = frontends_[listener_index].get();
-  const uint64_t max_clients = config_.client.max_connections;
+rt::Task<void> Worker::accept_loop(ListenerSlot* slot) {
   for (;;) {
-    auto client = co_await listener.accept(accepting_.cancel_source());
+    auto client = co_await slot->socket.accept(slot->accepting.cancel_source());
     if (!client) {
       if (client.error() == std::errc::operation_canceled) co_return;
       // Out of fds or similar: back off briefly instead of spinning on the same error.
-      rt::log::warn("listener {}: accept failed: {}", frontend->env().listener->name, client.error().message());
-      const auto slept = co_await rt::sleep_for(std::chrono::milliseconds(100), accepting_.cancel_source());
+      rt::log::warn("listener {}: accept failed: {}", slot->name, client.error().message());
+      const auto slept = co_await rt::sleep_for(std::chrono::milliseconds(100), slot->accepting.cancel_source());
       if (!slept) co_return;
       continue;
     }
+    Frontend* frontend = slot->frontend;
+    const uint64_t max_clients = current_->loaded->config.client.max_connections;
     if (shared_.client_connections.fetch_add(1, std::memory_order_relaxed) >= max_clients) {
       shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
       shared_.clients_refused.fetch_add(1, std::memory_order_relaxed);
@@ -113,8 +213,8 @@ rt::Task<void> Worker::accept_loop(std::size_t listener_index) {
       continue;
     }
     shared_.clients_accepted.fetch_add(1, std::memory_order_relaxed);
-    // The frontend and shared_ belong to this Worker, which outlives its sessions (drain joins them first).
-    sessions_.spawn(counted_session(std::move(*client), frontend, &shared_));
+    // The frontend belongs to the current generation, which outlives its sessions (it joins them first).
+    slot->sessions->spawn(counted_session(std::move(*client), frontend, &shared_));
   }
 }
 
@@ -122,32 +222,38 @@ void Worker::drain(std::chrono::milliseconds grace, std::function<void()> done) 
   control_.spawn(drain_task(grace, std::move(done)));
 }
 
+rt::Task<void> Worker::hard_stop_after(std::chrono::milliseconds grace, rt::CancelSource* cancel) {
+  const bool grace_over = co_await rt::sleep_for(grace, cancel);
+  if (!grace_over) co_return;
+  std::size_t running = current_->sessions.running();
+  for (const auto& retired : retired_) running += retired->sessions.running();
+  if (running > 0) rt::log::warn("grace period over: cancelling {} sessions", running);
+  current_->sessions.stop();
+  for (const auto& retired : retired_) retired->sessions.stop();
+}
+
 rt::Task<void> Worker::drain_task(std::chrono::milliseconds grace, std::function<void()> done) {
-  accepting_.stop();
-  co_await accepting_.join();
-  for (auto& listener : listeners_) listener.close();
+  abort_reload();
+  for (auto& slot : slots_) slot->accepting.stop();
+  admin_accepting_.stop();
+  for (auto& slot : slots_) co_await slot->accepting.join();
+  co_await admin_accepting_.join();
+  for (auto& slot : slots_) slot->socket.close();
   admin_.close();
   idle_cancel_.cancel();
-  rt::log::debug("worker {}: draining {} sessions", index_, sessions_.running());
+  rt::log::debug("worker {}: draining {} sessions ({} earlier configurations)", index_, current_->sessions.running(),
+                 retired_.size());
   // Hard stop after the grace period, unless every session ended before.
   rt::TaskScope timer;
-  auto hard_stop = [](std::chrono::milliseconds g, rt::TaskScope* sessions, rt::CancelSource* cancel) -> rt::Task<void> {
-    const auto grace_over = co_await rt::sleep_for(g, cancel);
-    if (grace_over) {
-      if (sessions->running() > 0) {
-        rt::log::warn("grace period over: cancelling {} sessions", sessions->running());
-      }
-      sessions->stop();
-    }
-  };
-  timer.spawn(hard_stop(grace, &sessions_, timer.cancel_source()));
-  co_await sessions_.join();
+  timer.spawn(hard_stop_after(grace, timer.cancel_source()));
+  co_await current_->sessions.join();
+  co_await retiring_.join();  // earlier configurations end with their sessions
   timer.stop();
   co_await timer.join();
-  pools_.redis.stop();
-  pools_.mysql.stop();
-  co_await pools_.redis.join();
-  co_await pools_.mysql.join();
+  current_->pools.redis.stop();
+  current_->pools.mysql.stop();
+  co_await current_->pools.redis.join();
+  co_await current_->pools.mysql.join();
   done();
 }
 

@@ -194,8 +194,8 @@ rt::Task<MysqlLogin::AuthOutcome> MysqlLogin::authenticate(const config::User* u
 rt::Task<MysqlLogin::AuthOutcome> MysqlLogin::caching_sha2_auth(const config::User* user, std::string_view user_name,
                                                                 std::string_view token, std::uint8_t sequence_id) {
   std::atomic<bool>* cached = nullptr;
-  if (user != nullptr && env_.shared->mysql_sha2_cached) {
-    cached = &env_.shared->mysql_sha2_cached[static_cast<std::size_t>(user - env_.config->users.data())];
+  if (user != nullptr && env_.mysql_sha2_cached != nullptr) {
+    cached = &env_.mysql_sha2_cached[static_cast<std::size_t>(user - env_.config->users.data())];
   }
   const bool with_password = !token.empty();
   bool ok = false;
