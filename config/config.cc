@@ -48,12 +48,14 @@ namespace {
 constexpr std::string_view kProtocolNames[] = {"redis", "mysql"};
 constexpr std::string_view kLogLevelNames[] = {"trace", "debug", "info", "warn", "error"};
 constexpr std::string_view kAuthModeNames[] = {"none", "users", "backend"};
+constexpr std::string_view kLogFormatNames[] = {"text", "json"};
 
 }  // namespace
 
 std::string_view to_string(Protocol p) { return kProtocolNames[static_cast<size_t>(p)]; }
 std::string_view to_string(LogLevel l) { return kLogLevelNames[static_cast<size_t>(l)]; }
 std::string_view to_string(AuthMode m) { return kAuthModeNames[static_cast<size_t>(m)]; }
+std::string_view to_string(LogFormat f) { return kLogFormatNames[static_cast<size_t>(f)]; }
 
 const User* Config::find_user(std::string_view name) const {
   for (const User& u : users) {
@@ -80,7 +82,7 @@ constexpr size_t kMaxServerVersionLength = 100;
 using Keys = std::span<const std::string_view>;
 
 constexpr std::string_view kRootKeys[] = {"server", "listeners", "users", "pool", "client", "redis", "mysql"};
-constexpr std::string_view kServerKeys[] = {"workers", "log_level", "shutdown_grace_ms", "admin"};
+constexpr std::string_view kServerKeys[] = {"workers", "log_level", "log_format", "shutdown_grace_ms", "admin"};
 constexpr std::string_view kListenerKeys[] = {"name", "protocol", "address", "backend", "backend_password_file", "auth"};
 constexpr std::string_view kUserKeys[] = {"name",         "password",         "password_file",
                                           "backend_user", "backend_password", "backend_password_file"};
@@ -372,6 +374,9 @@ class Builder {
     read_int(t, "server", "workers", 0, 256, s.workers);
     if (const auto* v = string_at(t, "server", "log_level")) {
       s.log_level = read_enum<LogLevel>(*v, "server.log_level", kLogLevelNames);
+    }
+    if (const auto* v = string_at(t, "server", "log_format")) {
+      s.log_format = read_enum<LogFormat>(*v, "server.log_format", kLogFormatNames);
     }
     read_ms(t, "server", "shutdown_grace_ms", 0, s.shutdown_grace);
     if (const auto* v = string_at(t, "server", "admin")) {

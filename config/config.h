@@ -17,6 +17,7 @@ namespace corral::config {
 
 enum class Protocol { Redis, Mysql };
 enum class LogLevel { Trace, Debug, Info, Warn, Error };
+enum class LogFormat { Text, Json };
 
 /// How a listener authenticates its clients.
 enum class AuthMode {
@@ -27,6 +28,7 @@ enum class AuthMode {
 
 std::string_view to_string(Protocol p);
 std::string_view to_string(LogLevel l);
+std::string_view to_string(LogFormat f);
 std::string_view to_string(AuthMode m);
 
 /// A backend as a URL: redis://[user[:pass]@]host[:port][/db][?protocol=2|3]   (port 6379 when absent)
@@ -113,6 +115,7 @@ struct MysqlOptions {
 struct Server {
   uint32_t workers = 0;                                    // 0: number of CPUs
   LogLevel log_level = LogLevel::Info;
+  LogFormat log_format = LogFormat::Text;                  // one line per event as text or as JSON
   std::chrono::milliseconds shutdown_grace{5000};          // drain time after SIGTERM/SIGINT
   std::optional<Endpoint> admin;                           // admin/metrics endpoint; absent: off
 };

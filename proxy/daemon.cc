@@ -116,6 +116,10 @@ rt::log::Level log_level_of(config::LogLevel level) {
   return rt::log::Level::Info;
 }
 
+rt::log::Format log_format_of(config::LogFormat format) {
+  return format == config::LogFormat::Json ? rt::log::Format::Json : rt::log::Format::Text;
+}
+
 Daemon::Daemon(config::Config config) : initial_(std::move(config)) {}
 Daemon::~Daemon() = default;
 
@@ -291,6 +295,7 @@ std::string Daemon::reload(rt::WorkerGroup& group) {
     if (!stays) removed.push_back(old.name);
   }
   rt::log::set_level(log_level_of(loaded->config.server.log_level));
+  rt::log::set_format(log_format_of(loaded->config.server.log_format));
   loaded_ = std::move(loaded);
   release_unused_claims();
   shared_.reloads_ok.fetch_add(1, std::memory_order_relaxed);

@@ -34,6 +34,7 @@ class Worker;
 
 /// The runtime log level for a configured one.
 rt::log::Level log_level_of(config::LogLevel level);
+rt::log::Format log_format_of(config::LogFormat format);
 
 class Daemon {
  public:

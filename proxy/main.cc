@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
     return corral::proxy::kExitOk;
   }
   corral::rt::log::set_level(corral::proxy::log_level_of(config.server.log_level));
+  corral::rt::log::set_format(corral::proxy::log_format_of(config.server.log_format));
   try {
     corral::proxy::Daemon daemon(std::move(config));
     return daemon.run();

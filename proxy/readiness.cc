@@ -9,6 +9,7 @@
 #include "protocols/redis/encoder.h"
 #include "protocols/redis/reply_scanner.h"
 #include "runtime/event_loop.h"
+#include "runtime/json.h"
 #include "runtime/task_scope.h"
 
 namespace corral::proxy {
@@ -71,27 +72,6 @@ rt::Task<ProbeResult> probe_mysql(ProbeTarget target, const config::PoolLimits& 
   co_return ProbeResult{true, {}};
 }
 
-/// `text` as a JSON string, quotes included.
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
 }  // namespace
 
 rt::Task<ProbeResult> probe_backend(ProbeTarget target, const config::PoolLimits& limits, rt::CancelSource* cancel) {
@@ -133,9 +113,9 @@ std::string readiness_json(const std::vector<ProbeTarget>& targets, const std::v
     all_ready = all_ready && results[i].ready;
     if (i > 0) listeners += ",";
     listeners += fmt::format(R"({{"name":{},"protocol":{},"backend":{},"ready":{},"reason":{}}})",
-                             json_string(listener.name), json_string(config::to_string(listener.protocol)),
-                             json_string(listener.backend.redacted()), results[i].ready ? "true" : "false",
-                             json_string(results[i].reason));
+                             rt::json_string(listener.name), rt::json_string(config::to_string(listener.protocol)),
+                             rt::json_string(listener.backend.redacted()), results[i].ready ? "true" : "false",
+                             rt::json_string(results[i].reason));
   }
   return fmt::format(R"({{"ready":{},"listeners":[{}]}})", all_ready ? "true" : "false", listeners) + "\n";
 }

@@ -212,6 +212,13 @@ TEST(ConfigParse, LogLevels) {
   }
 }
 
+TEST(ConfigParse, LogFormats) {
+  EXPECT_EQ(parse_ok(kRedisListener).server.log_format, LogFormat::Text);
+  EXPECT_EQ(parse_ok(with_listener("[server]\nlog_format = \"json\"\n")).server.log_format, LogFormat::Json);
+  EXPECT_EQ(error_of(with_listener("[server]\nlog_format = \"xml\"\n")),
+            "corral.toml:2: server.log_format must be one of 'text', 'json' (got 'xml')");
+}
+
 TEST(ConfigParse, FindUser) {
   const Config c = parse_ok(with_listener("[[users]]\nname = \"a\"\npassword = \"1\"\n"
                                           "[[users]]\nname = \"b\"\npassword = \"2\"\n"));
