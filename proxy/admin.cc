@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "proxy/dashboard.h"
+#include "runtime/json.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -54,6 +57,20 @@ std::string metrics(const SharedState& shared) {
                      shared.mysql_sha2_fast_auths.load(std::memory_order_relaxed));
   out += fmt::format("corral_mysql_caching_sha2_auths_total{{path=\"full\"}} {}\n",
                      shared.mysql_sha2_full_auths.load(std::memory_order_relaxed));
+  const auto listeners = shared.metrics.listeners();
+  const auto per_listener = [&](std::string_view name, std::string_view type, std::string_view help, auto field) {
+    out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n", name, help, type);
+    for (const auto& [listener, counters] : listeners) {
+      out += fmt::format("{}{{listener={}}} {}\n", name, rt::json_string(listener),
+                         (counters->*field).load(std::memory_order_relaxed));
+    }
+  };
+  per_listener("corral_listener_client_connections", "gauge", "Client connections open now, by listener.",
+               &ListenerCounters::clients_open);
+  per_listener("corral_listener_clients_accepted_total", "counter", "Client connections accepted, by listener.",
+               &ListenerCounters::accepted);
+  per_listener("corral_listener_clients_refused_total", "counter",
+               "Client connections refused at client.max_connections, by listener.", &ListenerCounters::refused);
   out += "# HELP corral_reloads_total Configuration reloads (SIGHUP, POST /reload), by result.\n"
          "# TYPE corral_reloads_total counter\n";
   out += fmt::format("corral_reloads_total{{result=\"ok\"}} {}\n", shared.reloads_ok.load(std::memory_order_relaxed));
@@ -85,6 +102,30 @@ rt::Task<std::string> reload(SharedState& shared, rt::CancelSource* cancel) {
   co_return http(ok ? "200 OK" : "422 Unprocessable Entity", outcome + "\n");
 }
 
+/// /stats.json: what the dashboard shows, for the listeners of the running configuration.
+std::string stats_json(const AdminEnv& env) {
+  const SharedState& shared = *env.shared;
+  std::string listeners;
+  for (const ProbeTarget& target : env.backends) {
+    const config::Listener& listener = *target.listener;
+    const ListenerCounters& counters = env.shared->metrics.listener(listener.name);
+    if (!listeners.empty()) listeners += ",";
+    listeners += fmt::format(
+        R"({{"name":{},"protocol":{},"address":{},"backend":{},"clients_open":{},"accepted":{},"refused":{}}})",
+        rt::json_string(listener.name), rt::json_string(config::to_string(listener.protocol)),
+        rt::json_string(listener.address.to_string()), rt::json_string(listener.backend.redacted()),
+        counters.clients_open.load(std::memory_order_relaxed), counters.accepted.load(std::memory_order_relaxed),
+        counters.refused.load(std::memory_order_relaxed));
+  }
+  return fmt::format(
+      R"({{"clients_open":{},"accepted":{},"refused":{},"redis_pools":{},"reloads_ok":{},"reloads_failed":{},"listeners":[{}]}})"
+      "\n",
+      shared.client_connections.load(std::memory_order_relaxed), shared.clients_accepted.load(std::memory_order_relaxed),
+      shared.clients_refused.load(std::memory_order_relaxed), shared.redis_pools.load(std::memory_order_relaxed),
+      shared.reloads_ok.load(std::memory_order_relaxed), shared.reloads_failed.load(std::memory_order_relaxed),
+      listeners);
+}
+
 }  // namespace
 
 bool asks_readiness(std::string_view request_line) { return request_path(request_line) == "/ready"; }
@@ -99,10 +140,12 @@ std::string admin_response(std::string_view request_line, const AdminEnv& env,
   if (path.empty()) return http("400 Bad Request", "bad request\n");
   const std::string_view method = request_line.substr(0, request_line.find(' '));
   if (path == "/reload") return http("405 Method Not Allowed", "only POST\n");
-  if (path != "/health" && path != "/ready" && path != "/metrics") {
-    return http("404 Not Found", "try /health, /ready, /metrics or POST /reload\n");
+  if (path != "/" && path != "/stats.json" && path != "/health" && path != "/ready" && path != "/metrics") {
+    return http("404 Not Found", "try /, /stats.json, /health, /ready, /metrics or POST /reload\n");
   }
   if (method != "GET") return http("405 Method Not Allowed", "only GET\n");
+  if (path == "/") return http("200 OK", dashboard_html(), "text/html; charset=utf-8");
+  if (path == "/stats.json") return http("200 OK", stats_json(env), "application/json");
   if (path == "/health") return http("200 OK", "ok\n");
   if (path == "/metrics") return http("200 OK", metrics(*env.shared));
   const bool ready = std::all_of(readiness.begin(), readiness.end(), [](const ProbeResult& r) { return r.ready; });

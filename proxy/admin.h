@@ -1,5 +1,7 @@
 // The admin endpoint: a minimal HTTP/1.0 server on server.admin (worker 0 only).
 //
+//   GET /        ──► 200 the dashboard (proxy/dashboard.cc: one HTML page, no external assets)
+//   GET /stats.json ──► 200 JSON: listeners and their client counters (what the dashboard polls)
 //   GET /health  ──► 200 "ok" (the process is up and serving)
 //   GET /ready   ──► 200 / 503 JSON: every listener's backend probed now (proxy/readiness.h)
 //   GET /metrics ──► 200 Prometheus text: connection counters shared by all workers

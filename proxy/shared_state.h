@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "proxy/metrics.h"
 #include "proxy/mysql/context.h"
 #include "runtime/tcp.h"
 
@@ -24,6 +25,7 @@ struct SharedState {
   MysqlPinCounters mysql_pins{};  // backend connections pinned to a MySQL session, by reason
   std::atomic<uint64_t> mysql_sha2_fast_auths{0};  // caching_sha2_password logins by scramble only
   std::atomic<uint64_t> mysql_sha2_full_auths{0};  // ... and over the RSA key exchange
+  MetricsRegistry metrics;  // per listener
   std::atomic<uint64_t> reloads_ok{0};
   std::atomic<uint64_t> reloads_failed{0};
   /// What the last reload did or why it was refused (the admin endpoint's POST /reload answers it).

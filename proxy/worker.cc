@@ -13,11 +13,16 @@ namespace corral::proxy {
 namespace {
 
 /// Releases one client slot when the session ends, whatever way it ends.
-rt::Task<void> counted_session(rt::TcpStream client, Frontend* frontend, SharedState* shared) {
+rt::Task<void> counted_session(rt::TcpStream client, Frontend* frontend, SharedState* shared,
+                               ListenerCounters* counters) {
   struct Slot {
     SharedState* shared;
-    ~Slot() { shared->client_connections.fetch_sub(1, std::memory_order_relaxed); }
-  } slot{shared};
+    ListenerCounters* counters;
+    ~Slot() {
+      shared->client_connections.fetch_sub(1, std::memory_order_relaxed);
+      counters->clients_open.fetch_sub(1, std::memory_order_relaxed);
+    }
+  } slot{shared, counters};
   co_await frontend->serve(std::move(client));
 }
 
@@ -43,6 +48,7 @@ rt::Result<std::unique_ptr<Worker::ListenerSlot>> Worker::bind_slot(const config
   slot->address = listener.address;
   slot->protocol = listener.protocol;
   slot->socket = std::move(*bound);
+  slot->counters = &shared_.metrics.listener(listener.name);
   return slot;
 }
 
@@ -207,14 +213,18 @@ rt::Task<void> Worker::accept_loop(ListenerSlot* slot) {
     if (shared_.client_connections.fetch_add(1, std::memory_order_relaxed) >= max_clients) {
       shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
       shared_.clients_refused.fetch_add(1, std::memory_order_relaxed);
+      slot->counters->refused.fetch_add(1, std::memory_order_relaxed);
       const std::string_view reply = frontend->too_many_clients_reply();
       // Best effort, never waiting: the socket buffer of a fresh connection has room for one reply.
       [[maybe_unused]] const ssize_t n = ::send(client->fd(), reply.data(), reply.size(), MSG_NOSIGNAL);
       continue;
     }
     shared_.clients_accepted.fetch_add(1, std::memory_order_relaxed);
-    // The frontend belongs to the current generation, which outlives its sessions (it joins them first).
-    slot->sessions->spawn(counted_session(std::move(*client), frontend, &shared_));
+    slot->counters->accepted.fetch_add(1, std::memory_order_relaxed);
+    slot->counters->clients_open.fetch_add(1, std::memory_order_relaxed);
+    // The frontend belongs to the current generation, which outlives its sessions (it joins them first);
+    // the counters live as long as SharedState.
+    slot->sessions->spawn(counted_session(std::move(*client), frontend, &shared_, slot->counters));
   }
 }
 

@@ -72,6 +72,7 @@ class Worker {
     config::Endpoint address;
     config::Protocol protocol;
     rt::TcpListener socket;
+    ListenerCounters* counters = nullptr;  // SharedState::metrics, by name
     Frontend* frontend = nullptr;         // of the current generation
     rt::TaskScope* sessions = nullptr;    // where accepted clients run: the current generation's
     rt::TaskScope accepting;

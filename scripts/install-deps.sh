@@ -21,6 +21,8 @@ packages=(
   procps shellcheck
   # tests/compat: Redis's own test suite is Tcl
   tcl
+  # the admin dashboard's test renders it in a real headless browser
+  chromium
   # bench/: results.py (standard library only)
   python3
 )

@@ -96,6 +96,8 @@ TEST(Daemon, AdminEndpointAnswersHealthAndMetrics) {
   EXPECT_THAT(metrics, HasSubstr("corral_client_connections 1"));
   // The harness's readiness probe is a connection too, so "accepted" counts at least ours.
   EXPECT_THAT(metrics, ::testing::ContainsRegex("corral_clients_accepted_total [1-9]"));
+  EXPECT_THAT(metrics, HasSubstr("corral_listener_client_connections{listener=\"redis\"} 1\n"));
+  EXPECT_THAT(metrics, ::testing::ContainsRegex("corral_listener_clients_accepted_total\\{listener=\"redis\"\\} [1-9]"));
   EXPECT_THAT(admin_get(admin_port, "/nope"), HasSubstr("404"));
   EXPECT_EQ(corral.stop(), 0) << corral.log();
 }
@@ -177,6 +179,37 @@ TEST(Daemon, TellsSystemdWhenReadyAndWhenStopping) {
   corral.signal(SIGTERM);
   EXPECT_EQ(notify.receive(5s), "STOPPING=1\nSTATUS=draining");
   EXPECT_EQ(corral.wait(10s), 0) << corral.log();
+}
+
+TEST(Daemon, DashboardRendersListenersAndClientsInAHeadlessBrowser) {
+  const char* browser = "/usr/bin/chromium";
+  ASSERT_EQ(::access(browser, X_OK), 0) << "chromium is not installed (scripts/install-deps.sh installs it)";
+  RedisServer redis;
+  const uint16_t admin_port = pick_free_port();
+  CorralProcess corral({.listeners = {{.name = "cache", .protocol = "redis", .backend = redis.url()}},
+                        .extra_toml = "[server]\nadmin = \"127.0.0.1:" + std::to_string(admin_port) + "\"\n"});
+  RedisClient one = RedisClient::connect("127.0.0.1", corral.port("cache"), 5s);
+  RedisClient two = RedisClient::connect("127.0.0.1", corral.port("cache"), 5s);
+  EXPECT_EQ(one.command({"PING"}), "+PONG\r\n");
+  EXPECT_EQ(two.command({"PING"}), "+PONG\r\n");
+  TempDir profile("daemon-chromium");
+  // --dump-dom prints the document after its scripts ran (the virtual time budget lets the page's
+  // fetches of /ready and /stats.json finish and render).
+  const CommandResult page =
+      run_command({browser, "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + profile.path().string(),
+                   "--virtual-time-budget=5000", "--dump-dom",
+                   "http://127.0.0.1:" + std::to_string(admin_port) + "/"},
+                  60s);
+  ASSERT_EQ(page.exit_code(), 0) << page.output;
+  const std::size_t row = page.output.find(R"(<tr data-listener="cache">)");
+  ASSERT_NE(row, std::string::npos) << page.output;
+  const std::string cells = page.output.substr(row, page.output.find("</tr>", row) - row);
+  EXPECT_THAT(cells, HasSubstr("<td>cache</td><td>redis</td><td>127.0.0.1:" + std::to_string(corral.port("cache"))));
+  EXPECT_THAT(cells, HasSubstr(R"(<td class="up">ready</td>)"));
+  // Two clients open; the harness's readiness probe and ours were accepted too.
+  EXPECT_THAT(cells, ::testing::ContainsRegex(R"(ready</td><td class="num">2</td><td class="num">[2-9]</td>)"));
+  EXPECT_THAT(page.output, HasSubstr(R"(<b id="clients_open">2</b>)"));
+  EXPECT_EQ(corral.stop(), 0) << corral.log();
 }
 
 TEST(Daemon, SigtermLetsInFlightRequestsFinishAndClosesIdleClients) {
