@@ -25,7 +25,9 @@ Worker::Worker(std::size_t index, rt::EventLoop& loop, const config::Config& con
       loop_(loop),
       config_(config),
       shared_(shared),
-      pools_(config, shared) {}
+      pools_(config, shared) {
+  shared_.redis_clients.add_worker(loop_);  // before the workers run: the table's slots are then fixed
+}
 
 Worker::~Worker() = default;
 

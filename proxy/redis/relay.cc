@@ -16,6 +16,13 @@ RelayRequest RelayState::on_request(const redis::Route& route) {
     redis::append_refusal_error(held_reply_, *route.command);
     return RelayRequest::RefuseAtMarker;
   }
+  if (route.has(redis::kNamesClients)) {
+    // Answered from corral's client table, which needs the session; the relayed connection would
+    // answer about backend connections instead.
+    held_reply_.clear();
+    redis::append_refusal_error(held_reply_, *route.command, "not while the connection is subscribed or tracking");
+    return RelayRequest::RefuseAtMarker;
+  }
   if (route.has(redis::kResetsConnection)) {
     awaiting_reset_ = true;
     return RelayRequest::ForwardThenPause;

@@ -170,7 +170,7 @@ TEST(RelayState, ARefusedCommandIsAnsweredAtTheMarkerAndNeverLeaves) {
   EXPECT_EQ(relay.reply(kMarkerBulk), RelayReply::Marker);
   EXPECT_EQ(relay.state().take_held_reply(),
             "-ERR command 'CLIENT KILL' is not supported by corral "
-            "(it could close backend connections that other clients share)\r\n");
+            "(not while the connection is subscribed or tracking)\r\n");
   EXPECT_EQ(relay.state().take_held_reply(), "");  // handed over once
   EXPECT_EQ(relay.state().outcome(), RelayOutcome::Relaying);
   EXPECT_FALSE(relay.state().sticky());
