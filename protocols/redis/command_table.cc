@@ -48,6 +48,12 @@ constexpr CommandInfo unsubscribe(std::string_view name, int arity) {
   return info;
 }
 
+constexpr CommandInfo tracking_with_redirect(std::string_view name, int arity) {
+  CommandInfo info = pinned(name, arity, PinReason::Tracking);
+  info.flags = kRedirects;
+  return info;
+}
+
 constexpr CommandInfo refused(std::string_view name, int arity, std::string_view why) {
   CommandInfo info = row(name, arity, kNone, Disposition::Refused);
   info.refusal = why;
@@ -127,7 +133,7 @@ constexpr CommandInfo kClientSubcommands[] = {
     local("client|reply", 3, LocalCommand::ClientReply),
     local("client|setinfo", 4, LocalCommand::ClientSetinfo),
     local("client|setname", 3, LocalCommand::ClientSetname),
-    pinned("client|tracking", -3, PinReason::Tracking),
+    tracking_with_redirect("client|tracking", -3),
     shared("client|trackinginfo", 2),
     local("client|unblock", -3, LocalCommand::ClientUnblock, kNamesClients),
     shared("client|unpause", 2),
@@ -703,6 +709,15 @@ std::optional<std::size_t> block_option_index(const Request& request) {
     }
   }
   return std::nullopt;  // no STREAMS: a syntax error
+}
+
+std::size_t redirect_index(const Request& request) {
+  for (std::size_t i = 3; i < request.arg_count(); ++i) {
+    const bool more = i + 1 < request.arg_count();
+    if (iequals(request.arg(i), "redirect") && more) return i + 1;
+    if (iequals(request.arg(i), "prefix") && more) ++i;
+  }
+  return 0;
 }
 
 std::optional<TimeoutArg> blocking_timeout(const Route& route_info, const Request& request) {

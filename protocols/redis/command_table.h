@@ -77,6 +77,7 @@ enum CommandFlag : std::uint16_t {
   kResetsConnection = 1 << 6,   ///< the server answers +RESET and clears the connection's state (RESET)
   kRunsInMulti = 1 << 7,        ///< Local, runs at once inside MULTI instead of being queued (QUIT RESET)
   kNamesClients = 1 << 8,       ///< Local, answered from corral's client table (CLIENT LIST KILL UNBLOCK)
+  kRedirects = 1 << 9,          ///< may name a client to send invalidations to (CLIENT TRACKING ... REDIRECT)
 };
 
 /// Unit of a blocking command's timeout argument.
@@ -147,6 +148,11 @@ std::optional<std::size_t> block_option_index(const Request& request);
 /// commands, (un)subscribing, and the Local commands flagged kKeepsConnectionState. Anything else
 /// (SELECT, CLIENT TRACKING, MULTI...) may leave state that only closing the connection removes.
 bool keeps_connection_state(const Route& route);
+
+/// For CLIENT TRACKING: the index of the client id after its REDIRECT option, walking the options
+/// as redis-server's clientCommand does (PREFIX takes a value that may itself read "REDIRECT");
+/// 0 when there is none.
+std::size_t redirect_index(const Request& request);
 
 /// Where a blocking request carries its timeout, and in which unit.
 struct TimeoutArg {

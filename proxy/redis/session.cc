@@ -49,14 +49,6 @@ ClientType client_type_of(const RedisContext& context) {
   return context.subscribed ? ClientType::Pubsub : ClientType::Normal;
 }
 
-/// The index of the id after CLIENT TRACKING's REDIRECT option, or 0 when there is none.
-std::size_t redirect_index(const redis::Request& request) {
-  for (std::size_t i = 3; i + 1 < request.arg_count(); ++i) {
-    if (redis::iequals(request.arg(i), "redirect")) return i + 1;
-  }
-  return 0;
-}
-
 std::optional<long long> parse_id(std::string_view text) {
   long long value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -67,7 +59,7 @@ std::optional<long long> parse_id(std::string_view text) {
 /// Serves one client of a Redis listener. Not thread-safe: lives on its worker's loop.
 /// Lifetime: `frontend` outlives the session (the worker joins its sessions first); the session is in
 /// the process's client table (RedisClientEntry) from its construction to its destruction.
-class RedisSession final : private RedisClientEntry {
+class RedisSession final : private RedisClientEntry, private RelayRewriter {
  public:
   RedisSession(rt::TcpStream client, RedisFrontend& frontend);
   RedisSession(const RedisSession&) = delete;
@@ -101,8 +93,8 @@ class RedisSession final : private RedisClientEntry {
   rt::Task<Step> client_kill(const redis::Request& request);
   rt::Task<Step> client_unblock(const redis::Request& request);
   /// CLIENT TRACKING ... REDIRECT <corral id>: the request with the backend connection id of the
-  /// target's push connection instead, or "" after replying why not.
-  rt::Task<std::string> redirect_to_backend(const redis::Request& request);
+  /// target's push connection instead, or "" with `error` set to the reply that says why not.
+  rt::Task<std::string> rewrite(const redis::Request& request, std::string& error) override;
   /// Sends `bytes` (a whole request) like a Shared request: on the pinned or a shared connection.
   rt::Task<void> submit_shared(std::string bytes);
 
@@ -459,9 +451,13 @@ rt::Task<RedisSession::Step> RedisSession::handle_shared(const redis::Request& r
 
 rt::Task<RedisSession::Step> RedisSession::handle_pinned(const redis::Request& request) {
   std::string redirected;
-  if (route_.pin_reason == redis::PinReason::Tracking && redirect_index(request) != 0) {
-    redirected = co_await redirect_to_backend(request);
-    if (redirected.empty()) co_return Step::Next;
+  if (route_.has(redis::kRedirects) && redis::redirect_index(request) != 0) {
+    std::string error;
+    redirected = co_await rewrite(request, error);
+    if (redirected.empty()) {
+      reply_error(error);
+      co_return Step::Next;
+    }
   }
   const bool had_pin = pinned_ != nullptr;
   if (!had_pin) {
@@ -589,7 +585,7 @@ rt::Task<bool> RedisSession::relay() {
   // CLIENT REPLY sent to the backend (handle_pinned) is state only closing the connection removes,
   // like a transaction's: the relay is then sticky.
   const bool sticky_state = context_.transaction.active() || relay_silenced_;
-  RedisRelay relay(client_, *pinned_, RelayState(route_.pin_reason, sticky_state));
+  RedisRelay relay(client_, *pinned_, RelayState(route_.pin_reason, sticky_state), *this);
   relaying_ = true;
   context_.subscribed = route_.pin_reason == redis::PinReason::Subscribe;
   const RelayEnd end = co_await relay.run();
@@ -758,8 +754,8 @@ rt::Task<RedisSession::Step> RedisSession::client_unblock(const redis::Request& 
   co_return Step::Next;
 }
 
-rt::Task<std::string> RedisSession::redirect_to_backend(const redis::Request& request) {
-  const std::size_t index = redirect_index(request);
+rt::Task<std::string> RedisSession::rewrite(const redis::Request& request, std::string& error) {
+  const std::size_t index = redis::redirect_index(request);
   const auto id = parse_id(request.arg(index));
   if (!id) co_return std::string(redis::resp_bytes(request, scratch_));  // the server words the error
   const config::Listener* listener = env_.listener;
@@ -784,14 +780,14 @@ rt::Task<std::string> RedisSession::redirect_to_backend(const redis::Request& re
     }
   }
   if (!exists) {
-    reply_error("-ERR The client ID you want redirect to does not exist.\r\n");
+    error = "-ERR The client ID you want redirect to does not exist.\r\n";
     co_return std::string();
   }
   if (!backend_id) {
     // Invalidations follow a backend connection: the target needs one of its own for corral to name.
-    reply_error(
+    error =
         "-ERR corral: the client to redirect to has no connection of its own yet; it must subscribe "
-        "(SUBSCRIBE __redis__:invalidate) or turn tracking on first\r\n");
+        "(SUBSCRIBE __redis__:invalidate) or turn tracking on first\r\n";
     co_return std::string();
   }
   std::vector<std::string> args;

@@ -286,6 +286,15 @@ TEST(RedisCommandTable, FlagsMarkExactlyTheirCommands) {
   EXPECT_EQ(flagged(kResetsConnection), (Names{"reset"}));
   EXPECT_EQ(flagged(kRunsInMulti), (Names{"quit", "reset"}));
   EXPECT_EQ(flagged(kNamesClients), (Names{"client|kill", "client|list", "client|unblock"}));
+  EXPECT_EQ(flagged(kRedirects), (Names{"client|tracking"}));
+}
+
+TEST(RedisCommandTable, TrackingRedirectIdIsFoundPastPrefixes) {
+  EXPECT_EQ(redirect_index(*Req({"CLIENT", "TRACKING", "on", "REDIRECT", "7"})), 4u);
+  EXPECT_EQ(redirect_index(*Req({"CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "redirect", "redirect", "9"})), 7u);
+  EXPECT_EQ(redirect_index(*Req({"CLIENT", "TRACKING", "on", "PREFIX", "redirect"})), 0u);
+  EXPECT_EQ(redirect_index(*Req({"CLIENT", "TRACKING", "on", "REDIRECT"})), 0u);
+  EXPECT_EQ(redirect_index(*Req({"CLIENT", "TRACKING", "off"})), 0u);
 }
 
 TEST(RedisCommandTable, RoutesAnswerFlagsInAnyCase) {
