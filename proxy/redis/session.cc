@@ -98,12 +98,6 @@ class RedisSession final : private RedisClientEntry, private RelayRewriter {
   /// Sends `bytes` (a whole request) like a Shared request: on the pinned or a shared connection.
   rt::Task<void> submit_shared(std::string bytes);
 
-  // RedisClientEntry
-  const RedisContext& context() const override { return context_; }
-  const config::Listener& listener() const override { return *env_.listener; }
-  void kill() override;
-  std::optional<int64_t> blocked_on() const override;
-  std::optional<int64_t> keep_push_connection() override;
   rt::Task<Step> handle_slow(const redis::Request& request);
   rt::Task<Step> handle_local(const redis::Request& request);
   rt::Task<Step> handle_shared(const redis::Request& request);
@@ -132,6 +126,13 @@ class RedisSession final : private RedisClientEntry, private RelayRewriter {
   pool::RedisPoolRef pool_ref();
   void release_pinned(bool clean);
   void reply_error(std::string_view error_line) { client_.sink->append_local(error_line); }
+
+  // RedisClientEntry
+  const RedisContext& context() const override { return context_; }
+  const config::Listener& listener() const override { return *env_.listener; }
+  void kill() override;
+  std::optional<int64_t> blocked_on() const override;
+  std::optional<int64_t> keep_push_connection() override;
 
   RedisClient client_;
   const ListenerEnv& env_;

@@ -176,6 +176,17 @@ TEST(RelayState, ARefusedCommandIsAnsweredAtTheMarkerAndNeverLeaves) {
   EXPECT_FALSE(relay.state().sticky());
 }
 
+TEST(RelayState, ARewriteCorralRefusesIsAnsweredAtTheMarker) {
+  // CLIENT TRACKING ... REDIRECT <id> naming no client: the session's reply, after what is in flight.
+  Relay relay(PinReason::Tracking);
+  EXPECT_EQ(relay.state().refuse("-ERR The client ID you want redirect to does not exist.\r\n"),
+            RelayRequest::RefuseAtMarker);
+  relay.marker();
+  EXPECT_EQ(relay.reply(kMarkerBulk), RelayReply::Marker);
+  EXPECT_EQ(relay.state().take_held_reply(), "-ERR The client ID you want redirect to does not exist.\r\n");
+  EXPECT_EQ(relay.state().outcome(), RelayOutcome::Relaying);
+}
+
 TEST(RelayState, ResetEndsTheRelayWithTheServersReply) {
   for (const PinReason reason : {PinReason::Subscribe, PinReason::Monitor, PinReason::Tracking}) {
     Relay relay(reason);
