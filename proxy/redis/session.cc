@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -97,6 +98,10 @@ class RedisSession final : private RedisClientEntry, private RelayRewriter {
   rt::Task<std::string> rewrite(const redis::Request& request, std::string& error) override;
   /// Sends `bytes` (a whole request) like a Shared request: on the pinned or a shared connection.
   rt::Task<void> submit_shared(std::string bytes);
+  /// Sends `request` on a shared connection of the client's pool and returns the server's reply for
+  /// corral's own use (the client never sees it); nullopt when no connection could be had or the
+  /// session was cancelled.
+  rt::Task<std::optional<std::string>> ask_backend(std::string request);
 
   rt::Task<Step> handle_slow(const redis::Request& request);
   rt::Task<Step> handle_local(const redis::Request& request);
@@ -666,6 +671,16 @@ rt::Task<RedisSession::Step> RedisSession::client_kill(const redis::Request& req
     co_return Step::Next;
   }
   const ClientFilter filter = std::get<ClientFilter>(std::move(parsed));
+  if (filter.user) {
+    // The server refuses a user its ACL does not know; corral asks it (a nil reply: no such user).
+    std::string question;
+    redis::encode_command(question, {"ACL", "GETUSER", std::string_view(*filter.user)});
+    const std::optional<std::string> user = co_await ask_backend(std::move(question));
+    if (user && (*user == "$-1\r\n" || *user == "*-1\r\n" || *user == "_\r\n")) {
+      reply_error("-ERR No such user '" + *filter.user + "'\r\n");
+      co_return Step::Next;
+    }
+  }
   const config::Listener* listener = env_.listener;
   const uint64_t asker = context_.id;
   ClientVisitor visitor = [filter, listener, asker](const RedisClientMap& clients) {
@@ -812,6 +827,27 @@ rt::Task<void> RedisSession::submit_shared(std::string bytes) {
   }
   connection->submit(bytes, *client_.sink);
   if (connection != pinned_) last_shared_ = connection;
+}
+
+rt::Task<std::optional<std::string>> RedisSession::ask_backend(std::string request) {
+  pool::RedisConnection* connection = shared_pool().ready_shared();
+  if (connection == nullptr) {
+    const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+    pool::Acquired acquired = co_await shared_pool().shared(deadline, &client_.cancel);
+    if (acquired.connection == nullptr) co_return std::nullopt;
+    connection = acquired.connection;
+  }
+  // A sink of its own: the reply must not reach the client. The FIFO entry keeps it alive if the
+  // session goes first.
+  pool::ReplySinkRef sink = pool::make_reply_sink(SIZE_MAX, env_.config->client.output_buffer_limit);
+  connection->submit(request, *sink);
+  while (sink->outstanding() > 0) {
+    const bool woken = co_await sink->wait(rt::Deadline::never(), &client_.cancel);
+    if (!woken) co_return std::nullopt;
+  }
+  std::string reply;
+  sink->take_output(reply);
+  co_return reply;
 }
 
 void RedisSession::kill() {

@@ -295,6 +295,17 @@ TEST_F(ClientTable, ClientKillByIdAndAddrClosesThatClientOnly) {
   EXPECT_TRUE(clients[2].wait_closed(5s));
   EXPECT_EQ(clients[0].command({"CLIENT", "KILL", "127.0.0.1:1"}), "-ERR No such client\r\n");
   EXPECT_EQ(clients[0].command({"CLIENT", "KILL", "ID", "str"}), "-ERR client-id should be greater than 0\r\n");
+  // USER must name a user of the server's ACL, as the server checks.
+  RedisClient direct = connect_direct();
+  EXPECT_EQ(clients[0].command({"CLIENT", "KILL", "USER", "wrong_user"}),
+            direct.command({"CLIENT", "KILL", "USER", "wrong_user"}));
+  EXPECT_EQ(clients[0].command({"CLIENT", "KILL", "USER", "nobody-has-it", "SKIPME", "yes"}),
+            direct.command({"CLIENT", "KILL", "USER", "nobody-has-it", "SKIPME", "yes"}));
+  ASSERT_EQ(backend().command({"ACL", "SETUSER", "carol", "on", ">pw", "~*", "&*", "+@all"}), "+OK\r\n");
+  RedisClient carol = connect();
+  ASSERT_EQ(carol.command({"AUTH", "carol", "pw"}), "+OK\r\n");
+  EXPECT_EQ(clients[0].command({"CLIENT", "KILL", "USER", "carol"}), ":1\r\n");
+  EXPECT_TRUE(carol.wait_closed(5s));
   EXPECT_EQ(clients[3].command({"PING"}), "+PONG\r\n");
   // SKIPME no: the asker goes too, after its reply.
   EXPECT_EQ(clients[0].command({"CLIENT", "KILL", "SKIPME", "no"}), ":2\r\n");
