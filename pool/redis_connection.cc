@@ -163,6 +163,10 @@ rt::Task<bool> RedisConnection::handshake() {
     if (fields[i].value == "version") info.version = fields[i + 1].value;
     if (fields[i].value == "mode") info.mode = fields[i + 1].value;
     if (fields[i].value == "role") info.role = fields[i + 1].value;
+    if (fields[i].value == "id") {
+      const std::string_view id = fields[i + 1].value;
+      std::from_chars(id.data(), id.data() + id.size(), server_id_);
+    }
   }
   in_.consume(hello->size);
   if (key.db != 0) {

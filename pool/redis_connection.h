@@ -62,6 +62,8 @@ class RedisConnection {
   /// The server's own error line when it refused the handshake's HELLO (e.g. "-WRONGPASS ...\r\n"),
   /// else "". An AUTH checked on the backend answers the client with exactly this.
   const std::string& refusal() const noexcept { return refusal_; }
+  /// The server's id of this connection (its CLIENT ID, from the handshake's HELLO); 0 before.
+  int64_t server_id() const noexcept { return server_id_; }
 
   /// Queues `request` (complete RESP wire bytes); its reply goes to `sink`, which the FIFO entry
   /// keeps alive until then. State must be Ready.
@@ -124,6 +126,7 @@ class RedisConnection {
   rt::Clock::time_point last_progress_{};  // last reply bytes, or the idle-to-busy submit (timeouts)
   std::string close_reason_;
   std::string refusal_;   // the server's error reply to HELLO, see refusal()
+  int64_t server_id_ = 0;  // see server_id()
 
   friend class RedisPool;
 };

@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "proxy/metrics.h"
 #include "proxy/mysql/context.h"
+#include "proxy/redis/client_table.h"
 #include "runtime/tcp.h"
 
 namespace corral::proxy {
@@ -22,6 +23,7 @@ struct SharedState {
   std::atomic<uint64_t> clients_refused{0};
   std::atomic<uint64_t> next_client_id{1};
   std::atomic<uint64_t> redis_pools{0};  // live Redis pools (one per distinct key per worker)
+  RedisClientTable redis_clients;  // every Redis client, for CLIENT LIST / KILL / UNBLOCK / TRACKING REDIRECT
   MysqlPinCounters mysql_pins{};  // backend connections pinned to a MySQL session, by reason
   std::atomic<uint64_t> mysql_sha2_fast_auths{0};  // caching_sha2_password logins by scramble only
   std::atomic<uint64_t> mysql_sha2_full_auths{0};  // ... and over the RSA key exchange

@@ -31,7 +31,9 @@ bool same_endpoint(const config::Endpoint& a, const config::Endpoint& b) { retur
 }  // namespace
 
 Worker::Worker(std::size_t index, rt::EventLoop& loop, std::shared_ptr<const LoadedConfig> config, SharedState& shared)
-    : index_(index), loop_(loop), shared_(shared), current_(std::make_unique<Generation>(std::move(config), shared)) {}
+    : index_(index), loop_(loop), shared_(shared), current_(std::make_unique<Generation>(std::move(config), shared)) {
+  shared_.redis_clients.add_worker(loop_);  // before the workers run: the table's slots are then fixed
+}
 
 Worker::~Worker() = default;
 

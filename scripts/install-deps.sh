@@ -25,14 +25,28 @@ packages=(
   chromium
   # bench/: results.py (standard library only)
   python3
+  # tests/clients: real client libraries against corral (redis-py; ioredis and node-redis through npm)
+  python3-redis nodejs
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Debian packages npm apart from nodejs; a nodejs built elsewhere may bring its own.
+command -v npm > /dev/null || missing+=(npm)
+
+# The Node client libraries, exactly as tests/clients/node/package-lock.json pins them.
+node_packages() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/clients/node"
+  if [ ! "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund)
+  fi
+}
 
 if [ ${#missing[@]} -eq 0 ]; then
+  node_packages
   exit 0
 fi
 
@@ -49,3 +63,4 @@ if [ ! -e /usr/sbin/policy-rc.d ] && [ -z "$sudo" ]; then
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+node_packages

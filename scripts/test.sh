@@ -6,7 +6,8 @@
 # 1. scripts/install-deps.sh; shell and docker/ checks
 # 2. release build, then ctest with every label (unit, integration, fuzz corpus replay)
 # 3. subsets of the peers' own test suites (Redis runtest, MariaDB mysql-test-run and client test) against
-#    the release binary, direct and through corral (tests/compat/)
+#    the release binary, direct and through corral (tests/compat/); real client libraries (ioredis,
+#    node-redis, redis-py) against corral (tests/clients/)
 #    and the docker/ checks (scripts/check-docker.sh)
 # 4. asan build (ASan + UBSan), then the whole ctest suite again under the sanitizers
 # 5. fuzz build (clang, libFuzzer, ASan + UBSan): corpus replay, then each fuzzer for
@@ -60,6 +61,8 @@ step_compat() {
   tests/compat/mysql_compat.py --subset --corral build/release/proxy/corral || rc=1
   return "$rc"
 }
+# Real client libraries (ioredis, node-redis, redis-py) against the release binary (tests/clients/run.py).
+step_clients() { tests/clients/run.py --corral build/release/proxy/corral; }
 step_docker_check() { scripts/check-docker.sh build/release/proxy/corral; }
 step_asan_build() { scripts/build.sh asan; }
 step_asan_ctest() { ctest_suite build/asan "$logs/ctest-asan.log"; }
@@ -136,6 +139,7 @@ run_step lint
 run_step release-build deps
 run_step release-ctest release-build
 run_step compat release-build
+run_step clients release-build
 run_step docker-check release-build
 run_step asan-build deps
 run_step asan-ctest asan-build

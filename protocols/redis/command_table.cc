@@ -48,6 +48,12 @@ constexpr CommandInfo unsubscribe(std::string_view name, int arity) {
   return info;
 }
 
+constexpr CommandInfo tracking_with_redirect(std::string_view name, int arity) {
+  CommandInfo info = pinned(name, arity, PinReason::Tracking);
+  info.flags = kRedirects;
+  return info;
+}
+
 constexpr CommandInfo refused(std::string_view name, int arity, std::string_view why) {
   CommandInfo info = row(name, arity, kNone, Disposition::Refused);
   info.refusal = why;
@@ -69,18 +75,8 @@ constexpr TimeoutSpec timeout_at(int index, TimeoutUnit unit) { return {static_c
 // Why each Refused command cannot be made safe behind a proxy that shares backend connections.
 // The text ends up in the client's error: "... is not supported by corral (<why>)".
 
-// CLIENT KILL: by ID, ADDR, USER or SKIPME it can hit corral's own shared connections.
-constexpr std::string_view kWhyKill = "it could close backend connections that other clients share";
-// CLIENT PAUSE: every shared connection stalls; in-flight requests of all clients hit timeouts.
-// (CLIENT UNPAUSE stays allowed: harmless, and it lets an operator undo a pause made elsewhere.)
-constexpr std::string_view kWhyPause = "pausing the server stalls the connections every client shares";
-// CLIENT REPLY OFF/SKIP: the backend stops answering, and replies are matched to clients by order.
-constexpr std::string_view kWhyReply = "replies on a shared connection are matched to clients by order";
-// CLIENT NO-EVICT/NO-TOUCH, READONLY, READWRITE: connection flags would leak to other clients.
+// CLIENT NO-TOUCH, READONLY, READWRITE: connection flags would leak to other clients.
 constexpr std::string_view kWhyConnectionFlag = "it sets a flag on a backend connection that other clients share";
-// CLIENT UNBLOCK: the ids a client sees through corral (CLIENT ID is answered locally) are not
-// backend connection ids, so it would unblock the wrong connection.
-constexpr std::string_view kWhyClientIds = "client ids seen through corral do not name backend connections";
 // SHUTDOWN: takes the backend away from every client of the pool.
 constexpr std::string_view kWhyShutdown = "it stops the backend that every client shares";
 // SYNC, PSYNC, REPLCONF: replication protocol; the connection would stop speaking request/reply.
@@ -118,7 +114,7 @@ constexpr CommandInfo kAclSubcommands[] = {
     shared("acl|save", 2),
     shared("acl|setuser", -3),
     shared("acl|users", 2),
-    shared("acl|whoami", 2),
+    local("acl|whoami", 2, LocalCommand::AclWhoami, kQueuedInMulti),
 };
 
 constexpr CommandInfo kClientSubcommands[] = {
@@ -128,17 +124,18 @@ constexpr CommandInfo kClientSubcommands[] = {
     shared("client|help", 2),
     local("client|id", 2, LocalCommand::ClientId),
     local("client|info", 2, LocalCommand::ClientInfo),
-    refused("client|kill", -3, kWhyKill),
-    shared("client|list", -2),
-    refused("client|no-evict", 3, kWhyConnectionFlag),
+    local("client|kill", -3, LocalCommand::ClientKill, kNamesClients),
+    local("client|list", -2, LocalCommand::ClientList, kNamesClients),
+    local("client|no-evict", 3, LocalCommand::ClientNoEvict),
     refused("client|no-touch", 3, kWhyConnectionFlag),
-    refused("client|pause", -3, kWhyPause),
-    refused("client|reply", 3, kWhyReply),
+    // Pauses the backend server, and with it every client of it, as CLIENT PAUSE does direct.
+    shared("client|pause", -3),
+    local("client|reply", 3, LocalCommand::ClientReply),
     local("client|setinfo", 4, LocalCommand::ClientSetinfo),
     local("client|setname", 3, LocalCommand::ClientSetname),
-    pinned("client|tracking", -3, PinReason::Tracking),
+    tracking_with_redirect("client|tracking", -3),
     shared("client|trackinginfo", 2),
-    refused("client|unblock", -3, kWhyClientIds),
+    local("client|unblock", -3, LocalCommand::ClientUnblock, kNamesClients),
     shared("client|unpause", 2),
 };
 
@@ -411,7 +408,7 @@ constexpr CommandInfo kCommands[] = {
     shared("publish", 3),
     container("pubsub", -2, kPubsubSubcommands),
     unsubscribe("punsubscribe", -1),
-    local("quit", -1, LocalCommand::Quit, kAllowedBeforeAuth | kKeepsConnectionState),
+    local("quit", -1, LocalCommand::Quit, kAllowedBeforeAuth | kKeepsConnectionState | kRunsInMulti),
     shared("randomkey", 1),
     refused("readonly", 1, kWhyConnectionFlag),
     refused("readwrite", 1, kWhyConnectionFlag),
@@ -419,7 +416,7 @@ constexpr CommandInfo kCommands[] = {
     shared("renamenx", 3),
     refused("replconf", -1, kWhyReplication),
     refused("replicaof", 3, kWhyRole),
-    local("reset", 1, LocalCommand::Reset, kChangesPoolKey | kAllowedBeforeAuth | kResetsConnection),
+    local("reset", 1, LocalCommand::Reset, kChangesPoolKey | kAllowedBeforeAuth | kResetsConnection | kRunsInMulti),
     shared("restore", -4),
     refused("restore-asking", -4, kWhyCluster),
     shared("role", 1),
@@ -714,6 +711,15 @@ std::optional<std::size_t> block_option_index(const Request& request) {
   return std::nullopt;  // no STREAMS: a syntax error
 }
 
+std::size_t redirect_index(const Request& request) {
+  for (std::size_t i = 3; i < request.arg_count(); ++i) {
+    const bool more = i + 1 < request.arg_count();
+    if (iequals(request.arg(i), "redirect") && more) return i + 1;
+    if (iequals(request.arg(i), "prefix") && more) ++i;
+  }
+  return 0;
+}
+
 std::optional<TimeoutArg> blocking_timeout(const Route& route_info, const Request& request) {
   const CommandInfo* info = route_info.command;
   if (info == nullptr || route_info.pin_reason != PinReason::Blocking) return std::nullopt;
@@ -754,12 +760,16 @@ void append_arity_error(std::string& out, const CommandInfo& command) {
 }
 
 void append_refusal_error(std::string& out, const CommandInfo& command) {
+  append_refusal_error(out, command, command.refusal);
+}
+
+void append_refusal_error(std::string& out, const CommandInfo& command, std::string_view why) {
   out += "-ERR command '";
   for (char c : command.name) {
     out += c == '|' ? ' ' : (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
   }
   out += "' is not supported by corral (";
-  out += command.refusal;
+  out += why;
   out += ")\r\n";
 }
 

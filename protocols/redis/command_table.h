@@ -40,6 +40,12 @@ enum class LocalCommand : std::uint8_t {
   ClientSetname,
   ClientSetinfo,
   ClientInfo,
+  ClientReply,
+  ClientNoEvict,
+  ClientList,     ///< needs every worker's clients: the session answers it (proxy/redis/client_table.h)
+  ClientKill,     ///< likewise
+  ClientUnblock,  ///< likewise; the unblocking itself is sent to the backend
+  AclWhoami,
   Ping,
   Echo,
   Quit,
@@ -69,6 +75,9 @@ enum CommandFlag : std::uint16_t {
   kKeepsConnectionState = 1 << 4,  ///< Local; relayed, it leaves the connection as its key says (PING ECHO QUIT)
   kUnsubscribe = 1 << 5,        ///< ends subscriptions; the confirmations' counts say how many are left
   kResetsConnection = 1 << 6,   ///< the server answers +RESET and clears the connection's state (RESET)
+  kRunsInMulti = 1 << 7,        ///< Local, runs at once inside MULTI instead of being queued (QUIT RESET)
+  kNamesClients = 1 << 8,       ///< Local, answered from corral's client table (CLIENT LIST KILL UNBLOCK)
+  kRedirects = 1 << 9,          ///< may name a client to send invalidations to (CLIENT TRACKING ... REDIRECT)
 };
 
 /// Unit of a blocking command's timeout argument.
@@ -140,6 +149,11 @@ std::optional<std::size_t> block_option_index(const Request& request);
 /// (SELECT, CLIENT TRACKING, MULTI...) may leave state that only closing the connection removes.
 bool keeps_connection_state(const Route& route);
 
+/// For CLIENT TRACKING: the index of the client id after its REDIRECT option, walking the options
+/// as redis-server's clientCommand does (PREFIX takes a value that may itself read "REDIRECT");
+/// 0 when there is none.
+std::size_t redirect_index(const Request& request);
+
 /// Where a blocking request carries its timeout, and in which unit.
 struct TimeoutArg {
   std::size_t index;
@@ -162,5 +176,7 @@ void append_arity_error(std::string& out, const CommandInfo& command);
 
 /// Appends "-ERR command 'CLIENT KILL' is not supported by corral (<reason>)\r\n".
 void append_refusal_error(std::string& out, const CommandInfo& command);
+/// The same with another reason than the command's own (a command refused only in some state).
+void append_refusal_error(std::string& out, const CommandInfo& command, std::string_view why);
 
 }  // namespace corral::redis

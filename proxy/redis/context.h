@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "protocols/redis/command_table.h"
 #include "protocols/redis/encoder.h"
 #include "proxy/redis/transaction.h"
 
@@ -23,6 +24,9 @@ struct RedisContext {
   int db = 0;                       // SELECTed database
   redis::RespVersion resp = redis::RespVersion::Resp2;
   bool authenticated = false;
+  // auth "backend", no AUTH yet: the client may be the backend URL's user without AUTH, as a client
+  // of redis-server is its default user when that needs no password. The session tries it once.
+  bool implicit_login = false;
   std::string user = "default";     // the user the client authenticated as
   std::string backend_user;         // credentials in the pool key
   std::string backend_password;
@@ -30,6 +34,13 @@ struct RedisContext {
   std::string lib_name;             // CLIENT SETINFO LIB-NAME
   std::string lib_ver;              // CLIENT SETINFO LIB-VER
   RedisTransaction transaction;     // MULTI / WATCH on the pinned connection
+  const redis::CommandInfo* last_command = nullptr;  // cmd= in CLIENT LIST; static table entry
+  std::chrono::steady_clock::time_point last_active = created;  // idle=
+  bool blocked = false;             // waiting for a blocking command's reply (flag b)
+  bool subscribed = false;          // relaying a subscription (flag P, CLIENT LIST TYPE pubsub)
+  bool no_evict = false;            // CLIENT NO-EVICT on (flag e)
+  bool reply_off = false;           // CLIENT REPLY OFF: replies are dropped until CLIENT REPLY ON
+  bool skip_next_reply = false;     // CLIENT REPLY SKIP: the next command's reply is dropped
 };
 
 }  // namespace corral::proxy

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "proxy/redis/client_table.h"
+
 namespace corral::proxy {
 
 namespace {
@@ -39,10 +41,18 @@ void append_bulk_or_null(std::string& out, std::string_view value, bool null, Re
 
 void RedisLocalCommands::init(RedisContext& context) const {
   context.authenticated = listener_.auth == config::AuthMode::None;
+  // A URL with a password says its user needs one: clients must then AUTH themselves.
+  context.implicit_login = listener_.auth == config::AuthMode::Backend && listener_.backend.password.empty();
   context.user = "default";
   context.backend_user = listener_.backend.user;
   context.backend_password = listener_.backend.password;
   context.db = listener_.backend.redis_db;
+}
+
+void RedisLocalCommands::log_in_implicitly(RedisContext& context) const {
+  context.implicit_login = false;
+  context.authenticated = true;
+  context.user = listener_.backend.user.empty() ? std::string("default") : listener_.backend.user;
 }
 
 pool::RedisKey RedisLocalCommands::pool_key(const RedisContext& context) const {
@@ -67,6 +77,7 @@ LocalOutcome RedisLocalCommands::answer(const redis::Request& request, const red
     redis::append_arity_error(out, *route.command);
     return LocalOutcome::Answered;
   }
+  context.last_command = route.command;
   using redis::LocalCommand;
   switch (route.local()) {
     case LocalCommand::Auth: return auth(request, context, out, question, backend_auth_error);
@@ -85,7 +96,23 @@ LocalOutcome RedisLocalCommands::answer(const redis::Request& request, const red
       client_setinfo(request, context, out);
       return LocalOutcome::Answered;
     case LocalCommand::ClientInfo:
-      append_client_info(context, out);
+      append_client_info(request, context, out);
+      return LocalOutcome::Answered;
+    case LocalCommand::ClientReply:
+      client_reply(request, context, out);
+      return LocalOutcome::Answered;
+    case LocalCommand::ClientNoEvict:
+      // corral never evicts a client for its memory: the flag is kept and shown (flags=e), nothing more.
+      if (redis::iequals(request.arg(2), "on") || redis::iequals(request.arg(2), "off")) {
+        context.no_evict = redis::iequals(request.arg(2), "on");
+        out.append(kOk);
+      } else {
+        out.append("-ERR syntax error\r\n");
+      }
+      return LocalOutcome::Answered;
+    case LocalCommand::AclWhoami:
+      // The user this client authenticated as, not the backend connection's (redis-server: c->user).
+      redis::append_bulk(out, context.user);
       return LocalOutcome::Answered;
     case LocalCommand::Ping:
       ping(request, route, out);
@@ -100,6 +127,9 @@ LocalOutcome RedisLocalCommands::answer(const redis::Request& request, const red
       reset(context);
       out.append("+RESET\r\n");
       return LocalOutcome::Answered;
+    case LocalCommand::ClientList:
+    case LocalCommand::ClientKill:
+    case LocalCommand::ClientUnblock:
     case LocalCommand::None:
       break;
   }
@@ -153,14 +183,14 @@ std::string RedisLocalCommands::authenticate(std::string_view user, std::string_
   needs_backend = false;
   switch (listener_.auth) {
     case config::AuthMode::None:
-      // As redis-server with no password on the default user: only "default" exists, any password.
-      if (user != "default") return std::string(kWrongPass);
-      break;
-    case config::AuthMode::Users: {
-      std::string error = check_user(user, password, context);
-      if (!error.empty()) return error;
-      break;
-    }
+      // As redis-server whose default user needs no password: AUTH default <anything> succeeds
+      // and goes back to the URL's credentials; any other user is the backend's to check.
+      if (user == "default") {
+        context.backend_user = listener_.backend.user;
+        context.backend_password = listener_.backend.password;
+        break;
+      }
+      [[fallthrough]];
     case config::AuthMode::Backend:
       if (backend_auth_error == nullptr) {
         question.check_credentials = true;
@@ -173,7 +203,13 @@ std::string RedisLocalCommands::authenticate(std::string_view user, std::string_
       context.backend_user = user == "default" ? std::string() : std::string(user);
       context.backend_password = std::string(password);
       break;
+    case config::AuthMode::Users: {
+      std::string error = check_user(user, password, context);
+      if (!error.empty()) return error;
+      break;
+    }
   }
+  context.implicit_login = false;
   context.authenticated = true;
   context.user = std::string(user);
   return {};
@@ -245,6 +281,18 @@ LocalOutcome RedisLocalCommands::hello(const redis::Request& request, RedisConte
         "same time\r\n");
     return LocalOutcome::Answered;
   }
+  // Credentials first, as redis-server checks them: a client that cannot log in as it is yet learns
+  // the server's version through the pool of the credentials it brings.
+  RedisContext trial = context;
+  if (has_auth) {
+    bool needs_backend = false;
+    const std::string error = authenticate(auth_user, auth_password, trial, question, backend_auth_error, needs_backend);
+    if (needs_backend) return LocalOutcome::NeedsBackend;
+    if (!error.empty()) {
+      out.append(error);
+      return LocalOutcome::Answered;
+    }
+  }
   if (info.version.empty()) {
     question.server_info = true;
     return LocalOutcome::NeedsBackend;
@@ -253,17 +301,7 @@ LocalOutcome RedisLocalCommands::hello(const redis::Request& request, RedisConte
     out.append("-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
     return LocalOutcome::Answered;
   }
-  if (has_auth) {
-    bool needs_backend = false;
-    RedisContext trial = context;
-    const std::string error = authenticate(auth_user, auth_password, trial, question, backend_auth_error, needs_backend);
-    if (needs_backend) return LocalOutcome::NeedsBackend;
-    if (!error.empty()) {
-      out.append(error);
-      return LocalOutcome::Answered;
-    }
-    context = std::move(trial);
-  }
+  context = std::move(trial);
   if (has_setname) context.name = std::string(setname);
   context.resp = resp;
   append_hello_reply(context, info, out);
@@ -340,21 +378,28 @@ void RedisLocalCommands::client_setinfo(const redis::Request& request, RedisCont
   }
 }
 
-void RedisLocalCommands::append_client_info(const RedisContext& context, std::string& out) const {
-  const auto age =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - context.created).count();
-  std::string line = "id=" + std::to_string(context.id) + " addr=" + context.peer + " laddr=" + context.local +
-                     " fd=-1 name=" + context.name + " age=" + std::to_string(age) +
-                     " idle=0 flags=" + (context.transaction.in_multi() ? "x" : "N") + " db=" + std::to_string(context.db) +
-                     " sub=0 psub=0 ssub=0 multi=" + (context.transaction.in_multi() ? "0" : "-1") +
-                     " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r"
-                     " cmd=client|info user=" + context.user +
-                     " redir=-1 resp=" + std::to_string(static_cast<int>(context.resp)) + " lib-name=" +
-                     context.lib_name + " lib-ver=" + context.lib_ver + "\n";
-  // The fields and their order are redis-server 7.2's (rbs/rbp since 7.0: a client parsing them finds
-  // them); buffer sizes are 0 because corral has no per-client query buffer to report.
+void RedisLocalCommands::client_reply(const redis::Request& request, RedisContext& context, std::string& out) {
+  // redis-server's CLIENT REPLY: ON answers +OK; OFF and SKIP answer nothing (the session drops the
+  // replies they silence); SKIP while OFF changes nothing.
+  const std::string_view mode = request.arg(2);
+  if (redis::iequals(mode, "on")) {
+    context.reply_off = false;
+    context.skip_next_reply = false;
+    out.append(kOk);
+  } else if (redis::iequals(mode, "off")) {
+    context.reply_off = true;
+  } else if (redis::iequals(mode, "skip")) {
+    if (!context.reply_off) context.skip_next_reply = true;
+  } else {
+    out.append("-ERR syntax error\r\n");
+  }
+}
+
+void RedisLocalCommands::append_client_info(const redis::Request& request, const RedisContext& context,
+                                            std::string& out) const {
   // redis-server replies with a verbatim string ("txt"), which RESP2 sees as a bulk string.
-  redis::append_verbatim(out, "txt", line, context.resp);
+  redis::append_verbatim(out, "txt", client_line(context, std::chrono::steady_clock::now(), request.size()),
+                         context.resp);
 }
 
 }  // namespace corral::proxy

@@ -51,6 +51,10 @@ class RedisLocalCommands {
                       const pool::RedisServerInfo& info, std::string& out, BackendQuestion& question,
                       const std::string* backend_auth_error = nullptr) const;
 
+  /// The client, which sent no AUTH, is the backend URL's user: the backend accepted that user
+  /// without a password (see RedisContext::implicit_login).
+  void log_in_implicitly(RedisContext& context) const;
+
   /// The pool key for this client's current context.
   pool::RedisKey pool_key(const RedisContext& context) const;
 
@@ -68,13 +72,14 @@ class RedisLocalCommands {
                       std::string& out, BackendQuestion& question) const;
   static void client_setname(const redis::Request& request, RedisContext& context, std::string& out);
   static void client_setinfo(const redis::Request& request, RedisContext& context, std::string& out);
+  static void client_reply(const redis::Request& request, RedisContext& context, std::string& out);
   /// Checks credentials against the config (auth mode "users"). Returns the error line or "".
   std::string check_user(std::string_view user, std::string_view password, RedisContext& context) const;
   /// Applies credentials: returns the error line to send, or "" after authenticating `context`.
   std::string authenticate(std::string_view user, std::string_view password, RedisContext& context,
                            BackendQuestion& question, const std::string* backend_auth_error, bool& needs_backend) const;
   void append_hello_reply(const RedisContext& context, const pool::RedisServerInfo& info, std::string& out) const;
-  void append_client_info(const RedisContext& context, std::string& out) const;
+  void append_client_info(const redis::Request& request, const RedisContext& context, std::string& out) const;
 
   const config::Config& config_;
   const config::Listener& listener_;

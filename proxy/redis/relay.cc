@@ -16,6 +16,13 @@ RelayRequest RelayState::on_request(const redis::Route& route) {
     redis::append_refusal_error(held_reply_, *route.command);
     return RelayRequest::RefuseAtMarker;
   }
+  if (route.has(redis::kNamesClients)) {
+    // Answered from corral's client table, which needs the session; the relayed connection would
+    // answer about backend connections instead.
+    held_reply_.clear();
+    redis::append_refusal_error(held_reply_, *route.command, "not while the connection is subscribed or tracking");
+    return RelayRequest::RefuseAtMarker;
+  }
   if (route.has(redis::kResetsConnection)) {
     awaiting_reset_ = true;
     return RelayRequest::ForwardThenPause;
@@ -24,6 +31,11 @@ RelayRequest RelayState::on_request(const redis::Route& route) {
   // When the marker comes back, the counts say whether any subscription is left.
   if (route.has(redis::kUnsubscribe) && !sticky_) return RelayRequest::ForwardThenMarker;
   return RelayRequest::Forward;
+}
+
+RelayRequest RelayState::refuse(std::string reply) {
+  held_reply_ = std::move(reply);
+  return RelayRequest::RefuseAtMarker;
 }
 
 std::string RelayState::sync_marker(std::string_view token) {
@@ -102,7 +114,18 @@ rt::Task<void> RedisRelay::forward_requests(RedisRelay* self, rt::CancelSource* 
         client.gone = true;
         co_return;
       }
-      const bool go_on = client.request.empty() || self->forward(client.request, encoded);
+      bool go_on = true;
+      if (!client.request.empty()) {
+        const redis::Route route = redis::route(client.request);
+        if (route.has(redis::kRedirects) && redis::redirect_index(client.request) != 0) {
+          // The request stays in client.in meanwhile: this coroutine is its only reader.
+          std::string error;
+          const std::string bytes = co_await self->rewriter_.rewrite(client.request, error);
+          go_on = self->forward_rewritten(route, bytes, std::move(error));
+        } else {
+          go_on = self->forward(client.request, encoded);
+        }
+      }
       client.in.consume(client.request.size());
       if (go_on) continue;
       const bool resumed = co_await self->wait_sync_point(cancel);
@@ -117,6 +140,18 @@ bool RedisRelay::forward(const redis::Request& request, std::string& encoded) {
   const RelayRequest action = state_.on_request(redis::route(request));
   if (action != RelayRequest::RefuseAtMarker) connection_.send_raw(redis::resp_bytes(request, encoded));
   if (action == RelayRequest::RefuseAtMarker || action == RelayRequest::ForwardThenMarker) send_sync_marker();
+  return action == RelayRequest::Forward;
+}
+
+bool RedisRelay::forward_rewritten(const redis::Route& route, std::string_view bytes, std::string error) {
+  if (!error.empty()) {
+    state_.refuse(std::move(error));
+    send_sync_marker();
+    return false;
+  }
+  const RelayRequest action = state_.on_request(route);
+  connection_.send_raw(bytes);
+  if (action == RelayRequest::ForwardThenMarker) send_sync_marker();
   return action == RelayRequest::Forward;
 }
 

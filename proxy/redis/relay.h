@@ -60,6 +60,8 @@ class RelayState {
       : sticky_(reason != redis::PinReason::Subscribe || in_transaction) {}
 
   RelayRequest on_request(const redis::Route& route);
+  /// A request corral answers itself with `reply` instead of sending it: answered at a marker.
+  RelayRequest refuse(std::string reply);
   /// Records the replies that mark the sync point `token` and returns the request to send for it.
   std::string sync_marker(std::string_view token);
   RelayReply on_reply(const redis::Reply& reply);
@@ -86,6 +88,18 @@ class RelayState {
 /// Makes `connection` (pinned by the session) a relay to `owner` and sends the request that starts it.
 void start_relay(pool::RedisConnection& connection, pool::ReplySink& owner, std::string_view request);
 
+/// Rewrites a relayed request that names another corral client (CLIENT TRACKING ... REDIRECT <id>)
+/// into what the backend understands. Lifetime: outlives the relay (the session implements it).
+class RelayRewriter {
+ public:
+  /// The request's bytes to send instead, or "" with `error` set to the reply the client gets.
+  /// Suspends while the client is looked up.
+  virtual rt::Task<std::string> rewrite(const redis::Request& request, std::string& error) = 0;
+
+ protected:
+  ~RelayRewriter() = default;
+};
+
 /// How a relay ended.
 enum class RelayEnd {
   Stopped,  // the client left, the connection closed or the session was stopped: close the connection
@@ -97,8 +111,8 @@ enum class RelayEnd {
 /// Lifetime: `client` and `connection` outlive the relay; the session unpins the connection after run().
 class RedisRelay final : private pool::RelayFilter {
  public:
-  RedisRelay(RedisClient& client, pool::RedisConnection& connection, RelayState state)
-      : client_(client), connection_(connection), state_(std::move(state)) {}
+  RedisRelay(RedisClient& client, pool::RedisConnection& connection, RelayState state, RelayRewriter& rewriter)
+      : client_(client), connection_(connection), state_(std::move(state)), rewriter_(rewriter) {}
   RedisRelay(const RedisRelay&) = delete;
   RedisRelay& operator=(const RedisRelay&) = delete;
 
@@ -110,6 +124,8 @@ class RedisRelay final : private pool::RelayFilter {
   static rt::Task<void> forward_requests(RedisRelay* self, rt::CancelSource* cancel);
   /// Forwards one request; false at a sync point (forwarding pauses until pass() ends it).
   bool forward(const redis::Request& request, std::string& encoded);
+  /// Sends what rewrite() made of a request, or has corral's reply given at a marker; false likewise.
+  bool forward_rewritten(const redis::Route& route, std::string_view bytes, std::string error);
   /// Sends PING <random token>: its reply proves that every reply before it has arrived.
   void send_sync_marker();
   bool pass(const redis::Reply& reply) override;
@@ -121,6 +137,7 @@ class RedisRelay final : private pool::RelayFilter {
   RedisClient& client_;
   pool::RedisConnection& connection_;
   RelayState state_;
+  RelayRewriter& rewriter_;
   rt::CancelSource* sync_wait_ = nullptr;  // ends the request forwarder's pause at a sync point
 };
 

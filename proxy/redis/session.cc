@@ -11,7 +11,14 @@
 // pipelined requests is queued in one go and the backend writer sends it with one write. Everything
 // that must wait (opening a connection, a local reply behind forwarded ones, a pin) takes the slow path,
 // which first waits until every earlier reply arrived, so replies can never overtake each other.
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -20,6 +27,7 @@
 #include "protocols/redis/command_table.h"
 #include "protocols/redis/encoder.h"
 #include "proxy/redis/client.h"
+#include "proxy/redis/client_table.h"
 #include "proxy/redis/context.h"
 #include "proxy/redis/frontend.h"
 #include "proxy/redis/local_commands.h"
@@ -35,9 +43,24 @@ namespace {
 /// A writing buffer larger than this is freed after use instead of kept for an idle client.
 constexpr std::size_t kKeepWritingCapacity = 64 * 1024;
 
+/// True for the commands answered from every worker's clients (client_table.h).
+bool names_clients(const redis::Route& route) { return route.has(redis::kNamesClients); }
+
+ClientType client_type_of(const RedisContext& context) {
+  return context.subscribed ? ClientType::Pubsub : ClientType::Normal;
+}
+
+std::optional<long long> parse_id(std::string_view text) {
+  long long value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
 /// Serves one client of a Redis listener. Not thread-safe: lives on its worker's loop.
-/// Lifetime: `frontend` outlives the session (the worker joins its sessions first).
-class RedisSession final {
+/// Lifetime: `frontend` outlives the session (the worker joins its sessions first); the session is in
+/// the process's client table (RedisClientEntry) from its construction to its destruction.
+class RedisSession final : private RedisClientEntry, private RelayRewriter {
  public:
   RedisSession(rt::TcpStream client, RedisFrontend& frontend);
   RedisSession(const RedisSession&) = delete;
@@ -58,6 +81,28 @@ class RedisSession final {
   };
 
   Step handle(const redis::Request& request);
+  /// Handles a request whose reply CLIENT REPLY OFF/SKIP silences: it is dropped once it arrived.
+  rt::Task<Step> handle_silenced(const redis::Request& request);
+  /// Waits for every outstanding reply and drops them with what else is unwritten. False: closing.
+  rt::Task<bool> drop_replies();
+  /// auth "backend": logs the client in as the backend URL's user if the backend takes that user
+  /// without a password. False when the backend could not say (the error is the reply).
+  rt::Task<bool> try_implicit_login();
+  /// CLIENT LIST / KILL / UNBLOCK over every worker's clients of this listener.
+  rt::Task<Step> handle_client_table(const redis::Request& request);
+  rt::Task<Step> client_list(const redis::Request& request);
+  rt::Task<Step> client_kill(const redis::Request& request);
+  rt::Task<Step> client_unblock(const redis::Request& request);
+  /// CLIENT TRACKING ... REDIRECT <corral id>: the request with the backend connection id of the
+  /// target's push connection instead, or "" with `error` set to the reply that says why not.
+  rt::Task<std::string> rewrite(const redis::Request& request, std::string& error) override;
+  /// Sends `bytes` (a whole request) like a Shared request: on the pinned or a shared connection.
+  rt::Task<void> submit_shared(std::string bytes);
+  /// Sends `request` on a shared connection of the client's pool and returns the server's reply for
+  /// corral's own use (the client never sees it); nullopt when no connection could be had or the
+  /// session was cancelled.
+  rt::Task<std::optional<std::string>> ask_backend(std::string request);
+
   rt::Task<Step> handle_slow(const redis::Request& request);
   rt::Task<Step> handle_local(const redis::Request& request);
   rt::Task<Step> handle_shared(const redis::Request& request);
@@ -87,6 +132,13 @@ class RedisSession final {
   void release_pinned(bool clean);
   void reply_error(std::string_view error_line) { client_.sink->append_local(error_line); }
 
+  // RedisClientEntry
+  const RedisContext& context() const override { return context_; }
+  const config::Listener& listener() const override { return *env_.listener; }
+  void kill() override;
+  std::optional<int64_t> blocked_on() const override;
+  std::optional<int64_t> keep_push_connection() override;
+
   RedisClient client_;
   const ListenerEnv& env_;
   pool::RedisPools& pools_;
@@ -100,6 +152,9 @@ class RedisSession final {
   pool::RedisConnection* last_shared_ = nullptr;
   pool::RedisPoolRef pinned_pool_;                   // the pool pinned_ came from
   pool::RedisConnection* pinned_ = nullptr;          // dedicated connection while state needs one
+  bool relay_silenced_ = false;                      // the relay began with CLIENT REPLY OFF/SKIP
+  bool relaying_ = false;                            // in relay(): pinned_ gets the client's pushes
+  bool keep_pinned_ = false;                         // another client's redirect names pinned_: never reuse it
 };
 
 
@@ -112,9 +167,11 @@ RedisSession::RedisSession(rt::TcpStream client, RedisFrontend& frontend)
   context_.peer = client_.stream.peer_address().to_string();
   context_.local = client_.stream.local_address().to_string();
   local_.init(context_);
+  env_.shared->redis_clients.add(*env_.loop, context_.id, *this);
 }
 
 RedisSession::~RedisSession() {
+  env_.shared->redis_clients.remove(*env_.loop, context_.id);
   // Before the sink goes (with client_): a pinned connection's owner is the sink.
   if (pinned_ != nullptr) release_pinned(false);
 }
@@ -131,8 +188,13 @@ rt::Task<void> RedisSession::run() {
         co_await client_.flush();
         co_return;
       }
-      Step step = handle(client_.request);
-      if (step == Step::Slow) step = co_await handle_slow(client_.request);
+      Step step = Step::Next;
+      if (context_.reply_off || context_.skip_next_reply) {
+        step = co_await handle_silenced(client_.request);
+      } else {
+        step = handle(client_.request);
+        if (step == Step::Slow) step = co_await handle_slow(client_.request);
+      }
       client_.in.consume(client_.request.size());
       if (step == Step::Close) {
         co_await client_.flush();
@@ -170,6 +232,9 @@ rt::Task<void> RedisSession::run() {
 RedisSession::Step RedisSession::handle(const redis::Request& request) {
   if (request.empty()) return Step::Next;
   route_ = redis::route(request);
+  context_.last_command = route_.command;
+  context_.last_active = env_.loop->now();
+  if (context_.implicit_login && !context_.authenticated) return Step::Slow;
   const bool nothing_pending = client_.sink->outstanding() == 0;
   Step step = Step::Next;
   if (answer_without_backend(step)) return nothing_pending ? step : Step::Slow;
@@ -236,6 +301,10 @@ rt::Task<RedisSession::Step> RedisSession::handle_slow(const redis::Request& req
   // Whatever comes next must not overtake replies still on their way.
   const auto flushed = co_await client_.flush();
   if (!flushed) co_return Step::Close;
+  if (context_.implicit_login && !context_.authenticated) {
+    const bool verdict = co_await try_implicit_login();
+    if (!verdict) co_return Step::Next;
+  }
   Step step = Step::Next;
   if (answer_without_backend(step)) co_return step;
   switch (route_.disposition) {
@@ -247,13 +316,61 @@ rt::Task<RedisSession::Step> RedisSession::handle_slow(const redis::Request& req
   co_return Step::Next;
 }
 
+rt::Task<bool> RedisSession::try_implicit_login() {
+  // The unauthenticated client's pool key has the URL's user and no password: if the backend opens
+  // a connection for it, that user needs no AUTH.
+  const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+  pool::Acquired acquired = co_await shared_pool().shared(deadline, &client_.cancel);
+  if (acquired.connection != nullptr) {
+    local_.log_in_implicitly(context_);
+    co_return true;
+  }
+  if (acquired.refusal.empty()) {
+    // No verdict (backend down, pool exhausted): say why; the next command tries again.
+    reply_error(acquired.error);
+    co_return false;
+  }
+  context_.implicit_login = false;  // the server wants a password: NOAUTH, as it would say itself
+  co_return true;
+}
+
+rt::Task<RedisSession::Step> RedisSession::handle_silenced(const redis::Request& request) {
+  // What is unwritten now belongs to earlier requests: written first, so that dropping output
+  // afterwards drops this request's reply only.
+  const bool flushed = co_await client_.flush();
+  if (!flushed) co_return Step::Close;
+  const redis::Route own = redis::route(request);
+  // On the server CLIENT REPLY and RESET clear OFF/SKIP before they answer: their reply is their own.
+  const bool silenced = !request.empty() && own.local() != redis::LocalCommand::ClientReply &&
+                        !own.has(redis::kResetsConnection);
+  Step step = handle(request);
+  if (step == Step::Slow) step = co_await handle_slow(request);
+  if (silenced) context_.skip_next_reply = false;  // after handle_pinned() saw it
+  // A relay started with the backend's own CLIENT REPLY (handle_pinned): pushes still get through.
+  if (!silenced || step == Step::Relay) co_return step;
+  const bool dropped = co_await drop_replies();
+  co_return dropped ? step : Step::Close;
+}
+
+rt::Task<bool> RedisSession::drop_replies() {
+  for (;;) {
+    client_.sink->take_output(client_.writing);
+    client_.writing.clear();
+    if (client_.sink->overflowed()) co_return false;
+    if (client_.sink->outstanding() == 0) co_return true;
+    const bool woken = co_await client_.sink->wait(rt::Deadline::never(), &client_.cancel);
+    if (!woken) co_return false;
+  }
+}
+
 rt::Task<RedisSession::Step> RedisSession::handle_local(const redis::Request& request) {
-  if (context_.transaction.in_multi()) {
+  if (context_.transaction.in_multi() && !route_.has(redis::kRunsInMulti)) {
     // SELECT, AUTH, HELLO, CLIENT... inside MULTI would change the dedicated connection behind corral's back.
     reply_error("-ERR corral: this command is not supported inside MULTI\r\n");
     context_.transaction.rejected();
     co_return Step::Next;
   }
+  if (names_clients(route_)) co_return co_await handle_client_table(request);
   const pool::RedisKey before = local_.pool_key(context_);
   std::string auth_verdict;
   const std::string* verdict = nullptr;
@@ -296,7 +413,9 @@ RedisSession::Step RedisSession::answer_local_now(const redis::Request& request)
   // Nothing is pending, so a local reply cannot overtake one: answer without leaving the fast path
   // unless the answer needs the backend (then handle_local asks it). AUTH, HELLO, SELECT and RESET
   // may move the client to another pool: they take the slow path.
-  if (context_.transaction.in_multi() || route_.has(redis::kChangesPoolKey)) return Step::Slow;
+  if (context_.transaction.in_multi() || route_.has(redis::kChangesPoolKey) || names_clients(route_)) {
+    return Step::Slow;
+  }
   BackendQuestion question;
   scratch_.clear();
   const LocalOutcome outcome = local_.answer(request, route_, context_, shared_pool().server_info(), scratch_, question);
@@ -307,9 +426,11 @@ RedisSession::Step RedisSession::answer_local_now(const redis::Request& request)
 
 RedisSession::Step RedisSession::finish_local(LocalOutcome outcome, const pool::RedisKey& key_before) {
   client_.sink->append_local(scratch_);
-  if (!(local_.pool_key(context_) == key_before)) {
-    forget_shared_pool();
-    if (pinned_ != nullptr) release_pinned(false);  // RESET: the dedicated state ends with it
+  if (!(local_.pool_key(context_) == key_before)) forget_shared_pool();
+  // RESET ends MULTI and WATCH with the dedicated connection that holds them, even when the pool
+  // key stays; closing it discards the queued transaction on the backend.
+  if (pinned_ != nullptr && (route_.has(redis::kResetsConnection) || !(local_.pool_key(context_) == key_before))) {
+    release_pinned(false);
   }
   return outcome == LocalOutcome::Close ? Step::Close : Step::Next;
 }
@@ -335,6 +456,15 @@ rt::Task<RedisSession::Step> RedisSession::handle_shared(const redis::Request& r
 }
 
 rt::Task<RedisSession::Step> RedisSession::handle_pinned(const redis::Request& request) {
+  std::string redirected;
+  if (route_.has(redis::kRedirects) && redis::redirect_index(request) != 0) {
+    std::string error;
+    redirected = co_await rewrite(request, error);
+    if (redirected.empty()) {
+      reply_error(error);
+      co_return Step::Next;
+    }
+  }
   const bool had_pin = pinned_ != nullptr;
   if (!had_pin) {
     const bool pinned = co_await pin();
@@ -345,9 +475,17 @@ rt::Task<RedisSession::Step> RedisSession::handle_pinned(const redis::Request& r
     case redis::PinReason::Blocking: co_return co_await handle_blocking(request);
     case redis::PinReason::Subscribe:
     case redis::PinReason::Monitor:
-    case redis::PinReason::Tracking:
-      start_relay(*pinned_, *client_.sink, redis::resp_bytes(request, scratch_));
+    case redis::PinReason::Tracking: {
+      std::string start;
+      // A silenced client's relay silences on the backend: the server then still sends the pushes
+      // (RESP3 messages, invalidations) as it would to the client itself.
+      if (context_.reply_off) redis::encode_command(start, {"CLIENT", "REPLY", "OFF"});
+      if (context_.skip_next_reply) redis::encode_command(start, {"CLIENT", "REPLY", "SKIP"});
+      relay_silenced_ = context_.reply_off || context_.skip_next_reply;
+      start.append(redirected.empty() ? redis::resp_bytes(request, scratch_) : std::string_view(redirected));
+      start_relay(*pinned_, *client_.sink, start);
       co_return Step::Relay;
+    }
     case redis::PinReason::None:
       break;
   }
@@ -379,12 +517,14 @@ rt::Task<RedisSession::Step> RedisSession::handle_blocking(const redis::Request&
   // long as it asked to, and wait_blocking_reply() bounds it with the command's own timeout.
   pinned_->set_owner(client_.sink.get());
   forward(*pinned_, request);
+  context_.blocked = true;  // CLIENT UNBLOCK may find it now
   rt::Deadline deadline = rt::Deadline::never();
   if (auto timeout = redis::blocking_timeout(route_, request)) {
     const auto ms = redis::parse_timeout_ms(request.arg(timeout->index), timeout->unit);
     if (ms && *ms > 0) deadline = rt::Deadline::after(std::chrono::milliseconds(*ms) + env_.config->pool.operation_timeout);
   }
   const bool answered = co_await wait_blocking_reply(deadline);
+  context_.blocked = false;
   if (!answered) {
     // Client gone, or no reply in time: the connection may still be blocked, so it is closed.
     release_pinned(false);
@@ -448,10 +588,20 @@ rt::Task<void> RedisSession::watch_client(RedisSession* self, rt::CancelSource* 
 }
 
 rt::Task<bool> RedisSession::relay() {
-  RedisRelay relay(client_, *pinned_, RelayState(route_.pin_reason, context_.transaction.active()));
+  // CLIENT REPLY sent to the backend (handle_pinned) is state only closing the connection removes,
+  // like a transaction's: the relay is then sticky.
+  const bool sticky_state = context_.transaction.active() || relay_silenced_;
+  RedisRelay relay(client_, *pinned_, RelayState(route_.pin_reason, sticky_state), *this);
+  relaying_ = true;
+  context_.subscribed = route_.pin_reason == redis::PinReason::Subscribe;
   const RelayEnd end = co_await relay.run();
+  relaying_ = false;
+  context_.subscribed = false;
+  const bool keep = std::exchange(keep_pinned_, false);
   if (end == RelayEnd::Leave) {
-    release_pinned(true);  // nothing in flight, no subscription left: as good as new
+    // Nothing in flight, no subscription left: as good as new, unless a redirect names it (closing
+    // it then tells the redirecting clients, as the server does when the target leaves).
+    release_pinned(!keep);
     co_return true;
   }
   // After RESET the connection is in db 0, RESP2, default user: no longer what its pool key says.
@@ -460,6 +610,262 @@ rt::Task<bool> RedisSession::relay() {
   local_.reset(context_);
   forget_shared_pool();
   co_return true;
+}
+
+rt::Task<RedisSession::Step> RedisSession::handle_client_table(const redis::Request& request) {
+  switch (route_.local()) {
+    case redis::LocalCommand::ClientList: co_return co_await client_list(request);
+    case redis::LocalCommand::ClientKill: co_return co_await client_kill(request);
+    case redis::LocalCommand::ClientUnblock: co_return co_await client_unblock(request);
+    default: break;
+  }
+  co_return Step::Next;
+}
+
+rt::Task<RedisSession::Step> RedisSession::client_list(const redis::Request& request) {
+  auto parsed = parse_client_list(request);
+  if (const auto* error = std::get_if<std::string>(&parsed)) {
+    reply_error(*error);
+    co_return Step::Next;
+  }
+  const ClientFilter filter = std::get<ClientFilter>(std::move(parsed));
+  const config::Listener* listener = env_.listener;
+  const uint64_t asker = context_.id;
+  const std::size_t qbuf = request.size();
+  ClientVisitor visitor = [filter, listener, asker, qbuf](const RedisClientMap& clients) {
+    ClientVisit visit;
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& [id, entry] : clients) {
+      const RedisContext& client = entry->context();
+      if (&entry->listener() != listener || !client_matches(filter, client, client_type_of(client), 0)) continue;
+      visit.lines.emplace_back(id, client_line(client, now, id == asker ? qbuf : 0));
+    }
+    return visit;
+  };
+  const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+  auto visits = co_await env_.shared->redis_clients.visit_all(std::move(visitor), deadline, &client_.cancel);
+  if (!visits) {
+    reply_error("-ERR corral: a worker did not answer in time\r\n");
+    co_return Step::Next;
+  }
+  std::vector<std::pair<uint64_t, std::string>> lines;
+  for (auto& visit : *visits) std::move(visit.lines.begin(), visit.lines.end(), std::back_inserter(lines));
+  // In id order, or in the order CLIENT LIST ID named them (as redis-server lists them).
+  auto rank = [&filter](uint64_t id) {
+    const auto at = std::find(filter.ids.begin(), filter.ids.end(), id);
+    return at == filter.ids.end() ? id : static_cast<uint64_t>(at - filter.ids.begin());
+  };
+  std::sort(lines.begin(), lines.end(), [&](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
+  std::string text;
+  for (const auto& line : lines) text += line.second;
+  scratch_.clear();
+  redis::append_verbatim(scratch_, "txt", text, context_.resp);
+  client_.sink->append_local(scratch_);
+  co_return Step::Next;
+}
+
+rt::Task<RedisSession::Step> RedisSession::client_kill(const redis::Request& request) {
+  auto parsed = parse_client_kill(request);
+  if (const auto* error = std::get_if<std::string>(&parsed)) {
+    reply_error(*error);
+    co_return Step::Next;
+  }
+  const ClientFilter filter = std::get<ClientFilter>(std::move(parsed));
+  if (filter.user) {
+    // The server refuses a user its ACL does not know; corral asks it (a nil reply: no such user).
+    std::string question;
+    redis::encode_command(question, {"ACL", "GETUSER", std::string_view(*filter.user)});
+    const std::optional<std::string> user = co_await ask_backend(std::move(question));
+    if (user && (*user == "$-1\r\n" || *user == "*-1\r\n" || *user == "_\r\n")) {
+      reply_error("-ERR No such user '" + *filter.user + "'\r\n");
+      co_return Step::Next;
+    }
+  }
+  const config::Listener* listener = env_.listener;
+  const uint64_t asker = context_.id;
+  ClientVisitor visitor = [filter, listener, asker](const RedisClientMap& clients) {
+    ClientVisit visit;
+    std::vector<RedisClientEntry*> doomed;  // killed after the walk: nothing leaves the map during it
+    for (const auto& [id, entry] : clients) {
+      const RedisContext& client = entry->context();
+      if (&entry->listener() != listener || !client_matches(filter, client, client_type_of(client), asker)) continue;
+      ++visit.count;
+      if (id == asker) {
+        visit.asker_found = true;  // closed by its own session, after this reply
+      } else {
+        doomed.push_back(entry);
+      }
+    }
+    for (RedisClientEntry* entry : doomed) entry->kill();
+    return visit;
+  };
+  const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+  auto visits = co_await env_.shared->redis_clients.visit_all(std::move(visitor), deadline, &client_.cancel);
+  if (!visits) {
+    reply_error("-ERR corral: a worker did not answer in time\r\n");
+    co_return Step::Next;
+  }
+  int64_t killed = 0;
+  bool kill_me = false;
+  for (const auto& visit : *visits) {
+    killed += visit.count;
+    kill_me = kill_me || visit.asker_found;
+  }
+  scratch_.clear();
+  if (filter.old_style) {
+    scratch_ = killed == 0 ? "-ERR No such client\r\n" : "+OK\r\n";
+  } else {
+    redis::append_integer(scratch_, killed);
+  }
+  client_.sink->append_local(scratch_);
+  co_return kill_me ? Step::Close : Step::Next;
+}
+
+rt::Task<RedisSession::Step> RedisSession::client_unblock(const redis::Request& request) {
+  if (request.arg_count() > 4) {
+    // The server's own "unknown subcommand or wrong number of arguments" wording.
+    co_await submit_shared(std::string(redis::resp_bytes(request, scratch_)));
+    co_return Step::Next;
+  }
+  const bool with_reason = request.arg_count() == 4;
+  if (with_reason && !redis::iequals(request.arg(3), "timeout") && !redis::iequals(request.arg(3), "error")) {
+    reply_error("-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n");
+    co_return Step::Next;
+  }
+  const auto id = parse_id(request.arg(2));
+  if (!id) {
+    reply_error("-ERR value is not an integer or out of range\r\n");
+    co_return Step::Next;
+  }
+  const config::Listener* listener = env_.listener;
+  const auto target = static_cast<uint64_t>(*id);
+  ClientVisitor visitor = [listener, target](const RedisClientMap& clients) {
+    ClientVisit visit;
+    const auto found = clients.find(target);
+    if (found != clients.end() && &found->second->listener() == listener) visit.backend_id = found->second->blocked_on();
+    return visit;
+  };
+  const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+  auto visits = co_await env_.shared->redis_clients.visit_all(std::move(visitor), deadline, &client_.cancel);
+  std::optional<int64_t> backend_id;
+  if (visits) {
+    for (const auto& visit : *visits) {
+      if (visit.backend_id) backend_id = visit.backend_id;
+    }
+  }
+  if (!backend_id) {
+    client_.sink->append_local(":0\r\n");  // no such client, or not blocked: as the server answers
+    co_return Step::Next;
+  }
+  // The server unblocks the connection the client waits on; the client's session then relays the
+  // reply (nil, or the UNBLOCKED error) as it would any other.
+  std::string unblock;
+  const std::string backend = std::to_string(*backend_id);
+  if (with_reason) {
+    redis::encode_command(unblock, {"CLIENT", "UNBLOCK", std::string_view(backend), request.arg(3)});
+  } else {
+    redis::encode_command(unblock, {"CLIENT", "UNBLOCK", std::string_view(backend)});
+  }
+  co_await submit_shared(std::move(unblock));
+  co_return Step::Next;
+}
+
+rt::Task<std::string> RedisSession::rewrite(const redis::Request& request, std::string& error) {
+  const std::size_t index = redis::redirect_index(request);
+  const auto id = parse_id(request.arg(index));
+  if (!id) co_return std::string(redis::resp_bytes(request, scratch_));  // the server words the error
+  const config::Listener* listener = env_.listener;
+  const auto target = static_cast<uint64_t>(*id);
+  ClientVisitor visitor = [listener, target](const RedisClientMap& clients) {
+    ClientVisit visit;
+    const auto found = clients.find(target);
+    if (found != clients.end() && &found->second->listener() == listener) {
+      visit.count = 1;
+      visit.backend_id = found->second->keep_push_connection();
+    }
+    return visit;
+  };
+  const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+  auto visits = co_await env_.shared->redis_clients.visit_all(std::move(visitor), deadline, &client_.cancel);
+  std::optional<int64_t> backend_id;
+  bool exists = false;
+  if (visits) {
+    for (const auto& visit : *visits) {
+      exists = exists || visit.count > 0;
+      if (visit.backend_id) backend_id = visit.backend_id;
+    }
+  }
+  if (!exists) {
+    error = "-ERR The client ID you want redirect to does not exist.\r\n";
+    co_return std::string();
+  }
+  if (!backend_id) {
+    // Invalidations follow a backend connection: the target needs one of its own for corral to name.
+    error =
+        "-ERR corral: the client to redirect to has no connection of its own yet; it must subscribe "
+        "(SUBSCRIBE __redis__:invalidate) or turn tracking on first\r\n";
+    co_return std::string();
+  }
+  std::vector<std::string> args;
+  for (std::size_t i = 0; i < request.arg_count(); ++i) args.emplace_back(request.arg(i));
+  args[index] = std::to_string(*backend_id);
+  std::string rewritten;
+  for (const auto& arg : args) rewritten += "$" + std::to_string(arg.size()) + "\r\n" + arg + "\r\n";
+  co_return "*" + std::to_string(args.size()) + "\r\n" + rewritten;
+}
+
+rt::Task<void> RedisSession::submit_shared(std::string bytes) {
+  pool::RedisConnection* connection = pinned_ != nullptr ? pinned_ : shared_pool().ready_shared();
+  if (connection == nullptr) {
+    const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+    pool::Acquired acquired = co_await shared_pool().shared(deadline, &client_.cancel);
+    if (acquired.connection == nullptr) {
+      reply_error(acquired.error);
+      co_return;
+    }
+    connection = acquired.connection;
+  }
+  connection->submit(bytes, *client_.sink);
+  if (connection != pinned_) last_shared_ = connection;
+}
+
+rt::Task<std::optional<std::string>> RedisSession::ask_backend(std::string request) {
+  pool::RedisConnection* connection = shared_pool().ready_shared();
+  if (connection == nullptr) {
+    const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+    pool::Acquired acquired = co_await shared_pool().shared(deadline, &client_.cancel);
+    if (acquired.connection == nullptr) co_return std::nullopt;
+    connection = acquired.connection;
+  }
+  // A sink of its own: the reply must not reach the client. The FIFO entry keeps it alive if the
+  // session goes first.
+  pool::ReplySinkRef sink = pool::make_reply_sink(SIZE_MAX, env_.config->client.output_buffer_limit);
+  connection->submit(request, *sink);
+  while (sink->outstanding() > 0) {
+    const bool woken = co_await sink->wait(rt::Deadline::never(), &client_.cancel);
+    if (!woken) co_return std::nullopt;
+  }
+  std::string reply;
+  sink->take_output(reply);
+  co_return reply;
+}
+
+void RedisSession::kill() {
+  // Every wait of the session ends: socket reads and writes fail once it is shut down (the idle wait
+  // included), and the cancel source ends waits for the backend.
+  ::shutdown(client_.stream.fd(), SHUT_RDWR);
+  client_.cancel.cancel();
+}
+
+std::optional<int64_t> RedisSession::blocked_on() const {
+  if (!context_.blocked || pinned_ == nullptr || pinned_->server_id() <= 0) return std::nullopt;
+  return pinned_->server_id();
+}
+
+std::optional<int64_t> RedisSession::keep_push_connection() {
+  if (!relaying_ || pinned_ == nullptr || pinned_->server_id() <= 0) return std::nullopt;
+  keep_pinned_ = true;
+  return pinned_->server_id();
 }
 
 void RedisSession::forward(pool::RedisConnection& connection, const redis::Request& request) {

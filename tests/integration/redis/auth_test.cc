@@ -14,7 +14,8 @@ constexpr std::string_view kWrongPass = "-WRONGPASS invalid username-password pa
 class BackendAuth : public RedisPathTest {
  protected:
   void SetUp() override {
-    start_backend();
+    // The default user needs a password, so a client without AUTH gets NOAUTH (as it would direct).
+    start_backend({.extra_args = {"--requirepass", "defaultpw"}});
     ASSERT_EQ(backend().command({"ACL", "SETUSER", "alice", "on", ">pw", "~*", "&*", "+@all"}), "+OK\r\n");
     start_proxy({.auth = "backend"});
   }
@@ -68,7 +69,8 @@ TEST_F(BackendAuth, WrongPasswordGetsTheServersOwnError) {
 class BackendAuthPools : public RedisPathTest {
  protected:
   void SetUp() override {
-    start_backend();
+    // The default user needs a password, so a client without AUTH gets NOAUTH (as it would direct).
+    start_backend({.extra_args = {"--requirepass", "defaultpw"}});
     ASSERT_EQ(backend().command({"ACL", "SETUSER", "alice", "on", ">pw", "~*", "&*", "+@all"}), "+OK\r\n");
     admin_port_ = pick_free_port();
     start_proxy({.auth = "backend", .server_toml = "admin = \"127.0.0.1:" + std::to_string(admin_port_) + "\"\n"});

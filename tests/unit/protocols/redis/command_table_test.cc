@@ -167,7 +167,7 @@ TEST(RedisCommandTable, RefusedCommandsSayWhy) {
     EXPECT_EQ(info->disposition, Disposition::Refused) << name;
     EXPECT_FALSE(info->refusal.empty()) << name;
   }
-  for (std::string_view sub : {"kill", "pause", "reply", "no-evict", "no-touch", "unblock"}) {
+  for (std::string_view sub : {"no-touch"}) {
     const CommandInfo* info = find_subcommand(*find_command("client"), sub);
     EXPECT_EQ(info->disposition, Disposition::Refused) << sub;
   }
@@ -177,10 +177,23 @@ TEST(RedisCommandTable, RefusedCommandsSayWhy) {
     EXPECT_EQ(sub.disposition, Disposition::Refused) << sub.name;
   }
   std::string out;
-  append_refusal_error(out, *route_of({"client", "kill", "1.2.3.4:5"}).command);
+  append_refusal_error(out, *route_of({"client", "no-touch", "on"}).command);
   EXPECT_EQ(out,
-            "-ERR command 'CLIENT KILL' is not supported by corral "
-            "(it could close backend connections that other clients share)\r\n");
+            "-ERR command 'CLIENT NO-TOUCH' is not supported by corral "
+            "(it sets a flag on a backend connection that other clients share)\r\n");
+}
+
+TEST(RedisCommandTable, ClientReplyAndWhoamiAreAnsweredFromTheClientsContext) {
+  EXPECT_EQ(route_of({"CLIENT", "REPLY", "OFF"}).local(), LocalCommand::ClientReply);
+  EXPECT_EQ(route_of({"acl", "whoami"}).local(), LocalCommand::AclWhoami);
+  // Commands that name corral's clients, answered from its client table.
+  EXPECT_EQ(route_of({"CLIENT", "LIST"}).local(), LocalCommand::ClientList);
+  EXPECT_EQ(route_of({"CLIENT", "KILL", "ID", "3"}).local(), LocalCommand::ClientKill);
+  EXPECT_EQ(route_of({"CLIENT", "UNBLOCK", "3"}).local(), LocalCommand::ClientUnblock);
+  // Inside MULTI redis-server runs QUIT and RESET at once instead of queueing them.
+  EXPECT_TRUE(route_of({"RESET"}).has(kRunsInMulti));
+  EXPECT_TRUE(route_of({"QUIT"}).has(kRunsInMulti));
+  EXPECT_FALSE(route_of({"SELECT", "1"}).has(kRunsInMulti));
 }
 
 TEST(RedisCommandTable, EverythingElseIsShared) {
@@ -188,7 +201,7 @@ TEST(RedisCommandTable, EverythingElseIsShared) {
                                 "xadd", "info", "time", "save", "restore"}) {
     EXPECT_EQ(find_command(name)->disposition, Disposition::Shared) << name;
   }
-  EXPECT_EQ(route_of({"CLIENT", "LIST"}).disposition, Disposition::Shared);
+  EXPECT_EQ(route_of({"CLIENT", "PAUSE", "100"}).disposition, Disposition::Shared);
   EXPECT_EQ(route_of({"CLIENT", "UNPAUSE"}).disposition, Disposition::Shared);
   EXPECT_EQ(route_of({"CONFIG", "GET", "maxmemory"}).disposition, Disposition::Shared);
   EXPECT_EQ(route_of({"SCRIPT", "LOAD", "return 1"}).disposition, Disposition::Shared);
@@ -267,10 +280,21 @@ TEST(RedisCommandTable, FlagsMarkExactlyTheirCommands) {
   EXPECT_EQ(flagged(kBlockOption), (Names{"xread", "xreadgroup"}));
   EXPECT_EQ(flagged(kChangesPoolKey), (Names{"auth", "hello", "reset", "select"}));
   EXPECT_EQ(flagged(kAllowedBeforeAuth), (Names{"auth", "hello", "quit", "reset"}));
-  EXPECT_EQ(flagged(kQueuedInMulti), (Names{"echo", "ping"}));
+  EXPECT_EQ(flagged(kQueuedInMulti), (Names{"acl|whoami", "echo", "ping"}));
   EXPECT_EQ(flagged(kKeepsConnectionState), (Names{"echo", "ping", "quit"}));
   EXPECT_EQ(flagged(kUnsubscribe), (Names{"punsubscribe", "sunsubscribe", "unsubscribe"}));
   EXPECT_EQ(flagged(kResetsConnection), (Names{"reset"}));
+  EXPECT_EQ(flagged(kRunsInMulti), (Names{"quit", "reset"}));
+  EXPECT_EQ(flagged(kNamesClients), (Names{"client|kill", "client|list", "client|unblock"}));
+  EXPECT_EQ(flagged(kRedirects), (Names{"client|tracking"}));
+}
+
+TEST(RedisCommandTable, TrackingRedirectIdIsFoundPastPrefixes) {
+  EXPECT_EQ(redirect_index(*Req({"CLIENT", "TRACKING", "on", "REDIRECT", "7"})), 4u);
+  EXPECT_EQ(redirect_index(*Req({"CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "redirect", "redirect", "9"})), 7u);
+  EXPECT_EQ(redirect_index(*Req({"CLIENT", "TRACKING", "on", "PREFIX", "redirect"})), 0u);
+  EXPECT_EQ(redirect_index(*Req({"CLIENT", "TRACKING", "on", "REDIRECT"})), 0u);
+  EXPECT_EQ(redirect_index(*Req({"CLIENT", "TRACKING", "off"})), 0u);
 }
 
 TEST(RedisCommandTable, RoutesAnswerFlagsInAnyCase) {
@@ -292,6 +316,12 @@ TEST(RedisCommandTable, EveryLocalCommandNamesItsHandler) {
       {{"CLIENT", "SETNAME", "n"}, LocalCommand::ClientSetname},
       {{"CLIENT", "SETINFO", "LIB-NAME", "x"}, LocalCommand::ClientSetinfo},
       {{"CLIENT", "INFO"}, LocalCommand::ClientInfo},
+      {{"CLIENT", "REPLY", "ON"}, LocalCommand::ClientReply},
+      {{"CLIENT", "NO-EVICT", "on"}, LocalCommand::ClientNoEvict},
+      {{"CLIENT", "LIST"}, LocalCommand::ClientList},
+      {{"CLIENT", "KILL", "a:1"}, LocalCommand::ClientKill},
+      {{"CLIENT", "UNBLOCK", "1"}, LocalCommand::ClientUnblock},
+      {{"ACL", "WHOAMI"}, LocalCommand::AclWhoami},
       {{"PING"}, LocalCommand::Ping},
       {{"ECHO", "x"}, LocalCommand::Echo},
       {{"QUIT"}, LocalCommand::Quit},

@@ -228,14 +228,27 @@ TEST(RedisReplyLimits, NestingDepth) {
   EXPECT_EQ(outcome.bytes_fed_at_error, 20u);
 }
 
-TEST(RedisReplyLimits, DefaultDepthIs64AndAttributesCount) {
+TEST(RedisReplyLimits, DepthLimitCountsAttributes) {
+  Limits limits;
+  limits.max_nesting_depth = 64;
   std::string wire;
   for (int i = 0; i < 64; ++i) wire += (i % 2 == 0) ? ">1\r\n" : "%1\r\n+k\r\n";
   wire += "_\r\n";
-  EXPECT_EQ(scan_replies(wire, {wire.size()}).frames.size(), 1u);
-  const auto outcome = scan_replies("|1\r\n" + wire, {wire.size() + 4});
+  EXPECT_EQ(scan_replies(wire, {wire.size()}, limits).frames.size(), 1u);
+  const auto outcome = scan_replies("|1\r\n" + wire, {wire.size() + 4}, limits);
   ASSERT_TRUE(outcome.error);
   EXPECT_EQ(outcome.error->code, ErrorCode::NestingTooDeep);
+}
+
+TEST(RedisReplyLimits, RepliesNestedAsDeepAsAScriptMakesThemAreFramed) {
+  // EVAL of a Lua table that contains itself: redis-server nests "*1" until Lua's stack limit.
+  std::string wire;
+  for (int i = 0; i < 10000; ++i) wire += "*1\r\n";
+  wire += "-ERR reached lua stack limit\r\n";
+  const auto outcome = scan_replies(wire, {wire.size()});
+  ASSERT_FALSE(outcome.error);
+  ASSERT_EQ(outcome.frames.size(), 1u);
+  EXPECT_EQ(outcome.frames[0].bytes, wire);
 }
 
 TEST(RedisReplyLimits, BulkLength) {
@@ -274,7 +287,7 @@ TEST(RedisReplyLimits, LineLength) {
 
 TEST(RedisReplyLimits, RepliesAllowHugeAggregates) {
   EXPECT_GT(Limits::replies().max_array_length, 1000u * 1000 * 1000);
-  EXPECT_EQ(Limits::replies().max_nesting_depth, 64u);
+  EXPECT_EQ(Limits::replies().max_nesting_depth, SIZE_MAX);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -225,10 +225,65 @@ TEST_P(LocalCommandsBothResp, AuthWithoutAuthModeBehavesLikeAServerWithoutPasswo
             "-ERR AUTH <password> called without any password configured for the default user. Are you sure your "
             "configuration is correct?\r\n");
   EXPECT_EQ(reply({"AUTH", "default", "anything"}), "+OK\r\n");
-  EXPECT_EQ(reply({"AUTH", "bob", "pw"}), kWrongPass);
   EXPECT_EQ(reply({"AUTH", "a", "b", "c"}), "-ERR syntax error\r\n");
   EXPECT_EQ(reply({"AUTH"}), "-ERR wrong number of arguments for 'auth' command\r\n");
   EXPECT_TRUE(context_.authenticated);
+}
+
+TEST_P(LocalCommandsBothResp, AuthWithoutAuthModeLetsTheBackendCheckItsAclUsers) {
+  // The server's other ACL users exist behind corral too: the backend says whether they log in.
+  const Answer ask = run({"AUTH", "bob", "pw"});
+  EXPECT_EQ(ask.outcome, LocalOutcome::NeedsBackend);
+  EXPECT_TRUE(ask.question.check_credentials);
+  EXPECT_EQ(ask.question.user, "bob");
+  const std::string refused(kWrongPass);
+  EXPECT_EQ(run({"AUTH", "bob", "pw"}, &refused).out, kWrongPass);
+  EXPECT_EQ(context_.user, "default");
+  EXPECT_EQ(local_->pool_key(context_).user, "urluser");
+  const std::string accepted;
+  EXPECT_EQ(run({"AUTH", "bob", "pw"}, &accepted).out, "+OK\r\n");
+  EXPECT_EQ(context_.user, "bob");
+  EXPECT_EQ(local_->pool_key(context_).user, "bob");
+  EXPECT_EQ(local_->pool_key(context_).password, "pw");
+  EXPECT_EQ(reply({"ACL", "WHOAMI"}), "$3\r\nbob\r\n");
+  // The default user is the URL's credentials again.
+  EXPECT_EQ(reply({"AUTH", "default", "x"}), "+OK\r\n");
+  EXPECT_EQ(local_->pool_key(context_).user, "urluser");
+  EXPECT_EQ(local_->pool_key(context_).password, "urlpw");
+  EXPECT_EQ(reply({"ACL", "WHOAMI"}), "$7\r\ndefault\r\n");
+}
+
+TEST_F(LocalCommands, BackendModeLogsInImplicitlyOnlyWhenTheUrlHasNoPassword) {
+  configure(config::AuthMode::Backend);
+  EXPECT_FALSE(context_.implicit_login);  // urluser has a password: clients must AUTH
+  config_.listeners.front().backend.password.clear();
+  context_ = RedisContext{};
+  local_->init(context_);
+  EXPECT_TRUE(context_.implicit_login);
+  EXPECT_FALSE(context_.authenticated);
+  local_->log_in_implicitly(context_);
+  EXPECT_TRUE(context_.authenticated);
+  EXPECT_FALSE(context_.implicit_login);
+  EXPECT_EQ(context_.user, "urluser");
+  EXPECT_EQ(reply({"ACL", "WHOAMI"}), "$7\r\nurluser\r\n");
+  // RESET makes it a new client, which may log in implicitly again.
+  EXPECT_EQ(reply({"RESET"}), "+RESET\r\n");
+  EXPECT_TRUE(context_.implicit_login);
+  EXPECT_FALSE(context_.authenticated);
+}
+
+TEST_F(LocalCommands, ClientReplyFollowsTheServersFlags) {
+  EXPECT_EQ(reply({"CLIENT", "REPLY", "SKIP"}), "");
+  EXPECT_TRUE(context_.skip_next_reply);
+  EXPECT_EQ(reply({"CLIENT", "REPLY", "ON"}), "+OK\r\n");
+  EXPECT_FALSE(context_.skip_next_reply);
+  EXPECT_EQ(reply({"CLIENT", "REPLY", "off"}), "");
+  EXPECT_TRUE(context_.reply_off);
+  EXPECT_EQ(reply({"CLIENT", "REPLY", "SKIP"}), "");  // SKIP while OFF changes nothing
+  EXPECT_FALSE(context_.skip_next_reply);
+  EXPECT_EQ(reply({"CLIENT", "REPLY", "maybe"}), "-ERR syntax error\r\n");
+  EXPECT_EQ(reply({"RESET"}), "+RESET\r\n");
+  EXPECT_FALSE(context_.reply_off);
 }
 
 TEST_P(LocalCommandsBothResp, AuthAgainstConfiguredUsers) {
@@ -367,6 +422,22 @@ TEST_P(LocalCommandsBothResp, HelloWithAuthInBackendMode) {
   EXPECT_EQ(local_->pool_key(context_).user, "alice");
 }
 
+TEST_F(LocalCommands, HelloWithAuthChecksTheCredentialsBeforeAskingForTheServersVersion) {
+  // The client's own pool may refuse it (the default user needs a password): the version is learnt
+  // through the pool of the credentials HELLO brings, so those are checked first.
+  configure(config::AuthMode::Backend);
+  info_ = pool::RedisServerInfo{};
+  const Answer ask = run({"HELLO", "3", "AUTH", "alice", "pw"});
+  EXPECT_EQ(ask.outcome, LocalOutcome::NeedsBackend);
+  EXPECT_TRUE(ask.question.check_credentials);
+  EXPECT_FALSE(ask.question.server_info);
+  const std::string accepted;
+  const Answer then = run({"HELLO", "3", "AUTH", "alice", "pw"}, &accepted);
+  EXPECT_EQ(then.outcome, LocalOutcome::NeedsBackend);
+  EXPECT_TRUE(then.question.server_info);
+  EXPECT_FALSE(context_.authenticated);  // nothing applied before the reply
+}
+
 // ---- SELECT -------------------------------------------------------------------------------------
 
 TEST_P(LocalCommandsBothResp, SelectChecksTheIndexLikeRedisServer) {
@@ -436,11 +507,12 @@ TEST_P(LocalCommandsBothResp, ClientInfoDescribesThisClient) {
   const std::string proto = resp3() ? "3" : "2";
   const std::string line =
       "id=42 addr=127.0.0.1:5555 laddr=127.0.0.1:6380 fd=-1 name=inf age=0 idle=0 flags=N db=1 sub=0 psub=0 ssub=0 "
-      "multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=client|info "
+      "multi=-1 qbuf=26 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=client|info "
       "user=default redir=-1 resp=" + proto + " lib-name=lib lib-ver=1.2\n";
   // redis-server's verbatim string: "=<len>\r\ntxt:<line>\r\n" in RESP3, a bulk string in RESP2.
   const std::string expected = resp3() ? "=" + std::to_string(line.size() + 4) + "\r\ntxt:" + line + "\r\n"
                                        : "$" + std::to_string(line.size()) + "\r\n" + line + "\r\n";
+  // qbuf: the request itself, as redis-server counts the query buffer while running it.
   EXPECT_EQ(reply({"CLIENT", "INFO"}), expected);
 }
 

@@ -170,10 +170,21 @@ TEST(RelayState, ARefusedCommandIsAnsweredAtTheMarkerAndNeverLeaves) {
   EXPECT_EQ(relay.reply(kMarkerBulk), RelayReply::Marker);
   EXPECT_EQ(relay.state().take_held_reply(),
             "-ERR command 'CLIENT KILL' is not supported by corral "
-            "(it could close backend connections that other clients share)\r\n");
+            "(not while the connection is subscribed or tracking)\r\n");
   EXPECT_EQ(relay.state().take_held_reply(), "");  // handed over once
   EXPECT_EQ(relay.state().outcome(), RelayOutcome::Relaying);
   EXPECT_FALSE(relay.state().sticky());
+}
+
+TEST(RelayState, ARewriteCorralRefusesIsAnsweredAtTheMarker) {
+  // CLIENT TRACKING ... REDIRECT <id> naming no client: the session's reply, after what is in flight.
+  Relay relay(PinReason::Tracking);
+  EXPECT_EQ(relay.state().refuse("-ERR The client ID you want redirect to does not exist.\r\n"),
+            RelayRequest::RefuseAtMarker);
+  relay.marker();
+  EXPECT_EQ(relay.reply(kMarkerBulk), RelayReply::Marker);
+  EXPECT_EQ(relay.state().take_held_reply(), "-ERR The client ID you want redirect to does not exist.\r\n");
+  EXPECT_EQ(relay.state().outcome(), RelayOutcome::Relaying);
 }
 
 TEST(RelayState, ResetEndsTheRelayWithTheServersReply) {
