@@ -40,7 +40,6 @@ enum class LocalCommand : std::uint8_t {
   ClientSetname,
   ClientSetinfo,
   ClientInfo,
-  Ping,
   Echo,
   Quit,
   Reset,
@@ -65,10 +64,12 @@ enum CommandFlag : std::uint16_t {
   kBlockOption = 1 << 0,        ///< blocks only with a BLOCK option (XREAD, XREADGROUP)
   kChangesPoolKey = 1 << 1,     ///< may change user, db or RESP version: the pool key (AUTH HELLO SELECT RESET)
   kAllowedBeforeAuth = 1 << 2,  ///< runs before the client authenticated (AUTH HELLO QUIT RESET)
-  kQueuedInMulti = 1 << 3,      ///< Local, but queued on the backend inside MULTI as redis-server does (PING ECHO)
-  kKeepsConnectionState = 1 << 4,  ///< Local; relayed, it leaves the connection as its key says (PING ECHO QUIT)
+  kQueuedInMulti = 1 << 3,      ///< Local, but queued on the backend inside MULTI as redis-server does (ECHO)
+  kKeepsConnectionState = 1 << 4,  ///< Local; relayed, it leaves the connection as its key says (ECHO QUIT)
   kUnsubscribe = 1 << 5,        ///< ends subscriptions; the confirmations' counts say how many are left
   kResetsConnection = 1 << 6,   ///< the server answers +RESET and clears the connection's state (RESET)
+  kAllowedWhileBusy = 1 << 7,   ///< redis-server runs it while a script runs (CMD_ALLOW_BUSY): SCRIPT KILL...
+  kRunsScript = 1 << 8,         ///< runs a Lua script or function, which may run until SCRIPT/FUNCTION KILL
 };
 
 /// Unit of a blocking command's timeout argument.
