@@ -465,6 +465,14 @@ rt::Task<bool> RedisSession::wait_blocking_reply(rt::Deadline deadline) {
       in_time = false;
       break;
     }
+    // A big reply streams: write what arrived, or the connection would wait for this client.
+    if (client_.sink->outstanding() > 0 && client_.sink->has_output()) {
+      const bool written = co_await client_.write_output();
+      if (!written) {
+        client_.gone = true;  // it cannot be written to any more
+        break;
+      }
+    }
   }
   watch_cancel.cancel();
   co_await watcher.join();

@@ -85,5 +85,18 @@ TEST_F(BigReplies, ANonReadingClientIsClosedAtTheLimitAndItsPoolGoesOn) {
   EXPECT_EQ(reader.command({"GET", "small"}), "$1\r\ns\r\n");
 }
 
+TEST_F(BigReplies, ABigBlockingReplyStreamsWithoutWaitingOnTheClient) {
+  start_proxy({.workers = 1});
+  const std::string element(16 * kMiB, 'e');
+  ASSERT_EQ(backend().command({"RPUSH", "list", element}), ":1\r\n");
+  RedisClient client = connect(30s);
+  const auto start = std::chrono::steady_clock::now();
+  const std::string reply = client.command({"BLPOP", "list", "5"});
+  // The session writes the reply while it arrives: the backend connection never waits the second
+  // it gives a client that takes nothing (ReplySink::over_window()).
+  EXPECT_LT(elapsed_ms(start), 800);
+  EXPECT_EQ(reply, "*2\r\n$4\r\nlist\r\n$" + std::to_string(element.size()) + "\r\n" + element + "\r\n");
+}
+
 }  // namespace
 }  // namespace corral::testing::redis_it
