@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+
 #include <fstream>
 #include <string>
 
@@ -96,6 +98,34 @@ TEST_F(BigReplies, ABigBlockingReplyStreamsWithoutWaitingOnTheClient) {
   // it gives a client that takes nothing (ReplySink::over_window()).
   EXPECT_LT(elapsed_ms(start), 800);
   EXPECT_EQ(reply, "*2\r\n$4\r\nlist\r\n$" + std::to_string(element.size()) + "\r\n" + element + "\r\n");
+}
+
+TEST_F(BigReplies, ABackendLostInTheMiddleOfAStreamedReplyClosesThatClient) {
+  start_proxy({.workers = 1, .pool_toml = "reconnect_backoff_min_ms = 20\nreconnect_backoff_max_ms = 100\n"});
+  make_value(backend(), "big", 64 * kMiB);
+  RedisClient client = connect(30s);
+  client.send(encode_command({"GET", "big"}));
+  // Read the start of the reply, then the backend dies while the rest is on its way.
+  std::string start(1 * kMiB, '\0');
+  std::size_t got = 0;
+  while (got < start.size()) {
+    const ssize_t n = ::recv(client.fd(), start.data() + got, start.size() - got, 0);
+    ASSERT_GT(n, 0);
+    got += static_cast<std::size_t>(n);
+  }
+  EXPECT_EQ(start.substr(0, 11), "$67108864\r\n");
+  backend().kill();
+  // An error line inside the bulk string would be taken for data: the client is closed instead.
+  std::string rest;
+  EXPECT_TRUE(client.wait_closed(10s, &rest));
+  EXPECT_LT(got + rest.size(), 64 * kMiB);
+  EXPECT_TRUE(poll_until([&] { return proxy().log().find("in the middle of a reply") != std::string::npos; }, 5s))
+      << proxy().log();
+  // corral goes on: a new client gets the backend's error, then its data once it is back.
+  RedisClient other = connect(5s);
+  EXPECT_THAT(other.command({"GET", "k"}), ::testing::StartsWith("-ERR corral: backend"));
+  backend().restart();
+  EXPECT_TRUE(poll_until([&] { return other.command({"SET", "k", "v"}) == "+OK\r\n"; }, 5s));
 }
 
 }  // namespace
