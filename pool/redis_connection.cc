@@ -13,6 +13,18 @@ namespace corral::pool {
 namespace {
 
 constexpr std::size_t kReadChunk = 16 * 1024;
+/// Silence after which a connection with replies outstanding counts as stalled (see stalled()).
+/// Short: a stalled connection only makes the pool open another one for new requests, and a
+/// healthy server answers a pipeline's first reply within microseconds.
+constexpr auto kStalledAfter = std::chrono::milliseconds(50);
+/// Settled bytes of an incomplete reply that are handed to its client at once: a big reply
+/// streams through instead of being buffered whole; smaller ones are never split.
+constexpr std::size_t kStreamChunk = 16 * 1024;
+/// How long the reader waits for a client that takes none of its reply bytes (backpressure)
+/// before it reads on and lets them queue for that client up to client.output_buffer_limit.
+constexpr auto kSlowClientWait = std::chrono::seconds(1);
+
+bool is_busy_error(std::string_view reply) { return reply.starts_with("-BUSY "); }
 
 std::string error_line(std::string_view text) {
   std::string line = "-ERR corral: ";
@@ -34,15 +46,31 @@ RedisConnection::~RedisConnection() {
   for (ReplySinkRef& sink : fifo_) sink->deliver(close_reason_.empty() ? error_line("connection closed") : close_reason_);
 }
 
-void RedisConnection::submit(std::string_view request, ReplySink& sink) {
+void RedisConnection::submit(std::string_view request, ReplySink& sink, bool runs_script) {
   // Idle to busy: the operation timeout counts from now. The reader's pending wait needs no
   // re-arming: it never waits past one operation timeout (see read_deadline()).
   if (fifo_.empty()) last_progress_ = loop_now();
   out_.append(request);
+  if (runs_script) scripts_.push_back(submitted_);
+  ++submitted_;
   fifo_.push_back(sink.expect());
   // The writer runs after every session of this loop iteration had its turn: one write for all.
   writer_wake_.notify_last();
 }
+
+void RedisConnection::answered_one() noexcept {
+  if (!scripts_.empty() && scripts_.front() == answered_) scripts_.pop_front();
+  ++answered_;
+}
+
+bool RedisConnection::stalled() const {
+  // A script in flight may run for ever: redis-server answers a request queued behind it only when
+  // it ends, but the same request on another connection with BUSY once the script ran past
+  // busy-reply-threshold.
+  return !scripts_.empty() || (!fifo_.empty() && loop_now() - last_progress_ >= kStalledAfter);
+}
+
+int RedisConnection::pool_key_db() const noexcept { return pool_.key().db; }
 
 void RedisConnection::close_backend(std::string_view what) {
   close(error_line("backend " + pool_.key().describe() + " " + std::string(what)));
@@ -69,7 +97,7 @@ rt::Clock::time_point RedisConnection::loop_now() const { return rt::EventLoop::
 rt::Deadline RedisConnection::read_deadline() const {
   // A pinned connection with an owner waits as long as its session does (blocking commands,
   // subscriptions): the session bounds the wait itself.
-  if (owner_ != nullptr) return rt::Deadline::never();
+  if (owner_ != nullptr || script_at_head()) return rt::Deadline::never();
   const config::PoolLimits& limits = pool_.limits();
   if (!fifo_.empty()) return rt::Deadline{last_progress_ + limits.operation_timeout};
   // Idle: wake at the idle timeout, but never later than one operation timeout from now, so a
@@ -82,6 +110,7 @@ rt::Deadline RedisConnection::read_deadline() const {
 const char* RedisConnection::expired() const {
   const config::PoolLimits& limits = pool_.limits();
   const rt::Clock::duration quiet = loop_now() - last_progress_;
+  if (script_at_head()) return nullptr;
   if (!fifo_.empty()) return quiet >= limits.operation_timeout ? "timed out" : nullptr;
   if (limits.idle_timeout.count() > 0 && quiet >= limits.idle_timeout) return "connection idle";
   return nullptr;
@@ -94,9 +123,12 @@ void RedisConnection::close(std::string reason) {
   cancel_.cancel();
   stream_.close();
   // Every reply still expected fails: the requests may or may not have run, so none is re-sent.
+  if (head_streamed_ && !fifo_.empty()) fifo_.front()->cut_mid_reply();
+  head_streamed_ = false;
   while (!fifo_.empty()) {
     const ReplySinkRef sink = std::move(fifo_.front());
     fifo_.pop_front();
+    answered_one();
     sink->deliver(close_reason_);
   }
   if (owner_) owner_->wake().notify();
@@ -139,9 +171,11 @@ rt::Task<bool> RedisConnection::handshake() {
     redis::encode_command(request, {"HELLO", resp, "SETNAME", "corral"});
   }
   const std::string db = std::to_string(key.db);
-  if (key.db != 0) redis::encode_command(request, {"SELECT", db});
-  const bool ask_databases = info.databases < 0;
-  if (ask_databases) redis::encode_command(request, {"CONFIG", "GET", "databases"});
+  const bool select = select_db_ && key.db != 0;
+  if (select) redis::encode_command(request, {"SELECT", db});
+  // Asked on every open, not once per server: a restarted server may have another count, and
+  // SELECT is answered from it (one more command in the handshake's one write costs nothing).
+  redis::encode_command(request, {"CONFIG", "GET", "databases"});
 
   const rt::Deadline deadline = rt::Deadline::after(pool_.limits().connect_timeout);
   const auto sent = co_await stream_.write_all(request, deadline, &cancel_);
@@ -169,27 +203,37 @@ rt::Task<bool> RedisConnection::handshake() {
     }
   }
   in_.consume(hello->size);
-  if (key.db != 0) {
+  if (select) {
     auto selected = co_await read_reply();
     if (!selected) co_return false;
+    if (is_busy_error(selected->bytes)) {
+      // A script runs: the server's own BUSY is what the client would get from a command now.
+      refused_busy_ = true;
+      close(std::string(selected->bytes));
+      co_return false;
+    }
     if (selected->is_error()) {
       close_backend("refused SELECT " + db + ": " + std::string(strip_error_prefix(selected->bytes)));
       co_return false;
     }
     in_.consume(selected->size);
   }
-  if (ask_databases) {
-    auto databases = co_await read_reply();
-    if (!databases) co_return false;
-    std::array<redis::ReplyElement, 2> pair{};
-    int count_value = 16;  // redis-server's default, when CONFIG is not allowed for this user
-    if (!databases->is_error() && redis::peek_elements(databases->bytes, pair) == 2) {
-      std::from_chars(pair[1].value.data(), pair[1].value.data() + pair[1].value.size(), count_value);
-    }
-    info.databases = count_value;
-    in_.consume(databases->size);
-  }
+  auto databases = co_await read_reply();
+  if (!databases) co_return false;
+  learn_databases(databases->bytes, info);
+  in_.consume(databases->size);
   co_return true;
+}
+
+void RedisConnection::learn_databases(std::string_view reply, RedisServerInfo& info) {
+  // While a script runs the server answers BUSY: keep what an earlier connection learned.
+  if (is_busy_error(reply)) return;
+  std::array<redis::ReplyElement, 2> pair{};
+  int count_value = 16;  // redis-server's default, when CONFIG is not allowed for this user
+  if (redis::peek_elements(reply, pair) == 2) {
+    std::from_chars(pair[1].value.data(), pair[1].value.data() + pair[1].value.size(), count_value);
+  }
+  info.databases = count_value;
 }
 
 rt::Task<rt::Result<redis::Reply>> RedisConnection::read_reply() {
@@ -231,6 +275,10 @@ rt::Task<void> RedisConnection::write_loop() {
 rt::Task<void> RedisConnection::read_loop() {
   last_progress_ = loop_now();
   while (state_ != State::Closed) {
+    if (!fifo_.empty() && fifo_.front()->over_window()) {
+      co_await wait_for_slow_client();
+      continue;
+    }
     // Replies are awaited for at most the operation timeout of silence; an idle connection closes
     // after the idle timeout. A wake-up at the deadline re-checks both against last_progress_, which
     // submit() may have moved meanwhile.
@@ -268,11 +316,36 @@ rt::Task<void> RedisConnection::read_loop() {
   in_.release_if_empty();
 }
 
+rt::Task<void> RedisConnection::wait_for_slow_client() {
+  // The FIFO entry may go (the connection closes) while this waits: hold the sink.
+  const ReplySinkRef sink(*fifo_.front());
+  const auto drained = co_await sink->wait_drained(rt::Deadline::after(kSlowClientWait), &cancel_);
+  if (!drained && !cancel_.cancelled()) sink->lift_window();
+  // The backend was not the one that kept silent.
+  last_progress_ = loop_now();
+}
+
+void RedisConnection::stream_head_reply() {
+  // Only a FIFO reply streams; relay mode and pushes need the whole reply (filters, owner).
+  if (passthrough_ || fifo_.empty() || !scanner_.frame_type_known() || scanner_.frame_type() == redis::ReplyType::Push) {
+    return;
+  }
+  const std::size_t settled = scanner_.settled(in_.size());
+  if (settled < kStreamChunk) return;
+  fifo_.front()->deliver_part(in_.readable().substr(0, settled));
+  head_streamed_ = true;
+  in_.consume(settled);
+  scanner_.discard(settled);
+}
+
 bool RedisConnection::dispatch_replies() {
   for (;;) {
     redis::Reply reply;
     const redis::ScanStatus status = scan_reply(reply);
-    if (status == redis::ScanStatus::NeedMore) return true;
+    if (status == redis::ScanStatus::NeedMore) {
+      stream_head_reply();
+      return true;
+    }
     if (status == redis::ScanStatus::Error) return false;
     deliver(reply);
     in_.consume(reply.size);
@@ -289,6 +362,8 @@ void RedisConnection::deliver(const redis::Reply& reply) {
   if (!fifo_.empty() && !reply.is_push()) {
     const ReplySinkRef sink = std::move(fifo_.front());
     fifo_.pop_front();
+    answered_one();
+    head_streamed_ = false;
     sink->deliver(reply.bytes);
     return;
   }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <string>
 #include <string_view>
@@ -48,7 +49,10 @@ class RedisConnection {
  public:
   enum class State { Connecting, Ready, Closed };
 
-  explicit RedisConnection(RedisPool& pool) : pool_(pool) {}
+  /// `select_db` false: the handshake leaves the connection in db 0 whatever the key's db: one for
+  /// SCRIPT KILL & co., which redis-server answers while a script runs, when a SELECT would get
+  /// BUSY. Such a connection never serves the key's other commands.
+  explicit RedisConnection(RedisPool& pool, bool select_db = true) : pool_(pool), select_db_(select_db) {}
   RedisConnection(const RedisConnection&) = delete;
   RedisConnection& operator=(const RedisConnection&) = delete;
   ~RedisConnection();
@@ -64,10 +68,22 @@ class RedisConnection {
   const std::string& refusal() const noexcept { return refusal_; }
   /// The server's id of this connection (its CLIENT ID, from the handshake's HELLO); 0 before.
   int64_t server_id() const noexcept { return server_id_; }
+  /// The open failed only because the server was busy running a script (BUSY to the handshake's
+  /// SELECT): the server is up, so this is no reason to back off; close_reason() is its BUSY line.
+  bool refused_busy() const noexcept { return refused_busy_; }
+  /// False for a connection opened without its key's SELECT (see the constructor).
+  bool in_key_db() const noexcept { return select_db_ || pool_key_db() == 0; }
+  /// A script is in flight, or replies are outstanding and none has arrived for a while: the
+  /// connection may wait behind a long command (a script, a client that does not read its big
+  /// reply) and new requests should not queue behind it.
+  bool stalled() const;
 
   /// Queues `request` (complete RESP wire bytes); its reply goes to `sink`, which the FIFO entry
   /// keeps alive until then. State must be Ready.
-  void submit(std::string_view request, ReplySink& sink);
+  /// `runs_script`: EVAL/FCALL & co. While such a request is the oldest in flight, the operation
+  /// timeout does not apply: a script runs until it ends or SCRIPT/FUNCTION KILL (sent on another
+  /// connection) ends it, and closing this connection would not stop it.
+  void submit(std::string_view request, ReplySink& sink, bool runs_script = false);
   /// Pinned relay mode: queues `request` with no FIFO entry; whatever the server sends goes to the owner.
   void send_raw(std::string_view request);
 
@@ -93,17 +109,29 @@ class RedisConnection {
   rt::Task<void> write_loop();
   rt::Task<void> read_loop();
   bool dispatch_replies();
+  /// Hands the settled bytes of an incomplete reply to the sink at the FIFO head (streaming).
+  void stream_head_reply();
+  /// Backpressure: waits until the FIFO head's client took some of its queued bytes, or gives up
+  /// on it after a while (ReplySink::lift_window()).
+  rt::Task<void> wait_for_slow_client();
   /// Closes the connection; the replies still expected get "-ERR corral: backend <key> <what>".
   void close_backend(std::string_view what);
   /// Scans the next reply out of in_ into `reply`; on bad bytes closes the connection (Error).
   redis::ScanStatus scan_reply(redis::Reply& reply);
   void deliver(const redis::Reply& reply);
   rt::Task<rt::Result<redis::Reply>> read_reply();  // handshake only
+  /// Sets info.databases from the handshake's CONFIG GET databases reply.
+  static void learn_databases(std::string_view reply, RedisServerInfo& info);
   rt::Clock::time_point loop_now() const;
   /// When the reader's next wait must end to check the operation and idle timeouts.
   rt::Deadline read_deadline() const;
   /// Which timeout has passed ("timed out", "connection idle"), or nullptr.
   const char* expired() const;
+  /// The oldest request in flight runs a script (see submit()).
+  bool script_at_head() const noexcept { return !scripts_.empty() && scripts_.front() == answered_; }
+  /// A reply for the FIFO head arrived or the FIFO was failed: script bookkeeping follows.
+  void answered_one() noexcept;
+  int pool_key_db() const noexcept;
 
   RedisPool& pool_;
   State state_ = State::Connecting;
@@ -113,6 +141,10 @@ class RedisConnection {
   std::string out_;       // requests not yet handed to the writer
   std::string writing_;   // requests being written
   std::deque<ReplySinkRef> fifo_;  // one entry per request sent or queued, in order
+  uint64_t submitted_ = 0;         // requests ever queued in fifo_
+  uint64_t answered_ = 0;          // of them, answered (or failed)
+  std::deque<uint64_t> scripts_;   // sequence numbers (submitted_ at the time) of scripts in flight
+  bool head_streamed_ = false;     // part of the FIFO head's reply was delivered (stream_head_reply())
   ReplySink* owner_ = nullptr;     // not owned: see set_owner()
   bool passthrough_ = false;
   RelayFilter* relay_filter_ = nullptr;
@@ -127,6 +159,8 @@ class RedisConnection {
   std::string close_reason_;
   std::string refusal_;   // the server's error reply to HELLO, see refusal()
   int64_t server_id_ = 0;  // see server_id()
+  bool select_db_;        // the handshake selects the key's db (see the constructor)
+  bool refused_busy_ = false;
 
   friend class RedisPool;
 };

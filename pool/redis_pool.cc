@@ -37,13 +37,27 @@ RedisConnection* RedisPool::least_loaded_ready() const {
   return best;
 }
 
+bool RedisPool::opening_shared() const {
+  return std::any_of(shared_.begin(), shared_.end(),
+                     [](const auto& c) { return c->state() == RedisConnection::State::Connecting; });
+}
+
 RedisConnection* RedisPool::ready_shared() {
-  RedisConnection* best = least_loaded_ready();
-  if (best != nullptr && best->in_flight() >= kBusyConnection && shared_.size() < limits_.max_connections &&
-      !backoff_.active()) {
-    open(false);
+  RedisConnection* best = nullptr;
+  RedisConnection* stalled = nullptr;  // the least loaded of the stalled ones
+  for (const auto& connection : shared_) {
+    if (connection->state() != RedisConnection::State::Ready) continue;
+    RedisConnection*& slot = connection->stalled() ? stalled : best;
+    if (slot == nullptr || connection->in_flight() < slot->in_flight()) slot = connection.get();
   }
-  return best;
+  if (best != nullptr) {
+    if (best->in_flight() >= kBusyConnection && can_open_shared()) open(false);
+    return best;
+  }
+  if (stalled == nullptr || !can_open_shared()) return stalled;
+  // Every ready connection waits behind something long: a new one gets what the server answers now.
+  if (!opening_shared()) open(false);
+  return nullptr;
 }
 
 std::string RedisPool::unavailable_error() const {
@@ -55,25 +69,25 @@ rt::Task<Acquired> RedisPool::shared(rt::Deadline deadline, rt::CancelSource* ca
   for (;;) {
     if (stopped()) co_return Acquired{nullptr, "-ERR corral: shutting down\r\n"};
     if (RedisConnection* ready = ready_shared()) co_return Acquired{ready, {}};
-    const bool opening = std::any_of(shared_.begin(), shared_.end(), [](const auto& c) {
-      return c->state() == RedisConnection::State::Connecting;
-    });
-    if (!opening) {
+    if (!opening_shared()) {
       if (backoff_.active()) co_return unavailable();
       if (shared_.size() >= limits_.max_connections) {
         co_return Acquired{nullptr, "-ERR corral: pool for " + key_.describe() + " exhausted\r\n"};
       }
       open(false);
     }
+    const uint64_t busy_before = busy_refusals_;
     const auto changed = co_await changed_.wait(deadline, cancel);
     if (!changed) {
       co_return Acquired{nullptr, "-ERR corral: timed out waiting for backend " + key_.describe() + "\r\n"};
     }
     if (backoff_.active() && least_loaded_ready() == nullptr) co_return unavailable();
+    // The open this request waited for got BUSY: so does the request, as it would directly.
+    if (busy_refusals_ != busy_before && !opening_shared()) co_return Acquired{nullptr, busy_error_};
   }
 }
 
-rt::Task<Acquired> RedisPool::pin(rt::Deadline deadline, rt::CancelSource* cancel) {
+rt::Task<Acquired> RedisPool::pin(rt::Deadline deadline, rt::CancelSource* cancel, bool select_db) {
   bool woken_for_slot = false;  // a closed connection's slot was offered to this caller ahead of newcomers
   for (;;) {
     if (stopped()) co_return Acquired{nullptr, "-ERR corral: shutting down\r\n"};
@@ -84,7 +98,7 @@ rt::Task<Acquired> RedisPool::pin(rt::Deadline deadline, rt::CancelSource* cance
         if (woken_for_slot) pin_waiters_.wake_for_slot();  // the next waiter fails at once too, not at its timeout
         co_return unavailable();
       }
-      RedisConnection* connection = open(true);
+      RedisConnection* connection = open(true, select_db);
       lent_.push_back(connection);  // lent from the start: nobody else may take it when it is ready
       while (connection->state() == RedisConnection::State::Connecting) {
         const auto changed = co_await changed_.wait(deadline, cancel);
@@ -137,7 +151,8 @@ void RedisPool::unpin(RedisConnection* connection, bool clean) {
   connection->set_owner(nullptr);
   connection->set_passthrough(false);
   connection->set_relay_filter(nullptr);
-  if (clean && !stopped() && connection->state() == RedisConnection::State::Ready && connection->in_flight() == 0) {
+  if (clean && !stopped() && connection->state() == RedisConnection::State::Ready && connection->in_flight() == 0 &&
+      connection->in_key_db()) {
     if (pin_waiters_.hand(connection)) return;  // still lent: now to the oldest waiter, and only it wakes
     std::erase(lent_, connection);
     idle_pinned_.push_back(connection);
@@ -151,8 +166,8 @@ void RedisPool::unpin(RedisConnection* connection, bool clean) {
   if (connection->run_finished_) remove(connection);  // else on_closed() will, when run() ends
 }
 
-RedisConnection* RedisPool::open(bool pinned) {
-  auto connection = std::make_unique<RedisConnection>(*this);
+RedisConnection* RedisPool::open(bool pinned, bool select_db) {
+  auto connection = std::make_unique<RedisConnection>(*this, select_db);
   RedisConnection* raw = connection.get();
   (pinned ? pinned_ : shared_).push_back(std::move(connection));
   // The pool outlives its connections' run() tasks: stop() and join() come before destruction.
@@ -174,6 +189,13 @@ void RedisPool::on_ready(RedisConnection*) {
 
 void RedisPool::on_open_failed(const RedisConnection& connection) {
   const std::string& reason = connection.close_reason();
+  if (connection.refused_busy()) {
+    // The server is up and answers; once the script ends the next open succeeds. Not logged: it
+    // happens once per request while the script runs, and the clients see the BUSY themselves.
+    ++busy_refusals_;
+    busy_error_ = reason;
+    return;
+  }
   backoff_.failed(OpenFailure{reason, connection.refusal()});
   rt::log::warn("redis backend {}: {}", key_.describe(), std::string_view(reason).substr(1, reason.size() - 3));
 }

@@ -65,7 +65,9 @@ class RedisPool {
 
   /// A ready shared connection to pipeline on, without suspending; nullptr when one must be opened
   /// or waited for (then call shared()). Opens another connection in the background when every
-  /// ready one is busy and the pool is below max_connections.
+  /// ready one is busy and the pool is below max_connections. A stalled connection (waiting behind
+  /// a long script, say) is used only when no other can be opened: behind it a request would wait
+  /// where redis-server, on a connection of its own, answers at once (BUSY while a script runs).
   RedisConnection* ready_shared();
 
   /// Suspends until a shared connection is ready, the open fails, `deadline` passes or `cancel` fires.
@@ -74,7 +76,9 @@ class RedisPool {
   /// Lends a dedicated connection (MULTI, blocking commands, subscribe, MONITOR...). Suspends while
   /// one opens or, at max_pinned, until an unpinned one is handed over or a slot frees up, in FIFO
   /// order, or `deadline` (the queue timeout) passes. Cancellation: `cancel` ends the wait.
-  rt::Task<Acquired> pin(rt::Deadline deadline, rt::CancelSource* cancel);
+  /// `select_db` false: a connection opened for this skips the key's SELECT (see RedisConnection);
+  /// unpin() then closes it.
+  rt::Task<Acquired> pin(rt::Deadline deadline, rt::CancelSource* cancel, bool select_db = true);
   /// Returns a pinned connection: to the oldest pin() waiter or the idle list when `clean` and still
   /// open, else closed (which lets the oldest waiter open one).
   void unpin(RedisConnection* connection, bool clean);
@@ -109,7 +113,10 @@ class RedisPool {
     std::string refusal;  // RedisConnection::refusal()
   };
 
-  RedisConnection* open(bool pinned);
+  RedisConnection* open(bool pinned, bool select_db = true);
+  /// Another shared connection may be opened now.
+  bool can_open_shared() const noexcept { return shared_.size() < limits_.max_connections && !backoff_.active(); }
+  bool opening_shared() const;
   static rt::Task<void> run_connection(RedisPool* pool, RedisConnection* connection);
   void on_closed(RedisConnection* connection);
   void remove(RedisConnection* connection);  // deletes it; its run() must have returned
@@ -137,6 +144,10 @@ class RedisPool {
   rt::TaskScope tasks_;    // the connections' run() and the pin waiters' watcher; stopping() once stopped
   Waiters pin_waiters_;    // pin() at max_pinned, oldest first
   Backoff<OpenFailure> backoff_;
+  // Opens refused with BUSY (no backoff: the server is up): how many, and the server's BUSY line,
+  // so that shared() fails the requests that waited for such an open with it.
+  uint64_t busy_refusals_ = 0;
+  std::string busy_error_;
   RedisPools* owner_ = nullptr;  // set by RedisPools: told when the last user lets go
   std::string id_;               // key_.id(), the owner's map key
   std::size_t users_ = 0;        // live RedisPoolRefs

@@ -46,7 +46,6 @@ enum class LocalCommand : std::uint8_t {
   ClientKill,     ///< likewise
   ClientUnblock,  ///< likewise; the unblocking itself is sent to the backend
   AclWhoami,
-  Ping,
   Echo,
   Quit,
   Reset,
@@ -71,13 +70,15 @@ enum CommandFlag : std::uint16_t {
   kBlockOption = 1 << 0,        ///< blocks only with a BLOCK option (XREAD, XREADGROUP)
   kChangesPoolKey = 1 << 1,     ///< may change user, db or RESP version: the pool key (AUTH HELLO SELECT RESET)
   kAllowedBeforeAuth = 1 << 2,  ///< runs before the client authenticated (AUTH HELLO QUIT RESET)
-  kQueuedInMulti = 1 << 3,      ///< Local, but queued on the backend inside MULTI as redis-server does (PING ECHO)
-  kKeepsConnectionState = 1 << 4,  ///< Local; relayed, it leaves the connection as its key says (PING ECHO QUIT)
+  kQueuedInMulti = 1 << 3,      ///< Local, but queued on the backend inside MULTI as redis-server does (ECHO)
+  kKeepsConnectionState = 1 << 4,  ///< Local; relayed, it leaves the connection as its key says (ECHO QUIT)
   kUnsubscribe = 1 << 5,        ///< ends subscriptions; the confirmations' counts say how many are left
   kResetsConnection = 1 << 6,   ///< the server answers +RESET and clears the connection's state (RESET)
   kRunsInMulti = 1 << 7,        ///< Local, runs at once inside MULTI instead of being queued (QUIT RESET)
   kNamesClients = 1 << 8,       ///< Local, answered from corral's client table (CLIENT LIST KILL UNBLOCK)
   kRedirects = 1 << 9,          ///< may name a client to send invalidations to (CLIENT TRACKING ... REDIRECT)
+  kAllowedWhileBusy = 1 << 10,  ///< redis-server runs it while a script runs (CMD_ALLOW_BUSY): SCRIPT KILL...
+  kRunsScript = 1 << 11,        ///< runs a Lua script or function, which may run until SCRIPT/FUNCTION KILL
 };
 
 /// Unit of a blocking command's timeout argument.

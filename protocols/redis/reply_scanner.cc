@@ -63,6 +63,22 @@ void ReplyScanner::reset() {
   error_ = {};
 }
 
+std::size_t ReplyScanner::settled(std::size_t buffered) const {
+  if (!top_seen_ || failed_) return 0;
+  if (blob_type_ == 0) return pos_;
+  if (blob_type_ == '=') return blob_start_;
+  // finish_blob() looks only at the two bytes that must be the CRLF.
+  return std::min(buffered, blob_end_ - 2);
+}
+
+void ReplyScanner::discard(std::size_t n) {
+  pos_ -= std::min(pos_, n);
+  search_from_ -= std::min(search_from_, n);
+  blob_start_ -= std::min(blob_start_, n);  // read again only for verbatim strings, never discarded
+  blob_end_ -= std::min(blob_end_, n);
+  top_.value_offset -= std::min(top_.value_offset, n);
+}
+
 ScanStatus ReplyScanner::scan(std::string_view buffer, Reply& reply) {
   if (failed_) return ScanStatus::Error;
   // Only at a frame boundary with nothing searched yet: a line that trickles in is never rescanned.

@@ -69,6 +69,19 @@ class ReplyScanner {
   /// Forgets any partial reply and error.
   void reset();
 
+  /// Streaming a frame before it is complete: how many bytes at the front of `buffered` bytes of
+  /// the frame scan() has passed and will never look at again (headers and elements behind it, a
+  /// blob payload up to its CRLF). The caller may hand them on and drop them with discard(). 0 while
+  /// the frame's own type is unknown. Verbatim strings are kept whole (their format is checked at
+  /// the end).
+  std::size_t settled(std::size_t buffered) const;
+  /// Forgets the first `n` bytes of the frame (n <= settled()): the caller dropped them from the
+  /// front of its buffer. The Frame that scan() reports later holds only the bytes after them.
+  void discard(std::size_t n);
+  /// The type of the frame being scanned (after NeedMore), once its first value header was read.
+  bool frame_type_known() const { return top_seen_; }
+  ReplyType frame_type() const { return top_.type; }
+
   const Limits& limits() const { return limits_; }
 
  private:

@@ -1,5 +1,7 @@
 #include "proxy/redis/client.h"
 
+#include <algorithm>
+#include <span>
 #include <utility>
 
 namespace corral::proxy {
@@ -8,6 +10,9 @@ namespace {
 
 /// Reply bytes that make the session write before every outstanding reply has arrived.
 constexpr std::size_t kFlushThreshold = 64 * 1024;
+/// Largest single write: after each, the sink learns that the client took the bytes, so a backend
+/// connection held back for this client (ReplySink::over_window()) reads on while it reads.
+constexpr std::size_t kWriteSlice = 256 * 1024;
 
 redis::Limits request_limits(const config::RedisLimits& limits) {
   redis::Limits out = redis::Limits::requests();
@@ -43,8 +48,13 @@ rt::Task<bool> RedisClient::read_more(rt::CancelSource* read_cancel) {
 rt::Task<bool> RedisClient::write_output() {
   while (sink->has_output()) {
     sink->take_output(writing);
-    const auto written = co_await stream.write_all(writing, rt::Deadline::never(), &cancel);
-    if (!written) co_return false;
+    for (std::size_t at = 0; at < writing.size();) {
+      const std::size_t n = std::min(kWriteSlice, writing.size() - at);
+      const auto written = co_await stream.write_all(std::span(writing).subspan(at, n), rt::Deadline::never(), &cancel);
+      if (!written) co_return false;
+      at += n;
+      sink->wrote(n);
+    }
   }
   co_return !sink->overflowed();
 }
@@ -55,8 +65,14 @@ rt::Task<bool> RedisClient::flush() {
   for (;;) {
     while (sink->has_output()) {
       sink->take_output(writing);
-      const auto written = co_await stream.write_all(writing, rt::Deadline::never(), &cancel);
-      if (!written) co_return false;
+      for (std::size_t at = 0; at < writing.size();) {
+        const std::size_t n = std::min(kWriteSlice, writing.size() - at);
+        const auto written =
+            co_await stream.write_all(std::span(writing).subspan(at, n), rt::Deadline::never(), &cancel);
+        if (!written) co_return false;
+        at += n;
+        sink->wrote(n);
+      }
     }
     if (sink->overflowed()) co_return false;
     if (sink->outstanding() == 0) co_return true;

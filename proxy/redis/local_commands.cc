@@ -114,9 +114,6 @@ LocalOutcome RedisLocalCommands::answer(const redis::Request& request, const red
       // The user this client authenticated as, not the backend connection's (redis-server: c->user).
       redis::append_bulk(out, context.user);
       return LocalOutcome::Answered;
-    case LocalCommand::Ping:
-      ping(request, route, out);
-      return LocalOutcome::Answered;
     case LocalCommand::Echo:
       redis::append_bulk(out, request.arg(1));
       return LocalOutcome::Answered;
@@ -136,18 +133,6 @@ LocalOutcome RedisLocalCommands::answer(const redis::Request& request, const red
   // The command table names a handler for every Local command; anything else is a table bug.
   out.append("-ERR corral: command has no local handler\r\n");
   return LocalOutcome::Answered;
-}
-
-void RedisLocalCommands::ping(const redis::Request& request, const redis::Route& route, std::string& out) {
-  // The table's arity (-1) admits any count, but redis-server's pingCommand takes at most one
-  // message and answers more with the arity error.
-  if (request.arg_count() > 2) {
-    redis::append_arity_error(out, *route.command);
-  } else if (request.arg_count() == 1) {
-    out.append("+PONG\r\n");
-  } else {
-    redis::append_bulk(out, request.arg(1));
-  }
 }
 
 void RedisLocalCommands::reset(RedisContext& context) const {

@@ -63,7 +63,6 @@ class RedisLocalCommands {
   void reset(RedisContext& context) const;
 
  private:
-  static void ping(const redis::Request& request, const redis::Route& route, std::string& out);
   LocalOutcome auth(const redis::Request& request, RedisContext& context, std::string& out,
                     BackendQuestion& question, const std::string* backend_auth_error) const;
   LocalOutcome hello(const redis::Request& request, RedisContext& context, const pool::RedisServerInfo& info,

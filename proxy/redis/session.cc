@@ -33,6 +33,7 @@
 #include "proxy/redis/local_commands.h"
 #include "proxy/redis/relay.h"
 #include "runtime/byte_buffer.h"
+#include "runtime/log.h"
 #include "runtime/task.h"
 #include "runtime/task_scope.h"
 
@@ -107,6 +108,7 @@ class RedisSession final : private RedisClientEntry, private RelayRewriter {
   rt::Task<Step> handle_local(const redis::Request& request);
   rt::Task<Step> handle_shared(const redis::Request& request);
   rt::Task<Step> handle_pinned(const redis::Request& request);
+  rt::Task<Step> handle_allowed_while_busy(const redis::Request& request);
   rt::Task<Step> handle_transaction(const redis::Request& request);
   rt::Task<Step> handle_blocking(const redis::Request& request);
   rt::Task<bool> pin();
@@ -174,6 +176,15 @@ RedisSession::~RedisSession() {
   env_.shared->redis_clients.remove(*env_.loop, context_.id);
   // Before the sink goes (with client_): a pinned connection's owner is the sink.
   if (pinned_ != nullptr) release_pinned(false);
+  const pool::ReplySink& sink = *client_.sink;
+  if (sink.cut()) {
+    rt::log::warn("redis client id={} addr={}: closed, its backend connection failed in the middle of a reply",
+                  context_.id, context_.peer);
+  } else if (sink.overflowed()) {
+    rt::log::warn("redis client id={} addr={}: closed, more than client.output_buffer_limit ({} bytes) of replies "
+                  "queued for it",
+                  context_.id, context_.peer, env_.config->client.output_buffer_limit);
+  }
 }
 
 rt::Task<void> RedisSession::run() {
@@ -245,6 +256,7 @@ RedisSession::Step RedisSession::handle(const redis::Request& request) {
         forward(*pinned_, request);
         return Step::Next;
       }
+      if (route_.has(redis::kAllowedWhileBusy)) return Step::Slow;
       pool::RedisConnection* connection = shared_connection(nothing_pending);
       if (connection == nullptr) return Step::Slow;
       forward(*connection, request);
@@ -440,6 +452,7 @@ rt::Task<RedisSession::Step> RedisSession::handle_shared(const redis::Request& r
     forward(*pinned_, request);
     co_return Step::Next;
   }
+  if (route_.has(redis::kAllowedWhileBusy)) co_return co_await handle_allowed_while_busy(request);
   pool::RedisConnection* connection = shared_pool().ready_shared();
   if (connection == nullptr) {
     const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
@@ -453,6 +466,24 @@ rt::Task<RedisSession::Step> RedisSession::handle_shared(const redis::Request& r
   forward(*connection, request);
   last_shared_ = connection;
   co_return Step::Next;
+}
+
+rt::Task<RedisSession::Step> RedisSession::handle_allowed_while_busy(const redis::Request& request) {
+  // SCRIPT KILL, FUNCTION KILL, FUNCTION STATS: redis-server answers them while a script runs,
+  // but a shared connection may be the one queued behind that script. A dedicated connection is
+  // not; a new one skips SELECT (BUSY while a script runs; these commands do not depend on the db)
+  // and is closed after this one command.
+  pool::RedisPoolRef pool = pool_ref();
+  const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+  pool::Acquired acquired = co_await pool->pin(deadline, &client_.cancel, false);
+  if (acquired.connection == nullptr) {
+    reply_error(acquired.error);
+    co_return Step::Next;
+  }
+  forward(*acquired.connection, request);
+  const bool flushed = co_await client_.flush();
+  pool->unpin(acquired.connection, flushed);
+  co_return flushed ? Step::Next : Step::Close;
 }
 
 rt::Task<RedisSession::Step> RedisSession::handle_pinned(const redis::Request& request) {
@@ -573,6 +604,14 @@ rt::Task<bool> RedisSession::wait_blocking_reply(rt::Deadline deadline) {
     if (!woken) {
       in_time = false;
       break;
+    }
+    // A big reply streams: write what arrived, or the connection would wait for this client.
+    if (client_.sink->outstanding() > 0 && client_.sink->has_output()) {
+      const bool written = co_await client_.write_output();
+      if (!written) {
+        client_.gone = true;  // it cannot be written to any more
+        break;
+      }
     }
   }
   watch_cancel.cancel();
@@ -869,7 +908,7 @@ std::optional<int64_t> RedisSession::keep_push_connection() {
 }
 
 void RedisSession::forward(pool::RedisConnection& connection, const redis::Request& request) {
-  connection.submit(redis::resp_bytes(request, scratch_), *client_.sink);
+  connection.submit(redis::resp_bytes(request, scratch_), *client_.sink, route_.has(redis::kRunsScript));
 }
 
 pool::RedisPool& RedisSession::shared_pool() {

@@ -1,5 +1,7 @@
 #include "redis_server.h"
 
+#include <utility>
+
 #include "harness_error.h"
 #include "ports.h"
 #include "server_start.h"
@@ -59,6 +61,12 @@ int RedisServer::stop() { return exit_code(process_.terminate()); }
 
 void RedisServer::restart() {
   if (process_.running()) stop();
+  start(/*may_change_port=*/false, options_.start_timeout);
+}
+
+void RedisServer::restart(RedisServerOptions options) {
+  if (process_.running()) stop();
+  options_ = std::move(options);
   start(/*may_change_port=*/false, options_.start_timeout);
 }
 

@@ -48,6 +48,8 @@ class RedisServer final : public ServerChild {
   /// Stops the server if it runs, then starts it again on the same port with the same options.
   /// Throws HarnessError when the port was taken meanwhile.
   void restart();
+  /// The same, with other options from now on (e.g. another --databases).
+  void restart(RedisServerOptions options);
 
   /// Runs one command on a fresh connection (named "corral-harness" via CLIENT SETNAME, so CLIENT LIST
   /// output can tell it apart) after AUTH when a password is set; returns the raw reply, e.g.

@@ -143,5 +143,43 @@ TEST_F(BackendFailure, FrozenBackendTimesOutInsteadOfHanging) {
   EXPECT_GE(ms_until_set_succeeds(client, 5s), 0.0);
 }
 
+TEST_F(BackendFailure, PingFailsLikeEveryCommandWhileTheBackendIsDown) {
+  start_proxy({.pool_toml = "reconnect_backoff_min_ms = 200\nreconnect_backoff_max_ms = 500\n"});
+  RedisClient client = connect(5s);
+  EXPECT_EQ(client.command({"PING"}), "+PONG\r\n");
+  EXPECT_EQ(client.command({"PING", "hi"}), "$2\r\nhi\r\n");
+  backend().stop();
+  // A health check through corral must not say "healthy" while every real command fails.
+  const std::string ping = client.command({"PING"});
+  const std::string get = client.command({"GET", "k"});
+  EXPECT_THAT(ping, StartsWith("-ERR corral: backend 127.0.0.1:" + std::to_string(backend().port())));
+  EXPECT_EQ(ping, get) << "PING fails with the error the client's real commands get";
+  backend().restart();
+  EXPECT_TRUE(poll_until([&] { return client.command({"PING"}) == "+PONG\r\n"; }, 5s));
+}
+
+TEST_F(BackendFailure, DatabaseCountIsLearnedAgainWhenTheBackendRestartsWithAnother) {
+  start_backend({.extra_args = {"--databases", "16"}});
+  start_proxy({.workers = 1});
+  RedisClient client = connect(5s);
+  EXPECT_EQ(client.command({"SELECT", "10"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"SET", "k", "v"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"SELECT", "0"}), "+OK\r\n");
+
+  backend().restart({.extra_args = {"--databases", "4"}});
+  EXPECT_TRUE(poll_until([&] { return client.command({"SET", "k", "v"}) == "+OK\r\n"; }, 5s));
+  EXPECT_EQ(client.command({"SELECT", "10"}), "-ERR DB index is out of range\r\n");
+  EXPECT_EQ(client.command({"SELECT", "3"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"SET", "k", "3"}), "+OK\r\n");
+
+  backend().restart({.extra_args = {"--databases", "32"}});
+  EXPECT_TRUE(poll_until([&] { return client.command({"SET", "k", "v"}) == "+OK\r\n"; }, 5s));
+  EXPECT_EQ(client.command({"SELECT", "20"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"SET", "k", "20"}), "+OK\r\n");
+  RedisClient direct = connect_direct();
+  EXPECT_EQ(run_script(direct, {{"SELECT", "20"}, {"GET", "k"}}),
+            (std::vector<std::string>{"+OK\r\n", "$2\r\n20\r\n"}));
+}
+
 }  // namespace
 }  // namespace corral::testing::redis_it

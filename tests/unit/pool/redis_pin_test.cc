@@ -1,7 +1,7 @@
 // RedisPool::pin() at max_pinned: waiters are served one at a time in arrival order (an unpinned
 // connection goes to the oldest waiter only, a closed one lets the oldest waiter open another), the
 // queue timeout ends a wait, a cancelled waiter is skipped. The backend is a scripted fake on port 0
-// that answers HELLO and then holds the connection.
+// that answers the handshake (HELLO, CONFIG GET databases) and then holds the connection.
 #include "pool/redis_pool.h"
 
 #include <gtest/gtest.h>
@@ -19,14 +19,14 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// Answers the pool's handshake (HELLO alone: the test makes the database count known) with an empty
-/// reply, then reads until the pool closes the connection or the test stops.
+/// Answers the pool's handshake (HELLO and CONFIG GET databases, sent in one write) with an empty
+/// reply each, then reads until the pool closes the connection or the test stops.
 rt::Task<void> answer_hello(rt::TcpStream stream, rt::CancelSource* stop) {
   std::array<char, 4096> buffer{};
   auto request = co_await stream.read_some(buffer, rt::Deadline::after(5s), stop);
   if (!request || *request == 0) co_return;
-  const std::string_view hello_reply = "*0\r\n";
-  auto sent = co_await stream.write_all(hello_reply, rt::Deadline::after(5s), stop);
+  const std::string_view handshake_replies = "*0\r\n*0\r\n";
+  auto sent = co_await stream.write_all(handshake_replies, rt::Deadline::after(5s), stop);
   if (!sent) co_return;
   for (;;) {
     auto more = co_await stream.read_some(buffer, rt::Deadline::never(), stop);
@@ -74,7 +74,6 @@ class RedisPinQueue : public ::testing::Test {
     listener_ = std::move(*rt::TcpListener::bind(loop_, *rt::SocketAddress::parse("127.0.0.1", 0)));
     address_ = *rt::SocketAddress::parse("127.0.0.1", listener_.port());
     server_.spawn(serve(&listener_, &server_, &server_stop_));
-    pools_.server_info(address_).databases = 16;  // known: the handshake sends HELLO alone
     RedisKey key;
     key.host = "127.0.0.1";
     key.port = listener_.port();

@@ -118,8 +118,8 @@ TEST(RedisCommandTable, ContainersHaveTheirSubcommands) {
 TEST(RedisCommandTable, LocalCommands) {
   for (auto args : std::vector<std::vector<std::string_view>>{
            {"AUTH", "p"}, {"HELLO"}, {"SELECT", "1"}, {"CLIENT", "SETNAME", "n"}, {"client", "getname"},
-           {"CLIENT", "ID"}, {"CLIENT", "SETINFO", "LIB-NAME", "x"}, {"CLIENT", "INFO"}, {"PING"}, {"ECHO", "x"},
-           {"QUIT"}, {"RESET"}}) {
+           {"CLIENT", "ID"}, {"CLIENT", "SETINFO", "LIB-NAME", "x"}, {"CLIENT", "INFO"}, {"ECHO", "x"}, {"QUIT"},
+           {"RESET"}}) {
     std::string wire;
     encode_command(wire, std::span<const std::string_view>(args));
     RequestScanner scanner;
@@ -280,13 +280,24 @@ TEST(RedisCommandTable, FlagsMarkExactlyTheirCommands) {
   EXPECT_EQ(flagged(kBlockOption), (Names{"xread", "xreadgroup"}));
   EXPECT_EQ(flagged(kChangesPoolKey), (Names{"auth", "hello", "reset", "select"}));
   EXPECT_EQ(flagged(kAllowedBeforeAuth), (Names{"auth", "hello", "quit", "reset"}));
-  EXPECT_EQ(flagged(kQueuedInMulti), (Names{"acl|whoami", "echo", "ping"}));
-  EXPECT_EQ(flagged(kKeepsConnectionState), (Names{"echo", "ping", "quit"}));
+  EXPECT_EQ(flagged(kQueuedInMulti), (Names{"acl|whoami", "echo"}));
+  EXPECT_EQ(flagged(kKeepsConnectionState), (Names{"echo", "quit"}));
   EXPECT_EQ(flagged(kUnsubscribe), (Names{"punsubscribe", "sunsubscribe", "unsubscribe"}));
   EXPECT_EQ(flagged(kResetsConnection), (Names{"reset"}));
   EXPECT_EQ(flagged(kRunsInMulti), (Names{"quit", "reset"}));
   EXPECT_EQ(flagged(kNamesClients), (Names{"client|kill", "client|list", "client|unblock"}));
   EXPECT_EQ(flagged(kRedirects), (Names{"client|tracking"}));
+  // Redis 7.0's CMD_ALLOW_BUSY commands that corral forwards on a shared connection; the others
+  // (AUTH HELLO QUIT RESET MULTI DISCARD WATCH UNWATCH) are local or pinned, SHUTDOWN refused.
+  EXPECT_EQ(flagged(kAllowedWhileBusy), (Names{"function|kill", "function|stats", "script|kill"}));
+  EXPECT_EQ(flagged(kRunsScript), (Names{"eval", "eval_ro", "evalsha", "evalsha_ro", "fcall", "fcall_ro"}));
+}
+
+TEST(RedisCommandTable, PingIsForwardedSoItSaysWhetherTheBackendServes) {
+  const Route r = route_of({"PING"});
+  EXPECT_EQ(r.disposition, Disposition::Shared);
+  EXPECT_TRUE(route_of({"PING", "x"}).arity_ok);
+  EXPECT_TRUE(keeps_connection_state(r));
 }
 
 TEST(RedisCommandTable, TrackingRedirectIdIsFoundPastPrefixes) {
@@ -322,7 +333,6 @@ TEST(RedisCommandTable, EveryLocalCommandNamesItsHandler) {
       {{"CLIENT", "KILL", "a:1"}, LocalCommand::ClientKill},
       {{"CLIENT", "UNBLOCK", "1"}, LocalCommand::ClientUnblock},
       {{"ACL", "WHOAMI"}, LocalCommand::AclWhoami},
-      {{"PING"}, LocalCommand::Ping},
       {{"ECHO", "x"}, LocalCommand::Echo},
       {{"QUIT"}, LocalCommand::Quit},
       {{"RESET"}, LocalCommand::Reset},

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "scan_helpers.h"
@@ -149,6 +150,84 @@ TEST_P(RedisReplyCases, FramesTileTheInput) {
   if (!outcome.error) {
     EXPECT_EQ(joined.size() + outcome.leftover, c.wire.size());
   }
+}
+
+/// Scans `wire` fed in `plan`'s chunks the way a streaming backend connection does: whenever the
+/// scanner needs more, the settled bytes at the front are handed on and dropped. Returns each
+/// frame's bytes as handed on in pieces plus its final part, with its type; stops at an error.
+std::vector<std::pair<ReplyType, std::string>> stream_replies(const std::string& wire,
+                                                              const std::vector<std::size_t>& plan) {
+  std::vector<std::pair<ReplyType, std::string>> frames;
+  ReplyScanner scanner;
+  std::string buffer;
+  std::string handed;  // the current frame's bytes handed on so far
+  std::size_t fed = 0;
+  for (std::size_t i = 0; fed < wire.size(); ++i) {
+    const std::size_t n = std::min(plan[i % plan.size()], wire.size() - fed);
+    buffer.append(wire, fed, n);
+    fed += n;
+    for (;;) {
+      Reply reply;
+      const ScanStatus status = scanner.scan(buffer, reply);
+      if (status == ScanStatus::Error) return frames;
+      if (status == ScanStatus::NeedMore) {
+        const std::size_t settled = scanner.settled(buffer.size());
+        EXPECT_LE(settled, buffer.size());
+        if (settled > 0) {
+          EXPECT_TRUE(scanner.frame_type_known());
+        }
+        handed.append(buffer, 0, settled);
+        buffer.erase(0, settled);
+        scanner.discard(settled);
+        break;
+      }
+      frames.emplace_back(reply.type, handed + std::string(reply.bytes));
+      handed.clear();
+      buffer.erase(0, reply.size);
+    }
+  }
+  return frames;
+}
+
+TEST_P(RedisReplyCases, StreamedFramesAreTheWholeFramesUnderEveryChunking) {
+  const ReplyCase& c = GetParam();
+  const auto whole = scan_replies(c.wire, {c.wire.size()});
+  std::vector<std::pair<ReplyType, std::string>> expected;
+  for (const auto& frame : whole.frames) expected.emplace_back(frame.type, frame.bytes);
+  for (const auto& plan : all_chunkings(c.wire.size())) {
+    ASSERT_EQ(stream_replies(c.wire, plan), expected) << "first chunk " << plan.front() << " of " << plan.size();
+  }
+}
+
+TEST(RedisReplyScannerStreaming, ABigBulkIsHandedOnAsItArrivesUpToItsCrlf) {
+  const std::string payload(100000, 'x');
+  const std::string wire = "$100000\r\n" + payload + "\r\n";
+  ReplyScanner scanner;
+  Reply reply;
+  std::string buffer = wire.substr(0, 50000);
+  ASSERT_EQ(scanner.scan(buffer, reply), ScanStatus::NeedMore);
+  ASSERT_TRUE(scanner.frame_type_known());
+  EXPECT_EQ(scanner.frame_type(), ReplyType::BulkString);
+  EXPECT_EQ(scanner.settled(buffer.size()), buffer.size());
+  scanner.discard(buffer.size());
+  buffer = wire.substr(50000, wire.size() - 50000 - 1);  // all but the final LF
+  ASSERT_EQ(scanner.scan(buffer, reply), ScanStatus::NeedMore);
+  EXPECT_EQ(scanner.settled(buffer.size()), buffer.size() - 1);  // the CR stays for the check
+  scanner.discard(buffer.size() - 1);
+  buffer = "\r\n";
+  ASSERT_EQ(scanner.scan(buffer, reply), ScanStatus::Frame);
+  EXPECT_EQ(reply.bytes, "\r\n");
+  EXPECT_EQ(reply.type, ReplyType::BulkString);
+}
+
+TEST(RedisReplyScannerStreaming, NothingIsSettledBeforeTheTypeIsKnownNorOfAVerbatimString) {
+  ReplyScanner scanner;
+  Reply reply;
+  EXPECT_EQ(scanner.scan("|1\r\n+a\r\n", reply), ScanStatus::NeedMore);
+  EXPECT_EQ(scanner.settled(9), 0u);  // an attribute only: the frame's own type is still unknown
+  ReplyScanner verbatim;
+  EXPECT_EQ(verbatim.scan("=10\r\ntxt:abc", reply), ScanStatus::NeedMore);
+  EXPECT_EQ(verbatim.settled(13), 5u);  // the header only
 }
 
 std::string case_name(const ::testing::TestParamInfo<ReplyCase>& info) { return info.param.name; }

@@ -161,20 +161,16 @@ TEST_P(LocalCommandsBothResp, NoAuthBeforeAuthentication) {
   configure(config::AuthMode::Users);
   context_.resp = GetParam();
   for (const auto& args : std::vector<std::vector<std::string>>{
-           {"PING"}, {"ECHO", "x"}, {"SELECT", "1"}, {"CLIENT", "ID"}, {"CLIENT", "SETNAME", "n"}}) {
+           {"ECHO", "x"}, {"SELECT", "1"}, {"CLIENT", "ID"}, {"CLIENT", "SETNAME", "n"}}) {
     EXPECT_EQ(reply(args), "-NOAUTH Authentication required.\r\n") << args[0];
   }
   EXPECT_EQ(context_.name, "");
   EXPECT_EQ(context_.db, 1);
 }
 
-// ---- PING, ECHO, QUIT, RESET --------------------------------------------------------------------
+// ---- ECHO, QUIT, RESET (PING is forwarded) ---------------------------------------------------------
 
-TEST_P(LocalCommandsBothResp, PingAndEcho) {
-  EXPECT_EQ(reply({"PING"}), "+PONG\r\n");
-  EXPECT_EQ(reply({"ping", "hello world"}), "$11\r\nhello world\r\n");
-  EXPECT_EQ(reply({"PING", ""}), "$0\r\n\r\n");
-  EXPECT_EQ(reply({"PING", "a", "b"}), "-ERR wrong number of arguments for 'ping' command\r\n");
+TEST_P(LocalCommandsBothResp, Echo) {
   EXPECT_EQ(reply({"ECHO", std::string("bin\0ary\r\n", 9)}), std::string("$9\r\nbin\0ary\r\n\r\n", 15));
   EXPECT_EQ(reply({"ECHO"}), "-ERR wrong number of arguments for 'echo' command\r\n");
   EXPECT_EQ(reply({"ECHO", "a", "b"}), "-ERR wrong number of arguments for 'echo' command\r\n");
