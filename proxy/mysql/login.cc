@@ -105,7 +105,7 @@ rt::Task<bool> MysqlLogin::handshake() {
   if (!greeted) co_return false;
 
   ClientPacket packet;
-  const bool received = co_await client_.read_packet(packet, rt::Deadline::after(kHandshakeTimeout), true);
+  const bool received = co_await client_.read_packet(packet, rt::Deadline::after(kHandshakeTimeout), true, 1);
   if (!received) co_return false;
   const std::uint8_t reply_sequence = packet.reply_sequence();
   if (mysql::is_ssl_request(packet.payload)) {

@@ -36,7 +36,7 @@ rt::Task<void> MysqlSession::run() {
     client_.shrink_buffers();
     const rt::Deadline deadline = idle_timeout.count() > 0 ? rt::Deadline::after(idle_timeout) : rt::Deadline::never();
     ClientPacket packet;
-    const bool received = co_await client_.read_packet(packet, deadline, true);
+    const bool received = co_await client_.read_packet(packet, deadline, true, 0);  // a command: sequence 0
     if (!received) co_return;
     const Step step = co_await dispatch(packet);
     client_.consume_packet();

@@ -42,6 +42,8 @@ inline constexpr std::size_t kMaxStatementsPerSession = 16382;
 /// ER_MAX_PREPARED_STMT_COUNT_REACHED, worded like the server's.
 inline constexpr mysql::ErrorSpec kErrTooManyStatements{
     1461, "42000", "Can't create more than max_prepared_stmt_count statements (current value: 16382)"};
+/// ER_WRONG_ARGUMENTS as mariadbd words it for a COM_STMT_EXECUTE without its NULL bitmap.
+inline constexpr mysql::ErrorSpec kErrExecuteArguments{1210, "HY000", "Incorrect arguments to mysqld_stmt_execute"};
 /// ER_STMT_HAS_NO_OPEN_CURSOR: COM_STMT_FETCH on a statement without an open cursor.
 inline constexpr mysql::ErrorSpec kErrNoOpenCursor{1421, "HY000", "The statement has no open cursor"};
 
@@ -84,6 +86,11 @@ class MysqlStatements final : public LeaseBoundState {
   rt::Task<bool> close(MysqlExchange& exchange, const ClientPacket& packet);
   void send_long_data(const ClientPacket& packet);
   rt::Task<void> yield_every_few(MysqlExchange& exchange);
+  /// The backend failed under a command (transport error, mysql.statement_timeout_ms): its ERR goes
+  /// to the client now, not with the client's next command. Returns false when the session must close.
+  static rt::Task<bool> fail(MysqlExchange& exchange, pool::MysqlConnection& backend, std::uint8_t reply_sequence);
+  /// After relay_response() lost the backend mid-response (its ERR is queued): as fail().
+  static rt::Task<bool> lost(MysqlExchange& exchange);
 
   /// Queues the template's PREPARE response for the client under `client_id`.
   static void answer_prepare(MysqlExchange& exchange, const pool::PreparedTemplate& prepared,
