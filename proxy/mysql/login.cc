@@ -90,7 +90,10 @@ rt::Task<bool> MysqlLogin::handshake() {
   server_capabilities_ = kFrontendOwnCapabilities | (server.capabilities & relayed);
 
   mysql::HandshakeV10 greeting;
-  greeting.server_version = env_.config->mysql.server_version;
+  // The backend's own version unless configured: clients recognise MariaDB by it ("5.5.5-" prefix
+  // and "MariaDB" in it) and pick their dialect and features from it, as they would direct.
+  const std::string& configured_version = env_.config->mysql.server_version;
+  greeting.server_version = configured_version.empty() ? server.server_version : configured_version;
   greeting.connection_id = client_.id();
   greeting.auth_plugin_data = scramble_;
   greeting.capabilities = server_capabilities_;

@@ -172,10 +172,18 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
   std::string context_id = context.key().id();
   context_id.append("|").append(context.variables_text());
   auto prepared = exchange.pools().prepared_templates().find_or_add(context_id, context.schema(), *sql);
-  if (prepared->prepare_response.empty()) {
-    // Nobody prepared this text yet: the server must check it (and may refuse it).
+  const std::uint64_t schema_changes = schema_changes_.load(std::memory_order_relaxed);
+  const bool stale = prepared->schema_changes != schema_changes;
+  if (prepared->prepare_response.empty() || stale) {
+    // Nobody prepared this text yet, or definitions changed since (DDL through corral): the server
+    // must check it (and may refuse it) and describe its columns as they are now.
     pool::MysqlConnection* backend = co_await exchange.backend_for_statement(packet.reply_sequence());
     if (backend == nullptr) co_return co_await exchange.client().flush();
+    if (stale) {
+      // A statement cached on this connection would be reused as it is: prepare it anew.
+      auto closed = co_await pool::close_on(*backend, prepared->id, exchange.cancel());
+      if (!closed) co_return co_await fail(exchange, *backend, packet.reply_sequence());
+    }
     auto outcome = co_await pool::prepare_on(*backend, prepared, max_prepared_per_connection_, exchange.cancel());
     if (!outcome) co_return co_await fail(exchange, *backend, packet.reply_sequence());
     if (!outcome->refusal.empty()) {
@@ -183,13 +191,15 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
       exchange.end_statement(*backend, mysql::StatementTraits{});
       co_return co_await exchange.client().flush();
     }
+    prepared->schema_changes = schema_changes;  // as of before the prepare: never newer than the response
     exchange.end_statement(*backend, mysql::StatementTraits{});
   }
   // Ids are never 0 and never one still in use (after 2^32 prepares the counter wraps).
   while (next_id_ == 0 || statements_.contains(next_id_)) ++next_id_;
   const std::uint32_t client_id = next_id_++;
   answer_prepare(exchange, *prepared, client_id, packet.reply_sequence());
-  statements_.emplace(client_id, Statement{std::move(prepared), {}, false, nullptr});
+  const bool changes_schema = mysql::classify_statement(*sql).changes_schema;
+  statements_.emplace(client_id, Statement{std::move(prepared), {}, false, nullptr, changes_schema});
   co_return co_await exchange.client().flush();
 }
 
@@ -288,6 +298,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
   }
   sync_cursor_pin(exchange);
   exchange.end_statement(*backend, mysql::StatementTraits{});
+  if (statement->changes_schema) schema_changes_.fetch_add(1, std::memory_order_relaxed);  // as for COM_QUERY
   const auto written = co_await exchange.client().write_queued();  // the socket awaited directly: no flush() frame
   co_return exchange.client().after_write_queued(written);
 }

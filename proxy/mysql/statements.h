@@ -19,6 +19,7 @@
 // the statements. Cursors live on the lent connection and end with the lease (LeaseBoundState).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -52,8 +53,12 @@ class MysqlStatements final : public LeaseBoundState {
  public:
   /// `max_prepared_per_connection` caps each backend connection's statements (mysql.*);
   /// `max_long_data` caps the COM_STMT_SEND_LONG_DATA bytes buffered per statement.
-  MysqlStatements(std::size_t max_prepared_per_connection, std::size_t max_long_data) noexcept
-      : max_prepared_per_connection_(max_prepared_per_connection), max_long_data_(max_long_data) {}
+  /// `schema_changes` counts the definition changes (DDL) of all sessions (SharedState).
+  MysqlStatements(std::size_t max_prepared_per_connection, std::size_t max_long_data,
+                  std::atomic<std::uint64_t>& schema_changes) noexcept
+      : max_prepared_per_connection_(max_prepared_per_connection),
+        max_long_data_(max_long_data),
+        schema_changes_(schema_changes) {}
 
   /// Handles one COM_STMT_* command. Returns false when the session must close (the client is gone,
   /// or the backend failed while the session held state that is now lost).
@@ -73,6 +78,7 @@ class MysqlStatements final : public LeaseBoundState {
     pool::ExecuteState execute;            // bound types and long data between executes
     bool long_data_overflow = false;       // more than max_long_data bytes: the next execute fails
     pool::BackendStatement* cursor = nullptr;  // the backend statement with this statement's open cursor
+    bool changes_schema = false;           // DDL: each execute makes cached PREPARE answers stale
   };
 
   /// COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA: no response; every so often a loop turn.
@@ -107,6 +113,7 @@ class MysqlStatements final : public LeaseBoundState {
 
   std::size_t max_prepared_per_connection_;
   std::size_t max_long_data_;
+  std::atomic<std::uint64_t>& schema_changes_;
   std::unordered_map<std::uint32_t, Statement> statements_;  // by the id the client sees
   std::uint32_t next_id_ = 1;
   std::size_t open_cursors_ = 0;

@@ -306,6 +306,41 @@ TEST_F(PreparedThroughCorral, AStatementStillRunsAfterItsTableWasAltered) {
   EXPECT_EQ(again.execute().at(0)[0], "round circle");
 }
 
+// mysqltest --ps-protocol prepares every statement anew: after a table was made again with other
+// columns, a PREPARE answered from the cached response of the old table would announce the old
+// columns and libmysqlclient would refuse the execute's result (CR_NEW_STMT_METADATA, 2057).
+TEST_F(PreparedThroughCorral, APrepareAfterATableChangedDescribesItsNewColumns) {
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 2\n"});
+  MysqlClient client = connect(kUser, kPassword, "app");
+  client.execute("CREATE TABLE t1 (a INT, b INT)");
+  client.execute("INSERT INTO t1 VALUES (1, 2)");
+  {
+    Statement select(client.handle(), "SELECT * FROM t1");
+    EXPECT_EQ(mysql_stmt_field_count(select.handle()), 2u);
+    EXPECT_EQ(select.execute().size(), 1u);
+  }
+  // Made again by a text statement, then by a prepared one (as mysqltest --ps-protocol sends it).
+  client.execute("DROP TABLE t1");
+  client.execute("CREATE TABLE t1 (a INT, b INT, c INT)");
+  client.execute("INSERT INTO t1 VALUES (1, 2, 3)");
+  {
+    Statement select(client.handle(), "SELECT * FROM t1");
+    EXPECT_EQ(mysql_stmt_field_count(select.handle()), 3u);
+    EXPECT_EQ(select.execute().at(0), (Row{"1", "2", "3"}));
+  }
+  {
+    Statement drop(client.handle(), "DROP TABLE t1");
+    drop.execute();
+    Statement create(client.handle(), "CREATE TABLE t1 (x VARCHAR(5))");
+    create.execute();
+  }
+  client.execute("INSERT INTO t1 VALUES ('v')");
+  MysqlClient other = connect(kUser, kPassword, "app");  // any session of the worker
+  Statement select(other.handle(), "SELECT * FROM t1");
+  EXPECT_EQ(mysql_stmt_field_count(select.handle()), 1u);
+  EXPECT_EQ(select.execute().at(0), (Row{"v"}));
+}
+
 TEST_F(PreparedThroughCorral, StatementsStillRunWhenASmallCapEvictsThem) {
   start_proxy({.workers = 1, .pool_toml = "max_connections = 1\n", .mysql_toml = "max_prepared_per_connection = 2\n"});
   const std::uint64_t closes_before = server_status("Com_stmt_close");

@@ -329,5 +329,68 @@ TEST_F(RawPacketsTest, TheStatementTimeoutFailsAnExecuteAtOnce) {
   expect_ping_ok(raw, Target::Corral);
 }
 
+/// The greeting's server version and capability flags (HandshakeV10), read raw from `port`.
+struct Greeting {
+  std::string server_version;
+  std::uint32_t capabilities = 0;
+};
+
+Greeting read_greeting(uint16_t port) {
+  const int fd = connect_tcp("127.0.0.1", port, 5s);
+  RawPackets raw(fd);
+  const Packet packet = raw.read_one();
+  ::close(fd);
+  // protocol version, server version<NUL>, connection id<4>, scramble<8>, filler<1>, capabilities<2>,
+  // charset<1>, status<2>, capabilities (upper)<2>.
+  Greeting greeting;
+  const std::size_t nul = packet.payload.find('\0', 1);
+  greeting.server_version = packet.payload.substr(1, nul - 1);
+  const auto byte = [&](std::size_t at) { return static_cast<std::uint32_t>(static_cast<std::uint8_t>(packet.payload.at(at))); };
+  const std::size_t lower = nul + 1 + 4 + 8 + 1;
+  greeting.capabilities = byte(lower) | byte(lower + 1) << 8 | byte(lower + 5) << 16 | byte(lower + 6) << 24;
+  return greeting;
+}
+
+TEST_F(RawPacketsTest, TheGreetingAnnouncesTheBackendsVersion) {
+  start_proxy({.workers = 1});
+  const Greeting direct = read_greeting(backend().port());
+  const Greeting through = read_greeting(proxy_port());
+  ASSERT_THAT(direct.server_version, HasSubstr("MariaDB"));
+  EXPECT_EQ(through.server_version, direct.server_version);
+  // libmariadb recognises MariaDB from it, and strips the "5.5.5-" prefix, as direct.
+  MysqlClient client = login(Target::Corral);
+  MysqlClient direct_client = login(Target::Direct);
+  EXPECT_TRUE(mariadb_connection(client.handle()));
+  EXPECT_STREQ(mysql_get_server_info(client.handle()), mysql_get_server_info(direct_client.handle()));
+  EXPECT_EQ(mysql_get_server_version(client.handle()), mysql_get_server_version(direct_client.handle()));
+}
+
+TEST_F(RawPacketsTest, AConfiguredVersionIsAnnouncedAsItIs) {
+  start_proxy({.workers = 1, .mysql_toml = "server_version = \"10.11.99-MariaDB-edge\"\n"});
+  EXPECT_EQ(read_greeting(proxy_port()).server_version, "10.11.99-MariaDB-edge");
+}
+
+// corral does not speak the compressed protocol (docs/ARCHITECTURE.md): it never offers
+// CLIENT_COMPRESS, so a client that asks for compression goes on uncompressed, as with a server
+// built without it.
+TEST_F(RawPacketsTest, CompressionIsNeverOfferedAndAClientAskingForItWorksUncompressed) {
+  start_proxy({.workers = 1});
+  constexpr std::uint32_t kClientCompress = 0x20;
+  ASSERT_NE(read_greeting(backend().port()).capabilities & kClientCompress, 0u);
+  EXPECT_EQ(read_greeting(proxy_port()).capabilities & kClientCompress, 0u);
+  MYSQL* m = mysql_init(nullptr);
+  mysql_options(m, MYSQL_OPT_COMPRESS, nullptr);
+  ASSERT_NE(mysql_real_connect(m, "127.0.0.1", kUser, kPassword, "app", proxy_port(), nullptr, 0), nullptr)
+      << mysql_error(m);
+  ASSERT_EQ(mysql_query(m, "SELECT REPEAT('x', 100000)"), 0) << mysql_error(m);
+  MYSQL_RES* result = mysql_store_result(m);
+  ASSERT_NE(result, nullptr) << mysql_error(m);
+  MYSQL_ROW row = mysql_fetch_row(result);
+  ASSERT_NE(row, nullptr);
+  EXPECT_EQ(mysql_fetch_lengths(result)[0], 100000u);
+  mysql_free_result(result);
+  mysql_close(m);
+}
+
 }  // namespace
 }  // namespace corral::testing::mysql_it
