@@ -487,5 +487,45 @@ TEST_F(PreparedThroughCorral, SysbenchReadWriteWithPreparedStatementsFinishesWit
   std::cout << "sysbench: backend COM_STMT_PREPAREs for 2432 client prepares: " << prepares << "\n";
 }
 
+// Before corral sent errors under an execute at once, sysbench waited for good for the reply of
+// the execute the dying backend was running (a session without state was not closed, and its ERR
+// stayed queued until the next command, which never came).
+TEST_F(PreparedThroughCorral, SysbenchWithPreparedStatementsEndsWhenTheBackendIsKilled) {
+  start_backend();
+  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 4\n"});
+  const std::vector<std::string> common = {
+      "/usr/bin/sysbench", "oltp_point_select", "--db-driver=mysql", "--mysql-host=127.0.0.1", "--mysql-db=app",
+      "--tables=2", "--table-size=2000",
+  };
+  std::vector<std::string> prepare = common;
+  prepare.insert(prepare.end(), {"--mysql-port=" + std::to_string(backend().port()),
+                                 std::string("--mysql-user=") + kBackendUser,
+                                 std::string("--mysql-password=") + kBackendPassword, "prepare"});
+  const CommandResult prepared = run_command(prepare, std::chrono::seconds(120));
+  ASSERT_EQ(prepared.exit_code(), 0) << prepared.output;
+  std::vector<std::string> run = common;
+  run.insert(run.end(), {"--mysql-port=" + std::to_string(proxy_port()), std::string("--mysql-user=") + kUser,
+                         std::string("--mysql-password=") + kPassword, "--threads=1", "--time=60",
+                         "--db-ps-mode=auto", "--rand-type=uniform", "--report-interval=0", "run"});
+  std::thread killer([&] {
+    std::this_thread::sleep_for(3s);
+    backend().kill();
+  });
+  const auto started = std::chrono::steady_clock::now();
+  CommandResult result;
+  try {
+    result = run_command(run, std::chrono::seconds(40));  // throws when sysbench has to be killed
+  } catch (const HarnessError& e) {
+    killer.join();
+    FAIL() << "sysbench hung after the backend was killed: " << e.what();
+  }
+  killer.join();
+  // Its thread (point selects outside a transaction: every command an execute, and no session state
+  // that would make corral close the connection) got corral's error and sysbench stopped on it.
+  EXPECT_NE(result.exit_code(), 0) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("FATAL"));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 30s);
+}
+
 }  // namespace
 }  // namespace corral::testing::mysql_it
