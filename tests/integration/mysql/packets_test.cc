@@ -392,5 +392,44 @@ TEST_F(RawPacketsTest, CompressionIsNeverOfferedAndAClientAskingForItWorksUncomp
   mysql_close(m);
 }
 
+// mysqltest --ps-protocol prepares compound statements (main.type_decimal, main.type_float): their
+// cursor leaks SERVER_STATUS_CURSOR_EXISTS into each result's EOF although the execute asked for no
+// cursor, and the rows follow. corral took the flag for an opened cursor, ended the response after
+// the first result's definitions and left the client waiting.
+TEST_F(RawPacketsTest, ACompoundStatementWithACursorOfItsOwnRelaysEveryResult) {
+  start_proxy({.workers = 1});
+  std::vector<std::pair<int, int>> direct;  // (sequence id, first byte) of each packet
+  for (const Target target : {Target::Direct, Target::Corral}) {
+    MysqlClient client = login(target);
+    client.execute("CREATE TABLE IF NOT EXISTS t1 (str VARCHAR(10))");
+    client.execute("DELETE FROM t1");
+    client.execute("INSERT INTO t1 VALUES ('1'), ('2x')");
+    RawPackets raw(static_cast<int>(mysql_get_socket(client.handle())));
+    const std::uint32_t id = prepare(
+        raw, "BEGIN NOT ATOMIC DECLARE done INT DEFAULT FALSE; DECLARE vstr VARCHAR(128); "
+             "DECLARE cur1 CURSOR FOR SELECT str FROM t1 ORDER BY str; "
+             "DECLARE CONTINUE HANDLER FOR NOT FOUND SET done = TRUE; OPEN cur1; "
+             "read_loop: LOOP FETCH cur1 INTO vstr; IF done THEN LEAVE read_loop; END IF; "
+             "SELECT vstr; SELECT CAST(str AS DECIMAL(38,0)) FROM t1 WHERE str=vstr; SHOW WARNINGS; END LOOP; END");
+    raw.send(0, command(kComStmtExecute, int4(id) + std::string("\0\1\0\0\0", 5)));  // no cursor asked for
+    // Binary rows start with 0x00 like an OK_Packet: the response is read until the server falls silent.
+    std::vector<std::pair<int, int>> packets;
+    try {
+      for (;;) {
+        const Packet p = raw.read_one(1500ms);
+        packets.emplace_back(p.sequence_id, p.payload.empty() ? -1 : static_cast<std::uint8_t>(p.payload[0]));
+      }
+    } catch (const HarnessError&) {
+    }
+    if (target == Target::Direct) {
+      direct = packets;
+      ASSERT_GT(direct.size(), 20u);
+    } else {
+      EXPECT_EQ(packets, direct);
+    }
+    expect_ping_ok(raw, target);
+  }
+}
+
 }  // namespace
 }  // namespace corral::testing::mysql_it
