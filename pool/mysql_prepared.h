@@ -47,6 +47,9 @@ struct PreparedTemplate {
   /// The proxy's count of definition changes (DDL) when prepare_response was taken: a response older
   /// than the last change is not replayed (the columns it describes may be gone).
   std::uint64_t schema_changes = 0;
+  /// The warnings of the last backend PREPARE (a deprecated type...). They live on the connection that
+  /// prepared it: a PREPARE that warned is not answered from the cache, so SHOW WARNINGS can show them.
+  std::uint16_t prepare_warnings = 0;
 };
 
 /// The worker's templates by what makes a statement distinct. Holds weak references: a template lives

@@ -635,6 +635,7 @@ Errc ResponseScanner::on_prepare_ok(std::string_view payload) {
   if (!ok) return ok.error();
   if (ok->num_columns > limits_.max_columns || ok->num_params > limits_.max_params) return Errc::LimitExceeded;
   summary_.prepare_ok = *ok;
+  summary_.warnings = ok->warning_count;  // the parse warned (a deprecated type...): SHOW WARNINGS has them
   ++summary_.result_sets;
   event_.phase = ResponsePhase::PrepareOk;
   event_.prepare_ok = *ok;

@@ -173,13 +173,14 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
   context_id.append("|").append(context.variables_text());
   auto prepared = exchange.pools().prepared_templates().find_or_add(context_id, context.schema(), *sql);
   const std::uint64_t schema_changes = schema_changes_.load(std::memory_order_relaxed);
-  const bool stale = prepared->schema_changes != schema_changes;
-  if (prepared->prepare_response.empty() || stale) {
-    // Nobody prepared this text yet, or definitions changed since (DDL through corral): the server
-    // must check it (and may refuse it) and describe its columns as they are now.
+  // Definitions changed since the cached response (DDL through corral), or the PREPARE warned: the
+  // server must describe the columns as they are now, or warn again where SHOW WARNINGS can see it.
+  const bool again = prepared->schema_changes != schema_changes || prepared->prepare_warnings > 0;
+  if (prepared->prepare_response.empty() || again) {
+    // Nobody prepared this text yet, or see above: the server checks it (and may refuse it).
     pool::MysqlConnection* backend = co_await exchange.backend_for_statement(packet.reply_sequence());
     if (backend == nullptr) co_return co_await exchange.client().flush();
-    if (stale) {
+    if (again) {
       // A statement cached on this connection would be reused as it is: prepare it anew.
       auto closed = co_await pool::close_on(*backend, prepared->id, exchange.cancel());
       if (!closed) co_return co_await fail(exchange, *backend, packet.reply_sequence());

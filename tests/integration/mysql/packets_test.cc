@@ -431,5 +431,26 @@ TEST_F(RawPacketsTest, ACompoundStatementWithACursorOfItsOwnRelaysEveryResult) {
   }
 }
 
+// mysqltest --ps-protocol shows a PREPARE's warnings (YEAR(2) is deprecated...) with SHOW WARNINGS
+// right after it. They live on the backend connection that prepared, so that one must stay with the
+// session for the SHOW WARNINGS, and a PREPARE that warned must not be answered from the cache.
+TEST_F(RawPacketsTest, TheWarningsOfAPrepareCanBeShown) {
+  start_proxy({.workers = 1});
+  for (const Target target : {Target::Direct, Target::Corral}) {
+    MysqlClient client = login(target);
+    MYSQL* m = client.handle();
+    const std::string sql = "CREATE TABLE ty (y YEAR(2))";
+    for (int round = 0; round < 2; ++round) {  // the second PREPARE of the text: corral has it cached
+      MYSQL_STMT* stmt = mysql_stmt_init(m);
+      ASSERT_EQ(mysql_stmt_prepare(stmt, sql.data(), sql.size()), 0) << mysql_stmt_error(stmt);
+      EXPECT_EQ(mysql_warning_count(m), 1u) << to_string(target) << " " << round;
+      const QueryResult warnings = client.query("SHOW WARNINGS");
+      ASSERT_EQ(warnings.rows.size(), 1u) << to_string(target) << " " << round;
+      EXPECT_EQ(warnings.at(0, 1), "1287") << to_string(target);
+      mysql_stmt_close(stmt);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace corral::testing::mysql_it

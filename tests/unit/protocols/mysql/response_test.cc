@@ -293,6 +293,22 @@ Stream prepare_response(CapabilityFlags caps, std::uint16_t params, std::uint16_
   return s;
 }
 
+// The parse may warn (YEAR(2) is deprecated): the summary says so, as for any statement, so the
+// session keeps the connection for SHOW WARNINGS.
+TEST(MysqlResponseScanner, PrepareOkWarningsAreInTheSummary) {
+  COM_STMT_PREPARE_OK ok;
+  ok.statement_id = 7;
+  ok.warning_count = 1;
+  std::string payload;
+  encode_com_stmt_prepare_ok(payload, ok, kLegacy);
+  Stream s(kLegacy);
+  s.packet(payload);
+  ResponseScanner scanner(Command::COM_STMT_PREPARE, kLegacy);
+  test::feed_chunks(scanner, s.wire(), 1);
+  EXPECT_TRUE(scanner.complete());
+  EXPECT_EQ(scanner.summary().warnings, 1u);
+}
+
 TEST(MysqlResponseScanner, PrepareOkWithParamsAndColumns) {
   expect_everywhere(Command::COM_STMT_PREPARE, kLegacy, prepare_response(kLegacy, 2, 1).wire(),
                     {P::PrepareOk, P::ParamDefinition, P::ParamDefinition, P::ParamsEof, P::ColumnDefinition,
