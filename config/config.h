@@ -107,7 +107,7 @@ struct RedisLimits {
 struct MysqlOptions {
   uint32_t max_packet_size = 64u << 20;        // max_allowed_packet toward clients, bytes
   bool local_infile = false;                   // LOAD DATA LOCAL INFILE relayed only when true
-  std::string server_version = "10.11.0-corral";  // announced in the handshake
+  std::string server_version;                  // announced in the handshake; empty: the backend's own
   uint32_t max_prepared_per_connection = 256;  // backend statements kept per backend connection (LRU)
   std::chrono::milliseconds statement_timeout{0};  // silence allowed in a client statement's response; 0: none
 };

@@ -394,12 +394,26 @@ rt::Task<rt::Result<void>> MysqlConnection::setup_session(const MysqlKey& key, r
 
 // ---- commands and responses (Command Phase) ------------------------------------------------------
 
+namespace {
+
+/// True for a COM_STMT_EXECUTE whose flags ask for a cursor (COM_STMT_EXECUTE: int<1> command,
+/// int<4> statement_id, int<1> flags). `payload` may be a multi-packet command's first wire payload.
+bool cursor_requested(std::string_view payload) noexcept {
+  constexpr std::size_t kFlagsAt = 5;
+  return payload.size() > kFlagsAt &&
+         static_cast<mysql::Command>(payload[0]) == mysql::Command::COM_STMT_EXECUTE &&
+         (static_cast<std::uint8_t>(payload[kFlagsAt]) & mysql::CURSOR_TYPE_READ_ONLY) != 0;
+}
+
+}  // namespace
+
 void MysqlConnection::consume_returned_packet() noexcept {
   in_.consume(returned_bytes_);
   returned_bytes_ = 0;
 }
 
-rt::Result<void> MysqlConnection::begin_command(mysql::Command command, std::uint8_t first_response_sequence) {
+rt::Result<void> MysqlConnection::begin_command(mysql::Command command, std::uint8_t first_response_sequence,
+                                                bool cursor_requested) {
   consume_returned_packet();
   if (state_ == State::Closed) return make_error_code(MysqlBackendErrc::Lost);
   if (state_ != State::Idle) return make_error_code(MysqlBackendErrc::NotIdle);
@@ -409,7 +423,7 @@ rt::Result<void> MysqlConnection::begin_command(mysql::Command command, std::uin
   if (command == mysql::Command::COM_CHANGE_USER || command == mysql::Command::COM_RESET_CONNECTION) {
     state_unknown_ = true;
   }
-  scanner_.reset(command, first_response_sequence);
+  scanner_.reset(command, first_response_sequence, cursor_requested);
   session_changes_ = {};
   state_ = mysql::expects_response(command) ? State::Busy : State::Idle;
   return {};
@@ -419,7 +433,7 @@ rt::Task<rt::Result<void>> MysqlConnection::send_command(std::string_view payloa
   if (payload.empty()) co_return make_error_code(MysqlBackendErrc::NotIdle);
   out_.clear();
   const std::uint8_t next = mysql::append_packet(out_, 0, payload);
-  auto begun = begin_command(static_cast<mysql::Command>(payload[0]), next);
+  auto begun = begin_command(static_cast<mysql::Command>(payload[0]), next, cursor_requested(payload));
   if (!begun) co_return begun.error();
   co_return co_await write_bytes(out_, io_deadline(), cancel);
 }
@@ -441,7 +455,8 @@ rt::Task<rt::Result<void>> MysqlConnection::send_command_wire(std::string_view w
     co_return make_error_code(MysqlBackendErrc::Protocol);  // the caller's bytes; the connection is untouched
   }
   const auto command = static_cast<mysql::Command>(wire[mysql::kPacketHeaderSize]);
-  auto begun = begin_command(command, static_cast<std::uint8_t>(last_sequence + 1));
+  auto begun = begin_command(command, static_cast<std::uint8_t>(last_sequence + 1),
+                             cursor_requested(wire.substr(mysql::kPacketHeaderSize)));
   if (!begun) co_return begun.error();
   const auto written = co_await stream_.write_all(wire, io_deadline(), cancel);
   co_return after_write(written);

@@ -304,7 +304,9 @@ class MysqlConnection {
   rt::Task<rt::Result<void>> setup_session(const MysqlKey& key, rt::CancelSource* cancel);
   rt::Task<rt::Result<QueryOutcome>> run(std::string payload, rt::CancelSource* cancel);
   rt::Result<std::string> auth_token(std::string_view plugin, std::string_view password);
-  rt::Result<void> begin_command(mysql::Command command, std::uint8_t first_response_sequence);
+  /// `cursor_requested`: a COM_STMT_EXECUTE that asked for a cursor (mysql::ResponseScanner::reset()).
+  rt::Result<void> begin_command(mysql::Command command, std::uint8_t first_response_sequence,
+                                 bool cursor_requested);
 
   /// When the next socket read or write of a command gives up: operation_timeout from now, or never.
   rt::Deadline io_deadline() const noexcept {

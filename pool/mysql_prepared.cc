@@ -211,6 +211,7 @@ rt::Task<rt::Result<PrepareOnOutcome>> prepare_on(MysqlConnection& connection,
 
   statement->num_params = ok.num_params;
   statement->num_columns = ok.num_columns;
+  statement->prepare_warnings = ok.warning_count;
   statement->prepare_response = std::move(response);
   std::vector<std::uint32_t> evicted;
   outcome.statement =

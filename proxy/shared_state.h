@@ -25,6 +25,9 @@ struct SharedState {
   std::atomic<uint64_t> redis_pools{0};  // live Redis pools (one per distinct key per worker)
   RedisClientTable redis_clients;  // every Redis client, for CLIENT LIST / KILL / UNBLOCK / TRACKING REDIRECT
   MysqlPinCounters mysql_pins{};  // backend connections pinned to a MySQL session, by reason
+  /// MySQL statements that change definitions (CREATE, ALTER, DROP, RENAME) relayed so far: a PREPARE
+  /// response cached before the last one may describe columns that are no longer there.
+  std::atomic<uint64_t> mysql_schema_changes{0};
   std::atomic<uint64_t> mysql_sha2_fast_auths{0};  // caching_sha2_password logins by scramble only
   std::atomic<uint64_t> mysql_sha2_full_auths{0};  // ... and over the RSA key exchange
   MetricsRegistry metrics;  // per listener

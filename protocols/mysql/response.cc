@@ -68,8 +68,9 @@ ResponseScanner::ResponseScanner(Command command, CapabilityFlags caps, const Li
   reset(command, first_sequence_id);
 }
 
-void ResponseScanner::reset(Command command, std::uint8_t first_sequence_id) {
+void ResponseScanner::reset(Command command, std::uint8_t first_sequence_id, bool cursor_requested) {
   command_ = command;
+  cursor_requested_ = cursor_requested;
   state_ = initial_state();
   resume_state_ = State::ResultStart;
   remaining_ = 0;
@@ -315,7 +316,7 @@ bool ResponseScanner::skip_columns_eof(std::string_view payload) noexcept {
   const std::uint16_t warnings = eof_int2(payload, 1);
   const StatusFlags status = eof_int2(payload, 3);
   // A cursor ends the response here: the caller must see that.
-  if (command_ == Command::COM_STMT_EXECUTE && (status & SERVER_STATUS_CURSOR_EXISTS)) return false;
+  if (opens_cursor(status)) return false;
   record_status(status, warnings);
   state_ = State::Rows;
   return true;
@@ -583,7 +584,7 @@ Errc ResponseScanner::on_definitions_eof(std::string_view payload, ResponsePhase
       break;
     default:
       // A cursor opened by COM_STMT_EXECUTE: no rows follow; they come with COM_STMT_FETCH.
-      if (command_ == Command::COM_STMT_EXECUTE && (eof->status_flags & SERVER_STATUS_CURSOR_EXISTS)) {
+      if (opens_cursor(eof->status_flags)) {
         state_ = State::Done;
       } else {
         state_ = State::Rows;
@@ -634,6 +635,7 @@ Errc ResponseScanner::on_prepare_ok(std::string_view payload) {
   if (!ok) return ok.error();
   if (ok->num_columns > limits_.max_columns || ok->num_params > limits_.max_params) return Errc::LimitExceeded;
   summary_.prepare_ok = *ok;
+  summary_.warnings = ok->warning_count;  // the parse warned (a deprecated type...): SHOW WARNINGS has them
   ++summary_.result_sets;
   event_.phase = ResponsePhase::PrepareOk;
   event_.prepare_ok = *ok;

@@ -121,8 +121,12 @@ class ResponseScanner {
   ResponseScanner(Command command, CapabilityFlags caps, const Limits& limits = {},
                   std::uint8_t first_sequence_id = 1);
 
-  /// Starts over for a new command, keeping allocated memory.
-  void reset(Command command, std::uint8_t first_sequence_id = 1);
+  /// Starts over for a new command, keeping allocated memory. `cursor_requested`: the
+  /// COM_STMT_EXECUTE asked for a cursor (CURSOR_TYPE_READ_ONLY), so SERVER_STATUS_CURSOR_EXISTS after
+  /// its column definitions ends the response (rows come with COM_STMT_FETCH). Without the request the
+  /// flag may still leak from a cursor of a compound statement (BEGIN NOT ATOMIC ... OPEN cur ...) and
+  /// the rows follow as usual.
+  void reset(Command command, std::uint8_t first_sequence_id = 1, bool cursor_requested = true);
 
   struct ScanResult {
     FrameStatus status = FrameStatus::NeedMore;
@@ -182,6 +186,10 @@ class ResponseScanner {
   // Each classifier fills event_ (reset by classify()) and returns Errc::Ok or why the packet is refused.
   Errc classify(std::string_view payload, bool continues);
   Errc on_result_start(std::string_view payload);
+  /// The status after an execute's column definitions says the cursor it asked for is open.
+  bool opens_cursor(StatusFlags status) const noexcept {
+    return command_ == Command::COM_STMT_EXECUTE && cursor_requested_ && (status & SERVER_STATUS_CURSOR_EXISTS) != 0;
+  }
   Errc on_column_count(std::string_view payload);
   Errc on_definition(std::string_view payload, ResponsePhase phase);
   Errc on_definitions_eof(std::string_view payload, ResponsePhase phase);
@@ -225,6 +233,7 @@ class ResponseScanner {
   Errc fail(Errc errc) noexcept;
 
   Command command_;
+  bool cursor_requested_ = true;  // see reset()
   CapabilityFlags caps_;
   Limits limits_;
   PacketFramer framer_;

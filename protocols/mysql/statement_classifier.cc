@@ -174,6 +174,9 @@ class StatementScanner {
     if (first_is(0, "FLUSH") && saw_lock_) traits_.effects |= effect_bit(StatementEffect::TableLock);
     if (first_is(0, "PREPARE")) traits_.effects |= effect_bit(StatementEffect::SqlPrepare);
     if (first_is(0, "KILL")) traits_.kill = true;
+    if (first_is(0, "CREATE") || first_is(0, "ALTER") || first_is(0, "DROP") || first_is(0, "RENAME")) {
+      traits_.changes_schema = true;
+    }
     if (first_is(0, "LOAD") && (first_is(1, "DATA") || first_is(1, "XML"))) {
       for (std::size_t i = 2; i < 5; ++i) {
         if (first_is(i, "LOCAL")) traits_.local_infile = true;

@@ -7,7 +7,7 @@
 //               effects: state the statement leaves on its connection (@user variables,
 //                        CREATE TEMPORARY, LOCK TABLES / FLUSH ... LOCK, GET_LOCK, PREPARE,
 //                        SQL_CALC_FOUND_ROWS)
-//               local_infile, kill, uses_last_insert_id
+//               local_infile, kill, changes_schema (DDL), uses_last_insert_id
 //               asks_for: the exact forms that ask about the previous statement (ROW_COUNT(),
 //                         FOUND_ROWS(), SHOW WARNINGS|ERRORS, @@warning_count|@@error_count)
 //
@@ -53,6 +53,7 @@ struct StatementTraits {
   StatementEffects effects = 0;      // of every ';'-separated statement together
   bool local_infile = false;         // LOAD DATA|XML [LOW_PRIORITY|CONCURRENT] LOCAL INFILE
   bool kill = false;                 // KILL [CONNECTION | QUERY] n: ids are server thread ids
+  bool changes_schema = false;       // CREATE, ALTER, DROP, RENAME: what statements' results look like may change
   bool uses_last_insert_id = false;  // LAST_INSERT_ID(...) appears
   PreviousStatementQuery asks_for = PreviousStatementQuery::None;  // only for a text of one statement
   std::string column_name;           // the column an answer to asks_for carries (the expression as typed)

@@ -35,9 +35,18 @@ std::string MysqlClientChannel::peer_host() const {
 
 // ---- input ----------------------------------------------------------------------------------------
 
-rt::Task<bool> MysqlClientChannel::read_packet(ClientPacket& packet, rt::Deadline deadline, bool idle) {
+rt::Task<bool> MysqlClientChannel::read_packet(ClientPacket& packet, rt::Deadline deadline, bool idle,
+                                               std::optional<std::uint8_t> first_sequence) {
   for (;;) {
     const mysql::LogicalPacket logical = mysql::read_logical_packet(in_.readable(), limits_, scratch_);
+    if (logical.status == mysql::FrameStatus::Packet && first_sequence && logical.first_sequence_id != *first_sequence) {
+      // A client that lost count of the exchange: nothing it sends can be trusted to be a command of
+      // its own. Refused here, never relayed (a backend would drop its connection over it). mariadbd
+      // numbers this ERR with the sequence id it expected.
+      queue_error(*first_sequence, mysql::ER_NET_PACKETS_OUT_OF_ORDER);
+      co_await flush();
+      co_return false;
+    }
     if (logical.status == mysql::FrameStatus::Packet) {
       packet.payload = logical.payload;
       packet.wire = in_.readable().substr(0, logical.consumed);

@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -52,8 +53,11 @@ class MysqlClientChannel {
 
   /// Reads one whole client packet into `packet`. Suspends until it is buffered, `deadline` passes or
   /// the worker stops; idle waits (`idle`) also end when the worker drains. A packet that cannot be
-  /// framed gets its ERR (1153, 1156, 1835) before false is returned. False: close the session.
-  rt::Task<bool> read_packet(ClientPacket& packet, rt::Deadline deadline, bool idle);
+  /// framed, or whose first sequence id is not `first_sequence` (when given: 0 for a command, 1 for
+  /// the handshake response), gets its ERR (1153, 1156, 1835) before false is returned, as mariadbd
+  /// answers. False: close the session.
+  rt::Task<bool> read_packet(ClientPacket& packet, rt::Deadline deadline, bool idle,
+                             std::optional<std::uint8_t> first_sequence = std::nullopt);
   /// Drops the packet read_packet() returned from the read buffer (it views the buffer until then).
   void consume_packet() noexcept {
     in_.consume(pending_consume_);

@@ -90,7 +90,10 @@ rt::Task<bool> MysqlLogin::handshake() {
   server_capabilities_ = kFrontendOwnCapabilities | (server.capabilities & relayed);
 
   mysql::HandshakeV10 greeting;
-  greeting.server_version = env_.config->mysql.server_version;
+  // The backend's own version unless configured: clients recognise MariaDB by it ("5.5.5-" prefix
+  // and "MariaDB" in it) and pick their dialect and features from it, as they would direct.
+  const std::string& configured_version = env_.config->mysql.server_version;
+  greeting.server_version = configured_version.empty() ? server.server_version : configured_version;
   greeting.connection_id = client_.id();
   greeting.auth_plugin_data = scramble_;
   greeting.capabilities = server_capabilities_;
@@ -105,7 +108,7 @@ rt::Task<bool> MysqlLogin::handshake() {
   if (!greeted) co_return false;
 
   ClientPacket packet;
-  const bool received = co_await client_.read_packet(packet, rt::Deadline::after(kHandshakeTimeout), true);
+  const bool received = co_await client_.read_packet(packet, rt::Deadline::after(kHandshakeTimeout), true, 1);
   if (!received) co_return false;
   const std::uint8_t reply_sequence = packet.reply_sequence();
   if (mysql::is_ssl_request(packet.payload)) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "proxy/mysql/command_route.h"
+#include "proxy/shared_state.h"
 
 namespace corral::proxy {
 
@@ -24,7 +25,8 @@ MysqlSession::MysqlSession(rt::TcpStream client, MysqlFrontend& frontend)
     : env_(frontend.env()),
       cancel_(env_.stop_cancel),
       client_(std::move(client), env_, context_, &cancel_),
-      statements_(env_.config->mysql.max_prepared_per_connection, env_.config->mysql.max_packet_size),
+      statements_(env_.config->mysql.max_prepared_per_connection, env_.config->mysql.max_packet_size,
+                  env_.shared->mysql_schema_changes),
       exchange_(client_, context_, frontend.pools(), env_, &cancel_, statements_),
       login_(client_, context_, frontend, &cancel_) {}
 
@@ -36,7 +38,7 @@ rt::Task<void> MysqlSession::run() {
     client_.shrink_buffers();
     const rt::Deadline deadline = idle_timeout.count() > 0 ? rt::Deadline::after(idle_timeout) : rt::Deadline::never();
     ClientPacket packet;
-    const bool received = co_await client_.read_packet(packet, deadline, true);
+    const bool received = co_await client_.read_packet(packet, deadline, true, 0);  // a command: sequence 0
     if (!received) co_return;
     const Step step = co_await dispatch(packet);
     client_.consume_packet();
@@ -100,6 +102,9 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_query(const ClientPacket& pack
   switch (route) {
     case QueryRoute::Relay: {
       const bool go_on = co_await exchange_.relay_statement(packet, traits);
+      // Counted once it ran: a PREPARE answered from a response taken before now might describe
+      // columns that are gone (statements.h).
+      if (traits.changes_schema) env_.shared->mysql_schema_changes.fetch_add(1, std::memory_order_relaxed);
       co_return go_on ? Step::Next : Step::Close;
     }
     case QueryRoute::AnswerLocally:

@@ -19,6 +19,18 @@ std::span<char> mutable_wire(const ClientPacket& packet) noexcept {
   return {const_cast<char*>(packet.wire.data()), packet.wire.size()};
 }
 
+/// mariadbd's answer to a COM_STMT_EXECUTE shorter than its own counts (scan_execute() refused it),
+/// as tried against mariadbd 10.11: ERR 1210 when the fixed part (id, flags, iteration count) is
+/// whole but the NULL bitmap or the new_params_bound byte is missing, ERR 1835 when the fixed part or
+/// the type block is cut short. (The offsets are those without CLIENT_QUERY_ATTRIBUTES, which MariaDB
+/// does not offer.)
+const mysql::ErrorSpec& malformed_execute_error(std::string_view payload, std::uint16_t num_params) noexcept {
+  constexpr std::size_t kFixedSize = 10;  // command byte, int<4> id, int<1> flags, int<4> iteration count
+  const std::size_t bound_flag_at = kFixedSize + (num_params + 7u) / 8u;
+  const bool lacks_bitmap = payload.size() >= kFixedSize && payload.size() <= bound_flag_at;
+  return lacks_bitmap ? kErrExecuteArguments : kErrMalformedPacket;
+}
+
 }  // namespace
 
 void MysqlStatements::clear() noexcept {
@@ -107,6 +119,18 @@ rt::Task<void> MysqlStatements::yield_every_few(MysqlExchange& exchange) {
   co_await rt::sleep_for(std::chrono::nanoseconds(1), exchange.cancel());
 }
 
+rt::Task<bool> MysqlStatements::fail(MysqlExchange& exchange, pool::MysqlConnection& backend,
+                                     std::uint8_t reply_sequence) {
+  const bool go_on = exchange.fail_backend(backend, reply_sequence);
+  const bool flushed = co_await exchange.client().flush();
+  co_return flushed && go_on;
+}
+
+rt::Task<bool> MysqlStatements::lost(MysqlExchange& exchange) {
+  const bool flushed = co_await exchange.client().flush();
+  co_return flushed && exchange.after_backend_lost();
+}
+
 // ---- COM_STMT_PREPARE ----------------------------------------------------------------------------
 
 void MysqlStatements::answer_prepare(MysqlExchange& exchange, const pool::PreparedTemplate& prepared,
@@ -148,24 +172,35 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
   std::string context_id = context.key().id();
   context_id.append("|").append(context.variables_text());
   auto prepared = exchange.pools().prepared_templates().find_or_add(context_id, context.schema(), *sql);
-  if (prepared->prepare_response.empty()) {
-    // Nobody prepared this text yet: the server must check it (and may refuse it).
+  const std::uint64_t schema_changes = schema_changes_.load(std::memory_order_relaxed);
+  // Definitions changed since the cached response (DDL through corral), or the PREPARE warned: the
+  // server must describe the columns as they are now, or warn again where SHOW WARNINGS can see it.
+  const bool again = prepared->schema_changes != schema_changes || prepared->prepare_warnings > 0;
+  if (prepared->prepare_response.empty() || again) {
+    // Nobody prepared this text yet, or see above: the server checks it (and may refuse it).
     pool::MysqlConnection* backend = co_await exchange.backend_for_statement(packet.reply_sequence());
     if (backend == nullptr) co_return co_await exchange.client().flush();
+    if (again) {
+      // A statement cached on this connection would be reused as it is: prepare it anew.
+      auto closed = co_await pool::close_on(*backend, prepared->id, exchange.cancel());
+      if (!closed) co_return co_await fail(exchange, *backend, packet.reply_sequence());
+    }
     auto outcome = co_await pool::prepare_on(*backend, prepared, max_prepared_per_connection_, exchange.cancel());
-    if (!outcome) co_return exchange.fail_backend(*backend, packet.reply_sequence());
+    if (!outcome) co_return co_await fail(exchange, *backend, packet.reply_sequence());
     if (!outcome->refusal.empty()) {
       exchange.client().queue_packet(packet.reply_sequence(), outcome->refusal);
       exchange.end_statement(*backend, mysql::StatementTraits{});
       co_return co_await exchange.client().flush();
     }
+    prepared->schema_changes = schema_changes;  // as of before the prepare: never newer than the response
     exchange.end_statement(*backend, mysql::StatementTraits{});
   }
   // Ids are never 0 and never one still in use (after 2^32 prepares the counter wraps).
   while (next_id_ == 0 || statements_.contains(next_id_)) ++next_id_;
   const std::uint32_t client_id = next_id_++;
   answer_prepare(exchange, *prepared, client_id, packet.reply_sequence());
-  statements_.emplace(client_id, Statement{std::move(prepared), {}, false, nullptr});
+  const bool changes_schema = mysql::classify_statement(*sql).changes_schema;
+  statements_.emplace(client_id, Statement{std::move(prepared), {}, false, nullptr, changes_schema});
   co_return co_await exchange.client().flush();
 }
 
@@ -173,7 +208,12 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
 
 rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPacket& packet) {
   const auto client_id = mysql::statement_id_of(packet.payload);
-  Statement* statement = find_or_refuse(exchange, packet, client_id ? *client_id : 0, "mysqld_stmt_execute");
+  if (!client_id) {
+    // mariadbd: 1835 for a partial id (and no reply at all for none, which would leave the client waiting).
+    exchange.client().queue_error(packet.reply_sequence(), kErrMalformedPacket);
+    co_return co_await exchange.client().flush();
+  }
+  Statement* statement = find_or_refuse(exchange, packet, *client_id, "mysqld_stmt_execute");
   if (statement == nullptr) co_return co_await exchange.client().flush();
   if (statement->long_data_overflow) {
     statement->long_data_overflow = false;
@@ -183,6 +223,16 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
                                   "is longer than mysql.max_packet_size");
     co_return co_await exchange.client().flush();
   }
+  // A packet shorter than its own counts is refused here, as the server would: relayed, it would
+  // cost a backend round trip, and corral cannot rewrite what it cannot parse.
+  const auto layout = pool::scan_execute(packet.payload, statement->prepared->num_params,
+                                         exchange.context().capabilities());
+  if (!layout) {
+    exchange.client().queue_error(packet.reply_sequence(),
+                                  malformed_execute_error(packet.payload, statement->prepared->num_params));
+    co_return co_await exchange.client().flush();
+  }
+  const std::uint8_t cursor_type = layout->flags;
   // An idle connection that matches and needs no replay is taken without a coroutine.
   pool::MysqlConnection* backend = exchange.ready_backend(false);
   if (backend == nullptr) {
@@ -192,7 +242,6 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
   close_cursor(*statement);  // a new execute closes the statement's cursor on the server
   sync_cursor_pin(exchange);
   exchange.apply_statement_timeout(*backend);
-  const std::uint8_t cursor_type = static_cast<std::uint8_t>(packet.payload[5]);  // flags after the id
   bool complete = false;
   bool first_relayed = false;
   bool need_reprepare = false;
@@ -203,10 +252,10 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
       pool::ready_execute(*backend, *statement->prepared, statement->execute, mutable_wire(packet), packet.payload);
   if (backend_statement != nullptr) {
     const auto sent = co_await backend->send_command_wire(packet.wire, exchange.cancel());
-    if (!sent) co_return exchange.fail_backend(*backend, packet.reply_sequence());
+    if (!sent) co_return co_await fail(exchange, *backend, packet.reply_sequence());
     for (;;) {
       auto polled = backend->poll_response_packet();
-      if (!polled) co_return exchange.fail_backend(*backend, packet.reply_sequence());
+      if (!polled) co_return co_await fail(exchange, *backend, packet.reply_sequence());
       if (polled->has_value()) {
         const pool::ResponsePacket& first = **polled;
         need_reprepare = first.event.phase == mysql::ResponsePhase::Err &&
@@ -219,14 +268,14 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
         break;
       }
       const auto filled = co_await backend->read_response_bytes(exchange.cancel());
-      if (!filled) co_return exchange.fail_backend(*backend, packet.reply_sequence());
+      if (!filled) co_return co_await fail(exchange, *backend, packet.reply_sequence());
     }
   }
   if (!first_relayed) {
     auto started = co_await pool::start_execute(*backend, statement->prepared, statement->execute,
                                                 mutable_wire(packet), packet.payload, max_prepared_per_connection_,
                                                 need_reprepare, exchange.cancel());
-    if (!started) co_return exchange.fail_backend(*backend, packet.reply_sequence());
+    if (!started) co_return co_await fail(exchange, *backend, packet.reply_sequence());
     if (!started->refusal.empty()) {
       exchange.client().queue_packet(packet.reply_sequence(), started->refusal);
       exchange.end_statement(*backend, mysql::StatementTraits{});
@@ -238,7 +287,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
   }
   if (!complete) {
     const MysqlExchange::RelayEnd end = co_await exchange.relay_response(*backend);
-    if (end == MysqlExchange::RelayEnd::BackendLost) co_return exchange.after_backend_lost();
+    if (end == MysqlExchange::RelayEnd::BackendLost) co_return co_await lost(exchange);
     if (end == MysqlExchange::RelayEnd::ClientGone) co_return false;
   }
   if ((cursor_type & mysql::CURSOR_TYPE_READ_ONLY) != 0 && backend->summary().cursor_exists() &&
@@ -250,6 +299,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
   }
   sync_cursor_pin(exchange);
   exchange.end_statement(*backend, mysql::StatementTraits{});
+  if (statement->changes_schema) schema_changes_.fetch_add(1, std::memory_order_relaxed);  // as for COM_QUERY
   const auto written = co_await exchange.client().write_queued();  // the socket awaited directly: no flush() frame
   co_return exchange.client().after_write_queued(written);
 }
@@ -257,12 +307,13 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
 // ---- COM_STMT_FETCH ------------------------------------------------------------------------------
 
 rt::Task<bool> MysqlStatements::fetch(MysqlExchange& exchange, const ClientPacket& packet) {
-  const auto fetched = mysql::decode_com_stmt_fetch(packet.payload);
-  Statement* statement = find_or_refuse(exchange, packet, fetched ? fetched->statement_id : 0, "mysqld_stmt_fetch");
+  // The row count is the server's to check (as mariadbd, a fetch without one is judged by its id).
+  const auto client_id = mysql::statement_id_of(packet.payload);
+  Statement* statement = find_or_refuse(exchange, packet, client_id ? *client_id : 0, "mysqld_stmt_fetch");
   if (statement == nullptr) co_return co_await exchange.client().flush();
   if (statement->cursor == nullptr) {
     exchange.client().queue_error(packet.reply_sequence(), kErrNoOpenCursor,
-                                  "The statement (" + std::to_string(fetched->statement_id) + ") has no open cursor.");
+                                  "The statement (" + std::to_string(*client_id) + ") has no open cursor");
     co_return co_await exchange.client().flush();
   }
   // The cursor pin keeps the connection the cursor is on (a lease that ended took the cursor along).
@@ -276,9 +327,9 @@ rt::Task<bool> MysqlStatements::fetch(MysqlExchange& exchange, const ClientPacke
   mysql::rewrite_statement_id(mutable_wire(packet), statement->cursor->backend_id);
   exchange.apply_statement_timeout(*backend);
   auto sent = co_await backend->send_command_wire(packet.wire, exchange.cancel());
-  if (!sent) co_return exchange.fail_backend(*backend, packet.reply_sequence());
+  if (!sent) co_return co_await fail(exchange, *backend, packet.reply_sequence());
   const MysqlExchange::RelayEnd end = co_await exchange.relay_response(*backend);
-  if (end == MysqlExchange::RelayEnd::BackendLost) co_return exchange.after_backend_lost();
+  if (end == MysqlExchange::RelayEnd::BackendLost) co_return co_await lost(exchange);
   if (end == MysqlExchange::RelayEnd::ClientGone) co_return false;
   const mysql::ResponseSummary& summary = backend->summary();
   if (summary.failed || !summary.cursor_exists() || (summary.status_flags & mysql::SERVER_STATUS_LAST_ROW_SENT)) {
@@ -331,9 +382,9 @@ rt::Task<bool> MysqlStatements::reset(MysqlExchange& exchange, const ClientPacke
   mysql::rewrite_statement_id(mutable_wire(packet), statement->cursor->backend_id);
   close_cursor(*statement);
   auto sent = co_await backend->send_command_wire(packet.wire, exchange.cancel());
-  if (!sent) co_return exchange.fail_backend(*backend, packet.reply_sequence());
+  if (!sent) co_return co_await fail(exchange, *backend, packet.reply_sequence());
   const MysqlExchange::RelayEnd end = co_await exchange.relay_response(*backend);
-  if (end == MysqlExchange::RelayEnd::BackendLost) co_return exchange.after_backend_lost();
+  if (end == MysqlExchange::RelayEnd::BackendLost) co_return co_await lost(exchange);
   if (end == MysqlExchange::RelayEnd::ClientGone) co_return false;
   sync_cursor_pin(exchange);
   exchange.end_statement(*backend, mysql::StatementTraits{});

@@ -19,6 +19,7 @@
 // the statements. Cursors live on the lent connection and end with the lease (LeaseBoundState).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -42,6 +43,8 @@ inline constexpr std::size_t kMaxStatementsPerSession = 16382;
 /// ER_MAX_PREPARED_STMT_COUNT_REACHED, worded like the server's.
 inline constexpr mysql::ErrorSpec kErrTooManyStatements{
     1461, "42000", "Can't create more than max_prepared_stmt_count statements (current value: 16382)"};
+/// ER_WRONG_ARGUMENTS as mariadbd words it for a COM_STMT_EXECUTE without its NULL bitmap.
+inline constexpr mysql::ErrorSpec kErrExecuteArguments{1210, "HY000", "Incorrect arguments to mysqld_stmt_execute"};
 /// ER_STMT_HAS_NO_OPEN_CURSOR: COM_STMT_FETCH on a statement without an open cursor.
 inline constexpr mysql::ErrorSpec kErrNoOpenCursor{1421, "HY000", "The statement has no open cursor"};
 
@@ -50,8 +53,12 @@ class MysqlStatements final : public LeaseBoundState {
  public:
   /// `max_prepared_per_connection` caps each backend connection's statements (mysql.*);
   /// `max_long_data` caps the COM_STMT_SEND_LONG_DATA bytes buffered per statement.
-  MysqlStatements(std::size_t max_prepared_per_connection, std::size_t max_long_data) noexcept
-      : max_prepared_per_connection_(max_prepared_per_connection), max_long_data_(max_long_data) {}
+  /// `schema_changes` counts the definition changes (DDL) of all sessions (SharedState).
+  MysqlStatements(std::size_t max_prepared_per_connection, std::size_t max_long_data,
+                  std::atomic<std::uint64_t>& schema_changes) noexcept
+      : max_prepared_per_connection_(max_prepared_per_connection),
+        max_long_data_(max_long_data),
+        schema_changes_(schema_changes) {}
 
   /// Handles one COM_STMT_* command. Returns false when the session must close (the client is gone,
   /// or the backend failed while the session held state that is now lost).
@@ -71,6 +78,7 @@ class MysqlStatements final : public LeaseBoundState {
     pool::ExecuteState execute;            // bound types and long data between executes
     bool long_data_overflow = false;       // more than max_long_data bytes: the next execute fails
     pool::BackendStatement* cursor = nullptr;  // the backend statement with this statement's open cursor
+    bool changes_schema = false;           // DDL: each execute makes cached PREPARE answers stale
   };
 
   /// COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA: no response; every so often a loop turn.
@@ -84,6 +92,11 @@ class MysqlStatements final : public LeaseBoundState {
   rt::Task<bool> close(MysqlExchange& exchange, const ClientPacket& packet);
   void send_long_data(const ClientPacket& packet);
   rt::Task<void> yield_every_few(MysqlExchange& exchange);
+  /// The backend failed under a command (transport error, mysql.statement_timeout_ms): its ERR goes
+  /// to the client now, not with the client's next command. Returns false when the session must close.
+  static rt::Task<bool> fail(MysqlExchange& exchange, pool::MysqlConnection& backend, std::uint8_t reply_sequence);
+  /// After relay_response() lost the backend mid-response (its ERR is queued): as fail().
+  static rt::Task<bool> lost(MysqlExchange& exchange);
 
   /// Queues the template's PREPARE response for the client under `client_id`.
   static void answer_prepare(MysqlExchange& exchange, const pool::PreparedTemplate& prepared,
@@ -100,6 +113,7 @@ class MysqlStatements final : public LeaseBoundState {
 
   std::size_t max_prepared_per_connection_;
   std::size_t max_long_data_;
+  std::atomic<std::uint64_t>& schema_changes_;
   std::unordered_map<std::uint32_t, Statement> statements_;  // by the id the client sees
   std::uint32_t next_id_ = 1;
   std::size_t open_cursors_ = 0;

@@ -306,6 +306,41 @@ TEST_F(PreparedThroughCorral, AStatementStillRunsAfterItsTableWasAltered) {
   EXPECT_EQ(again.execute().at(0)[0], "round circle");
 }
 
+// mysqltest --ps-protocol prepares every statement anew: after a table was made again with other
+// columns, a PREPARE answered from the cached response of the old table would announce the old
+// columns and libmysqlclient would refuse the execute's result (CR_NEW_STMT_METADATA, 2057).
+TEST_F(PreparedThroughCorral, APrepareAfterATableChangedDescribesItsNewColumns) {
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 2\n"});
+  MysqlClient client = connect(kUser, kPassword, "app");
+  client.execute("CREATE TABLE t1 (a INT, b INT)");
+  client.execute("INSERT INTO t1 VALUES (1, 2)");
+  {
+    Statement select(client.handle(), "SELECT * FROM t1");
+    EXPECT_EQ(mysql_stmt_field_count(select.handle()), 2u);
+    EXPECT_EQ(select.execute().size(), 1u);
+  }
+  // Made again by a text statement, then by a prepared one (as mysqltest --ps-protocol sends it).
+  client.execute("DROP TABLE t1");
+  client.execute("CREATE TABLE t1 (a INT, b INT, c INT)");
+  client.execute("INSERT INTO t1 VALUES (1, 2, 3)");
+  {
+    Statement select(client.handle(), "SELECT * FROM t1");
+    EXPECT_EQ(mysql_stmt_field_count(select.handle()), 3u);
+    EXPECT_EQ(select.execute().at(0), (Row{"1", "2", "3"}));
+  }
+  {
+    Statement drop(client.handle(), "DROP TABLE t1");
+    drop.execute();
+    Statement create(client.handle(), "CREATE TABLE t1 (x VARCHAR(5))");
+    create.execute();
+  }
+  client.execute("INSERT INTO t1 VALUES ('v')");
+  MysqlClient other = connect(kUser, kPassword, "app");  // any session of the worker
+  Statement select(other.handle(), "SELECT * FROM t1");
+  EXPECT_EQ(mysql_stmt_field_count(select.handle()), 1u);
+  EXPECT_EQ(select.execute().at(0), (Row{"v"}));
+}
+
 TEST_F(PreparedThroughCorral, StatementsStillRunWhenASmallCapEvictsThem) {
   start_proxy({.workers = 1, .pool_toml = "max_connections = 1\n", .mysql_toml = "max_prepared_per_connection = 2\n"});
   const std::uint64_t closes_before = server_status("Com_stmt_close");
@@ -450,6 +485,46 @@ TEST_F(PreparedThroughCorral, SysbenchReadWriteWithPreparedStatementsFinishesWit
   const std::uint64_t prepares = server_status("Com_stmt_prepare") - prepares_before;
   EXPECT_LE(prepares, 8u * 38u) << run.output;
   std::cout << "sysbench: backend COM_STMT_PREPAREs for 2432 client prepares: " << prepares << "\n";
+}
+
+// Before corral sent errors under an execute at once, sysbench waited for good for the reply of
+// the execute the dying backend was running (a session without state was not closed, and its ERR
+// stayed queued until the next command, which never came).
+TEST_F(PreparedThroughCorral, SysbenchWithPreparedStatementsEndsWhenTheBackendIsKilled) {
+  start_backend();
+  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 4\n"});
+  const std::vector<std::string> common = {
+      "/usr/bin/sysbench", "oltp_point_select", "--db-driver=mysql", "--mysql-host=127.0.0.1", "--mysql-db=app",
+      "--tables=2", "--table-size=2000",
+  };
+  std::vector<std::string> prepare = common;
+  prepare.insert(prepare.end(), {"--mysql-port=" + std::to_string(backend().port()),
+                                 std::string("--mysql-user=") + kBackendUser,
+                                 std::string("--mysql-password=") + kBackendPassword, "prepare"});
+  const CommandResult prepared = run_command(prepare, std::chrono::seconds(120));
+  ASSERT_EQ(prepared.exit_code(), 0) << prepared.output;
+  std::vector<std::string> run = common;
+  run.insert(run.end(), {"--mysql-port=" + std::to_string(proxy_port()), std::string("--mysql-user=") + kUser,
+                         std::string("--mysql-password=") + kPassword, "--threads=1", "--time=60",
+                         "--db-ps-mode=auto", "--rand-type=uniform", "--report-interval=0", "run"});
+  std::thread killer([&] {
+    std::this_thread::sleep_for(3s);
+    backend().kill();
+  });
+  const auto started = std::chrono::steady_clock::now();
+  CommandResult result;
+  try {
+    result = run_command(run, std::chrono::seconds(40));  // throws when sysbench has to be killed
+  } catch (const HarnessError& e) {
+    killer.join();
+    FAIL() << "sysbench hung after the backend was killed: " << e.what();
+  }
+  killer.join();
+  // Its thread (point selects outside a transaction: every command an execute, and no session state
+  // that would make corral close the connection) got corral's error and sysbench stopped on it.
+  EXPECT_NE(result.exit_code(), 0) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("FATAL"));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 30s);
 }
 
 }  // namespace

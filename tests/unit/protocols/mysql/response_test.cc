@@ -243,6 +243,40 @@ TEST(MysqlResponseScanner, CursorOpenAndFetch) {
                     {P::ColumnCount, P::ColumnDefinition, P::ColumnsEof, P::Row, P::ResultSetEnd});
 }
 
+// An execute that asked for no cursor but runs a compound statement with a cursor of its own
+// (BEGIN NOT ATOMIC ... OPEN cur1 ...): the flag leaks into the columns' EOF and the rows still follow.
+TEST(MysqlResponseScanner, CursorExistsWithoutACursorRequestedStillHasRows) {
+  const StatusFlags leaked = SERVER_STATUS_AUTOCOMMIT | SERVER_STATUS_CURSOR_EXISTS | SERVER_MORE_RESULTS_EXISTS;
+  Stream s(kLegacy);
+  s.column_count(1).column("id", ColumnType::MYSQL_TYPE_LONG).eof(leaked);
+  s.binary_row(bytes({0x00, 0x00, 1, 0, 0, 0})).eof(leaked);
+  s.ok(SERVER_STATUS_AUTOCOMMIT, 0);
+  const std::vector<P> expected{P::ColumnCount, P::ColumnDefinition, P::ColumnsEof, P::Row, P::ResultSetEnd, P::Ok};
+  const std::string wire = s.wire();
+  for (std::size_t split = 0; split <= wire.size(); ++split) {
+    ResponseScanner scanner(Command::COM_STMT_EXECUTE, kLegacy);
+    scanner.reset(Command::COM_STMT_EXECUTE, 1, false);
+    const Fed fed = test::feed_split(scanner, wire, split);
+    EXPECT_EQ(fed.error, Errc::Ok) << split;
+    EXPECT_EQ(describe(test::phases(fed)), describe(expected)) << split;
+    EXPECT_TRUE(scanner.complete()) << split;
+  }
+  for (const std::size_t chunk : {1, 2, 3, 7, 64, 4096}) {
+    ResponseScanner scanner(Command::COM_STMT_EXECUTE, kLegacy);
+    scanner.reset(Command::COM_STMT_EXECUTE, 1, false);
+    const Fed fed = test::feed_chunks(scanner, wire, chunk);
+    EXPECT_EQ(describe(test::phases(fed)), describe(expected)) << chunk;
+    EXPECT_TRUE(scanner.complete()) << chunk;
+  }
+  // Asked for, the same EOF ends the response (CursorOpenAndFetch).
+  ResponseScanner scanner(Command::COM_STMT_EXECUTE, kLegacy);
+  scanner.reset(Command::COM_STMT_EXECUTE, 1, true);
+  Stream opened(kLegacy);
+  opened.column_count(1).column("id", ColumnType::MYSQL_TYPE_LONG).eof(leaked);
+  test::feed_chunks(scanner, opened.wire(), 1);
+  EXPECT_TRUE(scanner.complete());
+}
+
 Stream prepare_response(CapabilityFlags caps, std::uint16_t params, std::uint16_t columns) {
   Stream s(caps);
   COM_STMT_PREPARE_OK ok;
@@ -257,6 +291,22 @@ Stream prepare_response(CapabilityFlags caps, std::uint16_t params, std::uint16_
   for (int i = 0; i < columns; ++i) s.column("c" + std::to_string(i));
   if (columns > 0) s.defs_eof();
   return s;
+}
+
+// The parse may warn (YEAR(2) is deprecated): the summary says so, as for any statement, so the
+// session keeps the connection for SHOW WARNINGS.
+TEST(MysqlResponseScanner, PrepareOkWarningsAreInTheSummary) {
+  COM_STMT_PREPARE_OK ok;
+  ok.statement_id = 7;
+  ok.warning_count = 1;
+  std::string payload;
+  encode_com_stmt_prepare_ok(payload, ok, kLegacy);
+  Stream s(kLegacy);
+  s.packet(payload);
+  ResponseScanner scanner(Command::COM_STMT_PREPARE, kLegacy);
+  test::feed_chunks(scanner, s.wire(), 1);
+  EXPECT_TRUE(scanner.complete());
+  EXPECT_EQ(scanner.summary().warnings, 1u);
 }
 
 TEST(MysqlResponseScanner, PrepareOkWithParamsAndColumns) {

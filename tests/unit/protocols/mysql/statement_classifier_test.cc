@@ -48,6 +48,18 @@ TEST(ClassifyStatement, LocalInfileKillAndLastInsertId) {
   EXPECT_FALSE(classify_statement("SELECT 'LAST_INSERT_ID()'").uses_last_insert_id);
 }
 
+TEST(ClassifyStatement, DefinitionsThatChangeWhatResultsLookLike) {
+  EXPECT_TRUE(classify_statement("CREATE TABLE t1 (a INT)").changes_schema);
+  EXPECT_TRUE(classify_statement("create or replace view v as select 1").changes_schema);
+  EXPECT_TRUE(classify_statement("/* c */ alter table t1 add b int").changes_schema);
+  EXPECT_TRUE(classify_statement("SELECT 1; DROP TABLE t1").changes_schema);
+  EXPECT_TRUE(classify_statement("RENAME TABLE t1 TO t2").changes_schema);
+  EXPECT_TRUE(classify_statement("/*!40101 DROP TABLE t1 */").changes_schema);
+  EXPECT_FALSE(classify_statement("SELECT 'DROP TABLE t1'").changes_schema);
+  EXPECT_FALSE(classify_statement("INSERT INTO created VALUES (1)").changes_schema);
+  EXPECT_FALSE(classify_statement("SELECT * FROM t1").changes_schema);
+}
+
 TEST(ClassifyStatement, QuestionsAboutThePreviousStatementOnlyInTheExactForms) {
   const StatementTraits row_count = classify_statement("  select row_count() ; ");
   EXPECT_EQ(row_count.asks_for, PreviousStatementQuery::RowCount);
