@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "proxy/mysql/client_table.h"
 #include "proxy/mysql/context.h"
 
 namespace corral::proxy {
@@ -26,6 +27,8 @@ struct SharedState {
   /// The RSA key pair for caching_sha2_password, made once by the daemon before the workers start
   /// (each MySQL frontend loads its own copy). Empty: each MySQL frontend generates one.
   std::string mysql_rsa_private_pem;
+  /// Every logged-in MySQL session by its connection id, for KILL across workers.
+  MysqlClientTable mysql_clients;
 };
 
 }  // namespace corral::proxy

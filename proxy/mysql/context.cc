@@ -17,6 +17,14 @@ bool follows_other_state(std::string_view name) noexcept {
          name == "autocommit";
 }
 
+/// Variables the server's tracker reports that no session can set: last_gtid changes with every
+/// commit when binary logging is on; the others change only as a side effect. Replaying one would fail
+/// with ERR 1238 ("is a read only variable").
+bool read_only(std::string_view name) noexcept {
+  return name == "last_gtid" || name == "in_transaction" || name == "warning_count" || name == "error_count" ||
+         name == "external_user" || name == "proxy_user";
+}
+
 /// A value as an SQL literal for SET: numbers bare, everything else quoted.
 void append_literal(std::string& out, std::string_view value) {
   const bool numeric = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
@@ -137,7 +145,16 @@ void MysqlContext::set_multi_statements(bool on) {
 }
 
 std::string MysqlContext::variables_statement(std::string_view applied) const {
-  if (applied == variables_text_) return {};
+  std::string sql;
+  for (const auto& [name, assignment] : variables_assignments(applied)) {
+    sql.append(sql.empty() ? "SET SESSION " : ", ").append(assignment);
+  }
+  return sql;
+}
+
+std::vector<std::pair<std::string, std::string>> MysqlContext::variables_assignments(std::string_view applied) const {
+  std::vector<std::pair<std::string, std::string>> assignments;
+  if (applied == variables_text_) return assignments;
   // `applied` is another variables_text(): "name=value\n" lines sorted by name.
   std::vector<std::pair<std::string_view, std::string_view>> had;
   while (!applied.empty()) {
@@ -147,10 +164,8 @@ std::string MysqlContext::variables_statement(std::string_view applied) const {
     if (eq != std::string_view::npos) had.emplace_back(line.substr(0, eq), line.substr(eq + 1));
     applied.remove_prefix(end == std::string_view::npos ? applied.size() : end + 1);
   }
-  std::string sql;
-  const auto add = [&sql](std::string_view name) -> std::string& {
-    sql.append(sql.empty() ? "SET SESSION " : ", ").append(name).append(" = ");
-    return sql;
+  const auto add = [&assignments](std::string_view name) -> std::string& {
+    return assignments.emplace_back(std::string(name), std::string(name)).second.append(" = ");
   };
   for (const auto& [name, value] : variables_) {
     const auto it = std::find_if(had.begin(), had.end(), [&](const auto& h) { return h.first == name; });
@@ -160,7 +175,14 @@ std::string MysqlContext::variables_statement(std::string_view applied) const {
     const bool kept = std::any_of(variables_.begin(), variables_.end(), [&](const auto& v) { return v.first == name; });
     if (!kept) add(name).append("DEFAULT");
   }
-  return sql;
+  return assignments;
+}
+
+void MysqlContext::forget_variable(std::string_view name) {
+  const auto it = std::find_if(variables_.begin(), variables_.end(), [&](const auto& v) { return v.first == name; });
+  if (it == variables_.end()) return;
+  variables_.erase(it);
+  rebuild_variables_text();
 }
 
 void MysqlContext::set_variable(const std::string& name, const std::string& value) {
@@ -188,7 +210,7 @@ void MysqlContext::learn_variable(const std::string& name, const std::string& va
   } else if (name.starts_with("session_track")) {
     // corral's own view of the session depends on these trackers.
     pins_ |= pin_bit(MysqlPinReason::UnknownStateChange);
-  } else if (!follows_other_state(name)) {
+  } else if (!follows_other_state(name) && !read_only(name)) {
     set_variable(name, value);
   }
 }

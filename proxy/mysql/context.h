@@ -105,6 +105,11 @@ class MysqlContext {
   /// variables(): changed ones get their value, ones the context no longer has go back to DEFAULT.
   /// Empty when nothing differs.
   std::string variables_statement(std::string_view applied) const;
+  /// variables_statement() as separate assignments (name, "name = value"), to find the one a server
+  /// refuses.
+  std::vector<std::pair<std::string, std::string>> variables_assignments(std::string_view applied) const;
+  /// Drops a variable that a backend refused to set (it is not replayed any more).
+  void forget_variable(std::string_view name);
   /// variables() in one canonical string (what variables_statement() compares with).
   const std::string& variables_text() const noexcept { return variables_text_; }
 

@@ -148,6 +148,27 @@ TEST_F(MysqlContextTest, TrackedSchemaCharsetAndVariablesAreLearned) {
   EXPECT_EQ(context_.charset(), "utf8mb4") << "back to the login charset";
 }
 
+TEST_F(MysqlContextTest, ReadOnlyVariablesTheTrackerReportsAreNotReplayed) {
+  mysql::SessionStateChanges changes;
+  changes.system_variables = {{"last_gtid", "0-1-5"}, {"in_transaction", "0"}, {"time_zone", "+01:00"}};
+  respond(kAutocommit, changes);
+  EXPECT_EQ(context_.variables_statement(""), "SET SESSION time_zone = '+01:00'");
+}
+
+TEST_F(MysqlContextTest, AVariableARefusedReplayNamesIsForgotten) {
+  mysql::SessionStateChanges changes;
+  changes.system_variables = {{"sql_log_bin", "0"}, {"time_zone", "+01:00"}};
+  respond(kAutocommit, changes);
+  const auto assignments = context_.variables_assignments("wait_timeout=10\n");
+  ASSERT_EQ(assignments.size(), 3u);
+  EXPECT_EQ(assignments[0].first, "sql_log_bin");
+  EXPECT_EQ(assignments[0].second, "sql_log_bin = 0");
+  EXPECT_EQ(assignments[2].second, "wait_timeout = DEFAULT");
+  context_.forget_variable("sql_log_bin");
+  EXPECT_EQ(context_.variables_statement(""), "SET SESSION time_zone = '+01:00'");
+  EXPECT_EQ(context_.variables_text(), "time_zone=+01:00\n");
+}
+
 TEST_F(MysqlContextTest, ValuesAreQuotedUnlessNumeric) {
   mysql::SessionStateChanges changes;
   changes.system_variables = {{"wait_timeout", "600"}, {"lc_time_names", "it's"}};
