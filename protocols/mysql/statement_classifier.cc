@@ -184,6 +184,9 @@ class StatementScanner {
     }
     if (first_is(0, "FLUSH") && saw_lock_) traits_.effects |= effect_bit(StatementEffect::TableLock);
     if (first_is(0, "PREPARE")) traits_.effects |= effect_bit(StatementEffect::SqlPrepare);
+    if (first_is(0, "SET") && first_is(1, "NAMES") && first_is(3, "COLLATE") && words_ == 5) {
+      traits_.names_collation = std::string(first_[4]);
+    }
     if (statements_ == 1) in_routine_body_ = first_is(0, "CREATE");
     // Statements after the first of a CREATE PROCEDURE / FUNCTION / TRIGGER / EVENT are its body:
     // they run later, on the server, with its checks.

@@ -58,7 +58,8 @@ struct StatementTraits {
   bool kill = false;                 // KILL ... (also as SET STATEMENT ... FOR KILL ...); not in a CREATE body
   bool dynamic_kill = false;         // PREPARE ... FROM / EXECUTE IMMEDIATE of a literal that is a KILL
   bool uses_last_insert_id = false;  // LAST_INSERT_ID(...) appears
-  bool reads_previous_counts = false;  // ROW_COUNT or FOUND_ROWS appears: answers about the previous statement
+  bool reads_previous_counts = false;
+  std::string names_collation;       // SET NAMES cs COLLATE <this> (the tracker reports only the charsets)  // ROW_COUNT or FOUND_ROWS appears: answers about the previous statement
   PreviousStatementQuery asks_for = PreviousStatementQuery::None;  // only for a text of one statement
   std::string column_name;           // the column an answer to asks_for carries (the expression as typed)
 

@@ -26,7 +26,7 @@ MysqlClientTable::KillOutcome MysqlClientTable::kill(std::uint32_t id, std::stri
   {
     std::lock_guard lock(mutex_);
     const auto it = entries_.find(id);
-    if (it == entries_.end()) return KillOutcome::NoSuchId;
+    if (it == entries_.end() || it->second.backend_user.empty()) return KillOutcome::NoSuchId;  // not logged in
     if (it->second.backend_user != killer_backend_user) return KillOutcome::NotOwner;
     loop = it->second.loop;
   }

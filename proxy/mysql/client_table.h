@@ -1,7 +1,7 @@
 // Every MySQL client session of the process by the connection id corral gave it in its greeting, so a
 // KILL on any worker reaches the session it names on that session's own loop.
 //
-//   session (loop A): add(id, loop A, session, backend user) ... remove(id)        (login .. end)
+//   session (loop A): add(id, loop A, session, "") ─ login ─► set_backend_user() ... remove(id)
 //   KILL id (loop B): kill(id, killer's backend user, scope) ─► lookup under the mutex
 //                     ─► loop A.post(): lookup again ─► MysqlKillable::kill(scope) on loop A
 //
@@ -41,7 +41,7 @@ class MysqlClientTable {
     NotOwner,    // another backend account (ERR 1095)
   };
 
-  /// Registers a logged-in session; call on `loop`, which runs it.
+  /// Registers a session; call on `loop`, which runs it. KILLs find it once it has a backend user.
   void add(std::uint32_t id, rt::EventLoop* loop, MysqlKillable* session, std::string backend_user);
   /// After COM_CHANGE_USER.
   void set_backend_user(std::uint32_t id, std::string backend_user);

@@ -5,6 +5,8 @@
 #include <iterator>
 #include <utility>
 
+#include "protocols/mysql/collations.h"
+
 namespace corral::proxy {
 
 namespace {
@@ -99,6 +101,7 @@ void MysqlContext::login(const config::Listener& listener, const config::User& u
   key_.schema = std::move(schema);
   key_.charset = login_charset_;
   reset();
+  if (login_observer_ != nullptr) login_observer_->logged_in(key_);
 }
 
 MysqlPins MysqlContext::reset() {
@@ -207,6 +210,8 @@ void MysqlContext::learn_variable(const std::string& name, const std::string& va
     charset_connection_ = value;
   } else if (name == "character_set_results") {
     charset_results_ = value;
+  } else if (name == "collation_connection") {
+    collation_connection_ = value;
   } else if (name.starts_with("session_track")) {
     // corral's own view of the session depends on these trackers.
     pins_ |= pin_bit(MysqlPinReason::UnknownStateChange);
@@ -234,16 +239,25 @@ void MysqlContext::learn_from_response(const mysql::ResponseSummary& summary,
     charset_client_.reset();
     charset_connection_.reset();
     charset_results_.reset();
+    collation_connection_.reset();
     pins_ = sticky;
     for (const auto& [name, value] : changes.system_variables) learn_variable(name, value);
+    if (!traits.names_collation.empty() && !summary.failed) collation_connection_ = traits.names_collation;
     sticky |= pins_ & kStickyPins;
     if (variables_.size() != variables_before || !changes.system_variables.empty()) rebuild_variables_text();
-    if (charset_client_ || charset_connection_ || charset_results_) {
-      const std::string client = charset_client_.value_or(key_.charset);
+    if (charset_client_ || charset_connection_ || charset_results_ || collation_connection_) {
+      // key_.charset is "cs" or "cs COLLATE collation" (SET NAMES cs COLLATE c).
+      const std::string_view key_charset = std::string_view(key_.charset).substr(0, key_.charset.find(' '));
+      const std::string client = charset_client_.value_or(std::string(key_charset));
       const bool expressible = charset_connection_.value_or(client) == client &&
                                charset_results_.value_or(client) == client;
       if (expressible) {
-        set_charset(client);
+        // SET NAMES without COLLATE reports the charsets only, and gives their default collation.
+        const std::string collation = collation_connection_.value_or(std::string());
+        // A non-default collation of the session is part of the key, so every connection lent to it
+        // gets SET NAMES cs COLLATE collation (mtr: utf8mb4_unicode_520_ci kept across statements).
+        const bool keep_collation = !collation.empty() && !mysql::is_default_collation(client, collation);
+        set_charset(keep_collation ? client + " COLLATE " + collation : client);
       } else {
         sticky |= pin_bit(MysqlPinReason::CharsetVariables);
       }

@@ -31,6 +31,19 @@ rt::Task<bool> MysqlExchange::relay_statement(const ClientPacket& packet, const 
   // such a statement goes back to the connection that ran the client's previous one when nobody
   // borrowed it since (backend_for_statement()).
   const bool wants_previous = traits.uses_last_insert_id || traits.reads_previous_counts;
+  if (lease_ && !lease_->idle_healthy()) {
+    // The server ended the held connection while the client was idle (idle_transaction_timeout,
+    // wait_timeout, a KILL from elsewhere). With the client's transaction or session state on it, the
+    // client finds its connection gone, as it would direct (CR_SERVER_LOST rather than an ERR from
+    // corral); a one-statement hold is simply let go.
+    const bool had_state = context_.holds_session_state();
+    release_backend(false);
+    if (had_state) {
+      rt::log::debug("mysql client {}: the server closed the connection holding its session", client_.id());
+      context_.forget_backend_state();
+      co_return false;
+    }
+  }
   pool::MysqlConnection* backend = wants_previous && !lease_ ? nullptr : ready_backend(false);
   if (backend == nullptr) {
     backend = co_await backend_for_statement(packet.reply_sequence(), traits.uses_last_insert_id, wants_previous);

@@ -27,14 +27,17 @@ MysqlSession::MysqlSession(rt::TcpStream client, MysqlFrontend& frontend)
       client_(std::move(client), env_, context_, &cancel_),
       statements_(env_.config->mysql.max_prepared_per_connection, env_.config->mysql.max_packet_size),
       exchange_(client_, context_, frontend.pools(), env_, &cancel_, statements_),
-      login_(client_, context_, frontend, &cancel_) {}
+      login_(client_, context_, frontend, &cancel_) {
+  context_.set_login_observer(this);
+}
 
 rt::Task<void> MysqlSession::run() {
-  const bool logged_in = co_await login_.handshake();
-  if (!logged_in) co_return;
+  // Listed from the start, without an account until login (no KILL reaches it before): the account
+  // is set before the client's OK leaves, so a KILL sent right after it finds the session.
   MysqlClientTable& clients = env_.shared->mysql_clients;
-  clients.add(client_.id(), env_.loop, this, context_.key().user);
-  co_await serve_commands();
+  clients.add(client_.id(), env_.loop, this, std::string());
+  const bool logged_in = co_await login_.handshake();
+  if (logged_in) co_await serve_commands();
   clients.remove(client_.id());
   // A KILL this session sent to the backend finishes first: it uses the worker's pools' address and
   // this session's key copy, and the session's frame owns the task scope.
@@ -212,7 +215,6 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_change_user(const ClientPacket
   context_.reset();
   statements_.clear();
   const bool logged_in = co_await login_.change_user(std::move(*change), reply_sequence);
-  if (logged_in) env_.shared->mysql_clients.set_backend_user(client_.id(), context_.key().user);
   co_return logged_in ? Step::Next : Step::Close;  // as mysqld: a failed COM_CHANGE_USER ends the connection
 }
 
@@ -254,6 +256,10 @@ rt::Task<void> kill_backend_thread(pool::MysqlKey key, rt::SocketAddress address
 }
 
 }  // namespace
+
+void MysqlSession::logged_in(const pool::MysqlKey& key) noexcept {
+  env_.shared->mysql_clients.set_backend_user(client_.id(), key.user);
+}
 
 void MysqlSession::kill(MysqlKillScope scope) noexcept {
   // The backend thread serving this client now, if any. A KILL QUERY that arrives after the

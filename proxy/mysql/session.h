@@ -30,7 +30,7 @@
 
 namespace corral::proxy {
 
-class MysqlSession final : private MysqlKillable {
+class MysqlSession final : private MysqlKillable, private MysqlLoginObserver {
  public:
   MysqlSession(rt::TcpStream client, MysqlFrontend& frontend);
   MysqlSession(const MysqlSession&) = delete;
@@ -42,6 +42,8 @@ class MysqlSession final : private MysqlKillable {
  private:
   /// A KILL from any worker, handed to this session's loop (client_table.h).
   void kill(MysqlKillScope scope) noexcept override;
+  /// The backend account KILLs of this session are checked against (set before the client's OK).
+  void logged_in(const pool::MysqlKey& key) noexcept override;
   rt::Task<void> serve_commands();
   /// What the session does after a command.
   enum class Step { Next, Close };

@@ -94,6 +94,43 @@ TEST_F(SessionAcrossLending, CountsInExpressionsComeFromTheConnectionOfThePrevio
   EXPECT_EQ(client.query("SELECT FOUND_ROWS() AS found").at(0), "2");
 }
 
+TEST_F(SessionAcrossLending, TheSessionsCollationFollowsItToEveryConnection) {
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 3\n"});
+  MysqlClient client = connect(kUser, kPassword, "app");
+  MysqlClient other = connect(kUser, kPassword, "app");
+  client.execute("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_520_ci");
+  for (int round = 0; round < 3; ++round) {
+    other.execute("BEGIN");
+    other.query("SELECT 1");  // holds the connection `client` used last
+    EXPECT_EQ(client.query("SELECT @@collation_connection").at(0), "utf8mb4_unicode_520_ci");
+    EXPECT_EQ(client.query("SELECT COLLATION('a')").at(0), "utf8mb4_unicode_520_ci");
+    other.execute("COMMIT");
+  }
+  EXPECT_EQ(other.query("SELECT @@collation_connection").at(0), "utf8mb4_general_ci") << "nobody else gets it (the handshake's utf8mb4)";
+  client.execute("SET NAMES utf8mb4");
+  other.execute("BEGIN");
+  other.query("SELECT 1");
+  EXPECT_EQ(client.query("SELECT @@collation_connection").at(0), "utf8mb4_general_ci");
+  other.execute("COMMIT");
+}
+
+TEST_F(SessionAcrossLending, AHeldConnectionTheServerClosedEndsTheClientsConnectionAsDirect) {
+  start_proxy({.workers = 1});
+  MysqlClient client = connect(kUser, kPassword, "app");
+  client.execute("SET SESSION idle_transaction_timeout = 1");
+  client.execute("BEGIN");
+  client.query("SELECT 1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // the server ends the session
+  const unsigned code = error_of(client, "SELECT 2");
+  EXPECT_TRUE(code == 2013 || code == 2006) << "a lost connection, not an ERR from corral: " << code;
+  // A one-statement hold (a warning) on a connection the server closed is let go silently.
+  MysqlClient other = connect(kUser, kPassword, "app");
+  other.execute("SET SESSION wait_timeout = 1");
+  other.query("SELECT CAST('x' AS INT)");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(other.query("SELECT 3").at(0), "3");
+}
+
 // ---- KILL ------------------------------------------------------------------------------------------
 
 TEST_F(SessionAcrossLending, ConnectionIdIsTheOneOfTheGreeting) {
@@ -139,7 +176,7 @@ TEST_F(SessionAcrossLending, KillConnectionEndsTheClientAndItsStatement) {
   EXPECT_EQ(backend().query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP%'").at(0), "0");
   // COM_PROCESS_KILL (mysql_kill()) names corral ids too.
   MysqlClient second = connect();
-  EXPECT_EQ(mysql_kill(killer.handle(), mysql_thread_id(second.handle())), 0);
+  EXPECT_EQ(mysql_kill(killer.handle(), mysql_thread_id(second.handle())), 0) << mysql_error(killer.handle());
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_FALSE(second.ping());
 }

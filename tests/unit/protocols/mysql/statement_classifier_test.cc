@@ -60,6 +60,13 @@ TEST(ClassifyStatement, KillInEveryFormTheTextShows) {
   EXPECT_TRUE(classify_statement("SELECT 1; KILL 3").kill);
 }
 
+TEST(ClassifyStatement, TheCollationOfSetNames) {
+  EXPECT_EQ(classify_statement("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_520_ci").names_collation,
+            "utf8mb4_unicode_520_ci");
+  EXPECT_EQ(classify_statement("set names latin1 collate latin1_bin;").names_collation, "latin1_bin");
+  EXPECT_EQ(classify_statement("SET NAMES utf8mb4").names_collation, "");
+}
+
 TEST(ParseKill, TheConnectionIdAndWhatEnds) {
   const auto plain = parse_kill("KILL 42");
   ASSERT_TRUE(plain);
