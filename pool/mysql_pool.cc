@@ -321,16 +321,20 @@ MysqlIdleTicket MysqlPool::release(MysqlConnection* connection, bool clean) {
 }
 
 MysqlLease MysqlPool::reclaim(const MysqlIdleTicket& ticket) {
-  if (ticket.pool != this || ticket.stamp == 0 || stopped()) return {};
+  if (!reclaimable(ticket)) return {};
   const auto it = std::find(idle_.begin(), idle_.end(), ticket.connection);
-  if (it == idle_.end()) return {};
   MysqlConnection* connection = *it;
-  if (connection->idle_stamp() != ticket.stamp || !connection->idle_healthy() || !connection->conforms_to(key_)) {
-    return {};
-  }
   idle_.erase(it);
   lent_.push_back(connection);
   return MysqlLease(this, connection);
+}
+
+bool MysqlPool::reclaimable(const MysqlIdleTicket& ticket) noexcept {
+  if (ticket.pool != this || ticket.stamp == 0 || stopped()) return false;
+  const auto it = std::find(idle_.begin(), idle_.end(), ticket.connection);
+  if (it == idle_.end()) return false;
+  MysqlConnection* connection = *it;
+  return connection->idle_stamp() == ticket.stamp && connection->idle_healthy() && connection->conforms_to(key_);
 }
 
 void MysqlPool::make_idle(MysqlConnection* connection) {

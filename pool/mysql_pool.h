@@ -176,6 +176,8 @@ class MysqlPool {
   /// For a session whose next statement reads what the previous one left on its connection
   /// (ROW_COUNT(), FOUND_ROWS(), LAST_INSERT_ID()).
   MysqlLease reclaim(const MysqlIdleTicket& ticket);
+  /// True when reclaim(ticket) would lend the connection now.
+  bool reclaimable(const MysqlIdleTicket& ticket) noexcept;
 
   /// Closes idle connections, cancels opens and waits, closes lent connections (their sessions' reads
   /// fail), and refuses further acquires.

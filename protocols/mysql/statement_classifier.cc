@@ -162,7 +162,7 @@ class StatementScanner {
       case 11:
       case 13:
         if (iequals(w, "ERRORS") || iequals(w, "ERROR_COUNT") || iequals(w, "WARNING_COUNT") ||
-            iequals(w, "CONNECTION_ID")) {
+            iequals(w, "CONNECTION_ID") || iequals(w, "STATUS")) {
           asks_previous_ = true;
         }
         break;
@@ -261,6 +261,8 @@ void classify_previous_statement_query(std::string_view sql, StatementTraits& tr
   } else if (compact == "SELECTCONNECTION_ID()") {
     traits.asks_for = PreviousStatementQuery::ConnectionId;
     traits.column_name = selected();
+  } else if (compact == "SHOWSTATUSLIKE'THREADS_CONNECTED'" || compact == "SHOWGLOBALSTATUSLIKE'THREADS_CONNECTED'") {
+    traits.asks_for = PreviousStatementQuery::ThreadsConnected;
   } else if (compact == "SHOWWARNINGS" || compact == "SHOWERRORS") {
     traits.asks_for = PreviousStatementQuery::ShowWarnings;
   } else if (compact == "SELECT@@WARNING_COUNT" || compact == "SELECT@@ERROR_COUNT" ||

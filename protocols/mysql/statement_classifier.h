@@ -49,6 +49,7 @@ enum class PreviousStatementQuery : std::uint8_t {
   ShowWarnings,  // SHOW WARNINGS / SHOW ERRORS
   WarningCount,  // SELECT @@[session.]warning_count / error_count, SHOW COUNT(*) WARNINGS / ERRORS
   ConnectionId,  // SELECT CONNECTION_ID(): the id the proxy gave the client, not a backend thread's
+  ThreadsConnected,  // SHOW [GLOBAL] STATUS LIKE 'Threads_connected': the proxy's clients
 };
 
 /// What the text of one COM_QUERY says about the state it leaves and what it asks.

@@ -38,6 +38,11 @@ MysqlClientTable::KillOutcome MysqlClientTable::kill(std::uint32_t id, std::stri
   return KillOutcome::Posted;
 }
 
+std::size_t MysqlClientTable::size() {
+  std::lock_guard lock(mutex_);
+  return entries_.size();
+}
+
 MysqlKillable* MysqlClientTable::find_here(std::uint32_t id) {
   std::lock_guard lock(mutex_);
   const auto it = entries_.find(id);

@@ -51,6 +51,8 @@ class MysqlClientTable {
   /// the backend with: the server lets an account kill its own threads only (corral cannot see a
   /// CONNECTION ADMIN privilege, so other accounts are refused).
   KillOutcome kill(std::uint32_t id, std::string_view killer_backend_user, MysqlKillScope scope);
+  /// The sessions listed now (logging in or logged in).
+  std::size_t size();
 
  private:
   struct Entry {

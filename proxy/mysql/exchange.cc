@@ -31,7 +31,7 @@ rt::Task<bool> MysqlExchange::relay_statement(const ClientPacket& packet, const 
   // such a statement goes back to the connection that ran the client's previous one when nobody
   // borrowed it since (backend_for_statement()).
   const bool wants_previous = traits.uses_last_insert_id || traits.reads_previous_counts;
-  if (lease_ && !lease_->idle_healthy()) {
+  if (lease_ && !lease_->state_unknown() && !lease_->idle_healthy()) {
     // The server ended the held connection while the client was idle (idle_transaction_timeout,
     // wait_timeout, a KILL from elsewhere). With the client's transaction or session state on it, the
     // client finds its connection gone, as it would direct (CR_SERVER_LOST rather than an ERR from

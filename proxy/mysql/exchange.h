@@ -105,6 +105,9 @@ class MysqlExchange {
   void release_if_unpinned();
   /// The backend connection the session holds between statements (a pin is in force), or nullptr.
   pool::MysqlConnection* held_backend() noexcept { return lease_ ? lease_.get() : nullptr; }
+  /// True when the connection that ran the previous statement can be taken again now (nobody
+  /// borrowed it since): a statement about the previous one is then best answered there.
+  bool previous_reclaimable() { return !lease_ && context_pool().reclaimable(previous_); }
   /// The session was reset (COM_RESET_CONNECTION, COM_CHANGE_USER): what its previous connection
   /// holds (ROW_COUNT(), LAST_INSERT_ID()) no longer belongs to it.
   void forget_previous() noexcept {

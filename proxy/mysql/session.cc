@@ -127,6 +127,12 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_query(const ClientPacket& pack
       co_return go_on ? Step::Next : Step::Close;
     }
     case QueryRoute::AnswerLocally:
+      // FOUND_ROWS() depends on the previous SELECT's LIMIT (offset rows count too): its connection
+      // answers exactly when nobody borrowed it since; the context's row count is the fallback.
+      if (traits.asks_for == mysql::PreviousStatementQuery::FoundRows && exchange_.previous_reclaimable()) {
+        const bool go_on = co_await exchange_.relay_statement(packet, traits);
+        co_return go_on ? Step::Next : Step::Close;
+      }
       co_return co_await answer_locally(traits);
     case QueryRoute::RefuseLocalInfile:
       client_.queue_error(packet.reply_sequence(), kErrNotAllowedCommand,
@@ -141,7 +147,8 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_query(const ClientPacket& pack
 rt::Task<MysqlSession::Step> MysqlSession::answer_locally(const mysql::StatementTraits& traits) {
   std::vector<mysql::ColumnDefinition41> columns;
   std::vector<std::vector<mysql::TextValue>> rows;
-  std::string value;
+  std::string value;    // a one-column answer
+  std::string threads;  // Threads_connected's value (rows hold views)
   switch (traits.asks_for) {
     case mysql::PreviousStatementQuery::RowCount:
       columns.push_back(mysql::make_integer_column(traits.column_name));
@@ -161,6 +168,14 @@ rt::Task<MysqlSession::Step> MysqlSession::answer_locally(const mysql::Statement
       // serves other clients too.
       columns.push_back(mysql::make_integer_column(traits.column_name, true));
       value = std::to_string(client_.id());
+      break;
+    case mysql::PreviousStatementQuery::ThreadsConnected:
+      // Through corral, the server a client talks to is corral: its MySQL clients, not the backend
+      // connections it pools (mtr's wait_until_count_sessions.inc waits for disconnects to show here).
+      columns.push_back(mysql::make_text_column("Variable_name", 64));
+      columns.push_back(mysql::make_text_column("Value", 2048));
+      threads = std::to_string(env_.shared->mysql_clients.size());
+      rows.push_back({mysql::TextValue("Threads_connected"), mysql::TextValue(threads)});
       break;
     case mysql::PreviousStatementQuery::ShowWarnings:
       columns.push_back(mysql::make_text_column("Level", 7));

@@ -114,6 +114,32 @@ TEST_F(SessionAcrossLending, TheSessionsCollationFollowsItToEveryConnection) {
   other.execute("COMMIT");
 }
 
+TEST_F(SessionAcrossLending, FoundRowsCountsTheRowsTheLimitSkippedAsDirect) {
+  start_proxy({.workers = 1});
+  backend().execute("CREATE TABLE app.f (c INT); INSERT INTO app.f VALUES (1), (2), (3), (4), (5)");
+  MysqlClient client = connect(kUser, kPassword, "app");
+  client.query("SELECT * FROM f ORDER BY c LIMIT 2, 1");
+  EXPECT_EQ(client.query("SELECT FOUND_ROWS()").at(0), "3") << "main.select_found (MDEV-9390)";
+}
+
+TEST_F(SessionAcrossLending, ThreadsConnectedCountsCorralsClients) {
+  // mtr's count_sessions.inc / wait_until_count_sessions.inc wait for a disconnect to show here.
+  start_proxy({.workers = 2});
+  MysqlClient client = connect();
+  const int before = std::stoi(client.query("SHOW STATUS LIKE 'Threads_connected'").at(0, 1));
+  {
+    MysqlClient more = connect();
+    more.query("SELECT 1");
+    EXPECT_EQ(std::stoi(client.query("SHOW STATUS LIKE 'Threads_connected'").at(0, 1)), before + 1);
+  }
+  int now = before + 1;
+  for (int i = 0; i < 50 && now > before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    now = std::stoi(client.query("SHOW STATUS LIKE 'Threads_connected'").at(0, 1));
+  }
+  EXPECT_EQ(now, before) << "the backend connection may stay pooled; the client is gone";
+}
+
 TEST_F(SessionAcrossLending, AHeldConnectionTheServerClosedEndsTheClientsConnectionAsDirect) {
   start_proxy({.workers = 1});
   MysqlClient client = connect(kUser, kPassword, "app");

@@ -82,6 +82,8 @@ TEST(RouteQuery, ConnectionIdIsAnsweredLocallyAlways) {
   EXPECT_EQ(route_query(traits_of("SELECT CONNECTION_ID()"), true, false), QueryRoute::AnswerLocally);
   EXPECT_EQ(route_query(traits_of("select connection_id() ;"), true, true), QueryRoute::AnswerLocally);
   EXPECT_EQ(route_query(traits_of("SELECT CONNECTION_ID() + 0"), true, false), QueryRoute::Relay);
+  EXPECT_EQ(route_query(traits_of("SHOW STATUS LIKE 'Threads_connected'"), true, true), QueryRoute::AnswerLocally);
+  EXPECT_EQ(route_query(traits_of("SHOW STATUS LIKE 'Threads_running'"), true, false), QueryRoute::Relay);
 }
 
 TEST(RouteQuery, QuestionsAboutThePreviousStatementAreAnsweredLocallyUnlessAConnectionIsHeld) {
