@@ -162,7 +162,7 @@ class StatementScanner {
       case 11:
       case 13:
         if (iequals(w, "ERRORS") || iequals(w, "ERROR_COUNT") || iequals(w, "WARNING_COUNT") ||
-            iequals(w, "CONNECTION_ID") || iequals(w, "STATUS")) {
+            iequals(w, "STATUS")) {
           asks_previous_ = true;
         }
         break;
@@ -258,9 +258,6 @@ void classify_previous_statement_query(std::string_view sql, StatementTraits& tr
   } else if (compact == "SELECTFOUND_ROWS()") {
     traits.asks_for = PreviousStatementQuery::FoundRows;
     traits.column_name = selected();
-  } else if (compact == "SELECTCONNECTION_ID()") {
-    traits.asks_for = PreviousStatementQuery::ConnectionId;
-    traits.column_name = selected();
   } else if (compact == "SHOWSTATUSLIKE'THREADS_CONNECTED'" || compact == "SHOWGLOBALSTATUSLIKE'THREADS_CONNECTED'") {
     traits.asks_for = PreviousStatementQuery::ThreadsConnected;
   } else if (compact == "SHOWWARNINGS" || compact == "SHOWERRORS") {
@@ -348,6 +345,7 @@ std::optional<KillStatement> parse_kill(std::string_view sql) {
     return kill;
   }
   if (i + 1 == words.size()) {
+    if (iequals(words[i], "CONNECTION_ID()")) kill.target = KillStatement::Target::Self;
     if (const auto id = number_of(words[i])) {
       kill.target = KillStatement::Target::ConnectionId;
       kill.id = *id;

@@ -10,7 +10,7 @@
 //               local_infile, kill, uses_last_insert_id, reads_previous_counts
 //               asks_for: the exact forms that ask about the previous statement (ROW_COUNT(),
 //                         FOUND_ROWS(), SHOW WARNINGS|ERRORS, @@warning_count|@@error_count) or
-//                         the connection (CONNECTION_ID())
+//                         the server (SHOW STATUS LIKE 'Threads_connected')
 //
 // I/O-free and allocation-free on the usual statement; runs on every COM_QUERY. Sources: MySQL
 // Reference Manual "Comments", "String Literals", "User-Defined Variables", "SHOW WARNINGS".
@@ -48,7 +48,6 @@ enum class PreviousStatementQuery : std::uint8_t {
   FoundRows,     // SELECT FOUND_ROWS()
   ShowWarnings,  // SHOW WARNINGS / SHOW ERRORS
   WarningCount,  // SELECT @@[session.]warning_count / error_count, SHOW COUNT(*) WARNINGS / ERRORS
-  ConnectionId,  // SELECT CONNECTION_ID(): the id the proxy gave the client, not a backend thread's
   ThreadsConnected,  // SHOW [GLOBAL] STATUS LIKE 'Threads_connected': the proxy's clients
 };
 
@@ -74,7 +73,8 @@ struct KillStatement {
     ConnectionId,  // a number: the connection id (thread id) of the greeting
     QueryId,       // KILL QUERY ID n: a query id of the server
     User,          // KILL ... USER name: every connection of an account
-    Expression,    // anything else (KILL @id, KILL CONNECTION_ID()): not evaluated
+    Self,          // KILL [QUERY] CONNECTION_ID(): the connection running the KILL
+    Expression,    // anything else (KILL @id): not evaluated
   };
   bool query = false;  // KILL QUERY: only the running statement; else the connection
   Target target = Target::Expression;

@@ -78,10 +78,7 @@ constexpr QueryRoute route_query(const mysql::StatementTraits& traits, bool loca
                                  bool holds_backend) noexcept {
   if (traits.local_infile && !local_infile_allowed) return QueryRoute::RefuseLocalInfile;
   if (traits.kill || traits.dynamic_kill) return QueryRoute::Kill;
-  if (traits.asks_for == mysql::PreviousStatementQuery::ConnectionId ||
-      traits.asks_for == mysql::PreviousStatementQuery::ThreadsConnected) {
-    return QueryRoute::AnswerLocally;
-  }
+  if (traits.asks_for == mysql::PreviousStatementQuery::ThreadsConnected) return QueryRoute::AnswerLocally;
   if (traits.asks_for != mysql::PreviousStatementQuery::None && !holds_backend) return QueryRoute::AnswerLocally;
   return QueryRoute::Relay;
 }

@@ -163,12 +163,6 @@ rt::Task<MysqlSession::Step> MysqlSession::answer_locally(const mysql::Statement
       columns.push_back(mysql::make_integer_column(traits.column_name, true));
       value = "0";
       break;
-    case mysql::PreviousStatementQuery::ConnectionId:
-      // The id of corral's greeting, which KILL takes: a backend thread's id would name a thread that
-      // serves other clients too.
-      columns.push_back(mysql::make_integer_column(traits.column_name, true));
-      value = std::to_string(client_.id());
-      break;
     case mysql::PreviousStatementQuery::ThreadsConnected:
       // Through corral, the server a client talks to is corral: its MySQL clients, not the backend
       // connections it pools (mtr's wait_until_count_sessions.inc waits for disconnects to show here).
@@ -314,7 +308,8 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_kill(const ClientPacket& packe
     client_.queue_error(packet.reply_sequence(), mysql::ER_NOT_SUPPORTED_YET, refusal);
     co_return co_await reply();
   }
-  co_return co_await kill_client(packet, kill->id, kill->query ? MysqlKillScope::Query : MysqlKillScope::Connection);
+  const std::uint64_t id = kill->target == mysql::KillStatement::Target::Self ? client_.id() : kill->id;
+  co_return co_await kill_client(packet, id, kill->query ? MysqlKillScope::Query : MysqlKillScope::Connection);
 }
 
 rt::Task<MysqlSession::Step> MysqlSession::kill_client(const ClientPacket& packet, std::uint64_t id,

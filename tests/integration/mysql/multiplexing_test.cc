@@ -93,7 +93,7 @@ TEST_F(Multiplexing, TransactionKeepsOneConnectionUntilCommitOrRollback) {
   MysqlClient in_tx = connect(kUser, kPassword, "app");
   MysqlClient other = connect(kUser, kPassword, "app");
   in_tx.execute("BEGIN");
-  const std::string id = in_tx.query(kBackendThreadIdQuery).at(0);
+  const std::string id = in_tx.query("SELECT CONNECTION_ID()").at(0);
   in_tx.execute("INSERT INTO t VALUES (1, 1)");
   // The only backend connection stays with the transaction: another client waits and times out.
   try {
@@ -102,7 +102,7 @@ TEST_F(Multiplexing, TransactionKeepsOneConnectionUntilCommitOrRollback) {
   } catch (const MysqlException& e) {
     EXPECT_EQ(e.code(), 1040u) << e.what();
   }
-  EXPECT_EQ(in_tx.query(kBackendThreadIdQuery).at(0), id);
+  EXPECT_EQ(in_tx.query("SELECT CONNECTION_ID()").at(0), id);
   EXPECT_EQ(in_tx.query("SELECT COUNT(*) FROM t").at(0), "1");
   in_tx.execute("COMMIT");
   // Released at COMMIT: the other client gets it and sees the committed row.
@@ -130,10 +130,10 @@ TEST_F(Multiplexing, UserVariablesAndTemporaryTablesPinTheConnection) {
   MysqlClient pinned = connect(kUser, kPassword, "app");
   MysqlClient busy = connect(kUser, kPassword, "app");
   pinned.execute("SET @x := 1");
-  const std::string id = pinned.query(kBackendThreadIdQuery).at(0);
+  const std::string id = pinned.query("SELECT CONNECTION_ID()").at(0);
   for (int i = 0; i < 5; ++i) busy.query("SELECT 1");
   EXPECT_EQ(pinned.query("SELECT @x").at(0), "1");
-  EXPECT_EQ(pinned.query(kBackendThreadIdQuery).at(0), id);
+  EXPECT_EQ(pinned.query("SELECT CONNECTION_ID()").at(0), id);
   MysqlClient temp = connect(kUser, kPassword, "app");
   temp.execute("CREATE TEMPORARY TABLE scratch (v INT)");
   temp.execute("INSERT INTO scratch VALUES (5)");
@@ -145,7 +145,7 @@ TEST_F(Multiplexing, UserVariablesAndTemporaryTablesPinTheConnection) {
   // COM_RESET_CONNECTION ends the pin and the state: the variable is gone, the connection closed.
   ASSERT_EQ(mysql_reset_connection(pinned.handle()), 0);
   EXPECT_EQ(pinned.query("SELECT @x").rows.at(0).at(0), std::nullopt);
-  EXPECT_NE(pinned.query(kBackendThreadIdQuery).at(0), id);
+  EXPECT_NE(pinned.query("SELECT CONNECTION_ID()").at(0), id);
 }
 
 TEST_F(Multiplexing, SessionVariablesAreReplayedOnEveryConnection) {

@@ -27,10 +27,6 @@ inline constexpr const char* kBackendPassword = "backend-pw";
 inline constexpr const char* kUser = "app";
 inline constexpr const char* kPassword = "app-pw";
 
-/// The id of the backend thread that runs the statement. A bare `SELECT CONNECTION_ID()` is answered by
-/// corral with the client's own connection id (the one KILL takes); any other form reaches the backend.
-inline constexpr const char* kBackendThreadIdQuery = "SELECT CONNECTION_ID() AS backend_thread";
-
 /// What corral's config holds besides its one MySQL listener (named "mysql").
 struct ProxySetup {
   uint32_t workers = 2;

@@ -207,7 +207,7 @@ TEST_F(PreparedThroughCorral, TypesBoundOnceAreRightOnAnotherBackendConnection) 
   // Another client takes the idle connection the statement ran on and keeps it (a transaction).
   MysqlClient other = connect();
   other.execute("BEGIN");
-  EXPECT_EQ(other.query(kBackendThreadIdQuery).at(0), *first[0][0]);
+  EXPECT_EQ(other.query("SELECT CONNECTION_ID()").at(0), *first[0][0]);
 
   statement.set({42LL, std::string("second")});  // no types on the wire this time
   const std::vector<Row> second = statement.execute();

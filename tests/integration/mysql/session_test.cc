@@ -159,12 +159,19 @@ TEST_F(SessionAcrossLending, AHeldConnectionTheServerClosedEndsTheClientsConnect
 
 // ---- KILL ------------------------------------------------------------------------------------------
 
-TEST_F(SessionAcrossLending, ConnectionIdIsTheOneOfTheGreeting) {
+TEST_F(SessionAcrossLending, AKillWithABackendThreadIdFindsNoClient) {
+  // CONNECTION_ID() is the backend thread's (processlist and INNODB_TRX show those ids); the greeting's
+  // id, which KILL takes, is of another range, so such an id never names some other client.
   start_proxy({.workers = 2});
-  MysqlClient client = connect();
-  EXPECT_EQ(client.query("SELECT CONNECTION_ID()").at(0), std::to_string(mysql_thread_id(client.handle())));
-  client.execute("BEGIN");  // holding a backend connection changes nothing
-  EXPECT_EQ(client.query("select connection_id()").at(0), std::to_string(mysql_thread_id(client.handle())));
+  MysqlClient victim = connect();
+  MysqlClient killer = connect();
+  victim.execute("BEGIN");
+  const std::string backend_id = victim.query("SELECT CONNECTION_ID()").at(0);
+  EXPECT_EQ(backend().query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = " + backend_id).at(0), "1");
+  EXPECT_GE(mysql_thread_id(victim.handle()), 1000000000u);
+  EXPECT_EQ(error_of(killer, "KILL QUERY " + backend_id), 1094u);
+  EXPECT_EQ(victim.query("SELECT 1").at(0), "1");
+  victim.execute("COMMIT");
 }
 
 TEST_F(SessionAcrossLending, KillQueryStopsTheStatementOfTheClientWithThatIdOnAnyWorker) {
@@ -214,6 +221,7 @@ TEST_F(SessionAcrossLending, KillOfAnUnknownIdOrOfAnotherAccountsClientIsRefused
   EXPECT_EQ(error_of(client, "KILL 999999"), 1094u);
   EXPECT_EQ(error_of(client, "KILL QUERY " + std::to_string(mysql_thread_id(reader.handle()))), 1095u);
   EXPECT_EQ(error_of(client, "KILL QUERY " + std::to_string(mysql_thread_id(client.handle()))), 1317u);
+  EXPECT_EQ(error_of(client, "KILL QUERY CONNECTION_ID()"), 1317u);
   EXPECT_EQ(error_of(client, "KILL QUERY ID 5"), 1235u);
   EXPECT_EQ(error_of(client, "KILL USER reader"), 1235u);
   EXPECT_TRUE(reader.ping());

@@ -84,6 +84,8 @@ TEST(ParseKill, TheConnectionIdAndWhatEnds) {
   EXPECT_EQ(parse_kill("KILL QUERY ID 11")->target, KillStatement::Target::QueryId);
   EXPECT_EQ(parse_kill("KILL CONNECTION USER app")->target, KillStatement::Target::User);
   EXPECT_EQ(parse_kill("KILL @id")->target, KillStatement::Target::Expression);
+  EXPECT_EQ(parse_kill("KILL CONNECTION_ID()")->target, KillStatement::Target::Self);
+  EXPECT_TRUE(parse_kill("kill query connection_id()")->query);
   EXPECT_EQ(parse_kill("KILL 99999999999999999999")->target, KillStatement::Target::Expression);
   EXPECT_FALSE(parse_kill("PREPARE s FROM 'KILL 3'")) << "not a KILL carried out now";
   EXPECT_FALSE(parse_kill("SELECT 1; KILL 3"));
@@ -95,9 +97,8 @@ TEST(ClassifyStatement, ReadsOfThePreviousStatementsCountsAnywhere) {
   EXPECT_TRUE(classify_statement("INSERT INTO t VALUES (FOUND_ROWS())").reads_previous_counts);
   EXPECT_FALSE(classify_statement("SELECT 'ROW_COUNT()'").reads_previous_counts);
   EXPECT_FALSE(classify_statement("SELECT LAST_INSERT_ID()").reads_previous_counts);
-  const StatementTraits id = classify_statement("SELECT CONNECTION_ID()");
-  EXPECT_EQ(id.asks_for, PreviousStatementQuery::ConnectionId);
-  EXPECT_EQ(id.column_name, "CONNECTION_ID()");
+  EXPECT_EQ(classify_statement("SHOW STATUS LIKE 'Threads_connected'").asks_for,
+            PreviousStatementQuery::ThreadsConnected);
 }
 
 TEST(ClassifyStatement, QuestionsAboutThePreviousStatementOnlyInTheExactForms) {
