@@ -38,12 +38,20 @@ constexpr std::string_view kSessionTrackSql =
     "SET SESSION session_track_schema=ON, session_track_state_change=ON, "
     "session_track_system_variables='*', session_track_transaction_info='CHARACTERISTICS'";
 
-/// Charset names are identifiers of [A-Za-z0-9_]; anything else is refused rather than quoted.
-bool valid_charset_name(std::string_view name) noexcept {
+bool identifier_word(std::string_view name) noexcept {
   if (name.empty() || name.size() > 64) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
   });
+}
+
+/// What follows SET NAMES: a charset, or `charset COLLATE collation` (a session's non-default
+/// collation), each an identifier of [A-Za-z0-9_]; anything else is refused rather than quoted.
+bool valid_charset_name(std::string_view name) noexcept {
+  constexpr std::string_view kCollate = " COLLATE ";
+  const std::size_t at = name.find(kCollate);
+  if (at == std::string_view::npos) return identifier_word(name);
+  return identifier_word(name.substr(0, at)) && identifier_word(name.substr(at + kCollate.size()));
 }
 
 bool is_charset_variable(std::string_view name) noexcept {

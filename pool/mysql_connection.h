@@ -277,6 +277,10 @@ class MysqlConnection {
   /// Pool bookkeeping: when the connection became idle.
   rt::Clock::time_point idle_since() const noexcept { return idle_since_; }
   void mark_idle_since(rt::Clock::time_point t) noexcept { idle_since_ = t; }
+  /// Pool bookkeeping: a number unique to the connection's last stay in an idle list (never reused by
+  /// this thread), so a session can tell "still idle since I released it" from "lent to others since".
+  std::uint64_t idle_stamp() const noexcept { return idle_stamp_; }
+  void set_idle_stamp(std::uint64_t stamp) noexcept { idle_stamp_ = stamp; }
 
  private:
   struct AuthPacket {
@@ -349,6 +353,7 @@ class MysqlConnection {
   bool opened_autocommit_ = true;
   rt::Clock::duration operation_timeout_;
   rt::Clock::time_point idle_since_{};
+  std::uint64_t idle_stamp_ = 0;
   PreparedStatements prepared_;
 };
 

@@ -38,10 +38,10 @@ MysqlLease& MysqlLease::operator=(MysqlLease&& other) noexcept {
   return *this;
 }
 
-void MysqlLease::release(bool clean) {
-  if (connection_ == nullptr) return;
+MysqlIdleTicket MysqlLease::release(bool clean) {
+  if (connection_ == nullptr) return {};
   MysqlPool* pool = std::exchange(pool_, nullptr);
-  pool->release(std::exchange(connection_, nullptr), clean);
+  return pool->release(std::exchange(connection_, nullptr), clean);
 }
 
 // ---- MysqlPool: acquire --------------------------------------------------------------------------
@@ -300,26 +300,47 @@ bool MysqlPool::reusable(const MysqlConnection& connection, bool clean) const {
   return true;
 }
 
-void MysqlPool::release(MysqlConnection* connection, bool clean) {
+MysqlIdleTicket MysqlPool::release(MysqlConnection* connection, bool clean) {
   if (std::find(lent_.begin(), lent_.end(), connection) == lent_.end()) {
     rt::log::error("mysql backend {}: release of a connection this pool did not lend", describe_);
-    return;
+    return {};
   }
   if (!reusable(*connection, clean)) {
     discard(connection);
-    return;
+    return {};
   }
   connection->trim();
   connection->set_operation_timeout(limits_.operation_timeout);  // a session may have set its statement bound
-  if (waiters_.hand(connection)) return;  // stays in lent_: handed straight to the oldest waiter
+  if (waiters_.hand(connection)) return {};  // stays in lent_: handed straight to the oldest waiter
   // A waiter of a sibling pool (same credentials, other schema or charset) gets it next, converted on
   // its side: making it idle instead would let this pool's newcomers take it first every time.
-  if (has_siblings() && group_->hand_to_sibling(*this, connection)) return;
+  if (has_siblings() && group_->hand_to_sibling(*this, connection)) return {};
   std::erase(lent_, connection);
   make_idle(connection);
+  return MysqlIdleTicket{this, connection, connection->idle_stamp()};
+}
+
+MysqlLease MysqlPool::reclaim(const MysqlIdleTicket& ticket) {
+  if (!reclaimable(ticket)) return {};
+  const auto it = std::find(idle_.begin(), idle_.end(), ticket.connection);
+  MysqlConnection* connection = *it;
+  idle_.erase(it);
+  lent_.push_back(connection);
+  return MysqlLease(this, connection);
+}
+
+bool MysqlPool::reclaimable(const MysqlIdleTicket& ticket) noexcept {
+  if (ticket.pool != this || ticket.stamp == 0 || stopped()) return false;
+  const auto it = std::find(idle_.begin(), idle_.end(), ticket.connection);
+  if (it == idle_.end()) return false;
+  MysqlConnection* connection = *it;
+  return connection->idle_stamp() == ticket.stamp && connection->idle_healthy() && connection->conforms_to(key_);
 }
 
 void MysqlPool::make_idle(MysqlConnection* connection) {
+  // Unique per thread (pools live on one loop), so a ticket never matches a later idle stay.
+  thread_local std::uint64_t last_idle_stamp = 0;
+  connection->set_idle_stamp(++last_idle_stamp);
   connection->mark_idle_since(rt::Clock::now());
   idle_.push_back(connection);
   if (limits_.idle_timeout.count() > 0 && !reaping_ && !stopped()) {

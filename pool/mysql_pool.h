@@ -51,6 +51,20 @@ class MysqlPools;
 /// may be as large as the server's max_allowed_packet can ever be (1 GiB).
 mysql::Limits backend_codec_limits() noexcept;
 
+/// Where a released connection went idle: MysqlPool::reclaim() lends it again to the same session
+/// only if nobody borrowed it since. Empty (stamp 0) when the connection was closed or handed on.
+struct MysqlIdleTicket {
+  const MysqlPool* pool = nullptr;
+  const MysqlConnection* connection = nullptr;  // compared, never dereferenced: it may be gone
+  std::uint64_t stamp = 0;
+
+  /// True when `connection` is the one this ticket names, still in the same idle stay (or lent
+  /// straight from it).
+  bool names(const MysqlConnection& other) const noexcept {
+    return stamp != 0 && connection == &other && other.idle_stamp() == stamp;
+  }
+};
+
 /// A lent connection. Move-only. Lifetime: must not outlive its pool. Destroying a lease that was not
 /// released closes the connection: a session that ends abruptly leaves no half-known state in the pool.
 class MysqlLease {
@@ -69,8 +83,9 @@ class MysqlLease {
   explicit operator bool() const noexcept { return connection_ != nullptr; }
   MysqlPool* pool() const noexcept { return pool_; }
 
-  /// Gives the connection back (see MysqlPool::release); the lease is empty afterwards.
-  void release(bool clean);
+  /// Gives the connection back (see MysqlPool::release); the lease is empty afterwards. Returns where
+  /// it went idle (empty when closed or handed to a waiter).
+  MysqlIdleTicket release(bool clean);
 
  private:
   MysqlPool* pool_ = nullptr;
@@ -155,7 +170,14 @@ class MysqlPool {
   /// Takes a lent connection back: to the oldest waiter or the idle list when `clean` (the session left
   /// no state behind that it cannot account for) and the connection is Idle, outside a transaction,
   /// in autocommit mode and its state known; otherwise it is closed. Never suspends.
-  void release(MysqlConnection* connection, bool clean);
+  MysqlIdleTicket release(MysqlConnection* connection, bool clean);
+  /// Lends the connection `ticket` names when it is still in this pool's idle list since that release
+  /// (nobody borrowed it), healthy and matching the key; an empty lease otherwise. Never suspends.
+  /// For a session whose next statement reads what the previous one left on its connection
+  /// (ROW_COUNT(), FOUND_ROWS(), LAST_INSERT_ID()).
+  MysqlLease reclaim(const MysqlIdleTicket& ticket);
+  /// True when reclaim(ticket) would lend the connection now.
+  bool reclaimable(const MysqlIdleTicket& ticket) noexcept;
 
   /// Closes idle connections, cancels opens and waits, closes lent connections (their sessions' reads
   /// fail), and refuses further acquires.

@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "proxy/metrics.h"
+#include "proxy/mysql/client_table.h"
 #include "proxy/mysql/context.h"
 #include "proxy/redis/client_table.h"
 #include "runtime/tcp.h"
@@ -39,6 +40,8 @@ struct SharedState {
   /// The RSA key pair for caching_sha2_password, made once by the daemon before the workers start
   /// (each MySQL frontend loads its own copy). Empty: each MySQL frontend generates one.
   std::string mysql_rsa_private_pem;
+  /// Every logged-in MySQL session by its connection id, for KILL across workers.
+  MysqlClientTable mysql_clients;
 };
 
 /// One configuration as the daemon loaded it, with the process-wide state that depends on it; every

@@ -28,4 +28,20 @@ std::string_view charset_of_collation(std::uint16_t id) noexcept {
   return {};
 }
 
+bool is_default_collation(std::string_view charset, std::string_view collation) noexcept {
+  // The charsets whose default is not <charset>_general_ci.
+  constexpr std::string_view kOtherDefaults[] = {
+      "latin1_swedish_ci", "big5_chinese_ci",   "gb2312_chinese_ci",   "gbk_chinese_ci",  "sjis_japanese_ci",
+      "ujis_japanese_ci",  "cp932_japanese_ci", "eucjpms_japanese_ci", "euckr_korean_ci", "tis620_thai_ci",
+      "swe7_swedish_ci",   "latin5_turkish_ci", "dec8_swedish_ci",     "hp8_english_ci",  "gb18030_chinese_ci"};
+  if (charset == "binary") return collation == "binary";
+  for (const std::string_view other : kOtherDefaults) {
+    if (other.size() > charset.size() && other.starts_with(charset) && other[charset.size()] == '_') {
+      return collation == other;
+    }
+  }
+  return collation.size() == charset.size() + 11 && collation.starts_with(charset) &&
+         collation.substr(charset.size()) == "_general_ci";
+}
+
 }  // namespace corral::mysql

@@ -14,4 +14,8 @@ namespace corral::mysql {
 /// The charset name of a collation id from a handshake; empty when unknown.
 std::string_view charset_of_collation(std::uint16_t collation_id) noexcept;
 
+/// True when `collation` is what `SET NAMES charset` gives (MariaDB 10.11's default collation of the
+/// charset, SHOW CHARACTER SET): a `SET NAMES charset` alone then reproduces it.
+bool is_default_collation(std::string_view charset, std::string_view collation) noexcept;
+
 }  // namespace corral::mysql

@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 #include <utility>
+#include <vector>
 
 namespace corral::mysql {
 
@@ -74,12 +75,14 @@ class StatementScanner {
   bool starts_with(std::string_view prefix) const noexcept { return sql_.substr(pos_, prefix.size()) == prefix; }
 
   void skip_quoted(char quote) {
+    if (quote != '`' && literal_start_ == std::string_view::npos) literal_start_ = pos_;
     ++pos_;
     while (pos_ < sql_.size()) {
       const char c = sql_[pos_++];
       if (c == '\\' && quote != '`') {
         ++pos_;
       } else if (c == quote) {
+        if (literal_end_ == std::string_view::npos && quote != '`') literal_end_ = pos_;
         return;
       }
     }
@@ -125,6 +128,9 @@ class StatementScanner {
     const std::string_view w = sql_.substr(start, end - start);
     if (words_ < kFirstWords) first_[words_] = w;
     ++words_;
+    // SET STATEMENT var = value [, ...] FOR KILL ...: a KILL with session variables for its duration.
+    if (after_for_ && iequals(w, "KILL") && first_is(0, "SET") && first_is(1, "STATEMENT")) starts_kill_ = true;
+    after_for_ = iequals(w, "FOR");
     note_keyword(w);
   }
 
@@ -145,13 +151,18 @@ class StatementScanner {
       case 19:
         if (iequals(w, "SQL_CALC_FOUND_ROWS")) traits_.effects |= effect_bit(StatementEffect::CalcFoundRows);
         break;
-      case 6:
       case 9:
       case 10:
+        if (iequals(w, "ROW_COUNT") || iequals(w, "FOUND_ROWS")) {
+          traits_.reads_previous_counts = true;
+          asks_previous_ = true;
+        }
+        break;
+      case 6:
       case 11:
       case 13:
-        if (iequals(w, "ERRORS") || iequals(w, "ROW_COUNT") || iequals(w, "FOUND_ROWS") || iequals(w, "ERROR_COUNT") ||
-            iequals(w, "WARNING_COUNT")) {
+        if (iequals(w, "ERRORS") || iequals(w, "ERROR_COUNT") || iequals(w, "WARNING_COUNT") ||
+            iequals(w, "STATUS")) {
           asks_previous_ = true;
         }
         break;
@@ -173,7 +184,17 @@ class StatementScanner {
     }
     if (first_is(0, "FLUSH") && saw_lock_) traits_.effects |= effect_bit(StatementEffect::TableLock);
     if (first_is(0, "PREPARE")) traits_.effects |= effect_bit(StatementEffect::SqlPrepare);
-    if (first_is(0, "KILL")) traits_.kill = true;
+    if (first_is(0, "SET") && first_is(1, "NAMES") && first_is(3, "COLLATE") && words_ == 5) {
+      traits_.names_collation = std::string(first_[4]);
+    }
+    if (statements_ == 1) in_routine_body_ = first_is(0, "CREATE");
+    // Statements after the first of a CREATE PROCEDURE / FUNCTION / TRIGGER / EVENT are its body:
+    // they run later, on the server, with its checks.
+    if ((first_is(0, "KILL") || starts_kill_) && !in_routine_body_) traits_.kill = true;
+    if ((first_is(0, "PREPARE") || (first_is(0, "EXECUTE") && first_is(1, "IMMEDIATE"))) &&
+        literal_end_ != std::string_view::npos && classify_statement(literal()).kill) {
+      traits_.dynamic_kill = true;
+    }
     if (first_is(0, "CREATE") || first_is(0, "ALTER") || first_is(0, "DROP") || first_is(0, "RENAME")) {
       traits_.changes_schema = true;
     }
@@ -184,6 +205,15 @@ class StatementScanner {
     }
     words_ = 0;
     saw_lock_ = false;
+    after_for_ = false;
+    starts_kill_ = false;
+    literal_start_ = literal_end_ = std::string_view::npos;
+  }
+
+  /// The statement's first string literal, without its quotes (escapes left as they are: only
+  /// keywords are looked for in it).
+  std::string_view literal() const noexcept {
+    return sql_.substr(literal_start_ + 1, literal_end_ - 1 - (literal_start_ + 1));
   }
 
   std::string_view sql_;
@@ -193,6 +223,11 @@ class StatementScanner {
   std::size_t statements_ = 0;
   bool saw_lock_ = false;
   bool asks_previous_ = false;
+  bool after_for_ = false;        // the previous word was FOR
+  bool starts_kill_ = false;      // SET STATEMENT ... FOR KILL
+  bool in_routine_body_ = false;  // the text's first statement is a CREATE
+  std::size_t literal_start_ = std::string_view::npos;  // the statement's first string literal
+  std::size_t literal_end_ = std::string_view::npos;
   StatementTraits traits_;
 };
 
@@ -226,6 +261,8 @@ void classify_previous_statement_query(std::string_view sql, StatementTraits& tr
   } else if (compact == "SELECTFOUND_ROWS()") {
     traits.asks_for = PreviousStatementQuery::FoundRows;
     traits.column_name = selected();
+  } else if (compact == "SHOWSTATUSLIKE'THREADS_CONNECTED'" || compact == "SHOWGLOBALSTATUSLIKE'THREADS_CONNECTED'") {
+    traits.asks_for = PreviousStatementQuery::ThreadsConnected;
   } else if (compact == "SHOWWARNINGS" || compact == "SHOWERRORS") {
     traits.asks_for = PreviousStatementQuery::ShowWarnings;
   } else if (compact == "SELECT@@WARNING_COUNT" || compact == "SELECT@@ERROR_COUNT" ||
@@ -238,7 +275,87 @@ void classify_previous_statement_query(std::string_view sql, StatementTraits& tr
   }
 }
 
+/// Whitespace-separated words of `sql`, without a trailing ';'.
+std::vector<std::string_view> words_of(std::string_view sql) {
+  std::vector<std::string_view> words;
+  sql = trim(sql);
+  std::size_t pos = 0;
+  while (pos < sql.size()) {
+    while (pos < sql.size() && std::isspace(static_cast<unsigned char>(sql[pos])) != 0) ++pos;
+    const std::size_t start = pos;
+    while (pos < sql.size() && std::isspace(static_cast<unsigned char>(sql[pos])) == 0) ++pos;
+    if (pos > start) words.push_back(sql.substr(start, pos - start));
+  }
+  return words;
+}
+
+std::optional<std::uint64_t> number_of(std::string_view word) {
+  if (word.empty() || word.size() > 19) return std::nullopt;
+  std::uint64_t n = 0;
+  for (const char c : word) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return n;
+}
+
+/// The literal after EXECUTE IMMEDIATE, unquoted (simple literals only: no escapes, one quote kind).
+std::optional<std::string_view> immediate_literal(std::string_view sql) {
+  sql = trim(sql);
+  const std::size_t quote = sql.find_first_of("'\"");
+  if (quote == std::string_view::npos || sql.back() != sql[quote] || sql.size() - quote < 2) return std::nullopt;
+  const std::string_view inner = sql.substr(quote + 1, sql.size() - quote - 2);
+  if (inner.find(sql[quote]) != std::string_view::npos || inner.find('\\') != std::string_view::npos) return std::nullopt;
+  return inner;
+}
+
 }  // namespace
+
+std::optional<KillStatement> parse_kill(std::string_view sql) {
+  StatementScanner scanner(sql);
+  const StatementTraits traits = scanner.run();
+  if (scanner.statements() != 1) return std::nullopt;
+  std::vector<std::string_view> words = words_of(sql);
+  if (words.size() >= 2 && iequals(words[0], "EXECUTE") && iequals(words[1], "IMMEDIATE")) {
+    if (!traits.dynamic_kill) return std::nullopt;
+    const auto inner = immediate_literal(sql);
+    if (!inner) return KillStatement{};  // a KILL, but not one read here: an Expression target
+    return parse_kill(*inner);
+  }
+  if (!traits.kill) return std::nullopt;
+  // SET STATEMENT ... FOR KILL ...: the variables do not matter to a KILL carried out by a proxy.
+  std::size_t at = 0;
+  if (!iequals(words[0], "KILL")) {
+    for (at = 1; at + 1 < words.size() && !(iequals(words[at], "FOR") && iequals(words[at + 1], "KILL")); ++at) {
+    }
+    ++at;
+  }
+  KillStatement kill;
+  std::size_t i = at + 1;
+  if (i < words.size() && (iequals(words[i], "HARD") || iequals(words[i], "SOFT"))) ++i;
+  if (i < words.size() && iequals(words[i], "QUERY")) {
+    kill.query = true;
+    ++i;
+  } else if (i < words.size() && iequals(words[i], "CONNECTION")) {
+    ++i;
+  }
+  if (i < words.size() && iequals(words[i], "ID")) {
+    kill.target = KillStatement::Target::QueryId;
+    return kill;
+  }
+  if (i < words.size() && iequals(words[i], "USER")) {
+    kill.target = KillStatement::Target::User;
+    return kill;
+  }
+  if (i + 1 == words.size()) {
+    if (iequals(words[i], "CONNECTION_ID()")) kill.target = KillStatement::Target::Self;
+    if (const auto id = number_of(words[i])) {
+      kill.target = KillStatement::Target::ConnectionId;
+      kill.id = *id;
+    }
+  }
+  return kill;
+}
 
 StatementTraits classify_statement(std::string_view sql) {
   StatementScanner scanner(sql);

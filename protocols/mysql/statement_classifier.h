@@ -7,15 +7,17 @@
 //               effects: state the statement leaves on its connection (@user variables,
 //                        CREATE TEMPORARY, LOCK TABLES / FLUSH ... LOCK, GET_LOCK, PREPARE,
 //                        SQL_CALC_FOUND_ROWS)
-//               local_infile, kill, changes_schema (DDL), uses_last_insert_id
+//               local_infile, kill, changes_schema (DDL), uses_last_insert_id, reads_previous_counts
 //               asks_for: the exact forms that ask about the previous statement (ROW_COUNT(),
-//                         FOUND_ROWS(), SHOW WARNINGS|ERRORS, @@warning_count|@@error_count)
+//                         FOUND_ROWS(), SHOW WARNINGS|ERRORS, @@warning_count|@@error_count) or
+//                         the server (SHOW STATUS LIKE 'Threads_connected')
 //
 // I/O-free and allocation-free on the usual statement; runs on every COM_QUERY. Sources: MySQL
 // Reference Manual "Comments", "String Literals", "User-Defined Variables", "SHOW WARNINGS".
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -46,20 +48,43 @@ enum class PreviousStatementQuery : std::uint8_t {
   FoundRows,     // SELECT FOUND_ROWS()
   ShowWarnings,  // SHOW WARNINGS / SHOW ERRORS
   WarningCount,  // SELECT @@[session.]warning_count / error_count, SHOW COUNT(*) WARNINGS / ERRORS
+  ThreadsConnected,  // SHOW [GLOBAL] STATUS LIKE 'Threads_connected': the proxy's clients
 };
 
 /// What the text of one COM_QUERY says about the state it leaves and what it asks.
 struct StatementTraits {
   StatementEffects effects = 0;      // of every ';'-separated statement together
   bool local_infile = false;         // LOAD DATA|XML [LOW_PRIORITY|CONCURRENT] LOCAL INFILE
-  bool kill = false;                 // KILL [CONNECTION | QUERY] n: ids are server thread ids
+  bool kill = false;                 // KILL ... (also as SET STATEMENT ... FOR KILL ...); not in a CREATE body
+  bool dynamic_kill = false;         // PREPARE ... FROM / EXECUTE IMMEDIATE of a literal that is a KILL
   bool changes_schema = false;       // CREATE, ALTER, DROP, RENAME: what statements' results look like may change
   bool uses_last_insert_id = false;  // LAST_INSERT_ID(...) appears
+  bool reads_previous_counts = false;
+  std::string names_collation;       // SET NAMES cs COLLATE <this> (the tracker reports only the charsets)  // ROW_COUNT or FOUND_ROWS appears: answers about the previous statement
   PreviousStatementQuery asks_for = PreviousStatementQuery::None;  // only for a text of one statement
   std::string column_name;           // the column an answer to asks_for carries (the expression as typed)
 
   bool has(StatementEffect effect) const noexcept { return (effects & effect_bit(effect)) != 0; }
 };
+
+/// A KILL statement, read so a proxy can carry it out for the connection ids it gave its clients:
+/// MariaDB's KILL [HARD | SOFT] [CONNECTION | QUERY] [ID] target | USER user (Reference: "KILL").
+struct KillStatement {
+  enum class Target : std::uint8_t {
+    ConnectionId,  // a number: the connection id (thread id) of the greeting
+    QueryId,       // KILL QUERY ID n: a query id of the server
+    User,          // KILL ... USER name: every connection of an account
+    Self,          // KILL [QUERY] CONNECTION_ID(): the connection running the KILL
+    Expression,    // anything else (KILL @id): not evaluated
+  };
+  bool query = false;  // KILL QUERY: only the running statement; else the connection
+  Target target = Target::Expression;
+  std::uint64_t id = 0;  // for ConnectionId
+};
+
+/// The KILL that `sql` is: one KILL statement, `SET STATEMENT ... FOR KILL ...` or `EXECUTE IMMEDIATE
+/// 'KILL ...'`. nullopt when the text is anything else (several statements, a CREATE PROCEDURE body...).
+std::optional<KillStatement> parse_kill(std::string_view sql);
 
 /// Inspects a statement's text. Never fails: text it cannot understand simply has no traits (the
 /// server's session-state tracker is the safety net for what the text does not show).

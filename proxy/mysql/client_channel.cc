@@ -21,7 +21,8 @@ MysqlClientChannel::MysqlClientChannel(rt::TcpStream client, const ListenerEnv& 
       env_(env),
       context_(context),
       cancel_(cancel),
-      id_(static_cast<std::uint32_t>(env.shared->next_client_id.fetch_add(1, std::memory_order_relaxed))) {
+      id_(static_cast<std::uint32_t>(kMysqlFirstConnectionId +
+                                     env.shared->next_client_id.fetch_add(1, std::memory_order_relaxed))) {
   limits_.max_packet_size = env.config->mysql.max_packet_size;
 }
 

@@ -25,6 +25,11 @@
 
 namespace corral::proxy {
 
+/// corral's MySQL connection ids (the greeting's, which KILL takes) start here, above any backend
+/// thread id a server reaches in practice: a KILL with an id read from CONNECTION_ID() (the backend
+/// thread's, as processlist shows it) then finds no client rather than the wrong one.
+inline constexpr std::uint32_t kMysqlFirstConnectionId = 1'000'000'000;
+
 class MysqlContext;
 
 /// ER_MALFORMED_PACKET (MariaDB server error reference): a client packet corral cannot decode.

@@ -2,10 +2,10 @@
 // (no I/O), so the session's dispatch is a switch over these answers and the rules are unit-tested.
 //
 //   mysql::Command ─► route_command() ─► Query ─► route_query(traits, ...) ─► Relay | AnswerLocally
-//                                       │                                    | RefuseLocalInfile | RefuseKill
+//                                       │                                    | RefuseLocalInfile | Kill
 //                                       ├► Relay (COM_INIT_DB, COM_FIELD_LIST, COM_STATISTICS)
 //                                       ├► PreparedStatement (COM_STMT_*) ─► MysqlStatements
-//                                       ├► Ping | Quit | SetOption | ChangeUser | ResetConnection (corral)
+//                                       ├► Ping | Quit | SetOption | ChangeUser | ResetConnection | ProcessKill (corral)
 //                                       └► Unsupported ─► ERR 1047 08S01
 #pragma once
 
@@ -26,7 +26,8 @@ enum class CommandRoute : std::uint8_t {
   SetOption,          // COM_SET_OPTION: multi-statements on/off, part of the pool key
   ChangeUser,         // COM_CHANGE_USER: the session ends, the new user logs in
   ResetConnection,    // COM_RESET_CONNECTION: the session's state ends, the user stays
-  Unsupported,        // ERR 1047: every other command (replication, COM_SHUTDOWN, COM_PROCESS_KILL...)
+  ProcessKill,        // COM_PROCESS_KILL: KILL CONNECTION of a corral connection id
+  Unsupported,        // ERR 1047: every other command (replication, COM_SHUTDOWN...)
 };
 
 /// What becomes of a COM_QUERY.
@@ -34,7 +35,7 @@ enum class QueryRoute : std::uint8_t {
   Relay,              // to a backend connection
   AnswerLocally,      // asks about the previous statement, answered from the context
   RefuseLocalInfile,  // ERR 1148: LOAD DATA LOCAL without mysql.local_infile
-  RefuseKill,         // ERR 1235: KILL names backend threads that other clients share
+  Kill,               // KILL of a corral connection id (backend thread ids are shared by many clients)
 };
 
 /// Who handles `command`. Inline, as route_query(): dispatch runs them on every command.
@@ -64,6 +65,8 @@ constexpr CommandRoute route_command(mysql::Command command) noexcept {
       return CommandRoute::ChangeUser;
     case mysql::Command::COM_RESET_CONNECTION:
       return CommandRoute::ResetConnection;
+    case mysql::Command::COM_PROCESS_KILL:
+      return CommandRoute::ProcessKill;
     default:
       return CommandRoute::Unsupported;
   }
@@ -74,7 +77,8 @@ constexpr CommandRoute route_command(mysql::Command command) noexcept {
 constexpr QueryRoute route_query(const mysql::StatementTraits& traits, bool local_infile_allowed,
                                  bool holds_backend) noexcept {
   if (traits.local_infile && !local_infile_allowed) return QueryRoute::RefuseLocalInfile;
-  if (traits.kill) return QueryRoute::RefuseKill;
+  if (traits.kill || traits.dynamic_kill) return QueryRoute::Kill;
+  if (traits.asks_for == mysql::PreviousStatementQuery::ThreadsConnected) return QueryRoute::AnswerLocally;
   if (traits.asks_for != mysql::PreviousStatementQuery::None && !holds_backend) return QueryRoute::AnswerLocally;
   return QueryRoute::Relay;
 }

@@ -5,6 +5,8 @@
 #include <iterator>
 #include <utility>
 
+#include "protocols/mysql/collations.h"
+
 namespace corral::proxy {
 
 namespace {
@@ -15,6 +17,14 @@ bool follows_other_state(std::string_view name) noexcept {
   return name == "character_set_client" || name == "character_set_connection" || name == "character_set_results" ||
          name == "collation_connection" || name == "character_set_database" || name == "collation_database" ||
          name == "autocommit";
+}
+
+/// Variables the server's tracker reports that no session can set: last_gtid changes with every
+/// commit when binary logging is on; the others change only as a side effect. Replaying one would fail
+/// with ERR 1238 ("is a read only variable").
+bool read_only(std::string_view name) noexcept {
+  return name == "last_gtid" || name == "in_transaction" || name == "warning_count" || name == "error_count" ||
+         name == "external_user" || name == "proxy_user";
 }
 
 /// A value as an SQL literal for SET: numbers bare, everything else quoted.
@@ -91,6 +101,7 @@ void MysqlContext::login(const config::Listener& listener, const config::User& u
   key_.schema = std::move(schema);
   key_.charset = login_charset_;
   reset();
+  if (login_observer_ != nullptr) login_observer_->logged_in(key_);
 }
 
 MysqlPins MysqlContext::reset() {
@@ -137,7 +148,16 @@ void MysqlContext::set_multi_statements(bool on) {
 }
 
 std::string MysqlContext::variables_statement(std::string_view applied) const {
-  if (applied == variables_text_) return {};
+  std::string sql;
+  for (const auto& [name, assignment] : variables_assignments(applied)) {
+    sql.append(sql.empty() ? "SET SESSION " : ", ").append(assignment);
+  }
+  return sql;
+}
+
+std::vector<std::pair<std::string, std::string>> MysqlContext::variables_assignments(std::string_view applied) const {
+  std::vector<std::pair<std::string, std::string>> assignments;
+  if (applied == variables_text_) return assignments;
   // `applied` is another variables_text(): "name=value\n" lines sorted by name.
   std::vector<std::pair<std::string_view, std::string_view>> had;
   while (!applied.empty()) {
@@ -147,10 +167,8 @@ std::string MysqlContext::variables_statement(std::string_view applied) const {
     if (eq != std::string_view::npos) had.emplace_back(line.substr(0, eq), line.substr(eq + 1));
     applied.remove_prefix(end == std::string_view::npos ? applied.size() : end + 1);
   }
-  std::string sql;
-  const auto add = [&sql](std::string_view name) -> std::string& {
-    sql.append(sql.empty() ? "SET SESSION " : ", ").append(name).append(" = ");
-    return sql;
+  const auto add = [&assignments](std::string_view name) -> std::string& {
+    return assignments.emplace_back(std::string(name), std::string(name)).second.append(" = ");
   };
   for (const auto& [name, value] : variables_) {
     const auto it = std::find_if(had.begin(), had.end(), [&](const auto& h) { return h.first == name; });
@@ -160,7 +178,14 @@ std::string MysqlContext::variables_statement(std::string_view applied) const {
     const bool kept = std::any_of(variables_.begin(), variables_.end(), [&](const auto& v) { return v.first == name; });
     if (!kept) add(name).append("DEFAULT");
   }
-  return sql;
+  return assignments;
+}
+
+void MysqlContext::forget_variable(std::string_view name) {
+  const auto it = std::find_if(variables_.begin(), variables_.end(), [&](const auto& v) { return v.first == name; });
+  if (it == variables_.end()) return;
+  variables_.erase(it);
+  rebuild_variables_text();
 }
 
 void MysqlContext::set_variable(const std::string& name, const std::string& value) {
@@ -185,10 +210,12 @@ void MysqlContext::learn_variable(const std::string& name, const std::string& va
     charset_connection_ = value;
   } else if (name == "character_set_results") {
     charset_results_ = value;
+  } else if (name == "collation_connection") {
+    collation_connection_ = value;
   } else if (name.starts_with("session_track")) {
     // corral's own view of the session depends on these trackers.
     pins_ |= pin_bit(MysqlPinReason::UnknownStateChange);
-  } else if (!follows_other_state(name)) {
+  } else if (!follows_other_state(name) && !read_only(name)) {
     set_variable(name, value);
   }
 }
@@ -212,16 +239,25 @@ void MysqlContext::learn_from_response(const mysql::ResponseSummary& summary,
     charset_client_.reset();
     charset_connection_.reset();
     charset_results_.reset();
+    collation_connection_.reset();
     pins_ = sticky;
     for (const auto& [name, value] : changes.system_variables) learn_variable(name, value);
+    if (!traits.names_collation.empty() && !summary.failed) collation_connection_ = traits.names_collation;
     sticky |= pins_ & kStickyPins;
     if (variables_.size() != variables_before || !changes.system_variables.empty()) rebuild_variables_text();
-    if (charset_client_ || charset_connection_ || charset_results_) {
-      const std::string client = charset_client_.value_or(key_.charset);
+    if (charset_client_ || charset_connection_ || charset_results_ || collation_connection_) {
+      // key_.charset is "cs" or "cs COLLATE collation" (SET NAMES cs COLLATE c).
+      const std::string_view key_charset = std::string_view(key_.charset).substr(0, key_.charset.find(' '));
+      const std::string client = charset_client_.value_or(std::string(key_charset));
       const bool expressible = charset_connection_.value_or(client) == client &&
                                charset_results_.value_or(client) == client;
       if (expressible) {
-        set_charset(client);
+        // SET NAMES without COLLATE reports the charsets only, and gives their default collation.
+        const std::string collation = collation_connection_.value_or(std::string());
+        // A non-default collation of the session is part of the key, so every connection lent to it
+        // gets SET NAMES cs COLLATE collation (mtr: utf8mb4_unicode_520_ci kept across statements).
+        const bool keep_collation = !collation.empty() && !mysql::is_default_collation(client, collation);
+        set_charset(keep_collation ? client + " COLLATE " + collation : client);
       } else {
         sticky |= pin_bit(MysqlPinReason::CharsetVariables);
       }

@@ -75,6 +75,15 @@ using MysqlPinCounters = std::array<std::atomic<std::uint64_t>, kMysqlPinReasonC
 /// The pins a statement starts by its text alone (sticky ones and FoundRows), from its effects.
 MysqlPins pins_started_by(const mysql::StatementTraits& traits) noexcept;
 
+/// Told when a context logs in (handshake or COM_CHANGE_USER), before the client hears of it.
+class MysqlLoginObserver {
+ public:
+  virtual void logged_in(const pool::MysqlKey& key) noexcept = 0;
+
+ protected:
+  ~MysqlLoginObserver() = default;
+};
+
 /// The state of one client session. Not thread-safe: one session.
 class MysqlContext {
  public:
@@ -84,6 +93,8 @@ class MysqlContext {
   /// COM_RESET_CONNECTION: back to the state right after login (user, schema and capabilities stay);
   /// every pin ends. Returns the pins that were set.
   MysqlPins reset();
+  /// `observer` (optional) hears of every login(); it must outlive the context.
+  void set_login_observer(MysqlLoginObserver* observer) noexcept { login_observer_ = observer; }
 
   /// The pool key for the next statement: backend credentials, schema, charset, format capabilities.
   const pool::MysqlKey& key() const noexcept { return key_; }
@@ -105,6 +116,11 @@ class MysqlContext {
   /// variables(): changed ones get their value, ones the context no longer has go back to DEFAULT.
   /// Empty when nothing differs.
   std::string variables_statement(std::string_view applied) const;
+  /// variables_statement() as separate assignments (name, "name = value"), to find the one a server
+  /// refuses.
+  std::vector<std::pair<std::string, std::string>> variables_assignments(std::string_view applied) const;
+  /// Drops a variable that a backend refused to set (it is not replayed any more).
+  void forget_variable(std::string_view name);
   /// variables() in one canonical string (what variables_statement() compares with).
   const std::string& variables_text() const noexcept { return variables_text_; }
 
@@ -148,6 +164,7 @@ class MysqlContext {
   void key_changed() noexcept { ++key_version_; }
 
   const config::User* user_ = nullptr;
+  MysqlLoginObserver* login_observer_ = nullptr;
   pool::MysqlKey key_;
   std::string login_charset_;
   mysql::CapabilityFlags capabilities_ = 0;
@@ -167,6 +184,7 @@ class MysqlContext {
   std::optional<std::string> charset_client_;
   std::optional<std::string> charset_connection_;
   std::optional<std::string> charset_results_;
+  std::optional<std::string> collation_connection_;
 };
 
 }  // namespace corral::proxy

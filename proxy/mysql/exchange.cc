@@ -27,9 +27,26 @@ MysqlExchange::~MysqlExchange() {
 // ---- a statement on a backend connection ----------------------------------------------------------
 
 rt::Task<bool> MysqlExchange::relay_statement(const ClientPacket& packet, const mysql::StatementTraits& traits) {
-  pool::MysqlConnection* backend = ready_backend(traits.uses_last_insert_id);
+  // ROW_COUNT(), FOUND_ROWS() and LAST_INSERT_ID() answer about the connection's previous statement:
+  // such a statement goes back to the connection that ran the client's previous one when nobody
+  // borrowed it since (backend_for_statement()).
+  const bool wants_previous = traits.uses_last_insert_id || traits.reads_previous_counts;
+  if (lease_ && !lease_->state_unknown() && !lease_->idle_healthy()) {
+    // The server ended the held connection while the client was idle (idle_transaction_timeout,
+    // wait_timeout, a KILL from elsewhere). With the client's transaction or session state on it, the
+    // client finds its connection gone, as it would direct (CR_SERVER_LOST rather than an ERR from
+    // corral); a one-statement hold is simply let go.
+    const bool had_state = context_.holds_session_state();
+    release_backend(false);
+    if (had_state) {
+      rt::log::debug("mysql client {}: the server closed the connection holding its session", client_.id());
+      context_.forget_backend_state();
+      co_return false;
+    }
+  }
+  pool::MysqlConnection* backend = wants_previous && !lease_ ? nullptr : ready_backend(false);
   if (backend == nullptr) {
-    backend = co_await backend_for_statement(packet.reply_sequence(), traits.uses_last_insert_id);
+    backend = co_await backend_for_statement(packet.reply_sequence(), traits.uses_last_insert_id, wants_previous);
     if (backend == nullptr) {
       const bool flushed = co_await client_.flush();
       co_return flushed && after_backend_lost();
@@ -73,16 +90,26 @@ pool::MysqlPool& MysqlExchange::context_pool() {
 }
 
 rt::Task<pool::MysqlConnection*> MysqlExchange::backend_for_statement(std::uint8_t reply_sequence,
-                                                                      bool needs_last_insert_id) {
+                                                                      bool needs_last_insert_id,
+                                                                      bool wants_previous) {
   // A connection held only for the previous statement's answers does not follow a key change
   // (COM_SET_OPTION, a charset switch): the next statement needs one that matches the new key.
   if (lease_ && !context_.holds_session_state() && lease_key_version_ != context_.key_version()) {
     release_backend(true);
   }
   if (lease_) co_return lease_.get();  // pinned: the connection has been the session's all along
+  pool::MysqlPool& pool = context_pool();
+  if (wants_previous) {
+    pool::MysqlLease reclaimed = pool.reclaim(previous_);
+    if (reclaimed) {
+      adopt(std::move(reclaimed));
+      const bool replayed = co_await replay_session(*lease_, needs_last_insert_id && !insert_id_here_);
+      if (!replayed) co_return fail_replay(reply_sequence);
+      co_return lease_.get();
+    }
+  }
   // A busy pool's common cases (a ready connection, a wait in the queue until one is handed over)
   // cost no coroutine of the pool's; the rest is acquire()'s.
-  pool::MysqlPool& pool = context_pool();
   pool::MysqlPool::Turn turn(pool, rt::Deadline::after(env_.config->pool.queue_timeout), cancel_);
   co_await turn;
   pool::MysqlAcquired acquired = turn.take();
@@ -91,24 +118,55 @@ rt::Task<pool::MysqlConnection*> MysqlExchange::backend_for_statement(std::uint8
     client_.queue_packet(reply_sequence, acquired.error.err_payload());
     co_return nullptr;
   }
-  lease_ = std::move(acquired.lease);
+  adopt(std::move(acquired.lease));
+  const bool replayed = co_await replay_session(*lease_, needs_last_insert_id && !insert_id_here_);
+  if (!replayed) co_return fail_replay(reply_sequence);
+  co_return lease_.get();
+}
+
+void MysqlExchange::adopt(pool::MysqlLease lease) {
+  // LAST_INSERT_ID() of another connection is someone else's (or this client's of long ago).
+  if (!previous_.names(*lease)) insert_id_here_ = false;
+  lease_ = std::move(lease);
   lease_key_version_ = context_.key_version();
-  pool::MysqlConnection& backend = *lease_;
+}
+
+pool::MysqlConnection* MysqlExchange::fail_replay(std::uint8_t reply_sequence) {
+  client_.queue_packet(reply_sequence, lease_->error().err_payload());
+  release_backend(false);
+  return nullptr;
+}
+
+rt::Task<bool> MysqlExchange::replay_session(pool::MysqlConnection& backend, bool needs_last_insert_id) {
   // Replay what the context has and this connection lacks; one statement, and none when it matches.
-  std::string replay = context_.variables_statement(backend.replayed_variables());
+  auto assignments = context_.variables_assignments(backend.replayed_variables());
   if (needs_last_insert_id) {
-    replay.append(replay.empty() ? "SET SESSION " : ", ");
-    replay.append("last_insert_id = ").append(std::to_string(context_.last_insert_id()));
+    assignments.emplace_back("last_insert_id", "last_insert_id = " + std::to_string(context_.last_insert_id()));
   }
-  if (replay.empty()) co_return &backend;
+  if (assignments.empty()) co_return true;
+  if (needs_last_insert_id) insert_id_here_ = true;
+  std::string replay;
+  for (const auto& [name, assignment] : assignments) replay.append(replay.empty() ? "SET SESSION " : ", ").append(assignment);
   auto replayed = co_await backend.query(replay, cancel_);
-  if (!replayed || replayed->error) {
-    client_.queue_packet(reply_sequence, replayed ? replayed->error->err_payload() : backend.error().err_payload());
-    release_backend(false);  // some of the variables may have been set
-    co_return nullptr;
+  if (!replayed) co_return false;
+  if (replayed->error) {
+    // The server refused an assignment (a variable it reports but will not take back, a value it no
+    // longer accepts). That is corral's failure, not the client's statement's: find the refused ones
+    // one by one, stop replaying them (logged), apply the rest, and run the statement.
+    rt::log::warn("mysql client {}: backend {} refused the replayed session variables ({}): replaying them one by one",
+                  client_.id(), backend.describe(), replayed->error->message);
+    for (const auto& [name, assignment] : assignments) {
+      auto one = co_await backend.query("SET SESSION " + assignment, cancel_);
+      if (!one) co_return false;
+      if (one->error) {
+        rt::log::warn("mysql client {}: session variable {} is no longer replayed: backend {} refused '{}': {}",
+                      client_.id(), name, backend.describe(), assignment, one->error->message);
+        context_.forget_variable(name);
+      }
+    }
   }
   backend.replayed_variables() = context_.variables_text();
-  co_return &backend;
+  co_return true;
 }
 
 pool::MysqlConnection* MysqlExchange::ready_backend(bool needs_last_insert_id) {
@@ -125,14 +183,14 @@ pool::MysqlConnection* MysqlExchange::ready_backend(bool needs_last_insert_id) {
     lease.release(true);
     return nullptr;
   }
-  lease_ = std::move(lease);
-  lease_key_version_ = context_.key_version();
+  adopt(std::move(lease));
   return lease_.get();
 }
 
 void MysqlExchange::end_statement(pool::MysqlConnection& backend, const mysql::StatementTraits& traits) {
   const mysql::ResponseSummary& summary = backend.summary();
   context_.learn_from_response(summary, backend.session_changes(), backend.status_flags(), traits, last_result_set_);
+  if (!summary.failed && summary.last_insert_id != 0) insert_id_here_ = true;
   if (backend.replayed_variables() != context_.variables_text()) {
     backend.replayed_variables() = context_.variables_text();
   }
@@ -143,7 +201,7 @@ void MysqlExchange::end_statement(pool::MysqlConnection& backend, const mysql::S
 void MysqlExchange::release_backend(bool clean) {
   // Cursors live on the connection: they end with the lease (while it is still valid to touch).
   if (lease_bound_.lease_ending()) context_.set_cursor_open(false);
-  if (lease_) lease_.release(clean && !discard_lease_);
+  if (lease_) previous_ = lease_.release(clean && !discard_lease_);
   discard_lease_ = false;
 }
 

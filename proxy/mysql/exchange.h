@@ -68,8 +68,12 @@ class MysqlExchange {
   /// `needs_last_insert_id`). Suspends while the pool opens, converts or waits (pool.queue_timeout).
   /// On failure an ERR (naming the backend, never its password) has been queued for the client with
   /// `reply_sequence` and nullptr is returned. Lifetime: valid until end_statement() or release_backend().
+  /// With `wants_previous` (the statement reads ROW_COUNT(), FOUND_ROWS() or LAST_INSERT_ID()), the
+  /// connection that ran the session's previous statement is taken again when it is still idle and
+  /// nobody borrowed it since; then LAST_INSERT_ID is set only if that connection does not have it.
   rt::Task<pool::MysqlConnection*> backend_for_statement(std::uint8_t reply_sequence,
-                                                         bool needs_last_insert_id = false);
+                                                         bool needs_last_insert_id = false,
+                                                         bool wants_previous = false);
   /// backend_for_statement() when it has nothing to wait for, without a coroutine: the pinned
   /// connection, or an idle connection of the context's pool that matches the key and lacks nothing
   /// to replay. nullptr (and nothing queued) when backend_for_statement() has work to do.
@@ -101,6 +105,15 @@ class MysqlExchange {
   void release_if_unpinned();
   /// The backend connection the session holds between statements (a pin is in force), or nullptr.
   pool::MysqlConnection* held_backend() noexcept { return lease_ ? lease_.get() : nullptr; }
+  /// True when the connection that ran the previous statement can be taken again now (nobody
+  /// borrowed it since): a statement about the previous one is then best answered there.
+  bool previous_reclaimable() { return !lease_ && context_pool().reclaimable(previous_); }
+  /// The session was reset (COM_RESET_CONNECTION, COM_CHANGE_USER): what its previous connection
+  /// holds (ROW_COUNT(), LAST_INSERT_ID()) no longer belongs to it.
+  void forget_previous() noexcept {
+    previous_ = {};
+    insert_id_here_ = false;
+  }
   /// The held connection no longer matches its pool (COM_SET_OPTION changed the key): it is closed
   /// instead of pooled when the lease ends.
   void retire_held_backend() noexcept;
@@ -114,6 +127,14 @@ class MysqlExchange {
 
  private:
   pool::MysqlPool& context_pool();
+  /// Makes `lease` the session's, noting whether its LAST_INSERT_ID is still the client's.
+  void adopt(pool::MysqlLease lease);
+  /// A replay failed (the connection closed itself): the client gets its error, the lease ends.
+  pool::MysqlConnection* fail_replay(std::uint8_t reply_sequence);
+  /// Sets what the context's variables (and LAST_INSERT_ID when `needs_last_insert_id`) need on a newly
+  /// lent `backend`. An assignment the server refuses is logged and dropped from the context: the
+  /// client's statement still runs. False only when the connection failed (it closed itself).
+  rt::Task<bool> replay_session(pool::MysqlConnection& backend, bool needs_last_insert_id);
   rt::Task<bool> relay_local_infile(pool::MysqlConnection& backend);
   /// True when `event` is an OK_Packet carrying a session-state block (relay_response() strips it
   /// for clients without CLIENT_SESSION_TRACK).
@@ -141,6 +162,8 @@ class MysqlExchange {
   std::uint8_t last_relayed_sequence_ = 0;
   bool last_result_set_ = false;  // the last response ended with a result set (not an OK)
   bool discard_lease_ = false;    // the held connection no longer matches its pool (COM_SET_OPTION)
+  pool::MysqlIdleTicket previous_;  // where the last lease went idle (reclaimed for ROW_COUNT() & co.)
+  bool insert_id_here_ = false;     // the held / previous connection has the client's LAST_INSERT_ID()
 };
 
 }  // namespace corral::proxy

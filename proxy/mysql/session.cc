@@ -6,6 +6,7 @@
 
 #include "proxy/mysql/command_route.h"
 #include "proxy/shared_state.h"
+#include "runtime/log.h"
 
 namespace corral::proxy {
 
@@ -28,11 +29,24 @@ MysqlSession::MysqlSession(rt::TcpStream client, MysqlFrontend& frontend)
       statements_(env_.config->mysql.max_prepared_per_connection, env_.config->mysql.max_packet_size,
                   env_.shared->mysql_schema_changes),
       exchange_(client_, context_, frontend.pools(), env_, &cancel_, statements_),
-      login_(client_, context_, frontend, &cancel_) {}
+      login_(client_, context_, frontend, &cancel_) {
+  context_.set_login_observer(this);
+}
 
 rt::Task<void> MysqlSession::run() {
+  // Listed from the start, without an account until login (no KILL reaches it before): the account
+  // is set before the client's OK leaves, so a KILL sent right after it finds the session.
+  MysqlClientTable& clients = env_.shared->mysql_clients;
+  clients.add(client_.id(), env_.loop, this, std::string());
   const bool logged_in = co_await login_.handshake();
-  if (!logged_in) co_return;
+  if (logged_in) co_await serve_commands();
+  clients.remove(client_.id());
+  // A KILL this session sent to the backend finishes first: it uses the worker's pools' address and
+  // this session's key copy, and the session's frame owns the task scope.
+  co_await side_tasks_.join();
+}
+
+rt::Task<void> MysqlSession::serve_commands() {
   const auto idle_timeout = env_.config->client.idle_timeout;
   for (;;) {
     client_.shrink_buffers();
@@ -86,6 +100,16 @@ rt::Task<MysqlSession::Step> MysqlSession::dispatch(const ClientPacket& packet) 
       co_return co_await handle_change_user(packet);
     case CommandRoute::ResetConnection:
       co_return co_await handle_reset_connection(packet);
+    case CommandRoute::ProcessKill: {
+      // COM_PROCESS_KILL: int<4> connection id (what mysql_kill() sends).
+      if (packet.payload.size() < 5) {
+        client_.queue_error(packet.reply_sequence(), kErrMalformedPacket);
+        co_return Step::Close;
+      }
+      mysql::Reader r(packet.payload.substr(1));
+      const std::uint64_t id = r.int4();
+      co_return co_await kill_client(packet, id, MysqlKillScope::Connection);
+    }
     case CommandRoute::Unsupported:
       break;
   }
@@ -108,15 +132,19 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_query(const ClientPacket& pack
       co_return go_on ? Step::Next : Step::Close;
     }
     case QueryRoute::AnswerLocally:
+      // FOUND_ROWS() depends on the previous SELECT's LIMIT (offset rows count too): its connection
+      // answers exactly when nobody borrowed it since; the context's row count is the fallback.
+      if (traits.asks_for == mysql::PreviousStatementQuery::FoundRows && exchange_.previous_reclaimable()) {
+        const bool go_on = co_await exchange_.relay_statement(packet, traits);
+        co_return go_on ? Step::Next : Step::Close;
+      }
       co_return co_await answer_locally(traits);
     case QueryRoute::RefuseLocalInfile:
       client_.queue_error(packet.reply_sequence(), kErrNotAllowedCommand,
                           "corral: LOAD DATA LOCAL INFILE is disabled (set mysql.local_infile = true to allow it)");
       break;
-    case QueryRoute::RefuseKill:
-      client_.queue_error(packet.reply_sequence(), mysql::ER_NOT_SUPPORTED_YET,
-                          "corral: KILL is not supported (backend threads are shared by many clients)");
-      break;
+    case QueryRoute::Kill:
+      co_return co_await handle_kill(packet, query ? query->query : std::string_view{});
   }
   co_return co_await reply();
 }
@@ -124,7 +152,8 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_query(const ClientPacket& pack
 rt::Task<MysqlSession::Step> MysqlSession::answer_locally(const mysql::StatementTraits& traits) {
   std::vector<mysql::ColumnDefinition41> columns;
   std::vector<std::vector<mysql::TextValue>> rows;
-  std::string value;
+  std::string value;    // a one-column answer
+  std::string threads;  // Threads_connected's value (rows hold views)
   switch (traits.asks_for) {
     case mysql::PreviousStatementQuery::RowCount:
       columns.push_back(mysql::make_integer_column(traits.column_name));
@@ -138,6 +167,14 @@ rt::Task<MysqlSession::Step> MysqlSession::answer_locally(const mysql::Statement
       // A statement with warnings or an error keeps its connection, so the count here is always 0.
       columns.push_back(mysql::make_integer_column(traits.column_name, true));
       value = "0";
+      break;
+    case mysql::PreviousStatementQuery::ThreadsConnected:
+      // Through corral, the server a client talks to is corral: its MySQL clients, not the backend
+      // connections it pools (mtr's wait_until_count_sessions.inc waits for disconnects to show here).
+      columns.push_back(mysql::make_text_column("Variable_name", 64));
+      columns.push_back(mysql::make_text_column("Value", 2048));
+      threads = std::to_string(env_.shared->mysql_clients.size());
+      rows.push_back({mysql::TextValue("Threads_connected"), mysql::TextValue(threads)});
       break;
     case mysql::PreviousStatementQuery::ShowWarnings:
       columns.push_back(mysql::make_text_column("Level", 7));
@@ -188,6 +225,7 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_change_user(const ClientPacket
   }
   // Whatever the outcome, the old session ends here: its state must not reach the new user.
   exchange_.release_backend(false);
+  exchange_.forget_previous();
   context_.reset();
   statements_.clear();
   const bool logged_in = co_await login_.change_user(std::move(*change), reply_sequence);
@@ -198,9 +236,114 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_reset_connection(const ClientP
   // The backend connection of a pinned session holds the state being reset: close it rather than
   // trying to clean it (the next statement takes a fresh lease). A one-statement hold holds no state.
   exchange_.release_backend(!context_.holds_session_state());
+  exchange_.forget_previous();
   context_.reset();
   statements_.clear();  // the server drops a session's prepared statements on reset
   client_.queue_ok(packet.reply_sequence());
+  co_return co_await reply();
+}
+
+
+// ---- KILL -----------------------------------------------------------------------------------------
+
+namespace {
+
+/// Runs `sql` (KILL QUERY|CONNECTION <backend thread id>) on a connection of its own, opened outside
+/// the pool: a KILL must not wait behind the statements it is meant to stop (the pool may be at
+/// max_connections with exactly those). Parameters by value: the task outlives the caller's statement.
+rt::Task<void> kill_backend_thread(pool::MysqlKey key, rt::SocketAddress address, const config::PoolLimits* limits,
+                                   std::string sql, rt::CancelSource* cancel) {
+  pool::MysqlConnection connection(*limits);
+  const auto opened = co_await connection.open(key, address, cancel);
+  if (!opened) {
+    rt::log::warn("mysql: '{}' not sent, no connection to {}: {}", sql, key.describe(), connection.error().message);
+    co_return;
+  }
+  const auto killed = co_await connection.query(sql, cancel);
+  if (!killed) {
+    rt::log::warn("mysql: '{}' failed: {}", sql, connection.error().message);
+  } else if (killed->error && killed->error->code != mysql::ER_NO_SUCH_THREAD.code) {
+    // 1094: the thread ended meanwhile (the statement finished, the connection closed): nothing to do.
+    rt::log::warn("mysql: '{}' refused: {}", sql, killed->error->message);
+  }
+  connection.close();
+}
+
+}  // namespace
+
+void MysqlSession::logged_in(const pool::MysqlKey& key) noexcept {
+  env_.shared->mysql_clients.set_backend_user(client_.id(), key.user);
+}
+
+void MysqlSession::kill(MysqlKillScope scope) noexcept {
+  // The backend thread serving this client now, if any. A KILL QUERY that arrives after the
+  // statement ended finds no lease here and does nothing, as the server does for an idle thread.
+  pool::MysqlConnection* backend = exchange_.held_backend();
+  if (backend != nullptr) {
+    // Whatever the KILL meets when it lands, it never meets another client: the connection is
+    // closed at the end of this lease instead of going back to the pool.
+    exchange_.retire_held_backend();
+    pool::MysqlKey key = context_.key();
+    key.schema.clear();  // the schema may be gone; the KILL needs none
+    const char* what = scope == MysqlKillScope::Query ? "KILL QUERY " : "KILL CONNECTION ";
+    // The session's frame owns side_tasks_ and joins it before it ends; the worker's stop cancels it.
+    side_tasks_.spawn(kill_backend_thread(std::move(key), env_.backend_address, &env_.config->pool,
+                                          what + std::to_string(backend->connection_id()), env_.stop_cancel));
+  }
+  if (scope == MysqlKillScope::Connection) {
+    rt::log::debug("mysql client {}: killed", client_.id());
+    cancel_.cancel();  // every wait of the session ends; its held connection is closed
+  }
+}
+
+rt::Task<MysqlSession::Step> MysqlSession::handle_kill(const ClientPacket& packet, std::string_view sql) {
+  const std::optional<mysql::KillStatement> kill = mysql::parse_kill(sql);
+  std::string_view refusal;
+  if (!kill) {
+    refusal = "corral: KILL is carried out only as a statement of its own (KILL [QUERY | CONNECTION] <id>), "
+              "not prepared or among other statements";
+  } else if (kill->target == mysql::KillStatement::Target::QueryId) {
+    refusal = "corral: KILL QUERY ID is not supported (query ids belong to backend threads shared by many clients)";
+  } else if (kill->target == mysql::KillStatement::Target::User) {
+    refusal = "corral: KILL ... USER is not supported (backend threads are shared by many clients)";
+  } else if (kill->target == mysql::KillStatement::Target::Expression) {
+    refusal = "corral: KILL takes a connection id as a number";
+  }
+  if (!refusal.empty()) {
+    client_.queue_error(packet.reply_sequence(), mysql::ER_NOT_SUPPORTED_YET, refusal);
+    co_return co_await reply();
+  }
+  const std::uint64_t id = kill->target == mysql::KillStatement::Target::Self ? client_.id() : kill->id;
+  co_return co_await kill_client(packet, id, kill->query ? MysqlKillScope::Query : MysqlKillScope::Connection);
+}
+
+rt::Task<MysqlSession::Step> MysqlSession::kill_client(const ClientPacket& packet, std::uint64_t id,
+                                                       MysqlKillScope scope) {
+  const std::string id_text = std::to_string(id);
+  if (id == client_.id()) {
+    // Its own statement (this KILL) is what runs: the server answers the same way.
+    if (scope == MysqlKillScope::Query) {
+      client_.queue_error(packet.reply_sequence(), mysql::ER_QUERY_INTERRUPTED);
+      co_return co_await reply();
+    }
+    client_.queue_error(packet.reply_sequence(), mysql::ER_CONNECTION_KILLED);
+    co_return Step::Close;
+  }
+  using Outcome = MysqlClientTable::KillOutcome;
+  const Outcome outcome = id > UINT32_MAX ? Outcome::NoSuchId
+                                          : env_.shared->mysql_clients.kill(static_cast<std::uint32_t>(id),
+                                                                             context_.key().user, scope);
+  switch (outcome) {
+    case Outcome::Posted:
+      client_.queue_ok(packet.reply_sequence());
+      break;
+    case Outcome::NoSuchId:
+      client_.queue_error(packet.reply_sequence(), mysql::ER_NO_SUCH_THREAD, "Unknown thread id: " + id_text);
+      break;
+    case Outcome::NotOwner:
+      client_.queue_error(packet.reply_sequence(), mysql::ER_KILL_DENIED_ERROR, "You are not owner of thread " + id_text);
+      break;
+  }
   co_return co_await reply();
 }
 

@@ -18,26 +18,33 @@
 #include "protocols/mysql/mysql.h"
 #include "proxy/frontend.h"
 #include "proxy/mysql/client_channel.h"
+#include "proxy/mysql/client_table.h"
 #include "proxy/mysql/context.h"
 #include "proxy/mysql/exchange.h"
 #include "proxy/mysql/frontend.h"
 #include "proxy/mysql/login.h"
 #include "proxy/mysql/statements.h"
 #include "runtime/task.h"
+#include "runtime/task_scope.h"
 #include "runtime/tcp.h"
 
 namespace corral::proxy {
 
-class MysqlSession {
+class MysqlSession final : private MysqlKillable, private MysqlLoginObserver {
  public:
   MysqlSession(rt::TcpStream client, MysqlFrontend& frontend);
   MysqlSession(const MysqlSession&) = delete;
   MysqlSession& operator=(const MysqlSession&) = delete;
 
-  /// Serves the client until it quits, fails, or the worker stops.
+  /// Serves the client until it quits, fails, is killed, or the worker stops.
   rt::Task<void> run();
 
  private:
+  /// A KILL from any worker, handed to this session's loop (client_table.h).
+  void kill(MysqlKillScope scope) noexcept override;
+  /// The backend account KILLs of this session are checked against (set before the client's OK).
+  void logged_in(const pool::MysqlKey& key) noexcept override;
+  rt::Task<void> serve_commands();
   /// What the session does after a command.
   enum class Step { Next, Close };
 
@@ -47,6 +54,9 @@ class MysqlSession {
   rt::Task<Step> handle_set_option(const ClientPacket& packet);
   rt::Task<Step> handle_change_user(const ClientPacket& packet);
   rt::Task<Step> handle_reset_connection(const ClientPacket& packet);
+  /// KILL [QUERY | CONNECTION] <corral connection id> (a statement, or COM_PROCESS_KILL).
+  rt::Task<Step> handle_kill(const ClientPacket& packet, std::string_view sql);
+  rt::Task<Step> kill_client(const ClientPacket& packet, std::uint64_t id, MysqlKillScope scope);
   /// Writes the queued reply: Next, or Close when the client is gone.
   rt::Task<Step> reply();
 
@@ -57,6 +67,7 @@ class MysqlSession {
   MysqlStatements statements_;       // COM_STMT_*: the client's prepared statements
   MysqlExchange exchange_;           // backend leases and relaying, for commands and statements
   MysqlLogin login_;
+  rt::TaskScope side_tasks_;  // KILLs sent to the backend for this session; joined before run() ends
 };
 
 }  // namespace corral::proxy

@@ -164,6 +164,14 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
     exchange.client().queue_error(packet.reply_sequence(), mysql::ER_UNKNOWN_COM_ERROR, "Malformed COM_STMT_PREPARE");
     co_return co_await exchange.client().flush();
   }
+  if (const mysql::StatementTraits traits = mysql::classify_statement(*sql); traits.kill || traits.dynamic_kill) {
+    // A prepared KILL would reach the server with a connection id corral gave, naming a backend
+    // thread that may serve another client. corral carries out KILL as a statement of its own only
+    // (mysqltest --ps-protocol sends a statement refused with 1295 again as COM_QUERY).
+    exchange.client().queue_error(packet.reply_sequence(), mysql::ER_UNSUPPORTED_PS,
+                                  "corral: KILL is not supported in the prepared statement protocol: send it as a query");
+    co_return co_await exchange.client().flush();
+  }
   if (statements_.size() >= kMaxStatementsPerSession) {
     exchange.client().queue_error(packet.reply_sequence(), kErrTooManyStatements);
     co_return co_await exchange.client().flush();

@@ -16,5 +16,16 @@ TEST(CharsetOfCollation, CommonClientCollations) {
   EXPECT_EQ(charset_of_collation(250), "");
 }
 
+TEST(IsDefaultCollation, WhatSetNamesAloneGives) {
+  EXPECT_TRUE(is_default_collation("utf8mb4", "utf8mb4_general_ci"));
+  EXPECT_TRUE(is_default_collation("latin1", "latin1_swedish_ci"));
+  EXPECT_TRUE(is_default_collation("binary", "binary"));
+  EXPECT_TRUE(is_default_collation("sjis", "sjis_japanese_ci"));
+  EXPECT_FALSE(is_default_collation("utf8mb4", "utf8mb4_unicode_520_ci"));
+  EXPECT_FALSE(is_default_collation("latin1", "latin1_general_ci"));
+  EXPECT_FALSE(is_default_collation("utf8mb4", "utf8mb4_bin"));
+  EXPECT_FALSE(is_default_collation("latin1", "utf8mb4_general_ci"));
+}
+
 }  // namespace
 }  // namespace corral::mysql

@@ -60,6 +60,59 @@ TEST(ClassifyStatement, DefinitionsThatChangeWhatResultsLookLike) {
   EXPECT_FALSE(classify_statement("SELECT * FROM t1").changes_schema);
 }
 
+TEST(ClassifyStatement, KillInEveryFormTheTextShows) {
+  EXPECT_TRUE(classify_statement("SET STATEMENT max_statement_time = 5 FOR KILL QUERY 12").kill);
+  EXPECT_FALSE(classify_statement("SET STATEMENT max_statement_time = 5 FOR SELECT 'KILL'").kill);
+  EXPECT_TRUE(classify_statement("EXECUTE IMMEDIATE 'KILL 12'").dynamic_kill);
+  EXPECT_TRUE(classify_statement("prepare s from \"kill connection 3\"").dynamic_kill);
+  EXPECT_FALSE(classify_statement("PREPARE s FROM 'SELECT 1'").dynamic_kill);
+  EXPECT_FALSE(classify_statement("EXECUTE IMMEDIATE 'SELECT \\'KILL 1\\''").dynamic_kill);
+  // A routine's body runs later on the server (tenants are isolated there by their backend accounts).
+  EXPECT_FALSE(classify_statement("create procedure p() begin declare id int; kill query id; end").kill);
+  EXPECT_TRUE(classify_statement("SELECT 1; KILL 3").kill);
+}
+
+TEST(ClassifyStatement, TheCollationOfSetNames) {
+  EXPECT_EQ(classify_statement("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_520_ci").names_collation,
+            "utf8mb4_unicode_520_ci");
+  EXPECT_EQ(classify_statement("set names latin1 collate latin1_bin;").names_collation, "latin1_bin");
+  EXPECT_EQ(classify_statement("SET NAMES utf8mb4").names_collation, "");
+}
+
+TEST(ParseKill, TheConnectionIdAndWhatEnds) {
+  const auto plain = parse_kill("KILL 42");
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->query);
+  EXPECT_EQ(plain->target, KillStatement::Target::ConnectionId);
+  EXPECT_EQ(plain->id, 42u);
+  const auto query = parse_kill(" kill hard query 7 ; ");
+  ASSERT_TRUE(query);
+  EXPECT_TRUE(query->query);
+  EXPECT_EQ(query->id, 7u);
+  EXPECT_EQ(parse_kill("KILL SOFT CONNECTION 8")->id, 8u);
+  EXPECT_EQ(parse_kill("SET STATEMENT max_statement_time=1 FOR KILL QUERY 9")->id, 9u);
+  EXPECT_TRUE(parse_kill("SET STATEMENT max_statement_time=1 FOR KILL QUERY 9")->query);
+  EXPECT_EQ(parse_kill("EXECUTE IMMEDIATE 'KILL QUERY 10'")->id, 10u);
+  EXPECT_EQ(parse_kill("KILL QUERY ID 11")->target, KillStatement::Target::QueryId);
+  EXPECT_EQ(parse_kill("KILL CONNECTION USER app")->target, KillStatement::Target::User);
+  EXPECT_EQ(parse_kill("KILL @id")->target, KillStatement::Target::Expression);
+  EXPECT_EQ(parse_kill("KILL CONNECTION_ID()")->target, KillStatement::Target::Self);
+  EXPECT_TRUE(parse_kill("kill query connection_id()")->query);
+  EXPECT_EQ(parse_kill("KILL 99999999999999999999")->target, KillStatement::Target::Expression);
+  EXPECT_FALSE(parse_kill("PREPARE s FROM 'KILL 3'")) << "not a KILL carried out now";
+  EXPECT_FALSE(parse_kill("SELECT 1; KILL 3"));
+  EXPECT_FALSE(parse_kill("SELECT 1"));
+}
+
+TEST(ClassifyStatement, ReadsOfThePreviousStatementsCountsAnywhere) {
+  EXPECT_TRUE(classify_statement("SELECT LAST_INSERT_ID(), ROW_COUNT()").reads_previous_counts);
+  EXPECT_TRUE(classify_statement("INSERT INTO t VALUES (FOUND_ROWS())").reads_previous_counts);
+  EXPECT_FALSE(classify_statement("SELECT 'ROW_COUNT()'").reads_previous_counts);
+  EXPECT_FALSE(classify_statement("SELECT LAST_INSERT_ID()").reads_previous_counts);
+  EXPECT_EQ(classify_statement("SHOW STATUS LIKE 'Threads_connected'").asks_for,
+            PreviousStatementQuery::ThreadsConnected);
+}
+
 TEST(ClassifyStatement, QuestionsAboutThePreviousStatementOnlyInTheExactForms) {
   const StatementTraits row_count = classify_statement("  select row_count() ; ");
   EXPECT_EQ(row_count.asks_for, PreviousStatementQuery::RowCount);

@@ -38,7 +38,7 @@ TEST(RouteCommand, EverythingElseIsUnsupported) {
   // ERR 1047: server administration, replication and obsolete commands would act on a shared backend.
   for (const Command command : {Command::COM_SLEEP, Command::COM_CREATE_DB, Command::COM_DROP_DB, Command::COM_REFRESH,
                                 Command::COM_SHUTDOWN, Command::COM_PROCESS_INFO, Command::COM_CONNECT,
-                                Command::COM_PROCESS_KILL, Command::COM_DEBUG, Command::COM_TIME,
+                                Command::COM_DEBUG, Command::COM_TIME,
                                 Command::COM_DELAYED_INSERT, Command::COM_BINLOG_DUMP, Command::COM_TABLE_DUMP,
                                 Command::COM_CONNECT_OUT, Command::COM_REGISTER_SLAVE, Command::COM_DAEMON,
                                 Command::COM_BINLOG_DUMP_GTID, Command::COM_CLONE,
@@ -63,9 +63,26 @@ TEST(RouteQuery, LocalInfileIsRefusedUnlessAllowed) {
       << "a server-side file is the server's business";
 }
 
-TEST(RouteQuery, KillIsRefusedEvenOnAHeldConnection) {
-  EXPECT_EQ(route_query(traits_of("KILL QUERY 12"), true, false), QueryRoute::RefuseKill);
-  EXPECT_EQ(route_query(traits_of("KILL 12"), true, true), QueryRoute::RefuseKill);
+TEST(RouteQuery, KillIsCorralsOwnEvenOnAHeldConnection) {
+  // The id is one corral gave: the statement never reaches a backend, in any of its forms.
+  for (const char* sql : {"KILL QUERY 12", "KILL 12", "SET STATEMENT max_statement_time=1 FOR KILL 12",
+                          "EXECUTE IMMEDIATE 'KILL 12'", "PREPARE s FROM 'KILL QUERY 12'", "KILL @id"}) {
+    EXPECT_EQ(route_query(traits_of(sql), true, false), QueryRoute::Kill) << sql;
+    EXPECT_EQ(route_query(traits_of(sql), true, true), QueryRoute::Kill) << sql;
+  }
+  EXPECT_EQ(route_query(traits_of("CREATE PROCEDURE p() BEGIN KILL QUERY 12; END"), true, false), QueryRoute::Relay)
+      << "a routine body runs on the server, with its checks";
+}
+
+TEST(RouteCommand, ProcessKillIsCorrals) {
+  EXPECT_EQ(route_command(Command::COM_PROCESS_KILL), CommandRoute::ProcessKill);
+}
+
+TEST(RouteQuery, ThreadsConnectedIsAnsweredLocallyAlwaysButConnectionIdIsTheBackends) {
+  // CONNECTION_ID() is compared with processlist and INNODB_TRX ids (mtr: xa, sp-threads...).
+  EXPECT_EQ(route_query(traits_of("SELECT CONNECTION_ID()"), true, false), QueryRoute::Relay);
+  EXPECT_EQ(route_query(traits_of("SHOW STATUS LIKE 'Threads_connected'"), true, true), QueryRoute::AnswerLocally);
+  EXPECT_EQ(route_query(traits_of("SHOW STATUS LIKE 'Threads_running'"), true, false), QueryRoute::Relay);
 }
 
 TEST(RouteQuery, QuestionsAboutThePreviousStatementAreAnsweredLocallyUnlessAConnectionIsHeld) {

@@ -148,6 +148,58 @@ TEST_F(MysqlContextTest, TrackedSchemaCharsetAndVariablesAreLearned) {
   EXPECT_EQ(context_.charset(), "utf8mb4") << "back to the login charset";
 }
 
+TEST_F(MysqlContextTest, ReadOnlyVariablesTheTrackerReportsAreNotReplayed) {
+  mysql::SessionStateChanges changes;
+  changes.system_variables = {{"last_gtid", "0-1-5"}, {"in_transaction", "0"}, {"time_zone", "+01:00"}};
+  respond(kAutocommit, changes);
+  EXPECT_EQ(context_.variables_statement(""), "SET SESSION time_zone = '+01:00'");
+}
+
+TEST_F(MysqlContextTest, AVariableARefusedReplayNamesIsForgotten) {
+  mysql::SessionStateChanges changes;
+  changes.system_variables = {{"sql_log_bin", "0"}, {"time_zone", "+01:00"}};
+  respond(kAutocommit, changes);
+  const auto assignments = context_.variables_assignments("wait_timeout=10\n");
+  ASSERT_EQ(assignments.size(), 3u);
+  EXPECT_EQ(assignments[0].first, "sql_log_bin");
+  EXPECT_EQ(assignments[0].second, "sql_log_bin = 0");
+  EXPECT_EQ(assignments[2].second, "wait_timeout = DEFAULT");
+  context_.forget_variable("sql_log_bin");
+  EXPECT_EQ(context_.variables_statement(""), "SET SESSION time_zone = '+01:00'");
+  EXPECT_EQ(context_.variables_text(), "time_zone=+01:00\n");
+}
+
+TEST_F(MysqlContextTest, ANonDefaultCollationOfTheSessionIsPartOfTheKey) {
+  mysql::SessionStateChanges names;
+  // SET NAMES cs COLLATE c: the tracker reports the three charsets, the collation is in the text.
+  names.system_variables = {{"character_set_client", "utf8mb4"},
+                            {"character_set_connection", "utf8mb4"},
+                            {"character_set_results", "utf8mb4"}};
+  respond(kAutocommit, names, mysql::classify_statement("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_520_ci"));
+  EXPECT_EQ(context_.charset(), "utf8mb4 COLLATE utf8mb4_unicode_520_ci");
+  EXPECT_EQ(context_.key().charset, "utf8mb4 COLLATE utf8mb4_unicode_520_ci");
+  EXPECT_FALSE(context_.pinned());
+  mysql::SessionStateChanges unrelated;
+  unrelated.system_variables = {{"time_zone", "+01:00"}};
+  respond(kAutocommit, unrelated);
+  EXPECT_EQ(context_.charset(), "utf8mb4 COLLATE utf8mb4_unicode_520_ci") << "kept until the collation changes";
+  mysql::SessionStateChanges collation_only;
+  collation_only.system_variables = {{"collation_connection", "utf8mb4_bin"}};
+  respond(kAutocommit, collation_only);
+  EXPECT_EQ(context_.charset(), "utf8mb4 COLLATE utf8mb4_bin") << "SET collation_connection is reported";
+  names.system_variables = {{"character_set_client", "utf8mb4"},
+                            {"character_set_connection", "utf8mb4"},
+                            {"character_set_results", "utf8mb4"}};
+  respond(kAutocommit, names, mysql::classify_statement("SET NAMES utf8mb4"));
+  EXPECT_EQ(context_.charset(), "utf8mb4") << "SET NAMES alone gives the default collation";
+  names.system_variables = {{"character_set_client", "latin1"},
+                            {"character_set_connection", "latin1"},
+                            {"character_set_results", "latin1"},
+                            {"collation_connection", "latin1_swedish_ci"}};
+  respond(kAutocommit, names);
+  EXPECT_EQ(context_.charset(), "latin1");
+}
+
 TEST_F(MysqlContextTest, ValuesAreQuotedUnlessNumeric) {
   mysql::SessionStateChanges changes;
   changes.system_variables = {{"wait_timeout", "600"}, {"lc_time_names", "it's"}};

@@ -1,0 +1,52 @@
+#include "proxy/mysql/client_table.h"
+
+#include <utility>
+
+namespace corral::proxy {
+
+void MysqlClientTable::add(std::uint32_t id, rt::EventLoop* loop, MysqlKillable* session, std::string backend_user) {
+  std::lock_guard lock(mutex_);
+  entries_.insert_or_assign(id, Entry{loop, session, std::move(backend_user)});
+}
+
+void MysqlClientTable::set_backend_user(std::uint32_t id, std::string backend_user) {
+  std::lock_guard lock(mutex_);
+  const auto it = entries_.find(id);
+  if (it != entries_.end()) it->second.backend_user = std::move(backend_user);
+}
+
+void MysqlClientTable::remove(std::uint32_t id) {
+  std::lock_guard lock(mutex_);
+  entries_.erase(id);
+}
+
+MysqlClientTable::KillOutcome MysqlClientTable::kill(std::uint32_t id, std::string_view killer_backend_user,
+                                                     MysqlKillScope scope) {
+  rt::EventLoop* loop = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = entries_.find(id);
+    if (it == entries_.end() || it->second.backend_user.empty()) return KillOutcome::NoSuchId;  // not logged in
+    if (it->second.backend_user != killer_backend_user) return KillOutcome::NotOwner;
+    loop = it->second.loop;
+  }
+  // The table outlives the loops (SharedState outlives the workers); a function posted to a loop
+  // that stops first is dropped unrun.
+  loop->post([this, id, scope] {
+    if (MysqlKillable* session = find_here(id)) session->kill(scope);
+  });
+  return KillOutcome::Posted;
+}
+
+std::size_t MysqlClientTable::size() {
+  std::lock_guard lock(mutex_);
+  return entries_.size();
+}
+
+MysqlKillable* MysqlClientTable::find_here(std::uint32_t id) {
+  std::lock_guard lock(mutex_);
+  const auto it = entries_.find(id);
+  return it == entries_.end() ? nullptr : it->second.session;
+}
+
+}  // namespace corral::proxy

@@ -1,0 +1,70 @@
+// Every MySQL client session of the process by the connection id corral gave it in its greeting, so a
+// KILL on any worker reaches the session it names on that session's own loop.
+//
+//   session (loop A): add(id, loop A, session, "") ─ login ─► set_backend_user() ... remove(id)
+//   KILL id (loop B): kill(id, killer's backend user, scope) ─► lookup under the mutex
+//                     ─► loop A.post(): lookup again ─► MysqlKillable::kill(scope) on loop A
+//
+// The mutex is taken at login, logout and KILL only, never per statement. A session is only ever
+// touched on its own loop: the posted function finds it again there, where it cannot be destroyed
+// while the function runs (sessions end on their own loop).
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "runtime/event_loop.h"
+
+namespace corral::proxy {
+
+/// What a KILL ends: the running statement, or the whole connection.
+enum class MysqlKillScope : std::uint8_t { Query, Connection };
+
+/// A session that can be killed. kill() runs on the session's own loop.
+class MysqlKillable {
+ public:
+  virtual void kill(MysqlKillScope scope) noexcept = 0;
+
+ protected:
+  ~MysqlKillable() = default;
+};
+
+/// Thread-safe (one mutex). Lifetime: outlives every worker (it lives in SharedState).
+class MysqlClientTable {
+ public:
+  enum class KillOutcome : std::uint8_t {
+    Posted,      // handed to the target's loop
+    NoSuchId,    // no session has this id (ERR 1094)
+    NotOwner,    // another backend account (ERR 1095)
+  };
+
+  /// Registers a session; call on `loop`, which runs it. KILLs find it once it has a backend user.
+  void add(std::uint32_t id, rt::EventLoop* loop, MysqlKillable* session, std::string backend_user);
+  /// After COM_CHANGE_USER.
+  void set_backend_user(std::uint32_t id, std::string backend_user);
+  /// The session ends (on its loop): no kill reaches it afterwards.
+  void remove(std::uint32_t id);
+  /// Hands a KILL of session `id` to its loop when `killer_backend_user` is the account it logs in to
+  /// the backend with: the server lets an account kill its own threads only (corral cannot see a
+  /// CONNECTION ADMIN privilege, so other accounts are refused).
+  KillOutcome kill(std::uint32_t id, std::string_view killer_backend_user, MysqlKillScope scope);
+  /// The sessions listed now (logging in or logged in).
+  std::size_t size();
+
+ private:
+  struct Entry {
+    rt::EventLoop* loop;
+    MysqlKillable* session;
+    std::string backend_user;
+  };
+  /// On the target's loop: the session if it is still there.
+  MysqlKillable* find_here(std::uint32_t id);
+
+  std::mutex mutex_;
+  std::unordered_map<std::uint32_t, Entry> entries_;  // guarded by mutex_
+};
+
+}  // namespace corral::proxy

@@ -1,0 +1,274 @@
+// A client's session across lending: what the server's trackers report that no session may set
+// (last_gtid), what a statement reads about the previous one on its connection (ROW_COUNT(),
+// FOUND_ROWS(), LAST_INSERT_ID()), and KILL with the connection ids corral gives its clients.
+#include <gmock/gmock.h>
+
+#include <mysql.h>
+
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+
+#include "mysql_path.h"
+
+namespace corral::testing::mysql_it {
+namespace {
+
+using ::testing::HasSubstr;
+
+class SessionAcrossLending : public MysqlPathTest {};
+
+/// The error code of running `sql` on `client` (0 when it succeeds).
+unsigned error_of(MysqlClient& client, std::string_view sql) {
+  try {
+    client.execute(sql);
+  } catch (const MysqlException& e) {
+    return e.code();
+  }
+  return 0;
+}
+
+TEST_F(SessionAcrossLending, ReadOnlyVariablesTheTrackerReportsAreNeverReplayed) {
+  // With binary logging the tracker reports last_gtid after every commit; SET last_gtid gets 1238.
+  start_backend({.extra_args = {"--log-bin", "--server-id=1"}});
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 2\n"});
+  backend().execute("CREATE TABLE app.t (v INT)");
+  MysqlClient client = connect(kUser, kPassword, "app");
+  MysqlClient other = connect(kUser, kPassword, "app");
+  client.execute("SET SESSION time_zone = '+02:00'");
+  client.execute("INSERT INTO t VALUES (1)");
+  // `other` keeps the connection `client` used: the next statement of `client` replays on another.
+  other.execute("BEGIN");
+  other.execute("INSERT INTO t VALUES (2)");
+  EXPECT_EQ(client.query("SELECT @@time_zone").at(0), "+02:00");
+  client.execute("INSERT INTO t VALUES (3)");
+  other.execute("COMMIT");
+  EXPECT_EQ(client.query("SELECT COUNT(*) FROM t").at(0), "3");
+}
+
+TEST_F(SessionAcrossLending, AReplayTheServerRefusesIsDroppedAndTheStatementStillRuns) {
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 2\n"});
+  MysqlClient client = connect(kUser, kPassword, "app");
+  MysqlClient other = connect(kUser, kPassword, "app");
+  client.execute("SET SESSION time_zone = '+03:00', sql_log_bin = 0");
+  // Connections opened from now on may no longer set sql_log_bin (the privilege is read at login).
+  backend().execute("REVOKE SUPER, BINLOG ADMIN ON *.* FROM 'corral'@'%'");
+  other.execute("BEGIN");
+  other.execute("SELECT 1");  // holds the connection `client` used
+  EXPECT_EQ(client.query("SELECT @@time_zone").at(0), "+03:00") << "the statement runs, what could be set is set";
+  other.execute("COMMIT");
+}
+
+TEST_F(SessionAcrossLending, RowCountBesideLastInsertIdAnswersForTheInsert) {
+  start_proxy({.workers = 1});
+  backend().execute("CREATE TABLE app.seq (id INT AUTO_INCREMENT PRIMARY KEY, v INT)");
+  MysqlClient client = connect(kUser, kPassword, "app");
+  client.execute("INSERT INTO seq (v) VALUES (1), (2), (3)");
+  const QueryResult answer = client.query("SELECT LAST_INSERT_ID(), ROW_COUNT()");
+  EXPECT_EQ(answer.at(0, 0), "1");
+  EXPECT_EQ(answer.at(0, 1), "3") << "a SET last_insert_id before the statement would make it 0";
+  client.execute("UPDATE seq SET v = v + 1");
+  EXPECT_EQ(client.query("SELECT ROW_COUNT() AS changed").at(0), "3");
+  client.query("SELECT v FROM seq");
+  EXPECT_EQ(client.query("SELECT ROW_COUNT() + 0").at(0), "-1");
+}
+
+TEST_F(SessionAcrossLending, CountsInExpressionsComeFromTheConnectionOfThePreviousStatement) {
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 2\n"});
+  backend().execute("CREATE TABLE app.n (v INT); INSERT INTO app.n VALUES (1), (2), (3), (4)");
+  MysqlClient client = connect(kUser, kPassword, "app");
+  MysqlClient other = connect(kUser, kPassword, "app");
+  // `other` holds one connection while `client` uses the second; then the first is the newest idle.
+  other.execute("BEGIN");
+  client.query("SELECT v FROM n WHERE v > 1");
+  other.execute("COMMIT");
+  EXPECT_EQ(client.query("SELECT FOUND_ROWS() AS found").at(0), "3");
+  other.execute("BEGIN");
+  client.execute("DELETE FROM n WHERE v > 2");
+  other.execute("COMMIT");
+  EXPECT_EQ(client.query("SELECT ROW_COUNT() AS deleted").at(0), "2");
+  other.execute("BEGIN");
+  client.query("SELECT SQL_CALC_FOUND_ROWS v FROM n LIMIT 1");
+  other.execute("COMMIT");
+  EXPECT_EQ(client.query("SELECT FOUND_ROWS() AS found").at(0), "2");
+}
+
+TEST_F(SessionAcrossLending, TheSessionsCollationFollowsItToEveryConnection) {
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 3\n"});
+  MysqlClient client = connect(kUser, kPassword, "app");
+  MysqlClient other = connect(kUser, kPassword, "app");
+  client.execute("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_520_ci");
+  for (int round = 0; round < 3; ++round) {
+    other.execute("BEGIN");
+    other.query("SELECT 1");  // holds the connection `client` used last
+    EXPECT_EQ(client.query("SELECT @@collation_connection").at(0), "utf8mb4_unicode_520_ci");
+    EXPECT_EQ(client.query("SELECT COLLATION('a')").at(0), "utf8mb4_unicode_520_ci");
+    other.execute("COMMIT");
+  }
+  EXPECT_EQ(other.query("SELECT @@collation_connection").at(0), "utf8mb4_general_ci") << "nobody else gets it (the handshake's utf8mb4)";
+  client.execute("SET NAMES utf8mb4");
+  other.execute("BEGIN");
+  other.query("SELECT 1");
+  EXPECT_EQ(client.query("SELECT @@collation_connection").at(0), "utf8mb4_general_ci");
+  other.execute("COMMIT");
+}
+
+TEST_F(SessionAcrossLending, FoundRowsCountsTheRowsTheLimitSkippedAsDirect) {
+  start_proxy({.workers = 1});
+  backend().execute("CREATE TABLE app.f (c INT); INSERT INTO app.f VALUES (1), (2), (3), (4), (5)");
+  MysqlClient client = connect(kUser, kPassword, "app");
+  client.query("SELECT * FROM f ORDER BY c LIMIT 2, 1");
+  EXPECT_EQ(client.query("SELECT FOUND_ROWS()").at(0), "3") << "main.select_found (MDEV-9390)";
+}
+
+TEST_F(SessionAcrossLending, ThreadsConnectedCountsCorralsClients) {
+  // mtr's count_sessions.inc / wait_until_count_sessions.inc wait for a disconnect to show here.
+  start_proxy({.workers = 2});
+  MysqlClient client = connect();
+  const int before = std::stoi(client.query("SHOW STATUS LIKE 'Threads_connected'").at(0, 1));
+  {
+    MysqlClient more = connect();
+    more.query("SELECT 1");
+    EXPECT_EQ(std::stoi(client.query("SHOW STATUS LIKE 'Threads_connected'").at(0, 1)), before + 1);
+  }
+  int now = before + 1;
+  for (int i = 0; i < 50 && now > before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    now = std::stoi(client.query("SHOW STATUS LIKE 'Threads_connected'").at(0, 1));
+  }
+  EXPECT_EQ(now, before) << "the backend connection may stay pooled; the client is gone";
+}
+
+TEST_F(SessionAcrossLending, AHeldConnectionTheServerClosedEndsTheClientsConnectionAsDirect) {
+  start_proxy({.workers = 1});
+  MysqlClient client = connect(kUser, kPassword, "app");
+  client.execute("SET SESSION idle_transaction_timeout = 1");
+  client.execute("BEGIN");
+  client.query("SELECT 1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // the server ends the session
+  const unsigned code = error_of(client, "SELECT 2");
+  EXPECT_TRUE(code == 2013 || code == 2006) << "a lost connection, not an ERR from corral: " << code;
+  // A one-statement hold (a warning) on a connection the server closed is let go silently.
+  MysqlClient other = connect(kUser, kPassword, "app");
+  other.execute("SET SESSION wait_timeout = 1");
+  other.query("SELECT CAST('x' AS INT)");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(other.query("SELECT 3").at(0), "3");
+}
+
+// ---- KILL ------------------------------------------------------------------------------------------
+
+TEST_F(SessionAcrossLending, AKillWithABackendThreadIdFindsNoClient) {
+  // CONNECTION_ID() is the backend thread's (processlist and INNODB_TRX show those ids); the greeting's
+  // id, which KILL takes, is of another range, so such an id never names some other client.
+  start_proxy({.workers = 2});
+  MysqlClient victim = connect();
+  MysqlClient killer = connect();
+  victim.execute("BEGIN");
+  const std::string backend_id = victim.query("SELECT CONNECTION_ID()").at(0);
+  EXPECT_EQ(backend().query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = " + backend_id).at(0), "1");
+  EXPECT_GE(mysql_thread_id(victim.handle()), 1000000000u);
+  EXPECT_EQ(error_of(killer, "KILL QUERY " + backend_id), 1094u);
+  EXPECT_EQ(victim.query("SELECT 1").at(0), "1");
+  victim.execute("COMMIT");
+}
+
+TEST_F(SessionAcrossLending, KillQueryStopsTheStatementOfTheClientWithThatIdOnAnyWorker) {
+  start_proxy({.workers = 2});
+  for (int round = 0; round < 4; ++round) {  // the two clients land on either worker
+    MysqlClient victim = connect();
+    MysqlClient killer = connect();
+    const unsigned long id = mysql_thread_id(victim.handle());
+    const auto started = std::chrono::steady_clock::now();
+    auto sleeping = std::async(std::launch::async, [&victim] { return error_of(victim, "SELECT SLEEP(60)"); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    killer.execute("KILL QUERY " + std::to_string(id));
+    EXPECT_EQ(sleeping.get(), 1317u) << "ER_QUERY_INTERRUPTED, as direct";
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(20));
+    EXPECT_EQ(victim.query("SELECT 7").at(0), "7") << "the client goes on";
+    // The connection the killed statement ran on is not lent to anyone again.
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(killer.query("SELECT SLEEP(0.05)").at(0), "0");
+  }
+}
+
+TEST_F(SessionAcrossLending, KillConnectionEndsTheClientAndItsStatement) {
+  start_proxy({.workers = 2});
+  MysqlClient victim = connect();
+  MysqlClient killer = connect();
+  const unsigned long id = mysql_thread_id(victim.handle());
+  auto sleeping = std::async(std::launch::async, [&victim] { return error_of(victim, "SELECT SLEEP(60)"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  killer.execute("KILL " + std::to_string(id));
+  const unsigned code = sleeping.get();
+  EXPECT_TRUE(code == 2013 || code == 2006 || code == 1927) << code;
+  // The backend thread stopped too: nothing sleeps any more.
+  for (int i = 0; i < 50 && backend().query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP%'").at(0) != "0"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(backend().query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP%'").at(0), "0");
+  // COM_PROCESS_KILL (mysql_kill()) names corral ids too.
+  MysqlClient second = connect();
+  EXPECT_EQ(mysql_kill(killer.handle(), mysql_thread_id(second.handle())), 0) << mysql_error(killer.handle());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(second.ping());
+}
+
+TEST_F(SessionAcrossLending, KillOfAnUnknownIdOrOfAnotherAccountsClientIsRefused) {
+  start_proxy({.workers = 2});
+  MysqlClient client = connect();
+  MysqlClient reader = connect("reader", "reader-pw");
+  EXPECT_EQ(error_of(client, "KILL 999999"), 1094u);
+  EXPECT_EQ(error_of(client, "KILL QUERY " + std::to_string(mysql_thread_id(reader.handle()))), 1095u);
+  EXPECT_EQ(error_of(client, "KILL QUERY " + std::to_string(mysql_thread_id(client.handle()))), 1317u);
+  EXPECT_EQ(error_of(client, "KILL QUERY CONNECTION_ID()"), 1317u);
+  EXPECT_EQ(error_of(client, "KILL QUERY ID 5"), 1235u);
+  EXPECT_EQ(error_of(client, "KILL USER reader"), 1235u);
+  EXPECT_TRUE(reader.ping());
+}
+
+TEST_F(SessionAcrossLending, NoSqlRouteTakesAKillToABackendThread) {
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 4\n"});
+  MysqlClient victim = connect();
+  MysqlClient attacker = connect();
+  victim.execute("BEGIN");
+  victim.execute("SELECT 1");  // holds a backend connection: a transaction is open on it
+  const std::string backend_id =
+      backend().query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'corral' ORDER BY ID LIMIT 1").at(0);
+  // Each form carries a backend thread id: corral reads it as one of its own ids (none has it) or refuses.
+  EXPECT_EQ(error_of(attacker, "EXECUTE IMMEDIATE 'KILL " + backend_id + "'"), 1094u);
+  EXPECT_EQ(error_of(attacker, "SET STATEMENT max_statement_time = 10 FOR KILL " + backend_id), 1094u);
+  EXPECT_EQ(error_of(attacker, "PREPARE s FROM 'KILL " + backend_id + "'"), 1235u);
+  MYSQL_STMT* stmt = mysql_stmt_init(attacker.handle());
+  const std::string kill = "KILL " + backend_id;
+  EXPECT_NE(mysql_stmt_prepare(stmt, kill.data(), kill.size()), 0);
+  EXPECT_EQ(mysql_stmt_errno(stmt), 1295u) << "mysqltest --ps-protocol then sends it as a query";
+  mysql_stmt_close(stmt);
+  EXPECT_EQ(victim.query("SELECT 2").at(0), "2");
+  victim.execute("COMMIT");
+}
+
+TEST_F(SessionAcrossLending, TenantsOnDifferentBackendAccountsCannotKillEachOthersThreads) {
+  // SQL the proxy cannot read (a computed string, a stored procedure) reaches the server, which lets an
+  // account kill only its own threads: tenants are isolated by backend accounts without CONNECTION ADMIN.
+  start_backend();
+  backend().execute("CREATE USER 'tenant'@'%' IDENTIFIED BY 'tenant-pw'");
+  backend().execute("GRANT SELECT, EXECUTE, CREATE ROUTINE ON app.* TO 'tenant'@'%'");
+  start_proxy({.workers = 1,
+               .more_toml = "[[users]]\nname = \"tenant\"\npassword = \"tenant-pw\"\nbackend_user = \"tenant\"\n"
+                            "backend_password = \"tenant-pw\"\n"});
+  MysqlClient victim = connect();
+  victim.execute("BEGIN");
+  victim.execute("SELECT 1");
+  const std::string backend_id =
+      backend().query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'corral' ORDER BY ID LIMIT 1").at(0);
+  MysqlClient tenant = connect("tenant", "tenant-pw", "app");
+  EXPECT_EQ(error_of(tenant, "EXECUTE IMMEDIATE CONCAT('KI', 'LL " + backend_id + "')"), 1095u);
+  tenant.execute("CREATE PROCEDURE k(id BIGINT) KILL id");
+  EXPECT_EQ(error_of(tenant, "CALL k(" + backend_id + ")"), 1095u);
+  EXPECT_EQ(victim.query("SELECT 3").at(0), "3");
+  victim.execute("COMMIT");
+}
+
+}  // namespace
+}  // namespace corral::testing::mysql_it
