@@ -300,6 +300,20 @@ bool MysqlPool::reusable(const MysqlConnection& connection, bool clean) const {
   return true;
 }
 
+MysqlLease MysqlPool::adopt(std::unique_ptr<MysqlConnection> connection) {
+  const bool room = size() < limits_.max_connections &&
+                    (group_ == nullptr || group_->credentials_size(credentials_id_) < limits_.max_connections);
+  // Without room the connection closes as it goes out of scope: the pool's bounds hold for all of them.
+  if (stopped() || !room || !connection->is_idle() || !connection->conforms_to(key_)) return {};
+  MysqlConnection* adopted = connection.get();
+  connections_.push_back(std::move(connection));
+  lent_.push_back(adopted);
+  ++opened_total_;
+  server_info_ = adopted->server_info();
+  backoff_.succeeded();
+  return MysqlLease(this, adopted);
+}
+
 void MysqlPool::release(MysqlConnection* connection, bool clean) {
   if (std::find(lent_.begin(), lent_.end(), connection) == lent_.end()) {
     rt::log::error("mysql backend {}: release of a connection this pool did not lend", describe_);

@@ -152,6 +152,11 @@ class MysqlPool {
   /// connection, one to fix up or close, a stopped pool): the caller then calls acquire().
   MysqlLease try_acquire_ready();
 
+  /// auth = "backend": takes in a connection its session opened for this key with its client's relayed
+  /// login (MysqlConnection::open_relayed), lent to the caller, when the pool and its credentials have
+  /// room for it; otherwise an empty lease, and the connection is closed. Never suspends.
+  MysqlLease adopt(std::unique_ptr<MysqlConnection> connection);
+
   /// Takes a lent connection back: to the oldest waiter or the idle list when `clean` (the session left
   /// no state behind that it cannot account for) and the connection is Idle, outside a transaction,
   /// in autocommit mode and its state known; otherwise it is closed. Never suspends.

@@ -75,7 +75,31 @@ rt::Task<bool> MysqlLogin::refuse(std::uint8_t sequence_id, const mysql::ErrorSp
   co_return false;
 }
 
+mysql::CapabilityFlags MysqlLogin::offered_capabilities(mysql::CapabilityFlags backend) const {
+  mysql::CapabilityFlags relayed = kFrontendRelayedCapabilities;
+  if (!env_.config->mysql.local_infile) relayed &= ~mysql::CLIENT_LOCAL_FILES;
+  return kFrontendOwnCapabilities | (backend & relayed);
+}
+
+rt::Task<bool> MysqlLogin::greet(const pool::MysqlServerInfo& server, std::string_view plugin) {
+  server_capabilities_ = offered_capabilities(server.capabilities);
+  mysql::HandshakeV10 greeting;
+  greeting.server_version = env_.config->mysql.server_version;
+  greeting.connection_id = client_.id();
+  greeting.auth_plugin_data = scramble_;
+  greeting.capabilities = server_capabilities_;
+  greeting.character_set = server.character_set != 0 ? server.character_set : mysql::kCollationUtf8mb4GeneralCi;
+  greeting.status_flags = mysql::SERVER_STATUS_AUTOCOMMIT;
+  greeting.auth_plugin_name = std::string(plugin);
+  std::string& out = client_.output();
+  const std::size_t at = mysql::begin_packet(out);
+  mysql::encode_handshake_v10(out, greeting);
+  mysql::finish_packet(out, at, 0);
+  co_return co_await client_.flush();
+}
+
 rt::Task<bool> MysqlLogin::handshake() {
+  if (backend_auth()) co_return co_await backend_handshake();
   const bool server_known = co_await learn_server();
   if (!server_known) co_return false;
   auto scramble = mysql::generate_scramble();
@@ -85,23 +109,7 @@ rt::Task<bool> MysqlLogin::handshake() {
   }
   scramble_ = std::move(*scramble);
   const pool::MysqlServerInfo& server = frontend_.pools().server_info(env_.backend_address);
-  mysql::CapabilityFlags relayed = kFrontendRelayedCapabilities;
-  if (!env_.config->mysql.local_infile) relayed &= ~mysql::CLIENT_LOCAL_FILES;
-  server_capabilities_ = kFrontendOwnCapabilities | (server.capabilities & relayed);
-
-  mysql::HandshakeV10 greeting;
-  greeting.server_version = env_.config->mysql.server_version;
-  greeting.connection_id = client_.id();
-  greeting.auth_plugin_data = scramble_;
-  greeting.capabilities = server_capabilities_;
-  greeting.character_set = server.character_set != 0 ? server.character_set : mysql::kCollationUtf8mb4GeneralCi;
-  greeting.status_flags = mysql::SERVER_STATUS_AUTOCOMMIT;
-  greeting.auth_plugin_name = std::string(mysql::kMysqlNativePassword);
-  std::string& out = client_.output();
-  const std::size_t at = mysql::begin_packet(out);
-  mysql::encode_handshake_v10(out, greeting);
-  mysql::finish_packet(out, at, 0);
-  const bool greeted = co_await client_.flush();
+  const bool greeted = co_await greet(server, mysql::kMysqlNativePassword);
   if (!greeted) co_return false;
 
   ClientPacket packet;
@@ -130,6 +138,7 @@ rt::Task<bool> MysqlLogin::handshake() {
 }
 
 rt::Task<bool> MysqlLogin::change_user(mysql::COM_CHANGE_USER change, std::uint8_t sequence_id) {
+  if (backend_auth()) co_return co_await backend_change_user(std::move(change), sequence_id);
   const config::User* user = env_.config->find_user(change.username);
   std::string plugin = change.auth_plugin_name.empty() ? std::string(mysql::kMysqlNativePassword)
                                                        : std::move(change.auth_plugin_name);

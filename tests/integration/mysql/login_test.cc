@@ -1,9 +1,16 @@
 // Login through corral: mysql_native_password and caching_sha2_password (fast and full path), auth
 // switch, wrong credentials (ERR 1045 as MySQL words it), unknown database (ERR 1049), backend
-// credentials per user, and an unreachable backend named in the error.
+// credentials per user, and an unreachable backend named in the error. With auth = "backend": users
+// that exist only on the backend, the server's own refusals, COM_CHANGE_USER, pools shared by the
+// clients of one user, and no password (or equivalent) in corral's log.
 #include <gmock/gmock.h>
+#include <mysql.h>
+
+#include <cstdio>
+#include <thread>
 
 #include "mysql_path.h"
+#include "protocols/mysql/auth.h"
 
 namespace corral::testing::mysql_it {
 namespace {
@@ -121,6 +128,165 @@ TEST_F(Login, UnreachableBackendIsNamedWithoutItsPassword) {
   } catch (const MysqlException& e) {
     EXPECT_THAT(e.what(), HasSubstr("127.0.0.1:" + std::to_string(port)));
     EXPECT_THAT(e.what(), ::testing::Not(HasSubstr(kBackendPassword)));
+  }
+}
+
+
+// ---- auth = "backend" ------------------------------------------------------------------------------
+
+class BackendLogin : public MysqlPathTest {
+ protected:
+  CorralProcess& start(ProxySetup setup = {}) {
+    setup.auth = "backend";
+    if (setup.server_toml.empty()) setup.server_toml = "log_level = \"trace\"\n";
+    start_backend();
+    backend().create_user("bob", "bob-pw");
+    backend().create_user("carol", "carol-pw");
+    backend().create_user("empty", "");
+    return start_proxy(std::move(setup));
+  }
+
+  /// The error of a refused direct login to the backend, to compare corral's with.
+  MysqlException direct_refusal(std::string_view user, std::string_view password) {
+    try {
+      backend().connect(user, password);
+    } catch (const MysqlException& e) {
+      return e;
+    }
+    throw HarnessError("direct login of " + std::string(user) + " succeeded");
+  }
+
+  /// Backend connections logged in as `user` (root counts them over the Unix socket).
+  int backend_connections(std::string_view user) {
+    return std::stoi(backend().query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '" +
+                                     std::string(user) + "'").at(0));
+  }
+};
+
+/// The server's words in a refused login's error (the harness prefixes the address it connected to).
+std::string server_text(const MysqlException& e) {
+  const std::string what = e.what();
+  const std::size_t at = what.find("': ");
+  return at == std::string::npos ? what : what.substr(at + 3);
+}
+
+std::string to_hex(std::string_view bytes) {
+  std::string out;
+  char digits[3];
+  for (unsigned char c : bytes) {
+    std::snprintf(digits, sizeof digits, "%02x", c);
+    out += digits;
+  }
+  return out;
+}
+
+TEST_F(BackendLogin, UserThatExistsOnlyOnTheBackendLogsIn) {
+  start();
+  MysqlClient client = connect("bob", "bob-pw");
+  EXPECT_EQ(client.query("SELECT CURRENT_USER()").at(0), "bob@%");
+  // Statements after the login run on pooled connections of bob (opened with the password equivalent).
+  EXPECT_EQ(client.query("SELECT USER() LIKE 'bob@%'").at(0), "1");
+  MysqlClient in_db = connect("carol", "carol-pw", "app");
+  EXPECT_EQ(in_db.query("SELECT CONCAT(CURRENT_USER(), ' ', DATABASE())").at(0), "carol@% app");
+}
+
+TEST_F(BackendLogin, CachingSha2ClientIsSwitchedByTheServer) {
+  start();
+  // A MySQL 8 client starts with caching_sha2_password; MariaDB switches it to mysql_native_password.
+  MysqlClient client = connect("bob", "bob-pw", {}, "caching_sha2_password");
+  EXPECT_EQ(client.query("SELECT CURRENT_USER()").at(0), "bob@%");
+  MysqlClient ed = connect("carol", "carol-pw", {}, "client_ed25519");
+  EXPECT_EQ(ed.query("SELECT CURRENT_USER()").at(0), "carol@%");
+}
+
+TEST_F(BackendLogin, EmptyPasswordLogsIn) {
+  start();
+  MysqlClient client = connect("empty", "");
+  EXPECT_EQ(client.query("SELECT CURRENT_USER()").at(0), "empty@%");
+  MysqlClient second = connect("empty", "");
+  EXPECT_EQ(second.query("SELECT 1").at(0), "1");
+}
+
+TEST_F(BackendLogin, RefusalsAreTheServersOwn) {
+  start();
+  for (const auto& [user, password] : std::vector<std::pair<std::string, std::string>>{
+           {"bob", "wrong"}, {"bob", ""}, {"nobody", "pw"}, {"nobody", ""}}) {
+    const MysqlException direct = direct_refusal(user, password);
+    try {
+      connect(user, password);
+      ADD_FAILURE() << "login of " << user << " with a wrong password succeeded";
+    } catch (const MysqlException& e) {
+      EXPECT_EQ(e.code(), 1045u);
+      EXPECT_EQ(e.sqlstate(), "28000");
+      EXPECT_EQ(server_text(e), server_text(direct));
+    }
+  }
+  try {
+    connect("bob", "bob-pw", "missing_db");
+    FAIL() << "login into an unknown database succeeded";
+  } catch (const MysqlException& e) {
+    EXPECT_EQ(e.code(), 1049u);  // the server's own check of the handshake's schema
+    EXPECT_THAT(e.what(), HasSubstr("missing_db"));
+  }
+  // A refusal leaves nothing behind that a right password could not get past.
+  MysqlClient client = connect("bob", "bob-pw");
+  EXPECT_EQ(client.query("SELECT 1").at(0), "1");
+}
+
+TEST_F(BackendLogin, ChangeUserToAnotherBackendUser) {
+  start();
+  MysqlClient client = connect("bob", "bob-pw");
+  ASSERT_EQ(mysql_change_user(client.handle(), "carol", "carol-pw", "app"), 0) << mysql_error(client.handle());
+  EXPECT_EQ(client.query("SELECT CONCAT(CURRENT_USER(), ' ', DATABASE())").at(0), "carol@% app");
+  ASSERT_EQ(mysql_change_user(client.handle(), "empty", "", nullptr), 0) << mysql_error(client.handle());
+  EXPECT_EQ(client.query("SELECT CURRENT_USER()").at(0), "empty@%");
+
+  // A wrong password: the server's ERR 1045, and the session ends as corral's change_user always did.
+  MysqlClient direct = backend().connect("bob", "bob-pw");
+  ASSERT_NE(mysql_change_user(direct.handle(), "carol", "wrong", nullptr), 0);
+  const std::string direct_error = mysql_error(direct.handle());
+  ASSERT_NE(mysql_change_user(client.handle(), "carol", "wrong", nullptr), 0);
+  EXPECT_EQ(mysql_errno(client.handle()), 1045u);
+  EXPECT_EQ(std::string(mysql_error(client.handle())), direct_error);
+}
+
+TEST_F(BackendLogin, ClientsOfOneUserShareItsPool) {
+  start({.workers = 1, .pool_toml = "max_connections = 1\n"});
+  MysqlClient first = connect("bob", "bob-pw");
+  MysqlClient second = connect("bob", "bob-pw");
+  MysqlClient other = connect("carol", "carol-pw");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(first.query("SELECT CURRENT_USER()").at(0), "bob@%");
+    EXPECT_EQ(second.query("SELECT CURRENT_USER()").at(0), "bob@%");
+    EXPECT_EQ(other.query("SELECT CURRENT_USER()").at(0), "carol@%");
+  }
+  // The second login's own connection found the pool full and was closed: one connection per user.
+  for (int tries = 0; tries < 50 && backend_connections("bob") > 1; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(backend_connections("bob"), 1);
+  EXPECT_EQ(backend_connections("carol"), 1);
+}
+
+TEST_F(BackendLogin, NoPasswordOrEquivalentInTheLog) {
+  CorralProcess& corral = start();
+  { MysqlClient client = connect("bob", "bob-pw"); client.query("SELECT 1"); }
+  { MysqlClient client = connect("bob", "bob-pw", {}, "caching_sha2_password"); client.query("SELECT 1"); }
+  EXPECT_THROW(connect("bob", "wrong-pw"), MysqlException);
+  {
+    MysqlClient client = connect("carol", "carol-pw");
+    mysql_change_user(client.handle(), "bob", "bob-pw", nullptr);
+    mysql_change_user(client.handle(), "bob", "wrong-pw", nullptr);
+  }
+  const std::string log = corral.log();
+  EXPECT_THAT(log, HasSubstr("mysql"));  // trace logging is on: the log is not empty
+  for (const std::string password : {"bob-pw", "carol-pw", "wrong-pw"}) {
+    EXPECT_THAT(log, ::testing::Not(HasSubstr(password)));
+    const std::string sha1 = mysql::sha1(password);
+    const std::string stored = mysql::native_password_hash_text(password);
+    EXPECT_THAT(log, ::testing::Not(HasSubstr(to_hex(sha1))));
+    EXPECT_THAT(log, ::testing::Not(HasSubstr(stored.substr(1))));
+    EXPECT_THAT(log, ::testing::Not(HasSubstr(to_hex(mysql::sha1(sha1)))));
   }
 }
 
