@@ -11,6 +11,8 @@ namespace {
 
 /// Time a client has for each step of the login.
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+/// Refused COM_CHANGE_USERs after which mariadbd answers every further one "Unknown command".
+constexpr int kMaxFailedChangeUsers = 3;
 
 /// Capability bits that only concern the exchange between the client and corral: offered always.
 constexpr mysql::CapabilityFlags kFrontendOwnCapabilities =
@@ -71,7 +73,12 @@ rt::Task<bool> MysqlLogin::learn_server() {
 
 rt::Task<bool> MysqlLogin::refuse(std::uint8_t sequence_id, const mysql::ErrorSpec& spec, std::string_view message) {
   client_.queue_error(sequence_id, spec, message);
-  co_await client_.flush();
+  co_return co_await refused();
+}
+
+rt::Task<bool> MysqlLogin::refused() {
+  const bool told = co_await client_.flush();
+  refused_ = told;
   co_return false;
 }
 
@@ -138,7 +145,26 @@ rt::Task<bool> MysqlLogin::handshake() {
 }
 
 rt::Task<bool> MysqlLogin::change_user(mysql::COM_CHANGE_USER change, std::uint8_t sequence_id) {
-  if (backend_auth()) co_return co_await backend_change_user(std::move(change), sequence_id);
+  const MysqlContext before = context_;
+  refused_ = false;
+  bool logged_in = false;
+  if (failed_change_users_ >= kMaxFailedChangeUsers) {
+    // As mariadbd, against guessing passwords: every further COM_CHANGE_USER is an unknown command.
+    logged_in = co_await refuse(sequence_id, mysql::ER_UNKNOWN_COM_ERROR);
+  } else if (backend_auth()) {
+    logged_in = co_await backend_change_user(std::move(change), sequence_id);
+  } else {
+    logged_in = co_await users_change_user(std::move(change), sequence_id);
+  }
+  if (logged_in || !refused_) co_return logged_in;
+  // As mariadbd: a refused COM_CHANGE_USER keeps the connection and the previous user, schema and
+  // charset (the previous session's state is gone all the same).
+  ++failed_change_users_;
+  context_ = before;
+  co_return true;
+}
+
+rt::Task<bool> MysqlLogin::users_change_user(mysql::COM_CHANGE_USER change, std::uint8_t sequence_id) {
   const config::User* user = env_.config->find_user(change.username);
   std::string plugin = change.auth_plugin_name.empty() ? std::string(mysql::kMysqlNativePassword)
                                                        : std::move(change.auth_plugin_name);
@@ -194,7 +220,7 @@ rt::Task<MysqlLogin::AuthOutcome> MysqlLogin::authenticate(const config::User* u
   const bool ok = user != nullptr && mysql::verify_native_password_plain(token, scramble_, user->password);
   if (!ok) {
     client_.queue_error(sequence_id, mysql::ER_ACCESS_DENIED_ERROR, access_denied(user_name, !token.empty()));
-    co_await client_.flush();
+    co_await refused();
     co_return AuthOutcome{false, sequence_id};
   }
   co_return AuthOutcome{true, sequence_id};
@@ -249,7 +275,7 @@ rt::Task<MysqlLogin::AuthOutcome> MysqlLogin::caching_sha2_auth(const config::Us
   }
   if (!ok) {
     client_.queue_error(sequence_id, mysql::ER_ACCESS_DENIED_ERROR, access_denied(user_name, with_password));
-    co_await client_.flush();
+    co_await refused();
     co_return AuthOutcome{false, sequence_id};
   }
   co_return AuthOutcome{true, sequence_id};
@@ -261,8 +287,7 @@ rt::Task<bool> MysqlLogin::check_schema(std::uint8_t sequence_id) {
   auto acquired = co_await pool.acquire(rt::Deadline::after(env_.config->pool.queue_timeout), cancel_);
   if (!acquired.ok()) {
     client_.queue_packet(sequence_id, acquired.error.err_payload());
-    co_await client_.flush();
-    co_return false;
+    co_return co_await refused();
   }
   acquired.lease.release(true);
   co_return true;

@@ -53,8 +53,10 @@ class MysqlLogin {
   /// read one) when the connection must close.
   rt::Task<bool> handshake();
   /// COM_CHANGE_USER after the old session was ended: authenticates `change`'s user with the
-  /// connection's scramble and logs the context in again. False (as mysqld: the connection closes)
-  /// when the user is refused or its schema does not exist.
+  /// connection's scramble and logs the context in again. When the user is refused or its schema does
+  /// not exist the client gets the ERR and, as with mariadbd, keeps its previous user, schema and
+  /// charset (after three refusals every further COM_CHANGE_USER is ERR 1047). False when the
+  /// connection must close (the client is gone).
   rt::Task<bool> change_user(mysql::COM_CHANGE_USER change, std::uint8_t sequence_id);
 
  private:
@@ -93,8 +95,11 @@ class MysqlLogin {
   /// After the context logged in: proves its schema (when it has one), then answers OK.
   rt::Task<bool> finish(std::uint8_t sequence_id);
   rt::Task<bool> check_schema(std::uint8_t sequence_id);
+  rt::Task<bool> users_change_user(mysql::COM_CHANGE_USER change, std::uint8_t sequence_id);
   /// Queues an ERR (the connection phase's refusal) and writes it. Always false.
   rt::Task<bool> refuse(std::uint8_t sequence_id, const mysql::ErrorSpec& spec, std::string_view message = {});
+  /// Writes the refusal queued for the client and notes that it was told. Always false.
+  rt::Task<bool> refused();
   std::string access_denied(std::string_view user_name, bool with_password) const;
 
   MysqlClientChannel& client_;
@@ -105,6 +110,8 @@ class MysqlLogin {
   std::string scramble_;                            // the greeting's; COM_CHANGE_USER reuses it
   std::string peer_host_;                           // for "Access denied for user 'u'@'host'"
   mysql::CapabilityFlags server_capabilities_ = 0;  // what the greeting offered
+  bool refused_ = false;                            // the client got a refusal (not: it went away)
+  int failed_change_users_ = 0;                     // refused COM_CHANGE_USERs on this connection
 };
 
 }  // namespace corral::proxy

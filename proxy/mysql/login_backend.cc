@@ -184,8 +184,7 @@ rt::Task<bool> MysqlLogin::backend_change_user(mysql::COM_CHANGE_USER change, st
   auto opened = co_await connection->open(context_.key(), env_.backend_address, cancel_);
   if (!opened) {
     client_.queue_packet(sequence_id, connection->error().err_payload());
-    co_await client_.flush();
-    co_return false;
+    co_return co_await refused();
   }
   pool::MysqlLease lease = frontend_.pools().get(context_.key(), env_.backend_address).adopt(std::move(connection));
   if (lease) lease.release(true);
@@ -229,8 +228,7 @@ rt::Task<bool> MysqlLogin::backend_login(BackendRelay& relay) {
     // The server's refusal (ERR 1045 "Access denied ...", 1049 "Unknown database"), or corral's
     // "backend unavailable" before or during the login.
     client_.queue_packet(relay.greeted() ? relay.sequence_id() : 0, connection->error().err_payload());
-    co_await client_.flush();
-    co_return false;
+    co_return co_await refused();
   }
   // A later COM_CHANGE_USER's token is made over the scramble the client saw last.
   scramble_ = connection->scramble();

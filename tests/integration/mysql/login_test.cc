@@ -241,13 +241,18 @@ TEST_F(BackendLogin, ChangeUserToAnotherBackendUser) {
   ASSERT_EQ(mysql_change_user(client.handle(), "empty", "", nullptr), 0) << mysql_error(client.handle());
   EXPECT_EQ(client.query("SELECT CURRENT_USER()").at(0), "empty@%");
 
-  // A wrong password: the server's ERR 1045, and the session ends as corral's change_user always did.
+  // A wrong password, an unknown user: the server's ERR 1045, and the session goes on as the previous
+  // user, as on the server.
   MysqlClient direct = backend().connect("bob", "bob-pw");
-  ASSERT_NE(mysql_change_user(direct.handle(), "carol", "wrong", nullptr), 0);
-  const std::string direct_error = mysql_error(direct.handle());
-  ASSERT_NE(mysql_change_user(client.handle(), "carol", "wrong", nullptr), 0);
-  EXPECT_EQ(mysql_errno(client.handle()), 1045u);
-  EXPECT_EQ(std::string(mysql_error(client.handle())), direct_error);
+  ASSERT_EQ(mysql_change_user(direct.handle(), "empty", "", nullptr), 0) << mysql_error(direct.handle());
+  for (const char* user : {"carol", "nobody"}) {
+    ASSERT_NE(mysql_change_user(direct.handle(), user, "wrong", nullptr), 0);
+    const std::string direct_error = mysql_error(direct.handle());
+    ASSERT_NE(mysql_change_user(client.handle(), user, "wrong", nullptr), 0);
+    EXPECT_EQ(mysql_errno(client.handle()), 1045u);
+    EXPECT_EQ(std::string(mysql_error(client.handle())), direct_error);
+    EXPECT_EQ(client.query("SELECT CURRENT_USER()").at(0), direct.query("SELECT CURRENT_USER()").at(0));
+  }
 }
 
 TEST_F(BackendLogin, ClientsOfOneUserShareItsPool) {
