@@ -190,6 +190,20 @@ TEST_F(BackendLogin, UserThatExistsOnlyOnTheBackendLogsIn) {
   EXPECT_EQ(in_db.query("SELECT CONCAT(CURRENT_USER(), ' ', DATABASE())").at(0), "carol@% app");
 }
 
+TEST_F(BackendLogin, MariadbCliLogsInAsABackendUser) {
+  start();
+  const auto cli = [&](std::string_view password) {
+    return run_command({find_executable("mysql").string(), "-h127.0.0.1", "-P" + std::to_string(proxy_port()),
+                        "-ubob", "-p" + std::string(password), "--batch", "-e", "SELECT CURRENT_USER() AS who"});
+  };
+  const CommandResult ok = cli("bob-pw");
+  EXPECT_EQ(ok.exit_code(), 0) << ok.output;
+  EXPECT_THAT(ok.output, HasSubstr("who\nbob@%\n"));
+  const CommandResult refused = cli("wrong");
+  EXPECT_NE(refused.exit_code(), 0);
+  EXPECT_THAT(refused.output, HasSubstr("ERROR 1045 (28000): Access denied for user 'bob'@'127.0.0.1' (using password: YES)"));
+}
+
 TEST_F(BackendLogin, CachingSha2ClientIsSwitchedByTheServer) {
   start();
   // A MySQL 8 client starts with caching_sha2_password; MariaDB switches it to mysql_native_password.
