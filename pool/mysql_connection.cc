@@ -224,6 +224,7 @@ rt::Task<rt::Result<void>> MysqlConnection::open_with(const MysqlKey* key, Mysql
                                                       rt::SocketAddress address, rt::CancelSource* cancel) {
   if (state_ != State::New) co_return make_error_code(MysqlBackendErrc::NotIdle);
   state_ = State::Opening;
+  opened_at_ = rt::Clock::now();
   if (key != nullptr) {
     auto checked = adopt_key(*key);
     if (!checked) co_return checked.error();
@@ -338,8 +339,7 @@ rt::Task<rt::Result<const MysqlKey*>> MysqlConnection::authenticate(const MysqlK
     auto reply = co_await read_logical(deadline, cancel);
     if (!reply) co_return reply.error();
     const auto next_sequence = static_cast<std::uint8_t>(reply->sequence_id + 1);
-    const mysql::AuthPacketKind kind = mysql::classify_auth_packet(reply->payload);
-    switch (kind) {
+    switch (mysql::classify_auth_packet(reply->payload)) {
       case mysql::AuthPacketKind::Ok: {
         auto ok = mysql::decode_ok_packet(reply->payload, capabilities_);
         if (!ok) co_return fail_protocol(ok.error(), "login");

@@ -304,6 +304,9 @@ class MysqlConnection {
   std::string& replayed_variables() noexcept { return replayed_variables_; }
 
   /// Pool bookkeeping: when the connection became idle.
+  /// When open() started: a connection is as fresh as the session the server made for it then
+  /// (global variables, privileges); the pool retires older ones after a newer login (auth = "backend").
+  rt::Clock::time_point opened_at() const noexcept { return opened_at_; }
   rt::Clock::time_point idle_since() const noexcept { return idle_since_; }
   void mark_idle_since(rt::Clock::time_point t) noexcept { idle_since_ = t; }
 
@@ -386,6 +389,7 @@ class MysqlConnection {
   bool opened_autocommit_ = true;
   rt::Clock::duration operation_timeout_;
   rt::Clock::time_point idle_since_{};
+  rt::Clock::time_point opened_at_{};
   PreparedStatements prepared_;
 };
 

@@ -69,6 +69,11 @@ class MysqlLogin::BackendRelay final : public pool::MysqlLoginRelay {
         co_await login_.client_.read_packet(packet, rt::Deadline::after(kClientStepTimeout), true);
     if (!received) co_return client_gone();
     sequence_id_ = packet.reply_sequence();
+    if (packet.sequence_id != 1) {
+      // The answer to the greeting (sequence id 0) must be 1, as mariadbd checks.
+      login_.client_.consume_packet();
+      co_return refused(mysql::ER_NET_PACKETS_OUT_OF_ORDER, {});
+    }
     if (mysql::is_ssl_request(packet.payload)) {
       login_.client_.consume_packet();
       co_return refused(mysql::ER_HANDSHAKE_ERROR, "corral does not support TLS; connect without SSL");

@@ -6,6 +6,9 @@
 #include <gmock/gmock.h>
 #include <mysql.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <thread>
 
@@ -204,6 +207,43 @@ TEST_F(BackendLogin, MariadbCliLogsInAsABackendUser) {
   EXPECT_THAT(refused.output, HasSubstr("ERROR 1045 (28000): Access denied for user 'bob'@'127.0.0.1' (using password: YES)"));
 }
 
+/// Reads one packet (header and payload) from a blocking socket; throws when the connection ends.
+std::string read_packet(int fd) {
+  std::string packet;
+  std::size_t wanted = 4;
+  while (packet.size() < wanted) {
+    char buffer[4096];
+    const ssize_t n = ::read(fd, buffer, std::min(sizeof buffer, wanted - packet.size()));
+    if (n <= 0) throw HarnessError("connection ended");
+    packet.append(buffer, static_cast<std::size_t>(n));
+    if (packet.size() == 4) {
+      wanted = 4 + (static_cast<unsigned char>(packet[0]) | static_cast<unsigned char>(packet[1]) << 8 |
+                    static_cast<unsigned char>(packet[2]) << 16);
+    }
+  }
+  return packet;
+}
+
+TEST_F(BackendLogin, HandshakeResponseOutOfOrderIsRefusedAsByTheServer) {
+  start();
+  const int fd = connect_tcp("127.0.0.1", proxy_port(), std::chrono::seconds(5));
+  read_packet(fd);  // the greeting
+  // HandshakeResponse41 for bob (PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH), empty token, sequence id 5.
+  std::string payload = {'\x00', '\x82', '\x08', '\x00', '\x00', '\x00', '\x00', '\x01', '\x21'};
+  payload.append(23, '\0');
+  payload.append("bob").push_back('\0');
+  payload.push_back('\0');
+  payload.append("mysql_native_password").push_back('\0');
+  std::string packet = {static_cast<char>(payload.size()), '\0', '\0', '\x05'};
+  packet += payload;
+  ASSERT_EQ(::write(fd, packet.data(), packet.size()), static_cast<ssize_t>(packet.size()));
+  const std::string reply = read_packet(fd);
+  ::close(fd);
+  ASSERT_GE(reply.size(), 7u);
+  EXPECT_EQ(static_cast<unsigned char>(reply[4]), 0xffu);
+  EXPECT_EQ(static_cast<unsigned char>(reply[5]) | static_cast<unsigned char>(reply[6]) << 8, 1156);
+}
+
 TEST_F(BackendLogin, CachingSha2ClientIsSwitchedByTheServer) {
   start();
   // A MySQL 8 client starts with caching_sha2_password; MariaDB switches it to mysql_native_password.
@@ -285,6 +325,29 @@ TEST_F(BackendLogin, ClientsOfOneUserShareItsPool) {
   }
   EXPECT_EQ(backend_connections("bob"), 1);
   EXPECT_EQ(backend_connections("carol"), 1);
+}
+
+TEST_F(BackendLogin, ANewLoginNeverGetsAnOlderSession) {
+  // One connection per key: without retiring, the second login's connection would not fit and its
+  // statements would run on the first login's session.
+  start({.workers = 1, .pool_toml = "max_connections = 1\n"});
+  backend().execute("CREATE TABLE app.t (a INT); INSERT INTO app.t VALUES (1)");
+  backend().create_user("dave", "dave-pw", "mysql_native_password", false);
+  backend().execute("GRANT SELECT ON *.* TO 'dave'@'%'");
+  MysqlClient before = connect("dave", "dave-pw");
+  EXPECT_EQ(before.query("SELECT a FROM app.t").at(0), "1");
+  // Global privileges and global variables reach sessions that start later, as on the server.
+  backend().execute("REVOKE SELECT ON *.* FROM 'dave'@'%'; SET GLOBAL net_write_timeout = 77");
+  MysqlClient after = connect("dave", "dave-pw");
+  for (int i = 0; i < 3; ++i) {
+    try {
+      after.query("SELECT a FROM app.t");
+      ADD_FAILURE() << "a session that started after the REVOKE could still SELECT";
+    } catch (const MysqlException& e) {
+      EXPECT_EQ(e.code(), 1142u) << e.what();
+    }
+    EXPECT_EQ(after.query("SELECT @@session.net_write_timeout").at(0), "77");
+  }
 }
 
 TEST_F(BackendLogin, NoPasswordOrEquivalentInTheLog) {
