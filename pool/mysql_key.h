@@ -46,7 +46,7 @@ struct MysqlKey {
   mysql::CapabilityFlags capabilities = 0;  // client bits; only kMysqlKeyCapabilities count
   // auth = "backend": SHA1(password), raw 20 bytes, learned from the client's own login (empty: the
   // password above counts). Enough for mysql_native_password, which is all corral then logs in with.
-  std::string password_sha1;
+  std::string password_sha1{};
 
   /// The key's capability bits that count (the others are corral's business).
   mysql::CapabilityFlags format_capabilities() const noexcept { return capabilities & kMysqlKeyCapabilities; }
@@ -86,7 +86,7 @@ struct MysqlKey {
 /// the client negotiated with corral.
 inline MysqlKey make_mysql_key(const config::BackendUrl& url, mysql::CapabilityFlags client_capabilities) {
   return MysqlKey{url.host, url.port, url.user, url.password, url.mysql_schema, url.mysql_charset,
-                  client_capabilities & kMysqlKeyCapabilities, {}};
+                  client_capabilities & kMysqlKeyCapabilities};
 }
 
 }  // namespace corral::pool

@@ -505,6 +505,16 @@ void MysqlPools::retire_before(const std::string& credentials_id, rt::Clock::tim
   for (MysqlPool* pool : found->second) pool->retire_before(time);
 }
 
+void MysqlPools::client_joined(const std::string& credentials_id) { ++clients_[credentials_id]; }
+
+void MysqlPools::client_left(const std::string& credentials_id) {
+  auto found = clients_.find(credentials_id);
+  if (found == clients_.end()) return;
+  if (--found->second > 0) return;
+  clients_.erase(found);
+  retire_before(credentials_id, rt::Clock::now());
+}
+
 std::size_t MysqlPools::credentials_size(const std::string& credentials_id) const {
   const auto found = by_credentials_.find(credentials_id);
   if (found == by_credentials_.end()) return 0;

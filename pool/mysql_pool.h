@@ -260,6 +260,11 @@ class MysqlPools {
   std::size_t credentials_size(const std::string& credentials_id) const;
   /// MysqlPool::retire_before() on every pool with these credentials.
   void retire_before(const std::string& credentials_id, rt::Clock::time_point time);
+  /// auth = "backend": counts the client sessions logged in with these credentials. When the last one
+  /// leaves, the credentials' connections are retired (every login opens its own connection anyway,
+  /// so an idle one would only outlive its user's sessions, which a server's sessions never do).
+  void client_joined(const std::string& credentials_id);
+  void client_left(const std::string& credentials_id);
   /// Hands `connection`, lent by `from` and just released clean, to the oldest waiter of a sibling pool
   /// it can be converted for (moved to that pool; the waiter converts it). When siblings wait but none
   /// can use it, closes it so one of them can open a connection. False when no sibling waits.
@@ -283,6 +288,7 @@ class MysqlPools {
   mysql::Limits codec_limits_;
   std::unordered_map<std::string, std::unique_ptr<MysqlPool>> pools_;        // by MysqlKey::id()
   std::unordered_map<std::string, std::vector<MysqlPool*>> by_credentials_;  // by MysqlKey::credentials_id()
+  std::unordered_map<std::string, std::size_t> clients_;                     // client_joined() minus client_left()
   ServerInfoCache<MysqlServerInfo> servers_;
   PreparedTemplates prepared_templates_;
 };

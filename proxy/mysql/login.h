@@ -47,6 +47,10 @@ class MysqlLogin {
  public:
   /// Lifetime: every argument outlives the login; `cancel` fires when the worker stops.
   MysqlLogin(MysqlClientChannel& client, MysqlContext& context, MysqlFrontend& frontend, rt::CancelSource* cancel);
+  /// auth = "backend": the session leaves its credentials' client count (see MysqlPools::client_left).
+  ~MysqlLogin();
+  MysqlLogin(const MysqlLogin&) = delete;
+  MysqlLogin& operator=(const MysqlLogin&) = delete;
 
   /// The connection phase: greets the client, authenticates it and logs the context in. Suspends for
   /// each client packet (10 s each) and the backend probe. False (the client got an ERR when it can
@@ -78,6 +82,8 @@ class MysqlLogin {
   rt::Task<bool> backend_change_user(mysql::COM_CHANGE_USER change, std::uint8_t sequence_id);
   /// Relays the login on a new backend connection; on success logs the context in and pools it.
   rt::Task<bool> backend_login(BackendRelay& relay);
+  /// The context's credentials now count this client (and the previous ones no longer do).
+  void join_credentials();
   /// SHA1(password) of the user `connection` logged in as with `token` (empty for an empty password);
   /// nullopt when corral cannot learn it (not mysql_native_password, or no hash in SHOW GRANTS).
   rt::Task<std::optional<std::string>> password_equivalent(pool::MysqlConnection& connection, std::string_view token);
@@ -110,6 +116,7 @@ class MysqlLogin {
   std::string scramble_;                            // the greeting's; COM_CHANGE_USER reuses it
   std::string peer_host_;                           // for "Access denied for user 'u'@'host'"
   mysql::CapabilityFlags server_capabilities_ = 0;  // what the greeting offered
+  std::string joined_credentials_;                  // auth = "backend": the credentials counted for this client
   bool refused_ = false;                            // the client got a refusal (not: it went away)
   int failed_change_users_ = 0;                     // refused COM_CHANGE_USERs on this connection
 };

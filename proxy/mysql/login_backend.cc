@@ -143,6 +143,17 @@ class MysqlLogin::BackendRelay final : public pool::MysqlLoginRelay {
   bool done_with_client_ = false;
 };
 
+MysqlLogin::~MysqlLogin() {
+  if (!joined_credentials_.empty()) frontend_.pools().client_left(joined_credentials_);
+}
+
+void MysqlLogin::join_credentials() {
+  std::string credentials = context_.key().credentials_id();
+  frontend_.pools().client_joined(credentials);
+  if (!joined_credentials_.empty()) frontend_.pools().client_left(joined_credentials_);
+  joined_credentials_ = std::move(credentials);
+}
+
 rt::Task<bool> MysqlLogin::backend_handshake() {
   BackendRelay relay(*this);
   co_return co_await backend_login(relay);
@@ -193,7 +204,9 @@ rt::Task<bool> MysqlLogin::backend_change_user(mysql::COM_CHANGE_USER change, st
   }
   pool::MysqlLease lease = frontend_.pools().get(context_.key(), env_.backend_address).adopt(std::move(connection));
   if (lease) lease.release(true);
-  co_return co_await finish(sequence_id);
+  const bool finished = co_await finish(sequence_id);
+  if (finished) join_credentials();  // a refusal in finish() puts the previous user back (change_user())
+  co_return finished;
 }
 
 rt::Task<MysqlLogin::StoredHashMatch> MysqlLogin::stored_password_sha1(std::string_view user,
@@ -247,6 +260,7 @@ rt::Task<bool> MysqlLogin::backend_login(BackendRelay& relay) {
   context_.login_as_backend_user(*env_.listener, context_.key().user, std::move(*equivalent), context_.schema(),
                                  context_.charset(), context_.capabilities(), env_.config->mysql.local_infile);
   // The login's connection serves this user from now on, when its pool has room for it.
+  join_credentials();
   pool::MysqlLease lease = frontend_.pools().get(context_.key(), env_.backend_address).adopt(std::move(connection));
   if (lease) lease.release(true);
   co_return co_await finish(relay.sequence_id());

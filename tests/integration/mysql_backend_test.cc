@@ -97,7 +97,7 @@ class MysqlBackendTest : public ::testing::Test {
   static void TearDownTestSuite() { server_.reset(); }
 
   static MysqlKey key(std::string schema = {}, mysql::CapabilityFlags caps = 0, std::string charset = {}) {
-    return MysqlKey{"127.0.0.1", server_->port(), kUser, kPassword, std::move(schema), std::move(charset), caps, {}};
+    return MysqlKey{"127.0.0.1", server_->port(), kUser, kPassword, std::move(schema), std::move(charset), caps};
   }
   static rt::SocketAddress address() { return *rt::SocketAddress::parse("127.0.0.1", server_->port()); }
 

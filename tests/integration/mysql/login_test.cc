@@ -325,6 +325,17 @@ TEST_F(BackendLogin, ClientsOfOneUserShareItsPool) {
   }
   EXPECT_EQ(backend_connections("bob"), 1);
   EXPECT_EQ(backend_connections("carol"), 1);
+  // When the last client of a user leaves, so do its backend sessions (as its sessions would end on
+  // the server); the other user's stay.
+  first.close();
+  EXPECT_EQ(second.query("SELECT 2").at(0), "2");
+  EXPECT_EQ(backend_connections("bob"), 1);
+  second.close();
+  for (int tries = 0; tries < 50 && backend_connections("bob") > 0; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(backend_connections("bob"), 0);
+  EXPECT_EQ(backend_connections("carol"), 1);
 }
 
 TEST_F(BackendLogin, ANewLoginNeverGetsAnOlderSession) {

@@ -129,7 +129,7 @@ class MysqlPreparedBackendTest : public ::testing::Test {
   static void TearDownTestSuite() { server_.reset(); }
 
   static MysqlKey key(std::string schema = "shop") {
-    return MysqlKey{"127.0.0.1", server_->port(), kUser, kPassword, std::move(schema), {}, 0, {}};
+    return MysqlKey{"127.0.0.1", server_->port(), kUser, kPassword, std::move(schema), {}, 0};
   }
   void open(MysqlConnection& connection, const MysqlKey& k) {
     auto opened = rt::block_on(
