@@ -549,12 +549,14 @@ class Builder {
   /// `auth` is the listener's auth value, nullptr when the default applied.
   void check_auth(const Listener& l, const toml::table& t, const toml::node* auth, const std::string& path,
                   bool no_users) const {
-    if (l.protocol == Protocol::Mysql && l.auth != AuthMode::Users) {
-      // corral answers the MySQL handshake itself, so it must know who may log in.
+    if (l.protocol == Protocol::Mysql && l.auth == AuthMode::None) {
+      // A MySQL client always logs in: someone must check its credentials, corral or the backend.
       if (auth == nullptr) {
-        fail(t, fmt::format("{}: a mysql listener authenticates against [[users]], but there are none", path));
+        fail(t, fmt::format("{}: a mysql listener authenticates against [[users]], but there are none "
+                            "(or set auth = 'backend')",
+                            path));
       }
-      fail(*auth, fmt::format("{}.auth must be 'users' for a mysql listener (got '{}')", path, to_string(l.auth)));
+      fail(*auth, fmt::format("{}.auth must be 'users' or 'backend' for a mysql listener (got 'none')", path));
     }
     if (l.auth == AuthMode::Users && no_users) {
       // Only an explicit value gets here: the default is 'users' only when users exist.

@@ -23,7 +23,7 @@ enum class LogFormat { Text, Json };
 enum class AuthMode {
   None,     // no authentication (Redis only): clients start authenticated, as on a server without requirepass
   Users,    // against [[users]] in this file
-  Backend,  // Redis only: AUTH is tried on the backend with the client's own credentials, which join the pool key
+  Backend,  // the backend checks the client's own credentials (Redis AUTH, MySQL login), which join the pool key
 };
 
 std::string_view to_string(Protocol p);

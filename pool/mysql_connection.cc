@@ -220,29 +220,40 @@ rt::Task<rt::Result<MysqlConnection::AuthPacket>> MysqlConnection::read_logical(
 
 rt::Task<rt::Result<void>> MysqlConnection::open(const MysqlKey& key, rt::SocketAddress address,
                                                  rt::CancelSource* cancel) {
+  co_return co_await open_with(&key, nullptr, address, cancel);
+}
+
+rt::Task<rt::Result<void>> MysqlConnection::open_relayed(MysqlLoginRelay& relay, rt::SocketAddress address,
+                                                         rt::CancelSource* cancel) {
+  co_return co_await open_with(nullptr, &relay, address, cancel);
+}
+
+rt::Task<rt::Result<void>> MysqlConnection::open_with(const MysqlKey* key, MysqlLoginRelay* relay,
+                                                      rt::SocketAddress address, rt::CancelSource* cancel) {
   if (state_ != State::New) co_return make_error_code(MysqlBackendErrc::NotIdle);
   state_ = State::Opening;
-  describe_ = key.describe();
-  schema_ = key.schema;
-  charset_ = key.charset;
-  if (!key.charset.empty() && !valid_charset_name(key.charset)) {
-    co_return fail(make_error_code(MysqlBackendErrc::Unsupported),
-                   MysqlError{kErrBackendUnavailable.code, std::string(kErrBackendUnavailable.sql_state),
-                              "corral: backend " + describe_ + ": invalid charset name '" + key.charset + "'"});
+  opened_at_ = rt::Clock::now();
+  if (key != nullptr) {
+    auto checked = adopt_key(*key);
+    if (!checked) co_return checked.error();
+  } else {
+    describe_ = "(login) " + address.to_string();
   }
-  // One deadline for all of it: connect, greeting, authentication and session setup.
-  const rt::Deadline deadline = rt::Deadline::after(limits_.connect_timeout);
+  // One deadline for connect, greeting, authentication and session setup; a relayed login gets a new
+  // one after each answer of its client (who may take its time).
+  rt::Deadline deadline = rt::Deadline::after(limits_.connect_timeout);
   auto connected = co_await rt::TcpStream::connect(*rt::EventLoop::current(), address, deadline, cancel);
   if (!connected) co_return fail_io(connected.error(), "connect");
   if (state_ == State::Closed) co_return make_error_code(MysqlBackendErrc::Lost);  // closed meanwhile
   stream_ = std::move(*connected);
-  auto authenticated = co_await authenticate(key, deadline, cancel);
+  auto authenticated = co_await authenticate(key, relay, deadline, cancel);
   if (!authenticated) co_return authenticated.error();
+  key = *authenticated;
   scanner_ = mysql::ResponseScanner(mysql::Command::COM_SLEEP, capabilities_, codec_limits_);
   const rt::Clock::duration saved_timeout = operation_timeout_;
   operation_timeout_ = std::max<rt::Clock::duration>(deadline.at - rt::Clock::now(), rt::Clock::duration(1));
   state_ = State::Idle;
-  auto set_up = co_await setup_session(key, cancel);
+  auto set_up = co_await setup_session(*key, cancel);
   operation_timeout_ = saved_timeout;
   if (!set_up) co_return set_up.error();
   opened_autocommit_ = autocommit();
@@ -250,8 +261,21 @@ rt::Task<rt::Result<void>> MysqlConnection::open(const MysqlKey& key, rt::Socket
   co_return rt::Result<void>{};
 }
 
-rt::Task<rt::Result<void>> MysqlConnection::authenticate(const MysqlKey& key, rt::Deadline deadline,
-                                                         rt::CancelSource* cancel) {
+rt::Result<void> MysqlConnection::adopt_key(const MysqlKey& key) {
+  describe_ = key.describe();
+  schema_ = key.schema;
+  charset_ = key.charset;
+  if (!key.charset.empty() && !valid_charset_name(key.charset)) {
+    return fail(make_error_code(MysqlBackendErrc::Unsupported),
+                MysqlError{kErrBackendUnavailable.code, std::string(kErrBackendUnavailable.sql_state),
+                           "corral: backend " + describe_ + ": invalid charset name '" + key.charset + "'"});
+  }
+  return {};
+}
+
+rt::Task<rt::Result<const MysqlKey*>> MysqlConnection::authenticate(const MysqlKey* key, MysqlLoginRelay* relay,
+                                                                    rt::Deadline& deadline,
+                                                                    rt::CancelSource* cancel) {
   auto greeting = co_await read_logical(deadline, cancel);
   if (!greeting) co_return greeting.error();
   // A server that refuses the connection outright (too many connections, host blocked) sends ERR first.
@@ -272,17 +296,34 @@ rt::Task<rt::Result<void>> MysqlConnection::authenticate(const MysqlKey& key, rt
   connection_id_ = handshake->connection_id;
   scramble_ = handshake->auth_plugin_data;
 
-  mysql::CapabilityFlags wanted = kCorralCapabilities | key.format_capabilities();
-  if (!key.schema.empty()) wanted |= mysql::CLIENT_CONNECT_WITH_DB;
-  capabilities_ = wanted & handshake->capabilities;
+  std::string plugin;
+  std::string token;
+  if (relay != nullptr) {
+    // The client answers the server's greeting (corral's carries the server's scramble); it says who
+    // logs in, so the key comes from it.
+    auto answer = co_await relay->greeted(*handshake);
+    if (!answer) co_return fail_relay(answer.error());
+    key = answer->key;
+    auto checked = adopt_key(*key);
+    if (!checked) co_return checked.error();
+    plugin = std::move(answer->plugin);
+    token = std::move(answer->auth_response);
+    deadline = rt::Deadline::after(limits_.connect_timeout);
+  } else {
+    // Answer in the server's default plugin when corral speaks it; otherwise offer a native token and
+    // let the server switch (Authentication Method Mismatch). Holding only SHA1(password), corral
+    // speaks only mysql_native_password.
+    plugin = handshake->auth_plugin_name.empty() ? std::string(mysql::kMysqlNativePassword)
+                                                 : handshake->auth_plugin_name;
+    if (!supported_plugin(plugin) || !key->password_sha1.empty()) plugin = mysql::kMysqlNativePassword;
+    auto made = auth_token(plugin, *key);
+    if (!made) co_return made.error();
+    token = std::move(*made);
+  }
 
-  // Answer in the server's default plugin when corral speaks it; otherwise offer a native token and let
-  // the server switch (Authentication Method Mismatch).
-  std::string plugin = handshake->auth_plugin_name.empty() ? std::string(mysql::kMysqlNativePassword)
-                                                           : handshake->auth_plugin_name;
-  if (!supported_plugin(plugin)) plugin = mysql::kMysqlNativePassword;
-  auto token = auth_token(plugin, key.password);
-  if (!token) co_return token.error();
+  mysql::CapabilityFlags wanted = kCorralCapabilities | key->format_capabilities();
+  if (!key->schema.empty()) wanted |= mysql::CLIENT_CONNECT_WITH_DB;
+  capabilities_ = wanted & handshake->capabilities;
 
   mysql::HandshakeResponse41 response;
   response.capabilities = capabilities_;
@@ -290,9 +331,9 @@ rt::Task<rt::Result<void>> MysqlConnection::authenticate(const MysqlKey& key, rt
       std::min<std::size_t>(codec_limits_.max_packet_size, std::size_t{0xffffffff}));
   // The server's own default collation: SET NAMES follows when the key names a charset.
   response.character_set = handshake->character_set != 0 ? handshake->character_set : mysql::kCollationUtf8mb4GeneralCi;
-  response.username = key.user;
-  response.auth_response = std::move(*token);
-  response.database = key.schema;
+  response.username = key->user;
+  response.auth_response = std::move(token);
+  response.database = key->schema;
   response.auth_plugin_name = plugin;
   response.connect_attrs = {{"_client_name", "corral"}};
   out_.clear();
@@ -312,7 +353,7 @@ rt::Task<rt::Result<void>> MysqlConnection::authenticate(const MysqlKey& key, rt
         if (!ok) co_return fail_protocol(ok.error(), "login");
         status_flags_ = ok->status_flags;
         auth_plugin_ = plugin;
-        co_return rt::Result<void>{};
+        co_return key;
       }
       case mysql::AuthPacketKind::Err:
         co_return fail_server(reply->payload, "login");
@@ -322,7 +363,12 @@ rt::Task<rt::Result<void>> MysqlConnection::authenticate(const MysqlKey& key, rt
         if (!request) co_return fail_protocol(request.error(), "auth switch");
         plugin = request->plugin_name;
         scramble_ = std::string(mysql::scramble_from_plugin_data(request->plugin_data));
-        auto switched = auth_token(plugin, key.password);
+        if (relay != nullptr) {
+          auto relayed = co_await relay_auth_packet(*relay, reply->payload, true, next_sequence, deadline, cancel);
+          if (!relayed) co_return relayed.error();
+          break;
+        }
+        auto switched = auth_token(plugin, *key);
         if (!switched) co_return switched.error();
         auto answered = co_await send_auth_data(*switched, next_sequence, deadline, cancel);
         if (!answered) co_return answered.error();
@@ -333,7 +379,16 @@ rt::Task<rt::Result<void>> MysqlConnection::authenticate(const MysqlKey& key, rt
         if (!data || plugin != mysql::kCachingSha2Password) {
           co_return fail_protocol(data ? mysql::Errc::UnexpectedPacket : data.error(), "login");
         }
-        auto answered = co_await answer_auth_more_data(*data, key.password, next_sequence, deadline, cancel);
+        if (relay != nullptr) {
+          // Only "fast path accepted" (0x03) is not answered: the OK follows it.
+          const bool answered_by_client =
+              !(data->size() == 1 && static_cast<std::uint8_t>((*data)[0]) == mysql::kCachingSha2FastAuthSuccess);
+          auto relayed = co_await relay_auth_packet(*relay, reply->payload, answered_by_client, next_sequence,
+                                                    deadline, cancel);
+          if (!relayed) co_return relayed.error();
+          break;
+        }
+        auto answered = co_await answer_auth_more_data(*data, key->password, next_sequence, deadline, cancel);
         if (!answered) co_return answered.error();
         break;
       }
@@ -344,9 +399,33 @@ rt::Task<rt::Result<void>> MysqlConnection::authenticate(const MysqlKey& key, rt
   co_return fail_protocol(mysql::Errc::LimitExceeded, "login");
 }
 
-rt::Result<std::string> MysqlConnection::auth_token(std::string_view plugin, std::string_view password) {
-  if (plugin == mysql::kMysqlNativePassword) return mysql::native_password_token(password, scramble_);
-  if (plugin == mysql::kCachingSha2Password) return mysql::caching_sha2_token(password, scramble_);
+rt::Task<rt::Result<void>> MysqlConnection::relay_auth_packet(MysqlLoginRelay& relay, std::string_view payload,
+                                                              bool answered, std::uint8_t sequence_id,
+                                                              rt::Deadline& deadline, rt::CancelSource* cancel) {
+  auto reply = co_await relay.exchange(payload, answered);
+  if (!reply) co_return fail_relay(reply.error());
+  if (!answered) co_return rt::Result<void>{};
+  deadline = rt::Deadline::after(limits_.connect_timeout);
+  co_return co_await send_auth_data(*reply, sequence_id, deadline, cancel);
+}
+
+std::error_code MysqlConnection::fail_relay(std::error_code code) {
+  return fail(code, MysqlError{kErrBackendUnavailable.code, std::string(kErrBackendUnavailable.sql_state),
+                               "corral: the client left during its login to backend " + describe_});
+}
+
+rt::Result<std::string> MysqlConnection::auth_token(std::string_view plugin, const MysqlKey& key) {
+  if (!key.password_sha1.empty()) {
+    if (plugin == mysql::kMysqlNativePassword) return mysql::native_password_token_from_sha1(key.password_sha1, scramble_);
+    // SHA1(password) proves nothing to another plugin; the client's own login did (auth = "backend").
+    return fail(make_error_code(MysqlBackendErrc::Unsupported),
+                MysqlError{kErrBackendAuthMode.code, std::string(kErrBackendAuthMode.sql_state),
+                           "corral: backend " + describe_ + " asks for authentication plugin '" + std::string(plugin) +
+                               "' on a new connection, but corral holds only a mysql_native_password equivalent of "
+                               "this user's password"});
+  }
+  if (plugin == mysql::kMysqlNativePassword) return mysql::native_password_token(key.password, scramble_);
+  if (plugin == mysql::kCachingSha2Password) return mysql::caching_sha2_token(key.password, scramble_);
   // mysql_clear_password, dialog, client_ed25519, sha256_password: not spoken (and no clear text on the wire).
   return fail(make_error_code(MysqlBackendErrc::Unsupported),
               MysqlError{kErrBackendAuthMode.code, std::string(kErrBackendAuthMode.sql_state),

@@ -1,6 +1,7 @@
 // A backend MySQL connection: corral as a MySQL client, lent to one session for one statement at a time.
 //
 //   open():  connect ─► HandshakeV10 ◄─ ─► HandshakeResponse41 ─► [AuthSwitchRequest ◄─ ─► token]
+//            (open_relayed(): the client's greeting answer, switch answers and more data instead)
 //            [caching_sha2: AuthMoreData 0x03 fast OK | 0x04 ─► 0x02 ─► PEM ◄─ ─► RSA(pw ^ scramble)]
 //            ─► OK ◄─ ─► COM_QUERY "SET SESSION session_track_... [, NAMES cs]" ─► OK ◄─ ─► Idle
 //
@@ -115,6 +116,27 @@ struct MysqlServerInfo {
   std::uint8_t character_set = 0;          // the server's default collation id
 };
 
+/// The client's half of a relayed login (auth = "backend"): the server's greeting and authentication
+/// packets reach corral's client, and its answers reach the server, so the server checks the client's
+/// own credentials and words its own refusal. Implemented by the proxy's login; used by open_relayed().
+class MysqlLoginRelay {
+ public:
+  /// Whom the client logs in as and what it answered to the greeting made from the server's.
+  struct Answer {
+    const MysqlKey* key = nullptr;  // the relay's: user, schema, charset, capabilities; valid until the open ends
+    std::string plugin;             // the client's auth plugin
+    std::string auth_response;      // its token over the server's scramble
+  };
+  /// Greets the client with the server's scramble and reads its answer. An error ends the open.
+  virtual rt::Task<rt::Result<Answer>> greeted(const mysql::HandshakeV10& server) = 0;
+  /// Passes a server AuthSwitchRequest or AuthMoreData `payload` to the client and, when `answered`,
+  /// returns the client's reply payload (else an empty string). An error ends the open.
+  virtual rt::Task<rt::Result<std::string>> exchange(std::string_view payload, bool answered) = 0;
+
+ protected:
+  ~MysqlLoginRelay() = default;
+};
+
 /// One backend connection. Not thread-safe: one loop. At most one coroutine uses it at a time (the
 /// pool lends it to one session). Lifetime: owned by its MysqlPool (or a test); the stream closes with
 /// it; `limits` (the config's pool limits) must outlive it.
@@ -142,6 +164,11 @@ class MysqlConnection {
   /// Cancellation: the pending connect/read is removed; the connection closes.
   /// Lifetime: `key` must stay valid until the open completes (the pool passes its own).
   rt::Task<rt::Result<void>> open(const MysqlKey& key, rt::SocketAddress address, rt::CancelSource* cancel);
+  /// open() whose authentication is the client's (auth = "backend"): `relay` learns the greeting and
+  /// answers every authentication packet; the key is the one relay.greeted() returns. A refusal is the
+  /// server's ERR_Packet in error(), for the relay to pass on. Afterwards scramble() and auth_plugin()
+  /// are the ones the client's last token was made for.
+  rt::Task<rt::Result<void>> open_relayed(MysqlLoginRelay& relay, rt::SocketAddress address, rt::CancelSource* cancel);
 
   /// Writes one command packet (sequence id 0; split at 16 MiB) whose payload starts with the command
   /// byte, and starts following its response. State must be Idle. Commands without a response
@@ -231,6 +258,8 @@ class MysqlConnection {
   bool session_tracking() const noexcept { return (capabilities_ & mysql::CLIENT_SESSION_TRACK) != 0; }
   /// The auth plugin that finally logged in ("mysql_native_password", "caching_sha2_password").
   const std::string& auth_plugin() const noexcept { return auth_plugin_; }
+  /// The scramble the last login token was made over (the greeting's, or an auth switch's).
+  const std::string& scramble() const noexcept { return scramble_; }
 
   /// The schema the connection is in: the key's, then followed through SESSION_TRACK_SCHEMA changes
   /// (a relayed "USE other") and conform_to().
@@ -275,6 +304,9 @@ class MysqlConnection {
   std::string& replayed_variables() noexcept { return replayed_variables_; }
 
   /// Pool bookkeeping: when the connection became idle.
+  /// When open() started: a connection is as fresh as the session the server made for it then
+  /// (global variables, privileges); the pool retires older ones after a newer login (auth = "backend").
+  rt::Clock::time_point opened_at() const noexcept { return opened_at_; }
   rt::Clock::time_point idle_since() const noexcept { return idle_since_; }
   void mark_idle_since(rt::Clock::time_point t) noexcept { idle_since_ = t; }
   /// Pool bookkeeping: a number unique to the connection's last stay in an idle list (never reused by
@@ -299,7 +331,17 @@ class MysqlConnection {
   rt::Result<void> after_read(const rt::Result<std::size_t>& n);
   /// Takes a write's outcome: an error closes the connection.
   rt::Result<void> after_write(const rt::Result<void>& written);
-  rt::Task<rt::Result<void>> authenticate(const MysqlKey& key, rt::Deadline deadline, rt::CancelSource* cancel);
+  rt::Task<rt::Result<void>> open_with(const MysqlKey* key, MysqlLoginRelay* relay, rt::SocketAddress address,
+                                       rt::CancelSource* cancel);
+  /// describe()/schema()/charset() from `key`; an invalid charset name closes the connection.
+  rt::Result<void> adopt_key(const MysqlKey& key);
+  /// The connection phase; returns the key logged in with (`key`, or the relay's).
+  rt::Task<rt::Result<const MysqlKey*>> authenticate(const MysqlKey* key, MysqlLoginRelay* relay,
+                                                     rt::Deadline& deadline, rt::CancelSource* cancel);
+  rt::Task<rt::Result<void>> relay_auth_packet(MysqlLoginRelay& relay, std::string_view payload, bool answered,
+                                               std::uint8_t sequence_id, rt::Deadline& deadline,
+                                               rt::CancelSource* cancel);
+  std::error_code fail_relay(std::error_code code);
   rt::Task<rt::Result<void>> answer_auth_more_data(std::string_view data, std::string_view password,
                                                    std::uint8_t sequence_id, rt::Deadline deadline,
                                                    rt::CancelSource* cancel);
@@ -307,7 +349,7 @@ class MysqlConnection {
                                             rt::CancelSource* cancel);
   rt::Task<rt::Result<void>> setup_session(const MysqlKey& key, rt::CancelSource* cancel);
   rt::Task<rt::Result<QueryOutcome>> run(std::string payload, rt::CancelSource* cancel);
-  rt::Result<std::string> auth_token(std::string_view plugin, std::string_view password);
+  rt::Result<std::string> auth_token(std::string_view plugin, const MysqlKey& key);
   /// `cursor_requested`: a COM_STMT_EXECUTE that asked for a cursor (mysql::ResponseScanner::reset()).
   rt::Result<void> begin_command(mysql::Command command, std::uint8_t first_response_sequence,
                                  bool cursor_requested);
@@ -354,6 +396,7 @@ class MysqlConnection {
   rt::Clock::duration operation_timeout_;
   rt::Clock::time_point idle_since_{};
   std::uint64_t idle_stamp_ = 0;
+  rt::Clock::time_point opened_at_{};
   PreparedStatements prepared_;
 };
 

@@ -1,7 +1,7 @@
 // MysqlKey: everything that makes one MySQL backend session different from another. Connections are
 // pooled per key; a client statement runs only on a connection whose key equals its context's.
 //
-//   credentials_id(): host, port, user, password, capability bits  ─► connections convertible among
+//   credentials_id(): host, port, user, password (or its SHA1), capability bits  ─► connections convertible among
 //   id():             credentials_id() + schema + charset          ─► one pool   (COM_INIT_DB / SET NAMES)
 //
 // The capability bits are the ones that change packet formats or statement semantics (the proxy relays
@@ -44,6 +44,9 @@ struct MysqlKey {
   std::string schema;    // default schema; empty: none
   std::string charset;   // SET NAMES after login; empty: the server's default
   mysql::CapabilityFlags capabilities = 0;  // client bits; only kMysqlKeyCapabilities count
+  // auth = "backend": SHA1(password), raw 20 bytes, learned from the client's own login (empty: the
+  // password above counts). Enough for mysql_native_password, which is all corral then logs in with.
+  std::string password_sha1{};
 
   /// The key's capability bits that count (the others are corral's business).
   mysql::CapabilityFlags format_capabilities() const noexcept { return capabilities & kMysqlKeyCapabilities; }
@@ -57,7 +60,8 @@ struct MysqlKey {
     out.append("/").append(std::to_string(format_capabilities()));
     // Length prefixes keep "ab"+"c" and "a"+"bc" apart.
     out.append("/").append(std::to_string(user.size())).append(":").append(user);
-    out.append(password);
+    out.append(std::to_string(password.size())).append(":").append(password);
+    out.append(password_sha1);
     return out;
   }
   /// The map key of a pool: credentials, schema and charset in one string.

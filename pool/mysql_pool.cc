@@ -289,8 +289,16 @@ rt::Task<MysqlAcquired> MysqlPool::convert_from(MysqlPool& sibling, MysqlConnect
 
 // ---- MysqlPool: release and bookkeeping ----------------------------------------------------------
 
+void MysqlPool::retire_before(rt::Clock::time_point time) {
+  fresh_since_ = std::max(fresh_since_, time);
+  for (std::size_t i = idle_.size(); i-- > 0;) {
+    if (idle_[i]->opened_at() < fresh_since_) discard(idle_[i]);  // the entries below i keep their places
+  }
+}
+
 bool MysqlPool::reusable(const MysqlConnection& connection, bool clean) const {
   if (!clean || stopped() || !connection.is_idle() || connection.state_unknown()) return false;
+  if (connection.opened_at() < fresh_since_) return false;  // retired by a later login
   // Whatever the session said, a transaction or a changed autocommit must never reach another client.
   if (connection.in_transaction() || !connection.autocommit_as_opened()) {
     rt::log::warn("mysql backend {}: connection returned inside a transaction or with autocommit changed; closed",
@@ -298,6 +306,27 @@ bool MysqlPool::reusable(const MysqlConnection& connection, bool clean) const {
     return false;
   }
   return true;
+}
+
+MysqlLease MysqlPool::adopt(std::unique_ptr<MysqlConnection> connection) {
+  // A new login of these credentials: from now on no client gets a session older than it (the server
+  // gives a new session the privileges and global variables of its time).
+  if (group_ != nullptr) {
+    group_->retire_before(credentials_id_, connection->opened_at());
+  } else {
+    retire_before(connection->opened_at());
+  }
+  const bool room = size() < limits_.max_connections &&
+                    (group_ == nullptr || group_->credentials_size(credentials_id_) < limits_.max_connections);
+  // Without room the connection closes as it goes out of scope: the pool's bounds hold for all of them.
+  if (stopped() || !room || !connection->is_idle() || !connection->conforms_to(key_)) return {};
+  MysqlConnection* adopted = connection.get();
+  connections_.push_back(std::move(connection));
+  lent_.push_back(adopted);
+  ++opened_total_;
+  server_info_ = adopted->server_info();
+  backoff_.succeeded();
+  return MysqlLease(this, adopted);
 }
 
 MysqlIdleTicket MysqlPool::release(MysqlConnection* connection, bool clean) {
@@ -489,6 +518,22 @@ MysqlPools::Convertible MysqlPools::lend_convertible(const MysqlKey& key, const 
     if (MysqlConnection* connection = pool->lend_idle_for(key)) return {pool, connection};
   }
   return {};
+}
+
+void MysqlPools::retire_before(const std::string& credentials_id, rt::Clock::time_point time) {
+  auto found = by_credentials_.find(credentials_id);
+  if (found == by_credentials_.end()) return;
+  for (MysqlPool* pool : found->second) pool->retire_before(time);
+}
+
+void MysqlPools::client_joined(const std::string& credentials_id) { ++clients_[credentials_id]; }
+
+void MysqlPools::client_left(const std::string& credentials_id) {
+  auto found = clients_.find(credentials_id);
+  if (found == clients_.end()) return;
+  if (--found->second > 0) return;
+  clients_.erase(found);
+  retire_before(credentials_id, rt::Clock::now());
 }
 
 std::size_t MysqlPools::credentials_size(const std::string& credentials_id) const {

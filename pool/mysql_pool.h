@@ -167,6 +167,14 @@ class MysqlPool {
   /// connection, one to fix up or close, a stopped pool): the caller then calls acquire().
   MysqlLease try_acquire_ready();
 
+  /// auth = "backend": takes in a connection its session opened for this key with its client's relayed
+  /// login (MysqlConnection::open_relayed), lent to the caller, when the pool and its credentials have
+  /// room for it; otherwise an empty lease, and the connection is closed. Either way the connections of
+  /// these credentials opened before it are retired (retire_before). Never suspends.
+  MysqlLease adopt(std::unique_ptr<MysqlConnection> connection);
+  /// Closes the idle connections opened before `time`, and the lent ones when they come back.
+  void retire_before(rt::Clock::time_point time);
+
   /// Takes a lent connection back: to the oldest waiter or the idle list when `clean` (the session left
   /// no state behind that it cannot account for) and the connection is Idle, outside a transaction,
   /// in autocommit mode and its state known; otherwise it is closed. Never suspends.
@@ -241,6 +249,7 @@ class MysqlPool {
   rt::Notify drained_;                                      // the last lent connection came back (join)
   Backoff<MysqlError> backoff_;                             // after a failed open: its error
   std::size_t opened_total_ = 0;
+  rt::Clock::time_point fresh_since_{};  // connections opened before are not reused (retire_before)
 };
 
 /// All MySQL pools of one worker, by key; pools with the same credentials lend each other idle
@@ -271,6 +280,13 @@ class MysqlPools {
   /// Connections of all pools with these credentials (opening, lent and idle): pool.max_connections
   /// bounds this sum too, so clients spread over schemas and charsets share the same few connections.
   std::size_t credentials_size(const std::string& credentials_id) const;
+  /// MysqlPool::retire_before() on every pool with these credentials.
+  void retire_before(const std::string& credentials_id, rt::Clock::time_point time);
+  /// auth = "backend": counts the client sessions logged in with these credentials. When the last one
+  /// leaves, the credentials' connections are retired (every login opens its own connection anyway,
+  /// so an idle one would only outlive its user's sessions, which a server's sessions never do).
+  void client_joined(const std::string& credentials_id);
+  void client_left(const std::string& credentials_id);
   /// Hands `connection`, lent by `from` and just released clean, to the oldest waiter of a sibling pool
   /// it can be converted for (moved to that pool; the waiter converts it). When siblings wait but none
   /// can use it, closes it so one of them can open a connection. False when no sibling waits.
@@ -294,6 +310,7 @@ class MysqlPools {
   mysql::Limits codec_limits_;
   std::unordered_map<std::string, std::unique_ptr<MysqlPool>> pools_;        // by MysqlKey::id()
   std::unordered_map<std::string, std::vector<MysqlPool*>> by_credentials_;  // by MysqlKey::credentials_id()
+  std::unordered_map<std::string, std::size_t> clients_;                     // client_joined() minus client_left()
   ServerInfoCache<MysqlServerInfo> servers_;
   PreparedTemplates prepared_templates_;
 };

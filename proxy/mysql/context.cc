@@ -86,7 +86,35 @@ MysqlPins pins_started_by(const mysql::StatementTraits& traits) noexcept {
 
 void MysqlContext::login(const config::Listener& listener, const config::User& user, std::string schema,
                          std::string charset, mysql::CapabilityFlags capabilities, bool local_infile) {
+  start(listener, std::move(charset), capabilities, local_infile);
   user_ = &user;
+  if (user.backend_user) {
+    key_.user = *user.backend_user;
+    key_.password = user.backend_password.value_or(std::string());
+  }
+  key_.schema = std::move(schema);
+  logged_in();
+}
+
+void MysqlContext::login_as_backend_user(const config::Listener& listener, std::string user, std::string password_sha1,
+                                         std::string schema, std::string charset,
+                                         mysql::CapabilityFlags capabilities, bool local_infile) {
+  start(listener, std::move(charset), capabilities, local_infile);
+  user_ = nullptr;
+  key_.user = std::move(user);
+  key_.password.clear();
+  key_.password_sha1 = std::move(password_sha1);
+  key_.schema = std::move(schema);
+  logged_in();
+}
+
+void MysqlContext::logged_in() {
+  reset();
+  if (login_observer_ != nullptr) login_observer_->logged_in(key_);
+}
+
+void MysqlContext::start(const config::Listener& listener, std::string charset, mysql::CapabilityFlags capabilities,
+                         bool local_infile) {
   capabilities_ = capabilities;
   local_infile_ = local_infile;
   login_charset_ = charset.empty() ? listener.backend.mysql_charset : std::move(charset);
@@ -94,14 +122,7 @@ void MysqlContext::login(const config::Listener& listener, const config::User& u
   // Without mysql.local_infile the backend connection never offers LOCAL INFILE either.
   if (!local_infile) key_capabilities &= ~mysql::CLIENT_LOCAL_FILES;
   key_ = pool::make_mysql_key(listener.backend, key_capabilities);
-  if (user.backend_user) {
-    key_.user = *user.backend_user;
-    key_.password = user.backend_password.value_or(std::string());
-  }
-  key_.schema = std::move(schema);
   key_.charset = login_charset_;
-  reset();
-  if (login_observer_ != nullptr) login_observer_->logged_in(key_);
 }
 
 MysqlPins MysqlContext::reset() {

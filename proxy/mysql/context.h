@@ -90,6 +90,11 @@ class MysqlContext {
   /// Starts a context for `user` logged in through `listener` with the negotiated `capabilities`.
   void login(const config::Listener& listener, const config::User& user, std::string schema, std::string charset,
              mysql::CapabilityFlags capabilities, bool local_infile);
+  /// auth = "backend": the client logged in to the backend as `user` itself; the key carries that user
+  /// and `password_sha1` (SHA1 of its password, empty for an empty password) instead of [[users]]'.
+  void login_as_backend_user(const config::Listener& listener, std::string user, std::string password_sha1,
+                             std::string schema, std::string charset, mysql::CapabilityFlags capabilities,
+                             bool local_infile);
   /// COM_RESET_CONNECTION: back to the state right after login (user, schema and capabilities stay);
   /// every pin ends. Returns the pins that were set.
   MysqlPins reset();
@@ -101,6 +106,7 @@ class MysqlContext {
   /// Increases whenever key() changes, so a session can cache the pool it looked up.
   std::uint64_t key_version() const noexcept { return key_version_; }
 
+  /// The [[users]] entry logged in as; nullptr with auth = "backend".
   const config::User* user() const noexcept { return user_; }
   const std::string& schema() const noexcept { return key_.schema; }
   const std::string& charset() const noexcept { return key_.charset; }
@@ -158,6 +164,11 @@ class MysqlContext {
   bool calc_found_rows_pending() const noexcept { return (pins_ & pin_bit(MysqlPinReason::FoundRows)) != 0; }
 
  private:
+  /// The login is complete (the key names the session's account): a fresh session, and the observer told.
+  void logged_in();
+  /// What both logins share: capabilities, charset and the key of the listener's backend.
+  void start(const config::Listener& listener, std::string charset, mysql::CapabilityFlags capabilities,
+             bool local_infile);
   void learn_variable(const std::string& name, const std::string& value);
   void set_variable(const std::string& name, const std::string& value);
   void rebuild_variables_text();

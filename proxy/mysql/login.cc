@@ -11,6 +11,8 @@ namespace {
 
 /// Time a client has for each step of the login.
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+/// Refused COM_CHANGE_USERs after which mariadbd answers every further one "Unknown command".
+constexpr int kMaxFailedChangeUsers = 3;
 
 /// Capability bits that only concern the exchange between the client and corral: offered always.
 constexpr mysql::CapabilityFlags kFrontendOwnCapabilities =
@@ -71,24 +73,23 @@ rt::Task<bool> MysqlLogin::learn_server() {
 
 rt::Task<bool> MysqlLogin::refuse(std::uint8_t sequence_id, const mysql::ErrorSpec& spec, std::string_view message) {
   client_.queue_error(sequence_id, spec, message);
-  co_await client_.flush();
+  co_return co_await refused();
+}
+
+rt::Task<bool> MysqlLogin::refused() {
+  const bool told = co_await client_.flush();
+  refused_ = told;
   co_return false;
 }
 
-rt::Task<bool> MysqlLogin::handshake() {
-  const bool server_known = co_await learn_server();
-  if (!server_known) co_return false;
-  auto scramble = mysql::generate_scramble();
-  if (!scramble) {
-    co_return co_await refuse(0, mysql::ER_HANDSHAKE_ERROR,
-                              "corral: cannot make a scramble (random number generator failed)");
-  }
-  scramble_ = std::move(*scramble);
-  const pool::MysqlServerInfo& server = frontend_.pools().server_info(env_.backend_address);
+mysql::CapabilityFlags MysqlLogin::offered_capabilities(mysql::CapabilityFlags backend) const {
   mysql::CapabilityFlags relayed = kFrontendRelayedCapabilities;
   if (!env_.config->mysql.local_infile) relayed &= ~mysql::CLIENT_LOCAL_FILES;
-  server_capabilities_ = kFrontendOwnCapabilities | (server.capabilities & relayed);
+  return kFrontendOwnCapabilities | (backend & relayed);
+}
 
+rt::Task<bool> MysqlLogin::greet(const pool::MysqlServerInfo& server, std::string_view plugin) {
+  server_capabilities_ = offered_capabilities(server.capabilities);
   mysql::HandshakeV10 greeting;
   // The backend's own version unless configured: clients recognise MariaDB by it ("5.5.5-" prefix
   // and "MariaDB" in it) and pick their dialect and features from it, as they would direct.
@@ -99,12 +100,26 @@ rt::Task<bool> MysqlLogin::handshake() {
   greeting.capabilities = server_capabilities_;
   greeting.character_set = server.character_set != 0 ? server.character_set : mysql::kCollationUtf8mb4GeneralCi;
   greeting.status_flags = mysql::SERVER_STATUS_AUTOCOMMIT;
-  greeting.auth_plugin_name = std::string(mysql::kMysqlNativePassword);
+  greeting.auth_plugin_name = std::string(plugin);
   std::string& out = client_.output();
   const std::size_t at = mysql::begin_packet(out);
   mysql::encode_handshake_v10(out, greeting);
   mysql::finish_packet(out, at, 0);
-  const bool greeted = co_await client_.flush();
+  co_return co_await client_.flush();
+}
+
+rt::Task<bool> MysqlLogin::handshake() {
+  if (backend_auth()) co_return co_await backend_handshake();
+  const bool server_known = co_await learn_server();
+  if (!server_known) co_return false;
+  auto scramble = mysql::generate_scramble();
+  if (!scramble) {
+    co_return co_await refuse(0, mysql::ER_HANDSHAKE_ERROR,
+                              "corral: cannot make a scramble (random number generator failed)");
+  }
+  scramble_ = std::move(*scramble);
+  const pool::MysqlServerInfo& server = frontend_.pools().server_info(env_.backend_address);
+  const bool greeted = co_await greet(server, mysql::kMysqlNativePassword);
   if (!greeted) co_return false;
 
   ClientPacket packet;
@@ -133,6 +148,26 @@ rt::Task<bool> MysqlLogin::handshake() {
 }
 
 rt::Task<bool> MysqlLogin::change_user(mysql::COM_CHANGE_USER change, std::uint8_t sequence_id) {
+  const MysqlContext before = context_;
+  refused_ = false;
+  bool logged_in = false;
+  if (failed_change_users_ >= kMaxFailedChangeUsers) {
+    // As mariadbd, against guessing passwords: every further COM_CHANGE_USER is an unknown command.
+    logged_in = co_await refuse(sequence_id, mysql::ER_UNKNOWN_COM_ERROR);
+  } else if (backend_auth()) {
+    logged_in = co_await backend_change_user(std::move(change), sequence_id);
+  } else {
+    logged_in = co_await users_change_user(std::move(change), sequence_id);
+  }
+  if (logged_in || !refused_) co_return logged_in;
+  // As mariadbd: a refused COM_CHANGE_USER keeps the connection and the previous user, schema and
+  // charset (the previous session's state is gone all the same).
+  ++failed_change_users_;
+  context_ = before;
+  co_return true;
+}
+
+rt::Task<bool> MysqlLogin::users_change_user(mysql::COM_CHANGE_USER change, std::uint8_t sequence_id) {
   const config::User* user = env_.config->find_user(change.username);
   std::string plugin = change.auth_plugin_name.empty() ? std::string(mysql::kMysqlNativePassword)
                                                        : std::move(change.auth_plugin_name);
@@ -188,7 +223,7 @@ rt::Task<MysqlLogin::AuthOutcome> MysqlLogin::authenticate(const config::User* u
   const bool ok = user != nullptr && mysql::verify_native_password_plain(token, scramble_, user->password);
   if (!ok) {
     client_.queue_error(sequence_id, mysql::ER_ACCESS_DENIED_ERROR, access_denied(user_name, !token.empty()));
-    co_await client_.flush();
+    co_await refused();
     co_return AuthOutcome{false, sequence_id};
   }
   co_return AuthOutcome{true, sequence_id};
@@ -243,7 +278,7 @@ rt::Task<MysqlLogin::AuthOutcome> MysqlLogin::caching_sha2_auth(const config::Us
   }
   if (!ok) {
     client_.queue_error(sequence_id, mysql::ER_ACCESS_DENIED_ERROR, access_denied(user_name, with_password));
-    co_await client_.flush();
+    co_await refused();
     co_return AuthOutcome{false, sequence_id};
   }
   co_return AuthOutcome{true, sequence_id};
@@ -255,8 +290,7 @@ rt::Task<bool> MysqlLogin::check_schema(std::uint8_t sequence_id) {
   auto acquired = co_await pool.acquire(rt::Deadline::after(env_.config->pool.queue_timeout), cancel_);
   if (!acquired.ok()) {
     client_.queue_packet(sequence_id, acquired.error.err_payload());
-    co_await client_.flush();
-    co_return false;
+    co_return co_await refused();
   }
   acquired.lease.release(true);
   co_return true;

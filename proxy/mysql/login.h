@@ -12,13 +12,29 @@
 //   change_user(): authenticate() with the same scramble ─► context.login() ─► [schema] ─► OK
 //
 // A refusal is ERR 1045 28000 "Access denied for user 'u'@'host' (using password: YES|NO)"; an
-// unknown user takes the same path and gets the same error. Not thread-safe: one session.
+// unknown user takes the same path and gets the same error.
+//
+// auth = "backend" (login_backend.cc): the backend checks the client's own credentials.
+//   handshake(): open a backend connection whose login is relayed (MysqlConnection::open_relayed)
+//     ◄─ server HandshakeV10 ─► client greeting with the server's scramble ◄─ HandshakeResponse41
+//     ─► server: HandshakeResponse41 (the client's user, plugin, token; schema with CONNECT_WITH_DB)
+//     ◄─► AuthSwitchRequest / AuthMoreData relayed both ways ◄─ OK | ERR (to the client as the server wrote it)
+//     ─► password equivalent: SHOW GRANTS' "*hash" + the client's native token ─► SHA1(password)
+//     ─► context.login_as_backend_user() ─► the connection joins the pool of that key ─► OK
+//   change_user(): the client's token is over the greeting's scramble, which only the greeting's backend
+//     connection knows: the stored hashes of the user's accounts (mysql.user, read with the listener's
+//     backend account) turn it into SHA1(password) ─► a new backend connection logs in with it (the
+//     server decides and words a refusal) ─► the context logs in, the connection joins the pool ─► OK
+//
+// Not thread-safe: one session.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "pool/mysql_connection.h"
 #include "protocols/mysql/mysql.h"
 #include "proxy/mysql/client_channel.h"
 #include "proxy/mysql/context.h"
@@ -31,14 +47,20 @@ class MysqlLogin {
  public:
   /// Lifetime: every argument outlives the login; `cancel` fires when the worker stops.
   MysqlLogin(MysqlClientChannel& client, MysqlContext& context, MysqlFrontend& frontend, rt::CancelSource* cancel);
+  /// auth = "backend": the session leaves its credentials' client count (see MysqlPools::client_left).
+  ~MysqlLogin();
+  MysqlLogin(const MysqlLogin&) = delete;
+  MysqlLogin& operator=(const MysqlLogin&) = delete;
 
   /// The connection phase: greets the client, authenticates it and logs the context in. Suspends for
   /// each client packet (10 s each) and the backend probe. False (the client got an ERR when it can
   /// read one) when the connection must close.
   rt::Task<bool> handshake();
   /// COM_CHANGE_USER after the old session was ended: authenticates `change`'s user with the
-  /// connection's scramble and logs the context in again. False (as mysqld: the connection closes)
-  /// when the user is refused or its schema does not exist.
+  /// connection's scramble and logs the context in again. When the user is refused or its schema does
+  /// not exist the client gets the ERR and, as with mariadbd, keeps its previous user, schema and
+  /// charset (after three refusals every further COM_CHANGE_USER is ERR 1047). False when the
+  /// connection must close (the client is gone).
   rt::Task<bool> change_user(mysql::COM_CHANGE_USER change, std::uint8_t sequence_id);
 
  private:
@@ -47,7 +69,31 @@ class MysqlLogin {
     std::uint8_t next_sequence_id = 0;
   };
 
+  class BackendRelay;  // login_backend.cc
+
+  /// What the greeting offers given what the backend offers.
+  mysql::CapabilityFlags offered_capabilities(mysql::CapabilityFlags backend) const;
+  /// Sends HandshakeV10 with `scramble` and the backend's `server` details.
+  rt::Task<bool> greet(const pool::MysqlServerInfo& server, std::string_view plugin);
   rt::Task<bool> learn_server();
+  // auth = "backend" (login_backend.cc).
+  bool backend_auth() const noexcept { return env_.listener->auth == config::AuthMode::Backend; }
+  rt::Task<bool> backend_handshake();
+  rt::Task<bool> backend_change_user(mysql::COM_CHANGE_USER change, std::uint8_t sequence_id);
+  /// Relays the login on a new backend connection; on success logs the context in and pools it.
+  rt::Task<bool> backend_login(BackendRelay& relay);
+  /// The context's credentials now count this client (and the previous ones no longer do).
+  void join_credentials();
+  /// SHA1(password) of the user `connection` logged in as with `token` (empty for an empty password);
+  /// nullopt when corral cannot learn it (not mysql_native_password, or no hash in SHOW GRANTS).
+  rt::Task<std::optional<std::string>> password_equivalent(pool::MysqlConnection& connection, std::string_view token);
+  struct StoredHashMatch {
+    std::optional<std::string> sha1;  // SHA1(password); nullopt when no stored hash matches
+    std::string error;                // non-empty: mysql.user could not be read (the server's words)
+  };
+  /// COM_CHANGE_USER: SHA1(password) from `token` (over scramble_) and the stored hashes of `user`'s
+  /// accounts, read with the listener's backend account.
+  rt::Task<StoredHashMatch> stored_password_sha1(std::string_view user, std::string_view token);
   rt::Task<AuthOutcome> authenticate(const config::User* user, std::string_view user_name, std::string plugin,
                                      std::string token, std::uint8_t sequence_id);
   rt::Task<AuthOutcome> caching_sha2_auth(const config::User* user, std::string_view user_name,
@@ -55,8 +101,11 @@ class MysqlLogin {
   /// After the context logged in: proves its schema (when it has one), then answers OK.
   rt::Task<bool> finish(std::uint8_t sequence_id);
   rt::Task<bool> check_schema(std::uint8_t sequence_id);
+  rt::Task<bool> users_change_user(mysql::COM_CHANGE_USER change, std::uint8_t sequence_id);
   /// Queues an ERR (the connection phase's refusal) and writes it. Always false.
   rt::Task<bool> refuse(std::uint8_t sequence_id, const mysql::ErrorSpec& spec, std::string_view message = {});
+  /// Writes the refusal queued for the client and notes that it was told. Always false.
+  rt::Task<bool> refused();
   std::string access_denied(std::string_view user_name, bool with_password) const;
 
   MysqlClientChannel& client_;
@@ -67,6 +116,9 @@ class MysqlLogin {
   std::string scramble_;                            // the greeting's; COM_CHANGE_USER reuses it
   std::string peer_host_;                           // for "Access denied for user 'u'@'host'"
   mysql::CapabilityFlags server_capabilities_ = 0;  // what the greeting offered
+  std::string joined_credentials_;                  // auth = "backend": the credentials counted for this client
+  bool refused_ = false;                            // the client got a refusal (not: it went away)
+  int failed_change_users_ = 0;                     // refused COM_CHANGE_USERs on this connection
 };
 
 }  // namespace corral::proxy

@@ -229,7 +229,7 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_change_user(const ClientPacket
   context_.reset();
   statements_.clear();
   const bool logged_in = co_await login_.change_user(std::move(*change), reply_sequence);
-  co_return logged_in ? Step::Next : Step::Close;  // as mysqld: a failed COM_CHANGE_USER ends the connection
+  co_return logged_in ? Step::Next : Step::Close;  // a refused change keeps the connection (login.h)
 }
 
 rt::Task<MysqlSession::Step> MysqlSession::handle_reset_connection(const ClientPacket& packet) {

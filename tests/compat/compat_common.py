@@ -41,10 +41,11 @@ def stop(process):
         process.wait()
 
 
-def corral_config(port, protocol, backend, extra=""):
+def corral_config(port, protocol, backend, extra="", auth=None):
     """corral.toml text for one listener on 127.0.0.1:port in front of `backend`; `extra` is appended
-    (e.g. [[users]] for a mysql listener)."""
-    auth = "users" if protocol == "mysql" else "none"
+    (e.g. [[users]] for a mysql listener); `auth` is the listener's (default: users for mysql, none
+    for redis)."""
+    auth = auth or ("users" if protocol == "mysql" else "none")
     return f"""[server]
 workers = 1
 log_level = "warn"
@@ -58,11 +59,11 @@ auth = "{auth}"
 """ + extra
 
 
-def start_corral(binary, work, protocol, backend, extra=""):
+def start_corral(binary, work, protocol, backend, extra="", auth=None):
     """(process, port) of a corral listening on a free port in front of `backend`."""
     port = free_port()
     config = work / f"corral-{port}.toml"
-    config.write_text(corral_config(port, protocol, backend, extra))
+    config.write_text(corral_config(port, protocol, backend, extra, auth))
     log = open(work / f"corral-{port}.log", "w")
     process = subprocess.Popen([str(binary), "--config", str(config)], stdout=log, stderr=subprocess.STDOUT)
     wait_for_port(port, process, "corral")

@@ -284,6 +284,12 @@ def run_mtr(tree, target, mode, work, tests, corral_binary, timeout_min, chunk):
     return results
 
 
+def start_corral_in_front_of(corral_binary, work, server):
+    """corral with auth = "backend": the tests' root and the users they create log in to mariadbd
+    themselves (connect, change_user); root's own URL account reads mysql.user for COM_CHANGE_USER."""
+    return start_corral(corral_binary, work, "mysql", f"mysql://root@127.0.0.1:{server.port}", auth="backend")
+
+
 def run_mtr_chunk(tree, target, mode, work, tests, corral_binary, timeout_min, number):
     vardir = work / f"var-{mode}-{target}"
     shutil.rmtree(vardir, ignore_errors=True)
@@ -294,8 +300,7 @@ def run_mtr_chunk(tree, target, mode, work, tests, corral_binary, timeout_min, n
     try:
         port = server.port
         if corral_binary is not None:
-            corral, port = start_corral(corral_binary, work, "mysql", f"mysql://root@127.0.0.1:{server.port}",
-                                        '\n[[users]]\nname = "root"\npassword = ""\n')
+            corral, port = start_corral_in_front_of(corral_binary, work, server)
         command = ["perl", "./mariadb-test-run.pl", "--extern", "host=127.0.0.1", "--extern", f"port={port}",
                    "--extern", "user=root", "--extern", "protocol=tcp",
                    "--extern", f"socket={vardir}/tmp/mysqld.1.sock", f"--vardir={vardir}",
@@ -344,8 +349,7 @@ def run_client_test(target, work, names, corral_binary):
     try:
         port = server.port
         if corral_binary is not None:
-            corral, port = start_corral(corral_binary, work, "mysql", f"mysql://root@127.0.0.1:{server.port}",
-                                        '\n[[users]]\nname = "root"\npassword = ""\n')
+            corral, port = start_corral_in_front_of(corral_binary, work, server)
         with open(work / "logs" / f"client-test-{target}.log", "w") as log:
             for name in names:
                 command = ["mariadb-client-test", "--no-defaults", "--testcase", "--user=root", "--host=127.0.0.1",

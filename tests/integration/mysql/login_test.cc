@@ -1,9 +1,19 @@
 // Login through corral: mysql_native_password and caching_sha2_password (fast and full path), auth
 // switch, wrong credentials (ERR 1045 as MySQL words it), unknown database (ERR 1049), backend
-// credentials per user, and an unreachable backend named in the error.
+// credentials per user, and an unreachable backend named in the error. With auth = "backend": users
+// that exist only on the backend, the server's own refusals, COM_CHANGE_USER, pools shared by the
+// clients of one user, and no password (or equivalent) in corral's log.
 #include <gmock/gmock.h>
+#include <mysql.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <thread>
 
 #include "mysql_path.h"
+#include "protocols/mysql/auth.h"
 
 namespace corral::testing::mysql_it {
 namespace {
@@ -121,6 +131,255 @@ TEST_F(Login, UnreachableBackendIsNamedWithoutItsPassword) {
   } catch (const MysqlException& e) {
     EXPECT_THAT(e.what(), HasSubstr("127.0.0.1:" + std::to_string(port)));
     EXPECT_THAT(e.what(), ::testing::Not(HasSubstr(kBackendPassword)));
+  }
+}
+
+
+// ---- auth = "backend" ------------------------------------------------------------------------------
+
+class BackendLogin : public MysqlPathTest {
+ protected:
+  CorralProcess& start(ProxySetup setup = {}) {
+    setup.auth = "backend";
+    if (setup.server_toml.empty()) setup.server_toml = "log_level = \"trace\"\n";
+    start_backend();
+    backend().create_user("bob", "bob-pw");
+    backend().create_user("carol", "carol-pw");
+    backend().create_user("empty", "");
+    return start_proxy(std::move(setup));
+  }
+
+  /// The error of a refused direct login to the backend, to compare corral's with.
+  MysqlException direct_refusal(std::string_view user, std::string_view password) {
+    try {
+      backend().connect(user, password);
+    } catch (const MysqlException& e) {
+      return e;
+    }
+    throw HarnessError("direct login of " + std::string(user) + " succeeded");
+  }
+
+  /// Backend connections logged in as `user` (root counts them over the Unix socket).
+  int backend_connections(std::string_view user) {
+    return std::stoi(backend().query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '" +
+                                     std::string(user) + "'").at(0));
+  }
+};
+
+/// The server's words in a refused login's error (the harness prefixes the address it connected to).
+std::string server_text(const MysqlException& e) {
+  const std::string what = e.what();
+  const std::size_t at = what.find("': ");
+  return at == std::string::npos ? what : what.substr(at + 3);
+}
+
+std::string to_hex(std::string_view bytes) {
+  std::string out;
+  char digits[3];
+  for (unsigned char c : bytes) {
+    std::snprintf(digits, sizeof digits, "%02x", c);
+    out += digits;
+  }
+  return out;
+}
+
+TEST_F(BackendLogin, UserThatExistsOnlyOnTheBackendLogsIn) {
+  start();
+  MysqlClient client = connect("bob", "bob-pw");
+  EXPECT_EQ(client.query("SELECT CURRENT_USER()").at(0), "bob@%");
+  // Statements after the login run on pooled connections of bob (opened with the password equivalent).
+  EXPECT_EQ(client.query("SELECT USER() LIKE 'bob@%'").at(0), "1");
+  MysqlClient in_db = connect("carol", "carol-pw", "app");
+  EXPECT_EQ(in_db.query("SELECT CONCAT(CURRENT_USER(), ' ', DATABASE())").at(0), "carol@% app");
+}
+
+TEST_F(BackendLogin, MariadbCliLogsInAsABackendUser) {
+  start();
+  const auto cli = [&](std::string_view password) {
+    return run_command({find_executable("mysql").string(), "-h127.0.0.1", "-P" + std::to_string(proxy_port()),
+                        "-ubob", "-p" + std::string(password), "--batch", "-e", "SELECT CURRENT_USER() AS who"});
+  };
+  const CommandResult ok = cli("bob-pw");
+  EXPECT_EQ(ok.exit_code(), 0) << ok.output;
+  EXPECT_THAT(ok.output, HasSubstr("who\nbob@%\n"));
+  const CommandResult refused = cli("wrong");
+  EXPECT_NE(refused.exit_code(), 0);
+  EXPECT_THAT(refused.output, HasSubstr("ERROR 1045 (28000): Access denied for user 'bob'@'127.0.0.1' (using password: YES)"));
+}
+
+/// Reads one packet (header and payload) from a blocking socket; throws when the connection ends.
+std::string read_packet(int fd) {
+  std::string packet;
+  std::size_t wanted = 4;
+  while (packet.size() < wanted) {
+    char buffer[4096];
+    const ssize_t n = ::read(fd, buffer, std::min(sizeof buffer, wanted - packet.size()));
+    if (n <= 0) throw HarnessError("connection ended");
+    packet.append(buffer, static_cast<std::size_t>(n));
+    if (packet.size() == 4) {
+      wanted = 4 + (static_cast<unsigned char>(packet[0]) | static_cast<unsigned char>(packet[1]) << 8 |
+                    static_cast<unsigned char>(packet[2]) << 16);
+    }
+  }
+  return packet;
+}
+
+TEST_F(BackendLogin, HandshakeResponseOutOfOrderIsRefusedAsByTheServer) {
+  start();
+  const int fd = connect_tcp("127.0.0.1", proxy_port(), std::chrono::seconds(5));
+  read_packet(fd);  // the greeting
+  // HandshakeResponse41 for bob (PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH), empty token, sequence id 5.
+  std::string payload = {'\x00', '\x82', '\x08', '\x00', '\x00', '\x00', '\x00', '\x01', '\x21'};
+  payload.append(23, '\0');
+  payload.append("bob").push_back('\0');
+  payload.push_back('\0');
+  payload.append("mysql_native_password").push_back('\0');
+  std::string packet = {static_cast<char>(payload.size()), '\0', '\0', '\x05'};
+  packet += payload;
+  ASSERT_EQ(::write(fd, packet.data(), packet.size()), static_cast<ssize_t>(packet.size()));
+  const std::string reply = read_packet(fd);
+  ::close(fd);
+  ASSERT_GE(reply.size(), 7u);
+  EXPECT_EQ(static_cast<unsigned char>(reply[4]), 0xffu);
+  EXPECT_EQ(static_cast<unsigned char>(reply[5]) | static_cast<unsigned char>(reply[6]) << 8, 1156);
+}
+
+TEST_F(BackendLogin, CachingSha2ClientIsSwitchedByTheServer) {
+  start();
+  // A MySQL 8 client starts with caching_sha2_password; MariaDB switches it to mysql_native_password.
+  MysqlClient client = connect("bob", "bob-pw", {}, "caching_sha2_password");
+  EXPECT_EQ(client.query("SELECT CURRENT_USER()").at(0), "bob@%");
+  MysqlClient ed = connect("carol", "carol-pw", {}, "client_ed25519");
+  EXPECT_EQ(ed.query("SELECT CURRENT_USER()").at(0), "carol@%");
+}
+
+TEST_F(BackendLogin, EmptyPasswordLogsIn) {
+  start();
+  MysqlClient client = connect("empty", "");
+  EXPECT_EQ(client.query("SELECT CURRENT_USER()").at(0), "empty@%");
+  MysqlClient second = connect("empty", "");
+  EXPECT_EQ(second.query("SELECT 1").at(0), "1");
+}
+
+TEST_F(BackendLogin, RefusalsAreTheServersOwn) {
+  start();
+  for (const auto& [user, password] : std::vector<std::pair<std::string, std::string>>{
+           {"bob", "wrong"}, {"bob", ""}, {"nobody", "pw"}, {"nobody", ""}}) {
+    const MysqlException direct = direct_refusal(user, password);
+    try {
+      connect(user, password);
+      ADD_FAILURE() << "login of " << user << " with a wrong password succeeded";
+    } catch (const MysqlException& e) {
+      EXPECT_EQ(e.code(), 1045u);
+      EXPECT_EQ(e.sqlstate(), "28000");
+      EXPECT_EQ(server_text(e), server_text(direct));
+    }
+  }
+  try {
+    connect("bob", "bob-pw", "missing_db");
+    FAIL() << "login into an unknown database succeeded";
+  } catch (const MysqlException& e) {
+    EXPECT_EQ(e.code(), 1049u);  // the server's own check of the handshake's schema
+    EXPECT_THAT(e.what(), HasSubstr("missing_db"));
+  }
+  // A refusal leaves nothing behind that a right password could not get past.
+  MysqlClient client = connect("bob", "bob-pw");
+  EXPECT_EQ(client.query("SELECT 1").at(0), "1");
+}
+
+TEST_F(BackendLogin, ChangeUserToAnotherBackendUser) {
+  start();
+  MysqlClient client = connect("bob", "bob-pw");
+  ASSERT_EQ(mysql_change_user(client.handle(), "carol", "carol-pw", "app"), 0) << mysql_error(client.handle());
+  EXPECT_EQ(client.query("SELECT CONCAT(CURRENT_USER(), ' ', DATABASE())").at(0), "carol@% app");
+  ASSERT_EQ(mysql_change_user(client.handle(), "empty", "", nullptr), 0) << mysql_error(client.handle());
+  EXPECT_EQ(client.query("SELECT CURRENT_USER()").at(0), "empty@%");
+
+  // A wrong password, an unknown user: the server's ERR 1045, and the session goes on as the previous
+  // user, as on the server.
+  MysqlClient direct = backend().connect("bob", "bob-pw");
+  ASSERT_EQ(mysql_change_user(direct.handle(), "empty", "", nullptr), 0) << mysql_error(direct.handle());
+  for (const char* user : {"carol", "nobody"}) {
+    ASSERT_NE(mysql_change_user(direct.handle(), user, "wrong", nullptr), 0);
+    const std::string direct_error = mysql_error(direct.handle());
+    ASSERT_NE(mysql_change_user(client.handle(), user, "wrong", nullptr), 0);
+    EXPECT_EQ(mysql_errno(client.handle()), 1045u);
+    EXPECT_EQ(std::string(mysql_error(client.handle())), direct_error);
+    EXPECT_EQ(client.query("SELECT CURRENT_USER()").at(0), direct.query("SELECT CURRENT_USER()").at(0));
+  }
+}
+
+TEST_F(BackendLogin, ClientsOfOneUserShareItsPool) {
+  start({.workers = 1, .pool_toml = "max_connections = 1\n"});
+  MysqlClient first = connect("bob", "bob-pw");
+  MysqlClient second = connect("bob", "bob-pw");
+  MysqlClient other = connect("carol", "carol-pw");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(first.query("SELECT CURRENT_USER()").at(0), "bob@%");
+    EXPECT_EQ(second.query("SELECT CURRENT_USER()").at(0), "bob@%");
+    EXPECT_EQ(other.query("SELECT CURRENT_USER()").at(0), "carol@%");
+  }
+  // The second login's own connection found the pool full and was closed: one connection per user.
+  for (int tries = 0; tries < 50 && backend_connections("bob") > 1; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(backend_connections("bob"), 1);
+  EXPECT_EQ(backend_connections("carol"), 1);
+  // When the last client of a user leaves, so do its backend sessions (as its sessions would end on
+  // the server); the other user's stay.
+  first.close();
+  EXPECT_EQ(second.query("SELECT 2").at(0), "2");
+  EXPECT_EQ(backend_connections("bob"), 1);
+  second.close();
+  for (int tries = 0; tries < 50 && backend_connections("bob") > 0; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(backend_connections("bob"), 0);
+  EXPECT_EQ(backend_connections("carol"), 1);
+}
+
+TEST_F(BackendLogin, ANewLoginNeverGetsAnOlderSession) {
+  // One connection per key: without retiring, the second login's connection would not fit and its
+  // statements would run on the first login's session.
+  start({.workers = 1, .pool_toml = "max_connections = 1\n"});
+  backend().execute("CREATE TABLE app.t (a INT); INSERT INTO app.t VALUES (1)");
+  backend().create_user("dave", "dave-pw", "mysql_native_password", false);
+  backend().execute("GRANT SELECT ON *.* TO 'dave'@'%'");
+  MysqlClient before = connect("dave", "dave-pw");
+  EXPECT_EQ(before.query("SELECT a FROM app.t").at(0), "1");
+  // Global privileges and global variables reach sessions that start later, as on the server.
+  backend().execute("REVOKE SELECT ON *.* FROM 'dave'@'%'; SET GLOBAL net_write_timeout = 77");
+  MysqlClient after = connect("dave", "dave-pw");
+  for (int i = 0; i < 3; ++i) {
+    try {
+      after.query("SELECT a FROM app.t");
+      ADD_FAILURE() << "a session that started after the REVOKE could still SELECT";
+    } catch (const MysqlException& e) {
+      EXPECT_EQ(e.code(), 1142u) << e.what();
+    }
+    EXPECT_EQ(after.query("SELECT @@session.net_write_timeout").at(0), "77");
+  }
+}
+
+TEST_F(BackendLogin, NoPasswordOrEquivalentInTheLog) {
+  CorralProcess& corral = start();
+  { MysqlClient client = connect("bob", "bob-pw"); client.query("SELECT 1"); }
+  { MysqlClient client = connect("bob", "bob-pw", {}, "caching_sha2_password"); client.query("SELECT 1"); }
+  EXPECT_THROW(connect("bob", "wrong-pw"), MysqlException);
+  {
+    MysqlClient client = connect("carol", "carol-pw");
+    mysql_change_user(client.handle(), "bob", "bob-pw", nullptr);
+    mysql_change_user(client.handle(), "bob", "wrong-pw", nullptr);
+  }
+  const std::string log = corral.log();
+  EXPECT_THAT(log, HasSubstr("mysql"));  // trace logging is on: the log is not empty
+  for (const std::string password : {"bob-pw", "carol-pw", "wrong-pw"}) {
+    EXPECT_THAT(log, ::testing::Not(HasSubstr(password)));
+    const std::string sha1 = mysql::sha1(password);
+    const std::string stored = mysql::native_password_hash_text(password);
+    EXPECT_THAT(log, ::testing::Not(HasSubstr(to_hex(sha1))));
+    EXPECT_THAT(log, ::testing::Not(HasSubstr(stored.substr(1))));
+    EXPECT_THAT(log, ::testing::Not(HasSubstr(to_hex(mysql::sha1(sha1)))));
   }
 }
 

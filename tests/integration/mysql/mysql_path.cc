@@ -30,7 +30,7 @@ CorralProcess& MysqlPathTest::start_proxy(ProxySetup setup) {
       .listeners = {{.name = "mysql",
                      .protocol = "mysql",
                      .backend = backend_->url(kBackendUser, kBackendPassword, setup.schema),
-                     .auth = "users"}},
+                     .auth = setup.auth}},
       .extra_toml = std::move(toml)});
   return *proxy_;
 }

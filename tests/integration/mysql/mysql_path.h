@@ -36,6 +36,7 @@ struct ProxySetup {
   std::string mysql_toml{};   // lines for [mysql]
   std::string client_toml{};  // lines for [client]
   std::string more_toml{};    // further [[users]] tables
+  std::string auth = "users";  // the listener's auth: "users" or "backend"
 };
 
 /// One backend mariadbd and one corral per test. Users in corral's config: "app"/"app-pw",

@@ -778,14 +778,19 @@ TEST(ConfigListeners, MysqlListenerOnlyWithUsers) {
   const std::string mysql = "[[listeners]]\nname = \"m\"\nprotocol = \"mysql\"\naddress = \"127.0.0.1:1\"\n"
                             "backend = \"mysql://u@h\"\n";  // lines 4-8 after `users`
   EXPECT_EQ(error_of(users + mysql + "auth = \"none\"\n"),
-            "corral.toml:9: listeners[0].auth must be 'users' for a mysql listener (got 'none')");
-  EXPECT_EQ(error_of(users + mysql + "auth = \"backend\"\n"),
-            "corral.toml:9: listeners[0].auth must be 'users' for a mysql listener (got 'backend')");
+            "corral.toml:9: listeners[0].auth must be 'users' or 'backend' for a mysql listener (got 'none')");
   EXPECT_EQ(error_of(mysql), "corral.toml:1: listeners[0]: a mysql listener authenticates against [[users]], but "
-                             "there are none");
+                             "there are none (or set auth = 'backend')");
   EXPECT_EQ(error_of(mysql + "auth = \"none\"\n"),
-            "corral.toml:6: listeners[0].auth must be 'users' for a mysql listener (got 'none')");
+            "corral.toml:6: listeners[0].auth must be 'users' or 'backend' for a mysql listener (got 'none')");
   EXPECT_EQ(parse_ok(users + mysql).listeners[0].auth, AuthMode::Users);
+}
+
+TEST(ConfigListeners, MysqlListenerWithBackendAuth) {
+  const std::string mysql = "[[listeners]]\nname = \"m\"\nprotocol = \"mysql\"\naddress = \"127.0.0.1:1\"\n"
+                            "backend = \"mysql://u@h\"\nauth = \"backend\"\n";
+  EXPECT_EQ(parse_ok(mysql).listeners[0].auth, AuthMode::Backend);
+  EXPECT_EQ(parse_ok("[[users]]\nname = \"a\"\npassword = \"\"\n" + mysql).listeners[0].auth, AuthMode::Backend);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "protocols/mysql/auth.h"
+
 namespace corral::proxy {
 namespace {
 
@@ -75,6 +77,28 @@ TEST_F(MysqlContextTest, KeyComesFromTheListenerUserAndSession) {
   context_.login(listener_, user_, "", "", 0, false);
   EXPECT_EQ(context_.key().user, "reader");
   EXPECT_EQ(context_.key().password, "rpw");
+}
+
+TEST_F(MysqlContextTest, BackendUserLoginKeysByTheClientsOwnCredentials) {
+  const std::string sha1(mysql::kSha1Length, '\x7f');
+  context_.login_as_backend_user(listener_, "bob", sha1, "app", "", mysql::CLIENT_DEPRECATE_EOF, false);
+  const pool::MysqlKey bob = context_.key();
+  EXPECT_EQ(bob.user, "bob");
+  EXPECT_EQ(bob.password, "") << "the listener's URL password is not bob's";
+  EXPECT_EQ(bob.password_sha1, sha1);
+  EXPECT_EQ(bob.schema, "app");
+  EXPECT_EQ(context_.user(), nullptr);
+  EXPECT_EQ(bob.describe().find(sha1), std::string::npos);
+  // Another password of the same user, or none, is another pool; and a clear password never collides
+  // with a SHA1 of the same bytes.
+  context_.login_as_backend_user(listener_, "bob", std::string(mysql::kSha1Length, '\x01'), "app", "", 0, false);
+  EXPECT_NE(context_.key().credentials_id(), bob.credentials_id());
+  context_.login_as_backend_user(listener_, "bob", "", "app", "", mysql::CLIENT_DEPRECATE_EOF, false);
+  EXPECT_NE(context_.key().credentials_id(), bob.credentials_id());
+  pool::MysqlKey clear = bob;
+  clear.password = sha1;
+  clear.password_sha1.clear();
+  EXPECT_NE(clear.credentials_id(), bob.credentials_id());
 }
 
 TEST_F(MysqlContextTest, TransactionPinsUntilTheServerSaysItEnded) {
