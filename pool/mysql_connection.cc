@@ -7,6 +7,7 @@
 #include <chrono>
 #include <utility>
 
+#include "pool/backoff.h"
 #include "runtime/log.h"
 
 namespace corral::pool {
@@ -61,10 +62,6 @@ bool is_charset_variable(std::string_view name) noexcept {
 
 bool supported_plugin(std::string_view plugin) noexcept {
   return plugin == mysql::kMysqlNativePassword || plugin == mysql::kCachingSha2Password;
-}
-
-std::string milliseconds_text(rt::Clock::duration d) {
-  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
 }
 
 }  // namespace

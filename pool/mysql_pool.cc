@@ -4,15 +4,12 @@
 #include <chrono>
 #include <utility>
 
+#include "pool/backoff.h"
 #include "runtime/log.h"
 
 namespace corral::pool {
 
 namespace {
-
-std::string milliseconds_text(rt::Clock::duration d) {
-  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
-}
 
 bool is_cancelled(std::error_code code) noexcept { return code == std::errc::operation_canceled; }
 
@@ -184,10 +181,13 @@ MysqlAcquired MysqlPool::after_wait(const Waiters::Turn& turn) {
   if (turn.outcome() != WaitOutcome::TimedOut && cancel != nullptr && cancel->cancelled()) {
     return failure(rt::cancelled(), kErrBackendLost, "corral: request cancelled");
   }
-  return failure(make_error_code(MysqlBackendErrc::PoolExhausted), kErrPoolExhausted,
-                 "corral: no connection to backend " + describe_ + " became free within " +
-                     milliseconds_text(rt::Clock::now() - turn.queued_at()) + " (pool.max_connections=" +
-                     std::to_string(limits_.max_connections) + ")");
+  std::string message = "corral: no connection to backend " + describe_ + " became free within " +
+                        milliseconds_text(rt::Clock::now() - turn.queued_at()) +
+                        " (pool.max_connections=" + std::to_string(limits_.max_connections) + ")";
+  if (timeout_log_.allow()) {
+    rt::log::warn("mysql backend {}: pool timeout: {}{}", describe_, message.substr(8), timeout_log_.suppressed_text());
+  }
+  return failure(make_error_code(MysqlBackendErrc::PoolExhausted), kErrPoolExhausted, std::move(message));
 }
 
 MysqlLease MysqlPool::try_acquire_ready() {
@@ -255,7 +255,7 @@ rt::Task<MysqlAcquired> MysqlPool::open_and_lend(rt::CancelSource* cancel) {
   }
   ++opened_total_;
   server_info_ = connection->server_info();
-  backoff_.succeeded();
+  backend_reached();
   co_return MysqlAcquired{MysqlLease(this, connection), {}, {}};
 }
 
@@ -325,7 +325,7 @@ MysqlLease MysqlPool::adopt(std::unique_ptr<MysqlConnection> connection) {
   lent_.push_back(adopted);
   ++opened_total_;
   server_info_ = adopted->server_info();
-  backoff_.succeeded();
+  backend_reached();
   return MysqlLease(this, adopted);
 }
 
@@ -455,12 +455,26 @@ void MysqlPool::slot_freed() {
   if (has_siblings()) group_->wake_sibling(*this);
 }
 
+void MysqlPool::backend_reached() {
+  const rt::Clock::time_point down_since = backoff_.down_since();
+  if (const unsigned failures = backoff_.succeeded(); failures > 0) {
+    rt::log::info("mysql backend {}: reachable again after {} failed opens ({} after it was lost)", describe_,
+                  failures, milliseconds_text(rt::Clock::now() - down_since));
+  }
+}
+
 void MysqlPool::on_open_failed(const MysqlConnection& connection, std::error_code code) {
   if (is_cancelled(code) || stopped()) return;  // the caller gave up; the backend is not to blame
   backoff_.failed(connection.error());
   const MysqlError& error = backoff_.error();
-  rt::log::warn("mysql backend {}: open failed: {} ({}); next attempt in {}", describe_, error.message, error.code,
-                milliseconds_text(backoff_.delay()));
+  // Once when it is lost, not at every retry (each worker's pool retries every few hundred ms).
+  if (backoff_.failures() == 1) {
+    rt::log::warn("mysql backend {}: lost: open failed: {} ({}); clients get this error until an open succeeds",
+                  describe_, error.message, error.code);
+  } else {
+    rt::log::debug("mysql backend {}: still unreachable ({} failed opens): {} ({}); next attempt in {}", describe_,
+                   backoff_.failures(), error.message, error.code, milliseconds_text(backoff_.delay()));
+  }
 }
 
 void MysqlPool::stop() {

@@ -32,6 +32,7 @@
 
 #include "config/config.h"
 #include "pool/backoff.h"
+#include "runtime/log.h"
 #include "pool/mysql_connection.h"
 #include "pool/mysql_key.h"
 #include "pool/server_info_cache.h"
@@ -225,6 +226,8 @@ class MysqlPool {
   void discard(MysqlConnection* connection);  // closes and deletes a lent or idle connection
   void slot_freed();
   void on_open_failed(const MysqlConnection& connection, std::error_code code);
+  /// An open succeeded: the backoff ends, and a backend that was lost is logged as back.
+  void backend_reached();
   bool stopped() const noexcept { return tasks_.stopping(); }
   MysqlAcquired failure(std::error_code code, MysqlError error) const;
   MysqlAcquired failure(std::error_code code, const mysql::ErrorSpec& spec, std::string message) const;
@@ -248,6 +251,7 @@ class MysqlPool {
   bool reaping_ = false;
   rt::Notify drained_;                                      // the last lent connection came back (join)
   Backoff<MysqlError> backoff_;                             // after a failed open: its error
+  rt::log::Throttle timeout_log_;                           // pool timeouts: a line a second at most
   std::size_t opened_total_ = 0;
   rt::Clock::time_point fresh_since_{};  // connections opened before are not reused (retire_before)
 };

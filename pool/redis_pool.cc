@@ -79,7 +79,7 @@ rt::Task<Acquired> RedisPool::shared(rt::Deadline deadline, rt::CancelSource* ca
     const uint64_t busy_before = busy_refusals_;
     const auto changed = co_await changed_.wait(deadline, cancel);
     if (!changed) {
-      co_return Acquired{nullptr, "-ERR corral: timed out waiting for backend " + key_.describe() + "\r\n"};
+      co_return timed_out("-ERR corral: timed out waiting for backend " + key_.describe() + "\r\n", cancel);
     }
     if (backoff_.active() && least_loaded_ready() == nullptr) co_return unavailable();
     // The open this request waited for got BUSY: so does the request, as it would directly.
@@ -104,7 +104,7 @@ rt::Task<Acquired> RedisPool::pin(rt::Deadline deadline, rt::CancelSource* cance
         const auto changed = co_await changed_.wait(deadline, cancel);
         if (!changed) {
           unpin(connection, false);
-          co_return Acquired{nullptr, "-ERR corral: timed out waiting for backend " + key_.describe() + "\r\n"};
+          co_return timed_out("-ERR corral: timed out waiting for backend " + key_.describe() + "\r\n", cancel);
         }
       }
       if (connection->state() != RedisConnection::State::Ready) {
@@ -124,8 +124,9 @@ rt::Task<Acquired> RedisPool::pin(rt::Deadline deadline, rt::CancelSource* cance
     }
     const WaitOutcome outcome = turn.outcome();
     if (outcome == WaitOutcome::TimedOut || outcome == WaitOutcome::Waiting) {
-      co_return Acquired{nullptr, "-ERR corral: no dedicated connection to " + key_.describe() +
-                                      " free within the queue timeout (pool.max_pinned)\r\n"};
+      co_return timed_out("-ERR corral: no dedicated connection to " + key_.describe() +
+                              " free within the queue timeout (pool.max_pinned)\r\n",
+                          cancel);
     }
     woken_for_slot = outcome == WaitOutcome::SlotFreed;  // else Stopped: reported above
   }
@@ -182,8 +183,21 @@ rt::Task<void> RedisPool::run_connection(RedisPool* pool, RedisConnection* conne
   pool->on_closed(connection);
 }
 
+Acquired RedisPool::timed_out(std::string error, const rt::CancelSource* cancel) {
+  const bool gave_up = cancel != nullptr && cancel->cancelled();  // the client went away: nothing to report
+  if (!gave_up && timeout_log_.allow()) {
+    rt::log::warn("redis backend {}: pool timeout: {}{}", key_.describe(),
+                  std::string_view(error).substr(13, error.size() - 15), timeout_log_.suppressed_text());
+  }
+  return Acquired{nullptr, std::move(error)};
+}
+
 void RedisPool::on_ready(RedisConnection*) {
-  backoff_.succeeded();
+  const rt::Clock::time_point down_since = backoff_.down_since();
+  if (const unsigned failures = backoff_.succeeded(); failures > 0) {
+    rt::log::info("redis backend {}: reachable again after {} failed opens ({} after it was lost)", key_.describe(),
+                  failures, milliseconds_text(rt::Clock::now() - down_since));
+  }
   changed_.notify_all();
 }
 
@@ -197,7 +211,14 @@ void RedisPool::on_open_failed(const RedisConnection& connection) {
     return;
   }
   backoff_.failed(OpenFailure{reason, connection.refusal()});
-  rt::log::warn("redis backend {}: {}", key_.describe(), std::string_view(reason).substr(1, reason.size() - 3));
+  const std::string_view why = std::string_view(reason).substr(1, reason.size() - 3);
+  // Once when it is lost, not at every retry (each worker's pool retries every few hundred ms).
+  if (backoff_.failures() == 1) {
+    rt::log::warn("redis backend {}: lost: {}; clients get this error until an open succeeds", key_.describe(), why);
+  } else {
+    rt::log::debug("redis backend {}: still unreachable ({} failed opens): {}", key_.describe(), backoff_.failures(),
+                   why);
+  }
 }
 
 void RedisPool::on_closed(RedisConnection* connection) {

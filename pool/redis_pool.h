@@ -28,6 +28,7 @@
 
 #include "config/config.h"
 #include "pool/backoff.h"
+#include "runtime/log.h"
 #include "pool/redis_connection.h"
 #include "pool/redis_key.h"
 #include "pool/server_info_cache.h"
@@ -125,6 +126,8 @@ class RedisPool {
   bool stopped() const noexcept { return tasks_.stopping(); }
   std::string unavailable_error() const;
   Acquired unavailable() const { return Acquired{nullptr, unavailable_error(), backoff_.error().refusal}; }
+  /// A wait for a connection ended at its deadline: `error` for the caller, and a (throttled) log line.
+  Acquired timed_out(std::string error, const rt::CancelSource* cancel);
   RedisConnection* least_loaded_ready() const;
   /// A Ready idle dedicated connection, now lent (closed ones on the way leave the idle list;
   /// on_closed() removes them), or nullptr.
@@ -144,6 +147,7 @@ class RedisPool {
   rt::TaskScope tasks_;    // the connections' run() and the pin waiters' watcher; stopping() once stopped
   Waiters pin_waiters_;    // pin() at max_pinned, oldest first
   Backoff<OpenFailure> backoff_;
+  rt::log::Throttle timeout_log_;  // pool timeouts: a line a second at most
   // Opens refused with BUSY (no backoff: the server is up): how many, and the server's BUSY line,
   // so that shared() fails the requests that waited for such an open with it.
   uint64_t busy_refusals_ = 0;

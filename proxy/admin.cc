@@ -71,6 +71,8 @@ std::string metrics(const SharedState& shared) {
                &ListenerCounters::accepted);
   per_listener("corral_listener_clients_refused_total", "counter",
                "Client connections refused at client.max_connections, by listener.", &ListenerCounters::refused);
+  per_listener("corral_listener_logins_failed_total", "counter", "Refused logins (AUTH, MySQL handshakes), by listener.",
+               &ListenerCounters::logins_failed);
   out += "# HELP corral_reloads_total Configuration reloads (SIGHUP, POST /reload), by result.\n"
          "# TYPE corral_reloads_total counter\n";
   out += fmt::format("corral_reloads_total{{result=\"ok\"}} {}\n", shared.reloads_ok.load(std::memory_order_relaxed));

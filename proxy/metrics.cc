@@ -1,5 +1,7 @@
 #include "proxy/metrics.h"
 
+#include "runtime/log.h"
+
 namespace corral::proxy {
 
 ListenerCounters& MetricsRegistry::listener(const std::string& name) {
@@ -15,6 +17,12 @@ std::vector<std::pair<std::string, const ListenerCounters*>> MetricsRegistry::li
   out.reserve(listeners_.size());
   for (const auto& [name, counters] : listeners_) out.emplace_back(name, counters.get());
   return out;
+}
+
+void record_failed_login(MetricsRegistry& metrics, const std::string& listener, std::string_view user,
+                         std::string_view from, std::string_view reason) {
+  metrics.listener(listener).logins_failed.fetch_add(1, std::memory_order_relaxed);
+  rt::log::warn("listener {}: login failed for user '{}' from {}: {}", listener, user, from, reason);
 }
 
 }  // namespace corral::proxy

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,6 +21,7 @@ struct ListenerCounters {
   std::atomic<uint64_t> clients_open{0};
   std::atomic<uint64_t> accepted{0};
   std::atomic<uint64_t> refused{0};  // at client.max_connections
+  std::atomic<uint64_t> logins_failed{0};
 };
 
 /// The counters of every listener name ever configured (a reload may add and remove listeners; a name
@@ -35,5 +37,10 @@ class MetricsRegistry {
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<ListenerCounters>> listeners_;  // guarded by mutex_
 };
+
+/// A refused login: counted for the listener and logged with the user, the client's address and why
+/// (callers never pass a password, token or hash).
+void record_failed_login(MetricsRegistry& metrics, const std::string& listener, std::string_view user,
+                         std::string_view from, std::string_view reason);
 
 }  // namespace corral::proxy

@@ -7,6 +7,9 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <utility>
 #include <string>
 #include <string_view>
 
@@ -32,6 +35,35 @@ void emit(Level lvl, fmt::format_string<Args...> format, Args&&... args) {
   if (lvl < level()) return;
   write(lvl, fmt::format(format, std::forward<Args>(args)...));
 }
+
+/// At most one line per interval for an event that may repeat for every request (a pool timeout under
+/// overload): allow() says whether to log now, and the next line logged says how many were left out.
+/// Not thread-safe: one per pool or session, on its loop.
+class Throttle {
+ public:
+  explicit Throttle(std::chrono::steady_clock::duration interval = std::chrono::seconds(1)) : interval_(interval) {}
+
+  bool allow(std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now()) {
+    if (logged_once_ && now - last_ < interval_) {
+      ++suppressed_;
+      return false;
+    }
+    logged_once_ = true;
+    last_ = now;
+    return true;
+  }
+  /// " (N more like it not logged)" once after lines were left out, else "".
+  std::string suppressed_text() {
+    if (suppressed_ == 0) return {};
+    return fmt::format(" ({} more like it not logged)", std::exchange(suppressed_, 0));
+  }
+
+ private:
+  std::chrono::steady_clock::duration interval_;
+  std::chrono::steady_clock::time_point last_{};
+  bool logged_once_ = false;
+  uint64_t suppressed_ = 0;
+};
 
 template <class... Args>
 void trace(fmt::format_string<Args...> f, Args&&... a) { emit(Level::Trace, f, std::forward<Args>(a)...); }

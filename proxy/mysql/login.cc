@@ -1,5 +1,7 @@
 #include "proxy/mysql/login.h"
 
+#include "runtime/log.h"
+
 #include <atomic>
 #include <utility>
 
@@ -74,6 +76,10 @@ rt::Task<bool> MysqlLogin::learn_server() {
 rt::Task<bool> MysqlLogin::refuse(std::uint8_t sequence_id, const mysql::ErrorSpec& spec, std::string_view message) {
   client_.queue_error(sequence_id, spec, message);
   co_return co_await refused();
+}
+
+void MysqlLogin::log_failed_login(std::string_view user_name, std::string_view reason) const {
+  record_failed_login(env_.shared->metrics, env_.listener->name, user_name, client_.peer_host(), reason);
 }
 
 rt::Task<bool> MysqlLogin::refused() {
@@ -222,6 +228,7 @@ rt::Task<MysqlLogin::AuthOutcome> MysqlLogin::authenticate(const config::User* u
   if (plugin == mysql::kCachingSha2Password) co_return co_await caching_sha2_auth(user, user_name, token, sequence_id);
   const bool ok = user != nullptr && mysql::verify_native_password_plain(token, scramble_, user->password);
   if (!ok) {
+    log_failed_login(user_name, user == nullptr ? "no such user in [[users]]" : "wrong password");
     client_.queue_error(sequence_id, mysql::ER_ACCESS_DENIED_ERROR, access_denied(user_name, !token.empty()));
     co_await refused();
     co_return AuthOutcome{false, sequence_id};
@@ -277,6 +284,8 @@ rt::Task<MysqlLogin::AuthOutcome> MysqlLogin::caching_sha2_auth(const config::Us
     }
   }
   if (!ok) {
+    log_failed_login(user_name, user == nullptr ? "no such user in [[users]] (caching_sha2_password)"
+                                                : "wrong password (caching_sha2_password)");
     client_.queue_error(sequence_id, mysql::ER_ACCESS_DENIED_ERROR, access_denied(user_name, with_password));
     co_await refused();
     co_return AuthOutcome{false, sequence_id};

@@ -106,6 +106,8 @@ class MysqlLogin {
   rt::Task<bool> refuse(std::uint8_t sequence_id, const mysql::ErrorSpec& spec, std::string_view message = {});
   /// Writes the refusal queued for the client and notes that it was told. Always false.
   rt::Task<bool> refused();
+  /// The log line of a refused login: user, client address and why (never a password or token).
+  void log_failed_login(std::string_view user_name, std::string_view reason) const;
   std::string access_denied(std::string_view user_name, bool with_password) const;
 
   MysqlClientChannel& client_;

@@ -12,6 +12,8 @@
 
 #include "proxy/mysql/login.h"
 
+#include <fmt/format.h>
+
 namespace corral::proxy {
 
 namespace {
@@ -245,7 +247,11 @@ rt::Task<bool> MysqlLogin::backend_login(BackendRelay& relay) {
     }
     // The server's refusal (ERR 1045 "Access denied ...", 1049 "Unknown database"), or corral's
     // "backend unavailable" before or during the login.
-    client_.queue_packet(relay.greeted() ? relay.sequence_id() : 0, connection->error().err_payload());
+    const pool::MysqlError& error = connection->error();
+    if (relay.greeted()) {
+      log_failed_login(context_.key().user, fmt::format("the backend refused it: ERR {} {}", error.code, error.message));
+    }
+    client_.queue_packet(relay.greeted() ? relay.sequence_id() : 0, error.err_payload());
     co_return co_await refused();
   }
   // A later COM_CHANGE_USER's token is made over the scramble the client saw last.

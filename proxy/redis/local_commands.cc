@@ -153,10 +153,18 @@ void RedisLocalCommands::reset(RedisContext& context) const {
   init(context);
 }
 
+void RedisLocalCommands::failed_login(std::string_view user, const RedisContext& context,
+                                      const std::string& reason) const {
+  if (metrics_ != nullptr) record_failed_login(*metrics_, listener_.name, user, context.peer, reason);
+}
+
 std::string RedisLocalCommands::check_user(std::string_view user, std::string_view password,
                                            RedisContext& context) const {
   const config::User* found = config_.find_user(user);
-  if (found == nullptr || found->password != password) return std::string(kWrongPass);
+  if (found == nullptr || found->password != password) {
+    failed_login(user, context, found == nullptr ? "no such user in [[users]]" : "wrong password");
+    return std::string(kWrongPass);
+  }
   context.backend_user = found->backend_user.value_or(listener_.backend.user);
   context.backend_password = found->backend_user ? found->backend_password.value_or("") : listener_.backend.password;
   return {};
@@ -184,7 +192,11 @@ std::string RedisLocalCommands::authenticate(std::string_view user, std::string_
         needs_backend = true;
         return {};
       }
-      if (!backend_auth_error->empty()) return *backend_auth_error;
+      if (!backend_auth_error->empty()) {
+        const std::string_view line = *backend_auth_error;
+        failed_login(user, context, "the backend refused it: " + std::string(line.substr(1, line.find('\r') - 1)));
+        return *backend_auth_error;
+      }
       context.backend_user = user == "default" ? std::string() : std::string(user);
       context.backend_password = std::string(password);
       break;

@@ -16,6 +16,7 @@
 #include "pool/redis_key.h"
 #include "protocols/redis/command_table.h"
 #include "protocols/redis/request.h"
+#include "proxy/metrics.h"
 #include "proxy/redis/context.h"
 
 namespace corral::proxy {
@@ -41,8 +42,10 @@ struct BackendQuestion {
 /// are good; otherwise the server's error line, e.g. "-WRONGPASS ...\r\n").
 class RedisLocalCommands {
  public:
-  RedisLocalCommands(const config::Config& config, const config::Listener& listener)
-      : config_(config), listener_(listener) {}
+  /// `metrics`: where refused logins are counted and logged (null: neither, as in unit tests).
+  RedisLocalCommands(const config::Config& config, const config::Listener& listener,
+                     MetricsRegistry* metrics = nullptr)
+      : config_(config), listener_(listener), metrics_(metrics) {}
 
   /// The context a new client starts with (authenticated unless the listener requires AUTH).
   void init(RedisContext& context) const;
@@ -74,6 +77,7 @@ class RedisLocalCommands {
   static void client_reply(const redis::Request& request, RedisContext& context, std::string& out);
   /// Checks credentials against the config (auth mode "users"). Returns the error line or "".
   std::string check_user(std::string_view user, std::string_view password, RedisContext& context) const;
+  void failed_login(std::string_view user, const RedisContext& context, const std::string& reason) const;
   /// Applies credentials: returns the error line to send, or "" after authenticating `context`.
   std::string authenticate(std::string_view user, std::string_view password, RedisContext& context,
                            BackendQuestion& question, const std::string* backend_auth_error, bool& needs_backend) const;
@@ -82,6 +86,7 @@ class RedisLocalCommands {
 
   const config::Config& config_;
   const config::Listener& listener_;
+  MetricsRegistry* metrics_;
 };
 
 }  // namespace corral::proxy

@@ -1,0 +1,112 @@
+// What an operator reads in corral's log and metrics: refused logins (user, address, reason, never the
+// password), pool timeouts, and a backend lost and recovered: each once, with real servers and clients.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "admin_client.h"
+#include "harness.h"
+
+namespace corral::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::size_t count_of(const std::string& text, std::string_view what) {
+  std::size_t count = 0;
+  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++count;
+  return count;
+}
+
+TEST(Observability, RedisRefusedLoginsAreLoggedAndCountedWithoutThePassword) {
+  RedisServer redis;
+  const uint16_t admin_port = pick_free_port();
+  CorralProcess corral({.listeners = {{.name = "cache", .protocol = "redis", .backend = redis.url(), .auth = "users"}},
+                        .extra_toml = "[server]\nadmin = \"127.0.0.1:" + std::to_string(admin_port) +
+                                      "\"\n[[users]]\nname = \"app\"\npassword = \"right-secret\"\n"});
+  RedisClient client = RedisClient::connect("127.0.0.1", corral.port("cache"), 5s);
+  EXPECT_THAT(client.command({"AUTH", "app", "wrong-secret"}), HasSubstr("WRONGPASS"));
+  EXPECT_THAT(client.command({"AUTH", "nobody", "x-secret"}), HasSubstr("WRONGPASS"));
+  EXPECT_EQ(client.command({"AUTH", "app", "right-secret"}), "+OK\r\n");
+  wait_until([&] { return count_of(corral.log(), "login failed") == 2; }, 5s, "two login-failure log lines");
+  const std::string log = corral.log();
+  EXPECT_THAT(log, ::testing::ContainsRegex("listener cache: login failed for user 'app' from 127\\.0\\.0\\.1:[0-9]+: "
+                                            "wrong password"));
+  EXPECT_THAT(log, HasSubstr("login failed for user 'nobody'"));
+  EXPECT_THAT(log, Not(HasSubstr("secret")));
+  EXPECT_EQ(admin_metric(admin_port, "corral_listener_logins_failed_total{listener=\"cache\"}"), 2u);
+  EXPECT_EQ(corral.stop(), 0) << corral.log();
+}
+
+TEST(Observability, MysqlRefusedLoginIsLoggedWithoutThePassword) {
+  MariaDbServer mariadb;
+  mariadb.create_user("svc", "svc-pass");
+  CorralProcess corral({.listeners = {{.name = "db", .protocol = "mysql", .backend = mariadb.url("svc", "svc-pass"),
+                                       .auth = "users"}},
+                        .extra_toml = "[[users]]\nname = \"app\"\npassword = \"right-secret\"\n"});
+  try {
+    MysqlClient::connect({.port = corral.port("db"), .user = "app", .password = "wrong-secret"});
+    ADD_FAILURE() << "a wrong password logged in";
+  } catch (const MysqlException& e) {
+    EXPECT_EQ(e.code(), 1045u);
+  }
+  wait_until([&] { return corral.log().find("login failed") != std::string::npos; }, 5s, "the login-failure line");
+  EXPECT_THAT(corral.log(), HasSubstr("listener db: login failed for user 'app' from 127.0.0.1: wrong password"));
+  EXPECT_THAT(corral.log(), Not(HasSubstr("secret")));
+  EXPECT_EQ(corral.stop(), 0) << corral.log();
+}
+
+TEST(Observability, ABackendLostAndRecoveredIsLoggedOnceEach) {
+  RedisServer redis;
+  CorralProcess corral({.listeners = {{.name = "cache", .protocol = "redis", .backend = redis.url()}},
+                        .extra_toml = "[server]\nworkers = 1\n[pool]\nreconnect_backoff_min_ms = 10\n"
+                                      "reconnect_backoff_max_ms = 20\n"});
+  RedisClient client = RedisClient::connect("127.0.0.1", corral.port("cache"), 5s);
+  EXPECT_EQ(client.command({"SET", "k", "v"}), "+OK\r\n");
+  redis.stop();
+  // Several requests while it is down, each retrying the open after the short backoff: one "lost" line.
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_THAT(client.command({"GET", "k"}), ::testing::StartsWith("-"));
+    std::this_thread::sleep_for(30ms);
+  }
+  redis.restart();
+  wait_until([&] { return client.command({"SET", "k", "v2"}) == "+OK\r\n"; }, 10s, "corral to reach the backend again");
+  const std::string log = corral.log();
+  EXPECT_EQ(count_of(log, ": lost: "), 1u) << log;
+  EXPECT_THAT(log, ::testing::ContainsRegex("redis backend [^ ]+: reachable again after [0-9]+ failed opens"));
+  EXPECT_EQ(count_of(log, "reachable again"), 1u) << log;
+  EXPECT_EQ(corral.stop(), 0) << corral.log();
+}
+
+TEST(Observability, MysqlPoolTimeoutsAreLoggedAndThrottled) {
+  MariaDbServer mariadb;
+  mariadb.create_user("svc", "svc-pass");
+  CorralProcess corral({.listeners = {{.name = "db", .protocol = "mysql", .backend = mariadb.url("svc", "svc-pass"),
+                                       .auth = "users"}},
+                        .extra_toml = "[server]\nworkers = 1\n[pool]\nmax_connections = 1\nqueue_timeout_ms = 100\n"
+                                      "[[users]]\nname = \"app\"\npassword = \"pw\"\n"});
+  MysqlClient holder = MysqlClient::connect({.port = corral.port("db"), .user = "app", .password = "pw"});
+  holder.execute("BEGIN");  // keeps the one backend connection
+  MysqlClient waiter = MysqlClient::connect({.port = corral.port("db"), .user = "app", .password = "pw"});
+  for (int i = 0; i < 3; ++i) {
+    try {
+      waiter.query("SELECT 1");
+      ADD_FAILURE() << "the pool had no free connection";
+    } catch (const MysqlException& e) {
+      EXPECT_EQ(e.code(), 1040u);
+    }
+  }
+  const std::string log = corral.log();
+  // Three timeouts within a second: one line now, the next says how many were left out.
+  EXPECT_EQ(count_of(log, "pool timeout: no connection to backend"), 1u) << log;
+  holder.execute("ROLLBACK");
+  EXPECT_EQ(corral.stop(), 0) << corral.log();
+}
+
+}  // namespace
+}  // namespace corral::testing
