@@ -82,7 +82,8 @@ constexpr size_t kMaxServerVersionLength = 100;
 using Keys = std::span<const std::string_view>;
 
 constexpr std::string_view kRootKeys[] = {"server", "listeners", "users", "pool", "client", "redis", "mysql"};
-constexpr std::string_view kServerKeys[] = {"workers", "log_level", "log_format", "shutdown_grace_ms", "admin"};
+constexpr std::string_view kServerKeys[] = {"workers",           "log_level", "log_format", "shutdown_grace_ms",
+                                            "slow_request_ms", "admin"};
 constexpr std::string_view kListenerKeys[] = {"name", "protocol", "address", "backend", "backend_password_file", "auth"};
 constexpr std::string_view kUserKeys[] = {"name",         "password",         "password_file",
                                           "backend_user", "backend_password", "backend_password_file"};
@@ -379,6 +380,7 @@ class Builder {
       s.log_format = read_enum<LogFormat>(*v, "server.log_format", kLogFormatNames);
     }
     read_ms(t, "server", "shutdown_grace_ms", 0, s.shutdown_grace);
+    read_ms(t, "server", "slow_request_ms", 0, s.slow_request);
     if (const auto* v = string_at(t, "server", "admin")) {
       s.admin = read_endpoint(*v, "server.admin");
     }

@@ -117,6 +117,7 @@ struct Server {
   LogLevel log_level = LogLevel::Info;
   LogFormat log_format = LogFormat::Text;                  // one line per event as text or as JSON
   std::chrono::milliseconds shutdown_grace{5000};          // drain time after SIGTERM/SIGINT
+  std::chrono::milliseconds slow_request{0};               // log requests that take at least this; 0: none
   std::optional<Endpoint> admin;                           // admin/metrics endpoint; absent: off
 };
 

@@ -32,6 +32,44 @@ std::string_view request_path(std::string_view request_line) {
   return path.substr(0, path.find(' '));
 }
 
+/// corral_requests_total by listener and class, and the client-seen latency histogram by listener:
+/// every worker's RequestStats of the listener summed.
+void append_request_metrics(std::string& out,
+                            const std::vector<std::pair<std::string, const ListenerCounters*>>& listeners) {
+  out += "# HELP corral_requests_total Client requests answered, by listener and class.\n"
+         "# TYPE corral_requests_total counter\n";
+  std::string histogram =
+      "# HELP corral_request_duration_seconds Client-seen time from reading a request (or a pipelined batch) to "
+      "writing its reply, by listener.\n# TYPE corral_request_duration_seconds histogram\n";
+  for (const auto& [name, counters] : listeners) {
+    const std::string label = rt::json_string(name);
+    std::array<uint64_t, kRequestClassCount> by_class{};
+    std::array<uint64_t, RequestStats::kBounds.size() + 1> buckets{};
+    uint64_t sum_ns = 0;
+    for (const RequestStats& stats : counters->requests) {
+      for (std::size_t c = 0; c < by_class.size(); ++c) by_class[c] += stats.requests[c].load(std::memory_order_relaxed);
+      for (std::size_t b = 0; b < buckets.size(); ++b) buckets[b] += stats.buckets[b].load(std::memory_order_relaxed);
+      sum_ns += stats.sum_ns.load(std::memory_order_relaxed);
+    }
+    for (std::size_t c = 0; c < by_class.size(); ++c) {
+      if (by_class[c] == 0) continue;
+      out += fmt::format("corral_requests_total{{listener={},class=\"{}\"}} {}\n", label,
+                         to_string(static_cast<RequestClass>(c)), by_class[c]);
+    }
+    uint64_t cumulative = 0;
+    for (std::size_t b = 0; b < buckets.size(); ++b) {
+      cumulative += buckets[b];
+      const std::string le = b < RequestStats::kBounds.size() ? fmt::format("{}", RequestStats::kBounds[b]) : "+Inf";
+      histogram += fmt::format("corral_request_duration_seconds_bucket{{listener={},le=\"{}\"}} {}\n", label, le,
+                               cumulative);
+    }
+    histogram += fmt::format("corral_request_duration_seconds_sum{{listener={}}} {}\n", label,
+                             static_cast<double>(sum_ns) / 1e9);
+    histogram += fmt::format("corral_request_duration_seconds_count{{listener={}}} {}\n", label, cumulative);
+  }
+  out += histogram;
+}
+
 std::string metrics(const SharedState& shared) {
   std::string out;
   const auto counter = [&out](std::string_view name, std::string_view type, std::string_view help, uint64_t value) {
@@ -73,6 +111,7 @@ std::string metrics(const SharedState& shared) {
                "Client connections refused at client.max_connections, by listener.", &ListenerCounters::refused);
   per_listener("corral_listener_logins_failed_total", "counter", "Refused logins (AUTH, MySQL handshakes), by listener.",
                &ListenerCounters::logins_failed);
+  append_request_metrics(out, listeners);
   out += "# HELP corral_reloads_total Configuration reloads (SIGHUP, POST /reload), by result.\n"
          "# TYPE corral_reloads_total counter\n";
   out += fmt::format("corral_reloads_total{{result=\"ok\"}} {}\n", shared.reloads_ok.load(std::memory_order_relaxed));

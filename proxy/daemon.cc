@@ -15,6 +15,7 @@
 #include "protocols/mysql/auth.h"
 #include "proxy/worker.h"
 #include "runtime/address_claim.h"
+#include "runtime/cpu_quota.h"
 #include "runtime/log.h"
 #include "runtime/sd_notify.h"
 #include "runtime/worker_group.h"
@@ -162,7 +163,10 @@ int Daemon::run() {
   if (!loaded_) return kExitRuntimeError;
   const config::Config& config = loaded_->config;
 
-  rt::WorkerGroup group(config.server.workers);
+  // workers = 0: one per usable CPU, at most what the per-worker statistics have room for.
+  const std::size_t worker_count =
+      config.server.workers != 0 ? config.server.workers : std::min(rt::usable_cpus(), kMaxWorkers);
+  rt::WorkerGroup group(worker_count);
   for (std::size_t i = 0; i < group.size(); ++i) {
     workers_.push_back(std::make_unique<Worker>(i, group.loop(i), loaded_, shared_));
   }

@@ -42,6 +42,7 @@ struct ListenerEnv {
   rt::SocketAddress backend_address;  // resolved at start-up
   WorkerPools* pools;
   std::atomic<bool>* mysql_sha2_cached;  // LoadedConfig::mysql_sha2_cached of `config`; null: none
+  RequestStats* request_stats;           // this listener's, on this worker (SharedState::metrics)
 };
 
 /// Serves the clients of one listener in its protocol. Not thread-safe: lives on its worker's loop.

@@ -4,6 +4,17 @@
 
 namespace corral::proxy {
 
+std::string_view to_string(RequestClass c) noexcept {
+  switch (c) {
+    case RequestClass::Command: return "command";
+    case RequestClass::Query: return "query";
+    case RequestClass::Execute: return "execute";
+    case RequestClass::Prepare: return "prepare";
+    case RequestClass::Other: return "other";
+  }
+  return "other";
+}
+
 ListenerCounters& MetricsRegistry::listener(const std::string& name) {
   std::lock_guard lock(mutex_);
   auto& counters = listeners_[name];

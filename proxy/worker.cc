@@ -68,7 +68,8 @@ rt::Result<void> Worker::build_frontends(Generation& generation) {
                           generation.sessions.cancel_source(),
                           loaded.backend_addresses[i],
                           &generation.pools,
-                          loaded.mysql_sha2_cached.get()};
+                          loaded.mysql_sha2_cached.get(),
+                          &shared_.metrics.listener(listener.name).requests[index_]};
     std::unique_ptr<Frontend> frontend = make_frontend(env);
     if (!frontend) return std::make_error_code(std::errc::invalid_argument);
     generation.frontends.push_back(std::move(frontend));

@@ -1,9 +1,12 @@
 #include "proxy/mysql/session.h"
 
+#include <cctype>
+
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "pool/backoff.h"
 #include "proxy/mysql/command_route.h"
 #include "proxy/shared_state.h"
 #include "runtime/log.h"
@@ -54,13 +57,57 @@ rt::Task<void> MysqlSession::serve_commands() {
     ClientPacket packet;
     const bool received = co_await client_.read_packet(packet, deadline, true, 0);  // a command: sequence 0
     if (!received) co_return;
+    const rt::Clock::time_point started = env_.loop->now();  // the loop iteration that read the command
     const Step step = co_await dispatch(packet);
+    observe_request(packet, started);
     client_.consume_packet();
     if (step == Step::Close) {
       co_await client_.flush();
       co_return;
     }
   }
+}
+
+namespace {
+
+RequestClass request_class(std::string_view payload) noexcept {
+  if (payload.empty()) return RequestClass::Other;
+  switch (static_cast<mysql::Command>(payload.front())) {
+    case mysql::Command::COM_QUERY: return RequestClass::Query;
+    case mysql::Command::COM_STMT_EXECUTE: return RequestClass::Execute;
+    case mysql::Command::COM_STMT_PREPARE: return RequestClass::Prepare;
+    default: return RequestClass::Other;
+  }
+}
+
+/// A statement's text for the slow-request log: the first 200 bytes, and never one that may carry a
+/// password (CREATE USER ... IDENTIFIED BY, SET PASSWORD, GRANT ... IDENTIFIED).
+std::string loggable_statement(std::string_view sql) {
+  constexpr std::size_t kMax = 200;
+  std::string upper(sql.substr(0, 4096));
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (upper.find("IDENTIFIED") != std::string::npos || upper.find("PASSWORD") != std::string::npos) {
+    return "<a statement that may carry a password, not logged>";
+  }
+  return sql.size() > kMax ? std::string(sql.substr(0, kMax)) + "..." : std::string(sql);
+}
+
+}  // namespace
+
+void MysqlSession::observe_request(const ClientPacket& packet, rt::Clock::time_point started) {
+  // The loop's time (refreshed each iteration, so the time the reply was read, within the iteration
+  // that wrote it): no clock read per request.
+  const auto took = env_.loop->now() - started;
+  const RequestClass kind = request_class(packet.payload);
+  env_.request_stats->observe(kind, took);
+  const auto slow = env_.config->server.slow_request;
+  if (slow.count() == 0 || took < slow) return;
+  const std::string what =
+      kind == RequestClass::Query ? loggable_statement(packet.payload.substr(1)) : std::string(to_string(kind));
+  // The user the client logged in as: a [[users]] name, or with auth = "backend" the account itself.
+  const std::string_view user = context_.user() != nullptr ? context_.user()->name : context_.key().user;
+  rt::log::warn("listener {}: slow request: client {} (user '{}') took {}: {}", env_.listener->name, client_.id(), user,
+                pool::milliseconds_text(took), what);
 }
 
 rt::Task<MysqlSession::Step> MysqlSession::reply() {

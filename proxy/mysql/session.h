@@ -49,6 +49,8 @@ class MysqlSession final : private MysqlKillable, private MysqlLoginObserver {
   enum class Step { Next, Close };
 
   rt::Task<Step> dispatch(const ClientPacket& packet);
+  /// Counts the command in the listener's request statistics and logs it when it was slow.
+  void observe_request(const ClientPacket& packet, rt::Clock::time_point started);
   rt::Task<Step> handle_query(const ClientPacket& packet);
   rt::Task<Step> answer_locally(const mysql::StatementTraits& traits);
   rt::Task<Step> handle_set_option(const ClientPacket& packet);

@@ -22,6 +22,7 @@
 #include <string>
 #include <utility>
 
+#include "pool/backoff.h"
 #include "pool/redis_pool.h"
 #include "pool/reply_sink.h"
 #include "protocols/redis/command_table.h"
@@ -82,6 +83,8 @@ class RedisSession final : private RedisClientEntry, private RelayRewriter {
   };
 
   Step handle(const redis::Request& request);
+  /// Counts a batch of requests in the listener's request statistics, and logs it when it was slow.
+  void observe_batch(rt::Clock::time_point started, std::uint64_t requests);
   /// Handles a request whose reply CLIENT REPLY OFF/SKIP silences: it is dropped once it arrived.
   rt::Task<Step> handle_silenced(const redis::Request& request);
   /// Waits for every outstanding reply and drops them with what else is unwritten. False: closing.
@@ -189,6 +192,8 @@ RedisSession::~RedisSession() {
 
 rt::Task<void> RedisSession::run() {
   const auto idle_timeout = env_.config->client.idle_timeout;
+  rt::Clock::time_point batch_started = env_.loop->now();  // the loop iteration that read the batch
+  std::uint64_t batch_requests = 0;
   for (;;) {
     for (;;) {
       const redis::ScanStatus status = client_.scanner.scan(client_.in.readable(), client_.request);
@@ -200,6 +205,7 @@ rt::Task<void> RedisSession::run() {
         co_return;
       }
       Step step = Step::Next;
+      ++batch_requests;
       if (context_.reply_off || context_.skip_next_reply) {
         step = co_await handle_silenced(client_.request);
       } else {
@@ -228,6 +234,7 @@ rt::Task<void> RedisSession::run() {
     client_.in.release_if_empty();
     const auto flushed = co_await client_.flush();
     if (!flushed) co_return;
+    if (batch_requests > 0) observe_batch(batch_started, std::exchange(batch_requests, 0));
     if (client_.writing.capacity() > kKeepWritingCapacity) std::string().swap(client_.writing);
     const rt::Deadline deadline =
         idle_timeout.count() > 0 ? rt::Deadline::after(idle_timeout) : rt::Deadline::never();
@@ -237,7 +244,22 @@ rt::Task<void> RedisSession::run() {
     auto n = co_await client_.stream.read_some(client_.in.writable(kClientReadChunk), deadline, env_.idle_cancel);
     if (!n || *n == 0) co_return;
     client_.in.commit(*n);
+    batch_started = env_.loop->now();
   }
+}
+
+void RedisSession::observe_batch(rt::Clock::time_point started, std::uint64_t requests) {
+  // Pipelined requests are read and answered together: each is counted with the batch's time.
+  // The loop's time (refreshed each iteration, so the time the reply was read, within the iteration
+  // that wrote it): no clock read per request.
+  const auto took = env_.loop->now() - started;
+  env_.request_stats->observe(RequestClass::Command, took, requests);
+  const auto slow = env_.config->server.slow_request;
+  if (slow.count() == 0 || took < slow) return;
+  // The command's name only: arguments may be values or secrets.
+  const std::string_view last = route_.command != nullptr ? route_.command->name : std::string_view("?");
+  rt::log::warn("listener {}: slow request: client {} (user '{}') took {} for {} command(s), the last {}",
+                env_.listener->name, context_.id, context_.user, pool::milliseconds_text(took), requests, last);
 }
 
 RedisSession::Step RedisSession::handle(const redis::Request& request) {

@@ -108,5 +108,50 @@ TEST(Observability, MysqlPoolTimeoutsAreLoggedAndThrottled) {
   EXPECT_EQ(corral.stop(), 0) << corral.log();
 }
 
+TEST(Observability, RequestsAndTheirLatencyAreCountedPerListener) {
+  RedisServer redis;
+  const uint16_t admin_port = pick_free_port();
+  CorralProcess corral({.listeners = {{.name = "cache", .protocol = "redis", .backend = redis.url()}},
+                        .extra_toml = "[server]\nadmin = \"127.0.0.1:" + std::to_string(admin_port) + "\"\n"});
+  RedisClient client = RedisClient::connect("127.0.0.1", corral.port("cache"), 5s);
+  std::string pipeline;
+  for (int i = 0; i < 10; ++i) pipeline += encode_command({"SET", "k" + std::to_string(i), "v"});
+  client.send(pipeline);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(client.read_reply(), "+OK\r\n");
+  EXPECT_EQ(client.command({"GET", "k1"}), "$1\r\nv\r\n");
+  const std::string metrics = admin_get(admin_port, "/metrics");
+  EXPECT_THAT(metrics, HasSubstr("corral_requests_total{listener=\"cache\",class=\"command\"} 11\n"));
+  EXPECT_THAT(metrics, HasSubstr("corral_request_duration_seconds_count{listener=\"cache\"} 11\n"));
+  EXPECT_THAT(metrics, HasSubstr("corral_request_duration_seconds_bucket{listener=\"cache\",le=\"+Inf\"} 11\n"));
+  EXPECT_THAT(metrics, HasSubstr("corral_request_duration_seconds_bucket{listener=\"cache\",le=\"0.0001\"} "));
+  EXPECT_EQ(corral.stop(), 0) << corral.log();
+}
+
+TEST(Observability, SlowRequestsAreLoggedWithoutArgumentsOrPasswords) {
+  RedisServer redis;
+  MariaDbServer mariadb;
+  mariadb.create_user("svc", "svc-pass");
+  CorralProcess corral(
+      {.listeners = {{.name = "cache", .protocol = "redis", .backend = redis.url(), .auth = "none"},
+                     {.name = "db", .protocol = "mysql", .backend = mariadb.url("svc", "svc-pass"), .auth = "users"}},
+       .extra_toml = "[server]\nslow_request_ms = 150\n[[users]]\nname = \"app\"\npassword = \"pw\"\n"});
+  RedisClient redis_client = RedisClient::connect("127.0.0.1", corral.port("cache"), 5s);
+  EXPECT_EQ(redis_client.command({"BLPOP", "secret-list-name", "0.3"}), "*-1\r\n");
+  EXPECT_EQ(redis_client.command({"GET", "fast"}), "$-1\r\n");
+  MysqlClient mysql = MysqlClient::connect({.port = corral.port("db"), .user = "app", .password = "pw"});
+  EXPECT_EQ(mysql.query("SELECT SLEEP(0.3)").at(0), "0");
+  EXPECT_EQ(mysql.query("SELECT SLEEP(0.3) AS password_hint").at(0), "0");
+  EXPECT_EQ(mysql.query("SELECT 1").at(0), "1");
+  wait_until([&] { return count_of(corral.log(), "slow request") == 3; }, 5s, "three slow-request lines");
+  const std::string log = corral.log();
+  EXPECT_THAT(log, ::testing::ContainsRegex("listener cache: slow request: client [0-9]+ \\(user '[^']*'\\) took "
+                                            "[0-9]+ ms for 1 command\\(s\\), the last blpop"));
+  EXPECT_THAT(log, Not(HasSubstr("secret-list-name")));
+  EXPECT_THAT(log, ::testing::ContainsRegex("listener db: slow request: client [0-9]+ \\(user 'app'\\) took [0-9]+ ms: "
+                                            "SELECT SLEEP\\(0.3\\)\n"));
+  EXPECT_THAT(log, HasSubstr("<a statement that may carry a password, not logged>"));
+  EXPECT_EQ(corral.stop(), 0) << corral.log();
+}
+
 }  // namespace
 }  // namespace corral::testing
