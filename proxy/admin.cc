@@ -151,12 +151,18 @@ std::string stats_json(const AdminEnv& env) {
     const config::Listener& listener = *target.listener;
     const ListenerCounters& counters = env.shared->metrics.listener(listener.name);
     if (!listeners.empty()) listeners += ",";
+    uint64_t requests = 0;
+    for (const RequestStats& stats : counters.requests) {
+      for (const auto& count : stats.requests) requests += count.load(std::memory_order_relaxed);
+    }
     listeners += fmt::format(
-        R"({{"name":{},"protocol":{},"address":{},"backend":{},"clients_open":{},"accepted":{},"refused":{}}})",
+        R"({{"name":{},"protocol":{},"address":{},"backend":{},"clients_open":{},"accepted":{},"refused":{},)"
+        R"("requests":{},"logins_failed":{}}})",
         rt::json_string(listener.name), rt::json_string(config::to_string(listener.protocol)),
         rt::json_string(listener.address.to_string()), rt::json_string(listener.backend.redacted()),
         counters.clients_open.load(std::memory_order_relaxed), counters.accepted.load(std::memory_order_relaxed),
-        counters.refused.load(std::memory_order_relaxed));
+        counters.refused.load(std::memory_order_relaxed), requests,
+        counters.logins_failed.load(std::memory_order_relaxed));
   }
   return fmt::format(
       R"({{"clients_open":{},"accepted":{},"refused":{},"redis_pools":{},"reloads_ok":{},"reloads_failed":{},"listeners":[{}]}})"

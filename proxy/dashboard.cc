@@ -35,7 +35,8 @@ constexpr std::string_view kDashboard = R"html(<!doctype html>
 </div>
 <table>
   <thead><tr><th>listener</th><th>protocol</th><th>address</th><th>backend</th><th>ready</th>
-    <th>clients open</th><th>accepted</th><th>accepted / s</th><th>refused</th></tr></thead>
+    <th>clients open</th><th>accepted</th><th>accepted / s</th><th>refused</th><th>requests</th>
+    <th>requests / s</th><th>failed logins</th></tr></thead>
   <tbody id="listeners"></tbody>
 </table>
 <div id="status">loading…</div>
@@ -81,6 +82,9 @@ function render(stats, seconds) {
     const old = before ? before.listeners.find(x => x.name === l.name) : undefined;
     cell(row, old ? rate(l.accepted, old.accepted, seconds) : "-", true);
     cell(row, l.refused, true);
+    cell(row, l.requests, true);
+    cell(row, old ? rate(l.requests, old.requests, seconds) : "-", true);
+    cell(row, l.logins_failed, true);
     body.appendChild(row);
   }
 }

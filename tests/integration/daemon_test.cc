@@ -209,6 +209,9 @@ TEST(Daemon, DashboardRendersListenersAndClientsInAHeadlessBrowser) {
   // Two clients open; the harness's readiness probe and ours were accepted too.
   EXPECT_THAT(cells, ::testing::ContainsRegex(R"(ready</td><td class="num">2</td><td class="num">[2-9]</td>)"));
   EXPECT_THAT(page.output, HasSubstr(R"(<b id="clients_open">2</b>)"));
+  // refused 0, then the two PINGs as requests (a rate once the page polled twice), no failed login.
+  EXPECT_THAT(cells, ::testing::ContainsRegex(
+                         R"(<td class="num">0</td><td class="num">2</td><td class="num">(-|[0-9.]+)</td><td class="num">0</td>$)"));
   EXPECT_EQ(corral.stop(), 0) << corral.log();
 }
 
