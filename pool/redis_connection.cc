@@ -159,20 +159,40 @@ rt::Task<void> RedisConnection::run() {
   }
 }
 
+namespace {
+
+// HELLO with AUTH when there is a password (an empty user is the default user), else as the
+// server's default user without AUTH.
+void encode_hello(std::string& out, std::string_view resp, std::string_view user, std::string_view password) {
+  if (password.empty()) {
+    redis::encode_command(out, {"HELLO", resp, "SETNAME", "corral"});
+    return;
+  }
+  const std::string_view name = user.empty() ? std::string_view("default") : user;
+  redis::encode_command(out, {"HELLO", resp, "AUTH", name, password, "SETNAME", "corral"});
+}
+
+void encode_auth(std::string& out, std::string_view user, std::string_view password) {
+  const std::string_view name = user.empty() ? std::string_view("default") : user;
+  redis::encode_command(out, {"AUTH", name, password});
+}
+
+}  // namespace
+
 rt::Task<bool> RedisConnection::handshake() {
   const RedisKey& key = pool_.key();
   RedisServerInfo& info = pool_.server_info();
   std::string request;
   const std::string resp = std::to_string(key.resp);
-  if (!key.password.empty()) {
-    const std::string_view user = key.user.empty() ? std::string_view("default") : std::string_view(key.user);
-    redis::encode_command(request, {"HELLO", resp, "AUTH", user, key.password, "SETNAME", "corral"});
-  } else {
-    redis::encode_command(request, {"HELLO", resp, "SETNAME", "corral"});
-  }
   const std::string db = std::to_string(key.db);
   const bool select = select_db_ && key.db != 0;
+  // select_first: another identity enters the db, then the key's user logs in (see RedisKey).
+  const bool select_first = select && key.select_first;
+  const std::string_view hello_user = select_first ? key.select_user : key.user;
+  const std::string_view hello_password = select_first ? key.select_password : key.password;
+  encode_hello(request, resp, hello_user, hello_password);
   if (select) redis::encode_command(request, {"SELECT", db});
+  if (select_first) encode_auth(request, key.user, key.password);
   // Asked on every open, not once per server: a restarted server may have another count, and
   // SELECT is answered from it (one more command in the handshake's one write costs nothing).
   redis::encode_command(request, {"CONFIG", "GET", "databases"});
@@ -186,7 +206,8 @@ rt::Task<bool> RedisConnection::handshake() {
   auto hello = co_await read_reply();
   if (!hello) co_return false;
   if (hello->is_error()) {
-    refusal_ = std::string(hello->bytes);
+    // The selecting identity's refusal says nothing about the key's credentials: no verdict.
+    if (!select_first) refusal_ = std::string(hello->bytes);
     close_backend("refused HELLO: " + std::string(strip_error_prefix(hello->bytes)));
     in_.consume(hello->size);
     co_return false;
@@ -217,6 +238,17 @@ rt::Task<bool> RedisConnection::handshake() {
       co_return false;
     }
     in_.consume(selected->size);
+  }
+  if (select_first) {
+    auto authed = co_await read_reply();
+    if (!authed) co_return false;
+    if (authed->is_error()) {
+      refusal_ = std::string(authed->bytes);
+      close_backend("refused AUTH: " + std::string(strip_error_prefix(authed->bytes)));
+      in_.consume(authed->size);
+      co_return false;
+    }
+    in_.consume(authed->size);
   }
   auto databases = co_await read_reply();
   if (!databases) co_return false;

@@ -103,6 +103,9 @@ class RedisSession final : private RedisClientEntry, private RelayRewriter {
   /// corral's own use (the client never sees it); nullopt when no connection could be had or the
   /// session was cancelled.
   rt::Task<std::optional<std::string>> ask_backend(std::string request);
+  /// Runs the client's SELECT as its own user: "" when the server allows it, else the error line
+  /// the client gets (the server's refusal, or corral's when no connection answered).
+  rt::Task<std::string> select_refusal(const redis::Request& request);
 
   rt::Task<Step> handle_slow(const redis::Request& request);
   rt::Task<Step> handle_local(const redis::Request& request);
@@ -394,8 +397,7 @@ rt::Task<RedisSession::Step> RedisSession::handle_local(const redis::Request& re
     if (outcome != LocalOutcome::NeedsBackend) co_return finish_local(outcome, before);
     if (question.check_credentials) {
       pool::RedisKey key = local_.pool_key(context_);
-      key.user = question.user == "default" ? std::string() : question.user;
-      key.password = question.password;
+      local_.set_credentials(key, question.user, question.password);
       // Held only for this check: a refused key's pool is freed as soon as the reference goes.
       pool::RedisPoolRef candidate = pools_.get(key, env_.backend_address);
       const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
@@ -407,6 +409,9 @@ rt::Task<RedisSession::Step> RedisSession::handle_local(const redis::Request& re
       }
       // The server's own refusal ("-WRONGPASS ...") is what the client would get from it directly.
       auth_verdict = acquired.refusal;
+      verdict = &auth_verdict;
+    } else if (question.check_select) {
+      auth_verdict = co_await select_refusal(request);
       verdict = &auth_verdict;
     } else {
       const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
@@ -866,6 +871,29 @@ rt::Task<void> RedisSession::submit_shared(std::string bytes) {
   }
   connection->submit(bytes, *client_.sink);
   if (connection != pinned_) last_shared_ = connection;
+}
+
+rt::Task<std::string> RedisSession::select_refusal(const redis::Request& request) {
+  // On a dedicated connection of the client's pool, closed afterwards (it may have moved to another
+  // db): a shared one must stay in its key's db for the other clients queued on it.
+  pool::RedisPoolRef pool = pool_ref();
+  const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+  pool::Acquired acquired = co_await pool->pin(deadline, &client_.cancel);
+  if (acquired.connection == nullptr) co_return acquired.error;
+  std::string bytes(redis::resp_bytes(request, scratch_));
+  pool::ReplySinkRef sink = pool::make_reply_sink(SIZE_MAX, env_.config->client.output_buffer_limit);
+  acquired.connection->submit(bytes, *sink);
+  bool answered = true;
+  while (answered && sink->outstanding() > 0) {
+    const bool woken = co_await sink->wait(rt::Deadline::never(), &client_.cancel);
+    answered = woken;
+  }
+  pool->unpin(acquired.connection, false);
+  if (!answered) co_return std::string("-ERR corral: the client left before SELECT was answered\r\n");
+  std::string reply;
+  sink->take_output(reply);
+  if (reply.empty() || reply.front() != '-') reply.clear();
+  co_return reply;
 }
 
 rt::Task<std::optional<std::string>> RedisSession::ask_backend(std::string request) {
