@@ -121,6 +121,10 @@ class RedisSession final : private RedisClientEntry, private RelayRewriter {
   rt::Task<bool> relay();
 
   void forward(pool::RedisConnection& connection, const redis::Request& request);
+  /// CLIENT PAUSE / UNPAUSE on their way to the server: the shared RedisServerPauses learn it.
+  void note_pause(const redis::Request& request);
+  /// A pause forwarded through corral may still hold requests on the server (RedisServerPauses).
+  bool server_may_be_paused();
   bool answer_without_backend(Step& step);
   Step answer_local_now(const redis::Request& request);
   Step finish_local(LocalOutcome outcome, const pool::RedisKey& key_before);
@@ -304,6 +308,9 @@ bool RedisSession::answer_without_backend(Step& step) {
     scratch_.clear();
     if (arity_error) {
       redis::append_arity_error(scratch_, *route_.command);
+    } else if (context_.transaction.in_multi() && route_.has(redis::kNoMulti)) {
+      // redis-server rejects it inside MULTI before it could run: corral's refusal never comes up.
+      scratch_.append("-ERR Command not allowed inside a transaction\r\n");
     } else {
       redis::append_refusal_error(scratch_, *route_.command);
     }
@@ -936,7 +943,30 @@ std::optional<int64_t> RedisSession::keep_push_connection() {
 }
 
 void RedisSession::forward(pool::RedisConnection& connection, const redis::Request& request) {
-  connection.submit(redis::resp_bytes(request, scratch_), *client_.sink, route_.has(redis::kRunsScript));
+  note_pause(request);
+  const bool may_be_held = route_.has(redis::kRunsScript) || server_may_be_paused();
+  connection.submit(redis::resp_bytes(request, scratch_), *client_.sink, may_be_held);
+}
+
+void RedisSession::note_pause(const redis::Request& request) {
+  if (route_.has(redis::kUnpausesServer)) {
+    env_.shared->redis_pauses.unpaused(env_.listener->backend.address());
+    return;
+  }
+  if (!route_.has(redis::kPausesServer)) return;
+  // CLIENT PAUSE <milliseconds> [WRITE|ALL]: a bad timeout gets the server's error, no pause.
+  const std::string_view timeout = request.arg(2);
+  int64_t ms = 0;
+  const auto parsed = std::from_chars(timeout.data(), timeout.data() + timeout.size(), ms);
+  if (parsed.ec != std::errc() || parsed.ptr != timeout.data() + timeout.size() || ms < 0) return;
+  const int64_t year_ms = int64_t{365} * 24 * 3600 * 1000;  // keeps the time point from overflowing
+  const auto until = RedisServerPauses::Clock::now() + std::chrono::milliseconds(std::min(ms, year_ms));
+  env_.shared->redis_pauses.paused(env_.listener->backend.address(), until);
+}
+
+bool RedisSession::server_may_be_paused() {
+  RedisServerPauses& pauses = env_.shared->redis_pauses;
+  return pauses.any() && pauses.active(env_.listener->backend.address());
 }
 
 pool::RedisPool& RedisSession::shared_pool() {

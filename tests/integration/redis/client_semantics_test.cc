@@ -387,5 +387,38 @@ TEST_F(ClientTable, TrackingRedirectsToASubscribedCorralClient) {
             "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$7\r\ntracked\r\n");
 }
 
+// CLIENT PAUSE WRITE holds a write on the server. Direct, only that client waits (unit/pause); through
+// corral, the held write must neither hold back other clients' reads queued on the same shared
+// connection nor be failed by the operation timeout while the pause lasts.
+class ClientPause : public RedisPathTest {
+ protected:
+  void SetUp() override {
+    start_backend();
+    start_proxy({.workers = 1, .pool_toml = "operation_timeout_ms = 800\n"});
+  }
+};
+
+TEST_F(ClientPause, AHeldWriteHoldsBackNoOneElseAndOutlivesTheOperationTimeout) {
+  RedisClient admin = connect();
+  RedisClient writer = connect();
+  RedisClient reader = connect();
+  ASSERT_EQ(admin.command({"CLIENT", "PAUSE", "5000", "WRITE"}), "+OK\r\n");
+  writer.send(encode_command({"SET", "k", "v"}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  reader.set_timeout(std::chrono::milliseconds(500));
+  std::string read;
+  try {
+    read = reader.command({"GET", "other"});
+  } catch (const HarnessError& e) {
+    read = std::string("no reply: ") + e.what();
+  }
+  EXPECT_EQ(read, "$-1\r\n");
+  // Longer than pool.operation_timeout_ms: the paused write still gets its own reply at UNPAUSE.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(admin.command({"CLIENT", "UNPAUSE"}), "+OK\r\n");
+  EXPECT_EQ(writer.read_reply(), "+OK\r\n");
+  EXPECT_EQ(reader.command({"GET", "k"}), "$1\r\nv\r\n");
+}
+
 }  // namespace
 }  // namespace corral::testing::redis_it
