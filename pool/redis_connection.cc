@@ -186,13 +186,8 @@ rt::Task<bool> RedisConnection::handshake() {
   const std::string resp = std::to_string(key.resp);
   const std::string db = std::to_string(key.db);
   const bool select = select_db_ && key.db != 0;
-  // select_first: another identity enters the db, then the key's user logs in (see RedisKey).
-  const bool select_first = select && key.select_first;
-  const std::string_view hello_user = select_first ? key.select_user : key.user;
-  const std::string_view hello_password = select_first ? key.select_password : key.password;
-  encode_hello(request, resp, hello_user, hello_password);
+  encode_hello(request, resp, key.user, key.password);
   if (select) redis::encode_command(request, {"SELECT", db});
-  if (select_first) encode_auth(request, key.user, key.password);
   // Asked on every open, not once per server: a restarted server may have another count, and
   // SELECT is answered from it (one more command in the handshake's one write costs nothing).
   redis::encode_command(request, {"CONFIG", "GET", "databases"});
@@ -206,8 +201,7 @@ rt::Task<bool> RedisConnection::handshake() {
   auto hello = co_await read_reply();
   if (!hello) co_return false;
   if (hello->is_error()) {
-    // The selecting identity's refusal says nothing about the key's credentials: no verdict.
-    if (!select_first) refusal_ = std::string(hello->bytes);
+    refusal_ = std::string(hello->bytes);
     close_backend("refused HELLO: " + std::string(strip_error_prefix(hello->bytes)));
     in_.consume(hello->size);
     co_return false;
@@ -234,27 +228,51 @@ rt::Task<bool> RedisConnection::handshake() {
       co_return false;
     }
     if (selected->is_error()) {
-      close_backend("refused SELECT " + db + ": " + std::string(strip_error_prefix(selected->bytes)));
-      co_return false;
+      const std::string refused = "refused SELECT " + db + ": " + std::string(strip_error_prefix(selected->bytes));
+      const bool denied = selected->bytes.starts_with("-NOPERM");
+      in_.consume(selected->size);
+      if (!denied || !key.select_first) {
+        close_backend(refused);
+        co_return false;
+      }
+      const bool entered = co_await select_as_another(db);
+      if (!entered) close_backend(refused);
+      co_return entered;  // CONFIG GET databases was read on the way
+    } else {
+      in_.consume(selected->size);
     }
-    in_.consume(selected->size);
-  }
-  if (select_first) {
-    auto authed = co_await read_reply();
-    if (!authed) co_return false;
-    if (authed->is_error()) {
-      refusal_ = std::string(authed->bytes);
-      close_backend("refused AUTH: " + std::string(strip_error_prefix(authed->bytes)));
-      in_.consume(authed->size);
-      co_return false;
-    }
-    in_.consume(authed->size);
   }
   auto databases = co_await read_reply();
   if (!databases) co_return false;
   learn_databases(databases->bytes, info);
   in_.consume(databases->size);
   co_return true;
+}
+
+rt::Task<bool> RedisConnection::select_as_another(const std::string& db) {
+  // The key's user may not SELECT; the identity of RedisKey::select_first enters the db and the
+  // user logs in again, as a client that AUTHs in that db stays there on redis-server. The CONFIG
+  // GET databases handshake() already sent is answered first.
+  const RedisKey& key = pool_.key();
+  std::string request;
+  encode_auth(request, key.select_user, key.select_password);
+  redis::encode_command(request, {"SELECT", db});
+  encode_auth(request, key.user, key.password);
+  const rt::Deadline deadline = rt::Deadline::after(pool_.limits().connect_timeout);
+  const auto sent = co_await stream_.write_all(request, deadline, &cancel_);
+  if (!sent) co_return false;
+  auto databases = co_await read_reply();
+  if (!databases) co_return false;
+  learn_databases(databases->bytes, pool_.server_info());
+  in_.consume(databases->size);
+  bool ok = true;
+  for (int i = 0; i < 3; ++i) {
+    auto reply = co_await read_reply();
+    if (!reply) co_return false;
+    ok = ok && !reply->is_error();
+    in_.consume(reply->size);
+  }
+  co_return ok;
 }
 
 void RedisConnection::learn_databases(std::string_view reply, RedisServerInfo& info) {

@@ -14,9 +14,10 @@ struct RedisKey {
   std::string password;  // empty: no AUTH
   int db = 0;            // SELECTed database
   int resp = 2;          // RESP version of the connection (HELLO 2|3)
-  // The identity that SELECTs db before AUTH user/password, when it is not that user: redis-server
-  // keeps a client's db across AUTH and checks SELECT only when it runs, so a user without +select
-  // that AUTHs in db N is still in db N. Empty password: no AUTH (the server's default user).
+  // The identity (the backend URL's) that SELECTs db when the user is refused it, before the user
+  // AUTHs again: redis-server keeps a client's db across AUTH and checks SELECT only when the client
+  // sends one, so a user without +select that AUTHs in db N is still in db N. Empty password: the
+  // default user (AUTH default with an empty password).
   bool select_first = false;
   std::string select_user;
   std::string select_password;

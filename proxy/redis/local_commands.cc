@@ -69,9 +69,9 @@ void RedisLocalCommands::set_credentials(pool::RedisKey& key, std::string_view u
   key.user = user == "default" ? std::string() : std::string(user);
   key.password = std::string(password);
   const std::string_view url_user = listener_.backend.user == "default" ? std::string_view() : listener_.backend.user;
-  // A user other than the URL's may lack +select; the URL's identity enters the db for it, as the
-  // client (direct) keeps its db across AUTH. An explicit SELECT is checked as the user itself
-  // (RedisSession::check_select).
+  // A user other than the URL's may lack +select; the URL's identity enters the db for it if need
+  // be, as the client (direct) keeps its db across AUTH. The user's own SELECT is therefore checked
+  // when the client sends one (RedisSession::select_refusal).
   key.select_first = !key.password.empty() && (key.user != url_user || key.password != listener_.backend.password);
   if (key.select_first) {
     key.select_user = std::string(url_user);
