@@ -159,19 +159,34 @@ rt::Task<void> RedisConnection::run() {
   }
 }
 
+namespace {
+
+// HELLO with AUTH when there is a password (an empty user is the default user), else as the
+// server's default user without AUTH.
+void encode_hello(std::string& out, std::string_view resp, std::string_view user, std::string_view password) {
+  if (password.empty()) {
+    redis::encode_command(out, {"HELLO", resp, "SETNAME", "corral"});
+    return;
+  }
+  const std::string_view name = user.empty() ? std::string_view("default") : user;
+  redis::encode_command(out, {"HELLO", resp, "AUTH", name, password, "SETNAME", "corral"});
+}
+
+void encode_auth(std::string& out, std::string_view user, std::string_view password) {
+  const std::string_view name = user.empty() ? std::string_view("default") : user;
+  redis::encode_command(out, {"AUTH", name, password});
+}
+
+}  // namespace
+
 rt::Task<bool> RedisConnection::handshake() {
   const RedisKey& key = pool_.key();
   RedisServerInfo& info = pool_.server_info();
   std::string request;
   const std::string resp = std::to_string(key.resp);
-  if (!key.password.empty()) {
-    const std::string_view user = key.user.empty() ? std::string_view("default") : std::string_view(key.user);
-    redis::encode_command(request, {"HELLO", resp, "AUTH", user, key.password, "SETNAME", "corral"});
-  } else {
-    redis::encode_command(request, {"HELLO", resp, "SETNAME", "corral"});
-  }
   const std::string db = std::to_string(key.db);
   const bool select = select_db_ && key.db != 0;
+  encode_hello(request, resp, key.user, key.password);
   if (select) redis::encode_command(request, {"SELECT", db});
   // Asked on every open, not once per server: a restarted server may have another count, and
   // SELECT is answered from it (one more command in the handshake's one write costs nothing).
@@ -213,16 +228,51 @@ rt::Task<bool> RedisConnection::handshake() {
       co_return false;
     }
     if (selected->is_error()) {
-      close_backend("refused SELECT " + db + ": " + std::string(strip_error_prefix(selected->bytes)));
-      co_return false;
+      const std::string refused = "refused SELECT " + db + ": " + std::string(strip_error_prefix(selected->bytes));
+      const bool denied = selected->bytes.starts_with("-NOPERM");
+      in_.consume(selected->size);
+      if (!denied || !key.select_first) {
+        close_backend(refused);
+        co_return false;
+      }
+      const bool entered = co_await select_as_another(db);
+      if (!entered) close_backend(refused);
+      co_return entered;  // CONFIG GET databases was read on the way
+    } else {
+      in_.consume(selected->size);
     }
-    in_.consume(selected->size);
   }
   auto databases = co_await read_reply();
   if (!databases) co_return false;
   learn_databases(databases->bytes, info);
   in_.consume(databases->size);
   co_return true;
+}
+
+rt::Task<bool> RedisConnection::select_as_another(const std::string& db) {
+  // The key's user may not SELECT; the identity of RedisKey::select_first enters the db and the
+  // user logs in again, as a client that AUTHs in that db stays there on redis-server. The CONFIG
+  // GET databases handshake() already sent is answered first.
+  const RedisKey& key = pool_.key();
+  std::string request;
+  encode_auth(request, key.select_user, key.select_password);
+  redis::encode_command(request, {"SELECT", db});
+  encode_auth(request, key.user, key.password);
+  const rt::Deadline deadline = rt::Deadline::after(pool_.limits().connect_timeout);
+  const auto sent = co_await stream_.write_all(request, deadline, &cancel_);
+  if (!sent) co_return false;
+  auto databases = co_await read_reply();
+  if (!databases) co_return false;
+  learn_databases(databases->bytes, pool_.server_info());
+  in_.consume(databases->size);
+  bool ok = true;
+  for (int i = 0; i < 3; ++i) {
+    auto reply = co_await read_reply();
+    if (!reply) co_return false;
+    ok = ok && !reply->is_error();
+    in_.consume(reply->size);
+  }
+  co_return ok;
 }
 
 void RedisConnection::learn_databases(std::string_view reply, RedisServerInfo& info) {

@@ -105,6 +105,9 @@ class RedisConnection {
   rt::Task<void> run();
 
  private:
+  /// After the key's user was refused SELECT db (NOPERM): RedisKey::select_first's identity
+  /// SELECTs, then the user AUTHs again. False when any of it was refused.
+  rt::Task<bool> select_as_another(const std::string& db);
   rt::Task<bool> handshake();
   rt::Task<void> write_loop();
   rt::Task<void> read_loop();

@@ -14,6 +14,13 @@ struct RedisKey {
   std::string password;  // empty: no AUTH
   int db = 0;            // SELECTed database
   int resp = 2;          // RESP version of the connection (HELLO 2|3)
+  // The identity (the backend URL's) that SELECTs db when the user is refused it, before the user
+  // AUTHs again: redis-server keeps a client's db across AUTH and checks SELECT only when the client
+  // sends one, so a user without +select that AUTHs in db N is still in db N. Empty password: the
+  // default user (AUTH default with an empty password).
+  bool select_first = false;
+  std::string select_user;
+  std::string select_password;
 
   /// The map key: host, port, user, password, db and RESP version in one string.
   std::string id() const {
@@ -21,6 +28,10 @@ struct RedisKey {
     out.reserve(host.size() + user.size() + password.size() + 32);
     out.append(host).append(":").append(std::to_string(port));
     out.append("/").append(std::to_string(db)).append("/").append(std::to_string(resp));
+    if (select_first) {  // length-prefixed: the password below runs to the end of the id
+      out.append("/s").append(std::to_string(select_user.size())).append(":").append(select_user);
+      out.append(std::to_string(select_password.size())).append(":").append(select_password);
+    }
     out.append("/").append(std::to_string(user.size())).append(":").append(user);
     out.append(password);
     return out;

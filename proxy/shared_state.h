@@ -13,6 +13,7 @@
 #include "proxy/mysql/client_table.h"
 #include "proxy/mysql/context.h"
 #include "proxy/redis/client_table.h"
+#include "proxy/redis/server_pauses.h"
 #include "runtime/tcp.h"
 
 namespace corral::proxy {
@@ -25,6 +26,7 @@ struct SharedState {
   std::atomic<uint64_t> next_client_id{1};
   std::atomic<uint64_t> redis_pools{0};  // live Redis pools (one per distinct key per worker)
   RedisClientTable redis_clients;  // every Redis client, for CLIENT LIST / KILL / UNBLOCK / TRACKING REDIRECT
+  RedisServerPauses redis_pauses;  // CLIENT PAUSE forwarded to each backend server
   MysqlPinCounters mysql_pins{};  // backend connections pinned to a MySQL session, by reason
   /// MySQL statements that change definitions (CREATE, ALTER, DROP, RENAME) relayed so far: a PREPARE
   /// response cached before the last one may describe columns that are no longer there.

@@ -54,8 +54,8 @@ constexpr CommandInfo tracking_with_redirect(std::string_view name, int arity) {
   return info;
 }
 
-constexpr CommandInfo refused(std::string_view name, int arity, std::string_view why) {
-  CommandInfo info = row(name, arity, kNone, Disposition::Refused);
+constexpr CommandInfo refused(std::string_view name, int arity, std::string_view why, unsigned flags = kNone) {
+  CommandInfo info = row(name, arity, flags, Disposition::Refused);
   info.refusal = why;
   return info;
 }
@@ -129,14 +129,14 @@ constexpr CommandInfo kClientSubcommands[] = {
     local("client|no-evict", 3, LocalCommand::ClientNoEvict),
     refused("client|no-touch", 3, kWhyConnectionFlag),
     // Pauses the backend server, and with it every client of it, as CLIENT PAUSE does direct.
-    shared("client|pause", -3),
+    shared("client|pause", -3, kPausesServer),
     local("client|reply", 3, LocalCommand::ClientReply),
     local("client|setinfo", 4, LocalCommand::ClientSetinfo),
     local("client|setname", 3, LocalCommand::ClientSetname),
     tracking_with_redirect("client|tracking", -3),
     shared("client|trackinginfo", 2),
     local("client|unblock", -3, LocalCommand::ClientUnblock, kNamesClients),
-    shared("client|unpause", 2),
+    shared("client|unpause", 2, kUnpausesServer),
 };
 
 constexpr CommandInfo kClusterSubcommands[] = {
@@ -437,7 +437,7 @@ constexpr CommandInfo kCommands[] = {
     shared("setex", 4),
     shared("setnx", 3),
     shared("setrange", 4),
-    refused("shutdown", -1, kWhyShutdown),
+    refused("shutdown", -1, kWhyShutdown, kNoMulti),
     shared("sinter", -2),
     shared("sintercard", -3),
     shared("sinterstore", -3),

@@ -79,6 +79,9 @@ enum CommandFlag : std::uint16_t {
   kRedirects = 1 << 9,          ///< may name a client to send invalidations to (CLIENT TRACKING ... REDIRECT)
   kAllowedWhileBusy = 1 << 10,  ///< redis-server runs it while a script runs (CMD_ALLOW_BUSY): SCRIPT KILL...
   kRunsScript = 1 << 11,        ///< runs a Lua script or function, which may run until SCRIPT/FUNCTION KILL
+  kPausesServer = 1 << 12,      ///< pauses the server for its first argument's milliseconds (CLIENT PAUSE)
+  kUnpausesServer = 1 << 13,    ///< ends a pause (CLIENT UNPAUSE)
+  kNoMulti = 1 << 14,           ///< Refused; inside MULTI redis-server rejects it first (CMD_NO_MULTI: SHUTDOWN)
 };
 
 /// Unit of a blocking command's timeout argument.

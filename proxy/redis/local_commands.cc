@@ -59,11 +59,24 @@ pool::RedisKey RedisLocalCommands::pool_key(const RedisContext& context) const {
   pool::RedisKey key;
   key.host = listener_.backend.host;
   key.port = listener_.backend.port;
-  key.user = context.backend_user;
-  key.password = context.backend_password;
   key.db = context.db;
   key.resp = static_cast<int>(context.resp);
+  set_credentials(key, context.backend_user, context.backend_password);
   return key;
+}
+
+void RedisLocalCommands::set_credentials(pool::RedisKey& key, std::string_view user, std::string_view password) const {
+  key.user = user == "default" ? std::string() : std::string(user);
+  key.password = std::string(password);
+  const std::string_view url_user = listener_.backend.user == "default" ? std::string_view() : listener_.backend.user;
+  // A user other than the URL's may lack +select; the URL's identity enters the db for it if need
+  // be, as the client (direct) keeps its db across AUTH. The user's own SELECT is therefore checked
+  // when the client sends one (RedisSession::select_refusal).
+  key.select_first = !key.password.empty() && (key.user != url_user || key.password != listener_.backend.password);
+  if (key.select_first) {
+    key.select_user = std::string(url_user);
+    key.select_password = listener_.backend.password;
+  }
 }
 
 LocalOutcome RedisLocalCommands::answer(const redis::Request& request, const redis::Route& route,
@@ -82,7 +95,7 @@ LocalOutcome RedisLocalCommands::answer(const redis::Request& request, const red
   switch (route.local()) {
     case LocalCommand::Auth: return auth(request, context, out, question, backend_auth_error);
     case LocalCommand::Hello: return hello(request, context, info, out, question, backend_auth_error);
-    case LocalCommand::Select: return select(request, context, info, out, question);
+    case LocalCommand::Select: return select(request, context, info, out, question, backend_auth_error);
     case LocalCommand::ClientId:
       redis::append_integer(out, static_cast<std::int64_t>(context.id));
       return LocalOutcome::Answered;
@@ -327,7 +340,7 @@ void RedisLocalCommands::append_hello_reply(const RedisContext& context, const p
 
 LocalOutcome RedisLocalCommands::select(const redis::Request& request, RedisContext& context,
                                         const pool::RedisServerInfo& info, std::string& out,
-                                        BackendQuestion& question) const {
+                                        BackendQuestion& question, const std::string* verdict) const {
   // The two errors of redis-server's getIntFromObjectOrReply: not a long long, then not an int.
   const auto db = parse_integer(request.arg(1));
   if (!db) {
@@ -345,6 +358,18 @@ LocalOutcome RedisLocalCommands::select(const redis::Request& request, RedisCont
   if (*db < 0 || *db >= info.databases) {
     out.append("-ERR DB index is out of range\r\n");
     return LocalOutcome::Answered;
+  }
+  // The handshake of this user's connections SELECTs as the URL's identity: whether the user
+  // itself may SELECT (its ACL) is asked now, when the client runs it, as redis-server checks it.
+  if (pool_key(context).select_first) {
+    if (verdict == nullptr) {
+      question.check_select = true;
+      return LocalOutcome::NeedsBackend;
+    }
+    if (!verdict->empty()) {
+      out.append(*verdict);
+      return LocalOutcome::Answered;
+    }
   }
   context.db = static_cast<int>(*db);
   out.append(kOk);

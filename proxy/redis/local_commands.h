@@ -32,6 +32,7 @@ enum class LocalOutcome {
 struct BackendQuestion {
   bool server_info = false;         // version / database count unknown yet
   bool check_credentials = false;   // auth mode "backend": do these credentials open a connection?
+  bool check_select = false;        // may this user SELECT (not the URL's user: see RedisKey::select_first)?
   std::string user;
   std::string password;
 };
@@ -39,7 +40,8 @@ struct BackendQuestion {
 /// Answers a Local command. `info` is what the backend told about itself (may be incomplete: then
 /// the outcome is NeedsBackend with question.server_info). For auth mode "backend", the session
 /// validates credentials on the backend and passes the verdict in `backend_auth_error` (empty: they
-/// are good; otherwise the server's error line, e.g. "-WRONGPASS ...\r\n").
+/// are good; otherwise the server's error line, e.g. "-WRONGPASS ...\r\n"); for check_select the
+/// verdict is the server's answer to that SELECT run as the client's user.
 class RedisLocalCommands {
  public:
   /// `metrics`: where refused logins are counted and logged (null: neither, as in unit tests).
@@ -60,6 +62,9 @@ class RedisLocalCommands {
 
   /// The pool key for this client's current context.
   pool::RedisKey pool_key(const RedisContext& context) const;
+  /// Puts user and password ("default" or empty: the default user) into `key`, with the identity
+  /// that enters its db first when that user is not the backend URL's (RedisKey::select_first).
+  void set_credentials(pool::RedisKey& key, std::string_view user, std::string_view password) const;
 
   /// What RESET does to the context (redis-server's clearClientConnectionState): db 0, RESP2, the
   /// listener's default authentication, no name, no transaction; lib-name and lib-ver stay.
@@ -71,7 +76,7 @@ class RedisLocalCommands {
   LocalOutcome hello(const redis::Request& request, RedisContext& context, const pool::RedisServerInfo& info,
                      std::string& out, BackendQuestion& question, const std::string* backend_auth_error) const;
   LocalOutcome select(const redis::Request& request, RedisContext& context, const pool::RedisServerInfo& info,
-                      std::string& out, BackendQuestion& question) const;
+                      std::string& out, BackendQuestion& question, const std::string* verdict) const;
   static void client_setname(const redis::Request& request, RedisContext& context, std::string& out);
   static void client_setinfo(const redis::Request& request, RedisContext& context, std::string& out);
   static void client_reply(const redis::Request& request, RedisContext& context, std::string& out);

@@ -106,6 +106,9 @@ class RedisSession final : private RedisClientEntry, private RelayRewriter {
   /// corral's own use (the client never sees it); nullopt when no connection could be had or the
   /// session was cancelled.
   rt::Task<std::optional<std::string>> ask_backend(std::string request);
+  /// Runs the client's SELECT as its own user: "" when the server allows it, else the error line
+  /// the client gets (the server's refusal, or corral's when no connection answered).
+  rt::Task<std::string> select_refusal(const redis::Request& request);
 
   rt::Task<Step> handle_slow(const redis::Request& request);
   rt::Task<Step> handle_local(const redis::Request& request);
@@ -121,6 +124,10 @@ class RedisSession final : private RedisClientEntry, private RelayRewriter {
   rt::Task<bool> relay();
 
   void forward(pool::RedisConnection& connection, const redis::Request& request);
+  /// CLIENT PAUSE / UNPAUSE on their way to the server: the shared RedisServerPauses learn it.
+  void note_pause(const redis::Request& request);
+  /// A pause forwarded through corral may still hold requests on the server (RedisServerPauses).
+  bool server_may_be_paused();
   bool answer_without_backend(Step& step);
   Step answer_local_now(const redis::Request& request);
   Step finish_local(LocalOutcome outcome, const pool::RedisKey& key_before);
@@ -323,6 +330,9 @@ bool RedisSession::answer_without_backend(Step& step) {
     scratch_.clear();
     if (arity_error) {
       redis::append_arity_error(scratch_, *route_.command);
+    } else if (context_.transaction.in_multi() && route_.has(redis::kNoMulti)) {
+      // redis-server rejects it inside MULTI before it could run: corral's refusal never comes up.
+      scratch_.append("-ERR Command not allowed inside a transaction\r\n");
     } else {
       redis::append_refusal_error(scratch_, *route_.command);
     }
@@ -416,8 +426,7 @@ rt::Task<RedisSession::Step> RedisSession::handle_local(const redis::Request& re
     if (outcome != LocalOutcome::NeedsBackend) co_return finish_local(outcome, before);
     if (question.check_credentials) {
       pool::RedisKey key = local_.pool_key(context_);
-      key.user = question.user == "default" ? std::string() : question.user;
-      key.password = question.password;
+      local_.set_credentials(key, question.user, question.password);
       // Held only for this check: a refused key's pool is freed as soon as the reference goes.
       pool::RedisPoolRef candidate = pools_.get(key, env_.backend_address);
       const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
@@ -429,6 +438,9 @@ rt::Task<RedisSession::Step> RedisSession::handle_local(const redis::Request& re
       }
       // The server's own refusal ("-WRONGPASS ...") is what the client would get from it directly.
       auth_verdict = acquired.refusal;
+      verdict = &auth_verdict;
+    } else if (question.check_select) {
+      auth_verdict = co_await select_refusal(request);
       verdict = &auth_verdict;
     } else {
       const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
@@ -890,6 +902,29 @@ rt::Task<void> RedisSession::submit_shared(std::string bytes) {
   if (connection != pinned_) last_shared_ = connection;
 }
 
+rt::Task<std::string> RedisSession::select_refusal(const redis::Request& request) {
+  // On a dedicated connection of the client's pool, closed afterwards (it may have moved to another
+  // db): a shared one must stay in its key's db for the other clients queued on it.
+  pool::RedisPoolRef pool = pool_ref();
+  const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+  pool::Acquired acquired = co_await pool->pin(deadline, &client_.cancel);
+  if (acquired.connection == nullptr) co_return acquired.error;
+  std::string bytes(redis::resp_bytes(request, scratch_));
+  pool::ReplySinkRef sink = pool::make_reply_sink(SIZE_MAX, env_.config->client.output_buffer_limit);
+  acquired.connection->submit(bytes, *sink);
+  bool answered = true;
+  while (answered && sink->outstanding() > 0) {
+    const bool woken = co_await sink->wait(rt::Deadline::never(), &client_.cancel);
+    answered = woken;
+  }
+  pool->unpin(acquired.connection, false);
+  if (!answered) co_return std::string("-ERR corral: the client left before SELECT was answered\r\n");
+  std::string reply;
+  sink->take_output(reply);
+  if (reply.empty() || reply.front() != '-') reply.clear();
+  co_return reply;
+}
+
 rt::Task<std::optional<std::string>> RedisSession::ask_backend(std::string request) {
   pool::RedisConnection* connection = shared_pool().ready_shared();
   if (connection == nullptr) {
@@ -930,7 +965,30 @@ std::optional<int64_t> RedisSession::keep_push_connection() {
 }
 
 void RedisSession::forward(pool::RedisConnection& connection, const redis::Request& request) {
-  connection.submit(redis::resp_bytes(request, scratch_), *client_.sink, route_.has(redis::kRunsScript));
+  note_pause(request);
+  const bool may_be_held = route_.has(redis::kRunsScript) || server_may_be_paused();
+  connection.submit(redis::resp_bytes(request, scratch_), *client_.sink, may_be_held);
+}
+
+void RedisSession::note_pause(const redis::Request& request) {
+  if (route_.has(redis::kUnpausesServer)) {
+    env_.shared->redis_pauses.unpaused(env_.listener->backend.address());
+    return;
+  }
+  if (!route_.has(redis::kPausesServer)) return;
+  // CLIENT PAUSE <milliseconds> [WRITE|ALL]: a bad timeout gets the server's error, no pause.
+  const std::string_view timeout = request.arg(2);
+  int64_t ms = 0;
+  const auto parsed = std::from_chars(timeout.data(), timeout.data() + timeout.size(), ms);
+  if (parsed.ec != std::errc() || parsed.ptr != timeout.data() + timeout.size() || ms < 0) return;
+  const int64_t year_ms = int64_t{365} * 24 * 3600 * 1000;  // keeps the time point from overflowing
+  const auto until = RedisServerPauses::Clock::now() + std::chrono::milliseconds(std::min(ms, year_ms));
+  env_.shared->redis_pauses.paused(env_.listener->backend.address(), until);
+}
+
+bool RedisSession::server_may_be_paused() {
+  RedisServerPauses& pauses = env_.shared->redis_pauses;
+  return pauses.any() && pauses.active(env_.listener->backend.address());
 }
 
 pool::RedisPool& RedisSession::shared_pool() {

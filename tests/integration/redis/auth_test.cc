@@ -36,6 +36,19 @@ TEST_F(BackendAuth, AuthAsAnAclUserRunsCommandsAsThatUser) {
   EXPECT_TRUE(alice_connection);
 }
 
+// alice may SELECT: her connections in db 9 select as herself, even though the URL's identity (the
+// default user, which needs a password here) could not.
+TEST_F(BackendAuth, AnAclUserThatMaySelectWorksInEveryDb) {
+  RedisClient client = connect();
+  EXPECT_EQ(client.command({"AUTH", "alice", "pw"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"SELECT", "9"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"SET", "k", "nine"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"AUTH", "alice", "pw"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"GET", "k"}), "$4\r\nnine\r\n");
+  EXPECT_EQ(client.command({"SELECT", "0"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"GET", "k"}), "$-1\r\n");
+}
+
 TEST_F(BackendAuth, HelloThreeWithAuthLogsInAndSwitchesToResp3) {
   RedisClient client = connect();
   const std::string hello = client.command({"HELLO", "3", "AUTH", "alice", "pw"});

@@ -85,6 +85,38 @@ TEST_F(AuthNone, HelloThreeAuthLogsInAsTheAclUser) {
   EXPECT_EQ(client.command({"HGETALL", "h"}), "%1\r\n$1\r\nf\r\n$1\r\nv\r\n");
 }
 
+// redis-server keeps a client's db across AUTH and checks SELECT only when the client runs it: a
+// user without +select that AUTHs in db 9 works in db 9 (unit/scripting "Script ACL check").
+TEST_F(AuthNone, AuthAsAUserWithoutSelectKeepsTheClientsDb) {
+  ASSERT_EQ(backend().command({"ACL", "SETUSER", "bob", "on", ">123", "~*", "+@all", "-select"}), "+OK\r\n");
+  RedisClient direct = connect_direct();
+  RedisClient client = connect();
+  for (RedisClient* c : {&direct, &client}) {
+    ASSERT_EQ(c->command({"SELECT", "9"}), "+OK\r\n");
+    ASSERT_EQ(c->command({"SET", "k", "nine"}), "+OK\r\n");
+  }
+  for (const std::vector<std::string>& request :
+       {std::vector<std::string>{"AUTH", "bob", "123"}, {"GET", "k"}, {"SELECT", "0"}, {"SELECT", "9"}, {"GET", "k"},
+        {"ACL", "WHOAMI"}}) {
+    EXPECT_EQ(client.command(request), direct.command(request)) << request[0] << " " << request[1];
+  }
+  EXPECT_EQ(client.command({"GET", "k"}), "$4\r\nnine\r\n");
+}
+
+TEST_F(AuthNone, AuthAsAUserWithSelectMovesOnAsItSelects) {
+  ASSERT_EQ(backend().command({"ACL", "SETUSER", "carol", "on", ">123", "~*", "+@all"}), "+OK\r\n");
+  ASSERT_EQ(backend().command({"SELECT", "0"}), "+OK\r\n");
+  RedisClient client = connect();
+  ASSERT_EQ(client.command({"SELECT", "9"}), "+OK\r\n");
+  ASSERT_EQ(client.command({"SET", "k", "nine"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"AUTH", "carol", "123"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"GET", "k"}), "$4\r\nnine\r\n");
+  EXPECT_EQ(client.command({"SELECT", "0"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"GET", "k"}), "$-1\r\n");
+  EXPECT_EQ(client.command({"SET", "k", "zero"}), "+OK\r\n");
+  EXPECT_EQ(backend().command({"GET", "k"}), "$4\r\nzero\r\n");
+}
+
 class AuthNoneUrlUser : public RedisPathTest {
  protected:
   void SetUp() override {
@@ -353,6 +385,39 @@ TEST_F(ClientTable, TrackingRedirectsToASubscribedCorralClient) {
   EXPECT_EQ(writer.command({"SET", "tracked", "1"}), "+OK\r\n");
   EXPECT_EQ(redirection.read_reply(),
             "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$7\r\ntracked\r\n");
+}
+
+// CLIENT PAUSE WRITE holds a write on the server. Direct, only that client waits (unit/pause); through
+// corral, the held write must neither hold back other clients' reads queued on the same shared
+// connection nor be failed by the operation timeout while the pause lasts.
+class ClientPause : public RedisPathTest {
+ protected:
+  void SetUp() override {
+    start_backend();
+    start_proxy({.workers = 1, .pool_toml = "operation_timeout_ms = 800\n"});
+  }
+};
+
+TEST_F(ClientPause, AHeldWriteHoldsBackNoOneElseAndOutlivesTheOperationTimeout) {
+  RedisClient admin = connect();
+  RedisClient writer = connect();
+  RedisClient reader = connect();
+  ASSERT_EQ(admin.command({"CLIENT", "PAUSE", "5000", "WRITE"}), "+OK\r\n");
+  writer.send(encode_command({"SET", "k", "v"}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  reader.set_timeout(std::chrono::milliseconds(500));
+  std::string read;
+  try {
+    read = reader.command({"GET", "other"});
+  } catch (const HarnessError& e) {
+    read = std::string("no reply: ") + e.what();
+  }
+  EXPECT_EQ(read, "$-1\r\n");
+  // Longer than pool.operation_timeout_ms: the paused write still gets its own reply at UNPAUSE.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(admin.command({"CLIENT", "UNPAUSE"}), "+OK\r\n");
+  EXPECT_EQ(writer.read_reply(), "+OK\r\n");
+  EXPECT_EQ(reader.command({"GET", "k"}), "$1\r\nv\r\n");
 }
 
 }  // namespace

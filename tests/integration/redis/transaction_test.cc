@@ -64,6 +64,16 @@ const std::vector<std::vector<std::vector<std::string>>> kScripts = {
     {{"MULTI"}, {"WATCH", "k"}, {"SET", "k", "1"}, {"EXEC"}},
 };
 
+// SHUTDOWN is refused by corral, but inside MULTI redis-server rejects it first (unit/multi).
+TEST_F(Transactions, ShutdownInsideMultiGetsTheServersRejection) {
+  RedisClient direct = connect_direct();
+  RedisClient client = connect();
+  for (const std::vector<std::string>& request :
+       {std::vector<std::string>{"MULTI"}, {"SET", "k", "v"}, {"SHUTDOWN"}, {"EXEC"}, {"EXISTS", "k"}}) {
+    EXPECT_EQ(client.command(request), direct.command(request)) << request[0];
+  }
+}
+
 TEST_F(Transactions, ScriptsMatchADirectConnection) {
   for (const auto& script : kScripts) {
     flush();

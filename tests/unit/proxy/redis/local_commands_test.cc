@@ -186,11 +186,37 @@ TEST_P(LocalCommandsBothResp, QuitRepliesOkAndCloses) {
   EXPECT_EQ(b.out, "+OK\r\n");
 }
 
+// A backend user other than the URL's enters its db through the URL's identity (the client keeps
+// its db across AUTH); its own SELECT is asked of the backend, and a refusal leaves the db as it was.
+TEST_P(LocalCommandsBothResp, SelectOfAnotherBackendUserIsCheckedByTheBackend) {
+  configure(config::AuthMode::Users);
+  EXPECT_EQ(reply({"AUTH", "app", "secret"}), "+OK\r\n");
+  const pool::RedisKey key = local_->pool_key(context_);
+  EXPECT_TRUE(key.select_first);
+  EXPECT_EQ(key.user, "svc");
+  EXPECT_EQ(key.select_user, "urluser");
+  EXPECT_EQ(key.select_password, "urlpw");
+  const Answer asked = run({"SELECT", "7"});
+  EXPECT_EQ(asked.outcome, LocalOutcome::NeedsBackend);
+  EXPECT_TRUE(asked.question.check_select);
+  const std::string refusal = "-NOPERM User svc has no permissions to run the 'select' command\r\n";
+  EXPECT_EQ(run({"SELECT", "7"}, &refusal).out, refusal);
+  EXPECT_EQ(context_.db, 1);
+  const std::string allowed;
+  EXPECT_EQ(run({"SELECT", "7"}, &allowed).out, "+OK\r\n");
+  EXPECT_EQ(context_.db, 7);
+  // The URL's own user SELECTs itself in the handshake: answered at once, as before.
+  EXPECT_EQ(reply({"AUTH", "default", "dpw"}), "+OK\r\n");
+  EXPECT_FALSE(local_->pool_key(context_).select_first);
+  EXPECT_EQ(reply({"SELECT", "3"}), "+OK\r\n");
+}
+
 TEST_P(LocalCommandsBothResp, ResetRestoresTheInitialContextButKeepsTheConnectionIdentityAndLibrary) {
   configure(config::AuthMode::Users);
   context_.resp = GetParam();
   EXPECT_EQ(reply({"AUTH", "app", "secret"}), "+OK\r\n");
-  EXPECT_EQ(reply({"SELECT", "7"}), "+OK\r\n");
+  const std::string allowed;  // the backend let app's backend user SELECT
+  EXPECT_EQ(run({"SELECT", "7"}, &allowed).out, "+OK\r\n");
   EXPECT_EQ(reply({"CLIENT", "SETNAME", "named"}), "+OK\r\n");
   EXPECT_EQ(reply({"CLIENT", "SETINFO", "LIB-NAME", "lib"}), "+OK\r\n");
   context_.transaction.forwarded(redis::TransactionStep::Watch);
