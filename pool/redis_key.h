@@ -5,6 +5,10 @@
 #include <cstdint>
 #include <string>
 
+namespace corral::rt {
+class TlsContext;
+}
+
 namespace corral::pool {
 
 struct RedisKey {
@@ -14,6 +18,9 @@ struct RedisKey {
   std::string password;  // empty: no AUTH
   int db = 0;            // SELECTed database
   int resp = 2;          // RESP version of the connection (HELLO 2|3)
+  /// rediss://: the client context connections handshake with (the listener's generation owns it,
+  /// and pools live in that generation); null: plain TCP.
+  const rt::TlsContext* tls = nullptr;
 
   /// The map key: host, port, user, password, db and RESP version in one string.
   std::string id() const {
@@ -23,6 +30,7 @@ struct RedisKey {
     out.append("/").append(std::to_string(db)).append("/").append(std::to_string(resp));
     out.append("/").append(std::to_string(user.size())).append(":").append(user);
     out.append(password);
+    if (tls != nullptr) out.append("/tls");
     return out;
   }
   /// For logs and errors: never contains the password.

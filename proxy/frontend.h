@@ -42,6 +42,8 @@ struct ListenerEnv {
   rt::SocketAddress backend_address;  // resolved at start-up
   WorkerPools* pools;
   std::atomic<bool>* mysql_sha2_cached;  // LoadedConfig::mysql_sha2_cached of `config`; null: none
+  const rt::TlsContext* listener_tls;    // LoadedConfig::listener_tls; null: plain clients
+  const rt::TlsContext* backend_tls;     // LoadedConfig::backend_tls; null: plain backend
 };
 
 /// Serves the clients of one listener in its protocol. Not thread-safe: lives on its worker's loop.

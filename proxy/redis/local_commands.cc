@@ -63,6 +63,7 @@ pool::RedisKey RedisLocalCommands::pool_key(const RedisContext& context) const {
   key.password = context.backend_password;
   key.db = context.db;
   key.resp = static_cast<int>(context.resp);
+  key.tls = backend_tls_;
   return key;
 }
 
