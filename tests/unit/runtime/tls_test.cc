@@ -138,6 +138,48 @@ Task<void> write_everything(TcpStream* stream, const std::string* data) {
   EXPECT_TRUE(written.ok()) << written.error().message();
 }
 
+/// Waits in the reader slot for the socket to become writable, as a TLS read that got WANT_WRITE does.
+struct WritableFromReaderSlot {
+  IoHandle* io;
+  Waiter waiter;
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> handle) {
+    io->reader_wants_write = true;
+    return waiter.arm(*io->loop, handle, io, false, Deadline::after(2s), nullptr, &on_ready, this);
+  }
+  static bool on_ready(void* self) { return static_cast<WritableFromReaderSlot*>(self)->io->writable; }
+  WakeReason await_resume() const noexcept { return waiter.reason(); }
+};
+
+TEST(TlsEventLoop, AWriteEdgeRetriesAReaderThatWantsToWrite) {
+  EventLoop loop;
+  auto body = [](EventLoop* l) -> Task<void> {
+    Pair pair = co_await connect_pair(l);
+    const int small = 16 * 1024;
+    ::setsockopt(pair.client.fd(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    const std::string chunk(64 * 1024, 'x');
+    while (::send(pair.client.fd(), chunk.data(), chunk.size(), MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
+    }
+    pair.client.io()->writable = false;  // what the failed send told
+    TaskScope drainer;
+    auto drain = [](TcpStream* server) -> Task<void> {
+      co_await sleep_for(10ms);
+      std::vector<char> buffer(1 << 20);
+      for (int i = 0; i < 64; ++i) {
+        auto n = co_await server->read_some(buffer, Deadline::after(50ms));
+        if (!n) break;
+      }
+    };
+    drainer.spawn(drain(&pair.server));
+    const auto start = Clock::now();
+    const WakeReason reason = co_await WritableFromReaderSlot{pair.client.io(), {}};
+    EXPECT_EQ(reason, WakeReason::Ready) << "only the writable edge can end this wait";
+    EXPECT_LT(Clock::now() - start, 1s);
+    co_await drainer.join();
+  };
+  block_on(loop, body(&loop));
+}
+
 TEST_F(Tls, HandshakeThenDataBothWays) {
   EventLoop loop;
   const TlsContext server_ctx = server_context();
