@@ -198,6 +198,7 @@ std::optional<std::string> parse_mysql_path(std::string_view path, BackendUrl& u
 std::optional<std::string> parse_query(std::string_view query, BackendUrl& url) {
   bool seen_protocol = false;
   bool seen_charset = false;
+  bool seen_ca = false;
   while (!query.empty()) {
     const size_t amp = query.find('&');
     const std::string_view param = query.substr(0, amp);
@@ -222,9 +223,15 @@ std::optional<std::string> parse_query(std::string_view query, BackendUrl& url) 
         return fmt::format("charset must be letters, digits and '_' (got '{}')", value);
       }
       url.mysql_charset = std::string(value);
+    } else if (url.tls && name == "ca") {
+      if (seen_ca) return "query parameter 'ca' is given twice";
+      seen_ca = true;
+      auto path = percent_decode(value);
+      if (!path || path->empty()) return "ca must be the path of a PEM file of CA certificates";
+      url.tls_ca_file = std::move(*path);
     } else {
-      return fmt::format("unknown query parameter '{}' ({} URLs accept: {})", name,
-                         to_string(url.protocol), url.protocol == Protocol::Redis ? "protocol" : "charset");
+      const char* accepted = url.protocol == Protocol::Mysql ? "charset" : url.tls ? "protocol, ca" : "protocol";
+      return fmt::format("unknown query parameter '{}' ({} URLs accept: {})", name, url.scheme(), accepted);
     }
   }
   return std::nullopt;
@@ -236,19 +243,20 @@ std::variant<BackendUrl, std::string> parse_backend_url(std::string_view text) {
   BackendUrl url;
   const size_t scheme_end = text.find("://");
   if (scheme_end == std::string_view::npos) {
-    return std::string("missing scheme (expected redis://... or mysql://...)");
+    return std::string("missing scheme (expected redis://..., rediss://... or mysql://...)");
   }
   const std::string_view scheme = text.substr(0, scheme_end);
-  if (scheme == "redis") {
+  if (scheme == "redis" || scheme == "rediss") {
     url.protocol = Protocol::Redis;
+    url.tls = scheme == "rediss";
   } else if (scheme == "mysql") {
     url.protocol = Protocol::Mysql;
   } else {
     // Echo the scheme only when it looks like one: a malformed URL may have a password in front.
     bool plain = true;
     for (char c : scheme) plain = plain && (is_alpha(c) || is_digit(c) || c == '+' || c == '-' || c == '.');
-    if (!plain) return std::string("invalid scheme (expected redis or mysql)");
-    return fmt::format("unsupported scheme '{}' (expected redis or mysql)", scheme);
+    if (!plain) return std::string("invalid scheme (expected redis, rediss or mysql)");
+    return fmt::format("unsupported scheme '{}' (expected redis, rediss or mysql)", scheme);
   }
 
   std::string_view rest = text.substr(scheme_end + 3);
@@ -293,7 +301,7 @@ std::variant<BackendUrl, std::string> parse_backend_url(std::string_view text) {
 }
 
 std::string BackendUrl::redacted() const {
-  std::string out = fmt::format("{}://", to_string(protocol));
+  std::string out = fmt::format("{}://", scheme());
   if (!user.empty() || !password.empty()) {
     out += percent_encode(user);
     if (!password.empty()) out += ":***";
@@ -302,12 +310,20 @@ std::string BackendUrl::redacted() const {
   out += address();
   if (protocol == Protocol::Redis) {
     if (redis_db != 0) out += fmt::format("/{}", redis_db);
-    if (redis_protocol != 2) out += fmt::format("?protocol={}", redis_protocol);
+    std::string query;
+    if (redis_protocol != 2) query += fmt::format("&protocol={}", redis_protocol);
+    if (!tls_ca_file.empty()) query += "&ca=" + percent_encode(tls_ca_file);
+    if (!query.empty()) out += "?" + query.substr(1);
   } else {
     if (!mysql_schema.empty()) out += "/" + percent_encode(mysql_schema);
     if (!mysql_charset.empty()) out += "?charset=" + mysql_charset;
   }
   return out;
+}
+
+std::string_view BackendUrl::scheme() const {
+  if (protocol == Protocol::Mysql) return "mysql";
+  return tls ? "rediss" : "redis";
 }
 
 std::string BackendUrl::address() const { return bracketed(host, port); }

@@ -84,7 +84,10 @@ using Keys = std::span<const std::string_view>;
 constexpr std::string_view kRootKeys[] = {"server", "listeners", "users", "pool", "client", "redis", "mysql"};
 constexpr std::string_view kServerKeys[] = {"workers",           "log_level", "log_format", "shutdown_grace_ms",
                                             "slow_request_ms", "admin"};
-constexpr std::string_view kListenerKeys[] = {"name", "protocol", "address", "backend", "backend_password_file", "auth"};
+constexpr std::string_view kListenerKeys[] = {"name",          "protocol",     "address",
+                                              "backend",       "backend_password_file", "auth",
+                                              "tls_cert",      "tls_key",      "tls_client_ca",
+                                              "tls_require_client_cert"};
 constexpr std::string_view kUserKeys[] = {"name",         "password",         "password_file",
                                           "backend_user", "backend_password", "backend_password_file"};
 constexpr std::string_view kPoolKeys[] = {"max_connections",          "max_pinned",
@@ -330,14 +333,62 @@ class Builder {
   /// The contents of the file named at `file_key` (relative to the config file's directory), without
   /// one trailing line break: how secrets are mounted (Docker/Kubernetes secrets, systemd credentials).
   std::string read_secret_file(const toml::value<std::string>& file, const std::string& name) const {
-    std::string path = file.get();
-    const size_t slash = source_.rfind('/');
-    if (!path.empty() && path.front() != '/' && slash != std::string::npos) path = source_.substr(0, slash + 1) + path;
+    const std::string path = beside_config(file.get());
     FileText read = read_whole_file(path);
     if (!read.error.empty()) fail(file, fmt::format("{}: {}: {}", name, path, read.error));
     if (read.text.ends_with('\n')) read.text.pop_back();
     if (read.text.ends_with('\r')) read.text.pop_back();
     return std::move(read.text);
+  }
+
+  /// `path` as given, or relative to the config file's directory when it is relative.
+  std::string beside_config(const std::string& path) const {
+    const size_t slash = source_.rfind('/');
+    if (!path.empty() && path.front() != '/' && slash != std::string::npos) return source_.substr(0, slash + 1) + path;
+    return path;
+  }
+
+  /// A TLS file (certificate, key, CA) named at `v`: resolved like a secret file and checked to be a
+  /// readable PEM file now, so a typo fails the load, not the first client.
+  std::string read_tls_file(const toml::node& v, const std::string& given, const std::string& name) const {
+    const std::string path = beside_config(given);
+    FileText read = read_whole_file(path);
+    if (!read.error.empty()) fail(v, fmt::format("{}: {}: {}", name, path, read.error));
+    if (read.text.find("-----BEGIN ") == std::string::npos) {
+      fail(v, fmt::format("{}: {}: not a PEM file (no '-----BEGIN ' line)", name, path));
+    }
+    return path;
+  }
+
+  /// tls_cert, tls_key, tls_client_ca and tls_require_client_cert of a listener.
+  std::optional<ListenerTls> read_listener_tls(const toml::table& t, const std::string& path,
+                                               Protocol protocol) const {
+    const auto* cert = string_at(t, path, "tls_cert");
+    const auto* key = string_at(t, path, "tls_key");
+    const auto* client_ca = string_at(t, path, "tls_client_ca");
+    const toml::node* require = t.get("tls_require_client_cert");
+    if (cert == nullptr && key == nullptr) {
+      if (client_ca != nullptr) fail(*client_ca, fmt::format("{}.tls_client_ca needs {}.tls_cert and {}.tls_key", path, path, path));
+      if (require != nullptr) fail(*require, fmt::format("{}.tls_require_client_cert needs {}.tls_cert and {}.tls_key", path, path, path));
+      return std::nullopt;
+    }
+    if (cert == nullptr || key == nullptr) {
+      fail(cert != nullptr ? static_cast<const toml::node&>(*cert) : *key,
+           fmt::format("{}.tls_cert and {}.tls_key go together (only {} is set)", path, path,
+                       cert != nullptr ? "tls_cert" : "tls_key"));
+    }
+    if (protocol == Protocol::Mysql) {
+      fail(*cert, fmt::format("{}.tls_cert: TLS toward mysql clients is not supported yet (redis listeners only)", path));
+    }
+    ListenerTls tls;
+    tls.cert_file = read_tls_file(*cert, cert->get(), path + ".tls_cert");
+    tls.key_file = read_tls_file(*key, key->get(), path + ".tls_key");
+    if (client_ca != nullptr) tls.client_ca_file = read_tls_file(*client_ca, client_ca->get(), path + ".tls_client_ca");
+    read_bool(t, path, "tls_require_client_cert", tls.require_client_cert);
+    if (tls.require_client_cert && client_ca == nullptr) {
+      fail(*require, fmt::format("{}.tls_require_client_cert needs {}.tls_client_ca", path, path));
+    }
+    return tls;
   }
 
   /// A secret given either inline at `key` (with ${ENV} references) or as a file at `key`_file;
@@ -509,6 +560,10 @@ class Builder {
         }
         l.backend.password = read_secret_file(*file, path + ".backend_password_file");
       }
+      if (!l.backend.tls_ca_file.empty()) {
+        l.backend.tls_ca_file = read_tls_file(backend, l.backend.tls_ca_file, path + ".backend ca");
+      }
+      l.tls = read_listener_tls(t, path, l.protocol);
 
       const auto* auth = string_at(t, path, "auth");
       if (auth != nullptr) {

@@ -32,6 +32,7 @@ std::string_view to_string(LogFormat f);
 std::string_view to_string(AuthMode m);
 
 /// A backend as a URL: redis://[user[:pass]@]host[:port][/db][?protocol=2|3]   (port 6379 when absent)
+///                    rediss://...same...[&ca=/path/to/ca.pem]                  (Redis over TLS)
 ///                    mysql://user[:pass]@host[:port][/schema][?charset=NAME]  (port 3306 when absent)
 /// Percent-encoding (%XX) is decoded in user, password and schema.
 struct BackendUrl {
@@ -44,9 +45,13 @@ struct BackendUrl {
   int redis_protocol = 2;     // Redis: RESP version the backend connections speak (2 or 3)
   std::string mysql_schema;   // MySQL: default schema, empty when absent
   std::string mysql_charset;  // MySQL: connection charset, empty = server default
+  bool tls = false;           // rediss://: TLS, the server certificate verified for `host`
+  std::string tls_ca_file;    // rediss ?ca=: CAs to verify the server with; empty: the system's
 
   /// The URL with the password replaced by "***": safe for logs and client-visible errors.
   std::string redacted() const;
+  /// "redis", "rediss" or "mysql".
+  std::string_view scheme() const;
   /// host:port, with IPv6 literals bracketed: what error messages name.
   std::string address() const;
 };
@@ -65,12 +70,22 @@ struct Endpoint {
 /// start-up); on failure returns a message describing what is wrong.
 std::variant<Endpoint, std::string> parse_endpoint(std::string_view text);
 
+/// TLS toward a listener's clients. Paths are resolved against the config file's directory and were
+/// readable at load; their contents are checked when the listener starts.
+struct ListenerTls {
+  std::string cert_file;       // PEM certificate chain
+  std::string key_file;        // PEM private key
+  std::string client_ca_file;  // empty: client certificates are not asked for
+  bool require_client_cert = false;
+};
+
 struct Listener {
   std::string name;            // unique, used in logs and metrics
   Protocol protocol = Protocol::Redis;
   Endpoint address;
   BackendUrl backend;          // protocol must match the listener's
   AuthMode auth = AuthMode::None;
+  std::optional<ListenerTls> tls;  // absent: plain TCP
 };
 
 struct User {

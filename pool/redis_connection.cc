@@ -144,6 +144,14 @@ rt::Task<void> RedisConnection::run() {
     co_return;
   }
   stream_ = std::move(*connected);
+  if (pool_.key().tls != nullptr) {
+    const auto tls_ok = co_await stream_.start_tls_client(*pool_.key().tls, pool_.key().host,
+                                                          rt::Deadline::after(limits.connect_timeout), &cancel_);
+    if (!tls_ok) {
+      close_backend("TLS handshake failed: " + tls_ok.error().message());
+      co_return;
+    }
+  }
   const auto handshake_ok = co_await handshake();
   if (!handshake_ok) co_return;
   state_ = State::Ready;

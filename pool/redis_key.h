@@ -5,6 +5,10 @@
 #include <cstdint>
 #include <string>
 
+namespace corral::rt {
+class TlsContext;
+}
+
 namespace corral::pool {
 
 struct RedisKey {
@@ -21,6 +25,9 @@ struct RedisKey {
   bool select_first = false;
   std::string select_user;
   std::string select_password;
+  /// rediss://: the client context connections handshake with (the listener's generation owns it,
+  /// and pools live in that generation); null: plain TCP.
+  const rt::TlsContext* tls = nullptr;
 
   /// The map key: host, port, user, password, db and RESP version in one string.
   std::string id() const {
@@ -32,6 +39,7 @@ struct RedisKey {
       out.append("/s").append(std::to_string(select_user.size())).append(":").append(select_user);
       out.append(std::to_string(select_password.size())).append(":").append(select_password);
     }
+    if (tls != nullptr) out.append("/tls");  // before the password, which runs to the end of the id
     out.append("/").append(std::to_string(user.size())).append(":").append(user);
     out.append(password);
     return out;

@@ -59,6 +59,39 @@ bool prepare_mysql(const config::Config& config, SharedState& shared) {
   return true;
 }
 
+/// Builds `listener`'s TLS contexts (null where it is plain) into `loaded`; false after logging why
+/// a certificate, key or CA file is unusable.
+bool add_tls_contexts(const config::Listener& listener, LoadedConfig& loaded) {
+  std::unique_ptr<rt::TlsContext> server;
+  if (listener.tls) {
+    rt::TlsOptions options;
+    options.cert_file = listener.tls->cert_file;
+    options.key_file = listener.tls->key_file;
+    options.ca_file = listener.tls->client_ca_file;
+    options.require_peer_cert = listener.tls->require_client_cert;
+    auto built = rt::TlsContext::server(options);
+    if (!built) {
+      rt::log::error("listener {}: TLS: {}", listener.name, built.error());
+      return false;
+    }
+    server = std::make_unique<rt::TlsContext>(std::move(*built));
+  }
+  std::unique_ptr<rt::TlsContext> client;
+  if (listener.backend.tls) {
+    rt::TlsOptions options;
+    options.ca_file = listener.backend.tls_ca_file;
+    auto built = rt::TlsContext::client(options);
+    if (!built) {
+      rt::log::error("listener {}: TLS toward backend {}: {}", listener.name, listener.backend.address(), built.error());
+      return false;
+    }
+    client = std::make_unique<rt::TlsContext>(std::move(*built));
+  }
+  loaded.listener_tls.push_back(std::move(server));
+  loaded.backend_tls.push_back(std::move(client));
+  return true;
+}
+
 /// `config` with every listener and backend address resolved (blocking name lookups: on the daemon's
 /// own thread, never on a worker's), or nullptr after logging what failed.
 std::shared_ptr<LoadedConfig> resolve(config::Config config) {
@@ -77,6 +110,7 @@ std::shared_ptr<LoadedConfig> resolve(config::Config config) {
     }
     loaded->listen_addresses.push_back(*address);
     loaded->backend_addresses.push_back(*backend);
+    if (!add_tls_contexts(listener, *loaded)) return nullptr;
   }
   return loaded;
 }

@@ -43,6 +43,8 @@ struct ListenerEnv {
   WorkerPools* pools;
   std::atomic<bool>* mysql_sha2_cached;  // LoadedConfig::mysql_sha2_cached of `config`; null: none
   RequestStats* request_stats;           // this listener's, on this worker (SharedState::metrics)
+  const rt::TlsContext* listener_tls;    // LoadedConfig::listener_tls; null: plain clients
+  const rt::TlsContext* backend_tls;     // LoadedConfig::backend_tls; null: plain backend
 };
 
 /// Serves the clients of one listener in its protocol. Not thread-safe: lives on its worker's loop.

@@ -27,6 +27,10 @@ rt::Task<ProbeResult> probe_redis(ProbeTarget target, rt::Deadline deadline, rt:
   auto connected = co_await rt::TcpStream::connect(*rt::EventLoop::current(), target.address, deadline, cancel);
   if (!connected) co_return ProbeResult{false, "connect: " + connected.error().message()};
   rt::TcpStream stream = std::move(*connected);
+  if (target.tls != nullptr) {
+    auto shaken = co_await stream.start_tls_client(*target.tls, url.host, deadline, cancel);
+    if (!shaken) co_return ProbeResult{false, "TLS handshake: " + shaken.error().message()};
+  }
 
   std::string request;
   std::size_t expected = 1;

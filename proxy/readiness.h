@@ -19,6 +19,7 @@ namespace corral::proxy {
 struct ProbeTarget {
   const config::Listener* listener;
   rt::SocketAddress address;  // resolved at start-up
+  const rt::TlsContext* tls = nullptr;  // rediss://: the probe speaks TLS too
 };
 
 struct ProbeResult {

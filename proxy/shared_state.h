@@ -15,6 +15,7 @@
 #include "proxy/redis/client_table.h"
 #include "proxy/redis/server_pauses.h"
 #include "runtime/tcp.h"
+#include "runtime/tls.h"
 
 namespace corral::proxy {
 
@@ -61,6 +62,10 @@ struct LoadedConfig {
   /// logins may take the fast path (the server-side cache of MySQL). Per configuration: a reload may
   /// change users and their passwords.
   std::unique_ptr<std::atomic<bool>[]> mysql_sha2_cached;
+  /// Per listener, in config order, null when plain: the server context toward its clients and the
+  /// client context toward a rediss:// backend. Built with the addresses; read-only, shared by workers.
+  std::vector<std::unique_ptr<rt::TlsContext>> listener_tls;
+  std::vector<std::unique_ptr<rt::TlsContext>> backend_tls;
 };
 
 }  // namespace corral::proxy

@@ -12,6 +12,9 @@ namespace corral::proxy {
 
 namespace {
 
+/// How long a client may take to complete its TLS handshake before it is closed.
+constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
+
 /// Releases one client slot when the session ends, whatever way it ends.
 rt::Task<void> counted_session(rt::TcpStream client, Frontend* frontend, SharedState* shared,
                                ListenerCounters* counters) {
@@ -23,6 +26,17 @@ rt::Task<void> counted_session(rt::TcpStream client, Frontend* frontend, SharedS
       counters->clients_open.fetch_sub(1, std::memory_order_relaxed);
     }
   } slot{shared, counters};
+  // TLS starts here, in the session, so a slow handshake holds up no other client. A mysql listener
+  // has no context: its TLS would start after the greeting (SSLRequest), which corral refuses.
+  if (const rt::TlsContext* tls = frontend->env().listener_tls) {
+    const auto shaken =
+        co_await client.start_tls_server(*tls, rt::Deadline::after(kTlsHandshakeTimeout), frontend->env().stop_cancel);
+    if (!shaken) {
+      rt::log::debug("listener {}: TLS handshake with {} failed: {}", frontend->env().listener->name,
+                     client.peer_address().to_string(), shaken.error().message());
+      co_return;
+    }
+  }
   co_await frontend->serve(std::move(client));
 }
 
@@ -69,11 +83,13 @@ rt::Result<void> Worker::build_frontends(Generation& generation) {
                           loaded.backend_addresses[i],
                           &generation.pools,
                           loaded.mysql_sha2_cached.get(),
-                          &shared_.metrics.listener(listener.name).requests[index_]};
+                          &shared_.metrics.listener(listener.name).requests[index_],
+                          loaded.listener_tls[i].get(),
+                          loaded.backend_tls[i].get()};
     std::unique_ptr<Frontend> frontend = make_frontend(env);
     if (!frontend) return std::make_error_code(std::errc::invalid_argument);
     generation.frontends.push_back(std::move(frontend));
-    generation.admin_env.backends.push_back(ProbeTarget{&listener, loaded.backend_addresses[i]});
+    generation.admin_env.backends.push_back(ProbeTarget{&listener, loaded.backend_addresses[i], loaded.backend_tls[i].get()});
   }
   return {};
 }
@@ -217,9 +233,12 @@ rt::Task<void> Worker::accept_loop(ListenerSlot* slot) {
       shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
       shared_.clients_refused.fetch_add(1, std::memory_order_relaxed);
       slot->counters->refused.fetch_add(1, std::memory_order_relaxed);
-      const std::string_view reply = frontend->too_many_clients_reply();
       // Best effort, never waiting: the socket buffer of a fresh connection has room for one reply.
-      [[maybe_unused]] const ssize_t n = ::send(client->fd(), reply.data(), reply.size(), MSG_NOSIGNAL);
+      // A TLS client would read plain text as garbage: it just sees the close.
+      if (frontend->env().listener_tls == nullptr) {
+        const std::string_view reply = frontend->too_many_clients_reply();
+        [[maybe_unused]] const ssize_t n = ::send(client->fd(), reply.data(), reply.size(), MSG_NOSIGNAL);
+      }
       continue;
     }
     shared_.clients_accepted.fetch_add(1, std::memory_order_relaxed);

@@ -222,10 +222,16 @@ void EventLoop::dispatch_io(IoHandle& io, uint32_t events) {
     io.readable = true;
     if (events & (EPOLLRDHUP | EPOLLHUP)) io.read_closed = true;
     if (io.reader && io.reader->on_ready_(io.reader->context_)) io.reader->complete(WakeReason::Ready);
+    if (io.writer_wants_read && io.writer && io.writer->on_ready_(io.writer->context_)) {
+      io.writer->complete(WakeReason::Ready);
+    }
   }
   if (failed || (events & EPOLLOUT)) {
     io.writable = true;
     if (io.writer && io.writer->on_ready_(io.writer->context_)) io.writer->complete(WakeReason::Ready);
+    if (io.reader_wants_write && io.reader && io.reader->on_ready_(io.reader->context_)) {
+      io.reader->complete(WakeReason::Ready);
+    }
   }
 }
 

@@ -23,6 +23,8 @@
 #include <mutex>
 #include <vector>
 
+struct ssl_st;  // OpenSSL's SSL, for IoHandle::tls
+
 namespace corral::rt {
 
 using Clock = std::chrono::steady_clock;
@@ -122,14 +124,21 @@ class CancelSource {
 /// An fd registered with a loop's epoll, edge-triggered for both directions, with at most one reading
 /// and one writing waiter. `readable`/`writable` remember the last edge so a read after a drained socket
 /// goes straight to waiting instead of spending a syscall on EAGAIN.
+///
+/// TLS (runtime/tls.h): `tls` is the stream's OpenSSL session once a handshake started, else null. A TLS
+/// read may need the socket writable (and a write readable) to make progress; the operation then sets
+/// `reader_wants_write` (`writer_wants_read`) and the edge of the other direction retries it too.
 struct IoHandle {
   EventLoop* loop = nullptr;
   int fd = -1;
   Waiter* reader = nullptr;
   Waiter* writer = nullptr;
+  ::ssl_st* tls = nullptr;  // owned: freed by the stream's close
   bool readable = true;
   bool writable = true;
   bool read_closed = false;  // EPOLLRDHUP/EPOLLHUP seen: a short read no longer means "drained"
+  bool reader_wants_write = false;
+  bool writer_wants_read = false;
 };
 
 /// One epoll loop per worker thread. Everything but post() must be called on the loop's thread.

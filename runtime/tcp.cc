@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -28,23 +29,12 @@ std::unique_ptr<IoHandle> make_io(EventLoop& loop, int fd) {
 void close_io(std::unique_ptr<IoHandle>& io) noexcept {
   if (!io) return;
   io->loop->unregister_io(*io);
+  if (io->tls) SSL_free(io->tls);
   ::close(io->fd);
   io.reset();
 }
 
 bool retry_later(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
-
-/// Drops `sent` bytes from the front of `iov`.
-void advance(std::span<iovec>& iov, std::size_t sent) {
-  while (!iov.empty() && sent >= iov.front().iov_len) {
-    sent -= iov.front().iov_len;
-    iov = iov.subspan(1);
-  }
-  if (sent > 0) {
-    iov.front().iov_base = static_cast<char*>(iov.front().iov_base) + sent;
-    iov.front().iov_len -= sent;
-  }
-}
 
 /// Sends from `iov` (advanced in place) until it is empty, the socket is full (returns 0) or an
 /// error (returns errno).
@@ -58,12 +48,23 @@ int send_iov(int fd, std::span<iovec>& iov) {
       if (errno == EINTR) continue;
       return retry_later(errno) ? 0 : errno;
     }
-    advance(iov, static_cast<std::size_t>(n));
+    detail::advance_iov(iov, static_cast<std::size_t>(n));
   }
   return 0;
 }
 
 }  // namespace
+
+void detail::advance_iov(std::span<iovec>& iov, std::size_t sent) noexcept {
+  while (!iov.empty() && sent >= iov.front().iov_len) {
+    sent -= iov.front().iov_len;
+    iov = iov.subspan(1);
+  }
+  if (sent > 0) {
+    iov.front().iov_base = static_cast<char*>(iov.front().iov_base) + sent;
+    iov.front().iov_len -= sent;
+  }
+}
 
 // ---- SocketAddress ------------------------------------------------------------------------------
 
@@ -157,6 +158,7 @@ void TcpStream::close() noexcept { close_io(io_); }
 Result<void> TcpStream::try_writev(std::span<iovec>& iov) {
   if (!io_) return std::make_error_code(std::errc::bad_file_descriptor);
   if (!io_->writable) return Result<void>{};  // full at the last try: wait for the next edge
+  if (io_->tls) return try_writev_tls(iov);
   const int err = send_iov(io_->fd, iov);
   if (err != 0) return errno_code(err);
   if (!iov.empty()) io_->writable = false;
@@ -164,7 +166,9 @@ Result<void> TcpStream::try_writev(std::span<iovec>& iov) {
 }
 
 void TcpStream::shutdown_write() noexcept {
-  if (io_) ::shutdown(io_->fd, SHUT_WR);
+  if (!io_) return;
+  if (io_->tls) SSL_shutdown(io_->tls);  // best effort: a full socket buffer just loses the close_notify
+  ::shutdown(io_->fd, SHUT_WR);
 }
 
 ConnectAwaitable TcpStream::connect(EventLoop& loop, const SocketAddress& address, Deadline deadline,
@@ -185,6 +189,7 @@ ConnectAwaitable TcpStream::connect(EventLoop& loop, const SocketAddress& addres
 }
 
 bool ReadAwaitable::attempt() {
+  if (io_->tls) return attempt_tls();
   for (;;) {
     const ssize_t n = ::read(io_->fd, buffer_.data(), buffer_.size());
     if (n >= 0) {
@@ -199,6 +204,7 @@ bool ReadAwaitable::attempt() {
 }
 
 bool WriteAwaitable::attempt() {
+  if (io_->tls) return attempt_tls();
   while (!data_.empty()) {
     const ssize_t n = ::send(io_->fd, data_.data(), data_.size(), MSG_NOSIGNAL);
     if (n >= 0) {
@@ -213,6 +219,7 @@ bool WriteAwaitable::attempt() {
 }
 
 bool WritevAwaitable::attempt() {
+  if (io_->tls) return attempt_tls();
   const int err = send_iov(io_->fd, iov_);
   if (err == 0 && !iov_.empty()) {
     would_block();

@@ -25,6 +25,13 @@
 
 namespace corral::rt {
 
+class TlsContext;
+
+namespace detail {
+/// Drops `sent` bytes from the front of `iov`.
+void advance_iov(std::span<iovec>& iov, std::size_t sent) noexcept;
+}  // namespace detail
+
 /// An IPv4 or IPv6 socket address.
 class SocketAddress {
  public:
@@ -83,7 +90,18 @@ class TcpStream {
   /// in `iov` did not fit. An error means the connection is unusable.
   Result<void> try_writev(std::span<iovec>& iov);
 
-  /// Half-closes the write side (FIN) so the peer sees EOF while replies may still be read.
+  /// Runs the server side of a TLS handshake with `context` (runtime/tls.h); afterwards every operation
+  /// goes through TLS. `context` must outlive the stream. On failure the stream is unusable: close it.
+  class TlsHandshakeAwaitable start_tls_server(const TlsContext& context, Deadline deadline,
+                                               CancelSource* cancel = nullptr);
+  /// Runs the client side: sends `server_name` as SNI (unless it is an IP address) and, when `context`
+  /// verifies the peer, checks the certificate against it (host name or IP address).
+  class TlsHandshakeAwaitable start_tls_client(const TlsContext& context, const std::string& server_name,
+                                               Deadline deadline, CancelSource* cancel = nullptr);
+  bool is_tls() const noexcept { return io_ && io_->tls != nullptr; }
+
+  /// Half-closes the write side (FIN) so the peer sees EOF while replies may still be read; over TLS
+  /// a close_notify is sent first.
   void shutdown_write() noexcept;
   /// Closes now; a pending read or write resumes with operation_canceled.
   void close() noexcept;
@@ -97,6 +115,7 @@ class TcpStream {
 
  private:
   friend class ConnectAwaitable;
+  Result<void> try_writev_tls(std::span<iovec>& iov);
   explicit TcpStream(std::unique_ptr<IoHandle> io) noexcept : io_(std::move(io)) {}
 
   std::unique_ptr<IoHandle> io_;  // heap: epoll holds its address while the stream object moves
@@ -181,6 +200,7 @@ class ReadAwaitable : public SocketOp<ReadAwaitable, std::size_t> {
   bool attempt();
 
  private:
+  bool attempt_tls();
   std::span<char> buffer_;
 };
 
@@ -201,6 +221,7 @@ class WriteAwaitable : public SocketOp<WriteAwaitable, void> {
   bool attempt();
 
  private:
+  bool attempt_tls();
   std::span<const char> data_;
 };
 
@@ -211,6 +232,7 @@ class WritevAwaitable : public SocketOp<WritevAwaitable, void> {
   bool attempt();
 
  private:
+  bool attempt_tls();
   std::span<iovec> iov_;
 };
 
@@ -224,6 +246,15 @@ class ConnectAwaitable : public SocketOp<ConnectAwaitable, TcpStream> {
 
  private:
   std::unique_ptr<IoHandle> owned_;
+};
+
+/// A TLS handshake (runtime/tls.h). Waits in the reader slot; when OpenSSL needs the socket writable
+/// it sets IoHandle::reader_wants_write so the writable edge retries it.
+class TlsHandshakeAwaitable : public SocketOp<TlsHandshakeAwaitable, void> {
+ public:
+  /// `start_error`: setting up the session failed (the awaitable completes with it at once).
+  TlsHandshakeAwaitable(IoHandle* io, std::error_code start_error, Deadline deadline, CancelSource* cancel);
+  bool attempt();
 };
 
 /// A listening socket with SO_REUSEPORT, so each worker binds its own on the same port and the kernel

@@ -12,7 +12,7 @@ namespace corral::proxy {
 /// Serves Redis clients (RedisSession, proxy/redis/session.cc). Not thread-safe: lives on its worker's loop.
 class RedisFrontend final : public Frontend {
  public:
-  explicit RedisFrontend(const ListenerEnv& env) : Frontend(env), local_(*env.config, *env.listener, &env.shared->metrics) {}
+  explicit RedisFrontend(const ListenerEnv& env) : Frontend(env), local_(*env.config, *env.listener, &env.shared->metrics, env.backend_tls) {}
 
   rt::Task<void> serve(rt::TcpStream client) override;
   std::string_view too_many_clients_reply() const override { return "-ERR max number of clients reached\r\n"; }

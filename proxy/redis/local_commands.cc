@@ -62,6 +62,7 @@ pool::RedisKey RedisLocalCommands::pool_key(const RedisContext& context) const {
   key.db = context.db;
   key.resp = static_cast<int>(context.resp);
   set_credentials(key, context.backend_user, context.backend_password);
+  key.tls = backend_tls_;
   return key;
 }
 

@@ -45,9 +45,10 @@ struct BackendQuestion {
 class RedisLocalCommands {
  public:
   /// `metrics`: where refused logins are counted and logged (null: neither, as in unit tests).
+  /// `backend_tls`: the client TLS context of a rediss:// backend (null: plain), put in pool keys.
   RedisLocalCommands(const config::Config& config, const config::Listener& listener,
-                     MetricsRegistry* metrics = nullptr)
-      : config_(config), listener_(listener), metrics_(metrics) {}
+                     MetricsRegistry* metrics = nullptr, const rt::TlsContext* backend_tls = nullptr)
+      : config_(config), listener_(listener), metrics_(metrics), backend_tls_(backend_tls) {}
 
   /// The context a new client starts with (authenticated unless the listener requires AUTH).
   void init(RedisContext& context) const;
@@ -92,6 +93,7 @@ class RedisLocalCommands {
   const config::Config& config_;
   const config::Listener& listener_;
   MetricsRegistry* metrics_;
+  const rt::TlsContext* backend_tls_;
 };
 
 }  // namespace corral::proxy

@@ -152,10 +152,10 @@ TEST(ConfigBackendUrl, BadPorts) {
 TEST(ConfigBackendUrl, LargestPort) { EXPECT_EQ(parse_ok("redis://h:65535").port, 65535); }
 
 TEST(ConfigBackendUrl, SchemeErrors) {
-  EXPECT_EQ(parse_error("127.0.0.1:6379"), "missing scheme (expected redis://... or mysql://...)");
-  EXPECT_EQ(parse_error("rediss://h"), "unsupported scheme 'rediss' (expected redis or mysql)");
-  EXPECT_EQ(parse_error("REDIS://h"), "unsupported scheme 'REDIS' (expected redis or mysql)");
-  EXPECT_EQ(parse_error("postgres://u:pw@h"), "unsupported scheme 'postgres' (expected redis or mysql)");
+  EXPECT_EQ(parse_error("127.0.0.1:6379"), "missing scheme (expected redis://..., rediss://... or mysql://...)");
+  EXPECT_EQ(parse_error("REDIS://h"), "unsupported scheme 'REDIS' (expected redis, rediss or mysql)");
+  EXPECT_EQ(parse_error("mysqls://u@h"), "unsupported scheme 'mysqls' (expected redis, rediss or mysql)");
+  EXPECT_EQ(parse_error("postgres://u:pw@h"), "unsupported scheme 'postgres' (expected redis, rediss or mysql)");
 }
 
 TEST(ConfigBackendUrl, HostErrors) {
@@ -194,6 +194,34 @@ TEST(ConfigBackendUrl, QueryErrors) {
   EXPECT_EQ(parse_error("redis://h#frag"), "a fragment ('#...') is not allowed");
 }
 
+TEST(ConfigBackendUrl, RedissIsRedisOverTlsWithAnOptionalCa) {
+  const BackendUrl plain = parse_ok("redis://h");
+  EXPECT_FALSE(plain.tls);
+  const BackendUrl url = parse_ok("rediss://u:pw@cache.example:6380/2?protocol=3&ca=/etc/corral/ca%20dir/ca.pem");
+  EXPECT_TRUE(url.tls);
+  EXPECT_EQ(url.protocol, Protocol::Redis);
+  EXPECT_EQ(url.host, "cache.example");
+  EXPECT_EQ(url.port, 6380);
+  EXPECT_EQ(url.redis_db, 2);
+  EXPECT_EQ(url.redis_protocol, 3);
+  EXPECT_EQ(url.tls_ca_file, "/etc/corral/ca dir/ca.pem");
+  EXPECT_EQ(url.scheme(), "rediss");
+  EXPECT_EQ(url.redacted(), "rediss://u:***@cache.example:6380/2?protocol=3&ca=%2Fetc%2Fcorral%2Fca%20dir%2Fca.pem");
+  const BackendUrl again = parse_ok(url.redacted());
+  EXPECT_EQ(again.tls_ca_file, url.tls_ca_file);
+  EXPECT_EQ(parse_ok("rediss://h").port, 6379);
+  EXPECT_EQ(parse_ok("rediss://h").redacted(), "rediss://h:6379");
+  EXPECT_EQ(parse_ok("rediss://h?ca=/x.pem").redacted(), "rediss://h:6379?ca=%2Fx.pem");
+}
+
+TEST(ConfigBackendUrl, RedissQueryErrors) {
+  EXPECT_EQ(parse_error("redis://h?ca=/x.pem"), "unknown query parameter 'ca' (redis URLs accept: protocol)");
+  EXPECT_EQ(parse_error("rediss://h?ca="), "ca must be the path of a PEM file of CA certificates");
+  EXPECT_EQ(parse_error("rediss://h?ca=%zz"), "ca must be the path of a PEM file of CA certificates");
+  EXPECT_EQ(parse_error("rediss://h?ca=/a&ca=/b"), "query parameter 'ca' is given twice");
+  EXPECT_EQ(parse_error("rediss://h?verify=no"), "unknown query parameter 'verify' (rediss URLs accept: protocol, ca)");
+}
+
 TEST(ConfigBackendUrl, MysqlNeedsUser) {
   EXPECT_EQ(parse_error("mysql://h:3306"), "a mysql URL needs a user name (mysql://user:password@host:port)");
   EXPECT_EQ(parse_error("mysql://:pw@h:3306"), "a mysql URL needs a user name (mysql://user:password@host:port)");
@@ -226,7 +254,8 @@ TEST(ConfigBackendUrl, PasswordNeverInErrorText) {
            "redis://app:" + secret + "@",
            "mysql://u:" + secret + "@h/db?x=1",
            "mysql://:" + secret + "@h",
-           "rediss://u:" + secret + "@h",
+           "rediss://u:" + secret + "@h?ca=",
+           "rediss://u:" + secret + "@h?verify=no",
            "redis:/u:" + secret + "@h",
            "u:" + secret + "@h:6379",
            "red is://u:" + secret + "@h",
@@ -238,7 +267,7 @@ TEST(ConfigBackendUrl, PasswordNeverInErrorText) {
 }
 
 TEST(ConfigBackendUrl, InvalidSchemeTextIsNotEchoed) {
-  EXPECT_EQ(parse_error("u:pw@h://x"), "invalid scheme (expected redis or mysql)");
+  EXPECT_EQ(parse_error("u:pw@h://x"), "invalid scheme (expected redis, rediss or mysql)");
 }
 
 TEST(ConfigEndpoint, Parses) {

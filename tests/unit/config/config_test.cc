@@ -908,5 +908,97 @@ TEST(ConfigSecrets, ConflictingAndMissingSecrets) {
             "corral.toml:6: listeners[0].backend_password_file and a password in listeners[0].backend exclude each other");
 }
 
+// ---------------------------------------------------------------------------------------------------
+// TLS: listener certificate files and the rediss:// CA, checked at load
+
+/// A directory with PEM-looking files (contents are checked when a listener starts, not at load).
+class ConfigTls : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir();
+    for (const char* name : {"corral_tls_cert.pem", "corral_tls_key.pem", "corral_tls_ca.pem"}) {
+      std::ofstream(dir_ + name) << "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n";
+    }
+    std::ofstream(dir_ + "corral_tls_not_pem.txt") << "hello\n";
+  }
+  void TearDown() override {
+    for (const char* name : {"corral_tls_cert.pem", "corral_tls_key.pem", "corral_tls_ca.pem", "corral_tls_not_pem.txt",
+                             "corral_tls_test.toml"}) {
+      std::remove((dir_ + name).c_str());
+    }
+  }
+  /// Loads a redis listener (lines 1-5) followed by `extra` lines, from a file in the temp directory.
+  std::variant<Config, ConfigError> load(const std::string& extra, const std::string& backend = "redis://127.0.0.1:6379") {
+    std::ofstream(dir_ + "corral_tls_test.toml")
+        << "[[listeners]]\nname = \"r\"\nprotocol = \"redis\"\naddress = \"127.0.0.1:6380\"\nbackend = \"" << backend
+        << "\"\n" << extra;
+    return load_config(dir_ + "corral_tls_test.toml");
+  }
+  std::string error(const std::string& extra, const std::string& backend = "redis://127.0.0.1:6379") {
+    auto r = load(extra, backend);
+    if (auto* e = std::get_if<ConfigError>(&r)) return e->to_string();
+    return "<ok>";
+  }
+  std::string file_ = "corral_tls_test.toml";
+  std::string dir_;
+};
+
+TEST_F(ConfigTls, ListenerTlsFilesAreResolvedBesideTheConfig) {
+  auto r = load("tls_cert = \"corral_tls_cert.pem\"\ntls_key = \"" + dir_ + "corral_tls_key.pem\"\n"
+                "tls_client_ca = \"corral_tls_ca.pem\"\ntls_require_client_cert = true\n");
+  ASSERT_TRUE(std::holds_alternative<Config>(r)) << std::get<ConfigError>(r).to_string();
+  const Listener& l = std::get<Config>(r).listeners[0];
+  ASSERT_TRUE(l.tls.has_value());
+  EXPECT_EQ(l.tls->cert_file, dir_ + "corral_tls_cert.pem");
+  EXPECT_EQ(l.tls->key_file, dir_ + "corral_tls_key.pem");
+  EXPECT_EQ(l.tls->client_ca_file, dir_ + "corral_tls_ca.pem");
+  EXPECT_TRUE(l.tls->require_client_cert);
+
+  auto plain = load("");
+  ASSERT_TRUE(std::holds_alternative<Config>(plain));
+  EXPECT_FALSE(std::get<Config>(plain).listeners[0].tls.has_value());
+}
+
+TEST_F(ConfigTls, ListenerTlsErrors) {
+  const std::string f = dir_ + file_;
+  EXPECT_EQ(error("tls_cert = \"corral_tls_cert.pem\"\n"),
+            f + ":6: listeners[0].tls_cert and listeners[0].tls_key go together (only tls_cert is set)");
+  EXPECT_EQ(error("tls_key = \"corral_tls_key.pem\"\n"),
+            f + ":6: listeners[0].tls_cert and listeners[0].tls_key go together (only tls_key is set)");
+  EXPECT_EQ(error("tls_client_ca = \"corral_tls_ca.pem\"\n"),
+            f + ":6: listeners[0].tls_client_ca needs listeners[0].tls_cert and listeners[0].tls_key");
+  EXPECT_EQ(error("tls_require_client_cert = true\n"),
+            f + ":6: listeners[0].tls_require_client_cert needs listeners[0].tls_cert and listeners[0].tls_key");
+  EXPECT_EQ(error("tls_cert = \"corral_tls_cert.pem\"\ntls_key = \"corral_tls_key.pem\"\ntls_require_client_cert = true\n"),
+            f + ":8: listeners[0].tls_require_client_cert needs listeners[0].tls_client_ca");
+  EXPECT_EQ(error("tls_cert = \"corral_tls_cert.pem\"\ntls_key = \"corral_tls_key.pem\"\ntls_require_client_cert = 1\n"),
+            f + ":8: listeners[0].tls_require_client_cert must be a boolean (got integer)");
+  EXPECT_EQ(error("tls_cert = \"missing.pem\"\ntls_key = \"corral_tls_key.pem\"\n"),
+            f + ":6: listeners[0].tls_cert: " + dir_ + "missing.pem: cannot open: No such file or directory");
+  EXPECT_EQ(error("tls_cert = \"corral_tls_cert.pem\"\ntls_key = \"corral_tls_not_pem.txt\"\n"),
+            f + ":7: listeners[0].tls_key: " + dir_ + "corral_tls_not_pem.txt: not a PEM file (no '-----BEGIN ' line)");
+}
+
+TEST_F(ConfigTls, MysqlListenerTlsIsRefused) {
+  std::ofstream(dir_ + "corral_tls_test.toml")
+      << "[[users]]\nname = \"app\"\npassword = \"x\"\n[[listeners]]\nname = \"m\"\nprotocol = \"mysql\"\n"
+         "address = \"127.0.0.1:3307\"\nbackend = \"mysql://u@127.0.0.1:3306\"\n"
+         "tls_cert = \"corral_tls_cert.pem\"\ntls_key = \"corral_tls_key.pem\"\n";
+  auto r = load_config(dir_ + "corral_tls_test.toml");
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(r));
+  EXPECT_EQ(std::get<ConfigError>(r).to_string(),
+            dir_ + file_ + ":9: listeners[0].tls_cert: TLS toward mysql clients is not supported yet (redis listeners only)");
+}
+
+TEST_F(ConfigTls, RedissCaIsResolvedAndChecked) {
+  auto r = load("", "rediss://cache.example:6380?ca=corral_tls_ca.pem");
+  ASSERT_TRUE(std::holds_alternative<Config>(r)) << std::get<ConfigError>(r).to_string();
+  const BackendUrl& url = std::get<Config>(r).listeners[0].backend;
+  EXPECT_TRUE(url.tls);
+  EXPECT_EQ(url.tls_ca_file, dir_ + "corral_tls_ca.pem");
+  EXPECT_EQ(error("", "rediss://cache.example?ca=/nonexistent/ca.pem"),
+            dir_ + file_ + ":5: listeners[0].backend ca: /nonexistent/ca.pem: cannot open: No such file or directory");
+}
+
 }  // namespace
 }  // namespace corral::config

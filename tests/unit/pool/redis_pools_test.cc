@@ -88,3 +88,24 @@ TEST_F(RedisPoolsCollection, HeldPoolsAreNeverSweptAndStayReachable) {
 
 }  // namespace
 }  // namespace corral::pool
+
+namespace corral::pool {
+namespace {
+
+// The id is the pools' map key: two keys that differ in what the backend sees must never share it,
+// whatever bytes a client puts into its password.
+TEST(RedisKeyId, TlsAndSelectFirstCannotBeSpelledByAPassword) {
+  static const char marker = 0;  // never dereferenced: the id only asks whether there is a context
+  const auto* some_context = reinterpret_cast<const rt::TlsContext*>(&marker);
+  RedisKey plain{.host = "h", .port = 1, .user = "u", .password = "x/tls"};
+  RedisKey tls{.host = "h", .port = 1, .user = "u", .password = "x"};
+  tls.tls = some_context;
+  EXPECT_NE(plain.id(), tls.id());
+  RedisKey both = tls;
+  both.password = "x/tls";
+  EXPECT_NE(both.id(), plain.id());
+  EXPECT_NE(both.id(), tls.id());
+}
+
+}  // namespace
+}  // namespace corral::pool
