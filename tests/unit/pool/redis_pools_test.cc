@@ -97,8 +97,13 @@ namespace {
 TEST(RedisKeyId, TlsAndSelectFirstCannotBeSpelledByAPassword) {
   static const char marker = 0;  // never dereferenced: the id only asks whether there is a context
   const auto* some_context = reinterpret_cast<const rt::TlsContext*>(&marker);
-  RedisKey plain{.host = "h", .port = 1, .user = "u", .password = "x/tls"};
-  RedisKey tls{.host = "h", .port = 1, .user = "u", .password = "x"};
+  RedisKey plain;
+  plain.host = "h";
+  plain.port = 1;
+  plain.user = "u";
+  plain.password = "x/tls";
+  RedisKey tls = plain;
+  tls.password = "x";
   tls.tls = some_context;
   EXPECT_NE(plain.id(), tls.id());
   RedisKey both = tls;
