@@ -2,6 +2,7 @@
 #include "runtime/cpu_quota.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -12,10 +13,17 @@ namespace {
 
 class FakeCgroupTree {
  public:
-  FakeCgroupTree() : root_(std::filesystem::path(::testing::TempDir()) / "corral-cgroup-test") {
+  // One directory per test: ctest runs the tests of this file as parallel processes.
+  FakeCgroupTree()
+      : root_(std::filesystem::path(::testing::TempDir()) /
+              ("corral-cgroup-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
+               "-" + std::to_string(::getpid()))) {
     std::filesystem::remove_all(root_);
   }
-  ~FakeCgroupTree() { std::filesystem::remove_all(root_); }
+  ~FakeCgroupTree() {
+    std::error_code ignored;
+    std::filesystem::remove_all(root_, ignored);
+  }
   void write(const std::string& relative, const std::string& text) const {
     const std::filesystem::path path = root_ / relative;
     std::filesystem::create_directories(path.parent_path());
