@@ -58,8 +58,10 @@ rt::Task<void> MysqlSession::serve_commands() {
     const bool received = co_await client_.read_packet(packet, deadline, true, 0);  // a command: sequence 0
     if (!received) co_return;
     const rt::Clock::time_point started = env_.loop->now();  // the loop iteration that read the command
+    // Before dispatch: the packet's bytes may be gone after it (LOAD DATA LOCAL reads more packets).
+    RequestNote note = note_request(packet.payload);
     const Step step = co_await dispatch(packet);
-    observe_request(packet, started);
+    observe_request(note, started);
     client_.consume_packet();
     if (step == Step::Close) {
       co_await client_.flush();
@@ -94,16 +96,23 @@ std::string loggable_statement(std::string_view sql) {
 
 }  // namespace
 
-void MysqlSession::observe_request(const ClientPacket& packet, rt::Clock::time_point started) {
+MysqlSession::RequestNote MysqlSession::note_request(std::string_view payload) const {
+  RequestNote note{request_class(payload), {}};
+  // The statement is kept only when the slow-request log may need it.
+  if (note.kind == RequestClass::Query && env_.config->server.slow_request.count() > 0) {
+    note.statement = loggable_statement(payload.substr(1));
+  }
+  return note;
+}
+
+void MysqlSession::observe_request(const RequestNote& note, rt::Clock::time_point started) {
   // The loop's time (refreshed each iteration, so the time the reply was read, within the iteration
   // that wrote it): no clock read per request.
   const auto took = env_.loop->now() - started;
-  const RequestClass kind = request_class(packet.payload);
-  env_.request_stats->observe(kind, took);
+  env_.request_stats->observe(note.kind, took);
   const auto slow = env_.config->server.slow_request;
   if (slow.count() == 0 || took < slow) return;
-  const std::string what =
-      kind == RequestClass::Query ? loggable_statement(packet.payload.substr(1)) : std::string(to_string(kind));
+  const std::string_view what = note.kind == RequestClass::Query ? std::string_view(note.statement) : to_string(note.kind);
   // The user the client logged in as: a [[users]] name, or with auth = "backend" the account itself.
   const std::string_view user = context_.user() != nullptr ? context_.user()->name : context_.key().user;
   rt::log::warn("listener {}: slow request: client {} (user '{}') took {}: {}", env_.listener->name, client_.id(), user,

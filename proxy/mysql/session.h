@@ -49,8 +49,14 @@ class MysqlSession final : private MysqlKillable, private MysqlLoginObserver {
   enum class Step { Next, Close };
 
   rt::Task<Step> dispatch(const ClientPacket& packet);
+  /// What observe_request() needs of a command, taken before it runs.
+  struct RequestNote {
+    RequestClass kind;
+    std::string statement;  // COM_QUERY, when the slow-request log is on: what it may show
+  };
+  RequestNote note_request(std::string_view payload) const;
   /// Counts the command in the listener's request statistics and logs it when it was slow.
-  void observe_request(const ClientPacket& packet, rt::Clock::time_point started);
+  void observe_request(const RequestNote& note, rt::Clock::time_point started);
   rt::Task<Step> handle_query(const ClientPacket& packet);
   rt::Task<Step> answer_locally(const mysql::StatementTraits& traits);
   rt::Task<Step> handle_set_option(const ClientPacket& packet);
