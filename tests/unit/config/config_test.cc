@@ -12,6 +12,7 @@
 #include <variant>
 
 #include "config/config.h"
+#include "temp_dir.h"
 
 namespace corral::config {
 namespace {
@@ -595,13 +596,13 @@ TEST(ConfigLoad, DirectoryIsNotAFile) {
 }
 
 TEST(ConfigLoad, ErrorsNameThePathAsGiven) {
-  const std::string path = ::testing::TempDir() + "corral_config_test_bad.toml";
+  const corral::testing::TempDir scratch("corral-config-bad-");
+  const std::string path = scratch.file("corral_config_test_bad.toml").string();
   {
     std::ofstream out(path);
     out << "[pool]\nmax_connections = -3\n" << kRedisListener;
   }
   auto r = load_config(path);
-  std::remove(path.c_str());
   ASSERT_TRUE(std::holds_alternative<ConfigError>(r));
   EXPECT_EQ(std::get<ConfigError>(r).to_string(), path + ":2: pool.max_connections must be > 0 (got -3)");
 }
@@ -876,7 +877,8 @@ TEST(ConfigSecrets, UnsetVariableIsAnErrorNamingItNotAValue) {
 }
 
 TEST(ConfigSecrets, PasswordFilesAreReadRelativeToTheConfigFile) {
-  const std::string dir = ::testing::TempDir();
+  const corral::testing::TempDir scratch("corral-config-secrets-");
+  const std::string dir = scratch.path().string() + "/";
   const std::string config_path = dir + "corral_secrets_test.toml";
   {
     std::ofstream(dir + "corral_secret_user") << "from-file\n";
@@ -887,9 +889,6 @@ TEST(ConfigSecrets, PasswordFilesAreReadRelativeToTheConfigFile) {
         << "backend = \"mysql://corral@127.0.0.1:3306\"\nbackend_password_file = \"" << dir << "corral_secret_backend\"\n";
   }
   auto r = load_config(config_path);
-  std::remove(config_path.c_str());
-  std::remove((dir + "corral_secret_user").c_str());
-  std::remove((dir + "corral_secret_backend").c_str());
   ASSERT_TRUE(std::holds_alternative<Config>(r)) << std::get<ConfigError>(r).to_string();
   const Config& c = std::get<Config>(r);
   EXPECT_EQ(c.users[0].password, "from-file");
@@ -911,21 +910,14 @@ TEST(ConfigSecrets, ConflictingAndMissingSecrets) {
 // ---------------------------------------------------------------------------------------------------
 // TLS: listener certificate files and the rediss:// CA, checked at load
 
-/// A directory with PEM-looking files (contents are checked when a listener starts, not at load).
+/// A private directory with PEM-looking files (contents are checked when a listener starts, not at load).
 class ConfigTls : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir();
     for (const char* name : {"corral_tls_cert.pem", "corral_tls_key.pem", "corral_tls_ca.pem"}) {
       std::ofstream(dir_ + name) << "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n";
     }
     std::ofstream(dir_ + "corral_tls_not_pem.txt") << "hello\n";
-  }
-  void TearDown() override {
-    for (const char* name : {"corral_tls_cert.pem", "corral_tls_key.pem", "corral_tls_ca.pem", "corral_tls_not_pem.txt",
-                             "corral_tls_test.toml"}) {
-      std::remove((dir_ + name).c_str());
-    }
   }
   /// Loads a redis listener (lines 1-5) followed by `extra` lines, from a file in the temp directory.
   std::variant<Config, ConfigError> load(const std::string& extra, const std::string& backend = "redis://127.0.0.1:6379") {
@@ -940,7 +932,9 @@ class ConfigTls : public ::testing::Test {
     return "<ok>";
   }
   std::string file_ = "corral_tls_test.toml";
-  std::string dir_;
+  // A directory per test: ctest runs the tests of this file as parallel processes.
+  corral::testing::TempDir scratch_{"corral-config-tls-"};
+  std::string dir_ = scratch_.path().string() + "/";
 };
 
 TEST_F(ConfigTls, ListenerTlsFilesAreResolvedBesideTheConfig) {
