@@ -120,7 +120,8 @@ constexpr CommandInfo kAclSubcommands[] = {
 constexpr CommandInfo kClientSubcommands[] = {
     pinned("client|caching", 3, PinReason::Tracking),
     local("client|getname", 2, LocalCommand::ClientGetname),
-    pinned("client|getredir", 2, PinReason::Tracking),
+    // Tracking is relay mode: there the reply's backend id becomes the target's corral id (relay.h).
+    shared("client|getredir", 2, kReportsRedirect),
     shared("client|help", 2),
     local("client|id", 2, LocalCommand::ClientId),
     local("client|info", 2, LocalCommand::ClientInfo),
@@ -134,7 +135,7 @@ constexpr CommandInfo kClientSubcommands[] = {
     local("client|setinfo", 4, LocalCommand::ClientSetinfo),
     local("client|setname", 3, LocalCommand::ClientSetname),
     tracking_with_redirect("client|tracking", -3),
-    shared("client|trackinginfo", 2),
+    shared("client|trackinginfo", 2, kReportsRedirect),
     local("client|unblock", -3, LocalCommand::ClientUnblock, kNamesClients),
     shared("client|unpause", 2, kUnpausesServer),
 };

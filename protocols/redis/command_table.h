@@ -82,6 +82,7 @@ enum CommandFlag : std::uint16_t {
   kPausesServer = 1 << 12,      ///< pauses the server for its first argument's milliseconds (CLIENT PAUSE)
   kUnpausesServer = 1 << 13,    ///< ends a pause (CLIENT UNPAUSE)
   kNoMulti = 1 << 14,           ///< Refused; inside MULTI redis-server rejects it first (CMD_NO_MULTI: SHUTDOWN)
+  kReportsRedirect = 1 << 15,   ///< the reply names the REDIRECT target's connection (CLIENT GETREDIR TRACKINGINFO)
 };
 
 /// Unit of a blocking command's timeout argument.

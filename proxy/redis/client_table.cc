@@ -188,4 +188,19 @@ std::string client_line(const RedisContext& context, std::chrono::steady_clock::
          " lib-name=" + context.lib_name + " lib-ver=" + context.lib_ver + "\n";
 }
 
+std::string replace_redirect_id(std::string reply, const RedirectIds& ids) {
+  const std::string backend = ":" + std::to_string(ids.backend_id) + "\r\n";
+  const std::string client = ":" + std::to_string(ids.client_id) + "\r\n";
+  if (reply == backend) return client;  // GETREDIR
+  // TRACKINGINFO: flags (fixed words), then "redirect" and its integer, then the prefixes. The first
+  // "redirect" key is the field: no flag can contain it, and it comes before any prefix.
+  const bool tracking_info = reply.starts_with("*6\r\n$5\r\nflags\r\n") || reply.starts_with("%3\r\n$5\r\nflags\r\n");
+  if (!tracking_info) return reply;
+  const std::string field = "$8\r\nredirect\r\n";
+  const std::size_t at = reply.find(field);
+  if (at == std::string::npos || reply.compare(at + field.size(), backend.size(), backend) != 0) return reply;
+  reply.replace(at + field.size(), backend.size(), client);
+  return reply;
+}
+
 }  // namespace corral::proxy

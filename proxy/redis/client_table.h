@@ -115,6 +115,16 @@ std::variant<ClientFilter, std::string> parse_client_kill(const redis::Request& 
 /// client that asks.
 bool client_matches(const ClientFilter& filter, const RedisContext& context, ClientType type, uint64_t asker);
 
+/// The REDIRECT target's backend connection id and the corral client id it stands for.
+struct RedirectIds {
+  int64_t backend_id = 0;
+  uint64_t client_id = 0;
+};
+
+/// `reply` of CLIENT GETREDIR (an integer) or CLIENT TRACKINGINFO (RESP2 array or RESP3 map) with
+/// `ids.backend_id` as the redirect replaced by `ids.client_id`; any other reply unchanged.
+std::string replace_redirect_id(std::string reply, const RedirectIds& ids);
+
 /// The client's CLIENT LIST / CLIENT INFO line (with its "\n"), fields in redis-server 7.2's order.
 /// `qbuf`: bytes of the request being handled (the asker's own CLIENT LIST), else 0.
 std::string client_line(const RedisContext& context, std::chrono::steady_clock::time_point now, std::size_t qbuf);

@@ -28,6 +28,11 @@ RelayRequest RelayState::on_request(const redis::Route& route) {
     return RelayRequest::ForwardThenPause;
   }
   if (!redis::keeps_connection_state(route)) sticky_ = true;
+  if (route.has(redis::kReportsRedirect)) {
+    // Its reply is the last one before the marker: held back until then, to be rewritten.
+    reporting_ = true;
+    return RelayRequest::ForwardThenMarker;
+  }
   // When the marker comes back, the counts say whether any subscription is left.
   if (route.has(redis::kUnsubscribe) && !sticky_) return RelayRequest::ForwardThenMarker;
   return RelayRequest::Forward;
@@ -56,8 +61,14 @@ RelayReply RelayState::on_reply(const redis::Reply& reply) {
     const bool subscribed = subscribed_at_marker(reply.bytes);
     marker_bulk_.clear();
     marker_array_.clear();
+    reporting_ = false;
     if (held_reply_.empty() && !subscribed && !sticky_) outcome_ = RelayOutcome::Leave;
     return RelayReply::Marker;
+  }
+  if (reporting_ && !reply.is_push()) {
+    // Pushes go on at once; replies wait one step, so the report's is still here at the marker.
+    released_ = std::exchange(report_, std::string(reply.bytes));
+    return RelayReply::Held;
   }
   if (const auto confirmed = redis::subscription_count(reply)) {
     (confirmed->kind == redis::SubscriptionKind::ShardChannels ? shard_channels_ : channels_) = confirmed->count;
@@ -170,7 +181,14 @@ void RedisRelay::send_sync_marker() {
 bool RedisRelay::pass(const redis::Reply& reply) {
   const RelayReply kind = state_.on_reply(reply);
   if (kind == RelayReply::Client) return true;
+  if (kind == RelayReply::Held) {
+    const std::string released = state_.take_released_reply();
+    if (!released.empty()) client_.sink->deliver_unsolicited(released);
+    return false;
+  }
   if (kind == RelayReply::Marker) {
+    std::string report = state_.take_report();
+    if (!report.empty()) client_.sink->deliver_unsolicited(rewriter_.report_redirect(std::move(report)));
     const std::string held = state_.take_held_reply();
     if (!held.empty()) {
       client_.sink->deliver_unsolicited(held);

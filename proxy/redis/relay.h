@@ -5,8 +5,10 @@
 //   dedicated connection ──every reply──► RedisRelay::pass() ──► RelayState::on_reply()
 //        ├─ the client's reply (counts of (un)subscribe confirmations noted) ──► client
 //        ├─ +RESET after a forwarded RESET ──► client; the relay ends (Reset)
-//        └─ corral's sync marker ──► swallowed; the paused forwarder resumes; the relay ends (Leave)
-//           when nothing is subscribed any more and the connection is not sticky
+//        ├─ corral's sync marker ──► swallowed; the paused forwarder resumes; the relay ends (Leave)
+//        │  when nothing is subscribed any more and the connection is not sticky
+//        └─ before the marker that follows CLIENT GETREDIR / TRACKINGINFO: each reply held back one
+//           step, so the last one (the report's) is rewritten at the marker to name corral's client id
 //
 // Replies in relay mode cannot be counted (one UNSUBSCRIBE may get any number of confirmations), so
 // corral finds the end of what is in flight with a sync marker: it pauses forwarding and sends
@@ -46,7 +48,9 @@ enum class RelayRequest {
 enum class RelayReply {
   Client,  // the client's: deliver it
   Reset,   // the server's +RESET for a forwarded RESET: deliver it; the relay is over
-  Marker,  // corral's sync marker: swallow it; the pause is over (deliver take_held_reply(), if any)
+  Marker,  // corral's sync marker: swallow it; the pause is over (deliver take_report(), rewritten,
+           // and take_held_reply(), if any)
+  Held,    // kept back until the marker, in case it is the report's: deliver take_released_reply()
 };
 
 /// The relay's decisions, I/O-free: whether the connection is sticky, what a request needs, what a
@@ -68,6 +72,10 @@ class RelayState {
 
   /// corral's own reply for the request behind the last marker ("" if none), handed over once.
   std::string take_held_reply() { return std::exchange(held_reply_, std::string()); }
+  /// At a marker: the server's reply to CLIENT GETREDIR / TRACKINGINFO ("" if none), handed over once.
+  std::string take_report() { return std::exchange(report_, std::string()); }
+  /// After RelayReply::Held: the reply held before it, now known not to be the report's ("" if none).
+  std::string take_released_reply() { return std::exchange(released_, std::string()); }
   RelayOutcome outcome() const noexcept { return outcome_; }
   /// The connection's state may differ from its pool key's: it is never returned to the pool.
   bool sticky() const noexcept { return sticky_; }
@@ -80,6 +88,9 @@ class RelayState {
   std::string marker_bulk_;      // reply to corral's sync PING outside RESP2 subscribe mode; "" = none sent
   std::string marker_array_;     // the same reply in RESP2 subscribe mode
   std::string held_reply_;       // corral's own reply for the request behind the marker, if any
+  bool reporting_ = false;       // CLIENT GETREDIR / TRACKINGINFO forwarded; its marker not back yet
+  std::string report_;           // while reporting_: the latest reply, held back
+  std::string released_;         // the reply report_ held before, to deliver now
   int64_t channels_ = -1;        // count in the last (p)(un)subscribe confirmation; -1: none seen
   int64_t shard_channels_ = -1;  // count in the last s(un)subscribe confirmation
   RelayOutcome outcome_ = RelayOutcome::Relaying;
@@ -95,6 +106,9 @@ class RelayRewriter {
   /// The request's bytes to send instead, or "" with `error` set to the reply the client gets.
   /// Suspends while the client is looked up.
   virtual rt::Task<std::string> rewrite(const redis::Request& request, std::string& error) = 0;
+  /// A CLIENT GETREDIR / TRACKINGINFO reply naming the REDIRECT target by the corral client id that
+  /// rewrite() translated, instead of the backend connection id the server knows it by.
+  virtual std::string report_redirect(std::string reply) const = 0;
 
  protected:
   ~RelayRewriter() = default;

@@ -100,6 +100,7 @@ class RedisSession final : private RedisClientEntry, private RelayRewriter {
   /// CLIENT TRACKING ... REDIRECT <corral id>: the request with the backend connection id of the
   /// target's push connection instead, or "" with `error` set to the reply that says why not.
   rt::Task<std::string> rewrite(const redis::Request& request, std::string& error) override;
+  std::string report_redirect(std::string reply) const override;
   /// Sends `bytes` (a whole request) like a Shared request: on the pinned or a shared connection.
   rt::Task<void> submit_shared(std::string bytes);
   /// Sends `request` on a shared connection of the client's pool and returns the server's reply for
@@ -167,6 +168,7 @@ class RedisSession final : private RedisClientEntry, private RelayRewriter {
   bool relay_silenced_ = false;                      // the relay began with CLIENT REPLY OFF/SKIP
   bool relaying_ = false;                            // in relay(): pinned_ gets the client's pushes
   bool keep_pinned_ = false;                         // another client's redirect names pinned_: never reuse it
+  std::optional<RedirectIds> redirect_;              // the last REDIRECT target rewrite() translated
 };
 
 
@@ -882,9 +884,14 @@ rt::Task<std::string> RedisSession::rewrite(const redis::Request& request, std::
   std::vector<std::string> args;
   for (std::size_t i = 0; i < request.arg_count(); ++i) args.emplace_back(request.arg(i));
   args[index] = std::to_string(*backend_id);
+  redirect_ = RedirectIds{*backend_id, target};
   std::string rewritten;
   for (const auto& arg : args) rewritten += "$" + std::to_string(arg.size()) + "\r\n" + arg + "\r\n";
   co_return "*" + std::to_string(args.size()) + "\r\n" + rewritten;
+}
+
+std::string RedisSession::report_redirect(std::string reply) const {
+  return redirect_ ? replace_redirect_id(std::move(reply), *redirect_) : reply;
 }
 
 rt::Task<void> RedisSession::submit_shared(std::string bytes) {

@@ -385,6 +385,19 @@ TEST_F(ClientTable, TrackingRedirectsToASubscribedCorralClient) {
   EXPECT_EQ(writer.command({"SET", "tracked", "1"}), "+OK\r\n");
   EXPECT_EQ(redirection.read_reply(),
             "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$7\r\ntracked\r\n");
+  // The server knows the target by its backend connection; the reports name the corral client.
+  EXPECT_EQ(tracker.command({"CLIENT", "GETREDIR"}), ":" + redirection_id + "\r\n");
+  const std::string info = tracker.command({"CLIENT", "TRACKINGINFO"});
+  EXPECT_NE(info.find("$8\r\nredirect\r\n:" + redirection_id + "\r\n"), std::string::npos) << info;
+  // Pipelined behind other requests, each reply stays in its place.
+  tracker.send(encode_command({"SET", "tracked", "2"}) + encode_command({"GET", "tracked"}) +
+               encode_command({"CLIENT", "GETREDIR"}) + encode_command({"PING"}));
+  EXPECT_EQ(tracker.read_reply(), "+OK\r\n");
+  EXPECT_EQ(tracker.read_reply(), "$1\r\n2\r\n");
+  EXPECT_EQ(tracker.read_reply(), ":" + redirection_id + "\r\n");
+  EXPECT_EQ(tracker.read_reply(), "+PONG\r\n");
+  // Without tracking there is nothing to report, as the server says.
+  EXPECT_EQ(writer.command({"CLIENT", "GETREDIR"}), ":-1\r\n");
 }
 
 // CLIENT PAUSE WRITE holds a write on the server. Direct, only that client waits (unit/pause); through

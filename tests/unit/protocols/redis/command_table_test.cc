@@ -151,10 +151,16 @@ TEST(RedisCommandTable, PinnedCommands) {
     EXPECT_EQ(info->disposition, Disposition::Pinned) << name;
     EXPECT_EQ(info->pin_reason, reason) << name;
   }
-  for (std::string_view sub : {"tracking", "caching", "getredir"}) {
+  for (std::string_view sub : {"tracking", "caching"}) {
     const CommandInfo* info = find_subcommand(*find_command("client"), sub);
     EXPECT_EQ(info->disposition, Disposition::Pinned) << sub;
     EXPECT_EQ(info->pin_reason, PinReason::Tracking) << sub;
+  }
+  // Without tracking (so outside relay mode) the server's -1 / "off" is right on any connection.
+  for (std::string_view sub : {"getredir", "trackinginfo"}) {
+    const CommandInfo* info = find_subcommand(*find_command("client"), sub);
+    EXPECT_EQ(info->disposition, Disposition::Shared) << sub;
+    EXPECT_TRUE(info->has(kReportsRedirect)) << sub;
   }
   EXPECT_EQ(route_of({"CLIENT", "TRACKING", "on"}).pin_reason, PinReason::Tracking);
 }

@@ -114,5 +114,31 @@ TEST(ClientLine, FieldsInTheServersOrder) {
   EXPECT_NE(line.find(" cmd=NULL "), std::string::npos) << line;
 }
 
+TEST(RedirectReport, GetredirNamesTheTargetsCorralId) {
+  const RedirectIds ids{42, 7};
+  EXPECT_EQ(replace_redirect_id(":42\r\n", ids), ":7\r\n");
+  EXPECT_EQ(replace_redirect_id(":-1\r\n", ids), ":-1\r\n");  // tracking off
+  EXPECT_EQ(replace_redirect_id(":0\r\n", ids), ":0\r\n");    // tracking on, no redirect
+  EXPECT_EQ(replace_redirect_id(":421\r\n", ids), ":421\r\n");
+  EXPECT_EQ(replace_redirect_id("-ERR wrong\r\n", ids), "-ERR wrong\r\n");
+}
+
+TEST(RedirectReport, TrackinginfoNamesTheTargetsCorralIdInBothProtocols) {
+  const RedirectIds ids{42, 7};
+  const std::string tail = "$8\r\nprefixes\r\n*1\r\n$8\r\nredirect\r\n";
+  const std::string resp2 = "*6\r\n$5\r\nflags\r\n*2\r\n$2\r\non\r\n$6\r\nbcast\r\n$8\r\nredirect\r\n:42\r\n" + tail;
+  const std::string resp3 = "%3\r\n$5\r\nflags\r\n*2\r\n$2\r\non\r\n$15\r\nbroken_redirect\r\n$8\r\nredirect\r\n:42\r\n" + tail;
+  EXPECT_EQ(replace_redirect_id(resp2, ids),
+            "*6\r\n$5\r\nflags\r\n*2\r\n$2\r\non\r\n$6\r\nbcast\r\n$8\r\nredirect\r\n:7\r\n" + tail);
+  EXPECT_EQ(replace_redirect_id(resp3, ids),
+            "%3\r\n$5\r\nflags\r\n*2\r\n$2\r\non\r\n$15\r\nbroken_redirect\r\n$8\r\nredirect\r\n:7\r\n" + tail);
+  // Another redirect (or none) is left as the server said it.
+  const std::string other = "*6\r\n$5\r\nflags\r\n*1\r\n$3\r\noff\r\n$8\r\nredirect\r\n:-1\r\n" + tail;
+  EXPECT_EQ(replace_redirect_id(other, ids), other);
+  // Not a TRACKINGINFO reply: a subscription confirmation on a channel named "redirect".
+  const std::string confirmation = "*3\r\n$9\r\nsubscribe\r\n$8\r\nredirect\r\n:42\r\n";
+  EXPECT_EQ(replace_redirect_id(confirmation, ids), confirmation);
+}
+
 }  // namespace
 }  // namespace corral::proxy

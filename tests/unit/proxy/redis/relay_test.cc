@@ -207,5 +207,37 @@ TEST(RelayState, AStickyRelayNeverLeavesEvenWithNothingSubscribed) {
   EXPECT_EQ(relay.state().outcome(), RelayOutcome::Relaying);
 }
 
+TEST(RelayState, AReportsReplyIsHeldUntilTheMarker) {
+  // GET (in flight), then CLIENT GETREDIR: each reply waits one step, so the last before the marker
+  // (GETREDIR's) is handed over there to be rewritten; pushes are not held.
+  Relay relay(PinReason::Tracking);
+  EXPECT_EQ(relay.request({"CLIENT", "GETREDIR"}), RelayRequest::ForwardThenMarker);
+  relay.marker();
+  EXPECT_EQ(relay.reply("$3\r\nbar\r\n"), RelayReply::Held);
+  EXPECT_EQ(relay.state().take_released_reply(), "");
+  EXPECT_EQ(relay.reply(">2\r\n$10\r\ninvalidate\r\n*1\r\n$3\r\nfoo\r\n"), RelayReply::Client);
+  EXPECT_EQ(relay.reply(":42\r\n"), RelayReply::Held);
+  EXPECT_EQ(relay.state().take_released_reply(), "$3\r\nbar\r\n");
+  EXPECT_EQ(relay.reply(kMarkerBulk), RelayReply::Marker);
+  EXPECT_EQ(relay.state().take_report(), ":42\r\n");
+  EXPECT_EQ(relay.state().take_held_reply(), "");
+  // Afterwards replies go through again.
+  EXPECT_EQ(relay.reply("+OK\r\n"), RelayReply::Client);
+  EXPECT_EQ(relay.state().outcome(), RelayOutcome::Relaying);
+}
+
+TEST(RelayState, AReportInASubscriptionIsHeldAndTheSubscriptionGoesOn) {
+  Relay relay(PinReason::Subscribe);
+  EXPECT_EQ(relay.reply(resp3("subscribe", "a", 1)), RelayReply::Client);
+  EXPECT_EQ(relay.request({"CLIENT", "TRACKINGINFO"}), RelayRequest::ForwardThenMarker);
+  relay.marker();
+  EXPECT_EQ(relay.reply("%3\r\n$5\r\nflags\r\n*1\r\n$3\r\noff\r\n$8\r\nredirect\r\n:-1\r\n$8\r\nprefixes\r\n*0\r\n"),
+            RelayReply::Held);
+  EXPECT_EQ(relay.reply(kMarkerBulk), RelayReply::Marker);
+  EXPECT_EQ(relay.state().outcome(), RelayOutcome::Relaying);
+  EXPECT_TRUE(relay.state().take_report().starts_with("%3\r\n$5\r\nflags"));
+  EXPECT_FALSE(relay.state().sticky());
+}
+
 }  // namespace
 }  // namespace corral::proxy
