@@ -54,9 +54,13 @@ RedisConnection* RedisPool::ready_shared() {
     if (best->in_flight() >= kBusyConnection && can_open_shared()) open(false);
     return best;
   }
-  if (stalled == nullptr || !can_open_shared()) return stalled;
-  // Every ready connection waits behind something long: a new one gets what the server answers now.
-  if (!opening_shared()) open(false);
+  if (stalled == nullptr) return nullptr;
+  // Every ready connection waits behind something long (a script, a write held by CLIENT PAUSE): a
+  // new one gets what the server answers now. One on its way is worth waiting for even when it was
+  // the pool's last: only at max_connections does a request queue behind a stalled one.
+  if (opening_shared()) return nullptr;
+  if (!can_open_shared()) return stalled;
+  open(false);
   return nullptr;
 }
 

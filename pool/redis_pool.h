@@ -67,7 +67,7 @@ class RedisPool {
   /// A ready shared connection to pipeline on, without suspending; nullptr when one must be opened
   /// or waited for (then call shared()). Opens another connection in the background when every
   /// ready one is busy and the pool is below max_connections. A stalled connection (waiting behind
-  /// a long script, say) is used only when no other can be opened: behind it a request would wait
+  /// a long script, say) is used only when no other is opening or can be opened: behind it a request would wait
   /// where redis-server, on a connection of its own, answers at once (BUSY while a script runs).
   RedisConnection* ready_shared();
 

@@ -5,7 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "redis_path.h"
 
@@ -431,6 +433,32 @@ TEST_F(ClientPause, AHeldWriteHoldsBackNoOneElseAndOutlivesTheOperationTimeout) 
   EXPECT_EQ(admin.command({"CLIENT", "UNPAUSE"}), "+OK\r\n");
   EXPECT_EQ(writer.read_reply(), "+OK\r\n");
   EXPECT_EQ(reader.command({"GET", "k"}), "$1\r\nv\r\n");
+}
+
+TEST_F(ClientPause, HeldWritesOnAllButOneConnectionLeaveTheLastOneForOthers) {
+  // pool.max_connections is 4: three held writes on three connections, and the admin's own requests
+  // on the fourth, which opens for them (unit/pause "multiple clients": INFO while three SETs wait).
+  RedisClient admin = connect();
+  ASSERT_EQ(admin.command({"CLIENT", "PAUSE", "5000", "WRITE"}), "+OK\r\n");
+  std::vector<RedisClient> writers;
+  for (int i = 0; i < 3; ++i) {
+    writers.push_back(connect());
+    writers.back().send(encode_command({"SET", "k" + std::to_string(i), "v"}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  }
+  admin.set_timeout(std::chrono::milliseconds(500));
+  for (int i = 0; i < 3; ++i) {
+    std::string read;
+    try {
+      read = admin.command({"GET", "other"});
+    } catch (const HarnessError& e) {
+      read = std::string("no reply: ") + e.what();
+    }
+    EXPECT_EQ(read, "$-1\r\n") << "read " << i;
+  }
+  admin.set_timeout(std::chrono::seconds(10));
+  EXPECT_EQ(admin.command({"CLIENT", "UNPAUSE"}), "+OK\r\n");
+  for (RedisClient& writer : writers) EXPECT_EQ(writer.read_reply(), "+OK\r\n");
 }
 
 }  // namespace
