@@ -356,9 +356,25 @@ def mysql_checks(records):
     def group(case, target):
         return cases.get(case, {}).get(target)
 
+    def scaling(case, target):
+        """{round: throughput at 256 threads / throughput at 16} of one target."""
+        at_16 = {r["round"]: r.get("throughput") for r in group(case.replace(" t256", " t16"), target).ok}
+        return {r["round"]: ratio(r.get("throughput"), at_16.get(r["round"])) for r in group(case, target).ok}
+
+    def scaling_versus_direct(case):
+        """Median over rounds of corral's 256/16-thread ratio over direct's in the same round: what
+        sysbench's own 256 threads cost on this machine is taken out of corral's figure."""
+        if group(case, "direct") is None or group(case.replace(" t256", " t16"), "direct") is None:
+            return None
+        direct = scaling(case, "direct")
+        values = [ratio(value, direct.get(round_)) for round_, value in scaling(case, "corral").items()]
+        values = [v for v in values if v is not None]
+        return statistics.median(values) if values else None
+
     point = Check("MySQL oltp_point_select 16 threads: corral ≥ 1.2x haproxy")
     read_only = Check("MySQL oltp_read_only 16 threads: corral ≥ 1.1x haproxy")
     pool = Check("MySQL 256 threads, 16-connection pool: zero errors, ≥ 0.9x corral at 16 threads")
+    relative = Check("MySQL 256 threads: corral's 256/16-thread ratio ≥ 0.9x direct's (sysbench's own cost out)")
     for case in cases:
         corral = group(case, "corral")
         if " t16" in case:
@@ -371,7 +387,8 @@ def mysql_checks(records):
             # A round that failed ended on an error sysbench does not ignore: it counts as one.
             pool.at_most(f"{case} errors + failed rounds", corral.errors() + len(corral.failures), 0)
             pool.at_least(case, paired(corral, group(case.replace(" t256", " t16"), "corral"), "throughput"), 0.9)
-    return [point, read_only, pool]
+            relative.at_least(case, scaling_versus_direct(case), 0.9)
+    return [point, read_only, pool, relative]
 
 
 def idle_checks(records, workers):

@@ -149,6 +149,22 @@ class Report(unittest.TestCase):
         self.assertIn("**NOT met** | ✗ read_only ps=disable t256 errors + failed rounds 1 (≤ 0); "
                       "read_only ps=disable t256 1.00 (≥ 0.9) |", out)
 
+    def test_256_threads_are_also_measured_against_directs_own_loss(self):
+        def run(case, target, round_, throughput):
+            return {"suite": "mysql", "case": case, "target": target, "round": round_, "ok": True,
+                    "throughput": throughput, "p50_ms": 1.0, "p99_ms": 2.0, "errors": 0,
+                    "proxy_cpu_us": 1.0, "backend_cpu_us": 1.0}
+        records = []
+        # Round 1: direct keeps 60 % at 256 threads, corral 54 %: 0.9 of direct's. Round 2: 0.8 and 0.8.
+        for round_, (direct_256, corral_256) in enumerate([(60.0, 54.0), (80.0, 80.0)], start=1):
+            records += [run("point_select ps=disable t16", "direct", round_, 100.0),
+                        run("point_select ps=disable t16", "corral", round_, 100.0),
+                        run("point_select ps=disable t256", "direct", round_, direct_256),
+                        run("point_select ps=disable t256", "corral", round_, corral_256)]
+        out = self.report(records)
+        self.assertIn("| MySQL 256 threads: corral's 256/16-thread ratio ≥ 0.9x direct's (sysbench's own cost out) "
+                      "| met | point_select ps=disable t256 0.95 (≥ 0.9) |", out)
+
     def test_idle_rss_per_client_and_backend_connections_per_worker(self):
         records = [{"suite": "idle", "case": "redis 1000 idle clients", "target": "corral", "protocol": "redis",
                     "clients": 1000, "workers": 2, "round": 1, "ok": True, "rss_before_kib": 1000,
