@@ -138,9 +138,6 @@ MysqlPins MysqlContext::reset() {
   last_insert_id_ = 0;
   row_count_ = -1;
   found_rows_ = 0;
-  charset_client_.reset();
-  charset_connection_.reset();
-  charset_results_.reset();
   key_changed();
   return had;
 }
@@ -224,21 +221,36 @@ void MysqlContext::rebuild_variables_text() {
   for (const auto& [name, value] : variables_) variables_text_.append(name).append("=").append(value).append("\n");
 }
 
-void MysqlContext::learn_variable(const std::string& name, const std::string& value) {
+void MysqlContext::learn_variable(const std::string& name, const std::string& value, CharsetReport& charsets) {
   if (name == "character_set_client") {
-    charset_client_ = value;
+    charsets.client = value;
   } else if (name == "character_set_connection") {
-    charset_connection_ = value;
+    charsets.connection = value;
   } else if (name == "character_set_results") {
-    charset_results_ = value;
+    charsets.results = value;
   } else if (name == "collation_connection") {
-    collation_connection_ = value;
+    charsets.collation = value;
   } else if (name.starts_with("session_track")) {
     // corral's own view of the session depends on these trackers.
     pins_ |= pin_bit(MysqlPinReason::UnknownStateChange);
   } else if (!follows_other_state(name) && !read_only(name)) {
     set_variable(name, value);
   }
+}
+
+MysqlPins MysqlContext::learn_charsets(const CharsetReport& charsets) {
+  // key_.charset is "cs" or "cs COLLATE collation" (SET NAMES cs COLLATE c).
+  const std::string_view key_charset = std::string_view(key_.charset).substr(0, key_.charset.find(' '));
+  const std::string client = charsets.client.value_or(std::string(key_charset));
+  const bool expressible = charsets.connection.value_or(client) == client && charsets.results.value_or(client) == client;
+  if (!expressible) return pin_bit(MysqlPinReason::CharsetVariables);
+  // SET NAMES without COLLATE reports the charsets only, and gives their default collation.
+  const std::string collation = charsets.collation.value_or(std::string());
+  // A non-default collation of the session is part of the key, so every connection lent to it
+  // gets SET NAMES cs COLLATE collation (mtr: utf8mb4_unicode_520_ci kept across statements).
+  const bool keep_collation = !collation.empty() && !mysql::is_default_collation(client, collation);
+  set_charset(keep_collation ? client + " COLLATE " + collation : client);
+  return 0;
 }
 
 void MysqlContext::learn_from_response(const mysql::ResponseSummary& summary,
@@ -257,32 +269,13 @@ void MysqlContext::learn_from_response(const mysql::ResponseSummary& summary,
   if (!summary.session_state_info.empty()) {
     if (changes.schema) set_schema(*changes.schema);
     const std::size_t variables_before = variables_.size();
-    charset_client_.reset();
-    charset_connection_.reset();
-    charset_results_.reset();
-    collation_connection_.reset();
+    CharsetReport charsets;
     pins_ = sticky;
-    for (const auto& [name, value] : changes.system_variables) learn_variable(name, value);
-    if (!traits.names_collation.empty() && !summary.failed) collation_connection_ = traits.names_collation;
+    for (const auto& [name, value] : changes.system_variables) learn_variable(name, value, charsets);
+    if (!traits.names_collation.empty() && !summary.failed) charsets.collation = traits.names_collation;
     sticky |= pins_ & kStickyPins;
     if (variables_.size() != variables_before || !changes.system_variables.empty()) rebuild_variables_text();
-    if (charset_client_ || charset_connection_ || charset_results_ || collation_connection_) {
-      // key_.charset is "cs" or "cs COLLATE collation" (SET NAMES cs COLLATE c).
-      const std::string_view key_charset = std::string_view(key_.charset).substr(0, key_.charset.find(' '));
-      const std::string client = charset_client_.value_or(std::string(key_charset));
-      const bool expressible = charset_connection_.value_or(client) == client &&
-                               charset_results_.value_or(client) == client;
-      if (expressible) {
-        // SET NAMES without COLLATE reports the charsets only, and gives their default collation.
-        const std::string collation = collation_connection_.value_or(std::string());
-        // A non-default collation of the session is part of the key, so every connection lent to it
-        // gets SET NAMES cs COLLATE collation (mtr: utf8mb4_unicode_520_ci kept across statements).
-        const bool keep_collation = !collation.empty() && !mysql::is_default_collation(client, collation);
-        set_charset(keep_collation ? client + " COLLATE " + collation : client);
-      } else {
-        sticky |= pin_bit(MysqlPinReason::CharsetVariables);
-      }
-    }
+    if (charsets.any()) sticky |= learn_charsets(charsets);
     const bool explained = changes.schema.has_value() || !changes.system_variables.empty() ||
                            (statement_pins & kStickyPins) != 0 || changes.transaction_characteristics.has_value() ||
                            changes.transaction_state.has_value();

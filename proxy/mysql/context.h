@@ -169,7 +169,19 @@ class MysqlContext {
   /// What both logins share: capabilities, charset and the key of the listener's backend.
   void start(const config::Listener& listener, std::string charset, mysql::CapabilityFlags capabilities,
              bool local_infile);
-  void learn_variable(const std::string& name, const std::string& value);
+  /// The character_set_* / collation_connection values one response's trackers reported (SET NAMES
+  /// reports all of them at once): read right after that response, never kept.
+  struct CharsetReport {
+    std::optional<std::string> client;
+    std::optional<std::string> connection;
+    std::optional<std::string> results;
+    std::optional<std::string> collation;
+    bool any() const noexcept { return client || connection || results || collation; }
+  };
+  void learn_variable(const std::string& name, const std::string& value, CharsetReport& charsets);
+  /// After a response whose trackers reported charsets: the key's charset, or a pin when the
+  /// reported combination cannot be said with SET NAMES.
+  MysqlPins learn_charsets(const CharsetReport& charsets);
   void set_variable(const std::string& name, const std::string& value);
   void rebuild_variables_text();
   void key_changed() noexcept { ++key_version_; }
@@ -191,11 +203,6 @@ class MysqlContext {
   std::uint64_t last_insert_id_ = 0;
   std::int64_t row_count_ = -1;
   std::uint64_t found_rows_ = 0;
-  // From the last response's character_set_* trackers (SET NAMES reports all of them at once).
-  std::optional<std::string> charset_client_;
-  std::optional<std::string> charset_connection_;
-  std::optional<std::string> charset_results_;
-  std::optional<std::string> collation_connection_;
 };
 
 }  // namespace corral::proxy
