@@ -44,4 +44,9 @@ bool is_default_collation(std::string_view charset, std::string_view collation) 
          collation.substr(charset.size()) == "_general_ci";
 }
 
+bool collation_belongs_to(std::string_view charset, std::string_view collation) noexcept {
+  if (charset == "binary" || collation == "binary") return charset == collation;
+  return collation.size() > charset.size() && collation.starts_with(charset) && collation[charset.size()] == '_';
+}
+
 }  // namespace corral::mysql

@@ -18,4 +18,8 @@ std::string_view charset_of_collation(std::uint16_t collation_id) noexcept;
 /// charset, SHOW CHARACTER SET): a `SET NAMES charset` alone then reproduces it.
 bool is_default_collation(std::string_view charset, std::string_view collation) noexcept;
 
+/// True when `collation` is one of `charset`'s (named "<charset>_...", or binary's own): only then
+/// can `SET NAMES charset COLLATE collation` say it.
+bool collation_belongs_to(std::string_view charset, std::string_view collation) noexcept;
+
 }  // namespace corral::mysql

@@ -246,6 +246,11 @@ MysqlPins MysqlContext::learn_charsets(const CharsetReport& charsets) {
   if (!expressible) return pin_bit(MysqlPinReason::CharsetVariables);
   // SET NAMES without COLLATE reports the charsets only, and gives their default collation.
   const std::string collation = charsets.collation.value_or(std::string());
+  // SET collation_connection = ucs2_general_ci also makes the connection charset ucs2, which the
+  // tracker does not report: no SET NAMES of the client charset can say that.
+  if (!collation.empty() && !mysql::collation_belongs_to(client, collation)) {
+    return pin_bit(MysqlPinReason::CharsetVariables);
+  }
   // A non-default collation of the session is part of the key, so every connection lent to it
   // gets SET NAMES cs COLLATE collation (mtr: utf8mb4_unicode_520_ci kept across statements).
   const bool keep_collation = !collation.empty() && !mysql::is_default_collation(client, collation);

@@ -207,8 +207,9 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
   while (next_id_ == 0 || statements_.contains(next_id_)) ++next_id_;
   const std::uint32_t client_id = next_id_++;
   answer_prepare(exchange, *prepared, client_id, packet.reply_sequence());
-  const bool changes_schema = mysql::classify_statement(*sql).changes_schema;
-  statements_.emplace(client_id, Statement{std::move(prepared), {}, false, nullptr, changes_schema});
+  mysql::StatementTraits traits = mysql::classify_statement(*sql);
+  statements_.emplace(client_id, Statement{std::move(prepared), {}, false, nullptr, traits.changes_schema,
+                                           std::move(traits.names_collation)});
   co_return co_await exchange.client().flush();
 }
 
@@ -306,7 +307,13 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
     ++open_cursors_;
   }
   sync_cursor_pin(exchange);
-  exchange.end_statement(*backend, mysql::StatementTraits{});
+  if (statement->names_collation.empty()) {
+    exchange.end_statement(*backend, mysql::StatementTraits{});
+  } else {
+    mysql::StatementTraits names;
+    names.names_collation = statement->names_collation;
+    exchange.end_statement(*backend, names);
+  }
   if (statement->changes_schema) schema_changes_.fetch_add(1, std::memory_order_relaxed);  // as for COM_QUERY
   const auto written = co_await exchange.client().write_queued();  // the socket awaited directly: no flush() frame
   co_return exchange.client().after_write_queued(written);

@@ -217,6 +217,22 @@ TEST_F(PreparedThroughCorral, TypesBoundOnceAreRightOnAnotherBackendConnection) 
   other.execute("COMMIT");
 }
 
+TEST_F(PreparedThroughCorral, APreparedSetNamesCollateFollowsTheSessionToEveryConnection) {
+  // mysqltest --ps-protocol sends SET NAMES ... COLLATE as a prepared statement; the tracker reports
+  // the charsets only, so the collation must come from the statement's text.
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 3\n"});
+  MysqlClient client = connect();
+  MysqlClient other = connect();
+  Statement names(client.handle(), "SET NAMES utf8mb4 COLLATE utf8mb4_bin");
+  names.execute();
+  for (int round = 0; round < 3; ++round) {
+    other.execute("BEGIN");
+    other.query("SELECT 1");  // holds the connection `client` used last
+    EXPECT_EQ(client.query("SELECT @@collation_connection").at(0), "utf8mb4_bin");
+    other.execute("COMMIT");
+  }
+}
+
 TEST_F(PreparedThroughCorral, LongDataIsBufferedAndSentBeforeTheExecute) {
   start_backend();
   backend().execute("CREATE TABLE app.docs (id INT PRIMARY KEY, body MEDIUMTEXT)");

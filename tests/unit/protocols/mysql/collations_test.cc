@@ -27,5 +27,16 @@ TEST(IsDefaultCollation, WhatSetNamesAloneGives) {
   EXPECT_FALSE(is_default_collation("latin1", "utf8mb4_general_ci"));
 }
 
+TEST(CollationBelongsTo, ByNameAndBinary) {
+  EXPECT_TRUE(collation_belongs_to("utf8mb4", "utf8mb4_unicode_520_ci"));
+  EXPECT_TRUE(collation_belongs_to("utf8mb3", "utf8mb3_general_ci"));
+  EXPECT_TRUE(collation_belongs_to("binary", "binary"));
+  EXPECT_FALSE(collation_belongs_to("utf8mb3", "ucs2_general_ci"));
+  EXPECT_FALSE(collation_belongs_to("utf8", "utf8mb4_bin"));  // another charset that starts alike
+  EXPECT_FALSE(collation_belongs_to("latin1", "binary"));
+  EXPECT_FALSE(collation_belongs_to("binary", "binary_ci"));
+  EXPECT_FALSE(collation_belongs_to("latin1", "latin1"));
+}
+
 }  // namespace
 }  // namespace corral::mysql

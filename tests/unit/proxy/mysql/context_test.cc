@@ -224,6 +224,17 @@ TEST_F(MysqlContextTest, ANonDefaultCollationOfTheSessionIsPartOfTheKey) {
   EXPECT_EQ(context_.charset(), "latin1");
 }
 
+TEST_F(MysqlContextTest, ACollationOfAnotherCharsetPins) {
+  // SET collation_connection = ucs2_general_ci (mtr main.sp-ucs2): the tracker reports only the
+  // collation, and SET NAMES <client charset> COLLATE ucs2_general_ci would be refused (1253).
+  mysql::SessionStateChanges collation_only;
+  collation_only.system_variables = {{"collation_connection", "ucs2_general_ci"}};
+  const std::string before = context_.charset();
+  respond(kAutocommit, collation_only);
+  EXPECT_TRUE(has(context_.pins(), MysqlPinReason::CharsetVariables));
+  EXPECT_EQ(context_.charset(), before);
+}
+
 TEST_F(MysqlContextTest, ValuesAreQuotedUnlessNumeric) {
   mysql::SessionStateChanges changes;
   changes.system_variables = {{"wait_timeout", "600"}, {"lc_time_names", "it's"}};
