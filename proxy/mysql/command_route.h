@@ -3,7 +3,7 @@
 //
 //   mysql::Command ─► route_command() ─► Query ─► route_query(traits, ...) ─► Relay | AnswerLocally
 //                                       │                                    | RefuseLocalInfile | Kill
-//                                       ├► Relay (COM_INIT_DB, COM_FIELD_LIST, COM_STATISTICS)
+//                                       ├► Relay (COM_INIT_DB, COM_FIELD_LIST, COM_STATISTICS, COM_SHUTDOWN)
 //                                       ├► PreparedStatement (COM_STMT_*) ─► MysqlStatements
 //                                       ├► Ping | Quit | SetOption | ChangeUser | ResetConnection | ProcessKill (corral)
 //                                       └► Unsupported ─► ERR 1047 08S01
@@ -27,7 +27,7 @@ enum class CommandRoute : std::uint8_t {
   ChangeUser,         // COM_CHANGE_USER: the session ends, the new user logs in
   ResetConnection,    // COM_RESET_CONNECTION: the session's state ends, the user stays
   ProcessKill,        // COM_PROCESS_KILL: KILL CONNECTION of a corral connection id
-  Unsupported,        // ERR 1047: every other command (replication, COM_SHUTDOWN...)
+  Unsupported,        // ERR 1047: every other command (replication, COM_REFRESH...)
 };
 
 /// What becomes of a COM_QUERY.
@@ -46,6 +46,9 @@ constexpr CommandRoute route_command(mysql::Command command) noexcept {
     case mysql::Command::COM_INIT_DB:
     case mysql::Command::COM_FIELD_LIST:
     case mysql::Command::COM_STATISTICS:
+    // The server checks the SHUTDOWN privilege of the backend connection's account, as for the
+    // SHUTDOWN statement, which is relayed like any other.
+    case mysql::Command::COM_SHUTDOWN:
       return CommandRoute::Relay;
     case mysql::Command::COM_STMT_PREPARE:
     case mysql::Command::COM_STMT_EXECUTE:

@@ -183,6 +183,19 @@ std::string to_hex(std::string_view bytes) {
   return out;
 }
 
+TEST_F(BackendLogin, ComShutdownIsTheServersToRefuseOrCarryOut) {
+  // As the SHUTDOWN statement: the server checks the account's privilege.
+  start();
+  backend().create_user("dave", "dave-pw", "mysql_native_password", false);  // no SHUTDOWN privilege
+  MysqlClient dave = connect("dave", "dave-pw");
+  EXPECT_NE(mysql_shutdown(dave.handle(), SHUTDOWN_DEFAULT), 0);
+  EXPECT_EQ(mysql_errno(dave.handle()), 1227u) << mysql_error(dave.handle());  // not corral's 1047
+  EXPECT_EQ(dave.query("SELECT 1").at(0), "1");
+  MysqlClient bob = connect("bob", "bob-pw");  // ALL PRIVILEGES: the server shuts down
+  EXPECT_EQ(mysql_shutdown(bob.handle(), SHUTDOWN_DEFAULT), 0) << mysql_error(bob.handle());
+  wait_until([&] { return !backend().running(); }, 10s, "mariadbd to shut down");
+}
+
 TEST_F(BackendLogin, UserThatExistsOnlyOnTheBackendLogsIn) {
   start();
   MysqlClient client = connect("bob", "bob-pw");

@@ -16,6 +16,7 @@ TEST(RouteCommand, StatementsAndTheirHelpersAreRelayed) {
   EXPECT_EQ(route_command(Command::COM_INIT_DB), CommandRoute::Relay);
   EXPECT_EQ(route_command(Command::COM_FIELD_LIST), CommandRoute::Relay);
   EXPECT_EQ(route_command(Command::COM_STATISTICS), CommandRoute::Relay);
+  EXPECT_EQ(route_command(Command::COM_SHUTDOWN), CommandRoute::Relay) << "as the SHUTDOWN statement";
 }
 
 TEST(RouteCommand, EveryComStmtGoesToThePreparedStatements) {
@@ -37,7 +38,7 @@ TEST(RouteCommand, SessionCommandsAreCorralsOwn) {
 TEST(RouteCommand, EverythingElseIsUnsupported) {
   // ERR 1047: server administration, replication and obsolete commands would act on a shared backend.
   for (const Command command : {Command::COM_SLEEP, Command::COM_CREATE_DB, Command::COM_DROP_DB, Command::COM_REFRESH,
-                                Command::COM_SHUTDOWN, Command::COM_PROCESS_INFO, Command::COM_CONNECT,
+                                Command::COM_PROCESS_INFO, Command::COM_CONNECT,
                                 Command::COM_DEBUG, Command::COM_TIME,
                                 Command::COM_DELAYED_INSERT, Command::COM_BINLOG_DUMP, Command::COM_TABLE_DUMP,
                                 Command::COM_CONNECT_OUT, Command::COM_REGISTER_SLAVE, Command::COM_DAEMON,
