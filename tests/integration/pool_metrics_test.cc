@@ -1,6 +1,6 @@
 // Per-backend Prometheus families (issue 13, "Health and metrics") scraped from /metrics while real
-// clients drive corral against real redis-server and mariadbd: connections by state after traffic and
-// while a MULTI or a MySQL transaction holds one, waiters and pool timeouts at max_connections = 1,
+// clients drive corral against real redis-server and mariadbd: connections by state after traffic,
+// while a statement runs and while a MULTI or a MySQL transaction holds one, waiters and pool timeouts at max_connections = 1,
 // backend up/down across a server restart, the backend latency histogram, and the exposition format
 // itself (every family has HELP and TYPE, every line parses, histograms are consistent).
 #include <gmock/gmock.h>
@@ -286,6 +286,13 @@ TEST_F(PoolMetrics, MysqlTransactionPinsAndAWaiterTimesOutAtMaxConnectionsOne) {
   // The harness's start-up probe may have made a connection of its own: count opens from here.
   const double opens = backend(f, "corral_backend_connects_total", label, {{"result", "ok"}});
   EXPECT_GE(opens, 1);
+
+  // A statement running: its connection is in use, neither idle nor pinned.
+  std::thread sleeper([&] { EXPECT_EQ(holder.query("SELECT SLEEP(0.5)").at(0), "0"); });
+  f = scrape_until(
+      admin, [&](const auto& m) { return connections(m, label, "in_use") == 1; }, "the connection in use");
+  EXPECT_EQ(connections(f, label, "pinned"), 0);
+  sleeper.join();
 
   holder.execute("BEGIN");
   f = parse_exposition(metrics_body(admin));
