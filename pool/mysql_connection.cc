@@ -142,6 +142,9 @@ std::error_code MysqlConnection::fail_io(std::error_code io, std::string_view du
   std::string message = opening ? "corral: backend " + describe_ + " unavailable: " + std::string(during) + ": " + what
                                 : "corral: lost connection to backend " + describe_ + " " + std::string(during) +
                                       ": " + what;
+  if (io != std::errc::operation_canceled) {
+    count_error(io == std::errc::timed_out ? BackendError::Timeout : BackendError::BackendClosed);
+  }
   // A cancelled operation is the caller's doing, not the backend's: the pool does not back off for it.
   const std::error_code code = io == std::errc::operation_canceled ? io
                                : opening ? make_error_code(MysqlBackendErrc::Unavailable)
@@ -150,6 +153,7 @@ std::error_code MysqlConnection::fail_io(std::error_code io, std::string_view du
 }
 
 std::error_code MysqlConnection::fail_protocol(mysql::Errc errc, std::string_view during) {
+  count_error(BackendError::ProtocolError);
   std::string message = "corral: backend " + describe_ + " sent a malformed or unexpected packet during " +
                         std::string(during) + " (" + std::string(mysql::to_string(errc)) + ")";
   return fail(make_error_code(MysqlBackendErrc::Protocol),
@@ -243,6 +247,7 @@ rt::Task<rt::Result<void>> MysqlConnection::open_with(const MysqlKey* key, Mysql
   if (!connected) co_return fail_io(connected.error(), "connect");
   if (state_ == State::Closed) co_return make_error_code(MysqlBackendErrc::Lost);  // closed meanwhile
   stream_ = std::move(*connected);
+  stream_.count_tls_handshakes(counters_ != nullptr ? &counters_->tls : nullptr);
   auto authenticated = co_await authenticate(key, relay, deadline, cancel);
   if (!authenticated) co_return authenticated.error();
   key = *authenticated;
@@ -510,6 +515,7 @@ rt::Result<void> MysqlConnection::begin_command(mysql::Command command, std::uin
   scanner_.reset(command, first_response_sequence, cursor_requested);
   session_changes_ = {};
   state_ = mysql::expects_response(command) ? State::Busy : State::Idle;
+  if (counters_ != nullptr) command_started_ = rt::EventLoop::current()->now();
   return {};
 }
 
@@ -630,6 +636,11 @@ rt::Task<rt::Result<ResponsePacket>> MysqlConnection::next_response_packet(rt::C
 void MysqlConnection::on_response_complete() {
   state_ = State::Idle;
   const mysql::ResponseSummary& summary = scanner_.summary();
+  if (counters_ != nullptr) {
+    // The loop's time (one iteration's resolution), as the client-seen request statistics use.
+    counters_->figures.latency.observe(rt::EventLoop::current()->now() - command_started_);
+    if (summary.failed) counters_->error(BackendError::ServerError);
+  }
   if (summary.has_status) status_flags_ = summary.status_flags;
   follow_session_changes();
 }

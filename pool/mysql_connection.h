@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "pool/backend_metrics.h"
 #include "pool/mysql_key.h"
 #include "pool/mysql_prepared.h"
 #include "protocols/mysql/mysql.h"
@@ -296,6 +297,14 @@ class MysqlConnection {
   /// The statements prepared on this connection (pool/mysql_prepared.h); they die with it.
   PreparedStatements& prepared() noexcept { return prepared_; }
 
+  /// Where the connection counts its round trips, TLS handshakes and failures (the pool's backend;
+  /// null: nowhere). Set by the pool before open() or when it adopts the connection.
+  void count_in(BackendCounters* counters) noexcept { counters_ = counters; }
+  /// Lent to one session between its statements (a pin is in force): the pool's gauges say "pinned".
+  /// Set by the session that keeps the lease; the pool clears it when the connection comes back.
+  void set_held(bool held) noexcept { held_ = held; }
+  bool held() const noexcept { return held_; }
+
   /// Set by the pool for logs and errors: "user@host:port/schema".
   const std::string& describe() const noexcept { return describe_; }
   /// The session variables a lender replayed on this connection, in the lender's canonical text (empty:
@@ -365,6 +374,10 @@ class MysqlConnection {
   void follow_session_changes();
   std::error_code fail(std::error_code code, MysqlError error);
   std::error_code fail_io(std::error_code io, std::string_view during);
+  /// Counts a failure of an established connection (a failed open is the pool's to count).
+  void count_error(BackendError kind) noexcept {
+    if (counters_ != nullptr && state_ != State::Opening && state_ != State::Closed) counters_->error(kind);
+  }
   std::error_code fail_protocol(mysql::Errc errc, std::string_view during);
   std::error_code fail_server(std::string_view payload, std::string_view during);
 
@@ -398,6 +411,9 @@ class MysqlConnection {
   std::uint64_t idle_stamp_ = 0;
   rt::Clock::time_point opened_at_{};
   PreparedStatements prepared_;
+  BackendCounters* counters_ = nullptr;         // see count_in()
+  rt::Clock::time_point command_started_{};    // the loop's time when the command in flight was sent
+  bool held_ = false;                          // see set_held()
 };
 
 }  // namespace corral::pool

@@ -44,12 +44,16 @@ MysqlIdleTicket MysqlLease::release(bool clean) {
 // ---- MysqlPool: acquire --------------------------------------------------------------------------
 
 MysqlPool::MysqlPool(MysqlKey key, rt::SocketAddress address, const config::PoolLimits& limits,
-                     MysqlServerInfo& server_info, MysqlPools* group, mysql::Limits codec_limits)
+                     MysqlServerInfo& server_info, MysqlPools* group, mysql::Limits codec_limits,
+                     BackendCounters* counters)
     : key_(std::move(key)),
       address_(address),
       limits_(limits),
       server_info_(server_info),
       group_(group),
+      own_counters_(counters == nullptr ? std::make_unique<BackendCounters>() : nullptr),
+      counters_(counters != nullptr ? *counters : *own_counters_),
+      registration_(counters_, *this),
       codec_limits_(codec_limits),
       describe_(key_.describe()),
       credentials_id_(key_.credentials_id()),
@@ -57,6 +61,24 @@ MysqlPool::MysqlPool(MysqlKey key, rt::SocketAddress address, const config::Pool
       backoff_(limits.reconnect_backoff_min, limits.reconnect_backoff_max) {}
 
 MysqlPool::~MysqlPool() = default;
+
+void MysqlPool::add_gauges(BackendGauges& gauges) const {
+  for (const auto& owned : connections_) {
+    const MysqlConnection* connection = owned.get();
+    switch (connection->state()) {
+      case MysqlConnection::State::New:
+      case MysqlConnection::State::Opening: ++gauges.connecting; break;
+      case MysqlConnection::State::Closed: break;  // on its way out
+      default:
+        if (std::find(idle_.begin(), idle_.end(), connection) != idle_.end()) {
+          ++gauges.idle;
+        } else {
+          ++(connection->held() ? gauges.pinned : gauges.in_use);
+        }
+    }
+  }
+  gauges.waiters += waiters_.size();
+}
 
 MysqlAcquired MysqlPool::failure(std::error_code code, MysqlError error) const {
   return MysqlAcquired{MysqlLease(), std::move(error), code};
@@ -181,6 +203,7 @@ MysqlAcquired MysqlPool::after_wait(const Waiters::Turn& turn) {
   if (turn.outcome() != WaitOutcome::TimedOut && cancel != nullptr && cancel->cancelled()) {
     return failure(rt::cancelled(), kErrBackendLost, "corral: request cancelled");
   }
+  ++counters_.figures.pool_timeouts;
   std::string message = "corral: no connection to backend " + describe_ + " became free within " +
                         milliseconds_text(rt::Clock::now() - turn.queued_at()) +
                         " (pool.max_connections=" + std::to_string(limits_.max_connections) + ")";
@@ -230,6 +253,7 @@ rt::Task<MysqlAcquired> MysqlPool::lend(MysqlConnection* connection, rt::CancelS
 rt::Task<MysqlAcquired> MysqlPool::open_and_lend(rt::CancelSource* cancel) {
   auto owned = std::make_unique<MysqlConnection>(limits_, codec_limits_);
   MysqlConnection* connection = owned.get();
+  connection->count_in(&counters_);
   connections_.push_back(std::move(owned));
   lent_.push_back(connection);  // lent to this caller from the start: nobody else may take it
   // Ends with the caller's cancellation or with stop(); lives in this frame, which outlives the open.
@@ -254,6 +278,7 @@ rt::Task<MysqlAcquired> MysqlPool::open_and_lend(rt::CancelSource* cancel) {
     co_return failure(code, std::move(error));
   }
   ++opened_total_;
+  counters_.opened(true, true);
   server_info_ = connection->server_info();
   backend_reached();
   co_return MysqlAcquired{MysqlLease(this, connection), {}, {}};
@@ -321,9 +346,11 @@ MysqlLease MysqlPool::adopt(std::unique_ptr<MysqlConnection> connection) {
   // Without room the connection closes as it goes out of scope: the pool's bounds hold for all of them.
   if (stopped() || !room || !connection->is_idle() || !connection->conforms_to(key_)) return {};
   MysqlConnection* adopted = connection.get();
+  adopted->count_in(&counters_);
   connections_.push_back(std::move(connection));
   lent_.push_back(adopted);
   ++opened_total_;
+  counters_.opened(true, true);
   server_info_ = adopted->server_info();
   backend_reached();
   return MysqlLease(this, adopted);
@@ -334,6 +361,7 @@ MysqlIdleTicket MysqlPool::release(MysqlConnection* connection, bool clean) {
     rt::log::error("mysql backend {}: release of a connection this pool did not lend", describe_);
     return {};
   }
+  connection->set_held(false);
   if (!reusable(*connection, clean)) {
     discard(connection);
     return {};
@@ -406,6 +434,7 @@ MysqlConnection* MysqlPool::pop_idle() {
       return connection;
     }
     rt::log::debug("mysql backend {}: idle connection closed by the server", describe_);
+    counters_.error(BackendError::BackendClosed);
     discard(connection);
   }
   return nullptr;
@@ -415,6 +444,7 @@ MysqlConnection* MysqlPool::lend_idle_for(const MysqlKey& key) {
   for (std::size_t i = idle_.size(); i-- > 0;) {
     MysqlConnection* connection = idle_[i];
     if (!connection->idle_healthy()) {
+      counters_.error(BackendError::BackendClosed);
       discard(connection);  // erases idle_[i]; the entries below i keep their places
       continue;
     }
@@ -465,6 +495,8 @@ void MysqlPool::backend_reached() {
 
 void MysqlPool::on_open_failed(const MysqlConnection& connection, std::error_code code) {
   if (is_cancelled(code) || stopped()) return;  // the caller gave up; the backend is not to blame
+  // The server answered when it refused the login or asked for what corral does not speak.
+  counters_.opened(false, code == MysqlBackendErrc::ServerError || code == MysqlBackendErrc::Unsupported);
   backoff_.failed(connection.error());
   const MysqlError& error = backoff_.error();
   // Once when it is lost, not at every retry (each worker's pool retries every few hundred ms).
@@ -507,7 +539,9 @@ MysqlPool& MysqlPools::get(const MysqlKey& key, const rt::SocketAddress& address
   std::string id = key.id();
   auto found = pools_.find(id);
   if (found != pools_.end()) return *found->second;
-  auto pool = std::make_unique<MysqlPool>(key, address, limits_, server_info(address), this, codec_limits_);
+  BackendCounters* counters = metrics_ != nullptr ? &metrics_->backend(mysql_backend_label(key.host, key.port)) : nullptr;
+  auto pool =
+      std::make_unique<MysqlPool>(key, address, limits_, server_info(address), this, codec_limits_, counters);
   MysqlPool& ref = *pool;
   pools_.emplace(std::move(id), std::move(pool));
   std::vector<MysqlPool*>& siblings = by_credentials_[key.credentials_id()];

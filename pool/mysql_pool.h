@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "pool/backend_metrics.h"
 #include "pool/backoff.h"
 #include "runtime/log.h"
 #include "pool/mysql_connection.h"
@@ -105,12 +106,14 @@ struct MysqlAcquired {
 
 /// Not thread-safe: one per worker loop, used from coroutines on that loop while it runs (a clean
 /// release may start the idle reaper there). Lifetime: stop() and co_await join() before destruction.
-class MysqlPool {
+class MysqlPool final : public PoolGaugeSource {
  public:
   /// `group` (optional) is the MysqlPools this pool belongs to: the source of sibling connections to
   /// convert. `server_info` is shared by the pools of one backend address and updated on each open.
+  /// `counters`: the worker's for this backend (pool/backend_metrics.h); null: the pool keeps its own.
   MysqlPool(MysqlKey key, rt::SocketAddress address, const config::PoolLimits& limits, MysqlServerInfo& server_info,
-            MysqlPools* group = nullptr, mysql::Limits codec_limits = backend_codec_limits());
+            MysqlPools* group = nullptr, mysql::Limits codec_limits = backend_codec_limits(),
+            BackendCounters* counters = nullptr);
   MysqlPool(const MysqlPool&) = delete;
   MysqlPool& operator=(const MysqlPool&) = delete;
   ~MysqlPool();
@@ -119,6 +122,10 @@ class MysqlPool {
   const rt::SocketAddress& address() const noexcept { return address_; }
   const config::PoolLimits& limits() const noexcept { return limits_; }
   const MysqlServerInfo& server_info() const noexcept { return server_info_; }
+  /// What this pool and its connections count (shared with the other pools of the same backend).
+  BackendCounters& counters() noexcept { return counters_; }
+  /// Its connections by state and its waiters, added to `gauges` (a scrape, on the pool's loop).
+  void add_gauges(BackendGauges& gauges) const override;
 
   /// Lends an Idle connection whose schema and charset are the key's.
   /// Suspends while a connection is opened (connect_timeout), converted, or, at max_connections, until
@@ -237,6 +244,9 @@ class MysqlPool {
   const config::PoolLimits& limits_;
   MysqlServerInfo& server_info_;
   MysqlPools* group_;
+  std::unique_ptr<BackendCounters> own_counters_;  // only when no worker's counters were given
+  BackendCounters& counters_;
+  PoolRegistration registration_;  // in counters_.pools while the pool lives
   const std::vector<MysqlPool*>* credential_pools_ = nullptr;  // the group's pools with these credentials
   mysql::Limits codec_limits_;
   std::string describe_;                                    // key_.describe(), for errors
@@ -260,8 +270,10 @@ class MysqlPool {
 /// connections to convert. Not thread-safe: one loop.
 class MysqlPools {
  public:
-  explicit MysqlPools(const config::PoolLimits& limits, mysql::Limits codec_limits = backend_codec_limits())
-      : limits_(limits), codec_limits_(codec_limits) {}
+  /// `metrics` (may be null): the worker's backend counters, which the pools count into.
+  explicit MysqlPools(const config::PoolLimits& limits, mysql::Limits codec_limits = backend_codec_limits(),
+                      BackendMetrics* metrics = nullptr)
+      : limits_(limits), codec_limits_(codec_limits), metrics_(metrics) {}
   MysqlPools(const MysqlPools&) = delete;
   MysqlPools& operator=(const MysqlPools&) = delete;
   ~MysqlPools();
@@ -312,6 +324,7 @@ class MysqlPools {
  private:
   const config::PoolLimits& limits_;
   mysql::Limits codec_limits_;
+  BackendMetrics* metrics_;
   std::unordered_map<std::string, std::unique_ptr<MysqlPool>> pools_;        // by MysqlKey::id()
   std::unordered_map<std::string, std::vector<MysqlPool*>> by_credentials_;  // by MysqlKey::credentials_id()
   std::unordered_map<std::string, std::size_t> clients_;                     // client_joined() minus client_left()

@@ -1,5 +1,6 @@
 #include "pool/redis_connection.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <utility>
@@ -73,12 +74,33 @@ bool RedisConnection::stalled() const {
 int RedisConnection::pool_key_db() const noexcept { return pool_.key().db; }
 
 void RedisConnection::close_backend(std::string_view what) {
+  if (state_ != State::Closed) failed_ = true;
   close(error_line("backend " + pool_.key().describe() + " " + std::string(what)));
+}
+
+void RedisConnection::fail(BackendError kind, std::string_view what) {
+  if (was_ready_ && state_ != State::Closed) pool_.counters().error(kind);
+  close_backend(what);
+}
+
+void RedisConnection::observe_answered() {
+  const rt::Clock::time_point now = loop_now();
+  rt::LatencyHistogram& latency = pool_.counters().figures.latency;
+  while (observed_ < answered_ && !batches_.empty()) {
+    const WriteBatch& head = batches_.front();
+    const uint64_t upto = std::min(head.end, answered_);
+    latency.observe(now - head.written_at, upto - observed_);
+    observed_ = upto;
+    if (upto < head.end) break;
+    batches_.pop_front();
+  }
 }
 
 redis::ScanStatus RedisConnection::scan_reply(redis::Reply& reply) {
   const redis::ScanStatus status = scanner_.scan(in_.readable(), reply);
-  if (status == redis::ScanStatus::Error) close_backend("sent a malformed reply: " + scanner_.error().message);
+  if (status == redis::ScanStatus::Error) {
+    fail(BackendError::ProtocolError, "sent a malformed reply: " + scanner_.error().message);
+  }
   return status;
 }
 
@@ -122,6 +144,7 @@ void RedisConnection::close(std::string reason) {
   close_reason_ = std::move(reason);
   cancel_.cancel();
   stream_.close();
+  batches_.clear();  // failed replies are errors, not round trips
   // Every reply still expected fails: the requests may or may not have run, so none is re-sent.
   if (head_streamed_ && !fifo_.empty()) fifo_.front()->cut_mid_reply();
   head_streamed_ = false;
@@ -133,6 +156,7 @@ void RedisConnection::close(std::string reason) {
   }
   if (owner_) owner_->wake().notify();
   out_.clear();
+  observed_ = answered_;
 }
 
 rt::Task<void> RedisConnection::run() {
@@ -144,6 +168,7 @@ rt::Task<void> RedisConnection::run() {
     co_return;
   }
   stream_ = std::move(*connected);
+  stream_.count_tls_handshakes(&pool_.counters().tls);
   if (pool_.key().tls != nullptr) {
     const auto tls_ok = co_await stream_.start_tls_client(*pool_.key().tls, pool_.key().host,
                                                           rt::Deadline::after(limits.connect_timeout), &cancel_);
@@ -208,6 +233,7 @@ rt::Task<bool> RedisConnection::handshake() {
   }
   auto hello = co_await read_reply();
   if (!hello) co_return false;
+  server_answered_ = true;
   if (hello->is_error()) {
     refusal_ = std::string(hello->bytes);
     close_backend("refused HELLO: " + std::string(strip_error_prefix(hello->bytes)));
@@ -232,6 +258,7 @@ rt::Task<bool> RedisConnection::handshake() {
     if (is_busy_error(selected->bytes)) {
       // A script runs: the server's own BUSY is what the client would get from a command now.
       refused_busy_ = true;
+      failed_ = true;
       close(std::string(selected->bytes));
       co_return false;
     }
@@ -320,9 +347,15 @@ rt::Task<void> RedisConnection::write_loop() {
     }
     writing_.clear();
     writing_.swap(out_);
+    if (submitted_ > batched_) {
+      batches_.push_back(WriteBatch{loop_now(), submitted_});
+      batched_ = submitted_;
+    }
     auto written = co_await stream_.write_all(writing_, rt::Deadline::after(timeout), &cancel_);
     if (!written) {
-      close_backend("write failed: " + written.error().message());
+      const bool timed_out = written.error() == std::errc::timed_out;
+      fail(timed_out ? BackendError::Timeout : BackendError::BackendClosed,
+           "write failed: " + written.error().message());
       break;
     }
   }
@@ -356,15 +389,19 @@ rt::Task<void> RedisConnection::read_loop() {
       // An owner set meanwhile (blocking command, relay) bounds the wait itself: none applies.
       const char* why = owner_ == nullptr ? expired() : nullptr;
       if (why == nullptr) continue;  // not yet: wait again with the deadline as it is now
-      close_backend(why);
+      if (fifo_.empty()) {
+        close_backend(why);  // idle: corral's own close, no failure
+      } else {
+        fail(BackendError::Timeout, why);
+      }
       break;
     }
     if (!n) {
-      close_backend("connection lost: " + n.error().message());
+      fail(BackendError::BackendClosed, "connection lost: " + n.error().message());
       break;
     }
     if (*n == 0) {
-      close_backend("closed the connection");
+      fail(BackendError::BackendClosed, "closed the connection");
       break;
     }
     in_.commit(*n);
@@ -401,6 +438,7 @@ bool RedisConnection::dispatch_replies() {
     redis::Reply reply;
     const redis::ScanStatus status = scan_reply(reply);
     if (status == redis::ScanStatus::NeedMore) {
+      observe_answered();
       stream_head_reply();
       return true;
     }
@@ -422,12 +460,13 @@ void RedisConnection::deliver(const redis::Reply& reply) {
     fifo_.pop_front();
     answered_one();
     head_streamed_ = false;
+    if (reply.is_error()) pool_.counters().error(BackendError::ServerError);
     sink->deliver(reply.bytes);
     return;
   }
   if (!reply.is_push()) {
     // A reply nobody asked for: the stream is out of step, trust nothing after it.
-    close_backend("sent an unexpected reply");
+    fail(BackendError::ProtocolError, "sent an unexpected reply");
   }
   // A push nobody owns (a shared connection never subscribes or tracks): dropped.
 }

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "pool/backend_metrics.h"
 #include "pool/redis_key.h"
 #include "pool/reply_sink.h"
 #include "protocols/redis/reply_scanner.h"
@@ -60,6 +61,10 @@ class RedisConnection {
   State state() const noexcept { return state_; }
   /// False when the connection closed before its handshake completed (an open that failed).
   bool was_ready() const noexcept { return was_ready_; }
+  /// The server answered the handshake (even with a refusal): it is up.
+  bool server_answered() const noexcept { return server_answered_; }
+  /// Closed by the pool (shutdown, idle, a waiter that gave up), not because the backend failed.
+  bool closed_by_pool() const noexcept { return state_ == State::Closed && !failed_; }
   std::size_t in_flight() const noexcept { return fifo_.size(); }
   /// Why the connection closed (or failed to open): a RESP error line naming the backend.
   const std::string& close_reason() const noexcept { return close_reason_; }
@@ -119,6 +124,11 @@ class RedisConnection {
   rt::Task<void> wait_for_slow_client();
   /// Closes the connection; the replies still expected get "-ERR corral: backend <key> <what>".
   void close_backend(std::string_view what);
+  /// close_backend() for a failure of an established connection, counted as `kind` (a failed open is
+  /// counted by the pool, once, as connect_failed).
+  void fail(BackendError kind, std::string_view what);
+  /// Observes the round trips of the requests answered since the last call (see batches_).
+  void observe_answered();
   /// Scans the next reply out of in_ into `reply`; on bad bytes closes the connection (Error).
   redis::ScanStatus scan_reply(redis::Reply& reply);
   void deliver(const redis::Reply& reply);
@@ -139,6 +149,8 @@ class RedisConnection {
   RedisPool& pool_;
   State state_ = State::Connecting;
   bool was_ready_ = false;
+  bool server_answered_ = false;  // see server_answered()
+  bool failed_ = false;           // closed by close_backend(): the backend's doing
   bool run_finished_ = false;  // run() returned: the pool may delete the connection
   rt::TcpStream stream_;
   std::string out_;       // requests not yet handed to the writer
@@ -146,6 +158,16 @@ class RedisConnection {
   std::deque<ReplySinkRef> fifo_;  // one entry per request sent or queued, in order
   uint64_t submitted_ = 0;         // requests ever queued in fifo_
   uint64_t answered_ = 0;          // of them, answered (or failed)
+  /// Backend latency: each write of the writer is a batch of the requests queued since the one before
+  /// (sequence numbers below `end`); a reply's round trip runs from its batch's write to the read that
+  /// completed it. Replies of one batch read together are observed as one (count, duration) pair.
+  struct WriteBatch {
+    rt::Clock::time_point written_at;
+    uint64_t end;
+  };
+  std::deque<WriteBatch> batches_;
+  uint64_t batched_ = 0;           // requests in batches so far (submitted_ when the writer last wrote)
+  uint64_t observed_ = 0;          // answered requests whose latency was observed
   std::deque<uint64_t> scripts_;   // sequence numbers (submitted_ at the time) of scripts in flight
   bool head_streamed_ = false;     // part of the FIFO head's reply was delivered (stream_head_reply())
   ReplySink* owner_ = nullptr;     // not owned: see set_owner()

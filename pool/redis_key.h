@@ -29,7 +29,7 @@ struct RedisKey {
   /// and pools live in that generation); null: plain TCP.
   const rt::TlsContext* tls = nullptr;
 
-  /// The map key: host, port, user, password, db and RESP version in one string.
+  /// The map key: host, port, user, password, db, RESP version and TLS context in one string.
   std::string id() const {
     std::string out;
     out.reserve(host.size() + user.size() + password.size() + 32);
@@ -39,7 +39,10 @@ struct RedisKey {
       out.append("/s").append(std::to_string(select_user.size())).append(":").append(select_user);
       out.append(std::to_string(select_password.size())).append(":").append(select_password);
     }
-    if (tls != nullptr) out.append("/tls");  // before the password, which runs to the end of the id
+    // Which context, not only whether: listeners with the same rediss:// server but another CA (or client
+    // certificate) must not share a connection that was verified with a CA they do not trust.
+    // Before the password, which runs to the end of the id.
+    if (tls != nullptr) out.append("/tls").append(std::to_string(reinterpret_cast<std::uintptr_t>(tls)));
     out.append("/").append(std::to_string(user.size())).append(":").append(user);
     out.append(password);
     return out;

@@ -18,15 +18,39 @@ constexpr std::size_t kPoolsBeforeSweep = 64;
 }  // namespace
 
 RedisPool::RedisPool(RedisKey key, rt::SocketAddress address, const config::PoolLimits& limits,
-                     RedisServerInfo& server_info)
+                     RedisServerInfo& server_info, BackendCounters* counters)
     : key_(std::move(key)),
       address_(address),
       limits_(limits),
       server_info_(server_info),
+      own_counters_(counters == nullptr ? std::make_unique<BackendCounters>() : nullptr),
+      counters_(counters != nullptr ? *counters : *own_counters_),
+      registration_(counters_, *this),
       pin_waiters_(tasks_, &RedisPool::take_back, this),
       backoff_(limits.reconnect_backoff_min, limits.reconnect_backoff_max) {}
 
 RedisPool::~RedisPool() = default;
+
+void RedisPool::add_gauges(BackendGauges& gauges) const {
+  for (const auto& connection : shared_) {
+    switch (connection->state()) {
+      case RedisConnection::State::Connecting: ++gauges.connecting; break;
+      case RedisConnection::State::Ready: ++(connection->in_flight() > 0 ? gauges.in_use : gauges.idle); break;
+      case RedisConnection::State::Closed: break;  // on its way out
+    }
+  }
+  for (const auto& connection : pinned_) {
+    const RedisConnection* raw = connection.get();
+    switch (raw->state()) {
+      case RedisConnection::State::Connecting: ++gauges.connecting; break;
+      case RedisConnection::State::Ready:
+        ++(std::find(lent_.begin(), lent_.end(), raw) != lent_.end() ? gauges.pinned : gauges.idle);
+        break;
+      case RedisConnection::State::Closed: break;
+    }
+  }
+  gauges.waiters += pin_waiters_.size() + shared_waiting_;
+}
 
 RedisConnection* RedisPool::least_loaded_ready() const {
   RedisConnection* best = nullptr;
@@ -81,7 +105,16 @@ rt::Task<Acquired> RedisPool::shared(rt::Deadline deadline, rt::CancelSource* ca
       open(false);
     }
     const uint64_t busy_before = busy_refusals_;
-    const auto changed = co_await changed_.wait(deadline, cancel);
+    bool changed = false;
+    {
+      // Counted as a waiter for as long as the wait lasts, however it ends.
+      struct Waiting {
+        std::size_t& count;
+        explicit Waiting(std::size_t& n) : count(++n) {}
+        ~Waiting() { --count; }
+      } waiting(shared_waiting_);
+      changed = co_await changed_.wait(deadline, cancel);
+    }
     if (!changed) {
       co_return timed_out("-ERR corral: timed out waiting for backend " + key_.describe() + "\r\n", cancel);
     }
@@ -189,6 +222,7 @@ rt::Task<void> RedisPool::run_connection(RedisPool* pool, RedisConnection* conne
 
 Acquired RedisPool::timed_out(std::string error, const rt::CancelSource* cancel) {
   const bool gave_up = cancel != nullptr && cancel->cancelled();  // the client went away: nothing to report
+  if (!gave_up) ++counters_.figures.pool_timeouts;
   if (!gave_up && timeout_log_.allow()) {
     rt::log::warn("redis backend {}: pool timeout: {}{}", key_.describe(),
                   std::string_view(error).substr(13, error.size() - 15), timeout_log_.suppressed_text());
@@ -197,6 +231,7 @@ Acquired RedisPool::timed_out(std::string error, const rt::CancelSource* cancel)
 }
 
 void RedisPool::on_ready(RedisConnection*) {
+  counters_.opened(true, true);
   const rt::Clock::time_point down_since = backoff_.down_since();
   if (const unsigned failures = backoff_.succeeded(); failures > 0) {
     rt::log::info("redis backend {}: reachable again after {} failed opens ({} after it was lost)", key_.describe(),
@@ -207,6 +242,8 @@ void RedisPool::on_ready(RedisConnection*) {
 
 void RedisPool::on_open_failed(const RedisConnection& connection) {
   const std::string& reason = connection.close_reason();
+  // Not the backend's doing when the pool closed it (shutdown, a pin wait that gave up).
+  if (!stopped() && !connection.closed_by_pool()) counters_.opened(false, connection.server_answered());
   if (connection.refused_busy()) {
     // The server is up and answers; once the script ends the next open succeeds. Not logged: it
     // happens once per request while the script runs, and the clients see the BUSY themselves.
@@ -269,7 +306,9 @@ RedisPoolRef RedisPools::get(const RedisKey& key, const rt::SocketAddress& addre
     sweep_at_ = std::max(kPoolsBeforeSweep, 2 * pools_.size());
   }
   RedisServerInfo& info = server_info(address);
-  auto pool = std::make_unique<RedisPool>(key, address, limits_, info);
+  BackendCounters* counters =
+      metrics_ != nullptr ? &metrics_->backend(redis_backend_label(key.host, key.port, key.tls != nullptr)) : nullptr;
+  auto pool = std::make_unique<RedisPool>(key, address, limits_, info, counters);
   pool->owner_ = this;
   pool->id_ = id;
   RedisPoolRef ref(*pool);

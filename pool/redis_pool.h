@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "pool/backend_metrics.h"
 #include "pool/backoff.h"
 #include "runtime/log.h"
 #include "pool/redis_connection.h"
@@ -51,10 +52,11 @@ struct Acquired {
 class RedisPools;
 
 /// Not thread-safe: one per worker loop. Lifetime: stop() and join() before destruction.
-class RedisPool {
+class RedisPool final : public PoolGaugeSource {
  public:
+  /// `counters`: the worker's for this backend (pool/backend_metrics.h); null: the pool keeps its own.
   RedisPool(RedisKey key, rt::SocketAddress address, const config::PoolLimits& limits,
-            RedisServerInfo& server_info);
+            RedisServerInfo& server_info, BackendCounters* counters = nullptr);
   RedisPool(const RedisPool&) = delete;
   RedisPool& operator=(const RedisPool&) = delete;
   ~RedisPool();
@@ -63,6 +65,10 @@ class RedisPool {
   const rt::SocketAddress& address() const noexcept { return address_; }
   const config::PoolLimits& limits() const noexcept { return limits_; }
   RedisServerInfo& server_info() noexcept { return server_info_; }
+  /// What this pool and its connections count (shared with the other pools of the same backend).
+  BackendCounters& counters() noexcept { return counters_; }
+  /// Its connections by state and its waiters, added to `gauges` (a scrape, on the pool's loop).
+  void add_gauges(BackendGauges& gauges) const override;
 
   /// A ready shared connection to pipeline on, without suspending; nullptr when one must be opened
   /// or waited for (then call shared()). Opens another connection in the background when every
@@ -139,6 +145,9 @@ class RedisPool {
   rt::SocketAddress address_;
   const config::PoolLimits& limits_;
   RedisServerInfo& server_info_;
+  std::unique_ptr<BackendCounters> own_counters_;  // only when no worker's counters were given
+  BackendCounters& counters_;
+  PoolRegistration registration_;  // in counters_.pools while the pool lives
   std::vector<std::unique_ptr<RedisConnection>> shared_;
   std::vector<std::unique_ptr<RedisConnection>> pinned_;   // idle and lent
   std::vector<RedisConnection*> idle_pinned_;
@@ -152,6 +161,7 @@ class RedisPool {
   // so that shared() fails the requests that waited for such an open with it.
   uint64_t busy_refusals_ = 0;
   std::string busy_error_;
+  std::size_t shared_waiting_ = 0;  // shared() calls waiting for an open (a gauge: waiters)
   RedisPools* owner_ = nullptr;  // set by RedisPools: told when the last user lets go
   std::string id_;               // key_.id(), the owner's map key
   std::size_t users_ = 0;        // live RedisPoolRefs
@@ -166,8 +176,10 @@ using RedisPoolRef = rt::CountedRef<RedisPool>;
 class RedisPools {
  public:
   /// `pool_gauge` (may be null) counts live pools; several workers may share it (metrics).
-  explicit RedisPools(const config::PoolLimits& limits, std::atomic<uint64_t>* pool_gauge = nullptr)
-      : limits_(limits), pool_gauge_(pool_gauge) {}
+  /// `metrics` (may be null): the worker's backend counters, which the pools count into.
+  explicit RedisPools(const config::PoolLimits& limits, std::atomic<uint64_t>* pool_gauge = nullptr,
+                      BackendMetrics* metrics = nullptr)
+      : limits_(limits), pool_gauge_(pool_gauge), metrics_(metrics) {}
   RedisPools(const RedisPools&) = delete;
   RedisPools& operator=(const RedisPools&) = delete;
   ~RedisPools();
@@ -194,6 +206,7 @@ class RedisPools {
 
   const config::PoolLimits& limits_;
   std::atomic<uint64_t>* pool_gauge_;
+  BackendMetrics* metrics_;
   std::unordered_map<std::string, std::unique_ptr<RedisPool>> pools_;
   ServerInfoCache<RedisServerInfo> servers_;
   std::size_t sweep_at_ = 0;  // pools_.size() that triggers the next sweep, see sweep()

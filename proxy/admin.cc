@@ -32,19 +32,36 @@ std::string_view request_path(std::string_view request_line) {
   return path.substr(0, path.find(' '));
 }
 
+/// The samples of one histogram series: cumulative `le` buckets, _sum and _count. `labels` is what goes
+/// inside the braces before `le` (e.g. `listener="cache"`).
+void append_histogram(std::string& out, std::string_view name, std::string_view labels,
+                      const std::array<uint64_t, rt::kLatencyBuckets>& buckets, uint64_t sum_ns) {
+  uint64_t cumulative = 0;
+  for (std::size_t b = 0; b < buckets.size(); ++b) {
+    cumulative += buckets[b];
+    const std::string le = b < rt::kLatencyBounds.size() ? fmt::format("{}", rt::kLatencyBounds[b]) : "+Inf";
+    out += fmt::format("{}_bucket{{{},le=\"{}\"}} {}\n", name, labels, le, cumulative);
+  }
+  out += fmt::format("{}_sum{{{}}} {}\n", name, labels, static_cast<double>(sum_ns) / 1e9);
+  out += fmt::format("{}_count{{{}}} {}\n", name, labels, cumulative);
+}
+
+void append_help(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n", name, help, type);
+}
+
 /// corral_requests_total by listener and class, and the client-seen latency histogram by listener:
 /// every worker's RequestStats of the listener summed.
 void append_request_metrics(std::string& out,
                             const std::vector<std::pair<std::string, const ListenerCounters*>>& listeners) {
-  out += "# HELP corral_requests_total Client requests answered, by listener and class.\n"
-         "# TYPE corral_requests_total counter\n";
-  std::string histogram =
-      "# HELP corral_request_duration_seconds Client-seen time from reading a request (or a pipelined batch) to "
-      "writing its reply, by listener.\n# TYPE corral_request_duration_seconds histogram\n";
+  append_help(out, "corral_requests_total", "counter", "Client requests answered, by listener and class.");
+  std::string histogram;
+  append_help(histogram, "corral_request_duration_seconds", "histogram",
+              "Client-seen time from reading a request (or a pipelined batch) to writing its reply, by listener.");
   for (const auto& [name, counters] : listeners) {
     const std::string label = rt::json_string(name);
     std::array<uint64_t, kRequestClassCount> by_class{};
-    std::array<uint64_t, RequestStats::kBounds.size() + 1> buckets{};
+    std::array<uint64_t, rt::kLatencyBuckets> buckets{};
     uint64_t sum_ns = 0;
     for (const RequestStats& stats : counters->requests) {
       for (std::size_t c = 0; c < by_class.size(); ++c) by_class[c] += stats.requests[c].load(std::memory_order_relaxed);
@@ -56,21 +73,108 @@ void append_request_metrics(std::string& out,
       out += fmt::format("corral_requests_total{{listener={},class=\"{}\"}} {}\n", label,
                          to_string(static_cast<RequestClass>(c)), by_class[c]);
     }
-    uint64_t cumulative = 0;
-    for (std::size_t b = 0; b < buckets.size(); ++b) {
-      cumulative += buckets[b];
-      const std::string le = b < RequestStats::kBounds.size() ? fmt::format("{}", RequestStats::kBounds[b]) : "+Inf";
-      histogram += fmt::format("corral_request_duration_seconds_bucket{{listener={},le=\"{}\"}} {}\n", label, le,
-                               cumulative);
-    }
-    histogram += fmt::format("corral_request_duration_seconds_sum{{listener={}}} {}\n", label,
-                             static_cast<double>(sum_ns) / 1e9);
-    histogram += fmt::format("corral_request_duration_seconds_count{{listener={}}} {}\n", label, cumulative);
+    append_histogram(histogram, "corral_request_duration_seconds", "listener=" + label, buckets, sum_ns);
   }
   out += histogram;
 }
 
-std::string metrics(const SharedState& shared) {
+/// TLS handshakes of each listener's clients, and which backend each listener of the running
+/// configuration uses (the join between listener and backend series).
+void append_listener_backend_metrics(std::string& out, const AdminEnv& env,
+                                     const std::vector<std::pair<std::string, const ListenerCounters*>>& listeners) {
+  append_help(out, "corral_listener_tls_handshakes_total", "counter",
+              "TLS handshakes with clients, by listener and result (failed: refused, broken or timed out).");
+  for (const auto& [name, counters] : listeners) {
+    const std::string label = rt::json_string(name);
+    out += fmt::format("corral_listener_tls_handshakes_total{{listener={},result=\"ok\"}} {}\n", label,
+                       counters->tls.ok.load(std::memory_order_relaxed));
+    out += fmt::format("corral_listener_tls_handshakes_total{{listener={},result=\"failed\"}} {}\n", label,
+                       counters->tls.failed.load(std::memory_order_relaxed));
+  }
+  append_help(out, "corral_listener_backend_info", "gauge",
+              "1 for each listener of the running configuration and the backend its pools count under.");
+  for (const ProbeTarget& target : env.backends) {
+    out += fmt::format("corral_listener_backend_info{{listener={},backend={}}} 1\n",
+                       rt::json_string(target.listener->name), rt::json_string(backend_label(target.listener->backend)));
+  }
+}
+
+/// The per-backend families (pool/backend_metrics.h), every worker summed: one series per backend
+/// server and, where a family has one, per state, result or kind.
+void append_backend_metrics(std::string& out, const std::vector<pool::BackendSnapshot>& backends) {
+  const auto family = [&](std::string_view name, std::string_view type, std::string_view help, auto&& samples) {
+    append_help(out, name, type, help);
+    for (const pool::BackendSnapshot& backend : backends) samples(rt::json_string(backend.label), backend);
+  };
+  family("corral_backend_connections", "gauge",
+         "Backend connections now, by backend and state (connecting, idle, in_use, pinned).",
+         [&](const std::string& label, const pool::BackendSnapshot& b) {
+           const std::pair<std::string_view, uint64_t> states[] = {{"connecting", b.gauges.connecting},
+                                                                   {"idle", b.gauges.idle},
+                                                                   {"in_use", b.gauges.in_use},
+                                                                   {"pinned", b.gauges.pinned}};
+           for (const auto& [state, value] : states) {
+             out += fmt::format("corral_backend_connections{{backend={},state=\"{}\"}} {}\n", label, state, value);
+           }
+         });
+  family("corral_backend_connections_open", "gauge", "Open backend connections (idle + in_use + pinned), by backend.",
+         [&](const std::string& label, const pool::BackendSnapshot& b) {
+           out += fmt::format("corral_backend_connections_open{{backend={}}} {}\n", label, b.gauges.open());
+         });
+  family("corral_backend_waiters", "gauge", "Requests waiting for a backend connection now, by backend.",
+         [&](const std::string& label, const pool::BackendSnapshot& b) {
+           out += fmt::format("corral_backend_waiters{{backend={}}} {}\n", label, b.gauges.waiters);
+         });
+  family("corral_backend_pools", "gauge",
+         "Pools (distinct users, databases, schemas...) of a backend now, over all workers, by backend.",
+         [&](const std::string& label, const pool::BackendSnapshot& b) {
+           out += fmt::format("corral_backend_pools{{backend={}}} {}\n", label, b.gauges.pools);
+         });
+  family("corral_backend_up", "gauge",
+         "1 when the latest connection attempt to the backend got an answer, 0 when it did not; absent before "
+         "the first attempt.",
+         [&](const std::string& label, const pool::BackendSnapshot& b) {
+           if (!b.figures.opened_ever) return;
+           out += fmt::format("corral_backend_up{{backend={}}} {}\n", label, b.figures.last_open_answered ? 1 : 0);
+         });
+  family("corral_backend_connects_total", "counter", "Backend connection opens, by backend and result.",
+         [&](const std::string& label, const pool::BackendSnapshot& b) {
+           out += fmt::format("corral_backend_connects_total{{backend={},result=\"ok\"}} {}\n", label,
+                              b.figures.connects_ok);
+           out += fmt::format("corral_backend_connects_total{{backend={},result=\"failed\"}} {}\n", label,
+                              b.figures.connects_failed);
+         });
+  family("corral_backend_pool_timeouts_total", "counter",
+         "Requests that waited pool.queue_timeout for a backend connection in vain, by backend.",
+         [&](const std::string& label, const pool::BackendSnapshot& b) {
+           out += fmt::format("corral_backend_pool_timeouts_total{{backend={}}} {}\n", label, b.figures.pool_timeouts);
+         });
+  family("corral_backend_errors_total", "counter",
+         "Backend failures by backend and kind (connect_failed, timeout, backend_closed, protocol_error, "
+         "server_error).",
+         [&](const std::string& label, const pool::BackendSnapshot& b) {
+           for (std::size_t k = 0; k < pool::kBackendErrorKinds; ++k) {
+             out += fmt::format("corral_backend_errors_total{{backend={},kind=\"{}\"}} {}\n", label,
+                                pool::to_string(static_cast<pool::BackendError>(k)), b.figures.errors[k]);
+           }
+         });
+  family("corral_backend_tls_handshakes_total", "counter", "TLS handshakes with the backend, by backend and result.",
+         [&](const std::string& label, const pool::BackendSnapshot& b) {
+           out += fmt::format("corral_backend_tls_handshakes_total{{backend={},result=\"ok\"}} {}\n", label, b.tls_ok);
+           out += fmt::format("corral_backend_tls_handshakes_total{{backend={},result=\"failed\"}} {}\n", label,
+                              b.tls_failed);
+         });
+  family("corral_backend_request_duration_seconds", "histogram",
+         "Backend round trips: from writing a request (a pipelined batch) to the backend until the last byte of "
+         "its reply, by backend.",
+         [&](const std::string& label, const pool::BackendSnapshot& b) {
+           append_histogram(out, "corral_backend_request_duration_seconds", "backend=" + label,
+                            b.figures.latency.buckets, b.figures.latency.sum_ns);
+         });
+}
+
+std::string metrics(const AdminEnv& env, const std::vector<pool::BackendSnapshot>& backends) {
+  const SharedState& shared = *env.shared;
   std::string out;
   const auto counter = [&out](std::string_view name, std::string_view type, std::string_view help, uint64_t value) {
     out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
@@ -112,6 +216,8 @@ std::string metrics(const SharedState& shared) {
   per_listener("corral_listener_logins_failed_total", "counter", "Refused logins (AUTH, MySQL handshakes), by listener.",
                &ListenerCounters::logins_failed);
   append_request_metrics(out, listeners);
+  append_listener_backend_metrics(out, env, listeners);
+  append_backend_metrics(out, backends);
   out += "# HELP corral_reloads_total Configuration reloads (SIGHUP, POST /reload), by result.\n"
          "# TYPE corral_reloads_total counter\n";
   out += fmt::format("corral_reloads_total{{result=\"ok\"}} {}\n", shared.reloads_ok.load(std::memory_order_relaxed));
@@ -143,8 +249,24 @@ rt::Task<std::string> reload(SharedState& shared, rt::CancelSource* cancel) {
   co_return http(ok ? "200 OK" : "422 Unprocessable Entity", outcome + "\n");
 }
 
-/// /stats.json: what the dashboard shows, for the listeners of the running configuration.
-std::string stats_json(const AdminEnv& env) {
+/// One backend of /stats.json: its connections by state, waiters, whether it is up (null: not tried
+/// yet), and the counters the dashboard turns into rates.
+std::string backend_json(const pool::BackendSnapshot& backend) {
+  const pool::BackendGauges& gauges = backend.gauges;
+  const pool::BackendFigures& figures = backend.figures;
+  uint64_t errors = 0;
+  for (const uint64_t count : figures.errors) errors += count;
+  const std::string_view up = !figures.opened_ever ? "null" : figures.last_open_answered ? "true" : "false";
+  return fmt::format(
+      R"({{"backend":{},"up":{},"open":{},"connecting":{},"idle":{},"in_use":{},"pinned":{},"waiters":{},)"
+      R"("pools":{},"requests":{},"errors":{},"pool_timeouts":{},"connects_failed":{}}})",
+      rt::json_string(backend.label), up, gauges.open(), gauges.connecting, gauges.idle, gauges.in_use, gauges.pinned,
+      gauges.waiters, gauges.pools, figures.latency.count(), errors, figures.pool_timeouts, figures.connects_failed);
+}
+
+/// /stats.json: what the dashboard shows, for the listeners of the running configuration and every
+/// backend corral has counted for.
+std::string stats_json(const AdminEnv& env, const std::vector<pool::BackendSnapshot>& backends) {
   const SharedState& shared = *env.shared;
   std::string listeners;
   for (const ProbeTarget& target : env.backends) {
@@ -156,33 +278,46 @@ std::string stats_json(const AdminEnv& env) {
       for (const auto& count : stats.requests) requests += count.load(std::memory_order_relaxed);
     }
     listeners += fmt::format(
-        R"({{"name":{},"protocol":{},"address":{},"backend":{},"clients_open":{},"accepted":{},"refused":{},)"
-        R"("requests":{},"logins_failed":{}}})",
+        R"({{"name":{},"protocol":{},"address":{},"backend":{},"pool":{},"clients_open":{},"accepted":{},)"
+        R"("refused":{},"requests":{},"logins_failed":{}}})",
         rt::json_string(listener.name), rt::json_string(config::to_string(listener.protocol)),
         rt::json_string(listener.address.to_string()), rt::json_string(listener.backend.redacted()),
+        rt::json_string(backend_label(listener.backend)),
         counters.clients_open.load(std::memory_order_relaxed), counters.accepted.load(std::memory_order_relaxed),
         counters.refused.load(std::memory_order_relaxed), requests,
         counters.logins_failed.load(std::memory_order_relaxed));
   }
+  std::string pools;
+  for (const pool::BackendSnapshot& backend : backends) {
+    if (!pools.empty()) pools += ",";
+    pools += backend_json(backend);
+  }
   return fmt::format(
-      R"({{"clients_open":{},"accepted":{},"refused":{},"redis_pools":{},"reloads_ok":{},"reloads_failed":{},"listeners":[{}]}})"
+      R"({{"clients_open":{},"accepted":{},"refused":{},"redis_pools":{},"reloads_ok":{},"reloads_failed":{},)"
+      R"("listeners":[{}],"backends":[{}]}})"
       "\n",
       shared.client_connections.load(std::memory_order_relaxed), shared.clients_accepted.load(std::memory_order_relaxed),
       shared.clients_refused.load(std::memory_order_relaxed), shared.redis_pools.load(std::memory_order_relaxed),
       shared.reloads_ok.load(std::memory_order_relaxed), shared.reloads_failed.load(std::memory_order_relaxed),
-      listeners);
+      listeners, pools);
 }
 
 }  // namespace
 
 bool asks_readiness(std::string_view request_line) { return request_path(request_line) == "/ready"; }
 
+bool asks_backends(std::string_view request_line) {
+  const std::string_view path = request_path(request_line);
+  return path == "/metrics" || path == "/stats.json";
+}
+
 bool asks_reload(std::string_view request_line) {
   return request_path(request_line) == "/reload" && request_line.substr(0, request_line.find(' ')) == "POST";
 }
 
 std::string admin_response(std::string_view request_line, const AdminEnv& env,
-                           const std::vector<ProbeResult>& readiness) {
+                           const std::vector<ProbeResult>& readiness,
+                           const std::optional<std::vector<pool::BackendSnapshot>>& backends) {
   const std::string_view path = request_path(request_line);
   if (path.empty()) return http("400 Bad Request", "bad request\n");
   const std::string_view method = request_line.substr(0, request_line.find(' '));
@@ -192,9 +327,12 @@ std::string admin_response(std::string_view request_line, const AdminEnv& env,
   }
   if (method != "GET") return http("405 Method Not Allowed", "only GET\n");
   if (path == "/") return http("200 OK", dashboard_html(), "text/html; charset=utf-8");
-  if (path == "/stats.json") return http("200 OK", stats_json(env), "application/json");
   if (path == "/health") return http("200 OK", "ok\n");
-  if (path == "/metrics") return http("200 OK", metrics(*env.shared));
+  if (asks_backends(request_line) && !backends) {
+    return http("503 Service Unavailable", "a worker did not report its backend figures in time\n");
+  }
+  if (path == "/stats.json") return http("200 OK", stats_json(env, *backends), "application/json");
+  if (path == "/metrics") return http("200 OK", metrics(env, *backends));
   const bool ready = std::all_of(readiness.begin(), readiness.end(), [](const ProbeResult& r) { return r.ready; });
   return http(ready ? "200 OK" : "503 Service Unavailable", readiness_json(env.backends, readiness),
               "application/json");
@@ -216,7 +354,9 @@ rt::Task<void> serve_admin_client(rt::TcpStream client, const AdminEnv* env, rt:
   } else {
     std::vector<ProbeResult> readiness;
     if (asks_readiness(request_line)) readiness = co_await probe_backends(env->backends, *env->limits, cancel);
-    response = admin_response(request_line, *env, readiness);
+    std::optional<std::vector<pool::BackendSnapshot>> backends;
+    if (asks_backends(request_line)) backends = co_await env->shared->metrics.backends(deadline, cancel);
+    response = admin_response(request_line, *env, readiness, backends);
   }
   co_await client.write_all(response, deadline, cancel);
 }

@@ -14,6 +14,7 @@ constexpr std::string_view kDashboard = R"html(<!doctype html>
 <style>
   body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
   h1 { font-size: 1.4em; margin: 0 0 .8em; }
+  h2 { font-size: 1.1em; margin: 1.5em 0 .5em; }
   .tiles { display: flex; gap: 1em; margin-bottom: 1.5em; }
   .tile { border: 1px solid #ccc; border-radius: 6px; padding: .6em 1em; min-width: 8em; }
   .tile b { display: block; font-size: 1.6em; }
@@ -38,6 +39,12 @@ constexpr std::string_view kDashboard = R"html(<!doctype html>
     <th>clients open</th><th>accepted</th><th>accepted / s</th><th>refused</th><th>requests</th>
     <th>requests / s</th><th>failed logins</th></tr></thead>
   <tbody id="listeners"></tbody>
+</table>
+<h2>backend pools</h2>
+<table>
+  <thead><tr><th>backend</th><th>up</th><th>open</th><th>idle</th><th>in use</th><th>pinned</th>
+    <th>connecting</th><th>waiters</th><th>requests / s</th><th>errors / s</th><th>pool timeouts</th></tr></thead>
+  <tbody id="backends"></tbody>
 </table>
 <div id="status">loading…</div>
 <script>
@@ -85,6 +92,26 @@ function render(stats, seconds) {
     cell(row, l.requests, true);
     cell(row, old ? rate(l.requests, old.requests, seconds) : "-", true);
     cell(row, l.logins_failed, true);
+    body.appendChild(row);
+  }
+  renderBackends(stats, before, seconds);
+}
+
+// One row per backend server, every worker's pools summed (users, databases and schemas together).
+function renderBackends(stats, before, seconds) {
+  const body = document.getElementById("backends");
+  body.replaceChildren();
+  for (const b of stats.backends) {
+    const row = document.createElement("tr");
+    row.dataset.backend = b.backend;
+    cell(row, b.backend);
+    const up = cell(row, b.up === null ? "?" : b.up ? "up" : "down");
+    if (b.up !== null) up.className = b.up ? "up" : "down";
+    for (const field of ["open", "idle", "in_use", "pinned", "connecting", "waiters"]) cell(row, b[field], true);
+    const old = before ? before.backends.find(x => x.backend === b.backend) : undefined;
+    cell(row, old ? rate(b.requests, old.requests, seconds) : "-", true);
+    cell(row, old ? rate(b.errors, old.errors, seconds) : "-", true);
+    cell(row, b.pool_timeouts, true);
     body.appendChild(row);
   }
 }

@@ -23,8 +23,9 @@ namespace corral::proxy {
 /// This worker's backend pools, shared by its listeners: two listeners with the same backend URL
 /// share connections. Lifetime: owned by the Worker; stopped and joined after every session ended.
 struct WorkerPools {
-  WorkerPools(const config::Config& config, SharedState& shared)
-      : redis(config.pool, &shared.redis_pools), mysql(config.pool) {}
+  /// `metrics`: the worker's backend figures (SharedState::metrics), which the pools count into.
+  WorkerPools(const config::Config& config, SharedState& shared, pool::BackendMetrics* metrics)
+      : redis(config.pool, &shared.redis_pools, metrics), mysql(config.pool, pool::backend_codec_limits(), metrics) {}
 
   pool::RedisPools redis;
   pool::MysqlPools mysql;

@@ -1,6 +1,7 @@
 #include "proxy/metrics.h"
 
 #include "runtime/log.h"
+#include "runtime/notify.h"
 
 namespace corral::proxy {
 
@@ -28,6 +29,54 @@ std::vector<std::pair<std::string, const ListenerCounters*>> MetricsRegistry::li
   out.reserve(listeners_.size());
   for (const auto& [name, counters] : listeners_) out.emplace_back(name, counters.get());
   return out;
+}
+
+pool::BackendMetrics& MetricsRegistry::add_worker(rt::EventLoop& loop) {
+  workers_.push_back(std::make_unique<WorkerBackends>(WorkerBackends{&loop, {}}));
+  return workers_.back()->metrics;
+}
+
+namespace {
+
+/// One scrape's state, shared by backends() and the functions it posts: the last holder frees it, on
+/// whichever thread that is (it holds no loop resource but a Notify nobody waits on any more).
+struct BackendGather {
+  rt::EventLoop* origin = nullptr;
+  std::vector<std::vector<pool::BackendSnapshot>> results;  // by worker
+  std::size_t pending = 0;                                  // touched on `origin` only
+  rt::Notify done;                                          // `origin`'s
+};
+
+}  // namespace
+
+rt::Task<std::optional<std::vector<pool::BackendSnapshot>>> MetricsRegistry::backends(rt::Deadline deadline,
+                                                                                      rt::CancelSource* cancel) const {
+  auto gather = std::make_shared<BackendGather>();
+  gather->origin = rt::EventLoop::current();
+  gather->results.resize(workers_.size());
+  gather->pending = workers_.size();
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    const WorkerBackends* worker = workers_[i].get();
+    // Captures by value: `gather` is shared, `worker` lives as long as the registry (the process's
+    // SharedState), and its figures are read on its own loop.
+    worker->loop->post([gather, worker, i] {
+      std::vector<pool::BackendSnapshot> copy = worker->metrics.snapshot();
+      gather->origin->post([gather, i, copy = std::move(copy)]() mutable {
+        gather->results[i] = std::move(copy);
+        if (--gather->pending == 0) gather->done.notify();
+      });
+    });
+  }
+  while (gather->pending > 0) {
+    const bool woken = co_await gather->done.wait(deadline, cancel);
+    if (!woken) co_return std::nullopt;
+  }
+  co_return pool::sum_by_backend(gather->results);
+}
+
+std::string backend_label(const config::BackendUrl& url) {
+  if (url.protocol == config::Protocol::Mysql) return pool::mysql_backend_label(url.host, url.port);
+  return pool::redis_backend_label(url.host, url.port, url.tls);
 }
 
 void record_failed_login(MetricsRegistry& metrics, const std::string& listener, std::string_view user,

@@ -45,7 +45,11 @@ bool same_endpoint(const config::Endpoint& a, const config::Endpoint& b) { retur
 }  // namespace
 
 Worker::Worker(std::size_t index, rt::EventLoop& loop, std::shared_ptr<const LoadedConfig> config, SharedState& shared)
-    : index_(index), loop_(loop), shared_(shared), current_(std::make_unique<Generation>(std::move(config), shared)) {
+    : index_(index),
+      loop_(loop),
+      shared_(shared),
+      backend_metrics_(&shared.metrics.add_worker(loop)),  // before the workers run, like the client table
+      current_(std::make_unique<Generation>(std::move(config), shared, backend_metrics_)) {
   shared_.redis_clients.add_worker(loop_);  // before the workers run: the table's slots are then fixed
 }
 
@@ -74,6 +78,8 @@ rt::Result<void> Worker::build_frontends(Generation& generation) {
   generation.admin_env = AdminEnv{&shared_, {}, &config.pool};
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     const config::Listener& listener = config.listeners[i];
+    // The backend's series exist (at zero) before its first client: a scrape shows every configured one.
+    backend_metrics_->backend(backend_label(listener.backend));
     const ListenerEnv env{&config,
                           &listener,
                           &shared_,
@@ -128,7 +134,7 @@ void Worker::start() {
 
 rt::Result<void> Worker::prepare_reload(std::shared_ptr<const LoadedConfig> next) {
   abort_reload();
-  next_ = std::make_unique<Generation>(std::move(next), shared_);
+  next_ = std::make_unique<Generation>(std::move(next), shared_, backend_metrics_);
   const LoadedConfig& loaded = *next_->loaded;
   next_slots_.resize(loaded.config.listeners.size());
   for (std::size_t i = 0; i < loaded.config.listeners.size(); ++i) {
@@ -243,6 +249,8 @@ rt::Task<void> Worker::accept_loop(ListenerSlot* slot) {
     }
     shared_.clients_accepted.fetch_add(1, std::memory_order_relaxed);
     slot->counters->accepted.fetch_add(1, std::memory_order_relaxed);
+    // Whichever protocol starts TLS on it (a TLS listener now, MySQL after an SSLRequest) is counted.
+    client->count_tls_handshakes(&slot->counters->tls);
     slot->counters->clients_open.fetch_add(1, std::memory_order_relaxed);
     // The frontend belongs to the current generation, which outlives its sessions (it joins them first);
     // the counters live as long as SharedState.

@@ -29,8 +29,8 @@ namespace corral::proxy {
 /// the sessions those serve. Sessions keep the generation they started in (their frontend, pools and
 /// configuration) to their end, so a reload never changes anything under a running session.
 struct Generation {
-  Generation(std::shared_ptr<const LoadedConfig> loaded_config, SharedState& shared)
-      : loaded(std::move(loaded_config)), pools(loaded->config, shared) {}
+  Generation(std::shared_ptr<const LoadedConfig> loaded_config, SharedState& shared, pool::BackendMetrics* metrics)
+      : loaded(std::move(loaded_config)), pools(loaded->config, shared, metrics) {}
 
   std::shared_ptr<const LoadedConfig> loaded;
   WorkerPools pools;
@@ -93,6 +93,7 @@ class Worker {
   std::size_t index_;
   rt::EventLoop& loop_;
   SharedState& shared_;
+  pool::BackendMetrics* backend_metrics_;  // this worker's, in SharedState::metrics
   std::unique_ptr<Generation> current_;
   std::list<std::unique_ptr<Generation>> retired_;  // still serving sessions that started before a reload
   std::vector<std::unique_ptr<ListenerSlot>> slots_;  // in the current configuration's listener order

@@ -43,6 +43,7 @@ enum class WakeReason : uint8_t { Ready, Timeout, Cancelled };
 class EventLoop;
 class CancelSource;
 struct IoHandle;
+struct TlsHandshakeCounters;
 
 /// One pending wait of one coroutine. Lives in the awaiting coroutine's frame (inside an awaitable).
 /// Not thread-safe: armed, completed and destroyed on its loop's thread.
@@ -134,6 +135,7 @@ struct IoHandle {
   Waiter* reader = nullptr;
   Waiter* writer = nullptr;
   ::ssl_st* tls = nullptr;  // owned: freed by the stream's close
+  TlsHandshakeCounters* tls_handshakes = nullptr;  // not owned: where a handshake's outcome is counted
   bool readable = true;
   bool writable = true;
   bool read_closed = false;  // EPOLLRDHUP/EPOLLHUP seen: a short read no longer means "drained"

@@ -99,6 +99,13 @@ class TcpStream {
   class TlsHandshakeAwaitable start_tls_client(const TlsContext& context, const std::string& server_name,
                                                Deadline deadline, CancelSource* cancel = nullptr);
   bool is_tls() const noexcept { return io_ && io_->tls != nullptr; }
+  /// The outcome of a later start_tls_server()/start_tls_client() on this stream (ok, or failed for
+  /// any reason: refused, timed out, cancelled) is counted in `counters` (null: not counted). Set by
+  /// whoever knows what the stream is for (the accepting listener, the backend pool), so every
+  /// protocol's TLS, wherever it starts, is counted the same way. Lifetime: `counters` outlives the stream.
+  void count_tls_handshakes(TlsHandshakeCounters* counters) noexcept {
+    if (io_) io_->tls_handshakes = counters;
+  }
 
   /// Half-closes the write side (FIN) so the peer sees EOF while replies may still be read; over TLS
   /// a close_notify is sent first.
@@ -255,6 +262,8 @@ class TlsHandshakeAwaitable : public SocketOp<TlsHandshakeAwaitable, void> {
   /// `start_error`: setting up the session failed (the awaitable completes with it at once).
   TlsHandshakeAwaitable(IoHandle* io, std::error_code start_error, Deadline deadline, CancelSource* cancel);
   bool attempt();
+  /// The handshake's outcome, counted in IoHandle::tls_handshakes when the stream has counters.
+  Result<void> await_resume();
 };
 
 /// A listening socket with SO_REUSEPORT, so each worker binds its own on the same port and the kernel

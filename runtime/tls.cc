@@ -285,6 +285,14 @@ bool TlsHandshakeAwaitable::attempt() {
   return true;
 }
 
+Result<void> TlsHandshakeAwaitable::await_resume() {
+  Result<void> outcome = SocketOp::await_resume();
+  if (io_ != nullptr && io_->tls_handshakes != nullptr) {
+    (outcome ? io_->tls_handshakes->ok : io_->tls_handshakes->failed).fetch_add(1, std::memory_order_relaxed);
+  }
+  return outcome;
+}
+
 bool ReadAwaitable::attempt_tls() {
   begin(*io_, false);
   const int n = SSL_read(io_->tls, buffer_.data(), static_cast<int>(std::min<std::size_t>(buffer_.size(), INT_MAX)));

@@ -9,6 +9,8 @@
 // reader_wants_write / writer_wants_read). A plain stream pays one branch on `io->tls` per operation.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -23,6 +25,13 @@ namespace corral::rt {
 const std::error_category& tls_category() noexcept;
 /// A peer certificate refused: the value is the X509_V_ERR code, the message OpenSSL's text for it.
 const std::error_category& tls_verify_category() noexcept;
+
+/// Handshakes of the streams that count into it (TcpStream::count_tls_handshakes): a listener's clients,
+/// a backend's connections. Relaxed atomics: bumped once per connection, read by the admin endpoint.
+struct TlsHandshakeCounters {
+  std::atomic<std::uint64_t> ok{0};
+  std::atomic<std::uint64_t> failed{0};  // refused, broken, timed out or cancelled
+};
 
 /// What a TlsContext is built from. Paths are PEM files.
 struct TlsOptions {

@@ -195,7 +195,11 @@ void MysqlExchange::end_statement(pool::MysqlConnection& backend, const mysql::S
     backend.replayed_variables() = context_.variables_text();
   }
   count_pins(context_.started_pins());
-  if (!context_.pinned()) release_backend(!discard_lease_);
+  if (!context_.pinned()) {
+    release_backend(!discard_lease_);
+  } else if (lease_) {
+    lease_->set_held(true);  // the pool's gauges count it as pinned until it comes back
+  }
 }
 
 void MysqlExchange::release_backend(bool clean) {

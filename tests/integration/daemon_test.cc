@@ -186,12 +186,14 @@ TEST(Daemon, DashboardRendersListenersAndClientsInAHeadlessBrowser) {
   ASSERT_EQ(::access(browser, X_OK), 0) << "chromium is not installed (scripts/install-deps.sh installs it)";
   RedisServer redis;
   const uint16_t admin_port = pick_free_port();
+  // One worker: one pool, so the pool row has a known number of connections.
   CorralProcess corral({.listeners = {{.name = "cache", .protocol = "redis", .backend = redis.url()}},
-                        .extra_toml = "[server]\nadmin = \"127.0.0.1:" + std::to_string(admin_port) + "\"\n"});
+                        .extra_toml = "[server]\nworkers = 1\nadmin = \"127.0.0.1:" + std::to_string(admin_port) + "\"\n"});
   RedisClient one = RedisClient::connect("127.0.0.1", corral.port("cache"), 5s);
   RedisClient two = RedisClient::connect("127.0.0.1", corral.port("cache"), 5s);
   EXPECT_EQ(one.command({"PING"}), "+PONG\r\n");
   EXPECT_EQ(two.command({"PING"}), "+PONG\r\n");
+  EXPECT_EQ(one.command({"SET", "k", "v"}), "+OK\r\n");  // PING is answered by corral; SET opens a pool connection
   TempDir profile("daemon-chromium");
   // --dump-dom prints the document after its scripts ran (the virtual time budget lets the page's
   // fetches of /ready and /stats.json finish and render).
@@ -209,9 +211,20 @@ TEST(Daemon, DashboardRendersListenersAndClientsInAHeadlessBrowser) {
   // Two clients open; the harness's readiness probe and ours were accepted too.
   EXPECT_THAT(cells, ::testing::ContainsRegex(R"(ready</td><td class="num">2</td><td class="num">[2-9]</td>)"));
   EXPECT_THAT(page.output, HasSubstr(R"(<b id="clients_open">2</b>)"));
-  // refused 0, then the two PINGs as requests (a rate once the page polled twice), no failed login.
+  // refused 0, then the two PINGs and the SET as requests (a rate once the page polled twice), no failed login.
   EXPECT_THAT(cells, ::testing::ContainsRegex(
-                         R"(<td class="num">0</td><td class="num">2</td><td class="num">(-|[0-9.]+)</td><td class="num">0</td>$)"));
+                         R"(<td class="num">0</td><td class="num">3</td><td class="num">(-|[0-9.]+)</td><td class="num">0</td>$)"));
+  // The backend's pool row: up, one open connection and idle, nothing in use, pinned, opening or waiting.
+  const std::string backend = "redis://127.0.0.1:" + std::to_string(redis.port());
+  const std::size_t pool_row = page.output.find(R"(<tr data-backend=")" + backend + R"(">)");
+  ASSERT_NE(pool_row, std::string::npos) << page.output;
+  const std::string pool_cells = page.output.substr(pool_row, page.output.find("</tr>", pool_row) - pool_row);
+  EXPECT_THAT(pool_cells, HasSubstr("<td>" + backend + R"(</td><td class="up">up</td>)"
+                                    R"(<td class="num">1</td><td class="num">1</td><td class="num">0</td>)"
+                                    R"(<td class="num">0</td><td class="num">0</td><td class="num">0</td>)"));
+  // Rates once the page polled twice, and no pool timeout.
+  EXPECT_THAT(pool_cells, ::testing::ContainsRegex(
+                              R"(<td class="num">(-|[0-9.]+)</td><td class="num">(-|[0-9.]+)</td><td class="num">0</td>$)"));
   EXPECT_EQ(corral.stop(), 0) << corral.log();
 }
 

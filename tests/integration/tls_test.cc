@@ -5,6 +5,7 @@
 //   redis-cli       ──► [plain → rediss] ──TLS──►   (same)
 //   redis-cli --tls ──► [tls → redis]   ──────► redis-server --port
 //   redis-cli       ──► [plain → rediss, CA that did not sign the server] ──► refused, backend named
+// Each handshake, on either side, is counted on /metrics (listener and backend families).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -55,6 +56,8 @@ class Tls : public ::testing::Test {
         {.name = "tls_to_plain", .protocol = "redis", .backend = backend_->url(), .extra_toml = listener_tls},
         {.name = "wrong_ca", .protocol = "redis", .backend = rediss + "?ca=" + file("other-ca.crt")},
     };
+    admin_port_ = pick_free_port();
+    corral.extra_toml = "[server]\nadmin = \"127.0.0.1:" + std::to_string(admin_port_) + "\"\n";
     corral_ = std::make_unique<CorralProcess>(corral);
   }
 
@@ -69,8 +72,18 @@ class Tls : public ::testing::Test {
     return run_command(argv, 20s);
   }
 
+  /// A series of /metrics, 0 when absent.
+  uint64_t metric(const std::string& series) const {
+    try {
+      return admin_metric(admin_port_, series);
+    } catch (const HarnessError&) {
+      return 0;
+    }
+  }
+
   TempDir certs_{"corral-tls-it"};
   uint16_t tls_port_ = 0;
+  uint16_t admin_port_ = 0;
   std::unique_ptr<RedisServer> backend_;
   std::unique_ptr<CorralProcess> corral_;
 };
@@ -119,6 +132,39 @@ TEST_F(Tls, BackendCertificateFromAnotherCaFailsNamingTheBackend) {
   CommandResult r = cli("wrong_ca", false, {"GET", "k"});
   EXPECT_THAT(r.output, HasSubstr("backend 127.0.0.1:" + std::to_string(tls_port_)));
   EXPECT_THAT(r.output, HasSubstr("TLS handshake failed: certificate verify failed"));
+}
+
+TEST_F(Tls, AListenerWhoseCaRefusesTheServerNeverGetsAConnectionVerifiedForAnother) {
+  // Same server, same credentials, another CA: connections opened for plain_to_tls (on every worker,
+  // with this many clients) must not serve wrong_ca's clients.
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(cli("plain_to_tls", false, {"SET", "shared", "no"}).output, "OK\n");
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_THAT(cli("wrong_ca", false, {"GET", "shared"}).output, HasSubstr("TLS handshake failed"));
+  }
+}
+
+TEST_F(Tls, HandshakesAreCountedPerListenerAndPerBackend) {
+  const std::string listener_ok = R"(corral_listener_tls_handshakes_total{listener="tls_to_tls",result="ok"})";
+  const std::string listener_failed = R"(corral_listener_tls_handshakes_total{listener="tls_to_tls",result="failed"})";
+  const std::string backend = "rediss://127.0.0.1:" + std::to_string(tls_port_);
+  const std::string backend_ok = "corral_backend_tls_handshakes_total{backend=\"" + backend + "\",result=\"ok\"}";
+  const std::string backend_failed =
+      "corral_backend_tls_handshakes_total{backend=\"" + backend + "\",result=\"failed\"}";
+  // The harness's start-up probe connects to the TLS listener without a handshake (a failed one, counted
+  // at some point): count from here, and the plain client below as at least one more.
+  const uint64_t listener_failed_before = metric(listener_failed);
+  EXPECT_EQ(metric(listener_ok), 0u);
+  EXPECT_EQ(metric(backend_ok), 0u);
+
+  EXPECT_THAT(cli("wrong_ca", false, {"GET", "k"}).output, HasSubstr("TLS handshake failed"));
+  EXPECT_EQ(cli("tls_to_tls", true, {"SET", "counted", "1"}).output, "OK\n");
+  EXPECT_THAT(cli("tls_to_tls", false, {"PING"}).output, ::testing::Not(HasSubstr("PONG")));
+  wait_until([&] { return metric(backend_failed) >= 1; }, 5s, "the refused backend handshake counted");
+  EXPECT_EQ(metric(listener_ok), 1u);
+  wait_until([&] { return metric(listener_failed) >= listener_failed_before + 1; }, 5s,
+             "the plain client on the TLS listener counted as a failed handshake");
+  EXPECT_EQ(metric(backend_ok), 1u) << "one pool connection for the SET";
+  EXPECT_EQ(metric(R"(corral_listener_tls_handshakes_total{listener="plain_to_tls",result="ok"})"), 0u);
 }
 
 }  // namespace

@@ -112,5 +112,18 @@ TEST(RedisKeyId, TlsAndSelectFirstCannotBeSpelledByAPassword) {
   EXPECT_NE(both.id(), tls.id());
 }
 
+// Two listeners may name the same rediss:// server with different CAs: a connection verified with one
+// CA must never serve the other listener, whose CA would have refused the server.
+TEST(RedisKeyId, ADifferentTlsContextIsADifferentPool) {
+  static const char contexts[2] = {0, 0};  // never dereferenced: only their addresses matter
+  RedisKey one;
+  one.host = "h";
+  one.port = 1;
+  one.tls = reinterpret_cast<const rt::TlsContext*>(&contexts[0]);
+  RedisKey other = one;
+  other.tls = reinterpret_cast<const rt::TlsContext*>(&contexts[1]);
+  EXPECT_NE(one.id(), other.id());
+}
+
 }  // namespace
 }  // namespace corral::pool

@@ -323,6 +323,35 @@ TEST_F(Tls, HandshakeDeadlineEndsASilentPeer) {
   block_on(loop, body(&loop, &server_ctx));
 }
 
+TEST_F(Tls, HandshakesAreCountedOnStreamsThatHaveCounters) {
+  EventLoop loop;
+  const TlsContext server_ctx = server_context();
+  const TlsContext right_ca = client_context();
+  const TlsContext wrong_ca = client_context("other-ca.crt");
+  TlsHandshakeCounters servers;
+  TlsHandshakeCounters clients;
+  auto body = [](EventLoop* l, const TlsContext* s, const TlsContext* right, const TlsContext* wrong,
+                 TlsHandshakeCounters* server_counts, TlsHandshakeCounters* client_counts) -> Task<void> {
+    for (const TlsContext* client_ctx : {right, wrong}) {
+      Pair pair = co_await connect_pair(l);
+      pair.server.count_tls_handshakes(server_counts);
+      pair.client.count_tls_handshakes(client_counts);
+      co_await handshake(&pair, s, client_ctx);
+    }
+    Pair silent = co_await connect_pair(l);  // a client that never says hello: the deadline counts as failed
+    silent.server.count_tls_handshakes(server_counts);
+    auto done = co_await silent.server.start_tls_server(*s, Deadline::after(20ms));
+    EXPECT_FALSE(done.ok());
+    Pair uncounted = co_await connect_pair(l);  // no counters: nothing counted
+    co_await handshake(&uncounted, s, right);
+  };
+  block_on(loop, body(&loop, &server_ctx, &right_ca, &wrong_ca, &servers, &clients));
+  EXPECT_EQ(clients.ok.load(), 1u);
+  EXPECT_EQ(clients.failed.load(), 1u);
+  EXPECT_EQ(servers.ok.load(), 1u);
+  EXPECT_EQ(servers.failed.load(), 2u);
+}
+
 TEST_F(Tls, CertificateFromAnotherCaOrForAnotherNameIsRefused) {
   EventLoop loop;
   const TlsContext server_ctx = server_context();
