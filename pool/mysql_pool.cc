@@ -362,6 +362,9 @@ MysqlIdleTicket MysqlPool::release(MysqlConnection* connection, bool clean) {
     return {};
   }
   connection->set_held(false);
+  // Whatever ran on it since its last idle stay (another session's INSERT, say), a ticket of that
+  // stay no longer names it: handed straight to a waiter it must not pass for that session's own.
+  connection->set_idle_stamp(0);
   if (!reusable(*connection, clean)) {
     discard(connection);
     return {};

@@ -55,6 +55,8 @@ mysql::Limits backend_codec_limits() noexcept;
 
 /// Where a released connection went idle: MysqlPool::reclaim() lends it again to the same session
 /// only if nobody borrowed it since. Empty (stamp 0) when the connection was closed or handed on.
+/// Every release ends the stay's stamp, so a connection lent from the stay and handed on by another
+/// session (to a queued waiter) is never taken for the ticket holder's own.
 struct MysqlIdleTicket {
   const MysqlPool* pool = nullptr;
   const MysqlConnection* connection = nullptr;  // compared, never dereferenced: it may be gone

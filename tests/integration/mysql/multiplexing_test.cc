@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -184,6 +185,23 @@ TEST_F(Multiplexing, LastInsertIdIsRightUnderFiftyClients) {
     }
   });
   EXPECT_EQ(failure, "");
+}
+
+TEST_F(Multiplexing, LastInsertIdSurvivesItsConnectionBeingHandedOnThroughTheQueue) {
+  // The client's connection goes idle, another client takes it and inserts, then hands it straight
+  // to the first client waiting in the queue: that is no longer the connection of its own insert.
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 1\nqueue_timeout_ms = 20000\n"});
+  backend().execute("CREATE TABLE app.ids (id INT AUTO_INCREMENT PRIMARY KEY)");
+  MysqlClient client = connect(kUser, kPassword, "app");
+  MysqlClient other = connect(kUser, kPassword, "app");
+  const std::uint64_t own = client.query("INSERT INTO ids VALUES (NULL)").insert_id;
+  other.execute("BEGIN");  // takes the one connection from its idle stay
+  auto asked = std::async(std::launch::async, [&] { return client.query("SELECT LAST_INSERT_ID()").at(0); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the client now waits in the queue
+  const std::uint64_t others = other.query("INSERT INTO ids VALUES (NULL)").insert_id;
+  ASSERT_NE(others, own);
+  other.execute("COMMIT");  // hands the connection to the waiting client
+  EXPECT_EQ(asked.get(), std::to_string(own));
 }
 
 TEST_F(Multiplexing, RowCountFoundRowsAndWarningsAnswerForThePreviousStatement) {
