@@ -6,6 +6,7 @@
 
 #include "child_process.h"
 #include "harness_error.h"
+#include "ports.h"
 #include "wait.h"
 
 namespace corral::testing {
@@ -76,7 +77,12 @@ RedisCluster::RedisCluster(RedisClusterOptions options) : options_(std::move(opt
     server.extra_args = {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                          "--cluster-node-timeout", std::to_string(options_.node_timeout.count()),
                          // A test kills masters: the rest keeps serving the slots it still has.
-                         "--cluster-require-full-coverage", "no"};
+                         "--cluster-require-full-coverage", "no",
+                         // A replica takes over however long it was out of touch with its master.
+                         "--cluster-replica-validity-factor", "0",
+                         // The bus port is the client port + 10000 by default, beyond 65535 for the
+                         // high free ports the harness picks: a free one of its own.
+                         "--cluster-port", std::to_string(pick_free_port())};
     server.extra_args.insert(server.extra_args.end(), options_.extra_args.begin(), options_.extra_args.end());
     nodes_.emplace_back(std::move(server));
   }
@@ -86,6 +92,30 @@ RedisCluster::RedisCluster(RedisClusterOptions options) : options_(std::move(opt
   const CommandResult created = run_command(create, options_.ready_timeout);
   if (created.exit_code() != 0) throw HarnessError("redis-cli --cluster create failed:\n" + created.output);
   wait_consistent(options_.ready_timeout);
+  wait_replicas_online(options_.ready_timeout);
+}
+
+void RedisCluster::wait_replicas_online(std::chrono::milliseconds timeout) {
+  // A replica that never synced cannot take over from its master: a failover test needs them all.
+  std::string last;
+  const bool online = poll_until(
+      [&] {
+        for (RedisServer& node : nodes_) {
+          const std::string info = node.command({"INFO", "replication"});
+          if (info.find("role:master") == std::string::npos) continue;
+          std::size_t online_replicas = 0;
+          for (std::size_t at = info.find("state=online"); at != std::string::npos; at = info.find("state=online", at + 1)) {
+            ++online_replicas;
+          }
+          if (online_replicas < options_.replicas_per_master) {
+            last = "master " + std::to_string(node.port()) + " has " + std::to_string(online_replicas) + " replicas online";
+            return false;
+          }
+        }
+        return true;
+      },
+      timeout, std::chrono::milliseconds(50));
+  if (!online) throw HarnessError(wait_timeout_message("every replica online (" + last + ")", timeout));
 }
 
 void RedisCluster::wait_consistent(std::chrono::milliseconds timeout) {

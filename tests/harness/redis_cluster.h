@@ -2,7 +2,8 @@
 //
 //   RedisCluster(options) ──► N RedisServer (--cluster-enabled yes, nodes.conf in each one's dir)
 //     ──► redis-cli --cluster create host:port... --cluster-replicas R --cluster-yes
-//     ──► wait: CLUSTER INFO says cluster_state:ok on every node, and every node sees every slot
+//     ──► wait: CLUSTER INFO says cluster_state:ok on every node, and every node sees every slot;
+//               every master's replicas are online (synced), so a replica can take over
 //   nodes()[i]: the servers (kill() one for a failover test)   seeds(): "redis-cluster://h:p,h:p,..."
 #pragma once
 
@@ -58,6 +59,9 @@ class RedisCluster {
   void wait_consistent(std::chrono::milliseconds timeout);
 
  private:
+  /// Waits until every master has its replicas connected and synced (state=online).
+  void wait_replicas_online(std::chrono::milliseconds timeout);
+
   RedisClusterOptions options_;
   std::vector<RedisServer> nodes_;
 };

@@ -275,7 +275,10 @@ TEST_F(ClusterTest, MasterKilledItsReplicaTakesOverAndCorralRecovers) {
   const std::uint16_t slot = cluster().keyslot("{f}k");
   const std::size_t master = cluster().master_of(slot);
   // The replica must have the write before its master dies.
-  EXPECT_THAT(cluster().nodes()[master].command({"WAIT", "1", "2000"}), ":1\r\n");
+  RedisClient direct = cluster().nodes()[master].connect();
+  ASSERT_EQ(direct.command({"SET", "{f}k", "before"}), "+OK\r\n");
+  ASSERT_EQ(direct.command({"WAIT", "1", "5000"}), ":1\r\n");
+  direct.close();
   cluster().nodes()[master].kill();
   const auto killed_at = std::chrono::steady_clock::now();
   std::string last;
