@@ -83,12 +83,17 @@ RedisCluster::RedisCluster(RedisClusterOptions options) : options_(std::move(opt
                          // The bus port is the client port + 10000 by default, beyond 65535 for the
                          // high free ports the harness picks: a free one of its own.
                          "--cluster-port", std::to_string(pick_free_port())};
+    if (!options_.password.empty()) {
+      server.extra_args.insert(server.extra_args.end(),
+                               {"--requirepass", options_.password, "--masterauth", options_.password});
+    }
     server.extra_args.insert(server.extra_args.end(), options_.extra_args.begin(), options_.extra_args.end());
     nodes_.emplace_back(std::move(server));
   }
   std::vector<std::string> create = {find_executable("redis-cli").string(), "--cluster", "create"};
   for (const RedisServer& node : nodes_) create.push_back(node.host() + ":" + std::to_string(node.port()));
   create.insert(create.end(), {"--cluster-replicas", std::to_string(options_.replicas_per_master), "--cluster-yes"});
+  if (!options_.password.empty()) create.insert(create.end(), {"-a", options_.password, "--no-auth-warning"});
   const CommandResult created = run_command(create, options_.ready_timeout);
   if (created.exit_code() != 0) throw HarnessError("redis-cli --cluster create failed:\n" + created.output);
   wait_consistent(options_.ready_timeout);
@@ -160,6 +165,7 @@ void RedisCluster::wait_consistent(std::chrono::milliseconds timeout) {
 
 std::string RedisCluster::url() const {
   std::string out = "redis-cluster://";
+  if (!options_.password.empty()) out += ":" + options_.password + "@";
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     out += (i == 0 ? "" : ",") + nodes_[i].host() + ":" + std::to_string(nodes_[i].port());
   }
@@ -167,7 +173,8 @@ std::string RedisCluster::url() const {
 }
 
 std::string RedisCluster::url_of(std::size_t node) const {
-  return "redis-cluster://" + nodes_[node].host() + ":" + std::to_string(nodes_[node].port());
+  const std::string credentials = options_.password.empty() ? "" : ":" + options_.password + "@";
+  return "redis-cluster://" + credentials + nodes_[node].host() + ":" + std::to_string(nodes_[node].port());
 }
 
 std::size_t RedisCluster::index_of(std::uint16_t port) const {

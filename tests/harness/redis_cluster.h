@@ -23,6 +23,8 @@ struct RedisClusterOptions {
   std::size_t replicas_per_master = 1;
   /// cluster-node-timeout: how long a master must be unreachable before its replica takes over.
   std::chrono::milliseconds node_timeout{1000};
+  /// requirepass and masterauth of every node (the harness and redis-cli use it too); empty: none.
+  std::string password{};
   /// More arguments for every node.
   std::vector<std::string> extra_args{};
   std::chrono::milliseconds ready_timeout{60000};
@@ -39,7 +41,7 @@ class RedisCluster {
   RedisCluster& operator=(RedisCluster&&) noexcept = default;
 
   std::vector<RedisServer>& nodes() { return nodes_; }
-  /// "redis-cluster://127.0.0.1:P1,127.0.0.1:P2,...": every node as a seed.
+  /// "redis-cluster://[:password@]127.0.0.1:P1,127.0.0.1:P2,...": every node as a seed.
   std::string url() const;
   /// "redis-cluster://127.0.0.1:P" with one node only.
   std::string url_of(std::size_t node) const;

@@ -317,5 +317,35 @@ TEST_F(ClusterTest, SeedThatIsDownIsSkipped) {
   EXPECT_EQ(client.command({"GET", "k"}), bulk("v"));
 }
 
+TEST_F(ClusterTest, PasswordProtectedClusterWithResp3Clients) {
+  start({.password = "s3cret"});
+  RedisClient client = connect();
+  EXPECT_EQ(client.command({"MSET", "a", "1", "b", "2", "c", "3"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"MGET", "c", "b", "a"}), "*3\r\n" + bulk("3") + bulk("2") + bulk("1"));
+  // HELLO 3 moves the client to RESP3 connections on every node.
+  const std::string hello = client.command({"HELLO", "3"});
+  EXPECT_THAT(hello, StartsWith("%"));
+  EXPECT_EQ(client.command({"MGET", "a", "nope", "c"}), "*3\r\n" + bulk("1") + "_\r\n" + bulk("3"));
+  EXPECT_EQ(client.command({"EXISTS", "a", "b", "c", "nope"}), ":3\r\n");
+  EXPECT_THAT(client.command({"HGETALL", "nope"}), "%0\r\n");
+}
+
+TEST_F(ClusterTest, ClientsAuthenticateAgainstConfiguredUsers) {
+  cluster_ = std::make_unique<RedisCluster>();
+  start_proxy({.backend = cluster_->url(), .auth = "users",
+               .more_toml = "[[users]]\nname = \"app\"\npassword = \"pw\"\n"});
+  RedisClient client = connect();
+  EXPECT_THAT(client.command({"GET", "k"}), StartsWith("-NOAUTH"));
+  EXPECT_THAT(client.command({"AUTH", "app", "wrong"}), StartsWith("-WRONGPASS"));
+  EXPECT_EQ(client.command({"AUTH", "app", "pw"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"SET", "k", "v"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"GET", "k"}), bulk("v"));
+  EXPECT_EQ(client.command({"CLIENT", "SETNAME", "worker-1"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"CLIENT", "GETNAME"}), bulk("worker-1"));
+  EXPECT_THAT(client.command({"MONITOR"}), StartsWith("-ERR command 'MONITOR' is not supported by corral"));
+  EXPECT_THAT(client.command({"CLUSTER", "SLOTS"}), StartsWith("-ERR command 'CLUSTER"));
+  EXPECT_EQ(client.command({"QUIT"}), "+OK\r\n");
+}
+
 }  // namespace
 }  // namespace corral::testing::redis_it
