@@ -20,8 +20,9 @@ std::string text_of(const redis::NodeAddress& address) {
 
 }  // namespace
 
-ClusterMap::ClusterMap(const config::BackendUrl& url, const rt::SocketAddress& first_seed, RedisPools& pools)
-    : pools_(pools), slots_(redis::kClusterSlots, kNoNode) {
+ClusterMap::ClusterMap(const config::BackendUrl& url, const rt::SocketAddress& first_seed, RedisPools& pools,
+                       ClusterCounters* counters)
+    : pools_(pools), counters_(counters), slots_(redis::kClusterSlots, kNoNode) {
   for (std::size_t i = 0; i < url.cluster_seeds.size(); ++i) {
     const config::Endpoint& seed = url.cluster_seeds[i];
     std::optional<rt::SocketAddress> socket =
@@ -64,6 +65,11 @@ int ClusterMap::find_or_add(const redis::NodeAddress& address) {
 void ClusterMap::moved(std::uint16_t slot, int node) {
   slots_[slot] = static_cast<std::int16_t>(node);
   nodes_[static_cast<std::size_t>(node)].master = true;
+  if (counters_ != nullptr) counters_->moved.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ClusterMap::asked() noexcept {
+  if (counters_ != nullptr) counters_->ask.fetch_add(1, std::memory_order_relaxed);
 }
 
 RedisPoolRef ClusterMap::pool(int node, const RedisKey& base) {
@@ -120,6 +126,7 @@ rt::Task<bool> ClusterMap::refresh(RedisKey base, rt::Deadline deadline, rt::Can
     apply(*ranges, candidate.address);
     co_return true;
   }
+  if (counters_ != nullptr) counters_->map_read_failures.fetch_add(1, std::memory_order_relaxed);
   if (failure_log_.allow()) {
     rt::log::warn("redis-cluster: no node answered CLUSTER SLOTS (asked:{}); keeping the last map{}", failures,
                   failure_log_.suppressed_text());
@@ -175,6 +182,10 @@ void ClusterMap::apply(const std::vector<redis::SlotRange>& ranges, const redis:
   for (std::size_t i = 0; i < nodes_.size(); ++i) nodes_[i].master = master[i];
   known_ = true;
   ++reads_;
+  if (counters_ != nullptr) {
+    counters_->map_reads.fetch_add(1, std::memory_order_relaxed);
+    if (!first) counters_->slot_moves.fetch_add(changed, std::memory_order_relaxed);
+  }
   if (first) {
     rt::log::info("redis-cluster: slot map read from {}: masters {}", text_of(from), describe_masters());
   } else if (changed > 0) {

@@ -10,6 +10,8 @@
 // name would need a blocking lookup on the loop (the first seed is resolved at start-up).
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -27,7 +29,16 @@
 
 namespace corral::pool {
 
-/// Not thread-safe: one per listener per worker, on its loop. Lifetime: `pools` outlives it.
+/// What the cluster maps of every worker saw, for metrics (relaxed atomics, shared by the workers).
+struct ClusterCounters {
+  std::atomic<std::uint64_t> map_reads{0};          // CLUSTER SLOTS read
+  std::atomic<std::uint64_t> map_read_failures{0};  // refreshes no node answered
+  std::atomic<std::uint64_t> slot_moves{0};         // slots whose master changed from one read to the next
+  std::atomic<std::uint64_t> moved{0};              // MOVED redirections followed
+  std::atomic<std::uint64_t> ask{0};                // ASK redirections followed
+};
+
+/// Not thread-safe: one per listener per worker, on its loop. Lifetime: `pools` (and `counters`) outlive it.
 class ClusterMap {
  public:
   static constexpr int kNoNode = -1;
@@ -41,7 +52,9 @@ class ClusterMap {
   };
 
   /// `url`: the redis-cluster:// backend (its seeds); `first_seed`: its first seed, resolved at start-up.
-  ClusterMap(const config::BackendUrl& url, const rt::SocketAddress& first_seed, RedisPools& pools);
+  /// `counters` (may be null) count what the map sees.
+  ClusterMap(const config::BackendUrl& url, const rt::SocketAddress& first_seed, RedisPools& pools,
+             ClusterCounters* counters = nullptr);
   ClusterMap(const ClusterMap&) = delete;
   ClusterMap& operator=(const ClusterMap&) = delete;
 
@@ -59,6 +72,8 @@ class ClusterMap {
   int find_or_add(const redis::NodeAddress& address);
   /// A MOVED redirection: `slot` is served by `node` from now on.
   void moved(std::uint16_t slot, int node);
+  /// An ASK redirection was followed (counted only: ASK leaves the map as it is).
+  void asked() noexcept;
 
   /// The pool of `node` for a client whose key (at the first seed) is `base`: the same credentials,
   /// RESP version and TLS at the node's address.
@@ -88,6 +103,7 @@ class ClusterMap {
   std::string describe_masters() const;
 
   RedisPools& pools_;
+  ClusterCounters* counters_;
   std::vector<Candidate> seeds_;
   std::vector<Node> nodes_;
   std::vector<std::int16_t> slots_;  // node index per slot, kNoNode when unserved

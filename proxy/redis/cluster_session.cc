@@ -498,9 +498,17 @@ rt::Task<void> RedisClusterSession::send(Part& part, int node, bool asking) {
   std::string error;
   pool::RedisConnection* connection = co_await connection_to(node, error);
   if (connection == nullptr) {
-    part.reply = std::move(error);
-    co_await refresh_map();  // a node that cannot be reached may have failed over
-    co_return;
+    // A node that cannot be reached may have failed over. The request was not sent, so it may go
+    // to the slot's new master (never after an ASK, which goes where the server said, nor a part
+    // meant for this very node, as DBSIZE's are).
+    co_await refresh_map();
+    const int now = asking || part.slot < 0 ? node : node_for(part.slot);
+    if (now != node && now != ClusterMap::kNoNode) connection = co_await connection_to(now, error);
+    if (connection == nullptr) {
+      part.reply = std::move(error);
+      co_return;
+    }
+    node = now;
   }
   part.node = node;
   part.sink = pool::make_reply_sink(SIZE_MAX, env_.config->client.output_buffer_limit);
@@ -547,6 +555,8 @@ rt::Task<bool> RedisClusterSession::settle(Part& part) {
     if (moved) {
       map_.moved(redirect->slot, target);
       rt::log::debug("redis-cluster: MOVED {} to {}:{}", redirect->slot, address.host, address.port);
+    } else {
+      map_.asked();
     }
     co_await send(part, target, !moved);
     if (moved) co_await refresh_map();  // more slots may have moved with it (rate-limited)
@@ -948,7 +958,12 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_blocking(const r
     if (address.host.empty()) address.host = map_.node(node).address.host;
     node = map_.find_or_add(address);
     asking = redirect->kind == redis::Redirect::Kind::Ask;
-    if (!asking && node != ClusterMap::kNoNode) map_.moved(redirect->slot, node);
+    if (node == ClusterMap::kNoNode) continue;  // kSlotUnserved next round
+    if (asking) {
+      map_.asked();
+    } else {
+      map_.moved(redirect->slot, node);
+    }
   }
   reply_local(part.reply);
   co_return Step::Next;

@@ -18,7 +18,8 @@ class RedisFrontend final : public Frontend {
       : Frontend(env),
         local_(*env.config, *env.listener, &env.shared->metrics, env.backend_tls),
         cluster_(env.listener->backend.cluster
-                     ? std::make_unique<pool::ClusterMap>(env.listener->backend, env.backend_address, env.pools->redis)
+                     ? std::make_unique<pool::ClusterMap>(env.listener->backend, env.backend_address, env.pools->redis,
+                                                        &env.shared->redis_cluster)
                      : nullptr) {}
 
   rt::Task<void> serve(rt::TcpStream client) override;

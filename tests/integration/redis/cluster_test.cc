@@ -25,8 +25,12 @@ class ClusterTest : public RedisPathTest {
  protected:
   CorralProcess& start(RedisClusterOptions options = {}, std::string pool_toml = {}) {
     cluster_ = std::make_unique<RedisCluster>(std::move(options));
-    return start_proxy({.backend = cluster_->url(), .pool_toml = std::move(pool_toml)});
+    admin_port_ = pick_free_port();
+    return start_proxy({.backend = cluster_->url(),
+                        .server_toml = "admin = \"127.0.0.1:" + std::to_string(admin_port_) + "\"\n",
+                        .pool_toml = std::move(pool_toml)});
   }
+  uint64_t metric(std::string_view name) { return admin_metric(admin_port_, name); }
   RedisCluster& cluster() { return *cluster_; }
 
   /// Keys "key:0".. whose slots are served by at least two different masters.
@@ -37,6 +41,7 @@ class ClusterTest : public RedisPathTest {
   }
 
   std::unique_ptr<RedisCluster> cluster_;
+  uint16_t admin_port_ = 0;
 };
 
 std::string bulk(std::string_view value) { return "$" + std::to_string(value.size()) + "\r\n" + std::string(value) + "\r\n"; }
@@ -266,6 +271,8 @@ TEST_F(ClusterTest, ReshardingWhileWritingLosesNoAcknowledgedWrite) {
   }
   for (int i = 0; i < 50; ++i) EXPECT_EQ(client.command({"GET", "{m}old" + std::to_string(i)}), bulk("1"));
   EXPECT_EQ(cluster().master_of(slot, target), target);
+  EXPECT_GT(metric("corral_redis_cluster_redirects_total{kind=\"moved\"}"), 0u);
+  EXPECT_GT(metric("corral_redis_cluster_redirects_total{kind=\"ask\"}"), 0u);  // the writer's new keys
 }
 
 TEST_F(ClusterTest, MasterKilledItsReplicaTakesOverAndCorralRecovers) {
@@ -297,13 +304,18 @@ TEST_F(ClusterTest, MasterKilledItsReplicaTakesOverAndCorralRecovers) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
   RecordProperty("recovery_seconds", std::to_string(seconds));
   EXPECT_LT(seconds, 15.0);
-  RedisClient after = connect();
-  EXPECT_EQ(after.command({"SET", "{f}k", "after"}), "+OK\r\n");
-  EXPECT_EQ(after.command({"GET", "{f}k"}), bulk("after"));
+  // Every worker (each has its own map) serves the slot on the promoted replica.
+  for (int i = 0; i < 8; ++i) {
+    RedisClient after = connect();
+    EXPECT_EQ(after.command({"SET", "{f}k", "after" + std::to_string(i)}), "+OK\r\n");
+    EXPECT_EQ(after.command({"GET", "{f}k"}), bulk("after" + std::to_string(i)));
+  }
   // corral said what it saw: the node lost and the new map.
   wait_until([&] { return proxy().log().find("slots changed owner") != std::string::npos; }, std::chrono::seconds(5),
              "corral to log the new slot map");
   EXPECT_THAT(proxy().log(), HasSubstr("unavailable"));
+  EXPECT_GE(metric("corral_redis_cluster_slot_moves_total"), 16384u / 3);
+  EXPECT_GT(metric("corral_redis_cluster_map_reads_total"), 1u);
 }
 
 TEST_F(ClusterTest, SeedThatIsDownIsSkipped) {
