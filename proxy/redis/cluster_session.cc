@@ -27,6 +27,7 @@
 #include "proxy/redis/local_commands.h"
 #include "proxy/redis/relay.h"
 #include "runtime/log.h"
+#include "runtime/task_scope.h"
 
 namespace corral::proxy {
 
@@ -111,6 +112,11 @@ class RedisClusterSession final : private RelayRewriter {
   rt::Task<Step> handle_in_multi(const redis::Request& request);
   rt::Task<Step> handle_transaction(const redis::Request& request);
   rt::Task<Step> handle_blocking(const redis::Request& request);
+  /// Waits for a blocking command's reply on `sink` until `deadline`, watching the client socket
+  /// meanwhile: a client that leaves ends the wait at once. True when the reply arrived.
+  rt::Task<bool> wait_blocking_reply(pool::ReplySink& sink, rt::Deadline deadline);
+  /// Reads what the client sends while it is blocked (bounded), and fires `gone` when it leaves.
+  static rt::Task<void> watch_client(RedisClusterSession* self, rt::CancelSource* cancel, rt::CancelSource* gone);
   rt::Task<Step> handle_subscribe(const redis::Request& request);
   /// Relay mode on the connection handle_subscribe() pinned, after its request was consumed.
   /// False when the client is gone.
@@ -939,15 +945,12 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_blocking(const r
     }
     connection->submit(part.request, *part.sink);
     context_.blocked = true;
-    bool answered = true;
-    while (answered && part.sink->outstanding() > 0) {
-      const bool woken = co_await part.sink->wait(deadline, &client_.cancel);
-      answered = woken;
-    }
+    const bool answered = co_await wait_blocking_reply(*part.sink, deadline);
     context_.blocked = false;
+    // Unanswered, the connection may still be blocked on the server: it is closed, not reused.
     pinned_pool->unpin(connection, answered);
     if (!answered) {
-      if (client_.cancel.cancelled()) co_return Step::Close;
+      if (client_.gone || client_.cancel.cancelled()) co_return Step::Close;
       part.reply = "-ERR corral: blocking command timed out on the backend\r\n";
       break;
     }
@@ -967,6 +970,35 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_blocking(const r
   }
   reply_local(part.reply);
   co_return Step::Next;
+}
+
+rt::Task<bool> RedisClusterSession::wait_blocking_reply(pool::ReplySink& sink, rt::Deadline deadline) {
+  rt::CancelSource gone(&client_.cancel);
+  rt::CancelSource watch_cancel(&client_.cancel);
+  rt::TaskScope watcher;
+  // `this` outlives the watcher: it is cancelled and joined below, before this frame returns.
+  watcher.spawn(watch_client(this, &watch_cancel, &gone));
+  bool answered = true;
+  while (answered && sink.outstanding() > 0) {
+    const bool woken = co_await sink.wait(deadline, &gone);
+    answered = woken;
+  }
+  watch_cancel.cancel();
+  co_await watcher.join();
+  co_return answered && !client_.gone;
+}
+
+rt::Task<void> RedisClusterSession::watch_client(RedisClusterSession* self, rt::CancelSource* cancel,
+                                                  rt::CancelSource* gone) {
+  // What the client pipelines behind the blocking command waits in its read buffer (the request's
+  // own bytes are consumed by size afterwards, so the buffer may grow meanwhile).
+  while (self->client_.in.size() < kMaxBufferedWhilePinned) {
+    const bool more = co_await self->client_.read_more(cancel);
+    if (!more) {
+      if (self->client_.gone) gone->cancel();
+      co_return;
+    }
+  }
 }
 
 rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_subscribe(const redis::Request& request) {

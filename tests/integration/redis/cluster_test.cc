@@ -187,6 +187,24 @@ TEST_F(ClusterTest, TransactionsScriptsAndBlockingCommandsWithinOneSlot) {
   EXPECT_EQ(client.command({"BLPOP", "a", "b", "1"}), "-CROSSSLOT Keys in request don't hash to the same slot\r\n");
 }
 
+TEST_F(ClusterTest, AClientThatLeavesWhileBlockedFreesItsConnection) {
+  start();
+  const std::size_t master = cluster().master_of(cluster().keyslot("{b}q"));
+  auto blocked_on_master = [&] {
+    const std::string info = cluster().nodes()[master].command({"INFO", "clients"});
+    return info.substr(info.find("blocked_clients:") + 16, 1);
+  };
+  {
+    RedisClient client = connect();
+    client.send(encode_command({"BLPOP", "{b}q", "0"}));
+    wait_until([&] { return blocked_on_master() == "1"; }, std::chrono::seconds(5), "the BLPOP to block on the master");
+  }
+  // The client is gone: corral closes the dedicated connection instead of leaving it blocked forever.
+  wait_until([&] { return blocked_on_master() == "0"; }, std::chrono::seconds(5), "the blocked connection to close");
+  RedisClient other = connect();
+  EXPECT_EQ(other.command({"RPUSH", "{b}q", "x"}), ":1\r\n");  // nobody took it
+}
+
 TEST_F(ClusterTest, PubSubAndShardedPubSub) {
   start();
   RedisClient subscriber = connect();
