@@ -2,6 +2,8 @@
 //
 //   "redis://user:pw@[::1]:6379/2?protocol=3"
 //      scheme | userinfo (up to the LAST '@') | host[:port] | /path | ?query
+//   "redis-cluster://user:pw@10.0.0.1:7000,10.0.0.2:7000?protocol=3"
+//      the same with a comma-separated list of seed nodes and no /path (a cluster has only db 0)
 //
 // Userinfo is cut off first and never appears in a message, so a password reaches no log even when
 // it holds unescaped '/', '?' or '@'.
@@ -237,26 +239,57 @@ std::optional<std::string> parse_query(std::string_view query, BackendUrl& url) 
   return std::nullopt;
 }
 
+/// Applies a redis-cluster authority: "host[:port],host[:port]..." (the seed nodes, port 6379 when
+/// absent). A cluster has only database 0, so a /path is refused rather than ignored.
+std::optional<std::string> parse_cluster_seeds(std::string_view authority, std::string_view path, BackendUrl& url) {
+  if (!path.empty() && path != "/") return std::string("a redis-cluster URL has no database (Redis Cluster has only db 0)");
+  while (true) {
+    const size_t comma = authority.find(',');
+    const std::string_view seed = authority.substr(0, comma);
+    if (seed.empty()) return std::string("empty seed node in the list (expected host:port,host:port...)");
+    auto host_port = parse_host_port(seed);
+    if (auto* err = std::get_if<std::string>(&host_port)) return std::move(*err);
+    auto& hp = std::get<HostPort>(host_port);
+    Endpoint endpoint{std::move(hp.host), hp.port.value_or(kDefaultRedisPort)};
+    for (const Endpoint& known : url.cluster_seeds) {
+      if (known.host == endpoint.host && known.port == endpoint.port) {
+        return fmt::format("seed node {} is given twice", endpoint.to_string());
+      }
+    }
+    url.cluster_seeds.push_back(std::move(endpoint));
+    if (comma == std::string_view::npos) break;
+    authority = authority.substr(comma + 1);
+  }
+  url.host = url.cluster_seeds.front().host;
+  url.port = url.cluster_seeds.front().port;
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::variant<BackendUrl, std::string> parse_backend_url(std::string_view text) {
   BackendUrl url;
   const size_t scheme_end = text.find("://");
   if (scheme_end == std::string_view::npos) {
-    return std::string("missing scheme (expected redis://..., rediss://... or mysql://...)");
+    return std::string("missing scheme (expected redis://..., rediss://..., redis-cluster://... or mysql://...)");
   }
   const std::string_view scheme = text.substr(0, scheme_end);
   if (scheme == "redis" || scheme == "rediss") {
     url.protocol = Protocol::Redis;
     url.tls = scheme == "rediss";
+  } else if (scheme == "redis-cluster" || scheme == "rediss-cluster") {
+    url.protocol = Protocol::Redis;
+    url.tls = scheme == "rediss-cluster";
+    url.cluster = true;
   } else if (scheme == "mysql") {
     url.protocol = Protocol::Mysql;
   } else {
     // Echo the scheme only when it looks like one: a malformed URL may have a password in front.
     bool plain = true;
     for (char c : scheme) plain = plain && (is_alpha(c) || is_digit(c) || c == '+' || c == '-' || c == '.');
-    if (!plain) return std::string("invalid scheme (expected redis, rediss or mysql)");
-    return fmt::format("unsupported scheme '{}' (expected redis, rediss or mysql)", scheme);
+    if (!plain) return std::string("invalid scheme (expected redis, rediss, redis-cluster, rediss-cluster or mysql)");
+    return fmt::format("unsupported scheme '{}' (expected redis, rediss, redis-cluster, rediss-cluster or mysql)",
+                       scheme);
   }
 
   std::string_view rest = text.substr(scheme_end + 3);
@@ -288,6 +321,11 @@ std::variant<BackendUrl, std::string> parse_backend_url(std::string_view text) {
   const std::string_view authority = rest.substr(0, path_start);
 
   if (authority.empty()) return std::string("host is missing");
+  if (url.cluster) {
+    if (auto err = parse_cluster_seeds(authority, path, url)) return std::move(*err);
+    if (auto err = parse_query(query, url)) return std::move(*err);
+    return url;
+  }
   auto host_port = parse_host_port(authority);
   if (auto* err = std::get_if<std::string>(&host_port)) return std::move(*err);
   auto& hp = std::get<HostPort>(host_port);
@@ -307,7 +345,11 @@ std::string BackendUrl::redacted() const {
     if (!password.empty()) out += ":***";
     out += '@';
   }
-  out += address();
+  if (cluster) {
+    for (size_t i = 0; i < cluster_seeds.size(); ++i) out += (i == 0 ? "" : ",") + cluster_seeds[i].to_string();
+  } else {
+    out += address();
+  }
   if (protocol == Protocol::Redis) {
     if (redis_db != 0) out += fmt::format("/{}", redis_db);
     std::string query;
@@ -323,6 +365,7 @@ std::string BackendUrl::redacted() const {
 
 std::string_view BackendUrl::scheme() const {
   if (protocol == Protocol::Mysql) return "mysql";
+  if (cluster) return tls ? "rediss-cluster" : "redis-cluster";
   return tls ? "rediss" : "redis";
 }
 

@@ -31,9 +31,22 @@ std::string_view to_string(LogLevel l);
 std::string_view to_string(LogFormat f);
 std::string_view to_string(AuthMode m);
 
+/// host:port as given in a listener or admin address; IPv6 as [addr]:port.
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+  std::string to_string() const;
+};
+
+/// Parses "host:port" (IPv6 as "[addr]:port", port 1..65535, a host name is kept for resolution at
+/// start-up); on failure returns a message describing what is wrong.
+std::variant<Endpoint, std::string> parse_endpoint(std::string_view text);
+
 /// A backend as a URL: redis://[user[:pass]@]host[:port][/db][?protocol=2|3]   (port 6379 when absent)
 ///                    rediss://...same...[&ca=/path/to/ca.pem]                  (Redis over TLS)
 ///                    mysql://user[:pass]@host[:port][/schema][?charset=NAME]  (port 3306 when absent)
+///                    redis-cluster://[user[:pass]@]host[:port][,host[:port]...][?protocol=2|3]
+///                    rediss-cluster://...same...[&ca=...]       (a Redis Cluster given by seed nodes)
 /// Percent-encoding (%XX) is decoded in user, password and schema.
 struct BackendUrl {
   Protocol protocol = Protocol::Redis;
@@ -47,10 +60,12 @@ struct BackendUrl {
   std::string mysql_charset;  // MySQL: connection charset, empty = server default
   bool tls = false;           // rediss://: TLS, the server certificate verified for `host`
   std::string tls_ca_file;    // rediss ?ca=: CAs to verify the server with; empty: the system's
+  bool cluster = false;       // redis-cluster://: a Redis Cluster; host and port are its first seed
+  std::vector<Endpoint> cluster_seeds;  // redis-cluster://: every seed node, the first included
 
   /// The URL with the password replaced by "***": safe for logs and client-visible errors.
   std::string redacted() const;
-  /// "redis", "rediss" or "mysql".
+  /// "redis", "rediss", "redis-cluster", "rediss-cluster" or "mysql".
   std::string_view scheme() const;
   /// host:port, with IPv6 literals bracketed: what error messages name.
   std::string address() const;
@@ -58,17 +73,6 @@ struct BackendUrl {
 
 /// Parses a backend URL; on failure returns a message describing what is wrong (without the password).
 std::variant<BackendUrl, std::string> parse_backend_url(std::string_view url);
-
-/// host:port as given in a listener or admin address; IPv6 as [addr]:port.
-struct Endpoint {
-  std::string host;
-  uint16_t port = 0;
-  std::string to_string() const;
-};
-
-/// Parses "host:port" (IPv6 as "[addr]:port", port 1..65535, a host name is kept for resolution at
-/// start-up); on failure returns a message describing what is wrong.
-std::variant<Endpoint, std::string> parse_endpoint(std::string_view text);
 
 /// TLS toward a listener's clients. Paths are resolved against the config file's directory and were
 /// readable at load; their contents are checked when the listener starts.

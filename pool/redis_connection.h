@@ -46,6 +46,11 @@ class RelayFilter {
   ~RelayFilter() = default;
 };
 
+/// True for the error line a closed or unreachable backend connection gives its requests
+/// ("-ERR corral: backend <host:port> ..."): the request may or may not have run, and the server
+/// may be gone (a cluster node that failed, say).
+inline bool is_backend_failure(std::string_view reply) { return reply.starts_with("-ERR corral: backend "); }
+
 class RedisConnection {
  public:
   enum class State { Connecting, Ready, Closed };

@@ -173,6 +173,24 @@ void append_backend_metrics(std::string& out, const std::vector<pool::BackendSna
          });
 }
 
+/// Redis Cluster backends: what the workers' slot maps saw (pool/cluster_map.h).
+void append_cluster_metrics(std::string& out, const pool::ClusterCounters& cluster) {
+  const auto load = [](const std::atomic<uint64_t>& value) { return value.load(std::memory_order_relaxed); };
+  out += fmt::format(
+      "# HELP corral_redis_cluster_map_reads_total Redis Cluster slot maps read (CLUSTER SLOTS), over all workers.\n"
+      "# TYPE corral_redis_cluster_map_reads_total counter\ncorral_redis_cluster_map_reads_total {}\n"
+      "# HELP corral_redis_cluster_map_read_failures_total Slot map refreshes no cluster node answered.\n"
+      "# TYPE corral_redis_cluster_map_read_failures_total counter\ncorral_redis_cluster_map_read_failures_total {}\n"
+      "# HELP corral_redis_cluster_slot_moves_total Slots whose master changed from one map read to the next "
+      "(failover, resharding).\n"
+      "# TYPE corral_redis_cluster_slot_moves_total counter\ncorral_redis_cluster_slot_moves_total {}\n"
+      "# HELP corral_redis_cluster_redirects_total MOVED and ASK redirections corral followed.\n"
+      "# TYPE corral_redis_cluster_redirects_total counter\n"
+      "corral_redis_cluster_redirects_total{{kind=\"moved\"}} {}\ncorral_redis_cluster_redirects_total{{kind=\"ask\"}} {}\n",
+      load(cluster.map_reads), load(cluster.map_read_failures), load(cluster.slot_moves), load(cluster.moved),
+      load(cluster.ask));
+}
+
 std::string metrics(const AdminEnv& env, const std::vector<pool::BackendSnapshot>& backends) {
   const SharedState& shared = *env.shared;
   std::string out;
@@ -187,6 +205,7 @@ std::string metrics(const AdminEnv& env, const std::vector<pool::BackendSnapshot
           shared.clients_refused.load(std::memory_order_relaxed));
   counter("corral_redis_pools", "gauge", "Redis backend pools alive now (one per distinct key per worker).",
           shared.redis_pools.load(std::memory_order_relaxed));
+  append_cluster_metrics(out, shared.redis_cluster);
   out += "# HELP corral_mysql_pins_total MySQL sessions that started keeping a backend connection, by reason.\n"
          "# TYPE corral_mysql_pins_total counter\n";
   for (std::size_t i = 0; i < kMysqlPinReasonCount; ++i) {

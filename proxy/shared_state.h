@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "pool/cluster_map.h"
 #include "proxy/metrics.h"
 #include "proxy/mysql/client_table.h"
 #include "proxy/mysql/context.h"
@@ -26,6 +27,7 @@ struct SharedState {
   std::atomic<uint64_t> clients_refused{0};
   std::atomic<uint64_t> next_client_id{1};
   std::atomic<uint64_t> redis_pools{0};  // live Redis pools (one per distinct key per worker)
+  pool::ClusterCounters redis_cluster;   // what the redis-cluster listeners' slot maps saw
   RedisClientTable redis_clients;  // every Redis client, for CLIENT LIST / KILL / UNBLOCK / TRACKING REDIRECT
   RedisServerPauses redis_pauses;  // CLIENT PAUSE forwarded to each backend server
   MysqlPinCounters mysql_pins{};  // backend connections pinned to a MySQL session, by reason

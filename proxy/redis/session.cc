@@ -29,6 +29,7 @@
 #include "protocols/redis/encoder.h"
 #include "proxy/redis/client.h"
 #include "proxy/redis/client_table.h"
+#include "proxy/redis/cluster_session.h"
 #include "proxy/redis/context.h"
 #include "proxy/redis/frontend.h"
 #include "proxy/redis/local_commands.h"
@@ -1021,6 +1022,10 @@ pool::RedisPoolRef RedisSession::pool_ref() {
 }  // namespace
 
 rt::Task<void> RedisFrontend::serve(rt::TcpStream client) {
+  if (cluster_ != nullptr) {
+    co_await serve_cluster_client(std::move(client), *this);
+    co_return;
+  }
   // The session lives on the heap so the coroutine frame stays small; it ends with this coroutine.
   auto session = std::make_unique<RedisSession>(std::move(client), *this);
   co_await session->run();

@@ -19,6 +19,7 @@
 #include "mysql_client.h"    // IWYU pragma: export
 #include "ports.h"           // IWYU pragma: export
 #include "redis_client.h"    // IWYU pragma: export
+#include "redis_cluster.h"   // IWYU pragma: export
 #include "redis_server.h"    // IWYU pragma: export
 #include "temp_dir.h"        // IWYU pragma: export
 #include "wait.h"            // IWYU pragma: export

@@ -152,10 +152,57 @@ TEST(ConfigBackendUrl, BadPorts) {
 TEST(ConfigBackendUrl, LargestPort) { EXPECT_EQ(parse_ok("redis://h:65535").port, 65535); }
 
 TEST(ConfigBackendUrl, SchemeErrors) {
-  EXPECT_EQ(parse_error("127.0.0.1:6379"), "missing scheme (expected redis://..., rediss://... or mysql://...)");
-  EXPECT_EQ(parse_error("REDIS://h"), "unsupported scheme 'REDIS' (expected redis, rediss or mysql)");
-  EXPECT_EQ(parse_error("mysqls://u@h"), "unsupported scheme 'mysqls' (expected redis, rediss or mysql)");
-  EXPECT_EQ(parse_error("postgres://u:pw@h"), "unsupported scheme 'postgres' (expected redis, rediss or mysql)");
+  EXPECT_EQ(parse_error("127.0.0.1:6379"),
+            "missing scheme (expected redis://..., rediss://..., redis-cluster://... or mysql://...)");
+  EXPECT_EQ(parse_error("REDIS://h"),
+            "unsupported scheme 'REDIS' (expected redis, rediss, redis-cluster, rediss-cluster or mysql)");
+  EXPECT_EQ(parse_error("mysqls://u@h"),
+            "unsupported scheme 'mysqls' (expected redis, rediss, redis-cluster, rediss-cluster or mysql)");
+  EXPECT_EQ(parse_error("postgres://u:pw@h"),
+            "unsupported scheme 'postgres' (expected redis, rediss, redis-cluster, rediss-cluster or mysql)");
+  EXPECT_EQ(parse_error("redis+cluster://h"),
+            "unsupported scheme 'redis+cluster' (expected redis, rediss, redis-cluster, rediss-cluster or mysql)");
+}
+
+TEST(ConfigBackendUrl, RedisClusterSeeds) {
+  const BackendUrl u = parse_ok("redis-cluster://app:s3cret@10.0.0.1:7000,10.0.0.2,[::1]:7002?protocol=3");
+  EXPECT_EQ(u.protocol, Protocol::Redis);
+  EXPECT_TRUE(u.cluster);
+  EXPECT_FALSE(u.tls);
+  EXPECT_EQ(u.user, "app");
+  EXPECT_EQ(u.password, "s3cret");
+  EXPECT_EQ(u.redis_protocol, 3);
+  ASSERT_EQ(u.cluster_seeds.size(), 3u);
+  EXPECT_EQ(u.cluster_seeds[0].to_string(), "10.0.0.1:7000");
+  EXPECT_EQ(u.cluster_seeds[1].to_string(), "10.0.0.2:6379");
+  EXPECT_EQ(u.cluster_seeds[2].to_string(), "[::1]:7002");
+  // The first seed is the URL's host and port: start-up resolves it and /ready probes it.
+  EXPECT_EQ(u.address(), "10.0.0.1:7000");
+  EXPECT_EQ(u.scheme(), "redis-cluster");
+  EXPECT_EQ(u.redacted(), "redis-cluster://app:***@10.0.0.1:7000,10.0.0.2:6379,[::1]:7002?protocol=3");
+}
+
+TEST(ConfigBackendUrl, RedisClusterOneSeedAndTls) {
+  const BackendUrl one = parse_ok("redis-cluster://node");
+  EXPECT_TRUE(one.cluster);
+  ASSERT_EQ(one.cluster_seeds.size(), 1u);
+  EXPECT_EQ(one.port, 6379);
+  const BackendUrl tls = parse_ok("rediss-cluster://h:1,h:2?ca=/etc/ca.pem");
+  EXPECT_TRUE(tls.cluster);
+  EXPECT_TRUE(tls.tls);
+  EXPECT_EQ(tls.tls_ca_file, "/etc/ca.pem");
+  EXPECT_EQ(tls.scheme(), "rediss-cluster");
+}
+
+TEST(ConfigBackendUrl, RedisClusterErrors) {
+  EXPECT_EQ(parse_error("redis-cluster://h:1/2"), "a redis-cluster URL has no database (Redis Cluster has only db 0)");
+  EXPECT_EQ(parse_error("redis-cluster://h:1,,h:2"), "empty seed node in the list (expected host:port,host:port...)");
+  EXPECT_EQ(parse_error("redis-cluster://h:1,"), "empty seed node in the list (expected host:port,host:port...)");
+  EXPECT_EQ(parse_error("redis-cluster://h:1,h:1"), "seed node h:1 is given twice");
+  EXPECT_EQ(parse_error("redis-cluster://h:1,h:99999"), "port must be 1..65535 (got '99999')");
+  EXPECT_EQ(parse_error("redis-cluster://h:1?charset=x"),
+            "unknown query parameter 'charset' (redis-cluster URLs accept: protocol)");
+  EXPECT_EQ(parse_error("redis-cluster://u:pw@h:1,bad_host!"), "invalid host name 'bad_host!'");
 }
 
 TEST(ConfigBackendUrl, HostErrors) {
@@ -267,7 +314,7 @@ TEST(ConfigBackendUrl, PasswordNeverInErrorText) {
 }
 
 TEST(ConfigBackendUrl, InvalidSchemeTextIsNotEchoed) {
-  EXPECT_EQ(parse_error("u:pw@h://x"), "invalid scheme (expected redis, rediss or mysql)");
+  EXPECT_EQ(parse_error("u:pw@h://x"), "invalid scheme (expected redis, rediss, redis-cluster, rediss-cluster or mysql)");
 }
 
 TEST(ConfigEndpoint, Parses) {

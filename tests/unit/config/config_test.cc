@@ -722,6 +722,33 @@ TEST(ConfigListeners, BackendSchemeMustMatchProtocol) {
             "corral.toml:8: listeners[0].backend is a redis URL but listeners[0].protocol is 'mysql'");
 }
 
+TEST(ConfigListeners, RedisClusterBackend) {
+  const Config c = parse_ok(R"([[listeners]]
+name = "r"
+protocol = "redis"
+address = "127.0.0.1:6380"
+backend = "redis-cluster://127.0.0.1:7000,127.0.0.1:7001"
+)");
+  ASSERT_EQ(c.listeners.size(), 1u);
+  EXPECT_TRUE(c.listeners[0].backend.cluster);
+  EXPECT_EQ(c.listeners[0].backend.cluster_seeds.size(), 2u);
+  EXPECT_EQ(error_of(R"([[listeners]]
+name = "r"
+protocol = "redis"
+address = "127.0.0.1:6380"
+backend = "redis-cluster://127.0.0.1:7000/3"
+)"),
+            "corral.toml:5: listeners[0].backend: a redis-cluster URL has no database (Redis Cluster has only db 0)");
+  EXPECT_EQ(error_of(R"([[listeners]]
+name = "m"
+protocol = "mysql"
+address = "127.0.0.1:6380"
+auth = "backend"
+backend = "redis-cluster://127.0.0.1:7000"
+)"),
+            "corral.toml:6: listeners[0].backend is a redis URL but listeners[0].protocol is 'mysql'");
+}
+
 TEST(ConfigListeners, DuplicateName) {
   EXPECT_EQ(error_of(std::string(kRedisListener) +
                      "[[listeners]]\nname = \"r\"\nprotocol = \"redis\"\naddress = \"127.0.0.1:6381\"\n"
