@@ -154,6 +154,8 @@ class RedisClusterSession final : private RelayRewriter {
   rt::Deadline queue_deadline() const { return rt::Deadline::after(env_.config->pool.queue_timeout); }
 
   rt::Task<std::string> rewrite(const redis::Request& request, std::string& error) override;
+  /// Nothing to translate: tracking, and so REDIRECT, is refused with a cluster backend.
+  std::string report_redirect(std::string reply) const override { return reply; }
 
   RedisClient client_;
   const ListenerEnv& env_;
