@@ -31,9 +31,17 @@ std::string_view to_string(LogLevel l);
 std::string_view to_string(LogFormat f);
 std::string_view to_string(AuthMode m);
 
+/// host:port as given in a listener or admin address; IPv6 as [addr]:port.
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+  std::string to_string() const;
+};
+
 /// A backend as a URL: redis://[user[:pass]@]host[:port][/db][?protocol=2|3]   (port 6379 when absent)
 ///                    rediss://...same...[&ca=/path/to/ca.pem]                  (Redis over TLS)
-///                    mysql://user[:pass]@host[:port][/schema][?charset=NAME]  (port 3306 when absent)
+///                    mysql://user[:pass]@host[:port][/schema][?charset=NAME][&replicas=host[:port],...]
+///                    (port 3306 when absent; replicas: read-only copies that take reads, see MysqlOptions)
 /// Percent-encoding (%XX) is decoded in user, password and schema.
 struct BackendUrl {
   Protocol protocol = Protocol::Redis;
@@ -45,6 +53,7 @@ struct BackendUrl {
   int redis_protocol = 2;     // Redis: RESP version the backend connections speak (2 or 3)
   std::string mysql_schema;   // MySQL: default schema, empty when absent
   std::string mysql_charset;  // MySQL: connection charset, empty = server default
+  std::vector<Endpoint> mysql_replicas;  // MySQL ?replicas=: replicas of `host` that may serve reads
   bool tls = false;           // rediss://: TLS, the server certificate verified for `host`
   std::string tls_ca_file;    // rediss ?ca=: CAs to verify the server with; empty: the system's
 
@@ -58,13 +67,6 @@ struct BackendUrl {
 
 /// Parses a backend URL; on failure returns a message describing what is wrong (without the password).
 std::variant<BackendUrl, std::string> parse_backend_url(std::string_view url);
-
-/// host:port as given in a listener or admin address; IPv6 as [addr]:port.
-struct Endpoint {
-  std::string host;
-  uint16_t port = 0;
-  std::string to_string() const;
-};
 
 /// Parses "host:port" (IPv6 as "[addr]:port", port 1..65535, a host name is kept for resolution at
 /// start-up); on failure returns a message describing what is wrong.
@@ -125,6 +127,10 @@ struct MysqlOptions {
   std::string server_version;                  // announced in the handshake; empty: the backend's own
   uint32_t max_prepared_per_connection = 256;  // backend statements kept per backend connection (LRU)
   std::chrono::milliseconds statement_timeout{0};  // silence allowed in a client statement's response; 0: none
+  // Replicas (a backend URL's ?replicas=): health checks and read routing.
+  std::chrono::milliseconds max_replication_lag{5000};     // Seconds_Behind_Master above it ejects a replica
+  std::chrono::milliseconds read_your_writes{1000};        // after a client's write its reads go to the primary
+  std::chrono::milliseconds replica_check_interval{1000};  // how often each replica is checked
 };
 
 struct Server {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "proxy/dashboard.h"
+#include "proxy/mysql/replica_metrics.h"
 #include "runtime/json.h"
 
 #include <signal.h>
@@ -194,7 +195,7 @@ std::string admin_response(std::string_view request_line, const AdminEnv& env,
   if (path == "/") return http("200 OK", dashboard_html(), "text/html; charset=utf-8");
   if (path == "/stats.json") return http("200 OK", stats_json(env), "application/json");
   if (path == "/health") return http("200 OK", "ok\n");
-  if (path == "/metrics") return http("200 OK", metrics(*env.shared));
+  if (path == "/metrics") return http("200 OK", metrics(*env.shared) + mysql_replica_metrics(env.mysql_replicas));
   const bool ready = std::all_of(readiness.begin(), readiness.end(), [](const ProbeResult& r) { return r.ready; });
   return http(ready ? "200 OK" : "503 Service Unavailable", readiness_json(env.backends, readiness),
               "application/json");

@@ -1,0 +1,302 @@
+// A MySQL listener whose backend is a primary with replicas (issue 14): a real MariaDB primary and two
+// replicas with GTID replication on loopback, corral in front, libmysqlclient clients. Where a
+// statement ran is read from @@server_id (primary 1, replicas 2 and 3): the test accounts may write
+// on a read_only replica (READ_ONLY ADMIN), so only the id tells a misrouted write apart.
+//
+//   client ─► corral ─┬─► primary (writes, transactions, pinned sessions, reads after a write)
+//                     └─► replica 2 / replica 3 (reads, round robin over the healthy ones)
+#include <gmock/gmock.h>
+
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "../proxy_path_test.h"
+#include "harness.h"
+
+namespace corral::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+constexpr const char* kBackendUser = "corral";
+constexpr const char* kBackendPassword = "backend-pw";
+constexpr const char* kUser = "app";
+constexpr const char* kPassword = "app-pw";
+
+struct ReplicaSetup {
+  int read_your_writes_ms = 0;
+  uint32_t workers = 2;
+  int max_replication_lag_ms = 5000;
+  int first_replica_delay_s = 0;  // MASTER_DELAY of replica 0 (delayed replication)
+};
+
+class Replicas : public ProxyPathTest<MariaDbReplication> {
+ protected:
+  void start(ReplicaSetup setup = {}) {
+    backend_ = std::make_unique<MariaDbReplication>(2);
+    MariaDbServer& primary = backend_->primary();
+    primary.create_user(kBackendUser, kBackendPassword);
+    primary.create_database("app");
+    primary.execute("CREATE TABLE app.t (id INT AUTO_INCREMENT PRIMARY KEY, server INT)");
+    backend_->sync();
+    if (setup.first_replica_delay_s > 0) {
+      MariaDbServer& replica = backend_->replica(0);
+      replica.execute("STOP SLAVE");
+      replica.execute("CHANGE MASTER TO MASTER_DELAY = " + std::to_string(setup.first_replica_delay_s));
+      replica.execute("START SLAVE");
+      backend_->wait_replicating(0);
+    }
+    admin_port_ = pick_free_port();
+    const std::string toml = "[server]\nworkers = " + std::to_string(setup.workers) +
+                             "\nshutdown_grace_ms = 2000\nadmin = \"127.0.0.1:" + std::to_string(admin_port_) +
+                             "\"\n[mysql]\nreplica_check_interval_ms = 100\n"
+                             "max_replication_lag_ms = " + std::to_string(setup.max_replication_lag_ms) + "\n"
+                             "read_your_writes_ms = " + std::to_string(setup.read_your_writes_ms) +
+                             "\n[pool]\nconnect_timeout_ms = 1000\n[[users]]\nname = \"app\"\npassword = \"app-pw\"\n";
+    proxy_ = std::make_unique<CorralProcess>(CorralOptions{
+        .listeners = {{.name = "db",
+                       .protocol = "mysql",
+                       .backend = primary.url(kBackendUser, kBackendPassword, "app") + "?replicas=" +
+                                  backend_->replica_list(),
+                       .auth = "users"}},
+        .extra_toml = toml});
+    // The first session starts the health checks; replicas take reads once they passed one.
+    MysqlClient first = connect();
+    first.query("SELECT 1");
+    wait_admitted(0, 1);
+    wait_admitted(1, 1);
+  }
+
+  MysqlClient connect() const {
+    return MysqlClient::connect({.port = proxy_->port("db"), .user = kUser, .password = kPassword, .database = "app"});
+  }
+
+  /// The corral_mysql_replica_healthy line of replica i on GET /metrics.
+  std::string health_metric(std::size_t i, int value) {
+    return "corral_mysql_replica_healthy{listener=\"db\",replica=\"" + replica_address(i) + "\"} " +
+           std::to_string(value) + "\n";
+  }
+
+  std::string replica_address(std::size_t i) { return "127.0.0.1:" + std::to_string(backend_->replica(i).port()); }
+
+  /// How many times corral's log says `text`.
+  std::size_t log_count(const std::string& text) const {
+    const std::string log = proxy_->log();
+    std::size_t count = 0;
+    for (std::size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++count;
+    return count;
+  }
+  void wait_admitted(std::size_t i, std::size_t times) {
+    const std::string line = "replica " + replica_address(i) + " takes reads";
+    wait_until([&] { return log_count(line) >= times; }, 30s, "corral to log '" + line + "' " + std::to_string(times) + "x");
+  }
+  void wait_ejected(std::size_t i, std::size_t times, const std::string& reason) {
+    const std::string line = "replica " + replica_address(i) + " ejected, its reads go elsewhere: " + reason;
+    wait_until([&] { return log_count(line) >= times; }, 30s, "corral to log '" + line + "' " + std::to_string(times) + "x");
+  }
+
+  uint16_t admin_port_ = 0;
+
+  /// The server ids `sql` (a query of @@server_id) ran on over `n` runs.
+  static std::set<std::string> servers_of(MysqlClient& client, const std::string& sql, int n = 20) {
+    std::set<std::string> ids;
+    for (int i = 0; i < n; ++i) ids.insert(client.query(sql).at(0));
+    return ids;
+  }
+};
+
+const std::set<std::string> kPrimary = {"1"};
+const std::set<std::string> kBothReplicas = {"2", "3"};
+
+TEST_F(Replicas, ReadsSpreadOverTheReplicas) {
+  start();
+  MysqlClient client = connect();
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id"), kBothReplicas);
+  EXPECT_EQ(servers_of(client, "/* a comment */ select @@server_id from dual"), kBothReplicas);
+  // Another session spreads too, and SHOW of definitions is a read.
+  MysqlClient other = connect();
+  EXPECT_EQ(servers_of(other, "SELECT @@server_id"), kBothReplicas);
+  EXPECT_EQ(other.query("SHOW TABLES").at(0), "t");
+  EXPECT_EQ(proxy().log().find("ERROR"), std::string::npos) << proxy().log();
+}
+
+TEST_F(Replicas, WritesTransactionsAndPinnedSessionsStayOnThePrimary) {
+  start();
+  MysqlClient client = connect();
+  client.execute("INSERT INTO t (server) VALUES (@@server_id)");
+  client.execute("UPDATE t SET server = @@server_id * 10 WHERE id = 1");
+  EXPECT_EQ(backend().primary().query("SELECT server FROM app.t WHERE id = 1").at(0), "10");
+  // Reads that lock, write or ask for session state are not reads a replica may answer.
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id FROM t FOR UPDATE", 5), kPrimary);
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id FROM t LOCK IN SHARE MODE", 5), kPrimary);
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id, CONNECTION_ID()", 5), kPrimary);
+  // A transaction, read-only or not, runs on the primary from its first statement to its end.
+  client.execute("START TRANSACTION READ ONLY");
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id", 5), kPrimary);
+  client.execute("COMMIT");
+  client.execute("BEGIN");
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id", 5), kPrimary);
+  client.execute("ROLLBACK");
+  client.execute("SET autocommit = 0");
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id", 5), kPrimary);
+  client.execute("SET autocommit = 1");
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id"), kBothReplicas);
+  // Session state that pins (a user variable) keeps the session on the primary.
+  client.execute("SET @mark = 1");
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id", 5), kPrimary);
+  // A replica's session gets the client's session variables as the primary's would.
+  MysqlClient fresh = connect();
+  fresh.execute("SET SESSION sql_mode = 'ANSI_QUOTES'");
+  for (int i = 0; i < 6; ++i) {
+    const QueryResult r = fresh.query("SELECT @@server_id, @@session.sql_mode, DATABASE()");
+    EXPECT_NE(r.at(0, 0), "1");
+    EXPECT_EQ(r.at(0, 1), "ANSI_QUOTES");
+    EXPECT_EQ(r.at(0, 2), "app");
+  }
+}
+
+TEST_F(Replicas, ReadYourWritesSendsTheWritersReadsToThePrimaryForTheWindow) {
+  start({.read_your_writes_ms = 2000});
+  MysqlClient writer = connect();
+  MysqlClient reader = connect();
+  writer.execute("INSERT INTO t (server) VALUES (1)");
+  const auto wrote = std::chrono::steady_clock::now();
+  // The writer sees its row at once: its reads go to the primary within the window.
+  const QueryResult r = writer.query("SELECT @@server_id, COUNT(*) FROM t");
+  ASSERT_LT(std::chrono::steady_clock::now() - wrote, 2000ms) << "the machine is too slow for this window";
+  EXPECT_EQ(r.at(0, 0), "1");
+  EXPECT_EQ(r.at(0, 1), "1");
+  // Another client did not write: its reads still go to the replicas.
+  EXPECT_EQ(servers_of(reader, "SELECT @@server_id"), kBothReplicas);
+  // After the window the writer's reads spread again.
+  std::this_thread::sleep_until(wrote + 2100ms);
+  EXPECT_EQ(servers_of(writer, "SELECT @@server_id"), kBothReplicas);
+}
+
+TEST_F(Replicas, LastInsertIdAndFoundRowsAnswerWhereThePreviousStatementRan) {
+  start();
+  backend().primary().execute("INSERT INTO app.t (server) VALUES (1), (1), (1)");
+  backend().sync();
+  MysqlClient client = connect();
+  client.execute("INSERT INTO t (server) VALUES (7)");
+  EXPECT_EQ(client.query("SELECT LAST_INSERT_ID()").at(0), "4");
+  EXPECT_EQ(client.query("SELECT LAST_INSERT_ID(), @@server_id").at(0, 1), "1");
+  backend().sync();
+  // SQL_CALC_FOUND_ROWS on a replica: FOUND_ROWS() is answered by that very connection.
+  const QueryResult found = client.query("SELECT SQL_CALC_FOUND_ROWS @@server_id FROM t LIMIT 1");
+  EXPECT_NE(found.at(0), "1");
+  EXPECT_EQ(client.query("SELECT FOUND_ROWS()").at(0), "4");
+  const QueryResult again = client.query("SELECT SQL_CALC_FOUND_ROWS @@server_id FROM t LIMIT 1");
+  EXPECT_EQ(client.query("SELECT FOUND_ROWS(), @@server_id").at(0, 1), again.at(0));
+  // A write right after a replica's warning-holding read goes to the primary all the same.
+  client.query("SELECT CAST('x' AS SIGNED), @@server_id");
+  client.execute("INSERT INTO t (server) VALUES (@@server_id)");
+  EXPECT_EQ(backend().primary().query("SELECT server FROM app.t ORDER BY id DESC LIMIT 1").at(0), "1");
+}
+
+TEST_F(Replicas, AStoppedReplicaIsEjectedAndReadmitted) {
+  start();
+  MysqlClient client = connect();
+  backend().replica(0).execute("STOP SLAVE SQL_THREAD");
+  backend().primary().execute("INSERT INTO app.t (server) VALUES (1)");
+  wait_ejected(0, 1, "Slave_SQL_Running is No");
+  const std::string ejected = admin_get(admin_port_, "/metrics");
+  EXPECT_THAT(ejected, HasSubstr(health_metric(0, 0)));
+  EXPECT_THAT(ejected, HasSubstr(health_metric(1, 1)));
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id"), std::set<std::string>{"3"});
+  // The stale replica never answers: once the live one has the row, every read sees it.
+  wait_until([&] { return backend().replica(1).query("SELECT COUNT(*) FROM app.t").at(0) == "1"; }, 30s,
+             "replica 1 to apply the insert");
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(client.query("SELECT COUNT(*) FROM t").at(0), "1");
+  backend().replica(0).execute("START SLAVE SQL_THREAD");
+  wait_admitted(0, 2);
+  EXPECT_THAT(admin_get(admin_port_, "/metrics"), HasSubstr(health_metric(0, 1)));
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id"), kBothReplicas);
+}
+
+TEST_F(Replicas, ALaggingReplicaIsEjectedUntilItCatchesUp) {
+  // Delayed replication: replica 0 applies each event 30 s after the primary wrote it, so its
+  // Seconds_Behind_Master passes max_replication_lag_ms while both its threads run.
+  start({.max_replication_lag_ms = 1000, .first_replica_delay_s = 30});
+  backend().primary().execute("INSERT INTO app.t (server) VALUES (1)");
+  wait_ejected(0, 1, "lagging");
+  MysqlClient client = connect();
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id"), std::set<std::string>{"3"});
+  EXPECT_EQ(client.query("SELECT COUNT(*) FROM t").at(0), "1");  // never the lagging replica's 0
+  MariaDbServer& replica = backend().replica(0);
+  replica.execute("STOP SLAVE");
+  replica.execute("CHANGE MASTER TO MASTER_DELAY = 0");
+  replica.execute("START SLAVE");
+  wait_admitted(0, 2);
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id"), kBothReplicas);
+}
+
+TEST_F(Replicas, AKilledReplicaIsEjectedAndReadmittedAfterItsRestart) {
+  start();
+  MysqlClient client = connect();
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id"), kBothReplicas);
+  backend().replica(1).kill();
+  wait_ejected(1, 1, "");  // "cannot log in", or "connection lost" mid-check
+  // No read fails: the dead replica is out, the other one serves.
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id"), std::set<std::string>{"2"});
+  backend().replica(1).restart();
+  backend().wait_replicating(1);
+  wait_admitted(1, 2);
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id"), kBothReplicas);
+}
+
+TEST_F(Replicas, AReadOnAReplicaThatDiesMidStatementFailsAndIsNotRetried) {
+  start({.workers = 1});
+  MysqlClient client = connect();
+  // Find a session whose next read goes to replica 2 (round robin), then kill it mid-statement.
+  std::string next;
+  do next = client.query("SELECT @@server_id").at(0); while (next != "3");
+  std::thread killer([&] {
+    std::this_thread::sleep_for(500ms);
+    backend().replica(0).kill();
+  });
+  try {
+    client.query("SELECT SLEEP(5), @@server_id");
+    ADD_FAILURE() << "a read on a killed replica succeeded";
+  } catch (const MysqlException& e) {
+    EXPECT_TRUE(e.code() == 1158u || e.code() == 2013u) << e.code() << " " << e.what();
+  }
+  killer.join();
+  // The session goes on; its next reads go to the live replica once the dead one is ejected.
+  wait_ejected(0, 1, "");
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id"), std::set<std::string>{"3"});
+}
+
+TEST_F(Replicas, TheDeadPrimaryFailsStatementsWithAClearError) {
+  start();
+  MysqlClient client = connect();
+  MysqlClient other = connect();  // logged in while the primary runs (a login proves the schema there)
+  client.execute("BEGIN");
+  client.execute("INSERT INTO t (server) VALUES (1)");
+  backend().primary().kill();
+  try {
+    client.query("INSERT INTO t (server) VALUES (2)");
+    ADD_FAILURE() << "a write succeeded on a killed primary";
+  } catch (const MysqlException& e) {
+    EXPECT_TRUE(e.code() == 1158u || e.code() == 2013u) << e.code() << " " << e.what();
+  }
+  // Another session's write gets corral's error naming the primary, not a replica's answer.
+  try {
+    other.execute("INSERT INTO t (server) VALUES (3)");
+    ADD_FAILURE() << "a write succeeded with the primary down";
+  } catch (const MysqlException& e) {
+    EXPECT_EQ(e.code(), 1105u) << e.what();
+    EXPECT_THAT(std::string(e.what()), HasSubstr(std::to_string(backend().primary().port())));
+  }
+  // Nothing was re-sent anywhere: no replica got the rows.
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(backend().replica(i).query("SELECT COUNT(*) FROM app.t").at(0), "0");
+  }
+  EXPECT_TRUE(proxy().running());
+}
+
+}  // namespace
+}  // namespace corral::testing
