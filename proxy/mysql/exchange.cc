@@ -50,15 +50,12 @@ rt::Task<bool> MysqlExchange::relay_statement(const ClientPacket& packet, const 
       co_return false;
     }
   }
-  // A read may go to a replica; a one-statement hold on a replica serves only what reads there.
-  target_ = choose_replica(traits);
-  keep_replica_hold_ = traits.read_only || wants_previous || traits.asks_for != mysql::PreviousStatementQuery::None;
+  route_read(traits);
   pool::MysqlConnection* backend = wants_previous && !lease_ ? nullptr : ready_backend(false);
   if (backend == nullptr) {
     backend = co_await backend_for_statement(packet.reply_sequence(), traits.uses_last_insert_id, wants_previous);
   }
-  target_ = nullptr;
-  keep_replica_hold_ = false;
+  end_routing();
   if (backend == nullptr) {
     const bool flushed = co_await client_.flush();
     co_return flushed && after_backend_lost();
@@ -133,6 +130,14 @@ pool::MysqlPool* MysqlExchange::choose_replica(const mysql::StatementTraits& tra
     return &replica_pool(i);
   }
   return nullptr;  // none healthy: the primary serves reads too
+}
+
+void MysqlExchange::route_read(const mysql::StatementTraits& traits) {
+  // A one-statement hold on a replica serves what reads there: another read, the questions about
+  // the previous statement (SHOW WARNINGS, FOUND_ROWS()...); anything else lets it go.
+  target_ = choose_replica(traits);
+  keep_replica_hold_ = traits.read_only || traits.uses_last_insert_id || traits.reads_previous_counts ||
+                       traits.asks_for != mysql::PreviousStatementQuery::None;
 }
 
 pool::MysqlPool& MysqlExchange::previous_pool() {
@@ -259,10 +264,10 @@ void MysqlExchange::end_statement(pool::MysqlConnection& backend, const mysql::S
   const mysql::ResponseSummary& summary = backend.summary();
   context_.learn_from_response(summary, backend.session_changes(), backend.status_flags(), traits, last_result_set_);
   if (!summary.failed && summary.last_insert_id != 0) insert_id_here_ = true;
-  // Read-your-writes: what may have written (anything but a read-only query; an execute, whose text
-  // corral does not classify) sends this client's reads to the primary for mysql.read_your_writes.
+  // Read-your-writes: a query or execute that may have written (not read-only) sends this client's
+  // reads to the primary for mysql.read_your_writes.
   const mysql::Command command = backend.command();
-  if ((command == mysql::Command::COM_QUERY && !traits.read_only) || command == mysql::Command::COM_STMT_EXECUTE) {
+  if ((command == mysql::Command::COM_QUERY || command == mysql::Command::COM_STMT_EXECUTE) && !traits.read_only) {
     wrote_ = true;
     last_write_ = rt::Clock::now();
   }

@@ -65,6 +65,14 @@ class MysqlExchange {
   /// backend failed while the session held state on it). Lifetime: `packet`, `traits` outlive the task.
   rt::Task<bool> relay_statement(const ClientPacket& packet, const mysql::StatementTraits& traits);
 
+  /// Lets the next ready_backend() / backend_for_statement() take a healthy replica for a statement
+  /// that only reads (`traits.read_only`, see choose_replica()), and keep a one-statement hold on a
+  /// replica for it; end_routing() ends that once the statement has its connection.
+  void route_read(const mysql::StatementTraits& traits);
+  void end_routing() noexcept {
+    target_ = nullptr;
+    keep_replica_hold_ = false;
+  }
   /// The backend connection for the next command: the pinned one, or a lease from the context's pool
   /// on which the context's replayable variables have been applied (and LAST_INSERT_ID when
   /// `needs_last_insert_id`). Suspends while the pool opens, converts or waits (pool.queue_timeout).

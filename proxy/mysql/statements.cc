@@ -207,8 +207,9 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
   while (next_id_ == 0 || statements_.contains(next_id_)) ++next_id_;
   const std::uint32_t client_id = next_id_++;
   answer_prepare(exchange, *prepared, client_id, packet.reply_sequence());
-  const bool changes_schema = mysql::classify_statement(*sql).changes_schema;
-  statements_.emplace(client_id, Statement{std::move(prepared), {}, false, nullptr, changes_schema});
+  const mysql::StatementTraits traits = mysql::classify_statement(*sql);
+  statements_.emplace(client_id,
+                      Statement{std::move(prepared), {}, false, nullptr, traits.changes_schema, traits.read_only});
   co_return co_await exchange.client().flush();
 }
 
@@ -241,12 +242,16 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
     co_return co_await exchange.client().flush();
   }
   const std::uint8_t cursor_type = layout->flags;
+  // A read may run on a replica, unless it opens a cursor: a cursor holds its connection while the
+  // client goes on with other statements, writes included, which must not follow it there.
+  mysql::StatementTraits traits;
+  traits.read_only = statement->read_only && (cursor_type & mysql::CURSOR_TYPE_READ_ONLY) == 0;
+  exchange.route_read(traits);
   // An idle connection that matches and needs no replay is taken without a coroutine.
   pool::MysqlConnection* backend = exchange.ready_backend(false);
-  if (backend == nullptr) {
-    backend = co_await exchange.backend_for_statement(packet.reply_sequence());
-    if (backend == nullptr) co_return co_await exchange.client().flush();
-  }
+  if (backend == nullptr) backend = co_await exchange.backend_for_statement(packet.reply_sequence());
+  exchange.end_routing();
+  if (backend == nullptr) co_return co_await exchange.client().flush();
   close_cursor(*statement);  // a new execute closes the statement's cursor on the server
   sync_cursor_pin(exchange);
   exchange.apply_statement_timeout(*backend);
@@ -286,7 +291,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
     if (!started) co_return co_await fail(exchange, *backend, packet.reply_sequence());
     if (!started->refusal.empty()) {
       exchange.client().queue_packet(packet.reply_sequence(), started->refusal);
-      exchange.end_statement(*backend, mysql::StatementTraits{});
+      exchange.end_statement(*backend, traits);
       co_return co_await exchange.client().flush();
     }
     backend_statement = started->statement;
@@ -306,7 +311,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
     ++open_cursors_;
   }
   sync_cursor_pin(exchange);
-  exchange.end_statement(*backend, mysql::StatementTraits{});
+  exchange.end_statement(*backend, traits);
   if (statement->changes_schema) schema_changes_.fetch_add(1, std::memory_order_relaxed);  // as for COM_QUERY
   const auto written = co_await exchange.client().write_queued();  // the socket awaited directly: no flush() frame
   co_return exchange.client().after_write_queued(written);

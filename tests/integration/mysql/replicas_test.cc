@@ -5,6 +5,8 @@
 //
 //   client ─► corral ─┬─► primary (writes, transactions, pinned sessions, reads after a write)
 //                     └─► replica 2 / replica 3 (reads, round robin over the healthy ones)
+#include <mysql.h>
+
 #include <gmock/gmock.h>
 
 #include <chrono>
@@ -108,6 +110,46 @@ class Replicas : public ProxyPathTest<MariaDbReplication> {
   }
 };
 
+/// A libmysqlclient prepared statement whose executes return the first column of their first row
+/// (empty for a statement without a result).
+class Prepared {
+ public:
+  Prepared(MysqlClient& client, std::string_view sql, bool cursor = false) : stmt_(mysql_stmt_init(client.handle())) {
+    if (stmt_ == nullptr) throw HarnessError("mysql_stmt_init failed");
+    if (cursor) {
+      const unsigned long type = CURSOR_TYPE_READ_ONLY;
+      if (mysql_stmt_attr_set(stmt_, STMT_ATTR_CURSOR_TYPE, &type) != 0) fail("mysql_stmt_attr_set");
+    }
+    if (mysql_stmt_prepare(stmt_, sql.data(), sql.size()) != 0) fail("mysql_stmt_prepare");
+  }
+  ~Prepared() { mysql_stmt_close(stmt_); }
+  Prepared(const Prepared&) = delete;
+  Prepared& operator=(const Prepared&) = delete;
+
+  std::string execute() {
+    if (mysql_stmt_execute(stmt_) != 0) fail("mysql_stmt_execute");
+    if (mysql_stmt_field_count(stmt_) == 0) return {};
+    char buffer[64] = {};
+    unsigned long length = 0;
+    MYSQL_BIND out{};
+    out.buffer_type = MYSQL_TYPE_STRING;
+    out.buffer = buffer;
+    out.buffer_length = sizeof buffer;
+    out.length = &length;
+    if (mysql_stmt_bind_result(stmt_, &out) != 0) fail("mysql_stmt_bind_result");
+    if (mysql_stmt_fetch(stmt_) != 0) fail("mysql_stmt_fetch");
+    mysql_stmt_free_result(stmt_);
+    return std::string(buffer, length);
+  }
+
+ private:
+  [[noreturn]] void fail(std::string_view what) {
+    throw MysqlException(mysql_stmt_errno(stmt_), mysql_stmt_sqlstate(stmt_),
+                         std::string(what) + ": " + mysql_stmt_error(stmt_));
+  }
+  MYSQL_STMT* stmt_;
+};
+
 const std::set<std::string> kPrimary = {"1"};
 const std::set<std::string> kBothReplicas = {"2", "3"};
 
@@ -156,6 +198,21 @@ TEST_F(Replicas, WritesTransactionsAndPinnedSessionsStayOnThePrimary) {
     EXPECT_EQ(r.at(0, 1), "ANSI_QUOTES");
     EXPECT_EQ(r.at(0, 2), "app");
   }
+}
+
+TEST_F(Replicas, PreparedReadsSpreadWhilePreparedWritesAndCursorsStayOnThePrimary) {
+  start();
+  MysqlClient client = connect();
+  Prepared read(client, "SELECT @@server_id");
+  std::set<std::string> ids;
+  for (int i = 0; i < 20; ++i) ids.insert(read.execute());
+  EXPECT_EQ(ids, kBothReplicas);
+  Prepared write(client, "INSERT INTO t (server) VALUES (@@server_id)");
+  for (int i = 0; i < 3; ++i) write.execute();
+  EXPECT_EQ(backend().primary().query("SELECT COUNT(*), MIN(server), MAX(server) FROM app.t").at(0, 2), "1");
+  // A cursor keeps its connection while the client does other things (writes too): primary only.
+  Prepared cursor(client, "SELECT @@server_id FROM t", true);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(cursor.execute(), "1");
 }
 
 TEST_F(Replicas, ReadYourWritesSendsTheWritersReadsToThePrimaryForTheWindow) {
