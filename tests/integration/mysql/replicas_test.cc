@@ -33,6 +33,7 @@ struct ReplicaSetup {
   uint32_t workers = 2;
   int max_replication_lag_ms = 5000;
   int first_replica_delay_s = 0;  // MASTER_DELAY of replica 0 (delayed replication)
+  int check_interval_ms = 100;
 };
 
 class Replicas : public ProxyPathTest<MariaDbReplication> {
@@ -54,7 +55,7 @@ class Replicas : public ProxyPathTest<MariaDbReplication> {
     admin_port_ = pick_free_port();
     const std::string toml = "[server]\nworkers = " + std::to_string(setup.workers) +
                              "\nshutdown_grace_ms = 2000\nadmin = \"127.0.0.1:" + std::to_string(admin_port_) +
-                             "\"\n[mysql]\nreplica_check_interval_ms = 100\n"
+                             "\"\n[mysql]\nreplica_check_interval_ms = " + std::to_string(setup.check_interval_ms) + "\n"
                              "max_replication_lag_ms = " + std::to_string(setup.max_replication_lag_ms) + "\n"
                              "read_your_writes_ms = " + std::to_string(setup.read_your_writes_ms) +
                              "\n[pool]\nconnect_timeout_ms = 1000\n[[users]]\nname = \"app\"\npassword = \"app-pw\"\n";
@@ -303,6 +304,16 @@ TEST_F(Replicas, AKilledReplicaIsEjectedAndReadmittedAfterItsRestart) {
   backend().wait_replicating(1);
   wait_admitted(1, 2);
   EXPECT_EQ(servers_of(client, "SELECT @@server_id"), kBothReplicas);
+}
+
+TEST_F(Replicas, AReadWhoseReplicaCannotBeReachedGoesToThePrimary) {
+  // Checks a minute apart: the killed replica stays admitted, so reads keep being routed to it.
+  start({.check_interval_ms = 60000});
+  MysqlClient client = connect();
+  backend().replica(0).kill();
+  // Nothing was sent when its connect failed: those reads ran on the primary, none failed.
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id"), (std::set<std::string>{"1", "3"}));
+  EXPECT_EQ(log_count("ejected"), 0u);
 }
 
 TEST_F(Replicas, AReadOnAReplicaThatDiesMidStatementFailsAndIsNotRetried) {
