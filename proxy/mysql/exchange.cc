@@ -265,9 +265,10 @@ void MysqlExchange::end_statement(pool::MysqlConnection& backend, const mysql::S
   context_.learn_from_response(summary, backend.session_changes(), backend.status_flags(), traits, last_result_set_);
   if (!summary.failed && summary.last_insert_id != 0) insert_id_here_ = true;
   // Read-your-writes: a query or execute that may have written (not read-only) sends this client's
-  // reads to the primary for mysql.read_your_writes.
+  // reads to the primary for mysql.read_your_writes (only a listener with replicas reads the clock).
   const mysql::Command command = backend.command();
-  if ((command == mysql::Command::COM_QUERY || command == mysql::Command::COM_STMT_EXECUTE) && !traits.read_only) {
+  if (env_.mysql_replicas != nullptr && !traits.read_only &&
+      (command == mysql::Command::COM_QUERY || command == mysql::Command::COM_STMT_EXECUTE)) {
     wrote_ = true;
     last_write_ = rt::Clock::now();
   }

@@ -193,11 +193,17 @@ TEST_F(Replicas, WritesTransactionsAndPinnedSessionsStayOnThePrimary) {
   // A replica's session gets the client's session variables as the primary's would.
   MysqlClient fresh = connect();
   fresh.execute("SET SESSION sql_mode = 'ANSI_QUOTES'");
+  fresh.execute("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci");
+  const std::string on_primary = "SELECT @@server_id, @@session.sql_mode, DATABASE(), @@collation_connection";
+  const QueryResult primary = fresh.query(on_primary + ", CONNECTION_ID()");
+  EXPECT_EQ(primary.at(0, 0), "1");
+  EXPECT_EQ(primary.at(0, 3), "utf8mb4_unicode_ci");
   for (int i = 0; i < 6; ++i) {
-    const QueryResult r = fresh.query("SELECT @@server_id, @@session.sql_mode, DATABASE()");
+    const QueryResult r = fresh.query(on_primary);
     EXPECT_NE(r.at(0, 0), "1");
     EXPECT_EQ(r.at(0, 1), "ANSI_QUOTES");
     EXPECT_EQ(r.at(0, 2), "app");
+    EXPECT_EQ(r.at(0, 3), "utf8mb4_unicode_ci");
   }
 }
 
