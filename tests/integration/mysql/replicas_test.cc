@@ -34,6 +34,7 @@ struct ReplicaSetup {
   int max_replication_lag_ms = 5000;
   int first_replica_delay_s = 0;  // MASTER_DELAY of replica 0 (delayed replication)
   int check_interval_ms = 100;
+  std::string auth = "users";  // "backend": clients log in as the backend's accounts
 };
 
 class Replicas : public ProxyPathTest<MariaDbReplication> {
@@ -64,8 +65,9 @@ class Replicas : public ProxyPathTest<MariaDbReplication> {
                        .protocol = "mysql",
                        .backend = primary.url(kBackendUser, kBackendPassword, "app") + "?replicas=" +
                                   backend_->replica_list(),
-                       .auth = "users"}},
+                       .auth = setup.auth}},
         .extra_toml = toml});
+    auth_ = setup.auth;
     // The first session starts the health checks; replicas take reads once they passed one.
     MysqlClient first = connect();
     first.query("SELECT 1");
@@ -74,7 +76,11 @@ class Replicas : public ProxyPathTest<MariaDbReplication> {
   }
 
   MysqlClient connect() const {
-    return MysqlClient::connect({.port = proxy_->port("db"), .user = kUser, .password = kPassword, .database = "app"});
+    const bool backend_auth = auth_ == "backend";
+    return MysqlClient::connect({.port = proxy_->port("db"),
+                                 .user = backend_auth ? kBackendUser : kUser,
+                                 .password = backend_auth ? kBackendPassword : kPassword,
+                                 .database = "app"});
   }
 
   /// The corral_mysql_replica_healthy line of replica i on GET /metrics.
@@ -102,6 +108,7 @@ class Replicas : public ProxyPathTest<MariaDbReplication> {
   }
 
   uint16_t admin_port_ = 0;
+  std::string auth_;
 
   /// The server ids `sql` (a query of @@server_id) ran on over `n` runs.
   static std::set<std::string> servers_of(MysqlClient& client, const std::string& sql, int n = 20) {
@@ -164,6 +171,17 @@ TEST_F(Replicas, ReadsSpreadOverTheReplicas) {
   EXPECT_EQ(servers_of(other, "SELECT @@server_id"), kBothReplicas);
   EXPECT_EQ(other.query("SHOW TABLES").at(0), "t");
   EXPECT_EQ(proxy().log().find("ERROR"), std::string::npos) << proxy().log();
+}
+
+TEST_F(Replicas, ReadsSpreadForClientsCheckedByTheBackendToo) {
+  // auth = "backend": the replica pools log in with the password equivalent learned from the
+  // client's login on the primary (the account is replicated).
+  start({.auth = "backend"});
+  MysqlClient client = connect();
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id"), kBothReplicas);
+  EXPECT_EQ(client.query("SELECT CURRENT_USER()").at(0), std::string(kBackendUser) + "@%");
+  client.execute("INSERT INTO t (server) VALUES (@@server_id)");
+  EXPECT_EQ(backend().primary().query("SELECT server FROM app.t").at(0), "1");
 }
 
 TEST_F(Replicas, WritesTransactionsAndPinnedSessionsStayOnThePrimary) {
