@@ -131,6 +131,7 @@ struct MysqlOptions {
   std::chrono::milliseconds max_replication_lag{5000};     // Seconds_Behind_Master above it ejects a replica
   std::chrono::milliseconds read_your_writes{1000};        // after a client's write its reads go to the primary
   std::chrono::milliseconds replica_check_interval{1000};  // how often each replica is checked
+  bool causal_reads = false;  // within read_your_writes: a replica that applied the client's last GTID may read
 };
 
 struct Server {

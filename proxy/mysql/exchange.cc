@@ -120,7 +120,10 @@ pool::MysqlPool* MysqlExchange::choose_replica(const mysql::StatementTraits& tra
   // A held connection keeps the statement (ready_backend()); a transaction or autocommit off holds one.
   if (replicas == nullptr || !traits.read_only || lease_ || context_.in_transaction()) return nullptr;
   const rt::Clock::duration read_your_writes = env_.config->mysql.read_your_writes;
-  if (wrote_ && rt::Clock::now() - last_write_ < read_your_writes) return nullptr;
+  const bool recent_write = wrote_ && rt::Clock::now() - last_write_ < read_your_writes;
+  // Within the window a replica may read only with causal reads, once it applied the client's GTID.
+  if (recent_write && (!env_.config->mysql.causal_reads || !is_gtid_list(context_.last_gtid()))) return nullptr;
+  causal_check_ = recent_write;
   // Round robin over the healthy replicas, per session (sessions start at different ones).
   const std::size_t count = replicas->size();
   for (std::size_t k = 0; k < count; ++k) {
@@ -138,6 +141,18 @@ void MysqlExchange::route_read(const mysql::StatementTraits& traits) {
   target_ = choose_replica(traits);
   keep_replica_hold_ = traits.read_only || traits.uses_last_insert_id || traits.reads_previous_counts ||
                        traits.asks_for != mysql::PreviousStatementQuery::None;
+}
+
+bool MysqlExchange::is_gtid_list(std::string_view gtid) noexcept {
+  // "domain-server-sequence[,...]": what the tracker reports; checked because it goes into SQL text.
+  return !gtid.empty() && gtid.find_first_not_of("0123456789-,") == std::string_view::npos;
+}
+
+rt::Task<bool> MysqlExchange::caught_up(pool::MysqlConnection& replica) {
+  // Timeout 0: answers at once whether the replica has applied it (0) or not (-1); the read then goes
+  // to the primary rather than wait for the replica.
+  auto waited = co_await replica.query("SELECT MASTER_GTID_WAIT('" + context_.last_gtid() + "', 0)", cancel_);
+  co_return waited && waited->ok() && !waited->rows.empty() && !waited->rows[0].empty() && waited->rows[0][0] == "0";
 }
 
 pool::MysqlPool& MysqlExchange::previous_pool() {
@@ -172,11 +187,22 @@ rt::Task<pool::MysqlConnection*> MysqlExchange::backend_for_statement(std::uint8
     }
   }
   pool::MysqlAcquired acquired = co_await acquire_from(statement_pool());
+  bool to_primary = false;
   if (!acquired.ok() && target_ != nullptr && acquired.code != std::errc::operation_canceled) {
     // Nothing was sent to the replica: the read may go to the primary instead (the health check
     // ejects the replica on its next round).
     rt::log::debug("mysql client {}: replica {} unavailable ({}): the read goes to the primary", client_.id(),
                    target_->key().describe(), acquired.error.message);
+    to_primary = true;
+  } else if (acquired.ok() && target_ != nullptr && causal_check_) {
+    const bool applied = co_await caught_up(*acquired.lease);
+    if (!applied) {
+      const bool idle = acquired.lease->is_idle();
+      acquired.lease.release(idle);
+      to_primary = true;
+    }
+  }
+  if (to_primary) {
     target_ = nullptr;
     acquired = co_await acquire_from(context_pool());
   }
@@ -248,7 +274,7 @@ rt::Task<bool> MysqlExchange::replay_session(pool::MysqlConnection& backend, boo
 
 pool::MysqlConnection* MysqlExchange::ready_backend(bool needs_last_insert_id) {
   if (lease_) return hold_is_stale() ? nullptr : lease_.get();  // backend_for_statement() lets it go
-  if (needs_last_insert_id) return nullptr;
+  if (needs_last_insert_id || causal_check_) return nullptr;
   pool::MysqlLease lease = statement_pool().try_acquire_ready();
   if (!lease) return nullptr;
   if (lease->replayed_variables() != context_.variables_text()) {

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "pool/mysql_pool.h"
@@ -72,6 +73,7 @@ class MysqlExchange {
   void end_routing() noexcept {
     target_ = nullptr;
     keep_replica_hold_ = false;
+    causal_check_ = false;
   }
   /// The backend connection for the next command: the pinned one, or a lease from the context's pool
   /// on which the context's replayable variables have been applied (and LAST_INSERT_ID when
@@ -145,6 +147,10 @@ class MysqlExchange {
   /// (the primary).
   pool::MysqlPool* choose_replica(const mysql::StatementTraits& traits);
   pool::MysqlPool& statement_pool() { return target_ != nullptr ? *target_ : context_pool(); }
+  /// True when `gtid` looks like the tracker's last_gtid (digits, '-' and ','), so it may go into SQL.
+  static bool is_gtid_list(std::string_view gtid) noexcept;
+  /// Causal reads: whether `replica` has applied the session's last GTID (MASTER_GTID_WAIT, no wait).
+  rt::Task<bool> caught_up(pool::MysqlConnection& replica);
   /// The pool the previous statement's connection went back to (the primary's or a replica's).
   pool::MysqlPool& previous_pool();
   /// True when the held lease is only a one-statement hold that must not serve the next statement.
@@ -194,6 +200,7 @@ class MysqlExchange {
   std::size_t next_replica_;                     // round robin start
   pool::MysqlPool* target_ = nullptr;            // the statement being relayed goes to this replica
   bool keep_replica_hold_ = false;               // ... and may use a one-statement hold on a replica
+  bool causal_check_ = false;                    // ... once it applied the client's last GTID
   bool lease_on_replica_ = false;                // the held lease is a replica's
   bool wrote_ = false;                           // the client wrote at last_write_ (read-your-writes)
   rt::Clock::time_point last_write_{};

@@ -35,6 +35,7 @@ struct ReplicaSetup {
   int first_replica_delay_s = 0;  // MASTER_DELAY of replica 0 (delayed replication)
   int check_interval_ms = 100;
   std::string auth = "users";  // "backend": clients log in as the backend's accounts
+  bool causal_reads = false;
 };
 
 class Replicas : public ProxyPathTest<MariaDbReplication> {
@@ -57,7 +58,8 @@ class Replicas : public ProxyPathTest<MariaDbReplication> {
     const std::string toml = "[server]\nworkers = " + std::to_string(setup.workers) +
                              "\nshutdown_grace_ms = 2000\nadmin = \"127.0.0.1:" + std::to_string(admin_port_) +
                              "\"\n[mysql]\nreplica_check_interval_ms = " + std::to_string(setup.check_interval_ms) + "\n"
-                             "max_replication_lag_ms = " + std::to_string(setup.max_replication_lag_ms) + "\n"
+                             "max_replication_lag_ms = " + std::to_string(setup.max_replication_lag_ms) + "\n" +
+                             "causal_reads = " + (setup.causal_reads ? "true" : "false") + "\n"
                              "read_your_writes_ms = " + std::to_string(setup.read_your_writes_ms) +
                              "\n[pool]\nconnect_timeout_ms = 1000\n[[users]]\nname = \"app\"\npassword = \"app-pw\"\n";
     proxy_ = std::make_unique<CorralProcess>(CorralOptions{
@@ -256,6 +258,26 @@ TEST_F(Replicas, ReadYourWritesSendsTheWritersReadsToThePrimaryForTheWindow) {
   // After the window the writer's reads spread again.
   std::this_thread::sleep_until(wrote + 2100ms);
   EXPECT_EQ(servers_of(writer, "SELECT @@server_id"), kBothReplicas);
+}
+
+TEST_F(Replicas, CausalReadsUseOnlyReplicasThatAppliedTheWritersLastGtid) {
+  // Replica 0 applies everything 30 s late but stays admitted (lag bound 60 s); the writer's reads
+  // within its window go to replica 1 once it has the write, and never to replica 0.
+  start({.read_your_writes_ms = 60000, .max_replication_lag_ms = 60000, .first_replica_delay_s = 30,
+         .causal_reads = true});
+  MysqlClient writer = connect();
+  writer.execute("INSERT INTO t (server) VALUES (1)");
+  const std::string position = backend().primary().query("SELECT @@gtid_binlog_pos").at(0);
+  EXPECT_EQ(backend().replica(1).query("SELECT MASTER_GTID_WAIT('" + position + "', 30)").at(0), "0");
+  const std::string count_and_server = "SELECT COUNT(*), @@server_id FROM t";
+  std::set<std::string> servers;
+  for (int i = 0; i < 20; ++i) {
+    const QueryResult r = writer.query(count_and_server);
+    EXPECT_EQ(r.at(0, 0), "1") << "a read missed the client's own write on server " << r.at(0, 1);
+    servers.insert(r.at(0, 1));
+  }
+  // Round robin offers replica 0 every other read: those reads fall back to the primary.
+  EXPECT_EQ(servers, (std::set<std::string>{"1", "3"}));
 }
 
 TEST_F(Replicas, LastInsertIdAndFoundRowsAnswerWhereThePreviousStatementRan) {

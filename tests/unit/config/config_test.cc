@@ -80,6 +80,7 @@ TEST(ConfigParse, MinimalDocumentGetsDefaults) {
   EXPECT_EQ(c.mysql.max_replication_lag, std::chrono::milliseconds(5000));
   EXPECT_EQ(c.mysql.read_your_writes, std::chrono::milliseconds(1000));
   EXPECT_EQ(c.mysql.replica_check_interval, std::chrono::milliseconds(1000));
+  EXPECT_FALSE(c.mysql.causal_reads);
   ASSERT_EQ(c.listeners.size(), 1u);
   const Listener& l = c.listeners[0];
   EXPECT_EQ(l.name, "r");
@@ -154,6 +155,7 @@ statement_timeout_ms = 3600000
 max_replication_lag_ms = 30000
 read_your_writes_ms = 0
 replica_check_interval_ms = 250
+causal_reads = true
 )");
   EXPECT_EQ(c.server.workers, 8u);
   EXPECT_EQ(c.server.log_level, LogLevel::Debug);
@@ -198,6 +200,7 @@ replica_check_interval_ms = 250
   EXPECT_EQ(c.mysql.max_replication_lag, std::chrono::milliseconds(30000));
   EXPECT_EQ(c.mysql.read_your_writes, std::chrono::milliseconds(0));
   EXPECT_EQ(c.mysql.replica_check_interval, std::chrono::milliseconds(250));
+  EXPECT_TRUE(c.mysql.causal_reads);
   ASSERT_EQ(c.listeners[1].backend.mysql_replicas.size(), 2u);
   EXPECT_EQ(c.listeners[1].backend.mysql_replicas[1].to_string(), "db-r2.internal:3307");
 }
