@@ -30,6 +30,7 @@ constexpr uint16_t kDefaultMysqlPort = 3306;
 constexpr size_t kMaxHostLength = 253;   // RFC 1035 name length in text form
 constexpr size_t kMaxLabelLength = 63;
 constexpr size_t kMaxSchemaLength = 64;  // MySQL identifier limit
+constexpr size_t kMaxReplicas = 64;      // more is a typo or a list meant for something else
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
@@ -197,9 +198,46 @@ std::optional<std::string> parse_mysql_path(std::string_view path, BackendUrl& u
   return std::nullopt;
 }
 
+bool same_host_port(const std::string& host_a, uint16_t port_a, const std::string& host_b, uint16_t port_b) {
+  if (port_a != port_b || host_a.size() != host_b.size()) return false;
+  for (size_t i = 0; i < host_a.size(); ++i) {
+    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(host_a[i]) != lower(host_b[i])) return false;
+  }
+  return true;
+}
+
+/// Applies the mysql query parameter "replicas=host[:port],..." (port 3306 when absent). Called after
+/// the URL's own host is known, so a replica that is the primary itself is refused.
+std::optional<std::string> parse_replicas(std::string_view value, BackendUrl& url) {
+  if (value.empty()) return "replicas must list host[:port] entries separated by ','";
+  while (true) {
+    const size_t comma = value.find(',');
+    const std::string_view item = value.substr(0, comma);
+    if (item.empty()) return "replicas: empty entry (expected host[:port],host[:port]...)";
+    auto host_port = parse_host_port(item);
+    if (auto* err = std::get_if<std::string>(&host_port)) return fmt::format("replicas: {}", *err);
+    auto& hp = std::get<HostPort>(host_port);
+    Endpoint replica{std::move(hp.host), hp.port.value_or(kDefaultMysqlPort)};
+    if (same_host_port(replica.host, replica.port, url.host, url.port)) {
+      return fmt::format("replicas: {} is the primary itself", replica.to_string());
+    }
+    for (const Endpoint& other : url.mysql_replicas) {
+      if (same_host_port(replica.host, replica.port, other.host, other.port)) {
+        return fmt::format("replicas: {} is listed twice", replica.to_string());
+      }
+    }
+    url.mysql_replicas.push_back(std::move(replica));
+    if (url.mysql_replicas.size() > kMaxReplicas) return fmt::format("replicas: at most {} are allowed", kMaxReplicas);
+    if (comma == std::string_view::npos) return std::nullopt;
+    value = value.substr(comma + 1);
+  }
+}
+
 std::optional<std::string> parse_query(std::string_view query, BackendUrl& url) {
   bool seen_protocol = false;
   bool seen_charset = false;
+  bool seen_replicas = false;
   bool seen_ca = false;
   while (!query.empty()) {
     const size_t amp = query.find('&');
@@ -225,6 +263,10 @@ std::optional<std::string> parse_query(std::string_view query, BackendUrl& url) 
         return fmt::format("charset must be letters, digits and '_' (got '{}')", value);
       }
       url.mysql_charset = std::string(value);
+    } else if (url.protocol == Protocol::Mysql && name == "replicas") {
+      if (seen_replicas) return "query parameter 'replicas' is given twice";
+      seen_replicas = true;
+      if (auto err = parse_replicas(value, url)) return err;
     } else if (url.tls && name == "ca") {
       if (seen_ca) return "query parameter 'ca' is given twice";
       seen_ca = true;
@@ -232,7 +274,7 @@ std::optional<std::string> parse_query(std::string_view query, BackendUrl& url) 
       if (!path || path->empty()) return "ca must be the path of a PEM file of CA certificates";
       url.tls_ca_file = std::move(*path);
     } else {
-      const char* accepted = url.protocol == Protocol::Mysql ? "charset" : url.tls ? "protocol, ca" : "protocol";
+      const char* accepted = url.protocol == Protocol::Mysql ? "charset, replicas" : url.tls ? "protocol, ca" : "protocol";
       return fmt::format("unknown query parameter '{}' ({} URLs accept: {})", name, url.scheme(), accepted);
     }
   }
@@ -358,7 +400,12 @@ std::string BackendUrl::redacted() const {
     if (!query.empty()) out += "?" + query.substr(1);
   } else {
     if (!mysql_schema.empty()) out += "/" + percent_encode(mysql_schema);
-    if (!mysql_charset.empty()) out += "?charset=" + mysql_charset;
+    std::string query;
+    if (!mysql_charset.empty()) query += "&charset=" + mysql_charset;
+    for (size_t i = 0; i < mysql_replicas.size(); ++i) {
+      query += (i == 0 ? "&replicas=" : ",") + mysql_replicas[i].to_string();
+    }
+    if (!query.empty()) out += "?" + query.substr(1);
   }
   return out;
 }

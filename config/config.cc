@@ -97,8 +97,11 @@ constexpr std::string_view kPoolKeys[] = {"max_connections",          "max_pinne
 constexpr std::string_view kClientKeys[] = {"max_connections", "output_buffer_limit", "idle_timeout_ms"};
 constexpr std::string_view kRedisKeys[] = {"max_bulk_length", "max_array_length", "max_nesting_depth",
                                            "max_inline_length"};
-constexpr std::string_view kMysqlKeys[] = {"max_packet_size", "local_infile", "server_version",
-                                           "max_prepared_per_connection", "statement_timeout_ms"};
+constexpr std::string_view kMysqlKeys[] = {"max_packet_size",        "local_infile",
+                                           "server_version",         "max_prepared_per_connection",
+                                           "statement_timeout_ms",   "max_replication_lag_ms",
+                                           "read_your_writes_ms",    "replica_check_interval_ms",
+                                           "causal_reads"};
 
 std::string_view type_name(const toml::node& n) {
   switch (n.type()) {
@@ -477,6 +480,11 @@ class Builder {
     read_bool(t, "mysql", "local_infile", m.local_infile);
     read_int(t, "mysql", "max_prepared_per_connection", 1, 65536, m.max_prepared_per_connection);
     read_ms(t, "mysql", "statement_timeout_ms", 0, m.statement_timeout);
+    // Seconds_Behind_Master counts whole seconds: a bound under one second would eject on any lag.
+    read_ms(t, "mysql", "max_replication_lag_ms", 1000, m.max_replication_lag);
+    read_ms(t, "mysql", "read_your_writes_ms", 0, m.read_your_writes);
+    read_ms(t, "mysql", "replica_check_interval_ms", 100, m.replica_check_interval);
+    read_bool(t, "mysql", "causal_reads", m.causal_reads);
     if (const auto* v = string_at(t, "mysql", "server_version")) {
       const std::string& s = v->get();
       // Sent NUL-terminated in the handshake and parsed by client libraries: printable ASCII only.

@@ -44,7 +44,8 @@ std::variant<Endpoint, std::string> parse_endpoint(std::string_view text);
 
 /// A backend as a URL: redis://[user[:pass]@]host[:port][/db][?protocol=2|3]   (port 6379 when absent)
 ///                    rediss://...same...[&ca=/path/to/ca.pem]                  (Redis over TLS)
-///                    mysql://user[:pass]@host[:port][/schema][?charset=NAME]  (port 3306 when absent)
+///                    mysql://user[:pass]@host[:port][/schema][?charset=NAME][&replicas=host[:port],...]
+///                    (port 3306 when absent; replicas: read-only copies that take reads, see MysqlOptions)
 ///                    redis-cluster://[user[:pass]@]host[:port][,host[:port]...][?protocol=2|3]
 ///                    rediss-cluster://...same...[&ca=...]       (a Redis Cluster given by seed nodes)
 /// Percent-encoding (%XX) is decoded in user, password and schema.
@@ -58,6 +59,7 @@ struct BackendUrl {
   int redis_protocol = 2;     // Redis: RESP version the backend connections speak (2 or 3)
   std::string mysql_schema;   // MySQL: default schema, empty when absent
   std::string mysql_charset;  // MySQL: connection charset, empty = server default
+  std::vector<Endpoint> mysql_replicas;  // MySQL ?replicas=: replicas of `host` that may serve reads
   bool tls = false;           // rediss://: TLS, the server certificate verified for `host`
   std::string tls_ca_file;    // rediss ?ca=: CAs to verify the server with; empty: the system's
   bool cluster = false;       // redis-cluster://: a Redis Cluster; host and port are its first seed
@@ -129,6 +131,11 @@ struct MysqlOptions {
   std::string server_version;                  // announced in the handshake; empty: the backend's own
   uint32_t max_prepared_per_connection = 256;  // backend statements kept per backend connection (LRU)
   std::chrono::milliseconds statement_timeout{0};  // silence allowed in a client statement's response; 0: none
+  // Replicas (a backend URL's ?replicas=): health checks and read routing.
+  std::chrono::milliseconds max_replication_lag{5000};     // Seconds_Behind_Master above it ejects a replica
+  std::chrono::milliseconds read_your_writes{1000};        // after a client's write its reads go to the primary
+  std::chrono::milliseconds replica_check_interval{1000};  // how often each replica is checked
+  bool causal_reads = false;  // within read_your_writes: a replica that applied the client's last GTID may read
 };
 
 struct Server {

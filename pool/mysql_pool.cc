@@ -637,11 +637,20 @@ void MysqlPools::wake_sibling(const MysqlPool& from) {
   }
 }
 
+void MysqlPools::watch_replicas(MysqlReplicaSet& set, MysqlKey credentials, std::chrono::milliseconds max_lag,
+                                std::chrono::milliseconds interval) {
+  // The set outlives join() (the caller's promise), and limits_ outlives these pools.
+  replica_checks_.spawn(check_replicas(&set, std::move(credentials), &limits_, max_lag, interval,
+                                       replica_checks_.cancel_source()));
+}
+
 void MysqlPools::stop() {
+  replica_checks_.stop();
   for (auto& [id, pool] : pools_) pool->stop();
 }
 
 rt::Task<void> MysqlPools::join() {
+  co_await replica_checks_.join();
   for (auto& [id, pool] : pools_) co_await pool->join();
 }
 

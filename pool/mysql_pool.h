@@ -36,6 +36,7 @@
 #include "runtime/log.h"
 #include "pool/mysql_connection.h"
 #include "pool/mysql_key.h"
+#include "pool/mysql_replicas.h"
 #include "pool/server_info_cache.h"
 #include "pool/waiter_queue.h"
 #include "runtime/event_loop.h"
@@ -316,6 +317,11 @@ class MysqlPools {
   /// of the credentials freed up): it retries, converting the idle connection or opening a new one.
   void wake_sibling(const MysqlPool& from);
 
+  /// Runs the health checks of `set` (check_replicas()) on this worker's loop until stop(), logging in
+  /// as `credentials`. Lifetime: `set` outlives join().
+  void watch_replicas(MysqlReplicaSet& set, MysqlKey credentials, std::chrono::milliseconds max_lag,
+                      std::chrono::milliseconds interval);
+
   void stop();
   rt::Task<void> join();
 
@@ -332,6 +338,7 @@ class MysqlPools {
   std::unordered_map<std::string, std::size_t> clients_;                     // client_joined() minus client_left()
   ServerInfoCache<MysqlServerInfo> servers_;
   PreparedTemplates prepared_templates_;
+  rt::TaskScope replica_checks_;  // watch_replicas(): stopped and joined with the pools
 };
 
 }  // namespace corral::pool

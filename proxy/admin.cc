@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "proxy/dashboard.h"
+#include "proxy/mysql/replica_metrics.h"
 #include "runtime/json.h"
 
 #include <signal.h>
@@ -351,7 +352,7 @@ std::string admin_response(std::string_view request_line, const AdminEnv& env,
     return http("503 Service Unavailable", "a worker did not report its backend figures in time\n");
   }
   if (path == "/stats.json") return http("200 OK", stats_json(env, *backends), "application/json");
-  if (path == "/metrics") return http("200 OK", metrics(env, *backends));
+  if (path == "/metrics") return http("200 OK", metrics(env, *backends) + mysql_replica_metrics(env.mysql_replicas));
   const bool ready = std::all_of(readiness.begin(), readiness.end(), [](const ProbeResult& r) { return r.ready; });
   return http(ready ? "200 OK" : "503 Service Unavailable", readiness_json(env.backends, readiness),
               "application/json");

@@ -28,6 +28,7 @@ struct AdminEnv {
   SharedState* shared;
   std::vector<ProbeTarget> backends;  // one per listener, in config order
   const config::PoolLimits* limits;   // the probes' connect timeout
+  std::vector<const pool::MysqlReplicaSet*> mysql_replicas{};  // of the listeners that have replicas
 };
 
 /// The response to one request line ("GET /metrics HTTP/1.1"), a complete HTTP/1.0 message; /ready

@@ -92,6 +92,27 @@ bool add_tls_contexts(const config::Listener& listener, LoadedConfig& loaded) {
   return true;
 }
 
+/// The listener's MySQL replicas, resolved (a null entry when it has none); false after logging a
+/// name that does not resolve.
+bool add_mysql_replicas(const config::Listener& listener, LoadedConfig& loaded) {
+  const std::vector<config::Endpoint>& endpoints = listener.backend.mysql_replicas;
+  if (endpoints.empty()) {
+    loaded.mysql_replicas.push_back(nullptr);
+    return true;
+  }
+  std::vector<pool::MysqlReplicaSet::Replica> replicas;
+  for (const config::Endpoint& endpoint : endpoints) {
+    auto address = rt::SocketAddress::resolve(endpoint.host, endpoint.port);
+    if (!address) {
+      rt::log::error("listener {}: cannot resolve replica {}", listener.name, endpoint.to_string());
+      return false;
+    }
+    replicas.push_back({endpoint, *address});
+  }
+  loaded.mysql_replicas.push_back(std::make_unique<pool::MysqlReplicaSet>(listener.name, std::move(replicas)));
+  return true;
+}
+
 /// `config` with every listener and backend address resolved (blocking name lookups: on the daemon's
 /// own thread, never on a worker's), or nullptr after logging what failed.
 std::shared_ptr<LoadedConfig> resolve(config::Config config) {
@@ -111,6 +132,7 @@ std::shared_ptr<LoadedConfig> resolve(config::Config config) {
     loaded->listen_addresses.push_back(*address);
     loaded->backend_addresses.push_back(*backend);
     if (!add_tls_contexts(listener, *loaded)) return nullptr;
+    if (!add_mysql_replicas(listener, *loaded)) return nullptr;
   }
   return loaded;
 }

@@ -46,6 +46,7 @@ struct ListenerEnv {
   RequestStats* request_stats;           // this listener's, on this worker (SharedState::metrics)
   const rt::TlsContext* listener_tls;    // LoadedConfig::listener_tls; null: plain clients
   const rt::TlsContext* backend_tls;     // LoadedConfig::backend_tls; null: plain backend
+  pool::MysqlReplicaSet* mysql_replicas = nullptr;  // LoadedConfig::mysql_replicas; null: none
 };
 
 /// Serves the clients of one listener in its protocol. Not thread-safe: lives on its worker's loop.

@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "pool/cluster_map.h"
+#include "pool/mysql_replicas.h"
 #include "proxy/metrics.h"
 #include "proxy/mysql/client_table.h"
 #include "proxy/mysql/context.h"
@@ -68,6 +69,9 @@ struct LoadedConfig {
   /// client context toward a rediss:// backend. Built with the addresses; read-only, shared by workers.
   std::vector<std::unique_ptr<rt::TlsContext>> listener_tls;
   std::vector<std::unique_ptr<rt::TlsContext>> backend_tls;
+  /// Per listener, in config order, null without ?replicas=: the MySQL replicas, resolved with the
+  /// addresses, and their health, which one worker's checker keeps and every worker reads.
+  std::vector<std::unique_ptr<pool::MysqlReplicaSet>> mysql_replicas;
 };
 
 }  // namespace corral::proxy

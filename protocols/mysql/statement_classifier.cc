@@ -46,6 +46,9 @@ class StatementScanner {
   std::size_t statements() const noexcept { return statements_; }
   /// True when a word names something about the previous statement (ROW_COUNT, WARNINGS, ...).
   bool asks_previous() const noexcept { return asks_previous_; }
+  /// True when the last statement only reads (see StatementTraits::read_only; effects and the
+  /// previous-statement functions are checked by the caller).
+  bool reads_only() const noexcept { return reads_only_ && !writes_; }
 
  private:
   static constexpr std::size_t kFirstWords = 6;
@@ -139,7 +142,29 @@ class StatementScanner {
   void note_keyword(std::string_view w) {
     switch (w.size()) {
       case 4:
-        if (iequals(w, "LOCK")) saw_lock_ = true;
+        if (iequals(w, "LOCK")) saw_lock_ = writes_ = true;  // LOCK IN SHARE MODE, LOCK TABLES
+        if (iequals(w, "INTO")) writes_ = true;              // SELECT ... INTO OUTFILE / @var
+        break;
+      case 5:
+        if (iequals(w, "SHARE")) writes_ = true;  // FOR SHARE (MySQL 8): a locking read
+        break;
+      case 6:
+      case 7:
+        // FOR UPDATE; sequences move (NEXTVAL, SETVAL) or are the session's own (LASTVAL).
+        if (iequals(w, "UPDATE") || iequals(w, "SETVAL") || iequals(w, "NEXTVAL") || iequals(w, "LASTVAL")) {
+          writes_ = true;
+        }
+        if (iequals(w, "ERRORS") || iequals(w, "STATUS")) asks_previous_ = true;
+        break;
+      case 12:
+      case 15:
+      case 16:
+      case 17:
+        // Named locks and replication waits belong to the primary's sessions.
+        if (iequals(w, "RELEASE_LOCK") || iequals(w, "IS_USED_LOCK") || iequals(w, "IS_FREE_LOCK") ||
+            iequals(w, "MASTER_POS_WAIT") || iequals(w, "MASTER_GTID_WAIT") || iequals(w, "RELEASE_ALL_LOCKS")) {
+          writes_ = true;
+        }
         break;
       case 8:
         if (iequals(w, "GET_LOCK")) traits_.effects |= effect_bit(StatementEffect::NamedLock);
@@ -158,13 +183,12 @@ class StatementScanner {
           asks_previous_ = true;
         }
         break;
-      case 6:
       case 11:
+        if (iequals(w, "ERROR_COUNT")) asks_previous_ = true;
+        break;
       case 13:
-        if (iequals(w, "ERRORS") || iequals(w, "ERROR_COUNT") || iequals(w, "WARNING_COUNT") ||
-            iequals(w, "STATUS")) {
-          asks_previous_ = true;
-        }
+        if (iequals(w, "WARNING_COUNT")) asks_previous_ = true;
+        if (iequals(w, "CONNECTION_ID")) writes_ = true;  // the replica's thread is not the session's
         break;
       default:
         break;
@@ -195,6 +219,7 @@ class StatementScanner {
         literal_end_ != std::string_view::npos && classify_statement(literal()).kill) {
       traits_.dynamic_kill = true;
     }
+    reads_only_ = first_is(0, "SELECT") || (first_is(0, "SHOW") && shows_definitions());
     if (first_is(0, "CREATE") || first_is(0, "ALTER") || first_is(0, "DROP") || first_is(0, "RENAME")) {
       traits_.changes_schema = true;
     }
@@ -210,6 +235,17 @@ class StatementScanner {
     literal_start_ = literal_end_ = std::string_view::npos;
   }
 
+  /// SHOW of what a replica has as the primary does (definitions, not the server's own state).
+  bool shows_definitions() const noexcept {
+    if (first_is(1, "FULL")) return first_is(2, "TABLES") || first_is(2, "COLUMNS") || first_is(2, "FIELDS");
+    if (first_is(1, "TABLE")) return first_is(2, "STATUS");
+    for (const std::string_view what : {"TABLES", "DATABASES", "SCHEMAS", "COLUMNS", "FIELDS", "INDEX", "INDEXES",
+                                        "KEYS", "CREATE", "CHARACTER", "CHARSET", "COLLATION"}) {
+      if (first_is(1, what)) return true;
+    }
+    return false;
+  }
+
   /// The statement's first string literal, without its quotes (escapes left as they are: only
   /// keywords are looked for in it).
   std::string_view literal() const noexcept {
@@ -223,6 +259,8 @@ class StatementScanner {
   std::size_t statements_ = 0;
   bool saw_lock_ = false;
   bool asks_previous_ = false;
+  bool reads_only_ = false;       // the last statement is a SELECT or a SHOW of definitions
+  bool writes_ = false;           // a word that makes a read a write or session-bound (FOR UPDATE, INTO...)
   bool after_for_ = false;        // the previous word was FOR
   bool starts_kill_ = false;      // SET STATEMENT ... FOR KILL
   bool in_routine_body_ = false;  // the text's first statement is a CREATE
@@ -361,6 +399,9 @@ StatementTraits classify_statement(std::string_view sql) {
   StatementScanner scanner(sql);
   StatementTraits traits = scanner.run();
   if (scanner.statements() == 1 && scanner.asks_previous()) classify_previous_statement_query(sql, traits);
+  traits.read_only = scanner.statements() == 1 && scanner.reads_only() &&
+                     (traits.effects & ~effect_bit(StatementEffect::CalcFoundRows)) == 0 &&
+                     !traits.uses_last_insert_id && !traits.reads_previous_counts;
   return traits;
 }
 

@@ -8,6 +8,7 @@
 //                        CREATE TEMPORARY, LOCK TABLES / FLUSH ... LOCK, GET_LOCK, PREPARE,
 //                        SQL_CALC_FOUND_ROWS)
 //               local_infile, kill, changes_schema (DDL), uses_last_insert_id, reads_previous_counts
+//               read_only: one SELECT (or a SHOW of definitions) that may run on a replica
 //               asks_for: the exact forms that ask about the previous statement (ROW_COUNT(),
 //                         FOUND_ROWS(), SHOW WARNINGS|ERRORS, @@warning_count|@@error_count) or
 //                         the server (SHOW STATUS LIKE 'Threads_connected')
@@ -61,6 +62,14 @@ struct StatementTraits {
   bool uses_last_insert_id = false;  // LAST_INSERT_ID(...) appears
   bool reads_previous_counts = false;
   std::string names_collation;       // SET NAMES cs COLLATE <this> (the tracker reports only the charsets)  // ROW_COUNT or FOUND_ROWS appears: answers about the previous statement
+  // The text is one statement that only reads data the replicas have too, so a replica may answer
+  // it: a SELECT without FOR UPDATE, LOCK IN SHARE MODE, INTO, state effects (other than
+  // SQL_CALC_FOUND_ROWS), LAST_INSERT_ID/ROW_COUNT/FOUND_ROWS, sequence functions (NEXTVAL, SETVAL,
+  // LASTVAL), lock functions, CONNECTION_ID or replication waits; or SHOW TABLES, DATABASES,
+  // COLUMNS, FIELDS, INDEX, KEYS, CREATE ..., TABLE STATUS, CHARACTER SET, COLLATION. Conservative:
+  // anything else (WITH, EXPLAIN, SHOW STATUS, several statements) is not read-only. A stored function
+  // that writes cannot be seen from the text (the replica's read_only refuses it).
+  bool read_only = false;
   PreviousStatementQuery asks_for = PreviousStatementQuery::None;  // only for a text of one statement
   std::string column_name;           // the column an answer to asks_for carries (the expression as typed)
 

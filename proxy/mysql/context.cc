@@ -222,7 +222,9 @@ void MysqlContext::rebuild_variables_text() {
 }
 
 void MysqlContext::learn_variable(const std::string& name, const std::string& value, CharsetReport& charsets) {
-  if (name == "character_set_client") {
+  if (name == "last_gtid") {
+    last_gtid_ = value;  // never replayed (read_only()): kept for causal reads on replicas
+  } else if (name == "character_set_client") {
     charsets.client = value;
   } else if (name == "character_set_connection") {
     charsets.connection = value;

@@ -158,6 +158,9 @@ class MysqlContext {
   std::uint64_t last_insert_id() const noexcept { return last_insert_id_; }
   std::int64_t row_count() const noexcept { return row_count_; }
   std::uint64_t found_rows() const noexcept { return found_rows_; }
+  /// The GTID of the session's last commit, as the server's tracker reported it (MariaDB
+  /// "domain-server-sequence"); empty until one was reported.
+  const std::string& last_gtid() const noexcept { return last_gtid_; }
   /// True when the previous statement left warnings or an error in the diagnostics area.
   bool has_diagnostics() const noexcept { return (pins_ & pin_bit(MysqlPinReason::Diagnostics)) != 0; }
   /// True when the previous statement used SQL_CALC_FOUND_ROWS.
@@ -201,6 +204,7 @@ class MysqlContext {
   bool transaction_characteristics_ = false;  // SET TRANSACTION ... waits for the next transaction
   bool cursor_open_ = false;                  // a prepared statement's cursor waits for COM_STMT_FETCH
   std::uint64_t last_insert_id_ = 0;
+  std::string last_gtid_;  // the tracker's last_gtid (causal reads)
   std::int64_t row_count_ = -1;
   std::uint64_t found_rows_ = 0;
 };

@@ -17,7 +17,13 @@ constexpr std::size_t kFlushThreshold = 64 * 1024;
 
 MysqlExchange::MysqlExchange(MysqlClientChannel& client, MysqlContext& context, pool::MysqlPools& pools,
                              const ListenerEnv& env, rt::CancelSource* cancel, LeaseBoundState& lease_bound)
-    : client_(client), context_(context), pools_(pools), env_(env), cancel_(cancel), lease_bound_(lease_bound) {}
+    : client_(client),
+      context_(context),
+      pools_(pools),
+      env_(env),
+      cancel_(cancel),
+      lease_bound_(lease_bound),
+      next_replica_(client.id()) {}
 
 MysqlExchange::~MysqlExchange() {
   // A lease still held here carries session state (a transaction, user variables...): never pooled.
@@ -44,13 +50,15 @@ rt::Task<bool> MysqlExchange::relay_statement(const ClientPacket& packet, const 
       co_return false;
     }
   }
+  route_read(traits);
   pool::MysqlConnection* backend = wants_previous && !lease_ ? nullptr : ready_backend(false);
   if (backend == nullptr) {
     backend = co_await backend_for_statement(packet.reply_sequence(), traits.uses_last_insert_id, wants_previous);
-    if (backend == nullptr) {
-      const bool flushed = co_await client_.flush();
-      co_return flushed && after_backend_lost();
-    }
+  }
+  end_routing();
+  if (backend == nullptr) {
+    const bool flushed = co_await client_.flush();
+    co_return flushed && after_backend_lost();
   }
   apply_statement_timeout(*backend);
   const auto sent = co_await backend->send_command_wire(packet.wire, cancel_);
@@ -89,18 +97,88 @@ pool::MysqlPool& MysqlExchange::context_pool() {
   return *pool_;
 }
 
+pool::MysqlPool& MysqlExchange::replica_pool(std::size_t i) {
+  if (replica_key_version_ != context_.key_version()) {
+    replica_pools_.assign(env_.mysql_replicas->size(), nullptr);
+    replica_key_version_ = context_.key_version();
+  }
+  if (replica_pools_[i] == nullptr) {
+    const pool::MysqlReplicaSet::Replica& replica = env_.mysql_replicas->replica(i);
+    replica_pools_[i] = &pools_.get(pool::replica_key(context_.key(), replica), replica.address);
+  }
+  return *replica_pools_[i];
+}
+
+bool MysqlExchange::is_replica(const pool::MysqlPool& pool) const noexcept {
+  // A replica's address is never the primary's (the configuration refuses that).
+  const config::BackendUrl& primary = env_.listener->backend;
+  return pool.key().port != primary.port || pool.key().host != primary.host;
+}
+
+pool::MysqlPool* MysqlExchange::choose_replica(const mysql::StatementTraits& traits) {
+  pool::MysqlReplicaSet* replicas = env_.mysql_replicas;
+  // A held connection keeps the statement (ready_backend()); a transaction or autocommit off holds one.
+  if (replicas == nullptr || !traits.read_only || lease_ || context_.in_transaction()) return nullptr;
+  const rt::Clock::duration read_your_writes = env_.config->mysql.read_your_writes;
+  const bool recent_write = wrote_ && rt::Clock::now() - last_write_ < read_your_writes;
+  // Within the window a replica may read only with causal reads, once it applied the client's GTID.
+  if (recent_write && (!env_.config->mysql.causal_reads || !is_gtid_list(context_.last_gtid()))) return nullptr;
+  causal_check_ = recent_write;
+  // Round robin over the healthy replicas, per session (sessions start at different ones).
+  const std::size_t count = replicas->size();
+  for (std::size_t k = 0; k < count; ++k) {
+    const std::size_t i = (next_replica_ + k) % count;
+    if (!replicas->healthy(i)) continue;
+    next_replica_ = i + 1;
+    return &replica_pool(i);
+  }
+  return nullptr;  // none healthy: the primary serves reads too
+}
+
+void MysqlExchange::route_read(const mysql::StatementTraits& traits) {
+  // A one-statement hold on a replica serves what reads there: another read, the questions about
+  // the previous statement (SHOW WARNINGS, FOUND_ROWS()...); anything else lets it go.
+  target_ = choose_replica(traits);
+  keep_replica_hold_ = traits.read_only || traits.uses_last_insert_id || traits.reads_previous_counts ||
+                       traits.asks_for != mysql::PreviousStatementQuery::None;
+}
+
+bool MysqlExchange::is_gtid_list(std::string_view gtid) noexcept {
+  // "domain-server-sequence[,...]": what the tracker reports; checked because it goes into SQL text.
+  return !gtid.empty() && gtid.find_first_not_of("0123456789-,") == std::string_view::npos;
+}
+
+rt::Task<bool> MysqlExchange::caught_up(pool::MysqlConnection& replica) {
+  // Timeout 0: answers at once whether the replica has applied it (0) or not (-1); the read then goes
+  // to the primary rather than wait for the replica.
+  auto waited = co_await replica.query("SELECT MASTER_GTID_WAIT('" + context_.last_gtid() + "', 0)", cancel_);
+  co_return waited && waited->ok() && !waited->rows.empty() && !waited->rows[0].empty() && waited->rows[0][0] == "0";
+}
+
+pool::MysqlPool& MysqlExchange::previous_pool() {
+  if (previous_.pool != nullptr && env_.mysql_replicas != nullptr && previous_.pool != &context_pool()) {
+    for (std::size_t i = 0; i < env_.mysql_replicas->size(); ++i) {
+      pool::MysqlPool& replica = replica_pool(i);
+      if (previous_.pool == &replica) return replica;
+    }
+  }
+  return context_pool();
+}
+
+bool MysqlExchange::hold_is_stale() const noexcept {
+  // A connection held only for the previous statement's answers does not follow a key change
+  // (COM_SET_OPTION, a charset switch), nor serve on a replica a statement that may write.
+  if (!lease_ || context_.holds_session_state()) return false;
+  return lease_key_version_ != context_.key_version() || (lease_on_replica_ && !keep_replica_hold_);
+}
+
 rt::Task<pool::MysqlConnection*> MysqlExchange::backend_for_statement(std::uint8_t reply_sequence,
                                                                       bool needs_last_insert_id,
                                                                       bool wants_previous) {
-  // A connection held only for the previous statement's answers does not follow a key change
-  // (COM_SET_OPTION, a charset switch): the next statement needs one that matches the new key.
-  if (lease_ && !context_.holds_session_state() && lease_key_version_ != context_.key_version()) {
-    release_backend(true);
-  }
+  if (hold_is_stale()) release_backend(true);
   if (lease_) co_return lease_.get();  // pinned: the connection has been the session's all along
-  pool::MysqlPool& pool = context_pool();
   if (wants_previous) {
-    pool::MysqlLease reclaimed = pool.reclaim(previous_);
+    pool::MysqlLease reclaimed = previous_pool().reclaim(previous_);
     if (reclaimed) {
       adopt(std::move(reclaimed));
       const bool replayed = co_await replay_session(*lease_, needs_last_insert_id && !insert_id_here_);
@@ -108,12 +186,26 @@ rt::Task<pool::MysqlConnection*> MysqlExchange::backend_for_statement(std::uint8
       co_return lease_.get();
     }
   }
-  // A busy pool's common cases (a ready connection, a wait in the queue until one is handed over)
-  // cost no coroutine of the pool's; the rest is acquire()'s.
-  pool::MysqlPool::Turn turn(pool, rt::Deadline::after(env_.config->pool.queue_timeout), cancel_);
-  co_await turn;
-  pool::MysqlAcquired acquired = turn.take();
-  if (!acquired.ok() && !acquired.code) acquired = co_await pool.acquire(turn);
+  pool::MysqlAcquired acquired = co_await acquire_from(statement_pool());
+  bool to_primary = false;
+  if (!acquired.ok() && target_ != nullptr && acquired.code != std::errc::operation_canceled) {
+    // Nothing was sent to the replica: the read may go to the primary instead (the health check
+    // ejects the replica on its next round).
+    rt::log::debug("mysql client {}: replica {} unavailable ({}): the read goes to the primary", client_.id(),
+                   target_->key().describe(), acquired.error.message);
+    to_primary = true;
+  } else if (acquired.ok() && target_ != nullptr && causal_check_) {
+    const bool applied = co_await caught_up(*acquired.lease);
+    if (!applied) {
+      const bool idle = acquired.lease->is_idle();
+      acquired.lease.release(idle);
+      to_primary = true;
+    }
+  }
+  if (to_primary) {
+    target_ = nullptr;
+    acquired = co_await acquire_from(context_pool());
+  }
   if (!acquired.ok()) {
     client_.queue_packet(reply_sequence, acquired.error.err_payload());
     co_return nullptr;
@@ -124,9 +216,20 @@ rt::Task<pool::MysqlConnection*> MysqlExchange::backend_for_statement(std::uint8
   co_return lease_.get();
 }
 
+rt::Task<pool::MysqlAcquired> MysqlExchange::acquire_from(pool::MysqlPool& pool) {
+  // A busy pool's common cases (a ready connection, a wait in the queue until one is handed over)
+  // cost no coroutine of the pool's; the rest is acquire()'s.
+  pool::MysqlPool::Turn turn(pool, rt::Deadline::after(env_.config->pool.queue_timeout), cancel_);
+  co_await turn;
+  pool::MysqlAcquired acquired = turn.take();
+  if (!acquired.ok() && !acquired.code) acquired = co_await pool.acquire(turn);
+  co_return acquired;
+}
+
 void MysqlExchange::adopt(pool::MysqlLease lease) {
   // LAST_INSERT_ID() of another connection is someone else's (or this client's of long ago).
   if (!previous_.names(*lease)) insert_id_here_ = false;
+  lease_on_replica_ = is_replica(*lease.pool());
   lease_ = std::move(lease);
   lease_key_version_ = context_.key_version();
 }
@@ -170,13 +273,9 @@ rt::Task<bool> MysqlExchange::replay_session(pool::MysqlConnection& backend, boo
 }
 
 pool::MysqlConnection* MysqlExchange::ready_backend(bool needs_last_insert_id) {
-  if (lease_) {
-    // As backend_for_statement(): a one-statement hold does not follow a key change.
-    const bool stale = !context_.holds_session_state() && lease_key_version_ != context_.key_version();
-    return stale ? nullptr : lease_.get();
-  }
-  if (needs_last_insert_id) return nullptr;
-  pool::MysqlLease lease = context_pool().try_acquire_ready();
+  if (lease_) return hold_is_stale() ? nullptr : lease_.get();  // backend_for_statement() lets it go
+  if (needs_last_insert_id || causal_check_) return nullptr;
+  pool::MysqlLease lease = statement_pool().try_acquire_ready();
   if (!lease) return nullptr;
   if (lease->replayed_variables() != context_.variables_text()) {
     // Variables to replay: backend_for_statement() takes it again (newest idle first) and replays.
@@ -191,6 +290,14 @@ void MysqlExchange::end_statement(pool::MysqlConnection& backend, const mysql::S
   const mysql::ResponseSummary& summary = backend.summary();
   context_.learn_from_response(summary, backend.session_changes(), backend.status_flags(), traits, last_result_set_);
   if (!summary.failed && summary.last_insert_id != 0) insert_id_here_ = true;
+  // Read-your-writes: a query or execute that may have written (not read-only) sends this client's
+  // reads to the primary for mysql.read_your_writes (only a listener with replicas reads the clock).
+  const mysql::Command command = backend.command();
+  if (env_.mysql_replicas != nullptr && !traits.read_only &&
+      (command == mysql::Command::COM_QUERY || command == mysql::Command::COM_STMT_EXECUTE)) {
+    wrote_ = true;
+    last_write_ = rt::Clock::now();
+  }
   if (backend.replayed_variables() != context_.variables_text()) {
     backend.replayed_variables() = context_.variables_text();
   }

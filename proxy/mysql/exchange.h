@@ -14,7 +14,10 @@
 // Not thread-safe: one session.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <string_view>
+#include <vector>
 
 #include "pool/mysql_pool.h"
 #include "protocols/mysql/mysql.h"
@@ -63,6 +66,15 @@ class MysqlExchange {
   /// backend failed while the session held state on it). Lifetime: `packet`, `traits` outlive the task.
   rt::Task<bool> relay_statement(const ClientPacket& packet, const mysql::StatementTraits& traits);
 
+  /// Lets the next ready_backend() / backend_for_statement() take a healthy replica for a statement
+  /// that only reads (`traits.read_only`, see choose_replica()), and keep a one-statement hold on a
+  /// replica for it; end_routing() ends that once the statement has its connection.
+  void route_read(const mysql::StatementTraits& traits);
+  void end_routing() noexcept {
+    target_ = nullptr;
+    keep_replica_hold_ = false;
+    causal_check_ = false;
+  }
   /// The backend connection for the next command: the pinned one, or a lease from the context's pool
   /// on which the context's replayable variables have been applied (and LAST_INSERT_ID when
   /// `needs_last_insert_id`). Suspends while the pool opens, converts or waits (pool.queue_timeout).
@@ -107,7 +119,7 @@ class MysqlExchange {
   pool::MysqlConnection* held_backend() noexcept { return lease_ ? lease_.get() : nullptr; }
   /// True when the connection that ran the previous statement can be taken again now (nobody
   /// borrowed it since): a statement about the previous one is then best answered there.
-  bool previous_reclaimable() { return !lease_ && context_pool().reclaimable(previous_); }
+  bool previous_reclaimable() { return !lease_ && previous_pool().reclaimable(previous_); }
   /// The session was reset (COM_RESET_CONNECTION, COM_CHANGE_USER): what its previous connection
   /// holds (ROW_COUNT(), LAST_INSERT_ID()) no longer belongs to it.
   void forget_previous() noexcept {
@@ -127,6 +139,24 @@ class MysqlExchange {
 
  private:
   pool::MysqlPool& context_pool();
+  /// The context's key on replica `i` of the listener (env_.mysql_replicas).
+  pool::MysqlPool& replica_pool(std::size_t i);
+  bool is_replica(const pool::MysqlPool& pool) const noexcept;
+  /// Where the statement being relayed goes when no connection is held: a healthy replica's pool for
+  /// a read-only statement outside a transaction and past the read-your-writes window, else nullptr
+  /// (the primary).
+  pool::MysqlPool* choose_replica(const mysql::StatementTraits& traits);
+  pool::MysqlPool& statement_pool() { return target_ != nullptr ? *target_ : context_pool(); }
+  /// True when `gtid` looks like the tracker's last_gtid (digits, '-' and ','), so it may go into SQL.
+  static bool is_gtid_list(std::string_view gtid) noexcept;
+  /// Causal reads: whether `replica` has applied the session's last GTID (MASTER_GTID_WAIT, no wait).
+  rt::Task<bool> caught_up(pool::MysqlConnection& replica);
+  /// The pool the previous statement's connection went back to (the primary's or a replica's).
+  pool::MysqlPool& previous_pool();
+  /// True when the held lease is only a one-statement hold that must not serve the next statement.
+  bool hold_is_stale() const noexcept;
+  /// A lease from `pool`: waits in its queue, opens or converts (see MysqlPool::Turn).
+  rt::Task<pool::MysqlAcquired> acquire_from(pool::MysqlPool& pool);
   /// Makes `lease` the session's, noting whether its LAST_INSERT_ID is still the client's.
   void adopt(pool::MysqlLease lease);
   /// A replay failed (the connection closed itself): the client gets its error, the lease ends.
@@ -164,6 +194,16 @@ class MysqlExchange {
   bool discard_lease_ = false;    // the held connection no longer matches its pool (COM_SET_OPTION)
   pool::MysqlIdleTicket previous_;  // where the last lease went idle (reclaimed for ROW_COUNT() & co.)
   bool insert_id_here_ = false;     // the held / previous connection has the client's LAST_INSERT_ID()
+  // Replicas (env_.mysql_replicas; see choose_replica()).
+  std::vector<pool::MysqlPool*> replica_pools_;  // the context's key per replica, made on first use
+  std::uint64_t replica_key_version_ = ~0ull;    // the context's key replica_pools_ are for
+  std::size_t next_replica_;                     // round robin start
+  pool::MysqlPool* target_ = nullptr;            // the statement being relayed goes to this replica
+  bool keep_replica_hold_ = false;               // ... and may use a one-statement hold on a replica
+  bool causal_check_ = false;                    // ... once it applied the client's last GTID
+  bool lease_on_replica_ = false;                // the held lease is a replica's
+  bool wrote_ = false;                           // the client wrote at last_write_ (read-your-writes)
+  rt::Clock::time_point last_write_{};
 };
 
 }  // namespace corral::proxy

@@ -209,7 +209,7 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
   answer_prepare(exchange, *prepared, client_id, packet.reply_sequence());
   mysql::StatementTraits traits = mysql::classify_statement(*sql);
   statements_.emplace(client_id, Statement{std::move(prepared), {}, false, nullptr, traits.changes_schema,
-                                           std::move(traits.names_collation)});
+                                           traits.read_only, std::move(traits.names_collation)});
   co_return co_await exchange.client().flush();
 }
 
@@ -242,12 +242,17 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
     co_return co_await exchange.client().flush();
   }
   const std::uint8_t cursor_type = layout->flags;
+  // A read may run on a replica, unless it opens a cursor: a cursor holds its connection while the
+  // client goes on with other statements, writes included, which must not follow it there.
+  mysql::StatementTraits traits;
+  traits.read_only = statement->read_only && (cursor_type & mysql::CURSOR_TYPE_READ_ONLY) == 0;
+  traits.names_collation = statement->names_collation;  // empty but for SET NAMES ... COLLATE
+  exchange.route_read(traits);
   // An idle connection that matches and needs no replay is taken without a coroutine.
   pool::MysqlConnection* backend = exchange.ready_backend(false);
-  if (backend == nullptr) {
-    backend = co_await exchange.backend_for_statement(packet.reply_sequence());
-    if (backend == nullptr) co_return co_await exchange.client().flush();
-  }
+  if (backend == nullptr) backend = co_await exchange.backend_for_statement(packet.reply_sequence());
+  exchange.end_routing();
+  if (backend == nullptr) co_return co_await exchange.client().flush();
   close_cursor(*statement);  // a new execute closes the statement's cursor on the server
   sync_cursor_pin(exchange);
   exchange.apply_statement_timeout(*backend);
@@ -287,7 +292,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
     if (!started) co_return co_await fail(exchange, *backend, packet.reply_sequence());
     if (!started->refusal.empty()) {
       exchange.client().queue_packet(packet.reply_sequence(), started->refusal);
-      exchange.end_statement(*backend, mysql::StatementTraits{});
+      exchange.end_statement(*backend, traits);
       co_return co_await exchange.client().flush();
     }
     backend_statement = started->statement;
@@ -307,13 +312,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
     ++open_cursors_;
   }
   sync_cursor_pin(exchange);
-  if (statement->names_collation.empty()) {
-    exchange.end_statement(*backend, mysql::StatementTraits{});
-  } else {
-    mysql::StatementTraits names;
-    names.names_collation = statement->names_collation;
-    exchange.end_statement(*backend, names);
-  }
+  exchange.end_statement(*backend, traits);
   if (statement->changes_schema) schema_changes_.fetch_add(1, std::memory_order_relaxed);  // as for COM_QUERY
   const auto written = co_await exchange.client().write_queued();  // the socket awaited directly: no flush() frame
   co_return exchange.client().after_write_queued(written);

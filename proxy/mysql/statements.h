@@ -79,6 +79,7 @@ class MysqlStatements final : public LeaseBoundState {
     bool long_data_overflow = false;       // more than max_long_data bytes: the next execute fails
     pool::BackendStatement* cursor = nullptr;  // the backend statement with this statement's open cursor
     bool changes_schema = false;           // DDL: each execute makes cached PREPARE answers stale
+    bool read_only = false;                // a read a replica may answer (StatementTraits::read_only)
     std::string names_collation;           // SET NAMES cs COLLATE <this>: each execute sets it (the
                                            // tracker reports only the charsets)
   };

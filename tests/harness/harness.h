@@ -15,6 +15,7 @@
 #include "child_process.h"   // IWYU pragma: export
 #include "corral_process.h"  // IWYU pragma: export
 #include "harness_error.h"   // IWYU pragma: export
+#include "mariadb_replication.h"  // IWYU pragma: export
 #include "mariadb_server.h"  // IWYU pragma: export
 #include "mysql_client.h"    // IWYU pragma: export
 #include "ports.h"           // IWYU pragma: export

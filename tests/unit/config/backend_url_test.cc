@@ -79,6 +79,35 @@ TEST(ConfigBackendUrl, MysqlFull) {
   EXPECT_EQ(u.mysql_charset, "utf8mb4");
 }
 
+TEST(ConfigBackendUrl, MysqlReplicasWithDefaultPortsAndIpv6) {
+  const BackendUrl u = parse_ok("mysql://corral:pw@10.0.0.1:3306/shop?charset=utf8mb4&replicas=10.0.0.2,db-3:3307,[::1]:3308");
+  EXPECT_EQ(u.address(), "10.0.0.1:3306");
+  ASSERT_EQ(u.mysql_replicas.size(), 3u);
+  EXPECT_EQ(u.mysql_replicas[0].to_string(), "10.0.0.2:3306");
+  EXPECT_EQ(u.mysql_replicas[1].to_string(), "db-3:3307");
+  EXPECT_EQ(u.mysql_replicas[2].to_string(), "[::1]:3308");
+  EXPECT_EQ(u.mysql_charset, "utf8mb4");
+  // redacted() keeps the replicas and parses back to the same list.
+  EXPECT_EQ(u.redacted(), "mysql://corral:***@10.0.0.1:3306/shop?charset=utf8mb4&replicas=10.0.0.2:3306,db-3:3307,[::1]:3308");
+  EXPECT_EQ(parse_ok("mysql://u@h?replicas=r1").mysql_replicas.size(), 1u);
+  EXPECT_TRUE(parse_ok("mysql://u@h").mysql_replicas.empty());
+}
+
+TEST(ConfigBackendUrl, MysqlReplicaErrors) {
+  EXPECT_EQ(parse_error("mysql://u@h?replicas="), "replicas must list host[:port] entries separated by ','");
+  EXPECT_EQ(parse_error("mysql://u@h?replicas=a,,b"), "replicas: empty entry (expected host[:port],host[:port]...)");
+  EXPECT_EQ(parse_error("mysql://u@h?replicas=a,"), "replicas: empty entry (expected host[:port],host[:port]...)");
+  EXPECT_EQ(parse_error("mysql://u@h?replicas=a:0"), "replicas: port must be 1..65535 (got '0')");
+  EXPECT_EQ(parse_error("mysql://u@h?replicas=a b"), "replicas: invalid host name 'a b'");
+  EXPECT_EQ(parse_error("mysql://u@h:3306?replicas=H"), "replicas: H:3306 is the primary itself");
+  EXPECT_EQ(parse_error("mysql://u@h?replicas=a:1,A:1"), "replicas: A:1 is listed twice");
+  EXPECT_EQ(parse_error("mysql://u@h?replicas=a&replicas=b"), "query parameter 'replicas' is given twice");
+  EXPECT_EQ(parse_error("redis://h?replicas=a"), "unknown query parameter 'replicas' (redis URLs accept: protocol)");
+  std::string many = "mysql://u@h?replicas=r0";
+  for (int i = 1; i <= 64; ++i) many += ",r" + std::to_string(i);
+  EXPECT_EQ(parse_error(many), "replicas: at most 64 are allowed");
+}
+
 TEST(ConfigBackendUrl, MysqlUserWithoutPassword) {
   const BackendUrl u = parse_ok("mysql://reader@db");
   EXPECT_EQ(u.user, "reader");
@@ -234,7 +263,7 @@ TEST(ConfigBackendUrl, QueryErrors) {
   EXPECT_EQ(parse_error("redis://h?protocol=3&protocol=3"), "query parameter 'protocol' is given twice");
   EXPECT_EQ(parse_error("redis://h?timeout=5"), "unknown query parameter 'timeout' (redis URLs accept: protocol)");
   EXPECT_EQ(parse_error("redis://h?charset=utf8"), "unknown query parameter 'charset' (redis URLs accept: protocol)");
-  EXPECT_EQ(parse_error("mysql://u@h?protocol=3"), "unknown query parameter 'protocol' (mysql URLs accept: charset)");
+  EXPECT_EQ(parse_error("mysql://u@h?protocol=3"), "unknown query parameter 'protocol' (mysql URLs accept: charset, replicas)");
   EXPECT_EQ(parse_error("mysql://u@h?charset=utf-8"), "charset must be letters, digits and '_' (got 'utf-8')");
   EXPECT_EQ(parse_error("mysql://u@h?charset="), "charset must be letters, digits and '_' (got '')");
   EXPECT_EQ(parse_error("redis://h?protocol"), "query parameter 'protocol' needs a value (name=value)");

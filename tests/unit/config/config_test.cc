@@ -77,6 +77,10 @@ TEST(ConfigParse, MinimalDocumentGetsDefaults) {
   EXPECT_EQ(c.mysql.server_version, "");  // the backend's own
   EXPECT_EQ(c.mysql.max_prepared_per_connection, 256u);
   EXPECT_EQ(c.mysql.statement_timeout, std::chrono::milliseconds(0));
+  EXPECT_EQ(c.mysql.max_replication_lag, std::chrono::milliseconds(5000));
+  EXPECT_EQ(c.mysql.read_your_writes, std::chrono::milliseconds(1000));
+  EXPECT_EQ(c.mysql.replica_check_interval, std::chrono::milliseconds(1000));
+  EXPECT_FALSE(c.mysql.causal_reads);
   ASSERT_EQ(c.listeners.size(), 1u);
   const Listener& l = c.listeners[0];
   EXPECT_EQ(l.name, "r");
@@ -107,7 +111,7 @@ auth = "backend"
 name = "db"
 protocol = "mysql"
 address = "[::]:3307"
-backend = "mysql://corral:corral@db.internal/shop?charset=utf8mb4"
+backend = "mysql://corral:corral@db.internal/shop?charset=utf8mb4&replicas=db-r1.internal,db-r2.internal:3307"
 auth = "users"
 
 [[users]]
@@ -148,6 +152,10 @@ local_infile = true
 server_version = "8.0.36-proxy"
 max_prepared_per_connection = 65536
 statement_timeout_ms = 3600000
+max_replication_lag_ms = 30000
+read_your_writes_ms = 0
+replica_check_interval_ms = 250
+causal_reads = true
 )");
   EXPECT_EQ(c.server.workers, 8u);
   EXPECT_EQ(c.server.log_level, LogLevel::Debug);
@@ -189,6 +197,12 @@ statement_timeout_ms = 3600000
   EXPECT_EQ(c.mysql.server_version, "8.0.36-proxy");
   EXPECT_EQ(c.mysql.max_prepared_per_connection, 65536u);
   EXPECT_EQ(c.mysql.statement_timeout, std::chrono::milliseconds(3600000));
+  EXPECT_EQ(c.mysql.max_replication_lag, std::chrono::milliseconds(30000));
+  EXPECT_EQ(c.mysql.read_your_writes, std::chrono::milliseconds(0));
+  EXPECT_EQ(c.mysql.replica_check_interval, std::chrono::milliseconds(250));
+  EXPECT_TRUE(c.mysql.causal_reads);
+  ASSERT_EQ(c.listeners[1].backend.mysql_replicas.size(), 2u);
+  EXPECT_EQ(c.listeners[1].backend.mysql_replicas[1].to_string(), "db-r2.internal:3307");
 }
 
 TEST(ConfigParse, InlineTablesWork) {
@@ -321,6 +335,13 @@ INSTANTIATE_TEST_SUITE_P(
         BoundCase{"mysql", "statement_timeout_ms", "-1", "mysql.statement_timeout_ms must be >= 0 (got -1)"},
         BoundCase{"mysql", "statement_timeout_ms", "86400001",
                   "mysql.statement_timeout_ms must be <= 86400000 (got 86400001)"},
+        BoundCase{"mysql", "max_replication_lag_ms", "999",
+                  "mysql.max_replication_lag_ms must be >= 1000 (got 999)"},
+        BoundCase{"mysql", "max_replication_lag_ms", "86400001",
+                  "mysql.max_replication_lag_ms must be <= 86400000 (got 86400001)"},
+        BoundCase{"mysql", "read_your_writes_ms", "-1", "mysql.read_your_writes_ms must be >= 0 (got -1)"},
+        BoundCase{"mysql", "replica_check_interval_ms", "99",
+                  "mysql.replica_check_interval_ms must be >= 100 (got 99)"},
         BoundCase{"server", "workers", "-9223372036854775808",
                   "server.workers must be >= 0 (got -9223372036854775808)"}));
 

@@ -236,5 +236,84 @@ TEST_P(ClassifyStatementPrefixed, LeadingCommentsChangeNothingButTheExactForms) 
 
 INSTANTIATE_TEST_SUITE_P(Seeds, ClassifyStatementPrefixed, ::testing::Range(1u, 17u));
 
+/// Statements and whether a replica may answer them (StatementTraits::read_only).
+struct ReadOnlyCase {
+  const char* sql;
+  bool read_only;
+};
+
+constexpr ReadOnlyCase kReadOnlyCases[] = {
+    {"SELECT c FROM sbtest1 WHERE id=5000", true},
+    {"select a, b from t where x in (select y from u) order by a limit 10", true},
+    {"(SELECT 1) UNION (SELECT 2)", true},
+    {"SELECT @@session.sql_mode, @@server_id", true},
+    {"SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 1", true},  // the found_rows hold keeps the replica's connection
+    {"SELECT 'FOR UPDATE', `into`, \"LOCK\" FROM t", true},  // quoted words are data
+    {"SELECT 1 -- FOR UPDATE\n", true},
+    {"SELECT updated_at, statuses FROM t", true},  // only whole keywords count
+    {"SELECT c FROM t;", true},
+    {"SHOW TABLES", true},
+    {"show full tables from app", true},
+    {"SHOW DATABASES", true},
+    {"SHOW COLUMNS FROM t", true},
+    {"SHOW FULL COLUMNS FROM t", true},
+    {"SHOW INDEX FROM t", true},
+    {"SHOW CREATE TABLE t", true},
+    {"SHOW TABLE STATUS", true},
+    {"SHOW COLLATION LIKE 'utf8%'", true},
+    {"SELECT * FROM t FOR UPDATE", false},
+    {"SELECT * FROM t LOCK IN SHARE MODE", false},
+    {"SELECT * FROM t FOR SHARE", false},
+    {"SELECT a INTO @v FROM t", false},
+    {"SELECT a FROM t INTO OUTFILE '/tmp/x'", false},
+    {"SELECT @v", false},  // user variables live on one connection
+    {"SELECT GET_LOCK('a', 1)", false},
+    {"SELECT RELEASE_LOCK('a')", false},
+    {"SELECT IS_USED_LOCK('a')", false},
+    {"SELECT NEXTVAL(s)", false},
+    {"SELECT SETVAL(s, 10)", false},
+    {"SELECT LASTVAL(s)", false},
+    {"SELECT LAST_INSERT_ID()", false},
+    {"SELECT ROW_COUNT()", false},
+    {"SELECT FOUND_ROWS()", false},
+    {"SELECT CONNECTION_ID()", false},
+    {"SELECT MASTER_GTID_WAIT('0-1-5', 1)", false},
+    {"SELECT 1; SELECT 2", false},
+    {"SELECT 1; DELETE FROM t", false},
+    {"INSERT INTO t SELECT * FROM u", false},
+    {"UPDATE t SET a = 1", false},
+    {"DELETE FROM t", false},
+    {"WITH x AS (SELECT 1) SELECT * FROM x", false},
+    {"EXPLAIN SELECT 1", false},
+    {"SHOW STATUS", false},
+    {"SHOW GLOBAL VARIABLES", false},
+    {"SHOW PROCESSLIST", false},
+    {"SHOW FULL PROCESSLIST", false},
+    {"SHOW SLAVE STATUS", false},
+    {"SHOW MASTER STATUS", false},
+    {"SHOW WARNINGS", false},
+    {"SET NAMES utf8mb4", false},
+    {"BEGIN", false},
+    {"", false},
+};
+
+TEST(ClassifyStatement, ReadOnlyOnlyForPlainReads) {
+  for (const ReadOnlyCase& c : kReadOnlyCases) EXPECT_EQ(classify_statement(c.sql).read_only, c.read_only) << c.sql;
+}
+
+TEST_P(ClassifyStatementPrefixed, ReadOnlySeenThroughLeadingCommentsAndWhitespace) {
+  std::mt19937 random(GetParam());
+  for (const ReadOnlyCase& c : kReadOnlyCases) {
+    const std::string sql = random_prefix(random, true) + c.sql;
+    EXPECT_EQ(classify_statement(sql).read_only, c.read_only) << sql;
+  }
+}
+
+TEST(ClassifyStatement, ReadOnlyInExecutableComments) {
+  // mysqldump-style executable comments are code: what they hide counts.
+  EXPECT_FALSE(classify_statement("SELECT * FROM t /*!50000 FOR UPDATE */").read_only);
+  EXPECT_TRUE(classify_statement("/*!40001 SELECT */ 1").read_only);
+}
+
 }  // namespace
 }  // namespace corral::mysql

@@ -177,6 +177,7 @@ TEST_F(MysqlContextTest, ReadOnlyVariablesTheTrackerReportsAreNotReplayed) {
   changes.system_variables = {{"last_gtid", "0-1-5"}, {"in_transaction", "0"}, {"time_zone", "+01:00"}};
   respond(kAutocommit, changes);
   EXPECT_EQ(context_.variables_statement(""), "SET SESSION time_zone = '+01:00'");
+  EXPECT_EQ(context_.last_gtid(), "0-1-5") << "kept for causal reads";
 }
 
 TEST_F(MysqlContextTest, AVariableARefusedReplayNamesIsForgotten) {
