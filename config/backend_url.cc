@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <string>
@@ -28,6 +29,8 @@ constexpr uint16_t kDefaultMysqlPort = 3306;
 constexpr size_t kMaxHostLength = 253;   // RFC 1035 name length in text form
 constexpr size_t kMaxLabelLength = 63;
 constexpr size_t kMaxSchemaLength = 64;  // MySQL identifier limit
+// ssl-mode values in the order of MysqlSslMode, spelt as the mysql CLI's --ssl-mode.
+constexpr std::string_view kSslModeNames[] = {"DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"};
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
@@ -195,10 +198,24 @@ std::optional<std::string> parse_mysql_path(std::string_view path, BackendUrl& u
   return std::nullopt;
 }
 
+/// An ssl-mode value, any letter case (the mysql CLI takes `--ssl-mode=required` too).
+std::optional<MysqlSslMode> parse_ssl_mode(std::string_view value) {
+  for (size_t i = 0; i < std::size(kSslModeNames); ++i) {
+    const std::string_view name = kSslModeNames[i];
+    bool same = name.size() == value.size();
+    for (size_t j = 0; same && j < name.size(); ++j) {
+      same = name[j] == (value[j] >= 'a' && value[j] <= 'z' ? static_cast<char>(value[j] - 'a' + 'A') : value[j]);
+    }
+    if (same) return static_cast<MysqlSslMode>(i);
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> parse_query(std::string_view query, BackendUrl& url) {
   bool seen_protocol = false;
   bool seen_charset = false;
   bool seen_ca = false;
+  bool seen_ssl_mode = false;
   while (!query.empty()) {
     const size_t amp = query.find('&');
     const std::string_view param = query.substr(0, amp);
@@ -223,16 +240,34 @@ std::optional<std::string> parse_query(std::string_view query, BackendUrl& url) 
         return fmt::format("charset must be letters, digits and '_' (got '{}')", value);
       }
       url.mysql_charset = std::string(value);
-    } else if (url.tls && name == "ca") {
-      if (seen_ca) return "query parameter 'ca' is given twice";
+    } else if (url.protocol == Protocol::Mysql && name == "ssl-mode") {
+      if (seen_ssl_mode) return "query parameter 'ssl-mode' is given twice";
+      seen_ssl_mode = true;
+      const auto mode = parse_ssl_mode(value);
+      if (!mode) {
+        return fmt::format("ssl-mode must be DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY (got '{}')",
+                           value);
+      }
+      url.mysql_ssl_mode = *mode;
+    } else if ((url.tls && name == "ca") || (url.protocol == Protocol::Mysql && name == "ssl-ca")) {
+      if (seen_ca) return fmt::format("query parameter '{}' is given twice", name);
       seen_ca = true;
       auto path = percent_decode(value);
-      if (!path || path->empty()) return "ca must be the path of a PEM file of CA certificates";
+      if (!path || path->empty()) return fmt::format("{} must be the path of a PEM file of CA certificates", name);
       url.tls_ca_file = std::move(*path);
     } else {
-      const char* accepted = url.protocol == Protocol::Mysql ? "charset" : url.tls ? "protocol, ca" : "protocol";
+      const char* accepted =
+          url.protocol == Protocol::Mysql ? "charset, ssl-mode, ssl-ca" : url.tls ? "protocol, ca" : "protocol";
       return fmt::format("unknown query parameter '{}' ({} URLs accept: {})", name, url.scheme(), accepted);
     }
+  }
+  // A CA is only read to verify the server: with a mode that does not verify, it would look like a
+  // check that is not made.
+  const bool verifies = url.mysql_ssl_mode == MysqlSslMode::VerifyCa || url.mysql_ssl_mode == MysqlSslMode::VerifyIdentity;
+  if (url.protocol == Protocol::Mysql && seen_ca && !verifies) {
+    return fmt::format("ssl-ca needs ssl-mode=VERIFY_CA or ssl-mode=VERIFY_IDENTITY (ssl-mode={} does not verify "
+                       "the server's certificate)",
+                       kSslModeNames[static_cast<size_t>(url.mysql_ssl_mode)]);
   }
   return std::nullopt;
 }
@@ -316,10 +351,16 @@ std::string BackendUrl::redacted() const {
     if (!query.empty()) out += "?" + query.substr(1);
   } else {
     if (!mysql_schema.empty()) out += "/" + percent_encode(mysql_schema);
-    if (!mysql_charset.empty()) out += "?charset=" + mysql_charset;
+    std::string query;
+    if (!mysql_charset.empty()) query += "&charset=" + mysql_charset;
+    if (mysql_ssl_mode != MysqlSslMode::Disabled) query += "&ssl-mode=" + std::string(to_string(mysql_ssl_mode));
+    if (!tls_ca_file.empty()) query += "&ssl-ca=" + percent_encode(tls_ca_file);
+    if (!query.empty()) out += "?" + query.substr(1);
   }
   return out;
 }
+
+std::string_view to_string(MysqlSslMode m) { return kSslModeNames[static_cast<size_t>(m)]; }
 
 std::string_view BackendUrl::scheme() const {
   if (protocol == Protocol::Mysql) return "mysql";

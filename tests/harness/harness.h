@@ -21,4 +21,5 @@
 #include "redis_client.h"    // IWYU pragma: export
 #include "redis_server.h"    // IWYU pragma: export
 #include "temp_dir.h"        // IWYU pragma: export
+#include "test_certificates.h"  // IWYU pragma: export
 #include "wait.h"            // IWYU pragma: export
