@@ -326,6 +326,11 @@ TEST_F(MysqlTls, BackendSslModes) {
     EXPECT_LT(std::chrono::steady_clock::now() - started, 5s) << listener << ": a clear error, not a hang";
   }
   EXPECT_THAT(proxy_->log(), HasSubstr("does not offer TLS"));
+  // /ready probes each backend as its listener's connections would: over TLS, verified as configured.
+  const std::string ready = admin_get(admin_port_, "/ready");
+  EXPECT_THAT(ready, HasSubstr("503"));
+  EXPECT_THAT(ready, HasSubstr("ssl-mode=REQUIRED, but the server does not offer TLS"));
+  EXPECT_THAT(ready, HasSubstr("certificate verify failed"));
 }
 
 TEST_F(MysqlTls, BackendAuthRelayedOverTlsOnBothSides) {
