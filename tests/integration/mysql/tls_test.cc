@@ -13,6 +13,8 @@
 // side toward the server is encrypted; mysql_get_ssl_cipher() tells the client's own side.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <unistd.h>
 
@@ -287,6 +289,87 @@ TEST_F(MysqlTls, AskingForTlsOnAPlainListenerFailsCleanly) {
   ::close(fd);
   MysqlClient after = MysqlClient::connect(login("plain"));
   EXPECT_EQ(after.query("SELECT 4").at(0), "4");
+}
+
+/// Writes all of `data` to a blocking socket.
+void write_fully(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    ASSERT_GT(n, 0);
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+/// Moves what OpenSSL wrote into `out` to the socket.
+void flush_bio(BIO* out, int fd) {
+  char buffer[16384];
+  int n = 0;
+  while ((n = BIO_read(out, buffer, sizeof buffer)) > 0) write_fully(fd, std::string_view(buffer, static_cast<std::size_t>(n)));
+}
+
+// Clients write their ClientHello right behind the SSLRequest; when both arrive in one segment corral
+// must leave the ClientHello in the socket for OpenSSL. Made certain here: one write holds both.
+TEST_F(MysqlTls, SslRequestAndClientHelloInOneSegment) {
+  start_proxy({{.name = "tls", .protocol = "mysql", .backend = backend_url(), .extra_toml = listener_tls()}});
+  const int fd = connect_tcp("127.0.0.1", proxy_->port("tls"), 5s);
+  char greeting[512];
+  ASSERT_GT(::read(fd, greeting, sizeof greeting), 4);
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL* ssl = SSL_new(ctx);
+  BIO* in = BIO_new(BIO_s_mem());   // socket bytes for OpenSSL
+  BIO* out = BIO_new(BIO_s_mem());  // OpenSSL's bytes for the socket
+  SSL_set_bio(ssl, in, out);
+  SSL_set_connect_state(ssl);
+  ASSERT_EQ(SSL_do_handshake(ssl), -1);  // wants the server's answer; the ClientHello is in `out`
+  // SSLRequest: PROTOCOL_41 | SECURE_CONNECTION | SSL | PLUGIN_AUTH, max packet 16 MiB, charset 33.
+  std::string segment = {'\x20', '\0', '\0', '\x01', '\x00', '\x8a', '\x08', '\x00', '\0', '\0', '\0', '\x01', '\x21'};
+  segment.append(23, '\0');
+  char hello[16384];
+  const int hello_size = BIO_read(out, hello, sizeof hello);
+  ASSERT_GT(hello_size, 0);
+  segment.append(hello, static_cast<std::size_t>(hello_size));
+  write_fully(fd, segment);
+  while (SSL_do_handshake(ssl) != 1) {
+    ASSERT_EQ(SSL_get_error(ssl, -1), SSL_ERROR_WANT_READ) << ERR_error_string(ERR_get_error(), nullptr);
+    flush_bio(out, fd);
+    char buffer[16384];
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    ASSERT_GT(n, 0) << "corral closed the connection during the handshake";
+    BIO_write(in, buffer, static_cast<int>(n));
+  }
+  flush_bio(out, fd);
+  // HandshakeResponse41 inside TLS with sequence id 2: app with no password, so corral answers ERR 1045
+  // with sequence id 3, inside TLS.
+  std::string response = {'\x00', '\x8a', '\x08', '\x00', '\0', '\0', '\0', '\x01', '\x21'};
+  response.append(23, '\0');
+  response.append("app").push_back('\0');
+  response.push_back('\0');  // empty auth response
+  response.append("mysql_native_password").push_back('\0');
+  std::string packet = {static_cast<char>(response.size()), '\0', '\0', '\x02'};
+  packet += response;
+  ASSERT_EQ(SSL_write(ssl, packet.data(), static_cast<int>(packet.size())), static_cast<int>(packet.size()));
+  flush_bio(out, fd);
+  std::string reply;
+  char plain[4096];
+  while (reply.size() < 7) {
+    const int got = SSL_read(ssl, plain, sizeof plain);
+    if (got > 0) {
+      reply.append(plain, static_cast<std::size_t>(got));
+      continue;
+    }
+    ASSERT_EQ(SSL_get_error(ssl, got), SSL_ERROR_WANT_READ);
+    flush_bio(out, fd);
+    char buffer[16384];
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    ASSERT_GT(n, 0) << "no answer to the HandshakeResponse41";
+    BIO_write(in, buffer, static_cast<int>(n));
+  }
+  EXPECT_EQ(static_cast<unsigned char>(reply[3]), 3u);
+  EXPECT_EQ(static_cast<unsigned char>(reply[4]), 0xffu);
+  EXPECT_EQ(static_cast<unsigned char>(reply[5]) | static_cast<unsigned char>(reply[6]) << 8, 1045);
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  ::close(fd);
 }
 
 TEST_F(MysqlTls, BackendSslModes) {
