@@ -3,10 +3,10 @@
 
     results.py redis   RAW OUT --case C --target T --round N --rc RC --requests N \
                        --clk-tck HZ --proxy-ticks N --proxy-sys-ticks N --backend-ticks N \
-                       --busy-ticks N --total-ticks N
+                       --busy-ticks N --total-ticks N [--suite tls]
     results.py sysbench RAW OUT --case C --target T --round N --rc RC \
                        --clk-tck HZ --proxy-ticks N --proxy-sys-ticks N --backend-ticks N \
-                       --busy-ticks N --total-ticks N
+                       --busy-ticks N --total-ticks N [--suite tls]
     results.py failed  RAW --suite S --case C --target T --round N --reason TEXT
     results.py idle    RAW --case C --target T --protocol P --clients N --workers N \
                        (--reason TEXT | --rss-before KIB --rss-after KIB --backend-connections N)
@@ -27,6 +27,7 @@ SUITE_TARGETS = {
     "redis": ["direct", "twemproxy", "haproxy", "corral"],
     "mysql": ["direct", "haproxy", "corral"],
     "idle": ["direct", "twemproxy", "haproxy", "corral"],
+    "tls": ["direct", "direct+tls", "corral", "corral+tls"],
 }
 REFERENCE = {"redis": "twemproxy", "mysql": "haproxy"}
 
@@ -108,7 +109,7 @@ def record_run(args, suite, parsed, reason, requests):
         record.update(ok=False, reason=reason)
     else:
         record.update(ok=True, **parsed)
-        proxied = args.target != "direct"
+        proxied = not args.target.startswith("direct")
         record["proxy_cpu_us"] = per_request_us(args.proxy_ticks, args.clk_tck, requests) if proxied else None
         record["proxy_kernel_share"] = share(args.proxy_sys_ticks, args.proxy_ticks) if proxied else None
         record["backend_cpu_us"] = per_request_us(args.backend_ticks, args.clk_tck, requests)
@@ -118,12 +119,12 @@ def record_run(args, suite, parsed, reason, requests):
 
 def command_redis(args):
     parsed, reason = parse_redis_benchmark(read(args.output), args.rc)
-    return record_run(args, "redis", parsed, reason, args.requests)
+    return record_run(args, args.suite or "redis", parsed, reason, args.requests)
 
 
 def command_sysbench(args):
     parsed, reason = parse_sysbench(read(args.output), args.rc)
-    return record_run(args, "mysql", parsed, reason, parsed["requests"] if parsed else 0)
+    return record_run(args, args.suite or "mysql", parsed, reason, parsed["requests"] if parsed else 0)
 
 
 def command_failed(args):
@@ -262,6 +263,35 @@ def throughput_table(records, suite, unit):
                 f"| {fmt(group.median('proxy_cpu_us'), 1)} | {fmt(percent(group.median('proxy_kernel_share')), 0)} "
                 f"| {fmt(group.median('backend_cpu_us'), 1)} | {fmt(percent(group.median('machine_busy_share')), 0)} "
                 f"| {fmt(vs_direct, 2, 'x')} | {fmt(vs_ref, 2, 'x')} | {errors} |")
+    return lines
+
+
+def tls_table(records):
+    """TLS against plain: each "+tls" target next to its plain twin, paired by round."""
+    cases = grouped(records, "tls")
+    if not cases:
+        return []
+    lines = [
+        "| benchmark | target | requests or queries/s (median) | spread | p50 ms | p99 ms | proxy CPU µs/req "
+        "| backend CPU µs/req | vs plain | errors |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for case, targets in cases.items():
+        for target in SUITE_TARGETS["tls"]:
+            group = targets.get(target)
+            if group is None:
+                continue
+            if not group.ok:
+                lines.append(f"| {case} | {target} | {target}: failed ({group.failures[0]['reason']}) | | | | | | | |")
+                continue
+            plain = targets.get(target[: -len("+tls")]) if target.endswith("+tls") else None
+            note = group.failure_text()
+            errors = str(group.errors()) + (f" ({note})" if note else "")
+            lines.append(
+                f"| {case} | {target} | {fmt(group.median('throughput'), 0)} | {fmt(group.spread(), 0, '%')} "
+                f"| {fmt(group.median('p50_ms'), 3)} | {fmt(group.median('p99_ms'), 3)} "
+                f"| {fmt(group.median('proxy_cpu_us'), 1)} | {fmt(group.median('backend_cpu_us'), 1)} "
+                f"| {fmt(paired(group, plain, 'throughput'), 2, 'x')} | {errors} |")
     return lines
 
 
@@ -420,6 +450,7 @@ def command_report(args):
         ("Redis (redis-benchmark)", throughput_table(records, "redis", "requests/s")),
         ("MySQL (sysbench)", throughput_table(records, "mysql", "queries/s")),
         ("Idle connections", idle_table(records)),
+        ("TLS against plain (client to first hop; corral's backend connections plain)", tls_table(records)),
     ]
     for title, lines in sections:
         if lines:
@@ -454,6 +485,7 @@ def main():
         p.add_argument("--backend-ticks", type=int, required=True)
         p.add_argument("--busy-ticks", type=int, required=True)
         p.add_argument("--total-ticks", type=int, required=True)
+        p.add_argument("--suite", choices=["tls"], help="record under this suite instead of the tool's own")
         return p
 
     run_parser("redis").add_argument("--requests", type=int, required=True)

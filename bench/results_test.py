@@ -175,6 +175,31 @@ class Report(unittest.TestCase):
         self.assertIn("| Idle Redis clients on ≤ 2 backend connections per worker (2 worker(s)) | **NOT met** "
                       "| ✗ redis 1,000 clients 5 (≤ 4) |", out)
 
+    def test_tls_rows_pair_each_tls_target_with_its_plain_twin(self):
+        case = "redis GET -c 50 -P 1"
+        records = []
+        for rnd, base in ((1, 100.0), (2, 50.0), (3, 100.0)):
+            for target, factor, cpu in (("direct", 1.0, None), ("direct+tls", 0.8, None),
+                                        ("corral", 1.0, 4.0), ("corral+tls", 0.5, 6.0)):
+                record = redis_record(case, target, rnd, base * factor, proxy_cpu=cpu)
+                record["suite"] = "tls"
+                records.append(record)
+        records.append({"suite": "tls", "case": "mysql point_select ps=disable t16", "target": "corral+tls",
+                        "round": 1, "ok": False, "reason": "FATAL: error 2026"})
+        out = self.report(records)
+        self.assertIn("### TLS against plain", out)
+        self.assertIn("| redis GET -c 50 -P 1 | direct+tls | 80 | 50% | 0.300 | 1.000 | – | 2.0 | 0.80x | 0 |", out)
+        self.assertIn("| redis GET -c 50 -P 1 | corral+tls | 50 | 50% | 0.300 | 1.000 | 6.0 | 2.0 | 0.50x | 0 |", out)
+        self.assertIn("| redis GET -c 50 -P 1 | corral | 100 | 50% | 0.300 | 1.000 | 4.0 | 2.0 | – | 0 |", out)
+        self.assertIn("| mysql point_select ps=disable t16 | corral+tls | corral+tls: failed (FATAL: error 2026) |", out)
+
+    def test_direct_tls_target_has_no_proxy_cpu(self):
+        args = argparse.Namespace(case="c", target="direct+tls", round=1, clk_tck=100, proxy_ticks=0,
+                                  proxy_sys_ticks=0, backend_ticks=50, busy_ticks=150, total_ticks=200)
+        record = results.record_run(args, "tls", {"throughput": 1.0}, None, 100)
+        self.assertIsNone(record["proxy_cpu_us"])
+        self.assertEqual(record["suite"], "tls")
+
 
 if __name__ == "__main__":
     unittest.main()

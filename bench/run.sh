@@ -2,14 +2,15 @@
 # corral's benchmark suite (issue 5): starts redis-server, mariadbd, twemproxy, haproxy (TCP mode) and
 # corral on free loopback ports in a temporary directory, runs interleaved rounds of redis-benchmark,
 # sysbench and an idle-connection probe against direct access, the reference proxies and corral, and
-# prints one markdown report (also written to OUT/latest.md). docs/BENCHMARKS.md explains it all.
+# TLS against plain (issue 13), and prints one markdown report (also written to OUT/latest.md).
+# docs/BENCHMARKS.md explains it all.
 #
-#   bench/run.sh [--quick] [--repeats N] [--only redis,mysql,idle] [--out DIR] [--workers N]
+#   bench/run.sh [--quick] [--repeats N] [--only redis,mysql,idle,tls] [--out DIR] [--workers N]
 #                [--corral PATH] [--idle-clients PATH] [--keep]
 #
 #   --quick         tiny counts (seconds): checks that everything runs; its numbers mean nothing
 #   --repeats N     rounds of every run (default 3; --quick: 1); medians and spread are over these
-#   --only LIST     run only these suites (default all three)
+#   --only LIST     run only these suites (default all four)
 #   --out DIR       where latest.md, latest.jsonl (raw records), commands.txt, machine.md go
 #                   (default bench/results)
 #   --workers N     corral's server.workers (default 1: one thread, like twemproxy and haproxy here)
@@ -35,7 +36,7 @@ usage() {
   exit 64
 }
 
-quick=0 repeats="" only="redis,mysql,idle" keep=0 corral_workers=1
+quick=0 repeats="" only="redis,mysql,idle,tls" keep=0 corral_workers=1
 out_dir="$bench_root/results"
 corral_binary="$root/build/release/proxy/corral"
 idle_binary="$root/build/release/bench/corral_bench_idle_clients"
@@ -55,7 +56,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 [[ "$corral_workers" =~ ^[1-9][0-9]*$ ]] || die "--workers must be a positive integer (got '$corral_workers')"
-[[ "$only" =~ ^(redis|mysql|idle)(,(redis|mysql|idle))*$ ]] || die "--only takes redis,mysql,idle (got '$only')"
+[[ "$only" =~ ^(redis|mysql|idle|tls)(,(redis|mysql|idle|tls))*$ ]] || die "--only takes redis,mysql,idle,tls (got '$only')"
 wants() { [[ ",$only," == *",$1,"* ]]; }
 
 # Sizes: a full run is about 10 minutes on 2 cores; --quick only proves the scripts work.
@@ -76,7 +77,7 @@ fi
 
 export PATH="$PATH:/usr/sbin:/sbin"  # mariadbd and haproxy live in sbin, which a non-root PATH lacks
 for tool in redis-server redis-cli redis-benchmark sysbench nutcracker haproxy mariadbd mariadb-install-db \
-            mariadb python3; do
+            mariadb python3 openssl; do
   command -v "$tool" > /dev/null || die "$tool not found; run scripts/install-deps.sh"
 done
 [ -x "$corral_binary" ] || die "no corral binary at $corral_binary; build it with scripts/build.sh release"
@@ -126,12 +127,13 @@ describe_machine() {
 describe_machine > "$out_dir/machine.md"
 
 # Everything starts whatever --only says: the proxies' configurations name both backends.
+make_certificates
 start_redis
 start_mariadb
 start_twemproxy
 start_haproxy
 start_corral
-if wants mysql; then sysbench_prepare; fi
+if wants mysql || wants tls; then sysbench_prepare; fi
 
 if wants idle; then idle_suite; fi
 # Other work on the machine (e.g. compilers) skews results: count compilers at each round's start.
@@ -141,6 +143,7 @@ for ((round = 1; round <= repeats; round++)); do
   compilers+=("$(pgrep -c cc1plus || true)")
   if wants redis; then redis_round; fi
   if wants mysql; then mysql_round; fi
+  if wants tls; then tls_round; fi
 done
 
 echo "- Compiler processes (cc1plus) running at the start of each round: ${compilers[*]:-none}" >> "$out_dir/machine.md"

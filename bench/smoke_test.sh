@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ctest bench_smoke: runs bench/run.sh --quick and checks that the report has every section and a row
 # for every benchmark and target, and that the direct, twemproxy, haproxy and corral Redis rows have
-# numbers, and that corral's Redis and MySQL rows have numbers too, which shows the load tools, servers,
-# configurations and parsing work. Never looks at speed.
+# numbers, and that corral's Redis and MySQL rows and the TLS rows have numbers too, which shows the
+# load tools, servers, certificates, configurations and parsing work. Never looks at speed.
 #
 #   bench/smoke_test.sh CORRAL_BINARY IDLE_CLIENTS_BINARY
 set -euo pipefail
@@ -22,7 +22,8 @@ problem() {
   problems=$((problems + 1))
 }
 
-for heading in "### Redis (redis-benchmark)" "### MySQL (sysbench)" "### Idle connections" "### Issue 5 targets"; do
+for heading in "### Redis (redis-benchmark)" "### MySQL (sysbench)" "### Idle connections" "### TLS against plain" \
+               "### Issue 5 targets"; do
   grep -qF "$heading" "$report" || problem "no section '$heading'"
 done
 
@@ -49,6 +50,11 @@ for threads in 16 256; do
     done
   done
 done
+for case in "redis GET -c 50 -P 1" "redis GET -c 50 -P 16" "mysql point_select ps=disable t16"; do
+  for target in direct direct+tls corral corral+tls; do
+    expect_row "$case" "$target"
+  done
+done
 for target in direct twemproxy corral; do expect_row "redis 200 idle clients" "$target"; done
 for target in direct haproxy corral; do expect_row "mysql 50 idle clients" "$target"; done
 
@@ -67,6 +73,10 @@ if grep -F "corral did not start" "$report" >&2; then
 fi
 if grep -E '^\| [^|]+ \| corral \| corral: failed' "$report" >&2; then
   problem "corral's rows failed (above)"
+fi
+# TLS rows (issue 13): redis-benchmark --tls and sysbench --mysql-ssl=on, direct and through corral.
+if grep -E '^\| [^|]+ \| (direct|corral)\+tls \| (direct|corral)\+tls: failed' "$report" >&2; then
+  problem "TLS rows failed (above)"
 fi
 grep -q '^| Redis -P 1, GET and SET: corral ≥ 1.15x twemproxy | ' "$report" || problem "no Redis target line"
 

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <string>
@@ -31,6 +32,8 @@ constexpr size_t kMaxHostLength = 253;   // RFC 1035 name length in text form
 constexpr size_t kMaxLabelLength = 63;
 constexpr size_t kMaxSchemaLength = 64;  // MySQL identifier limit
 constexpr size_t kMaxReplicas = 64;      // more is a typo or a list meant for something else
+// ssl-mode values in the order of MysqlSslMode, spelt as the mysql CLI's --ssl-mode.
+constexpr std::string_view kSslModeNames[] = {"DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"};
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
@@ -234,11 +237,25 @@ std::optional<std::string> parse_replicas(std::string_view value, BackendUrl& ur
   }
 }
 
+/// An ssl-mode value, any letter case (the mysql CLI takes `--ssl-mode=required` too).
+std::optional<MysqlSslMode> parse_ssl_mode(std::string_view value) {
+  for (size_t i = 0; i < std::size(kSslModeNames); ++i) {
+    const std::string_view name = kSslModeNames[i];
+    bool same = name.size() == value.size();
+    for (size_t j = 0; same && j < name.size(); ++j) {
+      same = name[j] == (value[j] >= 'a' && value[j] <= 'z' ? static_cast<char>(value[j] - 'a' + 'A') : value[j]);
+    }
+    if (same) return static_cast<MysqlSslMode>(i);
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> parse_query(std::string_view query, BackendUrl& url) {
   bool seen_protocol = false;
   bool seen_charset = false;
   bool seen_replicas = false;
   bool seen_ca = false;
+  bool seen_ssl_mode = false;
   while (!query.empty()) {
     const size_t amp = query.find('&');
     const std::string_view param = query.substr(0, amp);
@@ -267,16 +284,33 @@ std::optional<std::string> parse_query(std::string_view query, BackendUrl& url) 
       if (seen_replicas) return "query parameter 'replicas' is given twice";
       seen_replicas = true;
       if (auto err = parse_replicas(value, url)) return err;
-    } else if (url.tls && name == "ca") {
-      if (seen_ca) return "query parameter 'ca' is given twice";
+    } else if (url.protocol == Protocol::Mysql && name == "ssl-mode") {
+      if (seen_ssl_mode) return "query parameter 'ssl-mode' is given twice";
+      seen_ssl_mode = true;
+      const auto mode = parse_ssl_mode(value);
+      if (!mode) {
+        return fmt::format("ssl-mode must be DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY (got '{}')",
+                           value);
+      }
+      url.mysql_ssl_mode = *mode;
+    } else if ((url.tls && name == "ca") || (url.protocol == Protocol::Mysql && name == "ssl-ca")) {
+      if (seen_ca) return fmt::format("query parameter '{}' is given twice", name);
       seen_ca = true;
       auto path = percent_decode(value);
-      if (!path || path->empty()) return "ca must be the path of a PEM file of CA certificates";
+      if (!path || path->empty()) return fmt::format("{} must be the path of a PEM file of CA certificates", name);
       url.tls_ca_file = std::move(*path);
     } else {
-      const char* accepted = url.protocol == Protocol::Mysql ? "charset, replicas" : url.tls ? "protocol, ca" : "protocol";
+      const char* accepted = url.protocol == Protocol::Mysql ? "charset, replicas, ssl-mode, ssl-ca" : url.tls ? "protocol, ca" : "protocol";
       return fmt::format("unknown query parameter '{}' ({} URLs accept: {})", name, url.scheme(), accepted);
     }
+  }
+  // A CA is only read to verify the server: with a mode that does not verify, it would look like a
+  // check that is not made.
+  const bool verifies = url.mysql_ssl_mode == MysqlSslMode::VerifyCa || url.mysql_ssl_mode == MysqlSslMode::VerifyIdentity;
+  if (url.protocol == Protocol::Mysql && seen_ca && !verifies) {
+    return fmt::format("ssl-ca needs ssl-mode=VERIFY_CA or ssl-mode=VERIFY_IDENTITY (ssl-mode={} does not verify "
+                       "the server's certificate)",
+                       kSslModeNames[static_cast<size_t>(url.mysql_ssl_mode)]);
   }
   return std::nullopt;
 }
@@ -405,10 +439,14 @@ std::string BackendUrl::redacted() const {
     for (size_t i = 0; i < mysql_replicas.size(); ++i) {
       query += (i == 0 ? "&replicas=" : ",") + mysql_replicas[i].to_string();
     }
+    if (mysql_ssl_mode != MysqlSslMode::Disabled) query += "&ssl-mode=" + std::string(to_string(mysql_ssl_mode));
+    if (!tls_ca_file.empty()) query += "&ssl-ca=" + percent_encode(tls_ca_file);
     if (!query.empty()) out += "?" + query.substr(1);
   }
   return out;
 }
+
+std::string_view to_string(MysqlSslMode m) { return kSslModeNames[static_cast<size_t>(m)]; }
 
 std::string_view BackendUrl::scheme() const {
   if (protocol == Protocol::Mysql) return "mysql";

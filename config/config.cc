@@ -87,7 +87,7 @@ constexpr std::string_view kServerKeys[] = {"workers",           "log_level", "l
 constexpr std::string_view kListenerKeys[] = {"name",          "protocol",     "address",
                                               "backend",       "backend_password_file", "auth",
                                               "tls_cert",      "tls_key",      "tls_client_ca",
-                                              "tls_require_client_cert"};
+                                              "tls_require_client_cert", "tls_required"};
 constexpr std::string_view kUserKeys[] = {"name",         "password",         "password_file",
                                           "backend_user", "backend_password", "backend_password_file"};
 constexpr std::string_view kPoolKeys[] = {"max_connections",          "max_pinned",
@@ -363,25 +363,28 @@ class Builder {
     return path;
   }
 
-  /// tls_cert, tls_key, tls_client_ca and tls_require_client_cert of a listener.
+  /// tls_cert, tls_key, tls_client_ca, tls_require_client_cert and tls_required of a listener.
   std::optional<ListenerTls> read_listener_tls(const toml::table& t, const std::string& path,
                                                Protocol protocol) const {
     const auto* cert = string_at(t, path, "tls_cert");
     const auto* key = string_at(t, path, "tls_key");
     const auto* client_ca = string_at(t, path, "tls_client_ca");
     const toml::node* require = t.get("tls_require_client_cert");
+    const toml::node* required = t.get("tls_required");
+    if (required != nullptr && protocol == Protocol::Redis) {
+      fail(*required, fmt::format("{}.tls_required is for mysql listeners (a redis listener with tls_cert accepts "
+                                  "TLS clients only)", path));
+    }
     if (cert == nullptr && key == nullptr) {
       if (client_ca != nullptr) fail(*client_ca, fmt::format("{}.tls_client_ca needs {}.tls_cert and {}.tls_key", path, path, path));
       if (require != nullptr) fail(*require, fmt::format("{}.tls_require_client_cert needs {}.tls_cert and {}.tls_key", path, path, path));
+      if (required != nullptr) fail(*required, fmt::format("{}.tls_required needs {}.tls_cert and {}.tls_key", path, path, path));
       return std::nullopt;
     }
     if (cert == nullptr || key == nullptr) {
       fail(cert != nullptr ? static_cast<const toml::node&>(*cert) : *key,
            fmt::format("{}.tls_cert and {}.tls_key go together (only {} is set)", path, path,
                        cert != nullptr ? "tls_cert" : "tls_key"));
-    }
-    if (protocol == Protocol::Mysql) {
-      fail(*cert, fmt::format("{}.tls_cert: TLS toward mysql clients is not supported yet (redis listeners only)", path));
     }
     ListenerTls tls;
     tls.cert_file = read_tls_file(*cert, cert->get(), path + ".tls_cert");
@@ -391,6 +394,7 @@ class Builder {
     if (tls.require_client_cert && client_ca == nullptr) {
       fail(*require, fmt::format("{}.tls_require_client_cert needs {}.tls_client_ca", path, path));
     }
+    read_bool(t, path, "tls_required", tls.required);
     return tls;
   }
 
@@ -569,7 +573,8 @@ class Builder {
         l.backend.password = read_secret_file(*file, path + ".backend_password_file");
       }
       if (!l.backend.tls_ca_file.empty()) {
-        l.backend.tls_ca_file = read_tls_file(backend, l.backend.tls_ca_file, path + ".backend ca");
+        l.backend.tls_ca_file = read_tls_file(backend, l.backend.tls_ca_file,
+                                              path + (l.backend.tls ? ".backend ca" : ".backend ssl-ca"));
       }
       l.tls = read_listener_tls(t, path, l.protocol);
 

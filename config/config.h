@@ -42,9 +42,20 @@ struct Endpoint {
 /// start-up); on failure returns a message describing what is wrong.
 std::variant<Endpoint, std::string> parse_endpoint(std::string_view text);
 
+/// TLS toward a MySQL backend, named and meant as the mysql CLI's --ssl-mode values.
+enum class MysqlSslMode {
+  Disabled,        // plain TCP (corral's default)
+  Preferred,       // TLS when the server offers it, else plain; the certificate is not checked
+  Required,        // TLS or no connection; the certificate is not checked
+  VerifyCa,        // TLS, the certificate chains to ssl-ca (or the system's CAs)
+  VerifyIdentity,  // VerifyCa, and the certificate names the URL's host
+};
+std::string_view to_string(MysqlSslMode m);  // "DISABLED", "PREFERRED", ... as in the URL
+
 /// A backend as a URL: redis://[user[:pass]@]host[:port][/db][?protocol=2|3]   (port 6379 when absent)
 ///                    rediss://...same...[&ca=/path/to/ca.pem]                  (Redis over TLS)
 ///                    mysql://user[:pass]@host[:port][/schema][?charset=NAME][&replicas=host[:port],...]
+///                          [&ssl-mode=MODE][&ssl-ca=FILE]
 ///                    (port 3306 when absent; replicas: read-only copies that take reads, see MysqlOptions)
 ///                    redis-cluster://[user[:pass]@]host[:port][,host[:port]...][?protocol=2|3]
 ///                    rediss-cluster://...same...[&ca=...]       (a Redis Cluster given by seed nodes)
@@ -61,9 +72,13 @@ struct BackendUrl {
   std::string mysql_charset;  // MySQL: connection charset, empty = server default
   std::vector<Endpoint> mysql_replicas;  // MySQL ?replicas=: replicas of `host` that may serve reads
   bool tls = false;           // rediss://: TLS, the server certificate verified for `host`
-  std::string tls_ca_file;    // rediss ?ca=: CAs to verify the server with; empty: the system's
+  std::string tls_ca_file;    // rediss ?ca= / mysql ?ssl-ca=: CAs to verify the server with; empty: the system's
+  MysqlSslMode mysql_ssl_mode = MysqlSslMode::Disabled;  // MySQL ?ssl-mode=
   bool cluster = false;       // redis-cluster://: a Redis Cluster; host and port are its first seed
   std::vector<Endpoint> cluster_seeds;  // redis-cluster://: every seed node, the first included
+
+  /// True when connections to this backend may use TLS (rediss://, or a mysql ssl-mode other than DISABLED).
+  bool may_use_tls() const { return tls || mysql_ssl_mode != MysqlSslMode::Disabled; }
 
   /// The URL with the password replaced by "***": safe for logs and client-visible errors.
   std::string redacted() const;
@@ -83,6 +98,7 @@ struct ListenerTls {
   std::string key_file;        // PEM private key
   std::string client_ca_file;  // empty: client certificates are not asked for
   bool require_client_cert = false;
+  bool required = false;       // mysql: clients must switch to TLS (SSLRequest); redis listeners always do
 };
 
 struct Listener {

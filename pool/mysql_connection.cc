@@ -107,9 +107,13 @@ MysqlConnection::~MysqlConnection() { close(); }
 // ---- failures ------------------------------------------------------------------------------------
 
 void MysqlConnection::say_quit() noexcept {
-  // COM_QUIT (sequence id 0, payload 0x01), sent only if the socket takes it at once.
-  static constexpr char kQuit[] = {1, 0, 0, 0, static_cast<char>(mysql::Command::COM_QUIT)};
-  if (stream_.is_open()) (void)::send(stream_.fd(), kQuit, sizeof kQuit, MSG_DONTWAIT | MSG_NOSIGNAL);
+  // COM_QUIT (sequence id 0, payload 0x01), sent only if the socket takes it at once; through the
+  // stream, so that over TLS it is a record, not plain bytes the server would take for an attack.
+  static char kQuit[] = {1, 0, 0, 0, static_cast<char>(mysql::Command::COM_QUIT)};
+  if (!stream_.is_open()) return;
+  iovec quit{kQuit, sizeof kQuit};
+  std::span<iovec> unsent(&quit, 1);
+  (void)stream_.try_writev(unsent);
 }
 
 void MysqlConnection::close(MysqlError reason) {
@@ -333,6 +337,10 @@ rt::Task<rt::Result<const MysqlKey*>> MysqlConnection::authenticate(const MysqlK
       std::min<std::size_t>(codec_limits_.max_packet_size, std::size_t{0xffffffff}));
   // The server's own default collation: SET NAMES follows when the key names a charset.
   response.character_set = handshake->character_set != 0 ? handshake->character_set : mysql::kCollationUtf8mb4GeneralCi;
+  auto response_sequence = static_cast<std::uint8_t>(greeting->sequence_id + 1);
+  auto secured = co_await start_tls(*key, response, handshake->capabilities, response_sequence, deadline, cancel);
+  if (!secured) co_return secured.error();
+  response.capabilities = capabilities_;
   response.username = key->user;
   response.auth_response = std::move(token);
   response.database = key->schema;
@@ -341,7 +349,7 @@ rt::Task<rt::Result<const MysqlKey*>> MysqlConnection::authenticate(const MysqlK
   out_.clear();
   const std::size_t at = mysql::begin_packet(out_);
   mysql::encode_handshake_response41(out_, response, handshake->capabilities);
-  mysql::finish_packet(out_, at, static_cast<std::uint8_t>(greeting->sequence_id + 1));
+  mysql::finish_packet(out_, at, response_sequence);
   auto sent = co_await write_bytes(out_, deadline, cancel);
   if (!sent) co_return sent.error();
 
@@ -382,6 +390,18 @@ rt::Task<rt::Result<const MysqlKey*>> MysqlConnection::authenticate(const MysqlK
           co_return fail_protocol(data ? mysql::Errc::UnexpectedPacket : data.error(), "login");
         }
         if (relay != nullptr) {
+          const bool full_auth =
+              data->size() == 1 && static_cast<std::uint8_t>((*data)[0]) == mysql::kCachingSha2PerformFullAuth;
+          if (full_auth && relay->client_on_tls() && !stream_.is_tls()) {
+            // The client would answer with its password in clear, fit for its TLS link but not for
+            // this plain one: refused before the client is asked.
+            co_return fail(make_error_code(MysqlBackendErrc::Unsupported),
+                           MysqlError{kErrBackendAuthMode.code, std::string(kErrBackendAuthMode.sql_state),
+                                      "corral: backend " + describe_ +
+                                          " asks for the full caching_sha2_password authentication, which would "
+                                          "send the client's password in clear over corral's unencrypted "
+                                          "connection to it (set ssl-mode=REQUIRED or stricter on the backend URL)"});
+          }
           // Only "fast path accepted" (0x03) is not answered: the OK follows it.
           const bool answered_by_client =
               !(data->size() == 1 && static_cast<std::uint8_t>((*data)[0]) == mysql::kCachingSha2FastAuthSuccess);
@@ -399,6 +419,44 @@ rt::Task<rt::Result<const MysqlKey*>> MysqlConnection::authenticate(const MysqlK
     }
   }
   co_return fail_protocol(mysql::Errc::LimitExceeded, "login");
+}
+
+rt::Task<rt::Result<void>> MysqlConnection::start_tls(const MysqlKey& key, const mysql::HandshakeResponse41& response,
+                                                      mysql::CapabilityFlags server_capabilities,
+                                                      std::uint8_t& sequence_id, rt::Deadline deadline,
+                                                      rt::CancelSource* cancel) {
+  if (key.ssl_mode == config::MysqlSslMode::Disabled) co_return rt::Result<void>{};
+  const std::string mode = "ssl-mode=" + std::string(config::to_string(key.ssl_mode));
+  if ((server_capabilities & mysql::CLIENT_SSL) == 0) {
+    if (key.ssl_mode == config::MysqlSslMode::Preferred) co_return rt::Result<void>{};
+    co_return fail(make_error_code(MysqlBackendErrc::Unavailable),
+                   MysqlError{kErrBackendUnavailable.code, std::string(kErrBackendUnavailable.sql_state),
+                              "corral: backend " + describe_ + " unavailable: " + mode +
+                                  ", but the server does not offer TLS (give it ssl_cert and ssl_key)"});
+  }
+  if (key.tls == nullptr) {
+    co_return fail(make_error_code(MysqlBackendErrc::Unsupported),
+                   MysqlError{kErrBackendUnavailable.code, std::string(kErrBackendUnavailable.sql_state),
+                              "corral: backend " + describe_ + ": " + mode + " without a TLS context"});
+  }
+  // The greeting is all a server sends before the client speaks: anything more is out of step, and
+  // would be lost to OpenSSL, which reads the socket itself.
+  if (!in_.empty()) co_return fail_protocol(mysql::Errc::UnexpectedPacket, "greeting");
+  // SSLRequest (Protocol::SSLRequest): the response's first 32 bytes with CLIENT_SSL, then the TLS
+  // handshake; the full response follows inside TLS with the next sequence id.
+  capabilities_ |= mysql::CLIENT_SSL;
+  mysql::HandshakeResponse41 request = response;
+  request.capabilities = capabilities_;
+  out_.clear();
+  const std::size_t at = mysql::begin_packet(out_);
+  mysql::encode_ssl_request(out_, request, server_capabilities);
+  mysql::finish_packet(out_, at, sequence_id);
+  auto sent = co_await write_bytes(out_, deadline, cancel);
+  if (!sent) co_return sent.error();
+  const auto shaken = co_await stream_.start_tls_client(*key.tls, key.host, deadline, cancel);
+  if (!shaken) co_return fail_io(shaken.error(), "TLS handshake (" + mode + ")");
+  ++sequence_id;
+  co_return rt::Result<void>{};
 }
 
 rt::Task<rt::Result<void>> MysqlConnection::relay_auth_packet(MysqlLoginRelay& relay, std::string_view payload,
@@ -447,12 +505,18 @@ rt::Task<rt::Result<void>> MysqlConnection::answer_auth_more_data(std::string_vi
                                                                   std::uint8_t sequence_id, rt::Deadline deadline,
                                                                   rt::CancelSource* cancel) {
   // caching_sha2_password (Caching_sha2_password information): 0x03 = fast path accepted, an OK
-  // follows; 0x04 = full authentication: without TLS ask for the server's RSA public key (0x02), then
-  // send RSA_PKCS1_OAEP((password + NUL) XOR scramble).
+  // follows; 0x04 = full authentication: over TLS send the password, without TLS ask for the server's
+  // RSA public key (0x02), then send RSA_PKCS1_OAEP((password + NUL) XOR scramble).
   if (data.size() == 1 && static_cast<std::uint8_t>(data[0]) == mysql::kCachingSha2FastAuthSuccess) {
     co_return rt::Result<void>{};
   }
   if (data.size() == 1 && static_cast<std::uint8_t>(data[0]) == mysql::kCachingSha2PerformFullAuth) {
+    if (stream_.is_tls()) {
+      // Over TLS the password itself, NUL-terminated, as the protocol allows: no key exchange.
+      std::string clear(password);
+      clear.push_back('\0');
+      co_return co_await send_auth_data(clear, sequence_id, deadline, cancel);
+    }
     const char request = static_cast<char>(mysql::kCachingSha2RequestPublicKey);
     co_return co_await send_auth_data(std::string_view(&request, 1), sequence_id, deadline, cancel);
   }

@@ -1,8 +1,10 @@
 // A backend MySQL connection: corral as a MySQL client, lent to one session for one statement at a time.
 //
-//   open():  connect ─► HandshakeV10 ◄─ ─► HandshakeResponse41 ─► [AuthSwitchRequest ◄─ ─► token]
+//   open():  connect ─► HandshakeV10 ◄─ ─► [ssl-mode: SSLRequest ─► TLS handshake]
+//            ─► HandshakeResponse41 ─► [AuthSwitchRequest ◄─ ─► token]
 //            (open_relayed(): the client's greeting answer, switch answers and more data instead)
-//            [caching_sha2: AuthMoreData 0x03 fast OK | 0x04 ─► 0x02 ─► PEM ◄─ ─► RSA(pw ^ scramble)]
+//            [caching_sha2: AuthMoreData 0x03 fast OK | 0x04 ─► 0x02 ─► PEM ◄─ ─► RSA(pw ^ scramble)
+//                                                       | 0x04 over TLS ─► password + NUL]
 //            ─► OK ◄─ ─► COM_QUERY "SET SESSION session_track_... [, NAMES cs]" ─► OK ◄─ ─► Idle
 //
 //   session: send_command(payload) / send_command_wire(client bytes)           (sequence id 0)
@@ -133,6 +135,9 @@ class MysqlLoginRelay {
   /// Passes a server AuthSwitchRequest or AuthMoreData `payload` to the client and, when `answered`,
   /// returns the client's reply payload (else an empty string). An error ends the open.
   virtual rt::Task<rt::Result<std::string>> exchange(std::string_view payload, bool answered) = 0;
+  /// True when the client reached corral over TLS: it then answers a caching_sha2_password full
+  /// authentication (AuthMoreData 0x04) with its password in clear.
+  virtual bool client_on_tls() const noexcept = 0;
 
  protected:
   ~MysqlLoginRelay() = default;
@@ -347,6 +352,12 @@ class MysqlConnection {
   /// The connection phase; returns the key logged in with (`key`, or the relay's).
   rt::Task<rt::Result<const MysqlKey*>> authenticate(const MysqlKey* key, MysqlLoginRelay* relay,
                                                      rt::Deadline& deadline, rt::CancelSource* cancel);
+  /// With a key whose ssl-mode asks for TLS: SSLRequest (with `response`'s prefix and `sequence_id`,
+  /// which is then advanced) and the TLS handshake; a server without CLIENT_SSL fails the open unless
+  /// the mode is PREFERRED. Plain keys: nothing.
+  rt::Task<rt::Result<void>> start_tls(const MysqlKey& key, const mysql::HandshakeResponse41& response,
+                                       mysql::CapabilityFlags server_capabilities, std::uint8_t& sequence_id,
+                                       rt::Deadline deadline, rt::CancelSource* cancel);
   rt::Task<rt::Result<void>> relay_auth_packet(MysqlLoginRelay& relay, std::string_view payload, bool answered,
                                                std::uint8_t sequence_id, rt::Deadline& deadline,
                                                rt::CancelSource* cancel);

@@ -1,7 +1,8 @@
 // MysqlKey: everything that makes one MySQL backend session different from another. Connections are
 // pooled per key; a client statement runs only on a connection whose key equals its context's.
 //
-//   credentials_id(): host, port, user, password (or its SHA1), capability bits  ─► connections convertible among
+//   credentials_id(): host, port, ssl-mode and CA, user, password (or its SHA1), capability bits
+//                                                                 ─► connections convertible among
 //   id():             credentials_id() + schema + charset          ─► one pool   (COM_INIT_DB / SET NAMES)
 //
 // The capability bits are the ones that change packet formats or statement semantics (the proxy relays
@@ -13,6 +14,10 @@
 
 #include "config/config.h"
 #include "protocols/mysql/constants.h"
+
+namespace corral::rt {
+class TlsContext;
+}
 
 namespace corral::pool {
 
@@ -47,6 +52,11 @@ struct MysqlKey {
   // auth = "backend": SHA1(password), raw 20 bytes, learned from the client's own login (empty: the
   // password above counts). Enough for mysql_native_password, which is all corral then logs in with.
   std::string password_sha1{};
+  // TLS toward the server (the URL's ssl-mode and ssl-ca), and the client context that does it:
+  // required unless the mode is Disabled. Lifetime: the context outlives every connection of the key.
+  config::MysqlSslMode ssl_mode = config::MysqlSslMode::Disabled;
+  std::string ssl_ca{};
+  const rt::TlsContext* tls = nullptr;
 
   /// The key's capability bits that count (the others are corral's business).
   mysql::CapabilityFlags format_capabilities() const noexcept { return capabilities & kMysqlKeyCapabilities; }
@@ -57,6 +67,9 @@ struct MysqlKey {
     std::string out;
     out.reserve(host.size() + user.size() + password.size() + 48);
     out.append(host).append(":").append(std::to_string(port));
+    // A connection made under one ssl-mode is no substitute for another (a plain one for REQUIRED).
+    out.append("/").append(config::to_string(ssl_mode));
+    out.append("/").append(std::to_string(ssl_ca.size())).append(":").append(ssl_ca);
     out.append("/").append(std::to_string(format_capabilities()));
     // Length prefixes keep "ab"+"c" and "a"+"bc" apart.
     out.append("/").append(std::to_string(user.size())).append(":").append(user);
@@ -82,11 +95,17 @@ struct MysqlKey {
   bool operator==(const MysqlKey&) const = default;
 };
 
-/// The key for a backend URL (mysql://user:pass@host:port/schema?charset=NAME) and the capability bits
-/// the client negotiated with corral.
-inline MysqlKey make_mysql_key(const config::BackendUrl& url, mysql::CapabilityFlags client_capabilities) {
-  return MysqlKey{url.host, url.port, url.user, url.password, url.mysql_schema, url.mysql_charset,
-                  client_capabilities & kMysqlKeyCapabilities};
+/// The key for a backend URL (mysql://user:pass@host:port/schema?charset=NAME&ssl-mode=...) and the
+/// capability bits the client negotiated with corral; `tls` is the client context built for the URL's
+/// ssl-mode (null when it is DISABLED).
+inline MysqlKey make_mysql_key(const config::BackendUrl& url, mysql::CapabilityFlags client_capabilities,
+                               const rt::TlsContext* tls = nullptr) {
+  MysqlKey key{url.host, url.port, url.user, url.password, url.mysql_schema, url.mysql_charset,
+               client_capabilities & kMysqlKeyCapabilities};
+  key.ssl_mode = url.mysql_ssl_mode;
+  key.ssl_ca = url.tls_ca_file;
+  key.tls = tls;
+  return key;
 }
 
 }  // namespace corral::pool

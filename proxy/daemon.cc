@@ -77,9 +77,15 @@ bool add_tls_contexts(const config::Listener& listener, LoadedConfig& loaded) {
     server = std::make_unique<rt::TlsContext>(std::move(*built));
   }
   std::unique_ptr<rt::TlsContext> client;
-  if (listener.backend.tls) {
+  if (listener.backend.may_use_tls()) {
     rt::TlsOptions options;
     options.ca_file = listener.backend.tls_ca_file;
+    // rediss:// always verifies chain and name; MySQL's ssl-mode says how much (as the mysql CLI).
+    const config::MysqlSslMode mode = listener.backend.mysql_ssl_mode;
+    if (listener.backend.protocol == config::Protocol::Mysql) {
+      options.verify_peer = mode == config::MysqlSslMode::VerifyCa || mode == config::MysqlSslMode::VerifyIdentity;
+      options.verify_host = mode == config::MysqlSslMode::VerifyIdentity;
+    }
     auto built = rt::TlsContext::client(options);
     if (!built) {
       rt::log::error("listener {}: TLS toward backend {}: {}", listener.name, listener.backend.address(), built.error());

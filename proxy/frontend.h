@@ -64,6 +64,11 @@ class Frontend {
   /// The reply a client gets when corral is at client.max_connections, before the connection closes.
   virtual std::string_view too_many_clients_reply() const = 0;
 
+  /// True when a client of a TLS listener starts TLS right after connecting (Redis), so the worker
+  /// runs the handshake before serve(); false when the protocol switches to TLS later by itself
+  /// (MySQL's SSLRequest after the greeting).
+  virtual bool tls_at_accept() const noexcept { return true; }
+
   const ListenerEnv& env() const noexcept { return env_; }
 
  private:

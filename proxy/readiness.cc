@@ -69,7 +69,7 @@ rt::Task<ProbeResult> probe_redis(ProbeTarget target, rt::Deadline deadline, rt:
 
 rt::Task<ProbeResult> probe_mysql(ProbeTarget target, const config::PoolLimits& limits, rt::CancelSource* cancel) {
   pool::MysqlConnection connection(limits);
-  const pool::MysqlKey key = pool::make_mysql_key(target.listener->backend, 0);
+  const pool::MysqlKey key = pool::make_mysql_key(target.listener->backend, 0, target.tls);
   auto opened = co_await connection.open(key, target.address, cancel);
   if (!opened) co_return ProbeResult{false, connection.error().message};
   connection.close();

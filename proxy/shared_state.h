@@ -66,7 +66,7 @@ struct LoadedConfig {
   /// change users and their passwords.
   std::unique_ptr<std::atomic<bool>[]> mysql_sha2_cached;
   /// Per listener, in config order, null when plain: the server context toward its clients and the
-  /// client context toward a rediss:// backend. Built with the addresses; read-only, shared by workers.
+  /// client context toward a rediss:// backend or a mysql:// one with an ssl-mode. Built with the addresses; read-only, shared by workers.
   std::vector<std::unique_ptr<rt::TlsContext>> listener_tls;
   std::vector<std::unique_ptr<rt::TlsContext>> backend_tls;
   /// Per listener, in config order, null without ?replicas=: the MySQL replicas, resolved with the

@@ -26,9 +26,10 @@ rt::Task<void> counted_session(rt::TcpStream client, Frontend* frontend, SharedS
       counters->clients_open.fetch_sub(1, std::memory_order_relaxed);
     }
   } slot{shared, counters};
-  // TLS starts here, in the session, so a slow handshake holds up no other client. A mysql listener
-  // has no context: its TLS would start after the greeting (SSLRequest), which corral refuses.
-  if (const rt::TlsContext* tls = frontend->env().listener_tls) {
+  // TLS starts here, in the session, so a slow handshake holds up no other client. A mysql client
+  // asks for TLS after the greeting (SSLRequest): its session runs the handshake then.
+  const rt::TlsContext* tls = frontend->env().listener_tls;
+  if (tls != nullptr && frontend->tls_at_accept()) {
     const auto shaken =
         co_await client.start_tls_server(*tls, rt::Deadline::after(kTlsHandshakeTimeout), frontend->env().stop_cancel);
     if (!shaken) {
@@ -242,8 +243,9 @@ rt::Task<void> Worker::accept_loop(ListenerSlot* slot) {
       shared_.clients_refused.fetch_add(1, std::memory_order_relaxed);
       slot->counters->refused.fetch_add(1, std::memory_order_relaxed);
       // Best effort, never waiting: the socket buffer of a fresh connection has room for one reply.
-      // A TLS client would read plain text as garbage: it just sees the close.
-      if (frontend->env().listener_tls == nullptr) {
+      // A TLS client would read plain text as garbage: it just sees the close. (A MySQL client reads
+      // the refusal in plain text, where the greeting would be.)
+      if (frontend->env().listener_tls == nullptr || !frontend->tls_at_accept()) {
         const std::string_view reply = frontend->too_many_clients_reply();
         [[maybe_unused]] const ssize_t n = ::send(client->fd(), reply.data(), reply.size(), MSG_NOSIGNAL);
       }

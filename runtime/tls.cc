@@ -208,13 +208,13 @@ Result<TlsContext, std::string> TlsContext::server(const TlsOptions& options) {
 Result<TlsContext, std::string> TlsContext::client(const TlsOptions& options) {
   SSL_CTX* raw = new_context(TLS_client_method());
   if (raw == nullptr) return "cannot create a TLS context: " + reason_text();
-  TlsContext context(raw, options.verify_peer);
+  TlsContext context(raw, options.verify_peer, options.verify_host);
   if (!options.cert_file.empty()) {
     if (auto error = load_identity(raw, options); !error.empty()) return error;
   }
   if (!options.ca_file.empty()) {
     if (auto error = load_ca(raw, options.ca_file); !error.empty()) return error;
-  } else if (SSL_CTX_set_default_verify_paths(raw) != 1) {
+  } else if (options.verify_peer && SSL_CTX_set_default_verify_paths(raw) != 1) {
     return "cannot load the system's CA certificates: " + reason_text();
   }
   SSL_CTX_set_verify(raw, options.verify_peer ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
@@ -257,7 +257,7 @@ TlsHandshakeAwaitable TcpStream::start_tls_client(const TlsContext& context, con
     const bool ip = is_ip_address(server_name);
     // SNI carries host names only (RFC 6066).
     if (!server_name.empty() && !ip) SSL_set_tlsext_host_name(ssl, server_name.c_str());
-    if (context.verifies_peer() && !server_name.empty()) {
+    if (context.verifies_host() && !server_name.empty()) {
       const int set = ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), server_name.c_str())
                          : SSL_set1_host(ssl, server_name.c_str());
       if (set != 1) error = last_tls_error();

@@ -38,7 +38,8 @@ struct TlsOptions {
   std::string cert_file;    // certificate chain (server: required; client: optional client certificate)
   std::string key_file;     // private key of cert_file
   std::string ca_file;      // CAs to verify the peer with; empty: a client uses the system's default paths
-  bool verify_peer = true;  // client: verify the server certificate (and the host name given at start)
+  bool verify_peer = true;  // client: verify the server certificate chain
+  bool verify_host = true;  // client, with verify_peer: the certificate must name the host given at start
   bool require_peer_cert = false;  // server: refuse clients without a certificate signed by ca_file
 };
 
@@ -57,15 +58,19 @@ class TlsContext {
 
   ssl_ctx_st* native() const noexcept { return ctx_.get(); }
   bool verifies_peer() const noexcept { return verify_peer_; }
+  /// True when a client handshake also checks that the certificate names the server.
+  bool verifies_host() const noexcept { return verify_peer_ && verify_host_; }
 
  private:
   struct Free {
     void operator()(ssl_ctx_st* ctx) const noexcept;
   };
-  TlsContext(ssl_ctx_st* ctx, bool verify_peer) : ctx_(ctx), verify_peer_(verify_peer) {}
+  TlsContext(ssl_ctx_st* ctx, bool verify_peer, bool verify_host = false)
+      : ctx_(ctx), verify_peer_(verify_peer), verify_host_(verify_host) {}
 
   std::unique_ptr<ssl_ctx_st, Free> ctx_;
   bool verify_peer_ = false;
+  bool verify_host_ = false;
 };
 
 }  // namespace corral::rt

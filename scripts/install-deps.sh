@@ -19,6 +19,8 @@ packages=(
   nutcracker haproxy
   # process inspection used by tests and benchmarks
   procps shellcheck
+  # TLS tests and benchmarks make their certificates with the openssl CLI
+  openssl
   # tests/compat: Redis's own test suite is Tcl
   tcl
   # the admin dashboard's test renders it in a real headless browser

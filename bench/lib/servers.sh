@@ -3,18 +3,21 @@
 # Starts the servers of one benchmark run, each a child of run.sh on free loopback ports with its data
 # and log in $work_dir, and stops them again. Sourced by bench/run.sh, never run.
 #
-#   backends:  redis-server, mariadbd (a fresh mariadb-install-db, user bench/bench, database sbtest)
+#   backends:  redis-server (plain port, and a TLS port), mariadbd (a fresh mariadb-install-db, user
+#              bench/bench, database sbtest, TLS offered)
 #   proxies:   twemproxy (nutcracker) -> redis; haproxy (TCP mode) -> redis and mariadb;
-#              corral -> redis, and a second corral -> mariadb
+#              corral -> redis, and a second corral -> mariadb, each with a plain and a TLS listener
+#   TLS:       certificates made with the openssl CLI in $work_dir/tls (make_certificates)
 #
 # Fairness: every proxy is one process with one thread (twemproxy is single-threaded; haproxy gets
 # nbthread 1; corral gets server.workers = $corral_workers, 1 by default), because the load generator,
 # the backend and the proxy share the machine's cores. A backend that does not start ends the run; a
 # proxy that does not start is recorded in target_failure[] and its rows say why.
 #
-# Globals set here: redis_port redis_pid mariadb_port mariadb_pid mariadb_socket, and per target id
-# (redis-direct, redis-twemproxy, redis-haproxy, redis-corral, mysql-direct, mysql-haproxy,
-# mysql-corral): target_port[id], target_pid[id] (the proxy's pid; empty for direct) and
+# Globals set here: redis_port redis_pid mariadb_port mariadb_pid mariadb_socket tls_dir, and per
+# target id (redis-direct, redis-twemproxy, redis-haproxy, redis-corral, mysql-direct, mysql-haproxy,
+# mysql-corral; for the TLS rows redis-direct+tls, redis-corral+tls, mysql-direct+tls,
+# mysql-corral+tls): target_port[id], target_pid[id] (the proxy's pid; empty for direct) and
 # target_failure[id] (why the target cannot be measured; empty when it can).
 
 declare -A target_port=() target_pid=() target_failure=()
@@ -66,21 +69,49 @@ stop_servers() {
   started_pids=()
 }
 
+# make_certificates: a CA and a server certificate for 127.0.0.1/localhost in $tls_dir, plus the
+# file names sysbench's --mysql-ssl=on reads from its working directory (cacert.pem,
+# client-cert.pem, client-key.pem).
+make_certificates() {
+  tls_dir="$work_dir/tls"
+  mkdir -p "$tls_dir"
+  local key=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  (
+    cd "$tls_dir"
+    echo "subjectAltName=DNS:localhost,IP:127.0.0.1" > san.ext
+    openssl req -x509 "${key[@]}" -keyout ca.key -out ca.crt -days 2 -subj /CN=corral-bench-ca
+    openssl req "${key[@]}" -keyout server.key -out server.csr -subj /CN=localhost
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out server.crt
+    openssl req "${key[@]}" -keyout client-key.pem -out client.csr -subj /CN=bench-client
+    openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out client-cert.pem
+    cp ca.crt cacert.pem
+  ) > "$work_dir/openssl.log" 2>&1 || die "openssl failed: $(tail -n 3 "$work_dir/openssl.log")"
+}
+
 # --- backends ------------------------------------------------------------------------------------
 
 start_redis() {
   local dir="$work_dir/redis"
   mkdir -p "$dir"
-  redis_port="$(free_ports 1)"
+  local ports redis_tls_port
+  ports="$(free_ports 2)"
+  read -r redis_port redis_tls_port <<< "$ports"
   # maxclients above the idle probe's 10,000 clients; redis-server lowers it to what RLIMIT_NOFILE allows.
+  # The TLS port serves the "direct+tls" rows (clients need no certificate of their own).
   start_child redis-server "$dir/out.log" redis-server --port "$redis_port" --bind 127.0.0.1 \
-    --save '' --appendonly no --dir "$dir" --logfile "$dir/redis.log" --maxclients 15000
+    --save '' --appendonly no --dir "$dir" --logfile "$dir/redis.log" --maxclients 15000 \
+    --tls-port "$redis_tls_port" --tls-cert-file "$tls_dir/server.crt" --tls-key-file "$tls_dir/server.key" \
+    --tls-ca-cert-file "$tls_dir/ca.crt" --tls-auth-clients no
   redis_pid=$child_pid
   ready_or_reason redis-server "$redis_pid" "$redis_port" "$dir/redis.log" > "$dir/reason" ||
     die "$(cat "$dir/reason")"
   target_port[redis-direct]=$redis_port
   target_pid[redis-direct]=""
   target_failure[redis-direct]=""
+  target_port[redis-direct+tls]=$redis_tls_port
+  target_pid[redis-direct+tls]=""
+  target_failure[redis-direct+tls]=""
+  port_open "$redis_tls_port" || target_failure[redis-direct+tls]="redis-server has no TLS port (built without TLS?)"
 }
 
 mariadb_admin() {  # mariadb_admin SQL: runs SQL as MariaDB root over the Unix socket
@@ -106,7 +137,8 @@ start_mariadb() {
     --bind-address=127.0.0.1 --skip-networking=0 --skip-name-resolve \
     --max-connections=3000 --max-prepared-stmt-count=100000 \
     --innodb-buffer-pool-size=256M --innodb-log-file-size=64M \
-    --innodb-flush-log-at-trx-commit=2 "${user_args[@]}"
+    --innodb-flush-log-at-trx-commit=2 \
+    --ssl-cert="$tls_dir/server.crt" --ssl-key="$tls_dir/server.key" --ssl-ca="$tls_dir/ca.crt" "${user_args[@]}"
   mariadb_pid=$child_pid
   ready_or_reason mariadbd "$mariadb_pid" "$mariadb_port" "$dir/error.log" > "$dir/reason" ||
     die "$(cat "$dir/reason")"
@@ -120,6 +152,10 @@ start_mariadb() {
   target_port[mysql-direct]=$mariadb_port
   target_pid[mysql-direct]=""
   target_failure[mysql-direct]=""
+  # The same server: its clients choose TLS (SSLRequest).
+  target_port[mysql-direct+tls]=$mariadb_port
+  target_pid[mysql-direct+tls]=""
+  target_failure[mysql-direct+tls]=""
 }
 
 # --- proxies -------------------------------------------------------------------------------------
@@ -193,9 +229,10 @@ CFG
   target_failure[mysql-haproxy]="${target_failure[redis-haproxy]}"
 }
 
-# write_corral_config FILE PROTOCOL PORT BACKEND_URL MAX_CONNECTIONS [EXTRA_TOML]
+# write_corral_config FILE PROTOCOL PORT TLS_PORT BACKEND_URL MAX_CONNECTIONS [EXTRA_TOML]: a plain
+# listener on PORT and a TLS one (the bench certificate) on TLS_PORT, same backend and settings.
 write_corral_config() {
-  local file="$1" protocol="$2" port="$3" backend="$4" pool_size="$5" extra="${6:-}"
+  local file="$1" protocol="$2" port="$3" tls_port="$4" backend="$5" pool_size="$6" extra="${7:-}"
   cat > "$file" <<TOML
 [server]
 workers = $corral_workers
@@ -206,6 +243,15 @@ name = "bench-$protocol"
 protocol = "$protocol"
 address = "127.0.0.1:$port"
 backend = "$backend"
+$extra
+
+[[listeners]]
+name = "bench-$protocol-tls"
+protocol = "$protocol"
+address = "127.0.0.1:$tls_port"
+backend = "$backend"
+tls_cert = "$tls_dir/server.crt"
+tls_key = "$tls_dir/server.key"
 $extra
 [pool]
 max_connections = $pool_size
@@ -219,21 +265,24 @@ TOML
 # keeps corral's default pool size (4 shared connections per worker, opened only when 512 requests
 # are in flight on one); MySQL gets the 16-connection pool issue 5 asks for, for 16 and 256 threads.
 start_corral() {
-  local dir="$work_dir/corral" ports redis_listen mysql_listen
+  local dir="$work_dir/corral" ports redis_listen mysql_listen redis_tls_listen mysql_tls_listen
   mkdir -p "$dir"
-  ports="$(free_ports 2)"
-  read -r redis_listen mysql_listen <<< "$ports"
-  write_corral_config "$dir/redis.toml" redis "$redis_listen" "redis://127.0.0.1:$redis_port" 4 \
+  ports="$(free_ports 4)"
+  read -r redis_listen mysql_listen redis_tls_listen mysql_tls_listen <<< "$ports"
+  write_corral_config "$dir/redis.toml" redis "$redis_listen" "$redis_tls_listen" "redis://127.0.0.1:$redis_port" 4 \
     'auth = "none"'
-  write_corral_config "$dir/mysql.toml" mysql "$mysql_listen" \
-    "mysql://$bench_user:$bench_password@127.0.0.1:$mariadb_port/$bench_db" 16 \
-    "auth = \"users\"
+  write_corral_config "$dir/mysql.toml" mysql "$mysql_listen" "$mysql_tls_listen" \
+    "mysql://$bench_user:$bench_password@127.0.0.1:$mariadb_port/$bench_db" 16 'auth = "users"'
+  cat >> "$dir/mysql.toml" <<TOML
 
 [[users]]
-name = \"$bench_user\"
-password = \"$bench_password\""
+name = "$bench_user"
+password = "$bench_password"
+TOML
   start_child corral-redis "$dir/redis.log" "$corral_binary" --config "$dir/redis.toml"
   register_proxy redis-corral "$redis_listen" "$child_pid" corral "$dir/redis.log"
+  register_proxy redis-corral+tls "$redis_tls_listen" "$child_pid" corral "$dir/redis.log"
   start_child corral-mysql "$dir/mysql.log" "$corral_binary" --config "$dir/mysql.toml"
   register_proxy mysql-corral "$mysql_listen" "$child_pid" corral "$dir/mysql.log"
+  register_proxy mysql-corral+tls "$mysql_tls_listen" "$child_pid" corral "$dir/mysql.log"
 }

@@ -139,6 +139,49 @@ mysql_round() {
   done
 }
 
+# --- TLS vs plain ---------------------------------------------------------------------------------
+
+# tls_round: the same load with and without TLS between the client and its first hop, direct and
+# through corral (whose backend connections stay plain): Redis GET at -P 1 and -P 16, and MySQL
+# point_select at 16 threads. Records have suite "tls"; the report pairs each +tls target with its
+# plain twin of the same round.
+tls_round() {
+  local pipeline requests target id case log args
+  for pipeline in 1 16; do
+    requests=$redis_requests_p1
+    [ "$pipeline" -eq 1 ] || requests=$redis_requests_p16
+    case="redis GET -c 50 -P $pipeline"
+    for target in direct direct+tls corral corral+tls; do
+      id="redis-$target"
+      usable tls "$case" "$target" "$id" || continue
+      local command=(redis-benchmark -h 127.0.0.1 -p "${target_port[$id]}" -t get -c 50 -P "$pipeline"
+                     -n "$requests" --csv)
+      # No --insecure: the client verifies the server's certificate, as a production client would.
+      [[ "$target" != *+tls ]] || command+=(--tls --cacert "$tls_dir/ca.crt")
+      note_command "$case" "$target" "${command[@]}"
+      log="$work_dir/runs/tls-redis-P$pipeline-$target-$round.log"
+      measured "$redis_pid" "${target_pid[$id]}" "$log" "$run_timeout" "${command[@]}"
+      measured_results redis "$log" "$case" "$target" --requests "$requests" --suite tls
+    done
+  done
+  case="mysql point_select ps=disable t16"
+  for target in direct direct+tls corral corral+tls; do
+    id="mysql-$target"
+    usable tls "$case" "$target" "$id" || continue
+    read -r -a args <<< "$(sysbench_args "${target_port[$id]}")"
+    local command=(sysbench oltp_point_select "${args[@]}" --threads=16 --db-ps-mode=disable --histogram=on
+                   "${sysbench_length[@]}")
+    # sysbench 1.0 reads cacert.pem, client-cert.pem and client-key.pem from its working directory.
+    [[ "$target" != *+tls ]] || command+=(--mysql-ssl=on)
+    command+=(run)
+    note_command "$case" "$target" "${command[@]}"
+    log="$work_dir/runs/tls-mysql-$target-$round.log"
+    measured "$mariadb_pid" "${target_pid[$id]}" "$log" "$run_timeout" \
+      env --chdir="$tls_dir" "${command[@]}"
+    measured_results sysbench "$log" "$case" "$target" --suite tls
+  done
+}
+
 # --- idle connections ----------------------------------------------------------------------------
 
 # redis_backend_connections TARGET: connections the target holds to redis-server. corral names its

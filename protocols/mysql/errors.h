@@ -49,6 +49,10 @@ struct ErrorSpec {
 // Server error numbers corral answers with itself (MySQL/MariaDB server error reference).
 inline constexpr ErrorSpec ER_CON_COUNT_ERROR{1040, "08004", "Too many connections"};
 inline constexpr ErrorSpec ER_HANDSHAKE_ERROR{1043, "08S01", "Bad handshake"};
+// MySQL 8's answer to a plain login under require_secure_transport (MariaDB 10.11 answers 1045 Access
+// denied, which hides the reason).
+inline constexpr ErrorSpec ER_SECURE_TRANSPORT_REQUIRED{3159, "HY000",
+                                                        "Connections using insecure transport are prohibited"};
 inline constexpr ErrorSpec ER_DBACCESS_DENIED_ERROR{1044, "42000", "Access denied for user to database"};
 inline constexpr ErrorSpec ER_ACCESS_DENIED_ERROR{1045, "28000", "Access denied"};
 inline constexpr ErrorSpec ER_NO_DB_ERROR{1046, "3D000", "No database selected"};

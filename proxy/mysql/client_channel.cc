@@ -49,6 +49,7 @@ rt::Task<bool> MysqlClientChannel::read_packet(ClientPacket& packet, rt::Deadlin
       co_return false;
     }
     if (logical.status == mysql::FrameStatus::Packet) {
+      read_limit_ = 0;
       packet.payload = logical.payload;
       packet.wire = in_.readable().substr(0, logical.consumed);
       packet.sequence_id = logical.last_sequence_id;
@@ -78,6 +79,7 @@ rt::Task<bool> MysqlClientChannel::read_packet(ClientPacket& packet, rt::Deadlin
       const std::size_t whole = mysql::kPacketHeaderSize + mysql::header_payload_length(head);
       if (whole > head.size()) want = std::max(want, whole - head.size());
     }
+    if (read_limit_ > in_.size()) want = std::min(want, read_limit_ - in_.size());
     rt::CancelSource* cancel = cancel_;
     if (idle && in_.empty()) {
       // Wait without a buffer: an idle client then costs no read buffer. Draining ends this wait.
@@ -86,13 +88,30 @@ rt::Task<bool> MysqlClientChannel::read_packet(ClientPacket& packet, rt::Deadlin
       const rt::Result<void> readable = co_await client_.wait_readable(deadline, cancel);
       if (!readable) co_return false;
     }
-    const auto n = co_await client_.read_some(in_.writable(want), deadline, cancel);
+    const auto n = co_await client_.read_some(in_.writable(want).first(want), deadline, cancel);
     if (!n || *n == 0) {
       rt::log::debug("mysql client {}: {} while reading", id_, n ? "end of stream" : n.error().message());
       co_return false;
     }
     in_.commit(*n);
   }
+}
+
+rt::Task<bool> MysqlClientChannel::start_tls(const rt::TlsContext& context, rt::Deadline deadline) {
+  read_limit_ = 0;
+  if (!in_.empty()) {
+    // Bytes between the SSLRequest and the handshake: a client out of step (or an attempt to slip
+    // plain text in front of TLS). Nothing after them can be trusted.
+    rt::log::debug("mysql client {}: plain bytes after its SSLRequest", id_);
+    co_return false;
+  }
+  in_.release_if_empty();
+  const auto shaken = co_await client_.start_tls_server(context, deadline, cancel_);
+  if (!shaken) {
+    rt::log::debug("mysql client {}: TLS handshake failed: {}", id_, shaken.error().message());
+    co_return false;
+  }
+  co_return true;
 }
 
 rt::Task<bool> MysqlClientChannel::read_more(rt::Deadline deadline) {

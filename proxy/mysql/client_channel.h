@@ -74,6 +74,15 @@ class MysqlClientChannel {
   /// Reads more client bytes into the buffer. False when the client is gone or `deadline` passed.
   rt::Task<bool> read_more(rt::Deadline deadline);
 
+  /// Until `bytes` are buffered, reads take no more than that: a client sends its TLS ClientHello
+  /// right behind an SSLRequest, and those bytes must stay in the socket for OpenSSL.
+  void limit_reads_to(std::size_t bytes) noexcept { read_limit_ = bytes; }
+  /// Runs the server side of the TLS handshake (after an SSLRequest, with nothing buffered); every
+  /// later read and write goes through TLS. Suspends until done, `deadline` or the worker stops.
+  /// False (logged at debug level) when it failed: close without a reply, the client speaks TLS now.
+  rt::Task<bool> start_tls(const rt::TlsContext& context, rt::Deadline deadline);
+  bool is_tls() const noexcept { return client_.is_tls(); }
+
   /// Queues one packet for the client (written by flush()).
   void queue_packet(std::uint8_t sequence_id, std::string_view payload);
   /// Queues an ERR_Packet; `message` replaces the spec's default message when not empty.
@@ -128,6 +137,7 @@ class MysqlClientChannel {
   std::string scratch_;               // client packets that span wire packets
   std::string out_;                   // packets queued for the client
   std::size_t pending_consume_ = 0;   // bytes of the packet being handled, consumed after it
+  std::size_t read_limit_ = 0;        // reads stop here until this much is buffered (limit_reads_to)
 };
 
 }  // namespace corral::proxy

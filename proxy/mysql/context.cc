@@ -121,7 +121,7 @@ void MysqlContext::start(const config::Listener& listener, std::string charset, 
   mysql::CapabilityFlags key_capabilities = capabilities;
   // Without mysql.local_infile the backend connection never offers LOCAL INFILE either.
   if (!local_infile) key_capabilities &= ~mysql::CLIENT_LOCAL_FILES;
-  key_ = pool::make_mysql_key(listener.backend, key_capabilities);
+  key_ = pool::make_mysql_key(listener.backend, key_capabilities, backend_tls_);
   key_.charset = login_charset_;
 }
 

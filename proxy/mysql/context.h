@@ -100,6 +100,9 @@ class MysqlContext {
   MysqlPins reset();
   /// `observer` (optional) hears of every login(); it must outlive the context.
   void set_login_observer(MysqlLoginObserver* observer) noexcept { login_observer_ = observer; }
+  /// The client TLS context for the backend URL's ssl-mode (null: plain), put in every key. It must
+  /// outlive the context (ListenerEnv::backend_tls).
+  void set_backend_tls(const rt::TlsContext* tls) noexcept { backend_tls_ = tls; }
 
   /// The pool key for the next statement: backend credentials, schema, charset, format capabilities.
   const pool::MysqlKey& key() const noexcept { return key_; }
@@ -192,6 +195,7 @@ class MysqlContext {
   const config::User* user_ = nullptr;
   MysqlLoginObserver* login_observer_ = nullptr;
   pool::MysqlKey key_;
+  const rt::TlsContext* backend_tls_ = nullptr;  // see set_backend_tls()
   std::string login_charset_;
   mysql::CapabilityFlags capabilities_ = 0;
   bool local_infile_ = false;

@@ -22,6 +22,8 @@ class MysqlFrontend final : public Frontend {
   rt::Task<void> serve(rt::TcpStream client) override;
   /// An ERR_Packet with sequence id 0 in place of the HandshakeV10, as mysqld sends it.
   std::string_view too_many_clients_reply() const override { return too_many_clients_; }
+  /// TLS starts after the greeting, when the client asks for it (SSLRequest; see login.cc).
+  bool tls_at_accept() const noexcept override { return false; }
 
   pool::MysqlPools& pools() const noexcept { return env().pools->mysql; }
   const mysql::RsaKey& rsa_key() const noexcept { return rsa_key_; }

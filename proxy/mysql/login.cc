@@ -59,7 +59,7 @@ rt::Task<bool> MysqlLogin::learn_server() {
   // The greeting offers what the backend offers: open one backend connection to find out.
   frontend_.probing = true;
   // Named, not a temporary in the co_await expression: g++ 12 mishandles those (see docs/ARCHITECTURE.md).
-  pool::MysqlKey probe = pool::make_mysql_key(env_.listener->backend, 0);
+  pool::MysqlKey probe = pool::make_mysql_key(env_.listener->backend, 0, env_.backend_tls);
   auto acquired = co_await pools.acquire(std::move(probe), env_.backend_address, deadline, cancel_);
   frontend_.probing = false;
   frontend_.probed.notify_all();
@@ -91,7 +91,49 @@ rt::Task<bool> MysqlLogin::refused() {
 mysql::CapabilityFlags MysqlLogin::offered_capabilities(mysql::CapabilityFlags backend) const {
   mysql::CapabilityFlags relayed = kFrontendRelayedCapabilities;
   if (!env_.config->mysql.local_infile) relayed &= ~mysql::CLIENT_LOCAL_FILES;
-  return kFrontendOwnCapabilities | (backend & relayed);
+  // TLS toward the client is corral's own: offered when the listener has a certificate. Without it a
+  // client that prefers TLS (the mysql CLI's default) goes on in plain text.
+  const mysql::CapabilityFlags tls = env_.listener_tls != nullptr ? mysql::CLIENT_SSL : 0;
+  return kFrontendOwnCapabilities | tls | (backend & relayed);
+}
+
+rt::Task<bool> MysqlLogin::read_handshake_response(ClientPacket& packet) {
+  const rt::TlsContext* tls = env_.listener_tls;
+  if (tls != nullptr) client_.limit_reads_to(mysql::kPacketHeaderSize + mysql::kSslRequestSize);
+  bool received = co_await client_.read_packet(packet, rt::Deadline::after(kHandshakeTimeout), true, 1);
+  if (!received) co_return false;
+  if (mysql::is_ssl_request(packet.payload)) {
+    const std::uint8_t next_sequence = packet.reply_sequence();
+    client_.consume_packet();
+    if (tls == nullptr) {
+      // The greeting did not offer CLIENT_SSL; a client asking anyway is out of step.
+      const std::string message = "corral: TLS is not enabled on listener '" + env_.listener->name + "'";
+      co_return co_await refuse(next_sequence, mysql::ER_HANDSHAKE_ERROR, message);
+    }
+    const bool secured = co_await client_.start_tls(*tls, rt::Deadline::after(kHandshakeTimeout));
+    if (!secured) co_return false;
+    // Protocol::SSLRequest: the full HandshakeResponse41 follows inside TLS with the next sequence id.
+    received = co_await client_.read_packet(packet, rt::Deadline::after(kHandshakeTimeout), true, next_sequence);
+    if (!received) co_return false;
+    if (mysql::is_ssl_request(packet.payload)) {
+      const std::uint8_t reply_sequence = packet.reply_sequence();
+      client_.consume_packet();
+      co_return co_await refuse(reply_sequence, mysql::ER_HANDSHAKE_ERROR);
+    }
+    co_return true;
+  }
+  if (tls != nullptr && env_.listener->tls->required) {
+    // Refused before any authentication: nothing of the password is checked over plain text.
+    auto response = mysql::decode_handshake_response41(packet.payload, server_capabilities_, client_.limits());
+    const std::uint8_t reply_sequence = packet.reply_sequence();
+    client_.consume_packet();
+    log_failed_login(response ? std::string_view(response->username) : std::string_view(),
+                     "insecure transport (the listener has tls_required = true)");
+    const std::string message = "Connections using insecure transport are prohibited on listener '" +
+                                env_.listener->name + "' (tls_required = true)";
+    co_return co_await refuse(reply_sequence, mysql::ER_SECURE_TRANSPORT_REQUIRED, message);
+  }
+  co_return true;
 }
 
 rt::Task<bool> MysqlLogin::greet(const pool::MysqlServerInfo& server, std::string_view plugin) {
@@ -129,13 +171,9 @@ rt::Task<bool> MysqlLogin::handshake() {
   if (!greeted) co_return false;
 
   ClientPacket packet;
-  const bool received = co_await client_.read_packet(packet, rt::Deadline::after(kHandshakeTimeout), true, 1);
+  const bool received = co_await read_handshake_response(packet);
   if (!received) co_return false;
   const std::uint8_t reply_sequence = packet.reply_sequence();
-  if (mysql::is_ssl_request(packet.payload)) {
-    co_return co_await refuse(reply_sequence, mysql::ER_HANDSHAKE_ERROR,
-                              "corral does not support TLS; connect without SSL");
-  }
   auto response = mysql::decode_handshake_response41(packet.payload, server_capabilities_, client_.limits());
   client_.consume_packet();
   if (!response) co_return co_await refuse(reply_sequence, mysql::ER_HANDSHAKE_ERROR);
@@ -257,7 +295,10 @@ rt::Task<MysqlLogin::AuthOutcome> MysqlLogin::caching_sha2_auth(const config::Us
       env_.shared->mysql_sha2_fast_auths.fetch_add(1, std::memory_order_relaxed);
     }
   } else {
-    // Full path (an unknown user goes through it too, so its answer does not tell users apart).
+    // Full path (an unknown user goes through it too, so its answer does not tell users apart). The
+    // token is checked now all the same: see the plain-text answer below.
+    const bool token_ok = user != nullptr &&
+                          mysql::verify_caching_sha2_token(token, scramble_, mysql::caching_sha2_hash(user->password));
     client_.queue_packet(sequence_id++,
                          auth_more_data(std::string(1, static_cast<char>(mysql::kCachingSha2PerformFullAuth))));
     const bool asked = co_await client_.flush();
@@ -267,9 +308,8 @@ rt::Task<MysqlLogin::AuthOutcome> MysqlLogin::caching_sha2_auth(const config::Us
     if (!received) co_return AuthOutcome{};
     sequence_id = reply.reply_sequence();
     const bool wants_key = reply.payload.size() == 1 && reply.payload[0] == mysql::kCachingSha2RequestPublicKey;
-    client_.consume_packet();
-    // Without TLS a client may only send the password RSA-encrypted; a clear-text one is refused.
     if (wants_key) {
+      client_.consume_packet();
       client_.queue_packet(sequence_id++, auth_more_data(frontend_.rsa_public_pem()));
       const bool sent = co_await client_.flush();
       if (!sent) co_return AuthOutcome{};
@@ -279,8 +319,27 @@ rt::Task<MysqlLogin::AuthOutcome> MysqlLogin::caching_sha2_auth(const config::Us
       auto password = mysql::decrypt_password_rsa(frontend_.rsa_key(), reply.payload, scramble_);
       client_.consume_packet();
       ok = user != nullptr && password && mysql::secure_equal(*password, user->password);
-      if (ok && cached != nullptr) cached->store(true, std::memory_order_relaxed);
-      if (ok) env_.shared->mysql_sha2_full_auths.fetch_add(1, std::memory_order_relaxed);
+      note_full_auth(ok, cached);
+    } else {
+      // Over TLS the client sends the password itself, NUL-terminated (caching_sha2_password's full
+      // authentication on a secure connection): no key exchange.
+      std::string_view clear = reply.payload;
+      if (!clear.empty() && clear.back() == '\0') clear.remove_suffix(1);
+      ok = user != nullptr && mysql::secure_equal(clear, user->password);
+      if (!client_.is_tls()) {
+        // Without TLS only a client whose token already proved the password is let in: MariaDB
+        // Connector/C with ssl on (the mariadb CLI's default) sends the password in clear even when
+        // the greeting offered no TLS. Refusing would not unsend it; the operator is told instead.
+        ok = ok && token_ok;
+        if (ok) {
+          rt::log::warn("listener {}: user '{}' from {} sent its password in clear over an unencrypted connection "
+                        "(a MariaDB client with ssl on and no TLS offered): give the listener tls_cert and "
+                        "tls_key, or connect with --skip-ssl",
+                        env_.listener->name, user_name, peer_host_);
+        }
+      }
+      client_.consume_packet();
+      note_full_auth(ok, cached);
     }
   }
   if (!ok) {
@@ -291,6 +350,12 @@ rt::Task<MysqlLogin::AuthOutcome> MysqlLogin::caching_sha2_auth(const config::Us
     co_return AuthOutcome{false, sequence_id};
   }
   co_return AuthOutcome{true, sequence_id};
+}
+
+void MysqlLogin::note_full_auth(bool ok, std::atomic<bool>* cached) const {
+  if (!ok) return;
+  if (cached != nullptr) cached->store(true, std::memory_order_relaxed);
+  env_.shared->mysql_sha2_full_auths.fetch_add(1, std::memory_order_relaxed);
 }
 
 rt::Task<bool> MysqlLogin::check_schema(std::uint8_t sequence_id) {

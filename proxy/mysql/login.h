@@ -3,10 +3,12 @@
 //
 //   handshake(): learn_server() (the backend's capabilities, one probe per worker)
 //     ─► HandshakeV10 (scramble, capabilities = corral's own ∪ (backend's ∩ relayable))
-//     ◄─ HandshakeResponse41 (SSLRequest refused)
+//     ◄─ [SSLRequest ─► TLS handshake, when the listener has tls_cert] ◄─ HandshakeResponse41
+//        (a plain one on a listener with tls_required ─► ERR 3159)
 //     ─► authenticate(): mysql_native_password | caching_sha2_password
 //          fast path (0x03, a full authentication of the user succeeded before in this process)
-//          full path (0x04 ◄─ 0x02 ─► RSA public key ◄─ OAEP(password ^ scramble))
+//          full path (0x04 ◄─ 0x02 ─► RSA public key ◄─ OAEP(password ^ scramble);
+//                     over TLS: 0x04 ◄─ password + NUL)
 //          AuthSwitchRequest for a client without a token, or with a plugin corral does not verify
 //     ─► context.login() ─► [CONNECT_WITH_DB: a lease of the key proves the schema] ─► OK
 //   change_user(): authenticate() with the same scramble ─► context.login() ─► [schema] ─► OK
@@ -29,6 +31,7 @@
 // Not thread-safe: one session.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -98,6 +101,15 @@ class MysqlLogin {
                                      std::string token, std::uint8_t sequence_id);
   rt::Task<AuthOutcome> caching_sha2_auth(const config::User* user, std::string_view user_name,
                                           std::string_view token, std::uint8_t sequence_id);
+  /// A caching_sha2_password full authentication ended: on success the user may take the fast path
+  /// from now on (`cached`: its flag, null for none) and the metrics count it.
+  void note_full_auth(bool ok, std::atomic<bool>* cached) const;
+  /// Reads the client's answer to the greeting into `packet`. An SSLRequest (when the greeting offered
+  /// CLIENT_SSL) is followed by the TLS handshake and the HandshakeResponse41 inside TLS (sequence
+  /// id 2); a plain answer on a listener with tls_required gets ERR 3159. Suspends for each packet
+  /// (10 s) and the handshake. False when the connection must close (the client got an ERR when it
+  /// could read one).
+  rt::Task<bool> read_handshake_response(ClientPacket& packet);
   /// After the context logged in: proves its schema (when it has one), then answers OK.
   rt::Task<bool> finish(std::uint8_t sequence_id);
   rt::Task<bool> check_schema(std::uint8_t sequence_id);

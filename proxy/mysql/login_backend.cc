@@ -67,19 +67,11 @@ class MysqlLogin::BackendRelay final : public pool::MysqlLoginRelay {
     const bool sent = co_await login_.greet(info, greeting_plugin);
     if (!sent) co_return client_gone();
     ClientPacket packet;
-    const bool received =
-        co_await login_.client_.read_packet(packet, rt::Deadline::after(kClientStepTimeout), true);
+    // The answer to the greeting (sequence id 1, as mariadbd checks; 2 after an SSLRequest) or a
+    // refusal the client already got.
+    const bool received = co_await login_.read_handshake_response(packet);
     if (!received) co_return client_gone();
     sequence_id_ = packet.reply_sequence();
-    if (packet.sequence_id != 1) {
-      // The answer to the greeting (sequence id 0) must be 1, as mariadbd checks.
-      login_.client_.consume_packet();
-      co_return refused(mysql::ER_NET_PACKETS_OUT_OF_ORDER, {});
-    }
-    if (mysql::is_ssl_request(packet.payload)) {
-      login_.client_.consume_packet();
-      co_return refused(mysql::ER_HANDSHAKE_ERROR, "corral does not support TLS; connect without SSL");
-    }
     auto response = mysql::decode_handshake_response41(packet.payload, login_.server_capabilities_,
                                                        login_.client_.limits());
     login_.client_.consume_packet();
@@ -106,6 +98,8 @@ class MysqlLogin::BackendRelay final : public pool::MysqlLoginRelay {
     last_token_ = *reply;
     co_return std::move(*reply);
   }
+
+  bool client_on_tls() const noexcept override { return login_.client_.is_tls(); }
 
   /// The sequence id of corral's next packet to the client.
   std::uint8_t sequence_id() const noexcept { return sequence_id_; }
@@ -213,7 +207,7 @@ rt::Task<bool> MysqlLogin::backend_change_user(mysql::COM_CHANGE_USER change, st
 
 rt::Task<MysqlLogin::StoredHashMatch> MysqlLogin::stored_password_sha1(std::string_view user,
                                                                        std::string_view token) {
-  pool::MysqlKey admin = pool::make_mysql_key(env_.listener->backend, 0);
+  pool::MysqlKey admin = pool::make_mysql_key(env_.listener->backend, 0, env_.backend_tls);
   auto acquired = co_await frontend_.pools().acquire(std::move(admin), env_.backend_address,
                                                      rt::Deadline::after(env_.config->pool.queue_timeout), cancel_);
   if (!acquired.ok()) co_return StoredHashMatch{std::nullopt, acquired.error.message};

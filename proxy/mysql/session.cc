@@ -42,6 +42,7 @@ MysqlSession::MysqlSession(rt::TcpStream client, MysqlFrontend& frontend)
       exchange_(client_, context_, frontend.pools(), env_, &cancel_, statements_),
       login_(client_, context_, frontend, &cancel_) {
   context_.set_login_observer(this);
+  context_.set_backend_tls(env_.backend_tls);
 }
 
 rt::Task<void> MysqlSession::run() {

@@ -23,4 +23,5 @@
 #include "redis_cluster.h"   // IWYU pragma: export
 #include "redis_server.h"    // IWYU pragma: export
 #include "temp_dir.h"        // IWYU pragma: export
+#include "test_certificates.h"  // IWYU pragma: export
 #include "wait.h"            // IWYU pragma: export

@@ -108,6 +108,9 @@ std::vector<std::string> MariaDbServer::command_line() const {
                                    "--innodb-use-native-aio=0"};
   const auto user = user_args();
   argv.insert(argv.end(), user.begin(), user.end());
+  if (!options_.ssl_cert.empty()) argv.push_back("--ssl-cert=" + options_.ssl_cert);
+  if (!options_.ssl_key.empty()) argv.push_back("--ssl-key=" + options_.ssl_key);
+  if (!options_.ssl_ca.empty()) argv.push_back("--ssl-ca=" + options_.ssl_ca);
   argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
   return argv;
 }

@@ -23,6 +23,11 @@ struct MariaDbServerOptions {
   /// Appended to the mariadbd command line, e.g. {"--max-connections=1000"}.
   std::vector<std::string> extra_args{};
   std::chrono::milliseconds start_timeout{30000};
+  /// TLS: the server's certificate chain and key (PEM); both set: clients may use TLS (CLIENT_SSL).
+  std::string ssl_cert{};
+  std::string ssl_key{};
+  /// CAs of client certificates (--ssl-ca); empty: none asked for.
+  std::string ssl_ca{};
 };
 
 /// Initialises a fresh data directory with mariadb-install-db and starts mariadbd on 127.0.0.1 at a

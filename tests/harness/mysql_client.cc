@@ -43,6 +43,15 @@ MysqlClient MysqlClient::connect(const MysqlLogin& login) {
   const unsigned protocol = login.unix_socket.empty() ? MYSQL_PROTOCOL_TCP : MYSQL_PROTOCOL_SOCKET;
   mysql_options(m, MYSQL_OPT_PROTOCOL, &protocol);
   if (!login.default_auth.empty()) mysql_options(m, MYSQL_DEFAULT_AUTH, login.default_auth.c_str());
+  if (login.ssl) {
+    const my_bool enforce = 1;
+    mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &enforce);
+  }
+  if (!login.ssl_ca.empty()) mysql_options(m, MYSQL_OPT_SSL_CA, login.ssl_ca.c_str());
+  if (!login.ssl_cert.empty()) mysql_options(m, MYSQL_OPT_SSL_CERT, login.ssl_cert.c_str());
+  if (!login.ssl_key.empty()) mysql_options(m, MYSQL_OPT_SSL_KEY, login.ssl_key.c_str());
+  const my_bool verify = login.ssl_verify_server_cert ? 1 : 0;
+  mysql_options(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
   const char* host = login.unix_socket.empty() ? login.host.c_str() : "localhost";
   const char* socket = login.unix_socket.empty() ? nullptr : login.unix_socket.c_str();
   const char* db = login.database.empty() ? nullptr : login.database.c_str();
@@ -73,6 +82,12 @@ void MysqlClient::close() {
 }
 
 void MysqlClient::fail(std::string_view what) { throw exception_from(mysql_, what); }
+
+std::string MysqlClient::ssl_cipher() {
+  if (mysql_ == nullptr) throw HarnessError("MysqlClient: not connected");
+  const char* cipher = mysql_get_ssl_cipher(mysql_);
+  return cipher != nullptr ? cipher : "";
+}
 
 QueryResult MysqlClient::query(std::string_view sql) {
   if (mysql_ == nullptr) throw HarnessError("MysqlClient: not connected");

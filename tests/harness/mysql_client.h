@@ -40,6 +40,14 @@ struct MysqlLogin {
   std::string database{};          // empty: none
   std::string default_auth{};      // client auth plugin to start with, e.g. "caching_sha2_password"
   std::chrono::seconds timeout{10};  // connect, read and write timeouts each
+  // TLS (MYSQL_OPT_SSL_*): `ssl` uses it when the server offers it (MYSQL_OPT_SSL_ENFORCE; Connector/C
+  // 3.3 goes on in plain text when the greeting has no CLIENT_SSL). Only ssl_verify_server_cert insists:
+  // then a server without TLS fails the connect with 2026.
+  bool ssl = false;
+  std::string ssl_ca{};            // CA to check the server with (MYSQL_OPT_SSL_CA)
+  bool ssl_verify_server_cert = false;  // check the certificate (chain and `host`); TLS is then required
+  std::string ssl_cert{};          // client certificate and key, for servers that ask for one
+  std::string ssl_key{};
 };
 
 /// The first result set of a statement (rows empty for statements without one).
@@ -73,6 +81,8 @@ class MysqlClient {
   void execute(std::string_view sql);
   /// mysql_ping(): true when the connection still works.
   bool ping();
+  /// The TLS cipher of this client's own connection (mysql_get_ssl_cipher), empty when plain.
+  std::string ssl_cipher();
   /// The C handle, for what this class does not wrap (prepared statements, options). Owned here.
   st_mysql* handle() { return mysql_; }
   void close();

@@ -1,6 +1,7 @@
 // corral as a MySQL client: MysqlConnection and MysqlPool against a real mariadbd (native password,
 // session tracking, relayed responses, transactions, pool limits, conversion, backend failure), and
-// against a scripted fake server on port 0 for what MariaDB cannot do (caching_sha2_password).
+// against a scripted fake server on port 0 for what MariaDB cannot do (caching_sha2_password, also
+// after an SSLRequest and TLS, and a relayed full authentication that must not cross a plain hop).
 #include <chrono>
 #include <optional>
 #include <string>
@@ -17,6 +18,7 @@
 #include "shop_server.h"
 #include "runtime/block_on.h"
 #include "runtime/task_scope.h"
+#include "runtime/tls.h"
 
 namespace corral::pool {
 namespace {
@@ -76,6 +78,26 @@ TEST(MysqlBackendKey, IdsSeparateWhatMattersAndDescribeHidesThePassword) {
   EXPECT_EQ(from_url.describe(), "app@db:3307/shop");
   EXPECT_EQ(from_url.charset, "latin1");
   EXPECT_EQ(from_url.capabilities, mysql::CLIENT_MULTI_STATEMENTS);
+  EXPECT_EQ(from_url.ssl_mode, config::MysqlSslMode::Disabled);
+
+  // TLS settings split pools: a plain connection is no substitute for a REQUIRED one, nor one checked
+  // against one CA for one checked against another.
+  config::BackendUrl tls_url = url;
+  tls_url.mysql_ssl_mode = config::MysqlSslMode::VerifyCa;
+  tls_url.tls_ca_file = "/etc/ca.pem";
+  const MysqlKey verified = make_mysql_key(tls_url, 0);
+  EXPECT_EQ(verified.ssl_mode, config::MysqlSslMode::VerifyCa);
+  EXPECT_EQ(verified.ssl_ca, "/etc/ca.pem");
+  MysqlKey other_ca = verified;
+  other_ca.ssl_ca = "/etc/other.pem";
+  MysqlKey required = verified;
+  required.ssl_mode = config::MysqlSslMode::Required;
+  required.ssl_ca.clear();
+  const MysqlKey plain = make_mysql_key(url, 0);
+  EXPECT_NE(verified.credentials_id(), plain.credentials_id());
+  EXPECT_NE(verified.credentials_id(), other_ca.credentials_id());
+  EXPECT_NE(verified.credentials_id(), required.credentials_id());
+  EXPECT_NE(required.credentials_id(), plain.credentials_id());
 }
 
 /// Pools are used on their loop (a clean release may start the idle reaper there).
@@ -1126,6 +1148,7 @@ TEST_F(MysqlBackendPool, KilledBackendFailsTheQueryAndThePoolReopensAfterRestart
 enum class FakeAuth {
   CachingSha2FullPath,    // greeting plugin caching_sha2, AuthMoreData 0x04, key request, RSA password
   SwitchToCachingSha2,    // greeting plugin native, AuthSwitchRequest to caching_sha2, fast path 0x03
+  CachingSha2OverTls,     // CLIENT_SSL offered: SSLRequest, TLS, then 0x04 answered with the password
 };
 
 struct FakeServerLog {
@@ -1137,6 +1160,10 @@ struct FakeServerLog {
   bool switched_token_ok = false;
   std::vector<std::string> queries;
   std::string failure;
+  bool ssl_request = false;            // the first packet was an SSLRequest (sequence id 1)
+  std::uint8_t response_sequence = 0;  // of the HandshakeResponse41
+  bool response_has_ssl = false;       // CLIENT_SSL in the HandshakeResponse41
+  std::string clear_password;          // what answered 0x04 over TLS
 };
 
 constexpr mysql::CapabilityFlags kFakeServerCapabilities =
@@ -1146,9 +1173,26 @@ constexpr mysql::CapabilityFlags kFakeServerCapabilities =
     mysql::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | mysql::CLIENT_CONNECT_ATTRS | mysql::CLIENT_SESSION_TRACK |
     mysql::CLIENT_DEPRECATE_EOF;
 
+/// Reads the client's SSLRequest: exactly its 36 bytes, so the TLS ClientHello behind it stays in the
+/// socket for OpenSSL. True when it was one, with sequence id 1.
+rt::Task<bool> read_ssl_request(rt::TcpStream* stream, rt::ByteBuffer* in) {
+  constexpr std::size_t kWire = mysql::kPacketHeaderSize + mysql::kSslRequestSize;
+  while (in->size() < kWire) {
+    const std::size_t want = kWire - in->size();
+    auto n = co_await stream->read_some(in->writable(want).first(want), rt::Deadline::after(5s));
+    if (!n || *n == 0) co_return false;
+    in->commit(*n);
+  }
+  const std::string_view wire = in->readable();
+  const bool ssl = wire[3] == 1 && mysql::is_ssl_request(wire.substr(mysql::kPacketHeaderSize));
+  in->consume(kWire);
+  co_return ssl;
+}
+
 /// Plays a MySQL 8 server for one connection: the login of `scenario`, then OK to every COM_QUERY.
+/// `tls`: the server context for CachingSha2OverTls.
 rt::Task<void> fake_server(rt::TcpListener* listener, const mysql::RsaKey* rsa, FakeAuth scenario,
-                           std::string password, FakeServerLog* log) {
+                           std::string password, FakeServerLog* log, const rt::TlsContext* tls = nullptr) {
   auto accepted = co_await listener->accept();
   if (!accepted) {
     log->failure = "accept failed";
@@ -1157,25 +1201,56 @@ rt::Task<void> fake_server(rt::TcpListener* listener, const mysql::RsaKey* rsa, 
   rt::TcpStream stream = std::move(*accepted);
   rt::ByteBuffer in;
   const std::string scramble = *mysql::generate_scramble();
-  const std::string_view plugin = scenario == FakeAuth::CachingSha2FullPath ? mysql::kCachingSha2Password
-                                                                             : mysql::kMysqlNativePassword;
+  const bool over_tls = scenario == FakeAuth::CachingSha2OverTls;
+  const std::string_view plugin = scenario == FakeAuth::SwitchToCachingSha2 ? mysql::kMysqlNativePassword
+                                                                             : mysql::kCachingSha2Password;
+  const mysql::CapabilityFlags server_caps = kFakeServerCapabilities | (over_tls ? mysql::CLIENT_SSL : 0);
   const bool greeted = co_await testing::scripted_write(
-      &stream, 0, testing::scripted_greeting("8.0.36-fake", 42, scramble, kFakeServerCapabilities, plugin));
+      &stream, 0, testing::scripted_greeting("8.0.36-fake", 42, scramble, server_caps, plugin));
   if (!greeted) co_return;
+  if (over_tls) {
+    log->ssl_request = co_await read_ssl_request(&stream, &in);
+    if (!log->ssl_request) {
+      log->failure = "no SSLRequest";
+      co_return;
+    }
+    auto shaken = co_await stream.start_tls_server(*tls, rt::Deadline::after(5s));
+    if (!shaken) {
+      log->failure = "TLS handshake: " + shaken.error().message();
+      co_return;
+    }
+  }
 
   auto response_packet = co_await testing::scripted_read(&stream, &in);
   if (!response_packet) co_return;
-  auto response = mysql::decode_handshake_response41(response_packet->first, kFakeServerCapabilities);
+  log->response_sequence = response_packet->second;
+  auto response = mysql::decode_handshake_response41(response_packet->first, server_caps);
   if (!response) {
     log->failure = "bad HandshakeResponse41";
     co_return;
   }
   const mysql::CapabilityFlags caps = response->capabilities;
+  log->response_has_ssl = (caps & mysql::CLIENT_SSL) != 0;
   log->user = response->username;
   log->response_plugin = response->auth_plugin_name;
   std::uint8_t sequence = static_cast<std::uint8_t>(response_packet->second + 1);
   std::string more;
-  if (scenario == FakeAuth::CachingSha2FullPath) {
+  if (over_tls) {
+    // Full authentication on a secure connection: the password itself, NUL-terminated.
+    mysql::encode_auth_more_data(more, std::string(1, static_cast<char>(mysql::kCachingSha2PerformFullAuth)));
+    const bool asked = co_await testing::scripted_write(&stream, sequence, more);
+    if (!asked) co_return;
+    auto clear = co_await testing::scripted_read(&stream, &in);
+    if (!clear) co_return;
+    log->clear_password = clear->first;
+    sequence = static_cast<std::uint8_t>(clear->second + 1);
+    if (clear->first != password + '\0') {
+      const bool refused = co_await testing::scripted_write(
+          &stream, sequence, mysql::make_err(mysql::ER_ACCESS_DENIED_ERROR, "Access denied for user 'app'@'fake'"));
+      (void)refused;
+      co_return;
+    }
+  } else if (scenario == FakeAuth::CachingSha2FullPath) {
     log->first_token_ok = mysql::verify_caching_sha2_token(response->auth_response, scramble,
                                                            mysql::caching_sha2_hash(password));
     // Pretend the cache is cold: full authentication over RSA.
@@ -1240,10 +1315,11 @@ rt::Task<void> fake_server(rt::TcpListener* listener, const mysql::RsaKey* rsa, 
 
 rt::Task<void> login_against(rt::TcpListener* listener, const mysql::RsaKey* rsa, FakeAuth scenario,
                              std::string server_password, FakeServerLog* log, MysqlConnection* connection,
-                             MysqlKey key, rt::Result<void>* opened) {
+                             MysqlKey key, rt::Result<void>* opened, const rt::TlsContext* server_tls = nullptr) {
   rt::TaskScope scope;
-  // The fake server's frame refers to listener, rsa and log, which outlive this task (the test owns them).
-  scope.spawn(fake_server(listener, rsa, scenario, server_password, log));
+  // The fake server's frame refers to listener, rsa, log and server_tls, which outlive this task (the
+  // test owns them).
+  scope.spawn(fake_server(listener, rsa, scenario, server_password, log, server_tls));
   *opened = co_await connection->open(key, *rt::SocketAddress::parse("127.0.0.1", listener->port()), nullptr);
   connection->close();  // COM_QUIT + FIN: the fake server's loop ends
   co_await scope.join();
@@ -1257,12 +1333,17 @@ class MysqlBackendFakeServer : public ::testing::Test {
     rsa_ = nullptr;
   }
 
-  rt::Result<void> login(FakeAuth scenario, std::string client_password, FakeServerLog& log) {
+  rt::Result<void> login(FakeAuth scenario, std::string client_password, FakeServerLog& log,
+                         config::MysqlSslMode ssl_mode = config::MysqlSslMode::Disabled,
+                         const rt::TlsContext* client_tls = nullptr, const rt::TlsContext* server_tls = nullptr) {
     auto listener = rt::TcpListener::bind(loop_, *rt::SocketAddress::parse("127.0.0.1", 0));
     EXPECT_TRUE(listener.ok());
     MysqlKey key{"127.0.0.1", listener->port(), "app", std::move(client_password), "", "", 0};
+    key.ssl_mode = ssl_mode;
+    key.tls = client_tls;
     rt::Result<void> opened;
-    rt::block_on(loop_, login_against(&*listener, rsa_, scenario, "sha2-pw", &log, &connection_, key, &opened));
+    rt::block_on(loop_, login_against(&*listener, rsa_, scenario, "sha2-pw", &log, &connection_, key, &opened,
+                                      server_tls));
     return opened;
   }
 
@@ -1299,6 +1380,77 @@ TEST_F(MysqlBackendFakeServer, CachingSha2WrongPasswordKeepsTheServersError) {
   EXPECT_EQ(connection_.error().code, 1045);
   EXPECT_EQ(connection_.error().sql_state, "28000");
   EXPECT_THAT(connection_.error().message, HasSubstr("Access denied for user 'app'"));
+}
+
+TEST_F(MysqlBackendFakeServer, SslRequestThenCachingSha2FullPathSendsThePasswordInsideTls) {
+  corral::testing::TempDir certs("corral-mysql-backend-tls-");
+  corral::testing::make_test_certificates(certs.path());
+  rt::TlsOptions server_options;
+  server_options.cert_file = certs.file("server.crt").string();
+  server_options.key_file = certs.file("server.key").string();
+  auto server_tls = rt::TlsContext::server(server_options);
+  ASSERT_TRUE(server_tls.ok()) << server_tls.error();
+  rt::TlsOptions client_options;
+  client_options.ca_file = certs.file("ca.crt").string();  // VERIFY_IDENTITY: chain and 127.0.0.1
+  auto client_tls = rt::TlsContext::client(client_options);
+  ASSERT_TRUE(client_tls.ok()) << client_tls.error();
+  FakeServerLog log;
+  auto opened = login(FakeAuth::CachingSha2OverTls, "sha2-pw", log, config::MysqlSslMode::VerifyIdentity,
+                      &*client_tls, &*server_tls);
+  ASSERT_TRUE(opened.ok()) << connection_.error().message << " / " << log.failure;
+  EXPECT_TRUE(log.ssl_request);
+  EXPECT_EQ(log.response_sequence, 2) << "the HandshakeResponse41 follows the SSLRequest's id";
+  EXPECT_TRUE(log.response_has_ssl);
+  EXPECT_EQ(log.clear_password, std::string("sha2-pw") + '\0');
+  EXPECT_FALSE(log.public_key_requested) << "no RSA exchange over TLS";
+  EXPECT_NE(connection_.capabilities() & mysql::CLIENT_SSL, 0u);
+  ASSERT_EQ(log.queries.size(), 1u) << "the session setup ran inside TLS";
+}
+
+/// The client's half of a relayed login whose client reached corral over TLS: it must never be asked
+/// for a full authentication whose clear-text answer would cross a plain backend connection.
+class TlsClientRelay final : public MysqlLoginRelay {
+ public:
+  explicit TlsClientRelay(MysqlKey key) : key_(std::move(key)) {}
+  rt::Task<rt::Result<Answer>> greeted(const mysql::HandshakeV10& server) override {
+    co_return Answer{&key_, std::string(mysql::kCachingSha2Password),
+                     mysql::caching_sha2_token("sha2-pw", server.auth_plugin_data)};
+  }
+  rt::Task<rt::Result<std::string>> exchange(std::string_view payload, bool /*answered*/) override {
+    exchanged.emplace_back(payload);
+    co_return std::string("sha2-pw") + '\0';  // what a TLS client answers to 0x04
+  }
+  bool client_on_tls() const noexcept override { return true; }
+
+  std::vector<std::string> exchanged;
+
+ private:
+  MysqlKey key_;
+};
+
+rt::Task<void> relayed_login_against(rt::TcpListener* listener, const mysql::RsaKey* rsa, FakeServerLog* log,
+                                     MysqlConnection* connection, TlsClientRelay* relay, rt::Result<void>* opened) {
+  rt::TaskScope scope;
+  // The fake server's frame refers to listener, rsa and log, which outlive this task (the test owns them).
+  scope.spawn(fake_server(listener, rsa, FakeAuth::CachingSha2FullPath, "sha2-pw", log));
+  *opened = co_await connection->open_relayed(*relay, *rt::SocketAddress::parse("127.0.0.1", listener->port()),
+                                              nullptr);
+  connection->close();
+  co_await scope.join();
+}
+
+TEST_F(MysqlBackendFakeServer, RelayedFullAuthenticationOfATlsClientOverAPlainBackendIsRefused) {
+  auto listener = rt::TcpListener::bind(loop_, *rt::SocketAddress::parse("127.0.0.1", 0));
+  ASSERT_TRUE(listener.ok());
+  TlsClientRelay relay(MysqlKey{"127.0.0.1", listener->port(), "app", "", "", "", 0});
+  FakeServerLog log;
+  rt::Result<void> opened;
+  rt::block_on(loop_, relayed_login_against(&*listener, rsa_, &log, &connection_, &relay, &opened));
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(connection_.error().code, 1251);
+  EXPECT_THAT(connection_.error().message, HasSubstr("in clear over corral's unencrypted connection"));
+  EXPECT_TRUE(relay.exchanged.empty()) << "the client was never asked for its password";
+  EXPECT_EQ(log.decrypted_password, "");
 }
 
 TEST_F(MysqlBackendFakeServer, AuthSwitchToCachingSha2UsesTheNewScramble) {

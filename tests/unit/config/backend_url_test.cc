@@ -263,11 +263,50 @@ TEST(ConfigBackendUrl, QueryErrors) {
   EXPECT_EQ(parse_error("redis://h?protocol=3&protocol=3"), "query parameter 'protocol' is given twice");
   EXPECT_EQ(parse_error("redis://h?timeout=5"), "unknown query parameter 'timeout' (redis URLs accept: protocol)");
   EXPECT_EQ(parse_error("redis://h?charset=utf8"), "unknown query parameter 'charset' (redis URLs accept: protocol)");
-  EXPECT_EQ(parse_error("mysql://u@h?protocol=3"), "unknown query parameter 'protocol' (mysql URLs accept: charset, replicas)");
+  EXPECT_EQ(parse_error("mysql://u@h?protocol=3"), "unknown query parameter 'protocol' (mysql URLs accept: charset, replicas, ssl-mode, ssl-ca)");
   EXPECT_EQ(parse_error("mysql://u@h?charset=utf-8"), "charset must be letters, digits and '_' (got 'utf-8')");
   EXPECT_EQ(parse_error("mysql://u@h?charset="), "charset must be letters, digits and '_' (got '')");
   EXPECT_EQ(parse_error("redis://h?protocol"), "query parameter 'protocol' needs a value (name=value)");
   EXPECT_EQ(parse_error("redis://h#frag"), "a fragment ('#...') is not allowed");
+}
+
+TEST(ConfigBackendUrl, MysqlSslModeAndCaAsTheMysqlCliNamesThem) {
+  EXPECT_EQ(parse_ok("mysql://u@h").mysql_ssl_mode, MysqlSslMode::Disabled);
+  EXPECT_FALSE(parse_ok("mysql://u@h").may_use_tls());
+  EXPECT_EQ(parse_ok("mysql://u@h?ssl-mode=DISABLED").mysql_ssl_mode, MysqlSslMode::Disabled);
+  EXPECT_EQ(parse_ok("mysql://u@h?ssl-mode=PREFERRED").mysql_ssl_mode, MysqlSslMode::Preferred);
+  EXPECT_EQ(parse_ok("mysql://u@h?ssl-mode=required").mysql_ssl_mode, MysqlSslMode::Required);
+  EXPECT_EQ(parse_ok("mysql://u@h?ssl-mode=Verify_CA").mysql_ssl_mode, MysqlSslMode::VerifyCa);
+  EXPECT_TRUE(parse_ok("mysql://u@h?ssl-mode=REQUIRED").may_use_tls());
+  EXPECT_FALSE(parse_ok("mysql://u@h?ssl-mode=REQUIRED").tls) << "tls means rediss://";
+  const BackendUrl url = parse_ok("mysql://u:pw@db.example/shop?charset=utf8mb4&ssl-mode=VERIFY_IDENTITY&ssl-ca=/etc/ca%20dir/ca.pem");
+  EXPECT_EQ(url.mysql_ssl_mode, MysqlSslMode::VerifyIdentity);
+  EXPECT_EQ(url.tls_ca_file, "/etc/ca dir/ca.pem");
+  EXPECT_EQ(url.mysql_charset, "utf8mb4");
+  EXPECT_EQ(url.redacted(),
+            "mysql://u:***@db.example:3306/shop?charset=utf8mb4&ssl-mode=VERIFY_IDENTITY&ssl-ca=%2Fetc%2Fca%20dir%2Fca.pem");
+  EXPECT_EQ(parse_ok("mysql://u@h?ssl-mode=preferred").redacted(), "mysql://u@h:3306?ssl-mode=PREFERRED");
+  EXPECT_EQ(parse_ok("mysql://u@h?ssl-mode=VERIFY_CA&ssl-ca=/ca.pem").tls_ca_file, "/ca.pem");
+  EXPECT_EQ(to_string(MysqlSslMode::VerifyCa), "VERIFY_CA");
+}
+
+TEST(ConfigBackendUrl, MysqlSslErrors) {
+  EXPECT_EQ(parse_error("mysql://u@h?ssl-mode=ON"),
+            "ssl-mode must be DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY (got 'ON')");
+  EXPECT_EQ(parse_error("mysql://u@h?ssl-mode="),
+            "ssl-mode must be DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY (got '')");
+  EXPECT_EQ(parse_error("mysql://u@h?ssl-mode=REQUIRED&ssl-mode=REQUIRED"), "query parameter 'ssl-mode' is given twice");
+  EXPECT_EQ(parse_error("mysql://u@h?ssl-mode=VERIFY_CA&ssl-ca=/a&ssl-ca=/b"), "query parameter 'ssl-ca' is given twice");
+  EXPECT_EQ(parse_error("mysql://u@h?ssl-mode=VERIFY_CA&ssl-ca="), "ssl-ca must be the path of a PEM file of CA certificates");
+  EXPECT_EQ(parse_error("mysql://u@h?ssl-ca=/ca.pem"),
+            "ssl-ca needs ssl-mode=VERIFY_CA or ssl-mode=VERIFY_IDENTITY (ssl-mode=DISABLED does not verify the "
+            "server's certificate)");
+  EXPECT_EQ(parse_error("mysql://u@h?ssl-mode=REQUIRED&ssl-ca=/ca.pem"),
+            "ssl-ca needs ssl-mode=VERIFY_CA or ssl-mode=VERIFY_IDENTITY (ssl-mode=REQUIRED does not verify the "
+            "server's certificate)");
+  EXPECT_EQ(parse_error("mysql://u@h?ca=/ca.pem"), "unknown query parameter 'ca' (mysql URLs accept: charset, ssl-mode, ssl-ca)");
+  EXPECT_EQ(parse_error("redis://h?ssl-mode=REQUIRED"), "unknown query parameter 'ssl-mode' (redis URLs accept: protocol)");
+  EXPECT_EQ(parse_error("rediss://h?ssl-ca=/ca.pem"), "unknown query parameter 'ssl-ca' (rediss URLs accept: protocol, ca)");
 }
 
 TEST(ConfigBackendUrl, RedissIsRedisOverTlsWithAnOptionalCa) {

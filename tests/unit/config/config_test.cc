@@ -1021,15 +1021,57 @@ TEST_F(ConfigTls, ListenerTlsErrors) {
             f + ":7: listeners[0].tls_key: " + dir_ + "corral_tls_not_pem.txt: not a PEM file (no '-----BEGIN ' line)");
 }
 
-TEST_F(ConfigTls, MysqlListenerTlsIsRefused) {
+TEST_F(ConfigTls, MysqlListenerTakesTlsAndMayRequireIt) {
+  const std::string head =
+      "[[users]]\nname = \"app\"\npassword = \"x\"\n[[listeners]]\nname = \"m\"\nprotocol = \"mysql\"\n"
+      "address = \"127.0.0.1:3307\"\nbackend = \"mysql://u@127.0.0.1:3306\"\n";
+  const auto load_mysql = [&](const std::string& extra) {
+    std::ofstream(dir_ + "corral_tls_test.toml") << head << extra;
+    return load_config(dir_ + "corral_tls_test.toml");
+  };
+  auto optional = load_mysql("tls_cert = \"corral_tls_cert.pem\"\ntls_key = \"corral_tls_key.pem\"\n");
+  ASSERT_TRUE(std::holds_alternative<Config>(optional)) << std::get<ConfigError>(optional).to_string();
+  const Listener& l = std::get<Config>(optional).listeners[0];
+  ASSERT_TRUE(l.tls.has_value());
+  EXPECT_EQ(l.tls->cert_file, dir_ + "corral_tls_cert.pem");
+  EXPECT_FALSE(l.tls->required) << "TLS is offered, plain logins still work";
+  auto required = load_mysql("tls_cert = \"corral_tls_cert.pem\"\ntls_key = \"corral_tls_key.pem\"\n"
+                             "tls_client_ca = \"corral_tls_ca.pem\"\ntls_require_client_cert = true\ntls_required = true\n");
+  ASSERT_TRUE(std::holds_alternative<Config>(required)) << std::get<ConfigError>(required).to_string();
+  EXPECT_TRUE(std::get<Config>(required).listeners[0].tls->required);
+  EXPECT_TRUE(std::get<Config>(required).listeners[0].tls->require_client_cert);
+  auto without_cert = load_mysql("tls_required = true\n");
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(without_cert));
+  EXPECT_EQ(std::get<ConfigError>(without_cert).to_string(),
+            dir_ + file_ + ":9: listeners[0].tls_required needs listeners[0].tls_cert and listeners[0].tls_key");
+  auto not_bool = load_mysql("tls_cert = \"corral_tls_cert.pem\"\ntls_key = \"corral_tls_key.pem\"\ntls_required = \"yes\"\n");
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(not_bool));
+  EXPECT_EQ(std::get<ConfigError>(not_bool).to_string(),
+            dir_ + file_ + ":11: listeners[0].tls_required must be a boolean (got string)");
+}
+
+TEST_F(ConfigTls, TlsRequiredIsForMysqlListeners) {
+  EXPECT_EQ(error("tls_cert = \"corral_tls_cert.pem\"\ntls_key = \"corral_tls_key.pem\"\ntls_required = true\n"),
+            dir_ + file_ + ":8: listeners[0].tls_required is for mysql listeners (a redis listener with tls_cert "
+                           "accepts TLS clients only)");
+}
+
+TEST_F(ConfigTls, MysqlSslCaIsResolvedAndChecked) {
+  const std::string head =
+      "[[listeners]]\nname = \"m\"\nprotocol = \"mysql\"\naddress = \"127.0.0.1:3307\"\nauth = \"backend\"\n";
   std::ofstream(dir_ + "corral_tls_test.toml")
-      << "[[users]]\nname = \"app\"\npassword = \"x\"\n[[listeners]]\nname = \"m\"\nprotocol = \"mysql\"\n"
-         "address = \"127.0.0.1:3307\"\nbackend = \"mysql://u@127.0.0.1:3306\"\n"
-         "tls_cert = \"corral_tls_cert.pem\"\ntls_key = \"corral_tls_key.pem\"\n";
+      << head << "backend = \"mysql://u@db.example?ssl-mode=VERIFY_CA&ssl-ca=corral_tls_ca.pem\"\n";
   auto r = load_config(dir_ + "corral_tls_test.toml");
-  ASSERT_TRUE(std::holds_alternative<ConfigError>(r));
-  EXPECT_EQ(std::get<ConfigError>(r).to_string(),
-            dir_ + file_ + ":9: listeners[0].tls_cert: TLS toward mysql clients is not supported yet (redis listeners only)");
+  ASSERT_TRUE(std::holds_alternative<Config>(r)) << std::get<ConfigError>(r).to_string();
+  const BackendUrl& url = std::get<Config>(r).listeners[0].backend;
+  EXPECT_EQ(url.mysql_ssl_mode, MysqlSslMode::VerifyCa);
+  EXPECT_EQ(url.tls_ca_file, dir_ + "corral_tls_ca.pem");
+  std::ofstream(dir_ + "corral_tls_test.toml")
+      << head << "backend = \"mysql://u@db.example?ssl-mode=VERIFY_IDENTITY&ssl-ca=/nonexistent/ca.pem\"\n";
+  auto missing = load_config(dir_ + "corral_tls_test.toml");
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(missing));
+  EXPECT_EQ(std::get<ConfigError>(missing).to_string(),
+            dir_ + file_ + ":6: listeners[0].backend ssl-ca: /nonexistent/ca.pem: cannot open: No such file or directory");
 }
 
 TEST_F(ConfigTls, RedissCaIsResolvedAndChecked) {

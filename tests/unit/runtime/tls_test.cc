@@ -379,6 +379,47 @@ TEST_F(Tls, CertificateFromAnotherCaOrForAnotherNameIsRefused) {
   block_on(loop, body(&loop, &server_ctx, &wrong_ca, &right_ca));
 }
 
+// MySQL's ssl-mode=VERIFY_CA checks the chain but not the name; REQUIRED checks nothing.
+TEST_F(Tls, ChainOnlyAndUnverifiedClientContexts) {
+  EventLoop loop;
+  const TlsContext server_ctx = server_context();
+  TlsOptions chain_only;
+  chain_only.ca_file = file("ca.crt");
+  chain_only.verify_host = false;
+  auto chain = TlsContext::client(chain_only);
+  ASSERT_TRUE(chain.ok()) << chain.error();
+  EXPECT_TRUE(chain->verifies_peer());
+  EXPECT_FALSE(chain->verifies_host());
+  TlsOptions wrong_ca_chain_only = chain_only;
+  wrong_ca_chain_only.ca_file = file("other-ca.crt");
+  auto wrong_chain = TlsContext::client(wrong_ca_chain_only);
+  ASSERT_TRUE(wrong_chain.ok()) << wrong_chain.error();
+  TlsOptions none;
+  none.verify_peer = false;
+  auto unverified = TlsContext::client(none);
+  ASSERT_TRUE(unverified.ok()) << unverified.error();
+  EXPECT_FALSE(unverified->verifies_peer());
+  auto body = [](EventLoop* l, const TlsContext* s, const TlsContext* chain_ctx, const TlsContext* wrong_ctx,
+                 const TlsContext* none_ctx) -> Task<void> {
+    {
+      Pair pair = co_await connect_pair(l);
+      const auto [client_error, server_error] = co_await handshake(&pair, s, chain_ctx, "db.example.com");
+      EXPECT_FALSE(client_error) << "a chain-only check ignores the name: " << client_error.message();
+    }
+    {
+      Pair pair = co_await connect_pair(l);
+      const auto [client_error, server_error] = co_await handshake(&pair, s, wrong_ctx, "localhost");
+      EXPECT_EQ(client_error.message(), "certificate verify failed: unable to get local issuer certificate");
+    }
+    {
+      Pair pair = co_await connect_pair(l);
+      const auto [client_error, server_error] = co_await handshake(&pair, s, none_ctx, "db.example.com");
+      EXPECT_FALSE(client_error) << "an unverified context takes any certificate: " << client_error.message();
+    }
+  };
+  block_on(loop, body(&loop, &server_ctx, &*chain, &*wrong_chain, &*unverified));
+}
+
 TEST_F(Tls, RequiredClientCertificate) {
   EventLoop loop;
   const TlsContext server_ctx = server_context(/*require_client_cert=*/true);

@@ -243,6 +243,58 @@ TEST(MysqlHandshakeResponse41, SslRequestIsDetected) {
   EXPECT_FALSE(is_ssl_request(no_ssl));
 }
 
+// A client sends its TLS ClientHello right behind the SSLRequest, without waiting: framing must take
+// exactly the SSLRequest's 36 wire bytes however the stream is cut, and leave the rest for TLS.
+TEST(MysqlHandshakeResponse41, SslRequestFramedAloneAtEverySplit) {
+  HandshakeResponse41 request = sample_response(CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH |
+                                                MARIADB_CLIENT_PROGRESS);
+  std::string payload;
+  encode_ssl_request(payload, request, kMariaDbServerCaps);
+  std::string wire;
+  append_packet(wire, 1, payload);
+  ASSERT_EQ(wire.size(), kPacketHeaderSize + kSslRequestSize);
+  const std::string client_hello = bytes({0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03});
+  const std::string stream = wire + client_hello;
+  for (std::size_t split = 0; split <= stream.size(); ++split) {
+    std::string scratch;
+    const std::string_view first(stream.data(), split);
+    const LogicalPacket early = read_logical_packet(first, {}, scratch);
+    if (split < wire.size()) {
+      EXPECT_EQ(early.status, FrameStatus::NeedMore) << "split " << split;
+    } else {
+      EXPECT_EQ(early.status, FrameStatus::Packet) << "split " << split;
+    }
+    const LogicalPacket whole = read_logical_packet(stream, {}, scratch);
+    ASSERT_EQ(whole.status, FrameStatus::Packet);
+    EXPECT_EQ(whole.consumed, wire.size()) << "the ClientHello bytes stay for TLS";
+    EXPECT_EQ(whole.first_sequence_id, 1);
+    EXPECT_TRUE(is_ssl_request(whole.payload));
+    const Result<HandshakeResponse41> decoded = decode_handshake_response41(whole.payload, kMariaDbServerCaps);
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_EQ(decoded->capabilities, request.capabilities | CLIENT_SSL);
+    EXPECT_EQ(decoded->max_packet_size, request.max_packet_size);
+    EXPECT_EQ(decoded->character_set, request.character_set);
+  }
+}
+
+TEST(MysqlHandshakeResponse41, OnlyThirtyTwoBytesWithClientSslAreAnSslRequest) {
+  std::string ssl;
+  encode_ssl_request(ssl, sample_response(CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION), kMysqlServerCaps);
+  EXPECT_FALSE(is_ssl_request(ssl.substr(0, kSslRequestSize - 1)));
+  EXPECT_FALSE(is_ssl_request(ssl + '\0'));
+  EXPECT_FALSE(is_ssl_request(""));
+  // The full response sent inside TLS carries CLIENT_SSL too, and is no SSLRequest.
+  HandshakeResponse41 full = sample_response(CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_SSL |
+                                             CLIENT_PLUGIN_AUTH | CLIENT_CONNECT_WITH_DB);
+  std::string out;
+  encode_handshake_response41(out, full, kMysqlServerCaps);
+  EXPECT_FALSE(is_ssl_request(out));
+  const Result<HandshakeResponse41> back = decode_handshake_response41(out, kMysqlServerCaps);
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(back->capabilities & CLIENT_SSL);
+  EXPECT_EQ(back->username, "app");
+}
+
 TEST(MysqlHandshakeResponse41, NegativeCases) {
   HandshakeResponse41 r = sample_response(CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_CONNECT_WITH_DB |
                                           CLIENT_PLUGIN_AUTH | CLIENT_CONNECT_ATTRS);
