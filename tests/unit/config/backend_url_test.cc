@@ -304,7 +304,7 @@ TEST(ConfigBackendUrl, MysqlSslErrors) {
   EXPECT_EQ(parse_error("mysql://u@h?ssl-mode=REQUIRED&ssl-ca=/ca.pem"),
             "ssl-ca needs ssl-mode=VERIFY_CA or ssl-mode=VERIFY_IDENTITY (ssl-mode=REQUIRED does not verify the "
             "server's certificate)");
-  EXPECT_EQ(parse_error("mysql://u@h?ca=/ca.pem"), "unknown query parameter 'ca' (mysql URLs accept: charset, ssl-mode, ssl-ca)");
+  EXPECT_EQ(parse_error("mysql://u@h?ca=/ca.pem"), "unknown query parameter 'ca' (mysql URLs accept: charset, replicas, ssl-mode, ssl-ca)");
   EXPECT_EQ(parse_error("redis://h?ssl-mode=REQUIRED"), "unknown query parameter 'ssl-mode' (redis URLs accept: protocol)");
   EXPECT_EQ(parse_error("rediss://h?ssl-ca=/ca.pem"), "unknown query parameter 'ssl-ca' (rediss URLs accept: protocol, ca)");
 }
