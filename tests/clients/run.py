@@ -5,7 +5,8 @@ Node's own test runner) and redis-py (tests/clients/python, Debian's python3-red
     tests/clients/run.py --corral build/release/proxy/corral
 
 Starts a redis-server (with the ACL user alice/pw) and a corral (two workers, auth "none") in front of
-it on free loopback ports, runs both suites against corral, stops both. The Node packages come from
+it on free loopback ports, plus a second listener with TLS (certificates made here with the openssl
+CLI), runs both suites against corral, stops both. The Node packages come from
 tests/clients/node/package-lock.json: `npm ci` runs here when node_modules is missing or older than
 the lock file. Exit status: 0 when every suite passed, 1 otherwise, 2 for a set-up error.
 Standard library only (redis-py is only imported by its suite, run with /usr/bin/python3, where
@@ -44,6 +45,35 @@ def start_redis(work):
     return process, port
 
 
+def make_certificates(work):
+    """A test CA and a server certificate for 127.0.0.1 signed by it; returns (ca, cert, key) paths."""
+    ca_key, ca, key, csr, cert = (work / name for name in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt"))
+    quiet = {"check": True, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=corral test CA",
+                    "-keyout", str(ca_key), "-out", str(ca)], **quiet)
+    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                    "-keyout", str(key), "-out", str(csr)], **quiet)
+    extensions = work / "san.ext"
+    extensions.write_text("subjectAltName = IP:127.0.0.1, DNS:localhost\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+                    "-CAcreateserial", "-days", "2", "-extfile", str(extensions), "-out", str(cert)], **quiet)
+    return ca, cert, key
+
+
+def tls_listener(port, backend, cert, key):
+    """A second [[listeners]] table: the same backend behind TLS."""
+    return f"""
+[[listeners]]
+name = "redis-tls"
+protocol = "redis"
+address = "127.0.0.1:{port}"
+backend = "{backend}"
+auth = "none"
+tls_cert = "{cert}"
+tls_key = "{key}"
+"""
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corral", required=True, type=pathlib.Path)
@@ -59,9 +89,13 @@ def main():
         failed = []
         try:
             redis_process, redis_port = start_redis(work)
-            corral_process, corral_port = start_corral(
-                args.corral.resolve(), work, "redis", f"redis://127.0.0.1:{redis_port}")
-            env = dict(os.environ, CORRAL_PORT=str(corral_port))
+            backend = f"redis://127.0.0.1:{redis_port}"
+            ca, cert, key = make_certificates(work)
+            tls_port = free_port()
+            corral_process, corral_port = start_corral(args.corral.resolve(), work, "redis", backend,
+                                                       extra=tls_listener(tls_port, backend, cert, key))
+            wait_for_port(tls_port, corral_process, "corral's TLS listener")
+            env = dict(os.environ, CORRAL_PORT=str(corral_port), CORRAL_TLS_PORT=str(tls_port), CORRAL_TLS_CA=str(ca))
             suites = [
                 ("node (ioredis, node-redis)", ["node", "--test", "--test-reporter=spec", "clients.test.mjs"], NODE),
                 ("redis-py", ["/usr/bin/python3", "-m", "unittest", "-v", "test_redis_py"], HERE / "python"),

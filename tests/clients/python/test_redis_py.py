@@ -1,7 +1,8 @@
 """redis-py (Debian's python3-redis) against corral: pipelines, MULTI/WATCH, pub/sub, blocking pops,
-ACL users, CLIENT LIST/KILL. redis-py 4.3 speaks RESP2 only; corral's RESP3 is covered by the C++
-tests. Started by tests/clients/run.py, which sets CORRAL_PORT (corral in front of a redis-server that
-has the ACL user alice/pw)."""
+ACL users, CLIENT LIST/KILL, TLS (ssl=True). redis-py 4.3 speaks RESP2 only; corral's RESP3 is covered
+by the C++ tests. Started by tests/clients/run.py, which sets CORRAL_PORT (corral in front of a
+redis-server that has the ACL user alice/pw), CORRAL_TLS_PORT (a TLS listener of the same corral) and
+CORRAL_TLS_CA (the CA that signed its certificate)."""
 
 import os
 import threading
@@ -18,6 +19,18 @@ def connect(**options):
 
 
 class RedisPy(unittest.TestCase):
+    def test_tls(self):
+        r = redis.Redis(host="127.0.0.1", port=int(os.environ["CORRAL_TLS_PORT"]), decode_responses=True,
+                        socket_timeout=10, ssl=True, ssl_ca_certs=os.environ["CORRAL_TLS_CA"], ssl_cert_reqs="required")
+        pipe = r.pipeline(transaction=False)
+        pipe.set("py:tls", "secret").get("py:tls")
+        self.assertEqual(pipe.execute(), [True, "secret"])
+        self.assertEqual(connect().get("py:tls"), "secret")  # the same backend as the plain listener
+        untrusted = redis.Redis(host="127.0.0.1", port=int(os.environ["CORRAL_TLS_PORT"]), socket_timeout=10,
+                                ssl=True, ssl_cert_reqs="required")  # the system's CAs do not know the test CA
+        with self.assertRaises(redis.ConnectionError):
+            untrusted.ping()
+
     def test_pipeline(self):
         r = connect()
         pipe = r.pipeline(transaction=False)
