@@ -233,6 +233,10 @@ std::string metrics(const AdminEnv& env, const std::vector<pool::BackendSnapshot
                &ListenerCounters::accepted);
   per_listener("corral_listener_clients_refused_total", "counter",
                "Client connections refused at client.max_connections, by listener.", &ListenerCounters::refused);
+  per_listener("corral_listener_logins_ok_total", "counter",
+               "Logins that succeeded (AUTH, HELLO AUTH, an implicit Redis login, MySQL handshakes and "
+               "COM_CHANGE_USER), by listener.",
+               &ListenerCounters::logins_ok);
   per_listener("corral_listener_logins_failed_total", "counter", "Refused logins (AUTH, MySQL handshakes), by listener.",
                &ListenerCounters::logins_failed);
   append_request_metrics(out, listeners);

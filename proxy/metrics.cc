@@ -79,6 +79,10 @@ std::string backend_label(const config::BackendUrl& url) {
   return pool::redis_backend_label(url.host, url.port, url.tls);
 }
 
+void record_login(MetricsRegistry& metrics, const std::string& listener) {
+  metrics.listener(listener).logins_ok.fetch_add(1, std::memory_order_relaxed);
+}
+
 void record_failed_login(MetricsRegistry& metrics, const std::string& listener, std::string_view user,
                          std::string_view from, std::string_view reason) {
   metrics.listener(listener).logins_failed.fetch_add(1, std::memory_order_relaxed);

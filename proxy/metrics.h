@@ -68,6 +68,7 @@ struct ListenerCounters {
   std::atomic<uint64_t> clients_open{0};
   std::atomic<uint64_t> accepted{0};
   std::atomic<uint64_t> refused{0};  // at client.max_connections
+  std::atomic<uint64_t> logins_ok{0};      // AUTH / HELLO AUTH, an implicit Redis login, MySQL logins
   std::atomic<uint64_t> logins_failed{0};
   rt::TlsHandshakeCounters tls;  // the clients' handshakes (TLS listeners)
   std::array<RequestStats, kMaxWorkers> requests{};  // by worker index
@@ -103,6 +104,9 @@ class MetricsRegistry {
 
 /// The backend label of `url` in the backend families: "scheme://host:port" (pool/backend_metrics.h).
 std::string backend_label(const config::BackendUrl& url);
+
+/// A login that succeeded: counted for the listener.
+void record_login(MetricsRegistry& metrics, const std::string& listener);
 
 /// A refused login: counted for the listener and logged with the user, the client's address and why
 /// (callers never pass a password, token or hash).

@@ -8,6 +8,7 @@
 
 #include "pool/backoff.h"
 #include "proxy/mysql/command_route.h"
+#include "proxy/metrics.h"
 #include "proxy/shared_state.h"
 #include "runtime/log.h"
 
@@ -337,6 +338,7 @@ rt::Task<void> kill_backend_thread(pool::MysqlKey key, rt::SocketAddress address
 }  // namespace
 
 void MysqlSession::logged_in(const pool::MysqlKey& key) noexcept {
+  record_login(env_.shared->metrics, env_.listener->name);
   env_.shared->mysql_clients.set_backend_user(client_.id(), key.user);
 }
 

@@ -53,6 +53,7 @@ void RedisLocalCommands::log_in_implicitly(RedisContext& context) const {
   context.implicit_login = false;
   context.authenticated = true;
   context.user = listener_.backend.user.empty() ? std::string("default") : listener_.backend.user;
+  if (metrics_ != nullptr) record_login(*metrics_, listener_.name);
 }
 
 pool::RedisKey RedisLocalCommands::pool_key(const RedisContext& context) const {
@@ -223,6 +224,7 @@ std::string RedisLocalCommands::authenticate(std::string_view user, std::string_
   context.implicit_login = false;
   context.authenticated = true;
   context.user = std::string(user);
+  if (metrics_ != nullptr) record_login(*metrics_, listener_.name);
   return {};
 }
 

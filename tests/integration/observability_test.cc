@@ -40,15 +40,19 @@ TEST(Observability, RedisRefusedLoginsAreLoggedAndCountedWithoutThePassword) {
   EXPECT_THAT(log, HasSubstr("login failed for user 'nobody'"));
   EXPECT_THAT(log, Not(HasSubstr("secret")));
   EXPECT_EQ(admin_metric(admin_port, "corral_listener_logins_failed_total{listener=\"cache\"}"), 2u);
+  EXPECT_EQ(admin_metric(admin_port, "corral_listener_logins_ok_total{listener=\"cache\"}"), 1u);
   EXPECT_EQ(corral.stop(), 0) << corral.log();
 }
 
 TEST(Observability, MysqlRefusedLoginIsLoggedWithoutThePassword) {
   MariaDbServer mariadb;
   mariadb.create_user("svc", "svc-pass");
+  const uint16_t admin_port = pick_free_port();
   CorralProcess corral({.listeners = {{.name = "db", .protocol = "mysql", .backend = mariadb.url("svc", "svc-pass"),
                                        .auth = "users"}},
-                        .extra_toml = "[[users]]\nname = \"app\"\npassword = \"right-secret\"\n"});
+                        .extra_toml = "[server]\nadmin = \"127.0.0.1:" + std::to_string(admin_port) +
+                                      "\"\n[[users]]\nname = \"app\"\npassword = \"right-secret\"\n"});
+  MysqlClient::connect({.port = corral.port("db"), .user = "app", .password = "right-secret"}).close();
   try {
     MysqlClient::connect({.port = corral.port("db"), .user = "app", .password = "wrong-secret"});
     ADD_FAILURE() << "a wrong password logged in";
@@ -58,6 +62,8 @@ TEST(Observability, MysqlRefusedLoginIsLoggedWithoutThePassword) {
   wait_until([&] { return corral.log().find("login failed") != std::string::npos; }, 5s, "the login-failure line");
   EXPECT_THAT(corral.log(), HasSubstr("listener db: login failed for user 'app' from 127.0.0.1: wrong password"));
   EXPECT_THAT(corral.log(), Not(HasSubstr("secret")));
+  EXPECT_EQ(admin_metric(admin_port, "corral_listener_logins_ok_total{listener=\"db\"}"), 1u);
+  EXPECT_EQ(admin_metric(admin_port, "corral_listener_logins_failed_total{listener=\"db\"}"), 1u);
   EXPECT_EQ(corral.stop(), 0) << corral.log();
 }
 
