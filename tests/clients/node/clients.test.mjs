@@ -1,6 +1,7 @@
 // ioredis and node-redis (v4) against corral: what applications do with them — pipelines,
-// MULTI/WATCH, pub/sub, blocking pops, ACL users. Neither library speaks RESP3 in these versions
-// (node-redis v4 and ioredis 5 are RESP2 clients); corral's RESP3 is covered by the C++ tests.
+// MULTI/WATCH, pub/sub, blocking pops, ACL users. Neither speaks RESP3 (node-redis v4 and ioredis 5 are
+// RESP2 clients): node-redis v5's client (@redis/client 5, installed as `redis-resp3`) is used with
+// RESP: 3 for the RESP3 tests.
 // Started by tests/clients/run.py, which sets CORRAL_PORT (corral in front of a redis-server that has
 // the ACL user alice/pw).
 import assert from 'node:assert/strict';
@@ -8,6 +9,7 @@ import { after, describe, test } from 'node:test';
 
 import Redis from 'ioredis';
 import { commandOptions, createClient } from 'redis';
+import { createClient as createResp3Client } from 'redis-resp3';
 
 const port = Number(process.env.CORRAL_PORT);
 assert.ok(port > 0, 'CORRAL_PORT must be set (tests/clients/run.py)');
@@ -163,5 +165,61 @@ describe('node-redis', () => {
                                  password: 'wrong' });
     wrong.on('error', () => {});
     await assert.rejects(wrong.connect(), /WRONGPASS/);
+  });
+});
+
+describe('node-redis v5 with RESP3', () => {
+  const clients = [];
+  const open = async (options = {}) => {
+    const client = createResp3Client({ socket: { host: '127.0.0.1', port, reconnectStrategy: false }, RESP: 3,
+                                       ...options });
+    client.on('error', () => {});
+    clients.push(client);
+    await client.connect();
+    return client;
+  };
+  after(async () => {
+    await Promise.all(clients.filter((c) => c.isOpen).map((c) => c.close()));
+  });
+
+  test('HELLO 3: the session is RESP3 and replies have RESP3 types', async () => {
+    const r = await open();
+    assert.match(await r.sendCommand(['CLIENT', 'INFO']), / resp=3 /);
+    await r.del('r3:z');
+    await r.zAdd('r3:z', { score: 1.5, value: 'm' });
+    assert.equal(await r.sendCommand(['ZSCORE', 'r3:z', 'm']), 1.5);  // a RESP3 double, not a string
+    await r.hSet('r3:h', { a: '1', b: '2' });
+    const map = await r.sendCommand(['HGETALL', 'r3:h']);  // a RESP3 map
+    assert.deepEqual(Object.fromEntries(map instanceof Map ? map : Object.entries(map)), { a: '1', b: '2' });
+  });
+
+  test('pipeline, multi and ACL user', async () => {
+    const alice = await open({ username: 'alice', password: 'pw' });
+    assert.equal(await alice.sendCommand(['ACL', 'WHOAMI']), 'alice');
+    const [set, incr] = await Promise.all([alice.set('r3:p', '1'), alice.incr('r3:p')]);
+    assert.deepEqual([set, incr], ['OK', 2]);
+    assert.deepEqual(await alice.multi().set('r3:m', 'a').get('r3:m').exec(), ['OK', 'a']);
+  });
+
+  test('pub/sub pushes and commands on the same connection', async () => {
+    const publisher = await open();
+    const subscriber = await open();
+    const received = [];
+    await subscriber.subscribe('r3:chan', (message, channel) => received.push([channel, message]));
+    assert.equal(await subscriber.ping(), 'PONG');  // RESP3: ordinary commands while subscribed
+    assert.equal(await publisher.publish('r3:chan', 'hello'), 1);
+    await eventually(() => received.length === 1);
+    assert.deepEqual(received, [['r3:chan', 'hello']]);
+    await subscriber.unsubscribe('r3:chan');
+  });
+
+  test('blocking pop', async () => {
+    const r = await open();
+    const pusher = await open();
+    await r.del('r3:list');
+    const popped = r.blPop('r3:list', 5);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await pusher.rPush('r3:list', 'x');
+    assert.deepEqual(await popped, { key: 'r3:list', element: 'x' });
   });
 });
