@@ -959,6 +959,10 @@ void RedisSession::kill() {
   // included), and the cancel source ends waits for the backend.
   ::shutdown(client_.stream.fd(), SHUT_RDWR);
   client_.cancel.cancel();
+  // Gone from the table now, not when the session ends on a later turn of the loop: the server
+  // frees a killed client before it answers again, so the asker's next CLIENT KILL or LIST must not
+  // find it. Called after the visitor's walk, never during it.
+  env_.shared->redis_clients.remove(*env_.loop, context_.id);
 }
 
 std::optional<int64_t> RedisSession::blocked_on() const {

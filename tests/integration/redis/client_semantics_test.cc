@@ -349,6 +349,22 @@ TEST_F(ClientTable, ClientKillByIdAndAddrClosesThatClientOnly) {
   EXPECT_EQ(connect().command({"PING"}), "+PONG\r\n");
 }
 
+// A killed client is gone for the next command at once, as on the server (which frees it before
+// it answers again), though its session on the other worker only ends later.
+TEST_F(ClientTable, AKilledClientIsNotFoundAgainByTheNextCommand) {
+  for (int round = 0; round < 20; ++round) {
+    RedisClient victim = connect();
+    RedisClient killer = connect();
+    const std::string id = client_id(victim);
+    killer.send(encode_command({"CLIENT", "KILL", "ID", id}) + encode_command({"CLIENT", "KILL", "ID", id}) +
+                encode_command({"CLIENT", "LIST", "ID", id}));
+    ASSERT_EQ(killer.read_reply(), ":1\r\n");
+    ASSERT_EQ(killer.read_reply(), ":0\r\n") << "round " << round;
+    ASSERT_EQ(killer.read_reply(), "$0\r\n\r\n") << "round " << round;
+    EXPECT_TRUE(victim.wait_closed(5s));
+  }
+}
+
 TEST_F(ClientTable, ClientUnblockUnblocksACorralClientInBlpop) {
   RedisClient blocked = connect();
   RedisClient other = connect();
