@@ -265,6 +265,9 @@ int Daemon::run() {
       std::lock_guard lock(shared_.reload_mutex);
       shared_.last_reload = outcome;
     }
+    // Counted only once the outcome is stored: POST /reload waits for the count to move and then
+    // reads the outcome, which must be this reload's and not the one before.
+    (outcome.starts_with("ok") ? shared_.reloads_ok : shared_.reloads_failed).fetch_add(1, std::memory_order_release);
     rt::sd_notify("READY=1\nSTATUS=serving");
   }
   rt::log::info("received {}: draining (grace {} ms)", received == SIGINT ? "SIGINT" : "SIGTERM",
@@ -296,7 +299,6 @@ int Daemon::run() {
 
 std::string Daemon::refuse_reload(const std::string& why) {
   rt::log::error("reload refused: {}; the running configuration stays", why);
-  shared_.reloads_failed.fetch_add(1, std::memory_order_relaxed);
   return "refused: " + why;
 }
 
@@ -364,7 +366,6 @@ std::string Daemon::reload(rt::WorkerGroup& group) {
   rt::log::set_format(log_format_of(loaded->config.server.log_format));
   loaded_ = std::move(loaded);
   release_unused_claims();
-  shared_.reloads_ok.fetch_add(1, std::memory_order_relaxed);
   const std::string summary = fmt::format("listeners added: {}; removed: {}; kept (new clients use the new settings): {}",
                                           names_or_none(added), names_or_none(removed), names_or_none(kept));
   rt::log::info("reloaded {}: {}", loaded_->config.source, summary);
