@@ -293,6 +293,68 @@ TEST_F(ClusterTest, ReshardingWhileWritingLosesNoAcknowledgedWrite) {
   EXPECT_GT(metric("corral_redis_cluster_redirects_total{kind=\"ask\"}"), 0u);  // the writer's new keys
 }
 
+// The operator's tool this time: `redis-cli --cluster reshard` moves 1,000 slots (with their keys)
+// from one master to another while three clients write keys spread over every slot.
+TEST_F(ClusterTest, RedisCliReshardWhileClientsWriteLosesNoAcknowledgedWrite) {
+  start();
+  const std::size_t source = cluster().master_of(0);
+  std::size_t target = source;
+  for (std::uint16_t s = 0; s < 16384 && target == source; s += 1000) target = cluster().master_of(s);
+  ASSERT_NE(target, source);
+  const std::string source_id = bulk_payload(cluster().nodes()[source].command({"CLUSTER", "MYID"}));
+  const std::string target_id = bulk_payload(cluster().nodes()[target].command({"CLUSTER", "MYID"}));
+  {
+    RedisClient seeder = connect();
+    for (int i = 0; i < 2000; ++i) ASSERT_EQ(seeder.command({"SET", "old:" + std::to_string(i), "1"}), "+OK\r\n");
+  }
+
+  constexpr int kWriters = 3;
+  std::atomic<bool> stop{false};
+  std::vector<int> acknowledged(kWriters, 0);
+  std::vector<std::vector<std::string>> errors(kWriters);
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      RedisClient client = connect();
+      for (int i = 0; !stop.load(); ++i) {
+        const std::string reply = client.command({"SET", "w" + std::to_string(w) + ":" + std::to_string(i), std::to_string(i)});
+        if (reply != "+OK\r\n") errors[w].push_back(reply);
+        acknowledged[w] = i + 1;
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const CommandResult resharded = run_command(
+      {find_executable("redis-cli").string(), "--cluster", "reshard",
+       "127.0.0.1:" + std::to_string(cluster().nodes()[source].port()), "--cluster-from", source_id, "--cluster-to",
+       target_id, "--cluster-slots", "1000", "--cluster-yes"},
+      std::chrono::seconds(120));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  stop.store(true);
+  for (auto& writer : writers) writer.join();
+  ASSERT_EQ(resharded.exit_code(), 0) << resharded.output;
+  cluster().wait_consistent(std::chrono::seconds(30));
+
+  for (int w = 0; w < kWriters; ++w) {
+    EXPECT_TRUE(errors[w].empty()) << "writer " << w << ": " << errors[w].size() << " errors, first: "
+                                   << (errors[w].empty() ? "" : errors[w].front());
+    ASSERT_GT(acknowledged[w], 0);
+  }
+  // Every acknowledged write is where the cluster now keeps its key, and corral reads it there.
+  RedisClient reader = connect();
+  for (int w = 0; w < kWriters; ++w) {
+    for (int i = 0; i < acknowledged[w]; ++i) {
+      const std::string key = "w" + std::to_string(w) + ":" + std::to_string(i);
+      ASSERT_EQ(cluster().command_for_key(key, {"GET", key}), bulk(std::to_string(i))) << key;
+    }
+    const std::string last = "w" + std::to_string(w) + ":" + std::to_string(acknowledged[w] - 1);
+    EXPECT_EQ(reader.command({"GET", last}), bulk(std::to_string(acknowledged[w] - 1)));
+  }
+  for (int i = 0; i < 2000; i += 7) EXPECT_EQ(reader.command({"GET", "old:" + std::to_string(i)}), bulk("1"));
+  EXPECT_EQ(cluster().master_of(0, target), target);
+  EXPECT_GT(metric("corral_redis_cluster_redirects_total{kind=\"moved\"}"), 0u);
+}
+
 TEST_F(ClusterTest, MasterKilledItsReplicaTakesOverAndCorralRecovers) {
   start({}, "reconnect_backoff_max_ms = 100\n");
   RedisClient client = connect();
