@@ -7,8 +7,10 @@
 // is the one place that maps a listener's protocol to its frontend.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "config/config.h"
 #include "pool/mysql_pool.h"
@@ -27,8 +29,30 @@ struct WorkerPools {
   WorkerPools(const config::Config& config, SharedState& shared, pool::BackendMetrics* metrics)
       : redis(config.pool, &shared.redis_pools, metrics), mysql(config.pool, pool::backend_codec_limits(), metrics) {}
 
+  /// A session of this generation followed its listener's backend into `loaded` (MysqlBackendTarget):
+  /// the pools it reaches there have keys that point into that configuration (its TLS context), so it
+  /// lives as long as the pools. Declared first: destroyed after them.
+  void keep_for_pools(std::shared_ptr<const LoadedConfig> loaded) {
+    if (std::find(followed.begin(), followed.end(), loaded) == followed.end()) followed.push_back(std::move(loaded));
+  }
+
+  std::vector<std::shared_ptr<const LoadedConfig>> followed;
   pool::RedisPools redis;
   pool::MysqlPools mysql;
+};
+
+/// A MySQL listener's backend as the newest configuration has it. The worker keeps one per listener
+/// name for its whole life and points it at each configuration it commits; a session that started
+/// under an older configuration follows it at its next statement that holds no backend connection, so
+/// a reload that names a new primary (a failover) reaches the clients already connected, not only new
+/// ones. Read and written on the worker's loop only.
+struct MysqlBackendTarget {
+  std::shared_ptr<const LoadedConfig> loaded;  // null: the listener is not in the newest configuration
+  std::size_t index = 0;                       // the listener's place in loaded->config.listeners
+
+  const config::Listener* listener() const noexcept {
+    return loaded ? &loaded->config.listeners[index] : nullptr;
+  }
 };
 
 /// What every session of one listener needs from its worker. Lifetime: owned by the Worker, which
@@ -47,6 +71,7 @@ struct ListenerEnv {
   const rt::TlsContext* listener_tls;    // LoadedConfig::listener_tls; null: plain clients
   const rt::TlsContext* backend_tls;     // LoadedConfig::backend_tls; null: plain backend
   pool::MysqlReplicaSet* mysql_replicas = nullptr;  // LoadedConfig::mysql_replicas; null: none
+  const MysqlBackendTarget* mysql_target = nullptr;  // the worker's, for a MySQL listener; else null
 };
 
 /// Serves the clients of one listener in its protocol. Not thread-safe: lives on its worker's loop.

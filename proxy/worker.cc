@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "proxy/admin.h"
+#include "proxy/mysql/frontend.h"
 #include "runtime/log.h"
 
 namespace corral::proxy {
@@ -93,7 +94,8 @@ rt::Result<void> Worker::build_frontends(Generation& generation) {
                           &shared_.metrics.listener(listener.name).requests[index_],
                           loaded.listener_tls[i].get(),
                           loaded.backend_tls[i].get(),
-                          loaded.mysql_replicas[i].get()};
+                          loaded.mysql_replicas[i].get(),
+                          mysql_target_for(listener)};
     std::unique_ptr<Frontend> frontend = make_frontend(env);
     if (!frontend) return std::make_error_code(std::errc::invalid_argument);
     generation.frontends.push_back(std::move(frontend));
@@ -101,6 +103,40 @@ rt::Result<void> Worker::build_frontends(Generation& generation) {
     if (loaded.mysql_replicas[i]) generation.admin_env.mysql_replicas.push_back(loaded.mysql_replicas[i].get());
   }
   return {};
+}
+
+const MysqlBackendTarget* Worker::mysql_target_for(const config::Listener& listener) {
+  if (listener.protocol != config::Protocol::Mysql) return nullptr;
+  std::unique_ptr<MysqlBackendTarget>& target = mysql_targets_[listener.name];
+  if (!target) target = std::make_unique<MysqlBackendTarget>();
+  return target.get();
+}
+
+void Worker::point_mysql_targets(const std::shared_ptr<const LoadedConfig>& loaded) {
+  const std::vector<config::Listener>& listeners = loaded->config.listeners;
+  for (auto& [name, target] : mysql_targets_) {
+    const auto found = std::find_if(listeners.begin(), listeners.end(), [&name = name](const config::Listener& l) {
+      return l.name == name && l.protocol == config::Protocol::Mysql;
+    });
+    if (found == listeners.end()) {
+      target->loaded.reset();
+      continue;
+    }
+    const config::Listener* before = target->listener();
+    if (before != nullptr && index_ == 0 && before->backend.redacted() != found->backend.redacted()) {
+      rt::log::info("listener {}: backend now {} (was {}); connected clients follow at their next statement "
+                    "that holds no backend connection",
+                    name, found->backend.redacted(), before->backend.redacted());
+    }
+    target->loaded = loaded;
+    target->index = static_cast<std::size_t>(found - listeners.begin());
+    // Connected clients may follow into this configuration before any new one arrives: its replicas
+    // are checked from now on (the first session of a configuration starts it otherwise).
+    pool::MysqlReplicaSet* replicas = loaded->mysql_replicas[target->index].get();
+    if (before != nullptr && replicas != nullptr) {
+      check_replicas_once(current_->pools.mysql, *replicas, *found, loaded->config.mysql);
+    }
+  }
 }
 
 rt::Result<void> Worker::bind_listeners() {
@@ -123,6 +159,7 @@ rt::Result<void> Worker::bind_listeners() {
   }
   const rt::Result<void> built = build_frontends(*current_);
   if (!built) return built;
+  point_mysql_targets(current_->loaded);
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     slots_[i]->frontend = current_->frontends[i].get();
     slots_[i]->sessions = &current_->sessions;
@@ -186,6 +223,7 @@ void Worker::commit_reload() {
   Generation* previous = current_.get();
   retired_.push_back(std::move(current_));
   current_ = std::move(next_);
+  point_mysql_targets(current_->loaded);
   retiring_.spawn(retire(previous));
 }
 

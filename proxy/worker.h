@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -82,6 +83,12 @@ class Worker {
                                                       const rt::SocketAddress& address) const;
   /// The frontends of `generation`, one per listener of its configuration.
   rt::Result<void> build_frontends(Generation& generation);
+  /// Points every MySQL listener's target at `loaded` (the configuration now current); listeners it
+  /// does not have get none. Logs a backend that changed under a kept listener.
+  void point_mysql_targets(const std::shared_ptr<const LoadedConfig>& loaded);
+  /// The target of a MySQL listener by its name (made on first use, pointed at nothing until a
+  /// configuration with it is committed); null for a Redis listener.
+  const MysqlBackendTarget* mysql_target_for(const config::Listener& listener);
   rt::Task<void> accept_loop(ListenerSlot* slot);
   rt::Task<void> admin_loop();
   rt::Task<void> retire(Generation* generation);
@@ -94,6 +101,8 @@ class Worker {
   rt::EventLoop& loop_;
   SharedState& shared_;
   pool::BackendMetrics* backend_metrics_;  // this worker's, in SharedState::metrics
+  // By listener name, kept across reloads; declared before the generations, whose sessions read them.
+  std::map<std::string, std::unique_ptr<MysqlBackendTarget>> mysql_targets_;
   std::unique_ptr<Generation> current_;
   std::list<std::unique_ptr<Generation>> retired_;  // still serving sessions that started before a reload
   std::vector<std::unique_ptr<ListenerSlot>> slots_;  // in the current configuration's listener order

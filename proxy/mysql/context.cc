@@ -123,6 +123,24 @@ void MysqlContext::start(const config::Listener& listener, std::string charset, 
   if (!local_infile) key_capabilities &= ~mysql::CLIENT_LOCAL_FILES;
   key_ = pool::make_mysql_key(listener.backend, key_capabilities, backend_tls_);
   key_.charset = login_charset_;
+  backend_listener_ = &listener;
+}
+
+void MysqlContext::follow_backend(const config::Listener& listener, const rt::TlsContext* tls) {
+  const config::BackendUrl& url = listener.backend;
+  backend_listener_ = &listener;
+  backend_tls_ = tls;
+  key_.host = url.host;
+  key_.port = url.port;
+  key_.ssl_mode = url.mysql_ssl_mode;
+  key_.ssl_ca = url.tls_ca_file;
+  key_.tls = tls;
+  const bool urls_account = user_ != nullptr && !user_->backend_user;
+  if (urls_account) {
+    key_.user = url.user;
+    key_.password = url.password;
+  }
+  key_changed();
 }
 
 MysqlPins MysqlContext::reset() {

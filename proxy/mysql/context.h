@@ -103,6 +103,12 @@ class MysqlContext {
   /// The client TLS context for the backend URL's ssl-mode (null: plain), put in every key. It must
   /// outlive the context (ListenerEnv::backend_tls).
   void set_backend_tls(const rt::TlsContext* tls) noexcept { backend_tls_ = tls; }
+  /// A reload named another backend for the session's listener: the key takes `listener`'s server,
+  /// TLS (`tls`, which must outlive the key's connections) and, when the account is the URL's, its
+  /// credentials. The client's own account or its [[users]] backend account stay.
+  void follow_backend(const config::Listener& listener, const rt::TlsContext* tls);
+  /// The listener whose backend URL the key was built from (login, or follow_backend()).
+  const config::Listener* backend_listener() const noexcept { return backend_listener_; }
 
   /// The pool key for the next statement: backend credentials, schema, charset, format capabilities.
   const pool::MysqlKey& key() const noexcept { return key_; }
@@ -196,6 +202,7 @@ class MysqlContext {
   MysqlLoginObserver* login_observer_ = nullptr;
   pool::MysqlKey key_;
   const rt::TlsContext* backend_tls_ = nullptr;  // see set_backend_tls()
+  const config::Listener* backend_listener_ = nullptr;  // see backend_listener()
   std::string login_charset_;
   mysql::CapabilityFlags capabilities_ = 0;
   bool local_infile_ = false;

@@ -23,6 +23,9 @@ MysqlExchange::MysqlExchange(MysqlClientChannel& client, MysqlContext& context, 
       env_(env),
       cancel_(cancel),
       lease_bound_(lease_bound),
+      backend_listener_(env.listener),
+      backend_address_(&env.backend_address),
+      replicas_(env.mysql_replicas),
       next_replica_(client.id()) {}
 
 MysqlExchange::~MysqlExchange() {
@@ -89,9 +92,38 @@ rt::Task<bool> MysqlExchange::relay_statement(const ClientPacket& packet, const 
 
 // ---- backend leases --------------------------------------------------------------------------------
 
+void MysqlExchange::follow_backend() {
+  if (lease_ || context_.holds_session_state()) return;
+  if (context_.backend_listener() == env_.listener && backend_listener_ != env_.listener) {
+    use_backend(env_.listener, &env_.backend_address, env_.mysql_replicas);
+  }
+  const MysqlBackendTarget* target = env_.mysql_target;
+  const config::Listener* newest = target != nullptr ? target->listener() : nullptr;
+  if (newest == nullptr || newest == backend_listener_) return;
+  const LoadedConfig& loaded = *target->loaded;
+  env_.pools->keep_for_pools(target->loaded);
+  context_.follow_backend(*newest, loaded.backend_tls[target->index].get());
+  use_backend(newest, &loaded.backend_addresses[target->index], loaded.mysql_replicas[target->index].get());
+  rt::log::debug("mysql client {}: follows listener {}'s backend to {}", client_.id(), newest->name,
+                 newest->backend.redacted());
+}
+
+void MysqlExchange::use_backend(const config::Listener* listener, const rt::SocketAddress* address,
+                                pool::MysqlReplicaSet* replicas) {
+  backend_listener_ = listener;
+  backend_address_ = address;
+  replicas_ = replicas;
+  // Nothing of the old backend answers for the next statement: no pool, replica or connection to go
+  // back to for LAST_INSERT_ID() and the like.
+  pool_ = nullptr;
+  replica_key_version_ = ~0ull;
+  previous_ = {};
+  insert_id_here_ = false;
+}
+
 pool::MysqlPool& MysqlExchange::context_pool() {
   if (pool_ == nullptr || pool_key_version_ != context_.key_version()) {
-    pool_ = &pools_.get(context_.key(), env_.backend_address);
+    pool_ = &pools_.get(context_.key(), *backend_address_);
     pool_key_version_ = context_.key_version();
   }
   return *pool_;
@@ -99,11 +131,11 @@ pool::MysqlPool& MysqlExchange::context_pool() {
 
 pool::MysqlPool& MysqlExchange::replica_pool(std::size_t i) {
   if (replica_key_version_ != context_.key_version()) {
-    replica_pools_.assign(env_.mysql_replicas->size(), nullptr);
+    replica_pools_.assign(replicas_->size(), nullptr);
     replica_key_version_ = context_.key_version();
   }
   if (replica_pools_[i] == nullptr) {
-    const pool::MysqlReplicaSet::Replica& replica = env_.mysql_replicas->replica(i);
+    const pool::MysqlReplicaSet::Replica& replica = replicas_->replica(i);
     replica_pools_[i] = &pools_.get(pool::replica_key(context_.key(), replica), replica.address);
   }
   return *replica_pools_[i];
@@ -111,12 +143,12 @@ pool::MysqlPool& MysqlExchange::replica_pool(std::size_t i) {
 
 bool MysqlExchange::is_replica(const pool::MysqlPool& pool) const noexcept {
   // A replica's address is never the primary's (the configuration refuses that).
-  const config::BackendUrl& primary = env_.listener->backend;
+  const config::BackendUrl& primary = backend_listener_->backend;
   return pool.key().port != primary.port || pool.key().host != primary.host;
 }
 
 pool::MysqlPool* MysqlExchange::choose_replica(const mysql::StatementTraits& traits) {
-  pool::MysqlReplicaSet* replicas = env_.mysql_replicas;
+  pool::MysqlReplicaSet* replicas = replicas_;
   // A held connection keeps the statement (ready_backend()); a transaction or autocommit off holds one.
   if (replicas == nullptr || !traits.read_only || lease_ || context_.in_transaction()) return nullptr;
   const rt::Clock::duration read_your_writes = env_.config->mysql.read_your_writes;
@@ -156,8 +188,8 @@ rt::Task<bool> MysqlExchange::caught_up(pool::MysqlConnection& replica) {
 }
 
 pool::MysqlPool& MysqlExchange::previous_pool() {
-  if (previous_.pool != nullptr && env_.mysql_replicas != nullptr && previous_.pool != &context_pool()) {
-    for (std::size_t i = 0; i < env_.mysql_replicas->size(); ++i) {
+  if (previous_.pool != nullptr && replicas_ != nullptr && previous_.pool != &context_pool()) {
+    for (std::size_t i = 0; i < replicas_->size(); ++i) {
       pool::MysqlPool& replica = replica_pool(i);
       if (previous_.pool == &replica) return replica;
     }
@@ -177,6 +209,7 @@ rt::Task<pool::MysqlConnection*> MysqlExchange::backend_for_statement(std::uint8
                                                                       bool wants_previous) {
   if (hold_is_stale()) release_backend(true);
   if (lease_) co_return lease_.get();  // pinned: the connection has been the session's all along
+  follow_backend();
   if (wants_previous) {
     pool::MysqlLease reclaimed = previous_pool().reclaim(previous_);
     if (reclaimed) {
@@ -274,6 +307,7 @@ rt::Task<bool> MysqlExchange::replay_session(pool::MysqlConnection& backend, boo
 
 pool::MysqlConnection* MysqlExchange::ready_backend(bool needs_last_insert_id) {
   if (lease_) return hold_is_stale() ? nullptr : lease_.get();  // backend_for_statement() lets it go
+  follow_backend();
   if (needs_last_insert_id || causal_check_) return nullptr;
   pool::MysqlLease lease = statement_pool().try_acquire_ready();
   if (!lease) return nullptr;
@@ -293,7 +327,7 @@ void MysqlExchange::end_statement(pool::MysqlConnection& backend, const mysql::S
   // Read-your-writes: a query or execute that may have written (not read-only) sends this client's
   // reads to the primary for mysql.read_your_writes (only a listener with replicas reads the clock).
   const mysql::Command command = backend.command();
-  if (env_.mysql_replicas != nullptr && !traits.read_only &&
+  if (replicas_ != nullptr && !traits.read_only &&
       (command == mysql::Command::COM_QUERY || command == mysql::Command::COM_STMT_EXECUTE)) {
     wrote_ = true;
     last_write_ = rt::Clock::now();

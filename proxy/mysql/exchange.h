@@ -139,7 +139,14 @@ class MysqlExchange {
 
  private:
   pool::MysqlPool& context_pool();
-  /// The context's key on replica `i` of the listener (env_.mysql_replicas).
+  /// At a statement that holds no backend connection: when a reload named another backend for the
+  /// listener (ListenerEnv::mysql_target), the session's statements go there from now on; after a
+  /// login (COM_CHANGE_USER), whose key names the session's own listener's backend, that one again.
+  void follow_backend();
+  /// The primary, address and replicas the session's statements use (see follow_backend()).
+  void use_backend(const config::Listener* listener, const rt::SocketAddress* address,
+                   pool::MysqlReplicaSet* replicas);
+  /// The context's key on replica `i` of the listener (replicas_).
   pool::MysqlPool& replica_pool(std::size_t i);
   bool is_replica(const pool::MysqlPool& pool) const noexcept;
   /// Where the statement being relayed goes when no connection is held: a healthy replica's pool for
@@ -194,7 +201,11 @@ class MysqlExchange {
   bool discard_lease_ = false;    // the held connection no longer matches its pool (COM_SET_OPTION)
   pool::MysqlIdleTicket previous_;  // where the last lease went idle (reclaimed for ROW_COUNT() & co.)
   bool insert_id_here_ = false;     // the held / previous connection has the client's LAST_INSERT_ID()
-  // Replicas (env_.mysql_replicas; see choose_replica()).
+  // The backend: the listener's as the session started, until follow_backend() moves it.
+  const config::Listener* backend_listener_;
+  const rt::SocketAddress* backend_address_;
+  pool::MysqlReplicaSet* replicas_;
+  // Replicas (replicas_; see choose_replica()).
   std::vector<pool::MysqlPool*> replica_pools_;  // the context's key per replica, made on first use
   std::uint64_t replica_key_version_ = ~0ull;    // the context's key replica_pools_ are for
   std::size_t next_replica_;                     // round robin start

@@ -7,6 +7,15 @@
 
 namespace corral::proxy {
 
+void check_replicas_once(pool::MysqlPools& pools, pool::MysqlReplicaSet& replicas, const config::Listener& listener,
+                         const config::MysqlOptions& options) {
+  // One checker per configuration's replica set, on the worker that claims it: each change of health
+  // is then seen and logged once.
+  if (!replicas.claim_checker()) return;
+  pools.watch_replicas(replicas, pool::make_mysql_key(listener.backend, 0), options.max_replication_lag,
+                       options.replica_check_interval);
+}
+
 std::unique_ptr<MysqlFrontend> MysqlFrontend::create(const ListenerEnv& env) {
   const std::string& private_pem = env.shared->mysql_rsa_private_pem;
   auto key = private_pem.empty() ? mysql::RsaKey::generate() : mysql::RsaKey::from_private_pem(private_pem);

@@ -12,6 +12,12 @@
 
 namespace corral::proxy {
 
+/// Starts the one health checker of `replicas` in `pools`, logging in with `listener`'s backend account
+/// and using `options` ([mysql] of the replicas' configuration), unless a worker already started it.
+/// The checker ends with `pools`.
+void check_replicas_once(pool::MysqlPools& pools, pool::MysqlReplicaSet& replicas, const config::Listener& listener,
+                         const config::MysqlOptions& options);
+
 /// Serves MySQL clients (proxy/mysql/session.cc). Not thread-safe: lives on its worker's loop.
 class MysqlFrontend final : public Frontend {
  public:

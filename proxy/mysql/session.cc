@@ -22,14 +22,9 @@ constexpr mysql::ErrorSpec kErrNotAllowedCommand{1148, "42000", "The used comman
 }  // namespace
 
 rt::Task<void> MysqlFrontend::serve(rt::TcpStream client) {
-  pool::MysqlReplicaSet* replicas = env().mysql_replicas;
-  if (replicas != nullptr && replicas->claim_checker()) {
-    // The first session of a committed configuration starts the one checker of its replicas, on this
-    // worker: each change of health is then seen and logged once. It ends with this worker's pools.
-    const config::MysqlOptions& options = env().config->mysql;
-    pools().watch_replicas(*replicas, pool::make_mysql_key(env().listener->backend, 0), options.max_replication_lag,
-                           options.replica_check_interval);
-  }
+  // The first session of a configuration starts its replicas' checker (on a reload that changed a
+  // kept listener's backend, the worker already did: Worker::point_mysql_targets()).
+  if (env().mysql_replicas != nullptr) check_replicas_once(pools(), *env().mysql_replicas, *env().listener, env().config->mysql);
   MysqlSession session(std::move(client), *this);
   co_await session.run();
 }

@@ -1,6 +1,7 @@
 // Hot reload (SIGHUP and the admin's POST /reload) of a running corral, with real redis-server and
 // mariadbd backends: listeners added and removed, a backend and users changed, limits changed, an invalid
 // file refused. Clients connected before a reload keep what they had; new clients get the new settings.
+// The exception: a MySQL listener's backend, which connected clients follow (a failover by reload).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -141,6 +142,50 @@ TEST_F(Reload, MysqlUsersChangeForNewLogins) {
     EXPECT_EQ(e.code(), 1045u);
   }
   EXPECT_EQ(alice.query("SELECT 3").at(0), "3");  // her session started before: it goes on
+  EXPECT_EQ(corral.stop(), 0) << corral.log();
+}
+
+// A failover by reload: the operator points a MySQL listener at a new primary. Clients already
+// connected follow at their next statement that holds no backend connection (one in a transaction
+// finishes it where it began), with their schema; the old primary may then go away.
+TEST_F(Reload, AMysqlBackendChangeReachesConnectedClientsAtTheirNextStatement) {
+  MariaDbServer old_primary;
+  MariaDbServer new_primary;
+  for (MariaDbServer* server : {&old_primary, &new_primary}) {
+    server->create_user("app", "secret");
+    server->create_database("shop");
+    server->execute("GRANT ALL ON *.* TO 'app'@'%'");
+  }
+  const uint16_t mysql_port = pick_free_port();
+  const std::string users = "[[users]]\nname = \"alice\"\npassword = \"a1\"\n";
+  const auto listener = [&](const MariaDbServer& backend) {
+    return "\n[[listeners]]\nname = \"db\"\nprotocol = \"mysql\"\naddress = \"127.0.0.1:" +
+           std::to_string(mysql_port) + "\"\nbackend = \"" + backend.url("app", "secret") + "\"\nauth = \"users\"\n";
+  };
+  CorralProcess corral({.listeners = {{.name = "db", .protocol = "mysql", .backend = old_primary.url("app", "secret"),
+                                       .auth = "users", .port = mysql_port}},
+                        .extra_toml = users});
+  const std::string old_port = std::to_string(old_primary.port());
+  const std::string new_port = std::to_string(new_primary.port());
+  MysqlClient idle = MysqlClient::connect({.port = mysql_port, .user = "alice", .password = "a1"});
+  idle.execute("USE shop");
+  ASSERT_EQ(idle.query("SELECT @@port").at(0), old_port);
+  MysqlClient in_transaction = MysqlClient::connect({.port = mysql_port, .user = "alice", .password = "a1"});
+  in_transaction.execute("START TRANSACTION");
+  ASSERT_EQ(in_transaction.query("SELECT @@port").at(0), old_port);
+
+  corral.write_config(users + listener(new_primary));
+  reload_and_wait(corral, 1);
+  EXPECT_EQ(in_transaction.query("SELECT @@port").at(0), old_port) << "a transaction ends where it began";
+  in_transaction.execute("COMMIT");
+  EXPECT_EQ(in_transaction.query("SELECT @@port").at(0), new_port);
+  EXPECT_EQ(old_primary.stop(), 0);
+  const QueryResult moved = idle.query("SELECT @@port, DATABASE()");
+  EXPECT_EQ(moved.at(0, 0), new_port);
+  EXPECT_EQ(moved.at(0, 1), "shop");
+  MysqlClient fresh = MysqlClient::connect({.port = mysql_port, .user = "alice", .password = "a1"});
+  EXPECT_EQ(fresh.query("SELECT @@port").at(0), new_port);
+  EXPECT_THAT(corral.log(), HasSubstr("listener db: backend now"));
   EXPECT_EQ(corral.stop(), 0) << corral.log();
 }
 
