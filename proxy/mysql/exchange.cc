@@ -93,13 +93,13 @@ rt::Task<bool> MysqlExchange::relay_statement(const ClientPacket& packet, const 
 // ---- backend leases --------------------------------------------------------------------------------
 
 void MysqlExchange::follow_backend() {
-  if (lease_ || context_.holds_session_state()) return;
-  if (context_.backend_listener() == env_.listener && backend_listener_ != env_.listener) {
-    use_backend(env_.listener, &env_.backend_address, env_.mysql_replicas);
-  }
   const MysqlBackendTarget* target = env_.mysql_target;
   const config::Listener* newest = target != nullptr ? target->listener() : nullptr;
-  if (newest == nullptr || newest == backend_listener_) return;
+  // A login (COM_CHANGE_USER) keyed the context to the session's own listener again.
+  const bool relogged = context_.backend_listener() != backend_listener_;
+  if (!relogged && (newest == nullptr || newest == backend_listener_)) return;  // every statement but a few
+  if (relogged) use_backend(env_.listener, &env_.backend_address, env_.mysql_replicas);
+  if (newest == nullptr || newest == backend_listener_ || lease_ || context_.holds_session_state()) return;
   const LoadedConfig& loaded = *target->loaded;
   env_.pools->keep_for_pools(target->loaded);
   context_.follow_backend(*newest, loaded.backend_tls[target->index].get());

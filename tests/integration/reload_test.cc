@@ -4,6 +4,7 @@
 // The exception: a MySQL listener's backend, which connected clients follow (a failover by reload).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <mysql.h>
 #include <signal.h>
 
 #include <chrono>
@@ -178,6 +179,9 @@ TEST_F(Reload, AMysqlBackendChangeReachesConnectedClientsAtTheirNextStatement) {
   reload_and_wait(corral, 1);
   EXPECT_EQ(in_transaction.query("SELECT @@port").at(0), old_port) << "a transaction ends where it began";
   in_transaction.execute("COMMIT");
+  EXPECT_EQ(in_transaction.query("SELECT @@port").at(0), new_port);
+  // A login keys the session to its listener's first backend again; its next statement follows anew.
+  ASSERT_EQ(mysql_change_user(in_transaction.handle(), "alice", "a1", "shop"), 0);
   EXPECT_EQ(in_transaction.query("SELECT @@port").at(0), new_port);
   EXPECT_EQ(old_primary.stop(), 0);
   const QueryResult moved = idle.query("SELECT @@port, DATABASE()");
