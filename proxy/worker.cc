@@ -97,7 +97,8 @@ rt::Result<void> Worker::build_frontends(Generation& generation) {
     std::unique_ptr<Frontend> frontend = make_frontend(env);
     if (!frontend) return std::make_error_code(std::errc::invalid_argument);
     generation.frontends.push_back(std::move(frontend));
-    generation.admin_env.backends.push_back(ProbeTarget{&listener, loaded.backend_addresses[i], loaded.backend_tls[i].get()});
+    generation.admin_env.backends.push_back(ProbeTarget{&listener, loaded.backend_addresses[i], loaded.backend_tls[i].get(),
+                                                        loaded.mysql_replicas[i].get()});
     if (loaded.mysql_replicas[i]) generation.admin_env.mysql_replicas.push_back(loaded.mysql_replicas[i].get());
   }
   return {};
