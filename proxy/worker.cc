@@ -7,6 +7,7 @@
 
 #include "proxy/admin.h"
 #include "runtime/log.h"
+#include "runtime/memory_trim.h"
 
 namespace corral::proxy {
 
@@ -134,6 +135,8 @@ rt::Result<void> Worker::bind_listeners() {
 void Worker::start() {
   for (auto& slot : slots_) slot->accepting.spawn(accept_loop(slot.get()));
   if (admin_.is_open()) admin_accepting_.spawn(admin_loop());
+  // The scope's cancel source lives in the worker, which joins the task in drain_task().
+  housekeeping_.spawn(rt::trim_memory_when_quiet(housekeeping_.cancel_source()));
 }
 
 rt::Result<void> Worker::prepare_reload(std::shared_ptr<const LoadedConfig> next) {
@@ -281,8 +284,10 @@ rt::Task<void> Worker::drain_task(std::chrono::milliseconds grace, std::function
   abort_reload();
   for (auto& slot : slots_) slot->accepting.stop();
   admin_accepting_.stop();
+  housekeeping_.stop();
   for (auto& slot : slots_) co_await slot->accepting.join();
   co_await admin_accepting_.join();
+  co_await housekeeping_.join();
   for (auto& slot : slots_) slot->socket.close();
   admin_.close();
   idle_cancel_.cancel();
