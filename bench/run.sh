@@ -19,7 +19,7 @@
 #   --idle-clients PATH   the idle-connection opener (default build/release/bench/corral_bench_idle_clients)
 #   --keep          keep the temporary directory (server logs, every run's output) and print its path
 #
-# A full run takes about 10 minutes. Exit status 0 when the report was printed (whatever it says);
+# A full run takes about 13 minutes (the cluster suite about a minute per round). Exit status 0 when the report was printed (whatever it says);
 # a target (e.g. corral's MySQL listener) that fails shows as "failed (reason)" in its rows.
 set -euo pipefail
 
@@ -61,7 +61,7 @@ suites="redis|mysql|idle|tls|cluster"
 [[ "$only" =~ ^($suites)(,($suites))*$ ]] || die "--only takes redis,mysql,idle,tls,cluster (got '$only')"
 wants() { [[ ",$only," == *",$1,"* ]]; }
 
-# Sizes: a full run is about 10 minutes on 2 cores; --quick only proves the scripts work.
+# Sizes: a full run is about 13 minutes on 2 cores; --quick only proves the scripts work.
 if [ "$quick" -eq 1 ]; then
   repeats="${repeats:-1}"
   redis_requests_p1=2000 redis_requests_p16=20000
