@@ -3,7 +3,7 @@
 
     results.py redis   RAW OUT --case C --target T --round N --rc RC --requests N \
                        --clk-tck HZ --proxy-ticks N --proxy-sys-ticks N --backend-ticks N \
-                       --busy-ticks N --total-ticks N [--suite tls]
+                       --busy-ticks N --total-ticks N [--suite tls|cluster]
     results.py sysbench RAW OUT --case C --target T --round N --rc RC \
                        --clk-tck HZ --proxy-ticks N --proxy-sys-ticks N --backend-ticks N \
                        --busy-ticks N --total-ticks N [--suite tls]
@@ -28,6 +28,7 @@ SUITE_TARGETS = {
     "mysql": ["direct", "haproxy", "corral"],
     "idle": ["direct", "twemproxy", "haproxy", "corral"],
     "tls": ["direct", "direct+tls", "corral", "corral+tls"],
+    "cluster": ["direct", "corral"],
 }
 REFERENCE = {"redis": "twemproxy", "mysql": "haproxy"}
 
@@ -295,6 +296,36 @@ def tls_table(records):
     return lines
 
 
+def cluster_table(records):
+    """Redis Cluster: corral against redis-benchmark --cluster (direct), paired by round."""
+    cases = grouped(records, "cluster")
+    if not cases:
+        return []
+    lines = [
+        "| benchmark | target | requests/s (median) | spread | p50 ms | p99 ms | proxy CPU µs/req "
+        "| backend CPU µs/req (3 masters) | machine busy % | vs direct | errors |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for case, targets in cases.items():
+        direct = targets.get("direct")
+        for target in SUITE_TARGETS["cluster"]:
+            group = targets.get(target)
+            if group is None:
+                continue
+            if not group.ok:
+                lines.append(f"| {case} | {target} | {target}: failed ({group.failures[0]['reason']}) | | | | | | | | |")
+                continue
+            vs_direct = paired(group, direct, "throughput") if target != "direct" else None
+            note = group.failure_text()
+            errors = str(group.errors()) + (f" ({note})" if note else "")
+            lines.append(
+                f"| {case} | {target} | {fmt(group.median('throughput'), 0)} | {fmt(group.spread(), 0, '%')} "
+                f"| {fmt(group.median('p50_ms'), 3)} | {fmt(group.median('p99_ms'), 3)} "
+                f"| {fmt(group.median('proxy_cpu_us'), 1)} | {fmt(group.median('backend_cpu_us'), 1)} "
+                f"| {fmt(percent(group.median('machine_busy_share')), 0)} | {fmt(vs_direct, 2, 'x')} | {errors} |")
+    return lines
+
+
 def idle_table(records):
     rows = [r for r in records if r["suite"] == "idle"]
     if not rows:
@@ -451,6 +482,7 @@ def command_report(args):
         ("MySQL (sysbench)", throughput_table(records, "mysql", "queries/s")),
         ("Idle connections", idle_table(records)),
         ("TLS against plain (client to first hop; corral's backend connections plain)", tls_table(records)),
+        ("Redis Cluster, 3 masters: corral against redis-benchmark --cluster (direct)", cluster_table(records)),
     ]
     for title, lines in sections:
         if lines:
@@ -485,7 +517,7 @@ def main():
         p.add_argument("--backend-ticks", type=int, required=True)
         p.add_argument("--busy-ticks", type=int, required=True)
         p.add_argument("--total-ticks", type=int, required=True)
-        p.add_argument("--suite", choices=["tls"], help="record under this suite instead of the tool's own")
+        p.add_argument("--suite", choices=["tls", "cluster"], help="record under this suite instead of the tool's own")
         return p
 
     run_parser("redis").add_argument("--requests", type=int, required=True)

@@ -26,6 +26,11 @@ class RedisBenchmarkParsing(unittest.TestCase):
         self.assertIsNone(reason)  # twemproxy's "Could not fetch server CONFIG" warning is harmless
         self.assertEqual(parsed, {"throughput": 81967.21, "p50_ms": 0.391, "p99_ms": 1.359})
 
+    def test_cluster_mode_output_lists_the_masters_before_the_csv(self):
+        parsed, reason = results.parse_redis_benchmark(testdata("redis_benchmark_cluster.txt"), 0)
+        self.assertIsNone(reason)
+        self.assertEqual(parsed, {"throughput": 7462.69, "p50_ms": 0.159, "p99_ms": 16.463})
+
     def test_connection_error_is_a_failure_with_its_text(self):
         parsed, reason = results.parse_redis_benchmark("Error: Connection reset by peer\n", 1)
         self.assertIsNone(parsed)
@@ -192,6 +197,25 @@ class Report(unittest.TestCase):
         self.assertIn("| redis GET -c 50 -P 1 | corral+tls | 50 | 50% | 0.300 | 1.000 | 6.0 | 2.0 | 0.50x | 0 |", out)
         self.assertIn("| redis GET -c 50 -P 1 | corral | 100 | 50% | 0.300 | 1.000 | 4.0 | 2.0 | – | 0 |", out)
         self.assertIn("| mysql point_select ps=disable t16 | corral+tls | corral+tls: failed (FATAL: error 2026) |", out)
+
+    def test_cluster_rows_pair_corral_with_the_cluster_aware_client_by_round(self):
+        case = "GET -c 50 -P 16"
+        records = []
+        # Round 2 is slow for both: per-round ratios stay 0.6, a ratio of medians would be 0.75.
+        for rnd, direct in ((1, 100.0), (2, 40.0), (3, 80.0)):
+            for target, factor, cpu in (("direct", 1.0, None), ("corral", 0.6, 3.0)):
+                record = redis_record(case, target, rnd, direct * factor, proxy_cpu=cpu)
+                record["suite"] = "cluster"
+                records.append(record)
+        records.append({"suite": "cluster", "case": "SET -c 50 -P 1", "target": "corral", "round": 1,
+                        "ok": False, "reason": "corral did not start: bad backend"})
+        out = self.report(records)
+        self.assertIn("### Redis Cluster, 3 masters: corral against redis-benchmark --cluster (direct)", out)
+        self.assertIn("| GET -c 50 -P 16 | direct | 80 | 75% | 0.300 | 1.000 | – | 2.0 | 50 | – | 0 |", out)
+        self.assertIn("| GET -c 50 -P 16 | corral | 48 | 75% | 0.300 | 1.000 | 3.0 | 2.0 | 50 | 0.60x | 0 |", out)
+        self.assertIn("| SET -c 50 -P 1 | corral | corral: failed (corral did not start: bad backend) |", out)
+        # Cluster rows are not standalone Redis rows: issue 5's Redis targets do not count them.
+        self.assertNotIn("Redis -P 16: corral ≥ 0.85x direct", out)
 
     def test_direct_tls_target_has_no_proxy_cpu(self):
         args = argparse.Namespace(case="c", target="direct+tls", round=1, clk_tck=100, proxy_ticks=0,

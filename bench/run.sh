@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # corral's benchmark suite (issue 5): starts redis-server, mariadbd, twemproxy, haproxy (TCP mode) and
 # corral on free loopback ports in a temporary directory, runs interleaved rounds of redis-benchmark,
-# sysbench and an idle-connection probe against direct access, the reference proxies and corral, and
-# TLS against plain (issue 13), and prints one markdown report (also written to OUT/latest.md).
+# sysbench and an idle-connection probe against direct access, the reference proxies and corral,
+# TLS against plain (issue 13), and a 3-master Redis Cluster through corral against redis-benchmark
+# --cluster (issue 14), and prints one markdown report (also written to OUT/latest.md).
 # docs/BENCHMARKS.md explains it all.
 #
-#   bench/run.sh [--quick] [--repeats N] [--only redis,mysql,idle,tls] [--out DIR] [--workers N]
+#   bench/run.sh [--quick] [--repeats N] [--only redis,mysql,idle,tls,cluster] [--out DIR] [--workers N]
 #                [--corral PATH] [--idle-clients PATH] [--keep]
 #
 #   --quick         tiny counts (seconds): checks that everything runs; its numbers mean nothing
 #   --repeats N     rounds of every run (default 3; --quick: 1); medians and spread are over these
-#   --only LIST     run only these suites (default all four)
+#   --only LIST     run only these suites (default all five)
 #   --out DIR       where latest.md, latest.jsonl (raw records), commands.txt, machine.md go
 #                   (default bench/results)
 #   --workers N     corral's server.workers (default 1: one thread, like twemproxy and haproxy here)
@@ -18,7 +19,7 @@
 #   --idle-clients PATH   the idle-connection opener (default build/release/bench/corral_bench_idle_clients)
 #   --keep          keep the temporary directory (server logs, every run's output) and print its path
 #
-# A full run takes about 10 minutes. Exit status 0 when the report was printed (whatever it says);
+# A full run takes about 13 minutes (the cluster suite about a minute per round). Exit status 0 when the report was printed (whatever it says);
 # a target (e.g. corral's MySQL listener) that fails shows as "failed (reason)" in its rows.
 set -euo pipefail
 
@@ -36,7 +37,7 @@ usage() {
   exit 64
 }
 
-quick=0 repeats="" only="redis,mysql,idle,tls" keep=0 corral_workers=1
+quick=0 repeats="" only="redis,mysql,idle,tls,cluster" keep=0 corral_workers=1
 out_dir="$bench_root/results"
 corral_binary="$root/build/release/proxy/corral"
 idle_binary="$root/build/release/bench/corral_bench_idle_clients"
@@ -56,10 +57,11 @@ while [ $# -gt 0 ]; do
   shift
 done
 [[ "$corral_workers" =~ ^[1-9][0-9]*$ ]] || die "--workers must be a positive integer (got '$corral_workers')"
-[[ "$only" =~ ^(redis|mysql|idle|tls)(,(redis|mysql|idle|tls))*$ ]] || die "--only takes redis,mysql,idle,tls (got '$only')"
+suites="redis|mysql|idle|tls|cluster"
+[[ "$only" =~ ^($suites)(,($suites))*$ ]] || die "--only takes redis,mysql,idle,tls,cluster (got '$only')"
 wants() { [[ ",$only," == *",$1,"* ]]; }
 
-# Sizes: a full run is about 10 minutes on 2 cores; --quick only proves the scripts work.
+# Sizes: a full run is about 13 minutes on 2 cores; --quick only proves the scripts work.
 if [ "$quick" -eq 1 ]; then
   repeats="${repeats:-1}"
   redis_requests_p1=2000 redis_requests_p16=20000
@@ -121,18 +123,20 @@ describe_machine() {
   echo "- Settings: corral server.workers = $corral_workers; haproxy nbthread 1; twemproxy 1 process," \
     "server_connections 1; $repeats rounds; redis-benchmark -n $redis_requests_p1 (-P 1) / -n $redis_requests_p16 (-P 16);" \
     "sysbench $sysbench_tables tables × $sysbench_table_size rows, ${sysbench_length[*]};" \
-    "idle probe $idle_redis_clients Redis / $idle_mysql_clients MySQL clients"
+    "idle probe $idle_redis_clients Redis / $idle_mysql_clients MySQL clients; Redis Cluster of 3 masters, no replicas"
   echo "- Load before the run: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min load average)"
 }
 describe_machine > "$out_dir/machine.md"
 
-# Everything starts whatever --only says: the proxies' configurations name both backends.
+# Everything starts whatever --only says (the proxies' configurations name both backends), except
+# the cluster and its corral, which only the cluster suite uses.
 make_certificates
 start_redis
 start_mariadb
 start_twemproxy
 start_haproxy
 start_corral
+if wants cluster; then start_cluster; fi
 if wants mysql || wants tls; then sysbench_prepare; fi
 
 if wants idle; then idle_suite; fi
@@ -144,6 +148,7 @@ for ((round = 1; round <= repeats; round++)); do
   if wants redis; then redis_round; fi
   if wants mysql; then mysql_round; fi
   if wants tls; then tls_round; fi
+  if wants cluster; then cluster_round; fi
 done
 
 echo "- Compiler processes (cc1plus) running at the start of each round: ${compilers[*]:-none}" >> "$out_dir/machine.md"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ctest bench_smoke: runs bench/run.sh --quick and checks that the report has every section and a row
 # for every benchmark and target, and that the direct, twemproxy, haproxy and corral Redis rows have
-# numbers, and that corral's Redis and MySQL rows and the TLS rows have numbers too, which shows the
-# load tools, servers, certificates, configurations and parsing work. Never looks at speed.
+# numbers, and that corral's Redis and MySQL rows, the TLS rows and the Redis Cluster rows (direct
+# --cluster and through corral) have numbers too, which shows the load tools, servers, certificates,
+# the cluster, configurations and parsing work. Never looks at speed.
 #
 #   bench/smoke_test.sh CORRAL_BINARY IDLE_CLIENTS_BINARY
 set -euo pipefail
@@ -23,7 +24,7 @@ problem() {
 }
 
 for heading in "### Redis (redis-benchmark)" "### MySQL (sysbench)" "### Idle connections" "### TLS against plain" \
-               "### Issue 5 targets"; do
+               "### Redis Cluster, 3 masters" "### Issue 5 targets"; do
   grep -qF "$heading" "$report" || problem "no section '$heading'"
 done
 
@@ -53,6 +54,17 @@ done
 for case in "redis GET -c 50 -P 1" "redis GET -c 50 -P 16" "mysql point_select ps=disable t16"; do
   for target in direct direct+tls corral corral+tls; do
     expect_row "$case" "$target"
+  done
+done
+# Redis Cluster rows (issue 14): redis-benchmark --cluster direct, and plain redis-benchmark through
+# corral; their case names repeat the Redis section's, so they are looked for in their own section.
+cluster_rows="$(awk '/^### Redis Cluster/ { on = 1; next } /^### / { on = 0 } on' "$report")"
+for pipeline in 1 16; do
+  for test in SET GET; do
+    for target in direct corral; do
+      grep -q "^| $test -c 50 -P $pipeline | $target | [0-9]" <<< "$cluster_rows" ||
+        problem "no Redis Cluster row with numbers for '$test -c 50 -P $pipeline' on $target"
+    done
   done
 done
 for target in direct twemproxy corral; do expect_row "redis 200 idle clients" "$target"; done

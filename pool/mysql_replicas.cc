@@ -73,10 +73,32 @@ ReplicaVerdict judge_replica(const QueryOutcome& read_only, const QueryOutcome& 
   return {true, fmt::format("{} s behind the primary", seconds)};
 }
 
+std::string_view to_string(ReplicaState state) noexcept {
+  switch (state) {
+    case ReplicaState::Unchecked: return "unchecked";
+    case ReplicaState::Healthy: return "healthy";
+    case ReplicaState::Ejected: return "ejected";
+  }
+  return "unknown";
+}
+
 MysqlReplicaSet::MysqlReplicaSet(std::string name, std::vector<Replica> replicas)
     : name_(std::move(name)),
       replicas_(std::move(replicas)),
-      healthy_(std::make_unique<std::atomic<bool>[]>(replicas_.size())) {}
+      healthy_(std::make_unique<std::atomic<bool>[]>(replicas_.size())),
+      statuses_(replicas_.size()) {}
+
+void MysqlReplicaSet::record_verdict(std::size_t i, const ReplicaVerdict& verdict,
+                                     std::chrono::steady_clock::time_point at) {
+  set_healthy(i, verdict.healthy);
+  const std::lock_guard lock(status_mutex_);
+  statuses_[i] = ReplicaStatus{verdict.healthy ? ReplicaState::Healthy : ReplicaState::Ejected, verdict.reason, at};
+}
+
+ReplicaStatus MysqlReplicaSet::status(std::size_t i) const {
+  const std::lock_guard lock(status_mutex_);
+  return statuses_[i];
+}
 
 MysqlKey replica_key(const MysqlKey& primary, const MysqlReplicaSet::Replica& replica) {
   MysqlKey key = primary;
@@ -97,6 +119,8 @@ rt::Task<void> check_replicas(MysqlReplicaSet* set, MysqlKey credentials, const 
       const MysqlKey key = replica_key(credentials, replica);
       const ReplicaVerdict verdict = co_await check_one(probes[i], key, replica, *limits, max_lag, cancel);
       if (cancel->cancelled()) co_return;
+      // Every verdict, not only a change: /ready shows the current lag and when it was last checked.
+      set->record_verdict(i, verdict, std::chrono::steady_clock::now());
       ReplicaProbe& probe = probes[i];
       if (probe.reported && probe.healthy == verdict.healthy) continue;
       if (verdict.healthy) {
@@ -108,7 +132,6 @@ rt::Task<void> check_replicas(MysqlReplicaSet* set, MysqlKey credentials, const 
       }
       probe.reported = true;
       probe.healthy = verdict.healthy;
-      set->set_healthy(i, verdict.healthy);
     }
     const bool slept = co_await rt::sleep_for(interval, cancel);
     if (!slept) co_return;

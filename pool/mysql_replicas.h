@@ -6,8 +6,10 @@
 //     [open as the URL's account] ─► SELECT @@read_only ─► SHOW SLAVE STATUS ─► judge_replica()
 //        healthy: read_only = 1, Slave_IO_Running = Yes, Slave_SQL_Running = Yes,
 //                 Seconds_Behind_Master ≤ max_replication_lag
-//     ─► a change: logged once (ejected: warn, with the reason; admitted: info) ─► published (atomic)
+//     ─► a change: logged once (ejected: warn, with the reason; admitted: info)
+//     ─► record_verdict(): health published (atomic), the verdict kept for /ready (status())
 //   sessions (any worker) ─► healthy(i) ─► the replica's pool, or the primary when none is healthy
+//   /ready (worker 0) ─► status(i): state, reason, when checked
 //
 // A replica starts out ejected: reads go to the primary until its first check passes.
 #pragma once
@@ -16,7 +18,9 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.h"
@@ -40,6 +44,19 @@ struct ReplicaVerdict {
 ReplicaVerdict judge_replica(const QueryOutcome& read_only, const QueryOutcome& slave_status,
                              std::chrono::milliseconds max_lag);
 
+/// A replica as the sessions route by it: not checked yet (no session has started the checker, or
+/// its first check is still running), taking reads, or ejected.
+enum class ReplicaState { Unchecked, Healthy, Ejected };
+
+std::string_view to_string(ReplicaState state) noexcept;
+
+/// The last verdict on one replica, for /ready.
+struct ReplicaStatus {
+  ReplicaState state = ReplicaState::Unchecked;
+  std::string reason;                               // why ejected, or the lag when healthy; "" while unchecked
+  std::chrono::steady_clock::time_point checked_at;  // when the verdict was reached; unset while unchecked
+};
+
 /// The replicas of one primary and their published health. Thread-safe: the checker writes, every
 /// worker's sessions read (relaxed atomics: a session that sees a change a moment late sends one
 /// more read to the primary, or to a replica that was fine a moment ago).
@@ -58,6 +75,11 @@ class MysqlReplicaSet {
   const Replica& replica(std::size_t i) const noexcept { return replicas_[i]; }
   bool healthy(std::size_t i) const noexcept { return healthy_[i].load(std::memory_order_relaxed); }
   void set_healthy(std::size_t i, bool healthy) noexcept { healthy_[i].store(healthy, std::memory_order_relaxed); }
+  /// Publishes the checker's verdict on replica `i`, reached at `at`: its health for the sessions and
+  /// the whole verdict for status(). Called once per check (a mutex, off the request path).
+  void record_verdict(std::size_t i, const ReplicaVerdict& verdict, std::chrono::steady_clock::time_point at);
+  /// The last verdict on replica `i` (Unchecked before the first). Any thread.
+  ReplicaStatus status(std::size_t i) const;
   /// True for the first caller only: that one runs the checker (so each change is logged once).
   bool claim_checker() noexcept { return !claimed_.exchange(true, std::memory_order_relaxed); }
 
@@ -66,6 +88,8 @@ class MysqlReplicaSet {
   std::vector<Replica> replicas_;
   std::unique_ptr<std::atomic<bool>[]> healthy_;
   std::atomic<bool> claimed_{false};
+  mutable std::mutex status_mutex_;     // guards statuses_: the checker writes, /ready reads
+  std::vector<ReplicaStatus> statuses_;  // one per replica
 };
 
 /// `primary` with a replica's host and port: the same account, schema, charset and client bits.

@@ -109,17 +109,40 @@ rt::Task<std::vector<ProbeResult>> probe_backends(const std::vector<ProbeTarget>
   co_return results;
 }
 
-std::string readiness_json(const std::vector<ProbeTarget>& targets, const std::vector<ProbeResult>& results) {
+namespace {
+
+/// ,"replicas":[...] of one listener's /ready entry; "" when it has none.
+std::string replicas_json(const pool::MysqlReplicaSet* set, std::chrono::steady_clock::time_point now) {
+  if (set == nullptr) return {};
+  std::string out = R"(,"replicas":[)";
+  for (std::size_t i = 0; i < set->size(); ++i) {
+    const pool::ReplicaStatus status = set->status(i);
+    std::string checked = "null";
+    if (status.state != pool::ReplicaState::Unchecked) {
+      checked = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - status.checked_at).count());
+    }
+    if (i > 0) out += ",";
+    out += fmt::format(R"({{"address":{},"state":{},"reason":{},"checked_ms_ago":{}}})",
+                       rt::json_string(set->replica(i).endpoint.to_string()),
+                       rt::json_string(pool::to_string(status.state)), rt::json_string(status.reason), checked);
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+std::string readiness_json(const std::vector<ProbeTarget>& targets, const std::vector<ProbeResult>& results,
+                           std::chrono::steady_clock::time_point now) {
   bool all_ready = true;
   std::string listeners;
   for (std::size_t i = 0; i < targets.size(); ++i) {
     const config::Listener& listener = *targets[i].listener;
     all_ready = all_ready && results[i].ready;
     if (i > 0) listeners += ",";
-    listeners += fmt::format(R"({{"name":{},"protocol":{},"backend":{},"ready":{},"reason":{}}})",
+    listeners += fmt::format(R"({{"name":{},"protocol":{},"backend":{},"ready":{},"reason":{}{}}})",
                              rt::json_string(listener.name), rt::json_string(config::to_string(listener.protocol)),
                              rt::json_string(listener.backend.redacted()), results[i].ready ? "true" : "false",
-                             rt::json_string(results[i].reason));
+                             rt::json_string(results[i].reason), replicas_json(targets[i].replicas, now));
   }
   return fmt::format(R"({{"ready":{},"listeners":[{}]}})", all_ready ? "true" : "false", listeners) + "\n";
 }

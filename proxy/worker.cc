@@ -8,6 +8,7 @@
 #include "proxy/admin.h"
 #include "proxy/mysql/frontend.h"
 #include "runtime/log.h"
+#include "runtime/memory_trim.h"
 
 namespace corral::proxy {
 
@@ -99,7 +100,8 @@ rt::Result<void> Worker::build_frontends(Generation& generation) {
     std::unique_ptr<Frontend> frontend = make_frontend(env);
     if (!frontend) return std::make_error_code(std::errc::invalid_argument);
     generation.frontends.push_back(std::move(frontend));
-    generation.admin_env.backends.push_back(ProbeTarget{&listener, loaded.backend_addresses[i], loaded.backend_tls[i].get()});
+    generation.admin_env.backends.push_back(ProbeTarget{&listener, loaded.backend_addresses[i], loaded.backend_tls[i].get(),
+                                                        loaded.mysql_replicas[i].get()});
     if (loaded.mysql_replicas[i]) generation.admin_env.mysql_replicas.push_back(loaded.mysql_replicas[i].get());
   }
   return {};
@@ -170,6 +172,8 @@ rt::Result<void> Worker::bind_listeners() {
 void Worker::start() {
   for (auto& slot : slots_) slot->accepting.spawn(accept_loop(slot.get()));
   if (admin_.is_open()) admin_accepting_.spawn(admin_loop());
+  // The scope's cancel source lives in the worker, which joins the task in drain_task().
+  housekeeping_.spawn(rt::trim_memory_when_quiet(housekeeping_.cancel_source()));
 }
 
 rt::Result<void> Worker::prepare_reload(std::shared_ptr<const LoadedConfig> next) {
@@ -318,8 +322,10 @@ rt::Task<void> Worker::drain_task(std::chrono::milliseconds grace, std::function
   abort_reload();
   for (auto& slot : slots_) slot->accepting.stop();
   admin_accepting_.stop();
+  housekeeping_.stop();
   for (auto& slot : slots_) co_await slot->accepting.join();
   co_await admin_accepting_.join();
+  co_await housekeeping_.join();
   for (auto& slot : slots_) slot->socket.close();
   admin_.close();
   idle_cancel_.cancel();

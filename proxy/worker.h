@@ -116,6 +116,7 @@ class Worker {
   rt::TaskScope admin_accepting_;
   rt::TaskScope retiring_;  // retire() and stop_slot() tasks
   rt::TaskScope control_;
+  rt::TaskScope housekeeping_;  // rt::trim_memory_when_quiet(): caches back to the kernel after a burst
 };
 
 }  // namespace corral::proxy

@@ -22,7 +22,12 @@ struct BlockCache {
   BlockCache& operator=(const BlockCache&) = delete;
   ~BlockCache() {
     tls_cache_gone = true;  // buffers destroyed later in this thread's exit free their block directly
+    release();
+  }
+
+  void release() noexcept {
     for (char* block : blocks) delete[] block;
+    blocks.clear();  // keeps the reserved capacity: give_initial_block() still never allocates
   }
 };
 
@@ -50,6 +55,12 @@ void give_initial_block(char* block) noexcept {
   }
   if (blocks.capacity() == 0) blocks.reserve(kMaxCachedBlocks);  // later pushes never allocate
   blocks.push_back(block);
+}
+
+std::size_t cached_initial_blocks() noexcept { return tls_cache_gone ? 0 : tls_cache.blocks.size(); }
+
+void release_initial_blocks() noexcept {
+  if (!tls_cache_gone) tls_cache.release();
 }
 
 }  // namespace corral::rt::detail

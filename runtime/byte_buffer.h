@@ -24,6 +24,10 @@ namespace detail {
 char* take_initial_block();
 /// Gives a block of kInitialCapacity bytes back to this thread's cache (or frees it).
 void give_initial_block(char* block) noexcept;
+/// Blocks in this thread's cache.
+std::size_t cached_initial_blocks() noexcept;
+/// Frees every block in this thread's cache (a loop gone quiet after a burst: memory_trim.h).
+void release_initial_blocks() noexcept;
 }  // namespace detail
 
 class ByteBuffer {

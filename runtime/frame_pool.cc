@@ -24,6 +24,7 @@ struct FreeFrame {
 };
 
 thread_local bool tls_lists_gone = false;  // trivially destructible: readable during thread exit
+thread_local std::uint64_t tls_allocations = 0;  // allocate() calls on this thread
 
 /// One thread's free frames, by size class. Frees everything when the thread exits.
 struct FreeLists {
@@ -35,9 +36,14 @@ struct FreeLists {
   FreeLists& operator=(const FreeLists&) = delete;
   ~FreeLists() {
     tls_lists_gone = true;  // frames freed later in this thread's exit go straight to free()
-    for (FreeFrame* frame : head) {
+    release();
+  }
+
+  void release() noexcept {
+    for (FreeFrame*& frame : head) {
       while (frame != nullptr) std::free(std::exchange(frame, frame->next));
     }
+    cached_bytes = 0;
   }
 };
 
@@ -55,6 +61,7 @@ void* allocate_fresh(std::size_t bytes) {
 }  // namespace
 
 void* allocate(std::size_t size) {
+  ++tls_allocations;
   const std::size_t index = class_of(size);
   if (!kPooling || index >= kClasses || tls_lists_gone) return allocate_fresh(size);
   FreeLists& lists = tls_lists;
@@ -80,6 +87,14 @@ void deallocate(void* frame, std::size_t size) noexcept {
   }
   lists.head[index] = new (frame) FreeFrame{lists.head[index]};
   lists.cached_bytes += bytes;
+}
+
+std::uint64_t allocations() noexcept { return tls_allocations; }
+
+std::size_t cached_bytes() noexcept { return tls_lists_gone ? 0 : tls_lists.cached_bytes; }
+
+void release_cached() noexcept {
+  if (!tls_lists_gone) tls_lists.release();
 }
 
 }  // namespace corral::rt::frame_pool

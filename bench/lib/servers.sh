@@ -5,6 +5,9 @@
 #
 #   backends:  redis-server (plain port, and a TLS port), mariadbd (a fresh mariadb-install-db, user
 #              bench/bench, database sbtest, TLS offered)
+#   cluster:   three redis-servers with cluster-enabled yes made one Redis Cluster of 3 masters
+#              (redis-cli --cluster create), and a third corral -> redis-cluster:// (start_cluster;
+#              only for the cluster suite)
 #   proxies:   twemproxy (nutcracker) -> redis; haproxy (TCP mode) -> redis and mariadb;
 #              corral -> redis, and a second corral -> mariadb, each with a plain and a TLS listener
 #   TLS:       certificates made with the openssl CLI in $work_dir/tls (make_certificates)
@@ -17,8 +20,9 @@
 # Globals set here: redis_port redis_pid mariadb_port mariadb_pid mariadb_socket tls_dir, and per
 # target id (redis-direct, redis-twemproxy, redis-haproxy, redis-corral, mysql-direct, mysql-haproxy,
 # mysql-corral; for the TLS rows redis-direct+tls, redis-corral+tls, mysql-direct+tls,
-# mysql-corral+tls): target_port[id], target_pid[id] (the proxy's pid; empty for direct) and
-# target_failure[id] (why the target cannot be measured; empty when it can).
+# mysql-corral+tls; for the cluster rows cluster-direct, cluster-corral): target_port[id],
+# target_pid[id] (the proxy's pid; empty for direct) and target_failure[id] (why the target cannot be
+# measured; empty when it can). start_cluster also sets cluster_pids (the three masters' pids).
 
 declare -A target_port=() target_pid=() target_failure=()
 started_pids=()
@@ -285,4 +289,71 @@ TOML
   start_child corral-mysql "$dir/mysql.log" "$corral_binary" --config "$dir/mysql.toml"
   register_proxy mysql-corral "$mysql_listen" "$child_pid" corral "$dir/mysql.log"
   register_proxy mysql-corral+tls "$mysql_tls_listen" "$child_pid" corral "$dir/mysql.log"
+}
+
+# --- Redis Cluster (the cluster suite) -------------------------------------------------------------
+
+# cluster_formed PORT...: every node says cluster_state:ok, knows all the nodes and has every slot
+# assigned, so redis-benchmark --cluster and corral read the same complete slot map.
+cluster_formed() {
+  local port info
+  for port in "$@"; do
+    info="$(redis-cli -h 127.0.0.1 -p "$port" cluster info 2> /dev/null | tr -d '\r')" || return 1
+    grep -q '^cluster_state:ok$' <<< "$info" || return 1
+    grep -q '^cluster_slots_assigned:16384$' <<< "$info" || return 1
+    grep -q "^cluster_known_nodes:$#\$" <<< "$info" || return 1
+  done
+}
+
+# start_cluster: three redis-servers with cluster-enabled yes (each with its own bus port, as the
+# default bus port, port + 10000, may not be free), joined by redis-cli --cluster create into one
+# cluster of 3 masters and no replicas, and a corral whose listener's backend is redis-cluster://
+# those three nodes. A cluster that does not form ends the run; a corral that does not start is
+# recorded like any other proxy.
+start_cluster() {
+  local dir="$work_dir/cluster" ports i port bus seeds="" nodes=()
+  mkdir -p "$dir"
+  ports="$(free_ports 7)"
+  local -a all
+  read -r -a all <<< "$ports"
+  cluster_pids=()
+  for i in 0 1 2; do
+    port="${all[i]}" bus="${all[i + 3]}"
+    mkdir -p "$dir/node$i"
+    start_child "cluster node $i" "$dir/node$i/out.log" redis-server --port "$port" --bind 127.0.0.1 \
+      --cluster-enabled yes --cluster-config-file nodes.conf --cluster-port "$bus" \
+      --save '' --appendonly no --dir "$dir/node$i" --logfile "$dir/node$i/redis.log"
+    cluster_pids+=("$child_pid")
+    ready_or_reason "cluster node $i" "$child_pid" "$port" "$dir/node$i/redis.log" > "$dir/reason" ||
+      die "$(cat "$dir/reason")"
+    nodes+=("127.0.0.1:$port")
+    seeds+="${seeds:+,}127.0.0.1:$port"
+  done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes > "$dir/create.log" 2>&1 ||
+    die "redis-cli --cluster create failed: $(tail -n 3 "$dir/create.log")"
+  wait_until 60 cluster_formed "${all[@]:0:3}" ||
+    die "the Redis Cluster did not reach cluster_state:ok with all 16384 slots on every node"
+  bench_log "Redis Cluster formed: $seeds"
+  target_port[cluster-direct]=${all[0]}
+  target_pid[cluster-direct]=""
+  target_failure[cluster-direct]=""
+
+  local listen=${all[6]}
+  cat > "$dir/corral.toml" <<TOML
+[server]
+workers = $corral_workers
+log_level = "warn"
+
+[[listeners]]
+name = "bench-cluster"
+protocol = "redis"
+address = "127.0.0.1:$listen"
+backend = "redis-cluster://$seeds"
+auth = "none"
+
+[client]
+max_connections = 20000
+TOML
+  start_child corral-cluster "$dir/corral.log" "$corral_binary" --config "$dir/corral.toml"
+  register_proxy cluster-corral "$listen" "$child_pid" corral "$dir/corral.log"
 }

@@ -33,24 +33,36 @@ measured_results() {
     --backend-ticks "$backend_ticks" --busy-ticks "$busy_ticks" --total-ticks "$total_ticks" "$@"
 }
 
-# measured BACKEND_PID PROXY_PID LOG TIMEOUT COMMAND...: runs COMMAND with output to LOG and
+# backend_cpu_ticks PID...: user + system clock ticks of these processes together.
+backend_cpu_ticks() {
+  local pid user system total=0
+  for pid in "$@"; do
+    read -r user system <<< "$(cpu_ticks "$pid")"
+    total=$((total + user + system))
+  done
+  echo "$total"
+}
+
+# measured BACKEND_PIDS PROXY_PID LOG TIMEOUT COMMAND...: runs COMMAND with output to LOG and
 # sets run_rc, proxy_ticks (of which proxy_sys_ticks in the kernel), backend_ticks and the machine's
-# busy_ticks of total_ticks (all CPUs) for the run. PROXY_PID may be empty (direct).
+# busy_ticks of total_ticks (all CPUs) for the run. BACKEND_PIDS is one pid, or several separated by
+# spaces (a cluster's masters: their CPU is summed). PROXY_PID may be empty (direct).
 measured() {
   local backend="$1" proxy="$2" log="$3" limit="$4"
   shift 4
-  local pu0=0 ps0=0 pu1=0 ps1=0 bu0 bs0 bu1 bs1 m0 t0 m1 t1
+  local pu0=0 ps0=0 pu1=0 ps1=0 b0 b1 m0 t0 m1 t1 backends
+  read -r -a backends <<< "$backend"
   [ -z "$proxy" ] || read -r pu0 ps0 <<< "$(cpu_ticks "$proxy")"
-  read -r bu0 bs0 <<< "$(cpu_ticks "$backend")"
+  b0="$(backend_cpu_ticks "${backends[@]}")"
   read -r m0 t0 <<< "$(machine_ticks)"
   run_rc=0
   timeout --kill-after=10 "$limit" "$@" > "$log" 2>&1 || run_rc=$?
   read -r m1 t1 <<< "$(machine_ticks)"
   [ -z "$proxy" ] || read -r pu1 ps1 <<< "$(cpu_ticks "$proxy")"
-  read -r bu1 bs1 <<< "$(cpu_ticks "$backend")"
+  b1="$(backend_cpu_ticks "${backends[@]}")"
   proxy_ticks=$((pu1 + ps1 - pu0 - ps0))
   proxy_sys_ticks=$((ps1 - ps0))
-  backend_ticks=$((bu1 + bs1 - bu0 - bs0))
+  backend_ticks=$((b1 - b0))
   busy_ticks=$((m1 - m0))
   total_ticks=$((t1 - t0))
 }
@@ -96,6 +108,35 @@ redis_round() {
           measured "$redis_pid" "${target_pid[$id]}" "$log" "$run_timeout" "${command[@]}"
           measured_results redis "$log" "$case" "$target" --requests "$requests"
         done
+      done
+    done
+  done
+}
+
+# --- Redis Cluster -------------------------------------------------------------------------------
+
+# cluster_round: a 3-master Redis Cluster through corral (plain redis-benchmark against its listener)
+# against redis-benchmark --cluster, which reads the slot map and talks to every master itself.
+# -r spreads the keys over the whole key space, so both reach all three masters: without it every
+# request through corral would use the one key "key:__rand_int__" (one slot, one master), while
+# --cluster gives each client a key of its own node. Records have suite "cluster".
+cluster_round() {
+  local pipeline test target id requests case log
+  for pipeline in 1 16; do
+    requests=$redis_requests_p1
+    [ "$pipeline" -eq 1 ] || requests=$redis_requests_p16
+    for test in set get; do
+      case="${test^^} -c 50 -P $pipeline"
+      for target in direct corral; do
+        id="cluster-$target"
+        usable cluster "$case" "$target" "$id" || continue
+        local command=(redis-benchmark -h 127.0.0.1 -p "${target_port[$id]}" -t "$test" -c 50 -P "$pipeline"
+                       -n "$requests" -r 100000 --csv)
+        [ "$target" != direct ] || command+=(--cluster)
+        note_command "cluster $case" "$target" "${command[@]}"
+        log="$work_dir/runs/cluster-$test-P$pipeline-$target-$round.log"
+        measured "${cluster_pids[*]}" "${target_pid[$id]}" "$log" "$run_timeout" "${command[@]}"
+        measured_results redis "$log" "$case" "$target" --requests "$requests" --suite cluster
       done
     done
   done

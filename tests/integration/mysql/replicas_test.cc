@@ -356,6 +356,44 @@ TEST_F(Replicas, AKilledReplicaIsEjectedAndReadmittedAfterItsRestart) {
   EXPECT_EQ(servers_of(client, "SELECT @@server_id"), kBothReplicas);
 }
 
+TEST_F(Replicas, ReadyShowsEachReplicasStateAndADeadReplicaKeepsTheProxyReady) {
+  start();
+  const auto entry = [&](std::size_t i, const std::string& state, const std::string& reason) {
+    return R"(\{"address":")" + replica_address(i) + R"(","state":")" + state + R"(","reason":")" + reason +
+           R"(","checked_ms_ago":[0-9]+\})";
+  };
+  std::string ready = admin_get(admin_port_, "/ready");
+  EXPECT_THAT(ready, HasSubstr("200 OK"));
+  EXPECT_THAT(ready, ::testing::ContainsRegex(R"("name":"db",[^]]*"ready":true,"reason":"","replicas":\[)"));
+  EXPECT_THAT(ready, ::testing::ContainsRegex(entry(0, "healthy", "[0-9]+ s behind the primary")));
+  EXPECT_THAT(ready, ::testing::ContainsRegex(entry(1, "healthy", "[0-9]+ s behind the primary")));
+
+  MysqlClient client = connect();
+  backend().replica(0).kill();
+  wait_ejected(0, 1, "");
+  // Reads fall back to the live replica (and to the primary without one): still ready, and the body
+  // says which replica is out and why.
+  ready = admin_get(admin_port_, "/ready");
+  EXPECT_THAT(ready, HasSubstr("200 OK"));
+  EXPECT_THAT(ready, HasSubstr(R"({"ready":true,)"));
+  EXPECT_THAT(ready, ::testing::ContainsRegex(entry(0, "ejected", "(cannot log in|connection lost): [^}]+")));
+  EXPECT_THAT(ready, ::testing::ContainsRegex(entry(1, "healthy", "[0-9]+ s behind the primary")));
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id"), std::set<std::string>{"3"});
+
+  backend().replica(1).execute("STOP SLAVE SQL_THREAD");
+  wait_ejected(1, 1, "Slave_SQL_Running is No");
+  ready = admin_get(admin_port_, "/ready");
+  EXPECT_THAT(ready, HasSubstr("200 OK"));
+  EXPECT_THAT(ready, ::testing::ContainsRegex(entry(1, "ejected", "Slave_SQL_Running is No")));
+  EXPECT_EQ(servers_of(client, "SELECT @@server_id"), kPrimary);
+
+  // The primary is what makes the listener ready: without it, 503 whatever the replicas say.
+  backend().primary().kill();
+  ready = admin_get(admin_port_, "/ready");
+  EXPECT_THAT(ready, HasSubstr("503 Service Unavailable"));
+  EXPECT_THAT(ready, ::testing::ContainsRegex(R"("name":"db",[^]]*"ready":false,"reason":"[^"]+","replicas":\[)"));
+}
+
 TEST_F(Replicas, AReadWhoseReplicaCannotBeReachedGoesToThePrimary) {
   // Checks a minute apart: the killed replica stays admitted, so reads keep being routed to it.
   start({.check_interval_ms = 60000});

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -98,6 +99,28 @@ TEST(MysqlReplicaSet, StartsEjectedAndHasOneChecker) {
   EXPECT_TRUE(set.healthy(1));
   EXPECT_TRUE(set.claim_checker());
   EXPECT_FALSE(set.claim_checker());
+}
+
+TEST(MysqlReplicaSet, KeepsEachVerdictForReadyAndPublishesItsHealth) {
+  MysqlReplicaSet set("db", {{{"a", 1}, {}}, {{"b", 2}, {}}});
+  EXPECT_EQ(set.status(0).state, ReplicaState::Unchecked);
+  EXPECT_EQ(set.status(0).reason, "");
+  const auto at = std::chrono::steady_clock::now();
+  set.record_verdict(0, {true, "2 s behind the primary"}, at);
+  set.record_verdict(1, {false, "Slave_IO_Running is No"}, at);
+  EXPECT_TRUE(set.healthy(0));
+  EXPECT_FALSE(set.healthy(1));
+  EXPECT_EQ(set.status(0).state, ReplicaState::Healthy);
+  EXPECT_EQ(set.status(0).reason, "2 s behind the primary");
+  EXPECT_EQ(set.status(0).checked_at, at);
+  EXPECT_EQ(set.status(1).state, ReplicaState::Ejected);
+  EXPECT_EQ(set.status(1).reason, "Slave_IO_Running is No");
+  // Ejected again later: the same state, the newer reason and time.
+  set.record_verdict(0, {false, "read_only is OFF (not a replica, or promoted)"}, at + std::chrono::seconds(1));
+  EXPECT_FALSE(set.healthy(0));
+  EXPECT_EQ(set.status(0).state, ReplicaState::Ejected);
+  EXPECT_EQ(set.status(0).checked_at, at + std::chrono::seconds(1));
+  EXPECT_EQ(to_string(ReplicaState::Unchecked), "unchecked");
 }
 
 }  // namespace
