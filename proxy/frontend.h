@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "config/config.h"
 #include "pool/mysql_pool.h"
@@ -47,6 +48,8 @@ struct ListenerEnv {
   const rt::TlsContext* listener_tls;    // LoadedConfig::listener_tls; null: plain clients
   const rt::TlsContext* backend_tls;     // LoadedConfig::backend_tls; null: plain backend
   pool::MysqlReplicaSet* mysql_replicas = nullptr;  // LoadedConfig::mysql_replicas; null: none
+  // LoadedConfig::backend_nodes: a redis-cluster's seeds or a redis-shards' servers, resolved; null: none
+  const std::vector<rt::SocketAddress>* backend_nodes = nullptr;
 };
 
 /// Serves the clients of one listener in its protocol. Not thread-safe: lives on its worker's loop.

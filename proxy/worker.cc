@@ -93,7 +93,8 @@ rt::Result<void> Worker::build_frontends(Generation& generation) {
                           &shared_.metrics.listener(listener.name).requests[index_],
                           loaded.listener_tls[i].get(),
                           loaded.backend_tls[i].get(),
-                          loaded.mysql_replicas[i].get()};
+                          loaded.mysql_replicas[i].get(),
+                          &loaded.backend_nodes[i]};
     std::unique_ptr<Frontend> frontend = make_frontend(env);
     if (!frontend) return std::make_error_code(std::errc::invalid_argument);
     generation.frontends.push_back(std::move(frontend));
