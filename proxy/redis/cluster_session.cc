@@ -197,7 +197,6 @@ RedisClusterSession::~RedisClusterSession() {
 }
 
 rt::Task<void> RedisClusterSession::run() {
-  const auto idle_timeout = env_.config->client.idle_timeout;
   rt::Clock::time_point batch_started = env_.loop->now();
   std::uint64_t batch_requests = 0;
   for (;;) {
@@ -235,17 +234,9 @@ rt::Task<void> RedisClusterSession::run() {
     if (!settled) co_return;
     const bool flushed = co_await client_.flush();
     if (!flushed) co_return;
-    if (batch_requests > 0) {
-      env_.request_stats->observe(RequestClass::Command, env_.loop->now() - batch_started,
-                                  std::exchange(batch_requests, 0));
-    }
-    const rt::Deadline deadline =
-        idle_timeout.count() > 0 ? rt::Deadline::after(idle_timeout) : rt::Deadline::never();
-    const rt::Result<void> readable = co_await client_.stream.wait_readable(deadline, env_.idle_cancel);
-    if (!readable) co_return;
-    auto n = co_await client_.stream.read_some(client_.in.writable(kClientReadChunk), deadline, env_.idle_cancel);
-    if (!n || *n == 0) co_return;
-    client_.in.commit(*n);
+    if (batch_requests > 0) observe_batch(batch_started, std::exchange(batch_requests, 0));
+    const bool more = co_await read_next_batch();
+    if (!more) co_return;
     batch_started = env_.loop->now();
   }
 }

@@ -85,8 +85,6 @@ class RedisSession final : private RedisSessionBase, private RedisClientEntry, p
   };
 
   Step handle(const redis::Request& request);
-  /// Counts a batch of requests in the listener's request statistics, and logs it when it was slow.
-  void observe_batch(rt::Clock::time_point started, std::uint64_t requests);
   /// Handles a request whose reply CLIENT REPLY OFF/SKIP silences: it is dropped once it arrived.
   rt::Task<Step> handle_silenced(const redis::Request& request);
   /// Waits for every outstanding reply and drops them with what else is unwritten. False: closing.
@@ -179,7 +177,6 @@ RedisSession::~RedisSession() {
 }
 
 rt::Task<void> RedisSession::run() {
-  const auto idle_timeout = env_.config->client.idle_timeout;
   rt::Clock::time_point batch_started = env_.loop->now();  // the loop iteration that read the batch
   std::uint64_t batch_requests = 0;
   for (;;) {
@@ -224,30 +221,10 @@ rt::Task<void> RedisSession::run() {
     if (!flushed) co_return;
     if (batch_requests > 0) observe_batch(batch_started, std::exchange(batch_requests, 0));
     if (client_.writing.capacity() > kKeepWritingCapacity) std::string().swap(client_.writing);
-    const rt::Deadline deadline =
-        idle_timeout.count() > 0 ? rt::Deadline::after(idle_timeout) : rt::Deadline::never();
-    // Wait without a buffer first: an idle client then costs no read buffer.
-    const rt::Result<void> readable = co_await client_.stream.wait_readable(deadline, env_.idle_cancel);
-    if (!readable) co_return;
-    auto n = co_await client_.stream.read_some(client_.in.writable(kClientReadChunk), deadline, env_.idle_cancel);
-    if (!n || *n == 0) co_return;
-    client_.in.commit(*n);
+    const bool more = co_await read_next_batch();
+    if (!more) co_return;
     batch_started = env_.loop->now();
   }
-}
-
-void RedisSession::observe_batch(rt::Clock::time_point started, std::uint64_t requests) {
-  // Pipelined requests are read and answered together: each is counted with the batch's time.
-  // The loop's time (refreshed each iteration, so the time the reply was read, within the iteration
-  // that wrote it): no clock read per request.
-  const auto took = env_.loop->now() - started;
-  env_.request_stats->observe(RequestClass::Command, took, requests);
-  const auto slow = env_.config->server.slow_request;
-  if (slow.count() == 0 || took < slow) return;
-  // The command's name only: arguments may be values or secrets.
-  const std::string_view last = route_.command != nullptr ? route_.command->name : std::string_view("?");
-  rt::log::warn("listener {}: slow request: client {} (user '{}') took {} for {} command(s), the last {}",
-                env_.listener->name, context_.id, context_.user, pool::milliseconds_text(took), requests, last);
 }
 
 RedisSession::Step RedisSession::handle(const redis::Request& request) {

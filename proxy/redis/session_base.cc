@@ -2,7 +2,9 @@
 
 #include <utility>
 
+#include "pool/backoff.h"
 #include "pool/redis_pool.h"
+#include "proxy/metrics.h"
 #include "proxy/redis/frontend.h"
 #include "runtime/log.h"
 
@@ -28,6 +30,31 @@ RedisSessionBase::~RedisSessionBase() {
                   "queued for it",
                   context_.id, context_.peer, env_.config->client.output_buffer_limit);
   }
+}
+
+rt::Task<bool> RedisSessionBase::read_next_batch() {
+  const auto idle_timeout = env_.config->client.idle_timeout;
+  const rt::Deadline deadline = idle_timeout.count() > 0 ? rt::Deadline::after(idle_timeout) : rt::Deadline::never();
+  const rt::Result<void> readable = co_await client_.stream.wait_readable(deadline, env_.idle_cancel);
+  if (!readable) co_return false;
+  auto n = co_await client_.stream.read_some(client_.in.writable(kClientReadChunk), deadline, env_.idle_cancel);
+  if (!n || *n == 0) co_return false;
+  client_.in.commit(*n);
+  co_return true;
+}
+
+void RedisSessionBase::observe_batch(rt::Clock::time_point started, std::uint64_t requests) {
+  // Pipelined requests are read and answered together: each is counted with the batch's time.
+  // The loop's time (refreshed each iteration, so the time the reply was read, within the iteration
+  // that wrote it): no clock read per request.
+  const auto took = env_.loop->now() - started;
+  env_.request_stats->observe(RequestClass::Command, took, requests);
+  const auto slow = env_.config->server.slow_request;
+  if (slow.count() == 0 || took < slow) return;
+  // The command's name only: arguments may be values or secrets.
+  const std::string_view last = route_.command != nullptr ? route_.command->name : std::string_view("?");
+  rt::log::warn("listener {}: slow request: client {} (user '{}') took {} for {} command(s), the last {}",
+                env_.listener->name, context_.id, context_.user, pool::milliseconds_text(took), requests, last);
 }
 
 rt::Deadline RedisSessionBase::queue_deadline() const { return rt::Deadline::after(env_.config->pool.queue_timeout); }

@@ -2,13 +2,15 @@
 // RedisClusterSession (keys spread over a Redis Cluster or a ring of shards, cluster_session.cc).
 //
 //   RedisSessionBase: client socket + sink (RedisClient), the connection context and its local
-//   commands ──► steps both take the same way: the context's start, the close log, deadlines,
-//   watching the client while a dedicated connection blocks, checking a client's credentials
+//   commands ──► steps both take the same way: the context's start, the close log, waiting for the
+//   next batch and counting it, deadlines, watching the client while a dedicated connection blocks,
+//   checking a client's credentials
 //
 // The sessions differ in where a request goes (one pool, or a node per key) and so in how replies
 // are kept in order; those parts stay in each class.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "pool/redis_key.h"
@@ -18,6 +20,7 @@
 #include "proxy/redis/client.h"
 #include "proxy/redis/context.h"
 #include "proxy/redis/local_commands.h"
+#include "runtime/event_loop.h"
 #include "runtime/task.h"
 #include "runtime/tcp.h"
 
@@ -34,6 +37,12 @@ class RedisSessionBase {
   RedisSessionBase(const RedisSessionBase&) = delete;
   RedisSessionBase& operator=(const RedisSessionBase&) = delete;
 
+  /// Waits (client.idle_timeout at most, without a read buffer: an idle client costs none) until the
+  /// client sends more, and reads it into client_.in. False when the client left, idled out or the
+  /// worker drains. Suspends on the client socket.
+  rt::Task<bool> read_next_batch();
+  /// Counts a batch of requests in the listener's request statistics, and logs it when it was slow.
+  void observe_batch(rt::Clock::time_point started, std::uint64_t requests);
   /// How long a request waits for a backend connection (pool.queue_timeout).
   rt::Deadline queue_deadline() const;
   /// When to give up on the reply of a blocking command (route_ is its route): its own timeout plus
