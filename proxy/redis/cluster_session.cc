@@ -97,7 +97,7 @@ std::optional<long long> integer_of(std::string_view reply) {
 
 bool is_error(std::string_view reply) { return !reply.empty() && (reply.front() == '-' || reply.front() == '!'); }
 
-std::string unexpected_reply() { return "-ERR corral: a cluster node sent an unexpected reply to a merged command\r\n"; }
+std::string unexpected_reply() { return "-ERR corral: a node sent an unexpected reply to a merged command\r\n"; }
 
 /// Serves one client of a redis-cluster or redis-shards listener. Not thread-safe: lives on its
 /// worker's loop. Lifetime: `frontend` (and its NodeRouter) outlives the session.
@@ -152,7 +152,7 @@ class RedisClusterSession final : private RedisSessionBase, private RelayRewrite
   /// The map is read; false (with the reply given) when no node answered.
   rt::Task<bool> ensure_map();
   rt::Task<void> refresh_map();
-  int node_for(int slot) const { return slot >= 0 ? map_.node_of(slot) : map_.any_master(); }
+  int node_for(int slot) const { return slot >= 0 ? router_.node_of(slot) : router_.any_master(); }
   pool::RedisPoolRef& node_pool(int node);
   /// A shared connection to `node` for the next request, following the requests still in flight
   /// there; nullptr with `error` set when none could be had.
@@ -167,7 +167,7 @@ class RedisClusterSession final : private RedisSessionBase, private RelayRewrite
   /// Nothing to translate: tracking, and so REDIRECT, is refused with a cluster backend.
   std::string report_redirect(std::string reply) const override { return reply; }
 
-  NodeRouter& map_;
+  NodeRouter& router_;
   std::vector<std::size_t> keys_;              // key indices of the request being handled
   std::deque<Pending> pending_;
   std::vector<pool::RedisPoolRef> node_pools_;  // by node index, for the context's key
@@ -189,7 +189,7 @@ class RedisClusterSession final : private RedisSessionBase, private RelayRewrite
 };
 
 RedisClusterSession::RedisClusterSession(rt::TcpStream client, RedisFrontend& frontend)
-    : RedisSessionBase(std::move(client), frontend), map_(*frontend.router()) {}
+    : RedisSessionBase(std::move(client), frontend), router_(*frontend.router()) {}
 
 RedisClusterSession::~RedisClusterSession() {
   release_watch(false);
@@ -258,7 +258,7 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle(const redis::Req
       const bool mapped = co_await ensure_map();
       if (!mapped) co_return Step::Next;
       std::string error;
-      const int node = map_.any_master();
+      const int node = router_.any_master();
       pool::RedisConnection* connection = nullptr;
       if (node != NodeRouter::kNoNode) connection = co_await connection_to(node, error);
       if (connection != nullptr) local_.log_in_implicitly(context_);
@@ -323,7 +323,7 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_local(const redi
   for (int attempt = 0; attempt < 3; ++attempt) {
     BackendQuestion question;
     scratch_.clear();
-    int node = map_.any_master();
+    int node = router_.any_master();
     const pool::RedisServerInfo empty_info;
     const pool::RedisServerInfo& info = node != NodeRouter::kNoNode ? node_pool(node)->server_info() : empty_info;
     const LocalOutcome outcome = local_.answer(request, route_, context_, info, scratch_, question, verdict);
@@ -342,16 +342,16 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_local(const redi
     }
     const bool have_map = co_await ensure_map();
     if (!have_map) co_return Step::Next;
-    node = map_.any_master();
+    node = router_.any_master();
     if (node == NodeRouter::kNoNode) {
       reply_local(kSlotUnserved);
       co_return Step::Next;
     }
     if (question.check_credentials) {
       pool::RedisKey key = credentials_key(question);
-      key.host = map_.node(node).address.host;
-      key.port = map_.node(node).address.port;
-      const bool decided = co_await check_credentials(std::move(key), map_.node(node).socket, verdict_text);
+      key.host = router_.node(node).address.host;
+      key.port = router_.node(node).address.port;
+      const bool decided = co_await check_credentials(std::move(key), router_.node(node).socket, verdict_text);
       if (!decided) {
         reply_local(verdict_text);
         co_return Step::Next;
@@ -390,7 +390,7 @@ int RedisClusterSession::common_slot(const redis::Request& request) {
   if (const redis::KeySpec* spec = redis::key_spec(route_)) redis::key_indices(*spec, request, keys_);
   int slot = -1;
   for (const std::size_t index : keys_) {
-    const int key_slot = map_.slot_of(request.arg(index));
+    const int key_slot = router_.slot_of(request.arg(index));
     if (slot >= 0 && key_slot != slot) return -2;
     slot = key_slot;
   }
@@ -433,7 +433,7 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_forwarded(const 
                       : keyless == redis::KeylessRoute::Concat ? Merge::Concat
                       : keyless == redis::KeylessRoute::AllOk  ? Merge::AllOk
                                                                : Merge::Same;
-      for (const int master : map_.masters()) {
+      for (const int master : router_.masters()) {
         Part& part = pending.parts.emplace_back();
         part.request = std::string(redis::resp_bytes(request, scratch_));
         part.node = master;
@@ -462,7 +462,7 @@ Pending RedisClusterSession::split(const redis::Request& request, redis::KeySpli
   std::vector<int> slot_of_part;
   std::vector<std::vector<std::string_view>> args;
   for (const std::size_t index : keys_) {
-    const int slot = map_.slot_of(request.arg(index));
+    const int slot = router_.slot_of(request.arg(index));
     auto found = std::find(slot_of_part.begin(), slot_of_part.end(), slot);
     std::size_t part = static_cast<std::size_t>(found - slot_of_part.begin());
     if (found == slot_of_part.end()) {
@@ -487,7 +487,7 @@ rt::Task<void> RedisClusterSession::send(Part& part, int node, bool asking) {
     node = node_for(part.slot);
   }
   if (node == NodeRouter::kNoNode) {
-    part.reply = map_.known() ? std::string(kSlotUnserved) : std::string(kNoMap);
+    part.reply = router_.known() ? std::string(kSlotUnserved) : std::string(kNoMap);
     co_return;
   }
   std::string error;
@@ -548,15 +548,15 @@ rt::Task<bool> RedisClusterSession::settle(Part& part) {
     if (!redirect || part.redirects >= kMaxRedirects) co_return true;
     ++part.redirects;
     redis::NodeAddress address = redirect->node;
-    if (address.host.empty()) address.host = map_.node(part.node).address.host;
-    const int target = map_.find_or_add(address);
+    if (address.host.empty()) address.host = router_.node(part.node).address.host;
+    const int target = router_.find_or_add(address);
     if (target == NodeRouter::kNoNode) co_return true;  // a name corral cannot dial: the client gets it
     const bool moved = redirect->kind == redis::Redirect::Kind::Moved;
     if (moved) {
-      map_.moved(redirect->slot, target);
+      router_.moved(redirect->slot, target);
       rt::log::debug("redis-cluster: MOVED {} to {}:{}", redirect->slot, address.host, address.port);
     } else {
-      map_.asked();
+      router_.asked();
     }
     co_await send(part, target, !moved);
     if (moved) co_await refresh_map();  // more slots may have moved with it (rate-limited)
@@ -630,33 +630,33 @@ std::string RedisClusterSession::merged(Pending& pending) const {
 }
 
 rt::Task<bool> RedisClusterSession::ensure_map() {
-  if (map_.known()) co_return true;
+  if (router_.known()) co_return true;
   co_await refresh_map();
-  if (map_.known()) co_return true;
+  if (router_.known()) co_return true;
   reply_local(kNoMap);
   co_return false;
 }
 
 rt::Task<void> RedisClusterSession::refresh_map() {
-  const std::size_t nodes_before = map_.node_count();
-  co_await map_.refresh(local_.pool_key(context_), rt::Deadline::after(env_.config->pool.connect_timeout),
+  const std::size_t nodes_before = router_.node_count();
+  co_await router_.refresh(local_.pool_key(context_), rt::Deadline::after(env_.config->pool.connect_timeout),
                         &client_.cancel);
-  if (map_.node_count() != nodes_before) {
-    node_pools_.resize(map_.node_count());
-    sticky_.resize(map_.node_count());
+  if (router_.node_count() != nodes_before) {
+    node_pools_.resize(router_.node_count());
+    sticky_.resize(router_.node_count());
   }
 }
 
 pool::RedisPoolRef& RedisClusterSession::node_pool(int node) {
   const auto index = static_cast<std::size_t>(node);
-  if (node_pools_.size() < map_.node_count()) node_pools_.resize(map_.node_count());
-  if (!node_pools_[index]) node_pools_[index] = map_.pool(node, local_.pool_key(context_));
+  if (node_pools_.size() < router_.node_count()) node_pools_.resize(router_.node_count());
+  if (!node_pools_[index]) node_pools_[index] = router_.pool(node, local_.pool_key(context_));
   return node_pools_[index];
 }
 
 rt::Task<pool::RedisConnection*> RedisClusterSession::connection_to(int node, std::string& error) {
   const auto index = static_cast<std::size_t>(node);
-  if (sticky_.size() < map_.node_count()) sticky_.resize(map_.node_count());
+  if (sticky_.size() < router_.node_count()) sticky_.resize(router_.node_count());
   Sticky& sticky = sticky_[index];
   if (sticky.last && sticky.last->outstanding() > 0 &&
       sticky.connection->state() == pool::RedisConnection::State::Ready) {
@@ -829,10 +829,10 @@ rt::Task<void> RedisClusterSession::watch(const redis::Request& request, int slo
     // The first WATCH went to a node that no longer has the slot: nothing is watched there yet.
     release_watch(false);
     redis::NodeAddress address = redirect->node;
-    if (address.host.empty()) address.host = map_.node(node).address.host;
-    const int target = map_.find_or_add(address);
+    if (address.host.empty()) address.host = router_.node(node).address.host;
+    const int target = router_.find_or_add(address);
     if (target == NodeRouter::kNoNode) break;
-    map_.moved(redirect->slot, target);
+    router_.moved(redirect->slot, target);
   }
   if (!is_error(part.reply) && slot >= 0) multi_slot_ = slot;
   reply_local(part.reply);
@@ -903,10 +903,10 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::exec() {
     }
     if (!moved || watching || !reply.starts_with("-EXECABORT")) break;
     redis::NodeAddress address = moved->node;
-    if (address.host.empty()) address.host = map_.node(node).address.host;
-    const int target = map_.find_or_add(address);
+    if (address.host.empty()) address.host = router_.node(node).address.host;
+    const int target = router_.find_or_add(address);
     if (target == NodeRouter::kNoNode) break;
-    map_.moved(moved->slot, target);
+    router_.moved(moved->slot, target);
   }
   multi_slot_ = -1;
   reply_local(reply);
@@ -965,14 +965,14 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_blocking(const r
     const std::optional<redis::Redirect> redirect = redis::parse_redirect(part.reply);
     if (!redirect) break;
     redis::NodeAddress address = redirect->node;
-    if (address.host.empty()) address.host = map_.node(node).address.host;
-    node = map_.find_or_add(address);
+    if (address.host.empty()) address.host = router_.node(node).address.host;
+    node = router_.find_or_add(address);
     asking = redirect->kind == redis::Redirect::Kind::Ask;
     if (node == NodeRouter::kNoNode) continue;  // kSlotUnserved next round
     if (asking) {
-      map_.asked();
+      router_.asked();
     } else {
-      map_.moved(redirect->slot, node);
+      router_.moved(redirect->slot, node);
     }
   }
   reply_local(part.reply);
