@@ -4,6 +4,8 @@
 //      scheme | userinfo (up to the LAST '@') | host[:port] | /path | ?query
 //   "redis-cluster://user:pw@10.0.0.1:7000,10.0.0.2:7000?protocol=3"
 //      the same with a comma-separated list of seed nodes and no /path (a cluster has only db 0)
+//   "redis-shards://10.0.0.1:6379:2,10.0.0.2:6379:1/3?names=a,b&hash_tag={}"
+//      independent servers host:port[:weight] (twemproxy's `servers:` entries), a db, ring options
 //
 // Userinfo is cut off first and never appears in a message, so a password reaches no log even when
 // it holds unescaped '/', '?' or '@'.
@@ -32,6 +34,9 @@ constexpr size_t kMaxHostLength = 253;   // RFC 1035 name length in text form
 constexpr size_t kMaxLabelLength = 63;
 constexpr size_t kMaxSchemaLength = 64;  // MySQL identifier limit
 constexpr size_t kMaxReplicas = 64;      // more is a typo or a list meant for something else
+constexpr size_t kMaxShards = 1024;      // twemproxy pools are far smaller; bounds the ring (160 points each)
+constexpr uint32_t kMaxShardWeight = 1'000'000;  // keeps the ring's point count far from overflow
+constexpr size_t kMaxShardName = 255;
 // ssl-mode values in the order of MysqlSslMode, spelt as the mysql CLI's --ssl-mode.
 constexpr std::string_view kSslModeNames[] = {"DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"};
 
@@ -250,12 +255,96 @@ std::optional<MysqlSslMode> parse_ssl_mode(std::string_view value) {
   return std::nullopt;
 }
 
+/// twemproxy's name for a server without one: "host:port", the host alone when the port is 11211
+/// (kept from libmemcached, whose rings it reproduces).
+std::string default_shard_name(const Shard& shard) {
+  if (shard.endpoint.port != 11211) return shard.endpoint.to_string();
+  const std::string& host = shard.endpoint.host;
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+/// "host:port[:weight]" or "[v6]:port[:weight]", one server of a redis-shards URL. The port is
+/// required: it is part of the name the ring hashes, as twemproxy writes it.
+std::variant<Shard, std::string> parse_shard(std::string_view text) {
+  const size_t host_end = !text.empty() && text.front() == '[' ? text.find(']') : 0;
+  if (host_end == std::string_view::npos) return fmt::format("missing ']' in '{}'", text);
+  const size_t port_colon = text.find(':', host_end);
+  if (port_colon == std::string_view::npos) return fmt::format("shard '{}' needs a port (host:port[:weight])", text);
+  const size_t weight_colon = text.find(':', port_colon + 1);
+  const std::string_view address = text.substr(0, weight_colon);
+  auto host_port = parse_host_port(address);
+  if (auto* err = std::get_if<std::string>(&host_port)) return std::move(*err);
+  auto& hp = std::get<HostPort>(host_port);
+  Shard shard{Endpoint{std::move(hp.host), hp.port.value_or(kDefaultRedisPort)}, 1, {}};
+  if (weight_colon != std::string_view::npos) {
+    const std::string_view weight = text.substr(weight_colon + 1);
+    uint64_t value = 0;
+    bool ok = all_digits(weight) && weight.size() <= 7;
+    for (char c : ok ? weight : std::string_view{}) value = value * 10 + static_cast<uint64_t>(c - '0');
+    if (!ok || value < 1 || value > kMaxShardWeight) {
+      return fmt::format("shard weight must be 1..{} (got '{}')", kMaxShardWeight, weight);
+    }
+    shard.weight = static_cast<uint32_t>(value);
+  }
+  shard.name = default_shard_name(shard);
+  return shard;
+}
+
+/// Applies a redis-shards authority: "host:port[:weight],..." in ring order.
+std::optional<std::string> parse_shard_list(std::string_view authority, BackendUrl& url) {
+  while (true) {
+    const size_t comma = authority.find(',');
+    const std::string_view item = authority.substr(0, comma);
+    if (item.empty()) return std::string("empty shard in the list (expected host:port[:weight],host:port[:weight]...)");
+    auto parsed = parse_shard(item);
+    if (auto* err = std::get_if<std::string>(&parsed)) return std::move(*err);
+    Shard& shard = std::get<Shard>(parsed);
+    for (const Shard& known : url.shard_list) {
+      if (same_host_port(known.endpoint.host, known.endpoint.port, shard.endpoint.host, shard.endpoint.port)) {
+        return fmt::format("shard {} is given twice", shard.endpoint.to_string());
+      }
+    }
+    url.shard_list.push_back(std::move(shard));
+    if (url.shard_list.size() > kMaxShards) return fmt::format("at most {} shards are allowed", kMaxShards);
+    if (comma == std::string_view::npos) break;
+    authority = authority.substr(comma + 1);
+  }
+  url.host = url.shard_list.front().endpoint.host;
+  url.port = url.shard_list.front().endpoint.port;
+  return std::nullopt;
+}
+
+/// Applies ?names=a,b,...: one ring name per shard, in the URL's order (twemproxy's "host:port:weight name").
+std::optional<std::string> parse_shard_names(std::string_view value, BackendUrl& url) {
+  std::vector<std::string> names;
+  while (true) {
+    const size_t comma = value.find(',');
+    auto name = percent_decode(value.substr(0, comma));
+    if (!name || name->empty() || name->size() > kMaxShardName) {
+      return fmt::format("names: each name must be 1..{} characters (percent-encoded where needed)", kMaxShardName);
+    }
+    names.push_back(std::move(*name));
+    if (comma == std::string_view::npos) break;
+    value = value.substr(comma + 1);
+  }
+  if (names.size() != url.shard_list.size()) {
+    return fmt::format("names: {} names for {} shards (one per shard, in the same order)", names.size(),
+                       url.shard_list.size());
+  }
+  for (size_t i = 0; i < names.size(); ++i) url.shard_list[i].name = std::move(names[i]);
+  return std::nullopt;
+}
+
 std::optional<std::string> parse_query(std::string_view query, BackendUrl& url) {
   bool seen_protocol = false;
   bool seen_charset = false;
   bool seen_replicas = false;
   bool seen_ca = false;
   bool seen_ssl_mode = false;
+  bool seen_names = false;
+  bool seen_hash_tag = false;
+  bool seen_hash = false;
+  bool seen_distribution = false;
   while (!query.empty()) {
     const size_t amp = query.find('&');
     const std::string_view param = query.substr(0, amp);
@@ -293,6 +382,27 @@ std::optional<std::string> parse_query(std::string_view query, BackendUrl& url) 
                            value);
       }
       url.mysql_ssl_mode = *mode;
+    } else if (url.shards && name == "names") {
+      if (seen_names) return "query parameter 'names' is given twice";
+      seen_names = true;
+      if (auto err = parse_shard_names(value, url)) return err;
+    } else if (url.shards && name == "hash_tag") {
+      if (seen_hash_tag) return "query parameter 'hash_tag' is given twice";
+      seen_hash_tag = true;
+      auto tag = percent_decode(value);
+      if (!tag || (!tag->empty() && tag->size() != 2)) {
+        return fmt::format("hash_tag must be two characters, as {{}}, or empty for none (got '{}')", value);
+      }
+      url.hash_tag = std::move(*tag);
+    } else if (url.shards && name == "hash") {
+      // Only twemproxy's default is offered: the point of its ring is placing keys where twemproxy did.
+      if (seen_hash) return "query parameter 'hash' is given twice";
+      seen_hash = true;
+      if (value != "fnv1a_64") return fmt::format("hash must be fnv1a_64 (got '{}')", value);
+    } else if (url.shards && name == "distribution") {
+      if (seen_distribution) return "query parameter 'distribution' is given twice";
+      seen_distribution = true;
+      if (value != "ketama") return fmt::format("distribution must be ketama (got '{}')", value);
     } else if ((url.tls && name == "ca") || (url.protocol == Protocol::Mysql && name == "ssl-ca")) {
       if (seen_ca) return fmt::format("query parameter '{}' is given twice", name);
       seen_ca = true;
@@ -300,7 +410,11 @@ std::optional<std::string> parse_query(std::string_view query, BackendUrl& url) 
       if (!path || path->empty()) return fmt::format("{} must be the path of a PEM file of CA certificates", name);
       url.tls_ca_file = std::move(*path);
     } else {
-      const char* accepted = url.protocol == Protocol::Mysql ? "charset, replicas, ssl-mode, ssl-ca" : url.tls ? "protocol, ca" : "protocol";
+      const char* accepted = url.protocol == Protocol::Mysql ? "charset, replicas, ssl-mode, ssl-ca"
+                             : url.shards ? (url.tls ? "protocol, names, hash_tag, hash, distribution, ca"
+                                                     : "protocol, names, hash_tag, hash, distribution")
+                             : url.tls    ? "protocol, ca"
+                                          : "protocol";
       return fmt::format("unknown query parameter '{}' ({} URLs accept: {})", name, url.scheme(), accepted);
     }
   }
@@ -347,7 +461,8 @@ std::variant<BackendUrl, std::string> parse_backend_url(std::string_view text) {
   BackendUrl url;
   const size_t scheme_end = text.find("://");
   if (scheme_end == std::string_view::npos) {
-    return std::string("missing scheme (expected redis://..., rediss://..., redis-cluster://... or mysql://...)");
+    return std::string(
+        "missing scheme (expected redis://..., rediss://..., redis-cluster://..., redis-shards://... or mysql://...)");
   }
   const std::string_view scheme = text.substr(0, scheme_end);
   if (scheme == "redis" || scheme == "rediss") {
@@ -357,15 +472,19 @@ std::variant<BackendUrl, std::string> parse_backend_url(std::string_view text) {
     url.protocol = Protocol::Redis;
     url.tls = scheme == "rediss-cluster";
     url.cluster = true;
+  } else if (scheme == "redis-shards" || scheme == "rediss-shards") {
+    url.protocol = Protocol::Redis;
+    url.tls = scheme == "rediss-shards";
+    url.shards = true;
   } else if (scheme == "mysql") {
     url.protocol = Protocol::Mysql;
   } else {
     // Echo the scheme only when it looks like one: a malformed URL may have a password in front.
     bool plain = true;
     for (char c : scheme) plain = plain && (is_alpha(c) || is_digit(c) || c == '+' || c == '-' || c == '.');
-    if (!plain) return std::string("invalid scheme (expected redis, rediss, redis-cluster, rediss-cluster or mysql)");
-    return fmt::format("unsupported scheme '{}' (expected redis, rediss, redis-cluster, rediss-cluster or mysql)",
-                       scheme);
+    constexpr std::string_view kSchemes = "redis, rediss, redis-cluster, rediss-cluster, redis-shards, rediss-shards or mysql";
+    if (!plain) return fmt::format("invalid scheme (expected {})", kSchemes);
+    return fmt::format("unsupported scheme '{}' (expected {})", scheme, kSchemes);
   }
 
   std::string_view rest = text.substr(scheme_end + 3);
@@ -402,6 +521,12 @@ std::variant<BackendUrl, std::string> parse_backend_url(std::string_view text) {
     if (auto err = parse_query(query, url)) return std::move(*err);
     return url;
   }
+  if (url.shards) {
+    if (auto err = parse_shard_list(authority, url)) return std::move(*err);
+    if (auto err = parse_redis_path(path, url)) return std::move(*err);
+    if (auto err = parse_query(query, url)) return std::move(*err);
+    return url;
+  }
   auto host_port = parse_host_port(authority);
   if (auto* err = std::get_if<std::string>(&host_port)) return std::move(*err);
   auto& hp = std::get<HostPort>(host_port);
@@ -423,6 +548,11 @@ std::string BackendUrl::redacted() const {
   }
   if (cluster) {
     for (size_t i = 0; i < cluster_seeds.size(); ++i) out += (i == 0 ? "" : ",") + cluster_seeds[i].to_string();
+  } else if (shards) {
+    for (size_t i = 0; i < shard_list.size(); ++i) {
+      out += (i == 0 ? "" : ",") + shard_list[i].endpoint.to_string();
+      if (shard_list[i].weight != 1) out += fmt::format(":{}", shard_list[i].weight);
+    }
   } else {
     out += address();
   }
@@ -430,6 +560,16 @@ std::string BackendUrl::redacted() const {
     if (redis_db != 0) out += fmt::format("/{}", redis_db);
     std::string query;
     if (redis_protocol != 2) query += fmt::format("&protocol={}", redis_protocol);
+    if (shards) {
+      std::string names;
+      bool default_names = true;
+      for (const Shard& shard : shard_list) {
+        names += (names.empty() ? "" : ",") + percent_encode(shard.name);
+        default_names = default_names && shard.name == default_shard_name(shard);
+      }
+      if (!default_names) query += "&names=" + names;
+      if (hash_tag != "{}") query += "&hash_tag=" + percent_encode(hash_tag);
+    }
     if (!tls_ca_file.empty()) query += "&ca=" + percent_encode(tls_ca_file);
     if (!query.empty()) out += "?" + query.substr(1);
   } else {
@@ -451,7 +591,16 @@ std::string_view to_string(MysqlSslMode m) { return kSslModeNames[static_cast<si
 std::string_view BackendUrl::scheme() const {
   if (protocol == Protocol::Mysql) return "mysql";
   if (cluster) return tls ? "rediss-cluster" : "redis-cluster";
+  if (shards) return tls ? "rediss-shards" : "redis-shards";
   return tls ? "rediss" : "redis";
+}
+
+std::vector<Endpoint> BackendUrl::endpoints() const {
+  if (cluster) return cluster_seeds;
+  std::vector<Endpoint> out;
+  for (const Shard& shard : shard_list) out.push_back(shard.endpoint);
+  if (out.empty()) out.push_back(Endpoint{host, port});
+  return out;
 }
 
 std::string BackendUrl::address() const { return bracketed(host, port); }

@@ -52,6 +52,13 @@ enum class MysqlSslMode {
 };
 std::string_view to_string(MysqlSslMode m);  // "DISABLED", "PREFERRED", ... as in the URL
 
+/// One server of a redis-shards:// backend, as twemproxy's `servers:` entry "host:port:weight name".
+struct Shard {
+  Endpoint endpoint;
+  uint32_t weight = 1;        // share of the keys, relative to the other shards' weights
+  std::string name;           // what the ketama ring hashes: ?names=, else "host:port" as written
+};
+
 /// A backend as a URL: redis://[user[:pass]@]host[:port][/db][?protocol=2|3]   (port 6379 when absent)
 ///                    rediss://...same...[&ca=/path/to/ca.pem]                  (Redis over TLS)
 ///                    mysql://user[:pass]@host[:port][/schema][?charset=NAME][&replicas=host[:port],...]
@@ -59,6 +66,9 @@ std::string_view to_string(MysqlSslMode m);  // "DISABLED", "PREFERRED", ... as 
 ///                    (port 3306 when absent; replicas: read-only copies that take reads, see MysqlOptions)
 ///                    redis-cluster://[user[:pass]@]host[:port][,host[:port]...][?protocol=2|3]
 ///                    rediss-cluster://...same...[&ca=...]       (a Redis Cluster given by seed nodes)
+///                    redis-shards://[user[:pass]@]host:port[:weight],host:port[:weight]...[/db]
+///                          [?protocol=2|3][&names=a,b...][&hash_tag=XY][&hash=fnv1a_64][&distribution=ketama]
+///                    rediss-shards://...same...[&ca=...]  (independent servers, keys placed as twemproxy's ketama)
 /// Percent-encoding (%XX) is decoded in user, password and schema.
 struct BackendUrl {
   Protocol protocol = Protocol::Redis;
@@ -76,13 +86,18 @@ struct BackendUrl {
   MysqlSslMode mysql_ssl_mode = MysqlSslMode::Disabled;  // MySQL ?ssl-mode=
   bool cluster = false;       // redis-cluster://: a Redis Cluster; host and port are its first seed
   std::vector<Endpoint> cluster_seeds;  // redis-cluster://: every seed node, the first included
+  bool shards = false;        // redis-shards://: keys spread over `shard_list`; host and port are the first shard's
+  std::vector<Shard> shard_list;        // redis-shards://: every server, in the URL's order (the ring depends on it)
+  std::string hash_tag = "{}";          // redis-shards ?hash_tag=: the two characters around a hash tag; "" for none
 
   /// True when connections to this backend may use TLS (rediss://, or a mysql ssl-mode other than DISABLED).
   bool may_use_tls() const { return tls || mysql_ssl_mode != MysqlSslMode::Disabled; }
 
   /// The URL with the password replaced by "***": safe for logs and client-visible errors.
   std::string redacted() const;
-  /// "redis", "rediss", "redis-cluster", "rediss-cluster" or "mysql".
+  /// Every address corral dials at start: the cluster's seeds, the shards, else host:port alone.
+  std::vector<Endpoint> endpoints() const;
+  /// "redis", "rediss", "redis-cluster", "rediss-cluster", "redis-shards", "rediss-shards" or "mysql".
   std::string_view scheme() const;
   /// host:port, with IPv6 literals bracketed: what error messages name.
   std::string address() const;

@@ -20,29 +20,13 @@ std::string text_of(const redis::NodeAddress& address) {
 
 }  // namespace
 
-ClusterMap::ClusterMap(const config::BackendUrl& url, const rt::SocketAddress& first_seed, RedisPools& pools,
+ClusterMap::ClusterMap(const config::BackendUrl& url, const std::vector<rt::SocketAddress>& seeds, RedisPools& pools,
                        ClusterCounters* counters)
-    : pools_(pools), counters_(counters), slots_(redis::kClusterSlots, kNoNode) {
-  for (std::size_t i = 0; i < url.cluster_seeds.size(); ++i) {
+    : NodeRouter(pools), counters_(counters), slots_(redis::kClusterSlots, kNoNode) {
+  for (std::size_t i = 0; i < url.cluster_seeds.size() && i < seeds.size(); ++i) {
     const config::Endpoint& seed = url.cluster_seeds[i];
-    std::optional<rt::SocketAddress> socket =
-        i == 0 ? std::optional<rt::SocketAddress>(first_seed) : rt::SocketAddress::parse(seed.host, seed.port);
-    if (!socket) {
-      // Only the first seed is resolved at start-up; a name here would block the loop.
-      rt::log::warn("redis-cluster seed {} is not an IP address: it is not used (only the first seed may be a name)",
-                    seed.to_string());
-      continue;
-    }
-    seeds_.push_back(Candidate{redis::NodeAddress{seed.host, seed.port}, *socket});
+    seeds_.push_back(Candidate{redis::NodeAddress{seed.host, seed.port}, seeds[i]});
   }
-}
-
-std::vector<int> ClusterMap::masters() const {
-  std::vector<int> out;
-  for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    if (nodes_[i].master) out.push_back(static_cast<int>(i));
-  }
-  return out;
 }
 
 int ClusterMap::any_master() const {
@@ -70,14 +54,6 @@ void ClusterMap::moved(std::uint16_t slot, int node) {
 
 void ClusterMap::asked() noexcept {
   if (counters_ != nullptr) counters_->ask.fetch_add(1, std::memory_order_relaxed);
-}
-
-RedisPoolRef ClusterMap::pool(int node, const RedisKey& base) {
-  const Node& n = nodes_[static_cast<std::size_t>(node)];
-  RedisKey key = base;
-  key.host = n.address.host;
-  key.port = n.address.port;
-  return pools_.get(key, n.socket);
 }
 
 std::vector<ClusterMap::Candidate> ClusterMap::candidates() const {

@@ -6,8 +6,8 @@
 //                                                          (one at a time, rate-limited; the others wait)
 //
 // Nodes are kept by address and never forgotten (a failed master may come back as a replica); the
-// set is bounded by the addresses the cluster itself announced. Addresses must be IP literals: a
-// name would need a blocking lookup on the loop (the first seed is resolved at start-up).
+// set is bounded by the addresses the cluster itself announced. Addresses a node announces must be
+// IP literals: a name would need a blocking lookup on the loop (the seeds are resolved at start-up).
 #pragma once
 
 #include <atomic>
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "pool/node_router.h"
 #include "pool/redis_key.h"
 #include "pool/redis_pool.h"
 #include "protocols/redis/cluster.h"
@@ -39,51 +40,31 @@ struct ClusterCounters {
 };
 
 /// Not thread-safe: one per listener per worker, on its loop. Lifetime: `pools` (and `counters`) outlive it.
-class ClusterMap {
+class ClusterMap final : public NodeRouter {
  public:
-  static constexpr int kNoNode = -1;
   /// Refreshes closer together than this are skipped: a burst of MOVED or connect errors costs one.
   static constexpr auto kMinRefreshInterval = std::chrono::milliseconds(100);
 
-  struct Node {
-    redis::NodeAddress address;
-    rt::SocketAddress socket;
-    bool master = false;  // serves at least one slot in the last map read
-  };
-
-  /// `url`: the redis-cluster:// backend (its seeds); `first_seed`: its first seed, resolved at start-up.
+  /// `url`: the redis-cluster:// backend; `seeds`: its seed nodes, resolved at start-up, in its order.
   /// `counters` (may be null) count what the map sees.
-  ClusterMap(const config::BackendUrl& url, const rt::SocketAddress& first_seed, RedisPools& pools,
+  ClusterMap(const config::BackendUrl& url, const std::vector<rt::SocketAddress>& seeds, RedisPools& pools,
              ClusterCounters* counters = nullptr);
-  ClusterMap(const ClusterMap&) = delete;
-  ClusterMap& operator=(const ClusterMap&) = delete;
 
-  /// A slot map was read at least once.
-  bool known() const noexcept { return known_; }
-  /// The node serving `slot`, or kNoNode (no map yet, or the slot is not served).
-  int node_of(std::uint16_t slot) const noexcept { return slots_[slot]; }
-  const Node& node(int index) const { return nodes_[static_cast<std::size_t>(index)]; }
-  std::size_t node_count() const noexcept { return nodes_.size(); }
-  /// Every node that serves slots, once each, in node order.
-  std::vector<int> masters() const;
-  /// The master serving slot 0 or the first served slot after it: where keyless commands go. kNoNode when none.
-  int any_master() const;
-  /// The node at `address`, added when new; kNoNode when the address is no IP literal.
-  int find_or_add(const redis::NodeAddress& address);
-  /// A MOVED redirection: `slot` is served by `node` from now on.
-  void moved(std::uint16_t slot, int node);
-  /// An ASK redirection was followed (counted only: ASK leaves the map as it is).
-  void asked() noexcept;
-
-  /// The pool of `node` for a client whose key (at the first seed) is `base`: the same credentials,
-  /// RESP version and TLS at the node's address.
-  RedisPoolRef pool(int node, const RedisKey& base);
+  int slot_of(std::string_view key) const override { return redis::key_slot(key); }
+  bool known() const noexcept override { return known_; }
+  int node_of(int slot) const noexcept override { return slots_[static_cast<std::size_t>(slot)]; }
+  /// The master serving slot 0 or the first served slot after it. kNoNode when none.
+  int any_master() const override;
+  /// kNoNode when the address is no IP literal.
+  int find_or_add(const redis::NodeAddress& address) override;
+  void moved(std::uint16_t slot, int node) override;
+  void asked() noexcept override;
 
   /// Reads the slot map again with CLUSTER SLOTS, asking the known masters, then the other nodes,
   /// then the seeds, until one answers. Skipped (true) when the last refresh was under
   /// kMinRefreshInterval ago and a map is known; while one runs, other callers wait for it.
   /// Suspends until done, `deadline` or `cancel`. Returns whether a map is known afterwards.
-  rt::Task<bool> refresh(RedisKey base, rt::Deadline deadline, rt::CancelSource* cancel);
+  rt::Task<bool> refresh(RedisKey base, rt::Deadline deadline, rt::CancelSource* cancel) override;
 
   /// How often the map was read (each successful refresh), for tests and metrics.
   std::uint64_t reads() const noexcept { return reads_; }
@@ -102,10 +83,8 @@ class ClusterMap {
   void apply(const std::vector<redis::SlotRange>& ranges, const redis::NodeAddress& from);
   std::string describe_masters() const;
 
-  RedisPools& pools_;
   ClusterCounters* counters_;
   std::vector<Candidate> seeds_;
-  std::vector<Node> nodes_;
   std::vector<std::int16_t> slots_;  // node index per slot, kNoNode when unserved
   bool known_ = false;
   bool refreshing_ = false;

@@ -119,6 +119,22 @@ bool add_mysql_replicas(const config::Listener& listener, LoadedConfig& loaded) 
   return true;
 }
 
+/// Every seed of a redis-cluster backend and every server of a redis-shards one, resolved here so a
+/// host name costs no lookup on a worker's loop; false after logging a name that does not resolve.
+bool add_backend_nodes(const config::Listener& listener, LoadedConfig& loaded) {
+  std::vector<rt::SocketAddress>& nodes = loaded.backend_nodes.emplace_back();
+  if (!listener.backend.cluster && !listener.backend.shards) return true;
+  for (const config::Endpoint& endpoint : listener.backend.endpoints()) {
+    auto address = rt::SocketAddress::resolve(endpoint.host, endpoint.port);
+    if (!address) {
+      rt::log::error("listener {}: cannot resolve backend {}", listener.name, endpoint.to_string());
+      return false;
+    }
+    nodes.push_back(*address);
+  }
+  return true;
+}
+
 /// `config` with every listener and backend address resolved (blocking name lookups: on the daemon's
 /// own thread, never on a worker's), or nullptr after logging what failed.
 std::shared_ptr<LoadedConfig> resolve(config::Config config) {
@@ -137,6 +153,7 @@ std::shared_ptr<LoadedConfig> resolve(config::Config config) {
     }
     loaded->listen_addresses.push_back(*address);
     loaded->backend_addresses.push_back(*backend);
+    if (!add_backend_nodes(listener, *loaded)) return nullptr;
     if (!add_tls_contexts(listener, *loaded)) return nullptr;
     if (!add_mysql_replicas(listener, *loaded)) return nullptr;
   }

@@ -71,6 +71,8 @@ struct ListenerEnv {
   const rt::TlsContext* listener_tls;    // LoadedConfig::listener_tls; null: plain clients
   const rt::TlsContext* backend_tls;     // LoadedConfig::backend_tls; null: plain backend
   pool::MysqlReplicaSet* mysql_replicas = nullptr;  // LoadedConfig::mysql_replicas; null: none
+  // LoadedConfig::backend_nodes: a redis-cluster's seeds or a redis-shards' servers, resolved; null: none
+  const std::vector<rt::SocketAddress>* backend_nodes = nullptr;
   const MysqlBackendTarget* mysql_target = nullptr;  // the worker's, for a MySQL listener; else null
 };
 

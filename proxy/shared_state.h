@@ -61,6 +61,9 @@ struct LoadedConfig {
   /// Per listener, in config order: resolved by the daemon on its own thread (a name lookup may block).
   std::vector<rt::SocketAddress> listen_addresses;
   std::vector<rt::SocketAddress> backend_addresses;
+  /// Per listener, in config order: every address of a redis-cluster (its seeds) or redis-shards
+  /// backend (its servers), resolved like backend_addresses; empty for a single server.
+  std::vector<std::vector<rt::SocketAddress>> backend_nodes;
   /// caching_sha2_password: per [[users]] entry, true once a full authentication succeeded, so later
   /// logins may take the fast path (the server-side cache of MySQL). Per configuration: a reload may
   /// change users and their passwords.

@@ -96,6 +96,7 @@ rt::Result<void> Worker::build_frontends(Generation& generation) {
                           loaded.listener_tls[i].get(),
                           loaded.backend_tls[i].get(),
                           loaded.mysql_replicas[i].get(),
+                          &loaded.backend_nodes[i],
                           mysql_target_for(listener)};
     std::unique_ptr<Frontend> frontend = make_frontend(env);
     if (!frontend) return std::make_error_code(std::errc::invalid_argument);

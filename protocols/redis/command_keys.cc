@@ -336,8 +336,8 @@ constexpr KeylessRow kKeylessRows[] = {
     {"function|load", KeylessRoute::Same, {}},
     {"keys", KeylessRoute::Concat, {}},
     {"ping", KeylessRoute::Pong, {}},
-    {"randomkey", KeylessRoute::Refused, "a random key of one master is no random key of the cluster"},
-    {"scan", KeylessRoute::Refused, "a SCAN cursor cannot say which cluster node it walks; use SCAN on each node"},
+    {"randomkey", KeylessRoute::Refused, "a random key of one server is no random key of them all"},
+    {"scan", KeylessRoute::Refused, "a SCAN cursor cannot say which server it walks; use SCAN on each server"},
     {"script|flush", KeylessRoute::AllOk, {}},
     {"script|load", KeylessRoute::Same, {}},
 };

@@ -82,7 +82,7 @@ enum class KeylessRoute : std::uint8_t {
 
 KeySplit key_split(std::string_view full_name);
 KeylessRoute keyless_route(std::string_view full_name);
-/// Why a KeylessRoute::Refused command is refused with a cluster backend.
+/// Why a KeylessRoute::Refused command is refused with a cluster (or sharded) backend.
 std::string_view keyless_refusal(std::string_view full_name);
 
 }  // namespace corral::redis

@@ -1,5 +1,6 @@
 #include "proxy/redis/cluster_session.h"
 
+#include <fmt/format.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -13,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "pool/cluster_map.h"
+#include "pool/node_router.h"
 #include "pool/redis_connection.h"
 #include "pool/redis_pool.h"
 #include "pool/reply_sink.h"
@@ -26,6 +27,7 @@
 #include "proxy/redis/frontend.h"
 #include "proxy/redis/local_commands.h"
 #include "proxy/redis/relay.h"
+#include "proxy/redis/session_base.h"
 #include "runtime/log.h"
 #include "runtime/task_scope.h"
 
@@ -33,7 +35,7 @@ namespace corral::proxy {
 
 namespace {
 
-using pool::ClusterMap;
+using pool::NodeRouter;
 
 /// Redirections followed for one request before its last one goes to the client (redis-cli -c and
 /// most cluster clients stop at 5 as well).
@@ -49,6 +51,9 @@ constexpr std::string_view kExecAbort = "-EXECABORT Transaction discarded becaus
 constexpr std::string_view kNoMap =
     "-CLUSTERDOWN corral could not read the slot map from any cluster node\r\n";
 constexpr std::string_view kSlotUnserved = "-CLUSTERDOWN Hash slot not served\r\n";
+/// Keys of one command on several servers of a redis-shards backend: Redis Cluster's error code for
+/// the same situation (a hash tag is the remedy in both), naming a shard instead of a slot.
+constexpr std::string_view kCrossShardError = "-CROSSSLOT Keys in request don't hash to the same shard\r\n";
 
 /// How the replies of a request's parts become the client's one reply.
 enum class Merge : std::uint8_t { Single, Array, Sum, AllOk, Concat, Same };
@@ -57,8 +62,9 @@ enum class Merge : std::uint8_t { Single, Array, Sum, AllOk, Concat, Same };
 struct Part {
   std::string request;              // wire bytes, kept to re-send after a redirection
   int slot = -1;                    // -1: keyless (sent to `node` as chosen)
-  int node = ClusterMap::kNoNode;
+  int node = NodeRouter::kNoNode;
   bool runs_script = false;
+  bool queue_probe = false;         // sent inside MULTI ... DISCARD: the server says whether it would queue it
   int redirects = 0;
   pool::ReplySinkRef sink;          // the reply on its way; null when `reply` was decided here
   std::string reply;                // once settled
@@ -69,6 +75,7 @@ struct Pending {
   std::vector<Part> parts;          // empty: `local` is the reply
   std::string local;
   Merge merge = Merge::Single;
+  bool aborts_multi = false;        // an error reply aborts the client's transaction (a queue probe's)
   // Merge::Array: per key of the request, which part holds its value and at which element.
   std::vector<std::pair<std::uint32_t, std::uint32_t>> order;
 };
@@ -90,11 +97,11 @@ std::optional<long long> integer_of(std::string_view reply) {
 
 bool is_error(std::string_view reply) { return !reply.empty() && (reply.front() == '-' || reply.front() == '!'); }
 
-std::string unexpected_reply() { return "-ERR corral: a cluster node sent an unexpected reply to a merged command\r\n"; }
+std::string unexpected_reply() { return "-ERR corral: a node sent an unexpected reply to a merged command\r\n"; }
 
-/// Serves one client of a redis-cluster listener. Not thread-safe: lives on its worker's loop.
-/// Lifetime: `frontend` (and its ClusterMap) outlives the session.
-class RedisClusterSession final : private RelayRewriter {
+/// Serves one client of a redis-cluster or redis-shards listener. Not thread-safe: lives on its
+/// worker's loop. Lifetime: `frontend` (and its NodeRouter) outlives the session.
+class RedisClusterSession final : private RedisSessionBase, private RelayRewriter {
  public:
   RedisClusterSession(rt::TcpStream client, RedisFrontend& frontend);
   RedisClusterSession(const RedisClusterSession&) = delete;
@@ -115,8 +122,6 @@ class RedisClusterSession final : private RelayRewriter {
   /// Waits for a blocking command's reply on `sink` until `deadline`, watching the client socket
   /// meanwhile: a client that leaves ends the wait at once. True when the reply arrived.
   rt::Task<bool> wait_blocking_reply(pool::ReplySink& sink, rt::Deadline deadline);
-  /// Reads what the client sends while it is blocked (bounded), and fires `gone` when it leaves.
-  static rt::Task<void> watch_client(RedisClusterSession* self, rt::CancelSource* cancel, rt::CancelSource* gone);
   rt::Task<Step> handle_subscribe(const redis::Request& request);
   /// Relay mode on the connection handle_subscribe() pinned, after its request was consumed.
   /// False when the client is gone.
@@ -124,11 +129,17 @@ class RedisClusterSession final : private RelayRewriter {
   rt::Task<Step> exec();
   rt::Task<void> watch(const redis::Request& request, int slot);
 
+  /// The reply to SELECT `db`: Redis Cluster has database 0 only; shards serve the URL's database.
+  std::string select_reply(std::string_view db) const;
+  /// The error for keys that must be on one node and are not.
+  std::string_view cross_error() const {
+    return env_.listener->backend.shards ? kCrossShardError : redis::kCrossSlotError;
+  }
   /// The slot all of `request`'s keys hash to: -1 without keys, -2 when they span slots.
   int common_slot(const redis::Request& request);
   /// Splits a multi-key request into one part per slot (MGET, MSET, DEL...).
   Pending split(const redis::Request& request, redis::KeySplit how);
-  /// Sends `part` to `node` (ClusterMap::kNoNode: the node of its slot, or any master when keyless).
+  /// Sends `part` to `node` (NodeRouter::kNoNode: the node of its slot, or any master when keyless).
   /// On failure the part is settled with the error.
   rt::Task<void> send(Part& part, int node, bool asking);
   /// Waits for `part`'s reply and follows redirections. False when the session is closing.
@@ -141,7 +152,7 @@ class RedisClusterSession final : private RelayRewriter {
   /// The map is read; false (with the reply given) when no node answered.
   rt::Task<bool> ensure_map();
   rt::Task<void> refresh_map();
-  int node_for(int slot) const { return slot >= 0 ? map_.node_of(static_cast<std::uint16_t>(slot)) : map_.any_master(); }
+  int node_for(int slot) const { return slot >= 0 ? router_.node_of(slot) : router_.any_master(); }
   pool::RedisPoolRef& node_pool(int node);
   /// A shared connection to `node` for the next request, following the requests still in flight
   /// there; nullptr with `error` set when none could be had.
@@ -151,19 +162,12 @@ class RedisClusterSession final : private RelayRewriter {
   void release_watch(bool clean);
   /// The context's pool key changed (AUTH, HELLO, RESET): node pools are looked up again.
   void forget_pools();
-  rt::Deadline queue_deadline() const { return rt::Deadline::after(env_.config->pool.queue_timeout); }
 
   rt::Task<std::string> rewrite(const redis::Request& request, std::string& error) override;
   /// Nothing to translate: tracking, and so REDIRECT, is refused with a cluster backend.
   std::string report_redirect(std::string reply) const override { return reply; }
 
-  RedisClient client_;
-  const ListenerEnv& env_;
-  const RedisLocalCommands& local_;
-  ClusterMap& map_;
-  RedisContext context_;
-  redis::Route route_;
-  std::string scratch_;
+  NodeRouter& router_;
   std::vector<std::size_t> keys_;              // key indices of the request being handled
   std::deque<Pending> pending_;
   std::vector<pool::RedisPoolRef> node_pools_;  // by node index, for the context's key
@@ -177,7 +181,7 @@ class RedisClusterSession final : private RelayRewriter {
   // WATCH: a dedicated connection on the watched slot's node, which then runs the transaction.
   pool::RedisConnection* watch_connection_ = nullptr;
   pool::RedisPoolRef watch_pool_;
-  int watch_node_ = ClusterMap::kNoNode;
+  int watch_node_ = NodeRouter::kNoNode;
   // Subscriptions: the dedicated connection a relay runs on.
   pool::RedisConnection* relay_connection_ = nullptr;
   pool::RedisPoolRef relay_pool_;
@@ -185,28 +189,14 @@ class RedisClusterSession final : private RelayRewriter {
 };
 
 RedisClusterSession::RedisClusterSession(rt::TcpStream client, RedisFrontend& frontend)
-    : client_(std::move(client), *frontend.env().config, frontend.env().stop_cancel),
-      env_(frontend.env()),
-      local_(frontend.local_commands()),
-      map_(*frontend.cluster_map()) {
-  context_.id = env_.shared->next_client_id.fetch_add(1, std::memory_order_relaxed);
-  context_.peer = client_.stream.peer_address().to_string();
-  context_.local = client_.stream.local_address().to_string();
-  local_.init(context_);
-}
+    : RedisSessionBase(std::move(client), frontend), router_(*frontend.router()) {}
 
 RedisClusterSession::~RedisClusterSession() {
   release_watch(false);
   if (relay_connection_ != nullptr) relay_pool_->unpin(relay_connection_, false);
-  if (client_.sink->overflowed()) {
-    rt::log::warn("redis client id={} addr={}: closed, more than client.output_buffer_limit ({} bytes) of replies "
-                  "queued for it",
-                  context_.id, context_.peer, env_.config->client.output_buffer_limit);
-  }
 }
 
 rt::Task<void> RedisClusterSession::run() {
-  const auto idle_timeout = env_.config->client.idle_timeout;
   rt::Clock::time_point batch_started = env_.loop->now();
   std::uint64_t batch_requests = 0;
   for (;;) {
@@ -244,17 +234,9 @@ rt::Task<void> RedisClusterSession::run() {
     if (!settled) co_return;
     const bool flushed = co_await client_.flush();
     if (!flushed) co_return;
-    if (batch_requests > 0) {
-      env_.request_stats->observe(RequestClass::Command, env_.loop->now() - batch_started,
-                                  std::exchange(batch_requests, 0));
-    }
-    const rt::Deadline deadline =
-        idle_timeout.count() > 0 ? rt::Deadline::after(idle_timeout) : rt::Deadline::never();
-    const rt::Result<void> readable = co_await client_.stream.wait_readable(deadline, env_.idle_cancel);
-    if (!readable) co_return;
-    auto n = co_await client_.stream.read_some(client_.in.writable(kClientReadChunk), deadline, env_.idle_cancel);
-    if (!n || *n == 0) co_return;
-    client_.in.commit(*n);
+    if (batch_requests > 0) observe_batch(batch_started, std::exchange(batch_requests, 0));
+    const bool more = co_await read_next_batch();
+    if (!more) co_return;
     batch_started = env_.loop->now();
   }
 }
@@ -276,9 +258,9 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle(const redis::Req
       const bool mapped = co_await ensure_map();
       if (!mapped) co_return Step::Next;
       std::string error;
-      const int node = map_.any_master();
+      const int node = router_.any_master();
       pool::RedisConnection* connection = nullptr;
-      if (node != ClusterMap::kNoNode) connection = co_await connection_to(node, error);
+      if (node != NodeRouter::kNoNode) connection = co_await connection_to(node, error);
       if (connection != nullptr) local_.log_in_implicitly(context_);
       context_.implicit_login = false;
     }
@@ -316,7 +298,7 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle(const redis::Req
   }
   // MONITOR and CLIENT TRACKING follow one server; with many nodes they would see a part of the data.
   scratch_.clear();
-  redis::append_refusal_error(scratch_, *route_.command, "it follows one server, and a cluster has several");
+  redis::append_refusal_error(scratch_, *route_.command, "it follows one server, and this backend has several");
   reply_local(scratch_);
   co_return Step::Next;
 }
@@ -325,20 +307,13 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_local(const redi
   using redis::LocalCommand;
   const LocalCommand which = route_.local();
   if (which == LocalCommand::Select) {
-    // Redis Cluster has database 0 only, and says so in these words.
-    const std::string_view db = request.arg(1);
-    long long index = 0;
-    const auto [end, ec] = std::from_chars(db.data(), db.data() + db.size(), index);
-    if (ec != std::errc{} || end != db.data() + db.size()) {
-      reply_local("-ERR value is not an integer or out of range\r\n");
-    } else {
-      reply_local(index == 0 ? kOk : std::string_view("-ERR SELECT is not allowed in cluster mode\r\n"));
-    }
+    reply_local(select_reply(request.arg(1)));
     co_return Step::Next;
   }
   if (route_.has(redis::kNamesClients) || which == LocalCommand::ClientReply) {
     scratch_.clear();
-    redis::append_refusal_error(scratch_, *route_.command, "not supported with a redis-cluster backend yet");
+    redis::append_refusal_error(scratch_, *route_.command,
+                                fmt::format("not supported with a {} backend yet", env_.listener->backend.scheme()));
     reply_local(scratch_);
     co_return Step::Next;
   }
@@ -348,9 +323,9 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_local(const redi
   for (int attempt = 0; attempt < 3; ++attempt) {
     BackendQuestion question;
     scratch_.clear();
-    int node = map_.any_master();
+    int node = router_.any_master();
     const pool::RedisServerInfo empty_info;
-    const pool::RedisServerInfo& info = node != ClusterMap::kNoNode ? node_pool(node)->server_info() : empty_info;
+    const pool::RedisServerInfo& info = node != NodeRouter::kNoNode ? node_pool(node)->server_info() : empty_info;
     const LocalOutcome outcome = local_.answer(request, route_, context_, info, scratch_, question, verdict);
     if (outcome != LocalOutcome::NeedsBackend) {
       reply_local(scratch_);
@@ -367,23 +342,20 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_local(const redi
     }
     const bool have_map = co_await ensure_map();
     if (!have_map) co_return Step::Next;
-    node = map_.any_master();
-    if (node == ClusterMap::kNoNode) {
+    node = router_.any_master();
+    if (node == NodeRouter::kNoNode) {
       reply_local(kSlotUnserved);
       co_return Step::Next;
     }
     if (question.check_credentials) {
-      pool::RedisKey key = local_.pool_key(context_);
-      local_.set_credentials(key, question.user, question.password);
-      key.host = map_.node(node).address.host;
-      key.port = map_.node(node).address.port;
-      pool::RedisPoolRef candidate = env_.pools->redis.get(key, map_.node(node).socket);
-      pool::Acquired acquired = co_await candidate->shared(queue_deadline(), &client_.cancel);
-      if (acquired.connection == nullptr && acquired.refusal.empty()) {
-        reply_local(acquired.error);
+      pool::RedisKey key = credentials_key(question);
+      key.host = router_.node(node).address.host;
+      key.port = router_.node(node).address.port;
+      const bool decided = co_await check_credentials(std::move(key), router_.node(node).socket, verdict_text);
+      if (!decided) {
+        reply_local(verdict_text);
         co_return Step::Next;
       }
-      verdict_text = acquired.refusal;
       verdict = &verdict_text;
     } else {
       std::string error;
@@ -398,12 +370,27 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_local(const redi
   co_return Step::Next;
 }
 
+std::string RedisClusterSession::select_reply(std::string_view db) const {
+  long long index = 0;
+  const auto [end, ec] = std::from_chars(db.data(), db.data() + db.size(), index);
+  if (ec != std::errc{} || end != db.data() + db.size()) return "-ERR value is not an integer or out of range\r\n";
+  const config::BackendUrl& url = env_.listener->backend;
+  if (!url.shards) {
+    // Redis Cluster has database 0 only, and says so in these words.
+    return index == 0 ? std::string(kOk) : "-ERR SELECT is not allowed in cluster mode\r\n";
+  }
+  // Every shard's connections are in the URL's database; another one would need a pool per db and shard.
+  if (index == url.redis_db) return std::string(kOk);
+  return fmt::format("-ERR corral: SELECT is limited to database {} (the redis-shards backend URL's)\r\n",
+                     url.redis_db);
+}
+
 int RedisClusterSession::common_slot(const redis::Request& request) {
   keys_.clear();
   if (const redis::KeySpec* spec = redis::key_spec(route_)) redis::key_indices(*spec, request, keys_);
   int slot = -1;
   for (const std::size_t index : keys_) {
-    const int key_slot = redis::key_slot(request.arg(index));
+    const int key_slot = router_.slot_of(request.arg(index));
     if (slot >= 0 && key_slot != slot) return -2;
     slot = key_slot;
   }
@@ -419,7 +406,7 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_forwarded(const 
   if (slot == -2) {
     const redis::KeySplit how = redis::key_split(name);
     if (how == redis::KeySplit::None) {
-      reply_local(redis::kCrossSlotError);
+      reply_local(cross_error());
       co_return Step::Next;
     }
     pending = split(request, how);
@@ -446,7 +433,7 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_forwarded(const 
                       : keyless == redis::KeylessRoute::Concat ? Merge::Concat
                       : keyless == redis::KeylessRoute::AllOk  ? Merge::AllOk
                                                                : Merge::Same;
-      for (const int master : map_.masters()) {
+      for (const int master : router_.masters()) {
         Part& part = pending.parts.emplace_back();
         part.request = std::string(redis::resp_bytes(request, scratch_));
         part.node = master;
@@ -460,7 +447,7 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_forwarded(const 
     part.runs_script = route_.has(redis::kRunsScript);
   }
   for (Part& part : pending.parts) {
-    const int node = part.slot < 0 && part.node != ClusterMap::kNoNode ? part.node : node_for(part.slot);
+    const int node = part.slot < 0 && part.node != NodeRouter::kNoNode ? part.node : node_for(part.slot);
     co_await send(part, node, false);
   }
   pending_.push_back(std::move(pending));
@@ -475,7 +462,7 @@ Pending RedisClusterSession::split(const redis::Request& request, redis::KeySpli
   std::vector<int> slot_of_part;
   std::vector<std::vector<std::string_view>> args;
   for (const std::size_t index : keys_) {
-    const int slot = redis::key_slot(request.arg(index));
+    const int slot = router_.slot_of(request.arg(index));
     auto found = std::find(slot_of_part.begin(), slot_of_part.end(), slot);
     std::size_t part = static_cast<std::size_t>(found - slot_of_part.begin());
     if (found == slot_of_part.end()) {
@@ -494,13 +481,13 @@ Pending RedisClusterSession::split(const redis::Request& request, redis::KeySpli
 }
 
 rt::Task<void> RedisClusterSession::send(Part& part, int node, bool asking) {
-  if (node == ClusterMap::kNoNode) {
+  if (node == NodeRouter::kNoNode) {
     // The slot has no master in the map: the map may be old (a failover, a new node).
     co_await refresh_map();
     node = node_for(part.slot);
   }
-  if (node == ClusterMap::kNoNode) {
-    part.reply = map_.known() ? std::string(kSlotUnserved) : std::string(kNoMap);
+  if (node == NodeRouter::kNoNode) {
+    part.reply = router_.known() ? std::string(kSlotUnserved) : std::string(kNoMap);
     co_return;
   }
   std::string error;
@@ -511,7 +498,7 @@ rt::Task<void> RedisClusterSession::send(Part& part, int node, bool asking) {
     // meant for this very node, as DBSIZE's are).
     co_await refresh_map();
     const int now = asking || part.slot < 0 ? node : node_for(part.slot);
-    if (now != node && now != ClusterMap::kNoNode) connection = co_await connection_to(now, error);
+    if (now != node && now != NodeRouter::kNoNode) connection = co_await connection_to(now, error);
     if (connection == nullptr) {
       part.reply = std::move(error);
       co_return;
@@ -520,14 +507,19 @@ rt::Task<void> RedisClusterSession::send(Part& part, int node, bool asking) {
   }
   part.node = node;
   part.sink = pool::make_reply_sink(SIZE_MAX, env_.config->client.output_buffer_limit);
-  if (asking) {
-    // ASKING and the request leave together on this connection: the flag applies to that request.
-    pool::ReplySinkRef dropped = pool::make_reply_sink(SIZE_MAX, 1024);
-    std::string asking_request;
-    redis::encode_command(asking_request, {"ASKING"});
-    connection->submit(asking_request, *dropped);
-  }
+  // What goes with the request leaves with it on this connection: nothing of another client comes
+  // between (ASKING applies to the next request; MULTI ... DISCARD keeps a queue probe from running).
+  pool::ReplySinkRef dropped = pool::make_reply_sink(SIZE_MAX, 1024);
+  std::string before;
+  if (asking) redis::encode_command(before, {"ASKING"});
+  if (part.queue_probe) redis::encode_command(before, {"MULTI"});
+  if (!before.empty()) connection->submit(before, *dropped);
   connection->submit(part.request, *part.sink, part.runs_script);
+  if (part.queue_probe) {
+    std::string discard;
+    redis::encode_command(discard, {"DISCARD"});
+    connection->submit(discard, *dropped);
+  }
   Sticky& sticky = sticky_[static_cast<std::size_t>(node)];
   sticky.connection = connection;
   sticky.last = pool::ReplySinkRef(*part.sink);
@@ -556,15 +548,15 @@ rt::Task<bool> RedisClusterSession::settle(Part& part) {
     if (!redirect || part.redirects >= kMaxRedirects) co_return true;
     ++part.redirects;
     redis::NodeAddress address = redirect->node;
-    if (address.host.empty()) address.host = map_.node(part.node).address.host;
-    const int target = map_.find_or_add(address);
-    if (target == ClusterMap::kNoNode) co_return true;  // a name corral cannot dial: the client gets it
+    if (address.host.empty()) address.host = router_.node(part.node).address.host;
+    const int target = router_.find_or_add(address);
+    if (target == NodeRouter::kNoNode) co_return true;  // a name corral cannot dial: the client gets it
     const bool moved = redirect->kind == redis::Redirect::Kind::Moved;
     if (moved) {
-      map_.moved(redirect->slot, target);
+      router_.moved(redirect->slot, target);
       rt::log::debug("redis-cluster: MOVED {} to {}:{}", redirect->slot, address.host, address.port);
     } else {
-      map_.asked();
+      router_.asked();
     }
     co_await send(part, target, !moved);
     if (moved) co_await refresh_map();  // more slots may have moved with it (rate-limited)
@@ -578,7 +570,9 @@ rt::Task<bool> RedisClusterSession::settle_all() {
       const bool settled = co_await settle(part);
       if (!settled) co_return false;
     }
-    client_.sink->append_local(pending.parts.empty() ? pending.local : merged(pending));
+    const std::string reply = pending.parts.empty() ? pending.local : merged(pending);
+    if (pending.aborts_multi && is_error(reply)) multi_aborted_ = true;
+    client_.sink->append_local(reply);
     pending_.pop_front();
   }
   co_return !client_.sink->overflowed();
@@ -636,33 +630,33 @@ std::string RedisClusterSession::merged(Pending& pending) const {
 }
 
 rt::Task<bool> RedisClusterSession::ensure_map() {
-  if (map_.known()) co_return true;
+  if (router_.known()) co_return true;
   co_await refresh_map();
-  if (map_.known()) co_return true;
+  if (router_.known()) co_return true;
   reply_local(kNoMap);
   co_return false;
 }
 
 rt::Task<void> RedisClusterSession::refresh_map() {
-  const std::size_t nodes_before = map_.node_count();
-  co_await map_.refresh(local_.pool_key(context_), rt::Deadline::after(env_.config->pool.connect_timeout),
+  const std::size_t nodes_before = router_.node_count();
+  co_await router_.refresh(local_.pool_key(context_), rt::Deadline::after(env_.config->pool.connect_timeout),
                         &client_.cancel);
-  if (map_.node_count() != nodes_before) {
-    node_pools_.resize(map_.node_count());
-    sticky_.resize(map_.node_count());
+  if (router_.node_count() != nodes_before) {
+    node_pools_.resize(router_.node_count());
+    sticky_.resize(router_.node_count());
   }
 }
 
 pool::RedisPoolRef& RedisClusterSession::node_pool(int node) {
   const auto index = static_cast<std::size_t>(node);
-  if (node_pools_.size() < map_.node_count()) node_pools_.resize(map_.node_count());
-  if (!node_pools_[index]) node_pools_[index] = map_.pool(node, local_.pool_key(context_));
+  if (node_pools_.size() < router_.node_count()) node_pools_.resize(router_.node_count());
+  if (!node_pools_[index]) node_pools_[index] = router_.pool(node, local_.pool_key(context_));
   return node_pools_[index];
 }
 
 rt::Task<pool::RedisConnection*> RedisClusterSession::connection_to(int node, std::string& error) {
   const auto index = static_cast<std::size_t>(node);
-  if (sticky_.size() < map_.node_count()) sticky_.resize(map_.node_count());
+  if (sticky_.size() < router_.node_count()) sticky_.resize(router_.node_count());
   Sticky& sticky = sticky_[index];
   if (sticky.last && sticky.last->outstanding() > 0 &&
       sticky.connection->state() == pool::RedisConnection::State::Ready) {
@@ -689,7 +683,7 @@ void RedisClusterSession::release_watch(bool clean) {
   watch_pool_->unpin(watch_connection_, clean);
   watch_connection_ = nullptr;
   watch_pool_.reset();
-  watch_node_ = ClusterMap::kNoNode;
+  watch_node_ = NodeRouter::kNoNode;
 }
 
 void RedisClusterSession::forget_pools() {
@@ -735,7 +729,7 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_in_multi(const r
   if (slot == -2 || (slot >= 0 && multi_slot_ >= 0 && slot != multi_slot_)) {
     // Redis Cluster refuses such a command when it is queued, and EXEC then aborts.
     multi_aborted_ = true;
-    reply_local(redis::kCrossSlotError);
+    reply_local(cross_error());
     co_return Step::Next;
   }
   if (slot >= 0) multi_slot_ = slot;
@@ -748,7 +742,21 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_in_multi(const r
     co_return Step::Next;
   }
   queued_.emplace_back(bytes);
-  reply_local(kQueued);
+  if (route_.command != nullptr) {
+    reply_local(kQueued);
+    co_return Step::Next;
+  }
+  // A command corral does not know: the server says whether it knows it (+QUEUED) or not (the
+  // unknown command error, which then aborts EXEC), as redis-server tells its own client at queue
+  // time. Asked inside MULTI ... DISCARD, so it runs nowhere.
+  Pending pending;
+  pending.aborts_multi = true;
+  Part& part = pending.parts.emplace_back();
+  part.request = queued_.back();
+  part.slot = multi_slot_;
+  part.queue_probe = true;
+  co_await send(part, node_for(multi_slot_), false);
+  pending_.push_back(std::move(pending));
   co_return Step::Next;
 }
 
@@ -776,7 +784,7 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_transaction(cons
     case redis::TransactionStep::Watch: {
       const int slot = common_slot(request);
       if (slot == -2 || (watch_connection_ != nullptr && slot != multi_slot_)) {
-        reply_local(redis::kCrossSlotError);
+        reply_local(cross_error());
         co_return Step::Next;
       }
       co_await watch(request, slot);
@@ -821,10 +829,10 @@ rt::Task<void> RedisClusterSession::watch(const redis::Request& request, int slo
     // The first WATCH went to a node that no longer has the slot: nothing is watched there yet.
     release_watch(false);
     redis::NodeAddress address = redirect->node;
-    if (address.host.empty()) address.host = map_.node(node).address.host;
-    const int target = map_.find_or_add(address);
-    if (target == ClusterMap::kNoNode) break;
-    map_.moved(redirect->slot, target);
+    if (address.host.empty()) address.host = router_.node(node).address.host;
+    const int target = router_.find_or_add(address);
+    if (target == NodeRouter::kNoNode) break;
+    router_.moved(redirect->slot, target);
   }
   if (!is_error(part.reply) && slot >= 0) multi_slot_ = slot;
   reply_local(part.reply);
@@ -833,14 +841,15 @@ rt::Task<void> RedisClusterSession::watch(const redis::Request& request, int slo
 rt::Task<RedisClusterSession::Step> RedisClusterSession::exec() {
   in_multi_ = false;
   const std::vector<std::string> queued = std::exchange(queued_, {});
+  // Queue probes still on their way may abort the transaction: their replies come first.
+  const bool settled = co_await settle_all();
+  if (!settled) co_return Step::Close;
   if (multi_aborted_) {
     release_watch(false);
     multi_slot_ = -1;
     reply_local(kExecAbort);
     co_return Step::Next;
   }
-  const bool settled = co_await settle_all();
-  if (!settled) co_return Step::Close;
   const bool have_map = co_await ensure_map();
   if (!have_map) co_return Step::Next;
   const bool watching = watch_connection_ != nullptr;
@@ -849,7 +858,7 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::exec() {
   // a queued command): it is sent again, once, to the slot's new master.
   for (int attempt = 0; attempt < 2; ++attempt) {
     const int node = watching ? watch_node_ : node_for(multi_slot_);
-    if (node == ClusterMap::kNoNode) {
+    if (node == NodeRouter::kNoNode) {
       reply = std::string(kSlotUnserved);
       break;
     }
@@ -894,10 +903,10 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::exec() {
     }
     if (!moved || watching || !reply.starts_with("-EXECABORT")) break;
     redis::NodeAddress address = moved->node;
-    if (address.host.empty()) address.host = map_.node(node).address.host;
-    const int target = map_.find_or_add(address);
-    if (target == ClusterMap::kNoNode) break;
-    map_.moved(moved->slot, target);
+    if (address.host.empty()) address.host = router_.node(node).address.host;
+    const int target = router_.find_or_add(address);
+    if (target == NodeRouter::kNoNode) break;
+    router_.moved(moved->slot, target);
   }
   multi_slot_ = -1;
   reply_local(reply);
@@ -907,25 +916,21 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::exec() {
 rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_blocking(const redis::Request& request) {
   const int slot = common_slot(request);
   if (slot == -2) {
-    reply_local(redis::kCrossSlotError);
+    reply_local(cross_error());
     co_return Step::Next;
   }
   const bool settled = co_await settle_all();
   if (!settled) co_return Step::Close;
   const bool have_map = co_await ensure_map();
   if (!have_map) co_return Step::Next;
-  rt::Deadline deadline = rt::Deadline::never();
-  if (auto timeout = redis::blocking_timeout(route_, request)) {
-    const auto ms = redis::parse_timeout_ms(request.arg(timeout->index), timeout->unit);
-    if (ms && *ms > 0) deadline = rt::Deadline::after(std::chrono::milliseconds(*ms) + env_.config->pool.operation_timeout);
-  }
+  const rt::Deadline deadline = blocking_deadline(request);
   Part part;
   part.request = std::string(redis::resp_bytes(request, scratch_));
   part.slot = slot;
   int node = node_for(slot);
   bool asking = false;
   for (; part.redirects <= kMaxRedirects; ++part.redirects) {
-    if (node == ClusterMap::kNoNode) {
+    if (node == NodeRouter::kNoNode) {
       part.reply = std::string(kSlotUnserved);
       break;
     }
@@ -960,14 +965,14 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_blocking(const r
     const std::optional<redis::Redirect> redirect = redis::parse_redirect(part.reply);
     if (!redirect) break;
     redis::NodeAddress address = redirect->node;
-    if (address.host.empty()) address.host = map_.node(node).address.host;
-    node = map_.find_or_add(address);
+    if (address.host.empty()) address.host = router_.node(node).address.host;
+    node = router_.find_or_add(address);
     asking = redirect->kind == redis::Redirect::Kind::Ask;
-    if (node == ClusterMap::kNoNode) continue;  // kSlotUnserved next round
+    if (node == NodeRouter::kNoNode) continue;  // kSlotUnserved next round
     if (asking) {
-      map_.asked();
+      router_.asked();
     } else {
-      map_.moved(redirect->slot, node);
+      router_.moved(redirect->slot, node);
     }
   }
   reply_local(part.reply);
@@ -978,8 +983,8 @@ rt::Task<bool> RedisClusterSession::wait_blocking_reply(pool::ReplySink& sink, r
   rt::CancelSource gone(&client_.cancel);
   rt::CancelSource watch_cancel(&client_.cancel);
   rt::TaskScope watcher;
-  // `this` outlives the watcher: it is cancelled and joined below, before this frame returns.
-  watcher.spawn(watch_client(this, &watch_cancel, &gone));
+  // `client_` outlives the watcher: it is cancelled and joined below, before this frame returns.
+  watcher.spawn(watch_client(&client_, &watch_cancel, &gone));
   bool answered = true;
   while (answered && sink.outstanding() > 0) {
     const bool woken = co_await sink.wait(deadline, &gone);
@@ -990,25 +995,12 @@ rt::Task<bool> RedisClusterSession::wait_blocking_reply(pool::ReplySink& sink, r
   co_return answered && !client_.gone;
 }
 
-rt::Task<void> RedisClusterSession::watch_client(RedisClusterSession* self, rt::CancelSource* cancel,
-                                                  rt::CancelSource* gone) {
-  // What the client pipelines behind the blocking command waits in its read buffer (the request's
-  // own bytes are consumed by size afterwards, so the buffer may grow meanwhile).
-  while (self->client_.in.size() < kMaxBufferedWhilePinned) {
-    const bool more = co_await self->client_.read_more(cancel);
-    if (!more) {
-      if (self->client_.gone) gone->cancel();
-      co_return;
-    }
-  }
-}
-
 rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_subscribe(const redis::Request& request) {
   // SSUBSCRIBE's channels are keys: the slot's master holds them. Other subscriptions may use any
   // node: the cluster passes PUBLISH messages to every node.
   const int slot = common_slot(request);
   if (slot == -2) {
-    reply_local(redis::kCrossSlotError);
+    reply_local(cross_error());
     co_return Step::Next;
   }
   const bool settled = co_await settle_all();
@@ -1018,7 +1010,7 @@ rt::Task<RedisClusterSession::Step> RedisClusterSession::handle_subscribe(const 
   const bool have_map = co_await ensure_map();
   if (!have_map) co_return Step::Next;
   const int node = node_for(slot);
-  if (node == ClusterMap::kNoNode) {
+  if (node == NodeRouter::kNoNode) {
     reply_local(kSlotUnserved);
     co_return Step::Next;
   }
@@ -1051,7 +1043,8 @@ rt::Task<bool> RedisClusterSession::relay() {
 }
 
 rt::Task<std::string> RedisClusterSession::rewrite(const redis::Request&, std::string& error) {
-  error = "-ERR corral: CLIENT TRACKING REDIRECT is not supported with a redis-cluster backend\r\n";
+  error = fmt::format("-ERR corral: CLIENT TRACKING REDIRECT is not supported with a {} backend\r\n",
+                      env_.listener->backend.scheme());
   co_return std::string();
 }
 

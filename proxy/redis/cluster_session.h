@@ -1,5 +1,7 @@
-// A client of a listener whose backend is a Redis Cluster (redis-cluster:// URL): corral routes each
-// command by its keys' hash slot and the client sees one standalone server.
+// A client of a listener whose backend spreads keys over several servers: a Redis Cluster
+// (redis-cluster:// URL, keys by hash slot) or independent shards (redis-shards://, keys by ketama
+// ring). corral routes each command by its keys' slot (pool::NodeRouter: a hash slot, or a shard)
+// and the client sees one standalone server.
 //
 //   read ──► RequestScanner ──► per request: route() + key positions (command_keys.h)
 //     Local (AUTH HELLO CLIENT ECHO...; SELECT 0 only; PING) ────────────────────────┐
@@ -22,7 +24,8 @@ namespace corral::proxy {
 
 class RedisFrontend;
 
-/// Serves one client of a redis-cluster listener until it quits, errs, idles out or the worker stops.
+/// Serves one client of a redis-cluster or redis-shards listener until it quits, errs, idles out or
+/// the worker stops.
 /// Lifetime: `frontend` outlives the returned task (the worker joins its sessions first).
 rt::Task<void> serve_cluster_client(rt::TcpStream client, RedisFrontend& frontend);
 

@@ -34,6 +34,7 @@
 #include "proxy/redis/frontend.h"
 #include "proxy/redis/local_commands.h"
 #include "proxy/redis/relay.h"
+#include "proxy/redis/session_base.h"
 #include "runtime/byte_buffer.h"
 #include "runtime/log.h"
 #include "runtime/task.h"
@@ -63,7 +64,7 @@ std::optional<long long> parse_id(std::string_view text) {
 /// Serves one client of a Redis listener. Not thread-safe: lives on its worker's loop.
 /// Lifetime: `frontend` outlives the session (the worker joins its sessions first); the session is in
 /// the process's client table (RedisClientEntry) from its construction to its destruction.
-class RedisSession final : private RedisClientEntry, private RelayRewriter {
+class RedisSession final : private RedisSessionBase, private RedisClientEntry, private RelayRewriter {
  public:
   RedisSession(rt::TcpStream client, RedisFrontend& frontend);
   RedisSession(const RedisSession&) = delete;
@@ -84,8 +85,6 @@ class RedisSession final : private RedisClientEntry, private RelayRewriter {
   };
 
   Step handle(const redis::Request& request);
-  /// Counts a batch of requests in the listener's request statistics, and logs it when it was slow.
-  void observe_batch(rt::Clock::time_point started, std::uint64_t requests);
   /// Handles a request whose reply CLIENT REPLY OFF/SKIP silences: it is dropped once it arrived.
   rt::Task<Step> handle_silenced(const redis::Request& request);
   /// Waits for every outstanding reply and drops them with what else is unwritten. False: closing.
@@ -121,7 +120,6 @@ class RedisSession final : private RedisClientEntry, private RelayRewriter {
   rt::Task<Step> handle_blocking(const redis::Request& request);
   rt::Task<bool> pin();
   rt::Task<bool> wait_blocking_reply(rt::Deadline deadline);
-  static rt::Task<void> watch_client(RedisSession* self, rt::CancelSource* cancel);
   /// Relay mode until the client leaves (false) or the relayed state ended cleanly (true: serve on).
   rt::Task<bool> relay();
 
@@ -153,13 +151,7 @@ class RedisSession final : private RedisClientEntry, private RelayRewriter {
   std::optional<int64_t> blocked_on() const override;
   std::optional<int64_t> keep_push_connection() override;
 
-  RedisClient client_;
-  const ListenerEnv& env_;
   pool::RedisPools& pools_;
-  const RedisLocalCommands& local_;
-  RedisContext context_;
-  redis::Route route_;        // of the request being handled
-  std::string scratch_;       // local replies and re-encoded inline requests
   pool::RedisPoolRef pool_;   // shared pool for the context, cached
   // Where the outstanding replies come from. While any is outstanding (and nothing is pinned) the
   // connection is alive: a closing connection fails its FIFO entries before it goes away.
@@ -174,14 +166,7 @@ class RedisSession final : private RedisClientEntry, private RelayRewriter {
 
 
 RedisSession::RedisSession(rt::TcpStream client, RedisFrontend& frontend)
-    : client_(std::move(client), *frontend.env().config, frontend.env().stop_cancel),
-      env_(frontend.env()),
-      pools_(frontend.pools()),
-      local_(frontend.local_commands()) {
-  context_.id = env_.shared->next_client_id.fetch_add(1, std::memory_order_relaxed);
-  context_.peer = client_.stream.peer_address().to_string();
-  context_.local = client_.stream.local_address().to_string();
-  local_.init(context_);
+    : RedisSessionBase(std::move(client), frontend), pools_(frontend.pools()) {
   env_.shared->redis_clients.add(*env_.loop, context_.id, *this);
 }
 
@@ -189,19 +174,9 @@ RedisSession::~RedisSession() {
   env_.shared->redis_clients.remove(*env_.loop, context_.id);
   // Before the sink goes (with client_): a pinned connection's owner is the sink.
   if (pinned_ != nullptr) release_pinned(false);
-  const pool::ReplySink& sink = *client_.sink;
-  if (sink.cut()) {
-    rt::log::warn("redis client id={} addr={}: closed, its backend connection failed in the middle of a reply",
-                  context_.id, context_.peer);
-  } else if (sink.overflowed()) {
-    rt::log::warn("redis client id={} addr={}: closed, more than client.output_buffer_limit ({} bytes) of replies "
-                  "queued for it",
-                  context_.id, context_.peer, env_.config->client.output_buffer_limit);
-  }
 }
 
 rt::Task<void> RedisSession::run() {
-  const auto idle_timeout = env_.config->client.idle_timeout;
   rt::Clock::time_point batch_started = env_.loop->now();  // the loop iteration that read the batch
   std::uint64_t batch_requests = 0;
   for (;;) {
@@ -246,30 +221,10 @@ rt::Task<void> RedisSession::run() {
     if (!flushed) co_return;
     if (batch_requests > 0) observe_batch(batch_started, std::exchange(batch_requests, 0));
     if (client_.writing.capacity() > kKeepWritingCapacity) std::string().swap(client_.writing);
-    const rt::Deadline deadline =
-        idle_timeout.count() > 0 ? rt::Deadline::after(idle_timeout) : rt::Deadline::never();
-    // Wait without a buffer first: an idle client then costs no read buffer.
-    const rt::Result<void> readable = co_await client_.stream.wait_readable(deadline, env_.idle_cancel);
-    if (!readable) co_return;
-    auto n = co_await client_.stream.read_some(client_.in.writable(kClientReadChunk), deadline, env_.idle_cancel);
-    if (!n || *n == 0) co_return;
-    client_.in.commit(*n);
+    const bool more = co_await read_next_batch();
+    if (!more) co_return;
     batch_started = env_.loop->now();
   }
-}
-
-void RedisSession::observe_batch(rt::Clock::time_point started, std::uint64_t requests) {
-  // Pipelined requests are read and answered together: each is counted with the batch's time.
-  // The loop's time (refreshed each iteration, so the time the reply was read, within the iteration
-  // that wrote it): no clock read per request.
-  const auto took = env_.loop->now() - started;
-  env_.request_stats->observe(RequestClass::Command, took, requests);
-  const auto slow = env_.config->server.slow_request;
-  if (slow.count() == 0 || took < slow) return;
-  // The command's name only: arguments may be values or secrets.
-  const std::string_view last = route_.command != nullptr ? route_.command->name : std::string_view("?");
-  rt::log::warn("listener {}: slow request: client {} (user '{}') took {} for {} command(s), the last {}",
-                env_.listener->name, context_.id, context_.user, pool::milliseconds_text(took), requests, last);
 }
 
 RedisSession::Step RedisSession::handle(const redis::Request& request) {
@@ -366,7 +321,7 @@ rt::Task<RedisSession::Step> RedisSession::handle_slow(const redis::Request& req
 rt::Task<bool> RedisSession::try_implicit_login() {
   // The unauthenticated client's pool key has the URL's user and no password: if the backend opens
   // a connection for it, that user needs no AUTH.
-  const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+  const auto deadline = queue_deadline();
   pool::Acquired acquired = co_await shared_pool().shared(deadline, &client_.cancel);
   if (acquired.connection != nullptr) {
     local_.log_in_implicitly(context_);
@@ -428,25 +383,18 @@ rt::Task<RedisSession::Step> RedisSession::handle_local(const redis::Request& re
         local_.answer(request, route_, context_, shared_pool().server_info(), scratch_, question, verdict);
     if (outcome != LocalOutcome::NeedsBackend) co_return finish_local(outcome, before);
     if (question.check_credentials) {
-      pool::RedisKey key = local_.pool_key(context_);
-      local_.set_credentials(key, question.user, question.password);
-      // Held only for this check: a refused key's pool is freed as soon as the reference goes.
-      pool::RedisPoolRef candidate = pools_.get(key, env_.backend_address);
-      const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
-      pool::Acquired acquired = co_await candidate->shared(deadline, &client_.cancel);
-      if (acquired.connection == nullptr && acquired.refusal.empty()) {
+      const bool decided = co_await check_credentials(credentials_key(question), env_.backend_address, auth_verdict);
+      if (!decided) {
         // No verdict on the credentials (backend down, pool exhausted): say why, stay unauthenticated.
-        reply_error(acquired.error);
+        reply_error(auth_verdict);
         co_return Step::Next;
       }
-      // The server's own refusal ("-WRONGPASS ...") is what the client would get from it directly.
-      auth_verdict = acquired.refusal;
       verdict = &auth_verdict;
     } else if (question.check_select) {
       auth_verdict = co_await select_refusal(request);
       verdict = &auth_verdict;
     } else {
-      const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+      const auto deadline = queue_deadline();
       pool::Acquired acquired = co_await shared_pool().shared(deadline, &client_.cancel);
       if (acquired.connection == nullptr) {
         reply_error(acquired.error);
@@ -492,7 +440,7 @@ rt::Task<RedisSession::Step> RedisSession::handle_shared(const redis::Request& r
   if (route_.has(redis::kAllowedWhileBusy)) co_return co_await handle_allowed_while_busy(request);
   pool::RedisConnection* connection = shared_pool().ready_shared();
   if (connection == nullptr) {
-    const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+    const auto deadline = queue_deadline();
     pool::Acquired acquired = co_await shared_pool().shared(deadline, &client_.cancel);
     if (acquired.connection == nullptr) {
       reply_error(acquired.error);
@@ -511,7 +459,7 @@ rt::Task<RedisSession::Step> RedisSession::handle_allowed_while_busy(const redis
   // not; a new one skips SELECT (BUSY while a script runs; these commands do not depend on the db)
   // and is closed after this one command.
   pool::RedisPoolRef pool = pool_ref();
-  const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+  const auto deadline = queue_deadline();
   pool::Acquired acquired = co_await pool->pin(deadline, &client_.cancel, false);
   if (acquired.connection == nullptr) {
     reply_error(acquired.error);
@@ -586,12 +534,7 @@ rt::Task<RedisSession::Step> RedisSession::handle_blocking(const redis::Request&
   pinned_->set_owner(client_.sink.get());
   forward(*pinned_, request);
   context_.blocked = true;  // CLIENT UNBLOCK may find it now
-  rt::Deadline deadline = rt::Deadline::never();
-  if (auto timeout = redis::blocking_timeout(route_, request)) {
-    const auto ms = redis::parse_timeout_ms(request.arg(timeout->index), timeout->unit);
-    if (ms && *ms > 0) deadline = rt::Deadline::after(std::chrono::milliseconds(*ms) + env_.config->pool.operation_timeout);
-  }
-  const bool answered = co_await wait_blocking_reply(deadline);
+  const bool answered = co_await wait_blocking_reply(blocking_deadline(request));
   context_.blocked = false;
   if (!answered) {
     // Client gone, or no reply in time: the connection may still be blocked, so it is closed.
@@ -610,7 +553,7 @@ rt::Task<RedisSession::Step> RedisSession::handle_blocking(const redis::Request&
 
 rt::Task<bool> RedisSession::pin() {
   pool::RedisPoolRef pool = pool_ref();
-  const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+  const auto deadline = queue_deadline();
   pool::Acquired acquired = co_await pool->pin(deadline, &client_.cancel);
   if (acquired.connection == nullptr) {
     reply_error(acquired.error);
@@ -633,8 +576,8 @@ rt::Task<bool> RedisSession::wait_blocking_reply(rt::Deadline deadline) {
   // dedicated connection at once instead of when the command's timeout ends.
   rt::CancelSource watch_cancel(&client_.cancel);
   rt::TaskScope watcher;
-  // `this` outlives the watcher: it is cancelled and joined below, before this frame returns.
-  watcher.spawn(watch_client(this, &watch_cancel));
+  // `client_` outlives the watcher: it is cancelled and joined below, before this frame returns.
+  watcher.spawn(watch_client(&client_, &watch_cancel, nullptr));
   bool in_time = true;
   while (client_.sink->outstanding() > 0 && !client_.gone && !client_.cancel.cancelled()) {
     const auto woken = co_await client_.sink->wait(deadline, &client_.cancel);
@@ -654,13 +597,6 @@ rt::Task<bool> RedisSession::wait_blocking_reply(rt::Deadline deadline) {
   watch_cancel.cancel();
   co_await watcher.join();
   co_return in_time && client_.sink->outstanding() == 0 && !client_.gone;
-}
-
-rt::Task<void> RedisSession::watch_client(RedisSession* self, rt::CancelSource* cancel) {
-  while (self->client_.in.size() < kMaxBufferedWhilePinned) {
-    const bool more = co_await self->client_.read_more(cancel);
-    if (!more) co_return;
-  }
 }
 
 rt::Task<bool> RedisSession::relay() {
@@ -718,7 +654,7 @@ rt::Task<RedisSession::Step> RedisSession::client_list(const redis::Request& req
     }
     return visit;
   };
-  const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+  const auto deadline = queue_deadline();
   auto visits = co_await env_.shared->redis_clients.visit_all(std::move(visitor), deadline, &client_.cancel);
   if (!visits) {
     reply_error("-ERR corral: a worker did not answer in time\r\n");
@@ -775,7 +711,7 @@ rt::Task<RedisSession::Step> RedisSession::client_kill(const redis::Request& req
     for (RedisClientEntry* entry : doomed) entry->kill();
     return visit;
   };
-  const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+  const auto deadline = queue_deadline();
   auto visits = co_await env_.shared->redis_clients.visit_all(std::move(visitor), deadline, &client_.cancel);
   if (!visits) {
     reply_error("-ERR corral: a worker did not answer in time\r\n");
@@ -821,7 +757,7 @@ rt::Task<RedisSession::Step> RedisSession::client_unblock(const redis::Request& 
     if (found != clients.end() && &found->second->listener() == listener) visit.backend_id = found->second->blocked_on();
     return visit;
   };
-  const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+  const auto deadline = queue_deadline();
   auto visits = co_await env_.shared->redis_clients.visit_all(std::move(visitor), deadline, &client_.cancel);
   std::optional<int64_t> backend_id;
   if (visits) {
@@ -861,7 +797,7 @@ rt::Task<std::string> RedisSession::rewrite(const redis::Request& request, std::
     }
     return visit;
   };
-  const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+  const auto deadline = queue_deadline();
   auto visits = co_await env_.shared->redis_clients.visit_all(std::move(visitor), deadline, &client_.cancel);
   std::optional<int64_t> backend_id;
   bool exists = false;
@@ -898,7 +834,7 @@ std::string RedisSession::report_redirect(std::string reply) const {
 rt::Task<void> RedisSession::submit_shared(std::string bytes) {
   pool::RedisConnection* connection = pinned_ != nullptr ? pinned_ : shared_pool().ready_shared();
   if (connection == nullptr) {
-    const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+    const auto deadline = queue_deadline();
     pool::Acquired acquired = co_await shared_pool().shared(deadline, &client_.cancel);
     if (acquired.connection == nullptr) {
       reply_error(acquired.error);
@@ -914,7 +850,7 @@ rt::Task<std::string> RedisSession::select_refusal(const redis::Request& request
   // On a dedicated connection of the client's pool, closed afterwards (it may have moved to another
   // db): a shared one must stay in its key's db for the other clients queued on it.
   pool::RedisPoolRef pool = pool_ref();
-  const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+  const auto deadline = queue_deadline();
   pool::Acquired acquired = co_await pool->pin(deadline, &client_.cancel);
   if (acquired.connection == nullptr) co_return acquired.error;
   std::string bytes(redis::resp_bytes(request, scratch_));
@@ -936,7 +872,7 @@ rt::Task<std::string> RedisSession::select_refusal(const redis::Request& request
 rt::Task<std::optional<std::string>> RedisSession::ask_backend(std::string request) {
   pool::RedisConnection* connection = shared_pool().ready_shared();
   if (connection == nullptr) {
-    const auto deadline = rt::Deadline::after(env_.config->pool.queue_timeout);
+    const auto deadline = queue_deadline();
     pool::Acquired acquired = co_await shared_pool().shared(deadline, &client_.cancel);
     if (acquired.connection == nullptr) co_return std::nullopt;
     connection = acquired.connection;
@@ -1026,7 +962,7 @@ pool::RedisPoolRef RedisSession::pool_ref() {
 }  // namespace
 
 rt::Task<void> RedisFrontend::serve(rt::TcpStream client) {
-  if (cluster_ != nullptr) {
+  if (router_ != nullptr) {
     co_await serve_cluster_client(std::move(client), *this);
     co_return;
   }

@@ -409,6 +409,38 @@ TEST_F(ClusterTest, SeedThatIsDownIsSkipped) {
   EXPECT_EQ(client.command({"GET", "k"}), bulk("v"));
 }
 
+TEST_F(ClusterTest, SeedsAfterTheFirstMayBeHostNames) {
+  cluster_ = std::make_unique<RedisCluster>();
+  // The first seed is down: the slot map can only come from the seed given by name.
+  const uint16_t dead = pick_free_port();
+  start_proxy({.backend = "redis-cluster://127.0.0.1:" + std::to_string(dead) + ",localhost:" +
+                          std::to_string(cluster().nodes()[0].port())});
+  RedisClient client = connect();
+  EXPECT_EQ(client.command({"SET", "k", "v"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"GET", "k"}), bulk("v"));
+}
+
+TEST_F(ClusterTest, UnknownCommandInsideMultiIsRefusedWhenQueued) {
+  start();
+  RedisClient direct = cluster().nodes()[0].connect();
+  ASSERT_EQ(direct.command({"MULTI"}), "+OK\r\n");
+  const std::string server_says = direct.command({"NOSUCHCMD", "x"});
+  ASSERT_THAT(server_says, StartsWith("-ERR unknown command 'NOSUCHCMD'"));
+  RedisClient client = connect();
+  EXPECT_EQ(client.command({"MULTI"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"SET", "{acct}a", "1"}), "+QUEUED\r\n");
+  EXPECT_EQ(client.command({"NOSUCHCMD", "x"}), server_says);  // at queue time, in the server's words
+  EXPECT_EQ(client.command({"EXEC"}), "-EXECABORT Transaction discarded because of previous errors.\r\n");
+  EXPECT_EQ(client.command({"GET", "{acct}a"}), "$-1\r\n");
+  // A keyless transaction too, and the session goes on normally afterwards.
+  EXPECT_EQ(client.command({"MULTI"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"NOSUCHCMD"}), "-ERR unknown command 'NOSUCHCMD', with args beginning with: \r\n");
+  EXPECT_EQ(client.command({"EXEC"}), "-EXECABORT Transaction discarded because of previous errors.\r\n");
+  EXPECT_EQ(client.command({"MULTI"}), "+OK\r\n");
+  EXPECT_EQ(client.command({"SET", "{acct}a", "2"}), "+QUEUED\r\n");
+  EXPECT_EQ(client.command({"EXEC"}), "*1\r\n+OK\r\n");
+}
+
 TEST_F(ClusterTest, PasswordProtectedClusterWithResp3Clients) {
   start({.password = "s3cret"});
   RedisClient client = connect();

@@ -182,15 +182,15 @@ TEST(ConfigBackendUrl, LargestPort) { EXPECT_EQ(parse_ok("redis://h:65535").port
 
 TEST(ConfigBackendUrl, SchemeErrors) {
   EXPECT_EQ(parse_error("127.0.0.1:6379"),
-            "missing scheme (expected redis://..., rediss://..., redis-cluster://... or mysql://...)");
+            "missing scheme (expected redis://..., rediss://..., redis-cluster://..., redis-shards://... or mysql://...)");
   EXPECT_EQ(parse_error("REDIS://h"),
-            "unsupported scheme 'REDIS' (expected redis, rediss, redis-cluster, rediss-cluster or mysql)");
+            "unsupported scheme 'REDIS' (expected redis, rediss, redis-cluster, rediss-cluster, redis-shards, rediss-shards or mysql)");
   EXPECT_EQ(parse_error("mysqls://u@h"),
-            "unsupported scheme 'mysqls' (expected redis, rediss, redis-cluster, rediss-cluster or mysql)");
+            "unsupported scheme 'mysqls' (expected redis, rediss, redis-cluster, rediss-cluster, redis-shards, rediss-shards or mysql)");
   EXPECT_EQ(parse_error("postgres://u:pw@h"),
-            "unsupported scheme 'postgres' (expected redis, rediss, redis-cluster, rediss-cluster or mysql)");
+            "unsupported scheme 'postgres' (expected redis, rediss, redis-cluster, rediss-cluster, redis-shards, rediss-shards or mysql)");
   EXPECT_EQ(parse_error("redis+cluster://h"),
-            "unsupported scheme 'redis+cluster' (expected redis, rediss, redis-cluster, rediss-cluster or mysql)");
+            "unsupported scheme 'redis+cluster' (expected redis, rediss, redis-cluster, rediss-cluster, redis-shards, rediss-shards or mysql)");
 }
 
 TEST(ConfigBackendUrl, RedisClusterSeeds) {
@@ -232,6 +232,64 @@ TEST(ConfigBackendUrl, RedisClusterErrors) {
   EXPECT_EQ(parse_error("redis-cluster://h:1?charset=x"),
             "unknown query parameter 'charset' (redis-cluster URLs accept: protocol)");
   EXPECT_EQ(parse_error("redis-cluster://u:pw@h:1,bad_host!"), "invalid host name 'bad_host!'");
+}
+
+TEST(ConfigBackendUrl, RedisShards) {
+  const BackendUrl u = parse_ok("redis-shards://app:s3cret@10.0.0.1:6379,cache-b:6380:3,[::1]:6381/2?protocol=3");
+  EXPECT_EQ(u.protocol, Protocol::Redis);
+  EXPECT_TRUE(u.shards);
+  EXPECT_FALSE(u.cluster);
+  EXPECT_EQ(u.user, "app");
+  EXPECT_EQ(u.redis_db, 2);
+  EXPECT_EQ(u.redis_protocol, 3);
+  ASSERT_EQ(u.shard_list.size(), 3u);
+  EXPECT_EQ(u.shard_list[0].endpoint.to_string(), "10.0.0.1:6379");
+  EXPECT_EQ(u.shard_list[0].weight, 1u);
+  EXPECT_EQ(u.shard_list[0].name, "10.0.0.1:6379");  // twemproxy's default name: host:port
+  EXPECT_EQ(u.shard_list[1].endpoint.to_string(), "cache-b:6380");
+  EXPECT_EQ(u.shard_list[1].weight, 3u);
+  EXPECT_EQ(u.shard_list[1].name, "cache-b:6380");
+  EXPECT_EQ(u.shard_list[2].endpoint.to_string(), "[::1]:6381");
+  EXPECT_EQ(u.hash_tag, "{}");
+  EXPECT_EQ(u.address(), "10.0.0.1:6379");  // the first shard: what start-up resolves first and /ready probes
+  EXPECT_EQ(u.endpoints().size(), 3u);
+  EXPECT_EQ(u.scheme(), "redis-shards");
+  EXPECT_EQ(u.redacted(), "redis-shards://app:***@10.0.0.1:6379,cache-b:6380:3,[::1]:6381/2?protocol=3");
+}
+
+TEST(ConfigBackendUrl, RedisShardsNamesTagsAndTls) {
+  const BackendUrl u = parse_ok("rediss-shards://h1:6379,h2:6379?names=alpha,be%20ta&hash_tag=%7B%7D&hash=fnv1a_64"
+                                "&distribution=ketama&ca=/etc/ca.pem");
+  EXPECT_TRUE(u.tls);
+  EXPECT_EQ(u.scheme(), "rediss-shards");
+  EXPECT_EQ(u.shard_list[0].name, "alpha");
+  EXPECT_EQ(u.shard_list[1].name, "be ta");
+  EXPECT_EQ(u.tls_ca_file, "/etc/ca.pem");
+  EXPECT_EQ(u.redacted(), "rediss-shards://h1:6379,h2:6379?names=alpha,be%20ta&ca=%2Fetc%2Fca.pem");
+  EXPECT_EQ(parse_ok("redis-shards://h:1,h:2?hash_tag=").hash_tag, "");
+  EXPECT_EQ(parse_ok("redis-shards://h:1,h:2?hash_tag=::").hash_tag, "::");
+  // Port 11211 is left out of the default name, as twemproxy (after libmemcached) does.
+  EXPECT_EQ(parse_ok("redis-shards://h:11211,h:6379").shard_list[0].name, "h");
+}
+
+TEST(ConfigBackendUrl, RedisShardsErrors) {
+  EXPECT_EQ(parse_error("redis-shards://h,h:2"), "shard 'h' needs a port (host:port[:weight])");
+  EXPECT_EQ(parse_error("redis-shards://h:1,,h:2"),
+            "empty shard in the list (expected host:port[:weight],host:port[:weight]...)");
+  EXPECT_EQ(parse_error("redis-shards://h:1,h:1:2"), "shard h:1 is given twice");
+  EXPECT_EQ(parse_error("redis-shards://h:1:0"), "shard weight must be 1..1000000 (got '0')");
+  EXPECT_EQ(parse_error("redis-shards://h:1:x"), "shard weight must be 1..1000000 (got 'x')");
+  EXPECT_EQ(parse_error("redis-shards://h:1:2000000"), "shard weight must be 1..1000000 (got '2000000')");
+  EXPECT_EQ(parse_error("redis-shards://h:1,h:2?names=a"), "names: 1 names for 2 shards (one per shard, in the same order)");
+  EXPECT_EQ(parse_error("redis-shards://h:1,h:2?names=a,"),
+            "names: each name must be 1..255 characters (percent-encoded where needed)");
+  EXPECT_EQ(parse_error("redis-shards://h:1?hash_tag=%7B"), "hash_tag must be two characters, as {}, or empty for none (got '%7B')");
+  EXPECT_EQ(parse_error("redis-shards://h:1?hash=murmur"), "hash must be fnv1a_64 (got 'murmur')");
+  EXPECT_EQ(parse_error("redis-shards://h:1?distribution=modula"), "distribution must be ketama (got 'modula')");
+  EXPECT_EQ(parse_error("redis-shards://h:1?charset=x"),
+            "unknown query parameter 'charset' (redis-shards URLs accept: protocol, names, hash_tag, hash, distribution)");
+  EXPECT_EQ(parse_error("redis-shards://h:1/x"), "database must be an integer 0..2147483647 (got 'x')");
+  EXPECT_EQ(parse_error("redis-shards://h:1?names=a&names=b"), "query parameter 'names' is given twice");
 }
 
 TEST(ConfigBackendUrl, HostErrors) {
@@ -382,7 +440,7 @@ TEST(ConfigBackendUrl, PasswordNeverInErrorText) {
 }
 
 TEST(ConfigBackendUrl, InvalidSchemeTextIsNotEchoed) {
-  EXPECT_EQ(parse_error("u:pw@h://x"), "invalid scheme (expected redis, rediss, redis-cluster, rediss-cluster or mysql)");
+  EXPECT_EQ(parse_error("u:pw@h://x"), "invalid scheme (expected redis, rediss, redis-cluster, rediss-cluster, redis-shards, rediss-shards or mysql)");
 }
 
 TEST(ConfigEndpoint, Parses) {

@@ -23,7 +23,7 @@ class ClusterMapTest : public ::testing::Test {
 
 TEST_F(ClusterMapTest, StartsWithoutAMap) {
   const config::BackendUrl u = url("redis-cluster://127.0.0.1:7000,127.0.0.1:7001");
-  ClusterMap map(u, first_, pools_);
+  ClusterMap map(u, {first_}, pools_);
   EXPECT_FALSE(map.known());
   EXPECT_EQ(map.node_of(0), ClusterMap::kNoNode);
   EXPECT_EQ(map.node_of(16383), ClusterMap::kNoNode);
@@ -33,7 +33,7 @@ TEST_F(ClusterMapTest, StartsWithoutAMap) {
 
 TEST_F(ClusterMapTest, NodesAreKeptByAddressAndMustBeIpLiterals) {
   const config::BackendUrl u = url("redis-cluster://127.0.0.1:7000");
-  ClusterMap map(u, first_, pools_);
+  ClusterMap map(u, {first_}, pools_);
   const int a = map.find_or_add({"127.0.0.1", 7001});
   const int b = map.find_or_add({"::1", 7002});
   EXPECT_NE(a, ClusterMap::kNoNode);
@@ -47,7 +47,7 @@ TEST_F(ClusterMapTest, NodesAreKeptByAddressAndMustBeIpLiterals) {
 
 TEST_F(ClusterMapTest, MovedPointsTheSlotAtTheNode) {
   const config::BackendUrl u = url("redis-cluster://127.0.0.1:7000");
-  ClusterMap map(u, first_, pools_);
+  ClusterMap map(u, {first_}, pools_);
   const int a = map.find_or_add({"127.0.0.1", 7001});
   const int b = map.find_or_add({"127.0.0.1", 7002});
   map.moved(42, b);
@@ -60,7 +60,7 @@ TEST_F(ClusterMapTest, MovedPointsTheSlotAtTheNode) {
 
 TEST_F(ClusterMapTest, NodePoolsKeepTheClientsKeyAtTheNodesAddress) {
   const config::BackendUrl u = url("redis-cluster://127.0.0.1:7000");
-  ClusterMap map(u, first_, pools_);
+  ClusterMap map(u, {first_}, pools_);
   const int node = map.find_or_add({"127.0.0.1", 7005});
   RedisKey base;
   base.host = "127.0.0.1";
