@@ -8,7 +8,9 @@
 //
 // Buffers of the initial size come from a per-thread cache of blocks: a session frees its buffer
 // after every batch (an idle client holds none), and malloc/free of 16 KiB per request would cost
-// more than scanning the request does.
+// more than scanning the request does. The blocks are carved from anonymous mappings, not malloc'd,
+// and a spare block keeps its pages until the loop goes quiet after a burst (memory_trim.h), when
+// they go back to the kernel whole (byte_buffer.cc says why not malloc).
 #pragma once
 
 #include <cstddef>
@@ -24,9 +26,10 @@ namespace detail {
 char* take_initial_block();
 /// Gives a block of kInitialCapacity bytes back to this thread's cache (or frees it).
 void give_initial_block(char* block) noexcept;
-/// Blocks in this thread's cache.
+/// Spare blocks in this thread's cache that still hold their pages.
 std::size_t cached_initial_blocks() noexcept;
-/// Frees every block in this thread's cache (a loop gone quiet after a burst: memory_trim.h).
+/// Gives the pages of this thread's spare blocks back to the kernel (a loop gone quiet after a burst:
+/// memory_trim.h); the blocks stay mapped for reuse.
 void release_initial_blocks() noexcept;
 }  // namespace detail
 

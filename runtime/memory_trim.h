@@ -2,8 +2,9 @@
 //
 //   every kTrimTick, on the loop's thread: frames allocated since the last tick (frame_pool::allocations())
 //     busy (≥ kQuietFrames per tick)            ─► nothing: the caches are what keep a busy loop fast
-//     quiet, and ≥ kBurstFrames since last trim ─► frame_pool::release_cached()
-//                                                  ─► the 16 KiB read-buffer blocks (byte_buffer.h)
+//     quiet, and ≥ kBurstFrames since last trim ─► frame_pool::release_cached() (to malloc)
+//                                                  ─► spare 16 KiB read-buffer blocks: their pages
+//                                                     (byte_buffer.h; the blocks stay mapped)
 //                                                  ─► malloc_trim(0): free pages inside malloc's arenas
 //                                                     go back to the kernel (MADV_DONTNEED)
 //
@@ -33,8 +34,9 @@ constexpr bool should_trim(std::uint64_t frames_in_tick, std::uint64_t frames_si
   return frames_in_tick < kQuietFrames && frames_since_trim >= kBurstFrames;
 }
 
-/// Frees this thread's caches of frames and read-buffer blocks, then asks malloc to return free
-/// pages to the kernel. Costs a walk of malloc's free lists (well under a millisecond at idle).
+/// Frees this thread's cached frames, gives the pages of its spare read-buffer blocks back, then asks
+/// malloc to return free pages to the kernel. Costs a walk of malloc's free lists (well under a
+/// millisecond at idle).
 void trim_memory() noexcept;
 
 /// Watches this loop's activity every kTrimTick and calls trim_memory() when should_trim() says so,
