@@ -103,6 +103,8 @@ TEST_F(ClientFailure, ClientThatStopsReadingIsClosedAtTheOutputBufferLimit) {
   // 200 replies of 512 KiB (100 MiB) to a client that reads nothing: far beyond the socket buffers,
   // so the replies pile up in corral until the 1 MiB limit closes this client.
   RedisClient greedy = connect(5s);
+  // Counted first: waiting for "1 client" below must not be met before corral has accepted this one.
+  wait_client_connections(admin_port, 2);
   std::string pipeline;
   for (int i = 0; i < 200; ++i) pipeline += encode_command({"GET", "big"});
   greedy.send(pipeline);
