@@ -144,11 +144,7 @@ void Worker::point_mysql_targets(const std::shared_ptr<const LoadedConfig>& load
 
 rt::Result<void> Worker::bind_listeners() {
   const LoadedConfig& loaded = *current_->loaded;
-  for (std::size_t i = 0; i < loaded.config.listeners.size(); ++i) {
-    auto slot = bind_slot(loaded.config.listeners[i], loaded.listen_addresses[i]);
-    if (!slot) return slot.error();
-    slots_.push_back(std::move(*slot));
-  }
+  // The admin endpoint first: once a listener accepts connections, /ready and /metrics answer too.
   if (index_ == 0 && loaded.config.server.admin) {
     const config::Endpoint& endpoint = *loaded.config.server.admin;
     auto address = rt::SocketAddress::resolve(endpoint.host, endpoint.port);
@@ -159,6 +155,11 @@ rt::Result<void> Worker::bind_listeners() {
       return bound.error();
     }
     admin_ = std::move(*bound);
+  }
+  for (std::size_t i = 0; i < loaded.config.listeners.size(); ++i) {
+    auto slot = bind_slot(loaded.config.listeners[i], loaded.listen_addresses[i]);
+    if (!slot) return slot.error();
+    slots_.push_back(std::move(*slot));
   }
   const rt::Result<void> built = build_frontends(*current_);
   if (!built) return built;
