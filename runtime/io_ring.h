@@ -67,8 +67,6 @@ class IoRing {
   void forget(uint32_t slot) noexcept;
   void release(uint32_t slot) noexcept;
 
-  /// True when SQEs wait to be issued.
-  bool has_queued() const noexcept { return !unsubmitted_.empty(); }
   /// Issues what is queued and collects completions without waiting (one io_uring_enter).
   void submit() noexcept;
   /// Issues what is queued and waits up to `timeout_ms` (-1: no limit) for a completion.
