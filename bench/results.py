@@ -24,8 +24,8 @@ import statistics
 import sys
 
 SUITE_TARGETS = {
-    "redis": ["direct", "twemproxy", "haproxy", "corral"],
-    "mysql": ["direct", "haproxy", "corral"],
+    "redis": ["direct", "twemproxy", "haproxy", "corral", "corral-io_uring"],
+    "mysql": ["direct", "haproxy", "corral", "corral-io_uring"],
     "idle": ["direct", "twemproxy", "haproxy", "corral"],
     "tls": ["direct", "direct+tls", "corral", "corral+tls"],
     "cluster": ["direct", "corral"],

@@ -7,7 +7,7 @@
 # docs/BENCHMARKS.md explains it all.
 #
 #   bench/run.sh [--quick] [--repeats N] [--only redis,mysql,idle,tls,cluster] [--out DIR] [--workers N]
-#                [--corral PATH] [--idle-clients PATH] [--keep]
+#                [--io epoll|io_uring|both] [--corral PATH] [--idle-clients PATH] [--keep]
 #
 #   --quick         tiny counts (seconds): checks that everything runs; its numbers mean nothing
 #   --repeats N     rounds of every run (default 3; --quick: 1); medians and spread are over these
@@ -15,6 +15,8 @@
 #   --out DIR       where latest.md, latest.jsonl (raw records), commands.txt, machine.md go
 #                   (default bench/results)
 #   --workers N     corral's server.workers (default 1: one thread, like twemproxy and haproxy here)
+#   --io BACKEND    corral's [runtime] io (default epoll); both: the "corral" target on epoll and a
+#                   "corral-io_uring" target beside it in the Redis and MySQL suites, in the same rounds
 #   --corral PATH   the daemon (default build/release/proxy/corral, from scripts/build.sh release)
 #   --idle-clients PATH   the idle-connection opener (default build/release/bench/corral_bench_idle_clients)
 #   --keep          keep the temporary directory (server logs, every run's output) and print its path
@@ -37,7 +39,7 @@ usage() {
   exit 64
 }
 
-quick=0 repeats="" only="redis,mysql,idle,tls,cluster" keep=0 corral_workers=1
+quick=0 repeats="" only="redis,mysql,idle,tls,cluster" keep=0 corral_workers=1 corral_io=epoll
 out_dir="$bench_root/results"
 corral_binary="$root/build/release/proxy/corral"
 idle_binary="$root/build/release/bench/corral_bench_idle_clients"
@@ -48,6 +50,7 @@ while [ $# -gt 0 ]; do
     --only) only="${2:?}"; shift ;;
     --out) out_dir="${2:?}"; shift ;;
     --workers) corral_workers="${2:?}"; shift ;;
+    --io) corral_io="${2:?}"; shift ;;
     --corral) corral_binary="${2:?}"; shift ;;
     --idle-clients) idle_binary="${2:?}"; shift ;;
     --keep) keep=1 ;;
@@ -59,6 +62,7 @@ done
 [[ "$corral_workers" =~ ^[1-9][0-9]*$ ]] || die "--workers must be a positive integer (got '$corral_workers')"
 suites="redis|mysql|idle|tls|cluster"
 [[ "$only" =~ ^($suites)(,($suites))*$ ]] || die "--only takes redis,mysql,idle,tls,cluster (got '$only')"
+[[ "$corral_io" =~ ^(epoll|io_uring|both)$ ]] || die "--io takes epoll, io_uring or both (got '$corral_io')"
 wants() { [[ ",$only," == *",$1,"* ]]; }
 
 # Sizes: a full run is about 13 minutes on 2 cores; --quick only proves the scripts work.
@@ -120,7 +124,7 @@ describe_machine() {
   echo "- Versions: $(redis-server --version | grep -o 'v=[^ ]*' | sed 's/v=/redis /'), $(mariadbd --version 2> /dev/null |
     grep -o 'Ver [^ ]*' | sed 's/Ver /mariadb /'), $(sysbench --version), $(nutcracker --version 2>&1 |
     head -n 1 | sed 's/This is nutcracker-/twemproxy /'), $(haproxy -v | head -n 1 | awk '{ print "haproxy " $3 }')"
-  echo "- Settings: corral server.workers = $corral_workers; haproxy nbthread 1; twemproxy 1 process," \
+  echo "- Settings: corral server.workers = $corral_workers, runtime.io = $corral_io; haproxy nbthread 1; twemproxy 1 process," \
     "server_connections 1; $repeats rounds; redis-benchmark -n $redis_requests_p1 (-P 1) / -n $redis_requests_p16 (-P 16);" \
     "sysbench $sysbench_tables tables × $sysbench_table_size rows, ${sysbench_length[*]};" \
     "idle probe $idle_redis_clients Redis / $idle_mysql_clients MySQL clients; Redis Cluster of 3 masters, no replicas"
@@ -135,7 +139,14 @@ start_redis
 start_mariadb
 start_twemproxy
 start_haproxy
-start_corral
+if [ "$corral_io" = both ]; then
+  start_corral epoll
+  start_corral io_uring -io_uring
+  redis_targets+=(corral-io_uring)
+  mysql_targets+=(corral-io_uring)
+else
+  start_corral "$corral_io"
+fi
 if wants cluster; then start_cluster; fi
 if wants mysql || wants tls; then sysbench_prepare; fi
 

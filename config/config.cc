@@ -49,6 +49,7 @@ constexpr std::string_view kProtocolNames[] = {"redis", "mysql"};
 constexpr std::string_view kLogLevelNames[] = {"trace", "debug", "info", "warn", "error"};
 constexpr std::string_view kAuthModeNames[] = {"none", "users", "backend"};
 constexpr std::string_view kLogFormatNames[] = {"text", "json"};
+constexpr std::string_view kIoBackendNames[] = {"epoll", "io_uring"};
 
 }  // namespace
 
@@ -56,6 +57,7 @@ std::string_view to_string(Protocol p) { return kProtocolNames[static_cast<size_
 std::string_view to_string(LogLevel l) { return kLogLevelNames[static_cast<size_t>(l)]; }
 std::string_view to_string(AuthMode m) { return kAuthModeNames[static_cast<size_t>(m)]; }
 std::string_view to_string(LogFormat f) { return kLogFormatNames[static_cast<size_t>(f)]; }
+std::string_view to_string(IoBackend b) { return kIoBackendNames[static_cast<size_t>(b)]; }
 
 const User* Config::find_user(std::string_view name) const {
   for (const User& u : users) {
@@ -81,7 +83,8 @@ constexpr size_t kMaxServerVersionLength = 100;
 
 using Keys = std::span<const std::string_view>;
 
-constexpr std::string_view kRootKeys[] = {"server", "listeners", "users", "pool", "client", "redis", "mysql"};
+constexpr std::string_view kRootKeys[] = {"server", "runtime", "listeners", "users", "pool", "client", "redis", "mysql"};
+constexpr std::string_view kRuntimeKeys[] = {"io"};
 constexpr std::string_view kServerKeys[] = {"workers",           "log_level", "log_format", "shutdown_grace_ms",
                                             "slow_request_ms", "admin"};
 constexpr std::string_view kListenerKeys[] = {"name",          "protocol",     "address",
@@ -189,6 +192,7 @@ class Builder {
     c.source = source_;
     check_keys(root, "", kRootKeys);
     if (const toml::table* t = table_at(root, "", "server")) read_server(*t, c.server);
+    if (const toml::table* t = table_at(root, "", "runtime")) read_runtime(*t, c.runtime);
     if (const toml::table* t = table_at(root, "", "pool")) read_pool(*t, c.pool);
     if (const toml::table* t = table_at(root, "", "client")) read_client(*t, c.client);
     if (const toml::table* t = table_at(root, "", "redis")) read_redis(*t, c.redis);
@@ -442,6 +446,11 @@ class Builder {
     if (const auto* v = string_at(t, "server", "admin")) {
       s.admin = read_endpoint(*v, "server.admin");
     }
+  }
+
+  void read_runtime(const toml::table& t, Runtime& r) const {
+    check_keys(t, "runtime", kRuntimeKeys);
+    if (const auto* v = string_at(t, "runtime", "io")) r.io = read_enum<IoBackend>(*v, "runtime.io", kIoBackendNames);
   }
 
   void read_pool(const toml::table& t, PoolLimits& p) const {

@@ -18,6 +18,8 @@ namespace corral::config {
 enum class Protocol { Redis, Mysql };
 enum class LogLevel { Trace, Debug, Info, Warn, Error };
 enum class LogFormat { Text, Json };
+/// How worker loops wait for sockets and issue reads and writes (docs/ARCHITECTURE.md, "I/O backends").
+enum class IoBackend { Epoll, IoUring };
 
 /// How a listener authenticates its clients.
 enum class AuthMode {
@@ -30,6 +32,7 @@ std::string_view to_string(Protocol p);
 std::string_view to_string(LogLevel l);
 std::string_view to_string(LogFormat f);
 std::string_view to_string(AuthMode m);
+std::string_view to_string(IoBackend b);
 
 /// host:port as given in a listener or admin address; IPv6 as [addr]:port.
 struct Endpoint {
@@ -178,9 +181,14 @@ struct Server {
   std::optional<Endpoint> admin;                           // admin/metrics endpoint; absent: off
 };
 
+struct Runtime {
+  IoBackend io = IoBackend::Epoll;  // epoll | io_uring (falls back to epoll where the kernel refuses a ring)
+};
+
 struct Config {
   std::string source;                // file the config was read from
   Server server;
+  Runtime runtime;
   std::vector<Listener> listeners;
   std::vector<User> users;
   PoolLimits pool;

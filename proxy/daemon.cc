@@ -245,7 +245,8 @@ int Daemon::run() {
   // workers = 0: one per usable CPU, at most what the per-worker statistics have room for.
   const std::size_t worker_count =
       config.server.workers != 0 ? config.server.workers : std::min(rt::usable_cpus(), kMaxWorkers);
-  rt::WorkerGroup group(worker_count);
+  const rt::IoBackend io = config.runtime.io == config::IoBackend::IoUring ? rt::IoBackend::IoUring : rt::IoBackend::Epoll;
+  rt::WorkerGroup group(worker_count, io);
   for (std::size_t i = 0; i < group.size(); ++i) {
     workers_.push_back(std::make_unique<Worker>(i, group.loop(i), loaded_, shared_));
   }
@@ -269,7 +270,7 @@ int Daemon::run() {
   if (config.server.admin) {
     rt::log::info("admin endpoint on {} (/health, /ready, /metrics, POST /reload)", config.server.admin->to_string());
   }
-  rt::log::info("corral serving with {} workers", group.size());
+  rt::log::info("corral serving with {} workers on {}", group.size(), rt::to_string(group.loop(0).backend()));
   if (!rt::sd_notify("READY=1\nSTATUS=serving")) rt::log::warn("cannot notify systemd ($NOTIFY_SOCKET) of readiness");
 
   int received = 0;
@@ -330,6 +331,10 @@ std::string Daemon::reload(rt::WorkerGroup& group) {
   if (next.server.workers != running.server.workers) {
     rt::log::warn("reload: server.workers changed; it takes effect at the next start");
     next.server.workers = running.server.workers;
+  }
+  if (next.runtime.io != running.runtime.io) {
+    rt::log::warn("reload: runtime.io changed; it takes effect at the next start");
+    next.runtime.io = running.runtime.io;
   }
   const auto admin_text = [](const config::Config& c) { return c.server.admin ? c.server.admin->to_string() : ""; };
   if (admin_text(next) != admin_text(running)) {

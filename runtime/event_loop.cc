@@ -1,13 +1,19 @@
 #include "runtime/event_loop.h"
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
+#include <string>
 #include <system_error>
 #include <utility>
+
+#include "runtime/io_ring.h"
+#include "runtime/log.h"
 
 namespace corral::rt {
 
@@ -16,7 +22,15 @@ thread_local EventLoop* tls_current_loop = nullptr;
 constexpr int kMaxEventsPerWait = 256;
 /// Rounds of ready coroutines run per loop iteration (see run_ready()).
 constexpr int kMaxReadyRounds = 4;
+/// What a registered fd is polled for: the epoll registration's events, as poll(2) bits.
+constexpr unsigned kPollEvents = POLLIN | POLLOUT | POLLRDHUP;
+/// A refused ring is logged once per process, not once per worker.
+std::atomic<bool> ring_refusal_logged{false};
 }  // namespace
+
+std::string_view to_string(IoBackend backend) noexcept {
+  return backend == IoBackend::IoUring ? "io_uring" : "epoll";
+}
 
 // ---- Waiter -------------------------------------------------------------------------------------
 
@@ -47,6 +61,13 @@ bool Waiter::arm(EventLoop& loop, std::coroutine_handle<> handle, IoHandle* io, 
 }
 
 void Waiter::disarm() {
+  if (op_slot_ != kNoOp) {
+    // The operation never ran (the kernel has not taken it): the readiness the hint showed before
+    // queueing cleared it still holds, so the next operation tries instead of waiting for an edge.
+    loop_->ring_->forget(op_slot_);
+    op_slot_ = kNoOp;
+    if (io_) (for_write_ ? io_->writable : io_->readable) = true;
+  }
   if (io_) {
     (for_write_ ? io_->writer : io_->reader) = nullptr;
     io_ = nullptr;
@@ -68,6 +89,13 @@ void Waiter::complete_last(WakeReason reason) {
   reason_ = reason;
   disarm();
   loop->schedule_last(handle_);
+}
+
+io_uring_sqe* Waiter::queue_op(ResultFn on_result) {
+  io_uring_sqe* sqe = loop_->ring_sqe();
+  on_result_ = on_result;
+  op_slot_ = loop_->ring_->attach(sqe, detail::IoRing::Kind::Op, this);
+  return sqe;
 }
 
 // ---- CancelSource -------------------------------------------------------------------------------
@@ -125,9 +153,18 @@ void CancelSource::unlink(Waiter& w) {
 
 // ---- EventLoop ----------------------------------------------------------------------------------
 
-EventLoop::EventLoop() : now_(Clock::now()) {
-  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0) throw std::system_error(errno, std::system_category(), "epoll_create1");
+EventLoop::EventLoop(IoBackend backend) : now_(Clock::now()) {
+  if (backend == IoBackend::IoUring) {
+    std::string refused;
+    ring_ = detail::IoRing::create(refused);
+    if (!ring_ && !ring_refusal_logged.exchange(true)) {
+      log::warn("io_uring unavailable ({}): the workers use epoll", refused);
+    }
+  }
+  if (!ring_) {
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) throw std::system_error(errno, std::system_category(), "epoll_create1");
+  }
   const int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (efd < 0) throw std::system_error(errno, std::system_category(), "eventfd");
   wakeup_.fd = efd;
@@ -135,14 +172,21 @@ EventLoop::EventLoop() : now_(Clock::now()) {
 }
 
 EventLoop::~EventLoop() {
+  ring_.reset();  // ends every poll before the fds close
   ::close(wakeup_.fd);
-  ::close(epoll_fd_);
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
 EventLoop* EventLoop::current() noexcept { return tls_current_loop; }
 
 void EventLoop::register_io(IoHandle& io) {
   io.loop = this;
+  if (ring_) {
+    io_uring_sqe* sqe = ring_sqe();
+    io.poll_slot = ring_->attach(sqe, detail::IoRing::Kind::Poll, &io);
+    io_uring_prep_poll_multishot(sqe, io.fd, kPollEvents);
+    return;
+  }
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.ptr = &io;
@@ -152,7 +196,20 @@ void EventLoop::register_io(IoHandle& io) {
 }
 
 void EventLoop::unregister_io(IoHandle& io) {
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, io.fd, nullptr);
+  if (ring_) {
+    // Issued with the iteration's other SQEs. Until then the poll keeps its reference to the socket,
+    // so a close() alone would not reach the peer yet: close_io() (runtime/tcp.cc) shuts it down.
+    const bool issued = ring_->slot(io.poll_slot).unsubmitted == nullptr;
+    const uint64_t poll_data = ring_->user_data_of(io.poll_slot);
+    ring_->forget(io.poll_slot);
+    if (issued) {
+      io_uring_sqe* sqe = ring_sqe();
+      io_uring_prep_poll_remove(sqe, poll_data);
+      ring_->ignore(sqe);
+    }
+  } else {
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, io.fd, nullptr);
+  }
   if (io.reader) io.reader->complete(WakeReason::Cancelled);
   if (io.writer) io.writer->complete(WakeReason::Cancelled);
 }
@@ -177,6 +234,15 @@ void EventLoop::post(std::function<void()> fn) {
 
 void EventLoop::run() {
   EventLoop* const previous = std::exchange(tls_current_loop, this);
+  if (ring_) {
+    run_ring();
+  } else {
+    run_epoll();
+  }
+  tls_current_loop = previous;
+}
+
+void EventLoop::run_epoll() {
   std::array<epoll_event, kMaxEventsPerWait> events{};
   for (;;) {
     {
@@ -192,9 +258,7 @@ void EventLoop::run() {
     for (int i = 0; i < n; ++i) {
       auto* io = static_cast<IoHandle*>(events[static_cast<std::size_t>(i)].data.ptr);
       if (io == &wakeup_) {
-        uint64_t count = 0;
-        [[maybe_unused]] const ssize_t r = ::read(wakeup_.fd, &count, sizeof count);
-        run_posted();
+        on_wakeup();
       } else {
         dispatch_io(*io, events[static_cast<std::size_t>(i)].events);
       }
@@ -202,7 +266,106 @@ void EventLoop::run() {
     expire_timers();
     run_ready();
   }
-  tls_current_loop = previous;
+}
+
+void EventLoop::run_ring() {
+  ring_->enable_on_this_thread();
+  for (;;) {
+    {
+      std::lock_guard lock(posted_mutex_);
+      if (stop_requested_) {
+        stop_requested_ = false;
+        break;
+      }
+    }
+    // One io_uring_enter: issues everything the last iteration queued, and sleeps only when nothing
+    // is ready to run.
+    const int timeout = next_timeout_ms();
+    if (timeout == 0) {
+      ring_->submit();
+    } else {
+      ring_->submit_and_wait(timeout);
+    }
+    now_ = Clock::now();
+    reap_ring();
+    expire_timers();
+    run_ready();
+  }
+}
+
+void EventLoop::on_wakeup() {
+  uint64_t count = 0;
+  [[maybe_unused]] const ssize_t r = ::read(wakeup_.fd, &count, sizeof count);
+  run_posted();
+}
+
+// ---- io_uring backend ---------------------------------------------------------------------------
+
+io_uring_sqe* EventLoop::ring_sqe() {
+  io_uring_sqe* sqe = ring_->get_sqe();
+  if (sqe != nullptr) return sqe;
+  // The SQ is full: issue it now. Reaping right away keeps the rule that every issued operation's
+  // result reaches its waiter before any coroutine runs (a cancellation could otherwise drop data
+  // a recv already took from the socket).
+  ring_->submit();
+  reap_ring();
+  sqe = ring_->get_sqe();
+  if (sqe == nullptr) throw std::system_error(EBUSY, std::system_category(), "io_uring SQ full after submit");
+  return sqe;
+}
+
+void EventLoop::reap_ring() {
+  io_uring* ring = ring_->ring();
+  io_uring_cqe* cqe = nullptr;
+  // One CQE at a time, marked seen before it is handled: handling may queue an operation on a full
+  // SQ, which submits and reaps in turn (ring_sqe()). peek also brings back overflowed CQEs.
+  while (io_uring_peek_cqe(ring, &cqe) == 0 && cqe != nullptr) {
+    const uint64_t user_data = cqe->user_data;
+    const int result = cqe->res;
+    const bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+    io_uring_cqe_seen(ring, cqe);
+    detail::IoRing::Slot* slot = ring_->slot_of(user_data);
+    if (slot == nullptr) continue;
+    const uint32_t index = ring_->index_of(*slot);
+    if (slot->kind == detail::IoRing::Kind::Poll) {
+      on_poll_cqe(index, result, more);
+    } else {
+      on_op_cqe(index, result);
+    }
+  }
+}
+
+void EventLoop::on_poll_cqe(uint32_t slot, int result, bool more) {
+  auto* io = static_cast<IoHandle*>(ring_->slot(slot).target);
+  if (io == nullptr) {
+    if (!more) ring_->release(slot);  // removed (or never issued): the kernel holds nothing of it
+    return;
+  }
+  if (result < 0) {
+    // The kernel refused to poll this fd: wake both directions, whose syscalls report the error.
+    dispatch_io(*io, EPOLLERR);
+    return;
+  }
+  // Still wanted but ended by the kernel (it may end a multishot poll at any time): arm it again.
+  if (!more) arm_poll(*io, ring_sqe());
+  if (io == &wakeup_) {
+    on_wakeup();
+    return;
+  }
+  dispatch_io(*io, static_cast<uint32_t>(result));
+}
+
+void EventLoop::arm_poll(IoHandle& io, io_uring_sqe* sqe) {
+  ring_->reattach(sqe, io.poll_slot);
+  io_uring_prep_poll_multishot(sqe, io.fd, kPollEvents);
+}
+
+void EventLoop::on_op_cqe(uint32_t slot, int result) {
+  auto* waiter = static_cast<Waiter*>(ring_->slot(slot).target);
+  ring_->release(slot);
+  if (waiter == nullptr) return;  // its wait ended first (timeout, cancellation, close)
+  waiter->op_slot_ = Waiter::kNoOp;
+  if (waiter->on_result_(waiter->context_, result)) waiter->complete(WakeReason::Ready);
 }
 
 int EventLoop::next_timeout_ms() const {

@@ -1,6 +1,6 @@
 // The event loop and its one suspension primitive.
 //
-//   epoll_wait ──► fd events ──► Waiter::on_ready (retries the syscall) ──┐
+//   epoll_wait (or io_uring_enter) ──► fd events ──► Waiter::on_ready (retries the syscall) ──┐
 //   timer heap ──► expired deadlines ──► Timeout ─────────────────────────┼─► disarm all ─► ready queue ─► resume
 //   CancelSource::cancel() ──► Cancelled ─────────────────────────────────┘
 //   post() from any thread ──► eventfd ──► run the posted functions
@@ -13,6 +13,12 @@
 // Coroutines are resumed only from the ready queue, never from inside epoll dispatch: while a batch of
 // epoll events is processed no user code runs, so no event of the batch can refer to an fd that user
 // code already closed.
+//
+// Two I/O backends (IoBackend, config `[runtime] io`): epoll, where every socket read and write is its
+// own syscall; and io_uring (runtime/io_ring.h), where readiness comes from a multishot poll per fd and
+// the reads and writes of plain sockets are queued on the ring (Waiter::queue_op) and issued together
+// by the one io_uring_enter that also waits: one syscall per loop iteration instead of one per
+// operation. Both keep the same readiness hints and the same Waiter rules.
 #pragma once
 
 #include <chrono>
@@ -20,12 +26,26 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <string_view>
 #include <vector>
 
-struct ssl_st;  // OpenSSL's SSL, for IoHandle::tls
+struct ssl_st;        // OpenSSL's SSL, for IoHandle::tls
+struct io_uring_sqe;  // liburing's, for Waiter::queue_op
 
 namespace corral::rt {
+
+namespace detail {
+class IoRing;
+}
+
+/// How a loop learns that sockets are ready and where their reads and writes go.
+enum class IoBackend : uint8_t {
+  Epoll,    // epoll_wait; each read and write is a syscall of its own
+  IoUring,  // io_uring: multishot poll readiness; plain sockets' reads and writes batched on the ring
+};
+std::string_view to_string(IoBackend backend) noexcept;
 
 using Clock = std::chrono::steady_clock;
 
@@ -50,6 +70,8 @@ struct TlsHandshakeCounters;
 class Waiter {
  public:
   using ReadyFn = bool (*)(void* context);
+  /// Gets an io_uring operation's result (CQE res: bytes, or -errno); returns true when the wait is over.
+  using ResultFn = bool (*)(void* context, int result);
 
   Waiter() = default;
   Waiter(const Waiter&) = delete;
@@ -71,6 +93,15 @@ class Waiter {
   /// iteration (EventLoop::schedule_last).
   void complete_last(WakeReason reason);
 
+  /// io_uring backend, armed waiter only: queues one operation for this wait on the loop's ring and
+  /// returns its SQE for the caller to prepare (io_uring_prep_*; user_data is the loop's, leave it).
+  /// The operation must not block in the kernel (sockets: MSG_DONTWAIT; runtime/io_ring.h says why).
+  /// It is issued with the iteration's others; then `on_result(context, res)` runs from the loop's
+  /// dispatch, and returning true completes the wait (Ready). Disarming the waiter first (timeout,
+  /// cancellation, close) turns the operation into a no-op if the kernel has not taken it yet.
+  io_uring_sqe* queue_op(ResultFn on_result);
+  bool op_queued() const noexcept { return op_slot_ != kNoOp; }
+
  private:
   friend class EventLoop;
   friend class CancelSource;
@@ -89,8 +120,11 @@ class Waiter {
   CancelSource* cancel_ = nullptr;
   Waiter* cancel_prev_ = nullptr;
   Waiter* cancel_next_ = nullptr;
+  ResultFn on_result_ = nullptr;
+  uint32_t op_slot_ = kNoOp;  // the ring slot of the queued operation
 
   static constexpr std::size_t kNotInHeap = static_cast<std::size_t>(-1);
+  static constexpr uint32_t kNoOp = ~uint32_t{0};
 };
 
 /// Cancels every wait registered with it, now and later. Not thread-safe: one loop.
@@ -122,8 +156,8 @@ class CancelSource {
   bool cancelled_ = false;
 };
 
-/// An fd registered with a loop's epoll, edge-triggered for both directions, with at most one reading
-/// and one writing waiter. `readable`/`writable` remember the last edge so a read after a drained socket
+/// An fd registered with a loop's epoll (or its ring's multishot poll), edge-triggered for both
+/// directions, with at most one reading and one writing waiter. `readable`/`writable` remember the last edge so a read after a drained socket
 /// goes straight to waiting instead of spending a syscall on EAGAIN.
 ///
 /// TLS (runtime/tls.h): `tls` is the stream's OpenSSL session once a handshake started, else null. A TLS
@@ -141,12 +175,16 @@ struct IoHandle {
   bool read_closed = false;  // EPOLLRDHUP/EPOLLHUP seen: a short read no longer means "drained"
   bool reader_wants_write = false;
   bool writer_wants_read = false;
+  uint32_t poll_slot = ~uint32_t{0};  // io_uring: the ring slot of its multishot poll
 };
 
-/// One epoll loop per worker thread. Everything but post() must be called on the loop's thread.
+/// One loop per worker thread. Everything but post() must be called on the loop's thread.
 class EventLoop {
  public:
-  EventLoop();
+  /// A loop on `backend`. IoUring falls back to Epoll, with one log line per process, when the kernel
+  /// refuses a ring (older than 6.1, io_uring disabled by sysctl or seccomp, as in Docker's default
+  /// profile): backend() says which one runs.
+  explicit EventLoop(IoBackend backend = IoBackend::Epoll);
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
   ~EventLoop();
@@ -175,8 +213,21 @@ class EventLoop {
   /// The loop's notion of now, refreshed once per iteration.
   Clock::time_point now() const noexcept { return now_; }
 
+  IoBackend backend() const noexcept { return ring_ ? IoBackend::IoUring : IoBackend::Epoll; }
+
  private:
   friend class Waiter;
+
+  void run_epoll();
+  void run_ring();
+  /// A free SQE of the ring; when the SQ is full, issues what is queued and reaps first.
+  io_uring_sqe* ring_sqe();
+  void arm_poll(IoHandle& io, io_uring_sqe* sqe);
+  /// Delivers every completion in the CQ: poll edges to dispatch_io, results to their waiters.
+  void reap_ring();
+  void on_poll_cqe(uint32_t slot, int result, bool more);
+  void on_op_cqe(uint32_t slot, int result);
+  void on_wakeup();
 
   void add_timer(Waiter& w);
   void remove_timer(Waiter& w);
@@ -191,7 +242,8 @@ class EventLoop {
   void run_ready();
   void run_round(std::vector<std::coroutine_handle<>>& queue);
 
-  int epoll_fd_ = -1;
+  std::unique_ptr<detail::IoRing> ring_;  // io_uring backend; null: epoll
+  int epoll_fd_ = -1;                      // epoll backend
   IoHandle wakeup_;  // eventfd for post()
   std::vector<Waiter*> timers_;  // binary min-heap on deadline
   std::vector<std::coroutine_handle<>> ready_;

@@ -2,12 +2,15 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <liburing.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 namespace corral::rt {
@@ -28,6 +31,10 @@ std::unique_ptr<IoHandle> make_io(EventLoop& loop, int fd) {
 
 void close_io(std::unique_ptr<IoHandle>& io) noexcept {
   if (!io) return;
+  // io_uring: the fd's poll holds a reference to the socket until the loop's next io_uring_enter
+  // removes it, so close() alone would leave the connection open (no FIN, a listener still in its
+  // SO_REUSEPORT group) until then. shutdown() ends it now, whoever else holds the socket.
+  if (io->loop->backend() == IoBackend::IoUring) ::shutdown(io->fd, SHUT_RDWR);
   io->loop->unregister_io(*io);
   if (io->tls) SSL_free(io->tls);
   ::close(io->fd);
@@ -35,6 +42,12 @@ void close_io(std::unique_ptr<IoHandle>& io) noexcept {
 }
 
 bool retry_later(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
+
+/// Flags of every socket operation on the ring: MSG_DONTWAIT keeps it from waiting in the kernel
+/// (runtime/io_ring.h), MSG_NOSIGNAL as for send().
+constexpr int kRingSendFlags = MSG_DONTWAIT | MSG_NOSIGNAL;
+/// One ring operation's length is a 32-bit count and its result an int.
+constexpr std::size_t kMaxRingBytes = std::size_t{1} << 30;
 
 /// Sends from `iov` (advanced in place) until it is empty, the socket is full (returns 0) or an
 /// error (returns errno).
@@ -201,6 +214,56 @@ bool ReadAwaitable::attempt() {
     if (errno == EINTR) continue;
     return settle_failure(errno);
   }
+}
+
+void ReadAwaitable::prepare(io_uring_sqe* sqe) {
+  io_uring_prep_recv(sqe, io_->fd, buffer_.data(), std::min(buffer_.size(), kMaxRingBytes), MSG_DONTWAIT);
+}
+
+bool ReadAwaitable::on_ring_result(int result) {
+  if (result < 0) return settle_ring_failure(-result);
+  const auto n = static_cast<std::size_t>(result);
+  // A full buffer may have left more behind; a short read drained the socket, unless an edge came
+  // since the read was queued (the edge set the hint again).
+  if (n == buffer_.size() || io_->read_closed) io_->readable = true;
+  finish(n);
+  return true;
+}
+
+void WriteAwaitable::prepare(io_uring_sqe* sqe) {
+  io_uring_prep_send(sqe, io_->fd, data_.data(), std::min(data_.size(), kMaxRingBytes), kRingSendFlags);
+}
+
+bool WriteAwaitable::on_ring_result(int result) {
+  if (result < 0) return settle_ring_failure(-result);
+  data_ = data_.subspan(static_cast<std::size_t>(result));
+  io_->writable = true;
+  if (data_.empty()) {
+    finish(Result<void>{});
+    return true;
+  }
+  // A short send usually means a full socket buffer: the next try says so (EAGAIN) and then waits.
+  queue_on_ring();
+  return false;
+}
+
+void WritevAwaitable::prepare(io_uring_sqe* sqe) {
+  msg_ = msghdr{};
+  msg_.msg_iov = iov_.data();
+  msg_.msg_iovlen = std::min<std::size_t>(iov_.size(), IOV_MAX);
+  io_uring_prep_sendmsg(sqe, io_->fd, &msg_, kRingSendFlags);
+}
+
+bool WritevAwaitable::on_ring_result(int result) {
+  if (result < 0) return settle_ring_failure(-result);
+  detail::advance_iov(iov_, static_cast<std::size_t>(result));
+  io_->writable = true;
+  if (iov_.empty()) {
+    finish(Result<void>{});
+    return true;
+  }
+  queue_on_ring();
+  return false;
 }
 
 bool WriteAwaitable::attempt() {

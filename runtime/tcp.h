@@ -5,7 +5,9 @@
 // Each operation first tries its syscall; only when the socket would block does the coroutine suspend
 // on the loop's Waiter (fd slot + optional deadline + optional cancellation), and the syscall is retried
 // on each readiness edge before the coroutine resumes. An operation therefore costs no allocation and,
-// when the data is already there, no trip through epoll.
+// when the data is already there, no trip through epoll. On the io_uring backend (runtime/io_ring.h)
+// the reads and writes of plain sockets are queued on the loop's ring instead and issued together,
+// one io_uring_enter per loop iteration; TLS streams keep their syscalls, driven by the ring's edges.
 #pragma once
 
 #include <netinet/in.h>
@@ -130,6 +132,12 @@ class TcpStream {
 
 /// Common part of the socket awaitables: try the syscall, else arm a Waiter and retry on each edge.
 /// `Derived::attempt()` returns true when done (result stored), false when the socket would block.
+///
+/// On the io_uring backend the reads and writes of plain sockets (`Derived::kRingOp`) go through the
+/// loop's ring instead: the operation is queued (`Derived::prepare(sqe)`) when the socket is ready
+/// by its hint or at its next edge, issued with the loop iteration's others, and its result handed to
+/// `Derived::on_ring_result(res)` (same contract as attempt()). Everything else (accept, connect,
+/// readiness waits, TLS) keeps the try-then-wait path on the ring's readiness edges.
 template <class Derived, class T>
 class SocketOp {
  public:
@@ -148,14 +156,20 @@ class SocketOp {
       result_ = cancelled();
       return true;
     }
-    const bool ready_hint = for_write_ ? io_->writable : io_->readable;
-    return ready_hint && self().attempt();
+    if constexpr (Derived::kRingOp) {
+      on_ring_ = io_->tls == nullptr && io_->loop->backend() == IoBackend::IoUring;
+      if (on_ring_) return self().nothing_to_do() && self().attempt();
+    }
+    return hint() && self().attempt();
   }
 
   bool await_suspend(std::coroutine_handle<> handle) {
     if (!waiter_.arm(*io_->loop, handle, io_, for_write_, deadline_, cancel_, &SocketOp::on_ready, this)) {
       result_ = cancelled();
       return false;
+    }
+    if constexpr (Derived::kRingOp) {
+      if (on_ring_ && hint()) queue_on_ring();
     }
     return true;
   }
@@ -173,7 +187,7 @@ class SocketOp {
 
  protected:
   /// Marks the direction as drained so the next operation waits for an edge instead of retrying.
-  void would_block() noexcept { (for_write_ ? io_->writable : io_->readable) = false; }
+  void would_block() noexcept { hint() = false; }
   void finish(Result<T> r) { result_.emplace(std::move(r)); }
   /// Settles a syscall that failed with `err` (EINTR already retried by the caller): when the socket
   /// would block, waits for the next edge (false); any other error becomes the result (true).
@@ -187,13 +201,45 @@ class SocketOp {
     return true;
   }
 
+  /// io_uring: queues the operation on the ring. The direction's hint is cleared meanwhile: an edge
+  /// that arrives before the result sets it again, which tells a "would block" result to try again
+  /// rather than wait for an edge that already came.
+  void queue_on_ring() {
+    io_uring_sqe* sqe = waiter_.queue_op(&SocketOp::on_result);
+    hint() = false;
+    self().prepare(sqe);
+  }
+  /// io_uring: settles a failed operation (`err` = -res) as settle_failure() does a syscall's.
+  bool settle_ring_failure(int err) {
+    if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) {
+      if (hint() || err == EINTR) queue_on_ring();
+      return false;
+    }
+    finish(errno_code(err));
+    return true;
+  }
+
   IoHandle* io_;
 
  private:
-  static bool on_ready(void* self_ptr) { return static_cast<Derived*>(static_cast<SocketOp*>(self_ptr))->attempt(); }
+  static bool on_ready(void* self_ptr) {
+    auto& op = *static_cast<SocketOp*>(self_ptr);
+    if constexpr (Derived::kRingOp) {
+      if (op.on_ring_) {
+        if (!op.waiter_.op_queued()) op.queue_on_ring();
+        return false;
+      }
+    }
+    return op.self().attempt();
+  }
+  static bool on_result(void* self_ptr, int result) {
+    return static_cast<SocketOp*>(self_ptr)->self().on_ring_result(result);
+  }
+  bool& hint() noexcept { return for_write_ ? io_->writable : io_->readable; }
   Derived& self() { return static_cast<Derived&>(*this); }
 
   bool for_write_;
+  bool on_ring_ = false;  // this operation goes through the loop's io_uring
   Deadline deadline_;
   CancelSource* cancel_;
   Waiter waiter_;
@@ -202,9 +248,13 @@ class SocketOp {
 
 class ReadAwaitable : public SocketOp<ReadAwaitable, std::size_t> {
  public:
+  static constexpr bool kRingOp = true;
   ReadAwaitable(IoHandle* io, std::span<char> buffer, Deadline deadline, CancelSource* cancel)
       : SocketOp(io, false, deadline, cancel), buffer_(buffer) {}
   bool attempt();
+  bool nothing_to_do() const noexcept { return false; }
+  void prepare(io_uring_sqe* sqe);
+  bool on_ring_result(int result);
 
  private:
   bool attempt_tls();
@@ -213,6 +263,7 @@ class ReadAwaitable : public SocketOp<ReadAwaitable, std::size_t> {
 
 class ReadableAwaitable : public SocketOp<ReadableAwaitable, void> {
  public:
+  static constexpr bool kRingOp = false;
   ReadableAwaitable(IoHandle* io, Deadline deadline, CancelSource* cancel) : SocketOp(io, false, deadline, cancel) {}
   /// Called only when the last edge said readable: there is nothing to try, the wait is over.
   bool attempt() {
@@ -223,9 +274,13 @@ class ReadableAwaitable : public SocketOp<ReadableAwaitable, void> {
 
 class WriteAwaitable : public SocketOp<WriteAwaitable, void> {
  public:
+  static constexpr bool kRingOp = true;
   WriteAwaitable(IoHandle* io, std::span<const char> data, Deadline deadline, CancelSource* cancel)
       : SocketOp(io, true, deadline, cancel), data_(data) {}
   bool attempt();
+  bool nothing_to_do() const noexcept { return data_.empty(); }
+  void prepare(io_uring_sqe* sqe);
+  bool on_ring_result(int result);
 
  private:
   bool attempt_tls();
@@ -234,18 +289,24 @@ class WriteAwaitable : public SocketOp<WriteAwaitable, void> {
 
 class WritevAwaitable : public SocketOp<WritevAwaitable, void> {
  public:
+  static constexpr bool kRingOp = true;
   WritevAwaitable(IoHandle* io, std::span<iovec> iov, Deadline deadline, CancelSource* cancel)
       : SocketOp(io, true, deadline, cancel), iov_(iov) {}
   bool attempt();
+  bool nothing_to_do() const noexcept { return iov_.empty(); }
+  void prepare(io_uring_sqe* sqe);
+  bool on_ring_result(int result);
 
  private:
   bool attempt_tls();
   std::span<iovec> iov_;
+  msghdr msg_{};  // io_uring: the sendmsg header, read by the kernel when the operation is issued
 };
 
 /// Owns the connecting socket until it is handed over as a TcpStream.
 class ConnectAwaitable : public SocketOp<ConnectAwaitable, TcpStream> {
  public:
+  static constexpr bool kRingOp = false;
   ConnectAwaitable(std::unique_ptr<IoHandle> io, std::error_code start_error, Deadline deadline,
                    CancelSource* cancel);
   ~ConnectAwaitable();
@@ -259,6 +320,7 @@ class ConnectAwaitable : public SocketOp<ConnectAwaitable, TcpStream> {
 /// it sets IoHandle::reader_wants_write so the writable edge retries it.
 class TlsHandshakeAwaitable : public SocketOp<TlsHandshakeAwaitable, void> {
  public:
+  static constexpr bool kRingOp = false;
   /// `start_error`: setting up the session failed (the awaitable completes with it at once).
   TlsHandshakeAwaitable(IoHandle* io, std::error_code start_error, Deadline deadline, CancelSource* cancel);
   bool attempt();
@@ -291,6 +353,7 @@ class TcpListener {
 
 class AcceptAwaitable : public SocketOp<AcceptAwaitable, TcpStream> {
  public:
+  static constexpr bool kRingOp = false;
   AcceptAwaitable(IoHandle* io, CancelSource* cancel) : SocketOp(io, false, Deadline::never(), cancel) {}
   bool attempt();
 };

@@ -7,10 +7,10 @@
 
 namespace corral::rt {
 
-WorkerGroup::WorkerGroup(std::size_t count) {
+WorkerGroup::WorkerGroup(std::size_t count, IoBackend backend) {
   if (count == 0) count = usable_cpus();
   loops_.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) loops_.push_back(std::make_unique<EventLoop>());
+  for (std::size_t i = 0; i < count; ++i) loops_.push_back(std::make_unique<EventLoop>(backend));
 }
 
 WorkerGroup::~WorkerGroup() { stop_and_join(); }

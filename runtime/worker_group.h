@@ -18,8 +18,8 @@ namespace corral::rt {
 
 class WorkerGroup {
  public:
-  /// Creates `count` loops (0: one per CPU). Threads start in start().
-  explicit WorkerGroup(std::size_t count);
+  /// Creates `count` loops (0: one per CPU) on `backend`. Threads start in start().
+  explicit WorkerGroup(std::size_t count, IoBackend backend = IoBackend::Epoll);
   WorkerGroup(const WorkerGroup&) = delete;
   WorkerGroup& operator=(const WorkerGroup&) = delete;
   ~WorkerGroup();

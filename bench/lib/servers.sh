@@ -233,14 +233,18 @@ CFG
   target_failure[mysql-haproxy]="${target_failure[redis-haproxy]}"
 }
 
-# write_corral_config FILE PROTOCOL PORT TLS_PORT BACKEND_URL MAX_CONNECTIONS [EXTRA_TOML]: a plain
-# listener on PORT and a TLS one (the bench certificate) on TLS_PORT, same backend and settings.
+# write_corral_config FILE IO PROTOCOL PORT TLS_PORT BACKEND_URL MAX_CONNECTIONS [EXTRA_TOML]: a plain
+# listener on PORT and a TLS one (the bench certificate) on TLS_PORT, same backend and settings, on
+# the I/O backend IO ([runtime] io).
 write_corral_config() {
-  local file="$1" protocol="$2" port="$3" tls_port="$4" backend="$5" pool_size="$6" extra="${7:-}"
+  local file="$1" io="$2" protocol="$3" port="$4" tls_port="$5" backend="$6" pool_size="$7" extra="${8:-}"
   cat > "$file" <<TOML
 [server]
 workers = $corral_workers
 log_level = "warn"
+
+[runtime]
+io = "$io"
 
 [[listeners]]
 name = "bench-$protocol"
@@ -265,17 +269,20 @@ max_connections = 20000
 TOML
 }
 
-# Two corral processes, one per protocol, so each one's RSS and CPU belong to one protocol. Redis
+# start_corral [IO [SUFFIX]]: two corral processes, one per protocol, so each one's RSS and CPU belong
+# to one protocol, on the I/O backend IO (default epoll); their targets are corral, corral+tls with
+# SUFFIX appended to "corral" (run.sh --io both starts a second pair as corral-io_uring). Redis
 # keeps corral's default pool size (4 shared connections per worker, opened only when 512 requests
 # are in flight on one); MySQL gets the 16-connection pool issue 5 asks for, for 16 and 256 threads.
 start_corral() {
-  local dir="$work_dir/corral" ports redis_listen mysql_listen redis_tls_listen mysql_tls_listen
+  local io="${1:-epoll}" suffix="${2:-}"
+  local dir="$work_dir/corral$suffix" ports redis_listen mysql_listen redis_tls_listen mysql_tls_listen
   mkdir -p "$dir"
   ports="$(free_ports 4)"
   read -r redis_listen mysql_listen redis_tls_listen mysql_tls_listen <<< "$ports"
-  write_corral_config "$dir/redis.toml" redis "$redis_listen" "$redis_tls_listen" "redis://127.0.0.1:$redis_port" 4 \
-    'auth = "none"'
-  write_corral_config "$dir/mysql.toml" mysql "$mysql_listen" "$mysql_tls_listen" \
+  write_corral_config "$dir/redis.toml" "$io" redis "$redis_listen" "$redis_tls_listen" \
+    "redis://127.0.0.1:$redis_port" 4 'auth = "none"'
+  write_corral_config "$dir/mysql.toml" "$io" mysql "$mysql_listen" "$mysql_tls_listen" \
     "mysql://$bench_user:$bench_password@127.0.0.1:$mariadb_port/$bench_db" 16 'auth = "users"'
   cat >> "$dir/mysql.toml" <<TOML
 
@@ -283,12 +290,12 @@ start_corral() {
 name = "$bench_user"
 password = "$bench_password"
 TOML
-  start_child corral-redis "$dir/redis.log" "$corral_binary" --config "$dir/redis.toml"
-  register_proxy redis-corral "$redis_listen" "$child_pid" corral "$dir/redis.log"
-  register_proxy redis-corral+tls "$redis_tls_listen" "$child_pid" corral "$dir/redis.log"
-  start_child corral-mysql "$dir/mysql.log" "$corral_binary" --config "$dir/mysql.toml"
-  register_proxy mysql-corral "$mysql_listen" "$child_pid" corral "$dir/mysql.log"
-  register_proxy mysql-corral+tls "$mysql_tls_listen" "$child_pid" corral "$dir/mysql.log"
+  start_child "corral-redis$suffix" "$dir/redis.log" "$corral_binary" --config "$dir/redis.toml"
+  register_proxy "redis-corral$suffix" "$redis_listen" "$child_pid" corral "$dir/redis.log"
+  register_proxy "redis-corral$suffix+tls" "$redis_tls_listen" "$child_pid" corral "$dir/redis.log"
+  start_child "corral-mysql$suffix" "$dir/mysql.log" "$corral_binary" --config "$dir/mysql.toml"
+  register_proxy "mysql-corral$suffix" "$mysql_listen" "$child_pid" corral "$dir/mysql.log"
+  register_proxy "mysql-corral$suffix+tls" "$mysql_tls_listen" "$child_pid" corral "$dir/mysql.log"
 }
 
 # --- Redis Cluster (the cluster suite) -------------------------------------------------------------

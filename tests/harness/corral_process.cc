@@ -95,6 +95,12 @@ std::string CorralProcess::render_config() const {
       if (out.back() != '\n') out += '\n';
     }
   }
+  // CORRAL_TEST_IO=io_uring runs the test's corral on that I/O backend (the io_uring ctest entries in
+  // tests/integration/CMakeLists.txt), unless the test chose one itself.
+  const char* io = std::getenv("CORRAL_TEST_IO");
+  if (io != nullptr && *io != '\0' && options_.extra_toml.find("[runtime]") == std::string::npos) {
+    out += "\n[runtime]\nio = " + toml_quote(io) + "\n";
+  }
   return out;
 }
 

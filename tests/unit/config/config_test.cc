@@ -234,6 +234,15 @@ TEST(ConfigParse, LogFormats) {
             "corral.toml:2: server.log_format must be one of 'text', 'json' (got 'xml')");
 }
 
+TEST(ConfigParse, RuntimeIoBackend) {
+  EXPECT_EQ(parse_ok(kRedisListener).runtime.io, IoBackend::Epoll);
+  EXPECT_EQ(parse_ok(with_listener("[runtime]\nio = \"io_uring\"\n")).runtime.io, IoBackend::IoUring);
+  EXPECT_EQ(parse_ok(with_listener("[runtime]\nio = \"epoll\"\n")).runtime.io, IoBackend::Epoll);
+  EXPECT_EQ(error_of(with_listener("[runtime]\nio = \"kqueue\"\n")),
+            "corral.toml:2: runtime.io must be one of 'epoll', 'io_uring' (got 'kqueue')");
+  EXPECT_EQ(error_of(with_listener("[runtime]\nthreads = 2\n")), "corral.toml:2: unknown key 'runtime.threads'");
+}
+
 TEST(ConfigParse, FindUser) {
   const Config c = parse_ok(with_listener("[[users]]\nname = \"a\"\npassword = \"1\"\n"
                                           "[[users]]\nname = \"b\"\npassword = \"2\"\n"));

@@ -8,6 +8,7 @@
 
 #include "runtime/block_on.h"
 #include "runtime/task_scope.h"
+#include "tests/unit/runtime/io_backends.h"
 
 namespace corral::rt {
 namespace {
@@ -19,8 +20,10 @@ Task<void> sleep_and_record(std::vector<int>* order, int id, Clock::duration d) 
   order->push_back(id);
 }
 
-TEST(EventLoop, TimersFireInDeadlineOrder) {
-  EventLoop loop;
+class Loop : public OnEachBackend {};
+
+TEST_P(Loop, TimersFireInDeadlineOrder) {
+  EventLoop loop(GetParam());
   std::vector<int> order;
   auto body = [](std::vector<int>* out) -> Task<void> {
     TaskScope scope;
@@ -33,16 +36,16 @@ TEST(EventLoop, TimersFireInDeadlineOrder) {
   EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
 }
 
-TEST(EventLoop, SleepWaitsAtLeastItsDuration) {
-  EventLoop loop;
+TEST_P(Loop, SleepWaitsAtLeastItsDuration) {
+  EventLoop loop(GetParam());
   const auto start = Clock::now();
   auto body = []() -> Task<void> { co_await sleep_for(20ms); };
   block_on(loop, body());
   EXPECT_GE(Clock::now() - start, 20ms);
 }
 
-TEST(EventLoop, CancelledSleepResumesEarlyAndRemovesItsTimer) {
-  EventLoop loop;
+TEST_P(Loop, CancelledSleepResumesEarlyAndRemovesItsTimer) {
+  EventLoop loop(GetParam());
   auto body = []() -> Task<bool> {
     CancelSource cancel;
     TaskScope scope;
@@ -59,8 +62,8 @@ TEST(EventLoop, CancelledSleepResumesEarlyAndRemovesItsTimer) {
   EXPECT_LT(Clock::now() - start, 5s);
 }
 
-TEST(EventLoop, WaitOnAlreadyCancelledSourceCompletesAtOnce) {
-  EventLoop loop;
+TEST_P(Loop, WaitOnAlreadyCancelledSourceCompletesAtOnce) {
+  EventLoop loop(GetParam());
   auto body = []() -> Task<bool> {
     CancelSource cancel;
     cancel.cancel();
@@ -69,8 +72,8 @@ TEST(EventLoop, WaitOnAlreadyCancelledSourceCompletesAtOnce) {
   EXPECT_FALSE(block_on(loop, body()));
 }
 
-TEST(EventLoop, PostFromAnotherThreadRunsOnTheLoopThread) {
-  EventLoop loop;
+TEST_P(Loop, PostFromAnotherThreadRunsOnTheLoopThread) {
+  EventLoop loop(GetParam());
   std::atomic<int> ran{0};
   std::thread::id loop_thread;
   std::thread poster([&] {
@@ -86,8 +89,8 @@ TEST(EventLoop, PostFromAnotherThreadRunsOnTheLoopThread) {
   EXPECT_EQ(loop_thread, std::this_thread::get_id());
 }
 
-TEST(EventLoop, HundredThousandConcurrentCoroutines) {
-  EventLoop loop;
+TEST_P(Loop, HundredThousandConcurrentCoroutines) {
+  EventLoop loop(GetParam());
   constexpr int kCount = 100000;
   auto body = []() -> Task<int> {
     int finished = 0;
@@ -137,6 +140,8 @@ TEST(CancelSource, ChildCanGoFirstAndCancellingItLeavesTheParent) {
   parent.cancel();
   EXPECT_TRUE(other.cancelled());
 }
+
+CORRAL_ON_EACH_BACKEND(Loop);
 
 }  // namespace
 }  // namespace corral::rt

@@ -6,14 +6,17 @@
 
 #include "runtime/block_on.h"
 #include "runtime/task_scope.h"
+#include "tests/unit/runtime/io_backends.h"
 
 namespace corral::rt {
 namespace {
 
 using namespace std::chrono_literals;
 
-TEST(Notify, WakesAWaitingCoroutine) {
-  EventLoop loop;
+class Notifications : public OnEachBackend {};
+
+TEST_P(Notifications, WakesAWaitingCoroutine) {
+  EventLoop loop(GetParam());
   auto body = []() -> Task<bool> {
     Notify notify;
     bool woke = false;
@@ -28,8 +31,8 @@ TEST(Notify, WakesAWaitingCoroutine) {
   EXPECT_TRUE(block_on(loop, body()));
 }
 
-TEST(Notify, NotifyLastWakesAfterEverythingElseReadyInTheIteration) {
-  EventLoop loop;
+TEST_P(Notifications, NotifyLastWakesAfterEverythingElseReadyInTheIteration) {
+  EventLoop loop(GetParam());
   auto body = []() -> Task<std::string> {
     Notify first_notified;  // notify_last(): must run after the other waiter, although notified first
     Notify second_notified;
@@ -49,8 +52,8 @@ TEST(Notify, NotifyLastWakesAfterEverythingElseReadyInTheIteration) {
   EXPECT_EQ(block_on(loop, body()), "NL");
 }
 
-TEST(Notify, NotifyLastBeforeWaitIsKept) {
-  EventLoop loop;
+TEST_P(Notifications, NotifyLastBeforeWaitIsKept) {
+  EventLoop loop(GetParam());
   auto body = []() -> Task<bool> {
     Notify notify;
     notify.notify_last();
@@ -59,8 +62,8 @@ TEST(Notify, NotifyLastBeforeWaitIsKept) {
   EXPECT_TRUE(block_on(loop, body()));
 }
 
-TEST(Notify, NotificationBeforeWaitIsKept) {
-  EventLoop loop;
+TEST_P(Notifications, NotificationBeforeWaitIsKept) {
+  EventLoop loop(GetParam());
   auto body = []() -> Task<bool> {
     Notify notify;
     notify.notify();
@@ -69,8 +72,8 @@ TEST(Notify, NotificationBeforeWaitIsKept) {
   EXPECT_TRUE(block_on(loop, body()));
 }
 
-TEST(Notify, TimesOutWithoutNotification) {
-  EventLoop loop;
+TEST_P(Notifications, TimesOutWithoutNotification) {
+  EventLoop loop(GetParam());
   auto body = []() -> Task<bool> {
     Notify notify;
     const bool woke = co_await notify.wait(Deadline::after(10ms));
@@ -80,8 +83,8 @@ TEST(Notify, TimesOutWithoutNotification) {
   EXPECT_FALSE(block_on(loop, body()));
 }
 
-TEST(Notify, CancellationEndsTheWait) {
-  EventLoop loop;
+TEST_P(Notifications, CancellationEndsTheWait) {
+  EventLoop loop(GetParam());
   auto body = []() -> Task<bool> {
     Notify notify;
     CancelSource cancel;
@@ -98,6 +101,8 @@ TEST(Notify, CancellationEndsTheWait) {
   };
   EXPECT_FALSE(block_on(loop, body()));
 }
+
+CORRAL_ON_EACH_BACKEND(Notifications);
 
 }  // namespace
 }  // namespace corral::rt

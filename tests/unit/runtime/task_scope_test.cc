@@ -6,6 +6,7 @@
 
 #include "runtime/block_on.h"
 #include "runtime/tcp.h"
+#include "tests/unit/runtime/io_backends.h"
 
 namespace corral::rt {
 namespace {
@@ -21,8 +22,10 @@ Task<void> idle_session(TcpStream stream, CancelSource* cancel, int* ended) {
   ++*ended;
 }
 
-TEST(TaskScope, StopEndsLiveConnectionsAndJoinWaitsForAll) {
-  EventLoop loop;
+class Scopes : public OnEachBackend {};
+
+TEST_P(Scopes, StopEndsLiveConnectionsAndJoinWaitsForAll) {
+  EventLoop loop(GetParam());
   auto body = [](EventLoop* l) -> Task<int> {
     auto listener = TcpListener::bind(*l, *SocketAddress::parse("127.0.0.1", 0));
     std::vector<TcpStream> clients;
@@ -52,8 +55,8 @@ TEST(TaskScope, StopEndsLiveConnectionsAndJoinWaitsForAll) {
   EXPECT_EQ(block_on(loop, body(&loop)), 50);
 }
 
-TEST(TaskScope, JoinOnEmptyScopeIsImmediate) {
-  EventLoop loop;
+TEST_P(Scopes, JoinOnEmptyScopeIsImmediate) {
+  EventLoop loop(GetParam());
   auto body = []() -> Task<void> {
     TaskScope scope;
     co_await scope.join();
@@ -61,8 +64,8 @@ TEST(TaskScope, JoinOnEmptyScopeIsImmediate) {
   block_on(loop, body());
 }
 
-TEST(TaskScope, TasksSpawnedAfterStopSeeCancellationAtOnce) {
-  EventLoop loop;
+TEST_P(Scopes, TasksSpawnedAfterStopSeeCancellationAtOnce) {
+  EventLoop loop(GetParam());
   auto body = []() -> Task<bool> {
     TaskScope scope;
     scope.stop();
@@ -74,6 +77,8 @@ TEST(TaskScope, TasksSpawnedAfterStopSeeCancellationAtOnce) {
   };
   EXPECT_FALSE(block_on(loop, body()));
 }
+
+CORRAL_ON_EACH_BACKEND(Scopes);
 
 }  // namespace
 }  // namespace corral::rt

@@ -13,6 +13,7 @@
 #include "runtime/block_on.h"
 #include "runtime/task_scope.h"
 #include "runtime/tcp.h"
+#include "tests/unit/runtime/io_backends.h"
 
 namespace corral::rt {
 namespace {
@@ -23,7 +24,7 @@ SocketAddress loopback(uint16_t port = 0) { return *SocketAddress::parse("127.0.
 
 /// Certificates made for the suite with the openssl CLI: a CA, a server certificate for localhost and
 /// 127.0.0.1 signed by it, a client certificate signed by it, and an unrelated CA.
-class Tls : public ::testing::Test {
+class Tls : public OnEachBackend {
  protected:
   static void SetUpTestSuite() {
     dir_ = std::filesystem::temp_directory_path() / ("corral-tls-test-" + std::to_string(::getpid()));
@@ -151,8 +152,10 @@ struct WritableFromReaderSlot {
   WakeReason await_resume() const noexcept { return waiter.reason(); }
 };
 
-TEST(TlsEventLoop, AWriteEdgeRetriesAReaderThatWantsToWrite) {
-  EventLoop loop;
+class TlsEventLoop : public OnEachBackend {};
+
+TEST_P(TlsEventLoop, AWriteEdgeRetriesAReaderThatWantsToWrite) {
+  EventLoop loop(GetParam());
   auto body = [](EventLoop* l) -> Task<void> {
     Pair pair = co_await connect_pair(l);
     const int small = 16 * 1024;
@@ -180,8 +183,8 @@ TEST(TlsEventLoop, AWriteEdgeRetriesAReaderThatWantsToWrite) {
   block_on(loop, body(&loop));
 }
 
-TEST_F(Tls, HandshakeThenDataBothWays) {
-  EventLoop loop;
+TEST_P(Tls, HandshakeThenDataBothWays) {
+  EventLoop loop(GetParam());
   const TlsContext server_ctx = server_context();
   const TlsContext client_ctx = client_context();
   auto body = [](EventLoop* l, const TlsContext* s, const TlsContext* c) -> Task<void> {
@@ -207,8 +210,8 @@ TEST_F(Tls, HandshakeThenDataBothWays) {
   block_on(loop, body(&loop, &server_ctx, &client_ctx));
 }
 
-TEST_F(Tls, SixteenMebibytesEchoedWhileWritingAndReadingAtOnce) {
-  EventLoop loop;
+TEST_P(Tls, SixteenMebibytesEchoedWhileWritingAndReadingAtOnce) {
+  EventLoop loop(GetParam());
   const TlsContext server_ctx = server_context();
   const TlsContext client_ctx = client_context();
   auto body = [](EventLoop* l, const TlsContext* s, const TlsContext* c) -> Task<void> {
@@ -230,8 +233,8 @@ TEST_F(Tls, SixteenMebibytesEchoedWhileWritingAndReadingAtOnce) {
   block_on(loop, body(&loop, &server_ctx, &client_ctx));
 }
 
-TEST_F(Tls, WritevAndTryWritevSendEveryBufferInOrder) {
-  EventLoop loop;
+TEST_P(Tls, WritevAndTryWritevSendEveryBufferInOrder) {
+  EventLoop loop(GetParam());
   const TlsContext server_ctx = server_context();
   const TlsContext client_ctx = client_context();
   auto body = [](EventLoop* l, const TlsContext* s, const TlsContext* c) -> Task<void> {
@@ -273,8 +276,8 @@ TEST_F(Tls, WritevAndTryWritevSendEveryBufferInOrder) {
   block_on(loop, body(&loop, &server_ctx, &client_ctx));
 }
 
-TEST_F(Tls, PeerClosingMidHandshakeFailsTheHandshakeAtOnce) {
-  EventLoop loop;
+TEST_P(Tls, PeerClosingMidHandshakeFailsTheHandshakeAtOnce) {
+  EventLoop loop(GetParam());
   const TlsContext server_ctx = server_context();
   const TlsContext client_ctx = client_context();
   auto body = [](EventLoop* l, const TlsContext* s, const TlsContext* c) -> Task<void> {
@@ -311,8 +314,8 @@ TEST_F(Tls, PeerClosingMidHandshakeFailsTheHandshakeAtOnce) {
   block_on(loop, body(&loop, &server_ctx, &client_ctx));
 }
 
-TEST_F(Tls, HandshakeDeadlineEndsASilentPeer) {
-  EventLoop loop;
+TEST_P(Tls, HandshakeDeadlineEndsASilentPeer) {
+  EventLoop loop(GetParam());
   const TlsContext server_ctx = server_context();
   auto body = [](EventLoop* l, const TlsContext* s) -> Task<void> {
     Pair pair = co_await connect_pair(l);
@@ -323,8 +326,8 @@ TEST_F(Tls, HandshakeDeadlineEndsASilentPeer) {
   block_on(loop, body(&loop, &server_ctx));
 }
 
-TEST_F(Tls, HandshakesAreCountedOnStreamsThatHaveCounters) {
-  EventLoop loop;
+TEST_P(Tls, HandshakesAreCountedOnStreamsThatHaveCounters) {
+  EventLoop loop(GetParam());
   const TlsContext server_ctx = server_context();
   const TlsContext right_ca = client_context();
   const TlsContext wrong_ca = client_context("other-ca.crt");
@@ -352,8 +355,8 @@ TEST_F(Tls, HandshakesAreCountedOnStreamsThatHaveCounters) {
   EXPECT_EQ(servers.failed.load(), 2u);
 }
 
-TEST_F(Tls, CertificateFromAnotherCaOrForAnotherNameIsRefused) {
-  EventLoop loop;
+TEST_P(Tls, CertificateFromAnotherCaOrForAnotherNameIsRefused) {
+  EventLoop loop(GetParam());
   const TlsContext server_ctx = server_context();
   const TlsContext wrong_ca = client_context("other-ca.crt");
   const TlsContext right_ca = client_context();
@@ -380,8 +383,8 @@ TEST_F(Tls, CertificateFromAnotherCaOrForAnotherNameIsRefused) {
 }
 
 // MySQL's ssl-mode=VERIFY_CA checks the chain but not the name; REQUIRED checks nothing.
-TEST_F(Tls, ChainOnlyAndUnverifiedClientContexts) {
-  EventLoop loop;
+TEST_P(Tls, ChainOnlyAndUnverifiedClientContexts) {
+  EventLoop loop(GetParam());
   const TlsContext server_ctx = server_context();
   TlsOptions chain_only;
   chain_only.ca_file = file("ca.crt");
@@ -420,8 +423,8 @@ TEST_F(Tls, ChainOnlyAndUnverifiedClientContexts) {
   block_on(loop, body(&loop, &server_ctx, &*chain, &*wrong_chain, &*unverified));
 }
 
-TEST_F(Tls, RequiredClientCertificate) {
-  EventLoop loop;
+TEST_P(Tls, RequiredClientCertificate) {
+  EventLoop loop(GetParam());
   const TlsContext server_ctx = server_context(/*require_client_cert=*/true);
   const TlsContext without = client_context();
   const TlsContext with = client_context("ca.crt", /*with_cert=*/true);
@@ -445,7 +448,7 @@ TEST_F(Tls, RequiredClientCertificate) {
   block_on(loop, body(&loop, &server_ctx, &without, &with));
 }
 
-TEST_F(Tls, ContextErrorsNameTheFile) {
+TEST_P(Tls, ContextErrorsNameTheFile) {
   TlsOptions options;
   options.cert_file = file("missing.crt");
   options.key_file = file("server.key");
@@ -467,6 +470,9 @@ TEST_F(Tls, ContextErrorsNameTheFile) {
   ASSERT_FALSE(no_ca.ok());
   EXPECT_EQ(no_ca.error(), "requiring client certificates needs a client CA file");
 }
+
+CORRAL_ON_EACH_BACKEND(TlsEventLoop);
+CORRAL_ON_EACH_BACKEND(Tls);
 
 }  // namespace
 }  // namespace corral::rt

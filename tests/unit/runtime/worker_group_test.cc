@@ -11,6 +11,7 @@
 
 #include "runtime/task_scope.h"
 #include "runtime/tcp.h"
+#include "tests/unit/runtime/io_backends.h"
 
 namespace corral::rt {
 namespace {
@@ -38,9 +39,12 @@ int blocking_connect(uint16_t port) {
   return fd;
 }
 
-TEST(WorkerGroup, EachWorkerAcceptsOnTheSamePortWithReusePort) {
+// io_uring: the loops are built on this thread and run on their workers (the ring's one issuer).
+class Workers : public OnEachBackend {};
+
+TEST_P(Workers, EachWorkerAcceptsOnTheSamePortWithReusePort) {
   constexpr std::size_t kWorkers = 2;
-  WorkerGroup workers(kWorkers);
+  WorkerGroup workers(kWorkers, GetParam());
   std::atomic<int> served{0};
   // Pick a port by binding worker 0's listener first; the others join it through SO_REUSEPORT.
   std::vector<TcpListener> listeners(kWorkers);
@@ -77,6 +81,8 @@ TEST(WorkerGroup, EachWorkerAcceptsOnTheSamePortWithReusePort) {
   while (stopped.load() < static_cast<int>(kWorkers)) std::this_thread::yield();
   workers.stop_and_join();
 }
+
+CORRAL_ON_EACH_BACKEND(Workers);
 
 }  // namespace
 }  // namespace corral::rt
