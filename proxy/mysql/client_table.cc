@@ -4,6 +4,26 @@
 
 namespace corral::proxy {
 
+std::string_view kill_refusal(const std::optional<mysql::KillStatement>& kill) noexcept {
+  using Target = mysql::KillStatement::Target;
+  if (!kill) {
+    return "corral: KILL is carried out only as a statement of its own (KILL [QUERY | CONNECTION] <id>), "
+           "not among other statements or in SQL-level PREPARE";
+  }
+  switch (kill->target) {
+    case Target::ConnectionId:
+    case Target::Self:
+      return {};
+    case Target::QueryId:
+      return "corral: KILL QUERY ID is not supported (query ids belong to backend threads shared by many clients)";
+    case Target::User:
+      return "corral: KILL ... USER is not supported (backend threads are shared by many clients)";
+    case Target::Expression:
+      break;
+  }
+  return "corral: KILL takes a connection id as a number";
+}
+
 void MysqlClientTable::add(std::uint32_t id, rt::EventLoop* loop, MysqlKillable* session, std::string backend_user) {
   std::lock_guard lock(mutex_);
   entries_.insert_or_assign(id, Entry{loop, session, std::move(backend_user)});

@@ -12,16 +12,23 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
+#include "protocols/mysql/statement_classifier.h"
 #include "runtime/event_loop.h"
 
 namespace corral::proxy {
 
 /// What a KILL ends: the running statement, or the whole connection.
 enum class MysqlKillScope : std::uint8_t { Query, Connection };
+
+/// Why corral does not carry out `kill` (the message of its ERR 1235), or empty when it does: a KILL
+/// [QUERY | CONNECTION] of a number (a corral connection id) or of CONNECTION_ID(). The same for a
+/// KILL sent as a query and one prepared with COM_STMT_PREPARE.
+std::string_view kill_refusal(const std::optional<mysql::KillStatement>& kill) noexcept;
 
 /// A session that can be killed. kill() runs on the session's own loop.
 class MysqlKillable {

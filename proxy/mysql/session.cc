@@ -152,6 +152,10 @@ rt::Task<MysqlSession::Step> MysqlSession::dispatch(const ClientPacket& packet) 
       co_return go_on ? Step::Next : Step::Close;
     }
     case CommandRoute::PreparedStatement: {
+      // An execute of a prepared KILL is carried out here, as the KILL query is (statements.h).
+      if (const mysql::KillStatement* kill = statements_.kill_to_execute(packet)) {
+        co_return co_await carry_out_kill(packet, *kill);
+      }
       const bool go_on = co_await statements_.handle(exchange_, *command, packet);
       co_return go_on ? Step::Next : Step::Close;
     }
@@ -365,23 +369,16 @@ void MysqlSession::kill(MysqlKillScope scope) noexcept {
 
 rt::Task<MysqlSession::Step> MysqlSession::handle_kill(const ClientPacket& packet, std::string_view sql) {
   const std::optional<mysql::KillStatement> kill = mysql::parse_kill(sql);
-  std::string_view refusal;
-  if (!kill) {
-    refusal = "corral: KILL is carried out only as a statement of its own (KILL [QUERY | CONNECTION] <id>), "
-              "not prepared or among other statements";
-  } else if (kill->target == mysql::KillStatement::Target::QueryId) {
-    refusal = "corral: KILL QUERY ID is not supported (query ids belong to backend threads shared by many clients)";
-  } else if (kill->target == mysql::KillStatement::Target::User) {
-    refusal = "corral: KILL ... USER is not supported (backend threads are shared by many clients)";
-  } else if (kill->target == mysql::KillStatement::Target::Expression) {
-    refusal = "corral: KILL takes a connection id as a number";
-  }
-  if (!refusal.empty()) {
+  if (const std::string_view refusal = kill_refusal(kill); !refusal.empty()) {
     client_.queue_error(packet.reply_sequence(), mysql::ER_NOT_SUPPORTED_YET, refusal);
     co_return co_await reply();
   }
-  const std::uint64_t id = kill->target == mysql::KillStatement::Target::Self ? client_.id() : kill->id;
-  co_return co_await kill_client(packet, id, kill->query ? MysqlKillScope::Query : MysqlKillScope::Connection);
+  co_return co_await carry_out_kill(packet, *kill);
+}
+
+rt::Task<MysqlSession::Step> MysqlSession::carry_out_kill(const ClientPacket& packet, const mysql::KillStatement& kill) {
+  const std::uint64_t id = kill.target == mysql::KillStatement::Target::Self ? client_.id() : kill.id;
+  co_return co_await kill_client(packet, id, kill.query ? MysqlKillScope::Query : MysqlKillScope::Connection);
 }
 
 rt::Task<MysqlSession::Step> MysqlSession::kill_client(const ClientPacket& packet, std::uint64_t id,

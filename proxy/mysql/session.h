@@ -3,10 +3,10 @@
 //
 //   run(): login.handshake() ─► loop: client.read_packet() ─► dispatch() ─► consume the packet
 //   dispatch(): route_command() (command_route.h)
-//     Query ─► classify_statement() ─► route_query(): refused (LOCAL INFILE off, KILL)
+//     Query ─► classify_statement() ─► route_query(): refused (LOCAL INFILE off) | KILL carried out
 //                                                   | answered from the context | exchange.relay_statement()
 //     Relay (COM_INIT_DB, COM_FIELD_LIST, COM_STATISTICS) ─► exchange.relay_statement()
-//     PreparedStatement (COM_STMT_*) ─► statements.handle()
+//     PreparedStatement (COM_STMT_*) ─► statements.handle(); the execute of a prepared KILL ─► KILL
 //     Ping, Quit, SetOption, ResetConnection ─► answered here; ChangeUser ─► session ended, login.change_user()
 //     Unsupported ─► ERR 1047
 //
@@ -64,6 +64,8 @@ class MysqlSession final : private MysqlKillable, private MysqlLoginObserver {
   rt::Task<Step> handle_reset_connection(const ClientPacket& packet);
   /// KILL [QUERY | CONNECTION] <corral connection id> (a statement, or COM_PROCESS_KILL).
   rt::Task<Step> handle_kill(const ClientPacket& packet, std::string_view sql);
+  /// A KILL kill_refusal() accepts: of a query or of the prepared statement protocol.
+  rt::Task<Step> carry_out_kill(const ClientPacket& packet, const mysql::KillStatement& kill);
   rt::Task<Step> kill_client(const ClientPacket& packet, std::uint64_t id, MysqlKillScope scope);
   /// Writes the queued reply: Next, or Close when the client is gone.
   rt::Task<Step> reply();

@@ -10,10 +10,13 @@
 //           | start_execute() (prepare there if needed, long data, types re-sent, one re-prepare on
 //             ERR 1615) ─► exchange.relay_response() ─► exchange.end_statement()
 //        a READ_ONLY cursor the server opened pins the connection (MysqlPinReason::Cursor)
+//   COM_STMT_BULK_EXECUTE ─► exchange.backend_for_statement() ─► start_bulk_execute() (as start_execute())
+//        ─► exchange.relay_response() ─► exchange.end_statement()
 //   COM_STMT_FETCH ─► the cursor's connection ─► relay; the pin ends when the server sent the last row
 //   COM_STMT_SEND_LONG_DATA ─► buffered here (mysql.max_packet_size per statement), sent before EXECUTE
 //   COM_STMT_RESET ─► long data dropped; OK here, or relayed when a cursor is open (closes it)
 //   COM_STMT_CLOSE ─► forgotten here (the backend statement stays cached for the next client)
+//   a KILL: prepared here (no backend); the session carries out each execute (kill_to_execute())
 //
 // Backends, relaying and the client's replies are the exchange's (exchange.h); this file knows only
 // the statements. Cursors live on the lent connection and end with the lease (LeaseBoundState).
@@ -23,12 +26,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 #include "pool/mysql_prepared.h"
 #include "protocols/mysql/command.h"
+#include "protocols/mysql/statement_classifier.h"
 #include "proxy/mysql/exchange.h"
 #include "runtime/task.h"
 
@@ -65,6 +70,10 @@ class MysqlStatements final : public LeaseBoundState {
   /// Lifetime: `exchange`, `command` and `packet` must outlive the returned task.
   rt::Task<bool> handle(MysqlExchange& exchange, const mysql::CommandPacket& command, const ClientPacket& packet);
 
+  /// The KILL a COM_STMT_EXECUTE packet runs, when it names a prepared KILL: the session carries it
+  /// out as it does the KILL query (handle() is never given such an execute), or nullptr.
+  const mysql::KillStatement* kill_to_execute(const ClientPacket& packet) const noexcept;
+
   /// Forgets every statement (COM_RESET_CONNECTION, COM_CHANGE_USER: the server would drop them too).
   void clear() noexcept;
   /// The session gives its backend connection back: cursors on it end (the backend statements are
@@ -82,13 +91,21 @@ class MysqlStatements final : public LeaseBoundState {
     bool read_only = false;                // a read a replica may answer (StatementTraits::read_only)
     std::string names_collation;           // SET NAMES cs COLLATE <this>: each execute sets it (the
                                            // tracker reports only the charsets)
+    std::optional<mysql::KillStatement> kill;  // a KILL corral carries out: no template (prepared is
+                                               // null), no parameters; executes go to the session
   };
 
   /// COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA: no response; every so often a loop turn.
   rt::Task<bool> handle_silent(MysqlExchange& exchange, const mysql::CommandPacket& command,
                                const ClientPacket& packet);
-  rt::Task<bool> refuse_bulk_execute(MysqlExchange& exchange, const ClientPacket& packet);
+  /// COM_STMT_BULK_EXECUTE (MariaDB array binding): as an execute, on the primary, without cursors.
+  rt::Task<bool> bulk_execute(MysqlExchange& exchange, const ClientPacket& packet);
   rt::Task<bool> prepare(MysqlExchange& exchange, const ClientPacket& packet);
+  /// COM_STMT_PREPARE of a KILL: answered here, never prepared on a server (a corral connection id
+  /// there could name a backend thread serving another client).
+  rt::Task<bool> prepare_kill(MysqlExchange& exchange, const ClientPacket& packet, std::string_view sql);
+  /// A statement id not in use (never 0).
+  std::uint32_t take_id() noexcept;
   rt::Task<bool> execute(MysqlExchange& exchange, const ClientPacket& packet);
   rt::Task<bool> fetch(MysqlExchange& exchange, const ClientPacket& packet);
   rt::Task<bool> reset(MysqlExchange& exchange, const ClientPacket& packet);
