@@ -233,6 +233,23 @@ TEST_F(SessionAcrossLending, KillConnectionEndsTheClientAndItsStatement) {
   EXPECT_FALSE(second.ping());
 }
 
+TEST_F(SessionAcrossLending, AKilledClientsNextCommandFindsItsConnectionClosedAsDirect) {
+  // The server shuts the victim's socket before it answers the KILL: the victim's next command finds
+  // the connection closed, and a client with auto-reconnect reconnects and runs it (a command sent
+  // into a connection that closes under it is lost instead: mariadb-client-test test_bug17512527).
+  start_proxy({.workers = 2});
+  for (int round = 0; round < 5; ++round) {  // the two clients land on either worker
+    MysqlClient victim = connect();
+    const my_bool reconnect = 1;
+    ASSERT_EQ(mysql_options(victim.handle(), MYSQL_OPT_RECONNECT, &reconnect), 0);
+    MysqlClient killer = connect();
+    const unsigned long id = mysql_thread_id(victim.handle());
+    killer.execute("KILL " + std::to_string(id));
+    EXPECT_EQ(victim.query("SELECT 5").at(0), "5") << "round " << round << ": reconnected and ran";
+    EXPECT_NE(mysql_thread_id(victim.handle()), id);
+  }
+}
+
 TEST_F(SessionAcrossLending, KillOfAnUnknownIdOrOfAnotherAccountsClientIsRefused) {
   start_proxy({.workers = 2});
   MysqlClient client = connect();
