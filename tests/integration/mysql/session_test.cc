@@ -274,7 +274,11 @@ TEST_F(SessionAcrossLending, NoSqlRouteTakesAKillToABackendThread) {
   // Each form carries a backend thread id: corral reads it as one of its own ids (none has it) or refuses.
   EXPECT_EQ(error_of(attacker, "EXECUTE IMMEDIATE 'KILL " + backend_id + "'"), 1094u);
   EXPECT_EQ(error_of(attacker, "SET STATEMENT max_statement_time = 10 FOR KILL " + backend_id), 1094u);
-  EXPECT_EQ(error_of(attacker, "PREPARE s FROM 'KILL " + backend_id + "'"), 1235u);
+  EXPECT_EQ(error_of(attacker, "PREPARE s FROM 'KILL " + backend_id + "'"), 0u) << "the server prepares it";
+  EXPECT_EQ(error_of(attacker, "EXECUTE s"), 1094u) << "corral carries out the EXECUTE";
+  EXPECT_EQ(error_of(attacker, "execute `S`"), 1094u) << "names are case-insensitive";
+  EXPECT_EQ(error_of(attacker, "DEALLOCATE PREPARE s"), 0u);
+  EXPECT_EQ(error_of(attacker, "EXECUTE s"), 1243u) << "the server's unknown statement, as direct";
   EXPECT_EQ(prepared_error_of(attacker, "KILL " + backend_id), 1094u) << "COM_STMT_PREPARE: a corral id too";
   EXPECT_EQ(prepared_error_of(attacker, "EXECUTE IMMEDIATE 'KILL QUERY " + backend_id + "'"), 1094u);
   EXPECT_EQ(victim.query("SELECT 2").at(0), "2");
@@ -308,6 +312,15 @@ TEST_F(SessionAcrossLending, APreparedKillIsCarriedOutAsTheKillQueryIs) {
   EXPECT_EQ(prepared_error_of(killer, "KILL QUERY CONNECTION_ID()"), 1317u);
   EXPECT_EQ(prepared_error_of(killer, "KILL ?"), 1235u) << "an expression corral cannot evaluate";
   EXPECT_EQ(prepared_error_of(killer, "KILL QUERY ID 5"), 1235u);
+  // The SQL-level PREPARE of a KILL (mtr main.ps_1general): the server holds it, corral runs EXECUTE.
+  killer.execute("PREPARE k FROM 'KILL QUERY " + id + "'");
+  auto sleeping = std::async(std::launch::async, [&victim] { return error_of(victim, "SELECT SLEEP(60)"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  killer.execute("EXECUTE k");
+  EXPECT_EQ(sleeping.get(), 1317u);
+  killer.execute("PREPARE k FROM 'SELECT 9'");  // the name now means another statement
+  EXPECT_EQ(killer.query("EXECUTE k").at(0), "9");
+  EXPECT_EQ(error_of(killer, "PREPARE k FROM 'KILL @id'"), 1235u);
   EXPECT_EQ(prepared_error_of(killer, "SET STATEMENT max_statement_time = 10 FOR KILL " + id), 0u);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the KILL reaches the victim's worker
   EXPECT_FALSE(victim.ping()) << "KILL CONNECTION (SET STATEMENT ... FOR KILL) closed the victim";
