@@ -196,7 +196,8 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
   answer_prepare(exchange, *prepared, client_id, packet.reply_sequence());
   mysql::StatementTraits traits = mysql::classify_statement(*sql);
   statements_.emplace(client_id, Statement{std::move(prepared), {}, false, nullptr, traits.changes_schema,
-                                           traits.read_only, std::move(traits.names_collation), std::nullopt});
+                                           traits.read_only, traits.effects, std::move(traits.names_collation),
+                                           std::nullopt});
   co_return co_await exchange.client().flush();
 }
 
@@ -274,6 +275,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
   mysql::StatementTraits traits;
   traits.read_only = statement->read_only && (cursor_type & mysql::CURSOR_TYPE_READ_ONLY) == 0;
   traits.names_collation = statement->names_collation;  // empty but for SET NAMES ... COLLATE
+  traits.effects = statement->effects;
   exchange.route_read(traits);
   // An idle connection that matches and needs no replay is taken without a coroutine.
   pool::MysqlConnection* backend = exchange.ready_backend(false);
@@ -365,7 +367,8 @@ rt::Task<bool> MysqlStatements::bulk_execute(MysqlExchange& exchange, const Clie
     co_return co_await exchange.client().flush();
   }
   // Rows are written: the primary, as for any statement not known to only read.
-  const mysql::StatementTraits traits;
+  mysql::StatementTraits traits;
+  traits.effects = statement->effects;
   pool::MysqlConnection* backend = co_await exchange.backend_for_statement(packet.reply_sequence());
   if (backend == nullptr) co_return co_await exchange.client().flush();
   statement->execute.clear_long_data();  // not sent with a bulk execute; the server drops it too

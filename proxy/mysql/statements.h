@@ -89,6 +89,8 @@ class MysqlStatements final : public LeaseBoundState {
     pool::BackendStatement* cursor = nullptr;  // the backend statement with this statement's open cursor
     bool changes_schema = false;           // DDL: each execute makes cached PREPARE answers stale
     bool read_only = false;                // a read a replica may answer (StatementTraits::read_only)
+    mysql::StatementEffects effects = 0;   // state each execute leaves on its connection (GET_LOCK,
+                                           // @x :=, CREATE TEMPORARY...): pins it, as for a query
     std::string names_collation;           // SET NAMES cs COLLATE <this>: each execute sets it (the
                                            // tracker reports only the charsets)
     std::optional<mysql::KillStatement> kill;  // a KILL corral carries out: no template (prepared is

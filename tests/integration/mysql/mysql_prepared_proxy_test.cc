@@ -274,6 +274,25 @@ TEST_F(PreparedThroughCorral, ArrayBindingSendsEveryRowInOneBulkExecuteOnAnyBack
   EXPECT_EQ(client.query("SELECT 'still here'").at(0), "still here");
 }
 
+TEST_F(PreparedThroughCorral, StateAnExecuteLeavesPinsItsConnectionAsAQueryDoes) {
+  // GET_LOCK() lives on the backend connection that ran the execute (and the server's trackers do not
+  // report it): that connection must stay the client's, never go back to the pool for another client
+  // to find the lock there (mtr main.dirty_close with --ps-protocol).
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 2\n"});
+  MysqlClient client = connect();
+  {
+    Statement lock(client.handle(), "SELECT GET_LOCK('corral_ps_lock', 0)");
+    EXPECT_EQ(lock.execute().at(0).at(0), "1");
+  }  // closed, as mysqltest --ps-protocol closes each statement
+  MysqlClient other = connect();
+  other.execute("BEGIN");
+  EXPECT_EQ(other.query("SELECT GET_LOCK('corral_ps_lock', 0)").at(0), "0")
+      << "the lock's connection was lent to another client, which now holds the lock";
+  Statement mine(client.handle(), "SELECT IS_USED_LOCK('corral_ps_lock') = CONNECTION_ID()");
+  EXPECT_EQ(mine.execute().at(0).at(0), "1") << "the client's executes go on on the connection holding its lock";
+  other.execute("COMMIT");
+}
+
 TEST_F(PreparedThroughCorral, APreparedSetNamesCollateFollowsTheSessionToEveryConnection) {
   // mysqltest --ps-protocol sends SET NAMES ... COLLATE as a prepared statement; the tracker reports
   // the charsets only, so the collation must come from the statement's text.
