@@ -36,6 +36,7 @@ const mysql::ErrorSpec& malformed_execute_error(std::string_view payload, std::u
 
 void MysqlStatements::clear() noexcept {
   statements_.clear();
+  last_prepared_ = 0;
   open_cursors_ = 0;
 }
 
@@ -46,7 +47,7 @@ bool MysqlStatements::lease_ending() noexcept {
 }
 
 MysqlStatements::Statement* MysqlStatements::find(std::uint32_t client_id) noexcept {
-  const auto it = statements_.find(client_id);
+  const auto it = statements_.find(resolve(client_id));
   return it == statements_.end() ? nullptr : &it->second;
 }
 
@@ -153,6 +154,7 @@ void MysqlStatements::answer_prepare(MysqlExchange& exchange, const pool::Prepar
 }
 
 rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPacket& packet) {
+  last_prepared_ = 0;  // until this one succeeds: an execute of "the last one" then finds nothing
   const auto sql = mysql::decode_com_stmt_prepare(packet.payload);
   if (!sql) {
     exchange.client().queue_error(packet.reply_sequence(), mysql::ER_UNKNOWN_COM_ERROR, "Malformed COM_STMT_PREPARE");
@@ -193,6 +195,7 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
     exchange.end_statement(*backend, mysql::StatementTraits{});
   }
   const std::uint32_t client_id = take_id();
+  last_prepared_ = client_id;
   answer_prepare(exchange, *prepared, client_id, packet.reply_sequence());
   mysql::StatementTraits traits = mysql::classify_statement(*sql);
   statements_.emplace(client_id, Statement{std::move(prepared), {}, false, nullptr, traits.changes_schema,
@@ -223,6 +226,7 @@ rt::Task<bool> MysqlStatements::prepare_kill(MysqlExchange& exchange, const Clie
   // The server's answer to a KILL's prepare: no columns, no parameters, so no definitions follow.
   mysql::COM_STMT_PREPARE_OK ok;
   ok.statement_id = take_id();
+  last_prepared_ = ok.statement_id;
   std::string payload;
   mysql::encode_com_stmt_prepare_ok(payload, ok, exchange.context().capabilities());
   exchange.client().queue_packet(packet.reply_sequence(), payload);
@@ -237,7 +241,7 @@ const mysql::KillStatement* MysqlStatements::kill_to_execute(const ClientPacket&
     return nullptr;
   }
   const auto client_id = mysql::statement_id_of(packet.payload);
-  const auto it = client_id ? statements_.find(*client_id) : statements_.end();
+  const auto it = client_id ? statements_.find(resolve(*client_id)) : statements_.end();
   return it == statements_.end() || !it->second.kill ? nullptr : &*it->second.kill;
 }
 
@@ -482,7 +486,7 @@ rt::Task<bool> MysqlStatements::reset(MysqlExchange& exchange, const ClientPacke
 
 rt::Task<bool> MysqlStatements::close(MysqlExchange& exchange, const ClientPacket& packet) {
   const auto client_id = mysql::decode_com_stmt_close(packet.payload);
-  const auto it = client_id ? statements_.find(*client_id) : statements_.end();
+  const auto it = client_id ? statements_.find(resolve(*client_id)) : statements_.end();
   if (it == statements_.end()) co_return true;  // no response to COM_STMT_CLOSE, even for unknown ids
   if (it->second.cursor == nullptr) {
     // The backend statement stays cached on its connections for the next client of the same text.

@@ -53,6 +53,10 @@ inline constexpr mysql::ErrorSpec kErrExecuteArguments{1210, "HY000", "Incorrect
 /// ER_STMT_HAS_NO_OPEN_CURSOR: COM_STMT_FETCH on a statement without an open cursor.
 inline constexpr mysql::ErrorSpec kErrNoOpenCursor{1421, "HY000", "The statement has no open cursor"};
 
+/// The statement id MariaDB reads as "the statement this session prepared last" (Connector/C's
+/// mariadb_stmt_execute_direct() sends its COM_STMT_EXECUTE with it right behind the PREPARE).
+inline constexpr std::uint32_t kLastPreparedStatementId = 0xffffffff;
+
 /// One session's prepared statements. Not thread-safe: one session.
 class MysqlStatements final : public LeaseBoundState {
  public:
@@ -124,6 +128,10 @@ class MysqlStatements final : public LeaseBoundState {
   static void answer_prepare(MysqlExchange& exchange, const pool::PreparedTemplate& prepared,
                              std::uint32_t client_id, std::uint8_t first_sequence_id);
   Statement* find(std::uint32_t client_id) noexcept;
+  /// `client_id`, or the last prepared statement's id for kLastPreparedStatementId.
+  std::uint32_t resolve(std::uint32_t client_id) const noexcept {
+    return client_id == kLastPreparedStatementId ? last_prepared_ : client_id;
+  }
   /// find(), or nullptr after queueing ER_UNKNOWN_STMT_HANDLER as the server words it: "Unknown
   /// prepared statement handler (7) given to mysqld_stmt_execute". `client_id` 0 (the packet had
   /// none) finds nothing: no statement is given id 0.
@@ -138,6 +146,7 @@ class MysqlStatements final : public LeaseBoundState {
   std::atomic<std::uint64_t>& schema_changes_;
   std::unordered_map<std::uint32_t, Statement> statements_;  // by the id the client sees
   std::uint32_t next_id_ = 1;
+  std::uint32_t last_prepared_ = 0;  // the last PREPARE's statement (0: it failed, or none yet), as mariadbd
   std::size_t open_cursors_ = 0;
   std::size_t silent_commands_ = 0;  // COM_STMT_CLOSE / SEND_LONG_DATA handled, for yield_every_few()
 };

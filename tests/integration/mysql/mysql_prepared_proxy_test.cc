@@ -274,6 +274,31 @@ TEST_F(PreparedThroughCorral, ArrayBindingSendsEveryRowInOneBulkExecuteOnAnyBack
   EXPECT_EQ(client.query("SELECT 'still here'").at(0), "still here");
 }
 
+TEST_F(PreparedThroughCorral, ExecuteDirectNamesTheLastPreparedStatement) {
+  // mariadb_stmt_execute_direct() sends PREPARE and, without waiting, EXECUTE of statement id
+  // 0xffffffff ("the last one prepared") to a server that offers bulk operations, as corral does.
+  start_proxy({.workers = 1});
+  MysqlClient client = connect();
+  MYSQL_STMT* stmt = mysql_stmt_init(client.handle());
+  const std::string sql = "SELECT 41 + 1";
+  ASSERT_EQ(mariadb_stmt_execute_direct(stmt, sql.data(), sql.size()), 0) << mysql_stmt_error(stmt);
+  long long value = 0;
+  MYSQL_BIND out{};
+  out.buffer_type = MYSQL_TYPE_LONGLONG;
+  out.buffer = &value;
+  ASSERT_EQ(mysql_stmt_bind_result(stmt, &out), 0) << mysql_stmt_error(stmt);
+  ASSERT_EQ(mysql_stmt_fetch(stmt), 0) << mysql_stmt_error(stmt);
+  EXPECT_EQ(value, 42);
+  mysql_stmt_close(stmt);
+  // A PREPARE the server refuses leaves no "last" statement: the execute behind it fails too.
+  MYSQL_STMT* bad = mysql_stmt_init(client.handle());
+  const std::string wrong = "SELECT FROM nowhere";
+  EXPECT_NE(mariadb_stmt_execute_direct(bad, wrong.data(), wrong.size()), 0);
+  EXPECT_EQ(mysql_stmt_errno(bad), 1064u) << mysql_stmt_error(bad);
+  mysql_stmt_close(bad);
+  EXPECT_EQ(client.query("SELECT 'still here'").at(0), "still here");
+}
+
 TEST_F(PreparedThroughCorral, StateAnExecuteLeavesPinsItsConnectionAsAQueryDoes) {
   // GET_LOCK() lives on the backend connection that ran the execute (and the server's trackers do not
   // report it): that connection must stay the client's, never go back to the pool for another client
