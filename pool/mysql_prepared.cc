@@ -143,6 +143,40 @@ void append_execute_with_types(std::string& out, std::string_view payload, const
   out.append(payload.substr(layout.values_at));
 }
 
+// ---- COM_STMT_BULK_EXECUTE -----------------------------------------------------------------------
+
+namespace {
+constexpr std::size_t kBulkFlagsAt = 5;  // command byte, int<4> statement id
+}  // namespace
+
+mysql::Result<BulkLayout> scan_bulk_execute(std::string_view payload, std::uint16_t num_params) {
+  constexpr std::size_t kTypesAt = kBulkFlagsAt + 2;
+  constexpr auto kBulk = static_cast<std::uint8_t>(mysql::Command::COM_STMT_BULK_EXECUTE);
+  if (!payload.empty() && static_cast<std::uint8_t>(payload[0]) != kBulk) return mysql::Errc::UnexpectedPacket;
+  if (payload.size() < kTypesAt) return mysql::Errc::Truncated;
+  BulkLayout layout;
+  layout.flags = static_cast<std::uint16_t>(static_cast<std::uint8_t>(payload[kBulkFlagsAt]) |
+                                            static_cast<std::uint8_t>(payload[kBulkFlagsAt + 1]) << 8);
+  layout.rows_at = kTypesAt;
+  if ((layout.flags & kBulkSendTypes) != 0) {
+    layout.rows_at += 2 * static_cast<std::size_t>(num_params);  // type, flags
+    if (payload.size() < layout.rows_at) return mysql::Errc::Truncated;
+    layout.types = payload.substr(kTypesAt, layout.rows_at - kTypesAt);
+  }
+  return layout;
+}
+
+void append_bulk_with_types(std::string& out, std::string_view payload, const BulkLayout& layout,
+                            std::uint32_t statement_id, std::string_view types) {
+  out.reserve(out.size() + payload.size() + types.size());
+  out.push_back(payload[0]);
+  mysql::Writer w(out);
+  w.int4(statement_id);
+  w.int2(static_cast<std::uint16_t>(layout.flags | kBulkSendTypes));
+  out.append(types);
+  out.append(payload.substr(layout.rows_at));
+}
+
 // ---- backend round trips -------------------------------------------------------------------------
 
 namespace {
@@ -338,6 +372,54 @@ rt::Task<rt::Result<ExecuteStart>> start_execute(MysqlConnection& connection,
     auto closed = co_await close_on(connection, statement->id, cancel);
     if (!closed) co_return closed.error();
   }
+}
+
+rt::Task<rt::Result<ExecuteStart>> start_bulk_execute(MysqlConnection& connection,
+                                                      const std::shared_ptr<PreparedTemplate>& statement,
+                                                      ExecuteState& state, std::span<char> wire,
+                                                      std::string_view payload, std::size_t capacity,
+                                                      rt::CancelSource* cancel) {
+  ExecuteStart start;
+  BackendStatement* backend = connection.prepared().find(statement->id);
+  if (backend == nullptr) {
+    auto prepared = co_await prepare_on(connection, statement, capacity, cancel);
+    if (!prepared) co_return prepared.error();
+    if (!prepared->refusal.empty()) {
+      start.refusal = std::move(prepared->refusal);
+      co_return start;
+    }
+    backend = prepared->statement;
+  }
+  auto layout = scan_bulk_execute(payload, backend->num_params);
+  if (!layout) co_return make_error_code(MysqlBackendErrc::Protocol);
+  // Bulk and execute type blocks are alike (2 bytes per parameter) unless CLIENT_QUERY_ATTRIBUTES adds
+  // names to the execute's: only blocks of the bulk's size are taken from one into the other.
+  const std::size_t bulk_types_size = 2 * static_cast<std::size_t>(backend->num_params);
+  if ((layout->flags & kBulkSendTypes) != 0) {
+    if (state.types != layout->types) state.types.assign(layout->types);
+    if (backend->bound_types != layout->types) backend->bound_types.assign(layout->types);
+  }
+  const bool needs_types = (layout->flags & kBulkSendTypes) == 0 && backend->num_params > 0 &&
+                           state.types.size() == bulk_types_size && backend->bound_types != state.types;
+  rt::Result<void> sent;
+  if (needs_types) {
+    std::string rebuilt;
+    append_bulk_with_types(rebuilt, payload, *layout, backend->backend_id, state.types);
+    backend->bound_types = state.types;
+    sent = co_await connection.send_command(rebuilt, cancel);
+  } else {
+    if (mysql::rewrite_statement_id(wire, backend->backend_id) != mysql::Errc::Ok) {
+      co_return make_error_code(MysqlBackendErrc::Protocol);
+    }
+    sent = co_await connection.send_command_wire(std::string_view(wire.data(), wire.size()), cancel);
+  }
+  if (!sent) co_return sent.error();
+  auto first = co_await connection.next_response_packet(cancel);
+  if (!first) co_return first.error();
+  start.statement = backend;
+  start.first = first->packet;
+  start.first_event = first->event;
+  co_return start;
 }
 
 rt::Task<rt::Result<void>> close_on(MysqlConnection& connection, std::uint64_t template_id,

@@ -123,6 +123,26 @@ mysql::Result<ExecuteLayout> scan_execute(std::string_view payload, std::uint16_
 void append_execute_with_types(std::string& out, std::string_view payload, const ExecuteLayout& layout,
                                std::uint32_t statement_id, std::string_view types);
 
+/// COM_STMT_BULK_EXECUTE's flags (MariaDB: COM_STMT_BULK_EXECUTE, "bulk flags").
+inline constexpr std::uint16_t kBulkSendUnitResults = 64;  // a result set of ids and counts per row
+inline constexpr std::uint16_t kBulkSendTypes = 128;       // a type block follows the flags
+
+/// Where the parts of a COM_STMT_BULK_EXECUTE payload are: int<1> 0xfa, int<4> statement id, int<2>
+/// flags, with kBulkSendTypes 2 bytes (type, flags) per parameter, then the rows (an indicator and
+/// maybe a value per parameter), which only the server reads. Offsets are into the payload.
+struct BulkLayout {
+  std::uint16_t flags = 0;
+  std::string_view types;  // the type block when flags has kBulkSendTypes
+  std::size_t rows_at = 0; // offset of the first row
+};
+/// Finds the parts of a COM_STMT_BULK_EXECUTE payload of a statement with `num_params` parameters.
+/// Errc::Truncated when it is shorter than its flags and type block.
+mysql::Result<BulkLayout> scan_bulk_execute(std::string_view payload, std::uint16_t num_params);
+/// Appends to `out` the payload of `payload` (a bulk execute without types) for `statement_id` with
+/// `types` inserted and kBulkSendTypes set.
+void append_bulk_with_types(std::string& out, std::string_view payload, const BulkLayout& layout,
+                            std::uint32_t statement_id, std::string_view types);
+
 /// What prepare_on() did: the cached or new statement, or the server's refusal.
 struct PrepareOnOutcome {
   BackendStatement* statement = nullptr;  // null when the server refused (then `refusal` says why)
@@ -165,6 +185,19 @@ struct ExecuteStart {
   mysql::ResponseEvent first_event;       // connection's buffer, valid until the next call on it
   bool reprepared = false;                // ERR 1615 came back once; corral prepared again and re-sent
 };
+
+/// Runs a client's COM_STMT_BULK_EXECUTE of `statement` on `connection` as start_execute() runs an
+/// execute (prepared there if needed, the backend's statement id), then reads the first response
+/// packet. The types: a bulk that carries them records them as the statement's bound types (the server
+/// keeps them for later executes too); one without them gets the client's last bound types inserted
+/// when this backend statement last saw others. No retry after ERR 1615: it goes to the client.
+/// Suspends like prepare_on(); transport and protocol failures close the connection and are errors.
+/// Lifetime: `statement`, `state`, `wire` and `payload` must outlive the call.
+rt::Task<rt::Result<ExecuteStart>> start_bulk_execute(MysqlConnection& connection,
+                                                      const std::shared_ptr<PreparedTemplate>& statement,
+                                                      ExecuteState& state, std::span<char> wire,
+                                                      std::string_view payload, std::size_t capacity,
+                                                      rt::CancelSource* cancel);
 
 /// ER_NEED_REPREPARE: the server refused to run a statement whose tables changed since PREPARE.
 inline constexpr std::uint16_t kErrNeedReprepare = 1615;

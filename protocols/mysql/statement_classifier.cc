@@ -395,6 +395,47 @@ std::optional<KillStatement> parse_kill(std::string_view sql) {
   return kill;
 }
 
+namespace {
+
+/// A statement name as the server compares it: backquotes removed, lower-cased.
+std::string statement_name(std::string_view word) {
+  if (!word.empty() && word.back() == ';') word.remove_suffix(1);
+  if (word.size() >= 2 && word.front() == '`' && word.back() == '`') word = word.substr(1, word.size() - 2);
+  std::string name(word);
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+}  // namespace
+
+std::optional<SqlPreparedStatement> parse_sql_prepared(std::string_view sql) {
+  StatementScanner scanner(sql);
+  const StatementTraits traits = scanner.run();
+  if (scanner.statements() != 1) return std::nullopt;
+  const std::vector<std::string_view> words = words_of(sql);
+  if (words.size() < 2) return std::nullopt;
+  SqlPreparedStatement use;
+  if (iequals(words[0], "PREPARE") && words.size() >= 4 && iequals(words[2], "FROM")) {
+    use.verb = SqlPreparedStatement::Verb::Prepare;
+    use.name = statement_name(words[1]);
+    use.prepares_kill = traits.dynamic_kill;
+    if (use.prepares_kill) {
+      if (const auto inner = immediate_literal(sql)) use.kill = parse_kill(*inner);
+    }
+  } else if (iequals(words[0], "EXECUTE") && !iequals(words[1], "IMMEDIATE")) {
+    use.verb = SqlPreparedStatement::Verb::Execute;
+    use.name = statement_name(words[1]);
+  } else if ((iequals(words[0], "DEALLOCATE") || iequals(words[0], "DROP")) && words.size() == 3 &&
+             iequals(words[1], "PREPARE")) {
+    use.verb = SqlPreparedStatement::Verb::Deallocate;
+    use.name = statement_name(words[2]);
+  } else {
+    return std::nullopt;
+  }
+  if (use.name.empty() || use.name.front() == '@') return std::nullopt;
+  return use;
+}
+
 StatementTraits classify_statement(std::string_view sql) {
   StatementScanner scanner(sql);
   StatementTraits traits = scanner.run();

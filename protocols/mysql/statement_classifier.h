@@ -95,6 +95,21 @@ struct KillStatement {
 /// 'KILL ...'`. nullopt when the text is anything else (several statements, a CREATE PROCEDURE body...).
 std::optional<KillStatement> parse_kill(std::string_view sql);
 
+/// A statement about a SQL-level prepared statement (MariaDB: PREPARE, EXECUTE, DEALLOCATE / DROP
+/// PREPARE), read so a proxy can follow the names whose statement is a KILL.
+struct SqlPreparedStatement {
+  enum class Verb : std::uint8_t { Prepare, Execute, Deallocate };
+  Verb verb = Verb::Prepare;
+  std::string name;             // without backquotes, lower-cased: names are case-insensitive
+  bool prepares_kill = false;   // PREPARE name FROM '<a KILL>' (StatementTraits::dynamic_kill)
+  std::optional<KillStatement> kill;  // ... that KILL, when parse_kill() reads the literal
+};
+
+/// What `sql` does to a SQL-level prepared statement when it is one `PREPARE name FROM ...`, `EXECUTE
+/// name [USING ...]` or `{DEALLOCATE | DROP} PREPARE name`; nullopt for anything else (EXECUTE
+/// IMMEDIATE, several statements, a name given by a variable).
+std::optional<SqlPreparedStatement> parse_sql_prepared(std::string_view sql);
+
 /// Inspects a statement's text. Never fails: text it cannot understand simply has no traits (the
 /// server's session-state tracker is the safety net for what the text does not show).
 StatementTraits classify_statement(std::string_view sql);

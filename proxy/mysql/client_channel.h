@@ -81,6 +81,8 @@ class MysqlClientChannel {
   /// later read and write goes through TLS. Suspends until done, `deadline` or the worker stops.
   /// False (logged at debug level) when it failed: close without a reply, the client speaks TLS now.
   rt::Task<bool> start_tls(const rt::TlsContext& context, rt::Deadline deadline);
+  /// The client's socket (for MysqlClientTable: a KILL CONNECTION from another worker shuts it down).
+  int socket_fd() const noexcept { return client_.fd(); }
   bool is_tls() const noexcept { return client_.is_tls(); }
 
   /// Queues one packet for the client (written by flush()).

@@ -1,12 +1,35 @@
 #include "proxy/mysql/client_table.h"
 
+#include <sys/socket.h>
+
 #include <utility>
 
 namespace corral::proxy {
 
-void MysqlClientTable::add(std::uint32_t id, rt::EventLoop* loop, MysqlKillable* session, std::string backend_user) {
+std::string_view kill_refusal(const std::optional<mysql::KillStatement>& kill) noexcept {
+  using Target = mysql::KillStatement::Target;
+  if (!kill) {
+    return "corral: KILL is carried out only as a statement of its own (KILL [QUERY | CONNECTION] <id>), "
+           "not among other statements or in SQL-level PREPARE";
+  }
+  switch (kill->target) {
+    case Target::ConnectionId:
+    case Target::Self:
+      return {};
+    case Target::QueryId:
+      return "corral: KILL QUERY ID is not supported (query ids belong to backend threads shared by many clients)";
+    case Target::User:
+      return "corral: KILL ... USER is not supported (backend threads are shared by many clients)";
+    case Target::Expression:
+      break;
+  }
+  return "corral: KILL takes a connection id as a number";
+}
+
+void MysqlClientTable::add(std::uint32_t id, rt::EventLoop* loop, MysqlKillable* session, std::string backend_user,
+                           int socket_fd) {
   std::lock_guard lock(mutex_);
-  entries_.insert_or_assign(id, Entry{loop, session, std::move(backend_user)});
+  entries_.insert_or_assign(id, Entry{loop, session, std::move(backend_user), socket_fd});
 }
 
 void MysqlClientTable::set_backend_user(std::uint32_t id, std::string backend_user) {
@@ -29,6 +52,10 @@ MysqlClientTable::KillOutcome MysqlClientTable::kill(std::uint32_t id, std::stri
     if (it == entries_.end() || it->second.backend_user.empty()) return KillOutcome::NoSuchId;  // not logged in
     if (it->second.backend_user != killer_backend_user) return KillOutcome::NotOwner;
     loop = it->second.loop;
+    // The fd is open while the entry exists (remove() comes before the stream closes, and waits for
+    // this mutex), so it cannot be another socket's; shutdown(2) is safe from any thread. The
+    // session's loop sees the end of its socket and the posted kill() below ends the rest.
+    if (scope == MysqlKillScope::Connection) ::shutdown(it->second.socket_fd, SHUT_RDWR);
   }
   // The table outlives the loops (SharedState outlives the workers); a function posted to a loop
   // that stops first is dropped unrun.

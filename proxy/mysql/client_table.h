@@ -3,6 +3,7 @@
 //
 //   session (loop A): add(id, loop A, session, "") ─ login ─► set_backend_user() ... remove(id)
 //   KILL id (loop B): kill(id, killer's backend user, scope) ─► lookup under the mutex
+//                     [CONNECTION: shutdown(2) of the client's socket, under the mutex]
 //                     ─► loop A.post(): lookup again ─► MysqlKillable::kill(scope) on loop A
 //
 // The mutex is taken at login, logout and KILL only, never per statement. A session is only ever
@@ -12,16 +13,23 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
+#include "protocols/mysql/statement_classifier.h"
 #include "runtime/event_loop.h"
 
 namespace corral::proxy {
 
 /// What a KILL ends: the running statement, or the whole connection.
 enum class MysqlKillScope : std::uint8_t { Query, Connection };
+
+/// Why corral does not carry out `kill` (the message of its ERR 1235), or empty when it does: a KILL
+/// [QUERY | CONNECTION] of a number (a corral connection id) or of CONNECTION_ID(). The same for a
+/// KILL sent as a query and one prepared with COM_STMT_PREPARE.
+std::string_view kill_refusal(const std::optional<mysql::KillStatement>& kill) noexcept;
 
 /// A session that can be killed. kill() runs on the session's own loop.
 class MysqlKillable {
@@ -42,14 +50,18 @@ class MysqlClientTable {
   };
 
   /// Registers a session; call on `loop`, which runs it. KILLs find it once it has a backend user.
-  void add(std::uint32_t id, rt::EventLoop* loop, MysqlKillable* session, std::string backend_user);
+  /// `socket_fd` is its client socket, open until after remove() (the session's stream closes it).
+  void add(std::uint32_t id, rt::EventLoop* loop, MysqlKillable* session, std::string backend_user, int socket_fd);
   /// After COM_CHANGE_USER.
   void set_backend_user(std::uint32_t id, std::string backend_user);
   /// The session ends (on its loop): no kill reaches it afterwards.
   void remove(std::uint32_t id);
   /// Hands a KILL of session `id` to its loop when `killer_backend_user` is the account it logs in to
   /// the backend with: the server lets an account kill its own threads only (corral cannot see a
-  /// CONNECTION ADMIN privilege, so other accounts are refused).
+  /// CONNECTION ADMIN privilege, so other accounts are refused). A KILL CONNECTION also shuts the
+  /// client's socket down before it returns, as the server does before it answers the killer: the
+  /// victim's next command finds the connection closed (a client library then reconnects) instead of
+  /// being sent and lost.
   KillOutcome kill(std::uint32_t id, std::string_view killer_backend_user, MysqlKillScope scope);
   /// The sessions listed now (logging in or logged in).
   std::size_t size();
@@ -59,6 +71,7 @@ class MysqlClientTable {
     rt::EventLoop* loop;
     MysqlKillable* session;
     std::string backend_user;
+    int socket_fd;
   };
   /// On the target's loop: the session if it is still there.
   MysqlKillable* find_here(std::uint32_t id);

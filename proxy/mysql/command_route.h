@@ -3,7 +3,8 @@
 //
 //   mysql::Command ─► route_command() ─► Query ─► route_query(traits, ...) ─► Relay | AnswerLocally
 //                                       │                                    | RefuseLocalInfile | Kill
-//                                       ├► Relay (COM_INIT_DB, COM_FIELD_LIST, COM_STATISTICS, COM_SHUTDOWN)
+//                                       ├► Relay (COM_INIT_DB, COM_FIELD_LIST, COM_STATISTICS, COM_SHUTDOWN,
+//                                       │         COM_REFRESH)
 //                                       ├► PreparedStatement (COM_STMT_*) ─► MysqlStatements
 //                                       ├► Ping | Quit | SetOption | ChangeUser | ResetConnection | ProcessKill (corral)
 //                                       └► Unsupported ─► ERR 1047 08S01
@@ -27,7 +28,7 @@ enum class CommandRoute : std::uint8_t {
   ChangeUser,         // COM_CHANGE_USER: the session ends, the new user logs in
   ResetConnection,    // COM_RESET_CONNECTION: the session's state ends, the user stays
   ProcessKill,        // COM_PROCESS_KILL: KILL CONNECTION of a corral connection id
-  Unsupported,        // ERR 1047: every other command (replication, COM_REFRESH...)
+  Unsupported,        // ERR 1047: every other command (replication, COM_DEBUG...)
 };
 
 /// What becomes of a COM_QUERY.
@@ -49,6 +50,11 @@ constexpr CommandRoute route_command(mysql::Command command) noexcept {
     // The server checks the SHUTDOWN privilege of the backend connection's account, as for the
     // SHUTDOWN statement, which is relayed like any other.
     case mysql::Command::COM_SHUTDOWN:
+    // mysql_refresh(): FLUSH PRIVILEGES / LOGS / TABLES / HOSTS / STATUS... in one byte of flags (the
+    // server reads no more). Each is as global as the FLUSH statement it stands for, which is relayed
+    // to one connection too; none takes a lock that stays with the connection (FLUSH TABLES WITH READ
+    // LOCK has no flag within that byte), so the lease ends as after any statement.
+    case mysql::Command::COM_REFRESH:
       return CommandRoute::Relay;
     case mysql::Command::COM_STMT_PREPARE:
     case mysql::Command::COM_STMT_EXECUTE:

@@ -45,7 +45,7 @@ rt::Task<void> MysqlSession::run() {
   // Listed from the start, without an account until login (no KILL reaches it before): the account
   // is set before the client's OK leaves, so a KILL sent right after it finds the session.
   MysqlClientTable& clients = env_.shared->mysql_clients;
-  clients.add(client_.id(), env_.loop, this, std::string());
+  clients.add(client_.id(), env_.loop, this, std::string(), client_.socket_fd());
   const bool logged_in = co_await login_.handshake();
   if (logged_in) co_await serve_commands();
   clients.remove(client_.id());
@@ -147,6 +147,10 @@ rt::Task<MysqlSession::Step> MysqlSession::dispatch(const ClientPacket& packet) 
       co_return go_on ? Step::Next : Step::Close;
     }
     case CommandRoute::PreparedStatement: {
+      // An execute of a prepared KILL is carried out here, as the KILL query is (statements.h).
+      if (const mysql::KillStatement* kill = statements_.kill_to_execute(packet)) {
+        co_return co_await carry_out_kill(packet, *kill);
+      }
       const bool go_on = co_await statements_.handle(exchange_, *command, packet);
       co_return go_on ? Step::Next : Step::Close;
     }
@@ -181,7 +185,11 @@ rt::Task<MysqlSession::Step> MysqlSession::dispatch(const ClientPacket& packet) 
 
 rt::Task<MysqlSession::Step> MysqlSession::handle_query(const ClientPacket& packet) {
   auto query = mysql::decode_com_query(packet.payload, context_.capabilities(), client_.limits());
-  const mysql::StatementTraits traits = mysql::classify_statement(query ? query->query : std::string_view{});
+  const std::string_view sql = query ? query->query : std::string_view{};
+  const mysql::StatementTraits traits = mysql::classify_statement(sql);
+  if (!sql_prepared_kills_.empty()) {
+    if (const mysql::KillStatement* kill = follow_sql_prepared(sql)) co_return co_await carry_out_kill(packet, *kill);
+  }
   const QueryRoute route =
       route_query(traits, env_.config->mysql.local_infile, exchange_.held_backend() != nullptr);
   switch (route) {
@@ -205,7 +213,7 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_query(const ClientPacket& pack
                           "corral: LOAD DATA LOCAL INFILE is disabled (set mysql.local_infile = true to allow it)");
       break;
     case QueryRoute::Kill:
-      co_return co_await handle_kill(packet, query ? query->query : std::string_view{});
+      co_return co_await handle_kill(packet, sql, traits);
   }
   co_return co_await reply();
 }
@@ -289,6 +297,7 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_change_user(const ClientPacket
   exchange_.forget_previous();
   context_.reset();
   statements_.clear();
+  sql_prepared_kills_.clear();
   const bool logged_in = co_await login_.change_user(std::move(*change), reply_sequence);
   co_return logged_in ? Step::Next : Step::Close;  // a refused change keeps the connection (login.h)
 }
@@ -300,6 +309,7 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_reset_connection(const ClientP
   exchange_.forget_previous();
   context_.reset();
   statements_.clear();  // the server drops a session's prepared statements on reset
+  sql_prepared_kills_.clear();
   client_.queue_ok(packet.reply_sequence());
   co_return co_await reply();
 }
@@ -358,25 +368,50 @@ void MysqlSession::kill(MysqlKillScope scope) noexcept {
   }
 }
 
-rt::Task<MysqlSession::Step> MysqlSession::handle_kill(const ClientPacket& packet, std::string_view sql) {
+rt::Task<MysqlSession::Step> MysqlSession::handle_kill(const ClientPacket& packet, std::string_view sql,
+                                                       const mysql::StatementTraits& traits) {
   const std::optional<mysql::KillStatement> kill = mysql::parse_kill(sql);
-  std::string_view refusal;
   if (!kill) {
-    refusal = "corral: KILL is carried out only as a statement of its own (KILL [QUERY | CONNECTION] <id>), "
-              "not prepared or among other statements";
-  } else if (kill->target == mysql::KillStatement::Target::QueryId) {
-    refusal = "corral: KILL QUERY ID is not supported (query ids belong to backend threads shared by many clients)";
-  } else if (kill->target == mysql::KillStatement::Target::User) {
-    refusal = "corral: KILL ... USER is not supported (backend threads are shared by many clients)";
-  } else if (kill->target == mysql::KillStatement::Target::Expression) {
-    refusal = "corral: KILL takes a connection id as a number";
+    const std::optional<mysql::SqlPreparedStatement> prepared = mysql::parse_sql_prepared(sql);
+    if (prepared && prepared->prepares_kill) co_return co_await prepare_sql_kill(packet, *prepared, traits);
   }
-  if (!refusal.empty()) {
+  if (const std::string_view refusal = kill_refusal(kill); !refusal.empty()) {
     client_.queue_error(packet.reply_sequence(), mysql::ER_NOT_SUPPORTED_YET, refusal);
     co_return co_await reply();
   }
-  const std::uint64_t id = kill->target == mysql::KillStatement::Target::Self ? client_.id() : kill->id;
-  co_return co_await kill_client(packet, id, kill->query ? MysqlKillScope::Query : MysqlKillScope::Connection);
+  co_return co_await carry_out_kill(packet, *kill);
+}
+
+rt::Task<MysqlSession::Step> MysqlSession::prepare_sql_kill(const ClientPacket& packet,
+                                                            const mysql::SqlPreparedStatement& prepared,
+                                                            const mysql::StatementTraits& traits) {
+  if (const std::string_view refusal = kill_refusal(prepared.kill); !refusal.empty()) {
+    client_.queue_error(packet.reply_sequence(), mysql::ER_NOT_SUPPORTED_YET, refusal);
+    co_return co_await reply();
+  }
+  // The server prepares it as it would direct (its answer, its replacing of an older statement of the
+  // name) and pins the session (SQL PREPARE); only EXECUTE name is corral's. An EXECUTE corral cannot
+  // read (in a procedure, among other statements) reaches the server: see "Tenant isolation".
+  const bool go_on = co_await exchange_.relay_statement(packet, traits);
+  const pool::MysqlConnection* pinned = exchange_.held_backend();
+  if (pinned != nullptr && !pinned->summary().failed) sql_prepared_kills_.emplace(prepared.name, *prepared.kill);
+  co_return go_on ? Step::Next : Step::Close;
+}
+
+const mysql::KillStatement* MysqlSession::follow_sql_prepared(std::string_view sql) {
+  const std::optional<mysql::SqlPreparedStatement> use = mysql::parse_sql_prepared(sql);
+  if (!use) return nullptr;
+  if (use->verb == mysql::SqlPreparedStatement::Verb::Execute) {
+    const auto it = sql_prepared_kills_.find(use->name);
+    return it == sql_prepared_kills_.end() ? nullptr : &it->second;
+  }
+  sql_prepared_kills_.erase(use->name);  // a new statement of the name (maybe a KILL again), or none
+  return nullptr;
+}
+
+rt::Task<MysqlSession::Step> MysqlSession::carry_out_kill(const ClientPacket& packet, const mysql::KillStatement& kill) {
+  const std::uint64_t id = kill.target == mysql::KillStatement::Target::Self ? client_.id() : kill.id;
+  co_return co_await kill_client(packet, id, kill.query ? MysqlKillScope::Query : MysqlKillScope::Connection);
 }
 
 rt::Task<MysqlSession::Step> MysqlSession::kill_client(const ClientPacket& packet, std::uint64_t id,

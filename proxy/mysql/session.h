@@ -3,10 +3,10 @@
 //
 //   run(): login.handshake() ─► loop: client.read_packet() ─► dispatch() ─► consume the packet
 //   dispatch(): route_command() (command_route.h)
-//     Query ─► classify_statement() ─► route_query(): refused (LOCAL INFILE off, KILL)
+//     Query ─► classify_statement() ─► route_query(): refused (LOCAL INFILE off) | KILL carried out
 //                                                   | answered from the context | exchange.relay_statement()
 //     Relay (COM_INIT_DB, COM_FIELD_LIST, COM_STATISTICS) ─► exchange.relay_statement()
-//     PreparedStatement (COM_STMT_*) ─► statements.handle()
+//     PreparedStatement (COM_STMT_*) ─► statements.handle(); the execute of a prepared KILL ─► KILL
 //     Ping, Quit, SetOption, ResetConnection ─► answered here; ChangeUser ─► session ended, login.change_user()
 //     Unsupported ─► ERR 1047
 //
@@ -14,6 +14,9 @@
 // auth), exchange.h (backend leases and relaying), statements.h (COM_STMT_*), context.h (what the
 // client's session is). The session owns them all; none of them knows the session.
 #pragma once
+
+#include <string>
+#include <unordered_map>
 
 #include "protocols/mysql/mysql.h"
 #include "proxy/frontend.h"
@@ -63,7 +66,16 @@ class MysqlSession final : private MysqlKillable, private MysqlLoginObserver {
   rt::Task<Step> handle_change_user(const ClientPacket& packet);
   rt::Task<Step> handle_reset_connection(const ClientPacket& packet);
   /// KILL [QUERY | CONNECTION] <corral connection id> (a statement, or COM_PROCESS_KILL).
-  rt::Task<Step> handle_kill(const ClientPacket& packet, std::string_view sql);
+  rt::Task<Step> handle_kill(const ClientPacket& packet, std::string_view sql, const mysql::StatementTraits& traits);
+  /// PREPARE name FROM 'KILL ...': relayed (the server holds the name), and the name remembered so
+  /// that corral carries out each EXECUTE of it (follow_sql_prepared()).
+  rt::Task<Step> prepare_sql_kill(const ClientPacket& packet, const mysql::SqlPreparedStatement& prepared,
+                                  const mysql::StatementTraits& traits);
+  /// Follows the names of sql_prepared_kills_ through a query: the KILL an EXECUTE of one runs, or
+  /// nullptr (a new PREPARE or a DEALLOCATE of a name forgets it).
+  const mysql::KillStatement* follow_sql_prepared(std::string_view sql);
+  /// A KILL kill_refusal() accepts: of a query or of the prepared statement protocol.
+  rt::Task<Step> carry_out_kill(const ClientPacket& packet, const mysql::KillStatement& kill);
   rt::Task<Step> kill_client(const ClientPacket& packet, std::uint64_t id, MysqlKillScope scope);
   /// Writes the queued reply: Next, or Close when the client is gone.
   rt::Task<Step> reply();
@@ -76,6 +88,9 @@ class MysqlSession final : private MysqlKillable, private MysqlLoginObserver {
   MysqlExchange exchange_;           // backend leases and relaying, for commands and statements
   MysqlLogin login_;
   rt::TaskScope side_tasks_;  // KILLs sent to the backend for this session; joined before run() ends
+  // SQL-level statements the server prepared from a KILL, by name (SqlPreparedStatement::name): their
+  // EXECUTE is carried out by corral, never by the server. Ends with the session's state.
+  std::unordered_map<std::string, mysql::KillStatement> sql_prepared_kills_;
 };
 
 }  // namespace corral::proxy

@@ -6,6 +6,7 @@
 
 #include "pool/mysql_connection.h"
 #include "protocols/mysql/primitives.h"
+#include "proxy/mysql/client_table.h"
 #include "proxy/mysql/exchange.h"
 #include "runtime/event_loop.h"
 
@@ -35,6 +36,7 @@ const mysql::ErrorSpec& malformed_execute_error(std::string_view payload, std::u
 
 void MysqlStatements::clear() noexcept {
   statements_.clear();
+  last_prepared_ = 0;
   open_cursors_ = 0;
 }
 
@@ -45,7 +47,7 @@ bool MysqlStatements::lease_ending() noexcept {
 }
 
 MysqlStatements::Statement* MysqlStatements::find(std::uint32_t client_id) noexcept {
-  const auto it = statements_.find(client_id);
+  const auto it = statements_.find(resolve(client_id));
   return it == statements_.end() ? nullptr : &it->second;
 }
 
@@ -86,8 +88,8 @@ rt::Task<bool> MysqlStatements::handle(MysqlExchange& exchange, const mysql::Com
     case mysql::Command::COM_STMT_CLOSE:
     case mysql::Command::COM_STMT_SEND_LONG_DATA:
       return handle_silent(exchange, command, packet);
-    default:
-      return refuse_bulk_execute(exchange, packet);
+    default:  // COM_STMT_BULK_EXECUTE: the last COM_STMT_* route_command() sends here
+      return bulk_execute(exchange, packet);
   }
 }
 
@@ -101,13 +103,6 @@ rt::Task<bool> MysqlStatements::handle_silent(MysqlExchange& exchange, const mys
   send_long_data(packet);  // no response, as from a server
   co_await yield_every_few(exchange);
   co_return true;
-}
-
-rt::Task<bool> MysqlStatements::refuse_bulk_execute(MysqlExchange& exchange, const ClientPacket& packet) {
-  // COM_STMT_BULK_EXECUTE (MariaDB array binding): its parameter rows are not mapped yet.
-  exchange.client().queue_error(packet.reply_sequence(), mysql::ER_NOT_SUPPORTED_YET,
-                                "COM_STMT_BULK_EXECUTE is not supported by corral");
-  co_return co_await exchange.client().flush();
 }
 
 rt::Task<void> MysqlStatements::yield_every_few(MysqlExchange& exchange) {
@@ -159,18 +154,14 @@ void MysqlStatements::answer_prepare(MysqlExchange& exchange, const pool::Prepar
 }
 
 rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPacket& packet) {
+  last_prepared_ = 0;  // until this one succeeds: an execute of "the last one" then finds nothing
   const auto sql = mysql::decode_com_stmt_prepare(packet.payload);
   if (!sql) {
     exchange.client().queue_error(packet.reply_sequence(), mysql::ER_UNKNOWN_COM_ERROR, "Malformed COM_STMT_PREPARE");
     co_return co_await exchange.client().flush();
   }
   if (const mysql::StatementTraits traits = mysql::classify_statement(*sql); traits.kill || traits.dynamic_kill) {
-    // A prepared KILL would reach the server with a connection id corral gave, naming a backend
-    // thread that may serve another client. corral carries out KILL as a statement of its own only
-    // (mysqltest --ps-protocol sends a statement refused with 1295 again as COM_QUERY).
-    exchange.client().queue_error(packet.reply_sequence(), mysql::ER_UNSUPPORTED_PS,
-                                  "corral: KILL is not supported in the prepared statement protocol: send it as a query");
-    co_return co_await exchange.client().flush();
+    co_return co_await prepare_kill(exchange, packet, *sql);
   }
   if (statements_.size() >= kMaxStatementsPerSession) {
     exchange.client().queue_error(packet.reply_sequence(), kErrTooManyStatements);
@@ -203,14 +194,55 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
     prepared->schema_changes = schema_changes;  // as of before the prepare: never newer than the response
     exchange.end_statement(*backend, mysql::StatementTraits{});
   }
-  // Ids are never 0 and never one still in use (after 2^32 prepares the counter wraps).
-  while (next_id_ == 0 || statements_.contains(next_id_)) ++next_id_;
-  const std::uint32_t client_id = next_id_++;
+  const std::uint32_t client_id = take_id();
+  last_prepared_ = client_id;
   answer_prepare(exchange, *prepared, client_id, packet.reply_sequence());
   mysql::StatementTraits traits = mysql::classify_statement(*sql);
   statements_.emplace(client_id, Statement{std::move(prepared), {}, false, nullptr, traits.changes_schema,
-                                           traits.read_only, std::move(traits.names_collation)});
+                                           traits.read_only, traits.effects, std::move(traits.names_collation),
+                                           std::nullopt});
   co_return co_await exchange.client().flush();
+}
+
+std::uint32_t MysqlStatements::take_id() noexcept {
+  // After 2^32 prepares the counter wraps.
+  while (next_id_ == 0 || statements_.contains(next_id_)) ++next_id_;
+  return next_id_++;
+}
+
+rt::Task<bool> MysqlStatements::prepare_kill(MysqlExchange& exchange, const ClientPacket& packet, std::string_view sql) {
+  // What the KILL query gets, the prepared KILL gets: carried out for a corral connection id, refused
+  // with the same ERR 1235 otherwise (here at the prepare: corral cannot evaluate an expression or a
+  // parameter, so no execute could succeed).
+  std::optional<mysql::KillStatement> kill = mysql::parse_kill(sql);
+  if (const std::string_view refusal = kill_refusal(kill); !refusal.empty()) {
+    exchange.client().queue_error(packet.reply_sequence(), mysql::ER_NOT_SUPPORTED_YET, refusal);
+    co_return co_await exchange.client().flush();
+  }
+  if (statements_.size() >= kMaxStatementsPerSession) {
+    exchange.client().queue_error(packet.reply_sequence(), kErrTooManyStatements);
+    co_return co_await exchange.client().flush();
+  }
+  // The server's answer to a KILL's prepare: no columns, no parameters, so no definitions follow.
+  mysql::COM_STMT_PREPARE_OK ok;
+  ok.statement_id = take_id();
+  last_prepared_ = ok.statement_id;
+  std::string payload;
+  mysql::encode_com_stmt_prepare_ok(payload, ok, exchange.context().capabilities());
+  exchange.client().queue_packet(packet.reply_sequence(), payload);
+  Statement statement;
+  statement.kill = std::move(kill);
+  statements_.emplace(ok.statement_id, std::move(statement));
+  co_return co_await exchange.client().flush();
+}
+
+const mysql::KillStatement* MysqlStatements::kill_to_execute(const ClientPacket& packet) const noexcept {
+  if (packet.payload.empty() || static_cast<mysql::Command>(packet.payload.front()) != mysql::Command::COM_STMT_EXECUTE) {
+    return nullptr;
+  }
+  const auto client_id = mysql::statement_id_of(packet.payload);
+  const auto it = client_id ? statements_.find(resolve(*client_id)) : statements_.end();
+  return it == statements_.end() || !it->second.kill ? nullptr : &*it->second.kill;
 }
 
 // ---- COM_STMT_EXECUTE ----------------------------------------------------------------------------
@@ -247,6 +279,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
   mysql::StatementTraits traits;
   traits.read_only = statement->read_only && (cursor_type & mysql::CURSOR_TYPE_READ_ONLY) == 0;
   traits.names_collation = statement->names_collation;  // empty but for SET NAMES ... COLLATE
+  traits.effects = statement->effects;
   exchange.route_read(traits);
   // An idle connection that matches and needs no replay is taken without a coroutine.
   pool::MysqlConnection* backend = exchange.ready_backend(false);
@@ -318,6 +351,52 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
   co_return exchange.client().after_write_queued(written);
 }
 
+// ---- COM_STMT_BULK_EXECUTE -----------------------------------------------------------------------
+
+rt::Task<bool> MysqlStatements::bulk_execute(MysqlExchange& exchange, const ClientPacket& packet) {
+  const auto client_id = mysql::statement_id_of(packet.payload);
+  if (!client_id) {
+    exchange.client().queue_error(packet.reply_sequence(), kErrMalformedPacket);
+    co_return co_await exchange.client().flush();
+  }
+  Statement* statement = find_or_refuse(exchange, packet, *client_id, "mysqld_stmt_bulk_execute");
+  if (statement == nullptr) co_return co_await exchange.client().flush();
+  if (statement->kill) {
+    // A KILL has no parameters to bind arrays to; corral carries it out for COM_STMT_EXECUTE only.
+    exchange.client().queue_error(packet.reply_sequence(), mysql::ER_UNSUPPORTED_PS);
+    co_return co_await exchange.client().flush();
+  }
+  if (!pool::scan_bulk_execute(packet.payload, statement->prepared->num_params)) {
+    exchange.client().queue_error(packet.reply_sequence(), kErrMalformedPacket);
+    co_return co_await exchange.client().flush();
+  }
+  // Rows are written: the primary, as for any statement not known to only read.
+  mysql::StatementTraits traits;
+  traits.effects = statement->effects;
+  pool::MysqlConnection* backend = co_await exchange.backend_for_statement(packet.reply_sequence());
+  if (backend == nullptr) co_return co_await exchange.client().flush();
+  statement->execute.clear_long_data();  // not sent with a bulk execute; the server drops it too
+  exchange.apply_statement_timeout(*backend);
+  auto started = co_await pool::start_bulk_execute(*backend, statement->prepared, statement->execute,
+                                                   mutable_wire(packet), packet.payload,
+                                                   max_prepared_per_connection_, exchange.cancel());
+  if (!started) co_return co_await fail(exchange, *backend, packet.reply_sequence());
+  if (!started->refusal.empty()) {
+    exchange.client().queue_packet(packet.reply_sequence(), started->refusal);
+    exchange.end_statement(*backend, traits);
+    co_return co_await exchange.client().flush();
+  }
+  exchange.queue_relayed_packet(*backend, started->first, started->first_event);
+  if (!started->first_event.complete) {
+    const MysqlExchange::RelayEnd end = co_await exchange.relay_response(*backend);
+    if (end == MysqlExchange::RelayEnd::BackendLost) co_return co_await lost(exchange);
+    if (end == MysqlExchange::RelayEnd::ClientGone) co_return false;
+  }
+  exchange.end_statement(*backend, traits);
+  if (statement->changes_schema) schema_changes_.fetch_add(1, std::memory_order_relaxed);
+  co_return co_await exchange.client().flush();
+}
+
 // ---- COM_STMT_FETCH ------------------------------------------------------------------------------
 
 rt::Task<bool> MysqlStatements::fetch(MysqlExchange& exchange, const ClientPacket& packet) {
@@ -361,7 +440,7 @@ void MysqlStatements::send_long_data(const ClientPacket& packet) {
   Statement* statement = data ? find(data->statement_id) : nullptr;
   // Like the server, a bad statement or parameter gets no reply here (there is none for this command);
   // the execute that follows fails on the server's own checks.
-  if (statement == nullptr || data->param_id >= statement->prepared->num_params) return;
+  if (statement == nullptr || statement->kill || data->param_id >= statement->prepared->num_params) return;
   pool::ExecuteState& state = statement->execute;
   if (state.long_data_bytes + data->data.size() > max_long_data_) {
     statement->long_data_overflow = true;
@@ -407,7 +486,7 @@ rt::Task<bool> MysqlStatements::reset(MysqlExchange& exchange, const ClientPacke
 
 rt::Task<bool> MysqlStatements::close(MysqlExchange& exchange, const ClientPacket& packet) {
   const auto client_id = mysql::decode_com_stmt_close(packet.payload);
-  const auto it = client_id ? statements_.find(*client_id) : statements_.end();
+  const auto it = client_id ? statements_.find(resolve(*client_id)) : statements_.end();
   if (it == statements_.end()) co_return true;  // no response to COM_STMT_CLOSE, even for unknown ids
   if (it->second.cursor == nullptr) {
     // The backend statement stays cached on its connections for the next client of the same text.

@@ -10,10 +10,13 @@
 //           | start_execute() (prepare there if needed, long data, types re-sent, one re-prepare on
 //             ERR 1615) ─► exchange.relay_response() ─► exchange.end_statement()
 //        a READ_ONLY cursor the server opened pins the connection (MysqlPinReason::Cursor)
+//   COM_STMT_BULK_EXECUTE ─► exchange.backend_for_statement() ─► start_bulk_execute() (as start_execute())
+//        ─► exchange.relay_response() ─► exchange.end_statement()
 //   COM_STMT_FETCH ─► the cursor's connection ─► relay; the pin ends when the server sent the last row
 //   COM_STMT_SEND_LONG_DATA ─► buffered here (mysql.max_packet_size per statement), sent before EXECUTE
 //   COM_STMT_RESET ─► long data dropped; OK here, or relayed when a cursor is open (closes it)
 //   COM_STMT_CLOSE ─► forgotten here (the backend statement stays cached for the next client)
+//   a KILL: prepared here (no backend); the session carries out each execute (kill_to_execute())
 //
 // Backends, relaying and the client's replies are the exchange's (exchange.h); this file knows only
 // the statements. Cursors live on the lent connection and end with the lease (LeaseBoundState).
@@ -23,12 +26,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 #include "pool/mysql_prepared.h"
 #include "protocols/mysql/command.h"
+#include "protocols/mysql/statement_classifier.h"
 #include "proxy/mysql/exchange.h"
 #include "runtime/task.h"
 
@@ -48,6 +53,10 @@ inline constexpr mysql::ErrorSpec kErrExecuteArguments{1210, "HY000", "Incorrect
 /// ER_STMT_HAS_NO_OPEN_CURSOR: COM_STMT_FETCH on a statement without an open cursor.
 inline constexpr mysql::ErrorSpec kErrNoOpenCursor{1421, "HY000", "The statement has no open cursor"};
 
+/// The statement id MariaDB reads as "the statement this session prepared last" (Connector/C's
+/// mariadb_stmt_execute_direct() sends its COM_STMT_EXECUTE with it right behind the PREPARE).
+inline constexpr std::uint32_t kLastPreparedStatementId = 0xffffffff;
+
 /// One session's prepared statements. Not thread-safe: one session.
 class MysqlStatements final : public LeaseBoundState {
  public:
@@ -65,6 +74,10 @@ class MysqlStatements final : public LeaseBoundState {
   /// Lifetime: `exchange`, `command` and `packet` must outlive the returned task.
   rt::Task<bool> handle(MysqlExchange& exchange, const mysql::CommandPacket& command, const ClientPacket& packet);
 
+  /// The KILL a COM_STMT_EXECUTE packet runs, when it names a prepared KILL: the session carries it
+  /// out as it does the KILL query (handle() is never given such an execute), or nullptr.
+  const mysql::KillStatement* kill_to_execute(const ClientPacket& packet) const noexcept;
+
   /// Forgets every statement (COM_RESET_CONNECTION, COM_CHANGE_USER: the server would drop them too).
   void clear() noexcept;
   /// The session gives its backend connection back: cursors on it end (the backend statements are
@@ -80,15 +93,25 @@ class MysqlStatements final : public LeaseBoundState {
     pool::BackendStatement* cursor = nullptr;  // the backend statement with this statement's open cursor
     bool changes_schema = false;           // DDL: each execute makes cached PREPARE answers stale
     bool read_only = false;                // a read a replica may answer (StatementTraits::read_only)
+    mysql::StatementEffects effects = 0;   // state each execute leaves on its connection (GET_LOCK,
+                                           // @x :=, CREATE TEMPORARY...): pins it, as for a query
     std::string names_collation;           // SET NAMES cs COLLATE <this>: each execute sets it (the
                                            // tracker reports only the charsets)
+    std::optional<mysql::KillStatement> kill;  // a KILL corral carries out: no template (prepared is
+                                               // null), no parameters; executes go to the session
   };
 
   /// COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA: no response; every so often a loop turn.
   rt::Task<bool> handle_silent(MysqlExchange& exchange, const mysql::CommandPacket& command,
                                const ClientPacket& packet);
-  rt::Task<bool> refuse_bulk_execute(MysqlExchange& exchange, const ClientPacket& packet);
+  /// COM_STMT_BULK_EXECUTE (MariaDB array binding): as an execute, on the primary, without cursors.
+  rt::Task<bool> bulk_execute(MysqlExchange& exchange, const ClientPacket& packet);
   rt::Task<bool> prepare(MysqlExchange& exchange, const ClientPacket& packet);
+  /// COM_STMT_PREPARE of a KILL: answered here, never prepared on a server (a corral connection id
+  /// there could name a backend thread serving another client).
+  rt::Task<bool> prepare_kill(MysqlExchange& exchange, const ClientPacket& packet, std::string_view sql);
+  /// A statement id not in use (never 0).
+  std::uint32_t take_id() noexcept;
   rt::Task<bool> execute(MysqlExchange& exchange, const ClientPacket& packet);
   rt::Task<bool> fetch(MysqlExchange& exchange, const ClientPacket& packet);
   rt::Task<bool> reset(MysqlExchange& exchange, const ClientPacket& packet);
@@ -105,6 +128,10 @@ class MysqlStatements final : public LeaseBoundState {
   static void answer_prepare(MysqlExchange& exchange, const pool::PreparedTemplate& prepared,
                              std::uint32_t client_id, std::uint8_t first_sequence_id);
   Statement* find(std::uint32_t client_id) noexcept;
+  /// `client_id`, or the last prepared statement's id for kLastPreparedStatementId.
+  std::uint32_t resolve(std::uint32_t client_id) const noexcept {
+    return client_id == kLastPreparedStatementId ? last_prepared_ : client_id;
+  }
   /// find(), or nullptr after queueing ER_UNKNOWN_STMT_HANDLER as the server words it: "Unknown
   /// prepared statement handler (7) given to mysqld_stmt_execute". `client_id` 0 (the packet had
   /// none) finds nothing: no statement is given id 0.
@@ -119,6 +146,7 @@ class MysqlStatements final : public LeaseBoundState {
   std::atomic<std::uint64_t>& schema_changes_;
   std::unordered_map<std::uint32_t, Statement> statements_;  // by the id the client sees
   std::uint32_t next_id_ = 1;
+  std::uint32_t last_prepared_ = 0;  // the last PREPARE's statement (0: it failed, or none yet), as mariadbd
   std::size_t open_cursors_ = 0;
   std::size_t silent_commands_ = 0;  // COM_STMT_CLOSE / SEND_LONG_DATA handled, for yield_every_few()
 };

@@ -1,8 +1,9 @@
 // libFuzzer target: pool::scan_execute and append_execute_with_types over arbitrary COM_STMT_EXECUTE
 // payloads (what a client sends corral), for a parameter count and CLIENT_QUERY_ATTRIBUTES chosen by
-// the first two input bytes. Invariants: the layout stays inside the payload, and taking the types out
+// the first two input bytes; with bit 1 the same for COM_STMT_BULK_EXECUTE (scan_bulk_execute,
+// append_bulk_with_types). Invariants: the layout stays inside the payload, and taking the types out
 // of a bound execute and putting them back rebuilds it byte for byte (statement id aside).
-//   input: [num_params][flags: bit 0 = CLIENT_QUERY_ATTRIBUTES][payload...]
+//   input: [num_params][flags: bit 0 = CLIENT_QUERY_ATTRIBUTES, bit 1 = bulk][payload...]
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -18,6 +19,29 @@ void check(bool invariant) {
   if (!invariant) __builtin_trap();
 }
 
+/// The bulk execute's invariants (the payload's first byte is taken as 0xfa).
+void check_bulk(std::string_view payload, std::uint16_t num_params) {
+  std::string bulk(payload);
+  if (!bulk.empty()) bulk[0] = '\xfa';
+  const auto layout = pool::scan_bulk_execute(bulk, num_params);
+  if (!layout) return;
+  check(layout->rows_at <= bulk.size());
+  if ((layout->flags & pool::kBulkSendTypes) == 0) return;
+  check(layout->types.size() == 2u * num_params);
+  // Without its types and flag, then with them put back: the same packet.
+  std::string untyped(bulk.substr(0, 5));
+  const auto untyped_flags = static_cast<std::uint16_t>(layout->flags & ~pool::kBulkSendTypes);
+  untyped.push_back(static_cast<char>(untyped_flags & 0xff));
+  untyped.push_back(static_cast<char>(untyped_flags >> 8));
+  untyped.append(bulk.substr(layout->rows_at));
+  const auto untyped_layout = pool::scan_bulk_execute(untyped, num_params);
+  check(untyped_layout.ok());
+  std::string rebuilt;
+  pool::append_bulk_with_types(rebuilt, untyped, *untyped_layout, 0x01020304, layout->types);
+  check(rebuilt.size() == bulk.size());
+  check(rebuilt.substr(5) == bulk.substr(5));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -25,6 +49,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto num_params = static_cast<std::uint16_t>(data[0]);
   const mysql::CapabilityFlags caps = (data[1] & 1) ? mysql::CLIENT_QUERY_ATTRIBUTES : 0;
   const std::string_view payload(reinterpret_cast<const char*>(data + 2), size - 2);
+  if (data[1] & 2) {
+    check_bulk(payload, num_params);
+    return 0;
+  }
   const auto layout = pool::scan_execute(payload, num_params, caps);
   if (!layout) return 0;
   check(layout->values_at <= payload.size());

@@ -60,6 +60,25 @@ TEST_F(Commands, InitDbFieldListAndStatisticsAreRelayed) {
   EXPECT_THAT(stat, HasSubstr("Uptime"));
 }
 
+TEST_F(Commands, RefreshIsRelayedAsTheFlushStatementsAre) {
+  // COM_REFRESH (mysql_refresh(), mysqladmin flush-*): the server does the flush and checks the RELOAD
+  // privilege of the backend account, as for FLUSH TABLES sent as a query.
+  start_backend();
+  backend().execute("CREATE TABLE app.refreshed (id INT)");
+  backend().execute("REVOKE RELOAD ON *.* FROM 'reader'@'%'");
+  start_proxy();
+  MysqlClient client = connect(kUser, kPassword, "app");
+  client.query("SELECT * FROM refreshed");
+  EXPECT_EQ(backend().query("SHOW OPEN TABLES FROM app LIKE 'refreshed'").rows.size(), 1u);
+  ASSERT_EQ(mysql_refresh(client.handle(), REFRESH_TABLES | REFRESH_STATUS), 0) << mysql_error(client.handle());
+  EXPECT_EQ(backend().query("SHOW OPEN TABLES FROM app LIKE 'refreshed'").rows.size(), 0u) << "the tables were closed";
+  EXPECT_EQ(client.query("SELECT 'still here'").at(0), "still here");
+  MysqlClient reader = connect("reader", "reader-pw");
+  EXPECT_NE(mysql_refresh(reader.handle(), REFRESH_TABLES), 0);
+  EXPECT_EQ(mysql_errno(reader.handle()), 1227u) << "the server's refusal: " << mysql_error(reader.handle());
+  EXPECT_EQ(reader.query("SELECT 'still here'").at(0), "still here");
+}
+
 TEST_F(Commands, ShutdownClosesAClientIdleInATransactionAndExitsCleanly) {
   start_proxy();
   MysqlClient client = connect(kUser, kPassword, "app");

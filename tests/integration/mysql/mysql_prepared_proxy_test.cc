@@ -217,6 +217,107 @@ TEST_F(PreparedThroughCorral, TypesBoundOnceAreRightOnAnotherBackendConnection) 
   other.execute("COMMIT");
 }
 
+/// Binds `ids` and `values` column-wise for MariaDB array binding (STMT_ATTR_ARRAY_SIZE): one
+/// COM_STMT_BULK_EXECUTE carries every row; `indicators` mark the rows whose value is NULL.
+void bind_arrays(MYSQL_STMT* stmt, std::vector<int>& ids, std::vector<int>& values, std::vector<char>& indicators,
+                 std::vector<MYSQL_BIND>& binds) {
+  unsigned int rows = static_cast<unsigned int>(ids.size());
+  ASSERT_EQ(mysql_stmt_attr_set(stmt, STMT_ATTR_ARRAY_SIZE, &rows), 0) << mysql_stmt_error(stmt);
+  binds.assign(2, MYSQL_BIND{});
+  binds[0].buffer_type = MYSQL_TYPE_LONG;
+  binds[0].buffer = ids.data();
+  binds[1].buffer_type = MYSQL_TYPE_LONG;
+  binds[1].buffer = values.data();
+  binds[1].u.indicator = indicators.data();
+  ASSERT_EQ(mysql_stmt_bind_param(stmt, binds.data()), 0) << mysql_stmt_error(stmt);
+}
+
+TEST_F(PreparedThroughCorral, ArrayBindingSendsEveryRowInOneBulkExecuteOnAnyBackendConnection) {
+  // MariaDB Connector/C sends COM_STMT_BULK_EXECUTE only to a server that offers bulk operations.
+  start_backend();
+  backend().execute("CREATE TABLE app.bulk (id INT PRIMARY KEY, v INT)");
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 2\n"});
+  MysqlClient client = connect(kUser, kPassword, "app");
+  const std::uint64_t bulks_before = server_status("Com_stmt_execute");
+  Statement insert(client.handle(), "INSERT INTO bulk (id, v) VALUES (?, ?)");
+  std::vector<int> ids = {1, 2, 3};
+  std::vector<int> values = {10, 0, 30};
+  std::vector<char> indicators = {STMT_INDICATOR_NONE, STMT_INDICATOR_NULL, STMT_INDICATOR_NONE};
+  std::vector<MYSQL_BIND> binds;
+  bind_arrays(insert.handle(), ids, values, indicators, binds);
+  ASSERT_EQ(mysql_stmt_execute(insert.handle()), 0) << mysql_stmt_error(insert.handle());
+  EXPECT_EQ(mysql_stmt_affected_rows(insert.handle()), 3u);
+
+  // Another client takes the idle connection the bulk ran on and keeps it: the next bulk (types not
+  // bound again) runs on the other connection, where corral prepares the statement first.
+  MysqlClient other = connect();
+  other.execute("BEGIN");
+  other.query("SELECT 1");
+  ids = {4, 5, 6};
+  values = {40, 50, 0};
+  indicators = {STMT_INDICATOR_NONE, STMT_INDICATOR_NONE, STMT_INDICATOR_NULL};
+  ASSERT_EQ(mysql_stmt_execute(insert.handle()), 0) << mysql_stmt_error(insert.handle());
+  EXPECT_EQ(mysql_stmt_affected_rows(insert.handle()), 3u);
+  other.execute("COMMIT");
+
+  const QueryResult rows = backend().query("SELECT id, COALESCE(v, 'null') FROM app.bulk ORDER BY id");
+  ASSERT_EQ(rows.rows.size(), 6u);
+  const std::vector<std::string> expected = {"10", "null", "30", "40", "50", "null"};
+  for (std::size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(rows.at(i, 1), expected[i]) << "row " << i + 1;
+  // Two bulk executes, each one statement on the server (the rows are not split into executes).
+  EXPECT_EQ(server_status("Com_stmt_execute") - bulks_before, 2u);
+
+  // A duplicate key fails the bulk with the server's error; the session goes on.
+  ids = {7, 1, 8};
+  EXPECT_NE(mysql_stmt_execute(insert.handle()), 0);
+  EXPECT_EQ(mysql_stmt_errno(insert.handle()), 1062u) << mysql_stmt_error(insert.handle());
+  EXPECT_EQ(client.query("SELECT 'still here'").at(0), "still here");
+}
+
+TEST_F(PreparedThroughCorral, ExecuteDirectNamesTheLastPreparedStatement) {
+  // mariadb_stmt_execute_direct() sends PREPARE and, without waiting, EXECUTE of statement id
+  // 0xffffffff ("the last one prepared") to a server that offers bulk operations, as corral does.
+  start_proxy({.workers = 1});
+  MysqlClient client = connect();
+  MYSQL_STMT* stmt = mysql_stmt_init(client.handle());
+  const std::string sql = "SELECT 41 + 1";
+  ASSERT_EQ(mariadb_stmt_execute_direct(stmt, sql.data(), sql.size()), 0) << mysql_stmt_error(stmt);
+  long long value = 0;
+  MYSQL_BIND out{};
+  out.buffer_type = MYSQL_TYPE_LONGLONG;
+  out.buffer = &value;
+  ASSERT_EQ(mysql_stmt_bind_result(stmt, &out), 0) << mysql_stmt_error(stmt);
+  ASSERT_EQ(mysql_stmt_fetch(stmt), 0) << mysql_stmt_error(stmt);
+  EXPECT_EQ(value, 42);
+  mysql_stmt_close(stmt);
+  // A PREPARE the server refuses leaves no "last" statement: the execute behind it fails too.
+  MYSQL_STMT* bad = mysql_stmt_init(client.handle());
+  const std::string wrong = "SELECT FROM nowhere";
+  EXPECT_NE(mariadb_stmt_execute_direct(bad, wrong.data(), wrong.size()), 0);
+  EXPECT_EQ(mysql_stmt_errno(bad), 1064u) << mysql_stmt_error(bad);
+  mysql_stmt_close(bad);
+  EXPECT_EQ(client.query("SELECT 'still here'").at(0), "still here");
+}
+
+TEST_F(PreparedThroughCorral, StateAnExecuteLeavesPinsItsConnectionAsAQueryDoes) {
+  // GET_LOCK() lives on the backend connection that ran the execute (and the server's trackers do not
+  // report it): that connection must stay the client's, never go back to the pool for another client
+  // to find the lock there (mtr main.dirty_close with --ps-protocol).
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 2\n"});
+  MysqlClient client = connect();
+  {
+    Statement lock(client.handle(), "SELECT GET_LOCK('corral_ps_lock', 0)");
+    EXPECT_EQ(lock.execute().at(0).at(0), "1");
+  }  // closed, as mysqltest --ps-protocol closes each statement
+  MysqlClient other = connect();
+  other.execute("BEGIN");
+  EXPECT_EQ(other.query("SELECT GET_LOCK('corral_ps_lock', 0)").at(0), "0")
+      << "the lock's connection was lent to another client, which now holds the lock";
+  Statement mine(client.handle(), "SELECT IS_USED_LOCK('corral_ps_lock') = CONNECTION_ID()");
+  EXPECT_EQ(mine.execute().at(0).at(0), "1") << "the client's executes go on on the connection holding its lock";
+  other.execute("COMMIT");
+}
+
 TEST_F(PreparedThroughCorral, APreparedSetNamesCollateFollowsTheSessionToEveryConnection) {
   // mysqltest --ps-protocol sends SET NAMES ... COLLATE as a prepared statement; the tracker reports
   // the charsets only, so the collation must come from the statement's text.

@@ -29,6 +29,15 @@ unsigned error_of(MysqlClient& client, std::string_view sql) {
   return 0;
 }
 
+/// The error code of preparing `sql` with COM_STMT_PREPARE and executing it once (0 when both succeed).
+unsigned prepared_error_of(MysqlClient& client, std::string_view sql) {
+  MYSQL_STMT* stmt = mysql_stmt_init(client.handle());
+  unsigned code = mysql_stmt_prepare(stmt, sql.data(), sql.size()) != 0 ? mysql_stmt_errno(stmt) : 0;
+  if (code == 0 && mysql_stmt_execute(stmt) != 0) code = mysql_stmt_errno(stmt);
+  mysql_stmt_close(stmt);
+  return code;
+}
+
 TEST_F(SessionAcrossLending, ReadOnlyVariablesTheTrackerReportsAreNeverReplayed) {
   // With binary logging the tracker reports last_gtid after every commit; SET last_gtid gets 1238.
   start_backend({.extra_args = {"--log-bin", "--server-id=1"}});
@@ -224,6 +233,23 @@ TEST_F(SessionAcrossLending, KillConnectionEndsTheClientAndItsStatement) {
   EXPECT_FALSE(second.ping());
 }
 
+TEST_F(SessionAcrossLending, AKilledClientsNextCommandFindsItsConnectionClosedAsDirect) {
+  // The server shuts the victim's socket before it answers the KILL: the victim's next command finds
+  // the connection closed, and a client with auto-reconnect reconnects and runs it (a command sent
+  // into a connection that closes under it is lost instead: mariadb-client-test test_bug17512527).
+  start_proxy({.workers = 2});
+  for (int round = 0; round < 5; ++round) {  // the two clients land on either worker
+    MysqlClient victim = connect();
+    const my_bool reconnect = 1;
+    ASSERT_EQ(mysql_options(victim.handle(), MYSQL_OPT_RECONNECT, &reconnect), 0);
+    MysqlClient killer = connect();
+    const unsigned long id = mysql_thread_id(victim.handle());
+    killer.execute("KILL " + std::to_string(id));
+    EXPECT_EQ(victim.query("SELECT 5").at(0), "5") << "round " << round << ": reconnected and ran";
+    EXPECT_NE(mysql_thread_id(victim.handle()), id);
+  }
+}
+
 TEST_F(SessionAcrossLending, KillOfAnUnknownIdOrOfAnotherAccountsClientIsRefused) {
   start_proxy({.workers = 2});
   MysqlClient client = connect();
@@ -248,14 +274,58 @@ TEST_F(SessionAcrossLending, NoSqlRouteTakesAKillToABackendThread) {
   // Each form carries a backend thread id: corral reads it as one of its own ids (none has it) or refuses.
   EXPECT_EQ(error_of(attacker, "EXECUTE IMMEDIATE 'KILL " + backend_id + "'"), 1094u);
   EXPECT_EQ(error_of(attacker, "SET STATEMENT max_statement_time = 10 FOR KILL " + backend_id), 1094u);
-  EXPECT_EQ(error_of(attacker, "PREPARE s FROM 'KILL " + backend_id + "'"), 1235u);
-  MYSQL_STMT* stmt = mysql_stmt_init(attacker.handle());
-  const std::string kill = "KILL " + backend_id;
-  EXPECT_NE(mysql_stmt_prepare(stmt, kill.data(), kill.size()), 0);
-  EXPECT_EQ(mysql_stmt_errno(stmt), 1295u) << "mysqltest --ps-protocol then sends it as a query";
-  mysql_stmt_close(stmt);
+  EXPECT_EQ(error_of(attacker, "PREPARE s FROM 'KILL " + backend_id + "'"), 0u) << "the server prepares it";
+  EXPECT_EQ(error_of(attacker, "EXECUTE s"), 1094u) << "corral carries out the EXECUTE";
+  EXPECT_EQ(error_of(attacker, "execute `S`"), 1094u) << "names are case-insensitive";
+  EXPECT_EQ(error_of(attacker, "DEALLOCATE PREPARE s"), 0u);
+  EXPECT_EQ(error_of(attacker, "EXECUTE s"), 1243u) << "the server's unknown statement, as direct";
+  EXPECT_EQ(prepared_error_of(attacker, "KILL " + backend_id), 1094u) << "COM_STMT_PREPARE: a corral id too";
+  EXPECT_EQ(prepared_error_of(attacker, "EXECUTE IMMEDIATE 'KILL QUERY " + backend_id + "'"), 1094u);
   EXPECT_EQ(victim.query("SELECT 2").at(0), "2");
   victim.execute("COMMIT");
+}
+
+TEST_F(SessionAcrossLending, APreparedKillIsCarriedOutAsTheKillQueryIs) {
+  // COM_STMT_PREPARE + COM_STMT_EXECUTE of KILL: the server prepares it, and so does corral, for the
+  // ids it gave its clients; each execute kills (mysqltest --ps-protocol sends KILL this way).
+  start_proxy({.workers = 2});
+  MysqlClient victim = connect();
+  MysqlClient killer = connect();
+  MysqlClient reader = connect("reader", "reader-pw");
+  const std::string id = std::to_string(mysql_thread_id(victim.handle()));
+  MYSQL_STMT* stmt = mysql_stmt_init(killer.handle());
+  const std::string kill = "KILL QUERY " + id;
+  ASSERT_EQ(mysql_stmt_prepare(stmt, kill.data(), kill.size()), 0) << mysql_stmt_error(stmt);
+  EXPECT_EQ(mysql_stmt_param_count(stmt), 0u);
+  EXPECT_EQ(mysql_stmt_field_count(stmt), 0u);
+  for (int round = 0; round < 2; ++round) {  // the statement stays usable, as on the server
+    auto sleeping = std::async(std::launch::async, [&victim] { return error_of(victim, "SELECT SLEEP(60)"); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(mysql_stmt_execute(stmt), 0) << mysql_stmt_error(stmt);
+    EXPECT_EQ(sleeping.get(), 1317u) << "ER_QUERY_INTERRUPTED, as direct";
+    EXPECT_EQ(victim.query("SELECT 7").at(0), "7") << "the client goes on";
+  }
+  mysql_stmt_close(stmt);
+  // The refusals and answers of the KILL query, in the prepared protocol.
+  EXPECT_EQ(prepared_error_of(killer, "KILL 999999"), 1094u);
+  EXPECT_EQ(prepared_error_of(killer, "KILL " + std::to_string(mysql_thread_id(reader.handle()))), 1095u);
+  EXPECT_EQ(prepared_error_of(killer, "KILL QUERY CONNECTION_ID()"), 1317u);
+  EXPECT_EQ(prepared_error_of(killer, "KILL ?"), 1235u) << "an expression corral cannot evaluate";
+  EXPECT_EQ(prepared_error_of(killer, "KILL QUERY ID 5"), 1235u);
+  // The SQL-level PREPARE of a KILL (mtr main.ps_1general): the server holds it, corral runs EXECUTE.
+  killer.execute("PREPARE k FROM 'KILL QUERY " + id + "'");
+  auto sleeping = std::async(std::launch::async, [&victim] { return error_of(victim, "SELECT SLEEP(60)"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  killer.execute("EXECUTE k");
+  EXPECT_EQ(sleeping.get(), 1317u);
+  killer.execute("PREPARE k FROM 'SELECT 9'");  // the name now means another statement
+  EXPECT_EQ(killer.query("EXECUTE k").at(0), "9");
+  EXPECT_EQ(error_of(killer, "PREPARE k FROM 'KILL @id'"), 1235u);
+  EXPECT_EQ(prepared_error_of(killer, "SET STATEMENT max_statement_time = 10 FOR KILL " + id), 0u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the KILL reaches the victim's worker
+  EXPECT_FALSE(victim.ping()) << "KILL CONNECTION (SET STATEMENT ... FOR KILL) closed the victim";
+  EXPECT_TRUE(reader.ping());
+  EXPECT_EQ(killer.query("SELECT 8").at(0), "8");
 }
 
 TEST_F(SessionAcrossLending, TenantsOnDifferentBackendAccountsCannotKillEachOthersThreads) {

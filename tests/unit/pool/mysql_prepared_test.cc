@@ -199,6 +199,49 @@ TEST(MysqlPreparedExecute, ShortPacketsAreRefusedNotOverread) {
   }
 }
 
+// ---- COM_STMT_BULK_EXECUTE -----------------------------------------------------------------------
+
+/// A bulk execute of statement 5 with two parameters and two rows: (42, NULL), (7, 'abc').
+std::string bulk_payload(bool with_types) {
+  std::string payload("\xfa\x05\x00\x00\x00", 5);
+  payload.append(with_types ? std::string("\x80\x00", 2) : std::string("\x00\x00", 2));
+  if (with_types) payload.append("\x08\x00\xfd\x00", 4);  // LONGLONG, VAR_STRING
+  payload.append(std::string("\x00\x2a\0\0\0\0\0\0\0\x01", 10));  // NONE 42, NULL
+  payload.append(std::string("\x00\x07\0\0\0\0\0\0\0\x00\x03" "abc", 15));  // NONE 7, NONE "abc"
+  return payload;
+}
+
+TEST(MysqlPreparedBulkExecute, ScanFindsFlagsTypesAndRows) {
+  const std::string payload = bulk_payload(true);
+  const auto layout = scan_bulk_execute(payload, 2);
+  ASSERT_TRUE(layout.ok());
+  EXPECT_EQ(layout->flags, kBulkSendTypes);
+  EXPECT_EQ(layout->types, std::string_view("\x08\x00\xfd\x00", 4));
+  EXPECT_EQ(layout->rows_at, 11u);
+  const auto untyped = scan_bulk_execute(bulk_payload(false), 2);
+  ASSERT_TRUE(untyped.ok());
+  EXPECT_TRUE(untyped->types.empty());
+  EXPECT_EQ(untyped->rows_at, 7u);
+}
+
+TEST(MysqlPreparedBulkExecute, TypesAreInsertedIntoABulkThatHadNone) {
+  const std::string without_types = bulk_payload(false);
+  const auto layout = scan_bulk_execute(without_types, 2);
+  ASSERT_TRUE(layout.ok());
+  std::string rebuilt;
+  append_bulk_with_types(rebuilt, without_types, *layout, 5, std::string_view("\x08\x00\xfd\x00", 4));
+  EXPECT_EQ(rebuilt, bulk_payload(true));
+}
+
+TEST(MysqlPreparedBulkExecute, ShortPacketsAreRefusedNotOverread) {
+  const std::string payload = bulk_payload(true);
+  for (std::size_t cut = 0; cut < 11; ++cut) {
+    // Up to the rows: every prefix lacks the flags or part of the type block it announces.
+    EXPECT_FALSE(scan_bulk_execute(std::string_view(payload).substr(0, cut), 2).ok()) << cut;
+  }
+  EXPECT_EQ(scan_bulk_execute("\x17\x05\x00\x00\x00\x00\x00", 2).error(), mysql::Errc::UnexpectedPacket);
+}
+
 TEST(MysqlPreparedExecute, QueryAttributesCarryACountAndNames) {
   mysql::COM_STMT_EXECUTE e = two_params(true);
   e.params[0].name = "a";

@@ -315,5 +315,32 @@ TEST(ClassifyStatement, ReadOnlyInExecutableComments) {
   EXPECT_TRUE(classify_statement("/*!40001 SELECT */ 1").read_only);
 }
 
+TEST(ParseSqlPrepared, NamesAndTheKillAPrepareHolds) {
+  using Verb = SqlPreparedStatement::Verb;
+  const auto prepare = parse_sql_prepared("prepare stmt1 from ' KILL QUERY 7 '");
+  ASSERT_TRUE(prepare.has_value());
+  EXPECT_EQ(prepare->verb, Verb::Prepare);
+  EXPECT_EQ(prepare->name, "stmt1");
+  EXPECT_TRUE(prepare->prepares_kill);
+  ASSERT_TRUE(prepare->kill.has_value());
+  EXPECT_EQ(prepare->kill->id, 7u);
+  EXPECT_TRUE(prepare->kill->query);
+  const auto other = parse_sql_prepared("PREPARE `S` FROM 'SELECT 1'");
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->name, "s");
+  EXPECT_FALSE(other->prepares_kill);
+  EXPECT_FALSE(parse_sql_prepared("PREPARE s FROM @k")->prepares_kill) << "a variable's text is not seen";
+  const auto execute = parse_sql_prepared("EXECUTE Stmt1 USING @a");
+  ASSERT_TRUE(execute.has_value());
+  EXPECT_EQ(execute->verb, Verb::Execute);
+  EXPECT_EQ(execute->name, "stmt1");
+  EXPECT_EQ(parse_sql_prepared("DEALLOCATE PREPARE stmt1")->verb, Verb::Deallocate);
+  EXPECT_EQ(parse_sql_prepared("drop prepare `stmt1`")->name, "stmt1");
+  EXPECT_FALSE(parse_sql_prepared("EXECUTE IMMEDIATE 'KILL 5'").has_value());
+  EXPECT_FALSE(parse_sql_prepared("EXECUTE s; SELECT 1").has_value());
+  EXPECT_FALSE(parse_sql_prepared("SELECT 1").has_value());
+  EXPECT_FALSE(parse_sql_prepared("EXECUTE").has_value());
+}
+
 }  // namespace
 }  // namespace corral::mysql

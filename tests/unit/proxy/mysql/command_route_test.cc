@@ -17,6 +17,7 @@ TEST(RouteCommand, StatementsAndTheirHelpersAreRelayed) {
   EXPECT_EQ(route_command(Command::COM_FIELD_LIST), CommandRoute::Relay);
   EXPECT_EQ(route_command(Command::COM_STATISTICS), CommandRoute::Relay);
   EXPECT_EQ(route_command(Command::COM_SHUTDOWN), CommandRoute::Relay) << "as the SHUTDOWN statement";
+  EXPECT_EQ(route_command(Command::COM_REFRESH), CommandRoute::Relay) << "as the FLUSH statements";
 }
 
 TEST(RouteCommand, EveryComStmtGoesToThePreparedStatements) {
@@ -37,7 +38,7 @@ TEST(RouteCommand, SessionCommandsAreCorralsOwn) {
 
 TEST(RouteCommand, EverythingElseIsUnsupported) {
   // ERR 1047: server administration, replication and obsolete commands would act on a shared backend.
-  for (const Command command : {Command::COM_SLEEP, Command::COM_CREATE_DB, Command::COM_DROP_DB, Command::COM_REFRESH,
+  for (const Command command : {Command::COM_SLEEP, Command::COM_CREATE_DB, Command::COM_DROP_DB,
                                 Command::COM_PROCESS_INFO, Command::COM_CONNECT,
                                 Command::COM_DEBUG, Command::COM_TIME,
                                 Command::COM_DELAYED_INSERT, Command::COM_BINLOG_DUMP, Command::COM_TABLE_DUMP,
