@@ -275,6 +275,21 @@ rt::Task<rt::Result<void>> send_long_data(MysqlConnection& connection, std::uint
   co_return rt::Result<void>{};
 }
 
+/// Sends an execute or bulk execute: `rebuilt` (its types re-encoded) when not empty, else the
+/// client's own bytes with the backend's statement id written in place.
+rt::Task<rt::Result<void>> send_execute(MysqlConnection& connection, const std::string& rebuilt, std::span<char> wire,
+                                        std::uint32_t backend_id, rt::CancelSource* cancel) {
+  if (!rebuilt.empty()) {
+    rt::Result<void> sent = co_await connection.send_command(rebuilt, cancel);
+    co_return sent;
+  }
+  if (mysql::rewrite_statement_id(wire, backend_id) != mysql::Errc::Ok) {
+    co_return make_error_code(MysqlBackendErrc::Protocol);
+  }
+  rt::Result<void> sent = co_await connection.send_command_wire(std::string_view(wire.data(), wire.size()), cancel);
+  co_return sent;
+}
+
 }  // namespace
 
 BackendStatement* ready_execute(MysqlConnection& connection, const PreparedTemplate& statement, ExecuteState& state,
@@ -332,18 +347,12 @@ rt::Task<rt::Result<ExecuteStart>> start_execute(MysqlConnection& connection,
     // other types than the ones this client bound: then they are re-encoded with the client's types.
     const bool needs_types = layout->param_count > 0 && !layout->new_params_bound && !state.types.empty() &&
                              backend->bound_types != state.types;
-    rt::Result<void> sent;
+    std::string rebuilt;
     if (needs_types) {
-      std::string rebuilt;
       append_execute_with_types(rebuilt, payload, *layout, backend->backend_id, state.types);
       backend->bound_types = state.types;
-      sent = co_await connection.send_command(rebuilt, cancel);
-    } else {
-      if (mysql::rewrite_statement_id(wire, backend->backend_id) != mysql::Errc::Ok) {
-        co_return make_error_code(MysqlBackendErrc::Protocol);
-      }
-      sent = co_await connection.send_command_wire(std::string_view(wire.data(), wire.size()), cancel);
     }
+    const rt::Result<void> sent = co_await send_execute(connection, rebuilt, wire, backend->backend_id, cancel);
     if (!sent) co_return sent.error();
     // The first packet, polled in place (a coroutine frame only to wait for bytes).
     std::optional<ResponsePacket> first;
@@ -401,18 +410,12 @@ rt::Task<rt::Result<ExecuteStart>> start_bulk_execute(MysqlConnection& connectio
   }
   const bool needs_types = (layout->flags & kBulkSendTypes) == 0 && backend->num_params > 0 &&
                            state.types.size() == bulk_types_size && backend->bound_types != state.types;
-  rt::Result<void> sent;
+  std::string rebuilt;
   if (needs_types) {
-    std::string rebuilt;
     append_bulk_with_types(rebuilt, payload, *layout, backend->backend_id, state.types);
     backend->bound_types = state.types;
-    sent = co_await connection.send_command(rebuilt, cancel);
-  } else {
-    if (mysql::rewrite_statement_id(wire, backend->backend_id) != mysql::Errc::Ok) {
-      co_return make_error_code(MysqlBackendErrc::Protocol);
-    }
-    sent = co_await connection.send_command_wire(std::string_view(wire.data(), wire.size()), cancel);
   }
+  const rt::Result<void> sent = co_await send_execute(connection, rebuilt, wire, backend->backend_id, cancel);
   if (!sent) co_return sent.error();
   auto first = co_await connection.next_response_packet(cancel);
   if (!first) co_return first.error();
