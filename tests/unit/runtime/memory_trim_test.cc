@@ -16,6 +16,15 @@ namespace {
 
 using namespace std::chrono_literals;
 
+TEST(ShouldTrim, OnlyAQuietTickAfterABurst) {
+  EXPECT_TRUE(should_trim(0, kBurstFrames));
+  EXPECT_TRUE(should_trim(kQuietFrames - 1, 100 * kBurstFrames));
+  EXPECT_FALSE(should_trim(kQuietFrames, 100 * kBurstFrames));  // still busy: the caches serve it
+  EXPECT_FALSE(should_trim(0, kBurstFrames - 1));               // a trickle: trimmed once per burst's worth
+}
+
+#if !defined(__SANITIZE_ADDRESS__)  // under ASan nothing is cached (every frame and block is freed at once)
+
 /// `frames` frames of 256 bytes allocated, then all freed: this thread's frame cache keeps them.
 void frame_burst(std::size_t frames) {
   std::vector<void*> held;
@@ -29,14 +38,6 @@ void buffer_burst() {
   for (ByteBuffer& buffer : buffers) buffer.writable(1);
 }
 
-TEST(ShouldTrim, OnlyAQuietTickAfterABurst) {
-  EXPECT_TRUE(should_trim(0, kBurstFrames));
-  EXPECT_TRUE(should_trim(kQuietFrames - 1, 100 * kBurstFrames));
-  EXPECT_FALSE(should_trim(kQuietFrames, 100 * kBurstFrames));  // still busy: the caches serve it
-  EXPECT_FALSE(should_trim(0, kBurstFrames - 1));               // a trickle: trimmed once per burst's worth
-}
-
-#if !defined(__SANITIZE_ADDRESS__)  // under ASan nothing is cached (every frame and block is freed at once)
 TEST(TrimMemory, EmptiesTheFrameAndBlockCaches) {
   frame_burst(16);
   buffer_burst();
