@@ -35,9 +35,25 @@ constexpr mysql::CapabilityFlags kRequiredServerCapabilities =
 /// Session state tracking, as MariaDB 10.11 and MySQL 5.7+ both name it (Session State Tracking;
 /// MariaDB KB "session_track_*"). MariaDB has no session_track_gtids (MySQL's GTID tracker) and does
 /// not need it; 'CHARACTERISTICS' also reports the transaction state (SESSION_TRACK_TRANSACTION_STATE).
+/// The server neither serves from nor stores into its query cache for a session that tracks
+/// transaction info, so a session whose query cache is on (query_cache_type) does without it.
 constexpr std::string_view kSessionTrackSql =
     "SET SESSION session_track_schema=ON, session_track_state_change=ON, "
+    "session_track_system_variables='*', "
+    "session_track_transaction_info=IF(@@session.query_cache_type='OFF','CHARACTERISTICS','OFF')";
+/// The same for a server without a query cache (MySQL 8.0 removed it, and query_cache_type with it).
+constexpr std::string_view kSessionTrackSqlWithoutQueryCache =
+    "SET SESSION session_track_schema=ON, session_track_state_change=ON, "
     "session_track_system_variables='*', session_track_transaction_info='CHARACTERISTICS'";
+constexpr std::string_view kTrackTransactionInfo = "SET SESSION session_track_transaction_info='CHARACTERISTICS'";
+constexpr std::string_view kUntrackTransactionInfo = "SET SESSION session_track_transaction_info='OFF'";
+
+/// MariaDB and MySQL before 8.0 have a query cache ("5.5.5-10.11.6-MariaDB", "5.7.44-log", "8.0.36").
+bool has_query_cache(const MysqlServerInfo& server) noexcept {
+  const std::string_view version = server.server_version;
+  if (version.find("MariaDB") != std::string_view::npos) return true;
+  return version.size() > 1 && version[0] >= '1' && version[0] < '8' && version[1] == '.';
+}
 
 bool identifier_word(std::string_view name) noexcept {
   if (name.empty() || name.size() > 64) return false;
@@ -530,7 +546,7 @@ rt::Task<rt::Result<void>> MysqlConnection::answer_auth_more_data(std::string_vi
 rt::Task<rt::Result<void>> MysqlConnection::setup_session(const MysqlKey& key, rt::CancelSource* cancel) {
   // One statement, one round trip: tracking on, then the charset.
   std::string sql;
-  if (session_tracking()) sql = kSessionTrackSql;
+  if (session_tracking()) sql = has_query_cache(server_) ? kSessionTrackSql : kSessionTrackSqlWithoutQueryCache;
   if (!key.charset.empty()) sql.append(sql.empty() ? "SET NAMES " : ", NAMES ").append(key.charset);
   if (sql.empty()) co_return rt::Result<void>{};
   auto outcome = co_await query(sql, cancel);
@@ -542,7 +558,16 @@ rt::Task<rt::Result<void>> MysqlConnection::setup_session(const MysqlKey& key, r
   }
   charset_ = key.charset;
   charset_changed_ = false;
+  // The tracker reported the transaction-info setting the IF() chose, and the IF() read the cache.
+  query_cache_on_ = session_tracking() && !tracks_transaction_characteristics_;
   co_return rt::Result<void>{};
+}
+
+std::optional<std::string_view> MysqlConnection::tracking_to_match_query_cache() const noexcept {
+  if (!session_tracking() || tracking_refused_ || query_cache_on_ != tracks_transaction_characteristics_) {
+    return std::nullopt;
+  }
+  return query_cache_on_ ? kUntrackTransactionInfo : kTrackTransactionInfo;
 }
 
 // ---- commands and responses (Command Phase) ------------------------------------------------------
@@ -724,6 +749,8 @@ void MysqlConnection::follow_session_changes() {
   if (session_changes_.schema) schema_ = *session_changes_.schema;
   for (const auto& [name, value] : session_changes_.system_variables) {
     if (is_charset_variable(name)) charset_changed_ = true;
+    if (name == "query_cache_type") query_cache_on_ = value != "OFF";
+    if (name == "session_track_transaction_info") tracks_transaction_characteristics_ = value != "OFF";
   }
 }
 

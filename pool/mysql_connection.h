@@ -267,6 +267,16 @@ class MysqlConnection {
   /// The scramble the last login token was made over (the greeting's, or an auth switch's).
   const std::string& scramble() const noexcept { return scramble_; }
 
+  /// True while the session reports transaction characteristics (session_track_transaction_info),
+  /// which the server's query cache does not work with: set up only when the session's query cache
+  /// is off, and followed through what the tracker reports.
+  bool tracks_transaction_characteristics() const noexcept { return tracks_transaction_characteristics_; }
+  /// The statement that puts transaction-info tracking back in step with the session's query cache
+  /// (off while the cache is on), when a relayed or replayed query_cache_type put them out of step.
+  std::optional<std::string_view> tracking_to_match_query_cache() const noexcept;
+  /// The server refused that statement: stop asking for it on this connection.
+  void keep_tracking_as_is() noexcept { tracking_refused_ = true; }
+
   /// The schema the connection is in: the key's, then followed through SESSION_TRACK_SCHEMA changes
   /// (a relayed "USE other") and conform_to().
   const std::string& schema() const noexcept { return schema_; }
@@ -411,6 +421,9 @@ class MysqlConnection {
   std::string schema_;
   std::string charset_;
   std::string replayed_variables_;
+  bool query_cache_on_ = false;                      // the session's query_cache_type is not OFF
+  bool tracks_transaction_characteristics_ = false;  // session_track_transaction_info is not OFF
+  bool tracking_refused_ = false;                    // the server refused tracking_to_match_query_cache()
   mysql::CapabilityFlags capabilities_ = 0;
   mysql::StatusFlags status_flags_ = 0;
   std::uint32_t connection_id_ = 0;

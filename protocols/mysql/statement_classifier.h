@@ -6,7 +6,7 @@
 //            ─► first words of each statement + keywords anywhere ─► StatementTraits
 //               effects: state the statement leaves on its connection (@user variables,
 //                        CREATE TEMPORARY, LOCK TABLES / FLUSH ... LOCK, GET_LOCK, PREPARE,
-//                        SQL_CALC_FOUND_ROWS)
+//                        SQL_CALC_FOUND_ROWS, SET TRANSACTION for the next transaction)
 //               local_infile, kill, changes_schema (DDL), uses_last_insert_id, reads_previous_counts
 //               read_only: one SELECT (or a SHOW of definitions) that may run on a replica
 //               asks_for: the exact forms that ask about the previous statement (ROW_COUNT(),
@@ -32,8 +32,9 @@ enum class StatementEffect : std::uint8_t {
   NamedLock,       // GET_LOCK()
   SqlPrepare,      // PREPARE name FROM ... (SQL-level prepared statements)
   CalcFoundRows,   // SQL_CALC_FOUND_ROWS: a following FOUND_ROWS() answers about this statement
+  NextTransaction,  // SET TRANSACTION ... (no GLOBAL/SESSION): characteristics of the next transaction only
 };
-inline constexpr std::size_t kStatementEffectCount = 6;
+inline constexpr std::size_t kStatementEffectCount = 7;
 
 /// A set of effects (bit i = StatementEffect i).
 using StatementEffects = std::uint8_t;

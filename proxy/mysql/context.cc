@@ -74,6 +74,7 @@ MysqlPins pins_started_by(const mysql::StatementTraits& traits) noexcept {
       {StatementEffect::NamedLock, MysqlPinReason::NamedLock},
       {StatementEffect::SqlPrepare, MysqlPinReason::SqlPrepare},
       {StatementEffect::CalcFoundRows, MysqlPinReason::FoundRows},
+      {StatementEffect::NextTransaction, MysqlPinReason::TransactionCharacteristics},
   };
   static_assert(std::size(kPinOfEffect) == mysql::kStatementEffectCount, "every effect starts a pin");
   MysqlPins pins = 0;
@@ -308,6 +309,14 @@ void MysqlContext::learn_from_response(const mysql::ResponseSummary& summary,
     if (changes.transaction_characteristics) {
       transaction_characteristics_ = !changes.transaction_characteristics->empty();
     }
+  }
+  // A connection that does not track transaction characteristics (its query cache is on: see
+  // MysqlConnection::tracks_transaction_characteristics()) never reports them, nor when they are used
+  // up: a SET TRANSACTION that succeeded keeps the session on its connection from then on. (A tracked
+  // repeat of pending characteristics reports nothing either; they are still pending then.)
+  if (traits.has(mysql::StatementEffect::NextTransaction) && !summary.failed &&
+      !changes.transaction_characteristics) {
+    transaction_characteristics_ = true;
   }
 
   MysqlPins now = sticky;

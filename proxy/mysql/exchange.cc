@@ -208,7 +208,13 @@ rt::Task<pool::MysqlConnection*> MysqlExchange::backend_for_statement(std::uint8
                                                                       bool needs_last_insert_id,
                                                                       bool wants_previous) {
   if (hold_is_stale()) release_backend(true);
-  if (lease_) co_return lease_.get();  // pinned: the connection has been the session's all along
+  if (lease_) {  // pinned: the connection has been the session's all along
+    if (lease_->tracking_to_match_query_cache()) {
+      const bool matched = co_await match_tracking_to_query_cache(*lease_);
+      if (!matched) co_return fail_replay(reply_sequence);
+    }
+    co_return lease_.get();
+  }
   follow_backend();
   if (wants_previous) {
     pool::MysqlLease reclaimed = previous_pool().reclaim(previous_);
@@ -279,7 +285,7 @@ rt::Task<bool> MysqlExchange::replay_session(pool::MysqlConnection& backend, boo
   if (needs_last_insert_id) {
     assignments.emplace_back("last_insert_id", "last_insert_id = " + std::to_string(context_.last_insert_id()));
   }
-  if (assignments.empty()) co_return true;
+  if (assignments.empty()) co_return co_await match_tracking_to_query_cache(backend);
   if (needs_last_insert_id) insert_id_here_ = true;
   std::string replay;
   for (const auto& [name, assignment] : assignments) replay.append(replay.empty() ? "SET SESSION " : ", ").append(assignment);
@@ -302,16 +308,34 @@ rt::Task<bool> MysqlExchange::replay_session(pool::MysqlConnection& backend, boo
     }
   }
   backend.replayed_variables() = context_.variables_text();
+  co_return co_await match_tracking_to_query_cache(backend);
+}
+
+rt::Task<bool> MysqlExchange::match_tracking_to_query_cache(pool::MysqlConnection& backend) {
+  // A query_cache_type replayed here or relayed for an earlier client changed whether the server
+  // may use its query cache: transaction-info tracking follows (the server caches nothing while it
+  // is on). One more statement, only when some client's query_cache_type differs from the last one's.
+  const std::optional<std::string_view> statement = backend.tracking_to_match_query_cache();
+  if (!statement) co_return true;
+  auto set = co_await backend.query(*statement, cancel_);
+  if (!set) co_return false;
+  if (set->error) {
+    rt::log::warn("mysql client {}: backend {} refused '{}': {}; its tracking stays as it is", client_.id(),
+                  backend.describe(), *statement, set->error->message);
+    backend.keep_tracking_as_is();
+  }
   co_return true;
 }
 
 pool::MysqlConnection* MysqlExchange::ready_backend(bool needs_last_insert_id) {
-  if (lease_) return hold_is_stale() ? nullptr : lease_.get();  // backend_for_statement() lets it go
+  if (lease_) {  // backend_for_statement() lets a stale hold go, and matches tracking to the query cache
+    return hold_is_stale() || lease_->tracking_to_match_query_cache() ? nullptr : lease_.get();
+  }
   follow_backend();
   if (needs_last_insert_id || causal_check_) return nullptr;
   pool::MysqlLease lease = statement_pool().try_acquire_ready();
   if (!lease) return nullptr;
-  if (lease->replayed_variables() != context_.variables_text()) {
+  if (lease->replayed_variables() != context_.variables_text() || lease->tracking_to_match_query_cache()) {
     // Variables to replay: backend_for_statement() takes it again (newest idle first) and replays.
     lease.release(true);
     return nullptr;

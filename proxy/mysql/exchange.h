@@ -172,6 +172,10 @@ class MysqlExchange {
   /// lent `backend`. An assignment the server refuses is logged and dropped from the context: the
   /// client's statement still runs. False only when the connection failed (it closed itself).
   rt::Task<bool> replay_session(pool::MysqlConnection& backend, bool needs_last_insert_id);
+  /// Turns transaction-info tracking off on `backend` while its session's query cache is on, and back
+  /// on when it is off (MysqlConnection::tracking_to_match_query_cache()). False only when the
+  /// connection failed.
+  rt::Task<bool> match_tracking_to_query_cache(pool::MysqlConnection& backend);
   rt::Task<bool> relay_local_infile(pool::MysqlConnection& backend);
   /// True when `event` is an OK_Packet carrying a session-state block (relay_response() strips it
   /// for clients without CLIENT_SESSION_TRACK).

@@ -226,5 +226,71 @@ TEST_F(Multiplexing, RowCountFoundRowsAndWarningsAnswerForThePreviousStatement) 
   EXPECT_EQ(client.query("SELECT @@warning_count").at(0), "0");
 }
 
+/// The server's count of answers served from its query cache.
+int query_cache_hits(MariaDbServer& server) {
+  return std::stoi(server.query("SHOW GLOBAL STATUS LIKE 'Qcache_hits'").at(0, 1));
+}
+
+// MariaDB neither stores into nor serves from its query cache for a session that tracks
+// transaction info, which corral turned on for every backend connection: through corral the cache
+// was never used (mtr: main.query_cache, cache_innodb, partition_cache and six more).
+TEST_F(Multiplexing, TheServersQueryCacheAnswersRepeatedSelectsThroughCorral) {
+  start_backend().execute("SET GLOBAL query_cache_type = ON");
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 2\n"});
+  MysqlClient client = connect(kUser, kPassword, "app");
+  client.execute("CREATE TABLE cached (v INT)");
+  client.execute("INSERT INTO cached VALUES (1), (2)");
+  const int before = query_cache_hits(backend());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(client.query("SELECT SUM(v) FROM cached").at(0), "3");
+  EXPECT_EQ(query_cache_hits(backend()), before + 2);
+}
+
+// The mtr way: the cache is switched on after corral's connections were opened (their sessions
+// kept query_cache_type OFF), and the client turns it on for its own session.
+TEST_F(Multiplexing, AClientsOwnQueryCacheTypeTurnsTheCacheOnForItsStatements) {
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 2\n"});
+  MysqlClient client = connect(kUser, kPassword, "app");
+  MysqlClient other = connect(kUser, kPassword, "app");
+  client.execute("CREATE TABLE cached (v INT)");
+  client.execute("INSERT INTO cached VALUES (4)");
+  backend().execute("SET GLOBAL query_cache_type = ON");
+  client.execute("SET SESSION query_cache_type = ON");
+  client.execute("SET @pinned = 1");  // and on a connection held by a pin (mtr's tests keep @variables)
+  int before = query_cache_hits(backend());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(client.query("SELECT v FROM cached").at(0), "4");
+  EXPECT_EQ(query_cache_hits(backend()), before + 2);
+  // A client whose session keeps the cache off still gets none from a connection lent to it.
+  other.execute("SET SESSION query_cache_type = OFF");
+  before = query_cache_hits(backend());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(other.query("SELECT v + 1 FROM cached").at(0), "5");
+  EXPECT_EQ(query_cache_hits(backend()), before);
+}
+
+// Without transaction-info tracking corral cannot see when SET TRANSACTION's characteristics are used
+// up; the session keeps its connection, so they never reach another client's transaction.
+TEST_F(Multiplexing, SetTransactionWithTheQueryCacheOnStaysWithItsClient) {
+  start_backend().execute("SET GLOBAL query_cache_type = ON");
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 2\n"});
+  MysqlClient once = connect(kUser, kPassword, "app");
+  MysqlClient writer = connect(kUser, kPassword, "app");
+  writer.execute("CREATE TABLE w (v INT)");
+  once.execute("SET TRANSACTION READ ONLY");
+  for (int i = 0; i < 4; ++i) writer.execute("INSERT INTO w VALUES (1)");
+  try {
+    once.execute("INSERT INTO w VALUES (2)");
+    ADD_FAILURE() << "the read-only transaction took a write: its characteristics were lost";
+  } catch (const MysqlException& e) {
+    EXPECT_EQ(e.code(), 1792u) << e.what();  // ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+  }
+  // As on the server: a failed statement leaves them pending; a transaction uses them up.
+  once.execute("START TRANSACTION");
+  EXPECT_EQ(once.query("SELECT COUNT(*) FROM w").at(0), "4");
+  once.execute("COMMIT");
+  once.execute("INSERT INTO w VALUES (3)");
+  for (int i = 0; i < 4; ++i) writer.execute("INSERT INTO w VALUES (1)");
+  EXPECT_EQ(writer.query("SELECT COUNT(*) FROM w").at(0), "9");
+  EXPECT_THAT(metrics(), HasSubstr("corral_mysql_pins_total{reason=\"transaction_characteristics\"} 1"));
+}
+
 }  // namespace
 }  // namespace corral::testing::mysql_it

@@ -38,6 +38,19 @@ TEST(ClassifyStatement, UnreplayableStatementsAreRecognisedInEveryStatementOfABa
   EXPECT_EQ(classify_statement("UNLOCK TABLES").effects, 0);
 }
 
+TEST(ClassifyStatement, SetTransactionWithoutScopeIsForTheNextTransactionOnly) {
+  EXPECT_TRUE(classify_statement("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE").has(StatementEffect::NextTransaction));
+  EXPECT_TRUE(classify_statement("set transaction read only").has(StatementEffect::NextTransaction));
+  EXPECT_TRUE(classify_statement("SELECT 1; SET TRANSACTION READ WRITE").has(StatementEffect::NextTransaction));
+  EXPECT_TRUE(
+      classify_statement("EXECUTE IMMEDIATE 'SET TRANSACTION READ ONLY'").has(StatementEffect::NextTransaction));
+  // A scope makes it the session's (or the server's) default: the variables tracker reports that.
+  EXPECT_EQ(classify_statement("SET SESSION TRANSACTION READ ONLY").effects, 0);
+  EXPECT_EQ(classify_statement("SET GLOBAL TRANSACTION ISOLATION LEVEL READ COMMITTED").effects, 0);
+  EXPECT_EQ(classify_statement("SELECT 'SET TRANSACTION READ ONLY'").effects, 0);
+  EXPECT_EQ(classify_statement("START TRANSACTION READ ONLY").effects, 0);
+}
+
 TEST(ClassifyStatement, LocalInfileKillAndLastInsertId) {
   EXPECT_TRUE(classify_statement("LOAD DATA LOCAL INFILE 'f' INTO TABLE t").local_infile);
   EXPECT_TRUE(classify_statement("load data low_priority local infile 'f' into table t").local_infile);
@@ -172,6 +185,7 @@ const std::vector<Case>& cases() {
       {"SELECT GET_LOCK('a', 1), @v", effect_bit(E::NamedLock) | effect_bit(E::UserVariable)},
       {"PREPARE s FROM 'SELECT 1'", effect_bit(E::SqlPrepare)},
       {"SELECT SQL_CALC_FOUND_ROWS * FROM t", effect_bit(E::CalcFoundRows)},
+      {"SET TRANSACTION ISOLATION LEVEL READ COMMITTED", effect_bit(E::NextTransaction)},
       {"LOAD DATA LOCAL INFILE 'f' INTO TABLE t", 0, true},
       {"KILL QUERY 12", 0, false, true},
       {"INSERT INTO c VALUES (LAST_INSERT_ID(), 1)", 0, false, false, true},
