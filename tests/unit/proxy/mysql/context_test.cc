@@ -24,6 +24,7 @@ TEST(PinsStartedBy, EveryEffectOfTheTextStartsItsPin) {
   EXPECT_EQ(pins_of(StatementEffect::NamedLock), pin_bit(MysqlPinReason::NamedLock));
   EXPECT_EQ(pins_of(StatementEffect::SqlPrepare), pin_bit(MysqlPinReason::SqlPrepare));
   EXPECT_EQ(pins_of(StatementEffect::CalcFoundRows), pin_bit(MysqlPinReason::FoundRows));
+  EXPECT_EQ(pins_of(StatementEffect::NextTransaction), pin_bit(MysqlPinReason::TransactionCharacteristics));
   EXPECT_EQ(pins_started_by(mysql::classify_statement("SELECT c FROM t WHERE id = 1")), 0);
   EXPECT_EQ(pins_started_by(mysql::classify_statement("SET @a = 1; LOCK TABLES t WRITE")),
             pin_bit(MysqlPinReason::UserVariable) | pin_bit(MysqlPinReason::TableLock));
@@ -139,6 +140,41 @@ TEST_F(MysqlContextTest, OneStatementHoldsForFoundRowsAndDiagnostics) {
   respond(kAutocommit, {}, {}, true);
   EXPECT_TRUE(context_.has_diagnostics());
   respond(kAutocommit);
+  EXPECT_FALSE(context_.pinned());
+}
+
+TEST_F(MysqlContextTest, ReadingTheDiagnosticsKeepsThemHeld) {
+  respond(kAutocommit, {}, {}, false, 1);
+  ASSERT_TRUE(context_.has_diagnostics());
+  respond(kAutocommit, {}, mysql::classify_statement("SHOW WARNINGS"));
+  EXPECT_TRUE(context_.has_diagnostics());
+  respond(kAutocommit, {}, mysql::classify_statement("SELECT @@warning_count"));
+  EXPECT_TRUE(context_.has_diagnostics());
+  respond(kAutocommit, {}, mysql::classify_statement("SELECT c FROM t"));
+  EXPECT_FALSE(context_.pinned());
+  // Without diagnostics held, SHOW WARNINGS holds nothing.
+  respond(kAutocommit, {}, mysql::classify_statement("SHOW WARNINGS"));
+  EXPECT_FALSE(context_.pinned());
+}
+
+TEST_F(MysqlContextTest, SetTransactionThatNoTrackerReportsStaysPending) {
+  const mysql::StatementTraits set_transaction = mysql::classify_statement("SET TRANSACTION READ ONLY");
+  respond(kAutocommit, {}, set_transaction);  // an untracked connection reports nothing
+  EXPECT_TRUE(has(context_.pins(), MysqlPinReason::TransactionCharacteristics));
+  respond(kAutocommit | mysql::SERVER_STATUS_IN_TRANS);
+  respond(kAutocommit);
+  EXPECT_TRUE(has(context_.pins(), MysqlPinReason::TransactionCharacteristics));
+  respond(kAutocommit, {}, set_transaction, true);  // refused: nothing more pending than before
+  context_.reset();
+  respond(kAutocommit, {}, set_transaction, true);
+  EXPECT_FALSE(has(context_.pins(), MysqlPinReason::TransactionCharacteristics));
+  // A tracking connection says when they are used up.
+  mysql::SessionStateChanges pending;
+  pending.transaction_characteristics = "SET TRANSACTION READ ONLY;";
+  respond(kAutocommit, pending, set_transaction);
+  mysql::SessionStateChanges used_up;
+  used_up.transaction_characteristics = "";
+  respond(kAutocommit, used_up);
   EXPECT_FALSE(context_.pinned());
 }
 
