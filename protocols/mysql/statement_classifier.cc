@@ -209,6 +209,7 @@ class StatementScanner {
     if (first_is(0, "FLUSH") && saw_lock_) traits_.effects |= effect_bit(StatementEffect::TableLock);
     if (first_is(0, "PREPARE")) traits_.effects |= effect_bit(StatementEffect::SqlPrepare);
     if (first_is(0, "SET") && first_is(1, "TRANSACTION")) traits_.effects |= effect_bit(StatementEffect::NextTransaction);
+    if (first_is(0, "SHUTDOWN") && !in_routine_body_) traits_.shutdown = true;
     if (first_is(0, "EXECUTE") && first_is(1, "IMMEDIATE") && literal_end_ != std::string_view::npos &&
         classify_statement(literal()).has(StatementEffect::NextTransaction)) {
       traits_.effects |= effect_bit(StatementEffect::NextTransaction);

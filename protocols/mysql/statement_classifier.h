@@ -58,6 +58,7 @@ struct StatementTraits {
   StatementEffects effects = 0;      // of every ';'-separated statement together
   bool local_infile = false;         // LOAD DATA|XML [LOW_PRIORITY|CONCURRENT] LOCAL INFILE
   bool kill = false;                 // KILL ... (also as SET STATEMENT ... FOR KILL ...); not in a CREATE body
+  bool shutdown = false;             // SHUTDOWN [WAIT FOR ALL SLAVES]: the server ends every session
   bool dynamic_kill = false;         // PREPARE ... FROM / EXECUTE IMMEDIATE of a literal that is a KILL
   bool changes_schema = false;       // CREATE, ALTER, DROP, RENAME: what statements' results look like may change
   bool uses_last_insert_id = false;  // LAST_INSERT_ID(...) appears

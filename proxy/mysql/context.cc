@@ -286,6 +286,7 @@ void MysqlContext::learn_from_response(const mysql::ResponseSummary& summary,
   const MysqlPins statement_pins = pins_started_by(traits);
   MysqlPins sticky = (pins_ & kStickyPins) | (statement_pins & kStickyPins);
   if (summary.has_status) status_flags_ = status_flags;
+  last_statement_failed_ = summary.failed;
   if (!summary.failed) {
     if (summary.last_insert_id != 0) last_insert_id_ = summary.last_insert_id;
     row_count_ = result_set ? -1 : static_cast<std::int64_t>(summary.affected_rows);

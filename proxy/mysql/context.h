@@ -172,6 +172,8 @@ class MysqlContext {
   const std::string& last_gtid() const noexcept { return last_gtid_; }
   /// True when the previous statement left warnings or an error in the diagnostics area.
   bool has_diagnostics() const noexcept { return (pins_ & pin_bit(MysqlPinReason::Diagnostics)) != 0; }
+  /// True when the backend answered the last statement relayed with an ERR.
+  bool last_statement_failed() const noexcept { return last_statement_failed_; }
   /// True when the previous statement used SQL_CALC_FOUND_ROWS.
   bool calc_found_rows_pending() const noexcept { return (pins_ & pin_bit(MysqlPinReason::FoundRows)) != 0; }
 
@@ -213,6 +215,7 @@ class MysqlContext {
   MysqlPins pins_ = 0;
   MysqlPins started_pins_ = 0;
   bool transaction_characteristics_ = false;  // SET TRANSACTION ... waits for the next transaction
+  bool last_statement_failed_ = false;
   bool cursor_open_ = false;                  // a prepared statement's cursor waits for COM_STMT_FETCH
   std::uint64_t last_insert_id_ = 0;
   std::string last_gtid_;  // the tracker's last_gtid (causal reads)

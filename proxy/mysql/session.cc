@@ -144,6 +144,7 @@ rt::Task<MysqlSession::Step> MysqlSession::dispatch(const ClientPacket& packet) 
       // Named: g++ 12 destroys a temporary in a co_await expression twice.
       const mysql::StatementTraits no_traits;
       const bool go_on = co_await exchange_.relay_statement(packet, no_traits);
+      if (command->command == mysql::Command::COM_SHUTDOWN) co_return after_shutdown(go_on);
       co_return go_on ? Step::Next : Step::Close;
     }
     case CommandRoute::PreparedStatement: {
@@ -195,6 +196,7 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_query(const ClientPacket& pack
   switch (route) {
     case QueryRoute::Relay: {
       const bool go_on = co_await exchange_.relay_statement(packet, traits);
+      if (traits.shutdown) co_return after_shutdown(go_on);
       // Counted once it ran: a PREPARE answered from a response taken before now might describe
       // columns that are gone (statements.h).
       if (traits.changes_schema) env_.shared->mysql_schema_changes.fetch_add(1, std::memory_order_relaxed);
@@ -216,6 +218,13 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_query(const ClientPacket& pack
       co_return co_await handle_kill(packet, sql, traits);
   }
   co_return co_await reply();
+}
+
+MysqlSession::Step MysqlSession::after_shutdown(bool go_on) const noexcept {
+  // The server ends every session when it shuts down, the one that asked first: so does corral for
+  // that client, once the answer is out (mtr's shutdown_server waits for its connection to go).
+  // Other clients stay; their next statement finds the server gone or back.
+  return go_on && context_.last_statement_failed() ? Step::Next : Step::Close;
 }
 
 rt::Task<MysqlSession::Step> MysqlSession::answer_locally(const mysql::StatementTraits& traits) {

@@ -62,6 +62,8 @@ class MysqlSession final : private MysqlKillable, private MysqlLoginObserver {
   void observe_request(const RequestNote& note, rt::Clock::time_point started);
   rt::Task<Step> handle_query(const ClientPacket& packet);
   rt::Task<Step> answer_locally(const mysql::StatementTraits& traits);
+  /// The step after a relayed COM_SHUTDOWN or SHUTDOWN statement (`go_on`: relay_statement()'s answer).
+  Step after_shutdown(bool go_on) const noexcept;
   rt::Task<Step> handle_set_option(const ClientPacket& packet);
   rt::Task<Step> handle_change_user(const ClientPacket& packet);
   rt::Task<Step> handle_reset_connection(const ClientPacket& packet);

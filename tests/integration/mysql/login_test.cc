@@ -194,6 +194,10 @@ TEST_F(BackendLogin, ComShutdownIsTheServersToRefuseOrCarryOut) {
   MysqlClient bob = connect("bob", "bob-pw");  // ALL PRIVILEGES: the server shuts down
   EXPECT_EQ(mysql_shutdown(bob.handle(), SHUTDOWN_DEFAULT), 0) << mysql_error(bob.handle());
   wait_until([&] { return !backend().running(); }, 10s, "mariadbd to shut down");
+  // As on the server, the session that shut it down is over (mtr's shutdown_server waits for that);
+  // the others stay connected to corral.
+  EXPECT_FALSE(bob.ping());
+  EXPECT_TRUE(dave.ping());
 }
 
 TEST_F(BackendLogin, UserThatExistsOnlyOnTheBackendLogsIn) {

@@ -55,6 +55,10 @@ TEST(ClassifyStatement, LocalInfileKillAndLastInsertId) {
   EXPECT_TRUE(classify_statement("LOAD DATA LOCAL INFILE 'f' INTO TABLE t").local_infile);
   EXPECT_TRUE(classify_statement("load data low_priority local infile 'f' into table t").local_infile);
   EXPECT_FALSE(classify_statement("LOAD DATA INFILE 'f' INTO TABLE t").local_infile);
+  EXPECT_TRUE(classify_statement("SHUTDOWN").shutdown);
+  EXPECT_TRUE(classify_statement("shutdown wait for all slaves").shutdown);
+  EXPECT_FALSE(classify_statement("SELECT 'SHUTDOWN'").shutdown);
+  EXPECT_FALSE(classify_statement("CREATE PROCEDURE p() BEGIN SELECT 1; SHUTDOWN; END").shutdown);
   EXPECT_TRUE(classify_statement("KILL QUERY 12").kill);
   EXPECT_FALSE(classify_statement("SELECT 'KILL 1'").kill);
   EXPECT_TRUE(classify_statement("INSERT INTO c VALUES (LAST_INSERT_ID(), 1)").uses_last_insert_id);
