@@ -262,8 +262,11 @@ void MysqlContext::learn_variable(const std::string& name, const std::string& va
 MysqlPins MysqlContext::learn_charsets(const CharsetReport& charsets) {
   // key_.charset is "cs" or "cs COLLATE collation" (SET NAMES cs COLLATE c).
   const std::string_view key_charset = std::string_view(key_.charset).substr(0, key_.charset.find(' '));
+  // The tracker reports the variables a statement set: the others keep the charset of SET NAMES
+  // (SET character_set_client = cp932 alone leaves the connection and results charsets as they were).
   const std::string client = charsets.client.value_or(std::string(key_charset));
-  const bool expressible = charsets.connection.value_or(client) == client && charsets.results.value_or(client) == client;
+  const bool expressible = charsets.connection.value_or(std::string(key_charset)) == client &&
+                           charsets.results.value_or(std::string(key_charset)) == client;
   if (!expressible) return pin_bit(MysqlPinReason::CharsetVariables);
   // SET NAMES without COLLATE reports the charsets only, and gives their default collation.
   const std::string collation = charsets.collation.value_or(std::string());

@@ -75,6 +75,19 @@ TEST_F(Relay, ManyReadsAndSeveralResultsInOneResponseArriveWholeAndInOrder) {
   }
 }
 
+TEST_F(Relay, AResultOfMoreColumnsThanA16BitCountHoldsIsRelayed) {
+  // mtr main.mysql (bug #19216): a SELECT of 68,001 literals; the column count is a lenenc integer.
+  start_proxy({.workers = 1});
+  MysqlClient client = connect(kUser, kPassword, "app");
+  std::string sql = "SELECT 'a'";
+  for (int i = 1; i < 70000; ++i) sql += ",'a'";
+  const QueryResult wide = client.query(sql);
+  EXPECT_EQ(wide.columns.size(), 70000u);
+  ASSERT_EQ(wide.rows.size(), 1u);
+  EXPECT_EQ(wide.at(0, 69999), "a");
+  EXPECT_EQ(client.query("SELECT 'after'").at(0), "after");
+}
+
 TEST_F(Relay, BinaryRowsOfAPreparedStatementArriveWhole) {
   start_proxy({.workers = 1});
   MysqlClient client = connect(kUser, kPassword, "app");

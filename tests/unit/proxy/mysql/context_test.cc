@@ -272,6 +272,16 @@ TEST_F(MysqlContextTest, ACollationOfAnotherCharsetPins) {
   EXPECT_EQ(context_.charset(), before);
 }
 
+TEST_F(MysqlContextTest, OneCharsetVariableSetAloneLeavesTheOthersAsTheyWere) {
+  // mtr main.mysql_cp932: SET character_set_client = cp932 with utf8 results; no SET NAMES says that.
+  const std::string before = context_.charset();
+  mysql::SessionStateChanges client_only;
+  client_only.system_variables = {{"character_set_client", "cp932"}};
+  respond(kAutocommit, client_only);
+  EXPECT_TRUE(has(context_.pins(), MysqlPinReason::CharsetVariables));
+  EXPECT_EQ(context_.charset(), before);
+}
+
 TEST_F(MysqlContextTest, ValuesAreQuotedUnlessNumeric) {
   mysql::SessionStateChanges changes;
   changes.system_variables = {{"wait_timeout", "600"}, {"lc_time_names", "it's"}};
