@@ -114,6 +114,8 @@ class StatementScanner {
       std::string_view name = sql_.substr(start, pos_ - start);
       name = name.substr(name.find('.') == std::string_view::npos ? 0 : name.find('.') + 1);
       if (iequals(name, "warning_count") || iequals(name, "error_count")) asks_previous_ = true;
+      // The server's CONNECTION_ID() is the session's pseudo_thread_id (mtr reads either).
+      if (iequals(name, "pseudo_thread_id")) traits_.effects |= effect_bit(StatementEffect::ConnectionId);
       return;
     }
     // 'user'@'host' and user@host name accounts, not variables.
@@ -188,7 +190,7 @@ class StatementScanner {
         break;
       case 13:
         if (iequals(w, "WARNING_COUNT")) asks_previous_ = true;
-        if (iequals(w, "CONNECTION_ID")) writes_ = true;  // the replica's thread is not the session's
+        if (iequals(w, "CONNECTION_ID")) traits_.effects |= effect_bit(StatementEffect::ConnectionId);
         break;
       default:
         break;

@@ -6,7 +6,7 @@
 //            ─► first words of each statement + keywords anywhere ─► StatementTraits
 //               effects: state the statement leaves on its connection (@user variables,
 //                        CREATE TEMPORARY, LOCK TABLES / FLUSH ... LOCK, GET_LOCK, PREPARE,
-//                        SQL_CALC_FOUND_ROWS)
+//                        SQL_CALC_FOUND_ROWS, the thread id it told: CONNECTION_ID())
 //               local_infile, kill, changes_schema (DDL), uses_last_insert_id, reads_previous_counts
 //               read_only: one SELECT (or a SHOW of definitions) that may run on a replica
 //               asks_for: the exact forms that ask about the previous statement (ROW_COUNT(),
@@ -24,7 +24,8 @@
 
 namespace corral::mysql {
 
-/// State a statement leaves on the connection that ran it, which no other connection has.
+/// State a statement leaves on the connection that ran it, which no other connection has (or, for
+/// ConnectionId, ties to that connection in what the client now knows).
 enum class StatementEffect : std::uint8_t {
   UserVariable,    // SET @x, SELECT ... INTO @x, @x := ... (not @@system variables, not 'u'@'h' accounts)
   TemporaryTable,  // CREATE TEMPORARY TABLE
@@ -32,8 +33,9 @@ enum class StatementEffect : std::uint8_t {
   NamedLock,       // GET_LOCK()
   SqlPrepare,      // PREPARE name FROM ... (SQL-level prepared statements)
   CalcFoundRows,   // SQL_CALC_FOUND_ROWS: a following FOUND_ROWS() answers about this statement
+  ConnectionId,    // CONNECTION_ID(), @@pseudo_thread_id: the client learns the id of the thread running it
 };
-inline constexpr std::size_t kStatementEffectCount = 6;
+inline constexpr std::size_t kStatementEffectCount = 7;
 
 /// A set of effects (bit i = StatementEffect i).
 using StatementEffects = std::uint8_t;

@@ -75,7 +75,9 @@ MysqlPins pins_started_by(const mysql::StatementTraits& traits) noexcept {
       {StatementEffect::SqlPrepare, MysqlPinReason::SqlPrepare},
       {StatementEffect::CalcFoundRows, MysqlPinReason::FoundRows},
   };
-  static_assert(std::size(kPinOfEffect) == mysql::kStatementEffectCount, "every effect starts a pin");
+  // ConnectionId pins nothing: a KILL of the thread id the client read follows the client to whatever
+  // connection it uses then (MysqlClientTable::publish_backend_thread()).
+  static_assert(std::size(kPinOfEffect) == mysql::kStatementEffectCount - 1, "every other effect starts a pin");
   MysqlPins pins = 0;
   if (traits.effects == 0) return pins;  // the usual statement
   for (const auto& [effect, reason] : kPinOfEffect) {

@@ -322,6 +322,7 @@ pool::MysqlConnection* MysqlExchange::ready_backend(bool needs_last_insert_id) {
 
 void MysqlExchange::end_statement(pool::MysqlConnection& backend, const mysql::StatementTraits& traits) {
   const mysql::ResponseSummary& summary = backend.summary();
+  if (traits.has(mysql::StatementEffect::ConnectionId)) tell_thread(backend);
   context_.learn_from_response(summary, backend.session_changes(), backend.status_flags(), traits, last_result_set_);
   if (!summary.failed && summary.last_insert_id != 0) insert_id_here_ = true;
   // Read-your-writes: a query or execute that may have written (not read-only) sends this client's
@@ -341,6 +342,14 @@ void MysqlExchange::end_statement(pool::MysqlConnection& backend, const mysql::S
   } else if (lease_) {
     lease_->set_held(true);  // the pool's gauges count it as pinned until it comes back
   }
+}
+
+void MysqlExchange::tell_thread(const pool::MysqlConnection& backend) {
+  // The table's mutex only when the client learns a new id (a repeated CONNECTION_ID() on the same
+  // thread costs nothing).
+  if (backend.connection_id() == told_thread_) return;
+  told_thread_ = backend.connection_id();
+  env_.shared->mysql_clients.publish_backend_thread(client_.id(), told_thread_);
 }
 
 void MysqlExchange::release_backend(bool clean) {

@@ -47,7 +47,15 @@ rt::Task<void> MysqlSession::run() {
   MysqlClientTable& clients = env_.shared->mysql_clients;
   clients.add(client_.id(), env_.loop, this, std::string(), client_.socket_fd());
   const bool logged_in = co_await login_.handshake();
-  if (logged_in) co_await serve_commands();
+  if (logged_in) {
+    serving_ = true;
+    // The session's frame owns side_tasks_ and joins it below; serving_ = false ends the watcher.
+    side_tasks_.spawn(watch_client());
+    co_await serve_commands();
+    serving_ = false;
+    client_.end_watch();
+    watch_wake_.notify();
+  }
   clients.remove(client_.id());
   // A KILL this session sent to the backend finishes first: it uses the worker's pools' address and
   // this session's key copy, and the session's frame owns the task scope.
@@ -65,11 +73,39 @@ rt::Task<void> MysqlSession::serve_commands() {
     const rt::Clock::time_point started = env_.loop->now();  // the loop iteration that read the command
     // Before dispatch: the packet's bytes may be gone after it (LOAD DATA LOCAL reads more packets).
     RequestNote note = note_request(packet.payload);
+    client_.begin_watch();
+    watch_wake_.notify();
     const Step step = co_await dispatch(packet);
+    client_.end_watch();
     observe_request(note, started);
     client_.consume_packet();
     if (step == Step::Close) {
       co_await client_.flush();
+      co_return;
+    }
+  }
+}
+
+rt::Task<void> MysqlSession::watch_client() {
+  using Input = MysqlClientChannel::Input;
+  while (serving_) {
+    const bool woken = co_await watch_wake_.wait(rt::Deadline::never(), &cancel_);
+    if (!woken) co_return;  // killed, or the worker stops: the session ends
+    // Until the command ends (end_watch()); a command that ended before the watcher ran is skipped.
+    Input input = Input::Nothing;
+    while (serving_ && client_.watch_allowed() && input == Input::Nothing) {
+      input = client_.probe_input();
+      if (input != Input::Nothing) break;
+      rt::CancelSource round(&cancel_);  // end_watch() cancels it
+      const rt::Result<void> readable = co_await client_.wait_input(&round);
+      client_.watch_ended();
+      if (!readable) break;
+    }
+    // Data: the client sent its next command ahead; it is there (and the socket cannot be watched
+    // again without reading it). A hang-up ends the session as KILL CONNECTION would.
+    if (input == Input::HungUp) {
+      rt::log::debug("mysql client {}: hung up while its command ran", client_.id());
+      kill(MysqlKillScope::Connection);
       co_return;
     }
   }
@@ -417,20 +453,19 @@ rt::Task<MysqlSession::Step> MysqlSession::carry_out_kill(const ClientPacket& pa
 rt::Task<MysqlSession::Step> MysqlSession::kill_client(const ClientPacket& packet, std::uint64_t id,
                                                        MysqlKillScope scope) {
   const std::string id_text = std::to_string(id);
-  if (id == client_.id()) {
-    // Its own statement (this KILL) is what runs: the server answers the same way.
-    if (scope == MysqlKillScope::Query) {
-      client_.queue_error(packet.reply_sequence(), mysql::ER_QUERY_INTERRUPTED);
-      co_return co_await reply();
-    }
-    client_.queue_error(packet.reply_sequence(), mysql::ER_CONNECTION_KILLED);
-    co_return Step::Close;
-  }
   using Outcome = MysqlClientTable::KillOutcome;
   const Outcome outcome = id > UINT32_MAX ? Outcome::NoSuchId
-                                          : env_.shared->mysql_clients.kill(static_cast<std::uint32_t>(id),
+                                          : env_.shared->mysql_clients.kill(static_cast<std::uint32_t>(id), client_.id(),
                                                                              context_.key().user, scope);
   switch (outcome) {
+    case Outcome::Self:
+      // Its own statement (this KILL) is what runs: the server answers the same way.
+      if (scope == MysqlKillScope::Connection) {
+        client_.queue_error(packet.reply_sequence(), mysql::ER_CONNECTION_KILLED);
+        co_return Step::Close;
+      }
+      client_.queue_error(packet.reply_sequence(), mysql::ER_QUERY_INTERRUPTED);
+      break;
     case Outcome::Posted:
       client_.queue_ok(packet.reply_sequence());
       break;

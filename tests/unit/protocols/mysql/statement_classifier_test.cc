@@ -72,6 +72,17 @@ TEST(ClassifyStatement, KillInEveryFormTheTextShows) {
   EXPECT_TRUE(classify_statement("SELECT 1; KILL 3").kill);
 }
 
+TEST(ClassifyStatement, ReadingTheThreadIdIsNoticedInEveryForm) {
+  // The session publishes the thread id it told the client, for a later KILL of it.
+  EXPECT_TRUE(classify_statement("SELECT CONNECTION_ID()").has(StatementEffect::ConnectionId));
+  EXPECT_TRUE(classify_statement("select connection_id() + 0 as id").has(StatementEffect::ConnectionId));
+  EXPECT_TRUE(classify_statement("SELECT @@pseudo_thread_id    ").has(StatementEffect::ConnectionId));
+  EXPECT_TRUE(classify_statement("SELECT @@session.PSEUDO_THREAD_ID").has(StatementEffect::ConnectionId));
+  EXPECT_FALSE(classify_statement("SELECT 'CONNECTION_ID()'").has(StatementEffect::ConnectionId));
+  EXPECT_FALSE(classify_statement("SELECT 1 /* CONNECTION_ID() */").has(StatementEffect::ConnectionId));
+  EXPECT_FALSE(classify_statement("SELECT CONNECTION_ID()").read_only) << "a replica's thread is not the session's";
+}
+
 TEST(ClassifyStatement, TheCollationOfSetNames) {
   EXPECT_EQ(classify_statement("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_520_ci").names_collation,
             "utf8mb4_unicode_520_ci");
