@@ -61,6 +61,7 @@ struct StatementTraits {
   bool kill = false;                 // KILL ... (also as SET STATEMENT ... FOR KILL ...); not in a CREATE body
   bool dynamic_kill = false;         // PREPARE ... FROM / EXECUTE IMMEDIATE of a literal that is a KILL
   bool changes_schema = false;       // CREATE, ALTER, DROP, RENAME: what statements' results look like may change
+  bool sets_global_timeout = false;  // SET GLOBAL / @@global. wait_timeout | interactive_timeout: new sessions' defaults
   bool uses_last_insert_id = false;  // LAST_INSERT_ID(...) appears
   bool reads_previous_counts = false;
   std::string names_collation;       // SET NAMES cs COLLATE <this> (the tracker reports only the charsets)  // ROW_COUNT or FOUND_ROWS appears: answers about the previous statement

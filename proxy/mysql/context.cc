@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <iterator>
 #include <utility>
 
@@ -158,6 +159,8 @@ MysqlPins MysqlContext::reset() {
   last_insert_id_ = 0;
   row_count_ = -1;
   found_rows_ = 0;
+  wait_timeout_ = login_wait_timeout_;
+  wait_timeout_set_ = false;
   key_changed();
   return had;
 }
@@ -241,6 +244,16 @@ void MysqlContext::rebuild_variables_text() {
   for (const auto& [name, value] : variables_) variables_text_.append(name).append("=").append(value).append("\n");
 }
 
+void MysqlContext::learn_wait_timeout(std::string_view value) {
+  // MariaDB's range is 1..31536000 seconds; anything else is not a value it reports.
+  std::uint32_t seconds = 0;
+  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  if (error == std::errc() && end == value.data() + value.size() && seconds > 0 && seconds <= 31536000) {
+    wait_timeout_ = std::chrono::seconds(seconds);
+    wait_timeout_set_ = true;
+  }
+}
+
 void MysqlContext::learn_variable(const std::string& name, const std::string& value, CharsetReport& charsets) {
   if (name == "last_gtid") {
     last_gtid_ = value;  // never replayed (read_only()): kept for causal reads on replicas
@@ -252,6 +265,9 @@ void MysqlContext::learn_variable(const std::string& name, const std::string& va
     charsets.results = value;
   } else if (name == "collation_connection") {
     charsets.collation = value;
+  } else if (name == "wait_timeout") {
+    learn_wait_timeout(value);
+    set_variable(name, value);  // replayed too: the server also ends a pinned connection after it
   } else if (name.starts_with("session_track")) {
     // corral's own view of the session depends on these trackers.
     pins_ |= pin_bit(MysqlPinReason::UnknownStateChange);

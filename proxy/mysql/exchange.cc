@@ -264,6 +264,7 @@ void MysqlExchange::adopt(pool::MysqlLease lease) {
   if (!previous_.names(*lease)) insert_id_here_ = false;
   lease_on_replica_ = is_replica(*lease.pool());
   lease_ = std::move(lease);
+  used_backend_ = true;
   lease_key_version_ = context_.key_version();
 }
 

@@ -115,6 +115,8 @@ class MysqlExchange {
   /// Gives the lease back (clean) unless a pin is in force; for commands that end without a response
   /// to learn from (COM_STMT_CLOSE of a statement with an open cursor).
   void release_if_unpinned();
+  /// True once a command of the session ran on a backend connection.
+  bool has_used_backend() const noexcept { return used_backend_; }
   /// The backend connection the session holds between statements (a pin is in force), or nullptr.
   pool::MysqlConnection* held_backend() noexcept { return lease_ ? lease_.get() : nullptr; }
   /// True when the connection that ran the previous statement can be taken again now (nobody
@@ -206,6 +208,7 @@ class MysqlExchange {
   pool::MysqlIdleTicket previous_;  // where the last lease went idle (reclaimed for ROW_COUNT() & co.)
   bool insert_id_here_ = false;     // the held / previous connection has the client's LAST_INSERT_ID()
   std::uint32_t told_thread_ = 0;   // the backend thread id CONNECTION_ID() last told the client
+  bool used_backend_ = false;       // has_used_backend()
   // The backend: the listener's as the session started, until follow_backend() moves it.
   const config::Listener* backend_listener_;
   const rt::SocketAddress* backend_address_;

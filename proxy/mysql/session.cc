@@ -1,6 +1,8 @@
 #include "proxy/mysql/session.h"
 
 #include <cctype>
+#include <charconv>
+#include <chrono>
 
 #include <string>
 #include <utility>
@@ -36,7 +38,8 @@ MysqlSession::MysqlSession(rt::TcpStream client, MysqlFrontend& frontend)
       statements_(env_.config->mysql.max_prepared_per_connection, env_.config->mysql.max_packet_size,
                   env_.shared->mysql_schema_changes),
       exchange_(client_, context_, frontend.pools(), env_, &cancel_, statements_),
-      login_(client_, context_, frontend, &cancel_) {
+      login_(client_, context_, frontend, &cancel_),
+      frontend_(frontend) {
   context_.set_login_observer(this);
   context_.set_backend_tls(env_.backend_tls);
 }
@@ -63,10 +66,10 @@ rt::Task<void> MysqlSession::run() {
 }
 
 rt::Task<void> MysqlSession::serve_commands() {
-  const auto idle_timeout = env_.config->client.idle_timeout;
   for (;;) {
     client_.shrink_buffers();
-    const rt::Deadline deadline = idle_timeout.count() > 0 ? rt::Deadline::after(idle_timeout) : rt::Deadline::never();
+    if (!login_wait_timeout_known_ && exchange_.has_used_backend()) co_await learn_login_wait_timeout();
+    const rt::Deadline deadline = idle_deadline();
     ClientPacket packet;
     const bool received = co_await client_.read_packet(packet, deadline, true, 0);  // a command: sequence 0
     if (!received) co_return;
@@ -84,6 +87,66 @@ rt::Task<void> MysqlSession::serve_commands() {
       co_return;
     }
   }
+}
+
+rt::Deadline MysqlSession::idle_deadline() const {
+  std::chrono::milliseconds timeout = env_.config->client.idle_timeout;
+  const std::chrono::milliseconds session = context_.wait_timeout();
+  if (session.count() > 0 && (timeout.count() == 0 || session < timeout)) timeout = session;
+  return timeout.count() > 0 ? rt::Deadline::after(timeout) : rt::Deadline::never();
+}
+
+namespace {
+
+/// A global timeout as SELECT returned it (seconds), or zero.
+std::chrono::seconds seconds_of(const std::optional<std::string>& text) {
+  std::uint32_t seconds = 0;
+  if (!text) return std::chrono::seconds(0);
+  const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), seconds);
+  return error == std::errc() && end == text->data() + text->size() ? std::chrono::seconds(seconds)
+                                                                    : std::chrono::seconds(0);
+}
+
+/// Reads the backend's global wait_timeout and interactive_timeout into `timeouts` on a connection of
+/// its own (outside the pool: no client's connection runs a statement for it). Zero when it failed.
+rt::Task<void> read_global_timeouts(pool::MysqlKey key, rt::SocketAddress address, const config::PoolLimits* limits,
+                                    rt::CancelSource* cancel, MysqlFrontend::GlobalTimeouts* timeouts) {
+  timeouts->wait = timeouts->interactive = std::chrono::seconds(0);
+  pool::MysqlConnection connection(*limits);
+  const auto opened = co_await connection.open(key, address, cancel);
+  if (!opened) {
+    rt::log::debug("mysql: global timeouts not read, no connection to {}: {}", key.describe(), connection.error().message);
+    co_return;
+  }
+  const auto answer = co_await connection.query("SELECT @@global.wait_timeout, @@global.interactive_timeout", cancel);
+  if (answer && answer->ok() && answer->rows.size() == 1 && answer->rows[0].size() == 2) {
+    timeouts->wait = seconds_of(answer->rows[0][0]);
+    timeouts->interactive = seconds_of(answer->rows[0][1]);
+  }
+  connection.close();
+}
+
+}  // namespace
+
+rt::Task<void> MysqlSession::learn_login_wait_timeout() {
+  MysqlFrontend::GlobalTimeouts& timeouts = frontend_.global_timeouts;
+  const std::uint64_t changes = env_.shared->mysql_global_timeout_changes.load(std::memory_order_relaxed);
+  const bool fresh =
+      timeouts.changes == changes && env_.loop->now() - timeouts.read_at < MysqlFrontend::GlobalTimeouts::kTtl;
+  if (!fresh) {
+    // Another session of this worker reads them now: this one asks again after its next command.
+    if (timeouts.reading) co_return;
+    timeouts.reading = true;
+    pool::MysqlKey key = context_.key();
+    key.schema.clear();  // the schema may be gone; the read needs none
+    co_await read_global_timeouts(std::move(key), env_.backend_address, &env_.config->pool, &cancel_, &timeouts);
+    timeouts.reading = false;
+    timeouts.read_at = env_.loop->now();
+    timeouts.changes = changes;
+  }
+  login_wait_timeout_known_ = true;
+  const bool interactive = (context_.capabilities() & mysql::CLIENT_INTERACTIVE) != 0;
+  context_.set_login_wait_timeout(interactive ? timeouts.interactive : timeouts.wait);
 }
 
 rt::Task<void> MysqlSession::watch_client() {
@@ -234,6 +297,9 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_query(const ClientPacket& pack
       // Counted once it ran: a PREPARE answered from a response taken before now might describe
       // columns that are gone (statements.h).
       if (traits.changes_schema) env_.shared->mysql_schema_changes.fetch_add(1, std::memory_order_relaxed);
+      if (traits.sets_global_timeout) {
+        env_.shared->mysql_global_timeout_changes.fetch_add(1, std::memory_order_relaxed);
+      }
       co_return go_on ? Step::Next : Step::Close;
     }
     case QueryRoute::AnswerLocally:

@@ -169,12 +169,49 @@ TEST_F(SessionAcrossLending, AHeldConnectionTheServerClosedEndsTheClientsConnect
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // the server ends the session
   const unsigned code = error_of(client, "SELECT 2");
   EXPECT_TRUE(code == 2013 || code == 2006) << "a lost connection, not an ERR from corral: " << code;
-  // A one-statement hold (a warning) on a connection the server closed is let go silently.
+  // A one-statement hold (a warning) on a connection the server closed is let go silently. (The
+  // server ends it with KILL here: a session wait_timeout would now close the client too, as direct.)
   MysqlClient other = connect(kUser, kPassword, "app");
-  other.execute("SET SESSION wait_timeout = 1");
-  other.query("SELECT CAST('x' AS INT)");
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  const std::string held = other.query("SELECT CAST('x' AS INT), CONNECTION_ID()").at(0, 1);
+  backend().execute("KILL " + held);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(other.query("SELECT 3").at(0), "3");
+}
+
+TEST_F(SessionAcrossLending, AClientIdleLongerThanItsWaitTimeoutIsClosedAsDirect) {
+  // mtr main.wait_timeout: a session gets the global wait_timeout at login (interactive_timeout with
+  // CLIENT_INTERACTIVE) unless it sets its own; idle for longer, its next statement finds the
+  // connection gone (2006 / 2013).
+  start_proxy({.workers = 1});
+  MysqlClient admin = connect();
+  EXPECT_EQ(admin.query("SELECT 1").at(0), "1");  // the worker reads the global timeouts (28800)
+  admin.execute("SET @@global.wait_timeout = 2, @@global.interactive_timeout = 4");
+  MysqlClient late = connect();
+  EXPECT_EQ(late.query("SELECT 1").at(0), "1");
+  MysqlClient own = connect();
+  own.execute("SET SESSION wait_timeout = 100");
+  MYSQL* interactive = mysql_init(nullptr);
+  ASSERT_NE(mysql_real_connect(interactive, "127.0.0.1", kUser, kPassword, nullptr, proxy_port(), nullptr,
+                               CLIENT_INTERACTIVE),
+            nullptr)
+      << mysql_error(interactive);
+  ASSERT_EQ(mysql_query(interactive, "DO 1"), 0) << mysql_error(interactive);
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  const unsigned code = error_of(late, "SELECT 2");
+  EXPECT_TRUE(code == 2006 || code == 2013) << "the global wait_timeout at login, 2 s: " << code;
+  EXPECT_EQ(own.query("SELECT 2").at(0), "2") << "the client's own wait_timeout";
+  EXPECT_EQ(mysql_query(interactive, "DO 2"), 0) << "interactive_timeout (4 s): " << mysql_error(interactive);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5000));
+  EXPECT_NE(mysql_query(interactive, "DO 3"), 0) << "idle longer than interactive_timeout";
+  const unsigned interactive_code = mysql_errno(interactive);
+  EXPECT_TRUE(interactive_code == 2006 || interactive_code == 2013) << interactive_code;
+  mysql_close(interactive);
+  EXPECT_EQ(admin.query("SELECT 3").at(0), "3") << "a session keeps the wait_timeout it logged in with";
+  own.execute("SET SESSION wait_timeout = 1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  const unsigned own_code = error_of(own, "SELECT 4");
+  EXPECT_TRUE(own_code == 2006 || own_code == 2013) << "SET SESSION wait_timeout = 1: " << own_code;
+  admin.execute("SET @@global.wait_timeout = 28800, @@global.interactive_timeout = 28800");
 }
 
 // ---- KILL ------------------------------------------------------------------------------------------

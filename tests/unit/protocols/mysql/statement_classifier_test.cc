@@ -83,6 +83,15 @@ TEST(ClassifyStatement, ReadingTheThreadIdIsNoticedInEveryForm) {
   EXPECT_FALSE(classify_statement("SELECT CONNECTION_ID()").read_only) << "a replica's thread is not the session's";
 }
 
+TEST(ClassifyStatement, SettingAGlobalTimeoutIsNoticed) {
+  EXPECT_TRUE(classify_statement("SET @@global.wait_timeout= 2").sets_global_timeout);
+  EXPECT_TRUE(classify_statement("set global interactive_timeout = 10").sets_global_timeout);
+  EXPECT_TRUE(classify_statement("SET time_zone = '+00:00', GLOBAL wait_timeout = DEFAULT").sets_global_timeout);
+  EXPECT_FALSE(classify_statement("SET SESSION wait_timeout = 2").sets_global_timeout);
+  EXPECT_FALSE(classify_statement("SELECT @@global.wait_timeout").sets_global_timeout);
+  EXPECT_FALSE(classify_statement("SET GLOBAL max_connections = 10; SELECT @@wait_timeout").sets_global_timeout);
+}
+
 TEST(ClassifyStatement, TheCollationOfSetNames) {
   EXPECT_EQ(classify_statement("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_520_ci").names_collation,
             "utf8mb4_unicode_520_ci");
