@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <utility>
 #include <vector>
 
@@ -115,6 +116,7 @@ class StatementScanner {
       if (name.size() > 7 && iequals(name.substr(0, 7), "global.")) saw_global_ = true;
       name = name.substr(name.find('.') == std::string_view::npos ? 0 : name.find('.') + 1);
       if (iequals(name, "wait_timeout") || iequals(name, "interactive_timeout")) saw_timeout_ = true;
+      if (first_is(0, "SET") && iequals(sql_.substr(start, pos_ - start), "wait_timeout")) unscoped_wait_timeout();
       if (iequals(name, "warning_count") || iequals(name, "error_count")) asks_previous_ = true;
       // The server's CONNECTION_ID() is the session's pseudo_thread_id (mtr reads either).
       if (iequals(name, "pseudo_thread_id")) traits_.effects |= effect_bit(StatementEffect::ConnectionId);
@@ -125,6 +127,23 @@ class StatementScanner {
                                       sql_[pos_ - 1] == '"' || sql_[pos_ - 1] == '`');
     if (!account) traits_.effects |= effect_bit(StatementEffect::UserVariable);
     ++pos_;
+  }
+
+  /// After `SET @@wait_timeout`: ` = <digits>` (or `:=`) gives StatementTraits::unscoped_wait_timeout.
+  void unscoped_wait_timeout() {
+    std::size_t at = pos_;
+    const auto skip_spaces = [&] {
+      while (at < sql_.size() && std::isspace(static_cast<unsigned char>(sql_[at]))) ++at;
+    };
+    skip_spaces();
+    if (at < sql_.size() && sql_[at] == ':') ++at;
+    if (at >= sql_.size() || sql_[at] != '=') return;
+    ++at;
+    skip_spaces();
+    std::uint32_t seconds = 0;
+    const auto [end, error] = std::from_chars(sql_.data() + at, sql_.data() + sql_.size(), seconds);
+    const bool whole = end == sql_.data() + sql_.size() || !is_word_char(*end);
+    if (error == std::errc() && end != sql_.data() + at && whole) traits_.unscoped_wait_timeout = seconds;
   }
 
   void word() {

@@ -62,6 +62,9 @@ struct StatementTraits {
   bool dynamic_kill = false;         // PREPARE ... FROM / EXECUTE IMMEDIATE of a literal that is a KILL
   bool changes_schema = false;       // CREATE, ALTER, DROP, RENAME: what statements' results look like may change
   bool sets_global_timeout = false;  // SET GLOBAL / @@global. wait_timeout | interactive_timeout: new sessions' defaults
+  // SET @@wait_timeout = <n>: MariaDB's tracker reports SET [SESSION] wait_timeout and @@session.,
+  // but not the unscoped @@ form (sys_var::update() tracks OPT_SESSION only), so the text says it.
+  std::uint32_t unscoped_wait_timeout = 0;
   bool uses_last_insert_id = false;  // LAST_INSERT_ID(...) appears
   bool reads_previous_counts = false;
   std::string names_collation;       // SET NAMES cs COLLATE <this> (the tracker reports only the charsets)  // ROW_COUNT or FOUND_ROWS appears: answers about the previous statement

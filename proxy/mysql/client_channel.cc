@@ -136,6 +136,7 @@ void MysqlClientChannel::end_watch() noexcept {
 MysqlClientChannel::Input MysqlClientChannel::probe_input() noexcept {
   rt::IoHandle* io = client_.io();
   if (io == nullptr || io->read_closed) return Input::HungUp;  // FIN or reset seen (a TLS close_notify comes with data)
+  if (client_.is_tls() && client_.tls_has_pending()) return Input::Data;  // the hint must stay: no edge will come
   if (!io->readable) return Input::Nothing;  // no edge since the last drained read: no syscall
   char byte = 0;
   const ssize_t n = ::recv(io->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);

@@ -248,10 +248,13 @@ void MysqlContext::learn_wait_timeout(std::string_view value) {
   // MariaDB's range is 1..31536000 seconds; anything else is not a value it reports.
   std::uint32_t seconds = 0;
   const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-  if (error == std::errc() && end == value.data() + value.size() && seconds > 0 && seconds <= 31536000) {
-    wait_timeout_ = std::chrono::seconds(seconds);
-    wait_timeout_set_ = true;
-  }
+  if (error == std::errc() && end == value.data() + value.size()) set_client_wait_timeout(seconds);
+}
+
+void MysqlContext::set_client_wait_timeout(std::uint32_t seconds) {
+  // MariaDB's range is 1..31536000 seconds (it clips a SET beyond it with a warning).
+  wait_timeout_ = std::chrono::seconds(std::clamp<std::uint32_t>(seconds, 1, 31536000));
+  wait_timeout_set_ = true;
 }
 
 void MysqlContext::learn_variable(const std::string& name, const std::string& value, CharsetReport& charsets) {
@@ -305,6 +308,7 @@ void MysqlContext::learn_from_response(const mysql::ResponseSummary& summary,
   if (summary.has_status) status_flags_ = status_flags;
   if (!summary.failed) {
     if (summary.last_insert_id != 0) last_insert_id_ = summary.last_insert_id;
+    if (traits.unscoped_wait_timeout != 0) set_client_wait_timeout(traits.unscoped_wait_timeout);
     row_count_ = result_set ? -1 : static_cast<std::int64_t>(summary.affected_rows);
     if (result_set) found_rows_ = summary.rows;
   }

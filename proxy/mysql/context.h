@@ -205,6 +205,7 @@ class MysqlContext {
   };
   void learn_variable(const std::string& name, const std::string& value, CharsetReport& charsets);
   void learn_wait_timeout(std::string_view value);
+  void set_client_wait_timeout(std::uint32_t seconds);
   /// After a response whose trackers reported charsets: the key's charset, or a pin when the
   /// reported combination cannot be said with SET NAMES.
   MysqlPins learn_charsets(const CharsetReport& charsets);

@@ -250,7 +250,13 @@ rt::Task<MysqlSession::Step> MysqlSession::dispatch(const ClientPacket& packet) 
       if (const mysql::KillStatement* kill = statements_.kill_to_execute(packet)) {
         co_return co_await carry_out_kill(packet, *kill);
       }
+      if (command->command == mysql::Command::COM_STMT_PREPARE && !prepares_global_timeouts_) {
+        prepares_global_timeouts_ = mysql::classify_statement(packet.payload.substr(1)).sets_global_timeout;
+      }
       const bool go_on = co_await statements_.handle(exchange_, *command, packet);
+      // corral does not know which statement an execute runs here: once the session prepared a SET
+      // GLOBAL of a timeout, each of its COM_STMT_* makes the workers read the global timeouts again.
+      if (prepares_global_timeouts_) env_.shared->mysql_global_timeout_changes.fetch_add(1, std::memory_order_relaxed);
       co_return go_on ? Step::Next : Step::Close;
     }
     case CommandRoute::Ping:

@@ -103,6 +103,7 @@ class MysqlSession final : private MysqlKillable, private MysqlLoginObserver {
   rt::Notify watch_wake_;     // a command started: watch_client() looks at the client's socket
   bool serving_ = false;      // watch_client() runs until this is false again
   bool login_wait_timeout_known_ = false;  // learn_login_wait_timeout() gave the context its value
+  bool prepares_global_timeouts_ = false;  // a COM_STMT_PREPARE of SET GLOBAL wait|interactive_timeout
   MysqlFrontend& frontend_;
   // SQL-level statements the server prepared from a KILL, by name (SqlPreparedStatement::name): their
   // EXECUTE is carried out by corral, never by the server. Ends with the session's state.

@@ -83,6 +83,15 @@ TEST(ClassifyStatement, ReadingTheThreadIdIsNoticedInEveryForm) {
   EXPECT_FALSE(classify_statement("SELECT CONNECTION_ID()").read_only) << "a replica's thread is not the session's";
 }
 
+TEST(ClassifyStatement, AnUnscopedWaitTimeoutSetIsRead) {
+  EXPECT_EQ(classify_statement("set @@wait_timeout=1").unscoped_wait_timeout, 1u);
+  EXPECT_EQ(classify_statement("SET @@WAIT_TIMEOUT := 30, @@time_zone = '+00:00'").unscoped_wait_timeout, 30u);
+  EXPECT_EQ(classify_statement("SET @@session.wait_timeout = 5").unscoped_wait_timeout, 0u) << "the tracker reports it";
+  EXPECT_EQ(classify_statement("SET @@wait_timeout = @x").unscoped_wait_timeout, 0u);
+  EXPECT_EQ(classify_statement("SET @@wait_timeout = 10e2").unscoped_wait_timeout, 0u);
+  EXPECT_EQ(classify_statement("SELECT @@wait_timeout = 5").unscoped_wait_timeout, 0u);
+}
+
 TEST(ClassifyStatement, SettingAGlobalTimeoutIsNoticed) {
   EXPECT_TRUE(classify_statement("SET @@global.wait_timeout= 2").sets_global_timeout);
   EXPECT_TRUE(classify_statement("set global interactive_timeout = 10").sets_global_timeout);

@@ -197,6 +197,9 @@ TEST_F(MysqlContextTest, TheSessionsWaitTimeoutIsTheClientsOwnElseTheLoginDefaul
   EXPECT_EQ(context_.wait_timeout().count(), 5);
   context_.reset();
   EXPECT_EQ(context_.wait_timeout().count(), 2) << "a reset session has the login default again";
+  mysql::StatementTraits unscoped = mysql::classify_statement("SET @@wait_timeout = 7");
+  respond(kAutocommit, {}, unscoped);
+  EXPECT_EQ(context_.wait_timeout().count(), 7) << "SET @@wait_timeout, which the tracker does not report";
 }
 
 TEST_F(MysqlContextTest, AVariableARefusedReplayNamesIsForgotten) {
