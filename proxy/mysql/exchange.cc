@@ -346,11 +346,9 @@ void MysqlExchange::end_statement(pool::MysqlConnection& backend, const mysql::S
 }
 
 void MysqlExchange::tell_thread(const pool::MysqlConnection& backend) {
-  // The table's mutex only when the client learns a new id (a repeated CONNECTION_ID() on the same
-  // thread costs nothing).
-  if (backend.connection_id() == told_thread_) return;
-  told_thread_ = backend.connection_id();
-  env_.shared->mysql_clients.publish_backend_thread(client_.id(), told_thread_);
+  // Every time, even for the id the client was told last: another client may have read it since
+  // (the pool lent it the thread meanwhile), and this client read it again now.
+  env_.shared->mysql_clients.publish_backend_thread(client_.id(), backend.connection_id());
 }
 
 void MysqlExchange::release_backend(bool clean) {

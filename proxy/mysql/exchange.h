@@ -207,7 +207,6 @@ class MysqlExchange {
   bool discard_lease_ = false;    // the held connection no longer matches its pool (COM_SET_OPTION)
   pool::MysqlIdleTicket previous_;  // where the last lease went idle (reclaimed for ROW_COUNT() & co.)
   bool insert_id_here_ = false;     // the held / previous connection has the client's LAST_INSERT_ID()
-  std::uint32_t told_thread_ = 0;   // the backend thread id CONNECTION_ID() last told the client
   bool used_backend_ = false;       // has_used_backend()
   // The backend: the listener's as the session started, until follow_backend() moves it.
   const config::Listener* backend_listener_;

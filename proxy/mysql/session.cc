@@ -141,6 +141,7 @@ rt::Task<void> MysqlSession::learn_login_wait_timeout() {
     key.schema.clear();  // the schema may be gone; the read needs none
     co_await read_global_timeouts(std::move(key), env_.backend_address, &env_.config->pool, &cancel_, &timeouts);
     timeouts.reading = false;
+    if (cancel_.cancelled()) co_return;  // the session ends: what it read (nothing) is not an answer
     timeouts.read_at = env_.loop->now();
     timeouts.changes = changes;
   }
