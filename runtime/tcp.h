@@ -101,6 +101,9 @@ class TcpStream {
   class TlsHandshakeAwaitable start_tls_client(const TlsContext& context, const std::string& server_name,
                                                Deadline deadline, CancelSource* cancel = nullptr);
   bool is_tls() const noexcept { return io_ && io_->tls != nullptr; }
+  /// TLS only: OpenSSL holds bytes read from the socket that no read returned yet (a record, or
+  /// plaintext of one), which no readiness edge will announce.
+  bool tls_has_pending() const noexcept;
   /// The outcome of a later start_tls_server()/start_tls_client() on this stream (ok, or failed for
   /// any reason: refused, timed out, cancelled) is counted in `counters` (null: not counted). Set by
   /// whoever knows what the stream is for (the accepting listener, the backend pool), so every

@@ -293,6 +293,8 @@ Result<void> TlsHandshakeAwaitable::await_resume() {
   return outcome;
 }
 
+bool TcpStream::tls_has_pending() const noexcept { return io_ && io_->tls != nullptr && SSL_has_pending(io_->tls) == 1; }
+
 bool ReadAwaitable::attempt_tls() {
   begin(*io_, false);
   const int n = SSL_read(io_->tls, buffer_.data(), static_cast<int>(std::min<std::size_t>(buffer_.size(), INT_MAX)));

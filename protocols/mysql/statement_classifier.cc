@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <utility>
 #include <vector>
 
@@ -112,8 +113,13 @@ class StatementScanner {
       const std::size_t start = pos_;
       while (pos_ < sql_.size() && (is_word_char(sql_[pos_]) || sql_[pos_] == '.')) ++pos_;
       std::string_view name = sql_.substr(start, pos_ - start);
+      if (name.size() > 7 && iequals(name.substr(0, 7), "global.")) saw_global_ = true;
       name = name.substr(name.find('.') == std::string_view::npos ? 0 : name.find('.') + 1);
+      if (iequals(name, "wait_timeout") || iequals(name, "interactive_timeout")) saw_timeout_ = true;
+      if (first_is(0, "SET") && iequals(sql_.substr(start, pos_ - start), "wait_timeout")) unscoped_wait_timeout();
       if (iequals(name, "warning_count") || iequals(name, "error_count")) asks_previous_ = true;
+      // The server's CONNECTION_ID() is the session's pseudo_thread_id (mtr reads either).
+      if (iequals(name, "pseudo_thread_id")) traits_.effects |= effect_bit(StatementEffect::ConnectionId);
       return;
     }
     // 'user'@'host' and user@host name accounts, not variables.
@@ -121,6 +127,23 @@ class StatementScanner {
                                       sql_[pos_ - 1] == '"' || sql_[pos_ - 1] == '`');
     if (!account) traits_.effects |= effect_bit(StatementEffect::UserVariable);
     ++pos_;
+  }
+
+  /// After `SET @@wait_timeout`: ` = <digits>` (or `:=`) gives StatementTraits::unscoped_wait_timeout.
+  void unscoped_wait_timeout() {
+    std::size_t at = pos_;
+    const auto skip_spaces = [&] {
+      while (at < sql_.size() && std::isspace(static_cast<unsigned char>(sql_[at]))) ++at;
+    };
+    skip_spaces();
+    if (at < sql_.size() && sql_[at] == ':') ++at;
+    if (at >= sql_.size() || sql_[at] != '=') return;
+    ++at;
+    skip_spaces();
+    std::uint32_t seconds = 0;
+    const auto [end, error] = std::from_chars(sql_.data() + at, sql_.data() + sql_.size(), seconds);
+    const bool whole = end == sql_.data() + sql_.size() || !is_word_char(*end);
+    if (error == std::errc() && end != sql_.data() + at && whole) traits_.unscoped_wait_timeout = seconds;
   }
 
   void word() {
@@ -155,6 +178,7 @@ class StatementScanner {
           writes_ = true;
         }
         if (iequals(w, "ERRORS") || iequals(w, "STATUS")) asks_previous_ = true;
+        if (iequals(w, "GLOBAL")) saw_global_ = true;
         break;
       case 12:
       case 15:
@@ -165,6 +189,7 @@ class StatementScanner {
             iequals(w, "MASTER_POS_WAIT") || iequals(w, "MASTER_GTID_WAIT") || iequals(w, "RELEASE_ALL_LOCKS")) {
           writes_ = true;
         }
+        if (iequals(w, "WAIT_TIMEOUT")) saw_timeout_ = true;
         break;
       case 8:
         if (iequals(w, "GET_LOCK")) traits_.effects |= effect_bit(StatementEffect::NamedLock);
@@ -175,6 +200,7 @@ class StatementScanner {
         break;
       case 19:
         if (iequals(w, "SQL_CALC_FOUND_ROWS")) traits_.effects |= effect_bit(StatementEffect::CalcFoundRows);
+        if (iequals(w, "INTERACTIVE_TIMEOUT")) saw_timeout_ = true;
         break;
       case 9:
       case 10:
@@ -188,7 +214,7 @@ class StatementScanner {
         break;
       case 13:
         if (iequals(w, "WARNING_COUNT")) asks_previous_ = true;
-        if (iequals(w, "CONNECTION_ID")) writes_ = true;  // the replica's thread is not the session's
+        if (iequals(w, "CONNECTION_ID")) traits_.effects |= effect_bit(StatementEffect::ConnectionId);
         break;
       default:
         break;
@@ -214,6 +240,7 @@ class StatementScanner {
         classify_statement(literal()).has(StatementEffect::NextTransaction)) {
       traits_.effects |= effect_bit(StatementEffect::NextTransaction);
     }
+    if (first_is(0, "SET") && saw_global_ && saw_timeout_) traits_.sets_global_timeout = true;
     if (first_is(0, "SET") && first_is(1, "NAMES") && first_is(3, "COLLATE") && words_ == 5) {
       traits_.names_collation = std::string(first_[4]);
     }
@@ -236,6 +263,8 @@ class StatementScanner {
     }
     words_ = 0;
     saw_lock_ = false;
+    saw_global_ = false;
+    saw_timeout_ = false;
     after_for_ = false;
     starts_kill_ = false;
     literal_start_ = literal_end_ = std::string_view::npos;
@@ -264,6 +293,8 @@ class StatementScanner {
   std::size_t words_ = 0;
   std::size_t statements_ = 0;
   bool saw_lock_ = false;
+  bool saw_global_ = false;   // GLOBAL or @@global. in this statement
+  bool saw_timeout_ = false;  // wait_timeout or interactive_timeout in this statement
   bool asks_previous_ = false;
   bool reads_only_ = false;       // the last statement is a SELECT or a SHOW of definitions
   bool writes_ = false;           // a word that makes a read a write or session-bound (FOR UPDATE, INTO...)

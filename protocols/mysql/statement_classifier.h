@@ -6,7 +6,8 @@
 //            ─► first words of each statement + keywords anywhere ─► StatementTraits
 //               effects: state the statement leaves on its connection (@user variables,
 //                        CREATE TEMPORARY, LOCK TABLES / FLUSH ... LOCK, GET_LOCK, PREPARE,
-//                        SQL_CALC_FOUND_ROWS, SET TRANSACTION for the next transaction)
+//                        SQL_CALC_FOUND_ROWS, SET TRANSACTION for the next transaction, the
+//                        thread id it told: CONNECTION_ID())
 //               local_infile, kill, changes_schema (DDL), uses_last_insert_id, reads_previous_counts
 //               read_only: one SELECT (or a SHOW of definitions) that may run on a replica
 //               asks_for: the exact forms that ask about the previous statement (ROW_COUNT(),
@@ -24,7 +25,8 @@
 
 namespace corral::mysql {
 
-/// State a statement leaves on the connection that ran it, which no other connection has.
+/// State a statement leaves on the connection that ran it, which no other connection has (or, for
+/// ConnectionId, ties to that connection in what the client now knows).
 enum class StatementEffect : std::uint8_t {
   UserVariable,    // SET @x, SELECT ... INTO @x, @x := ... (not @@system variables, not 'u'@'h' accounts)
   TemporaryTable,  // CREATE TEMPORARY TABLE
@@ -32,9 +34,10 @@ enum class StatementEffect : std::uint8_t {
   NamedLock,       // GET_LOCK()
   SqlPrepare,      // PREPARE name FROM ... (SQL-level prepared statements)
   CalcFoundRows,   // SQL_CALC_FOUND_ROWS: a following FOUND_ROWS() answers about this statement
+  ConnectionId,    // CONNECTION_ID(), @@pseudo_thread_id: the client learns the id of the thread running it
   NextTransaction,  // SET TRANSACTION ... (no GLOBAL/SESSION): characteristics of the next transaction only
 };
-inline constexpr std::size_t kStatementEffectCount = 7;
+inline constexpr std::size_t kStatementEffectCount = 8;
 
 /// A set of effects (bit i = StatementEffect i).
 using StatementEffects = std::uint8_t;
@@ -61,6 +64,10 @@ struct StatementTraits {
   bool shutdown = false;             // SHUTDOWN [WAIT FOR ALL SLAVES]: the server ends every session
   bool dynamic_kill = false;         // PREPARE ... FROM / EXECUTE IMMEDIATE of a literal that is a KILL
   bool changes_schema = false;       // CREATE, ALTER, DROP, RENAME: what statements' results look like may change
+  bool sets_global_timeout = false;  // SET GLOBAL / @@global. wait_timeout | interactive_timeout: new sessions' defaults
+  // SET @@wait_timeout = <n>: MariaDB's tracker reports SET [SESSION] wait_timeout and @@session.,
+  // but not the unscoped @@ form (sys_var::update() tracks OPT_SESSION only), so the text says it.
+  std::uint32_t unscoped_wait_timeout = 0;
   bool uses_last_insert_id = false;  // LAST_INSERT_ID(...) appears
   bool reads_previous_counts = false;
   std::string names_collation;       // SET NAMES cs COLLATE <this> (the tracker reports only the charsets)  // ROW_COUNT or FOUND_ROWS appears: answers about the previous statement

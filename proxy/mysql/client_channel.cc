@@ -1,6 +1,9 @@
 #include "proxy/mysql/client_channel.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <utility>
 
 #include "proxy/mysql/context.h"
@@ -38,6 +41,7 @@ std::string MysqlClientChannel::peer_host() const {
 
 rt::Task<bool> MysqlClientChannel::read_packet(ClientPacket& packet, rt::Deadline deadline, bool idle,
                                                std::optional<std::uint8_t> first_sequence) {
+  end_watch();
   for (;;) {
     const mysql::LogicalPacket logical = mysql::read_logical_packet(in_.readable(), limits_, scratch_);
     if (logical.status == mysql::FrameStatus::Packet && first_sequence && logical.first_sequence_id != *first_sequence) {
@@ -98,6 +102,7 @@ rt::Task<bool> MysqlClientChannel::read_packet(ClientPacket& packet, rt::Deadlin
 }
 
 rt::Task<bool> MysqlClientChannel::start_tls(const rt::TlsContext& context, rt::Deadline deadline) {
+  end_watch();
   read_limit_ = 0;
   if (!in_.empty()) {
     // Bytes between the SSLRequest and the handshake: a client out of step (or an attempt to slip
@@ -115,16 +120,39 @@ rt::Task<bool> MysqlClientChannel::start_tls(const rt::TlsContext& context, rt::
 }
 
 rt::Task<bool> MysqlClientChannel::read_more(rt::Deadline deadline) {
+  end_watch();
   const auto n = co_await client_.read_some(in_.writable(kReadChunk), deadline, cancel_);
   if (!n || *n == 0) co_return false;
   in_.commit(*n);
   co_return true;
 }
 
+void MysqlClientChannel::end_watch() noexcept {
+  watch_allowed_ = false;
+  // Completes the watcher's wait now, which frees the socket's reader slot before this returns.
+  if (watch_round_ != nullptr) std::exchange(watch_round_, nullptr)->cancel();
+}
+
+MysqlClientChannel::Input MysqlClientChannel::probe_input() noexcept {
+  rt::IoHandle* io = client_.io();
+  if (io == nullptr || io->read_closed) return Input::HungUp;  // FIN or reset seen (a TLS close_notify comes with data)
+  if (client_.is_tls() && client_.tls_has_pending()) return Input::Data;  // the hint must stay: no edge will come
+  if (!io->readable) return Input::Nothing;  // no edge since the last drained read: no syscall
+  char byte = 0;
+  const ssize_t n = ::recv(io->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) return Input::Data;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    io->readable = false;
+    return Input::Nothing;
+  }
+  return Input::HungUp;
+}
+
 rt::Task<void> MysqlClientChannel::discard_input() {
   // The client may still be writing the packet that was refused; closing now would reset the
   // connection before it reads the error. Let it finish (bounded in time and bytes), then close.
   constexpr std::size_t kMaxDiscarded = std::size_t{1} << 30;
+  end_watch();
   client_.shutdown_write();
   in_.consume(in_.size());
   const rt::Deadline deadline = rt::Deadline::after(std::chrono::seconds(2));

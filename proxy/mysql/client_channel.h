@@ -81,6 +81,33 @@ class MysqlClientChannel {
   /// later read and write goes through TLS. Suspends until done, `deadline` or the worker stops.
   /// False (logged at debug level) when it failed: close without a reply, the client speaks TLS now.
   rt::Task<bool> start_tls(const rt::TlsContext& context, rt::Deadline deadline);
+  // Watching for a hang-up while a command runs (the session's watcher, session.h): the client may
+  // close its socket while its statement waits on a backend, and nobody reads the socket then.
+  /// What the client's socket holds when nobody reads it.
+  enum class Input : std::uint8_t {
+    Nothing,  // nothing yet: the socket is drained
+    Data,     // bytes (a command sent ahead): the client is there
+    HungUp,   // end of stream, a reset, or a half-close: the client is gone
+  };
+  /// A command is running: wait_input() may watch the socket until end_watch().
+  void begin_watch() noexcept { watch_allowed_ = true; }
+  /// The command ended, or the channel reads the socket itself: a wait_input() in progress ends
+  /// (cancelled) and no other starts. Every read of the channel calls it first (one reader per socket).
+  void end_watch() noexcept;
+  bool watch_allowed() const noexcept { return watch_allowed_; }
+  /// Suspends until the socket may hold input (or a hang-up), `round` fires or end_watch() ends it;
+  /// then probe_input() says which. Call only while watch_allowed(). Lifetime: `round` outlives the
+  /// wait (end_watch() cancels it).
+  rt::ReadableAwaitable wait_input(rt::CancelSource* round) {
+    watch_round_ = round;
+    return client_.wait_readable(rt::Deadline::never(), round);
+  }
+  /// After wait_input(): forgets the round (the watcher's source is about to go).
+  void watch_ended() noexcept { watch_round_ = nullptr; }
+  /// Looks at the socket without reading it (MSG_PEEK). Nothing also clears the readiness hint, so
+  /// the next wait_input() waits for an edge.
+  Input probe_input() noexcept;
+
   /// The client's socket (for MysqlClientTable: a KILL CONNECTION from another worker shuts it down).
   int socket_fd() const noexcept { return client_.fd(); }
   bool is_tls() const noexcept { return client_.is_tls(); }
@@ -140,6 +167,8 @@ class MysqlClientChannel {
   std::string out_;                   // packets queued for the client
   std::size_t pending_consume_ = 0;   // bytes of the packet being handled, consumed after it
   std::size_t read_limit_ = 0;        // reads stop here until this much is buffered (limit_reads_to)
+  bool watch_allowed_ = false;        // begin_watch() .. end_watch()
+  rt::CancelSource* watch_round_ = nullptr;  // the wait_input() in progress, if any
 };
 
 }  // namespace corral::proxy

@@ -38,20 +38,48 @@ void MysqlClientTable::set_backend_user(std::uint32_t id, std::string backend_us
   if (it != entries_.end()) it->second.backend_user = std::move(backend_user);
 }
 
-void MysqlClientTable::remove(std::uint32_t id) {
+void MysqlClientTable::publish_backend_thread(std::uint32_t id, std::uint32_t thread) {
   std::lock_guard lock(mutex_);
-  entries_.erase(id);
+  const auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  unpublish(id, it->second);
+  it->second.told_thread = thread;
+  if (thread != 0) told_threads_.insert_or_assign(thread, id);  // a session told it before loses it
 }
 
-MysqlClientTable::KillOutcome MysqlClientTable::kill(std::uint32_t id, std::string_view killer_backend_user,
-                                                     MysqlKillScope scope) {
+void MysqlClientTable::unpublish(std::uint32_t id, Entry& entry) {
+  const auto told = told_threads_.find(entry.told_thread);
+  if (told != told_threads_.end() && told->second == id) told_threads_.erase(told);
+  entry.told_thread = 0;
+}
+
+void MysqlClientTable::remove(std::uint32_t id) {
+  std::lock_guard lock(mutex_);
+  const auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  unpublish(id, it->second);
+  entries_.erase(it);
+}
+
+std::unordered_map<std::uint32_t, MysqlClientTable::Entry>::iterator MysqlClientTable::find_target(std::uint32_t id) {
+  const auto own = entries_.find(id);
+  if (own != entries_.end()) return own;
+  const auto told = told_threads_.find(id);
+  return told == told_threads_.end() ? entries_.end() : entries_.find(told->second);
+}
+
+MysqlClientTable::KillOutcome MysqlClientTable::kill(std::uint32_t id, std::uint32_t killer,
+                                                     std::string_view killer_backend_user, MysqlKillScope scope) {
   rt::EventLoop* loop = nullptr;
+  std::uint32_t session_id = 0;
   {
     std::lock_guard lock(mutex_);
-    const auto it = entries_.find(id);
+    const auto it = find_target(id);
     if (it == entries_.end() || it->second.backend_user.empty()) return KillOutcome::NoSuchId;  // not logged in
+    if (it->first == killer) return KillOutcome::Self;
     if (it->second.backend_user != killer_backend_user) return KillOutcome::NotOwner;
     loop = it->second.loop;
+    session_id = it->first;
     // The fd is open while the entry exists (remove() comes before the stream closes, and waits for
     // this mutex), so it cannot be another socket's; shutdown(2) is safe from any thread. The
     // session's loop sees the end of its socket and the posted kill() below ends the rest.
@@ -59,8 +87,8 @@ MysqlClientTable::KillOutcome MysqlClientTable::kill(std::uint32_t id, std::stri
   }
   // The table outlives the loops (SharedState outlives the workers); a function posted to a loop
   // that stops first is dropped unrun.
-  loop->post([this, id, scope] {
-    if (MysqlKillable* session = find_here(id)) session->kill(scope);
+  loop->post([this, session_id, scope] {
+    if (MysqlKillable* session = find_here(session_id)) session->kill(scope);
   });
   return KillOutcome::Posted;
 }

@@ -47,6 +47,7 @@ class MysqlClientTable {
     Posted,      // handed to the target's loop
     NoSuchId,    // no session has this id (ERR 1094)
     NotOwner,    // another backend account (ERR 1095)
+    Self,        // the killer's own session: nothing posted (the KILL itself is what runs)
   };
 
   /// Registers a session; call on `loop`, which runs it. KILLs find it once it has a backend user.
@@ -54,15 +55,21 @@ class MysqlClientTable {
   void add(std::uint32_t id, rt::EventLoop* loop, MysqlKillable* session, std::string backend_user, int socket_fd);
   /// After COM_CHANGE_USER.
   void set_backend_user(std::uint32_t id, std::string backend_user);
+  /// Session `id` was told backend thread id `thread` (CONNECTION_ID()); 0: none any more. A KILL of
+  /// `thread` then reaches that session as a KILL of `id` would, until another session is told the
+  /// same thread id or this one another: the id names the client that last read it, never the thread,
+  /// so such a KILL only ever stops that client's own statement, wherever it runs now.
+  void publish_backend_thread(std::uint32_t id, std::uint32_t thread);
   /// The session ends (on its loop): no kill reaches it afterwards.
   void remove(std::uint32_t id);
-  /// Hands a KILL of session `id` to its loop when `killer_backend_user` is the account it logs in to
+  /// Hands a KILL of session `id` (a corral connection id, or a backend thread id a session was told)
+  /// to its loop when `killer_backend_user` is the account it logs in to
   /// the backend with: the server lets an account kill its own threads only (corral cannot see a
   /// CONNECTION ADMIN privilege, so other accounts are refused). A KILL CONNECTION also shuts the
   /// client's socket down before it returns, as the server does before it answers the killer: the
   /// victim's next command finds the connection closed (a client library then reconnects) instead of
   /// being sent and lost.
-  KillOutcome kill(std::uint32_t id, std::string_view killer_backend_user, MysqlKillScope scope);
+  KillOutcome kill(std::uint32_t id, std::uint32_t killer, std::string_view killer_backend_user, MysqlKillScope scope);
   /// The sessions listed now (logging in or logged in).
   std::size_t size();
 
@@ -72,12 +79,18 @@ class MysqlClientTable {
     MysqlKillable* session;
     std::string backend_user;
     int socket_fd;
+    std::uint32_t told_thread = 0;  // publish_backend_thread()
   };
+  /// The session a KILL of `id` names (under mutex_): a corral id, else a published backend thread id.
+  std::unordered_map<std::uint32_t, Entry>::iterator find_target(std::uint32_t id);
+  /// Drops the thread id `entry` (of session `id`) was told, if it still names that session.
+  void unpublish(std::uint32_t id, Entry& entry);
   /// On the target's loop: the session if it is still there.
   MysqlKillable* find_here(std::uint32_t id);
 
   std::mutex mutex_;
   std::unordered_map<std::uint32_t, Entry> entries_;  // guarded by mutex_
+  std::unordered_map<std::uint32_t, std::uint32_t> told_threads_;  // backend thread id -> session id; guarded by mutex_
 };
 
 }  // namespace corral::proxy

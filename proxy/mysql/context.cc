@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <iterator>
 #include <utility>
 
@@ -76,7 +77,9 @@ MysqlPins pins_started_by(const mysql::StatementTraits& traits) noexcept {
       {StatementEffect::CalcFoundRows, MysqlPinReason::FoundRows},
       {StatementEffect::NextTransaction, MysqlPinReason::TransactionCharacteristics},
   };
-  static_assert(std::size(kPinOfEffect) == mysql::kStatementEffectCount, "every effect starts a pin");
+  // ConnectionId pins nothing: a KILL of the thread id the client read follows the client to whatever
+  // connection it uses then (MysqlClientTable::publish_backend_thread()).
+  static_assert(std::size(kPinOfEffect) == mysql::kStatementEffectCount - 1, "every other effect starts a pin");
   MysqlPins pins = 0;
   if (traits.effects == 0) return pins;  // the usual statement
   for (const auto& [effect, reason] : kPinOfEffect) {
@@ -157,6 +160,8 @@ MysqlPins MysqlContext::reset() {
   last_insert_id_ = 0;
   row_count_ = -1;
   found_rows_ = 0;
+  wait_timeout_ = login_wait_timeout_;
+  wait_timeout_set_ = false;
   key_changed();
   return had;
 }
@@ -240,6 +245,19 @@ void MysqlContext::rebuild_variables_text() {
   for (const auto& [name, value] : variables_) variables_text_.append(name).append("=").append(value).append("\n");
 }
 
+void MysqlContext::learn_wait_timeout(std::string_view value) {
+  // MariaDB's range is 1..31536000 seconds; anything else is not a value it reports.
+  std::uint32_t seconds = 0;
+  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  if (error == std::errc() && end == value.data() + value.size()) set_client_wait_timeout(seconds);
+}
+
+void MysqlContext::set_client_wait_timeout(std::uint32_t seconds) {
+  // MariaDB's range is 1..31536000 seconds (it clips a SET beyond it with a warning).
+  wait_timeout_ = std::chrono::seconds(std::clamp<std::uint32_t>(seconds, 1, 31536000));
+  wait_timeout_set_ = true;
+}
+
 void MysqlContext::learn_variable(const std::string& name, const std::string& value, CharsetReport& charsets) {
   if (name == "last_gtid") {
     last_gtid_ = value;  // never replayed (read_only()): kept for causal reads on replicas
@@ -251,6 +269,9 @@ void MysqlContext::learn_variable(const std::string& name, const std::string& va
     charsets.results = value;
   } else if (name == "collation_connection") {
     charsets.collation = value;
+  } else if (name == "wait_timeout") {
+    learn_wait_timeout(value);
+    set_variable(name, value);  // replayed too: the server also ends a pinned connection after it
   } else if (name.starts_with("session_track")) {
     // corral's own view of the session depends on these trackers.
     pins_ |= pin_bit(MysqlPinReason::UnknownStateChange);
@@ -292,6 +313,7 @@ void MysqlContext::learn_from_response(const mysql::ResponseSummary& summary,
   last_statement_failed_ = summary.failed;
   if (!summary.failed) {
     if (summary.last_insert_id != 0) last_insert_id_ = summary.last_insert_id;
+    if (traits.unscoped_wait_timeout != 0) set_client_wait_timeout(traits.unscoped_wait_timeout);
     row_count_ = result_set ? -1 : static_cast<std::int64_t>(summary.affected_rows);
     if (result_set) found_rows_ = summary.rows;
   }

@@ -13,6 +13,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -150,6 +151,18 @@ class MysqlContext {
   /// After a statement corral could not finish (backend lost): no transaction, no held answers.
   void forget_backend_state();
 
+  /// The server's wait_timeout for this session: what the client set (the tracker reports it), else
+  /// what it got at login (set_login_wait_timeout()); zero when unknown. The server closes a session
+  /// idle for that long; through corral, corral does (docs/CONFIGURATION.md, client.idle_timeout_ms).
+  std::chrono::seconds wait_timeout() const noexcept { return wait_timeout_; }
+  /// The wait_timeout a server gives a new session: its global interactive_timeout for a client that
+  /// logged in with CLIENT_INTERACTIVE, else its global wait_timeout. The session's unless the client
+  /// set its own; the session's again after a reset.
+  void set_login_wait_timeout(std::chrono::seconds timeout) noexcept {
+    login_wait_timeout_ = timeout;
+    if (!wait_timeout_set_) wait_timeout_ = timeout;
+  }
+
   /// The pins in force now; empty means the backend connection can go back to its pool.
   MysqlPins pins() const noexcept { return pins_; }
   bool pinned() const noexcept { return pins_ != 0; }
@@ -193,6 +206,8 @@ class MysqlContext {
     bool any() const noexcept { return client || connection || results || collation; }
   };
   void learn_variable(const std::string& name, const std::string& value, CharsetReport& charsets);
+  void learn_wait_timeout(std::string_view value);
+  void set_client_wait_timeout(std::uint32_t seconds);
   /// After a response whose trackers reported charsets: the key's charset, or a pin when the
   /// reported combination cannot be said with SET NAMES.
   MysqlPins learn_charsets(const CharsetReport& charsets);
@@ -221,6 +236,9 @@ class MysqlContext {
   std::string last_gtid_;  // the tracker's last_gtid (causal reads)
   std::int64_t row_count_ = -1;
   std::uint64_t found_rows_ = 0;
+  std::chrono::seconds login_wait_timeout_{0};  // set_login_wait_timeout()
+  std::chrono::seconds wait_timeout_{0};        // wait_timeout()
+  bool wait_timeout_set_ = false;               // the client set wait_timeout since login or reset
 };
 
 }  // namespace corral::proxy

@@ -270,6 +270,7 @@ void MysqlExchange::adopt(pool::MysqlLease lease) {
   if (!previous_.names(*lease)) insert_id_here_ = false;
   lease_on_replica_ = is_replica(*lease.pool());
   lease_ = std::move(lease);
+  used_backend_ = true;
   lease_key_version_ = context_.key_version();
 }
 
@@ -346,6 +347,7 @@ pool::MysqlConnection* MysqlExchange::ready_backend(bool needs_last_insert_id) {
 
 void MysqlExchange::end_statement(pool::MysqlConnection& backend, const mysql::StatementTraits& traits) {
   const mysql::ResponseSummary& summary = backend.summary();
+  if (traits.has(mysql::StatementEffect::ConnectionId)) tell_thread(backend);
   context_.learn_from_response(summary, backend.session_changes(), backend.status_flags(), traits, last_result_set_);
   if (!summary.failed && summary.last_insert_id != 0) insert_id_here_ = true;
   // Read-your-writes: a query or execute that may have written (not read-only) sends this client's
@@ -365,6 +367,12 @@ void MysqlExchange::end_statement(pool::MysqlConnection& backend, const mysql::S
   } else if (lease_) {
     lease_->set_held(true);  // the pool's gauges count it as pinned until it comes back
   }
+}
+
+void MysqlExchange::tell_thread(const pool::MysqlConnection& backend) {
+  // Every time, even for the id the client was told last: another client may have read it since
+  // (the pool lent it the thread meanwhile), and this client read it again now.
+  env_.shared->mysql_clients.publish_backend_thread(client_.id(), backend.connection_id());
 }
 
 void MysqlExchange::release_backend(bool clean) {

@@ -115,6 +115,8 @@ class MysqlExchange {
   /// Gives the lease back (clean) unless a pin is in force; for commands that end without a response
   /// to learn from (COM_STMT_CLOSE of a statement with an open cursor).
   void release_if_unpinned();
+  /// True once a command of the session ran on a backend connection.
+  bool has_used_backend() const noexcept { return used_backend_; }
   /// The backend connection the session holds between statements (a pin is in force), or nullptr.
   pool::MysqlConnection* held_backend() noexcept { return lease_ ? lease_.get() : nullptr; }
   /// True when the connection that ran the previous statement can be taken again now (nobody
@@ -189,6 +191,10 @@ class MysqlExchange {
   /// Queues `backend_ok` without its session-state block, re-encoded for the client's capabilities.
   void queue_stripped_ok(const mysql::OK_Packet& backend_ok, std::uint8_t sequence_id);
   void count_pins(MysqlPins started);
+  /// A statement told the client `backend`'s thread id: a KILL of that id reaches this session
+  /// (MysqlClientTable::publish_backend_thread()). It stays the client's across COM_RESET_CONNECTION
+  /// and COM_CHANGE_USER, as a server thread's id does; a KILL is checked against the account then.
+  void tell_thread(const pool::MysqlConnection& backend);
 
   MysqlClientChannel& client_;
   MysqlContext& context_;
@@ -205,6 +211,7 @@ class MysqlExchange {
   bool discard_lease_ = false;    // the held connection no longer matches its pool (COM_SET_OPTION)
   pool::MysqlIdleTicket previous_;  // where the last lease went idle (reclaimed for ROW_COUNT() & co.)
   bool insert_id_here_ = false;     // the held / previous connection has the client's LAST_INSERT_ID()
+  bool used_backend_ = false;       // has_used_backend()
   // The backend: the listener's as the session started, until follow_backend() moves it.
   const config::Listener* backend_listener_;
   const rt::SocketAddress* backend_address_;

@@ -1,6 +1,8 @@
 // The MySQL side of one listener: its sessions, the RSA key of caching_sha2_password, the worker's pools.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,6 +37,19 @@ class MysqlFrontend final : public Frontend {
   const mysql::RsaKey& rsa_key() const noexcept { return rsa_key_; }
   /// What a client gets when it asks for the key.
   std::string_view rsa_public_pem() const noexcept { return rsa_public_pem_; }
+
+  /// The backend's global wait_timeout and interactive_timeout: the wait_timeout a new session gets
+  /// (MysqlSession::learn_login_wait_timeout()). Read on a connection of its own by one session at a
+  /// time, kept for kTtl or until a SET GLOBAL of either passes through corral.
+  struct GlobalTimeouts {
+    static constexpr std::chrono::seconds kTtl{60};
+    std::chrono::seconds wait{0};         // zero: unknown (the read failed)
+    std::chrono::seconds interactive{0};
+    rt::Clock::time_point read_at{};
+    std::uint64_t changes = ~0ull;        // SharedState::mysql_global_timeout_changes when read
+    bool reading = false;                 // a session reads them now
+  };
+  GlobalTimeouts global_timeouts;
 
   /// The backend's capabilities for the greeting are learned once, by the first session that needs
   /// them; the others wait on `probed`.

@@ -1,6 +1,8 @@
 #include "proxy/mysql/session.h"
 
 #include <cctype>
+#include <charconv>
+#include <chrono>
 
 #include <string>
 #include <utility>
@@ -36,7 +38,8 @@ MysqlSession::MysqlSession(rt::TcpStream client, MysqlFrontend& frontend)
       statements_(env_.config->mysql.max_prepared_per_connection, env_.config->mysql.max_packet_size,
                   env_.shared->mysql_schema_changes),
       exchange_(client_, context_, frontend.pools(), env_, &cancel_, statements_),
-      login_(client_, context_, frontend, &cancel_) {
+      login_(client_, context_, frontend, &cancel_),
+      frontend_(frontend) {
   context_.set_login_observer(this);
   context_.set_backend_tls(env_.backend_tls);
 }
@@ -47,7 +50,15 @@ rt::Task<void> MysqlSession::run() {
   MysqlClientTable& clients = env_.shared->mysql_clients;
   clients.add(client_.id(), env_.loop, this, std::string(), client_.socket_fd());
   const bool logged_in = co_await login_.handshake();
-  if (logged_in) co_await serve_commands();
+  if (logged_in) {
+    serving_ = true;
+    // The session's frame owns side_tasks_ and joins it below; serving_ = false ends the watcher.
+    side_tasks_.spawn(watch_client());
+    co_await serve_commands();
+    serving_ = false;
+    client_.end_watch();
+    watch_wake_.notify();
+  }
   clients.remove(client_.id());
   // A KILL this session sent to the backend finishes first: it uses the worker's pools' address and
   // this session's key copy, and the session's frame owns the task scope.
@@ -55,21 +66,110 @@ rt::Task<void> MysqlSession::run() {
 }
 
 rt::Task<void> MysqlSession::serve_commands() {
-  const auto idle_timeout = env_.config->client.idle_timeout;
   for (;;) {
     client_.shrink_buffers();
-    const rt::Deadline deadline = idle_timeout.count() > 0 ? rt::Deadline::after(idle_timeout) : rt::Deadline::never();
+    if (!login_wait_timeout_known_ && exchange_.has_used_backend()) co_await learn_login_wait_timeout();
+    const rt::Deadline deadline = idle_deadline();
     ClientPacket packet;
     const bool received = co_await client_.read_packet(packet, deadline, true, 0);  // a command: sequence 0
     if (!received) co_return;
     const rt::Clock::time_point started = env_.loop->now();  // the loop iteration that read the command
     // Before dispatch: the packet's bytes may be gone after it (LOAD DATA LOCAL reads more packets).
     RequestNote note = note_request(packet.payload);
+    client_.begin_watch();
+    watch_wake_.notify();
     const Step step = co_await dispatch(packet);
+    client_.end_watch();
     observe_request(note, started);
     client_.consume_packet();
     if (step == Step::Close) {
       co_await client_.flush();
+      co_return;
+    }
+  }
+}
+
+rt::Deadline MysqlSession::idle_deadline() const {
+  std::chrono::milliseconds timeout = env_.config->client.idle_timeout;
+  const std::chrono::milliseconds session = context_.wait_timeout();
+  if (session.count() > 0 && (timeout.count() == 0 || session < timeout)) timeout = session;
+  return timeout.count() > 0 ? rt::Deadline::after(timeout) : rt::Deadline::never();
+}
+
+namespace {
+
+/// A global timeout as SELECT returned it (seconds), or zero.
+std::chrono::seconds seconds_of(const std::optional<std::string>& text) {
+  std::uint32_t seconds = 0;
+  if (!text) return std::chrono::seconds(0);
+  const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), seconds);
+  return error == std::errc() && end == text->data() + text->size() ? std::chrono::seconds(seconds)
+                                                                    : std::chrono::seconds(0);
+}
+
+/// Reads the backend's global wait_timeout and interactive_timeout into `timeouts` on a connection of
+/// its own (outside the pool: no client's connection runs a statement for it). Zero when it failed.
+rt::Task<void> read_global_timeouts(pool::MysqlKey key, rt::SocketAddress address, const config::PoolLimits* limits,
+                                    rt::CancelSource* cancel, MysqlFrontend::GlobalTimeouts* timeouts) {
+  timeouts->wait = timeouts->interactive = std::chrono::seconds(0);
+  pool::MysqlConnection connection(*limits);
+  const auto opened = co_await connection.open(key, address, cancel);
+  if (!opened) {
+    rt::log::debug("mysql: global timeouts not read, no connection to {}: {}", key.describe(), connection.error().message);
+    co_return;
+  }
+  const auto answer = co_await connection.query("SELECT @@global.wait_timeout, @@global.interactive_timeout", cancel);
+  if (answer && answer->ok() && answer->rows.size() == 1 && answer->rows[0].size() == 2) {
+    timeouts->wait = seconds_of(answer->rows[0][0]);
+    timeouts->interactive = seconds_of(answer->rows[0][1]);
+  }
+  connection.close();
+}
+
+}  // namespace
+
+rt::Task<void> MysqlSession::learn_login_wait_timeout() {
+  MysqlFrontend::GlobalTimeouts& timeouts = frontend_.global_timeouts;
+  const std::uint64_t changes = env_.shared->mysql_global_timeout_changes.load(std::memory_order_relaxed);
+  const bool fresh =
+      timeouts.changes == changes && env_.loop->now() - timeouts.read_at < MysqlFrontend::GlobalTimeouts::kTtl;
+  if (!fresh) {
+    // Another session of this worker reads them now: this one asks again after its next command.
+    if (timeouts.reading) co_return;
+    timeouts.reading = true;
+    pool::MysqlKey key = context_.key();
+    key.schema.clear();  // the schema may be gone; the read needs none
+    co_await read_global_timeouts(std::move(key), env_.backend_address, &env_.config->pool, &cancel_, &timeouts);
+    timeouts.reading = false;
+    if (cancel_.cancelled()) co_return;  // the session ends: what it read (nothing) is not an answer
+    timeouts.read_at = env_.loop->now();
+    timeouts.changes = changes;
+  }
+  login_wait_timeout_known_ = true;
+  const bool interactive = (context_.capabilities() & mysql::CLIENT_INTERACTIVE) != 0;
+  context_.set_login_wait_timeout(interactive ? timeouts.interactive : timeouts.wait);
+}
+
+rt::Task<void> MysqlSession::watch_client() {
+  using Input = MysqlClientChannel::Input;
+  while (serving_) {
+    const bool woken = co_await watch_wake_.wait(rt::Deadline::never(), &cancel_);
+    if (!woken) co_return;  // killed, or the worker stops: the session ends
+    // Until the command ends (end_watch()); a command that ended before the watcher ran is skipped.
+    Input input = Input::Nothing;
+    while (serving_ && client_.watch_allowed() && input == Input::Nothing) {
+      input = client_.probe_input();
+      if (input != Input::Nothing) break;
+      rt::CancelSource round(&cancel_);  // end_watch() cancels it
+      const rt::Result<void> readable = co_await client_.wait_input(&round);
+      client_.watch_ended();
+      if (!readable) break;
+    }
+    // Data: the client sent its next command ahead; it is there (and the socket cannot be watched
+    // again without reading it). A hang-up ends the session as KILL CONNECTION would.
+    if (input == Input::HungUp) {
+      rt::log::debug("mysql client {}: hung up while its command ran", client_.id());
+      kill(MysqlKillScope::Connection);
       co_return;
     }
   }
@@ -152,7 +252,13 @@ rt::Task<MysqlSession::Step> MysqlSession::dispatch(const ClientPacket& packet) 
       if (const mysql::KillStatement* kill = statements_.kill_to_execute(packet)) {
         co_return co_await carry_out_kill(packet, *kill);
       }
+      if (command->command == mysql::Command::COM_STMT_PREPARE && !prepares_global_timeouts_) {
+        prepares_global_timeouts_ = mysql::classify_statement(packet.payload.substr(1)).sets_global_timeout;
+      }
       const bool go_on = co_await statements_.handle(exchange_, *command, packet);
+      // corral does not know which statement an execute runs here: once the session prepared a SET
+      // GLOBAL of a timeout, each of its COM_STMT_* makes the workers read the global timeouts again.
+      if (prepares_global_timeouts_) env_.shared->mysql_global_timeout_changes.fetch_add(1, std::memory_order_relaxed);
       co_return go_on ? Step::Next : Step::Close;
     }
     case CommandRoute::Ping:
@@ -200,6 +306,9 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_query(const ClientPacket& pack
       // Counted once it ran: a PREPARE answered from a response taken before now might describe
       // columns that are gone (statements.h).
       if (traits.changes_schema) env_.shared->mysql_schema_changes.fetch_add(1, std::memory_order_relaxed);
+      if (traits.sets_global_timeout) {
+        env_.shared->mysql_global_timeout_changes.fetch_add(1, std::memory_order_relaxed);
+      }
       co_return go_on ? Step::Next : Step::Close;
     }
     case QueryRoute::AnswerLocally:
@@ -426,20 +535,19 @@ rt::Task<MysqlSession::Step> MysqlSession::carry_out_kill(const ClientPacket& pa
 rt::Task<MysqlSession::Step> MysqlSession::kill_client(const ClientPacket& packet, std::uint64_t id,
                                                        MysqlKillScope scope) {
   const std::string id_text = std::to_string(id);
-  if (id == client_.id()) {
-    // Its own statement (this KILL) is what runs: the server answers the same way.
-    if (scope == MysqlKillScope::Query) {
-      client_.queue_error(packet.reply_sequence(), mysql::ER_QUERY_INTERRUPTED);
-      co_return co_await reply();
-    }
-    client_.queue_error(packet.reply_sequence(), mysql::ER_CONNECTION_KILLED);
-    co_return Step::Close;
-  }
   using Outcome = MysqlClientTable::KillOutcome;
   const Outcome outcome = id > UINT32_MAX ? Outcome::NoSuchId
-                                          : env_.shared->mysql_clients.kill(static_cast<std::uint32_t>(id),
+                                          : env_.shared->mysql_clients.kill(static_cast<std::uint32_t>(id), client_.id(),
                                                                              context_.key().user, scope);
   switch (outcome) {
+    case Outcome::Self:
+      // Its own statement (this KILL) is what runs: the server answers the same way.
+      if (scope == MysqlKillScope::Connection) {
+        client_.queue_error(packet.reply_sequence(), mysql::ER_CONNECTION_KILLED);
+        co_return Step::Close;
+      }
+      client_.queue_error(packet.reply_sequence(), mysql::ER_QUERY_INTERRUPTED);
+      break;
     case Outcome::Posted:
       client_.queue_ok(packet.reply_sequence());
       break;

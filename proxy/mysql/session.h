@@ -27,6 +27,7 @@
 #include "proxy/mysql/frontend.h"
 #include "proxy/mysql/login.h"
 #include "proxy/mysql/statements.h"
+#include "runtime/notify.h"
 #include "runtime/task.h"
 #include "runtime/task_scope.h"
 #include "runtime/tcp.h"
@@ -48,6 +49,17 @@ class MysqlSession final : private MysqlKillable, private MysqlLoginObserver {
   /// The backend account KILLs of this session are checked against (set before the client's OK).
   void logged_in(const pool::MysqlKey& key) noexcept override;
   rt::Task<void> serve_commands();
+  /// When the client's next command must arrive: its session's wait_timeout, as the server would
+  /// close it, or client.idle_timeout_ms if that is shorter.
+  rt::Deadline idle_deadline() const;
+  /// Gives the context the wait_timeout the server gives a new session (MysqlFrontend::GlobalTimeouts,
+  /// read again on a connection of its own when stale). Called once the session used a backend, so
+  /// a client that never does costs the backend nothing; until then client.idle_timeout_ms applies.
+  rt::Task<void> learn_login_wait_timeout();
+  /// Runs for the session's life: while a command runs (watch_wake_), waits for the client's socket
+  /// and treats a hang-up as a KILL CONNECTION of the session, so the statement it left on a backend
+  /// ends as it does when a direct client goes away (mtr main.dirty_close).
+  rt::Task<void> watch_client();
   /// What the session does after a command.
   enum class Step { Next, Close };
 
@@ -89,7 +101,12 @@ class MysqlSession final : private MysqlKillable, private MysqlLoginObserver {
   MysqlStatements statements_;       // COM_STMT_*: the client's prepared statements
   MysqlExchange exchange_;           // backend leases and relaying, for commands and statements
   MysqlLogin login_;
-  rt::TaskScope side_tasks_;  // KILLs sent to the backend for this session; joined before run() ends
+  rt::TaskScope side_tasks_;  // KILLs sent to the backend for this session, watch_client(); joined before run() ends
+  rt::Notify watch_wake_;     // a command started: watch_client() looks at the client's socket
+  bool serving_ = false;      // watch_client() runs until this is false again
+  bool login_wait_timeout_known_ = false;  // learn_login_wait_timeout() gave the context its value
+  bool prepares_global_timeouts_ = false;  // a COM_STMT_PREPARE of SET GLOBAL wait|interactive_timeout
+  MysqlFrontend& frontend_;
   // SQL-level statements the server prepared from a KILL, by name (SqlPreparedStatement::name): their
   // EXECUTE is carried out by corral, never by the server. Ends with the session's state.
   std::unordered_map<std::string, mysql::KillStatement> sql_prepared_kills_;

@@ -200,7 +200,7 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
   mysql::StatementTraits traits = mysql::classify_statement(*sql);
   statements_.emplace(client_id, Statement{std::move(prepared), {}, false, nullptr, traits.changes_schema,
                                            traits.read_only, traits.effects, std::move(traits.names_collation),
-                                           std::nullopt});
+                                           std::nullopt, traits.unscoped_wait_timeout});
   co_return co_await exchange.client().flush();
 }
 
@@ -280,6 +280,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
   traits.read_only = statement->read_only && (cursor_type & mysql::CURSOR_TYPE_READ_ONLY) == 0;
   traits.names_collation = statement->names_collation;  // empty but for SET NAMES ... COLLATE
   traits.effects = statement->effects;
+  traits.unscoped_wait_timeout = statement->unscoped_wait_timeout;
   exchange.route_read(traits);
   // An idle connection that matches and needs no replay is taken without a coroutine.
   pool::MysqlConnection* backend = exchange.ready_backend(false);

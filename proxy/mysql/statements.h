@@ -99,6 +99,7 @@ class MysqlStatements final : public LeaseBoundState {
                                            // tracker reports only the charsets)
     std::optional<mysql::KillStatement> kill;  // a KILL corral carries out: no template (prepared is
                                                // null), no parameters; executes go to the session
+    std::uint32_t unscoped_wait_timeout = 0;   // SET @@wait_timeout = n (StatementTraits: untracked)
   };
 
   /// COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA: no response; every so often a loop turn.

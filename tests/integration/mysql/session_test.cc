@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 
 #include <mysql.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <future>
@@ -168,29 +169,167 @@ TEST_F(SessionAcrossLending, AHeldConnectionTheServerClosedEndsTheClientsConnect
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // the server ends the session
   const unsigned code = error_of(client, "SELECT 2");
   EXPECT_TRUE(code == 2013 || code == 2006) << "a lost connection, not an ERR from corral: " << code;
-  // A one-statement hold (a warning) on a connection the server closed is let go silently.
+  // A one-statement hold (a warning) on a connection the server closed is let go silently. (The
+  // server ends it with KILL here: a session wait_timeout would now close the client too, as direct.)
   MysqlClient other = connect(kUser, kPassword, "app");
-  other.execute("SET SESSION wait_timeout = 1");
-  other.query("SELECT CAST('x' AS INT)");
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  const std::string held = other.query("SELECT CAST('x' AS INT), CONNECTION_ID()").at(0, 1);
+  backend().execute("KILL " + held);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(other.query("SELECT 3").at(0), "3");
+}
+
+TEST_F(SessionAcrossLending, AClientIdleLongerThanItsWaitTimeoutIsClosedAsDirect) {
+  // mtr main.wait_timeout: a session gets the global wait_timeout at login (interactive_timeout with
+  // CLIENT_INTERACTIVE) unless it sets its own; idle for longer, its next statement finds the
+  // connection gone (2006 / 2013).
+  start_proxy({.workers = 1});
+  MysqlClient admin = connect();
+  EXPECT_EQ(admin.query("SELECT 1").at(0), "1");  // the worker reads the global timeouts (28800)
+  admin.execute("SET @@global.wait_timeout = 2, @@global.interactive_timeout = 4");
+  MysqlClient late = connect();
+  EXPECT_EQ(late.query("SELECT 1").at(0), "1");
+  MysqlClient own = connect();
+  own.execute("SET SESSION wait_timeout = 100");
+  MYSQL* interactive = mysql_init(nullptr);
+  ASSERT_NE(mysql_real_connect(interactive, "127.0.0.1", kUser, kPassword, nullptr, proxy_port(), nullptr,
+                               CLIENT_INTERACTIVE),
+            nullptr)
+      << mysql_error(interactive);
+  ASSERT_EQ(mysql_query(interactive, "DO 1"), 0) << mysql_error(interactive);
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  const unsigned code = error_of(late, "SELECT 2");
+  EXPECT_TRUE(code == 2006 || code == 2013) << "the global wait_timeout at login, 2 s: " << code;
+  EXPECT_EQ(own.query("SELECT 2").at(0), "2") << "the client's own wait_timeout";
+  EXPECT_EQ(mysql_query(interactive, "DO 2"), 0) << "interactive_timeout (4 s): " << mysql_error(interactive);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5000));
+  EXPECT_NE(mysql_query(interactive, "DO 3"), 0) << "idle longer than interactive_timeout";
+  const unsigned interactive_code = mysql_errno(interactive);
+  EXPECT_TRUE(interactive_code == 2006 || interactive_code == 2013) << interactive_code;
+  mysql_close(interactive);
+  EXPECT_EQ(admin.query("SELECT 3").at(0), "3") << "a session keeps the wait_timeout it logged in with";
+  own.execute("SET SESSION wait_timeout = 1");
+  // The unscoped form, which MariaDB's tracker does not report (mtr: `set @@wait_timeout=1`).
+  MysqlClient unscoped = connect();
+  unscoped.execute("SET @@wait_timeout = 1");
+  MysqlClient prepared = connect();
+  EXPECT_EQ(prepared_error_of(prepared, "SET @@wait_timeout = 1"), 0u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  for (MysqlClient* client : {&own, &unscoped, &prepared}) {
+    const unsigned closed = error_of(*client, "SELECT 4");
+    EXPECT_TRUE(closed == 2006 || closed == 2013) << "a wait_timeout of 1 s: " << closed;
+  }
+  admin.execute("SET @@global.wait_timeout = 28800, @@global.interactive_timeout = 28800");
 }
 
 // ---- KILL ------------------------------------------------------------------------------------------
 
-TEST_F(SessionAcrossLending, AKillWithABackendThreadIdFindsNoClient) {
-  // CONNECTION_ID() is the backend thread's (processlist and INNODB_TRX show those ids); the greeting's
-  // id, which KILL takes, is of another range, so such an id never names some other client.
+/// The number of backend threads whose state is `state` (processlist, seen directly on the server).
+int threads_in_state(MariaDbServer& server, std::string_view state) {
+  return std::stoi(server.query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE = '" +
+                                std::string(state) + "'").at(0));
+}
+
+/// Waits up to 10 s until threads_in_state() is `count`; returns the last count seen.
+int wait_for_threads_in_state(MariaDbServer& server, std::string_view state, int count) {
+  int seen = threads_in_state(server, state);
+  for (int i = 0; i < 100 && seen != count; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    seen = threads_in_state(server, state);
+  }
+  return seen;
+}
+
+TEST_F(SessionAcrossLending, KillOfTheIdConnectionIdGaveStopsThatClientsStatement) {
+  // CONNECTION_ID() is the backend thread's (processlist and INNODB_TRX show those ids); a KILL of it
+  // reaches the client that read it, wherever its statement runs then (mtr: `let $id = `SELECT
+  // CONNECTION_ID()``, then `KILL QUERY $id` on another connection).
   start_proxy({.workers = 2});
+  for (const std::string_view ask : {"SELECT CONNECTION_ID()", "SELECT @@pseudo_thread_id"}) {
+    MysqlClient victim = connect();
+    MysqlClient killer = connect();
+    const std::string backend_id = victim.query(ask).at(0);
+    EXPECT_EQ(backend().query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = " + backend_id).at(0), "1")
+        << "the id is a server thread's, as direct";
+    EXPECT_LT(std::stoul(backend_id), 1000000000u) << "not corral's own id (mysql_thread_id())";
+    auto sleeping = std::async(std::launch::async, [&victim] { return error_of(victim, "SELECT SLEEP(60)"); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(error_of(killer, "KILL QUERY " + backend_id), 0u) << ask;
+    EXPECT_EQ(sleeping.get(), 1317u) << ask << ": ER_QUERY_INTERRUPTED, as direct";
+    EXPECT_EQ(victim.query("SELECT 7").at(0), "7") << "the client goes on";
+    EXPECT_EQ(error_of(victim, "KILL QUERY " + backend_id), 1317u) << "its own id: the KILL itself is interrupted";
+    // KILL CONNECTION of it ends the client, as direct.
+    EXPECT_EQ(error_of(killer, "KILL " + backend_id), 0u);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_FALSE(victim.ping());
+  }
+}
+
+TEST_F(SessionAcrossLending, AKillOfAToldIdFromAnotherAccountIsDeniedAndAnUntoldIdFindsNoClient) {
+  start_proxy({.workers = 2});
+  MysqlClient client = connect();
+  MysqlClient reader = connect("reader", "reader-pw");
+  const std::string readers_id = reader.query("SELECT CONNECTION_ID()").at(0);
+  EXPECT_EQ(error_of(client, "KILL " + readers_id), 1095u) << "ER_KILL_DENIED_ERROR (mtr main.grant_kill)";
+  EXPECT_EQ(error_of(client, "KILL QUERY " + readers_id), 1095u);
+  EXPECT_TRUE(reader.ping());
+  // A thread id nobody read from CONNECTION_ID() names no client, even one of the same account.
+  MysqlClient holder = connect();
+  holder.execute("BEGIN");
+  holder.execute("SELECT 1");
+  const std::string untold =
+      backend().query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'corral' AND COMMAND = 'Sleep' "
+                      "ORDER BY ID DESC LIMIT 1").at(0);
+  EXPECT_EQ(error_of(client, "KILL QUERY " + untold), 1094u);
+  holder.execute("COMMIT");
+}
+
+TEST_F(SessionAcrossLending, APreparedConnectionIdIsKillableToo) {
+  // mysqltest --ps-protocol reads CONNECTION_ID() with COM_STMT_PREPARE / COM_STMT_EXECUTE.
+  start_proxy({.workers = 1});
   MysqlClient victim = connect();
   MysqlClient killer = connect();
-  victim.execute("BEGIN");
-  const std::string backend_id = victim.query("SELECT CONNECTION_ID()").at(0);
-  EXPECT_EQ(backend().query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = " + backend_id).at(0), "1");
-  EXPECT_GE(mysql_thread_id(victim.handle()), 1000000000u);
-  EXPECT_EQ(error_of(killer, "KILL QUERY " + backend_id), 1094u);
-  EXPECT_EQ(victim.query("SELECT 1").at(0), "1");
-  victim.execute("COMMIT");
+  MYSQL_STMT* stmt = mysql_stmt_init(victim.handle());
+  const std::string ask = "SELECT CONNECTION_ID()";
+  ASSERT_EQ(mysql_stmt_prepare(stmt, ask.data(), ask.size()), 0) << mysql_stmt_error(stmt);
+  ASSERT_EQ(mysql_stmt_execute(stmt), 0) << mysql_stmt_error(stmt);
+  unsigned long long id = 0;
+  MYSQL_BIND result{};
+  result.buffer_type = MYSQL_TYPE_LONGLONG;
+  result.buffer = &id;
+  result.is_unsigned = 1;
+  ASSERT_EQ(mysql_stmt_bind_result(stmt, &result), 0);
+  ASSERT_EQ(mysql_stmt_fetch(stmt), 0);
+  mysql_stmt_close(stmt);
+  ASSERT_GT(id, 0u);
+  auto sleeping = std::async(std::launch::async, [&victim] { return error_of(victim, "SELECT SLEEP(60)"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(error_of(killer, "KILL QUERY " + std::to_string(id)), 0u);
+  EXPECT_EQ(sleeping.get(), 1317u);
+}
+
+TEST_F(SessionAcrossLending, AClientThatHangsUpEndsItsStatementOnTheBackend) {
+  // mtr main.dirty_close: a client waiting in GET_LOCK closes its socket; the server must see its
+  // session go (the direct server notices the closed socket while it waits).
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 4\n"});
+  MysqlClient blocker = connect();
+  ASSERT_EQ(blocker.query("SELECT GET_LOCK('corral_dirty', 0)").at(0), "1");
+  for (const bool prepared : {false, true}) {
+    MysqlClient victim = connect();
+    const int fd = static_cast<int>(mysql_get_socket(victim.handle()));
+    auto waiting = std::async(std::launch::async, [&victim, prepared] {
+      const std::string sql = "SELECT GET_LOCK('corral_dirty', 60)";
+      return prepared ? prepared_error_of(victim, sql) : error_of(victim, sql);
+    });
+    ASSERT_EQ(wait_for_threads_in_state(backend(), "User lock", 1), 1);
+    ::shutdown(fd, SHUT_RDWR);  // a dirty close: no COM_QUIT, the socket just ends
+    EXPECT_NE(waiting.get(), 0u);
+    EXPECT_EQ(wait_for_threads_in_state(backend(), "User lock", 0), 0)
+        << (prepared ? "prepared" : "text") << ": the backend statement of a client that hung up is ended";
+  }
+  EXPECT_EQ(blocker.query("SELECT IS_USED_LOCK('corral_dirty') = CONNECTION_ID()").at(0), "1");
+  EXPECT_EQ(blocker.query("SELECT RELEASE_LOCK('corral_dirty')").at(0), "1");
+  MysqlClient fresh = connect();
+  EXPECT_EQ(fresh.query("SELECT GET_LOCK('corral_dirty', 0)").at(0), "1") << "no backend connection kept a waiter";
 }
 
 TEST_F(SessionAcrossLending, KillQueryStopsTheStatementOfTheClientWithThatIdOnAnyWorker) {

@@ -89,6 +89,35 @@ TEST(ClassifyStatement, KillInEveryFormTheTextShows) {
   EXPECT_TRUE(classify_statement("SELECT 1; KILL 3").kill);
 }
 
+TEST(ClassifyStatement, ReadingTheThreadIdIsNoticedInEveryForm) {
+  // The session publishes the thread id it told the client, for a later KILL of it.
+  EXPECT_TRUE(classify_statement("SELECT CONNECTION_ID()").has(StatementEffect::ConnectionId));
+  EXPECT_TRUE(classify_statement("select connection_id() + 0 as id").has(StatementEffect::ConnectionId));
+  EXPECT_TRUE(classify_statement("SELECT @@pseudo_thread_id    ").has(StatementEffect::ConnectionId));
+  EXPECT_TRUE(classify_statement("SELECT @@session.PSEUDO_THREAD_ID").has(StatementEffect::ConnectionId));
+  EXPECT_FALSE(classify_statement("SELECT 'CONNECTION_ID()'").has(StatementEffect::ConnectionId));
+  EXPECT_FALSE(classify_statement("SELECT 1 /* CONNECTION_ID() */").has(StatementEffect::ConnectionId));
+  EXPECT_FALSE(classify_statement("SELECT CONNECTION_ID()").read_only) << "a replica's thread is not the session's";
+}
+
+TEST(ClassifyStatement, AnUnscopedWaitTimeoutSetIsRead) {
+  EXPECT_EQ(classify_statement("set @@wait_timeout=1").unscoped_wait_timeout, 1u);
+  EXPECT_EQ(classify_statement("SET @@WAIT_TIMEOUT := 30, @@time_zone = '+00:00'").unscoped_wait_timeout, 30u);
+  EXPECT_EQ(classify_statement("SET @@session.wait_timeout = 5").unscoped_wait_timeout, 0u) << "the tracker reports it";
+  EXPECT_EQ(classify_statement("SET @@wait_timeout = @x").unscoped_wait_timeout, 0u);
+  EXPECT_EQ(classify_statement("SET @@wait_timeout = 10e2").unscoped_wait_timeout, 0u);
+  EXPECT_EQ(classify_statement("SELECT @@wait_timeout = 5").unscoped_wait_timeout, 0u);
+}
+
+TEST(ClassifyStatement, SettingAGlobalTimeoutIsNoticed) {
+  EXPECT_TRUE(classify_statement("SET @@global.wait_timeout= 2").sets_global_timeout);
+  EXPECT_TRUE(classify_statement("set global interactive_timeout = 10").sets_global_timeout);
+  EXPECT_TRUE(classify_statement("SET time_zone = '+00:00', GLOBAL wait_timeout = DEFAULT").sets_global_timeout);
+  EXPECT_FALSE(classify_statement("SET SESSION wait_timeout = 2").sets_global_timeout);
+  EXPECT_FALSE(classify_statement("SELECT @@global.wait_timeout").sets_global_timeout);
+  EXPECT_FALSE(classify_statement("SET GLOBAL max_connections = 10; SELECT @@wait_timeout").sets_global_timeout);
+}
+
 TEST(ClassifyStatement, TheCollationOfSetNames) {
   EXPECT_EQ(classify_statement("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_520_ci").names_collation,
             "utf8mb4_unicode_520_ci");

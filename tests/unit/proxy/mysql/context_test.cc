@@ -25,6 +25,7 @@ TEST(PinsStartedBy, EveryEffectOfTheTextStartsItsPin) {
   EXPECT_EQ(pins_of(StatementEffect::SqlPrepare), pin_bit(MysqlPinReason::SqlPrepare));
   EXPECT_EQ(pins_of(StatementEffect::CalcFoundRows), pin_bit(MysqlPinReason::FoundRows));
   EXPECT_EQ(pins_of(StatementEffect::NextTransaction), pin_bit(MysqlPinReason::TransactionCharacteristics));
+  EXPECT_EQ(pins_of(StatementEffect::ConnectionId), 0) << "a KILL of the told id follows the client instead";
   EXPECT_EQ(pins_started_by(mysql::classify_statement("SELECT c FROM t WHERE id = 1")), 0);
   EXPECT_EQ(pins_started_by(mysql::classify_statement("SET @a = 1; LOCK TABLES t WRITE")),
             pin_bit(MysqlPinReason::UserVariable) | pin_bit(MysqlPinReason::TableLock));
@@ -214,6 +215,27 @@ TEST_F(MysqlContextTest, ReadOnlyVariablesTheTrackerReportsAreNotReplayed) {
   respond(kAutocommit, changes);
   EXPECT_EQ(context_.variables_statement(""), "SET SESSION time_zone = '+01:00'");
   EXPECT_EQ(context_.last_gtid(), "0-1-5") << "kept for causal reads";
+}
+
+TEST_F(MysqlContextTest, TheSessionsWaitTimeoutIsTheClientsOwnElseTheLoginDefault) {
+  EXPECT_EQ(context_.wait_timeout().count(), 0) << "unknown until the session learns the server's default";
+  context_.set_login_wait_timeout(std::chrono::seconds(28800));
+  EXPECT_EQ(context_.wait_timeout().count(), 28800);
+  mysql::SessionStateChanges changes;
+  changes.system_variables = {{"wait_timeout", "5"}};
+  respond(kAutocommit, changes);
+  EXPECT_EQ(context_.wait_timeout().count(), 5);
+  EXPECT_EQ(context_.variables_statement(""), "SET SESSION wait_timeout = 5") << "replayed as before";
+  context_.set_login_wait_timeout(std::chrono::seconds(2));
+  EXPECT_EQ(context_.wait_timeout().count(), 5) << "the client's own value stays";
+  changes.system_variables = {{"wait_timeout", "not a number"}};
+  respond(kAutocommit, changes);
+  EXPECT_EQ(context_.wait_timeout().count(), 5);
+  context_.reset();
+  EXPECT_EQ(context_.wait_timeout().count(), 2) << "a reset session has the login default again";
+  mysql::StatementTraits unscoped = mysql::classify_statement("SET @@wait_timeout = 7");
+  respond(kAutocommit, {}, unscoped);
+  EXPECT_EQ(context_.wait_timeout().count(), 7) << "SET @@wait_timeout, which the tracker does not report";
 }
 
 TEST_F(MysqlContextTest, AVariableARefusedReplayNamesIsForgotten) {
