@@ -322,6 +322,9 @@ rt::Task<rt::Result<const MysqlKey*>> MysqlConnection::authenticate(const MysqlK
     plugin = handshake->auth_plugin_name.empty() ? std::string(mysql::kMysqlNativePassword)
                                                  : handshake->auth_plugin_name;
     if (!supported_plugin(plugin) || !key->password_sha1.empty()) plugin = mysql::kMysqlNativePassword;
+    // Holding an old password hash, corral answers in that plugin at once (the server takes the token
+    // when the account has it, and switches otherwise).
+    if (!key->old_password_hash.empty()) plugin = mysql::kMysqlOldPassword;
     auto made = auth_token(plugin, *key);
     if (!made) co_return made.error();
     token = std::move(*made);
@@ -372,7 +375,8 @@ rt::Task<rt::Result<const MysqlKey*>> MysqlConnection::authenticate(const MysqlK
         auto request = mysql::decode_auth_switch_request(reply->payload);
         if (!request) co_return fail_protocol(request.error(), "auth switch");
         plugin = request->plugin_name;
-        scramble_ = std::string(mysql::scramble_from_plugin_data(request->plugin_data));
+        // A lone 0xFE (old password switch) carries no scramble: the greeting's one goes on.
+        if (!request->plugin_data.empty()) scramble_ = std::string(mysql::scramble_from_plugin_data(request->plugin_data));
         if (relay != nullptr) {
           auto relayed = co_await relay_auth_packet(*relay, reply->payload, true, next_sequence, deadline, cancel);
           if (!relayed) co_return relayed.error();
@@ -475,6 +479,22 @@ std::error_code MysqlConnection::fail_relay(std::error_code code) {
 }
 
 rt::Result<std::string> MysqlConnection::auth_token(std::string_view plugin, const MysqlKey& key) {
+  if (plugin == mysql::kMysqlOldPassword && key.password_sha1.empty()) {
+    // mysql_old_password (pre-4.1): 8 bytes and the NUL servers expect after them; an empty password
+    // answers with nothing.
+    const std::string stored =
+        !key.old_password_hash.empty() ? key.old_password_hash
+                                       : (key.password.empty() ? std::string() : mysql::old_password_hash(key.password));
+    if (stored.empty()) return std::string();
+    return mysql::old_password_token_from_hash(stored, scramble_) + '\0';
+  }
+  if (!key.old_password_hash.empty()) {
+    return fail(make_error_code(MysqlBackendErrc::Unsupported),
+                MysqlError{kErrBackendAuthMode.code, std::string(kErrBackendAuthMode.sql_state),
+                           "corral: backend " + describe_ + " asks for authentication plugin '" + std::string(plugin) +
+                               "' on a new connection, but corral holds only a mysql_old_password equivalent of "
+                               "this user's password"});
+  }
   if (!key.password_sha1.empty()) {
     if (plugin == mysql::kMysqlNativePassword) return mysql::native_password_token_from_sha1(key.password_sha1, scramble_);
     // SHA1(password) proves nothing to another plugin; the client's own login did (auth = "backend").

@@ -91,8 +91,8 @@ class MysqlContext {
   void login(const config::Listener& listener, const config::User& user, std::string schema, std::string charset,
              mysql::CapabilityFlags capabilities, bool local_infile);
   /// auth = "backend": the client logged in to the backend as `user` itself; the key carries that user
-  /// and `password_sha1` (SHA1 of its password, empty for an empty password) instead of [[users]]'.
-  void login_as_backend_user(const config::Listener& listener, std::string user, std::string password_sha1,
+  /// and its password `equivalent` instead of [[users]]'.
+  void login_as_backend_user(const config::Listener& listener, std::string user, pool::MysqlPasswordEquivalent equivalent,
                              std::string schema, std::string charset, mysql::CapabilityFlags capabilities,
                              bool local_infile);
   /// COM_RESET_CONNECTION: back to the state right after login (user, schema and capabilities stay);

@@ -322,6 +322,57 @@ TEST_F(BackendLogin, ChangeUserToAnotherBackendUser) {
   }
 }
 
+TEST_F(BackendLogin, OldPasswordAccountsLogInAndChangeUserAsOnTheServer) {
+  // mtr's main.set_password and main.change_user: accounts with a pre-4.1 hash (mysql_old_password),
+  // which the server accepts while secure_auth is OFF. It asks a client that started with
+  // mysql_native_password for the old token with a lone 0xFE; corral relays that at login, asks it
+  // itself in COM_CHANGE_USER, and opens further connections with the stored hash.
+  start();
+  backend().execute("SET GLOBAL secure_auth = OFF");
+  backend().execute("CREATE USER 'oldie'@'%' IDENTIFIED BY PASSWORD '" + to_hex(mysql::old_password_hash("old-pw")) +
+                    "'");
+  backend().execute("GRANT SELECT ON app.* TO 'oldie'@'%'");
+  MysqlClient client = connect("oldie", "old-pw");
+  EXPECT_EQ(client.query("SELECT CURRENT_USER()").at(0), "oldie@%");
+  MysqlClient direct = backend().connect("bob", "bob-pw");
+  for (MysqlClient* session : {&client, &direct}) {
+    ASSERT_EQ(mysql_change_user(session->handle(), "bob", "bob-pw", nullptr), 0) << mysql_error(session->handle());
+    ASSERT_EQ(mysql_change_user(session->handle(), "oldie", "old-pw", "app"), 0) << mysql_error(session->handle());
+    EXPECT_EQ(session->query("SELECT CONCAT(CURRENT_USER(), ' ', DATABASE())").at(0), "oldie@% app");
+  }
+
+  // A wrong password: the server's refusal, worded as direct, and the session goes on as before.
+  ASSERT_NE(mysql_change_user(direct.handle(), "oldie", "wrong", nullptr), 0);
+  ASSERT_NE(mysql_change_user(client.handle(), "oldie", "wrong", nullptr), 0);
+  EXPECT_EQ(mysql_errno(client.handle()), 1045u);
+  EXPECT_EQ(std::string(mysql_error(client.handle())), std::string(mysql_error(direct.handle())));
+  EXPECT_EQ(client.query("SELECT CURRENT_USER()").at(0), "oldie@%");
+  const MysqlException refused = direct_refusal("oldie", "wrong");
+  try {
+    connect("oldie", "wrong");
+    ADD_FAILURE() << "login of oldie with a wrong password succeeded";
+  } catch (const MysqlException& e) {
+    EXPECT_EQ(e.code(), 1045u);
+    EXPECT_EQ(server_text(e), server_text(refused));
+  }
+
+  // secure_auth ON (the server's default): the server refuses the old hash, through corral as direct.
+  backend().execute("SET GLOBAL secure_auth = ON");
+  const MysqlException secure = direct_refusal("oldie", "old-pw");
+  try {
+    connect("oldie", "old-pw");
+    ADD_FAILURE() << "login of oldie under secure_auth succeeded";
+  } catch (const MysqlException& e) {
+    EXPECT_EQ(e.code(), secure.code());
+    EXPECT_EQ(server_text(e), server_text(secure));
+  }
+  ASSERT_EQ(mysql_change_user(direct.handle(), "bob", "bob-pw", nullptr), 0) << mysql_error(direct.handle());
+  ASSERT_NE(mysql_change_user(direct.handle(), "oldie", "old-pw", nullptr), 0);
+  ASSERT_NE(mysql_change_user(client.handle(), "oldie", "old-pw", nullptr), 0);
+  EXPECT_EQ(mysql_errno(client.handle()), mysql_errno(direct.handle()));
+  EXPECT_EQ(std::string(mysql_error(client.handle())), std::string(mysql_error(direct.handle())));
+}
+
 TEST_F(BackendLogin, ClientsOfOneUserShareItsPool) {
   start({.workers = 1, .pool_toml = "max_connections = 1\n"});
   MysqlClient first = connect("bob", "bob-pw");
