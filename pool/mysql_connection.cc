@@ -304,6 +304,8 @@ rt::Task<rt::Result<const MysqlKey*>> MysqlConnection::authenticate(const MysqlK
 
   std::string plugin;
   std::string token;
+  // The server's own default collation: SET NAMES follows when the key names a charset.
+  std::uint8_t collation = handshake->character_set != 0 ? handshake->character_set : mysql::kCollationUtf8mb4GeneralCi;
   if (relay != nullptr) {
     // The client answers the server's greeting (corral's carries the server's scramble); it says who
     // logs in, so the key comes from it.
@@ -314,6 +316,9 @@ rt::Task<rt::Result<const MysqlKey*>> MysqlConnection::authenticate(const MysqlK
     if (!checked) co_return checked.error();
     plugin = std::move(answer->plugin);
     token = std::move(answer->auth_response);
+    // The client's collation, as the server would get it direct: it refuses the ones its parser
+    // cannot take (ucs2, utf16, utf32: ERR 1231) in its own words.
+    if (answer->collation != 0) collation = answer->collation;
     deadline = rt::Deadline::after(limits_.connect_timeout);
   } else {
     // Answer in the server's default plugin when corral speaks it; otherwise offer a native token and
@@ -338,8 +343,7 @@ rt::Task<rt::Result<const MysqlKey*>> MysqlConnection::authenticate(const MysqlK
   response.capabilities = capabilities_;
   response.max_packet_size = static_cast<std::uint32_t>(
       std::min<std::size_t>(codec_limits_.max_packet_size, std::size_t{0xffffffff}));
-  // The server's own default collation: SET NAMES follows when the key names a charset.
-  response.character_set = handshake->character_set != 0 ? handshake->character_set : mysql::kCollationUtf8mb4GeneralCi;
+  response.character_set = collation;
   auto response_sequence = static_cast<std::uint8_t>(greeting->sequence_id + 1);
   auto secured = co_await start_tls(*key, response, handshake->capabilities, response_sequence, deadline, cancel);
   if (!secured) co_return secured.error();

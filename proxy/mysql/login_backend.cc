@@ -107,7 +107,8 @@ class MysqlLogin::BackendRelay final : public pool::MysqlLoginRelay {
     last_token_ = response->auth_response;
     std::string plugin = (capabilities & mysql::CLIENT_PLUGIN_AUTH) != 0 ? std::move(response->auth_plugin_name)
                                                                          : std::string(mysql::kMysqlNativePassword);
-    co_return Answer{&login_.context_.key(), std::move(plugin), std::move(response->auth_response)};
+    co_return Answer{&login_.context_.key(), std::move(plugin), std::move(response->auth_response),
+                     response->character_set};
   }
 
   rt::Task<rt::Result<std::string>> exchange(std::string_view payload, bool answered) override {

@@ -220,6 +220,32 @@ TEST_F(BackendLogin, MariadbCliLogsInAsABackendUser) {
   EXPECT_THAT(refused.output, HasSubstr("ERROR 1045 (28000): Access denied for user 'bob'@'127.0.0.1' (using password: YES)"));
 }
 
+TEST_F(BackendLogin, ClientCharsetTheServerRefusesIsRefusedAsDirect) {
+  // mariadb-client-test's test_bug58036: the server refuses a handshake in ucs2 (its parser cannot
+  // take it) with ERR 1231; corral passes the client's collation on, so the refusal is the server's.
+  start();
+  const auto cli = [&](std::uint16_t port) {
+    return run_command({find_executable("mysql").string(), "--no-defaults", "-h127.0.0.1", "-P" + std::to_string(port),
+                        "-ubob", "-pbob-pw", "--default-character-set=ucs2", "-e", "SELECT 1"});
+  };
+  const CommandResult direct = cli(backend().port());
+  ASSERT_NE(direct.exit_code(), 0);
+  ASSERT_THAT(direct.output, HasSubstr("ERROR 1231 (42000)"));
+  const CommandResult through = cli(proxy_port());
+  EXPECT_NE(through.exit_code(), 0);
+  EXPECT_EQ(through.output, direct.output);
+  // COM_CHANGE_USER in ucs2: the same refusal, and the session goes on as before (as on the server).
+  MysqlClient client = connect("bob", "bob-pw");
+  MysqlClient direct_client = backend().connect("bob", "bob-pw");
+  for (MysqlClient* session : {&client, &direct_client}) {
+    ASSERT_EQ(mysql_options(session->handle(), MYSQL_SET_CHARSET_NAME, "ucs2"), 0);
+    ASSERT_NE(mysql_change_user(session->handle(), "carol", "carol-pw", nullptr), 0);
+  }
+  EXPECT_EQ(mysql_errno(client.handle()), mysql_errno(direct_client.handle()));
+  EXPECT_EQ(std::string(mysql_error(client.handle())), std::string(mysql_error(direct_client.handle())));
+  EXPECT_EQ(client.query("SELECT CURRENT_USER()").at(0), "bob@%");
+}
+
 /// Reads one packet (header and payload) from a blocking socket; throws when the connection ends.
 std::string read_packet(int fd) {
   std::string packet;
