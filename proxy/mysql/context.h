@@ -161,6 +161,15 @@ class MysqlContext {
   MysqlPins started_pins() const noexcept { return started_pins_; }
 
   mysql::StatusFlags status_flags() const noexcept { return status_flags_; }
+  /// auth = "backend", right after login: whether the server started the session with autocommit (its
+  /// global autocommit may be 0), for the OK that ends the login and what follows.
+  void started_with_autocommit(bool autocommit) noexcept {
+    if (autocommit) {
+      status_flags_ |= mysql::SERVER_STATUS_AUTOCOMMIT;
+    } else {
+      status_flags_ &= static_cast<mysql::StatusFlags>(~mysql::SERVER_STATUS_AUTOCOMMIT);
+    }
+  }
   bool in_transaction() const noexcept { return (status_flags_ & mysql::SERVER_STATUS_IN_TRANS) != 0; }
 
   // What later statements may ask about the previous one.

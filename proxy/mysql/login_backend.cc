@@ -225,6 +225,7 @@ rt::Task<bool> MysqlLogin::backend_change_user(mysql::COM_CHANGE_USER change, st
     client_.queue_packet(sequence_id, connection->error().err_payload());
     co_return co_await refused();
   }
+  context_.started_with_autocommit(connection->autocommit());
   pool::MysqlLease lease = frontend_.pools().get(context_.key(), env_.backend_address).adopt(std::move(connection));
   if (lease) lease.release(true);
   const bool finished = co_await finish(sequence_id);
@@ -308,6 +309,7 @@ rt::Task<bool> MysqlLogin::backend_login(BackendRelay& relay) {
   }
   context_.login_as_backend_user(*env_.listener, context_.key().user, std::move(*equivalent), context_.schema(),
                                  context_.charset(), context_.capabilities(), env_.config->mysql.local_infile);
+  context_.started_with_autocommit(connection->autocommit());
   // The login's connection serves this user from now on, when its pool has room for it.
   join_credentials();
   pool::MysqlLease lease = frontend_.pools().get(context_.key(), env_.backend_address).adopt(std::move(connection));

@@ -246,6 +246,20 @@ TEST_F(BackendLogin, ClientCharsetTheServerRefusesIsRefusedAsDirect) {
   EXPECT_EQ(client.query("SELECT CURRENT_USER()").at(0), "bob@%");
 }
 
+TEST_F(BackendLogin, LoginOkCarriesTheServersAutocommit) {
+  // mariadb-client-test's test_connect_autocommit: with the server's global autocommit at 0 a new
+  // session starts without it, and the OK ending the login says so (SERVER_STATUS_AUTOCOMMIT).
+  start();
+  for (const int autocommit : {0, 1}) {
+    backend().execute("SET GLOBAL autocommit = " + std::to_string(autocommit));
+    MysqlClient client = connect("bob", "bob-pw");
+    EXPECT_EQ((client.handle()->server_status & SERVER_STATUS_AUTOCOMMIT) != 0, autocommit == 1);
+    EXPECT_EQ(client.query("SELECT @@autocommit").at(0), std::to_string(autocommit));
+    ASSERT_EQ(mysql_change_user(client.handle(), "carol", "carol-pw", nullptr), 0) << mysql_error(client.handle());
+    EXPECT_EQ((client.handle()->server_status & SERVER_STATUS_AUTOCOMMIT) != 0, autocommit == 1);
+  }
+}
+
 /// Reads one packet (header and payload) from a blocking socket; throws when the connection ends.
 std::string read_packet(int fd) {
   std::string packet;
