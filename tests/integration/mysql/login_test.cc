@@ -367,7 +367,7 @@ TEST_F(BackendLogin, OldPasswordAccountsLogInAndChangeUserAsOnTheServer) {
   // which the server accepts while secure_auth is OFF. It asks a client that started with
   // mysql_native_password for the old token with a lone 0xFE; corral relays that at login, asks it
   // itself in COM_CHANGE_USER, and opens further connections with the stored hash.
-  start();
+  CorralProcess& corral = start();
   backend().execute("SET GLOBAL secure_auth = OFF");
   backend().execute("CREATE USER 'oldie'@'%' IDENTIFIED BY PASSWORD '" + to_hex(mysql::old_password_hash("old-pw")) +
                     "'");
@@ -411,6 +411,11 @@ TEST_F(BackendLogin, OldPasswordAccountsLogInAndChangeUserAsOnTheServer) {
   ASSERT_NE(mysql_change_user(client.handle(), "oldie", "old-pw", nullptr), 0);
   EXPECT_EQ(mysql_errno(client.handle()), mysql_errno(direct.handle()));
   EXPECT_EQ(std::string(mysql_error(client.handle())), std::string(mysql_error(direct.handle())));
+  // The stored hash is this account's password equivalent: never in the log, like the password.
+  const std::string log = corral.log();
+  EXPECT_THAT(log, HasSubstr("mysql"));  // trace logging is on: the log is not empty
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("old-pw")));
+  EXPECT_THAT(log, ::testing::Not(HasSubstr(to_hex(mysql::old_password_hash("old-pw")))));
 }
 
 TEST_F(BackendLogin, ClientsOfOneUserShareItsPool) {
