@@ -320,6 +320,8 @@ rt::Task<rt::Result<const MysqlKey*>> MysqlConnection::authenticate(const MysqlK
 
   std::string plugin;
   std::string token;
+  // The server's own default collation: SET NAMES follows when the key names a charset.
+  std::uint8_t collation = handshake->character_set != 0 ? handshake->character_set : mysql::kCollationUtf8mb4GeneralCi;
   if (relay != nullptr) {
     // The client answers the server's greeting (corral's carries the server's scramble); it says who
     // logs in, so the key comes from it.
@@ -330,6 +332,9 @@ rt::Task<rt::Result<const MysqlKey*>> MysqlConnection::authenticate(const MysqlK
     if (!checked) co_return checked.error();
     plugin = std::move(answer->plugin);
     token = std::move(answer->auth_response);
+    // The client's collation, as the server would get it direct: it refuses the ones its parser
+    // cannot take (ucs2, utf16, utf32: ERR 1231) in its own words.
+    if (answer->collation != 0) collation = answer->collation;
     deadline = rt::Deadline::after(limits_.connect_timeout);
   } else {
     // Answer in the server's default plugin when corral speaks it; otherwise offer a native token and
@@ -338,6 +343,9 @@ rt::Task<rt::Result<const MysqlKey*>> MysqlConnection::authenticate(const MysqlK
     plugin = handshake->auth_plugin_name.empty() ? std::string(mysql::kMysqlNativePassword)
                                                  : handshake->auth_plugin_name;
     if (!supported_plugin(plugin) || !key->password_sha1.empty()) plugin = mysql::kMysqlNativePassword;
+    // Holding an old password hash, corral answers in that plugin at once (the server takes the token
+    // when the account has it, and switches otherwise).
+    if (!key->old_password_hash.empty()) plugin = mysql::kMysqlOldPassword;
     auto made = auth_token(plugin, *key);
     if (!made) co_return made.error();
     token = std::move(*made);
@@ -351,8 +359,7 @@ rt::Task<rt::Result<const MysqlKey*>> MysqlConnection::authenticate(const MysqlK
   response.capabilities = capabilities_;
   response.max_packet_size = static_cast<std::uint32_t>(
       std::min<std::size_t>(codec_limits_.max_packet_size, std::size_t{0xffffffff}));
-  // The server's own default collation: SET NAMES follows when the key names a charset.
-  response.character_set = handshake->character_set != 0 ? handshake->character_set : mysql::kCollationUtf8mb4GeneralCi;
+  response.character_set = collation;
   auto response_sequence = static_cast<std::uint8_t>(greeting->sequence_id + 1);
   auto secured = co_await start_tls(*key, response, handshake->capabilities, response_sequence, deadline, cancel);
   if (!secured) co_return secured.error();
@@ -388,7 +395,8 @@ rt::Task<rt::Result<const MysqlKey*>> MysqlConnection::authenticate(const MysqlK
         auto request = mysql::decode_auth_switch_request(reply->payload);
         if (!request) co_return fail_protocol(request.error(), "auth switch");
         plugin = request->plugin_name;
-        scramble_ = std::string(mysql::scramble_from_plugin_data(request->plugin_data));
+        // A lone 0xFE (old password switch) carries no scramble: the greeting's one goes on.
+        if (!request->plugin_data.empty()) scramble_ = std::string(mysql::scramble_from_plugin_data(request->plugin_data));
         if (relay != nullptr) {
           auto relayed = co_await relay_auth_packet(*relay, reply->payload, true, next_sequence, deadline, cancel);
           if (!relayed) co_return relayed.error();
@@ -491,6 +499,22 @@ std::error_code MysqlConnection::fail_relay(std::error_code code) {
 }
 
 rt::Result<std::string> MysqlConnection::auth_token(std::string_view plugin, const MysqlKey& key) {
+  if (plugin == mysql::kMysqlOldPassword && key.password_sha1.empty()) {
+    // mysql_old_password (pre-4.1): 8 bytes and the NUL servers expect after them; an empty password
+    // answers with nothing.
+    const std::string stored =
+        !key.old_password_hash.empty() ? key.old_password_hash
+                                       : (key.password.empty() ? std::string() : mysql::old_password_hash(key.password));
+    if (stored.empty()) return std::string();
+    return mysql::old_password_token_from_hash(stored, scramble_) + '\0';
+  }
+  if (!key.old_password_hash.empty()) {
+    return fail(make_error_code(MysqlBackendErrc::Unsupported),
+                MysqlError{kErrBackendAuthMode.code, std::string(kErrBackendAuthMode.sql_state),
+                           "corral: backend " + describe_ + " asks for authentication plugin '" + std::string(plugin) +
+                               "' on a new connection, but corral holds only a mysql_old_password equivalent of "
+                               "this user's password"});
+  }
   if (!key.password_sha1.empty()) {
     if (plugin == mysql::kMysqlNativePassword) return mysql::native_password_token_from_sha1(key.password_sha1, scramble_);
     // SHA1(password) proves nothing to another plugin; the client's own login did (auth = "backend").

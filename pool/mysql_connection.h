@@ -129,6 +129,7 @@ class MysqlLoginRelay {
     const MysqlKey* key = nullptr;  // the relay's: user, schema, charset, capabilities; valid until the open ends
     std::string plugin;             // the client's auth plugin
     std::string auth_response;      // its token over the server's scramble
+    std::uint8_t collation = 0;     // its handshake's collation, for the server to check (0: the server's default)
   };
   /// Greets the client with the server's scramble and reads its answer. An error ends the open.
   virtual rt::Task<rt::Result<Answer>> greeted(const mysql::HandshakeV10& server) = 0;

@@ -1,7 +1,7 @@
 // MysqlKey: everything that makes one MySQL backend session different from another. Connections are
 // pooled per key; a client statement runs only on a connection whose key equals its context's.
 //
-//   credentials_id(): host, port, ssl-mode and CA, user, password (or its SHA1), capability bits
+//   credentials_id(): host, port, ssl-mode and CA, user, password (or an equivalent), capability bits
 //                                                                 ─► connections convertible among
 //   id():             credentials_id() + schema + charset          ─► one pool   (COM_INIT_DB / SET NAMES)
 //
@@ -41,6 +41,13 @@ inline constexpr mysql::CapabilityFlags kMysqlKeyCapabilities =
     mysql::MARIADB_CLIENT_CACHE_METADATA |
     mysql::MARIADB_CLIENT_BULK_UNIT_RESULTS;
 
+/// auth = "backend": what corral logs a user in with on further connections, learned from the user's
+/// own login (both empty: an empty password).
+struct MysqlPasswordEquivalent {
+  std::string sha1{};      // SHA1(password), raw 20 bytes: mysql_native_password
+  std::string old_hash{};  // the stored mysql_old_password hash, raw 8 bytes
+};
+
 struct MysqlKey {
   std::string host;      // as configured (resolved once at start-up)
   uint16_t port = 0;
@@ -50,8 +57,11 @@ struct MysqlKey {
   std::string charset;   // SET NAMES after login; empty: the server's default
   mysql::CapabilityFlags capabilities = 0;  // client bits; only kMysqlKeyCapabilities count
   // auth = "backend": SHA1(password), raw 20 bytes, learned from the client's own login (empty: the
-  // password above counts). Enough for mysql_native_password, which is all corral then logs in with.
+  // password above counts). Enough for mysql_native_password.
   std::string password_sha1{};
+  // auth = "backend", an account with mysql_old_password: its stored hash, raw 8 bytes, which makes
+  // that plugin's tokens (empty: none). Set instead of password_sha1.
+  std::string old_password_hash{};
   // TLS toward the server (the URL's ssl-mode and ssl-ca), and the client context that does it:
   // required unless the mode is Disabled. Lifetime: the context outlives every connection of the key.
   config::MysqlSslMode ssl_mode = config::MysqlSslMode::Disabled;
@@ -75,6 +85,7 @@ struct MysqlKey {
     out.append("/").append(std::to_string(user.size())).append(":").append(user);
     out.append(std::to_string(password.size())).append(":").append(password);
     out.append(password_sha1);
+    out.append("/").append(old_password_hash);
     return out;
   }
   /// The map key of a pool: credentials, schema and charset in one string.

@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include <cmath>
 #include <memory>
 
 namespace corral::mysql {
@@ -158,6 +159,96 @@ bool verify_native_password(std::string_view token, std::string_view scramble, s
 
 bool verify_native_password_plain(std::string_view token, std::string_view scramble, std::string_view password) {
   return verify_native_password(token, scramble, native_password_hash(password));
+}
+
+// mysql_old_password (MySQL 3.23's scheme, "Old Password Authentication"). Every step keeps only 31
+// bits at the end, and sums, products, left shifts and XOR carry low bits only upwards, so 32-bit
+// arithmetic gives what the original's wider integers give.
+namespace {
+
+constexpr std::uint32_t kOld31Bits = 0x7fffffff;
+constexpr std::uint32_t kOldRandomModulus = 0x3fffffff;
+constexpr std::size_t kOldScrambleBytes = 8;  // of the scramble, the part the old scheme reads
+
+struct OldHash {
+  std::uint32_t first;
+  std::uint32_t second;
+};
+
+OldHash old_hash_words(std::string_view text) {
+  std::uint32_t nr = 1345345333;
+  std::uint32_t nr2 = 0x12345671;
+  std::uint32_t add = 7;
+  for (const char c : text) {
+    if (c == ' ' || c == '\t') continue;
+    const auto byte = static_cast<std::uint32_t>(static_cast<unsigned char>(c));
+    nr ^= (((nr & 63) + add) * byte) + (nr << 8);
+    nr2 += (nr2 << 8) ^ nr;
+    add += byte;
+  }
+  return {nr & kOld31Bits, nr2 & kOld31Bits};
+}
+
+std::uint32_t big_endian_word(std::string_view bytes) {
+  std::uint32_t word = 0;
+  for (std::size_t i = 0; i < 4; ++i) word = word << 8 | static_cast<unsigned char>(bytes[i]);
+  return word;
+}
+
+/// The old scheme's pseudo-random generator: two seeds below 2^30 - 1, each step a value in [0, 1).
+class OldRandom {
+ public:
+  OldRandom(std::uint32_t seed1, std::uint32_t seed2)
+      : seed1_(seed1 % kOldRandomModulus), seed2_(seed2 % kOldRandomModulus) {}
+  double next() {
+    seed1_ = static_cast<std::uint32_t>((std::uint64_t{seed1_} * 3 + seed2_) % kOldRandomModulus);
+    seed2_ = static_cast<std::uint32_t>((std::uint64_t{seed1_} + seed2_ + 33) % kOldRandomModulus);
+    return static_cast<double>(seed1_) / static_cast<double>(kOldRandomModulus);
+  }
+
+ private:
+  std::uint32_t seed1_;
+  std::uint32_t seed2_;
+};
+
+}  // namespace
+
+std::string old_password_hash(std::string_view password) {
+  const OldHash hash = old_hash_words(password);
+  std::string out;
+  for (const std::uint32_t word : {hash.first, hash.second}) {
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((word >> shift) & 0xff));
+  }
+  return out;
+}
+
+std::optional<std::string> parse_old_password_hash(std::string_view text) {
+  if (text.size() != 2 * kOldPasswordHashLength) return std::nullopt;
+  std::string hash(kOldPasswordHashLength, '\0');
+  for (std::size_t i = 0; i < kOldPasswordHashLength; ++i) {
+    const int hi = hex_value(text[2 * i]);
+    const int lo = hex_value(text[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    hash[i] = static_cast<char>(hi << 4 | lo);
+  }
+  return hash;
+}
+
+std::string old_password_token_from_hash(std::string_view stored_hash, std::string_view scramble) {
+  if (stored_hash.size() != kOldPasswordHashLength) return {};
+  const OldHash message = old_hash_words(scramble.substr(0, kOldScrambleBytes));
+  OldRandom random(big_endian_word(stored_hash) ^ message.first, big_endian_word(stored_hash.substr(4)) ^ message.second);
+  std::string token(kOldPasswordTokenLength, '\0');
+  for (char& c : token) c = static_cast<char>(std::floor(random.next() * 31) + 64);
+  const auto extra = static_cast<char>(std::floor(random.next() * 31));
+  for (char& c : token) c = static_cast<char>(c ^ extra);
+  return token;
+}
+
+bool verify_old_password(std::string_view token, std::string_view scramble, std::string_view stored_hash) {
+  if (!token.empty() && token.back() == '\0') token.remove_suffix(1);
+  if (stored_hash.size() != kOldPasswordHashLength || token.size() != kOldPasswordTokenLength) return false;
+  return secure_equal(token, old_password_token_from_hash(stored_hash, scramble));
 }
 
 std::string caching_sha2_hash(std::string_view password) { return sha256(sha256(password)); }

@@ -4,6 +4,10 @@
 //                           stored = SHA1(SHA1(pw)), shown as "*" + 40 upper-case hex digits
 //                           Given stored and a valid token, SHA1(pw) = token XOR SHA1(scramble + stored),
 //                           which is all corral needs to log in to a native-password backend.
+//   mysql_old_password      (pre-4.1, MariaDB still accepts it with secure_auth=OFF) stored = two 31-bit
+//                           words hashed from the password, shown as 16 hex digits; token = 8 bytes
+//                           from a generator seeded with stored XOR the same hash of the scramble's first
+//                           8 bytes. The stored hash alone makes every token: it is the password equivalent.
 //   caching_sha2_password   fast path: token = SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) + scramble)
 //                           full path: RSA_PKCS1_OAEP(public key, (pw + NUL) XOR scramble), or the
 //                           clear-text password over TLS.
@@ -60,6 +64,22 @@ bool verify_native_password_plain(std::string_view token, std::string_view scram
 /// does not verify (or the password is empty: there is nothing to recover).
 std::optional<std::string> recover_native_password_sha1(std::string_view token, std::string_view scramble,
                                                         std::string_view stored_hash);
+
+// --- mysql_old_password -------------------------------------------------------------------------
+
+inline constexpr std::size_t kOldPasswordHashLength = 8;   // the stored hash, raw: two big-endian words
+inline constexpr std::size_t kOldPasswordTokenLength = 8;  // the client's answer, plus a NUL on the wire
+
+/// Stored form of `password`, raw 8 bytes (OLD_PASSWORD() prints it in hex); spaces and tabs in the
+/// password do not count, as in the original scheme.
+std::string old_password_hash(std::string_view password);
+/// Parses the 16 hex digits of OLD_PASSWORD() (either case) into the raw 8-byte hash; nullopt if malformed.
+std::optional<std::string> parse_old_password_hash(std::string_view text);
+/// Client token (8 bytes, without the NUL that clients send after it) from the stored raw hash and
+/// the scramble (only its first 8 bytes count).
+std::string old_password_token_from_hash(std::string_view stored_hash, std::string_view scramble);
+/// Checks a client token (with or without its trailing NUL) against the stored raw hash.
+bool verify_old_password(std::string_view token, std::string_view scramble, std::string_view stored_hash);
 
 // --- caching_sha2_password ----------------------------------------------------------------------
 

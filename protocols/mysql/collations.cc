@@ -28,6 +28,24 @@ std::string_view charset_of_collation(std::uint16_t id) noexcept {
   return {};
 }
 
+std::string_view refused_client_charset(std::uint16_t id) noexcept {
+  // MariaDB 10.11's INFORMATION_SCHEMA.COLLATIONS ids of the four charsets.
+  if (id == 35 || id == 90 || (id >= 128 && id <= 151) || id == 159 || (id >= 640 && id <= 642) || id == 1059 ||
+      id == 1114 || id == 1152 || id == 1174) {
+    return "ucs2";
+  }
+  if (id == 54 || id == 55 || (id >= 101 && id <= 124) || (id >= 672 && id <= 674) || id == 1078 || id == 1079 ||
+      id == 1125 || id == 1147) {
+    return "utf16";
+  }
+  if (id == 56 || id == 62 || id == 1080 || id == 1086) return "utf16le";
+  if (id == 60 || id == 61 || (id >= 160 && id <= 183) || (id >= 736 && id <= 738) || id == 1084 || id == 1085 ||
+      id == 1184 || id == 1206) {
+    return "utf32";
+  }
+  return {};
+}
+
 bool is_default_collation(std::string_view charset, std::string_view collation) noexcept {
   // The charsets whose default is not <charset>_general_ci.
   constexpr std::string_view kOtherDefaults[] = {

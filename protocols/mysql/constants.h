@@ -207,6 +207,7 @@ inline constexpr std::uint8_t kCollationBinary = 63;
 inline constexpr std::string_view kMysqlNativePassword = "mysql_native_password";
 inline constexpr std::string_view kCachingSha2Password = "caching_sha2_password";
 inline constexpr std::string_view kSha256Password = "sha256_password";
+inline constexpr std::string_view kMysqlOldPassword = "mysql_old_password";
 
 /// Returns the specification name of `command` ("COM_QUERY"), or "COM_<0xNN>" for an unknown byte.
 std::string to_string(Command command);

@@ -67,6 +67,7 @@ inline constexpr ErrorSpec ER_UNKNOWN_STMT_HANDLER{1243, "HY000", "Unknown prepa
 inline constexpr ErrorSpec ER_NOT_SUPPORTED_AUTH_MODE{
     1251, "08004", "Client does not support authentication protocol requested by server"};
 inline constexpr ErrorSpec ER_NOT_SUPPORTED_YET{1235, "42000", "This version doesn't yet support this"};
+inline constexpr ErrorSpec ER_WRONG_VALUE_FOR_VAR{1231, "42000", "Variable can't be set to this value"};
 inline constexpr ErrorSpec ER_QUERY_INTERRUPTED{1317, "70100", "Query execution was interrupted"};
 inline constexpr ErrorSpec ER_NO_SUCH_THREAD{1094, "HY000", "Unknown thread id"};
 inline constexpr ErrorSpec ER_KILL_DENIED_ERROR{1095, "HY000", "You are not owner of thread"};

@@ -216,9 +216,11 @@ void encode_ssl_request(std::string& out, const HandshakeResponse41& resp, Capab
 Result<AuthSwitchRequest> decode_auth_switch_request(std::string_view payload) {
   Reader r(payload);
   if (r.int1() != kAuthSwitchRequestHeader) return r.ok() ? Errc::UnexpectedPacket : r.error();
-  // A lone 0xFE is the pre-4.1 "old password" switch, which corral does not speak.
-  if (r.at_end()) return Errc::Unsupported;
   AuthSwitchRequest req;
+  if (r.at_end()) {
+    req.plugin_name = kMysqlOldPassword;  // Protocol::OldAuthSwitchRequest
+    return req;
+  }
   req.plugin_name = r.nul_string();
   req.plugin_data = r.rest();
   if (!r.ok()) return r.error();

@@ -81,6 +81,9 @@ void encode_ssl_request(std::string& out, const HandshakeResponse41& response,
                         CapabilityFlags server_capabilities);
 
 /// Protocol::AuthSwitchRequest: 0xFE, plugin name, plugin data (servers append a NUL to scrambles).
+/// A lone 0xFE (Protocol::OldAuthSwitchRequest) decodes as a switch to mysql_old_password with no
+/// plugin data: the client answers over the scramble it already has. Servers send it to a client that
+/// started with mysql_native_password when the account has an old password hash.
 struct AuthSwitchRequest {
   std::string plugin_name;
   std::string plugin_data;  // as sent; scramble_from_plugin_data() drops the trailing NUL

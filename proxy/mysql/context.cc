@@ -100,14 +100,16 @@ void MysqlContext::login(const config::Listener& listener, const config::User& u
   logged_in();
 }
 
-void MysqlContext::login_as_backend_user(const config::Listener& listener, std::string user, std::string password_sha1,
+void MysqlContext::login_as_backend_user(const config::Listener& listener, std::string user,
+                                         pool::MysqlPasswordEquivalent equivalent,
                                          std::string schema, std::string charset,
                                          mysql::CapabilityFlags capabilities, bool local_infile) {
   start(listener, std::move(charset), capabilities, local_infile);
   user_ = nullptr;
   key_.user = std::move(user);
   key_.password.clear();
-  key_.password_sha1 = std::move(password_sha1);
+  key_.password_sha1 = std::move(equivalent.sha1);
+  key_.old_password_hash = std::move(equivalent.old_hash);
   key_.schema = std::move(schema);
   logged_in();
 }

@@ -92,8 +92,8 @@ class MysqlContext {
   void login(const config::Listener& listener, const config::User& user, std::string schema, std::string charset,
              mysql::CapabilityFlags capabilities, bool local_infile);
   /// auth = "backend": the client logged in to the backend as `user` itself; the key carries that user
-  /// and `password_sha1` (SHA1 of its password, empty for an empty password) instead of [[users]]'.
-  void login_as_backend_user(const config::Listener& listener, std::string user, std::string password_sha1,
+  /// and its password `equivalent` instead of [[users]]'.
+  void login_as_backend_user(const config::Listener& listener, std::string user, pool::MysqlPasswordEquivalent equivalent,
                              std::string schema, std::string charset, mysql::CapabilityFlags capabilities,
                              bool local_infile);
   /// COM_RESET_CONNECTION: back to the state right after login (user, schema and capabilities stay);
@@ -174,6 +174,15 @@ class MysqlContext {
   MysqlPins started_pins() const noexcept { return started_pins_; }
 
   mysql::StatusFlags status_flags() const noexcept { return status_flags_; }
+  /// auth = "backend", right after login: whether the server started the session with autocommit (its
+  /// global autocommit may be 0), for the OK that ends the login and what follows.
+  void started_with_autocommit(bool autocommit) noexcept {
+    if (autocommit) {
+      status_flags_ |= mysql::SERVER_STATUS_AUTOCOMMIT;
+    } else {
+      status_flags_ &= static_cast<mysql::StatusFlags>(~mysql::SERVER_STATUS_AUTOCOMMIT);
+    }
+  }
   bool in_transaction() const noexcept { return (status_flags_ & mysql::SERVER_STATUS_IN_TRANS) != 0; }
 
   // What later statements may ask about the previous one.

@@ -197,9 +197,16 @@ rt::Task<bool> MysqlLogin::change_user(mysql::COM_CHANGE_USER change, std::uint8
   const MysqlContext before = context_;
   refused_ = false;
   bool logged_in = false;
+  const std::string_view refused_charset =
+      change.character_set ? mysql::refused_client_charset(*change.character_set) : std::string_view();
   if (failed_change_users_ >= kMaxFailedChangeUsers) {
     // As mariadbd, against guessing passwords: every further COM_CHANGE_USER is an unknown command.
     logged_in = co_await refuse(sequence_id, mysql::ER_UNKNOWN_COM_ERROR);
+  } else if (!refused_charset.empty()) {
+    // As mariadbd, before it authenticates: a client charset its parser cannot take.
+    logged_in = co_await refuse(sequence_id, mysql::ER_WRONG_VALUE_FOR_VAR,
+                                "Variable 'character_set_client' can't be set to the value of '" +
+                                    std::string(refused_charset) + "'");
   } else if (backend_auth()) {
     logged_in = co_await backend_change_user(std::move(change), sequence_id);
   } else {

@@ -25,8 +25,10 @@
 //     ─► context.login_as_backend_user() ─► the connection joins the pool of that key ─► OK
 //   change_user(): the client's token is over the greeting's scramble, which only the greeting's backend
 //     connection knows: the stored hashes of the user's accounts (mysql.user, read with the listener's
-//     backend account) turn it into SHA1(password) ─► a new backend connection logs in with it (the
-//     server decides and words a refusal) ─► the context logs in, the connection joins the pool ─► OK
+//     backend account) turn it into SHA1(password) [none matches and the user has a pre-4.1 hash:
+//     ─► lone 0xFE ◄─ mysql_old_password token, checked against that hash] ─► a new backend connection
+//     logs in with the equivalent (the server decides and words a refusal) ─► the context logs in, the
+//     connection joins the pool ─► OK
 //
 // Not thread-safe: one session.
 #pragma once
@@ -36,6 +38,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pool/mysql_connection.h"
 #include "protocols/mysql/mysql.h"
@@ -87,16 +90,25 @@ class MysqlLogin {
   rt::Task<bool> backend_login(BackendRelay& relay);
   /// The context's credentials now count this client (and the previous ones no longer do).
   void join_credentials();
-  /// SHA1(password) of the user `connection` logged in as with `token` (empty for an empty password);
-  /// nullopt when corral cannot learn it (not mysql_native_password, or no hash in SHOW GRANTS).
-  rt::Task<std::optional<std::string>> password_equivalent(pool::MysqlConnection& connection, std::string_view token);
-  struct StoredHashMatch {
-    std::optional<std::string> sha1;  // SHA1(password); nullopt when no stored hash matches
+  /// The password equivalent of the user `connection` logged in as with `token` (empty for an empty
+  /// password); nullopt when corral cannot learn it (neither mysql_native_password nor
+  /// mysql_old_password, or no hash in SHOW GRANTS).
+  rt::Task<std::optional<pool::MysqlPasswordEquivalent>> password_equivalent(pool::MysqlConnection& connection,
+                                                                             std::string_view token);
+  struct StoredHashes {
+    std::vector<std::string> native;  // "*<40 hex>": mysql_native_password
+    std::vector<std::string> old;     // "<16 hex>": mysql_old_password
     std::string error;                // non-empty: mysql.user could not be read (the server's words)
   };
-  /// COM_CHANGE_USER: SHA1(password) from `token` (over scramble_) and the stored hashes of `user`'s
-  /// accounts, read with the listener's backend account.
-  rt::Task<StoredHashMatch> stored_password_sha1(std::string_view user, std::string_view token);
+  /// COM_CHANGE_USER: the stored hashes of `user`'s accounts, read with the listener's backend account.
+  rt::Task<StoredHashes> stored_hashes(std::string_view user);
+  /// The equivalent that `token` (over scramble_, made for `plugin`) proves for one of `hashes`.
+  std::optional<pool::MysqlPasswordEquivalent> match_stored(const std::vector<std::string>& hashes,
+                                                            std::string_view token, std::string_view plugin) const;
+  /// Sends `request` (an auth switch) with `sequence_id` and reads the client's answer; `sequence_id`
+  /// becomes the one for corral's next packet. Suspends up to 10 s for the answer. nullopt when the
+  /// client is gone.
+  rt::Task<std::optional<std::string>> ask_client(std::string_view request, std::uint8_t& sequence_id);
   rt::Task<AuthOutcome> authenticate(const config::User* user, std::string_view user_name, std::string plugin,
                                      std::string token, std::uint8_t sequence_id);
   rt::Task<AuthOutcome> caching_sha2_auth(const config::User* user, std::string_view user_name,

@@ -5,8 +5,9 @@
 // own accounts, plugins and host rules and words its own refusals. To lend that user further
 // connections corral needs a password equivalent: for mysql_native_password, SHA1(password), which the
 // client's token yields together with the account's stored SHA1(SHA1(password)) that SHOW GRANTS shows
-// to the user itself. The equivalent is only ever kept in memory, in the pool key; no token, hash or
-// equivalent is logged.
+// to the user itself; for mysql_old_password (pre-4.1 hashes, accepted by servers with
+// secure_auth=OFF), the stored hash itself, once the client's token proved it knows the password. The
+// equivalent is only ever kept in memory, in the pool key; no token, hash or equivalent is logged.
 #include <memory>
 #include <utility>
 
@@ -40,14 +41,35 @@ std::string hex(std::string_view bytes) {
   return out;
 }
 
-/// The stored double SHA1 in one line of SHOW GRANTS, nullopt when the line has none.
-std::optional<std::string> stored_hash_in(std::string_view grant) {
+/// The same for an account with mysql_old_password: a hash no password has that anyone knows.
+const std::string kNoAccountsOldHash(mysql::kOldPasswordHashLength, '\0');
+
+/// The stored hash in one line of SHOW GRANTS, as text ("*<40 hex>" or, for mysql_old_password,
+/// "<16 hex>"); empty when the line has none.
+std::string_view stored_hash_in(std::string_view grant) {
   const std::size_t at = grant.find(kPasswordClause);
-  if (at == std::string_view::npos) return std::nullopt;
+  if (at == std::string_view::npos) return {};
   const std::string_view rest = grant.substr(at + kPasswordClause.size());
   const std::size_t end = rest.find('\'');
-  if (end == std::string_view::npos) return std::nullopt;
-  return mysql::parse_native_password_hash(rest.substr(0, end));
+  if (end == std::string_view::npos) return {};
+  return rest.substr(0, end);
+}
+
+/// The equivalent a client's `token` over `scramble` proves for an account whose stored hash is
+/// `stored_text`; nullopt when the token is not that password's (or the hash is of another kind).
+std::optional<pool::MysqlPasswordEquivalent> equivalent_for(std::string_view stored_text, std::string_view token,
+                                                            std::string_view scramble, std::string_view plugin) {
+  if (plugin == mysql::kMysqlOldPassword) {
+    auto stored = mysql::parse_old_password_hash(stored_text);
+    if (!stored || !mysql::verify_old_password(token, scramble, *stored)) return std::nullopt;
+    return pool::MysqlPasswordEquivalent{{}, std::move(*stored)};
+  }
+  auto stored = mysql::parse_native_password_hash(stored_text);
+  if (!stored) return std::nullopt;
+  // Verifies the token against the hash too: a hash that is not this password's gives nothing.
+  auto sha1 = mysql::recover_native_password_sha1(token, scramble, *stored);
+  if (!sha1) return std::nullopt;
+  return pool::MysqlPasswordEquivalent{std::move(*sha1), {}};
 }
 
 }  // namespace
@@ -85,7 +107,8 @@ class MysqlLogin::BackendRelay final : public pool::MysqlLoginRelay {
     last_token_ = response->auth_response;
     std::string plugin = (capabilities & mysql::CLIENT_PLUGIN_AUTH) != 0 ? std::move(response->auth_plugin_name)
                                                                          : std::string(mysql::kMysqlNativePassword);
-    co_return Answer{&login_.context_.key(), std::move(plugin), std::move(response->auth_response)};
+    co_return Answer{&login_.context_.key(), std::move(plugin), std::move(response->auth_response),
+                     response->character_set};
   }
 
   rt::Task<rt::Result<std::string>> exchange(std::string_view payload, bool answered) override {
@@ -164,32 +187,36 @@ rt::Task<bool> MysqlLogin::backend_change_user(mysql::COM_CHANGE_USER change, st
   if (!change.auth_plugin_name.empty() && change.auth_plugin_name != mysql::kMysqlNativePassword) {
     std::string request;
     mysql::encode_auth_switch_request(request, {std::string(mysql::kMysqlNativePassword), scramble_ + '\0'});
-    client_.queue_packet(sequence_id, request);
-    const bool sent = co_await client_.flush();
-    if (!sent) co_return false;
-    ClientPacket reply;
-    const bool received = co_await client_.read_packet(reply, rt::Deadline::after(kClientStepTimeout), false);
-    if (!received) co_return false;
-    token = std::string(reply.payload);
-    sequence_id = reply.reply_sequence();
-    client_.consume_packet();
+    auto answer = co_await ask_client(request, sequence_id);
+    if (!answer) co_return false;
+    token = std::move(*answer);
   }
-  std::optional<std::string> equivalent;
+  pool::MysqlPasswordEquivalent equivalent;
   if (!token.empty()) {
-    StoredHashMatch match = co_await stored_password_sha1(change.username, token);
-    if (!match.error.empty()) {
+    StoredHashes stored = co_await stored_hashes(change.username);
+    if (!stored.error.empty()) {
       co_return co_await refuse(sequence_id, mysql::ER_NOT_SUPPORTED_AUTH_MODE,
                                 "corral: COM_CHANGE_USER with auth = \"backend\" needs the listener's backend "
                                 "account to read mysql.user: " +
-                                    match.error);
+                                    stored.error);
+    }
+    auto matched = match_stored(stored.native, token, mysql::kMysqlNativePassword);
+    if (!matched && !stored.old.empty()) {
+      // As the server does for an account with a pre-4.1 hash: a lone 0xFE asks the client for a
+      // mysql_old_password token over the same scramble.
+      const auto old_switch = static_cast<char>(mysql::kAuthSwitchRequestHeader);  // OldAuthSwitchRequest
+      auto answer = co_await ask_client(std::string_view(&old_switch, 1), sequence_id);
+      if (!answer) co_return false;
+      matched = match_stored(stored.old, *answer, mysql::kMysqlOldPassword);
+      if (!matched) matched = pool::MysqlPasswordEquivalent{{}, kNoAccountsOldHash};
     }
     // No stored hash matches (a wrong password, an unknown user, another plugin): a password no
     // account has, so that the server refuses the login in its own words.
-    equivalent = match.sha1.value_or(kNoAccountsSha1);
+    equivalent = matched.value_or(pool::MysqlPasswordEquivalent{kNoAccountsSha1, {}});
   }
   std::string charset =
       change.character_set ? std::string(mysql::charset_of_collation(*change.character_set)) : std::string();
-  context_.login_as_backend_user(*env_.listener, std::move(change.username), equivalent.value_or(std::string()),
+  context_.login_as_backend_user(*env_.listener, std::move(change.username), std::move(equivalent),
                                  std::move(change.database), std::move(charset), context_.capabilities(),
                                  env_.config->mysql.local_infile);
   auto connection = std::make_unique<pool::MysqlConnection>(env_.config->pool, pool::backend_codec_limits());
@@ -198,6 +225,7 @@ rt::Task<bool> MysqlLogin::backend_change_user(mysql::COM_CHANGE_USER change, st
     client_.queue_packet(sequence_id, connection->error().err_payload());
     co_return co_await refused();
   }
+  context_.started_with_autocommit(connection->autocommit());
   pool::MysqlLease lease = frontend_.pools().get(context_.key(), env_.backend_address).adopt(std::move(connection));
   if (lease) lease.release(true);
   const bool finished = co_await finish(sequence_id);
@@ -205,12 +233,34 @@ rt::Task<bool> MysqlLogin::backend_change_user(mysql::COM_CHANGE_USER change, st
   co_return finished;
 }
 
-rt::Task<MysqlLogin::StoredHashMatch> MysqlLogin::stored_password_sha1(std::string_view user,
-                                                                       std::string_view token) {
+rt::Task<std::optional<std::string>> MysqlLogin::ask_client(std::string_view request, std::uint8_t& sequence_id) {
+  client_.queue_packet(sequence_id, request);
+  const bool sent = co_await client_.flush();
+  if (!sent) co_return std::nullopt;
+  ClientPacket reply;
+  const bool received = co_await client_.read_packet(reply, rt::Deadline::after(kClientStepTimeout), false);
+  if (!received) co_return std::nullopt;
+  std::string answer(reply.payload);
+  sequence_id = reply.reply_sequence();
+  client_.consume_packet();
+  co_return answer;
+}
+
+std::optional<pool::MysqlPasswordEquivalent> MysqlLogin::match_stored(const std::vector<std::string>& hashes,
+                                                                      std::string_view token,
+                                                                      std::string_view plugin) const {
+  for (const std::string& hash : hashes) {
+    auto equivalent = equivalent_for(hash, token, scramble_, plugin);
+    if (equivalent) return equivalent;
+  }
+  return std::nullopt;
+}
+
+rt::Task<MysqlLogin::StoredHashes> MysqlLogin::stored_hashes(std::string_view user) {
   pool::MysqlKey admin = pool::make_mysql_key(env_.listener->backend, 0, env_.backend_tls);
   auto acquired = co_await frontend_.pools().acquire(std::move(admin), env_.backend_address,
                                                      rt::Deadline::after(env_.config->pool.queue_timeout), cancel_);
-  if (!acquired.ok()) co_return StoredHashMatch{std::nullopt, acquired.error.message};
+  if (!acquired.ok()) co_return StoredHashes{{}, {}, acquired.error.message};
   // The name as a hex literal: nothing the client sent is ever parsed as SQL.
   std::string sql = "SELECT DISTINCT authentication_string FROM mysql.user WHERE User = X'";
   sql.append(hex(user)).append("'");
@@ -218,17 +268,16 @@ rt::Task<MysqlLogin::StoredHashMatch> MysqlLogin::stored_password_sha1(std::stri
   if (!outcome || outcome->error) {
     std::string error = outcome ? outcome->error->message : acquired.lease->error().message;
     acquired.lease.release(static_cast<bool>(outcome));
-    co_return StoredHashMatch{std::nullopt, std::move(error)};
+    co_return StoredHashes{{}, {}, std::move(error)};
   }
   acquired.lease.release(true);
+  StoredHashes stored;
   for (const auto& row : outcome->rows) {
     if (row.empty() || !row[0]) continue;
-    auto stored = mysql::parse_native_password_hash(*row[0]);
-    if (!stored) continue;
-    auto sha1 = mysql::recover_native_password_sha1(token, scramble_, *stored);
-    if (sha1) co_return StoredHashMatch{std::move(*sha1), {}};
+    // mysql_native_password's "*<40 hex>", or mysql_old_password's 16 hex digits.
+    (mysql::parse_old_password_hash(*row[0]) ? stored.old : stored.native).push_back(*row[0]);
   }
-  co_return StoredHashMatch{};
+  co_return stored;
 }
 
 rt::Task<bool> MysqlLogin::backend_login(BackendRelay& relay) {
@@ -255,10 +304,12 @@ rt::Task<bool> MysqlLogin::backend_login(BackendRelay& relay) {
     co_return co_await refuse(relay.sequence_id(), mysql::ER_NOT_SUPPORTED_AUTH_MODE,
                               "corral: the backend accepted user '" + context_.key().user +
                                   "', but corral cannot open further connections for it (auth = \"backend\" "
-                                  "needs an account with mysql_native_password whose hash SHOW GRANTS shows)");
+                                  "needs an account with mysql_native_password, or mysql_old_password, whose hash "
+                                  "SHOW GRANTS shows)");
   }
   context_.login_as_backend_user(*env_.listener, context_.key().user, std::move(*equivalent), context_.schema(),
                                  context_.charset(), context_.capabilities(), env_.config->mysql.local_infile);
+  context_.started_with_autocommit(connection->autocommit());
   // The login's connection serves this user from now on, when its pool has room for it.
   join_credentials();
   pool::MysqlLease lease = frontend_.pools().get(context_.key(), env_.backend_address).adopt(std::move(connection));
@@ -266,21 +317,19 @@ rt::Task<bool> MysqlLogin::backend_login(BackendRelay& relay) {
   co_return co_await finish(relay.sequence_id());
 }
 
-rt::Task<std::optional<std::string>> MysqlLogin::password_equivalent(pool::MysqlConnection& connection,
-                                                                     std::string_view token) {
-  if (connection.auth_plugin() != mysql::kMysqlNativePassword) co_return std::nullopt;
+rt::Task<std::optional<pool::MysqlPasswordEquivalent>> MysqlLogin::password_equivalent(
+    pool::MysqlConnection& connection, std::string_view token) {
+  const std::string& plugin = connection.auth_plugin();
+  if (plugin != mysql::kMysqlNativePassword && plugin != mysql::kMysqlOldPassword) co_return std::nullopt;
   // An accepted empty token: the account has no password, and an empty token opens every connection.
-  if (token.empty()) co_return std::string();
+  if (token.empty()) co_return pool::MysqlPasswordEquivalent{};
   auto grants = co_await connection.query("SHOW GRANTS", cancel_);
   if (!grants || grants->error) co_return std::nullopt;
   for (const auto& row : grants->rows) {
     for (const auto& value : row) {
       if (!value) continue;
-      auto stored = stored_hash_in(*value);
-      if (!stored) continue;
-      // Verifies the token against the hash too: a hash that is not this password's gives nothing.
-      auto sha1 = mysql::recover_native_password_sha1(token, connection.scramble(), *stored);
-      if (sha1) co_return std::move(*sha1);
+      auto equivalent = equivalent_for(stored_hash_in(*value), token, connection.scramble(), plugin);
+      if (equivalent) co_return equivalent;
     }
   }
   co_return std::nullopt;

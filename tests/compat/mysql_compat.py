@@ -265,29 +265,66 @@ def parse_mtr(output):
     return results
 
 
-def run_mtr(tree, target, mode, work, tests, corral_binary, timeout_min, chunk):
-    """{test: (status, why)} of mtr --extern runs over `tests`, `chunk` tests at a time, each chunk on
-    a fresh server (and through a fresh corral when corral_binary is set): a test that leaves the
-    server broken (root's password changed, a crash) spoils at most the rest of its chunk."""
+def run_mtr(tree, target, mode, work, tests, corral_binary, timeout_min, chunk, label=""):
+    """({test: (status, why)}, follow-ons) of mtr --extern runs over `tests`, `chunk` tests at a time,
+    each chunk on a fresh server (and through a fresh corral when corral_binary is set): a test that
+    leaves the server broken (root's password changed, a crash) spoils at most the rest of its chunk.
+    The follow-ons are the tests that may have been spoiled so (see follow_ons())."""
     results = {}
+    spoiled = set()
     started = time.monotonic()
     restarts = 0
     for first in range(0, len(tests), chunk):
         part = tests[first:first + chunk]
         number = first // chunk + 1
         chunk_results, chunk_restarts = run_mtr_chunk(tree, target, mode, work, part, corral_binary, timeout_min,
-                                                      f"{number:03d}")
+                                                      f"{label}{number:03d}")
         results.update(chunk_results)
+        spoiled |= follow_ons(part, chunk_results)
         restarts += chunk_restarts
     note = f", mariadbd exited and was restarted {restarts} time(s)" if restarts else ""
-    print(f"  {mode}, {target}: {len(results)} tests ({time.monotonic() - started:.0f}s{note})", flush=True)
-    return results
+    what = f"{label.rstrip('-')} " if label else ""
+    print(f"  {mode}, {target}: {len(results)} tests {what}({time.monotonic() - started:.0f}s{note})", flush=True)
+    return results, spoiled
+
+
+def follow_ons(tests, results):
+    """The tests of one chunk whose verdict an earlier failure may have decided: mtr restarts a server
+    it runs itself after a failed test, but cannot restart an --extern one, so whatever the failed test
+    left behind (its tables, a disabled event scheduler, a renamed mysql table) meets the rest of the
+    chunk. These are the tests that failed after an earlier failure of the chunk (in mtr's order,
+    which is the order of `results`), and the tests that have no result at all in a chunk that had a
+    failure (mtr stopped before them)."""
+    spoiled = set()
+    failed_before = False
+    for name, (status, _) in results.items():
+        if status == "fail":
+            if failed_before:
+                spoiled.add(name)
+            failed_before = True
+    if failed_before:
+        seen = {name.split(" ", 1)[0] for name in results}  # "main.x 'innodb'" is a combination of main.x
+        spoiled |= {t for t in tests if t not in seen}
+    return spoiled
+
+
+# corral set up as the server is: mtr's mariadbd has local-infile, and allows 151 connections where
+# corral's pools default to 4 per user; mtr's tests hold several statements blocked on locks at once
+# while another session polls the processlist for them.
+CORRAL_SETTINGS = """
+[pool]
+max_connections = 64
+
+[mysql]
+local_infile = true
+"""
 
 
 def start_corral_in_front_of(corral_binary, work, server):
     """corral with auth = "backend": the tests' root and the users they create log in to mariadbd
     themselves (connect, change_user); root's own URL account reads mysql.user for COM_CHANGE_USER."""
-    return start_corral(corral_binary, work, "mysql", f"mysql://root@127.0.0.1:{server.port}", auth="backend")
+    return start_corral(corral_binary, work, "mysql", f"mysql://root@127.0.0.1:{server.port}", CORRAL_SETTINGS,
+                        auth="backend")
 
 
 def run_mtr_chunk(tree, target, mode, work, tests, corral_binary, timeout_min, number):
@@ -325,6 +362,18 @@ def run_mtr_chunk(tree, target, mode, work, tests, corral_binary, timeout_min, n
             mtr.wait()
         stop(corral)
         server.stop()
+
+
+def alone_report(alone):
+    """The report's section on the tests run again alone (see follow_ons())."""
+    lines = ["", "## Run again alone after an earlier failure in their chunk", "",
+             f"{len(alone)} test(s) failed after an earlier failure of their chunk in the direct or the corral "
+             "run (or got no result), and ran again alone on a fresh server, in both runs; those verdicts count.",
+             ""]
+    if alone:
+        lines += ["| mode | test | direct: chunk → alone | corral: chunk → alone |", "|---|---|---|---|"]
+        lines += [f"| {m} | {n} | {dc} → {da} | {cc} → {ca} |" for m, n, dc, cc, da, ca in alone]
+    return lines
 
 
 def main_tests(tree):
@@ -452,17 +501,45 @@ def main():
     modes = [m for m in modes if m == "client-test" or mtr_tests]
 
     def run(mode, target):
+        """(results, follow-ons) of one run; the client test's functions are separate processes and
+        have no follow-ons."""
         binary_or_none = binary if target == "corral" else None
         if mode == "client-test":
-            return run_client_test(target, work, client_tests, binary_or_none)
+            return run_client_test(target, work, client_tests, binary_or_none), set()
         return run_mtr(tree, target, mode, work, mtr_tests, binary_or_none, args.testcase_timeout, args.chunk)
+
+    def run_alone(mode, target, tests):
+        binary_or_none = binary if target == "corral" else None
+        return run_mtr(tree, target, mode, work, tests, binary_or_none, args.testcase_timeout, 1, "alone-")[0]
 
     # Runs are independent (own servers, own corral, own mtr vardir): --jobs of them at a time. The
     # direct and corral runs of a mode start together, so both see the same load.
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {(m, t): pool.submit(run, m, t) for m in modes for t in ("direct", "corral")}
-        outcome = {key: future.result() for key, future in futures.items()}
+        outcome = {key: future.result()[0] for key, future in futures.items()}
+        spoiled = {key: future.result()[1] for key, future in futures.items()}
+        # What mtr would do had it started the server: a test that failed after an earlier failure of its
+        # chunk, in either run, runs again alone on a fresh server (and corral), in both runs alike, and
+        # that verdict counts.
+        again = {m: sorted({n.split(" ", 1)[0] for t in ("direct", "corral") for n in spoiled[(m, t)]})
+                 for m in modes if m != "client-test"}
+        futures = {(m, t): pool.submit(run_alone, m, t, again[m]) for m in again if again[m]
+                   for t in ("direct", "corral")}
+        chunked = {key: dict(outcome[key]) for key in futures}
+        for (mode, target), future in futures.items():
+            # The chunk's verdicts go, so that a test the alone run did not report is missing, not spoiled.
+            results = outcome[(mode, target)]
+            for name in [n for n in results if n.split(" ", 1)[0] in again[mode]]:
+                del results[name]
+            results.update(future.result())
+    alone = []  # (mode, test, direct in the chunk, corral in the chunk, direct alone, corral alone)
+    for mode in again:
+        for base in again[mode]:
+            for name in [n for n in outcome[(mode, "direct")] if n.split(" ", 1)[0] == base] or [base]:
+                before = [chunked.get((mode, t), {}).get(name, ("missing", ""))[0] for t in ("direct", "corral")]
+                after = [outcome[(mode, t)].get(name, ("missing", ""))[0] for t in ("direct", "corral")]
+                alone.append((mode, name, *before, *after))
     direct, corral, why = {}, {}, {}
     for mode in modes:
         d, c = outcome[(mode, "direct")], outcome[(mode, "corral")]
@@ -474,7 +551,8 @@ def main():
         ok_both = sum(s == "pass" and corral[mode].get(n) == "pass" for n, s in direct[mode].items())
         print(f"{mode}: {len(direct[mode])} tests, {ok_direct} pass direct, {ok_both} of them through corral",
               flush=True)
-    print(f"({time.monotonic() - started:.0f}s, {args.jobs} run(s) at a time)", flush=True)
+    print(f"({time.monotonic() - started:.0f}s, {args.jobs} run(s) at a time; {len(alone)} test(s) run again alone "
+          "after an earlier failure in their chunk)", flush=True)
 
     expected = read_tsv(HERE / "mysql" / "expected-failures.tsv", 3)
     baseline_path = HERE / "mysql" / "baseline-direct.tsv"
@@ -483,6 +561,7 @@ def main():
                                         expected, baseline, ok="pass")
     (work / "results.tsv").write_text("mode\ttest\tdirect\tcorral\twhy not\n" + "".join(
         f"{m}\t{n}\t{d}\t{c}\t{why[(m, n)][1] if d == 'pass' else why[(m, n)][0]}\n" for m, n, d, c, _ in rows))
+    report += alone_report(alone)
     (work / "report.md").write_text("\n".join(report) + "\n")
     print("\n".join(report))
     ran = {(m, n) for m, n, _, _, _ in rows}

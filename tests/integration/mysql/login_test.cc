@@ -224,6 +224,46 @@ TEST_F(BackendLogin, MariadbCliLogsInAsABackendUser) {
   EXPECT_THAT(refused.output, HasSubstr("ERROR 1045 (28000): Access denied for user 'bob'@'127.0.0.1' (using password: YES)"));
 }
 
+TEST_F(BackendLogin, ClientCharsetTheServerRefusesIsRefusedAsDirect) {
+  // mariadb-client-test's test_bug58036: the server refuses a handshake in ucs2 (its parser cannot
+  // take it) with ERR 1231; corral passes the client's collation on, so the refusal is the server's.
+  start();
+  const auto cli = [&](std::uint16_t port) {
+    return run_command({find_executable("mysql").string(), "--no-defaults", "-h127.0.0.1", "-P" + std::to_string(port),
+                        "-ubob", "-pbob-pw", "--default-character-set=ucs2", "-e", "SELECT 1"});
+  };
+  const CommandResult direct = cli(backend().port());
+  ASSERT_NE(direct.exit_code(), 0);
+  ASSERT_THAT(direct.output, HasSubstr("ERROR 1231 (42000)"));
+  const CommandResult through = cli(proxy_port());
+  EXPECT_NE(through.exit_code(), 0);
+  EXPECT_EQ(through.output, direct.output);
+  // COM_CHANGE_USER in ucs2: the same refusal, and the session goes on as before (as on the server).
+  MysqlClient client = connect("bob", "bob-pw");
+  MysqlClient direct_client = backend().connect("bob", "bob-pw");
+  for (MysqlClient* session : {&client, &direct_client}) {
+    ASSERT_EQ(mysql_options(session->handle(), MYSQL_SET_CHARSET_NAME, "ucs2"), 0);
+    ASSERT_NE(mysql_change_user(session->handle(), "carol", "carol-pw", nullptr), 0);
+  }
+  EXPECT_EQ(mysql_errno(client.handle()), mysql_errno(direct_client.handle()));
+  EXPECT_EQ(std::string(mysql_error(client.handle())), std::string(mysql_error(direct_client.handle())));
+  EXPECT_EQ(client.query("SELECT CURRENT_USER()").at(0), "bob@%");
+}
+
+TEST_F(BackendLogin, LoginOkCarriesTheServersAutocommit) {
+  // mariadb-client-test's test_connect_autocommit: with the server's global autocommit at 0 a new
+  // session starts without it, and the OK ending the login says so (SERVER_STATUS_AUTOCOMMIT).
+  start();
+  for (const int autocommit : {0, 1}) {
+    backend().execute("SET GLOBAL autocommit = " + std::to_string(autocommit));
+    MysqlClient client = connect("bob", "bob-pw");
+    EXPECT_EQ((client.handle()->server_status & SERVER_STATUS_AUTOCOMMIT) != 0, autocommit == 1);
+    EXPECT_EQ(client.query("SELECT @@autocommit").at(0), std::to_string(autocommit));
+    ASSERT_EQ(mysql_change_user(client.handle(), "carol", "carol-pw", nullptr), 0) << mysql_error(client.handle());
+    EXPECT_EQ((client.handle()->server_status & SERVER_STATUS_AUTOCOMMIT) != 0, autocommit == 1);
+  }
+}
+
 /// Reads one packet (header and payload) from a blocking socket; throws when the connection ends.
 std::string read_packet(int fd) {
   std::string packet;
@@ -324,6 +364,62 @@ TEST_F(BackendLogin, ChangeUserToAnotherBackendUser) {
     EXPECT_EQ(std::string(mysql_error(client.handle())), direct_error);
     EXPECT_EQ(client.query("SELECT CURRENT_USER()").at(0), direct.query("SELECT CURRENT_USER()").at(0));
   }
+}
+
+TEST_F(BackendLogin, OldPasswordAccountsLogInAndChangeUserAsOnTheServer) {
+  // mtr's main.set_password and main.change_user: accounts with a pre-4.1 hash (mysql_old_password),
+  // which the server accepts while secure_auth is OFF. It asks a client that started with
+  // mysql_native_password for the old token with a lone 0xFE; corral relays that at login, asks it
+  // itself in COM_CHANGE_USER, and opens further connections with the stored hash.
+  CorralProcess& corral = start();
+  backend().execute("SET GLOBAL secure_auth = OFF");
+  backend().execute("CREATE USER 'oldie'@'%' IDENTIFIED BY PASSWORD '" + to_hex(mysql::old_password_hash("old-pw")) +
+                    "'");
+  backend().execute("GRANT SELECT ON app.* TO 'oldie'@'%'");
+  MysqlClient client = connect("oldie", "old-pw");
+  EXPECT_EQ(client.query("SELECT CURRENT_USER()").at(0), "oldie@%");
+  MysqlClient direct = backend().connect("bob", "bob-pw");
+  for (MysqlClient* session : {&client, &direct}) {
+    ASSERT_EQ(mysql_change_user(session->handle(), "bob", "bob-pw", nullptr), 0) << mysql_error(session->handle());
+    ASSERT_EQ(mysql_change_user(session->handle(), "oldie", "old-pw", "app"), 0) << mysql_error(session->handle());
+    EXPECT_EQ(session->query("SELECT CONCAT(CURRENT_USER(), ' ', DATABASE())").at(0), "oldie@% app");
+  }
+
+  // A wrong password: the server's refusal, worded as direct, and the session goes on as before.
+  ASSERT_NE(mysql_change_user(direct.handle(), "oldie", "wrong", nullptr), 0);
+  ASSERT_NE(mysql_change_user(client.handle(), "oldie", "wrong", nullptr), 0);
+  EXPECT_EQ(mysql_errno(client.handle()), 1045u);
+  EXPECT_EQ(std::string(mysql_error(client.handle())), std::string(mysql_error(direct.handle())));
+  EXPECT_EQ(client.query("SELECT CURRENT_USER()").at(0), "oldie@%");
+  const MysqlException refused = direct_refusal("oldie", "wrong");
+  try {
+    connect("oldie", "wrong");
+    ADD_FAILURE() << "login of oldie with a wrong password succeeded";
+  } catch (const MysqlException& e) {
+    EXPECT_EQ(e.code(), 1045u);
+    EXPECT_EQ(server_text(e), server_text(refused));
+  }
+
+  // secure_auth ON (the server's default): the server refuses the old hash, through corral as direct.
+  backend().execute("SET GLOBAL secure_auth = ON");
+  const MysqlException secure = direct_refusal("oldie", "old-pw");
+  try {
+    connect("oldie", "old-pw");
+    ADD_FAILURE() << "login of oldie under secure_auth succeeded";
+  } catch (const MysqlException& e) {
+    EXPECT_EQ(e.code(), secure.code());
+    EXPECT_EQ(server_text(e), server_text(secure));
+  }
+  ASSERT_EQ(mysql_change_user(direct.handle(), "bob", "bob-pw", nullptr), 0) << mysql_error(direct.handle());
+  ASSERT_NE(mysql_change_user(direct.handle(), "oldie", "old-pw", nullptr), 0);
+  ASSERT_NE(mysql_change_user(client.handle(), "oldie", "old-pw", nullptr), 0);
+  EXPECT_EQ(mysql_errno(client.handle()), mysql_errno(direct.handle()));
+  EXPECT_EQ(std::string(mysql_error(client.handle())), std::string(mysql_error(direct.handle())));
+  // The stored hash is this account's password equivalent: never in the log, like the password.
+  const std::string log = corral.log();
+  EXPECT_THAT(log, HasSubstr("mysql"));  // trace logging is on: the log is not empty
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("old-pw")));
+  EXPECT_THAT(log, ::testing::Not(HasSubstr(to_hex(mysql::old_password_hash("old-pw")))));
 }
 
 TEST_F(BackendLogin, ClientsOfOneUserShareItsPool) {

@@ -83,6 +83,41 @@ TEST(MysqlNativePassword, RecoverSha1AndLogInToBackend) {
   EXPECT_FALSE(recover_native_password_sha1(token, client_scramble, native_password_hash("other")).has_value());
 }
 
+// mysql_old_password: the stored hashes are MariaDB's (mtr's main.set_password and main.change_user
+// create accounts with them for 'test' and 'oldpw'); the tokens come from a Python model of the
+// original 64-bit C arithmetic, an independent check of the 32-bit one here.
+TEST(MysqlOldPassword, StoredHashesAreTheServers) {
+  EXPECT_EQ(test::hex(old_password_hash("test")), "378b243e220ca493");
+  EXPECT_EQ(test::hex(old_password_hash("oldpw")), "09301740536db389");
+  EXPECT_EQ(test::hex(old_password_hash("a b\tc")), "7cd2b5942be28759");  // spaces and tabs do not count
+  EXPECT_EQ(old_password_hash("a b\tc"), old_password_hash("abc"));
+  EXPECT_EQ(parse_old_password_hash("378B243E220ca493"), old_password_hash("test"));
+  EXPECT_FALSE(parse_old_password_hash("378b243e220ca49").has_value());
+  EXPECT_FALSE(parse_old_password_hash("378b243e220ca49g").has_value());
+  EXPECT_FALSE(parse_old_password_hash("*378b243e220ca493").has_value());
+}
+
+TEST(MysqlOldPassword, TokenMatchesIndependentVector) {
+  EXPECT_EQ(old_password_token_from_hash(old_password_hash("test"), "abcdefgh12345678abcd"), "SY]MDUUA");
+  // Only the scramble's first 8 bytes count.
+  EXPECT_EQ(old_password_token_from_hash(old_password_hash("test"), "abcdefgh"), "SY]MDUUA");
+  EXPECT_EQ(old_password_token_from_hash(old_password_hash("oldpw"), "ZYXWVUTS"), "I\\GO]]BR");
+  EXPECT_EQ(old_password_token_from_hash("short", "ZYXWVUTS"), "");
+}
+
+TEST(MysqlOldPassword, VerifyWithAndWithoutTheTrailingNul) {
+  const std::string stored = old_password_hash("oldpw");
+  const std::string token = old_password_token_from_hash(stored, test_scramble());
+  EXPECT_TRUE(verify_old_password(token, test_scramble(), stored));
+  EXPECT_TRUE(verify_old_password(token + '\0', test_scramble(), stored));
+  EXPECT_FALSE(verify_old_password(token, test_scramble(), old_password_hash("other")));
+  EXPECT_FALSE(verify_old_password(token.substr(0, 7), test_scramble(), stored));
+  EXPECT_FALSE(verify_old_password("", test_scramble(), stored));
+  std::string other_scramble = test_scramble();
+  other_scramble[0] = 'x';
+  EXPECT_FALSE(verify_old_password(token, other_scramble, stored));
+}
+
 TEST(MysqlCachingSha2, TokenMatchesIndependentVector) {
   EXPECT_EQ(test::hex(caching_sha2_token("password", test_scramble())),
             "f7ab1c623a6e98dceab35e926290e5746a3141116115f4dd8ccca994393eccdd");

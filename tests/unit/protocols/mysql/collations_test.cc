@@ -16,6 +16,20 @@ TEST(CharsetOfCollation, CommonClientCollations) {
   EXPECT_EQ(charset_of_collation(250), "");
 }
 
+TEST(RefusedClientCharset, TheFourTheServerCannotParse) {
+  EXPECT_EQ(refused_client_charset(35), "ucs2");      // ucs2_general_ci, mariadb-client-test test_bug58036
+  EXPECT_EQ(refused_client_charset(159), "ucs2");
+  EXPECT_EQ(refused_client_charset(1174), "ucs2");    // two-byte ids come in COM_CHANGE_USER
+  EXPECT_EQ(refused_client_charset(54), "utf16");
+  EXPECT_EQ(refused_client_charset(124), "utf16");
+  EXPECT_EQ(refused_client_charset(56), "utf16le");
+  EXPECT_EQ(refused_client_charset(60), "utf32");
+  EXPECT_EQ(refused_client_charset(183), "utf32");
+  for (const int accepted : {8, 33, 45, 63, 125, 184, 224, 255, 0, 65535}) {
+    EXPECT_EQ(refused_client_charset(static_cast<std::uint16_t>(accepted)), "") << accepted;
+  }
+}
+
 TEST(IsDefaultCollation, WhatSetNamesAloneGives) {
   EXPECT_TRUE(is_default_collation("utf8mb4", "utf8mb4_general_ci"));
   EXPECT_TRUE(is_default_collation("latin1", "latin1_swedish_ci"));

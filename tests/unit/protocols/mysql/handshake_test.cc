@@ -328,7 +328,11 @@ TEST(MysqlAuthSwitchRequest, RoundTripAndScramble) {
   EXPECT_EQ(back->plugin_name, "mysql_native_password");
   EXPECT_EQ(scramble_from_plugin_data(back->plugin_data), kScramble);
   EXPECT_EQ(classify_auth_packet(out), AuthPacketKind::AuthSwitchRequest);
-  EXPECT_EQ(decode_auth_switch_request(bytes({0xfe})).error(), Errc::Unsupported);  // old password switch
+  // Protocol::OldAuthSwitchRequest: a lone 0xFE asks for mysql_old_password over the greeting's scramble.
+  const Result<AuthSwitchRequest> old_switch = decode_auth_switch_request(bytes({0xfe}));
+  ASSERT_TRUE(old_switch.ok());
+  EXPECT_EQ(old_switch->plugin_name, "mysql_old_password");
+  EXPECT_EQ(old_switch->plugin_data, "");
   EXPECT_EQ(decode_auth_switch_request(bytes({0xfe}) + "no-nul").error(), Errc::MissingNul);
   EXPECT_EQ(decode_auth_switch_request(bytes({0x01})).error(), Errc::UnexpectedPacket);
 }

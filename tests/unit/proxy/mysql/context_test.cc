@@ -83,7 +83,7 @@ TEST_F(MysqlContextTest, KeyComesFromTheListenerUserAndSession) {
 
 TEST_F(MysqlContextTest, BackendUserLoginKeysByTheClientsOwnCredentials) {
   const std::string sha1(mysql::kSha1Length, '\x7f');
-  context_.login_as_backend_user(listener_, "bob", sha1, "app", "", mysql::CLIENT_DEPRECATE_EOF, false);
+  context_.login_as_backend_user(listener_, "bob", {sha1}, "app", "", mysql::CLIENT_DEPRECATE_EOF, false);
   const pool::MysqlKey bob = context_.key();
   EXPECT_EQ(bob.user, "bob");
   EXPECT_EQ(bob.password, "") << "the listener's URL password is not bob's";
@@ -93,14 +93,25 @@ TEST_F(MysqlContextTest, BackendUserLoginKeysByTheClientsOwnCredentials) {
   EXPECT_EQ(bob.describe().find(sha1), std::string::npos);
   // Another password of the same user, or none, is another pool; and a clear password never collides
   // with a SHA1 of the same bytes.
-  context_.login_as_backend_user(listener_, "bob", std::string(mysql::kSha1Length, '\x01'), "app", "", 0, false);
+  context_.login_as_backend_user(listener_, "bob", {std::string(mysql::kSha1Length, '\x01')}, "app", "", 0, false);
   EXPECT_NE(context_.key().credentials_id(), bob.credentials_id());
-  context_.login_as_backend_user(listener_, "bob", "", "app", "", mysql::CLIENT_DEPRECATE_EOF, false);
+  context_.login_as_backend_user(listener_, "bob", {}, "app", "", mysql::CLIENT_DEPRECATE_EOF, false);
   EXPECT_NE(context_.key().credentials_id(), bob.credentials_id());
   pool::MysqlKey clear = bob;
   clear.password = sha1;
   clear.password_sha1.clear();
   EXPECT_NE(clear.credentials_id(), bob.credentials_id());
+  // A mysql_old_password hash is a credential of its own, never mistaken for a SHA1 or a clear password.
+  const std::string old_hash(8, '\x7f');
+  context_.login_as_backend_user(listener_, "bob", {{}, old_hash}, "app", "", mysql::CLIENT_DEPRECATE_EOF, false);
+  EXPECT_EQ(context_.key().old_password_hash, old_hash);
+  EXPECT_EQ(context_.key().password_sha1, "");
+  EXPECT_NE(context_.key().credentials_id(), bob.credentials_id());
+  pool::MysqlKey as_sha1 = context_.key();
+  as_sha1.password_sha1 = old_hash;
+  as_sha1.old_password_hash.clear();
+  EXPECT_NE(as_sha1.credentials_id(), context_.key().credentials_id());
+  EXPECT_EQ(context_.key().describe().find(old_hash), std::string::npos);
 }
 
 TEST_F(MysqlContextTest, TransactionPinsUntilTheServerSaysItEnded) {
