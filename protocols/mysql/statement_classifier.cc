@@ -117,6 +117,9 @@ class StatementScanner {
       name = name.substr(name.find('.') == std::string_view::npos ? 0 : name.find('.') + 1);
       if (iequals(name, "wait_timeout") || iequals(name, "interactive_timeout")) saw_timeout_ = true;
       if (first_is(0, "SET") && iequals(sql_.substr(start, pos_ - start), "wait_timeout")) unscoped_wait_timeout();
+      if (first_is(0, "SET") && name.size() == pos_ - start && !iequals(name, "autocommit") && assigned_next()) {
+        traits_.effects |= effect_bit(StatementEffect::UntrackedVariable);
+      }
       if (iequals(name, "warning_count") || iequals(name, "error_count")) asks_previous_ = true;
       // The server's CONNECTION_ID() is the session's pseudo_thread_id (mtr reads either).
       if (iequals(name, "pseudo_thread_id")) traits_.effects |= effect_bit(StatementEffect::ConnectionId);
@@ -127,6 +130,13 @@ class StatementScanner {
                                       sql_[pos_ - 1] == '"' || sql_[pos_ - 1] == '`');
     if (!account) traits_.effects |= effect_bit(StatementEffect::UserVariable);
     ++pos_;
+  }
+
+  /// True when `=` or `:=` follows (after spaces): the variable just read is assigned, not read.
+  bool assigned_next() const noexcept {
+    std::size_t at = pos_;
+    while (at < sql_.size() && (sql_[at] == ' ' || sql_[at] == '\t' || sql_[at] == '\n' || sql_[at] == '\r')) ++at;
+    return at < sql_.size() && (sql_[at] == '=' || (sql_[at] == ':' && at + 1 < sql_.size() && sql_[at + 1] == '='));
   }
 
   /// After `SET @@wait_timeout`: ` = <digits>` (or `:=`) gives StatementTraits::unscoped_wait_timeout.

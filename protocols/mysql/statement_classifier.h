@@ -36,11 +36,15 @@ enum class StatementEffect : std::uint8_t {
   CalcFoundRows,   // SQL_CALC_FOUND_ROWS: a following FOUND_ROWS() answers about this statement
   ConnectionId,    // CONNECTION_ID(), @@pseudo_thread_id: the client learns the id of the thread running it
   NextTransaction,  // SET TRANSACTION ... (no GLOBAL/SESSION): characteristics of the next transaction only
+  // SET @@name = ... without a scope: MariaDB's tracker reports SET name and SET @@session.name but
+  // not this form (10.11), so no other connection could be given the value (autocommit aside: the
+  // status flags say it).
+  UntrackedVariable,
 };
-inline constexpr std::size_t kStatementEffectCount = 8;
+inline constexpr std::size_t kStatementEffectCount = 9;
 
 /// A set of effects (bit i = StatementEffect i).
-using StatementEffects = std::uint8_t;
+using StatementEffects = std::uint16_t;
 constexpr StatementEffects effect_bit(StatementEffect effect) noexcept {
   return static_cast<StatementEffects>(1u << static_cast<unsigned>(effect));
 }

@@ -76,6 +76,7 @@ MysqlPins pins_started_by(const mysql::StatementTraits& traits) noexcept {
       {StatementEffect::SqlPrepare, MysqlPinReason::SqlPrepare},
       {StatementEffect::CalcFoundRows, MysqlPinReason::FoundRows},
       {StatementEffect::NextTransaction, MysqlPinReason::TransactionCharacteristics},
+      {StatementEffect::UntrackedVariable, MysqlPinReason::UnknownStateChange},
   };
   // ConnectionId pins nothing: a KILL of the thread id the client read follows the client to whatever
   // connection it uses then (MysqlClientTable::publish_backend_thread()).

@@ -166,6 +166,21 @@ TEST_F(Multiplexing, SessionVariablesAreReplayedOnEveryConnection) {
   EXPECT_THAT(metrics(), HasSubstr("corral_mysql_pins_total{reason=\"unknown_state_change\"} 0"));
 }
 
+// MariaDB's tracker does not report SET @@name = value (no scope): corral cannot replay it, so the
+// session keeps the connection that has it (mtr sets variables this way throughout).
+TEST_F(Multiplexing, AnUnscopedAtAtAssignmentKeepsItsConnection) {
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 3\n"});
+  MysqlClient zoned = connect();
+  std::vector<MysqlClient> others;
+  for (int i = 0; i < 2; ++i) others.push_back(connect());
+  zoned.execute("SET @@time_zone = '+05:00'");
+  for (int round = 0; round < 5; ++round) {
+    for (auto& o : others) EXPECT_EQ(o.query("SELECT @@time_zone").at(0), "SYSTEM");
+    EXPECT_EQ(zoned.query("SELECT @@time_zone").at(0), "+05:00");
+  }
+  EXPECT_THAT(metrics(), HasSubstr("corral_mysql_pins_total{reason=\"unknown_state_change\"} 1"));
+}
+
 TEST_F(Multiplexing, LastInsertIdIsRightUnderFiftyClients) {
   start_proxy({.workers = 2, .pool_toml = "max_connections = 4\nqueue_timeout_ms = 20000\n"});
   backend().execute("CREATE TABLE app.seq (id INT AUTO_INCREMENT PRIMARY KEY, owner INT NOT NULL)");
@@ -222,6 +237,10 @@ TEST_F(Multiplexing, RowCountFoundRowsAndWarningsAnswerForThePreviousStatement) 
   const QueryResult warnings = client.query("SHOW WARNINGS");
   ASSERT_EQ(warnings.rows.size(), 1u);
   EXPECT_THAT(warnings.at(0, 2), HasSubstr("abc"));
+  // As on the server: reading the warnings does not clear them; the next statement that uses a table does.
+  EXPECT_EQ(client.query("SHOW WARNINGS").rows.size(), 1u);
+  EXPECT_EQ(client.query("SELECT @@warning_count").at(0), "1");
+  client.query("SELECT v FROM n WHERE v > 10");
   EXPECT_EQ(client.query("SHOW WARNINGS").rows.size(), 0u);
   EXPECT_EQ(client.query("SELECT @@warning_count").at(0), "0");
 }

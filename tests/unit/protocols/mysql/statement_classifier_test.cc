@@ -38,6 +38,19 @@ TEST(ClassifyStatement, UnreplayableStatementsAreRecognisedInEveryStatementOfABa
   EXPECT_EQ(classify_statement("UNLOCK TABLES").effects, 0);
 }
 
+TEST(ClassifyStatement, AnUnscopedAtAtAssignmentIsNotTrackedByTheServer) {
+  EXPECT_TRUE(classify_statement("SET @@sql_mode = 'ANSI_QUOTES'").has(StatementEffect::UntrackedVariable));
+  EXPECT_TRUE(classify_statement("set @@time_zone:='+01:00'").has(StatementEffect::UntrackedVariable));
+  EXPECT_TRUE(classify_statement("SET sql_mode = '', @@max_join_size = 10").has(StatementEffect::UntrackedVariable));
+  // The server's tracker reports these forms; reads are no assignment; autocommit is in the status flags.
+  EXPECT_EQ(classify_statement("SET @@session.sql_mode = ''").effects, 0);
+  EXPECT_EQ(classify_statement("SET @@local.sql_mode = ''").effects, 0);
+  EXPECT_EQ(classify_statement("SET sql_mode = @@global.sql_mode").effects, 0);
+  EXPECT_EQ(classify_statement("SELECT @@sql_mode = 'x'").effects, 0);
+  EXPECT_EQ(classify_statement("SET @@autocommit = 0").effects, 0);
+  EXPECT_EQ(classify_statement("SET @@global.sql_mode = ''").effects, 0);
+}
+
 TEST(ClassifyStatement, SetTransactionWithoutScopeIsForTheNextTransactionOnly) {
   EXPECT_TRUE(classify_statement("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE").has(StatementEffect::NextTransaction));
   EXPECT_TRUE(classify_statement("set transaction read only").has(StatementEffect::NextTransaction));

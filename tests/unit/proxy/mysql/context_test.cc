@@ -25,6 +25,7 @@ TEST(PinsStartedBy, EveryEffectOfTheTextStartsItsPin) {
   EXPECT_EQ(pins_of(StatementEffect::SqlPrepare), pin_bit(MysqlPinReason::SqlPrepare));
   EXPECT_EQ(pins_of(StatementEffect::CalcFoundRows), pin_bit(MysqlPinReason::FoundRows));
   EXPECT_EQ(pins_of(StatementEffect::NextTransaction), pin_bit(MysqlPinReason::TransactionCharacteristics));
+  EXPECT_EQ(pins_of(StatementEffect::UntrackedVariable), pin_bit(MysqlPinReason::UnknownStateChange));
   EXPECT_EQ(pins_of(StatementEffect::ConnectionId), 0) << "a KILL of the told id follows the client instead";
   EXPECT_EQ(pins_started_by(mysql::classify_statement("SELECT c FROM t WHERE id = 1")), 0);
   EXPECT_EQ(pins_started_by(mysql::classify_statement("SET @a = 1; LOCK TABLES t WRITE")),
