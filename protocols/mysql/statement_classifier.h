@@ -5,9 +5,11 @@
 //               skipped; `/*! ... */` and `/*M! ... */` executable comments read as code)
 //            ─► first words of each statement + keywords anywhere ─► StatementTraits
 //               effects: state the statement leaves on its connection (@user variables,
-//                        CREATE TEMPORARY, LOCK TABLES / FLUSH ... LOCK, GET_LOCK, PREPARE,
-//                        SQL_CALC_FOUND_ROWS)
-//               local_infile, kill, changes_schema (DDL), uses_last_insert_id, reads_previous_counts
+//                        CREATE TEMPORARY, LOCK TABLES / FLUSH ... LOCK / FOR EXPORT, BACKUP STAGE,
+//                        BACKUP LOCK, GET_LOCK, PREPARE, SQL_CALC_FOUND_ROWS)
+//               ended_effects: lock state it ends (UNLOCK TABLES, BACKUP STAGE END, BACKUP UNLOCK)
+//               local_infile, kill, changes_schema (DDL, statistics, statements run out of sight),
+//               uses_last_insert_id, reads_previous_counts
 //               read_only: one SELECT (or a SHOW of definitions) that may run on a replica
 //               asks_for: the exact forms that ask about the previous statement (ROW_COUNT(),
 //                         FOUND_ROWS(), SHOW WARNINGS|ERRORS, @@warning_count|@@error_count) or
@@ -28,12 +30,14 @@ namespace corral::mysql {
 enum class StatementEffect : std::uint8_t {
   UserVariable,    // SET @x, SELECT ... INTO @x, @x := ... (not @@system variables, not 'u'@'h' accounts)
   TemporaryTable,  // CREATE TEMPORARY TABLE
-  TableLock,       // LOCK TABLE(S), FLUSH ... LOCK
+  TableLock,       // LOCK TABLE(S), FLUSH ... WITH READ LOCK, FLUSH TABLES ... FOR EXPORT
   NamedLock,       // GET_LOCK()
   SqlPrepare,      // PREPARE name FROM ... (SQL-level prepared statements)
   CalcFoundRows,   // SQL_CALC_FOUND_ROWS: a following FOUND_ROWS() answers about this statement
+  BackupStage,     // BACKUP STAGE START (or a later stage): other sessions' DDL and commits wait
+  BackupLock,      // BACKUP LOCK table
 };
-inline constexpr std::size_t kStatementEffectCount = 6;
+inline constexpr std::size_t kStatementEffectCount = 8;
 
 /// A set of effects (bit i = StatementEffect i).
 using StatementEffects = std::uint8_t;
@@ -55,10 +59,16 @@ enum class PreviousStatementQuery : std::uint8_t {
 /// What the text of one COM_QUERY says about the state it leaves and what it asks.
 struct StatementTraits {
   StatementEffects effects = 0;      // of every ';'-separated statement together
+  // Lock state the text ends: UNLOCK TABLE(S) (TableLock), BACKUP STAGE END (BackupStage), BACKUP
+  // UNLOCK (BackupLock). An effect started again by a later statement of the text is in `effects`.
+  StatementEffects ended_effects = 0;
   bool local_infile = false;         // LOAD DATA|XML [LOW_PRIORITY|CONCURRENT] LOCAL INFILE
   bool kill = false;                 // KILL ... (also as SET STATEMENT ... FOR KILL ...); not in a CREATE body
   bool dynamic_kill = false;         // PREPARE ... FROM / EXECUTE IMMEDIATE of a literal that is a KILL
-  bool changes_schema = false;       // CREATE, ALTER, DROP, RENAME: what statements' results look like may change
+  // What statements' results look like, or how the server plans them, may have changed: CREATE,
+  // ALTER, DROP, RENAME, TRUNCATE, ANALYZE / OPTIMIZE / REPAIR TABLE (also after SET STATEMENT ...
+  // FOR), and what runs out of the text's sight (CALL, EXECUTE [IMMEDIATE], BEGIN NOT ATOMIC).
+  bool changes_schema = false;
   bool uses_last_insert_id = false;  // LAST_INSERT_ID(...) appears
   bool reads_previous_counts = false;
   std::string names_collation;       // SET NAMES cs COLLATE <this> (the tracker reports only the charsets)  // ROW_COUNT or FOUND_ROWS appears: answers about the previous statement

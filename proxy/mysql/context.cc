@@ -57,6 +57,8 @@ std::string_view to_string(MysqlPinReason reason) noexcept {
     case MysqlPinReason::TemporaryTable: return "temporary_table";
     case MysqlPinReason::TableLock: return "table_lock";
     case MysqlPinReason::NamedLock: return "named_lock";
+    case MysqlPinReason::BackupStage: return "backup_stage";
+    case MysqlPinReason::BackupLock: return "backup_lock";
     case MysqlPinReason::SqlPrepare: return "sql_prepare";
     case MysqlPinReason::CharsetVariables: return "charset_variables";
     case MysqlPinReason::UnknownStateChange: return "unknown_state_change";
@@ -65,24 +67,34 @@ std::string_view to_string(MysqlPinReason reason) noexcept {
   return "unknown";
 }
 
-MysqlPins pins_started_by(const mysql::StatementTraits& traits) noexcept {
-  using mysql::StatementEffect;
-  constexpr std::pair<StatementEffect, MysqlPinReason> kPinOfEffect[] = {
-      {StatementEffect::UserVariable, MysqlPinReason::UserVariable},
-      {StatementEffect::TemporaryTable, MysqlPinReason::TemporaryTable},
-      {StatementEffect::TableLock, MysqlPinReason::TableLock},
-      {StatementEffect::NamedLock, MysqlPinReason::NamedLock},
-      {StatementEffect::SqlPrepare, MysqlPinReason::SqlPrepare},
-      {StatementEffect::CalcFoundRows, MysqlPinReason::FoundRows},
-  };
-  static_assert(std::size(kPinOfEffect) == mysql::kStatementEffectCount, "every effect starts a pin");
+namespace {
+
+constexpr std::pair<mysql::StatementEffect, MysqlPinReason> kPinOfEffect[] = {
+    {mysql::StatementEffect::UserVariable, MysqlPinReason::UserVariable},
+    {mysql::StatementEffect::TemporaryTable, MysqlPinReason::TemporaryTable},
+    {mysql::StatementEffect::TableLock, MysqlPinReason::TableLock},
+    {mysql::StatementEffect::NamedLock, MysqlPinReason::NamedLock},
+    {mysql::StatementEffect::SqlPrepare, MysqlPinReason::SqlPrepare},
+    {mysql::StatementEffect::CalcFoundRows, MysqlPinReason::FoundRows},
+    {mysql::StatementEffect::BackupStage, MysqlPinReason::BackupStage},
+    {mysql::StatementEffect::BackupLock, MysqlPinReason::BackupLock},
+};
+static_assert(std::size(kPinOfEffect) == mysql::kStatementEffectCount, "every effect starts a pin");
+
+MysqlPins pins_of(mysql::StatementEffects effects) noexcept {
   MysqlPins pins = 0;
-  if (traits.effects == 0) return pins;  // the usual statement
+  if (effects == 0) return pins;  // the usual statement
   for (const auto& [effect, reason] : kPinOfEffect) {
-    if (traits.has(effect)) pins |= pin_bit(reason);
+    if ((effects & mysql::effect_bit(effect)) != 0) pins |= pin_bit(reason);
   }
   return pins;
 }
+
+}  // namespace
+
+MysqlPins pins_started_by(const mysql::StatementTraits& traits) noexcept { return pins_of(traits.effects); }
+
+MysqlPins pins_ended_by(const mysql::StatementTraits& traits) noexcept { return pins_of(traits.ended_effects); }
 
 void MysqlContext::login(const config::Listener& listener, const config::User& user, std::string schema,
                          std::string charset, mysql::CapabilityFlags capabilities, bool local_infile) {
@@ -283,7 +295,9 @@ void MysqlContext::learn_from_response(const mysql::ResponseSummary& summary,
                                        const mysql::StatementTraits& traits, bool result_set) {
   const MysqlPins before = pins_;
   const MysqlPins statement_pins = pins_started_by(traits);
-  MysqlPins sticky = (pins_ & kStickyPins) | (statement_pins & kStickyPins);
+  // A lock ends only when its UNLOCK ran: a text that failed may have stopped before it.
+  const MysqlPins ended = summary.failed ? 0 : pins_ended_by(traits);
+  MysqlPins sticky = static_cast<MysqlPins>((pins_ & kStickyPins & ~ended) | (statement_pins & kStickyPins));
   if (summary.has_status) status_flags_ = status_flags;
   if (!summary.failed) {
     if (summary.last_insert_id != 0) last_insert_id_ = summary.last_insert_id;

@@ -95,6 +95,7 @@ class MysqlStatements final : public LeaseBoundState {
     bool read_only = false;                // a read a replica may answer (StatementTraits::read_only)
     mysql::StatementEffects effects = 0;   // state each execute leaves on its connection (GET_LOCK,
                                            // @x :=, CREATE TEMPORARY...): pins it, as for a query
+    mysql::StatementEffects ended_effects = 0;  // lock state each execute ends (UNLOCK TABLES...)
     std::string names_collation;           // SET NAMES cs COLLATE <this>: each execute sets it (the
                                            // tracker reports only the charsets)
     std::optional<mysql::KillStatement> kill;  // a KILL corral carries out: no template (prepared is
@@ -124,6 +125,15 @@ class MysqlStatements final : public LeaseBoundState {
   /// After relay_response() lost the backend mid-response (its ERR is queued): as fail().
   static rt::Task<bool> lost(MysqlExchange& exchange);
 
+  /// What else than the text decides which template a PREPARE shares (PreparedTemplates::find_or_add()):
+  /// the pool key, the session variables, the count of definition changes (a PREPARE after one gets a
+  /// template of its own: the server's answer and plans as of now, not a statement prepared before),
+  /// and for a session with temporary tables the session itself (its `t1` may not be everyone's).
+  std::string template_context(MysqlExchange& exchange, std::uint64_t schema_changes) const;
+  /// After the first packet of an execute's response: a result with another column count than the
+  /// template's means the definitions changed where corral did not see it (directly on the server, in
+  /// an event): counted as a change, so later PREPAREs of every text ask the server again.
+  void check_columns(const pool::PreparedTemplate& prepared, const mysql::ResponseEvent& first) noexcept;
   /// Queues the template's PREPARE response for the client under `client_id`.
   static void answer_prepare(MysqlExchange& exchange, const pool::PreparedTemplate& prepared,
                              std::uint32_t client_id, std::uint8_t first_sequence_id);
