@@ -212,6 +212,7 @@ class StatementScanner {
     ++statements_;
     if (first_is(0, "CREATE") && first_is(1, "TEMPORARY")) traits_.effects |= effect_bit(StatementEffect::TemporaryTable);
     note_lock_statement();
+    note_handler_statement();
     if (first_is(0, "PREPARE")) traits_.effects |= effect_bit(StatementEffect::SqlPrepare);
     if (first_is(0, "SET") && first_is(1, "NAMES") && first_is(3, "COLLATE") && words_ == 5) {
       traits_.names_collation = std::string(first_[4]);
@@ -265,6 +266,14 @@ class StatementScanner {
     }
     if (first_is(1, "LOCK")) start(E::BackupLock);
     if (first_is(1, "UNLOCK")) end(E::BackupLock);
+  }
+  /// HANDLER [db.]t OPEN [[AS] alias]: the handle stays open until its HANDLER ... CLOSE, and a session
+  /// may hold several (a backquoted name is no word here, so OPEN may come right after HANDLER).
+  void note_handler_statement() noexcept {
+    if (!first_is(0, "HANDLER")) return;
+    for (std::size_t i = 1; i < 4; ++i) {
+      if (first_is(i, "OPEN")) start(StatementEffect::HandlerOpen);
+    }
   }
   void start(StatementEffect effect) noexcept { traits_.effects |= effect_bit(effect); }
   void end(StatementEffect effect) noexcept {

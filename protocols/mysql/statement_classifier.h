@@ -6,7 +6,7 @@
 //            ─► first words of each statement + keywords anywhere ─► StatementTraits
 //               effects: state the statement leaves on its connection (@user variables,
 //                        CREATE TEMPORARY, LOCK TABLES / FLUSH ... LOCK / FOR EXPORT, BACKUP STAGE,
-//                        BACKUP LOCK, GET_LOCK, PREPARE, SQL_CALC_FOUND_ROWS)
+//                        BACKUP LOCK, HANDLER ... OPEN, GET_LOCK, PREPARE, SQL_CALC_FOUND_ROWS)
 //               ended_effects: lock state it ends (UNLOCK TABLES, BACKUP STAGE END, BACKUP UNLOCK)
 //               local_infile, kill, changes_schema (DDL, statistics, statements run out of sight),
 //               uses_last_insert_id, reads_previous_counts
@@ -36,11 +36,12 @@ enum class StatementEffect : std::uint8_t {
   CalcFoundRows,   // SQL_CALC_FOUND_ROWS: a following FOUND_ROWS() answers about this statement
   BackupStage,     // BACKUP STAGE START (or a later stage): other sessions' DDL and commits wait
   BackupLock,      // BACKUP LOCK table
+  HandlerOpen,     // HANDLER t OPEN: a table handle (and its metadata lock) open on the connection
 };
-inline constexpr std::size_t kStatementEffectCount = 8;
+inline constexpr std::size_t kStatementEffectCount = 9;
 
 /// A set of effects (bit i = StatementEffect i).
-using StatementEffects = std::uint8_t;
+using StatementEffects = std::uint16_t;
 constexpr StatementEffects effect_bit(StatementEffect effect) noexcept {
   return static_cast<StatementEffects>(1u << static_cast<unsigned>(effect));
 }

@@ -59,6 +59,7 @@ std::string_view to_string(MysqlPinReason reason) noexcept {
     case MysqlPinReason::NamedLock: return "named_lock";
     case MysqlPinReason::BackupStage: return "backup_stage";
     case MysqlPinReason::BackupLock: return "backup_lock";
+    case MysqlPinReason::Handler: return "handler";
     case MysqlPinReason::SqlPrepare: return "sql_prepare";
     case MysqlPinReason::CharsetVariables: return "charset_variables";
     case MysqlPinReason::UnknownStateChange: return "unknown_state_change";
@@ -78,6 +79,7 @@ constexpr std::pair<mysql::StatementEffect, MysqlPinReason> kPinOfEffect[] = {
     {mysql::StatementEffect::CalcFoundRows, MysqlPinReason::FoundRows},
     {mysql::StatementEffect::BackupStage, MysqlPinReason::BackupStage},
     {mysql::StatementEffect::BackupLock, MysqlPinReason::BackupLock},
+    {mysql::StatementEffect::HandlerOpen, MysqlPinReason::Handler},
 };
 static_assert(std::size(kPinOfEffect) == mysql::kStatementEffectCount, "every effect starts a pin");
 

@@ -48,13 +48,14 @@ enum class MysqlPinReason : std::uint8_t {
   NamedLock,                   // GET_LOCK()
   BackupStage,                 // BACKUP STAGE START...: until BACKUP STAGE END
   BackupLock,                  // BACKUP LOCK t: until BACKUP UNLOCK
+  Handler,                     // HANDLER t OPEN (its table's metadata lock stays with the connection)
   SqlPrepare,                  // PREPARE name FROM ... (SQL-level prepared statements)
   CharsetVariables,            // character_set_* set to values SET NAMES cannot reproduce
   UnknownStateChange,          // SESSION_TRACK_STATE_CHANGE with no cause corral knows how to replay
   // Until the last row was fetched or the statement is reset, re-executed or closed.
   Cursor,                      // COM_STMT_EXECUTE opened a cursor: COM_STMT_FETCH must reach it
 };
-inline constexpr std::size_t kMysqlPinReasonCount = 15;
+inline constexpr std::size_t kMysqlPinReasonCount = 16;
 /// The metric label: "transaction", "user_variable", ...
 std::string_view to_string(MysqlPinReason reason) noexcept;
 
@@ -67,7 +68,7 @@ constexpr MysqlPins pin_bit(MysqlPinReason reason) noexcept {
 inline constexpr MysqlPins kStickyPins =
     pin_bit(MysqlPinReason::UserVariable) | pin_bit(MysqlPinReason::TemporaryTable) |
     pin_bit(MysqlPinReason::TableLock) | pin_bit(MysqlPinReason::NamedLock) | pin_bit(MysqlPinReason::BackupStage) |
-    pin_bit(MysqlPinReason::BackupLock) | pin_bit(MysqlPinReason::SqlPrepare) |
+    pin_bit(MysqlPinReason::BackupLock) | pin_bit(MysqlPinReason::Handler) | pin_bit(MysqlPinReason::SqlPrepare) |
     pin_bit(MysqlPinReason::CharsetVariables) | pin_bit(MysqlPinReason::UnknownStateChange);
 
 /// The pins that only hold a connection for the next statement (no state is lost without them).

@@ -197,6 +197,7 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
   mysql::StatementTraits traits = mysql::classify_statement(*sql);
   statements_.emplace(client_id, Statement{std::move(prepared), {}, false, nullptr, traits.changes_schema,
                                            traits.read_only, traits.effects, traits.ended_effects,
+                                           traits.uses_last_insert_id, traits.reads_previous_counts,
                                            std::move(traits.names_collation), std::nullopt});
   co_return co_await exchange.client().flush();
 }
@@ -295,9 +296,17 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
   traits.effects = statement->effects;
   traits.ended_effects = statement->ended_effects;
   exchange.route_read(traits);
-  // An idle connection that matches and needs no replay is taken without a coroutine.
-  pool::MysqlConnection* backend = exchange.ready_backend(false);
-  if (backend == nullptr) backend = co_await exchange.backend_for_statement(packet.reply_sequence());
+  // LAST_INSERT_ID(), ROW_COUNT() and FOUND_ROWS() answer about the connection's previous statement:
+  // as for a query, the client's previous connection when nobody borrowed it since, else LAST_INSERT_ID
+  // set for the client (relay_statement()). Otherwise an idle connection that matches and needs no
+  // replay is taken without a coroutine.
+  const bool wants_previous = statement->uses_last_insert_id || statement->reads_previous_counts;
+  pool::MysqlConnection* backend =
+      wants_previous && exchange.held_backend() == nullptr ? nullptr : exchange.ready_backend(false);
+  if (backend == nullptr) {
+    backend = co_await exchange.backend_for_statement(packet.reply_sequence(), statement->uses_last_insert_id,
+                                                      wants_previous);
+  }
   exchange.end_routing();
   if (backend == nullptr) co_return co_await exchange.client().flush();
   close_cursor(*statement);  // a new execute closes the statement's cursor on the server

@@ -96,6 +96,8 @@ class MysqlStatements final : public LeaseBoundState {
     mysql::StatementEffects effects = 0;   // state each execute leaves on its connection (GET_LOCK,
                                            // @x :=, CREATE TEMPORARY...): pins it, as for a query
     mysql::StatementEffects ended_effects = 0;  // lock state each execute ends (UNLOCK TABLES...)
+    bool uses_last_insert_id = false;      // LAST_INSERT_ID(...) in the text: the client's, on any connection
+    bool reads_previous_counts = false;    // ROW_COUNT() / FOUND_ROWS(): the previous statement's connection
     std::string names_collation;           // SET NAMES cs COLLATE <this>: each execute sets it (the
                                            // tracker reports only the charsets)
     std::optional<mysql::KillStatement> kill;  // a KILL corral carries out: no template (prepared is

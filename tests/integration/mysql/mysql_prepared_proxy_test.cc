@@ -638,6 +638,54 @@ TEST_F(PreparedThroughCorral, ALockTakenByAnyRouteKeepsItsConnectionFromOtherCli
   EXPECT_THAT(m, HasSubstr("corral_mysql_pins_total{reason=\"table_lock\"} 9"));
 }
 
+// HANDLER t OPEN keeps the table's metadata lock on the connection until HANDLER t CLOSE: the
+// connection stays with the client (by text or prepared), and is closed when the client leaves, so
+// nobody else's DROP TABLE waits for a handle left on a pooled connection (mtr main.partition_myisam).
+TEST_F(PreparedThroughCorral, AnOpenHandlerKeepsItsConnectionAndLeavesWithTheClient) {
+  start_backend();
+  backend().execute("CREATE TABLE app.t1 (a INT); INSERT INTO app.t1 VALUES (1)");
+  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 1\nqueue_timeout_ms = 300\n"});
+  MysqlClient other = connect(kUser, kPassword, "app");
+  for (const bool prepared : {false, true}) {
+    MysqlClient holder = connect(kUser, kPassword, "app");
+    if (prepared) {
+      Statement open(holder.handle(), "HANDLER t1 OPEN");
+      open.execute();
+    } else {
+      holder.execute("HANDLER t1 OPEN");
+    }
+    try {
+      other.query("SELECT 1");
+      ADD_FAILURE() << "another client ran on the connection with the open handler";
+    } catch (const MysqlException& e) {
+      EXPECT_EQ(e.code(), 1040u) << e.what();
+    }
+    EXPECT_EQ(holder.query("HANDLER t1 READ FIRST").at(0), "1");
+    holder.close();
+    other.execute("SET SESSION lock_wait_timeout = 2");
+    EXPECT_NO_THROW(other.execute("ALTER TABLE t1 ADD COLUMN b INT")) << (prepared ? "prepared" : "text");
+    other.execute("ALTER TABLE t1 DROP COLUMN b");
+  }
+  EXPECT_THAT(metrics(), HasSubstr("corral_mysql_pins_total{reason=\"handler\"} 2"));
+}
+
+// LAST_INSERT_ID() in a prepared statement answers for the client, as the same text sent as a query
+// does, although its connection ran another client's INSERT since (a pool of one connection).
+TEST_F(PreparedThroughCorral, APreparedLastInsertIdAnswersForTheClientAfterItsConnectionWasLent) {
+  start_backend();
+  backend().execute("CREATE TABLE app.ids (id INT AUTO_INCREMENT PRIMARY KEY, who VARCHAR(8))");
+  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 1\n"});
+  MysqlClient mine = connect(kUser, kPassword, "app");
+  MysqlClient theirs = connect(kUser, kPassword, "app");
+  Statement insert(mine.handle(), "INSERT INTO ids (who) VALUES ('mine')");
+  insert.execute();
+  theirs.execute("INSERT INTO ids (who) VALUES ('theirs')");
+  Statement last(mine.handle(), "SELECT LAST_INSERT_ID()");
+  EXPECT_EQ(last.execute().at(0)[0], "1");
+  EXPECT_EQ(theirs.query("SELECT LAST_INSERT_ID()").at(0), "2");
+  EXPECT_EQ(last.execute().at(0)[0], "1");
+}
+
 TEST_F(PreparedThroughCorral, StatementsStillRunWhenASmallCapEvictsThem) {
   start_proxy({.workers = 1, .pool_toml = "max_connections = 1\n", .mysql_toml = "max_prepared_per_connection = 2\n"});
   const std::uint64_t closes_before = server_status("Com_stmt_close");

@@ -44,6 +44,11 @@ TEST(ClassifyStatement, UnreplayableStatementsAreRecognisedInEveryStatementOfABa
   EXPECT_TRUE(classify_statement("execute immediate \"backup stage start\"").has(StatementEffect::BackupStage));
   EXPECT_EQ(classify_statement("SELECT 'BACKUP STAGE START', 'FOR EXPORT'").effects, 0);
   EXPECT_EQ(classify_statement("FLUSH TABLES t1").effects, 0);
+  EXPECT_TRUE(classify_statement("HANDLER t1 OPEN").has(StatementEffect::HandlerOpen));
+  EXPECT_TRUE(classify_statement("handler test.t1 open as h").has(StatementEffect::HandlerOpen));
+  EXPECT_TRUE(classify_statement("HANDLER `t 1` OPEN").has(StatementEffect::HandlerOpen));
+  EXPECT_EQ(classify_statement("HANDLER t1 READ FIRST").effects, 0);
+  EXPECT_EQ(classify_statement("HANDLER t1 CLOSE").effects, 0);
 }
 
 TEST(ClassifyStatement, StatementsThatReleaseLocks) {

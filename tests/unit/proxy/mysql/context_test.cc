@@ -26,6 +26,7 @@ TEST(PinsStartedBy, EveryEffectOfTheTextStartsItsPin) {
   EXPECT_EQ(pins_of(StatementEffect::CalcFoundRows), pin_bit(MysqlPinReason::FoundRows));
   EXPECT_EQ(pins_of(StatementEffect::BackupStage), pin_bit(MysqlPinReason::BackupStage));
   EXPECT_EQ(pins_of(StatementEffect::BackupLock), pin_bit(MysqlPinReason::BackupLock));
+  EXPECT_EQ(pins_of(StatementEffect::HandlerOpen), pin_bit(MysqlPinReason::Handler));
   EXPECT_EQ(pins_started_by(mysql::classify_statement("SELECT c FROM t WHERE id = 1")), 0);
   EXPECT_EQ(pins_started_by(mysql::classify_statement("SET @a = 1; LOCK TABLES t WRITE")),
             pin_bit(MysqlPinReason::UserVariable) | pin_bit(MysqlPinReason::TableLock));
@@ -370,6 +371,7 @@ TEST(MysqlPinReasonNames, CursorHasAMetricLabel) { EXPECT_EQ(to_string(MysqlPinR
 TEST(MysqlPinReasonNames, BackupPinsHaveMetricLabels) {
   EXPECT_EQ(to_string(MysqlPinReason::BackupStage), "backup_stage");
   EXPECT_EQ(to_string(MysqlPinReason::BackupLock), "backup_lock");
+  EXPECT_EQ(to_string(MysqlPinReason::Handler), "handler");
 }
 
 }  // namespace
