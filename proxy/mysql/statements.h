@@ -2,7 +2,8 @@
 // the client sees are corral's; backend statements are prepared lazily on whichever backend connection
 // runs an execute (pool/mysql_prepared.h).
 //
-//   COM_STMT_PREPARE ─► template (worker-wide, by pool key + schema + text)
+//   COM_STMT_PREPARE ─► template (worker-wide, by pool key + variables + definition changes + schema +
+//                       text; a session with temporary tables has its own)
 //        known response: answered here (statement id rewritten), no backend round trip
 //        else: exchange.backend_for_statement() ─► prepare_on() ─► the backend's response, relayed
 //   COM_STMT_EXECUTE ─► exchange.ready_backend() | backend_for_statement()
