@@ -44,9 +44,6 @@ struct PreparedTemplate {
   /// The last backend COM_STMT_PREPARE response (wire packets, from PREPARE_OK to the last definition),
   /// replayed to clients that prepare the same text; empty until one backend prepared it.
   std::string prepare_response;
-  /// The proxy's count of definition changes (DDL) when prepare_response was taken: a response older
-  /// than the last change is not replayed (the columns it describes may be gone).
-  std::uint64_t schema_changes = 0;
   /// The warnings of the last backend PREPARE (a deprecated type...). They live on the connection that
   /// prepared it: a PREPARE that warned is not answered from the cache, so SHOW WARNINGS can show them.
   std::uint16_t prepare_warnings = 0;

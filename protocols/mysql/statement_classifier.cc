@@ -163,9 +163,15 @@ class StatementScanner {
     pos_ = end;
     const std::string_view w = sql_.substr(start, end - start);
     if (words_ < kFirstWords) first_[words_] = w;
+    if (words_ == 0) verb_ = w;
     ++words_;
-    // SET STATEMENT var = value [, ...] FOR KILL ...: a KILL with session variables for its duration.
-    if (after_for_ && iequals(w, "KILL") && first_is(0, "SET") && first_is(1, "STATEMENT")) starts_kill_ = true;
+    // SET STATEMENT var = value [, ...] FOR <statement>: the statement after the first FOR is what
+    // runs (with the variables for its duration): a KILL, a definition change...
+    if (after_for_ && !verb_after_for_ && first_is(0, "SET") && first_is(1, "STATEMENT")) {
+      verb_ = w;
+      verb_after_for_ = true;
+      if (iequals(w, "KILL")) starts_kill_ = true;
+    }
     after_for_ = iequals(w, "FOR");
     note_keyword(w);
   }
@@ -182,6 +188,8 @@ class StatementScanner {
         if (iequals(w, "SHARE")) writes_ = true;  // FOR SHARE (MySQL 8): a locking read
         break;
       case 6:
+        if (iequals(w, "EXPORT")) saw_export_ = true;  // FLUSH TABLES ... FOR EXPORT
+        [[fallthrough]];
       case 7:
         // FOR UPDATE; sequences move (NEXTVAL, SETVAL) or are the session's own (LASTVAL).
         if (iequals(w, "UPDATE") || iequals(w, "SETVAL") || iequals(w, "NEXTVAL") || iequals(w, "LASTVAL")) {
@@ -239,10 +247,8 @@ class StatementScanner {
     if (words_ == 0) return;
     ++statements_;
     if (first_is(0, "CREATE") && first_is(1, "TEMPORARY")) traits_.effects |= effect_bit(StatementEffect::TemporaryTable);
-    if (first_is(0, "LOCK") && (first_is(1, "TABLES") || first_is(1, "TABLE"))) {
-      traits_.effects |= effect_bit(StatementEffect::TableLock);
-    }
-    if (first_is(0, "FLUSH") && saw_lock_) traits_.effects |= effect_bit(StatementEffect::TableLock);
+    note_lock_statement();
+    note_handler_statement();
     if (first_is(0, "PREPARE")) traits_.effects |= effect_bit(StatementEffect::SqlPrepare);
     if (first_is(0, "SET") && first_is(1, "TRANSACTION")) traits_.effects |= effect_bit(StatementEffect::NextTransaction);
     if (first_is(0, "SHUTDOWN") && !in_routine_body_) traits_.shutdown = true;
@@ -262,22 +268,79 @@ class StatementScanner {
         literal_end_ != std::string_view::npos && classify_statement(literal()).kill) {
       traits_.dynamic_kill = true;
     }
-    reads_only_ = first_is(0, "SELECT") || (first_is(0, "SHOW") && shows_definitions());
-    if (first_is(0, "CREATE") || first_is(0, "ALTER") || first_is(0, "DROP") || first_is(0, "RENAME")) {
-      traits_.changes_schema = true;
+    if (first_is(0, "EXECUTE") && first_is(1, "IMMEDIATE") && literal_end_ != std::string_view::npos) {
+      // The literal is the statement that runs: its locks are the session's as if sent as text.
+      const StatementTraits inner = classify_statement(literal());
+      traits_.effects = static_cast<StatementEffects>((traits_.effects & ~inner.ended_effects) | inner.effects);
+      traits_.ended_effects |= inner.ended_effects;
     }
+    reads_only_ = first_is(0, "SELECT") || (first_is(0, "SHOW") && shows_definitions());
+    if (changes_definitions()) traits_.changes_schema = true;
     if (first_is(0, "LOAD") && (first_is(1, "DATA") || first_is(1, "XML"))) {
       for (std::size_t i = 2; i < 5; ++i) {
         if (first_is(i, "LOCAL")) traits_.local_infile = true;
       }
     }
     words_ = 0;
+    verb_ = {};
+    verb_after_for_ = false;
     saw_lock_ = false;
     saw_global_ = false;
     saw_timeout_ = false;
+    saw_export_ = false;
     after_for_ = false;
     starts_kill_ = false;
     literal_start_ = literal_end_ = std::string_view::npos;
+  }
+
+  /// Lock state that outlives the statement: started (LOCK TABLES, FLUSH ... WITH READ LOCK / FOR
+  /// EXPORT, BACKUP STAGE, BACKUP LOCK) or ended (UNLOCK TABLES, BACKUP STAGE END, BACKUP UNLOCK). A
+  /// later statement of the same text wins: "LOCK TABLES t READ; UNLOCK TABLES" leaves no lock.
+  void note_lock_statement() noexcept {
+    using E = StatementEffect;
+    const bool tables = first_is(1, "TABLES") || first_is(1, "TABLE");
+    if ((first_is(0, "LOCK") && tables) || (first_is(0, "FLUSH") && (saw_lock_ || saw_export_))) start(E::TableLock);
+    if (first_is(0, "UNLOCK") && tables) end(E::TableLock);
+    if (!first_is(0, "BACKUP")) return;
+    if (first_is(1, "STAGE")) {
+      if (first_is(2, "END")) {
+        end(E::BackupStage);
+      } else {
+        start(E::BackupStage);
+      }
+    }
+    if (first_is(1, "LOCK")) start(E::BackupLock);
+    if (first_is(1, "UNLOCK")) end(E::BackupLock);
+  }
+  /// HANDLER [db.]t OPEN [[AS] alias]: the handle stays open until its HANDLER ... CLOSE, and a session
+  /// may hold several (a backquoted name is no word here, so OPEN may come right after HANDLER).
+  void note_handler_statement() noexcept {
+    if (!first_is(0, "HANDLER")) return;
+    for (std::size_t i = 1; i < 4; ++i) {
+      if (first_is(i, "OPEN")) start(StatementEffect::HandlerOpen);
+    }
+  }
+  void start(StatementEffect effect) noexcept { traits_.effects |= effect_bit(effect); }
+  void end(StatementEffect effect) noexcept {
+    if (in_routine_body_) return;  // an UNLOCK in a CREATE PROCEDURE body runs later, if ever
+    traits_.effects = static_cast<StatementEffects>(traits_.effects & ~effect_bit(effect));
+    traits_.ended_effects |= effect_bit(effect);
+  }
+
+  /// True when, after this statement, a fresh PREPARE of some text may describe other columns or get
+  /// another plan than a statement prepared before it: a definition or its statistics changed, or the
+  /// statement runs others the text does not show (a procedure, a prepared or compound statement).
+  bool changes_definitions() const noexcept {
+    for (const std::string_view verb : {"CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "CALL", "EXECUTE"}) {
+      if (iequals(verb_, verb)) return true;
+    }
+    // ANALYZE | OPTIMIZE | REPAIR [NO_WRITE_TO_BINLOG | LOCAL] TABLE (not ANALYZE SELECT ...).
+    if (iequals(verb_, "ANALYZE") || iequals(verb_, "OPTIMIZE") || iequals(verb_, "REPAIR")) {
+      for (std::size_t i = 1; i < 3; ++i) {
+        if (first_is(i, "TABLE") || first_is(i, "TABLES")) return true;
+      }
+    }
+    return first_is(0, "BEGIN") && first_is(1, "NOT") && first_is(2, "ATOMIC");
   }
 
   /// SHOW of what a replica has as the primary does (definitions, not the server's own state).
@@ -302,9 +365,12 @@ class StatementScanner {
   std::array<std::string_view, kFirstWords> first_{};
   std::size_t words_ = 0;
   std::size_t statements_ = 0;
+  std::string_view verb_;          // the statement's first word, or the one after SET STATEMENT ... FOR
+  bool verb_after_for_ = false;    // verb_ is the word after SET STATEMENT ... FOR
   bool saw_lock_ = false;
   bool saw_global_ = false;   // GLOBAL or @@global. in this statement
   bool saw_timeout_ = false;  // wait_timeout or interactive_timeout in this statement
+  bool saw_export_ = false;        // the word EXPORT (FLUSH TABLES ... FOR EXPORT)
   bool asks_previous_ = false;
   bool reads_only_ = false;       // the last statement is a SELECT or a SHOW of definitions
   bool writes_ = false;           // a word that makes a read a write or session-bound (FOR UPDATE, INTO...)

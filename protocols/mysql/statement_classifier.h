@@ -5,10 +5,13 @@
 //               skipped; `/*! ... */` and `/*M! ... */` executable comments read as code)
 //            ─► first words of each statement + keywords anywhere ─► StatementTraits
 //               effects: state the statement leaves on its connection (@user variables,
-//                        CREATE TEMPORARY, LOCK TABLES / FLUSH ... LOCK, GET_LOCK, PREPARE,
-//                        SQL_CALC_FOUND_ROWS, SET TRANSACTION for the next transaction, the
-//                        thread id it told: CONNECTION_ID())
-//               local_infile, kill, changes_schema (DDL), uses_last_insert_id, reads_previous_counts
+//                        CREATE TEMPORARY, LOCK TABLES / FLUSH ... LOCK / FOR EXPORT, BACKUP STAGE,
+//                        BACKUP LOCK, HANDLER ... OPEN, GET_LOCK, PREPARE, SQL_CALC_FOUND_ROWS,
+//                        SET TRANSACTION for the next transaction, SET @@name without a scope,
+//                        the thread id it told: CONNECTION_ID())
+//               ended_effects: lock state it ends (UNLOCK TABLES, BACKUP STAGE END, BACKUP UNLOCK)
+//               local_infile, kill, changes_schema (DDL, statistics, statements run out of sight),
+//               uses_last_insert_id, reads_previous_counts
 //               read_only: one SELECT (or a SHOW of definitions) that may run on a replica
 //               asks_for: the exact forms that ask about the previous statement (ROW_COUNT(),
 //                         FOUND_ROWS(), SHOW WARNINGS|ERRORS, @@warning_count|@@error_count) or
@@ -30,7 +33,7 @@ namespace corral::mysql {
 enum class StatementEffect : std::uint8_t {
   UserVariable,    // SET @x, SELECT ... INTO @x, @x := ... (not @@system variables, not 'u'@'h' accounts)
   TemporaryTable,  // CREATE TEMPORARY TABLE
-  TableLock,       // LOCK TABLE(S), FLUSH ... LOCK
+  TableLock,       // LOCK TABLE(S), FLUSH ... WITH READ LOCK, FLUSH TABLES ... FOR EXPORT
   NamedLock,       // GET_LOCK()
   SqlPrepare,      // PREPARE name FROM ... (SQL-level prepared statements)
   CalcFoundRows,   // SQL_CALC_FOUND_ROWS: a following FOUND_ROWS() answers about this statement
@@ -40,8 +43,11 @@ enum class StatementEffect : std::uint8_t {
   // not this form (10.11), so no other connection could be given the value (autocommit aside: the
   // status flags say it).
   UntrackedVariable,
+  BackupStage,     // BACKUP STAGE START (or a later stage): other sessions' DDL and commits wait
+  BackupLock,      // BACKUP LOCK table
+  HandlerOpen,     // HANDLER t OPEN: a table handle (and its metadata lock) open on the connection
 };
-inline constexpr std::size_t kStatementEffectCount = 9;
+inline constexpr std::size_t kStatementEffectCount = 12;
 
 /// A set of effects (bit i = StatementEffect i).
 using StatementEffects = std::uint16_t;
@@ -63,15 +69,21 @@ enum class PreviousStatementQuery : std::uint8_t {
 /// What the text of one COM_QUERY says about the state it leaves and what it asks.
 struct StatementTraits {
   StatementEffects effects = 0;      // of every ';'-separated statement together
+  // Lock state the text ends: UNLOCK TABLE(S) (TableLock), BACKUP STAGE END (BackupStage), BACKUP
+  // UNLOCK (BackupLock). An effect started again by a later statement of the text is in `effects`.
+  StatementEffects ended_effects = 0;
   bool local_infile = false;         // LOAD DATA|XML [LOW_PRIORITY|CONCURRENT] LOCAL INFILE
   bool kill = false;                 // KILL ... (also as SET STATEMENT ... FOR KILL ...); not in a CREATE body
   bool shutdown = false;             // SHUTDOWN [WAIT FOR ALL SLAVES]: the server ends every session
   bool dynamic_kill = false;         // PREPARE ... FROM / EXECUTE IMMEDIATE of a literal that is a KILL
-  bool changes_schema = false;       // CREATE, ALTER, DROP, RENAME: what statements' results look like may change
   bool sets_global_timeout = false;  // SET GLOBAL / @@global. wait_timeout | interactive_timeout: new sessions' defaults
   // SET @@wait_timeout = <n>: MariaDB's tracker reports SET [SESSION] wait_timeout and @@session.,
   // but not the unscoped @@ form (sys_var::update() tracks OPT_SESSION only), so the text says it.
   std::uint32_t unscoped_wait_timeout = 0;
+  // What statements' results look like, or how the server plans them, may have changed: CREATE,
+  // ALTER, DROP, RENAME, TRUNCATE, ANALYZE / OPTIMIZE / REPAIR TABLE (also after SET STATEMENT ...
+  // FOR), and what runs out of the text's sight (CALL, EXECUTE [IMMEDIATE], BEGIN NOT ATOMIC).
+  bool changes_schema = false;
   bool uses_last_insert_id = false;  // LAST_INSERT_ID(...) appears
   bool reads_previous_counts = false;
   std::string names_collation;       // SET NAMES cs COLLATE <this> (the tracker reports only the charsets)  // ROW_COUNT or FOUND_ROWS appears: answers about the previous statement

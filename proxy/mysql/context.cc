@@ -58,6 +58,9 @@ std::string_view to_string(MysqlPinReason reason) noexcept {
     case MysqlPinReason::TemporaryTable: return "temporary_table";
     case MysqlPinReason::TableLock: return "table_lock";
     case MysqlPinReason::NamedLock: return "named_lock";
+    case MysqlPinReason::BackupStage: return "backup_stage";
+    case MysqlPinReason::BackupLock: return "backup_lock";
+    case MysqlPinReason::Handler: return "handler";
     case MysqlPinReason::SqlPrepare: return "sql_prepare";
     case MysqlPinReason::CharsetVariables: return "charset_variables";
     case MysqlPinReason::UnknownStateChange: return "unknown_state_change";
@@ -66,28 +69,39 @@ std::string_view to_string(MysqlPinReason reason) noexcept {
   return "unknown";
 }
 
-MysqlPins pins_started_by(const mysql::StatementTraits& traits) noexcept {
-  using mysql::StatementEffect;
-  constexpr std::pair<StatementEffect, MysqlPinReason> kPinOfEffect[] = {
-      {StatementEffect::UserVariable, MysqlPinReason::UserVariable},
-      {StatementEffect::TemporaryTable, MysqlPinReason::TemporaryTable},
-      {StatementEffect::TableLock, MysqlPinReason::TableLock},
-      {StatementEffect::NamedLock, MysqlPinReason::NamedLock},
-      {StatementEffect::SqlPrepare, MysqlPinReason::SqlPrepare},
-      {StatementEffect::CalcFoundRows, MysqlPinReason::FoundRows},
-      {StatementEffect::NextTransaction, MysqlPinReason::TransactionCharacteristics},
-      {StatementEffect::UntrackedVariable, MysqlPinReason::UnknownStateChange},
-  };
-  // ConnectionId pins nothing: a KILL of the thread id the client read follows the client to whatever
-  // connection it uses then (MysqlClientTable::publish_backend_thread()).
-  static_assert(std::size(kPinOfEffect) == mysql::kStatementEffectCount - 1, "every other effect starts a pin");
+namespace {
+
+constexpr std::pair<mysql::StatementEffect, MysqlPinReason> kPinOfEffect[] = {
+    {mysql::StatementEffect::UserVariable, MysqlPinReason::UserVariable},
+    {mysql::StatementEffect::TemporaryTable, MysqlPinReason::TemporaryTable},
+    {mysql::StatementEffect::TableLock, MysqlPinReason::TableLock},
+    {mysql::StatementEffect::NamedLock, MysqlPinReason::NamedLock},
+    {mysql::StatementEffect::SqlPrepare, MysqlPinReason::SqlPrepare},
+    {mysql::StatementEffect::CalcFoundRows, MysqlPinReason::FoundRows},
+    {mysql::StatementEffect::NextTransaction, MysqlPinReason::TransactionCharacteristics},
+    {mysql::StatementEffect::UntrackedVariable, MysqlPinReason::UnknownStateChange},
+    {mysql::StatementEffect::BackupStage, MysqlPinReason::BackupStage},
+    {mysql::StatementEffect::BackupLock, MysqlPinReason::BackupLock},
+    {mysql::StatementEffect::HandlerOpen, MysqlPinReason::Handler},
+};
+// ConnectionId pins nothing: a KILL of the thread id the client read follows the client to whatever
+// connection it uses then (MysqlClientTable::publish_backend_thread()).
+static_assert(std::size(kPinOfEffect) == mysql::kStatementEffectCount - 1, "every other effect starts a pin");
+
+MysqlPins pins_of(mysql::StatementEffects effects) noexcept {
   MysqlPins pins = 0;
-  if (traits.effects == 0) return pins;  // the usual statement
+  if (effects == 0) return pins;  // the usual statement
   for (const auto& [effect, reason] : kPinOfEffect) {
-    if (traits.has(effect)) pins |= pin_bit(reason);
+    if ((effects & mysql::effect_bit(effect)) != 0) pins |= pin_bit(reason);
   }
   return pins;
 }
+
+}  // namespace
+
+MysqlPins pins_started_by(const mysql::StatementTraits& traits) noexcept { return pins_of(traits.effects); }
+
+MysqlPins pins_ended_by(const mysql::StatementTraits& traits) noexcept { return pins_of(traits.ended_effects); }
 
 void MysqlContext::login(const config::Listener& listener, const config::User& user, std::string schema,
                          std::string charset, mysql::CapabilityFlags capabilities, bool local_infile) {
@@ -311,7 +325,9 @@ void MysqlContext::learn_from_response(const mysql::ResponseSummary& summary,
                                        const mysql::StatementTraits& traits, bool result_set) {
   const MysqlPins before = pins_;
   const MysqlPins statement_pins = pins_started_by(traits);
-  MysqlPins sticky = (pins_ & kStickyPins) | (statement_pins & kStickyPins);
+  // A lock ends only when its UNLOCK ran: a text that failed may have stopped before it.
+  const MysqlPins ended = summary.failed ? 0 : pins_ended_by(traits);
+  MysqlPins sticky = static_cast<MysqlPins>((pins_ & kStickyPins & ~ended) | (statement_pins & kStickyPins));
   if (summary.has_status) status_flags_ = status_flags;
   last_statement_failed_ = summary.failed;
   if (!summary.failed) {

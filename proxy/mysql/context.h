@@ -41,18 +41,22 @@ enum class MysqlPinReason : std::uint8_t {
   // For the next statement only: its answer depends on the previous statement's connection.
   FoundRows,                   // SQL_CALC_FOUND_ROWS, for a following FOUND_ROWS()
   Diagnostics,                 // warnings or an error, for a following SHOW WARNINGS / @@warning_count
-  // Until COM_RESET_CONNECTION, COM_CHANGE_USER or disconnect (corral cannot replay or end them).
+  // Until COM_RESET_CONNECTION, COM_CHANGE_USER or disconnect (corral cannot replay them); the lock
+  // pins also end with the statement that releases the lock (StatementTraits::ended_effects).
   UserVariable,                // SET @x, SELECT ... INTO @x, @x := ...
   TemporaryTable,              // CREATE TEMPORARY TABLE
-  TableLock,                   // LOCK TABLES, FLUSH TABLES ... WITH READ LOCK
+  TableLock,                   // LOCK TABLES, FLUSH TABLES ... WITH READ LOCK / FOR EXPORT: until UNLOCK TABLES
   NamedLock,                   // GET_LOCK()
+  BackupStage,                 // BACKUP STAGE START...: until BACKUP STAGE END
+  BackupLock,                  // BACKUP LOCK t: until BACKUP UNLOCK
+  Handler,                     // HANDLER t OPEN (its table's metadata lock stays with the connection)
   SqlPrepare,                  // PREPARE name FROM ... (SQL-level prepared statements)
   CharsetVariables,            // character_set_* set to values SET NAMES cannot reproduce
   UnknownStateChange,          // SESSION_TRACK_STATE_CHANGE with no cause corral knows how to replay
   // Until the last row was fetched or the statement is reset, re-executed or closed.
   Cursor,                      // COM_STMT_EXECUTE opened a cursor: COM_STMT_FETCH must reach it
 };
-inline constexpr std::size_t kMysqlPinReasonCount = 13;
+inline constexpr std::size_t kMysqlPinReasonCount = 16;
 /// The metric label: "transaction", "user_variable", ...
 std::string_view to_string(MysqlPinReason reason) noexcept;
 
@@ -64,7 +68,8 @@ constexpr MysqlPins pin_bit(MysqlPinReason reason) noexcept {
 /// The pins that last until the session is reset.
 inline constexpr MysqlPins kStickyPins =
     pin_bit(MysqlPinReason::UserVariable) | pin_bit(MysqlPinReason::TemporaryTable) |
-    pin_bit(MysqlPinReason::TableLock) | pin_bit(MysqlPinReason::NamedLock) | pin_bit(MysqlPinReason::SqlPrepare) |
+    pin_bit(MysqlPinReason::TableLock) | pin_bit(MysqlPinReason::NamedLock) | pin_bit(MysqlPinReason::BackupStage) |
+    pin_bit(MysqlPinReason::BackupLock) | pin_bit(MysqlPinReason::Handler) | pin_bit(MysqlPinReason::SqlPrepare) |
     pin_bit(MysqlPinReason::CharsetVariables) | pin_bit(MysqlPinReason::UnknownStateChange);
 
 /// The pins that only hold a connection for the next statement (no state is lost without them).
@@ -75,6 +80,8 @@ using MysqlPinCounters = std::array<std::atomic<std::uint64_t>, kMysqlPinReasonC
 
 /// The pins a statement starts by its text alone (sticky ones and FoundRows), from its effects.
 MysqlPins pins_started_by(const mysql::StatementTraits& traits) noexcept;
+/// The lock pins a statement ends when it succeeds, from its ended effects (UNLOCK TABLES...).
+MysqlPins pins_ended_by(const mysql::StatementTraits& traits) noexcept;
 
 /// Told when a context logs in (handshake or COM_CHANGE_USER), before the client hears of it.
 class MysqlLoginObserver {

@@ -167,16 +167,14 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
     exchange.client().queue_error(packet.reply_sequence(), kErrTooManyStatements);
     co_return co_await exchange.client().flush();
   }
-  const MysqlContext& context = exchange.context();
-  std::string context_id = context.key().id();
-  context_id.append("|").append(context.variables_text());
-  auto prepared = exchange.pools().prepared_templates().find_or_add(context_id, context.schema(), *sql);
   const std::uint64_t schema_changes = schema_changes_.load(std::memory_order_relaxed);
-  // Definitions changed since the cached response (DDL through corral), or the PREPARE warned: the
-  // server must describe the columns as they are now, or warn again where SHOW WARNINGS can see it.
-  const bool again = prepared->schema_changes != schema_changes || prepared->prepare_warnings > 0;
+  auto prepared = exchange.pools().prepared_templates().find_or_add(template_context(exchange, schema_changes),
+                                                                    exchange.context().schema(), *sql);
+  // The cached PREPARE warned: the server must warn again where SHOW WARNINGS can see it.
+  const bool again = prepared->prepare_warnings > 0;
   if (prepared->prepare_response.empty() || again) {
-    // Nobody prepared this text yet, or see above: the server checks it (and may refuse it).
+    // Nobody prepared this text since the last definition change, or see above: the server checks
+    // it (and may refuse it).
     pool::MysqlConnection* backend = co_await exchange.backend_for_statement(packet.reply_sequence());
     if (backend == nullptr) co_return co_await exchange.client().flush();
     if (again) {
@@ -191,7 +189,6 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
       exchange.end_statement(*backend, mysql::StatementTraits{});
       co_return co_await exchange.client().flush();
     }
-    prepared->schema_changes = schema_changes;  // as of before the prepare: never newer than the response
     exchange.end_statement(*backend, mysql::StatementTraits{});
   }
   const std::uint32_t client_id = take_id();
@@ -199,9 +196,27 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
   answer_prepare(exchange, *prepared, client_id, packet.reply_sequence());
   mysql::StatementTraits traits = mysql::classify_statement(*sql);
   statements_.emplace(client_id, Statement{std::move(prepared), {}, false, nullptr, traits.changes_schema,
-                                           traits.read_only, traits.effects, std::move(traits.names_collation),
-                                           std::nullopt, traits.unscoped_wait_timeout});
+                                           traits.read_only, traits.effects, traits.ended_effects,
+                                           traits.uses_last_insert_id, traits.reads_previous_counts,
+                                           std::move(traits.names_collation), std::nullopt,
+                                           traits.unscoped_wait_timeout});
   co_return co_await exchange.client().flush();
+}
+
+std::string MysqlStatements::template_context(MysqlExchange& exchange, std::uint64_t schema_changes) const {
+  const MysqlContext& context = exchange.context();
+  std::string id = context.key().id();
+  id.append("|").append(context.variables_text()).append("|").append(std::to_string(schema_changes));
+  if ((context.pins() & pin_bit(MysqlPinReason::TemporaryTable)) != 0) {
+    id.append("|client ").append(std::to_string(exchange.client().id()));
+  }
+  return id;
+}
+
+void MysqlStatements::check_columns(const pool::PreparedTemplate& prepared, const mysql::ResponseEvent& first) noexcept {
+  // A template without columns (CALL, a statement that writes) says nothing about a result set.
+  if (first.phase != mysql::ResponsePhase::ColumnCount || prepared.num_columns == 0) return;
+  if (first.column_count != prepared.num_columns) schema_changes_.fetch_add(1, std::memory_order_relaxed);
 }
 
 std::uint32_t MysqlStatements::take_id() noexcept {
@@ -281,10 +296,19 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
   traits.names_collation = statement->names_collation;  // empty but for SET NAMES ... COLLATE
   traits.effects = statement->effects;
   traits.unscoped_wait_timeout = statement->unscoped_wait_timeout;
+  traits.ended_effects = statement->ended_effects;
   exchange.route_read(traits);
-  // An idle connection that matches and needs no replay is taken without a coroutine.
-  pool::MysqlConnection* backend = exchange.ready_backend(false);
-  if (backend == nullptr) backend = co_await exchange.backend_for_statement(packet.reply_sequence());
+  // LAST_INSERT_ID(), ROW_COUNT() and FOUND_ROWS() answer about the connection's previous statement:
+  // as for a query, the client's previous connection when nobody borrowed it since, else LAST_INSERT_ID
+  // set for the client (relay_statement()). Otherwise an idle connection that matches and needs no
+  // replay is taken without a coroutine.
+  const bool wants_previous = statement->uses_last_insert_id || statement->reads_previous_counts;
+  pool::MysqlConnection* backend =
+      wants_previous && exchange.held_backend() == nullptr ? nullptr : exchange.ready_backend(false);
+  if (backend == nullptr) {
+    backend = co_await exchange.backend_for_statement(packet.reply_sequence(), statement->uses_last_insert_id,
+                                                      wants_previous);
+  }
   exchange.end_routing();
   if (backend == nullptr) co_return co_await exchange.client().flush();
   close_cursor(*statement);  // a new execute closes the statement's cursor on the server
@@ -309,6 +333,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
         need_reprepare = first.event.phase == mysql::ResponsePhase::Err &&
                          first.event.err.error_code == pool::kErrNeedReprepare;
         if (!need_reprepare) {
+          check_columns(*statement->prepared, first.event);
           exchange.queue_relayed_packet(*backend, first.packet, first.event);
           complete = first.event.complete;
           first_relayed = true;
@@ -330,6 +355,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
       co_return co_await exchange.client().flush();
     }
     backend_statement = started->statement;
+    check_columns(*statement->prepared, started->first_event);
     exchange.queue_relayed_packet(*backend, started->first, started->first_event);
     complete = started->first_event.complete;
   }
@@ -374,6 +400,7 @@ rt::Task<bool> MysqlStatements::bulk_execute(MysqlExchange& exchange, const Clie
   // Rows are written: the primary, as for any statement not known to only read.
   mysql::StatementTraits traits;
   traits.effects = statement->effects;
+  traits.ended_effects = statement->ended_effects;
   pool::MysqlConnection* backend = co_await exchange.backend_for_statement(packet.reply_sequence());
   if (backend == nullptr) co_return co_await exchange.client().flush();
   statement->execute.clear_long_data();  // not sent with a bulk execute; the server drops it too

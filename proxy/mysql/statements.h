@@ -2,7 +2,8 @@
 // the client sees are corral's; backend statements are prepared lazily on whichever backend connection
 // runs an execute (pool/mysql_prepared.h).
 //
-//   COM_STMT_PREPARE ─► template (worker-wide, by pool key + schema + text)
+//   COM_STMT_PREPARE ─► template (worker-wide, by pool key + variables + definition changes + schema +
+//                       text; a session with temporary tables has its own)
 //        known response: answered here (statement id rewritten), no backend round trip
 //        else: exchange.backend_for_statement() ─► prepare_on() ─► the backend's response, relayed
 //   COM_STMT_EXECUTE ─► exchange.ready_backend() | backend_for_statement()
@@ -95,6 +96,9 @@ class MysqlStatements final : public LeaseBoundState {
     bool read_only = false;                // a read a replica may answer (StatementTraits::read_only)
     mysql::StatementEffects effects = 0;   // state each execute leaves on its connection (GET_LOCK,
                                            // @x :=, CREATE TEMPORARY...): pins it, as for a query
+    mysql::StatementEffects ended_effects = 0;  // lock state each execute ends (UNLOCK TABLES...)
+    bool uses_last_insert_id = false;      // LAST_INSERT_ID(...) in the text: the client's, on any connection
+    bool reads_previous_counts = false;    // ROW_COUNT() / FOUND_ROWS(): the previous statement's connection
     std::string names_collation;           // SET NAMES cs COLLATE <this>: each execute sets it (the
                                            // tracker reports only the charsets)
     std::optional<mysql::KillStatement> kill;  // a KILL corral carries out: no template (prepared is
@@ -125,6 +129,15 @@ class MysqlStatements final : public LeaseBoundState {
   /// After relay_response() lost the backend mid-response (its ERR is queued): as fail().
   static rt::Task<bool> lost(MysqlExchange& exchange);
 
+  /// What else than the text decides which template a PREPARE shares (PreparedTemplates::find_or_add()):
+  /// the pool key, the session variables, the count of definition changes (a PREPARE after one gets a
+  /// template of its own: the server's answer and plans as of now, not a statement prepared before),
+  /// and for a session with temporary tables the session itself (its `t1` may not be everyone's).
+  std::string template_context(MysqlExchange& exchange, std::uint64_t schema_changes) const;
+  /// After the first packet of an execute's response: a result with another column count than the
+  /// template's means the definitions changed where corral did not see it (directly on the server, in
+  /// an event): counted as a change, so later PREPAREs of every text ask the server again.
+  void check_columns(const pool::PreparedTemplate& prepared, const mysql::ResponseEvent& first) noexcept;
   /// Queues the template's PREPARE response for the client under `client_id`.
   static void answer_prepare(MysqlExchange& exchange, const pool::PreparedTemplate& prepared,
                              std::uint32_t client_id, std::uint8_t first_sequence_id);

@@ -458,6 +458,234 @@ TEST_F(PreparedThroughCorral, APrepareAfterATableChangedDescribesItsNewColumns) 
   EXPECT_EQ(select.execute().at(0), (Row{"v"}));
 }
 
+// A definition change by any route corral relays (text, a prepared statement, EXECUTE IMMEDIATE, a
+// procedure): a PREPARE after it, from the same or another client, describes the columns as the
+// server has them now, and the execute's result matches what the PREPARE said (else
+// libmysqlclient refuses it with CR_NEW_STMT_METADATA, 2057).
+TEST_F(PreparedThroughCorral, APrepareAfterAnAlterByAnyRouteHasTheServersColumns) {
+  start_backend();
+  backend().execute("CREATE TABLE app.t (a INT); INSERT INTO app.t VALUES (1)");
+  backend().execute("CREATE PROCEDURE app.widen(n INT) "
+                    "EXECUTE IMMEDIATE CONCAT('ALTER TABLE t ADD COLUMN p', n, ' INT DEFAULT ', n)");
+  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 2\n"});
+  MysqlClient client = connect(kUser, kPassword, "app");
+  MysqlClient other = connect(kUser, kPassword, "app");
+  const auto server_columns = [&] {
+    return std::stoul(backend().query("SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = 'app' "
+                                      "AND table_name = 't'").at(0));
+  };
+  const auto expect_server_shape = [&](MysqlClient& who, const std::string& after) {
+    Statement select(who.handle(), "SELECT * FROM t");
+    const unsigned long columns = server_columns();
+    EXPECT_EQ(mysql_stmt_field_count(select.handle()), columns) << after;
+    std::vector<Row> rows;
+    ASSERT_NO_THROW(rows = select.execute()) << after;
+    ASSERT_EQ(rows.size(), 1u) << after;
+    EXPECT_EQ(rows[0].size(), columns) << after;
+  };
+  expect_server_shape(client, "before any change");
+  expect_server_shape(other, "before any change");
+  client.execute("ALTER TABLE t ADD COLUMN b INT DEFAULT 2");
+  expect_server_shape(client, "a text ALTER");
+  expect_server_shape(other, "a text ALTER");
+  {
+    Statement alter(client.handle(), "ALTER TABLE t ADD COLUMN c INT DEFAULT 3");
+    alter.execute();
+  }
+  expect_server_shape(client, "a prepared ALTER");
+  expect_server_shape(other, "a prepared ALTER");
+  client.execute("EXECUTE IMMEDIATE 'ALTER TABLE t ADD COLUMN d INT DEFAULT 4'");
+  expect_server_shape(other, "EXECUTE IMMEDIATE 'ALTER ...'");
+  expect_server_shape(client, "EXECUTE IMMEDIATE 'ALTER ...'");
+  client.execute("CALL widen(5)");
+  expect_server_shape(other, "a procedure's ALTER");
+  expect_server_shape(client, "a procedure's ALTER");
+  {
+    Statement call(client.handle(), "CALL widen(6)");
+    call.execute();
+  }
+  expect_server_shape(other, "a prepared CALL of a procedure's ALTER");
+  expect_server_shape(client, "a prepared CALL of a procedure's ALTER");
+  EXPECT_EQ(server_columns(), 6u);
+}
+
+// An ALTER corral does not see (run directly on the server): the first execute of a statement
+// prepared before it gets the server's new columns, which tells corral that its cached PREPARE
+// answers are old: later PREPAREs ask the server again.
+TEST_F(PreparedThroughCorral, AResultOfOtherColumnsThanPreparedRetiresTheCachedPrepareAnswers) {
+  start_backend();
+  backend().execute("CREATE TABLE app.t (a INT); INSERT INTO app.t VALUES (1)");
+  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 1\n"});
+  MysqlClient client = connect(kUser, kPassword, "app");
+  Statement before(client.handle(), "SELECT * FROM t");
+  EXPECT_EQ(before.execute().at(0).size(), 1u);
+  backend().execute("ALTER TABLE app.t ADD COLUMN b INT DEFAULT 2");
+  // As direct: libmysqlclient refuses a result whose shape changed since its PREPARE.
+  EXPECT_NE(mysql_stmt_execute(before.handle()), 0);
+  EXPECT_EQ(mysql_stmt_errno(before.handle()), 2057u) << mysql_stmt_error(before.handle());
+  MysqlClient other = connect(kUser, kPassword, "app");
+  Statement after(other.handle(), "SELECT * FROM t");
+  EXPECT_EQ(mysql_stmt_field_count(after.handle()), 2u);
+  EXPECT_EQ(after.execute().at(0), (Row{"1", "2"}));
+}
+
+// mysqltest --ps-protocol prepares each statement anew, and so gets the server's plan for the data as
+// it is: a PREPARE after TRUNCATE or ANALYZE TABLE (statistics) is not given the statement prepared
+// before them, whose first execution fixed choices (split materialization...) for the old data.
+TEST_F(PreparedThroughCorral, APrepareAfterStatisticsChangedIsPreparedOnTheServerAgain) {
+  start_backend();
+  backend().execute("CREATE TABLE app.t (a INT, KEY (a)); INSERT INTO app.t VALUES (1), (2)");
+  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 1\n"});
+  MysqlClient client = connect(kUser, kPassword, "app");
+  const std::string sql = "SELECT a FROM t WHERE a > ?";
+  const auto prepare_and_run = [&] {
+    Statement select(client.handle(), sql);
+    select.bind({0LL});
+    return select.execute().size();
+  };
+  EXPECT_EQ(prepare_and_run(), 2u);
+  const std::uint64_t prepares = server_status("Com_stmt_prepare");
+  EXPECT_EQ(prepare_and_run(), 2u);
+  EXPECT_EQ(server_status("Com_stmt_prepare"), prepares) << "nothing changed: answered by corral";
+  for (const char* change : {"TRUNCATE TABLE t", "ANALYZE TABLE t PERSISTENT FOR ALL", "OPTIMIZE TABLE t"}) {
+    client.query(change);
+    client.execute("INSERT INTO t VALUES (3)");
+    const std::uint64_t before = server_status("Com_stmt_prepare");
+    prepare_and_run();
+    EXPECT_EQ(server_status("Com_stmt_prepare"), before + 1) << "after " << change;
+  }
+}
+
+// A session's temporary table hides the table of the same name for that session only: another
+// client preparing the same text is told the columns of the table it will read.
+TEST_F(PreparedThroughCorral, ATemporaryTableOfOneSessionDoesNotShapeAnotherSessionsPrepare) {
+  start_backend();
+  backend().execute("CREATE TABLE app.t (a INT); INSERT INTO app.t VALUES (1)");
+  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 2\n"});
+  MysqlClient shadowing = connect(kUser, kPassword, "app");
+  shadowing.execute("CREATE TEMPORARY TABLE t (x INT, y INT, z INT)");
+  shadowing.execute("INSERT INTO t VALUES (7, 8, 9)");
+  Statement own(shadowing.handle(), "SELECT * FROM t");
+  EXPECT_EQ(mysql_stmt_field_count(own.handle()), 3u);
+  EXPECT_EQ(own.execute().at(0), (Row{"7", "8", "9"}));
+  MysqlClient plain = connect(kUser, kPassword, "app");
+  Statement base(plain.handle(), "SELECT * FROM t");
+  EXPECT_EQ(mysql_stmt_field_count(base.handle()), 1u);
+  EXPECT_EQ(base.execute().at(0), (Row{"1"}));
+  Statement again(shadowing.handle(), "SELECT * FROM t");
+  EXPECT_EQ(mysql_stmt_field_count(again.handle()), 3u);
+}
+
+// Locks a client takes by any route (text, a prepared statement as mysqltest --ps-protocol sends it,
+// EXECUTE IMMEDIATE) keep its backend connection until the statement that releases them: on a pool of
+// one connection the other client waits (and times out) instead of running on the locked connection
+// (ERR 4145 "BACKUP STAGE active", 1100 "not locked with LOCK TABLES", 1223 "read lock"), and runs
+// again once the lock is released, or once the holder went away (its connection is closed, not pooled).
+TEST_F(PreparedThroughCorral, ALockTakenByAnyRouteKeepsItsConnectionFromOtherClientsUntilReleased) {
+  start_backend();
+  backend().execute("CREATE TABLE app.t1 (a INT)");
+  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 1\nqueue_timeout_ms = 300\n"});
+  MysqlClient holder = connect(kUser, kPassword, "app");
+  MysqlClient other = connect(kUser, kPassword, "app");
+  enum class Route { Text, Prepared, ExecuteImmediate };
+  const auto run = [](MysqlClient& who, Route route, const std::string& sql) {
+    if (route == Route::Text) {
+      who.execute(sql);
+    } else if (route == Route::Prepared) {
+      Statement statement(who.handle(), sql);
+      statement.execute();
+    } else {
+      who.execute("EXECUTE IMMEDIATE '" + sql + "'");
+    }
+  };
+  const auto other_waits = [&](const std::string& what) {
+    try {
+      other.execute("CREATE TABLE t2 (a INT)");
+      other.execute("DROP TABLE t2");
+      ADD_FAILURE() << "another client ran beside " << what;
+    } catch (const MysqlException& e) {
+      EXPECT_EQ(e.code(), 1040u) << what << ": " << e.what();
+    }
+  };
+  const std::pair<std::string, std::string> kLocks[] = {
+      {"LOCK TABLES t1 WRITE", "UNLOCK TABLES"},
+      {"FLUSH TABLES WITH READ LOCK", "UNLOCK TABLES"},
+      {"FLUSH TABLES t1 FOR EXPORT", "UNLOCK TABLES"},
+      {"BACKUP STAGE START", "BACKUP STAGE END"},
+      {"BACKUP LOCK t1", "BACKUP UNLOCK"},
+  };
+  for (const Route route : {Route::Text, Route::Prepared, Route::ExecuteImmediate}) {
+    for (const auto& [take, release] : kLocks) {
+      const std::string what = take + " (route " + std::to_string(static_cast<int>(route)) + ")";
+      run(holder, route, take);
+      other_waits(what);
+      run(holder, route, "SELECT 1");
+      other_waits(what + ", a statement later");
+      run(holder, route, release);
+      EXPECT_NO_THROW(other.execute("CREATE TABLE t2 (a INT)")) << "after " << release << " of " << what;
+      other.execute("DROP TABLE IF EXISTS t2");
+    }
+    // A holder that goes away: its connection is closed with the lock, never lent on.
+    run(holder, route, "BACKUP STAGE START");
+    holder.close();
+    EXPECT_NO_THROW(other.execute("CREATE TABLE t2 (a INT)")) << "after the holder of a backup stage left";
+    other.execute("DROP TABLE IF EXISTS t2");
+    holder = connect(kUser, kPassword, "app");
+  }
+  const std::string m = metrics();
+  EXPECT_THAT(m, HasSubstr("corral_mysql_pins_total{reason=\"backup_stage\"} 6"));
+  EXPECT_THAT(m, HasSubstr("corral_mysql_pins_total{reason=\"backup_lock\"} 3"));
+  EXPECT_THAT(m, HasSubstr("corral_mysql_pins_total{reason=\"table_lock\"} 9"));
+}
+
+// HANDLER t OPEN keeps the table's metadata lock on the connection until HANDLER t CLOSE: the
+// connection stays with the client (by text or prepared), and is closed when the client leaves, so
+// nobody else's DROP TABLE waits for a handle left on a pooled connection (mtr main.partition_myisam).
+TEST_F(PreparedThroughCorral, AnOpenHandlerKeepsItsConnectionAndLeavesWithTheClient) {
+  start_backend();
+  backend().execute("CREATE TABLE app.t1 (a INT); INSERT INTO app.t1 VALUES (1)");
+  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 1\nqueue_timeout_ms = 300\n"});
+  MysqlClient other = connect(kUser, kPassword, "app");
+  for (const bool prepared : {false, true}) {
+    MysqlClient holder = connect(kUser, kPassword, "app");
+    if (prepared) {
+      Statement open(holder.handle(), "HANDLER t1 OPEN");
+      open.execute();
+    } else {
+      holder.execute("HANDLER t1 OPEN");
+    }
+    try {
+      other.query("SELECT 1");
+      ADD_FAILURE() << "another client ran on the connection with the open handler";
+    } catch (const MysqlException& e) {
+      EXPECT_EQ(e.code(), 1040u) << e.what();
+    }
+    EXPECT_EQ(holder.query("HANDLER t1 READ FIRST").at(0), "1");
+    holder.close();
+    other.execute("SET SESSION lock_wait_timeout = 2");
+    EXPECT_NO_THROW(other.execute("ALTER TABLE t1 ADD COLUMN b INT")) << (prepared ? "prepared" : "text");
+    other.execute("ALTER TABLE t1 DROP COLUMN b");
+  }
+  EXPECT_THAT(metrics(), HasSubstr("corral_mysql_pins_total{reason=\"handler\"} 2"));
+}
+
+// LAST_INSERT_ID() in a prepared statement answers for the client, as the same text sent as a query
+// does, although its connection ran another client's INSERT since (a pool of one connection).
+TEST_F(PreparedThroughCorral, APreparedLastInsertIdAnswersForTheClientAfterItsConnectionWasLent) {
+  start_backend();
+  backend().execute("CREATE TABLE app.ids (id INT AUTO_INCREMENT PRIMARY KEY, who VARCHAR(8))");
+  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 1\n"});
+  MysqlClient mine = connect(kUser, kPassword, "app");
+  MysqlClient theirs = connect(kUser, kPassword, "app");
+  Statement insert(mine.handle(), "INSERT INTO ids (who) VALUES ('mine')");
+  insert.execute();
+  theirs.execute("INSERT INTO ids (who) VALUES ('theirs')");
+  Statement last(mine.handle(), "SELECT LAST_INSERT_ID()");
+  EXPECT_EQ(last.execute().at(0)[0], "1");
+  EXPECT_EQ(theirs.query("SELECT LAST_INSERT_ID()").at(0), "2");
+  EXPECT_EQ(last.execute().at(0)[0], "1");
+}
+
 TEST_F(PreparedThroughCorral, StatementsStillRunWhenASmallCapEvictsThem) {
   start_proxy({.workers = 1, .pool_toml = "max_connections = 1\n", .mysql_toml = "max_prepared_per_connection = 2\n"});
   const std::uint64_t closes_before = server_status("Com_stmt_close");

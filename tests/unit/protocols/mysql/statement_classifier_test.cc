@@ -36,6 +36,36 @@ TEST(ClassifyStatement, UnreplayableStatementsAreRecognisedInEveryStatementOfABa
   EXPECT_EQ(classify_statement("SELECT 'CREATE TEMPORARY TABLE', 'LOCK TABLES'").effects, 0);
   EXPECT_EQ(classify_statement("CREATE TABLE temporary_stuff (a int)").effects, 0);
   EXPECT_EQ(classify_statement("UNLOCK TABLES").effects, 0);
+  EXPECT_TRUE(classify_statement("FLUSH TABLES t1, t2 FOR EXPORT").has(StatementEffect::TableLock));
+  EXPECT_TRUE(classify_statement("backup stage start").has(StatementEffect::BackupStage));
+  EXPECT_TRUE(classify_statement("BACKUP STAGE BLOCK_COMMIT").has(StatementEffect::BackupStage));
+  EXPECT_TRUE(classify_statement("BACKUP LOCK t1").has(StatementEffect::BackupLock));
+  EXPECT_TRUE(classify_statement("EXECUTE IMMEDIATE 'LOCK TABLES t1 WRITE'").has(StatementEffect::TableLock));
+  EXPECT_TRUE(classify_statement("execute immediate \"backup stage start\"").has(StatementEffect::BackupStage));
+  EXPECT_EQ(classify_statement("SELECT 'BACKUP STAGE START', 'FOR EXPORT'").effects, 0);
+  EXPECT_EQ(classify_statement("FLUSH TABLES t1").effects, 0);
+  EXPECT_TRUE(classify_statement("HANDLER t1 OPEN").has(StatementEffect::HandlerOpen));
+  EXPECT_TRUE(classify_statement("handler test.t1 open as h").has(StatementEffect::HandlerOpen));
+  EXPECT_TRUE(classify_statement("HANDLER `t 1` OPEN").has(StatementEffect::HandlerOpen));
+  EXPECT_EQ(classify_statement("HANDLER t1 READ FIRST").effects, 0);
+  EXPECT_EQ(classify_statement("HANDLER t1 CLOSE").effects, 0);
+}
+
+TEST(ClassifyStatement, StatementsThatReleaseLocks) {
+  using E = StatementEffect;
+  EXPECT_EQ(classify_statement("UNLOCK TABLES").ended_effects, effect_bit(E::TableLock));
+  EXPECT_EQ(classify_statement("unlock table").ended_effects, effect_bit(E::TableLock));
+  EXPECT_EQ(classify_statement("BACKUP STAGE END").ended_effects, effect_bit(E::BackupStage));
+  EXPECT_EQ(classify_statement("BACKUP UNLOCK").ended_effects, effect_bit(E::BackupLock));
+  EXPECT_EQ(classify_statement("EXECUTE IMMEDIATE 'UNLOCK TABLES'").ended_effects, effect_bit(E::TableLock));
+  EXPECT_EQ(classify_statement("SELECT 'UNLOCK TABLES'").ended_effects, 0);
+  // The last statement of a text wins.
+  const StatementTraits relock = classify_statement("UNLOCK TABLES; LOCK TABLES t1 READ");
+  EXPECT_TRUE(relock.has(E::TableLock));
+  EXPECT_EQ(relock.ended_effects, effect_bit(E::TableLock));
+  EXPECT_EQ(classify_statement("LOCK TABLES t1 READ; UNLOCK TABLES").effects, 0);
+  // A procedure body's UNLOCK runs when the procedure is called, not now.
+  EXPECT_EQ(classify_statement("CREATE PROCEDURE p() BEGIN SELECT 1; UNLOCK TABLES; END").ended_effects, 0);
 }
 
 TEST(ClassifyStatement, AnUnscopedAtAtAssignmentIsNotTrackedByTheServer) {
@@ -88,6 +118,21 @@ TEST(ClassifyStatement, DefinitionsThatChangeWhatResultsLookLike) {
   EXPECT_FALSE(classify_statement("SELECT 'DROP TABLE t1'").changes_schema);
   EXPECT_FALSE(classify_statement("INSERT INTO created VALUES (1)").changes_schema);
   EXPECT_FALSE(classify_statement("SELECT * FROM t1").changes_schema);
+  // Statistics and table rebuilds change plans; procedures and prepared or compound statements may
+  // run any of the above where the text does not show it.
+  EXPECT_TRUE(classify_statement("TRUNCATE TABLE t1").changes_schema);
+  EXPECT_TRUE(classify_statement("analyze table t1 persistent for all").changes_schema);
+  EXPECT_TRUE(classify_statement("ANALYZE NO_WRITE_TO_BINLOG TABLE t1").changes_schema);
+  EXPECT_TRUE(classify_statement("OPTIMIZE TABLE t1").changes_schema);
+  EXPECT_TRUE(classify_statement("REPAIR LOCAL TABLE t1").changes_schema);
+  EXPECT_TRUE(classify_statement("CALL p1()").changes_schema);
+  EXPECT_TRUE(classify_statement("EXECUTE IMMEDIATE 'ALTER TABLE t1 ADD c INT'").changes_schema);
+  EXPECT_TRUE(classify_statement("EXECUTE s").changes_schema);
+  EXPECT_TRUE(classify_statement("BEGIN NOT ATOMIC SELECT 1; END").changes_schema);
+  EXPECT_TRUE(classify_statement("SET STATEMENT lock_wait_timeout = 1 FOR ALTER TABLE t1 ADD c INT").changes_schema);
+  EXPECT_FALSE(classify_statement("ANALYZE SELECT * FROM t1").changes_schema);
+  EXPECT_FALSE(classify_statement("BEGIN").changes_schema);
+  EXPECT_FALSE(classify_statement("SET STATEMENT max_statement_time = 1 FOR SELECT 'DROP'").changes_schema);
 }
 
 TEST(ClassifyStatement, KillInEveryFormTheTextShows) {

@@ -27,9 +27,20 @@ TEST(PinsStartedBy, EveryEffectOfTheTextStartsItsPin) {
   EXPECT_EQ(pins_of(StatementEffect::NextTransaction), pin_bit(MysqlPinReason::TransactionCharacteristics));
   EXPECT_EQ(pins_of(StatementEffect::UntrackedVariable), pin_bit(MysqlPinReason::UnknownStateChange));
   EXPECT_EQ(pins_of(StatementEffect::ConnectionId), 0) << "a KILL of the told id follows the client instead";
+  EXPECT_EQ(pins_of(StatementEffect::BackupStage), pin_bit(MysqlPinReason::BackupStage));
+  EXPECT_EQ(pins_of(StatementEffect::BackupLock), pin_bit(MysqlPinReason::BackupLock));
+  EXPECT_EQ(pins_of(StatementEffect::HandlerOpen), pin_bit(MysqlPinReason::Handler));
   EXPECT_EQ(pins_started_by(mysql::classify_statement("SELECT c FROM t WHERE id = 1")), 0);
   EXPECT_EQ(pins_started_by(mysql::classify_statement("SET @a = 1; LOCK TABLES t WRITE")),
             pin_bit(MysqlPinReason::UserVariable) | pin_bit(MysqlPinReason::TableLock));
+}
+
+TEST(PinsEndedBy, OnlyTheLockTheStatementReleases) {
+  EXPECT_EQ(pins_ended_by(mysql::classify_statement("UNLOCK TABLES")), pin_bit(MysqlPinReason::TableLock));
+  EXPECT_EQ(pins_ended_by(mysql::classify_statement("BACKUP STAGE END")), pin_bit(MysqlPinReason::BackupStage));
+  EXPECT_EQ(pins_ended_by(mysql::classify_statement("BACKUP UNLOCK")), pin_bit(MysqlPinReason::BackupLock));
+  EXPECT_EQ(pins_ended_by(mysql::classify_statement("SELECT RELEASE_LOCK('a')")), 0) << "other named locks may stay";
+  EXPECT_EQ(pins_ended_by(mysql::classify_statement("DROP TEMPORARY TABLE t")), 0) << "other tables may stay";
 }
 
 class MysqlContextTest : public ::testing::Test {
@@ -126,6 +137,43 @@ TEST_F(MysqlContextTest, TransactionPinsUntilTheServerSaysItEnded) {
   respond(0);  // autocommit=0
   EXPECT_TRUE(has(context_.pins(), MysqlPinReason::AutocommitOff));
   respond(kAutocommit);
+  EXPECT_FALSE(context_.pinned());
+}
+
+// LOCK TABLES, FLUSH ... WITH READ LOCK, BACKUP STAGE and BACKUP LOCK hold their connection until the
+// statement that releases them succeeded; then the connection may serve others again.
+TEST_F(MysqlContextTest, LockPinsEndWithTheStatementThatReleasesTheLock) {
+  const struct {
+    const char* take;
+    const char* release;
+    MysqlPinReason reason;
+  } kLocks[] = {
+      {"LOCK TABLES t1 WRITE", "UNLOCK TABLES", MysqlPinReason::TableLock},
+      {"FLUSH TABLES WITH READ LOCK", "unlock tables", MysqlPinReason::TableLock},
+      {"FLUSH TABLES t1 FOR EXPORT", "UNLOCK TABLES", MysqlPinReason::TableLock},
+      {"EXECUTE IMMEDIATE 'LOCK TABLES t1 READ'", "EXECUTE IMMEDIATE 'UNLOCK TABLES'", MysqlPinReason::TableLock},
+      {"BACKUP STAGE START", "BACKUP STAGE END", MysqlPinReason::BackupStage},
+      {"BACKUP LOCK t1", "BACKUP UNLOCK", MysqlPinReason::BackupLock},
+  };
+  for (const auto& lock : kLocks) {
+    respond(kAutocommit, {}, mysql::classify_statement(lock.take));
+    EXPECT_EQ(context_.pins(), pin_bit(lock.reason)) << lock.take;
+    respond(kAutocommit, {}, mysql::classify_statement("SELECT 1"));
+    EXPECT_EQ(context_.pins(), pin_bit(lock.reason)) << lock.take;
+    respond(kAutocommit, {}, mysql::classify_statement(lock.release), /*failed=*/true);
+    EXPECT_TRUE(has(context_.pins(), lock.reason)) << lock.release << " failed: the lock may still be held";
+    respond(kAutocommit, {}, mysql::classify_statement(lock.release));
+    EXPECT_FALSE(context_.pinned()) << lock.release;
+  }
+  // Another lock pin stays: UNLOCK TABLES does not end a backup stage.
+  respond(kAutocommit, {}, mysql::classify_statement("BACKUP STAGE START"));
+  respond(kAutocommit, {}, mysql::classify_statement("LOCK TABLES t1 READ"));
+  respond(kAutocommit, {}, mysql::classify_statement("UNLOCK TABLES"));
+  EXPECT_EQ(context_.pins(), pin_bit(MysqlPinReason::BackupStage));
+  // Within one text, the last statement wins.
+  respond(kAutocommit, {}, mysql::classify_statement("BACKUP STAGE END; BACKUP STAGE START"));
+  EXPECT_EQ(context_.pins(), pin_bit(MysqlPinReason::BackupStage));
+  respond(kAutocommit, {}, mysql::classify_statement("BACKUP STAGE START; BACKUP STAGE END"));
   EXPECT_FALSE(context_.pinned());
 }
 
@@ -399,6 +447,12 @@ TEST_F(MysqlCursorPin, ResetAndALostBackendEndTheCursor) {
 }
 
 TEST(MysqlPinReasonNames, CursorHasAMetricLabel) { EXPECT_EQ(to_string(MysqlPinReason::Cursor), "cursor"); }
+
+TEST(MysqlPinReasonNames, BackupPinsHaveMetricLabels) {
+  EXPECT_EQ(to_string(MysqlPinReason::BackupStage), "backup_stage");
+  EXPECT_EQ(to_string(MysqlPinReason::BackupLock), "backup_lock");
+  EXPECT_EQ(to_string(MysqlPinReason::Handler), "handler");
+}
 
 }  // namespace
 }  // namespace corral::proxy
