@@ -356,6 +356,20 @@ MysqlLease MysqlPool::adopt(std::unique_ptr<MysqlConnection> connection) {
   return MysqlLease(this, adopted);
 }
 
+MysqlPoolSlot MysqlPool::reserve_slot() {
+  const bool room = size() < limits_.max_connections && waiters_.first_live() == nullptr &&
+                    (group_ == nullptr || group_->credentials_size(credentials_id_) < limits_.max_connections);
+  if (stopped() || !room) return {};
+  ++reserved_;
+  return MysqlPoolSlot(this);
+}
+
+MysqlPoolSlot::~MysqlPoolSlot() {
+  if (pool_ == nullptr) return;
+  --pool_->reserved_;
+  pool_->slot_freed();
+}
+
 MysqlIdleTicket MysqlPool::release(MysqlConnection* connection, bool clean) {
   if (std::find(lent_.begin(), lent_.end(), connection) == lent_.end()) {
     rt::log::error("mysql backend {}: release of a connection this pool did not lend", describe_);

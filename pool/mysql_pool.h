@@ -28,6 +28,7 @@
 #include <string>
 #include <system_error>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -95,6 +96,25 @@ class MysqlLease {
  private:
   MysqlPool* pool_ = nullptr;
   MysqlConnection* connection_ = nullptr;
+};
+
+/// A slot of a pool held for a connection corral opens for itself outside the pool (a short read of
+/// its own that must not run on a connection some session's next statement reclaims): the pool counts
+/// it against max_connections until the slot is destroyed. Move-only; must not outlive its pool.
+class MysqlPoolSlot {
+ public:
+  MysqlPoolSlot() = default;
+  explicit MysqlPoolSlot(MysqlPool* pool) noexcept : pool_(pool) {}
+  MysqlPoolSlot(MysqlPoolSlot&& other) noexcept : pool_(std::exchange(other.pool_, nullptr)) {}
+  MysqlPoolSlot& operator=(MysqlPoolSlot&&) = delete;
+  MysqlPoolSlot(const MysqlPoolSlot&) = delete;
+  MysqlPoolSlot& operator=(const MysqlPoolSlot&) = delete;
+  ~MysqlPoolSlot();
+
+  explicit operator bool() const noexcept { return pool_ != nullptr; }
+
+ private:
+  MysqlPool* pool_ = nullptr;
 };
 
 /// A lease, or why there is none: `error` is the ERR_Packet text for the client, `code` its category
@@ -183,6 +203,9 @@ class MysqlPool final : public PoolGaugeSource {
   /// room for it; otherwise an empty lease, and the connection is closed. Either way the connections of
   /// these credentials opened before it are retired (retire_before). Never suspends.
   MysqlLease adopt(std::unique_ptr<MysqlConnection> connection);
+  /// A slot for a connection of corral's own, when the pool and its credentials have room and nobody
+  /// waits for one (it never jumps the queue); an empty slot otherwise. Never suspends.
+  MysqlPoolSlot reserve_slot();
   /// Closes the idle connections opened before `time`, and the lent ones when they come back.
   void retire_before(rt::Clock::time_point time);
 
@@ -213,6 +236,7 @@ class MysqlPool final : public PoolGaugeSource {
 
  private:
   friend class MysqlPools;
+  friend class MysqlPoolSlot;
 
   rt::Task<MysqlAcquired> lend(MysqlConnection* connection, rt::CancelSource* cancel);
   rt::Task<MysqlAcquired> open_and_lend(rt::CancelSource* cancel);
@@ -258,7 +282,7 @@ class MysqlPool final : public PoolGaugeSource {
   std::vector<MysqlConnection*> idle_;                      // oldest first; lent from the back
   std::vector<MysqlConnection*> lent_;                      // opening ones count as lent to their opener
   std::vector<rt::CancelSource*> opening_;                  // cancelled by stop()
-  std::size_t reserved_ = 0;                                // slots held for conversions in progress
+  std::size_t reserved_ = 0;                                // slots held: conversions in progress, MysqlPoolSlot
   rt::TaskScope tasks_;     // the idle reaper and the deadline watcher; stopping() once the pool stopped
   Waiters waiters_;         // acquires at max_connections, oldest first
   bool reaping_ = false;

@@ -108,7 +108,8 @@ std::chrono::seconds seconds_of(const std::optional<std::string>& text) {
 }
 
 /// Reads the backend's global wait_timeout and interactive_timeout into `timeouts` on a connection of
-/// its own (outside the pool: no client's connection runs a statement for it). Zero when it failed.
+/// its own, in a slot of `pool` (a pooled connection is some session's previous one, whose ROW_COUNT(),
+/// FOUND_ROWS() and warnings a SELECT would overwrite). Zero when it failed.
 rt::Task<void> read_global_timeouts(pool::MysqlKey key, rt::SocketAddress address, const config::PoolLimits* limits,
                                     rt::CancelSource* cancel, MysqlFrontend::GlobalTimeouts* timeouts) {
   timeouts->wait = timeouts->interactive = std::chrono::seconds(0);
@@ -136,9 +137,12 @@ rt::Task<void> MysqlSession::learn_login_wait_timeout() {
   if (!fresh) {
     // Another session of this worker reads them now: this one asks again after its next command.
     if (timeouts.reading) co_return;
-    timeouts.reading = true;
     pool::MysqlKey key = context_.key();
     key.schema.clear();  // the schema may be gone; the read needs none
+    // Within pool.max_connections: with no slot free now, a later command asks again.
+    pool::MysqlPoolSlot slot = frontend_.pools().get(key, env_.backend_address).reserve_slot();
+    if (!slot) co_return;
+    timeouts.reading = true;
     co_await read_global_timeouts(std::move(key), env_.backend_address, &env_.config->pool, &cancel_, &timeouts);
     timeouts.reading = false;
     if (cancel_.cancelled()) co_return;  // the session ends: what it read (nothing) is not an answer

@@ -53,7 +53,7 @@ class MysqlSession final : private MysqlKillable, private MysqlLoginObserver {
   /// close it, or client.idle_timeout_ms if that is shorter.
   rt::Deadline idle_deadline() const;
   /// Gives the context the wait_timeout the server gives a new session (MysqlFrontend::GlobalTimeouts,
-  /// read again on a connection of its own when stale). Called once the session used a backend, so
+  /// read again on a connection of its own, within pool.max_connections, when stale). Called once the session used a backend, so
   /// a client that never does costs the backend nothing; until then client.idle_timeout_ms applies.
   rt::Task<void> learn_login_wait_timeout();
   /// Runs for the session's life: while a command runs (watch_wake_), waits for the client's socket

@@ -705,6 +705,53 @@ TEST_F(MysqlBackendPool, AReleasedConnectionGoesToAWaitingSiblingPool) {
   rt::block_on(loop_, pools.join());
 }
 
+struct SlotSeen {
+  bool first_slot = false;
+  bool slot_while_full = false;
+  bool sibling_slot_while_full = false;
+  bool slot_with_a_waiter = false;
+  std::string waiter;  // what the waiter got once the slot was given back
+};
+
+rt::Task<void> acquire_into(MysqlPools* pools, MysqlKey key, rt::SocketAddress address, MysqlAcquired* into) {
+  *into = co_await pools->acquire(std::move(key), address, rt::Deadline::after(5s), nullptr);
+}
+
+rt::Task<SlotSeen> slots_within_the_limit(MysqlPools* pools, MysqlKey shop, MysqlKey other, rt::SocketAddress address) {
+  SlotSeen seen;
+  MysqlPool& pool = pools->get(shop, address);
+  MysqlPoolSlot slot = pool.reserve_slot();
+  seen.first_slot = static_cast<bool>(slot);
+  seen.slot_while_full = static_cast<bool>(pool.reserve_slot());
+  seen.sibling_slot_while_full = static_cast<bool>(pools->get(other, address).reserve_slot());
+  // The slot takes the pool's only connection: an acquire waits for it, and a later slot never goes
+  // ahead of that waiter.
+  MysqlAcquired waited;
+  rt::TaskScope scope;
+  scope.spawn(acquire_into(pools, shop, address, &waited));
+  seen.slot_with_a_waiter = pool.waiting_count() == 1 && static_cast<bool>(pool.reserve_slot());
+  { MysqlPoolSlot given_back = std::move(slot); }
+  co_await scope.join();
+  seen.waiter = waited.ok() ? "lent" : waited.error.message;
+  if (waited.ok()) waited.lease.release(true);
+  co_return seen;
+}
+
+TEST_F(MysqlBackendPool, AReservedSlotCountsAgainstTheLimitAndItsReturnWakesAWaiter) {
+  // corral's own short reads (the global timeouts) use a connection of their own in a reserved slot.
+  limits_.max_connections = 1;
+  MysqlPools pools(limits_);
+  const SlotSeen seen = rt::block_on(loop_, slots_within_the_limit(&pools, key("shop"), key("other"), address()));
+  EXPECT_TRUE(seen.first_slot);
+  EXPECT_FALSE(seen.slot_while_full);
+  EXPECT_FALSE(seen.sibling_slot_while_full) << "the limit holds per credentials too";
+  EXPECT_FALSE(seen.slot_with_a_waiter);
+  EXPECT_EQ(seen.waiter, "lent");
+  EXPECT_EQ(pools.get(key("shop"), address()).size(), 1u) << "the waiter's connection, the slot gone";
+  pools.stop();
+  rt::block_on(loop_, pools.join());
+}
+
 rt::Task<std::string> drift_and_return(MysqlPool* pool) {
   MysqlAcquired acquired = co_await pool->acquire(rt::Deadline::after(5s), nullptr);
   if (!acquired.ok()) co_return "acquire failed: " + acquired.error.message;
