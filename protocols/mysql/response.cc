@@ -488,8 +488,9 @@ Errc ResponseScanner::on_result_start(std::string_view payload) {
     case kErrHeader:
       return on_err(payload);
     case kLocalInfileHeader:
-      // LOCAL INFILE Request: only a text query can ask for it.
-      if (command_ != Command::COM_QUERY) return Errc::UnexpectedPacket;
+      // LOCAL INFILE Request: a text query's, or MariaDB's answer to an execute of a prepared LOAD
+      // DATA LOCAL INFILE.
+      if (command_ != Command::COM_QUERY && command_ != Command::COM_STMT_EXECUTE) return Errc::UnexpectedPacket;
       event_.phase = ResponsePhase::LocalInfileRequest;
       event_.data = payload.substr(1);
       event_.awaiting_client = true;

@@ -460,6 +460,33 @@ std::optional<std::string_view> immediate_literal(std::string_view sql) {
   return inner;
 }
 
+/// True when `sql` has a `?` outside quoted strings and identifiers (a prepared statement's parameter).
+bool has_parameter_marker(std::string_view sql) {
+  char quote = 0;
+  for (std::size_t i = 0; i < sql.size(); ++i) {
+    const char c = sql[i];
+    if (quote != 0) {
+      if (c == '\\' && quote != '`') {
+        ++i;
+      } else if (c == quote) {
+        quote = 0;
+      }
+    } else if (c == '\'' || c == '"' || c == '`') {
+      quote = c;
+    } else if (c == '?') {
+      return true;
+    }
+  }
+  return false;
+}
+
+/// The text from `word` (a view into `sql`) to the end, without a trailing ';'.
+std::string_view rest_from(std::string_view sql, std::string_view word) {
+  std::string_view rest = trim(sql.substr(static_cast<std::size_t>(word.data() - sql.data())));
+  if (!rest.empty() && rest.back() == ';') rest = trim(rest.substr(0, rest.size() - 1));
+  return rest;
+}
+
 }  // namespace
 
 std::optional<KillStatement> parse_kill(std::string_view sql) {
@@ -504,6 +531,10 @@ std::optional<KillStatement> parse_kill(std::string_view sql) {
       kill.target = KillStatement::Target::ConnectionId;
       kill.id = *id;
     }
+  }
+  if (kill.target == KillStatement::Target::Expression && i < words.size()) {
+    kill.expression = std::string(rest_from(sql, words[i]));
+    kill.has_parameter_marker = has_parameter_marker(kill.expression);
   }
   return kill;
 }

@@ -109,11 +109,15 @@ struct KillStatement {
     QueryId,       // KILL QUERY ID n: a query id of the server
     User,          // KILL ... USER name: every connection of an account
     Self,          // KILL [QUERY] CONNECTION_ID(): the connection running the KILL
-    Expression,    // anything else (KILL @id): not evaluated
+    Expression,    // anything else (KILL @id, KILL (1 + 2)): `expression`, for the server to evaluate
   };
   bool query = false;  // KILL QUERY: only the running statement; else the connection
   Target target = Target::Expression;
   std::uint64_t id = 0;  // for ConnectionId
+  /// For Expression: its text (empty when there is none, or it was not read: EXECUTE IMMEDIATE of
+  /// anything but a literal), and whether it has a `?` parameter marker outside quotes.
+  std::string expression;
+  bool has_parameter_marker = false;
 };
 
 /// The KILL that `sql` is: one KILL statement, `SET STATEMENT ... FOR KILL ...` or `EXECUTE IMMEDIATE

@@ -21,9 +21,11 @@ std::string_view kill_refusal(const std::optional<mysql::KillStatement>& kill) n
     case Target::User:
       return "corral: KILL ... USER is not supported (backend threads are shared by many clients)";
     case Target::Expression:
+      // Evaluated by the server in the session (MysqlSession::carry_out_kill()).
+      if (!kill->expression.empty()) return {};
       break;
   }
-  return "corral: KILL takes a connection id as a number";
+  return "corral: KILL takes a connection id or an expression";
 }
 
 void MysqlClientTable::add(std::uint32_t id, rt::EventLoop* loop, MysqlKillable* session, std::string backend_user,

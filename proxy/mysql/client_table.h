@@ -27,8 +27,9 @@ namespace corral::proxy {
 enum class MysqlKillScope : std::uint8_t { Query, Connection };
 
 /// Why corral does not carry out `kill` (the message of its ERR 1235), or empty when it does: a KILL
-/// [QUERY | CONNECTION] of a number (a corral connection id) or of CONNECTION_ID(). The same for a
-/// KILL sent as a query and one prepared with COM_STMT_PREPARE.
+/// [QUERY | CONNECTION] of a number (a corral connection id), of CONNECTION_ID(), or of an expression
+/// the server evaluates to one. The same for a KILL sent as a query and one prepared with
+/// COM_STMT_PREPARE.
 std::string_view kill_refusal(const std::optional<mysql::KillStatement>& kill) noexcept;
 
 /// A session that can be killed. kill() runs on the session's own loop.

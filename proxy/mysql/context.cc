@@ -337,6 +337,9 @@ void MysqlContext::learn_from_response(const mysql::ResponseSummary& summary,
     if (result_set) found_rows_ = summary.rows;
   }
 
+  // Counted for has_unsaid_state(): any charset report counts, since one that SET NAMES can say again
+  // may follow a combination that it could not, while the pin lasts.
+  bool unsaid_change = (statement_pins & kUnsaidStatePins) != 0;
   if (!summary.session_state_info.empty()) {
     if (changes.schema) set_schema(*changes.schema);
     const std::size_t variables_before = variables_.size();
@@ -344,13 +347,20 @@ void MysqlContext::learn_from_response(const mysql::ResponseSummary& summary,
     pins_ = sticky;
     for (const auto& [name, value] : changes.system_variables) learn_variable(name, value, charsets);
     if (!traits.names_collation.empty() && !summary.failed) charsets.collation = traits.names_collation;
+    if ((pins_ & ~sticky & kUnsaidStatePins) != 0) unsaid_change = true;  // a session_track_* variable
     sticky |= pins_ & kStickyPins;
     if (variables_.size() != variables_before || !changes.system_variables.empty()) rebuild_variables_text();
-    if (charsets.any()) sticky |= learn_charsets(charsets);
+    if (charsets.any()) {
+      sticky |= learn_charsets(charsets);
+      unsaid_change = true;
+    }
     const bool explained = changes.schema.has_value() || !changes.system_variables.empty() ||
                            (statement_pins & kStickyPins) != 0 || changes.transaction_characteristics.has_value() ||
                            changes.transaction_state.has_value();
-    if (changes.state_changed && !explained) sticky |= pin_bit(MysqlPinReason::UnknownStateChange);
+    if (changes.state_changed && !explained) {
+      sticky |= pin_bit(MysqlPinReason::UnknownStateChange);
+      unsaid_change = true;
+    }
     if (changes.transaction_characteristics) {
       transaction_characteristics_ = !changes.transaction_characteristics->empty();
     }
@@ -382,6 +392,7 @@ void MysqlContext::learn_from_response(const mysql::ResponseSummary& summary,
   }
   pins_ = now;
   started_pins_ = static_cast<MysqlPins>(now & ~before);
+  if (unsaid_change) ++unsaid_state_changes_;
 }
 
 void MysqlContext::set_cursor_open(bool open) noexcept {

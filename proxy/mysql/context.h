@@ -179,6 +179,12 @@ class MysqlContext {
   bool has_sticky_state() const noexcept { return (pins_ & kStickyPins) != 0; }
   /// Pins set by the last learn_from_response() that were not set before it (to count them).
   MysqlPins started_pins() const noexcept { return started_pins_; }
+  /// State of the session that neither the key nor variables_text() says (an untracked SET @@x, a
+  /// charset combination SET NAMES cannot express, an unexplained change the tracker reported): in
+  /// force while pinned by UnknownStateChange or CharsetVariables, and counted by each statement that
+  /// changed it, so a prepared statement's template can be the session's own for as long as it holds.
+  bool has_unsaid_state() const noexcept { return (pins_ & kUnsaidStatePins) != 0; }
+  std::uint64_t unsaid_state_changes() const noexcept { return unsaid_state_changes_; }
 
   mysql::StatusFlags status_flags() const noexcept { return status_flags_; }
   /// auth = "backend", right after login: whether the server started the session with autocommit (its
@@ -246,6 +252,9 @@ class MysqlContext {
   MysqlPins pins_ = 0;
   MysqlPins started_pins_ = 0;
   bool transaction_characteristics_ = false;  // SET TRANSACTION ... waits for the next transaction
+  std::uint64_t unsaid_state_changes_ = 0;     // see has_unsaid_state()
+  static constexpr MysqlPins kUnsaidStatePins =
+      pin_bit(MysqlPinReason::UnknownStateChange) | pin_bit(MysqlPinReason::CharsetVariables);
   bool last_statement_failed_ = false;
   bool cursor_open_ = false;                  // a prepared statement's cursor waits for COM_STMT_FETCH
   std::uint64_t last_insert_id_ = 0;

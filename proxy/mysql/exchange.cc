@@ -418,7 +418,11 @@ void MysqlExchange::count_pins(MysqlPins started) {
 
 // ---- relaying a response ---------------------------------------------------------------------------
 
-rt::Task<MysqlExchange::RelayEnd> MysqlExchange::relay_response(pool::MysqlConnection& backend) {
+rt::Task<MysqlExchange::RelayEnd> MysqlExchange::relay_response(pool::MysqlConnection& backend, bool file_requested) {
+  if (file_requested) {
+    const bool relayed = co_await relay_local_infile(backend);
+    if (!relayed) co_return lost_mid_response(backend);
+  }
   // Clients without CLIENT_SESSION_TRACK read an OK_Packet's info as string<EOF>: give them OK
   // packets without the session-state block the backend connection carries.
   const bool strip_session_state = strips_session_state(backend);
@@ -485,6 +489,10 @@ rt::Task<MysqlExchange::RelayEnd> MysqlExchange::relay_response(pool::MysqlConne
       }
     }
   }
+  co_return lost_mid_response(backend);
+}
+
+MysqlExchange::RelayEnd MysqlExchange::lost_mid_response(pool::MysqlConnection& backend) {
   // The backend failed mid-response (it closed itself): the client gets its error as the next packet.
   const pool::MysqlError& error = backend.error();
   rt::log::debug("mysql client {}: backend {} failed mid-response: {}", client_.id(), backend.describe(),
@@ -492,7 +500,7 @@ rt::Task<MysqlExchange::RelayEnd> MysqlExchange::relay_response(pool::MysqlConne
   client_.queue_packet(static_cast<std::uint8_t>(last_relayed_sequence_ + 1),
                        error.empty() ? mysql::make_err(pool::kErrBackendLost) : error.err_payload());
   release_backend(false);
-  co_return RelayEnd::BackendLost;
+  return RelayEnd::BackendLost;
 }
 
 bool MysqlExchange::needs_session_state_stripped(const pool::MysqlConnection& backend,

@@ -100,7 +100,9 @@ class MysqlExchange {
   /// written with one client write, straight from the backend's read buffer (writev with what is
   /// queued before it, no copy); the client's socket applies backpressure. A LOCAL INFILE request is
   /// relayed when mysql.local_infile allows it (the client's file packets go to the backend unchanged).
-  rt::Task<RelayEnd> relay_response(pool::MysqlConnection& backend);
+  /// `file_requested`: the packet queued last (queue_relayed_packet()) was the backend's LOCAL INFILE
+  /// request, so the client's file is relayed first.
+  rt::Task<RelayEnd> relay_response(pool::MysqlConnection& backend, bool file_requested = false);
   /// Queues a response packet read from `backend` before relay_response() takes over (the first packet
   /// of an execute, which corral looks at before the client may see it): as relay_response() would,
   /// with the session-state block stripped for clients without CLIENT_SESSION_TRACK.
@@ -179,6 +181,9 @@ class MysqlExchange {
   /// connection failed.
   rt::Task<bool> match_tracking_to_query_cache(pool::MysqlConnection& backend);
   rt::Task<bool> relay_local_infile(pool::MysqlConnection& backend);
+  /// relay_response()'s end when the backend failed mid-response: the client gets its error as the
+  /// next packet and the lease ends.
+  RelayEnd lost_mid_response(pool::MysqlConnection& backend);
   /// True when `event` is an OK_Packet carrying a session-state block (relay_response() strips it
   /// for clients without CLIENT_SESSION_TRACK).
   static bool needs_session_state_stripped(const pool::MysqlConnection& backend,

@@ -532,8 +532,40 @@ const mysql::KillStatement* MysqlSession::follow_sql_prepared(std::string_view s
 }
 
 rt::Task<MysqlSession::Step> MysqlSession::carry_out_kill(const ClientPacket& packet, const mysql::KillStatement& kill) {
-  const std::uint64_t id = kill.target == mysql::KillStatement::Target::Self ? client_.id() : kill.id;
+  std::uint64_t id = kill.target == mysql::KillStatement::Target::Self ? client_.id() : kill.id;
+  if (kill.target == mysql::KillStatement::Target::Expression) {
+    const KillTarget target = co_await evaluate_kill_target(packet, kill.expression);
+    if (!target.id) {
+      const Step step = co_await reply();  // the server's error, or the backend's loss, is queued
+      co_return target.go_on ? step : Step::Close;
+    }
+    id = *target.id;
+  }
   co_return co_await kill_client(packet, id, kill.query ? MysqlKillScope::Query : MysqlKillScope::Connection);
+}
+
+rt::Task<MysqlSession::KillTarget> MysqlSession::evaluate_kill_target(const ClientPacket& packet,
+                                                                      std::string_view expression) {
+  // The server takes the expression's integer value (NULL is 0) as the thread id, evaluated in the
+  // session: its user variables, its schema. CAST AS SIGNED is that value; a negative one is taken as
+  // unsigned, as the server does. Only the id is the server's: the KILL itself stays corral's.
+  pool::MysqlConnection* backend = co_await exchange_.backend_for_statement(packet.reply_sequence());
+  if (backend == nullptr) co_return KillTarget{std::nullopt, exchange_.after_backend_lost()};
+  std::string sql = "SELECT CAST((";
+  sql.append(expression).append(") AS SIGNED)");
+  const auto answer = co_await backend->query(sql, &cancel_);
+  if (!answer) co_return KillTarget{std::nullopt, exchange_.fail_backend(*backend, packet.reply_sequence())};
+  exchange_.release_if_unpinned();
+  if (answer->error) {
+    client_.queue_packet(packet.reply_sequence(), answer->error->err_payload());
+    co_return KillTarget{};
+  }
+  std::int64_t value = 0;
+  if (answer->rows.size() == 1 && answer->rows[0].size() == 1 && answer->rows[0][0]) {
+    const std::string& text = *answer->rows[0][0];
+    std::from_chars(text.data(), text.data() + text.size(), value);
+  }
+  co_return KillTarget{static_cast<std::uint64_t>(value)};
 }
 
 rt::Task<MysqlSession::Step> MysqlSession::kill_client(const ClientPacket& packet, std::uint64_t id,

@@ -90,6 +90,14 @@ class MysqlSession final : private MysqlKillable, private MysqlLoginObserver {
   const mysql::KillStatement* follow_sql_prepared(std::string_view sql);
   /// A KILL kill_refusal() accepts: of a query or of the prepared statement protocol.
   rt::Task<Step> carry_out_kill(const ClientPacket& packet, const mysql::KillStatement& kill);
+  /// The thread id a KILL <expression> names, as the server evaluates it in the session. Without an
+  /// id the evaluation failed (the client's error queued), and without go_on the session must close
+  /// (the backend was lost with the session's state on it).
+  struct KillTarget {
+    std::optional<std::uint64_t> id;
+    bool go_on = true;
+  };
+  rt::Task<KillTarget> evaluate_kill_target(const ClientPacket& packet, std::string_view expression);
   rt::Task<Step> kill_client(const ClientPacket& packet, std::uint64_t id, MysqlKillScope scope);
   /// Writes the queued reply: Next, or Close when the client is gone.
   rt::Task<Step> reply();

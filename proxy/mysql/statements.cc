@@ -210,6 +210,13 @@ std::string MysqlStatements::template_context(MysqlExchange& exchange, std::uint
   if ((context.pins() & pin_bit(MysqlPinReason::TemporaryTable)) != 0) {
     id.append("|client ").append(std::to_string(exchange.client().id()));
   }
+  // What the key and the variables do not say may change how the text parses (SET @@sql_mode =
+  // 'NO_BACKSLASH_ESCAPES') or what the PREPARE answers (column names in character_set_results): the
+  // session's own template, new after each such change.
+  if (context.has_unsaid_state()) {
+    id.append("|session ").append(std::to_string(exchange.client().id()));
+    id.append("/").append(std::to_string(context.unsaid_state_changes()));
+  }
   return id;
 }
 
@@ -226,11 +233,14 @@ std::uint32_t MysqlStatements::take_id() noexcept {
 }
 
 rt::Task<bool> MysqlStatements::prepare_kill(MysqlExchange& exchange, const ClientPacket& packet, std::string_view sql) {
-  // What the KILL query gets, the prepared KILL gets: carried out for a corral connection id, refused
-  // with the same ERR 1235 otherwise (here at the prepare: corral cannot evaluate an expression or a
-  // parameter, so no execute could succeed).
+  // What the KILL query gets, the prepared KILL gets: carried out for a corral connection id (an
+  // expression evaluated at each execute), refused with the same ERR 1235 otherwise (here at the
+  // prepare, so no execute could succeed). A parameter is refused too: corral answers the prepare
+  // with no parameters, and would have to bind the execute's value into the evaluation.
   std::optional<mysql::KillStatement> kill = mysql::parse_kill(sql);
-  if (const std::string_view refusal = kill_refusal(kill); !refusal.empty()) {
+  std::string_view refusal = kill_refusal(kill);
+  if (refusal.empty() && kill->has_parameter_marker) refusal = "corral: a prepared KILL takes no parameter markers";
+  if (!refusal.empty()) {
     exchange.client().queue_error(packet.reply_sequence(), mysql::ER_NOT_SUPPORTED_YET, refusal);
     co_return co_await exchange.client().flush();
   }
@@ -317,6 +327,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
   bool complete = false;
   bool first_relayed = false;
   bool need_reprepare = false;
+  bool file_requested = false;  // LOAD DATA LOCAL INFILE, prepared: the server asks for the client's file
   // Hot path: the statement is prepared on this connection and the client's packet goes as it is (id
   // rewritten in place). Only the socket waits suspend; the first packet is looked at before the
   // client sees it, because ERR 1615 means the statement did not run and is worth one re-prepare.
@@ -336,6 +347,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
           check_columns(*statement->prepared, first.event);
           exchange.queue_relayed_packet(*backend, first.packet, first.event);
           complete = first.event.complete;
+          file_requested = first.event.phase == mysql::ResponsePhase::LocalInfileRequest;
           first_relayed = true;
         }
         break;
@@ -358,9 +370,10 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
     check_columns(*statement->prepared, started->first_event);
     exchange.queue_relayed_packet(*backend, started->first, started->first_event);
     complete = started->first_event.complete;
+    file_requested = started->first_event.phase == mysql::ResponsePhase::LocalInfileRequest;
   }
   if (!complete) {
-    const MysqlExchange::RelayEnd end = co_await exchange.relay_response(*backend);
+    const MysqlExchange::RelayEnd end = co_await exchange.relay_response(*backend, file_requested);
     if (end == MysqlExchange::RelayEnd::BackendLost) co_return co_await lost(exchange);
     if (end == MysqlExchange::RelayEnd::ClientGone) co_return false;
   }

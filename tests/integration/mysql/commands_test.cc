@@ -173,6 +173,17 @@ TEST_F(Commands, LoadDataLocalIsRelayedWhenEnabled) {
   client.execute("LOAD DATA LOCAL INFILE '" + file.string() + "' INTO TABLE loaded FIELDS TERMINATED BY ','");
   EXPECT_EQ(client.query("SELECT COUNT(*), MAX(id) FROM loaded").at(0, 0), "20000");
   EXPECT_EQ(client.query("SELECT name FROM loaded WHERE id = 19999").at(0), "name19999");
+  // Prepared (mysqltest --ps-protocol, mtr main.loaddata): the server asks for the file in answer to
+  // the execute, twice for two executes.
+  MYSQL_STMT* stmt = mysql_stmt_init(client.handle());
+  const std::string load = "LOAD DATA LOCAL INFILE '" + file.string() + "' INTO TABLE loaded FIELDS TERMINATED BY ','";
+  ASSERT_EQ(mysql_stmt_prepare(stmt, load.data(), load.size()), 0) << mysql_stmt_error(stmt);
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_EQ(mysql_stmt_execute(stmt), 0) << mysql_stmt_error(stmt);
+    EXPECT_EQ(mysql_stmt_affected_rows(stmt), 20000u);
+  }
+  mysql_stmt_close(stmt);
+  EXPECT_EQ(client.query("SELECT COUNT(*) FROM loaded").at(0), "60000");
 }
 
 TEST_F(Commands, PacketOverMaxPacketSizeGets1153AndTheConnectionCloses) {

@@ -736,6 +736,51 @@ TEST_F(PreparedThroughCorral, TheSameTextUnderAnotherSqlModeIsAnotherStatement) 
   EXPECT_EQ(as_identifier.execute().at(0)[0], "7");
 }
 
+TEST_F(PreparedThroughCorral, TheSameTextAfterAnUnscopedSqlModeChangeIsParsedUnderTheNewMode) {
+  // mtr main.sql_mode --ps-protocol: `SET @@SQL_MODE = 'NO_BACKSLASH_ESCAPES'`, which MariaDB's
+  // tracker does not report, then a PREPARE of a text another session prepared before.
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 2\n"});
+  const std::string sql = "SELECT 'a\\\\b' AS v";  // 'a\\b': a\b, or a\\b without backslash escapes
+  MysqlClient plain = connect();
+  Statement first(plain.handle(), sql);
+  EXPECT_EQ(first.execute().at(0)[0], "a\\b");
+  MysqlClient unscoped = connect();
+  Statement before(unscoped.handle(), sql);
+  EXPECT_EQ(before.execute().at(0)[0], "a\\b");
+  unscoped.execute("SET @@SQL_MODE = 'NO_BACKSLASH_ESCAPES'");
+  Statement after(unscoped.handle(), sql);
+  EXPECT_EQ(after.execute().at(0)[0], "a\\\\b");
+  unscoped.execute("SET @@SQL_MODE = DEFAULT");
+  Statement back(unscoped.handle(), sql);
+  EXPECT_EQ(back.execute().at(0)[0], "a\\b");
+  EXPECT_EQ(first.execute().at(0)[0], "a\\b") << "the other session's statement is untouched";
+}
+
+TEST_F(PreparedThroughCorral, APrepareAnswersWithColumnNamesInTheSessionsResultsCharset) {
+  // mtr main.query_cache / ctype_recoding --ps-protocol: a column name is sent in
+  // character_set_results, which a combination SET NAMES cannot say leaves out of the key.
+  start_proxy({.workers = 1, .pool_toml = "max_connections = 2\n"});
+  const std::string sql = "SELECT 1 AS `\xC3\xA9`";  // é in utf8mb4
+  MysqlClient utf8 = connect();
+  utf8.execute("SET NAMES utf8mb4");
+  Statement first(utf8.handle(), sql);
+  MysqlClient latin1_results = connect();
+  latin1_results.execute("SET NAMES utf8mb4");
+  latin1_results.execute("SET character_set_results = latin1");
+  const auto name_of = [](Statement& statement) {
+    MYSQL_RES* meta = mysql_stmt_result_metadata(statement.handle());
+    std::string name = mysql_fetch_field_direct(meta, 0)->name;
+    mysql_free_result(meta);
+    return name;
+  };
+  Statement latin1(latin1_results.handle(), sql);
+  EXPECT_EQ(name_of(latin1), "\xE9");
+  latin1_results.execute("SET character_set_results = utf8mb4");
+  Statement utf8_again(latin1_results.handle(), sql);
+  EXPECT_EQ(name_of(utf8_again), "\xC3\xA9");
+  EXPECT_EQ(name_of(first), "\xC3\xA9");
+}
+
 TEST_F(PreparedThroughCorral, ASessionHoldsAtMostMaxPreparedStmtCountStatements) {
   start_proxy({.workers = 1});
   MysqlClient client = connect();

@@ -399,6 +399,14 @@ TEST_F(SessionAcrossLending, KillOfAnUnknownIdOrOfAnotherAccountsClientIsRefused
   EXPECT_EQ(error_of(client, "KILL QUERY CONNECTION_ID()"), 1317u);
   EXPECT_EQ(error_of(client, "KILL QUERY ID 5"), 1235u);
   EXPECT_EQ(error_of(client, "KILL USER reader"), 1235u);
+  // An expression is evaluated by the server in the session (mtr main.sp-bugs), its value is the id.
+  EXPECT_EQ(error_of(client, "KILL  (('x' IN ( SELECT 1)) MOD 44)"), 1094u) << "0: no such thread";
+  client.execute("SET @reader = " + std::to_string(mysql_thread_id(reader.handle())));
+  EXPECT_EQ(error_of(client, "KILL QUERY @reader"), 1095u);
+  EXPECT_EQ(error_of(client, "KILL (1 + "), 1064u) << "the server's syntax error";
+  EXPECT_EQ(error_of(client, "KILL no_such_column"), 1054u) << "the server's error for the expression";
+  EXPECT_EQ(prepared_error_of(client, "KILL (999998 + 1)"), 1094u);
+  EXPECT_EQ(client.query("SELECT 5").at(0), "5");
   EXPECT_TRUE(reader.ping());
 }
 
@@ -449,7 +457,7 @@ TEST_F(SessionAcrossLending, APreparedKillIsCarriedOutAsTheKillQueryIs) {
   EXPECT_EQ(prepared_error_of(killer, "KILL 999999"), 1094u);
   EXPECT_EQ(prepared_error_of(killer, "KILL " + std::to_string(mysql_thread_id(reader.handle()))), 1095u);
   EXPECT_EQ(prepared_error_of(killer, "KILL QUERY CONNECTION_ID()"), 1317u);
-  EXPECT_EQ(prepared_error_of(killer, "KILL ?"), 1235u) << "an expression corral cannot evaluate";
+  EXPECT_EQ(prepared_error_of(killer, "KILL ?"), 1235u) << "a parameter corral cannot bind into the evaluation";
   EXPECT_EQ(prepared_error_of(killer, "KILL QUERY ID 5"), 1235u);
   // The SQL-level PREPARE of a KILL (mtr main.ps_1general): the server holds it, corral runs EXECUTE.
   killer.execute("PREPARE k FROM 'KILL QUERY " + id + "'");
@@ -459,7 +467,16 @@ TEST_F(SessionAcrossLending, APreparedKillIsCarriedOutAsTheKillQueryIs) {
   EXPECT_EQ(sleeping.get(), 1317u);
   killer.execute("PREPARE k FROM 'SELECT 9'");  // the name now means another statement
   EXPECT_EQ(killer.query("EXECUTE k").at(0), "9");
-  EXPECT_EQ(error_of(killer, "PREPARE k FROM 'KILL @id'"), 1235u);
+  // An expression: evaluated at each EXECUTE, in the session (its user variables).
+  killer.execute("PREPARE k FROM 'KILL QUERY @victim'");
+  killer.execute("SET @victim = " + id);
+  sleeping = std::async(std::launch::async, [&victim] { return error_of(victim, "SELECT SLEEP(60)"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  killer.execute("EXECUTE k");
+  EXPECT_EQ(sleeping.get(), 1317u) << "KILL QUERY @victim";
+  killer.execute("SET @victim = 999999");
+  EXPECT_EQ(error_of(killer, "EXECUTE k"), 1094u);
+  killer.execute("DEALLOCATE PREPARE k");
   EXPECT_EQ(prepared_error_of(killer, "SET STATEMENT max_statement_time = 10 FOR KILL " + id), 0u);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the KILL reaches the victim's worker
   EXPECT_FALSE(victim.ping()) << "KILL CONNECTION (SET STATEMENT ... FOR KILL) closed the victim";

@@ -208,6 +208,27 @@ TEST(ParseKill, TheConnectionIdAndWhatEnds) {
   EXPECT_FALSE(parse_kill("SELECT 1"));
 }
 
+TEST(ParseKill, AnExpressionKeepsItsTextForTheServerToEvaluate) {
+  const auto expression = parse_kill("KILL  (('x' IN ( SELECT 1)) MOD 44) ;");
+  ASSERT_TRUE(expression);
+  EXPECT_EQ(expression->target, KillStatement::Target::Expression);
+  EXPECT_EQ(expression->expression, "(('x' IN ( SELECT 1)) MOD 44)");
+  EXPECT_FALSE(expression->has_parameter_marker);
+  const auto query = parse_kill("kill hard query @id");
+  EXPECT_TRUE(query->query);
+  EXPECT_EQ(query->expression, "@id");
+  EXPECT_EQ(parse_kill("SET STATEMENT max_statement_time=1 FOR KILL @a + 1")->expression, "@a + 1");
+  EXPECT_EQ(parse_kill("EXECUTE IMMEDIATE 'KILL @b'")->expression, "@b");
+  EXPECT_EQ(parse_kill("EXECUTE IMMEDIATE CONCAT('KILL ', @id)")->expression, "") << "not read: refused";
+  EXPECT_EQ(parse_kill("KILL QUERY")->expression, "");
+  EXPECT_EQ(parse_kill("KILL 42")->expression, "") << "a number needs no evaluation";
+  EXPECT_TRUE(parse_kill("KILL ?")->has_parameter_marker);
+  EXPECT_TRUE(parse_kill("KILL QUERY (? + 1)")->has_parameter_marker);
+  EXPECT_FALSE(parse_kill("KILL LENGTH('?')")->has_parameter_marker);
+  EXPECT_FALSE(parse_kill("KILL LENGTH('it\\'s?')")->has_parameter_marker);
+  EXPECT_FALSE(parse_kill("KILL `a?`")->has_parameter_marker);
+}
+
 TEST(ClassifyStatement, ReadsOfThePreviousStatementsCountsAnywhere) {
   EXPECT_TRUE(classify_statement("SELECT LAST_INSERT_ID(), ROW_COUNT()").reads_previous_counts);
   EXPECT_TRUE(classify_statement("INSERT INTO t VALUES (FOUND_ROWS())").reads_previous_counts);
