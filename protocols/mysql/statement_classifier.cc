@@ -480,6 +480,48 @@ bool has_parameter_marker(std::string_view sql) {
   return false;
 }
 
+/// `sql` without its quoted strings and identifiers, upper-cased, each quoted part replaced by a space.
+std::string unquoted_upper(std::string_view sql) {
+  std::string out;
+  char quote = 0;
+  for (std::size_t i = 0; i < sql.size(); ++i) {
+    const char c = sql[i];
+    if (quote != 0) {
+      if (c == '\\' && quote != '`') {
+        ++i;
+      } else if (c == quote) {
+        quote = 0;
+        out.push_back(' ');
+      }
+    } else if (c == '\'' || c == '"' || c == '`') {
+      quote = c;
+    } else {
+      out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    }
+  }
+  return out;
+}
+
+/// True when `text` (upper-cased) has `word` as a whole word.
+bool has_word(std::string_view text, std::string_view word) {
+  const auto is_name_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; };
+  for (std::size_t at = text.find(word); at != std::string_view::npos; at = text.find(word, at + 1)) {
+    const bool starts = at == 0 || !is_name_char(text[at - 1]);
+    const bool ends = at + word.size() == text.size() || !is_name_char(text[at + word.size()]);
+    if (starts && ends) return true;
+  }
+  return false;
+}
+
+/// KillStatement::uses_table for an expression.
+bool reads_table_or_sequence(std::string_view expression) {
+  const std::string text = unquoted_upper(expression);
+  for (const std::string_view word : {"FROM", "NEXTVAL", "LASTVAL", "SETVAL"}) {
+    if (has_word(text, word)) return true;
+  }
+  return has_word(text, "VALUE") && has_word(text, "FOR");  // NEXT / PREVIOUS VALUE FOR s
+}
+
 /// The text from `word` (a view into `sql`) to the end, without a trailing ';'.
 std::string_view rest_from(std::string_view sql, std::string_view word) {
   std::string_view rest = trim(sql.substr(static_cast<std::size_t>(word.data() - sql.data())));
@@ -535,6 +577,7 @@ std::optional<KillStatement> parse_kill(std::string_view sql) {
   if (kill.target == KillStatement::Target::Expression && i < words.size()) {
     kill.expression = std::string(rest_from(sql, words[i]));
     kill.has_parameter_marker = has_parameter_marker(kill.expression);
+    kill.uses_table = reads_table_or_sequence(kill.expression);
   }
   return kill;
 }

@@ -118,6 +118,10 @@ struct KillStatement {
   /// anything but a literal), and whether it has a `?` parameter marker outside quotes.
   std::string expression;
   bool has_parameter_marker = false;
+  /// The expression reads a table (a subquery with FROM) or a sequence (NEXTVAL, LASTVAL, SETVAL, NEXT
+  /// | PREVIOUS VALUE FOR), which the server refuses in a KILL (ER_SUBQUERIES_NOT_SUPPORTED) before
+  /// evaluating it. A stored function, which it refuses too, cannot be told from a built-in by its name.
+  bool uses_table = false;
 };
 
 /// The KILL that `sql` is: one KILL statement, `SET STATEMENT ... FOR KILL ...` or `EXECUTE IMMEDIATE

@@ -20,6 +20,8 @@ namespace {
 
 // Errors corral answers with (MariaDB server error reference).
 constexpr mysql::ErrorSpec kErrNotAllowedCommand{1148, "42000", "The used command is not allowed"};
+// ER_SUBQUERIES_NOT_SUPPORTED, as the server words it for a KILL.
+constexpr mysql::ErrorSpec kErrKillSubquery{1970, "42000", "KILL does not support subqueries or stored functions"};
 
 }  // namespace
 
@@ -533,6 +535,10 @@ const mysql::KillStatement* MysqlSession::follow_sql_prepared(std::string_view s
 
 rt::Task<MysqlSession::Step> MysqlSession::carry_out_kill(const ClientPacket& packet, const mysql::KillStatement& kill) {
   std::uint64_t id = kill.target == mysql::KillStatement::Target::Self ? client_.id() : kill.id;
+  if (kill.target == mysql::KillStatement::Target::Expression && kill.uses_table) {
+    client_.queue_error(packet.reply_sequence(), kErrKillSubquery);
+    co_return co_await reply();
+  }
   if (kill.target == mysql::KillStatement::Target::Expression) {
     const KillTarget target = co_await evaluate_kill_target(packet, kill.expression);
     if (!target.id) {

@@ -404,6 +404,7 @@ TEST_F(SessionAcrossLending, KillOfAnUnknownIdOrOfAnotherAccountsClientIsRefused
   client.execute("SET @reader = " + std::to_string(mysql_thread_id(reader.handle())));
   EXPECT_EQ(error_of(client, "KILL QUERY @reader"), 1095u);
   EXPECT_EQ(error_of(client, "KILL (1 + "), 1064u) << "the server's syntax error";
+  EXPECT_EQ(error_of(client, "KILL ( SELECT 1 ) + LASTVAL(s)"), 1970u) << "the server's refusal (mtr main.parser)";
   EXPECT_EQ(error_of(client, "KILL no_such_column"), 1054u) << "the server's error for the expression";
   EXPECT_EQ(prepared_error_of(client, "KILL (999998 + 1)"), 1094u);
   EXPECT_EQ(client.query("SELECT 5").at(0), "5");

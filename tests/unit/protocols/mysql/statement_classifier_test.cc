@@ -229,6 +229,17 @@ TEST(ParseKill, AnExpressionKeepsItsTextForTheServerToEvaluate) {
   EXPECT_FALSE(parse_kill("KILL `a?`")->has_parameter_marker);
 }
 
+TEST(ParseKill, AnExpressionThatReadsATableOrASequenceIsTold) {
+  // The server refuses those in a KILL (mtr main.parser), and allows a subquery without a table (main.sp-bugs).
+  EXPECT_TRUE(parse_kill("KILL ( SELECT 1 ) + LASTVAL(s)")->uses_table);
+  EXPECT_TRUE(parse_kill("KILL LASTVAL(s)")->uses_table);
+  EXPECT_TRUE(parse_kill("KILL (SELECT id FROM t LIMIT 1)")->uses_table);
+  EXPECT_TRUE(parse_kill("KILL NEXT VALUE FOR s")->uses_table);
+  EXPECT_FALSE(parse_kill("KILL  (('x' IN ( SELECT 1)) MOD 44)")->uses_table);
+  EXPECT_FALSE(parse_kill("KILL LENGTH('from')")->uses_table) << "a word inside a string";
+  EXPECT_FALSE(parse_kill("KILL @fromage")->uses_table);
+}
+
 TEST(ClassifyStatement, ReadsOfThePreviousStatementsCountsAnywhere) {
   EXPECT_TRUE(classify_statement("SELECT LAST_INSERT_ID(), ROW_COUNT()").reads_previous_counts);
   EXPECT_TRUE(classify_statement("INSERT INTO t VALUES (FOUND_ROWS())").reads_previous_counts);
