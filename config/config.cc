@@ -104,7 +104,7 @@ constexpr std::string_view kMysqlKeys[] = {"max_packet_size",        "local_infi
                                            "server_version",         "max_prepared_per_connection",
                                            "statement_timeout_ms",   "max_replication_lag_ms",
                                            "read_your_writes_ms",    "replica_check_interval_ms",
-                                           "causal_reads"};
+                                           "causal_reads",           "share_prepared_statements"};
 
 std::string_view type_name(const toml::node& n) {
   switch (n.type()) {
@@ -498,6 +498,7 @@ class Builder {
     read_ms(t, "mysql", "read_your_writes_ms", 0, m.read_your_writes);
     read_ms(t, "mysql", "replica_check_interval_ms", 100, m.replica_check_interval);
     read_bool(t, "mysql", "causal_reads", m.causal_reads);
+    read_bool(t, "mysql", "share_prepared_statements", m.share_prepared_statements);
     if (const auto* v = string_at(t, "mysql", "server_version")) {
       const std::string& s = v->get();
       // Sent NUL-terminated in the handshake and parsed by client libraries: printable ASCII only.

@@ -170,6 +170,9 @@ struct MysqlOptions {
   std::chrono::milliseconds read_your_writes{1000};        // after a client's write its reads go to the primary
   std::chrono::milliseconds replica_check_interval{1000};  // how often each replica is checked
   bool causal_reads = false;  // within read_your_writes: a replica that applied the client's last GTID may read
+  // Clients' PREPAREs of one text share one backend statement per connection (false: each client
+  // statement is its own backend statement, as direct; docs/CONFIGURATION.md).
+  bool share_prepared_statements = true;
 };
 
 struct Server {

@@ -50,6 +50,15 @@ BackendStatement& PreparedStatements::add(std::shared_ptr<PreparedTemplate> stat
                                           std::vector<std::uint32_t>& evicted) {
   const std::uint64_t template_id = statement->id;
   if (auto old = erase(template_id)) evicted.push_back(*old);
+  for (auto it = lru_.begin(); it != lru_.end();) {
+    if (it->statement->retired && !it->cursor_open) {
+      evicted.push_back(it->backend_id);
+      by_template_.erase(it->statement->id);
+      it = lru_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   lru_.push_front(BackendStatement{std::move(statement), backend_id, num_params, {}, false});
   by_template_.emplace(template_id, lru_.begin());
   // Walk from the least recently used end; statements with an open cursor stay (their session holds

@@ -47,6 +47,9 @@ struct PreparedTemplate {
   /// The warnings of the last backend PREPARE (a deprecated type...). They live on the connection that
   /// prepared it: a PREPARE that warned is not answered from the cache, so SHOW WARNINGS can show them.
   std::uint16_t prepare_warnings = 0;
+  /// The client statement this template was made for alone is closed (mysql.share_prepared_statements
+  /// = false): each backend connection that has it closes it at its next PREPARE (PreparedStatements::add).
+  bool retired = false;
 };
 
 /// The worker's templates by what makes a statement distinct. Holds weak references: a template lives
@@ -85,9 +88,10 @@ class PreparedStatements {
  public:
   /// The statement for `template_id`, marked most recently used; nullptr if this connection has none.
   BackendStatement* find(std::uint64_t template_id) noexcept;
-  /// Records a statement the connection just prepared. When that makes more than `capacity`, the least
-  /// recently used statements without an open cursor are dropped and their backend ids appended to
-  /// `evicted` (the caller closes them with COM_STMT_CLOSE).
+  /// Records a statement the connection just prepared. Retired statements (PreparedTemplate::retired)
+  /// are dropped, and when that makes more than `capacity`, the least recently used statements without
+  /// an open cursor too; their backend ids are appended to `evicted` (the caller closes them with
+  /// COM_STMT_CLOSE).
   BackendStatement& add(std::shared_ptr<PreparedTemplate> statement, std::uint32_t backend_id,
                         std::uint16_t num_params, std::size_t capacity, std::vector<std::uint32_t>& evicted);
   /// Forgets the statement of `template_id` (after the backend closed it); returns its backend id.

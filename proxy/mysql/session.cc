@@ -38,7 +38,7 @@ MysqlSession::MysqlSession(rt::TcpStream client, MysqlFrontend& frontend)
       cancel_(env_.stop_cancel),
       client_(std::move(client), env_, context_, &cancel_),
       statements_(env_.config->mysql.max_prepared_per_connection, env_.config->mysql.max_packet_size,
-                  env_.shared->mysql_schema_changes),
+                  env_.shared->mysql_schema_changes, env_.config->mysql.share_prepared_statements),
       exchange_(client_, context_, frontend.pools(), env_, &cancel_, statements_),
       login_(client_, context_, frontend, &cancel_),
       frontend_(frontend) {

@@ -34,8 +34,13 @@ const mysql::ErrorSpec& malformed_execute_error(std::string_view payload, std::u
 
 }  // namespace
 
+void MysqlStatements::forget(std::unordered_map<std::uint32_t, Statement>::iterator it) noexcept {
+  if (!share_ && it->second.prepared) it->second.prepared->retired = true;
+  statements_.erase(it);
+}
+
 void MysqlStatements::clear() noexcept {
-  statements_.clear();
+  while (!statements_.empty()) forget(statements_.begin());
   last_prepared_ = 0;
   open_cursors_ = 0;
 }
@@ -168,6 +173,7 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
     co_return co_await exchange.client().flush();
   }
   const std::uint64_t schema_changes = schema_changes_.load(std::memory_order_relaxed);
+  ++own_templates_;
   auto prepared = exchange.pools().prepared_templates().find_or_add(template_context(exchange, schema_changes),
                                                                     exchange.context().schema(), *sql);
   // The cached PREPARE warned: the server must warn again where SHOW WARNINGS can see it.
@@ -213,6 +219,11 @@ std::string MysqlStatements::template_context(MysqlExchange& exchange, std::uint
   // What the key and the variables do not say may change how the text parses (SET @@sql_mode =
   // 'NO_BACKSLASH_ESCAPES') or what the PREPARE answers (column names in character_set_results): the
   // session's own template, new after each such change.
+  if (!share_) {
+    // mysql.share_prepared_statements = false: this PREPARE is the server's, as on a direct connection.
+    id.append("|own ").append(std::to_string(exchange.client().id()));
+    id.append("/").append(std::to_string(own_templates_));
+  }
   if (context.has_unsaid_state()) {
     id.append("|session ").append(std::to_string(exchange.client().id()));
     id.append("/").append(std::to_string(context.unsaid_state_changes()));
@@ -530,8 +541,9 @@ rt::Task<bool> MysqlStatements::close(MysqlExchange& exchange, const ClientPacke
   const auto it = client_id ? statements_.find(resolve(*client_id)) : statements_.end();
   if (it == statements_.end()) co_return true;  // no response to COM_STMT_CLOSE, even for unknown ids
   if (it->second.cursor == nullptr) {
-    // The backend statement stays cached on its connections for the next client of the same text.
-    statements_.erase(it);
+    // The backend statement stays cached on its connections for the next client of the same text
+    // (without sharing, retired: closed at each connection's next PREPARE).
+    forget(it);
     co_return true;
   }
   // An open cursor holds server resources: closing its backend statement ends it (the next client
@@ -539,7 +551,7 @@ rt::Task<bool> MysqlStatements::close(MysqlExchange& exchange, const ClientPacke
   pool::MysqlConnection* backend = exchange.held_backend();  // never a new lease: no reply may go out
   const std::uint64_t template_id = it->second.prepared->id;
   close_cursor(it->second);
-  statements_.erase(it);
+  forget(it);
   sync_cursor_pin(exchange);
   if (backend == nullptr) co_return true;
   auto closed = co_await pool::close_on(*backend, template_id, exchange.cancel());

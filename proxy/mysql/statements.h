@@ -64,11 +64,13 @@ class MysqlStatements final : public LeaseBoundState {
   /// `max_prepared_per_connection` caps each backend connection's statements (mysql.*);
   /// `max_long_data` caps the COM_STMT_SEND_LONG_DATA bytes buffered per statement.
   /// `schema_changes` counts the definition changes (DDL) of all sessions (SharedState).
+  /// `share`: mysql.share_prepared_statements (false: each client statement gets a template of its own).
   MysqlStatements(std::size_t max_prepared_per_connection, std::size_t max_long_data,
-                  std::atomic<std::uint64_t>& schema_changes) noexcept
+                  std::atomic<std::uint64_t>& schema_changes, bool share) noexcept
       : max_prepared_per_connection_(max_prepared_per_connection),
         max_long_data_(max_long_data),
-        schema_changes_(schema_changes) {}
+        schema_changes_(schema_changes),
+        share_(share) {}
 
   /// Handles one COM_STMT_* command. Returns false when the session must close (the client is gone,
   /// or the backend failed while the session held state that is now lost).
@@ -152,12 +154,16 @@ class MysqlStatements final : public LeaseBoundState {
   Statement* find_or_refuse(MysqlExchange& exchange, const ClientPacket& packet, std::uint32_t client_id,
                             std::string_view command);
   void close_cursor(Statement& statement) noexcept;
+  /// Removes a client statement; without sharing, its template is retired (PreparedTemplate::retired).
+  void forget(std::unordered_map<std::uint32_t, Statement>::iterator it) noexcept;
   /// The context's cursor pin follows open_cursors_ (call after opening or closing cursors).
   void sync_cursor_pin(MysqlExchange& exchange) const noexcept;
 
   std::size_t max_prepared_per_connection_;
   std::size_t max_long_data_;
   std::atomic<std::uint64_t>& schema_changes_;
+  bool share_;
+  std::uint64_t own_templates_ = 0;  // PREPAREs of the session: without sharing, each one's template is its own
   std::unordered_map<std::uint32_t, Statement> statements_;  // by the id the client sees
   std::uint32_t next_id_ = 1;
   std::uint32_t last_prepared_ = 0;  // the last PREPARE's statement (0: it failed, or none yet), as mariadbd

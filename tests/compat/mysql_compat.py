@@ -477,7 +477,13 @@ def main():
     parser.add_argument("--write-baseline", action="store_true", help="refresh mysql/baseline-direct.tsv")
     parser.add_argument("--write-expected-failures", action="store_true",
                         help="rewrite mysql/expected-failures.tsv from this run (the tests it ran)")
+    parser.add_argument("--mysql-setting", action="append", default=[], metavar="KEY=VALUE",
+                        help="a line for corral's [mysql] table (e.g. share_prepared_statements=false); "
+                             "the verdicts then compare that configuration, not the default")
     args = parser.parse_args()
+    global CORRAL_SETTINGS
+    # [mysql] is the settings' last table: its extra lines go at the end.
+    CORRAL_SETTINGS += "".join(f"{setting}\n" for setting in args.mysql_setting)
 
     binary = Path(args.corral).resolve()
     if not os.access(binary, os.X_OK):

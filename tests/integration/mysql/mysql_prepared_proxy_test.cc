@@ -781,6 +781,35 @@ TEST_F(PreparedThroughCorral, APrepareAnswersWithColumnNamesInTheSessionsResults
   EXPECT_EQ(name_of(first), "\xC3\xA9");
 }
 
+TEST_F(PreparedThroughCorral, WithoutSharingEachPrepareIsTheServersAndAClosedOneIsClosedThereToo) {
+  // mysql.share_prepared_statements = false: every client PREPARE reaches the server, as direct (mtr
+  // main.show --ps-protocol re-prepares a SHOW with a derived table that MariaDB cannot re-execute),
+  // and the statements of closed client statements are closed on the server at the connection's next
+  // PREPARE.
+  start_backend();
+  backend().execute("CREATE TABLE app.t1 (nm VARCHAR(32), a INT); INSERT INTO app.t1 VALUES ('1', 1), ('2', 2)");
+  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 1\n",
+               .mysql_toml = "share_prepared_statements = false\n"});
+  const std::string show = "SHOW FIELDS FROM app.t1 WHERE field IN (SELECT * FROM (SELECT nm FROM app.t1 GROUP BY nm) dt)";
+  const std::uint64_t prepares_before = server_status("Com_stmt_prepare");
+  MysqlClient a = connect(kUser, kPassword, "app");
+  for (int round = 0; round < 5; ++round) {
+    Statement statement(a.handle(), show);
+    // The column nm is listed once a row names it.
+    EXPECT_EQ(statement.execute().size(), round == 0 ? 0u : 1u) << "round " << round;
+    a.execute("INSERT INTO t1 VALUES ('nm', 0)");
+  }
+  EXPECT_EQ(server_status("Com_stmt_prepare") - prepares_before, 5u) << "one server PREPARE per client PREPARE";
+  EXPECT_LE(server_status("Prepared_stmt_count"), 1u) << "only the last closed one waits for the next PREPARE";
+  MysqlClient b = connect(kUser, kPassword, "app");
+  Statement first(b.handle(), "SELECT COUNT(*) FROM t1");
+  Statement second(b.handle(), "SELECT COUNT(*) FROM t1");
+  EXPECT_EQ(first.execute().at(0)[0], "7");
+  EXPECT_EQ(second.execute().at(0)[0], "7");
+  EXPECT_EQ(server_status("Com_stmt_prepare") - prepares_before, 7u);
+  EXPECT_EQ(server_status("Prepared_stmt_count"), 2u) << "b's two statements, a's closed at b's first PREPARE";
+}
+
 TEST_F(PreparedThroughCorral, ASessionHoldsAtMostMaxPreparedStmtCountStatements) {
   start_proxy({.workers = 1});
   MysqlClient client = connect();

@@ -156,6 +156,7 @@ max_replication_lag_ms = 30000
 read_your_writes_ms = 0
 replica_check_interval_ms = 250
 causal_reads = true
+share_prepared_statements = false
 )");
   EXPECT_EQ(c.server.workers, 8u);
   EXPECT_EQ(c.server.log_level, LogLevel::Debug);
@@ -201,6 +202,7 @@ causal_reads = true
   EXPECT_EQ(c.mysql.read_your_writes, std::chrono::milliseconds(0));
   EXPECT_EQ(c.mysql.replica_check_interval, std::chrono::milliseconds(250));
   EXPECT_TRUE(c.mysql.causal_reads);
+  EXPECT_FALSE(c.mysql.share_prepared_statements);
   ASSERT_EQ(c.listeners[1].backend.mysql_replicas.size(), 2u);
   EXPECT_EQ(c.listeners[1].backend.mysql_replicas[1].to_string(), "db-r2.internal:3307");
 }
@@ -591,6 +593,7 @@ TEST(ConfigLoad, ShippedDefaultConfigLoads) {
   EXPECT_EQ(c.redis.max_inline_length, defaults.redis.max_inline_length);
   EXPECT_EQ(c.mysql.max_packet_size, defaults.mysql.max_packet_size);
   EXPECT_EQ(c.mysql.local_infile, defaults.mysql.local_infile);
+  EXPECT_TRUE(c.mysql.share_prepared_statements);
   EXPECT_EQ(c.mysql.server_version, defaults.mysql.server_version);
   EXPECT_EQ(c.mysql.max_prepared_per_connection, defaults.mysql.max_prepared_per_connection);
 }
