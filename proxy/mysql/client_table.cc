@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <utility>
 
 namespace corral::proxy {
@@ -29,9 +30,9 @@ std::string_view kill_refusal(const std::optional<mysql::KillStatement>& kill) n
 }
 
 void MysqlClientTable::add(std::uint32_t id, rt::EventLoop* loop, MysqlKillable* session, std::string backend_user,
-                           int socket_fd) {
+                           int socket_fd, const std::atomic<std::uint32_t>* serving_thread) {
   std::lock_guard lock(mutex_);
-  entries_.insert_or_assign(id, Entry{loop, session, std::move(backend_user), socket_fd});
+  entries_.insert_or_assign(id, Entry{loop, session, std::move(backend_user), socket_fd, serving_thread});
 }
 
 void MysqlClientTable::set_backend_user(std::uint32_t id, std::string backend_user) {
@@ -67,7 +68,12 @@ std::unordered_map<std::uint32_t, MysqlClientTable::Entry>::iterator MysqlClient
   const auto own = entries_.find(id);
   if (own != entries_.end()) return own;
   const auto told = told_threads_.find(id);
-  return told == told_threads_.end() ? entries_.end() : entries_.find(told->second);
+  if (told != told_threads_.end()) return entries_.find(told->second);
+  // A thread id from the process list: a scan, paid only by a KILL no other way names.
+  return std::find_if(entries_.begin(), entries_.end(), [id](const auto& entry) {
+    return id != 0 && entry.second.serving_thread != nullptr &&
+           entry.second.serving_thread->load(std::memory_order_relaxed) == id;
+  });
 }
 
 MysqlClientTable::KillOutcome MysqlClientTable::kill(std::uint32_t id, std::uint32_t killer,

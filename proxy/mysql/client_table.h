@@ -11,6 +11,7 @@
 // while the function runs (sessions end on their own loop).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -53,7 +54,11 @@ class MysqlClientTable {
 
   /// Registers a session; call on `loop`, which runs it. KILLs find it once it has a backend user.
   /// `socket_fd` is its client socket, open until after remove() (the session's stream closes it).
-  void add(std::uint32_t id, rt::EventLoop* loop, MysqlKillable* session, std::string backend_user, int socket_fd);
+  /// `serving_thread` (written on the session's loop, read here under the table's mutex) is the backend
+  /// thread id of the connection the session holds now, 0 when none: a KILL of a thread id read from
+  /// the process list reaches the session whose statement runs there (mtr main.lock_multi).
+  void add(std::uint32_t id, rt::EventLoop* loop, MysqlKillable* session, std::string backend_user, int socket_fd,
+           const std::atomic<std::uint32_t>* serving_thread);
   /// After COM_CHANGE_USER.
   void set_backend_user(std::uint32_t id, std::string backend_user);
   /// Session `id` was told backend thread id `thread` (CONNECTION_ID()); 0: none any more. A KILL of
@@ -80,9 +85,11 @@ class MysqlClientTable {
     MysqlKillable* session;
     std::string backend_user;
     int socket_fd;
+    const std::atomic<std::uint32_t>* serving_thread;  // see add()
     std::uint32_t told_thread = 0;  // publish_backend_thread()
   };
-  /// The session a KILL of `id` names (under mutex_): a corral id, else a published backend thread id.
+  /// The session a KILL of `id` names (under mutex_): a corral id, else a published backend thread id,
+  /// else the session holding the backend connection of that thread id now.
   std::unordered_map<std::uint32_t, Entry>::iterator find_target(std::uint32_t id);
   /// Drops the thread id `entry` (of session `id`) was told, if it still names that session.
   void unpublish(std::uint32_t id, Entry& entry);

@@ -270,6 +270,7 @@ void MysqlExchange::adopt(pool::MysqlLease lease) {
   if (!previous_.names(*lease)) insert_id_here_ = false;
   lease_on_replica_ = is_replica(*lease.pool());
   lease_ = std::move(lease);
+  serving_thread_.store(lease_->connection_id(), std::memory_order_relaxed);
   used_backend_ = true;
   lease_key_version_ = context_.key_version();
 }
@@ -379,6 +380,7 @@ void MysqlExchange::release_backend(bool clean) {
   // Cursors live on the connection: they end with the lease (while it is still valid to touch).
   if (lease_bound_.lease_ending()) context_.set_cursor_open(false);
   if (lease_) previous_ = lease_.release(clean && !discard_lease_);
+  serving_thread_.store(0, std::memory_order_relaxed);
   discard_lease_ = false;
 }
 

@@ -14,6 +14,7 @@
 // Not thread-safe: one session.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -117,6 +118,9 @@ class MysqlExchange {
   /// Gives the lease back (clean) unless a pin is in force; for commands that end without a response
   /// to learn from (COM_STMT_CLOSE of a statement with an open cursor).
   void release_if_unpinned();
+  /// The backend thread id of the connection the session holds now (0: none), for KILLs of a thread
+  /// id from the process list (MysqlClientTable::add()). Written on the session's loop only.
+  const std::atomic<std::uint32_t>* serving_thread() const noexcept { return &serving_thread_; }
   /// True once a command of the session ran on a backend connection.
   bool has_used_backend() const noexcept { return used_backend_; }
   /// The backend connection the session holds between statements (a pin is in force), or nullptr.
@@ -208,6 +212,7 @@ class MysqlExchange {
   rt::CancelSource* cancel_;
   LeaseBoundState& lease_bound_;
   pool::MysqlLease lease_;           // held between statements only while pinned
+  std::atomic<std::uint32_t> serving_thread_{0};  // lease_'s backend thread id: serving_thread()
   pool::MysqlPool* pool_ = nullptr;  // the context's pool, cached for key_version_
   std::uint64_t pool_key_version_ = ~0ull;
   std::uint64_t lease_key_version_ = 0;  // the context's key when the held lease was taken

@@ -50,7 +50,7 @@ rt::Task<void> MysqlSession::run() {
   // Listed from the start, without an account until login (no KILL reaches it before): the account
   // is set before the client's OK leaves, so a KILL sent right after it finds the session.
   MysqlClientTable& clients = env_.shared->mysql_clients;
-  clients.add(client_.id(), env_.loop, this, std::string(), client_.socket_fd());
+  clients.add(client_.id(), env_.loop, this, std::string(), client_.socket_fd(), exchange_.serving_thread());
   const bool logged_in = co_await login_.handshake();
   if (logged_in) {
     serving_ = true;

@@ -264,7 +264,30 @@ TEST_F(SessionAcrossLending, KillOfTheIdConnectionIdGaveStopsThatClientsStatemen
   }
 }
 
-TEST_F(SessionAcrossLending, AKillOfAToldIdFromAnotherAccountIsDeniedAndAnUntoldIdFindsNoClient) {
+TEST_F(SessionAcrossLending, AKillOfAThreadIdFromTheProcessListStopsTheStatementRunningThere) {
+  // mtr main.lock_multi: `let $ID = select id from information_schema.processlist where info = ...`,
+  // then `kill query $ID` on another connection. The id was never told to a client: corral finds the
+  // client whose statement runs on that backend thread now.
+  start_proxy({.workers = 2});
+  MysqlClient victim = connect();
+  MysqlClient killer = connect();
+  MysqlClient reader = connect("reader", "reader-pw");
+  auto sleeping = std::async(std::launch::async, [&victim] { return error_of(victim, "SELECT SLEEP(60)"); });
+  std::string thread;
+  for (int i = 0; i < 50 && thread.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const QueryResult found =
+        killer.query("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(60)'");
+    if (found.rows.size() == 1) thread = found.at(0);
+  }
+  ASSERT_FALSE(thread.empty()) << "the sleeping statement never showed in the process list";
+  EXPECT_EQ(error_of(reader, "KILL QUERY " + thread), 1095u) << "another backend account, as for any KILL";
+  EXPECT_EQ(error_of(killer, "KILL QUERY " + thread), 0u);
+  EXPECT_EQ(sleeping.get(), 1317u) << "ER_QUERY_INTERRUPTED, as direct";
+  EXPECT_EQ(victim.query("SELECT 7").at(0), "7") << "the client goes on";
+}
+
+TEST_F(SessionAcrossLending, AKillOfAToldIdFromAnotherAccountIsDeniedAndAnIdleThreadIdFindsNoClient) {
   start_proxy({.workers = 2});
   MysqlClient client = connect();
   MysqlClient reader = connect("reader", "reader-pw");
@@ -272,15 +295,16 @@ TEST_F(SessionAcrossLending, AKillOfAToldIdFromAnotherAccountIsDeniedAndAnUntold
   EXPECT_EQ(error_of(client, "KILL " + readers_id), 1095u) << "ER_KILL_DENIED_ERROR (mtr main.grant_kill)";
   EXPECT_EQ(error_of(client, "KILL QUERY " + readers_id), 1095u);
   EXPECT_TRUE(reader.ping());
-  // A thread id nobody read from CONNECTION_ID() names no client, even one of the same account.
+  // A thread id nobody read from CONNECTION_ID() and no client holds names no client, even one of the
+  // same account.
   MysqlClient holder = connect();
   holder.execute("BEGIN");
   holder.execute("SELECT 1");
+  holder.execute("COMMIT");  // its connection goes back to the pool, idle
   const std::string untold =
       backend().query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'corral' AND COMMAND = 'Sleep' "
                       "ORDER BY ID DESC LIMIT 1").at(0);
   EXPECT_EQ(error_of(client, "KILL QUERY " + untold), 1094u);
-  holder.execute("COMMIT");
 }
 
 TEST_F(SessionAcrossLending, APreparedConnectionIdIsKillableToo) {
@@ -412,25 +436,44 @@ TEST_F(SessionAcrossLending, KillOfAnUnknownIdOrOfAnotherAccountsClientIsRefused
 }
 
 TEST_F(SessionAcrossLending, NoSqlRouteTakesAKillToABackendThread) {
+  // Every form of KILL is carried out by corral: a backend thread id names the client whose statement
+  // or transaction is on that thread now (as the server's KILL names the session on it), never the
+  // pooled connection itself.
+  start_backend();
+  backend().execute("CREATE TABLE app.k (a INT) ENGINE=InnoDB");
   start_proxy({.workers = 1, .pool_toml = "max_connections = 4\n"});
   MysqlClient victim = connect();
   MysqlClient attacker = connect();
+  MysqlClient other = connect();
+  attacker.execute("SET @pinned = 1");             // the attacker's statements all run on its own connection
+  const std::string attackers = attacker.query("SELECT CONNECTION_ID()").at(0);
   victim.execute("BEGIN");
-  victim.execute("SELECT 1");  // holds a backend connection: a transaction is open on it
-  const std::string backend_id =
-      backend().query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'corral' ORDER BY ID LIMIT 1").at(0);
-  // Each form carries a backend thread id: corral reads it as one of its own ids (none has it) or refuses.
-  EXPECT_EQ(error_of(attacker, "EXECUTE IMMEDIATE 'KILL " + backend_id + "'"), 1094u);
-  EXPECT_EQ(error_of(attacker, "SET STATEMENT max_statement_time = 10 FOR KILL " + backend_id), 1094u);
-  EXPECT_EQ(error_of(attacker, "PREPARE s FROM 'KILL " + backend_id + "'"), 0u) << "the server prepares it";
+  victim.execute("INSERT INTO app.k VALUES (1)");  // holds a backend connection: a transaction is open on it
+  other.execute("SELECT 1");                       // a third connection, back in the pool, idle
+  const std::string victims =
+      backend().query("SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX").at(0);
+  const std::string idle = backend().query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'corral' "
+                                           "AND ID NOT IN (" + victims + ", " + attackers + ")").at(0);
+  // Each form carrying the idle pooled thread's id: no client is on it, so none is killed.
+  EXPECT_EQ(error_of(attacker, "EXECUTE IMMEDIATE 'KILL " + idle + "'"), 1094u);
+  EXPECT_EQ(error_of(attacker, "SET STATEMENT max_statement_time = 10 FOR KILL " + idle), 1094u);
+  EXPECT_EQ(error_of(attacker, "PREPARE s FROM 'KILL " + idle + "'"), 0u) << "the server prepares it";
   EXPECT_EQ(error_of(attacker, "EXECUTE s"), 1094u) << "corral carries out the EXECUTE";
   EXPECT_EQ(error_of(attacker, "execute `S`"), 1094u) << "names are case-insensitive";
   EXPECT_EQ(error_of(attacker, "DEALLOCATE PREPARE s"), 0u);
   EXPECT_EQ(error_of(attacker, "EXECUTE s"), 1243u) << "the server's unknown statement, as direct";
-  EXPECT_EQ(prepared_error_of(attacker, "KILL " + backend_id), 1094u) << "COM_STMT_PREPARE: a corral id too";
-  EXPECT_EQ(prepared_error_of(attacker, "EXECUTE IMMEDIATE 'KILL QUERY " + backend_id + "'"), 1094u);
-  EXPECT_EQ(victim.query("SELECT 2").at(0), "2");
-  victim.execute("COMMIT");
+  EXPECT_EQ(prepared_error_of(attacker, "KILL " + idle), 1094u) << "COM_STMT_PREPARE: carried out by corral too";
+  EXPECT_EQ(prepared_error_of(attacker, "EXECUTE IMMEDIATE 'KILL QUERY " + idle + "'"), 1094u);
+  EXPECT_EQ(backend().query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = " + idle).at(0), "1")
+      << "the pooled connection was never killed";
+  EXPECT_EQ(victim.query("SELECT COUNT(*) FROM app.k").at(0), "1") << "the transaction goes on";
+  // The victim's thread names the victim: a KILL of it ends that client, as the server's would.
+  EXPECT_EQ(error_of(attacker, "EXECUTE IMMEDIATE 'KILL " + victims + "'"), 0u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the KILL reaches the victim's session
+  const unsigned closed = error_of(victim, "SELECT 3");
+  EXPECT_TRUE(closed == 2006 || closed == 2013) << closed;
+  EXPECT_EQ(backend().query("SELECT COUNT(*) FROM app.k").at(0), "0") << "its transaction rolled back";
+  EXPECT_EQ(attacker.query("SELECT 4").at(0), "4");
 }
 
 TEST_F(SessionAcrossLending, APreparedKillIsCarriedOutAsTheKillQueryIs) {
