@@ -460,26 +460,6 @@ std::optional<std::string_view> immediate_literal(std::string_view sql) {
   return inner;
 }
 
-/// True when `sql` has a `?` outside quoted strings and identifiers (a prepared statement's parameter).
-bool has_parameter_marker(std::string_view sql) {
-  char quote = 0;
-  for (std::size_t i = 0; i < sql.size(); ++i) {
-    const char c = sql[i];
-    if (quote != 0) {
-      if (c == '\\' && quote != '`') {
-        ++i;
-      } else if (c == quote) {
-        quote = 0;
-      }
-    } else if (c == '\'' || c == '"' || c == '`') {
-      quote = c;
-    } else if (c == '?') {
-      return true;
-    }
-  }
-  return false;
-}
-
 /// `sql` without its quoted strings and identifiers, upper-cased, each quoted part replaced by a space.
 std::string unquoted_upper(std::string_view sql) {
   std::string out;
@@ -513,9 +493,8 @@ bool has_word(std::string_view text, std::string_view word) {
   return false;
 }
 
-/// KillStatement::uses_table for an expression.
-bool reads_table_or_sequence(std::string_view expression) {
-  const std::string text = unquoted_upper(expression);
+/// KillStatement::uses_table for an expression given as unquoted_upper() returns it.
+bool reads_table_or_sequence(std::string_view text) {
   for (const std::string_view word : {"FROM", "NEXTVAL", "LASTVAL", "SETVAL"}) {
     if (has_word(text, word)) return true;
   }
@@ -576,8 +555,10 @@ std::optional<KillStatement> parse_kill(std::string_view sql) {
   }
   if (kill.target == KillStatement::Target::Expression && i < words.size()) {
     kill.expression = std::string(rest_from(sql, words[i]));
-    kill.has_parameter_marker = has_parameter_marker(kill.expression);
-    kill.uses_table = reads_table_or_sequence(kill.expression);
+    // Outside quoted strings and identifiers: a `?` is a prepared statement's parameter.
+    const std::string unquoted = unquoted_upper(kill.expression);
+    kill.has_parameter_marker = unquoted.find('?') != std::string::npos;
+    kill.uses_table = reads_table_or_sequence(unquoted);
   }
   return kill;
 }
