@@ -63,6 +63,16 @@ class MysqlClientChannel {
   /// answers. False: close the session.
   rt::Task<bool> read_packet(ClientPacket& packet, rt::Deadline deadline, bool idle,
                              std::optional<std::uint8_t> first_sequence = std::nullopt);
+  /// True when nothing of a next command is buffered: wait_idle() before read_packet() then.
+  bool drained() const noexcept { return in_.empty(); }
+  /// Waits for the client's next command as read_packet(..., idle = true) would, without a read
+  /// buffer and as an awaitable (no coroutine frame): an idle session holds only its own frames. An
+  /// error: close the session (`deadline` passed, the worker drains or stops).
+  rt::ReadableAwaitable wait_idle(rt::Deadline deadline) {
+    end_watch();
+    in_.release_if_empty();
+    return client_.wait_readable(deadline, env_.idle_cancel);
+  }
   /// Drops the packet read_packet() returned from the read buffer (it views the buffer until then).
   void consume_packet() noexcept {
     in_.consume(pending_consume_);

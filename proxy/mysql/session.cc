@@ -53,13 +53,8 @@ rt::Task<void> MysqlSession::run() {
   clients.add(client_.id(), env_.loop, this, std::string(), client_.socket_fd(), exchange_.serving_thread());
   const bool logged_in = co_await login_.handshake();
   if (logged_in) {
-    serving_ = true;
-    // The session's frame owns side_tasks_ and joins it below; serving_ = false ends the watcher.
-    side_tasks_.spawn(watch_client());
     co_await serve_commands();
-    serving_ = false;
-    client_.end_watch();
-    watch_wake_.notify();
+    client_.end_watch();  // a watcher still running ends; the session's frame joins it below
   }
   clients.remove(client_.id());
   // A KILL this session sent to the backend finishes first: it uses the worker's pools' address and
@@ -72,14 +67,18 @@ rt::Task<void> MysqlSession::serve_commands() {
     client_.shrink_buffers();
     if (!login_wait_timeout_known_ && exchange_.has_used_backend()) co_await learn_login_wait_timeout();
     const rt::Deadline deadline = idle_deadline();
+    if (client_.drained()) {
+      // Idle here, not inside read_packet(): its frame is not held while the client thinks.
+      const rt::Result<void> readable = co_await client_.wait_idle(deadline);
+      if (!readable) co_return;
+    }
     ClientPacket packet;
     const bool received = co_await client_.read_packet(packet, deadline, true, 0);  // a command: sequence 0
     if (!received) co_return;
     const rt::Clock::time_point started = env_.loop->now();  // the loop iteration that read the command
     // Before dispatch: the packet's bytes may be gone after it (LOAD DATA LOCAL reads more packets).
     RequestNote note = note_request(packet.payload);
-    client_.begin_watch();
-    watch_wake_.notify();
+    start_watch();
     const Step step = co_await dispatch(packet);
     client_.end_watch();
     observe_request(note, started);
@@ -156,28 +155,31 @@ rt::Task<void> MysqlSession::learn_login_wait_timeout() {
   context_.set_login_wait_timeout(interactive ? timeouts.interactive : timeouts.wait);
 }
 
+void MysqlSession::start_watch() {
+  client_.begin_watch();
+  // A watcher whose wait end_watch() cancelled but which has not run since goes on for this command.
+  if (watcher_running_) return;
+  watcher_running_ = true;
+  side_tasks_.spawn(watch_client());
+}
+
 rt::Task<void> MysqlSession::watch_client() {
   using Input = MysqlClientChannel::Input;
-  while (serving_) {
-    const bool woken = co_await watch_wake_.wait(rt::Deadline::never(), &cancel_);
-    if (!woken) co_return;  // killed, or the worker stops: the session ends
-    // Until the command ends (end_watch()); a command that ended before the watcher ran is skipped.
-    Input input = Input::Nothing;
-    while (serving_ && client_.watch_allowed() && input == Input::Nothing) {
-      input = client_.probe_input();
-      if (input != Input::Nothing) break;
-      rt::CancelSource round(&cancel_);  // end_watch() cancels it
-      const rt::Result<void> readable = co_await client_.wait_input(&round);
-      client_.watch_ended();
-      if (!readable) break;
-    }
-    // Data: the client sent its next command ahead; it is there (and the socket cannot be watched
-    // again without reading it). A hang-up ends the session as KILL CONNECTION would.
-    if (input == Input::HungUp) {
-      rt::log::debug("mysql client {}: hung up while its command ran", client_.id());
-      kill(MysqlKillScope::Connection);
-      co_return;
-    }
+  Input input = Input::Nothing;
+  while (client_.watch_allowed()) {
+    input = client_.probe_input();
+    if (input != Input::Nothing) break;
+    rt::CancelSource round(&cancel_);  // end_watch() cancels it
+    const rt::Result<void> readable = co_await client_.wait_input(&round);
+    client_.watch_ended();
+    if (!readable && cancel_.cancelled()) break;  // killed, or the worker stops: the session ends
+  }
+  watcher_running_ = false;
+  // Data: the client sent its next command ahead; it is there (and the socket cannot be watched
+  // again without reading it). A hang-up ends the session as KILL CONNECTION would.
+  if (input == Input::HungUp) {
+    rt::log::debug("mysql client {}: hung up while its command ran", client_.id());
+    kill(MysqlKillScope::Connection);
   }
 }
 

@@ -27,7 +27,6 @@
 #include "proxy/mysql/frontend.h"
 #include "proxy/mysql/login.h"
 #include "proxy/mysql/statements.h"
-#include "runtime/notify.h"
 #include "runtime/task.h"
 #include "runtime/task_scope.h"
 #include "runtime/tcp.h"
@@ -56,9 +55,11 @@ class MysqlSession final : private MysqlKillable, private MysqlLoginObserver {
   /// read again on a connection of its own, within pool.max_connections, when stale). Called once the session used a backend, so
   /// a client that never does costs the backend nothing; until then client.idle_timeout_ms applies.
   rt::Task<void> learn_login_wait_timeout();
-  /// Runs for the session's life: while a command runs (watch_wake_), waits for the client's socket
-  /// and treats a hang-up as a KILL CONNECTION of the session, so the statement it left on a backend
-  /// ends as it does when a direct client goes away (mtr main.dirty_close).
+  /// A command starts: watch_client() runs until it ends (end_watch()).
+  void start_watch();
+  /// While a command runs, waits for the client's socket and treats a hang-up as a KILL CONNECTION of
+  /// the session, so the statement it left on a backend ends as it does when a direct client goes
+  /// away (mtr main.dirty_close). Not kept between commands: an idle session holds no watcher frame.
   rt::Task<void> watch_client();
   /// What the session does after a command.
   enum class Step { Next, Close };
@@ -110,8 +111,7 @@ class MysqlSession final : private MysqlKillable, private MysqlLoginObserver {
   MysqlExchange exchange_;           // backend leases and relaying, for commands and statements
   MysqlLogin login_;
   rt::TaskScope side_tasks_;  // KILLs sent to the backend for this session, watch_client(); joined before run() ends
-  rt::Notify watch_wake_;     // a command started: watch_client() looks at the client's socket
-  bool serving_ = false;      // watch_client() runs until this is false again
+  bool watcher_running_ = false;  // watch_client() has not ended yet
   bool login_wait_timeout_known_ = false;  // learn_login_wait_timeout() gave the context its value
   bool prepares_global_timeouts_ = false;  // a COM_STMT_PREPARE of SET GLOBAL wait|interactive_timeout
   MysqlFrontend& frontend_;
