@@ -43,7 +43,9 @@ class TaskScope {
   JoinAwaitable join() noexcept { return JoinAwaitable{*this}; }
 
  private:
-  static Task<void> run_owned(TaskScope* scope, Task<void> task);
+  struct Run;  // the self-freeing coroutine that runs one task of the scope (task_scope.cc)
+  /// Runs `task`, then counts it finished: one frame besides the task's own.
+  static Run run_owned(TaskScope* scope, Task<void> task);
   void task_finished();
 
   CancelSource cancel_;
