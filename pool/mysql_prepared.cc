@@ -1,5 +1,6 @@
 #include "pool/mysql_prepared.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "pool/mysql_connection.h"
@@ -274,13 +275,39 @@ namespace {
 rt::Task<rt::Result<void>> send_long_data(MysqlConnection& connection, std::uint32_t backend_id,
                                           const ExecuteState& state, rt::CancelSource* cancel) {
   std::string payload;
+  const std::size_t piece = std::max<std::size_t>(state.long_data_piece, 1);
   for (std::size_t i = 0; i < state.long_data.size(); ++i) {
     if (!state.long_data[i]) continue;
-    payload.clear();
-    mysql::encode_com_stmt_send_long_data(payload, backend_id, static_cast<std::uint16_t>(i), *state.long_data[i]);
-    auto sent = co_await connection.send_command(payload, cancel);
-    if (!sent) co_return sent.error();
+    const std::string_view bytes = *state.long_data[i];
+    std::size_t at = 0;
+    do {  // an empty value is one empty packet, as the client sent it
+      payload.clear();
+      const std::string_view part = bytes.substr(at, piece);
+      mysql::encode_com_stmt_send_long_data(payload, backend_id, static_cast<std::uint16_t>(i), part);
+      auto sent = co_await connection.send_command(payload, cancel);
+      if (!sent) co_return sent.error();
+      at += part.size();
+    } while (at < bytes.size());
   }
+  co_return rt::Result<void>{};
+}
+
+/// Clears the long data a failed execute left on the backend statement of `template_id`
+/// (BackendStatement::stale_long_data). A statement the server will not reset is closed and forgotten
+/// instead (the caller prepares it again).
+rt::Task<rt::Result<void>> reset_stale_long_data(MysqlConnection& connection, std::uint64_t template_id,
+                                                 rt::CancelSource* cancel) {
+  BackendStatement* backend = connection.prepared().find(template_id);
+  std::string payload;
+  mysql::encode_com_stmt_reset(payload, backend->backend_id);
+  auto refused = co_await round_trip(connection, payload, nullptr, cancel);
+  if (!refused) co_return refused.error();
+  if (!refused->empty()) {
+    auto closed = co_await close_on(connection, template_id, cancel);
+    co_return closed;
+  }
+  backend->stale_long_data = false;
+  backend->bound_types.clear();  // MariaDB's reset forgets the types too: the next execute must carry them
   co_return rt::Result<void>{};
 }
 
@@ -305,7 +332,7 @@ BackendStatement* ready_execute(MysqlConnection& connection, const PreparedTempl
                                 std::span<char> wire, std::string_view payload) {
   if (!state.long_data.empty()) return nullptr;
   BackendStatement* backend = connection.prepared().find(statement.id);
-  if (backend == nullptr) return nullptr;
+  if (backend == nullptr || backend->stale_long_data) return nullptr;
   const auto layout = scan_execute(payload, backend->num_params, connection.capabilities());
   if (!layout) return nullptr;
   if (layout->new_params_bound) {
@@ -331,6 +358,11 @@ rt::Task<rt::Result<ExecuteStart>> start_execute(MysqlConnection& connection,
   }
   for (int attempt = after_need_reprepare ? 1 : 0;; ++attempt) {
     BackendStatement* backend = connection.prepared().find(statement->id);
+    if (backend != nullptr && backend->stale_long_data) {
+      auto reset = co_await reset_stale_long_data(connection, statement->id, cancel);
+      if (!reset) co_return reset.error();
+      backend = connection.prepared().find(statement->id);  // gone when the server refused the reset
+    }
     if (backend == nullptr) {
       auto prepared = co_await prepare_on(connection, statement, capacity, cancel);
       if (!prepared) co_return prepared.error();
@@ -347,7 +379,8 @@ rt::Task<rt::Result<ExecuteStart>> start_execute(MysqlConnection& connection,
       if (state.types != layout->types) state.types.assign(layout->types);
       if (backend->bound_types != layout->types) backend->bound_types.assign(layout->types);
     }
-    if (!state.long_data.empty()) {
+    const bool sends_long_data = !state.long_data.empty();
+    if (sends_long_data) {
       auto sent_data = co_await send_long_data(connection, backend->backend_id, state, cancel);
       if (!sent_data) co_return sent_data.error();
     }
@@ -376,8 +409,9 @@ rt::Task<rt::Result<ExecuteStart>> start_execute(MysqlConnection& connection,
       if (!filled) co_return filled.error();
     }
 
-    const bool need_reprepare = first->event.phase == mysql::ResponsePhase::Err &&
-                                first->event.err.error_code == kErrNeedReprepare;
+    const bool failed = first->event.phase == mysql::ResponsePhase::Err;
+    if (failed && sends_long_data) backend->stale_long_data = true;
+    const bool need_reprepare = failed && first->event.err.error_code == kErrNeedReprepare;
     if (!need_reprepare || attempt > 0) {
       start.statement = backend;
       start.first = first->packet;

@@ -81,6 +81,10 @@ struct BackendStatement {
   /// saw; executes without types need the same one, else corral re-sends the client's.
   std::string bound_types;
   bool cursor_open = false;      // a COM_STMT_EXECUTE opened a cursor that is not exhausted yet
+  /// An execute that carried long data failed: the server keeps that long data (and an error such as
+  /// a sum beyond max_allowed_packet, which fails every later execute) until COM_STMT_RESET, which
+  /// start_execute() sends before the statement's next use (by any client sharing it).
+  bool stale_long_data = false;
 };
 
 /// The statements one backend connection prepared, least recently used last. Not thread-safe.
@@ -171,10 +175,15 @@ struct ExecuteState {
   /// string was sent and counts). Sent to the backend statement right before the execute.
   std::vector<std::optional<std::string>> long_data;
   std::size_t long_data_bytes = 0;
+  /// The largest COM_STMT_SEND_LONG_DATA the client sent: the backend gets the bytes in pieces no
+  /// larger, so each packet fits its max_allowed_packet as the client's own did (one packet of the
+  /// whole would not), and the server's own limit on the sum gives its own error at the execute.
+  std::size_t long_data_piece = 0;
 
   void clear_long_data() noexcept {
     long_data.clear();
     long_data_bytes = 0;
+    long_data_piece = 0;
   }
 };
 

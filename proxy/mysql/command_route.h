@@ -4,7 +4,7 @@
 //   mysql::Command ─► route_command() ─► Query ─► route_query(traits, ...) ─► Relay | AnswerLocally
 //                                       │                                    | RefuseLocalInfile | Kill
 //                                       ├► Relay (COM_INIT_DB, COM_FIELD_LIST, COM_STATISTICS, COM_SHUTDOWN,
-//                                       │         COM_REFRESH)
+//                                       │         COM_REFRESH, COM_DEBUG)
 //                                       ├► PreparedStatement (COM_STMT_*) ─► MysqlStatements
 //                                       ├► Ping | Quit | SetOption | ChangeUser | ResetConnection | ProcessKill (corral)
 //                                       └► Unsupported ─► ERR 1047 08S01
@@ -28,7 +28,7 @@ enum class CommandRoute : std::uint8_t {
   ChangeUser,         // COM_CHANGE_USER: the session ends, the new user logs in
   ResetConnection,    // COM_RESET_CONNECTION: the session's state ends, the user stays
   ProcessKill,        // COM_PROCESS_KILL: KILL CONNECTION of a corral connection id
-  Unsupported,        // ERR 1047: every other command (replication, COM_DEBUG...)
+  Unsupported,        // ERR 1047: every other command (replication, COM_PROCESS_INFO...)
 };
 
 /// What becomes of a COM_QUERY.
@@ -55,6 +55,8 @@ constexpr CommandRoute route_command(mysql::Command command) noexcept {
     // to one connection too; none takes a lock that stays with the connection (FLUSH TABLES WITH READ
     // LOCK has no flag within that byte), so the lease ends as after any statement.
     case mysql::Command::COM_REFRESH:
+    // mysql_dump_debug_info(): the server writes its status to its own error log (SUPER checked there).
+    case mysql::Command::COM_DEBUG:
       return CommandRoute::Relay;
     case mysql::Command::COM_STMT_PREPARE:
     case mysql::Command::COM_STMT_EXECUTE:

@@ -1,5 +1,6 @@
 #include "proxy/mysql/statements.h"
 
+#include <algorithm>
 #include <span>
 #include <string>
 #include <utility>
@@ -13,6 +14,13 @@
 namespace corral::proxy {
 
 namespace {
+
+/// mariadbd's ER_UNKNOWN_ERROR at the execute after more COM_STMT_SEND_LONG_DATA bytes than its
+/// max_allowed_packet.
+constexpr mysql::ErrorSpec kErrLongDataTooLong{
+    1105, "HY000",
+    "Parameter of prepared statement which is set through mysql_send_long_data() is longer than "
+    "'max_allowed_packet' bytes"};
 
 /// The client's packet as a mutable span: it views the session's own read buffer, and the statement
 /// id is rewritten there so the packet is relayed without a copy.
@@ -295,9 +303,8 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
   if (statement->long_data_overflow) {
     statement->long_data_overflow = false;
     statement->execute.clear_long_data();
-    exchange.client().queue_error(packet.reply_sequence(), mysql::ER_NET_PACKET_TOO_LARGE,
-                                  "Parameter of prepared statement which is set through mysql_send_long_data() "
-                                  "is longer than mysql.max_packet_size");
+    // The server's error for its own limit (corral's mysql.max_packet_size is its max_allowed_packet).
+    exchange.client().queue_error(packet.reply_sequence(), kErrLongDataTooLong);
     co_return co_await exchange.client().flush();
   }
   // A packet shorter than its own counts is refused here, as the server would: relayed, it would
@@ -504,6 +511,7 @@ void MysqlStatements::send_long_data(const ClientPacket& packet) {
   if (!value) value.emplace();
   value->append(data->data);
   state.long_data_bytes += data->data.size();
+  state.long_data_piece = std::max(state.long_data_piece, data->data.size());
 }
 
 rt::Task<bool> MysqlStatements::reset(MysqlExchange& exchange, const ClientPacket& packet) {

@@ -362,6 +362,45 @@ TEST_F(PreparedThroughCorral, LongDataIsBufferedAndSentBeforeTheExecute) {
   EXPECT_EQ(backend().query("SELECT body FROM app.docs WHERE id = 8").at(0), "short");
 }
 
+// mariadb-client-test test_bug56976: long data beyond the server's max_allowed_packet, sent in pieces
+// within it, gets the server's ERR 1105 at the execute, and the connection goes on. Before, corral
+// sent the whole value as one packet, which the server refused as too large and closed.
+TEST_F(PreparedThroughCorral, LongDataBeyondTheServersPacketLimitGetsTheServersErrorAtTheExecute) {
+  start_backend();
+  for (const bool corrals_limit : {false, true}) {
+    // 1 MiB: once the backend's max_allowed_packet (for corral's connections, opened later), once
+    // corral's own mysql.max_packet_size.
+    backend().execute(corrals_limit ? "SET GLOBAL max_allowed_packet = DEFAULT" : "SET GLOBAL max_allowed_packet = 1048576");
+    start_proxy({.workers = 1, .schema = "app", .mysql_toml = corrals_limit ? "max_packet_size = 1048576\n" : ""});
+    {
+      MysqlClient client = connect(kUser, kPassword, "app");
+      Statement length(client.handle(), "SELECT LENGTH(?)");
+      length.bind({std::string()});
+      const std::string part(300'000, 'x');
+      for (int piece = 0; piece < 4; ++piece) {
+        ASSERT_EQ(mysql_stmt_send_long_data(length.handle(), 0, part.data(), part.size()), 0);
+      }
+      EXPECT_NE(mysql_stmt_execute(length.handle()), 0);
+      EXPECT_EQ(mysql_stmt_errno(length.handle()), 1105u) << mysql_stmt_error(length.handle());
+      EXPECT_THAT(mysql_stmt_error(length.handle()), HasSubstr("max_allowed_packet"));
+      // The connection goes on, and within the limit, in the same pieces, the value arrives whole
+      // (a new statement: the server keeps a parameter that overflowed so until a reset).
+      EXPECT_EQ(client.query("SELECT 1").at(0), "1");
+      Statement within(client.handle(), "SELECT LENGTH(?)");
+      within.bind({std::string()});
+      for (int piece = 0; piece < 3; ++piece) {
+        ASSERT_EQ(mysql_stmt_send_long_data(within.handle(), 0, part.data(), part.size()), 0);
+      }
+      const std::vector<Row> rows = within.execute();
+      ASSERT_EQ(rows.size(), 1u);
+      EXPECT_EQ(rows[0][0], "900000");
+    }
+    const std::string problem = stop_and_check(*proxy_);
+    EXPECT_TRUE(problem.empty()) << problem;
+    proxy_.reset();
+  }
+}
+
 TEST_F(PreparedThroughCorral, ACursorIsFetchedRowByRowAndItsPinEndsWithTheLastRow) {
   start_backend();
   backend().execute("CREATE TABLE app.numbers (n INT PRIMARY KEY); INSERT INTO app.numbers VALUES (1),(2),(3),(4),(5)");

@@ -18,6 +18,7 @@ TEST(RouteCommand, StatementsAndTheirHelpersAreRelayed) {
   EXPECT_EQ(route_command(Command::COM_STATISTICS), CommandRoute::Relay);
   EXPECT_EQ(route_command(Command::COM_SHUTDOWN), CommandRoute::Relay) << "as the SHUTDOWN statement";
   EXPECT_EQ(route_command(Command::COM_REFRESH), CommandRoute::Relay) << "as the FLUSH statements";
+  EXPECT_EQ(route_command(Command::COM_DEBUG), CommandRoute::Relay) << "the server's status, to its own error log";
 }
 
 TEST(RouteCommand, EveryComStmtGoesToThePreparedStatements) {
@@ -40,7 +41,7 @@ TEST(RouteCommand, EverythingElseIsUnsupported) {
   // ERR 1047: server administration, replication and obsolete commands would act on a shared backend.
   for (const Command command : {Command::COM_SLEEP, Command::COM_CREATE_DB, Command::COM_DROP_DB,
                                 Command::COM_PROCESS_INFO, Command::COM_CONNECT,
-                                Command::COM_DEBUG, Command::COM_TIME,
+                                Command::COM_TIME,
                                 Command::COM_DELAYED_INSERT, Command::COM_BINLOG_DUMP, Command::COM_TABLE_DUMP,
                                 Command::COM_CONNECT_OUT, Command::COM_REGISTER_SLAVE, Command::COM_DAEMON,
                                 Command::COM_BINLOG_DUMP_GTID, Command::COM_CLONE,
