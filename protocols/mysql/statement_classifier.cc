@@ -50,6 +50,8 @@ class StatementScanner {
   /// True when the last statement only reads (see StatementTraits::read_only; effects and the
   /// previous-statement functions are checked by the caller).
   bool reads_only() const noexcept { return reads_only_ && !writes_; }
+  /// True when the last statement is a SELECT, DO, SET or VALUES that names no table.
+  bool names_no_table() const noexcept { return names_no_table_; }
 
  private:
   static constexpr std::size_t kFirstWords = 6;
@@ -183,9 +185,11 @@ class StatementScanner {
       case 4:
         if (iequals(w, "LOCK")) saw_lock_ = writes_ = true;  // LOCK IN SHARE MODE, LOCK TABLES
         if (iequals(w, "INTO")) writes_ = true;              // SELECT ... INTO OUTFILE / @var
+        if (iequals(w, "FROM")) names_table_ = true;
         break;
       case 5:
         if (iequals(w, "SHARE")) writes_ = true;  // FOR SHARE (MySQL 8): a locking read
+        if (iequals(w, "VALUE")) names_table_ = true;  // NEXT | PREVIOUS VALUE FOR sequence
         break;
       case 6:
         if (iequals(w, "EXPORT")) saw_export_ = true;  // FLUSH TABLES ... FOR EXPORT
@@ -194,6 +198,7 @@ class StatementScanner {
         // FOR UPDATE; sequences move (NEXTVAL, SETVAL) or are the session's own (LASTVAL).
         if (iequals(w, "UPDATE") || iequals(w, "SETVAL") || iequals(w, "NEXTVAL") || iequals(w, "LASTVAL")) {
           writes_ = true;
+          names_table_ = true;  // a sequence is a table
         }
         if (iequals(w, "ERRORS") || iequals(w, "STATUS")) asks_previous_ = true;
         if (iequals(w, "GLOBAL")) saw_global_ = true;
@@ -275,6 +280,10 @@ class StatementScanner {
       traits_.ended_effects |= inner.ended_effects;
     }
     reads_only_ = first_is(0, "SELECT") || (first_is(0, "SHOW") && shows_definitions());
+    // verb_: after SET STATEMENT ... FOR, the statement that runs.
+    names_no_table_ = !names_table_ && (iequals(verb_, "SELECT") || iequals(verb_, "DO") ||
+                                        iequals(verb_, "SET") || iequals(verb_, "VALUES"));
+    names_table_ = false;
     if (changes_definitions()) traits_.changes_schema = true;
     if (first_is(0, "LOAD") && (first_is(1, "DATA") || first_is(1, "XML"))) {
       for (std::size_t i = 2; i < 5; ++i) {
@@ -374,6 +383,8 @@ class StatementScanner {
   bool asks_previous_ = false;
   bool reads_only_ = false;       // the last statement is a SELECT or a SHOW of definitions
   bool writes_ = false;           // a word that makes a read a write or session-bound (FOR UPDATE, INTO...)
+  bool names_table_ = false;      // this statement has FROM or a sequence function (names_no_table())
+  bool names_no_table_ = false;   // the last statement: see names_no_table()
   bool after_for_ = false;        // the previous word was FOR
   bool starts_kill_ = false;      // SET STATEMENT ... FOR KILL
   bool in_routine_body_ = false;  // the text's first statement is a CREATE
@@ -608,6 +619,7 @@ StatementTraits classify_statement(std::string_view sql) {
   StatementScanner scanner(sql);
   StatementTraits traits = scanner.run();
   if (scanner.statements() == 1 && scanner.asks_previous()) classify_previous_statement_query(sql, traits);
+  traits.keeps_diagnostics = scanner.statements() == 1 && scanner.names_no_table();
   traits.read_only = scanner.statements() == 1 && scanner.reads_only() &&
                      (traits.effects & ~effect_bit(StatementEffect::CalcFoundRows)) == 0 &&
                      !traits.uses_last_insert_id && !traits.reads_previous_counts;

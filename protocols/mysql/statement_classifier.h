@@ -95,6 +95,11 @@ struct StatementTraits {
   // anything else (WITH, EXPLAIN, SHOW STATUS, several statements) is not read-only. A stored function
   // that writes cannot be seen from the text (the replica's read_only refuses it).
   bool read_only = false;
+  // The text is one SELECT, DO, SET or VALUES naming no table (no FROM, no sequence function): the
+  // server keeps the previous statement's warnings then (it clears them only for a statement that
+  // uses tables), so SHOW WARNINGS / @@warning_count after it still see them (mariadb-client-test
+  // test_bug36004). A stored function that reads tables cannot be seen; it only keeps a hold longer.
+  bool keeps_diagnostics = false;
   PreviousStatementQuery asks_for = PreviousStatementQuery::None;  // only for a text of one statement
   std::string column_name;           // the column an answer to asks_for carries (the expression as typed)
 

@@ -384,10 +384,12 @@ void MysqlContext::learn_from_response(const mysql::ResponseSummary& summary,
   }
   if (summary.failed || summary.warnings > 0) now |= pin_bit(MysqlPinReason::Diagnostics);
   // Reading the diagnostics does not clear them on the server (mysqltest shows a statement's
-  // warnings itself, then a test's own SHOW WARNINGS shows them again): the hold goes on.
+  // warnings itself, then a test's own SHOW WARNINGS shows them again), nor does a statement that
+  // uses no table: the hold goes on.
   const bool reads_diagnostics = traits.asks_for == mysql::PreviousStatementQuery::ShowWarnings ||
                                  traits.asks_for == mysql::PreviousStatementQuery::WarningCount;
-  if (reads_diagnostics && (before & pin_bit(MysqlPinReason::Diagnostics)) != 0 && !summary.failed) {
+  const bool keeps_diagnostics = reads_diagnostics || traits.keeps_diagnostics;
+  if (keeps_diagnostics && (before & pin_bit(MysqlPinReason::Diagnostics)) != 0 && !summary.failed) {
     now |= pin_bit(MysqlPinReason::Diagnostics);
   }
   pins_ = now;

@@ -173,9 +173,11 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
     exchange.client().queue_error(packet.reply_sequence(), mysql::ER_UNKNOWN_COM_ERROR, "Malformed COM_STMT_PREPARE");
     co_return co_await exchange.client().flush();
   }
-  if (const mysql::StatementTraits traits = mysql::classify_statement(*sql); traits.kill || traits.dynamic_kill) {
-    co_return co_await prepare_kill(exchange, packet, *sql);
-  }
+  mysql::StatementTraits traits = mysql::classify_statement(*sql);
+  if (traits.kill || traits.dynamic_kill) co_return co_await prepare_kill(exchange, packet, *sql);
+  // What the PREPARE itself leaves: the previous statement's warnings stay if the text names no table.
+  mysql::StatementTraits prepare_traits;
+  prepare_traits.keeps_diagnostics = traits.keeps_diagnostics;
   if (statements_.size() >= kMaxStatementsPerSession) {
     exchange.client().queue_error(packet.reply_sequence(), kErrTooManyStatements);
     co_return co_await exchange.client().flush();
@@ -200,20 +202,19 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
     if (!outcome) co_return co_await fail(exchange, *backend, packet.reply_sequence());
     if (!outcome->refusal.empty()) {
       exchange.client().queue_packet(packet.reply_sequence(), outcome->refusal);
-      exchange.end_statement(*backend, mysql::StatementTraits{});
+      exchange.end_statement(*backend, prepare_traits);
       co_return co_await exchange.client().flush();
     }
-    exchange.end_statement(*backend, mysql::StatementTraits{});
+    exchange.end_statement(*backend, prepare_traits);
   }
   const std::uint32_t client_id = take_id();
   last_prepared_ = client_id;
   answer_prepare(exchange, *prepared, client_id, packet.reply_sequence());
-  mysql::StatementTraits traits = mysql::classify_statement(*sql);
   statements_.emplace(client_id, Statement{std::move(prepared), {}, false, nullptr, traits.changes_schema,
                                            traits.read_only, traits.effects, traits.ended_effects,
                                            traits.uses_last_insert_id, traits.reads_previous_counts,
                                            std::move(traits.names_collation), std::nullopt,
-                                           traits.unscoped_wait_timeout});
+                                           traits.unscoped_wait_timeout, traits.keeps_diagnostics});
   co_return co_await exchange.client().flush();
 }
 
@@ -324,6 +325,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
   traits.names_collation = statement->names_collation;  // empty but for SET NAMES ... COLLATE
   traits.effects = statement->effects;
   traits.unscoped_wait_timeout = statement->unscoped_wait_timeout;
+  traits.keeps_diagnostics = statement->keeps_diagnostics;
   traits.ended_effects = statement->ended_effects;
   exchange.route_read(traits);
   // LAST_INSERT_ID(), ROW_COUNT() and FOUND_ROWS() answer about the connection's previous statement:

@@ -106,6 +106,7 @@ class MysqlStatements final : public LeaseBoundState {
     std::optional<mysql::KillStatement> kill;  // a KILL corral carries out: no template (prepared is
                                                // null), no parameters; executes go to the session
     std::uint32_t unscoped_wait_timeout = 0;   // SET @@wait_timeout = n (StatementTraits: untracked)
+    bool keeps_diagnostics = false;            // names no table (StatementTraits::keeps_diagnostics)
   };
 
   /// COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA: no response; every so often a loop turn.

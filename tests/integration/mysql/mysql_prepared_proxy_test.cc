@@ -401,6 +401,32 @@ TEST_F(PreparedThroughCorral, LongDataBeyondTheServersPacketLimitGetsTheServersE
   }
 }
 
+// mariadb-client-test test_bug36004: the server clears the previous statement's warnings only for a
+// statement that uses a table; SELECT 1, its PREPARE and its execute leave them, and @@warning_count
+// says so. Before, corral let the warnings' connection go after SELECT 1 and answered 0.
+TEST_F(PreparedThroughCorral, AStatementThatNamesNoTableKeepsThePreviousWarnings) {
+  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 2\n"});
+  MysqlClient client = connect(kUser, kPassword, "app");
+  MysqlClient noise = connect(kUser, kPassword, "app");
+  client.execute("DROP TABLE IF EXISTS missing");  // Note 1051
+  ASSERT_EQ(mysql_warning_count(client.handle()), 1u);
+  client.query("SELECT 1");
+  noise.query("SELECT 2");  // another client's statement, on a connection of the pool
+  EXPECT_EQ(client.query("SELECT @@warning_count").at(0), "1");
+  Statement one(client.handle(), "SELECT 1");
+  EXPECT_EQ(client.query("SELECT @@warning_count").at(0), "1");
+  one.execute();
+  noise.query("SELECT 3");
+  EXPECT_EQ(client.query("SELECT @@warning_count").at(0), "1");
+  EXPECT_EQ(client.query("SHOW WARNINGS").rows.size(), 1u);
+  // A statement that names a table clears them, prepared or not.
+  Statement drop(client.handle(), "DROP TABLE IF EXISTS missing");
+  EXPECT_EQ(client.query("SELECT @@warning_count").at(0), "0");
+  client.execute("DROP TABLE IF EXISTS missing");
+  client.query("SELECT COUNT(*) FROM information_schema.tables WHERE 1 = 0");
+  EXPECT_EQ(client.query("SELECT @@warning_count").at(0), "0");
+}
+
 TEST_F(PreparedThroughCorral, ACursorIsFetchedRowByRowAndItsPinEndsWithTheLastRow) {
   start_backend();
   backend().execute("CREATE TABLE app.numbers (n INT PRIMARY KEY); INSERT INTO app.numbers VALUES (1),(2),(3),(4),(5)");

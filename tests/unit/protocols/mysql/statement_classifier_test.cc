@@ -183,6 +183,20 @@ TEST(ClassifyStatement, TheCollationOfSetNames) {
   EXPECT_EQ(classify_statement("SET NAMES utf8mb4").names_collation, "");
 }
 
+TEST(ClassifyStatement, AStatementThatNamesNoTableKeepsThePreviousWarnings) {
+  for (const char* sql : {"select 1", "SELECT @@warning_count", "DO SLEEP(0)", "SET @a = 1;", "VALUES (1), (2)",
+                          "SELECT 'FROM t' AS `from`", "SET STATEMENT max_statement_time = 1 FOR SELECT 1",
+                          "/* FROM */ SELECT (SELECT 2)"}) {
+    EXPECT_TRUE(classify_statement(sql).keeps_diagnostics) << sql;
+  }
+  for (const char* sql : {"SELECT * FROM t", "select a from dual", "DROP TABLE IF EXISTS t", "INSERT INTO t VALUES (1)",
+                          "SET @a = (SELECT MAX(a) FROM t)", "SELECT NEXTVAL(s)", "SET @v = NEXT VALUE FOR s",
+                          "SET STATEMENT max_statement_time = 1 FOR INSERT INTO t VALUES (1)", "SELECT 1; SELECT 2",
+                          "SHOW WARNINGS", "CALL p()"}) {
+    EXPECT_FALSE(classify_statement(sql).keeps_diagnostics) << sql;
+  }
+}
+
 TEST(ParseKill, TheConnectionIdAndWhatEnds) {
   const auto plain = parse_kill("KILL 42");
   ASSERT_TRUE(plain);
