@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "pool/backoff.h"
+#include "pool/mysql_own_threads.h"
 #include "runtime/log.h"
 
 namespace corral::pool {
@@ -142,6 +143,7 @@ void MysqlConnection::close(MysqlError reason) {
                             : std::move(reason);
   }
   stream_.close();
+  if (connection_id_ != 0) MysqlOwnThreads::of_process().remove(server_address_, connection_id_);
   returned_bytes_ = 0;
   in_.consume(in_.size());
   in_.release_if_empty();
@@ -268,6 +270,7 @@ rt::Task<rt::Result<void>> MysqlConnection::open_with(const MysqlKey* key, Mysql
   if (state_ == State::Closed) co_return make_error_code(MysqlBackendErrc::Lost);  // closed meanwhile
   stream_ = std::move(*connected);
   stream_.count_tls_handshakes(counters_ != nullptr ? &counters_->tls : nullptr);
+  server_address_ = address.to_string();
   auto authenticated = co_await authenticate(key, relay, deadline, cancel);
   if (!authenticated) co_return authenticated.error();
   key = *authenticated;
@@ -316,6 +319,8 @@ rt::Task<rt::Result<const MysqlKey*>> MysqlConnection::authenticate(const MysqlK
   }
   server_ = MysqlServerInfo{true, handshake->server_version, handshake->capabilities, handshake->character_set};
   connection_id_ = handshake->connection_id;
+  // Corral's from the greeting on: a KILL corral hands the server never names it (mysql_own_threads.h).
+  MysqlOwnThreads::of_process().add(server_address_, connection_id_);
   scramble_ = handshake->auth_plugin_data;
 
   std::string plugin;

@@ -428,6 +428,7 @@ class MysqlConnection {
   mysql::CapabilityFlags capabilities_ = 0;
   mysql::StatusFlags status_flags_ = 0;
   std::uint32_t connection_id_ = 0;
+  std::string server_address_;  // "host:port": connection_id_ is registered under it from the greeting (MysqlOwnThreads)
   bool charset_changed_ = false;
   bool state_unknown_ = false;
   bool opened_autocommit_ = true;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "pool/backoff.h"
+#include "pool/mysql_own_threads.h"
 #include "proxy/mysql/command_route.h"
 #include "proxy/metrics.h"
 #include "proxy/shared_state.h"
@@ -596,11 +597,45 @@ rt::Task<MysqlSession::Step> MysqlSession::kill_client(const ClientPacket& packe
       client_.queue_ok(packet.reply_sequence());
       break;
     case Outcome::NoSuchId:
+      if (id <= UINT32_MAX && may_hand_kill_to_server(static_cast<std::uint32_t>(id))) {
+        co_return co_await kill_on_server(packet, id_text, scope);
+      }
       client_.queue_error(packet.reply_sequence(), mysql::ER_NO_SUCH_THREAD, "Unknown thread id: " + id_text);
       break;
     case Outcome::NotOwner:
       client_.queue_error(packet.reply_sequence(), mysql::ER_KILL_DENIED_ERROR, "You are not owner of thread " + id_text);
       break;
+  }
+  co_return co_await reply();
+}
+
+bool MysqlSession::may_hand_kill_to_server(std::uint32_t thread) const {
+  // Only the client's own account may be asked to kill: with [[users]] the backend account is
+  // corral's, shared by every client, and the server would let one end another's threads.
+  if (env_.listener->auth != config::AuthMode::Backend) return false;
+  return !pool::MysqlOwnThreads::of_process().contains(env_.backend_address.to_string(), thread);
+}
+
+rt::Task<MysqlSession::Step> MysqlSession::kill_on_server(const ClientPacket& packet, const std::string& id_text,
+                                                          MysqlKillScope scope) {
+  pool::MysqlConnection* backend = co_await exchange_.backend_for_statement(packet.reply_sequence());
+  if (backend == nullptr) {
+    const bool go_on = exchange_.after_backend_lost();
+    const Step step = co_await reply();
+    co_return go_on ? step : Step::Close;
+  }
+  const std::string sql = (scope == MysqlKillScope::Query ? "KILL QUERY " : "KILL CONNECTION ") + id_text;
+  const auto answer = co_await backend->query(sql, &cancel_);
+  if (!answer) {
+    const bool go_on = exchange_.fail_backend(*backend, packet.reply_sequence());
+    const Step step = co_await reply();
+    co_return go_on ? step : Step::Close;
+  }
+  exchange_.release_if_unpinned();
+  if (answer->error) {
+    client_.queue_packet(packet.reply_sequence(), answer->error->err_payload());
+  } else {
+    client_.queue_ok(packet.reply_sequence());
   }
   co_return co_await reply();
 }

@@ -100,6 +100,13 @@ class MysqlSession final : private MysqlKillable, private MysqlLoginObserver {
   };
   rt::Task<KillTarget> evaluate_kill_target(const ClientPacket& packet, std::string_view expression);
   rt::Task<Step> kill_client(const ClientPacket& packet, std::uint64_t id, MysqlKillScope scope);
+  /// A KILL of a thread no corral client is on: true when the server may decide it, which is when the
+  /// client logs in with its own backend account (auth = "backend") and the thread is none of corral's
+  /// own connections (pool/mysql_own_threads.h), e.g. an event worker of the account.
+  bool may_hand_kill_to_server(std::uint32_t thread) const;
+  /// Runs KILL [QUERY | CONNECTION] `id_text` on the session's backend connection, the server's answer
+  /// the client's (1094 when no such thread, 1095 when not the account's own).
+  rt::Task<Step> kill_on_server(const ClientPacket& packet, const std::string& id_text, MysqlKillScope scope);
   /// Writes the queued reply: Next, or Close when the client is gone.
   rt::Task<Step> reply();
 

@@ -137,6 +137,15 @@ TEST_F(Login, UnreachableBackendIsNamedWithoutItsPassword) {
 
 // ---- auth = "backend" ------------------------------------------------------------------------------
 
+/// Runs a long SLEEP on `client` and swallows the interruption a KILL QUERY gives it (the server
+/// returns 1 from SLEEP, or ERR 1317 where the statement itself was interrupted).
+void error_of_sleep(MysqlClient& client) {
+  try {
+    client.query("SELECT SLEEP(60)");
+  } catch (const MysqlException&) {
+  }
+}
+
 class BackendLogin : public MysqlPathTest {
  protected:
   CorralProcess& start(ProxySetup setup = {}) {
@@ -449,6 +458,51 @@ TEST_F(BackendLogin, ClientsOfOneUserShareItsPool) {
   }
   EXPECT_EQ(backend_connections("bob"), 0);
   EXPECT_EQ(backend_connections("carol"), 1);
+}
+
+// mtr main.events_processlist: a user's KILL QUERY of its own event worker's thread, which no client
+// of corral's is on. With the client's own account on the backend the server decides such a KILL, as
+// it would for a direct connection of that account; corral's own connections are never named.
+TEST_F(BackendLogin, AKillOfAThreadNoClientIsOnIsTheServersToDecideForTheAccount) {
+  start({.workers = 1});
+  // Accounts without privileges: KILL of another account's thread needs CONNECTION ADMIN.
+  backend().create_user("erin", "erin-pw", "mysql_native_password", false);
+  backend().create_user("frank", "frank-pw", "mysql_native_password", false);
+  const auto error_of = [](MysqlClient& client, const std::string& sql) -> unsigned {
+    try {
+      client.execute(sql);
+    } catch (const MysqlException& e) {
+      return e.code();
+    }
+    return 0;
+  };
+  MysqlClient direct = backend().connect("erin", "erin-pw");  // a thread of erin's that corral does not hold
+  const std::string directs = direct.query("SELECT CONNECTION_ID()").at(0);
+  const auto started = std::chrono::steady_clock::now();
+  std::thread sleeper([&direct] { error_of_sleep(direct); });
+  for (int tries = 0; tries < 100; ++tries) {
+    const std::string state =
+        backend().query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = " + directs + " AND STATE = 'User sleep'").at(0);
+    if (state == "1") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  MysqlClient erin = connect("erin", "erin-pw");
+  EXPECT_EQ(error_of(erin, "KILL QUERY " + directs), 0u);
+  sleeper.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30)) << "the SLEEP(60) was interrupted";
+  EXPECT_EQ(direct.query("SELECT 1").at(0), "1") << "KILL QUERY leaves the connection";
+  // corral's own connection of erin's serves erin's other clients: never handed to the server.
+  const std::string corrals = backend().query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'erin' "
+                                              "AND ID <> " + directs).at(0);
+  EXPECT_EQ(error_of(erin, "KILL " + corrals), 1094u);
+  EXPECT_EQ(backend().query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = " + corrals).at(0), "1");
+  // Another account's thread: the server's own refusal.
+  MysqlClient frank = backend().connect("frank", "frank-pw");
+  const std::string franks = frank.query("SELECT CONNECTION_ID()").at(0);
+  EXPECT_EQ(error_of(erin, "KILL " + franks), 1095u);
+  EXPECT_EQ(frank.query("SELECT 5").at(0), "5");
+  EXPECT_EQ(error_of(erin, "KILL CONNECTION " + directs), 0u);
+  EXPECT_EQ(erin.query("SELECT 6").at(0), "6");
 }
 
 TEST_F(BackendLogin, ANewLoginNeverGetsAnOlderSession) {
