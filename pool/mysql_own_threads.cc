@@ -15,7 +15,8 @@ void MysqlOwnThreads::add(const std::string& address, std::uint32_t thread) {
 
 void MysqlOwnThreads::remove(const std::string& address, std::uint32_t thread) {
   const std::lock_guard lock(mutex_);
-  threads_.erase({address, thread});
+  const auto it = threads_.find({address, thread});
+  if (it != threads_.end()) threads_.erase(it);
 }
 
 bool MysqlOwnThreads::contains(const std::string& address, std::uint32_t thread) {

@@ -31,7 +31,9 @@ class MysqlOwnThreads {
 
  private:
   std::mutex mutex_;
-  std::set<std::pair<std::string, std::uint32_t>> threads_;  // guarded by mutex_
+  // A multiset: after a server restart a new connection may get the thread id of an old one not yet
+  // closed, and closing the old one must not unregister the new one. Guarded by mutex_.
+  std::multiset<std::pair<std::string, std::uint32_t>> threads_;
 };
 
 }  // namespace corral::pool
