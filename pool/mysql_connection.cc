@@ -646,6 +646,15 @@ rt::Task<rt::Result<void>> MysqlConnection::send_command(std::string_view payloa
   co_return co_await write_bytes(out_, io_deadline(), cancel);
 }
 
+rt::Task<rt::Result<void>> MysqlConnection::send_silent_commands(std::string_view packets, rt::CancelSource* cancel) {
+  if (packets.size() <= mysql::kPacketHeaderSize) co_return make_error_code(MysqlBackendErrc::Protocol);
+  const auto command = static_cast<mysql::Command>(packets[mysql::kPacketHeaderSize]);
+  if (mysql::expects_response(command)) co_return make_error_code(MysqlBackendErrc::Protocol);
+  auto begun = begin_command(command, 1, false);
+  if (!begun) co_return begun.error();
+  co_return co_await write_bytes(packets, io_deadline(), cancel);
+}
+
 rt::Task<rt::Result<void>> MysqlConnection::send_command_wire(std::string_view wire, rt::CancelSource* cancel) {
   // Check the client's bytes are exactly one logical packet before anything reaches the backend.
   mysql::PacketFramer framer(codec_limits_);

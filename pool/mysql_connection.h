@@ -182,6 +182,10 @@ class MysqlConnection {
   /// (COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA, COM_QUIT) leave the connection Idle.
   /// Suspends while the socket buffer is full (operation_timeout, `cancel`). Any failure closes.
   rt::Task<rt::Result<void>> send_command(std::string_view payload, rt::CancelSource* cancel = nullptr);
+  /// Writes `packets`, whole framed commands that get no response (COM_STMT_SEND_LONG_DATA,
+  /// COM_STMT_CLOSE; each with sequence id 0), in one write: many need neither a write nor a coroutine
+  /// each. State must be Idle and stays Idle. Fails as send_command().
+  rt::Task<rt::Result<void>> send_silent_commands(std::string_view packets, rt::CancelSource* cancel);
   /// The same for a command packet as the client sent it (wire packets with headers, sequence ids from
   /// 0), relayed unchanged. `wire` must hold exactly one whole logical packet.
   rt::Task<rt::Result<void>> send_command_wire(std::string_view wire, rt::CancelSource* cancel = nullptr);

@@ -274,22 +274,24 @@ namespace {
 
 rt::Task<rt::Result<void>> send_long_data(MysqlConnection& connection, std::uint32_t backend_id,
                                           const ExecuteState& state, rt::CancelSource* cancel) {
+  std::string packets;  // every piece of every parameter, one COM_STMT_SEND_LONG_DATA each, one write
   std::string payload;
-  const std::size_t piece = std::max<std::size_t>(state.long_data_piece, 1);
   for (std::size_t i = 0; i < state.long_data.size(); ++i) {
     if (!state.long_data[i]) continue;
     const std::string_view bytes = *state.long_data[i];
+    // Without a piece size (the state was filled another way), the value goes whole.
+    const std::size_t piece = state.long_data_piece == 0 ? std::max<std::size_t>(bytes.size(), 1) : state.long_data_piece;
     std::size_t at = 0;
     do {  // an empty value is one empty packet, as the client sent it
       payload.clear();
       const std::string_view part = bytes.substr(at, piece);
       mysql::encode_com_stmt_send_long_data(payload, backend_id, static_cast<std::uint16_t>(i), part);
-      auto sent = co_await connection.send_command(payload, cancel);
-      if (!sent) co_return sent.error();
+      mysql::append_packet(packets, 0, payload);
       at += part.size();
     } while (at < bytes.size());
   }
-  co_return rt::Result<void>{};
+  if (packets.empty()) co_return rt::Result<void>{};
+  co_return co_await connection.send_silent_commands(packets, cancel);
 }
 
 /// Clears the long data a failed execute left on the backend statement of `template_id`
