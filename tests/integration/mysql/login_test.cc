@@ -139,7 +139,7 @@ TEST_F(Login, UnreachableBackendIsNamedWithoutItsPassword) {
 
 /// Runs a long SLEEP on `client` and swallows the interruption a KILL QUERY gives it (the server
 /// returns 1 from SLEEP, or ERR 1317 where the statement itself was interrupted).
-void error_of_sleep(MysqlClient& client) {
+void sleep_until_killed(MysqlClient& client) {
   try {
     client.query("SELECT SLEEP(60)");
   } catch (const MysqlException&) {
@@ -479,7 +479,7 @@ TEST_F(BackendLogin, AKillOfAThreadNoClientIsOnIsTheServersToDecideForTheAccount
   MysqlClient direct = backend().connect("erin", "erin-pw");  // a thread of erin's that corral does not hold
   const std::string directs = direct.query("SELECT CONNECTION_ID()").at(0);
   const auto started = std::chrono::steady_clock::now();
-  std::thread sleeper([&direct] { error_of_sleep(direct); });
+  std::thread sleeper([&direct] { sleep_until_killed(direct); });
   for (int tries = 0; tries < 100; ++tries) {
     const std::string state =
         backend().query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = " + directs + " AND STATE = 'User sleep'").at(0);
