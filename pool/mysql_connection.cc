@@ -3,8 +3,10 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <utility>
 
 #include "pool/backoff.h"
@@ -16,14 +18,20 @@ namespace corral::pool {
 namespace {
 
 constexpr std::size_t kReadChunk = 16 * 1024;
+
+/// One per worker thread: zlib's deflate state is ~256 KiB, too much for every compressed connection.
+mysql::PacketCompressor& compressor() {
+  thread_local mysql::PacketCompressor instance;
+  return instance;
+}
 /// Login exchanges take at most: switch, more data (0x04), key request, encrypted password, OK.
 constexpr int kMaxAuthRoundTrips = 8;
 /// A command buffer bigger than this is not kept for the next command.
 constexpr std::size_t kKeepBufferBytes = 64 * 1024;
 
-/// What corral always asks a backend for (Capabilities Flags). No CLIENT_SSL, no CLIENT_COMPRESS:
-/// loopback/LAN backends, and relayed packets must stay plain. CLIENT_MYSQL (bit 0) is kept only when
-/// the server sets it: a MariaDB server clears it and then reads the extended bits.
+/// What corral always asks a backend for (Capabilities Flags). No CLIENT_SSL (the key's ssl-mode asks
+/// for it) and no CLIENT_COMPRESS (only a compressed client's key asks for it). CLIENT_MYSQL (bit 0)
+/// is kept only when the server sets it: a MariaDB server clears it and then reads the extended bits.
 constexpr mysql::CapabilityFlags kCorralCapabilities =
     mysql::CLIENT_MYSQL | mysql::CLIENT_LONG_FLAG | mysql::CLIENT_PROTOCOL_41 | mysql::CLIENT_TRANSACTIONS |
     mysql::CLIENT_SECURE_CONNECTION | mysql::CLIENT_PLUGIN_AUTH | mysql::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA |
@@ -127,8 +135,10 @@ void MysqlConnection::say_quit() noexcept {
   // COM_QUIT (sequence id 0, payload 0x01), sent only if the socket takes it at once; through the
   // stream, so that over TLS it is a record, not plain bytes the server would take for an attack.
   static char kQuit[] = {1, 0, 0, 0, static_cast<char>(mysql::Command::COM_QUIT)};
+  // The same inside a compressed packet (sequence id 0, stored: too short to deflate).
+  static char kCompressedQuit[] = {5, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, static_cast<char>(mysql::Command::COM_QUIT)};
   if (!stream_.is_open()) return;
-  iovec quit{kQuit, sizeof kQuit};
+  iovec quit = compressed_ ? iovec{kCompressedQuit, sizeof kCompressedQuit} : iovec{kQuit, sizeof kQuit};
   std::span<iovec> unsent(&quit, 1);
   (void)stream_.try_writev(unsent);
 }
@@ -147,6 +157,8 @@ void MysqlConnection::close(MysqlError reason) {
   returned_bytes_ = 0;
   in_.consume(in_.size());
   in_.release_if_empty();
+  compressed_in_.consume(compressed_in_.size());
+  compressed_in_.release_if_empty();
 }
 
 std::error_code MysqlConnection::fail(std::error_code code, MysqlError error) {
@@ -196,6 +208,14 @@ std::error_code MysqlConnection::fail_server(std::string_view payload, std::stri
 
 rt::ReadAwaitable MysqlConnection::read_into_buffer(std::size_t needed, rt::Deadline deadline,
                                                    rt::CancelSource* cancel) {
+  if (compressed_) {
+    // The rest of the compressed packet at the front, whatever `needed` says of the packets in it.
+    const auto header = mysql::decode_compressed_header(compressed_in_.readable());
+    const std::size_t whole = header ? header->wire_size() : 0;
+    const std::size_t have = compressed_in_.size();
+    return stream_.read_some(compressed_in_.writable(std::max(kReadChunk, whole > have ? whole - have : 0)), deadline,
+                             cancel);
+  }
   const std::size_t want = std::max(kReadChunk, needed > in_.size() ? needed - in_.size() : 0);
   return stream_.read_some(in_.writable(want), deadline, cancel);
 }
@@ -204,8 +224,45 @@ rt::Result<void> MysqlConnection::after_read(const rt::Result<std::size_t>& n) {
   const std::string_view during = state_ == State::Opening ? "during login" : "reading a response";
   if (!n) return fail_io(n.error(), during);
   if (*n == 0) return fail_io(rt::make_error_code(rt::Errc::PeerClosed), during);
-  in_.commit(*n);
+  if (!compressed_) {
+    in_.commit(*n);
+    return {};
+  }
+  compressed_in_.commit(*n);
+  if (!inflate_buffered()) return fail_protocol(mysql::Errc::BadValue, "a compressed packet");
   return {};
+}
+
+void MysqlConnection::start_compression() {
+  compressed_ = true;
+  const std::string_view early = in_.readable();
+  if (early.empty()) return;
+  std::memcpy(compressed_in_.writable(early.size()).data(), early.data(), early.size());
+  compressed_in_.commit(early.size());
+  in_.consume(early.size());
+}
+
+bool MysqlConnection::inflate_buffered() {
+  for (;;) {
+    const std::string_view buffered = compressed_in_.readable();
+    const auto header = mysql::decode_compressed_header(buffered);
+    if (!header || header->wire_size() > buffered.size()) return true;
+    const std::size_t size = header->content_size();
+    const auto inflated = compressor().decompress(buffered, *header, in_.writable(size).first(size));
+    if (!inflated) return false;
+    in_.commit(size);
+    compressed_in_.consume(header->wire_size());
+    // What corral sends next in this exchange (LOCAL INFILE data) counts on from here.
+    compressed_sequence_ = static_cast<std::uint8_t>(header->sequence_id + 1);
+  }
+}
+
+std::string_view MysqlConnection::outgoing(std::string_view data) {
+  if (!compressed_) return data;
+  compressed_out_.clear();
+  const std::array<std::string_view, 1> pieces{data};
+  compressed_sequence_ = compressor().compress(compressed_out_, pieces, compressed_sequence_);
+  return compressed_out_;
 }
 
 rt::Result<void> MysqlConnection::after_write(const rt::Result<void>& written) {
@@ -220,7 +277,7 @@ rt::Task<rt::Result<void>> MysqlConnection::fill(std::size_t needed, rt::Deadlin
 
 rt::Task<rt::Result<void>> MysqlConnection::write_bytes(std::string_view data, rt::Deadline deadline,
                                                         rt::CancelSource* cancel) {
-  const auto written = co_await stream_.write_all(data, deadline, cancel);
+  const auto written = co_await stream_.write_all(outgoing(data), deadline, cancel);
   co_return after_write(written);
 }
 
@@ -275,6 +332,7 @@ rt::Task<rt::Result<void>> MysqlConnection::open_with(const MysqlKey* key, Mysql
   if (!authenticated) co_return authenticated.error();
   key = *authenticated;
   scanner_ = mysql::ResponseScanner(mysql::Command::COM_SLEEP, capabilities_, codec_limits_);
+  scanner_.check_sequence_ids(!compressed_);
   const rt::Clock::duration saved_timeout = operation_timeout_;
   operation_timeout_ = std::max<rt::Clock::duration>(deadline.at - rt::Clock::now(), rt::Clock::duration(1));
   state_ = State::Idle;
@@ -391,6 +449,8 @@ rt::Task<rt::Result<const MysqlKey*>> MysqlConnection::authenticate(const MysqlK
         if (!ok) co_return fail_protocol(ok.error(), "login");
         status_flags_ = ok->status_flags;
         auth_plugin_ = plugin;
+        // The OK itself came uncompressed; everything after it is compressed.
+        if ((capabilities_ & mysql::CLIENT_COMPRESS) != 0) start_compression();
         co_return key;
       }
       case mysql::AuthPacketKind::Err:
@@ -626,7 +686,8 @@ rt::Result<void> MysqlConnection::begin_command(mysql::Command command, std::uin
   if (state_ != State::Idle) return make_error_code(MysqlBackendErrc::NotIdle);
   // An idle server sends nothing; bytes here mean it closed the session (ERR before disconnect) or
   // the stream is out of step. Either way nothing after them can be trusted.
-  if (!in_.empty()) return fail_protocol(mysql::Errc::UnexpectedPacket, "idle time");
+  if (!in_.empty() || !compressed_in_.empty()) return fail_protocol(mysql::Errc::UnexpectedPacket, "idle time");
+  compressed_sequence_ = 0;  // a command starts a new exchange
   if (command == mysql::Command::COM_CHANGE_USER || command == mysql::Command::COM_RESET_CONNECTION) {
     state_unknown_ = true;
   }
@@ -675,7 +736,7 @@ rt::Task<rt::Result<void>> MysqlConnection::send_command_wire(std::string_view w
   auto begun = begin_command(command, static_cast<std::uint8_t>(last_sequence + 1),
                              cursor_requested(wire.substr(mysql::kPacketHeaderSize)));
   if (!begun) co_return begun.error();
-  const auto written = co_await stream_.write_all(wire, io_deadline(), cancel);
+  const auto written = co_await stream_.write_all(outgoing(wire), io_deadline(), cancel);
   co_return after_write(written);
 }
 
@@ -895,7 +956,7 @@ rt::Task<rt::Result<QueryOutcome>> MysqlConnection::conform_to(const MysqlKey& k
 
 bool MysqlConnection::idle_healthy() noexcept {
   if (state_ != State::Idle || state_unknown_) return false;
-  if (in_.size() > returned_bytes_) return false;  // the server spoke while nobody asked
+  if (in_.size() > returned_bytes_ || !compressed_in_.empty()) return false;  // the server spoke while nobody asked
   rt::IoHandle* io = stream_.io();
   if (io == nullptr) return false;
   // No readiness edge since the last drained read: nothing arrived, no FIN. Otherwise look.
@@ -912,7 +973,9 @@ bool MysqlConnection::idle_healthy() noexcept {
 void MysqlConnection::trim() noexcept {
   consume_returned_packet();
   in_.release_if_empty();
+  compressed_in_.release_if_empty();
   if (out_.capacity() > kKeepBufferBytes) std::string().swap(out_);
+  if (compressed_out_.capacity() > kKeepBufferBytes) std::string().swap(compressed_out_);
   if (scratch_.capacity() > kKeepBufferBytes) std::string().swap(scratch_);
 }
 

@@ -395,6 +395,14 @@ class MysqlConnection {
                                                              : rt::Deadline::after(operation_timeout_);
   }
   void say_quit() noexcept;
+  // The compressed protocol (the key has CLIENT_COMPRESS), from the login's OK on: socket reads go
+  // into compressed_in_ and are inflated into in_ whole compressed packets at a time; every write is
+  // deflated into compressed_out_ first.
+  void start_compression();
+  /// Inflates the whole compressed packets in compressed_in_ into in_. False: a corrupt one.
+  bool inflate_buffered();
+  /// What to write for `data`: itself, or its compressed packets (in compressed_out_).
+  std::string_view outgoing(std::string_view data);
   void consume_returned_packet() noexcept;
   void on_response_complete();
   void follow_session_changes();
@@ -413,6 +421,10 @@ class MysqlConnection {
   rt::TcpStream stream_;
   rt::ByteBuffer in_;
   std::string out_;                   // the command being written (reused)
+  bool compressed_ = false;           // start_compression() was called
+  std::uint8_t compressed_sequence_ = 0;  // the next compressed packet's sequence id
+  rt::ByteBuffer compressed_in_;      // socket bytes not inflated yet
+  std::string compressed_out_;        // the compressed packets being written (reused)
   std::string scratch_;               // multi-chunk logical packets during login
   std::size_t returned_bytes_ = 0;    // the packet or run last returned, consumed lazily
   std::size_t response_needed_ = 0;   // bytes the buffer must hold for the next packet (after NeedMore)

@@ -28,6 +28,10 @@ inline constexpr mysql::CapabilityFlags kMysqlKeyCapabilities =
     mysql::CLIENT_FOUND_ROWS |           // affected rows = matched rows
     mysql::CLIENT_LOCAL_FILES |          // LOAD DATA LOCAL may be asked for
     mysql::CLIENT_IGNORE_SPACE |         // "f (x)" parses as a function call
+    // A compressed client's statements run on compressed connections, so what the server tells of
+    // the connection (SHOW STATUS LIKE 'Compression') is what it tells a direct client; a client on
+    // a slow link asked for compression, and a backend far away saves the same bytes.
+    mysql::CLIENT_COMPRESS |
     mysql::CLIENT_INTERACTIVE |          // interactive_timeout instead of wait_timeout
     mysql::CLIENT_MULTI_STATEMENTS |     // ";"-separated statements in one COM_QUERY
     mysql::CLIENT_MULTI_RESULTS |        // CALL may return several results

@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config ninja-build
   # libraries (find_package / pkg-config)
   libhiredis-dev default-libmysqlclient-dev libfmt-dev libtomlplusplus-dev
-  libgtest-dev libgmock-dev libssl-dev liburing-dev
+  libgtest-dev libgmock-dev libssl-dev liburing-dev zlib1g-dev
   # fuzzing (libFuzzer ships with clang)
   clang libclang-rt-14-dev
   # real servers and clients for tests and benchmarks

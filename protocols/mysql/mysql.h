@@ -9,6 +9,7 @@
 //   auth.h       verify native / caching_sha2 tokens,        tokens from SHA1(pw) / password,
 //                recover SHA1(pw), RSA decrypt               RSA encrypt
 //   packet.h     read_logical_packet: one command ◄─         PacketFramer: wire packets ◄─ relay ─►
+//   compression.h  compressed packets (CLIENT_COMPRESS) around the packet stream, both directions
 //   command.h    decode COM_* (statement-id rewrite) ─────────► encode COM_* / relay original bytes
 //   response.h                                               ResponseScanner: phase of each backend
 //                                                            packet, COMPLETE + final status flags
@@ -26,6 +27,7 @@
 #include "protocols/mysql/collations.h"
 #include "protocols/mysql/column.h"
 #include "protocols/mysql/command.h"
+#include "protocols/mysql/compression.h"
 #include "protocols/mysql/constants.h"
 #include "protocols/mysql/errors.h"
 #include "protocols/mysql/handshake.h"

@@ -40,7 +40,8 @@ FrameResult PacketFramer::next(std::string_view buffer) noexcept {
   return result;
 }
 
-LogicalPacket read_logical_packet(std::string_view buffer, const Limits& limits, std::string& scratch) {
+LogicalPacket read_logical_packet(std::string_view buffer, const Limits& limits, std::string& scratch,
+                                  ChunkSequence sequence) {
   LogicalPacket result;
   std::size_t offset = 0;
   std::size_t total = 0;
@@ -58,7 +59,8 @@ LogicalPacket read_logical_packet(std::string_view buffer, const Limits& limits,
     }
     if (chunks == 0) {
       result.first_sequence_id = sequence_id;
-    } else if (sequence_id != static_cast<std::uint8_t>(result.last_sequence_id + 1)) {
+    } else if (sequence == ChunkSequence::Consecutive &&
+               sequence_id != static_cast<std::uint8_t>(result.last_sequence_id + 1)) {
       result.status = FrameStatus::Error;
       result.error = Errc::BadSequence;
       return result;

@@ -94,7 +94,11 @@ struct LogicalPacket {
 /// Multi-chunk payloads are copied into `scratch` (only then). Sequence ids of the chunks must
 /// increase by one (Errc::BadSequence otherwise). Used for handshake and command packets that corral
 /// decodes whole; relayed traffic goes through PacketFramer instead.
-LogicalPacket read_logical_packet(std::string_view buffer, const Limits& limits, std::string& scratch);
+/// How the chunks of a logical packet must be numbered: consecutively, or anyhow under the compressed
+/// protocol, where the compressed packets carry the order (MariaDB Connector/C numbers every chunk 0).
+enum class ChunkSequence : std::uint8_t { Consecutive, Any };
+LogicalPacket read_logical_packet(std::string_view buffer, const Limits& limits, std::string& scratch,
+                                  ChunkSequence sequence = ChunkSequence::Consecutive);
 
 /// Appends `payload` as one logical packet whose first wire packet has `sequence_id`, splitting at
 /// 0xFFFFFF (and adding the empty terminating packet when needed). Returns the next sequence id.

@@ -131,8 +131,8 @@ Errc ResponseScanner::feed(const WirePacket& packet) {
     if (state_ == State::Done) return fail(Errc::ResponseComplete);
     if (state_ == State::AwaitClient) return fail(Errc::UnexpectedPacket);
   }
-  if (packet.sequence_id != expected_sequence_) return fail(Errc::BadSequence);
-  ++expected_sequence_;
+  if (sequence_checked_ && packet.sequence_id != expected_sequence_) return fail(Errc::BadSequence);
+  expected_sequence_ = static_cast<std::uint8_t>(packet.sequence_id + 1);
   const bool continues = packet.continues();
   if (in_continuation_) {
     in_continuation_ = continues;
@@ -242,9 +242,10 @@ std::size_t ResponseScanner::skip_plain_packets(std::string_view buffer, std::si
     if (state_ == State::Rows) return skip_rows(buffer, at, max_length, last_packet);
     const std::size_t length = header_payload_length(std::string_view(begin + at, kPacketHeaderSize));
     if (length == 0 || length > max_length || size - at - kPacketHeaderSize < length) break;
-    if (static_cast<std::uint8_t>(begin[at + 3]) != expected_sequence_) break;
+    const auto sequence = static_cast<std::uint8_t>(begin[at + 3]);
+    if (sequence_checked_ && sequence != expected_sequence_) break;
     if (!skip_plain_packet(std::string_view(begin + at + kPacketHeaderSize, length))) break;
-    ++expected_sequence_;
+    expected_sequence_ = static_cast<std::uint8_t>(sequence + 1);
     last_packet = at;
     at += kPacketHeaderSize + length;
   }
@@ -265,8 +266,8 @@ std::size_t ResponseScanner::skip_rows(std::string_view buffer, std::size_t at, 
     const std::uint32_t header = packet_header(packet);
     const std::size_t length = header & kMaxPayloadChunk;
     if (length - 1 >= max_length || size - at - kPacketHeaderSize < length) break;  // also length == 0
-    if ((header >> 24) != sequence || packet[kPacketHeaderSize] >= kEofHeader) break;
-    ++sequence;
+    if (((header >> 24) != sequence && sequence_checked_) || packet[kPacketHeaderSize] >= kEofHeader) break;
+    sequence = static_cast<std::uint8_t>((header >> 24) + 1);
     ++rows;
     last = at;
     at += kPacketHeaderSize + length;
@@ -330,12 +331,13 @@ bool ResponseScanner::take_result_set_eof(std::string_view buffer) noexcept {
       (caps_ & (CLIENT_DEPRECATE_EOF | CLIENT_PROTOCOL_41)) != CLIENT_PROTOCOL_41) {
     return false;
   }
-  if (header_payload_length(buffer) != kEofPayloadSize || static_cast<std::uint8_t>(buffer[3]) != expected_sequence_ ||
+  const auto sequence = static_cast<std::uint8_t>(buffer[3]);
+  if (header_payload_length(buffer) != kEofPayloadSize || (sequence_checked_ && sequence != expected_sequence_) ||
       static_cast<std::uint8_t>(buffer[kPacketHeaderSize]) != kEofHeader || limits_.max_packet_size < kEofPayloadSize) {
     return false;
   }
   const std::string_view payload = buffer.substr(kPacketHeaderSize, kEofPayloadSize);
-  ++expected_sequence_;
+  expected_sequence_ = static_cast<std::uint8_t>(sequence + 1);
   event_ = ResponseEvent{};
   event_.phase = ResponsePhase::ResultSetEnd;
   event_.ok.header = kEofHeader;

@@ -151,6 +151,11 @@ class ResponseScanner {
   /// next packet is fed; its views point into that packet's bytes.
   const ResponseEvent& event() const noexcept { return event_; }
 
+  /// Under the compressed protocol the compressed packets carry the order, and the packets' own
+  /// sequence ids jump where the server flushed (net_flush() takes them up to the compressed count):
+  /// they are then not checked. Kept across reset().
+  void check_sequence_ids(bool checked) noexcept { sequence_checked_ = checked; }
+
   /// After LOCAL INFILE data or an auth reply relayed from the client: the server's next packet has
   /// `next_sequence_id`. Only valid while awaiting_client().
   void resume(std::uint8_t next_sequence_id) noexcept;  // no-op unless awaiting_client()
@@ -241,6 +246,7 @@ class ResponseScanner {
   State resume_state_ = State::ResultStart;
   std::uint64_t remaining_ = 0;       // definitions left in ColumnDefs / PrepareParams / PrepareColumns
   std::uint8_t expected_sequence_ = 1;
+  bool sequence_checked_ = true;  // check_sequence_ids()
   bool in_continuation_ = false;
   Errc error_ = Errc::Ok;
   ResponseSummary summary_;

@@ -3,7 +3,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <cstring>
 #include <utility>
 
 #include "proxy/mysql/context.h"
@@ -15,6 +17,15 @@ namespace corral::proxy {
 namespace {
 
 constexpr std::size_t kReadChunk = 16 * 1024;
+
+/// ER_NET_UNCOMPRESS_ERROR (MariaDB server error reference): a compressed packet that does not inflate.
+constexpr mysql::ErrorSpec kErrUncompress{1157, "08S01", "Couldn't uncompress communication packet"};
+
+/// One per worker thread: zlib's deflate state is ~256 KiB, too much for every compressed client.
+mysql::PacketCompressor& compressor() {
+  thread_local mysql::PacketCompressor instance;
+  return instance;
+}
 
 }  // namespace
 
@@ -43,8 +54,11 @@ rt::Task<bool> MysqlClientChannel::read_packet(ClientPacket& packet, rt::Deadlin
                                                std::optional<std::uint8_t> first_sequence) {
   end_watch();
   for (;;) {
-    const mysql::LogicalPacket logical = mysql::read_logical_packet(in_.readable(), limits_, scratch_);
-    if (logical.status == mysql::FrameStatus::Packet && first_sequence && logical.first_sequence_id != *first_sequence) {
+    const mysql::LogicalPacket logical = mysql::read_logical_packet(
+        in_.readable(), limits_, scratch_, compressed_ ? mysql::ChunkSequence::Any : mysql::ChunkSequence::Consecutive);
+    // Under the compressed protocol the packets' own sequence ids carry no order (see ChunkSequence).
+    if (logical.status == mysql::FrameStatus::Packet && first_sequence && !compressed_ &&
+        logical.first_sequence_id != *first_sequence) {
       // A client that lost count of the exchange: nothing it sends can be trusted to be a command of
       // its own. Refused here, never relayed (a backend would drop its connection over it). mariadbd
       // numbers this ERR with the sequence id it expected.
@@ -77,28 +91,73 @@ rt::Task<bool> MysqlClientChannel::read_packet(ClientPacket& packet, rt::Deadlin
       co_await flush();
       co_return false;
     }
-    std::size_t want = kReadChunk;
-    const std::string_view head = in_.readable();
-    if (head.size() >= mysql::kPacketHeaderSize) {
-      const std::size_t whole = mysql::kPacketHeaderSize + mysql::header_payload_length(head);
-      if (whole > head.size()) want = std::max(want, whole - head.size());
+    if (compressed_) {
+      const Inflate inflated = inflate_one();
+      if (inflated == Inflate::Moved) continue;
+      if (inflated == Inflate::Malformed) {
+        queue_error(static_cast<std::uint8_t>(first_sequence.value_or(0) + 1), kErrUncompress);
+        co_await flush();
+        co_return false;
+      }
     }
+    std::size_t want = read_size();
     if (read_limit_ > in_.size()) want = std::min(want, read_limit_ - in_.size());
     rt::CancelSource* cancel = cancel_;
-    if (idle && in_.empty()) {
+    if (idle && drained()) {
       // Wait without a buffer: an idle client then costs no read buffer. Draining ends this wait.
       in_.release_if_empty();
+      compressed_in_.release_if_empty();
       cancel = env_.idle_cancel;
       const rt::Result<void> readable = co_await client_.wait_readable(deadline, cancel);
       if (!readable) co_return false;
     }
-    const auto n = co_await client_.read_some(in_.writable(want).first(want), deadline, cancel);
+    rt::ByteBuffer& target = read_target();
+    const auto n = co_await client_.read_some(target.writable(want).first(want), deadline, cancel);
     if (!n || *n == 0) {
       rt::log::debug("mysql client {}: {} while reading", id_, n ? "end of stream" : n.error().message());
       co_return false;
     }
-    in_.commit(*n);
+    target.commit(*n);
   }
+}
+
+std::size_t MysqlClientChannel::read_size() const noexcept {
+  const std::string_view head = compressed_ ? compressed_in_.readable() : in_.readable();
+  std::size_t whole = 0;
+  if (compressed_) {
+    const auto header = mysql::decode_compressed_header(head);
+    if (header) whole = header->wire_size();
+  } else if (head.size() >= mysql::kPacketHeaderSize) {
+    whole = mysql::kPacketHeaderSize + mysql::header_payload_length(head);
+  }
+  return std::max(kReadChunk, whole > head.size() ? whole - head.size() : 0);
+}
+
+void MysqlClientChannel::start_compression() {
+  compressed_ = true;
+  // Whatever the client sent behind its login is compressed already.
+  const std::string_view early = in_.readable();
+  if (early.empty()) return;
+  std::memcpy(compressed_in_.writable(early.size()).data(), early.data(), early.size());
+  compressed_in_.commit(early.size());
+  in_.consume(early.size());
+}
+
+MysqlClientChannel::Inflate MysqlClientChannel::inflate_one() {
+  const std::string_view buffered = compressed_in_.readable();
+  const auto header = mysql::decode_compressed_header(buffered);
+  if (!header || header->wire_size() > buffered.size()) return Inflate::NeedMore;
+  // A reply's compressed packets count on from the last one received (an ERR for this one too).
+  compressed_sequence_ = static_cast<std::uint8_t>(header->sequence_id + 1);
+  const std::size_t size = header->content_size();
+  const auto inflated = compressor().decompress(buffered, *header, in_.writable(size).first(size));
+  if (!inflated) {
+    rt::log::debug("mysql client {}: a compressed packet that does not inflate", id_);
+    return Inflate::Malformed;
+  }
+  in_.commit(size);
+  compressed_in_.consume(header->wire_size());
+  return Inflate::Moved;
 }
 
 rt::Task<bool> MysqlClientChannel::start_tls(const rt::TlsContext& context, rt::Deadline deadline) {
@@ -121,9 +180,19 @@ rt::Task<bool> MysqlClientChannel::start_tls(const rt::TlsContext& context, rt::
 
 rt::Task<bool> MysqlClientChannel::read_more(rt::Deadline deadline) {
   end_watch();
-  const auto n = co_await client_.read_some(in_.writable(kReadChunk), deadline, cancel_);
-  if (!n || *n == 0) co_return false;
-  in_.commit(*n);
+  const std::size_t before = in_.size();
+  while (in_.size() == before) {
+    if (compressed_) {
+      const Inflate inflated = inflate_one();
+      if (inflated == Inflate::Malformed) co_return false;
+      if (inflated == Inflate::Moved) continue;
+    }
+    rt::ByteBuffer& target = read_target();
+    const auto n = co_await client_.read_some(target.writable(read_size()), deadline, cancel_);
+    if (!n || *n == 0) co_return false;
+    target.commit(*n);
+    if (!compressed_) break;
+  }
   co_return true;
 }
 
@@ -187,17 +256,20 @@ void MysqlClientChannel::queue_ok(std::uint8_t sequence_id, std::uint64_t affect
 }
 
 rt::Task<bool> MysqlClientChannel::flush() {
-  if (out_.empty()) co_return true;
+  if (!queued()) co_return true;
   const auto written = co_await write_queued();
   co_return after_write_queued(written);
 }
 
 rt::WriteAwaitable MysqlClientChannel::write_queued() {
-  return client_.write_all(out_, rt::Deadline::after(env_.config->pool.operation_timeout), cancel_);
+  if (compressed_) compress_queued({});
+  return client_.write_all(compressed_ ? compressed_out_ : out_,
+                           rt::Deadline::after(env_.config->pool.operation_timeout), cancel_);
 }
 
 bool MysqlClientChannel::after_write_queued(const rt::Result<void>& written) {
   out_.clear();
+  compressed_out_.clear();
   if (!written) rt::log::debug("mysql client {}: write failed: {}", id_, written.error().message());
   return written.ok();
 }
@@ -208,6 +280,11 @@ rt::WritevAwaitable MysqlClientChannel::write_through(std::string_view wire, iov
 }
 
 std::span<iovec> MysqlClientChannel::queued_then(std::string_view wire, iovec (&parts)[2]) {
+  if (compressed_) {
+    compress_queued(wire);
+    parts[0] = {compressed_out_.data(), compressed_out_.size()};
+    return {parts, 1};
+  }
   std::size_t count = 0;
   if (!out_.empty()) parts[count++] = {out_.data(), out_.size()};
   parts[count++] = {const_cast<char*>(wire.data()), wire.size()};
@@ -222,6 +299,11 @@ bool MysqlClientChannel::send_or_queue(std::string_view wire) {
     rt::log::debug("mysql client {}: write failed: {}", id_, sent.error().message());
     return false;
   }
+  if (compressed_) {
+    // Left over: a tail of compressed_out_, which `wire` joined.
+    compressed_out_.erase(0, compressed_out_.size() - (unsent.empty() ? 0 : unsent[0].iov_len));
+    return true;
+  }
   // Left over: a tail of out_ and all of `wire`, or a tail of `wire` (out_ keeps its capacity).
   if (unsent.size() == 2) {
     out_.erase(0, out_.size() - unsent[0].iov_len);
@@ -232,6 +314,12 @@ bool MysqlClientChannel::send_or_queue(std::string_view wire) {
     out_.clear();
   }
   return true;
+}
+
+void MysqlClientChannel::compress_queued(std::string_view wire) {
+  const std::array<std::string_view, 2> pieces{out_, wire};
+  compressed_sequence_ = compressor().compress(compressed_out_, pieces, compressed_sequence_);
+  out_.clear();
 }
 
 }  // namespace corral::proxy

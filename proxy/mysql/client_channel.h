@@ -6,6 +6,10 @@
 //                                                           ─► send_or_queue(wire): out_ + a backend
 //                                                              run in one writev, the rest kept queued
 //
+// With the compressed protocol (CLIENT_COMPRESS, from start_compression() on) the socket's bytes go
+// through compressed_in_ (inflated one compressed packet at a time into in_, as the framing needs
+// them) and out_ plus a backend run are deflated together into compressed_out_ at each write.
+//
 // Not thread-safe: one session.
 #pragma once
 
@@ -64,7 +68,7 @@ class MysqlClientChannel {
   rt::Task<bool> read_packet(ClientPacket& packet, rt::Deadline deadline, bool idle,
                              std::optional<std::uint8_t> first_sequence = std::nullopt);
   /// True when nothing of a next command is buffered: wait_idle() before read_packet() then.
-  bool drained() const noexcept { return in_.empty(); }
+  bool drained() const noexcept { return in_.empty() && compressed_in_.empty(); }
   /// Waits for the client's next command as read_packet(..., idle = true) would, without a read
   /// buffer and as an awaitable (no coroutine frame): an idle session holds only its own frames. An
   /// error: close the session (`deadline` passed, the worker drains or stops).
@@ -118,6 +122,11 @@ class MysqlClientChannel {
   /// the next wait_input() waits for an edge.
   Input probe_input() noexcept;
 
+  /// The login succeeded with CLIENT_COMPRESS and its OK was written: from now on both directions
+  /// speak the compressed protocol.
+  void start_compression();
+  bool compressed() const noexcept { return compressed_; }
+
   /// The client's socket (for MysqlClientTable: a KILL CONNECTION from another worker shuts it down).
   int socket_fd() const noexcept { return client_.fd(); }
   bool is_tls() const noexcept { return client_.is_tls(); }
@@ -130,6 +139,8 @@ class MysqlClientChannel {
   void queue_ok(std::uint8_t sequence_id, std::uint64_t affected_rows = 0, std::uint64_t last_insert_id = 0);
   /// The bytes queued for the client, to append whole encoded packets to.
   std::string& output() noexcept { return out_; }
+  /// True when something waits to be written to the client.
+  bool queued() const noexcept { return !out_.empty() || !compressed_out_.empty(); }
 
   /// Writes what is queued. Suspends while the client's socket is full (pool.operation_timeout without
   /// progress closes the client). False when the client is gone.
@@ -151,6 +162,7 @@ class MysqlClientChannel {
   void shrink_buffers() {
     if (out_.capacity() > kKeepBufferCapacity) std::string().swap(out_);
     if (scratch_.capacity() > kKeepBufferCapacity) std::string().swap(scratch_);
+    if (compressed_out_.capacity() > kKeepBufferCapacity) std::string().swap(compressed_out_);
   }
   /// After a refused oversized packet: stops writing and reads (bounded) what the client still sends,
   /// so it reads the error before the connection closes.
@@ -163,8 +175,18 @@ class MysqlClientChannel {
   const mysql::Limits& limits() const noexcept { return limits_; }
 
  private:
-  /// What is queued (out_, if any), then `wire`, as the buffers of one writev in `parts`.
+  /// What is queued (out_, if any), then `wire`, as the buffers of one writev in `parts`; compressed:
+  /// both deflated into compressed_out_, its one buffer.
   std::span<iovec> queued_then(std::string_view wire, iovec (&parts)[2]);
+  /// Compressed protocol: deflates out_ and then `wire` onto compressed_out_ (out_ is emptied).
+  void compress_queued(std::string_view wire);
+  /// Compressed protocol: the outcome of moving one compressed packet from compressed_in_ to in_.
+  enum class Inflate : std::uint8_t { Moved, NeedMore, Malformed };
+  Inflate inflate_one();
+  /// The buffer socket reads go into, and how many bytes to ask for: the rest of the compressed packet
+  /// (compressed) or of the wire packet at its front, kReadChunk at least.
+  rt::ByteBuffer& read_target() noexcept { return compressed_ ? compressed_in_ : in_; }
+  std::size_t read_size() const noexcept;
 
   rt::TcpStream client_;
   const ListenerEnv& env_;
@@ -178,6 +200,10 @@ class MysqlClientChannel {
   std::size_t pending_consume_ = 0;   // bytes of the packet being handled, consumed after it
   std::size_t read_limit_ = 0;        // reads stop here until this much is buffered (limit_reads_to)
   bool watch_allowed_ = false;        // begin_watch() .. end_watch()
+  bool compressed_ = false;           // start_compression() was called
+  std::uint8_t compressed_sequence_ = 0;  // the next compressed packet's sequence id
+  rt::ByteBuffer compressed_in_;      // socket bytes not inflated yet (compressed protocol)
+  std::string compressed_out_;        // deflated bytes not written yet (compressed protocol)
   rt::CancelSource* watch_round_ = nullptr;  // the wait_input() in progress, if any
 };
 

@@ -85,7 +85,7 @@ rt::Task<bool> MysqlExchange::relay_statement(const ClientPacket& packet, const 
     context_.set_schema(backend->schema());
   }
   end_statement(*backend, traits);
-  if (client_.output().empty()) co_return true;
+  if (!client_.queued()) co_return true;
   const auto written = co_await client_.write_queued();
   co_return client_.after_write_queued(written);
 }

@@ -24,13 +24,14 @@ constexpr mysql::CapabilityFlags kFrontendOwnCapabilities =
 /// Bits that change what the backend sends or how it runs statements: offered only when the backend
 /// offers them, because its packets are relayed unchanged. (Prepared-statement metadata caching is left
 /// out: a client skips metadata the statement's backend may send, and a statement runs on many. Bulk
-/// unit results are left out too: MariaDB 10.11 does not have them, so nothing tests them.)
+/// unit results are left out too: MariaDB 10.11 does not have them, so nothing tests them. A client's
+/// compression is corral's to speak, and its backend connections compress too: pool/mysql_key.h.)
 constexpr mysql::CapabilityFlags kFrontendRelayedCapabilities =
     mysql::CLIENT_MYSQL | mysql::CLIENT_FOUND_ROWS | mysql::CLIENT_LOCAL_FILES | mysql::CLIENT_IGNORE_SPACE |
     mysql::CLIENT_INTERACTIVE | mysql::CLIENT_MULTI_STATEMENTS | mysql::CLIENT_MULTI_RESULTS |
     mysql::CLIENT_PS_MULTI_RESULTS | mysql::CLIENT_SESSION_TRACK | mysql::CLIENT_DEPRECATE_EOF |
     mysql::CLIENT_QUERY_ATTRIBUTES | mysql::MARIADB_CLIENT_PROGRESS | mysql::MARIADB_CLIENT_EXTENDED_METADATA |
-    mysql::MARIADB_CLIENT_STMT_BULK_OPERATIONS;
+    mysql::MARIADB_CLIENT_STMT_BULK_OPERATIONS | mysql::CLIENT_COMPRESS;
 
 std::string auth_more_data(std::string_view data) {
   std::string payload;

@@ -54,6 +54,8 @@ rt::Task<void> MysqlSession::run() {
   clients.add(client_.id(), env_.loop, this, std::string(), client_.socket_fd(), exchange_.serving_thread());
   const bool logged_in = co_await login_.handshake();
   if (logged_in) {
+    // The compressed protocol starts after the login's OK (which goes uncompressed), as on the server.
+    if ((context_.capabilities() & mysql::CLIENT_COMPRESS) != 0) client_.start_compression();
     co_await serve_commands();
     client_.end_watch();  // a watcher still running ends; the session's frame joins it below
   }
@@ -234,7 +236,7 @@ void MysqlSession::observe_request(const RequestNote& note, rt::Clock::time_poin
 }
 
 rt::Task<MysqlSession::Step> MysqlSession::reply() {
-  if (client_.output().empty()) co_return Step::Next;
+  if (!client_.queued()) co_return Step::Next;
   const auto written = co_await client_.write_queued();
   co_return client_.after_write_queued(written) ? Step::Next : Step::Close;
 }

@@ -47,6 +47,7 @@ MysqlClient MysqlClient::connect(const MysqlLogin& login) {
     const my_bool enforce = 1;
     mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &enforce);
   }
+  if (login.compress) mysql_options(m, MYSQL_OPT_COMPRESS, nullptr);
   if (!login.ssl_ca.empty()) mysql_options(m, MYSQL_OPT_SSL_CA, login.ssl_ca.c_str());
   if (!login.ssl_cert.empty()) mysql_options(m, MYSQL_OPT_SSL_CERT, login.ssl_cert.c_str());
   if (!login.ssl_key.empty()) mysql_options(m, MYSQL_OPT_SSL_KEY, login.ssl_key.c_str());

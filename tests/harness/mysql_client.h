@@ -48,6 +48,7 @@ struct MysqlLogin {
   bool ssl_verify_server_cert = false;  // check the certificate (chain and `host`); TLS is then required
   std::string ssl_cert{};          // client certificate and key, for servers that ask for one
   std::string ssl_key{};
+  bool compress = false;           // the compressed protocol (MYSQL_OPT_COMPRESS)
 };
 
 /// The first result set of a statement (rows empty for statements without one).

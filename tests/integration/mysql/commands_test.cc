@@ -190,6 +190,28 @@ TEST_F(Commands, LoadDataLocalIsRelayedWhenEnabled) {
   EXPECT_EQ(client.query("SELECT COUNT(*) FROM loaded").at(0), "60000");
 }
 
+// Compressed (CLIENT_COMPRESS on both of corral's sides): the file's packets travel in fewer
+// compressed packets than there are packets, and the server numbers its answer after the compressed
+// ones; corral follows it.
+TEST_F(Commands, LoadDataLocalIsRelayedCompressed) {
+  start_backend({.extra_args = {"--local-infile=1"}});
+  backend().execute("CREATE TABLE app.loaded (id INT, name VARCHAR(20))");
+  start_proxy({.mysql_toml = "local_infile = true\n"});
+  const std::filesystem::path file = proxy().dir() / "rows.csv";
+  {
+    std::ofstream out(file);
+    for (int i = 0; i < 200000; ++i) out << i << ",name" << i << "\n";
+  }
+  MysqlClient client = MysqlClient::connect(
+      {.port = proxy_port(), .user = kUser, .password = kPassword, .database = "app", .compress = true});
+  const unsigned on = 1;
+  mysql_options(client.handle(), MYSQL_OPT_LOCAL_INFILE, &on);
+  client.execute("LOAD DATA LOCAL INFILE '" + file.string() + "' INTO TABLE loaded FIELDS TERMINATED BY ','");
+  EXPECT_EQ(client.query("SELECT COUNT(*), MAX(id) FROM loaded").at(0, 0), "200000");
+  EXPECT_EQ(client.query("SELECT name FROM loaded WHERE id = 199999").at(0), "name199999");
+  EXPECT_EQ(client.query("SHOW STATUS LIKE 'Compression'").at(0, 1), "ON");
+}
+
 TEST_F(Commands, PacketOverMaxPacketSizeGets1153AndTheConnectionCloses) {
   start_proxy({.mysql_toml = "max_packet_size = 1048576\n"});
   MysqlClient client = connect();

@@ -384,26 +384,87 @@ TEST_F(RawPacketsTest, AConfiguredVersionIsAnnouncedAsItIs) {
   EXPECT_EQ(read_greeting(proxy_port()).server_version, "10.11.99-MariaDB-edge");
 }
 
-// corral does not speak the compressed protocol (docs/ARCHITECTURE.md): it never offers
-// CLIENT_COMPRESS, so a client that asks for compression goes on uncompressed, as with a server
-// built without it.
-TEST_F(RawPacketsTest, CompressionIsNeverOfferedAndAClientAskingForItWorksUncompressed) {
+// The compressed protocol (CLIENT_COMPRESS, mtr main.compress): offered when the backend offers it,
+// spoken with the client, and a compressed client's statements run on compressed backend
+// connections, so the server tells the session what it tells a direct compressed client.
+MysqlClient connect_compressed(uint16_t port) {
+  return MysqlClient::connect(
+      {.port = port, .user = kUser, .password = kPassword, .database = "app", .compress = true});
+}
+
+TEST_F(RawPacketsTest, ACompressedClientIsServedOnACompressedBackendConnection) {
   start_proxy({.workers = 1});
   constexpr std::uint32_t kClientCompress = 0x20;
   ASSERT_NE(read_greeting(backend().port()).capabilities & kClientCompress, 0u);
-  EXPECT_EQ(read_greeting(proxy_port()).capabilities & kClientCompress, 0u);
-  MYSQL* m = mysql_init(nullptr);
-  mysql_options(m, MYSQL_OPT_COMPRESS, nullptr);
-  ASSERT_NE(mysql_real_connect(m, "127.0.0.1", kUser, kPassword, "app", proxy_port(), nullptr, 0), nullptr)
-      << mysql_error(m);
-  ASSERT_EQ(mysql_query(m, "SELECT REPEAT('x', 100000)"), 0) << mysql_error(m);
-  MYSQL_RES* result = mysql_store_result(m);
-  ASSERT_NE(result, nullptr) << mysql_error(m);
-  MYSQL_ROW row = mysql_fetch_row(result);
-  ASSERT_NE(row, nullptr);
-  EXPECT_EQ(mysql_fetch_lengths(result)[0], 100000u);
-  mysql_free_result(result);
-  mysql_close(m);
+  EXPECT_NE(read_greeting(proxy_port()).capabilities & kClientCompress, 0u);
+  MysqlClient compressed = connect_compressed(proxy_port());
+  MysqlClient plain = login(Target::Corral);
+  EXPECT_EQ(compressed.query("SHOW STATUS LIKE 'Compression'").at(0, 1), "ON");
+  EXPECT_EQ(plain.query("SHOW STATUS LIKE 'Compression'").at(0, 1), "OFF");
+  // A repetitive result (deflated), an incompressible one (stored), both over many compressed packets.
+  EXPECT_EQ(compressed.query("SELECT REPEAT('x', 100000)").at(0), std::string(100000, 'x'));
+  const std::string hashes = "SELECT GROUP_CONCAT(SHA2(seq, 512) SEPARATOR '') FROM app.seq_1_to_3000";
+  const QueryResult direct = backend().query(hashes);
+  EXPECT_EQ(compressed.query(hashes).at(0), direct.at(0));
+  EXPECT_EQ(compressed.query("SELECT seq FROM seq_1_to_20000").rows.size(), 20000u);
+  // Prepared statements with a parameter, and short replies (stored) in between.
+  MYSQL_STMT* stmt = mysql_stmt_init(compressed.handle());
+  const std::string_view sql = "SELECT CONCAT(?, REPEAT('y', 1000))";
+  ASSERT_EQ(mysql_stmt_prepare(stmt, sql.data(), sql.size()), 0) << mysql_stmt_error(stmt);
+  std::string value(70000, 'p');
+  unsigned long value_length = value.size();
+  MYSQL_BIND param{};
+  param.buffer_type = MYSQL_TYPE_STRING;
+  param.buffer = value.data();
+  param.buffer_length = value_length;
+  param.length = &value_length;
+  ASSERT_EQ(mysql_stmt_bind_param(stmt, &param), 0);
+  ASSERT_EQ(mysql_stmt_execute(stmt), 0) << mysql_stmt_error(stmt);
+  ASSERT_EQ(mysql_stmt_store_result(stmt), 0) << mysql_stmt_error(stmt);
+  EXPECT_EQ(mysql_stmt_num_rows(stmt), 1u);
+  mysql_stmt_close(stmt);
+  EXPECT_TRUE(compressed.ping());
+  EXPECT_EQ(compressed.query("SHOW STATUS LIKE 'Compression'").at(0, 1), "ON");
+}
+
+// MariaDB Connector/C numbers every chunk of a packet of 16 MiB or more 0 under compression (the
+// compressed packets carry the order); corral takes it as the server does.
+TEST_F(RawPacketsTest, ACompressedStatementOverSixteenMebibytesGoesThrough) {
+  start_backend({.extra_args = {"--max-allowed-packet=64M"}});
+  start_proxy({.workers = 1});
+  MysqlClient compressed = connect_compressed(proxy_port());
+  const unsigned long max_packet = 64ul << 20;
+  mysql_options(compressed.handle(), MYSQL_OPT_MAX_ALLOWED_PACKET, &max_packet);
+  const std::string big = "SELECT LENGTH('" + std::string((17u << 20) + 5, 'z') + "')";
+  EXPECT_EQ(compressed.query(big).at(0), std::to_string((17u << 20) + 5));
+  EXPECT_EQ(compressed.query("SELECT 1").at(0), "1");
+}
+
+TEST_F(RawPacketsTest, ACompressedPacketThatDoesNotInflateGets1157AndTheConnectionCloses) {
+  start_proxy({.workers = 1});
+  MysqlClient compressed = connect_compressed(proxy_port());
+  ASSERT_EQ(compressed.query("SELECT 1").at(0), "1");
+  const int fd = static_cast<int>(mysql_get_socket(compressed.handle()));
+  // A compressed packet (sequence id 0) that claims 100 bytes of content and carries no zlib stream.
+  std::string corrupt = {10, 0, 0, 0, 100, 0, 0};
+  corrupt.append("not zlib!!");
+  ASSERT_EQ(::write(fd, corrupt.data(), corrupt.size()), static_cast<ssize_t>(corrupt.size()));
+  // The reply: one compressed packet (stored: an ERR is too short to deflate) holding the ERR.
+  std::string reply;
+  char buffer[512];
+  pollfd p{fd, POLLIN, 0};
+  while (::poll(&p, 1, 5000) > 0) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n <= 0) break;
+    reply.append(buffer, static_cast<std::size_t>(n));
+  }
+  ASSERT_GE(reply.size(), 7u + 4u + 3u) << "no reply before the close";
+  EXPECT_EQ(reply[3], 1) << "the reply's compressed sequence id follows the client's";
+  EXPECT_EQ(reply.substr(4, 3), std::string(3, '\0')) << "stored";
+  const std::string payload = reply.substr(7 + 4);
+  ASSERT_EQ(static_cast<std::uint8_t>(payload[0]), 0xff);
+  EXPECT_EQ(static_cast<std::uint8_t>(payload[1]) | static_cast<std::uint8_t>(payload[2]) << 8, 1157);
+  EXPECT_THAT(payload, HasSubstr("Couldn't uncompress communication packet"));
 }
 
 // mysqltest --ps-protocol prepares compound statements (main.type_decimal, main.type_float): their

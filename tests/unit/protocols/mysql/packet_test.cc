@@ -124,6 +124,20 @@ TEST(MysqlReadLogicalPacket, ReassemblesAndChecksSequence) {
   EXPECT_EQ(bad.error, Errc::BadSequence);
 }
 
+// Under the compressed protocol MariaDB Connector/C numbers every chunk 0.
+TEST(MysqlReadLogicalPacket, AnyChunkNumberingIsTakenWhenAsked) {
+  std::string wire;
+  const std::string payload = std::string(kMaxPayloadChunk, 'a') + "tail";
+  append_packet(wire, 0, payload);
+  wire[kPacketHeaderSize + kMaxPayloadChunk + 3] = 0;  // second chunk's sequence id
+  std::string scratch;
+  EXPECT_EQ(read_logical_packet(wire, Limits{}, scratch).error, Errc::BadSequence);
+  const LogicalPacket any = read_logical_packet(wire, Limits{}, scratch, ChunkSequence::Any);
+  ASSERT_EQ(any.status, FrameStatus::Packet);
+  EXPECT_EQ(any.payload, payload);
+  EXPECT_EQ(any.consumed, wire.size());
+}
+
 TEST(MysqlReadLogicalPacket, SingleChunkIsAViewIntoTheBuffer) {
   std::string wire;
   append_packet(wire, 0, "SELECT 1");
