@@ -679,8 +679,7 @@ void MysqlConnection::consume_returned_packet() noexcept {
   returned_bytes_ = 0;
 }
 
-rt::Result<void> MysqlConnection::begin_command(mysql::Command command, std::uint8_t first_response_sequence,
-                                                bool cursor_requested) {
+rt::Result<void> MysqlConnection::ready_for_command() {
   consume_returned_packet();
   if (state_ == State::Closed) return make_error_code(MysqlBackendErrc::Lost);
   if (state_ != State::Idle) return make_error_code(MysqlBackendErrc::NotIdle);
@@ -688,6 +687,13 @@ rt::Result<void> MysqlConnection::begin_command(mysql::Command command, std::uin
   // the stream is out of step. Either way nothing after them can be trusted.
   if (!in_.empty() || !compressed_in_.empty()) return fail_protocol(mysql::Errc::UnexpectedPacket, "idle time");
   compressed_sequence_ = 0;  // a command starts a new exchange
+  return {};
+}
+
+rt::Result<void> MysqlConnection::begin_command(mysql::Command command, std::uint8_t first_response_sequence,
+                                                bool cursor_requested) {
+  auto ready = ready_for_command();
+  if (!ready) return ready;
   if (command == mysql::Command::COM_CHANGE_USER || command == mysql::Command::COM_RESET_CONNECTION) {
     state_unknown_ = true;
   }
@@ -711,8 +717,8 @@ rt::Task<rt::Result<void>> MysqlConnection::send_silent_commands(std::string_vie
   if (packets.size() <= mysql::kPacketHeaderSize) co_return make_error_code(MysqlBackendErrc::Protocol);
   const auto command = static_cast<mysql::Command>(packets[mysql::kPacketHeaderSize]);
   if (mysql::expects_response(command)) co_return make_error_code(MysqlBackendErrc::Protocol);
-  auto begun = begin_command(command, 1, false);
-  if (!begun) co_return begun.error();
+  auto ready = ready_for_command();
+  if (!ready) co_return ready.error();
   co_return co_await write_bytes(packets, io_deadline(), cancel);
 }
 

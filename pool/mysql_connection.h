@@ -184,7 +184,9 @@ class MysqlConnection {
   rt::Task<rt::Result<void>> send_command(std::string_view payload, rt::CancelSource* cancel = nullptr);
   /// Writes `packets`, whole framed commands that get no response (COM_STMT_SEND_LONG_DATA,
   /// COM_STMT_CLOSE; each with sequence id 0), in one write: many need neither a write nor a coroutine
-  /// each. State must be Idle and stays Idle. Fails as send_command().
+  /// each. State must be Idle and stays Idle. Fails as send_command(). With no response of their own
+  /// they leave summary() and session_changes() to the last command that had one (a PREPARE whose
+  /// warnings the client reads next, after the statements it evicted were closed).
   rt::Task<rt::Result<void>> send_silent_commands(std::string_view packets, rt::CancelSource* cancel);
   /// The same for a command packet as the client sent it (wire packets with headers, sequence ids from
   /// 0), relayed unchanged. `wire` must hold exactly one whole logical packet.
@@ -385,6 +387,8 @@ class MysqlConnection {
   rt::Task<rt::Result<void>> setup_session(const MysqlKey& key, rt::CancelSource* cancel);
   rt::Task<rt::Result<QueryOutcome>> run(std::string payload, rt::CancelSource* cancel);
   rt::Result<std::string> auth_token(std::string_view plugin, const MysqlKey& key);
+  /// The checks every command's write starts with: Idle, and nothing unasked for buffered.
+  rt::Result<void> ready_for_command();
   /// `cursor_requested`: a COM_STMT_EXECUTE that asked for a cursor (mysql::ResponseScanner::reset()).
   rt::Result<void> begin_command(mysql::Command command, std::uint8_t first_response_sequence,
                                  bool cursor_requested);

@@ -261,12 +261,16 @@ rt::Task<rt::Result<PrepareOnOutcome>> prepare_on(MysqlConnection& connection,
   outcome.statement =
       &connection.prepared().add(statement, ok.statement_id, ok.num_params, capacity, evicted);
   outcome.prepared_now = true;
+  if (evicted.empty()) co_return outcome;
+  // All in one write, and without a response: the PREPARE's warnings stay the client's to read.
+  std::string closes;
   for (const std::uint32_t backend_id : evicted) {
     payload.clear();
     mysql::encode_com_stmt_close(payload, backend_id);
-    auto closed = co_await connection.send_command(payload, cancel);
-    if (!closed) co_return closed.error();
+    mysql::append_packet(closes, 0, payload);
   }
+  auto closed = co_await connection.send_silent_commands(closes, cancel);
+  if (!closed) co_return closed.error();
   co_return outcome;
 }
 

@@ -527,5 +527,30 @@ TEST_F(RawPacketsTest, TheWarningsOfAPrepareCanBeShown) {
   }
 }
 
+// The same on a backend connection whose statement cache is full (mtr main.column_compression,
+// main.partition, main.grant2 prepare hundreds of statements): the statements the PREPARE evicts are
+// closed after it, and those closes, which have no response, used to make corral forget the PREPARE's
+// warnings, so SHOW WARNINGS came back empty.
+TEST_F(RawPacketsTest, TheWarningsOfAPrepareThatEvictedStatementsCanBeShown) {
+  start_proxy({.workers = 1, .mysql_toml = "max_prepared_per_connection = 3\n"});
+  MysqlClient client = login(Target::Corral);
+  MYSQL* m = client.handle();
+  for (int i = 0; i < 3; ++i) {
+    const std::string fill = "SELECT " + std::to_string(i);
+    MYSQL_STMT* stmt = mysql_stmt_init(m);
+    ASSERT_EQ(mysql_stmt_prepare(stmt, fill.data(), fill.size()), 0) << mysql_stmt_error(stmt);
+    mysql_stmt_close(stmt);
+  }
+  for (const std::string sql : {"CREATE TABLE ty (y YEAR(2))", "CREATE TABLE tz (y YEAR(2))"}) {
+    MYSQL_STMT* stmt = mysql_stmt_init(m);
+    ASSERT_EQ(mysql_stmt_prepare(stmt, sql.data(), sql.size()), 0) << mysql_stmt_error(stmt);
+    EXPECT_EQ(mysql_warning_count(m), 1u) << sql;
+    const QueryResult warnings = client.query("SHOW WARNINGS");
+    ASSERT_EQ(warnings.rows.size(), 1u) << sql;
+    EXPECT_EQ(warnings.at(0, 1), "1287") << sql;
+    mysql_stmt_close(stmt);
+  }
+}
+
 }  // namespace
 }  // namespace corral::testing::mysql_it
