@@ -35,9 +35,9 @@ struct SharedState {
   /// MySQL statements that change definitions (CREATE, ALTER, DROP, RENAME) relayed so far: a PREPARE
   /// response cached before the last one may describe columns that are no longer there.
   std::atomic<uint64_t> mysql_schema_changes{0};
-  // SET GLOBAL wait_timeout / interactive_timeout relayed by any session: MysqlFrontend::GlobalTimeouts
+  // SET GLOBAL wait_timeout / interactive_timeout / session_track_* relayed by any session: MysqlFrontend::GlobalDefaults
   // read before it are stale.
-  std::atomic<uint64_t> mysql_global_timeout_changes{0};
+  std::atomic<uint64_t> mysql_global_default_changes{0};
   std::atomic<uint64_t> mysql_sha2_fast_auths{0};  // caching_sha2_password logins by scramble only
   std::atomic<uint64_t> mysql_sha2_full_auths{0};  // ... and over the RSA key exchange
   MetricsRegistry metrics;  // per listener

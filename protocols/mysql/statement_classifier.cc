@@ -118,6 +118,7 @@ class StatementScanner {
       if (name.size() > 7 && iequals(name.substr(0, 7), "global.")) saw_global_ = true;
       name = name.substr(name.find('.') == std::string_view::npos ? 0 : name.find('.') + 1);
       if (iequals(name, "wait_timeout") || iequals(name, "interactive_timeout")) saw_timeout_ = true;
+      note_tracker(name);
       if (first_is(0, "SET") && iequals(sql_.substr(start, pos_ - start), "wait_timeout")) unscoped_wait_timeout();
       if (first_is(0, "SET") && name.size() == pos_ - start && !iequals(name, "autocommit") && assigned_next()) {
         traits_.effects |= effect_bit(StatementEffect::UntrackedVariable);
@@ -178,9 +179,24 @@ class StatementScanner {
     note_keyword(w);
   }
 
+  /// session_track_schema, session_track_system_variables... assigned (`name =`): a SET of one
+  /// changes what the client's reports should hold (or, GLOBAL, new sessions' defaults).
+  void note_tracker(std::string_view name) {
+    constexpr std::string_view kTracker = "session_track_";
+    if (name.size() <= kTracker.size() || !iequals(name.substr(0, kTracker.size()), kTracker) || !assigned_next()) {
+      return;
+    }
+    const std::string_view which = name.substr(kTracker.size());
+    if (iequals(which, "schema")) trackers_ |= kTrackSchema;
+    if (iequals(which, "state_change")) trackers_ |= kTrackStateChange;
+    if (iequals(which, "system_variables")) trackers_ |= kTrackSystemVariables;
+    if (iequals(which, "transaction_info")) trackers_ |= kTrackTransactionInfo;
+  }
+
   /// The words that matter wherever they appear. Dispatching on the length keeps the usual word (no
   /// keyword of its length) to at most one comparison.
   void note_keyword(std::string_view w) {
+    note_tracker(w);
     switch (w.size()) {
       case 4:
         if (iequals(w, "LOCK")) saw_lock_ = writes_ = true;  // LOCK IN SHARE MODE, LOCK TABLES
@@ -261,7 +277,8 @@ class StatementScanner {
         classify_statement(literal()).has(StatementEffect::NextTransaction)) {
       traits_.effects |= effect_bit(StatementEffect::NextTransaction);
     }
-    if (first_is(0, "SET") && saw_global_ && saw_timeout_) traits_.sets_global_timeout = true;
+    if (first_is(0, "SET") && saw_global_ && (saw_timeout_ || trackers_ != 0)) traits_.sets_global_defaults = true;
+    if (first_is(0, "SET")) traits_.sets_trackers |= trackers_;
     if (first_is(0, "SET") && first_is(1, "NAMES") && first_is(3, "COLLATE") && words_ == 5) {
       traits_.names_collation = std::string(first_[4]);
     }
@@ -296,6 +313,7 @@ class StatementScanner {
     saw_lock_ = false;
     saw_global_ = false;
     saw_timeout_ = false;
+    trackers_ = 0;
     saw_export_ = false;
     after_for_ = false;
     starts_kill_ = false;
@@ -379,6 +397,7 @@ class StatementScanner {
   bool saw_lock_ = false;
   bool saw_global_ = false;   // GLOBAL or @@global. in this statement
   bool saw_timeout_ = false;  // wait_timeout or interactive_timeout in this statement
+  std::uint8_t trackers_ = 0;  // SessionTracker bits assigned in this statement
   bool saw_export_ = false;        // the word EXPORT (FLUSH TABLES ... FOR EXPORT)
   bool asks_previous_ = false;
   bool reads_only_ = false;       // the last statement is a SELECT or a SHOW of definitions

@@ -66,6 +66,14 @@ enum class PreviousStatementQuery : std::uint8_t {
   ThreadsConnected,  // SHOW [GLOBAL] STATUS LIKE 'Threads_connected': the proxy's clients
 };
 
+/// The session_track_* variables (StatementTraits::sets_trackers).
+enum SessionTracker : std::uint8_t {
+  kTrackSchema = 1,             // session_track_schema
+  kTrackStateChange = 2,        // session_track_state_change
+  kTrackSystemVariables = 4,    // session_track_system_variables
+  kTrackTransactionInfo = 8,    // session_track_transaction_info
+};
+
 /// What the text of one COM_QUERY says about the state it leaves and what it asks.
 struct StatementTraits {
   StatementEffects effects = 0;      // of every ';'-separated statement together
@@ -76,7 +84,10 @@ struct StatementTraits {
   bool kill = false;                 // KILL ... (also as SET STATEMENT ... FOR KILL ...); not in a CREATE body
   bool shutdown = false;             // SHUTDOWN [WAIT FOR ALL SLAVES]: the server ends every session
   bool dynamic_kill = false;         // PREPARE ... FROM / EXECUTE IMMEDIATE of a literal that is a KILL
-  bool sets_global_timeout = false;  // SET GLOBAL / @@global. wait_timeout | interactive_timeout: new sessions' defaults
+  // SET GLOBAL / @@global. of wait_timeout, interactive_timeout or a session_track_* variable: what
+  // new sessions start with, which corral reads for its clients.
+  bool sets_global_defaults = false;
+  std::uint8_t sets_trackers = 0;    // SessionTracker bits: the session_track_* variables a SET assigns
   // SET @@wait_timeout = <n>: MariaDB's tracker reports SET [SESSION] wait_timeout and @@session.,
   // but not the unscoped @@ form (sys_var::update() tracks OPT_SESSION only), so the text says it.
   std::uint32_t unscoped_wait_timeout = 0;

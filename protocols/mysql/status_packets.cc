@@ -1,5 +1,8 @@
 #include "protocols/mysql/status_packets.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include "protocols/mysql/packet.h"
 #include "protocols/mysql/primitives.h"
 
@@ -213,6 +216,92 @@ void encode_session_state(std::string& out, const SessionStateChanges& changes) 
     append_entry(out, SessionTrackType::SESSION_TRACK_TRANSACTION_STATE,
                  lenenc_wrapped(*changes.transaction_state));
   }
+}
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+bool setting_on(std::string_view value) noexcept { return value == "1" || iequals(value, "ON"); }
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view trimmed(std::string_view text) noexcept {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  return text;
+}
+
+/// Whether `filter` keeps one entry (`data` is its string<lenenc> content).
+bool keeps_entry(SessionTrackType type, std::string_view data, const SessionTrackFilter& filter) {
+  switch (type) {
+    case SessionTrackType::SESSION_TRACK_SYSTEM_VARIABLES: {
+      Reader r(data);
+      const std::string_view name = r.lenenc_string();
+      return r.ok() && filter.keeps_variable(name);
+    }
+    case SessionTrackType::SESSION_TRACK_SCHEMA:
+      return filter.schema;
+    case SessionTrackType::SESSION_TRACK_STATE_CHANGE:
+      return filter.state_change;
+    case SessionTrackType::SESSION_TRACK_TRANSACTION_CHARACTERISTICS:
+      return filter.transaction_characteristics;
+    case SessionTrackType::SESSION_TRACK_TRANSACTION_STATE:
+      return filter.transaction_state;
+    default:
+      return true;  // GTIDs (MySQL's) and types this codec does not know: not corral's to drop
+  }
+}
+
+}  // namespace
+
+SessionTrackFilter SessionTrackFilter::from_settings(std::string_view schema, std::string_view state_change,
+                                                     std::string_view system_variables,
+                                                     std::string_view transaction_info) {
+  SessionTrackFilter filter;
+  filter.schema = setting_on(schema);
+  filter.state_change = setting_on(state_change);
+  filter.transaction_characteristics = iequals(transaction_info, "CHARACTERISTICS");
+  filter.transaction_state = filter.transaction_characteristics || iequals(transaction_info, "STATE");
+  for (std::size_t at = 0; at <= system_variables.size();) {
+    const std::size_t comma = std::min(system_variables.find(',', at), system_variables.size());
+    const std::string_view name = trimmed(system_variables.substr(at, comma - at));
+    if (name == "*") {
+      filter.all_variables = true;
+    } else if (!name.empty()) {
+      filter.variables.push_back(lower(name));
+    }
+    at = comma + 1;
+  }
+  return filter;
+}
+
+bool SessionTrackFilter::keeps_variable(std::string_view name) const noexcept {
+  if (all_variables) return true;
+  return std::any_of(variables.begin(), variables.end(),
+                     [name](const std::string& listed) { return iequals(listed, name); });
+}
+
+Result<std::string> filter_session_state(std::string_view session_state_info, const SessionTrackFilter& filter) {
+  std::string kept;
+  Reader r(session_state_info);
+  while (r.ok() && !r.at_end()) {
+    const std::size_t start = r.position();
+    const auto type = static_cast<SessionTrackType>(r.int1());
+    const std::string_view data = r.lenenc_string();
+    if (!r.ok()) break;
+    if (keeps_entry(type, data, filter)) kept.append(session_state_info.substr(start, r.position() - start));
+  }
+  if (!r.ok()) return r.error();
+  return kept;
 }
 
 Result<ProgressReport> decode_progress_report(std::string_view payload) {

@@ -103,6 +103,28 @@ Result<SessionStateChanges> decode_session_state(std::string_view session_state_
 /// answered commands use it.
 void encode_session_state(std::string& out, const SessionStateChanges& changes);
 
+/// What one client's own session_track_* settings let through of the reports corral's backend
+/// connections make (they track everything corral needs to follow the session).
+struct SessionTrackFilter {
+  bool schema = true;                        // session_track_schema
+  bool state_change = false;                 // session_track_state_change
+  bool transaction_state = false;            // session_track_transaction_info STATE or CHARACTERISTICS
+  bool transaction_characteristics = false;  // session_track_transaction_info CHARACTERISTICS
+  bool all_variables = false;                // session_track_system_variables = '*'
+  std::vector<std::string> variables;        // the listed names, lower case
+
+  /// The filter for the settings as the server shows them (SELECT @@session_track_schema, ...):
+  /// "1"/"ON" or "0"/"OFF", a comma list (or "*"), OFF | STATE | CHARACTERISTICS.
+  static SessionTrackFilter from_settings(std::string_view schema, std::string_view state_change,
+                                          std::string_view system_variables, std::string_view transaction_info);
+  bool keeps_variable(std::string_view name) const noexcept;
+  bool operator==(const SessionTrackFilter&) const = default;
+};
+
+/// The entries of `session_state_info` that `filter` keeps, each as the server wrote it, in its
+/// order; unknown entry types are kept. Errc as decode_session_state() for a malformed block.
+Result<std::string> filter_session_state(std::string_view session_state_info, const SessionTrackFilter& filter);
+
 /// MariaDB progress report (ERR_Packet with code 0xFFFF). Lifetime: views the payload.
 struct ProgressReport {
   std::uint8_t stage = 0;

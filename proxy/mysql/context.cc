@@ -179,6 +179,8 @@ MysqlPins MysqlContext::reset() {
   found_rows_ = 0;
   wait_timeout_ = login_wait_timeout_;
   wait_timeout_set_ = false;
+  trackers_ = default_trackers_;
+  trackers_set_ = false;
   key_changed();
   return had;
 }

@@ -170,6 +170,20 @@ class MysqlContext {
     if (!wait_timeout_set_) wait_timeout_ = timeout;
   }
 
+  /// The reports the client's own session_track_* settings let through: corral's backend connections
+  /// track everything, so a client would otherwise get reports it did not ask for. The server's
+  /// defaults (set_default_trackers()) until the client sets its own (set_client_trackers()), and
+  /// again after a reset; nullopt while unknown (every report goes through).
+  const std::optional<mysql::SessionTrackFilter>& trackers() const noexcept { return trackers_; }
+  void set_default_trackers(const mysql::SessionTrackFilter& defaults) {
+    default_trackers_ = defaults;
+    if (!trackers_set_) trackers_ = defaults;
+  }
+  void set_client_trackers(mysql::SessionTrackFilter trackers) {
+    trackers_ = std::move(trackers);
+    trackers_set_ = true;
+  }
+
   /// The pins in force now; empty means the backend connection can go back to its pool.
   MysqlPins pins() const noexcept { return pins_; }
   bool pinned() const noexcept { return pins_ != 0; }
@@ -264,6 +278,9 @@ class MysqlContext {
   std::chrono::seconds login_wait_timeout_{0};  // set_login_wait_timeout()
   std::chrono::seconds wait_timeout_{0};        // wait_timeout()
   bool wait_timeout_set_ = false;               // the client set wait_timeout since login or reset
+  std::optional<mysql::SessionTrackFilter> default_trackers_;  // set_default_trackers()
+  std::optional<mysql::SessionTrackFilter> trackers_;          // trackers()
+  bool trackers_set_ = false;                                  // the client set its own since login or reset
 };
 
 }  // namespace corral::proxy

@@ -84,10 +84,41 @@ rt::Task<bool> MysqlExchange::relay_statement(const ClientPacket& packet, const 
     // Also right for a backend without session tracking.
     context_.set_schema(backend->schema());
   }
+  const bool failed = backend->summary().failed;
   end_statement(*backend, traits);
+  // The client set its own trackers: the server's values are the judge (the SET may name
+  // expressions), read on the connection the SET pinned.
+  if (traits.sets_trackers != 0 && !failed && lease_ && context_.trackers()) {
+    co_await learn_client_trackers(*lease_, traits.sets_trackers);
+  }
   if (!client_.queued()) co_return true;
   const auto written = co_await client_.write_queued();
   co_return client_.after_write_queued(written);
+}
+
+rt::Task<void> MysqlExchange::learn_client_trackers(pool::MysqlConnection& backend, std::uint8_t assigned) {
+  const auto answer = co_await backend.query(
+      "SELECT @@session.session_track_schema, @@session.session_track_state_change, "
+      "@@session.session_track_system_variables, @@session.session_track_transaction_info",
+      cancel_);
+  if (!answer || !answer->ok() || answer->rows.size() != 1 || answer->rows[0].size() != 4) co_return;
+  const auto& row = answer->rows[0];
+  if (!row[0] || !row[1] || !row[2] || !row[3] || !context_.trackers()) co_return;
+  const auto read = mysql::SessionTrackFilter::from_settings(*row[0], *row[1], *row[2], *row[3]);
+  // The trackers the SET did not assign are corral's on this connection, not the client's: those
+  // stay as the client had them.
+  mysql::SessionTrackFilter trackers = *context_.trackers();
+  if ((assigned & mysql::kTrackSchema) != 0) trackers.schema = read.schema;
+  if ((assigned & mysql::kTrackStateChange) != 0) trackers.state_change = read.state_change;
+  if ((assigned & mysql::kTrackSystemVariables) != 0) {
+    trackers.all_variables = read.all_variables;
+    trackers.variables = read.variables;
+  }
+  if ((assigned & mysql::kTrackTransactionInfo) != 0) {
+    trackers.transaction_state = read.transaction_state;
+    trackers.transaction_characteristics = read.transaction_characteristics;
+  }
+  context_.set_client_trackers(std::move(trackers));
 }
 
 // ---- backend leases --------------------------------------------------------------------------------
@@ -271,7 +302,6 @@ void MysqlExchange::adopt(pool::MysqlLease lease) {
   lease_on_replica_ = is_replica(*lease.pool());
   lease_ = std::move(lease);
   serving_thread_.store(lease_->connection_id(), std::memory_order_relaxed);
-  used_backend_ = true;
   lease_key_version_ = context_.key_version();
 }
 
@@ -425,9 +455,7 @@ rt::Task<MysqlExchange::RelayEnd> MysqlExchange::relay_response(pool::MysqlConne
     const bool relayed = co_await relay_local_infile(backend);
     if (!relayed) co_return lost_mid_response(backend);
   }
-  // Clients without CLIENT_SESSION_TRACK read an OK_Packet's info as string<EOF>: give them OK
-  // packets without the session-state block the backend connection carries.
-  const bool strip_session_state = strips_session_state(backend);
+  const bool rewrite_session_state = rewrites_session_state(backend);
   std::string& out = client_.output();
   for (;;) {
     auto polled = backend.poll_response_run();
@@ -448,9 +476,9 @@ rt::Task<MysqlExchange::RelayEnd> MysqlExchange::relay_response(pool::MysqlConne
     }
     last_relayed_sequence_ = run.last_sequence_id();
     const mysql::ResponseEvent* event = run.event;
-    if (strip_session_state && event != nullptr && needs_session_state_stripped(backend, *event)) {
+    if (rewrite_session_state && event != nullptr && carries_session_state(backend, *event)) {
       out.append(run.wire.substr(0, run.last_packet));
-      queue_stripped_ok(event->ok, run.last_sequence_id());
+      queue_client_ok(event->ok, run.wire.substr(run.last_packet), run.last_sequence_id());
     } else if (event != nullptr && !event->complete) {
       // More of the response may already be buffered (the next result of a multi-result, ...):
       // queue this part so all of it leaves in one write.
@@ -505,8 +533,8 @@ MysqlExchange::RelayEnd MysqlExchange::lost_mid_response(pool::MysqlConnection& 
   return RelayEnd::BackendLost;
 }
 
-bool MysqlExchange::needs_session_state_stripped(const pool::MysqlConnection& backend,
-                                                 const mysql::ResponseEvent& event) noexcept {
+bool MysqlExchange::carries_session_state(const pool::MysqlConnection& backend,
+                                          const mysql::ResponseEvent& event) noexcept {
   // A result set's terminator is an OK_Packet (and may carry session state) only under DEPRECATE_EOF.
   const bool ok_packet = event.phase == mysql::ResponsePhase::Ok ||
                          (event.phase == mysql::ResponsePhase::ResultSetEnd && event.ok.header == mysql::kEofHeader &&
@@ -514,10 +542,21 @@ bool MysqlExchange::needs_session_state_stripped(const pool::MysqlConnection& ba
   return ok_packet && (event.ok.status_flags & mysql::SERVER_SESSION_STATE_CHANGED) != 0;
 }
 
-void MysqlExchange::queue_stripped_ok(const mysql::OK_Packet& backend_ok, std::uint8_t sequence_id) {
+void MysqlExchange::queue_client_ok(const mysql::OK_Packet& backend_ok, std::string_view wire,
+                                    std::uint8_t sequence_id) {
+  std::string kept;  // what of the block the client gets: nothing without CLIENT_SESSION_TRACK
+  if ((context_.capabilities() & mysql::CLIENT_SESSION_TRACK) != 0 && context_.trackers()) {
+    auto filtered = mysql::filter_session_state(backend_ok.session_state_info, *context_.trackers());
+    if (!filtered || *filtered == backend_ok.session_state_info) {
+      client_.output().append(wire);  // all of it tracked (or not corral's to judge): as the server sent it
+      return;
+    }
+    kept = std::move(*filtered);
+  }
   mysql::OK_Packet ok = backend_ok;
-  ok.status_flags = static_cast<mysql::StatusFlags>(ok.status_flags & ~mysql::SERVER_SESSION_STATE_CHANGED);
-  ok.session_state_info = {};
+  // The flag says the block is there; a server whose trackers report nothing does not set it.
+  if (kept.empty()) ok.status_flags = static_cast<mysql::StatusFlags>(ok.status_flags & ~mysql::SERVER_SESSION_STATE_CHANGED);
+  ok.session_state_info = kept;
   std::string& out = client_.output();
   const std::size_t at = mysql::begin_packet(out);
   mysql::encode_ok_packet(out, ok, context_.capabilities());
@@ -528,8 +567,8 @@ void MysqlExchange::queue_relayed_packet(const pool::MysqlConnection& backend, c
                                          const mysql::ResponseEvent& event) {
   last_relayed_sequence_ = packet.sequence_id;
   if (event.complete) last_result_set_ = event.phase == mysql::ResponsePhase::ResultSetEnd;
-  if (strips_session_state(backend) && needs_session_state_stripped(backend, event)) {
-    queue_stripped_ok(event.ok, packet.sequence_id);
+  if (rewrites_session_state(backend) && carries_session_state(backend, event)) {
+    queue_client_ok(event.ok, packet.wire, packet.sequence_id);
   } else {
     client_.output().append(packet.wire);
   }

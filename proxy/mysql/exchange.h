@@ -121,8 +121,6 @@ class MysqlExchange {
   /// The backend thread id of the connection the session holds now (0: none), for KILLs of a thread
   /// id from the process list (MysqlClientTable::add()). Written on the session's loop only.
   const std::atomic<std::uint32_t>* serving_thread() const noexcept { return &serving_thread_; }
-  /// True once a command of the session ran on a backend connection.
-  bool has_used_backend() const noexcept { return used_backend_; }
   /// The backend connection the session holds between statements (a pin is in force), or nullptr.
   pool::MysqlConnection* held_backend() noexcept { return lease_ ? lease_.get() : nullptr; }
   /// True when the connection that ran the previous statement can be taken again now (nobody
@@ -188,17 +186,21 @@ class MysqlExchange {
   /// relay_response()'s end when the backend failed mid-response: the client gets its error as the
   /// next packet and the lease ends.
   RelayEnd lost_mid_response(pool::MysqlConnection& backend);
-  /// True when `event` is an OK_Packet carrying a session-state block (relay_response() strips it
-  /// for clients without CLIENT_SESSION_TRACK).
-  static bool needs_session_state_stripped(const pool::MysqlConnection& backend,
-                                           const mysql::ResponseEvent& event) noexcept;
-  /// True when the backend tracks session state and the client did not ask for it.
-  bool strips_session_state(const pool::MysqlConnection& backend) const noexcept {
+  /// True when `event` is an OK_Packet carrying a session-state block.
+  static bool carries_session_state(const pool::MysqlConnection& backend, const mysql::ResponseEvent& event) noexcept;
+  /// True when the backend's session-state blocks are not the client's as they are: a client without
+  /// CLIENT_SESSION_TRACK reads an OK_Packet's info as string<EOF>, and one with it asked for the
+  /// reports of its own trackers only (MysqlContext::trackers()).
+  bool rewrites_session_state(const pool::MysqlConnection& backend) const noexcept {
     return (backend.capabilities() & mysql::CLIENT_SESSION_TRACK) != 0 &&
-           (context_.capabilities() & mysql::CLIENT_SESSION_TRACK) == 0;
+           ((context_.capabilities() & mysql::CLIENT_SESSION_TRACK) == 0 || context_.trackers().has_value());
   }
-  /// Queues `backend_ok` without its session-state block, re-encoded for the client's capabilities.
-  void queue_stripped_ok(const mysql::OK_Packet& backend_ok, std::uint8_t sequence_id);
+  /// Queues the OK_Packet whose bytes are `wire` for the client: `backend_ok` re-encoded with what
+  /// the client gets of its session-state block, or `wire` itself when that is all of it.
+  void queue_client_ok(const mysql::OK_Packet& backend_ok, std::string_view wire, std::uint8_t sequence_id);
+  /// After a SET of the client's own session_track_* variables (`assigned`: mysql::SessionTracker
+  /// bits): reads them on `backend` (which the SET pinned) into the context.
+  rt::Task<void> learn_client_trackers(pool::MysqlConnection& backend, std::uint8_t assigned);
   void count_pins(MysqlPins started);
   /// A statement told the client `backend`'s thread id: a KILL of that id reaches this session
   /// (MysqlClientTable::publish_backend_thread()). It stays the client's across COM_RESET_CONNECTION
@@ -221,7 +223,6 @@ class MysqlExchange {
   bool discard_lease_ = false;    // the held connection no longer matches its pool (COM_SET_OPTION)
   pool::MysqlIdleTicket previous_;  // where the last lease went idle (reclaimed for ROW_COUNT() & co.)
   bool insert_id_here_ = false;     // the held / previous connection has the client's LAST_INSERT_ID()
-  bool used_backend_ = false;       // has_used_backend()
   // The backend: the listener's as the session started, until follow_backend() moves it.
   const config::Listener* backend_listener_;
   const rt::SocketAddress* backend_address_;

@@ -4,11 +4,13 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "pool/mysql_pool.h"
 #include "protocols/mysql/auth.h"
+#include "protocols/mysql/status_packets.h"
 #include "proxy/frontend.h"
 #include "runtime/notify.h"
 
@@ -38,18 +40,19 @@ class MysqlFrontend final : public Frontend {
   /// What a client gets when it asks for the key.
   std::string_view rsa_public_pem() const noexcept { return rsa_public_pem_; }
 
-  /// The backend's global wait_timeout and interactive_timeout: the wait_timeout a new session gets
-  /// (MysqlSession::learn_login_wait_timeout()). Read on a connection of its own by one session at a
-  /// time, kept for kTtl or until a SET GLOBAL of either passes through corral.
-  struct GlobalTimeouts {
+  /// What a new session gets from the backend's globals: wait_timeout (or interactive_timeout) and
+  /// the session_track_* settings (MysqlSession::learn_login_defaults()). Read on a connection of its
+  /// own by one session at a time, kept for kTtl or until a SET GLOBAL of one passes through corral.
+  struct GlobalDefaults {
     static constexpr std::chrono::seconds kTtl{60};
     std::chrono::seconds wait{0};         // zero: unknown (the read failed)
     std::chrono::seconds interactive{0};
+    std::optional<mysql::SessionTrackFilter> trackers;  // nullopt: unknown (the read failed)
     rt::Clock::time_point read_at{};
-    std::uint64_t changes = ~0ull;        // SharedState::mysql_global_timeout_changes when read
+    std::uint64_t changes = ~0ull;        // SharedState::mysql_global_default_changes when read
     bool reading = false;                 // a session reads them now
   };
-  GlobalTimeouts global_timeouts;
+  GlobalDefaults global_defaults;
 
   /// The backend's capabilities for the greeting are learned once, by the first session that needs
   /// them; the others wait on `probed`.

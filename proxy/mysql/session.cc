@@ -56,6 +56,8 @@ rt::Task<void> MysqlSession::run() {
   if (logged_in) {
     // The compressed protocol starts after the login's OK (which goes uncompressed), as on the server.
     if ((context_.capabilities() & mysql::CLIENT_COMPRESS) != 0) client_.start_compression();
+    // What another session of this worker read lately is this one's too, from its first statement.
+    apply_login_defaults();
     co_await serve_commands();
     client_.end_watch();  // a watcher still running ends; the session's frame joins it below
   }
@@ -68,7 +70,6 @@ rt::Task<void> MysqlSession::run() {
 rt::Task<void> MysqlSession::serve_commands() {
   for (;;) {
     client_.shrink_buffers();
-    if (!login_wait_timeout_known_ && exchange_.has_used_backend()) co_await learn_login_wait_timeout();
     const rt::Deadline deadline = idle_deadline();
     if (client_.drained()) {
       // Idle here, not inside read_packet(): its frame is not held while the client thinks.
@@ -78,6 +79,8 @@ rt::Task<void> MysqlSession::serve_commands() {
     ClientPacket packet;
     const bool received = co_await client_.read_packet(packet, deadline, true, 0);  // a command: sequence 0
     if (!received) co_return;
+    // Before the first command runs: its reports are filtered by the session's trackers.
+    if (!login_defaults_known_) co_await learn_login_defaults();
     const rt::Clock::time_point started = env_.loop->now();  // the loop iteration that read the command
     // Before dispatch: the packet's bytes may be gone after it (LOAD DATA LOCAL reads more packets).
     RequestNote note = note_request(packet.payload);
@@ -111,51 +114,69 @@ std::chrono::seconds seconds_of(const std::optional<std::string>& text) {
                                                                     : std::chrono::seconds(0);
 }
 
-/// Reads the backend's global wait_timeout and interactive_timeout into `timeouts` on a connection of
-/// its own, in a slot of `pool` (a pooled connection is some session's previous one, whose ROW_COUNT(),
-/// FOUND_ROWS() and warnings a SELECT would overwrite). Zero when it failed.
-rt::Task<void> read_global_timeouts(pool::MysqlKey key, rt::SocketAddress address, const config::PoolLimits* limits,
-                                    rt::CancelSource* cancel, MysqlFrontend::GlobalTimeouts* timeouts) {
-  timeouts->wait = timeouts->interactive = std::chrono::seconds(0);
+/// Reads the backend's global wait_timeout, interactive_timeout and session_track_* settings into
+/// `defaults` on a connection of its own, in a slot of `pool` (a pooled connection is some session's
+/// previous one, whose ROW_COUNT(), FOUND_ROWS() and warnings a SELECT would overwrite). Zero and
+/// nullopt when it failed.
+rt::Task<void> read_global_defaults(pool::MysqlKey key, rt::SocketAddress address, const config::PoolLimits* limits,
+                                    rt::CancelSource* cancel, MysqlFrontend::GlobalDefaults* defaults) {
+  defaults->wait = defaults->interactive = std::chrono::seconds(0);
+  defaults->trackers.reset();
   pool::MysqlConnection connection(*limits);
   const auto opened = co_await connection.open(key, address, cancel);
   if (!opened) {
-    rt::log::debug("mysql: global timeouts not read, no connection to {}: {}", key.describe(), connection.error().message);
+    rt::log::debug("mysql: global defaults not read, no connection to {}: {}", key.describe(), connection.error().message);
     co_return;
   }
-  const auto answer = co_await connection.query("SELECT @@global.wait_timeout, @@global.interactive_timeout", cancel);
-  if (answer && answer->ok() && answer->rows.size() == 1 && answer->rows[0].size() == 2) {
-    timeouts->wait = seconds_of(answer->rows[0][0]);
-    timeouts->interactive = seconds_of(answer->rows[0][1]);
+  const auto answer = co_await connection.query(
+      "SELECT @@global.wait_timeout, @@global.interactive_timeout, @@global.session_track_schema, "
+      "@@global.session_track_state_change, @@global.session_track_system_variables, "
+      "@@global.session_track_transaction_info",
+      cancel);
+  if (answer && answer->ok() && answer->rows.size() == 1 && answer->rows[0].size() == 6) {
+    const auto& row = answer->rows[0];
+    defaults->wait = seconds_of(row[0]);
+    defaults->interactive = seconds_of(row[1]);
+    if (row[2] && row[3] && row[4] && row[5]) {
+      defaults->trackers = mysql::SessionTrackFilter::from_settings(*row[2], *row[3], *row[4], *row[5]);
+    }
   }
   connection.close();
 }
 
 }  // namespace
 
-rt::Task<void> MysqlSession::learn_login_wait_timeout() {
-  MysqlFrontend::GlobalTimeouts& timeouts = frontend_.global_timeouts;
-  const std::uint64_t changes = env_.shared->mysql_global_timeout_changes.load(std::memory_order_relaxed);
+bool MysqlSession::apply_login_defaults() {
+  const MysqlFrontend::GlobalDefaults& defaults = frontend_.global_defaults;
+  const std::uint64_t changes = env_.shared->mysql_global_default_changes.load(std::memory_order_relaxed);
   const bool fresh =
-      timeouts.changes == changes && env_.loop->now() - timeouts.read_at < MysqlFrontend::GlobalTimeouts::kTtl;
-  if (!fresh) {
-    // Another session of this worker reads them now: this one asks again after its next command.
-    if (timeouts.reading) co_return;
-    pool::MysqlKey key = context_.key();
-    key.schema.clear();  // the schema may be gone; the read needs none
-    // Within pool.max_connections: with no slot free now, a later command asks again.
-    pool::MysqlPoolSlot slot = frontend_.pools().get(key, env_.backend_address).reserve_slot();
-    if (!slot) co_return;
-    timeouts.reading = true;
-    co_await read_global_timeouts(std::move(key), env_.backend_address, &env_.config->pool, &cancel_, &timeouts);
-    timeouts.reading = false;
-    if (cancel_.cancelled()) co_return;  // the session ends: what it read (nothing) is not an answer
-    timeouts.read_at = env_.loop->now();
-    timeouts.changes = changes;
-  }
-  login_wait_timeout_known_ = true;
+      defaults.changes == changes && env_.loop->now() - defaults.read_at < MysqlFrontend::GlobalDefaults::kTtl;
+  if (!fresh) return false;
+  login_defaults_known_ = true;
   const bool interactive = (context_.capabilities() & mysql::CLIENT_INTERACTIVE) != 0;
-  context_.set_login_wait_timeout(interactive ? timeouts.interactive : timeouts.wait);
+  context_.set_login_wait_timeout(interactive ? defaults.interactive : defaults.wait);
+  if (defaults.trackers) context_.set_default_trackers(*defaults.trackers);
+  return true;
+}
+
+rt::Task<void> MysqlSession::learn_login_defaults() {
+  if (apply_login_defaults()) co_return;
+  MysqlFrontend::GlobalDefaults& defaults = frontend_.global_defaults;
+  // Another session of this worker reads them now: this one asks again after its next command.
+  if (defaults.reading) co_return;
+  const std::uint64_t changes = env_.shared->mysql_global_default_changes.load(std::memory_order_relaxed);
+  pool::MysqlKey key = context_.key();
+  key.schema.clear();  // the schema may be gone; the read needs none
+  // Within pool.max_connections: with no slot free now, a later command asks again.
+  pool::MysqlPoolSlot slot = frontend_.pools().get(key, env_.backend_address).reserve_slot();
+  if (!slot) co_return;
+  defaults.reading = true;
+  co_await read_global_defaults(std::move(key), env_.backend_address, &env_.config->pool, &cancel_, &defaults);
+  defaults.reading = false;
+  if (cancel_.cancelled()) co_return;  // the session ends: what it read (nothing) is not an answer
+  defaults.read_at = env_.loop->now();
+  defaults.changes = changes;
+  apply_login_defaults();
 }
 
 void MysqlSession::start_watch() {
@@ -263,13 +284,13 @@ rt::Task<MysqlSession::Step> MysqlSession::dispatch(const ClientPacket& packet) 
       if (const mysql::KillStatement* kill = statements_.kill_to_execute(packet)) {
         co_return co_await carry_out_kill(packet, *kill);
       }
-      if (command->command == mysql::Command::COM_STMT_PREPARE && !prepares_global_timeouts_) {
-        prepares_global_timeouts_ = mysql::classify_statement(packet.payload.substr(1)).sets_global_timeout;
+      if (command->command == mysql::Command::COM_STMT_PREPARE && !prepares_global_defaults_) {
+        prepares_global_defaults_ = mysql::classify_statement(packet.payload.substr(1)).sets_global_defaults;
       }
       const bool go_on = co_await statements_.handle(exchange_, *command, packet);
       // corral does not know which statement an execute runs here: once the session prepared a SET
       // GLOBAL of a timeout, each of its COM_STMT_* makes the workers read the global timeouts again.
-      if (prepares_global_timeouts_) env_.shared->mysql_global_timeout_changes.fetch_add(1, std::memory_order_relaxed);
+      if (prepares_global_defaults_) env_.shared->mysql_global_default_changes.fetch_add(1, std::memory_order_relaxed);
       co_return go_on ? Step::Next : Step::Close;
     }
     case CommandRoute::Ping:
@@ -317,8 +338,8 @@ rt::Task<MysqlSession::Step> MysqlSession::handle_query(const ClientPacket& pack
       // Counted once it ran: a PREPARE answered from a response taken before now might describe
       // columns that are gone (statements.h).
       if (traits.changes_schema) env_.shared->mysql_schema_changes.fetch_add(1, std::memory_order_relaxed);
-      if (traits.sets_global_timeout) {
-        env_.shared->mysql_global_timeout_changes.fetch_add(1, std::memory_order_relaxed);
+      if (traits.sets_global_defaults) {
+        env_.shared->mysql_global_default_changes.fetch_add(1, std::memory_order_relaxed);
       }
       co_return go_on ? Step::Next : Step::Close;
     }

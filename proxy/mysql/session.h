@@ -51,10 +51,15 @@ class MysqlSession final : private MysqlKillable, private MysqlLoginObserver {
   /// When the client's next command must arrive: its session's wait_timeout, as the server would
   /// close it, or client.idle_timeout_ms if that is shorter.
   rt::Deadline idle_deadline() const;
-  /// Gives the context the wait_timeout the server gives a new session (MysqlFrontend::GlobalTimeouts,
-  /// read again on a connection of its own, within pool.max_connections, when stale). Called once the session used a backend, so
-  /// a client that never does costs the backend nothing; until then client.idle_timeout_ms applies.
-  rt::Task<void> learn_login_wait_timeout();
+  /// Gives the context the wait_timeout and session trackers the server gives a new session
+  /// (MysqlFrontend::GlobalDefaults, read again on a connection of its own, within
+  /// pool.max_connections, when stale: at most once per worker per kTtl or SET GLOBAL). Called when
+  /// the session's first command has arrived, before it runs, so a client that never sends one costs
+  /// the backend nothing; until then client.idle_timeout_ms applies. Without an answer (no slot free,
+  /// another session reading) the next command asks again, and the client gets every report.
+  rt::Task<void> learn_login_defaults();
+  /// Gives the context the cached defaults; false when they are stale.
+  bool apply_login_defaults();
   /// A command starts: watch_client() runs until it ends (end_watch()).
   void start_watch();
   /// While a command runs, waits for the client's socket and treats a hang-up as a KILL CONNECTION of
@@ -119,8 +124,8 @@ class MysqlSession final : private MysqlKillable, private MysqlLoginObserver {
   MysqlLogin login_;
   rt::TaskScope side_tasks_;  // KILLs sent to the backend for this session, watch_client(); joined before run() ends
   bool watcher_running_ = false;  // watch_client() has not ended yet
-  bool login_wait_timeout_known_ = false;  // learn_login_wait_timeout() gave the context its value
-  bool prepares_global_timeouts_ = false;  // a COM_STMT_PREPARE of SET GLOBAL wait|interactive_timeout
+  bool login_defaults_known_ = false;  // learn_login_defaults() gave the context its value
+  bool prepares_global_defaults_ = false;  // a COM_STMT_PREPARE of a SET GLOBAL of a session default
   MysqlFrontend& frontend_;
   // SQL-level statements the server prepared from a KILL, by name (SqlPreparedStatement::name): their
   // EXECUTE is carried out by corral, never by the server. Ends with the session's state.

@@ -44,7 +44,17 @@ void inspect(const ResponseEvent& event, CapabilityFlags caps, std::string_view 
   switch (event.phase) {
     case ResponsePhase::Ok:
     case ResponsePhase::ResultSetEnd:
-      if (!event.ok.session_state_info.empty()) (void)decode_session_state(event.ok.session_state_info);
+      if (!event.ok.session_state_info.empty()) {
+        const auto decoded = decode_session_state(event.ok.session_state_info);
+        // A block the decoder takes is filtered whole for a client that tracks everything (the
+        // filter reads only the entries' framing, so it may also take what the decoder refuses).
+        const auto all = filter_session_state(event.ok.session_state_info,
+                                              SessionTrackFilter::from_settings("1", "1", "*", "CHARACTERISTICS"));
+        if (decoded) check(all.ok() && *all == event.ok.session_state_info);
+        const auto some = filter_session_state(event.ok.session_state_info,
+                                               SessionTrackFilter::from_settings("0", "0", "autocommit", "OFF"));
+        if (some) check(some->size() <= event.ok.session_state_info.size());
+      }
       break;
     case ResponsePhase::ColumnDefinition:
     case ResponsePhase::ParamDefinition:

@@ -167,13 +167,32 @@ TEST(ClassifyStatement, AnUnscopedWaitTimeoutSetIsRead) {
   EXPECT_EQ(classify_statement("SELECT @@wait_timeout = 5").unscoped_wait_timeout, 0u);
 }
 
-TEST(ClassifyStatement, SettingAGlobalTimeoutIsNoticed) {
-  EXPECT_TRUE(classify_statement("SET @@global.wait_timeout= 2").sets_global_timeout);
-  EXPECT_TRUE(classify_statement("set global interactive_timeout = 10").sets_global_timeout);
-  EXPECT_TRUE(classify_statement("SET time_zone = '+00:00', GLOBAL wait_timeout = DEFAULT").sets_global_timeout);
-  EXPECT_FALSE(classify_statement("SET SESSION wait_timeout = 2").sets_global_timeout);
-  EXPECT_FALSE(classify_statement("SELECT @@global.wait_timeout").sets_global_timeout);
-  EXPECT_FALSE(classify_statement("SET GLOBAL max_connections = 10; SELECT @@wait_timeout").sets_global_timeout);
+TEST(ClassifyStatement, SettingAGlobalSessionDefaultIsNoticed) {
+  EXPECT_TRUE(classify_statement("SET @@global.wait_timeout= 2").sets_global_defaults);
+  EXPECT_TRUE(classify_statement("set global interactive_timeout = 10").sets_global_defaults);
+  EXPECT_TRUE(classify_statement("SET time_zone = '+00:00', GLOBAL wait_timeout = DEFAULT").sets_global_defaults);
+  EXPECT_FALSE(classify_statement("SET SESSION wait_timeout = 2").sets_global_defaults);
+  EXPECT_FALSE(classify_statement("SELECT @@global.wait_timeout").sets_global_defaults);
+  EXPECT_FALSE(classify_statement("SET GLOBAL max_connections = 10; SELECT @@wait_timeout").sets_global_defaults);
+  EXPECT_TRUE(classify_statement("SET GLOBAL session_track_state_change = ON").sets_global_defaults);
+  EXPECT_TRUE(classify_statement("set @@global.SESSION_TRACK_SYSTEM_VARIABLES = '*'").sets_global_defaults);
+}
+
+TEST(ClassifyStatement, TheSessionTrackersASetAssignsAreSeen) {
+  EXPECT_EQ(classify_statement("SET @@session.session_track_system_variables='character_set_connection'")
+                .sets_trackers,
+            kTrackSystemVariables);
+  EXPECT_EQ(classify_statement("set session_track_state_change = 1, autocommit = 0").sets_trackers, kTrackStateChange);
+  EXPECT_EQ(classify_statement("SET SESSION session_track_schema:=OFF, session_track_transaction_info='STATE'")
+                .sets_trackers,
+            kTrackSchema | kTrackTransactionInfo);
+  EXPECT_EQ(classify_statement("SET @@session.session_track_system_variables= @save").sets_trackers,
+            kTrackSystemVariables);
+  // Read, not assigned.
+  EXPECT_EQ(classify_statement("SET @save = @@session_track_system_variables").sets_trackers, 0);
+  EXPECT_EQ(classify_statement("SELECT @@session_track_system_variables").sets_trackers, 0);
+  EXPECT_EQ(classify_statement("SET NAMES utf8").sets_trackers, 0);
+  EXPECT_FALSE(classify_statement("SET @save = @@global.session_track_schema").sets_global_defaults);
 }
 
 TEST(ClassifyStatement, TheCollationOfSetNames) {

@@ -275,5 +275,88 @@ TEST(MysqlProgressReport, Decodes) {
   EXPECT_EQ(decode_progress_report(bytes({0xff, 0x01, 0x00})).error(), Errc::UnexpectedPacket);
 }
 
+// ---- filtering reports down to a client's own trackers ---------------------------------------------
+
+SessionStateChanges every_kind_of_report() {
+  SessionStateChanges changes;
+  changes.system_variables = {{"character_set_client", "utf8mb3"}, {"character_set_connection", "utf8mb3"},
+                              {"autocommit", "OFF"}};
+  changes.schema = "app";
+  changes.state_changed = true;
+  changes.transaction_characteristics = "SET TRANSACTION READ ONLY;";
+  changes.transaction_state = "T_______";
+  return changes;
+}
+
+TEST(MysqlSessionTrackFilter, ReadsTheSettingsAsTheServerShowsThem) {
+  const SessionTrackFilter defaults = SessionTrackFilter::from_settings(
+      "1", "0", "autocommit,character_set_client,character_set_connection,character_set_results,time_zone", "OFF");
+  EXPECT_TRUE(defaults.schema);
+  EXPECT_FALSE(defaults.state_change);
+  EXPECT_FALSE(defaults.transaction_state);
+  EXPECT_FALSE(defaults.all_variables);
+  EXPECT_EQ(defaults.variables.size(), 5u);
+  EXPECT_TRUE(defaults.keeps_variable("AUTOCOMMIT"));
+  EXPECT_FALSE(defaults.keeps_variable("sql_mode"));
+  const SessionTrackFilter all = SessionTrackFilter::from_settings("OFF", "ON", " * ", "STATE");
+  EXPECT_FALSE(all.schema);
+  EXPECT_TRUE(all.state_change);
+  EXPECT_TRUE(all.transaction_state);
+  EXPECT_FALSE(all.transaction_characteristics);
+  EXPECT_TRUE(all.keeps_variable("sql_mode"));
+  const SessionTrackFilter none = SessionTrackFilter::from_settings("0", "0", "", "CHARACTERISTICS");
+  EXPECT_TRUE(none.variables.empty());
+  EXPECT_FALSE(none.keeps_variable("autocommit"));
+  EXPECT_TRUE(none.transaction_characteristics);
+  EXPECT_TRUE(none.transaction_state);
+}
+
+TEST(MysqlSessionTrackFilter, KeepsOnlyTheEntriesTheClientTracksAsTheServerWroteThem) {
+  std::string block;
+  encode_session_state(block, every_kind_of_report());
+  const SessionTrackFilter filter = SessionTrackFilter::from_settings("0", "0", "character_set_connection", "OFF");
+  const auto kept = filter_session_state(block, filter);
+  ASSERT_TRUE(kept);
+  SessionStateChanges expected;
+  expected.system_variables = {{"character_set_connection", "utf8mb3"}};
+  std::string expected_block;
+  encode_session_state(expected_block, expected);
+  EXPECT_EQ(test::hex(*kept), test::hex(expected_block));
+  // Everything corral's connections track, for a client that tracks everything: the block unchanged.
+  const auto all = filter_session_state(block, SessionTrackFilter::from_settings("1", "1", "*", "CHARACTERISTICS"));
+  ASSERT_TRUE(all);
+  EXPECT_EQ(*all, block);
+  // Nothing tracked: nothing left.
+  const auto none = filter_session_state(block, SessionTrackFilter::from_settings("0", "0", "", "OFF"));
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
+TEST(MysqlSessionTrackFilter, KeepsEntriesOfUnknownTypes) {
+  std::string block;
+  block.push_back(static_cast<char>(0x42));
+  block.append(bytes({0x02, 'h', 'i'}));
+  const auto kept = filter_session_state(block, SessionTrackFilter::from_settings("0", "0", "", "OFF"));
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(*kept, block);
+}
+
+TEST(MysqlSessionTrackFilter, AMalformedBlockIsRefusedAtEveryCut) {
+  std::string block;
+  encode_session_state(block, every_kind_of_report());
+  const SessionTrackFilter filter = SessionTrackFilter::from_settings("1", "1", "*", "CHARACTERISTICS");
+  std::size_t refused = 0;
+  for (std::size_t cut = 1; cut < block.size(); ++cut) {
+    const auto kept = filter_session_state(std::string_view(block).substr(0, cut), filter);
+    if (!kept) {
+      ++refused;
+    } else {
+      // A cut at an entry boundary is a shorter block: its entries come back whole.
+      EXPECT_EQ(*kept, block.substr(0, cut)) << cut;
+    }
+  }
+  EXPECT_GT(refused, block.size() / 2);
+}
+
 }  // namespace
 }  // namespace corral::mysql
