@@ -6,7 +6,6 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <utility>
 
 #include "pool/backoff.h"
@@ -235,11 +234,7 @@ rt::Result<void> MysqlConnection::after_read(const rt::Result<std::size_t>& n) {
 
 void MysqlConnection::start_compression() {
   compressed_ = true;
-  const std::string_view early = in_.readable();
-  if (early.empty()) return;
-  std::memcpy(compressed_in_.writable(early.size()).data(), early.data(), early.size());
-  compressed_in_.commit(early.size());
-  in_.consume(early.size());
+  in_.move_readable_to(compressed_in_);  // anything after the login's OK is compressed already
 }
 
 bool MysqlConnection::inflate_buffered() {

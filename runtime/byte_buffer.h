@@ -70,6 +70,15 @@ class ByteBuffer {
   }
   /// Marks `n` bytes after the readable ones as filled (after a read into writable()).
   void commit(std::size_t n) noexcept { end_ += n; }
+  /// Moves every readable byte to the back of `to` (bytes read before a layer below the parser,
+  /// such as decompression, started).
+  void move_readable_to(ByteBuffer& to) {
+    const std::size_t n = size();
+    if (n == 0) return;
+    std::memcpy(to.writable(n).data(), data_ + begin_, n);
+    to.commit(n);
+    consume(n);
+  }
   /// Drops `n` parsed bytes from the front.
   void consume(std::size_t n) noexcept {
     begin_ += n;

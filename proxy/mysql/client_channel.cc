@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <cstring>
 #include <utility>
 
 #include "proxy/mysql/context.h"
@@ -135,12 +134,7 @@ std::size_t MysqlClientChannel::read_size() const noexcept {
 
 void MysqlClientChannel::start_compression() {
   compressed_ = true;
-  // Whatever the client sent behind its login is compressed already.
-  const std::string_view early = in_.readable();
-  if (early.empty()) return;
-  std::memcpy(compressed_in_.writable(early.size()).data(), early.data(), early.size());
-  compressed_in_.commit(early.size());
-  in_.consume(early.size());
+  in_.move_readable_to(compressed_in_);  // whatever the client sent behind its login is compressed already
 }
 
 MysqlClientChannel::Inflate MysqlClientChannel::inflate_one() {
