@@ -139,9 +139,10 @@ TEST_F(Commands, UnsupportedCommandsGetAClearErrorAndTheSessionGoesOn) {
   EXPECT_EQ(client.query("SELECT 'still here'").at(0), "still here");
 }
 
-/// A client with LOCAL INFILE enabled on its side.
-MysqlClient connect_local_infile(uint16_t port) {
-  MysqlClient client = MysqlClient::connect({.port = port, .user = kUser, .password = kPassword, .database = "app"});
+/// A client with LOCAL INFILE enabled on its side (and the compressed protocol when `compress`).
+MysqlClient connect_local_infile(uint16_t port, bool compress = false) {
+  MysqlClient client = MysqlClient::connect(
+      {.port = port, .user = kUser, .password = kPassword, .database = "app", .compress = compress});
   const unsigned on = 1;
   mysql_options(client.handle(), MYSQL_OPT_LOCAL_INFILE, &on);
   return client;
@@ -202,10 +203,7 @@ TEST_F(Commands, LoadDataLocalIsRelayedCompressed) {
     std::ofstream out(file);
     for (int i = 0; i < 200000; ++i) out << i << ",name" << i << "\n";
   }
-  MysqlClient client = MysqlClient::connect(
-      {.port = proxy_port(), .user = kUser, .password = kPassword, .database = "app", .compress = true});
-  const unsigned on = 1;
-  mysql_options(client.handle(), MYSQL_OPT_LOCAL_INFILE, &on);
+  MysqlClient client = connect_local_infile(proxy_port(), true);
   client.execute("LOAD DATA LOCAL INFILE '" + file.string() + "' INTO TABLE loaded FIELDS TERMINATED BY ','");
   EXPECT_EQ(client.query("SELECT COUNT(*), MAX(id) FROM loaded").at(0, 0), "200000");
   EXPECT_EQ(client.query("SELECT name FROM loaded WHERE id = 199999").at(0), "name199999");
