@@ -20,7 +20,7 @@ std::shared_ptr<PreparedTemplate> PreparedTemplates::find_or_add(std::string_vie
   key.append(sql);
   auto [it, inserted] = by_key_.try_emplace(std::move(key));
   if (!inserted) {
-    if (auto alive = it->second.lock()) return alive;
+    if (auto alive = it->second.lock(); alive && !alive->retired) return alive;
   }
   auto made = std::make_shared<PreparedTemplate>();
   made->id = next_id_++;

@@ -10,8 +10,11 @@
 //        miss: prepare_on(connection, template): [COM_STMT_CLOSE of the LRU one] COM_STMT_PREPARE ─► cache
 //
 // Templates are shared (std::shared_ptr) by client statements and by the backend caches that prepared
-// them, so a text stays known, with its backend statement ids, while anyone still uses it; the registry
-// only holds weak references. Everything here is per worker: not thread-safe, one loop.
+// them; the registry only holds weak references. A text's template is shared while some client holds
+// a statement of it (TemplateHold); when the last one is closed the template retires: the next PREPARE
+// of the text is the server's again, as on a direct connection (MariaDB keeps choices of a statement's
+// first execution for the later ones), and each backend cache closes it at its next PREPARE.
+// Everything here is per worker: not thread-safe, one loop.
 #pragma once
 
 #include <cstddef>
@@ -47,18 +50,58 @@ struct PreparedTemplate {
   /// The warnings of the last backend PREPARE (a deprecated type...). They live on the connection that
   /// prepared it: a PREPARE that warned is not answered from the cache, so SHOW WARNINGS can show them.
   std::uint16_t prepare_warnings = 0;
-  /// The client statement this template was made for alone is closed (mysql.share_prepared_statements
-  /// = false): each backend connection that has it closes it at its next PREPARE (PreparedStatements::add).
+  /// Client statements holding this template (TemplateHold).
+  std::uint32_t holders = 0;
+  /// The last client statement holding it is closed: the registry no longer finds it (the next PREPARE
+  /// of the text is the server's, as on a direct connection), and each backend connection that has it
+  /// closes it at its next PREPARE (PreparedStatements::add).
   bool retired = false;
 };
 
+/// A client statement's hold on its template. While any client holds a text's template, PREPAREs of
+/// the text share it (and its backend statements); when the last hold goes, the template retires.
+/// Move-only; an empty hold (a statement corral answers itself) holds nothing.
+class TemplateHold {
+ public:
+  TemplateHold() noexcept = default;
+  explicit TemplateHold(std::shared_ptr<PreparedTemplate> prepared) noexcept : prepared_(std::move(prepared)) {
+    if (prepared_) ++prepared_->holders;
+  }
+  TemplateHold(TemplateHold&& other) noexcept = default;
+  TemplateHold& operator=(TemplateHold&& other) noexcept {
+    if (this != &other) {
+      release();
+      prepared_ = std::move(other.prepared_);
+    }
+    return *this;
+  }
+  TemplateHold(const TemplateHold&) = delete;
+  TemplateHold& operator=(const TemplateHold&) = delete;
+  ~TemplateHold() { release(); }
+
+  const std::shared_ptr<PreparedTemplate>& shared() const noexcept { return prepared_; }
+  PreparedTemplate& operator*() const noexcept { return *prepared_; }
+  PreparedTemplate* operator->() const noexcept { return prepared_.get(); }
+  explicit operator bool() const noexcept { return prepared_ != nullptr; }
+
+ private:
+  void release() noexcept {
+    if (prepared_ && --prepared_->holders == 0) prepared_->retired = true;
+    prepared_.reset();
+  }
+
+  std::shared_ptr<PreparedTemplate> prepared_;
+};
+
 /// The worker's templates by what makes a statement distinct. Holds weak references: a template lives
-/// while a client statement or a backend cache uses it. Not thread-safe.
+/// while a client statement or a backend cache uses it, and is found while a client holds it (a
+/// retired one is replaced). Not thread-safe.
 class PreparedTemplates {
  public:
   /// The template for `sql` prepared in `schema`, made if needed. `context_id` holds what else decides
   /// how the text parses and runs: the pool key id (credentials, charset, format capabilities) and the
-  /// session variables the client set (sql_mode changes what "a" means).
+  /// session variables the client set (sql_mode changes what "a" means). The caller holds the result
+  /// at once (TemplateHold), before it suspends.
   std::shared_ptr<PreparedTemplate> find_or_add(std::string_view context_id, std::string_view schema,
                                                 std::string_view sql);
   /// Templates in the map, expired ones not yet swept included (tests).

@@ -42,13 +42,8 @@ const mysql::ErrorSpec& malformed_execute_error(std::string_view payload, std::u
 
 }  // namespace
 
-void MysqlStatements::forget(std::unordered_map<std::uint32_t, Statement>::iterator it) noexcept {
-  if (!share_ && it->second.prepared) it->second.prepared->retired = true;
-  statements_.erase(it);
-}
-
 void MysqlStatements::clear() noexcept {
-  while (!statements_.empty()) forget(statements_.begin());
+  statements_.clear();
   last_prepared_ = 0;
   open_cursors_ = 0;
 }
@@ -184,8 +179,10 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
   }
   const std::uint64_t schema_changes = schema_changes_.load(std::memory_order_relaxed);
   ++own_templates_;
-  auto prepared = exchange.pools().prepared_templates().find_or_add(template_context(exchange, schema_changes),
-                                                                    exchange.context().schema(), *sql);
+  // Held at once: a client closing the text's last statement while this PREPARE waits for a backend
+  // must not retire it under this one.
+  pool::TemplateHold prepared(exchange.pools().prepared_templates().find_or_add(
+      template_context(exchange, schema_changes), exchange.context().schema(), *sql));
   // The cached PREPARE warned: the server must warn again where SHOW WARNINGS can see it.
   const bool again = prepared->prepare_warnings > 0;
   if (prepared->prepare_response.empty() || again) {
@@ -198,7 +195,8 @@ rt::Task<bool> MysqlStatements::prepare(MysqlExchange& exchange, const ClientPac
       auto closed = co_await pool::close_on(*backend, prepared->id, exchange.cancel());
       if (!closed) co_return co_await fail(exchange, *backend, packet.reply_sequence());
     }
-    auto outcome = co_await pool::prepare_on(*backend, prepared, max_prepared_per_connection_, exchange.cancel());
+    auto outcome =
+        co_await pool::prepare_on(*backend, prepared.shared(), max_prepared_per_connection_, exchange.cancel());
     if (!outcome) co_return co_await fail(exchange, *backend, packet.reply_sequence());
     if (!outcome->refusal.empty()) {
       exchange.client().queue_packet(packet.reply_sequence(), outcome->refusal);
@@ -377,7 +375,7 @@ rt::Task<bool> MysqlStatements::execute(MysqlExchange& exchange, const ClientPac
     }
   }
   if (!first_relayed) {
-    auto started = co_await pool::start_execute(*backend, statement->prepared, statement->execute,
+    auto started = co_await pool::start_execute(*backend, statement->prepared.shared(), statement->execute,
                                                 mutable_wire(packet), packet.payload, max_prepared_per_connection_,
                                                 need_reprepare, exchange.cancel());
     if (!started) co_return co_await fail(exchange, *backend, packet.reply_sequence());
@@ -438,7 +436,7 @@ rt::Task<bool> MysqlStatements::bulk_execute(MysqlExchange& exchange, const Clie
   if (backend == nullptr) co_return co_await exchange.client().flush();
   statement->execute.clear_long_data();  // not sent with a bulk execute; the server drops it too
   exchange.apply_statement_timeout(*backend);
-  auto started = co_await pool::start_bulk_execute(*backend, statement->prepared, statement->execute,
+  auto started = co_await pool::start_bulk_execute(*backend, statement->prepared.shared(), statement->execute,
                                                    mutable_wire(packet), packet.payload,
                                                    max_prepared_per_connection_, exchange.cancel());
   if (!started) co_return co_await fail(exchange, *backend, packet.reply_sequence());
@@ -551,9 +549,9 @@ rt::Task<bool> MysqlStatements::close(MysqlExchange& exchange, const ClientPacke
   const auto it = client_id ? statements_.find(resolve(*client_id)) : statements_.end();
   if (it == statements_.end()) co_return true;  // no response to COM_STMT_CLOSE, even for unknown ids
   if (it->second.cursor == nullptr) {
-    // The backend statement stays cached on its connections for the next client of the same text
-    // (without sharing, retired: closed at each connection's next PREPARE).
-    forget(it);
+    // The backend statement stays cached on its connections while another client holds the text;
+    // after the last one it is retired (closed at each connection's next PREPARE).
+    statements_.erase(it);
     co_return true;
   }
   // An open cursor holds server resources: closing its backend statement ends it (the next client
@@ -561,7 +559,7 @@ rt::Task<bool> MysqlStatements::close(MysqlExchange& exchange, const ClientPacke
   pool::MysqlConnection* backend = exchange.held_backend();  // never a new lease: no reply may go out
   const std::uint64_t template_id = it->second.prepared->id;
   close_cursor(it->second);
-  forget(it);
+  statements_.erase(it);
   sync_cursor_pin(exchange);
   if (backend == nullptr) co_return true;
   auto closed = co_await pool::close_on(*backend, template_id, exchange.cancel());

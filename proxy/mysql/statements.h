@@ -16,7 +16,8 @@
 //   COM_STMT_FETCH ─► the cursor's connection ─► relay; the pin ends when the server sent the last row
 //   COM_STMT_SEND_LONG_DATA ─► buffered here (mysql.max_packet_size per statement), sent before EXECUTE
 //   COM_STMT_RESET ─► long data dropped; OK here, or relayed when a cursor is open (closes it)
-//   COM_STMT_CLOSE ─► forgotten here (the backend statement stays cached for the next client)
+//   COM_STMT_CLOSE ─► forgotten here; the last client statement of a template retires it (its backend
+//                     statements are closed at each connection's next PREPARE)
 //   a KILL: prepared here (no backend); the session carries out each execute (kill_to_execute())
 //
 // Backends, relaying and the client's replies are the exchange's (exchange.h); this file knows only
@@ -90,7 +91,7 @@ class MysqlStatements final : public LeaseBoundState {
 
  private:
   struct Statement {
-    std::shared_ptr<pool::PreparedTemplate> prepared;
+    pool::TemplateHold prepared;
     pool::ExecuteState execute;            // bound types and long data between executes
     bool long_data_overflow = false;       // more than max_long_data bytes: the next execute fails
     pool::BackendStatement* cursor = nullptr;  // the backend statement with this statement's open cursor
@@ -155,8 +156,6 @@ class MysqlStatements final : public LeaseBoundState {
   Statement* find_or_refuse(MysqlExchange& exchange, const ClientPacket& packet, std::uint32_t client_id,
                             std::string_view command);
   void close_cursor(Statement& statement) noexcept;
-  /// Removes a client statement; without sharing, its template is retired (PreparedTemplate::retired).
-  void forget(std::unordered_map<std::uint32_t, Statement>::iterator it) noexcept;
   /// The context's cursor pin follows open_cursors_ (call after opening or closing cursors).
   void sync_cursor_pin(MysqlExchange& exchange) const noexcept;
 

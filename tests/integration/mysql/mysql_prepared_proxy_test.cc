@@ -608,6 +608,8 @@ TEST_F(PreparedThroughCorral, APrepareAfterStatisticsChangedIsPreparedOnTheServe
     select.bind({0LL});
     return select.execute().size();
   };
+  MysqlClient holder = connect(kUser, kPassword, "app");
+  const Statement held(holder.handle(), sql);  // keeps the text shared while the client's come and go
   EXPECT_EQ(prepare_and_run(), 2u);
   const std::uint64_t prepares = server_status("Com_stmt_prepare");
   EXPECT_EQ(prepare_and_run(), 2u);
@@ -844,6 +846,36 @@ TEST_F(PreparedThroughCorral, APrepareAnswersWithColumnNamesInTheSessionsResults
   Statement utf8_again(latin1_results.handle(), sql);
   EXPECT_EQ(name_of(utf8_again), "\xC3\xA9");
   EXPECT_EQ(name_of(first), "\xC3\xA9");
+}
+
+TEST_F(PreparedThroughCorral, ATextIsSharedWhileAClientHoldsItAndPreparedAnewAfterItsLastClose) {
+  // With sharing (the default) a text's server statement is shared while some client holds a
+  // statement of it. After the last close the next PREPARE is the server's, as on a direct
+  // connection: MariaDB keeps choices of a statement's first execution, and cannot re-execute this
+  // SHOW with a derived table at all (ERR 1054; mtr main.show --ps-protocol).
+  start_backend();
+  backend().execute("CREATE TABLE app.t1 (nm VARCHAR(32), a INT); INSERT INTO app.t1 VALUES ('1', 1), ('2', 2)");
+  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 1\n"});
+  const std::string show = "SHOW FIELDS FROM app.t1 WHERE field IN (SELECT * FROM (SELECT nm FROM app.t1 GROUP BY nm) dt)";
+  const std::uint64_t prepares_before = server_status("Com_stmt_prepare");
+  MysqlClient a = connect(kUser, kPassword, "app");
+  for (int round = 0; round < 3; ++round) {
+    Statement statement(a.handle(), show);
+    EXPECT_EQ(statement.execute().size(), round == 0 ? 0u : 1u) << "round " << round;
+    a.execute("INSERT INTO t1 VALUES ('nm', 0)");
+  }
+  EXPECT_EQ(server_status("Com_stmt_prepare") - prepares_before, 3u) << "one server PREPARE per client PREPARE";
+
+  const std::string count = "SELECT COUNT(*) FROM t1";
+  Statement held(a.handle(), count);
+  EXPECT_EQ(held.execute().at(0)[0], "5");
+  const std::uint64_t prepares_shared = server_status("Com_stmt_prepare");
+  MysqlClient b = connect(kUser, kPassword, "app");
+  for (int round = 0; round < 3; ++round) {
+    Statement shared(b.handle(), count);
+    EXPECT_EQ(shared.execute().at(0)[0], "5");
+  }
+  EXPECT_EQ(server_status("Com_stmt_prepare"), prepares_shared) << "a holds the text: b's PREPAREs answered by corral";
 }
 
 TEST_F(PreparedThroughCorral, WithoutSharingEachPrepareIsTheServersAndAClosedOneIsClosedThereToo) {
