@@ -33,6 +33,11 @@ inline constexpr mysql::CapabilityFlags kMysqlKeyCapabilities =
     // a slow link asked for compression, and a backend far away saves the same bytes.
     mysql::CLIENT_COMPRESS |
     mysql::CLIENT_INTERACTIVE |          // interactive_timeout instead of wait_timeout
+    // An account whose password expired logs in to the server's sandbox (only SET statements, so it
+    // can change the password) rather than being refused with ERR 1862 under
+    // disconnect_on_expired_password (the mariadb CLI asks for it in interactive sessions and with
+    // --connect-expired-password).
+    mysql::CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS |
     mysql::CLIENT_MULTI_STATEMENTS |     // ";"-separated statements in one COM_QUERY
     mysql::CLIENT_MULTI_RESULTS |        // CALL may return several results
     mysql::CLIENT_PS_MULTI_RESULTS |     // the same for COM_STMT_EXECUTE

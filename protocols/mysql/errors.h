@@ -72,6 +72,8 @@ inline constexpr ErrorSpec ER_QUERY_INTERRUPTED{1317, "70100", "Query execution 
 inline constexpr ErrorSpec ER_NO_SUCH_THREAD{1094, "HY000", "Unknown thread id"};
 inline constexpr ErrorSpec ER_KILL_DENIED_ERROR{1095, "HY000", "You are not owner of thread"};
 inline constexpr ErrorSpec ER_UNSUPPORTED_PS{1295, "HY000", "This command is not supported in the prepared statement protocol yet"};
+inline constexpr ErrorSpec ER_MUST_CHANGE_PASSWORD{
+    1820, "HY000", "You must SET PASSWORD before executing this statement"};
 inline constexpr ErrorSpec ER_CONNECTION_KILLED{1927, "70100", "Connection was killed"};
 inline constexpr ErrorSpec ER_LOCK_WAIT_TIMEOUT{1205, "HY000",
                                                 "Lock wait timeout exceeded; try restarting transaction"};

@@ -31,7 +31,7 @@ constexpr mysql::CapabilityFlags kFrontendRelayedCapabilities =
     mysql::CLIENT_INTERACTIVE | mysql::CLIENT_MULTI_STATEMENTS | mysql::CLIENT_MULTI_RESULTS |
     mysql::CLIENT_PS_MULTI_RESULTS | mysql::CLIENT_SESSION_TRACK | mysql::CLIENT_DEPRECATE_EOF |
     mysql::CLIENT_QUERY_ATTRIBUTES | mysql::MARIADB_CLIENT_PROGRESS | mysql::MARIADB_CLIENT_EXTENDED_METADATA |
-    mysql::MARIADB_CLIENT_STMT_BULK_OPERATIONS | mysql::CLIENT_COMPRESS;
+    mysql::MARIADB_CLIENT_STMT_BULK_OPERATIONS | mysql::CLIENT_COMPRESS | mysql::CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS;
 
 std::string auth_more_data(std::string_view data) {
   std::string payload;

@@ -324,7 +324,14 @@ rt::Task<std::optional<pool::MysqlPasswordEquivalent>> MysqlLogin::password_equi
   // An accepted empty token: the account has no password, and an empty token opens every connection.
   if (token.empty()) co_return pool::MysqlPasswordEquivalent{};
   auto grants = co_await connection.query("SHOW GRANTS", cancel_);
-  if (!grants || grants->error) co_return std::nullopt;
+  if (!grants) co_return std::nullopt;
+  if (grants->error) {
+    // An expired password's sandbox (the client said it can handle one) runs only SET statements:
+    // the stored hash is read with the listener's own backend account instead, as for COM_CHANGE_USER.
+    if (grants->error->code != mysql::ER_MUST_CHANGE_PASSWORD.code) co_return std::nullopt;
+    const StoredHashes stored = co_await stored_hashes(context_.key().user);
+    co_return match_stored(plugin == mysql::kMysqlOldPassword ? stored.old : stored.native, token, plugin);
+  }
   for (const auto& row : grants->rows) {
     for (const auto& value : row) {
       if (!value) continue;

@@ -233,6 +233,37 @@ TEST_F(BackendLogin, MariadbCliLogsInAsABackendUser) {
   EXPECT_THAT(refused.output, HasSubstr("ERROR 1045 (28000): Access denied for user 'bob'@'127.0.0.1' (using password: YES)"));
 }
 
+TEST_F(BackendLogin, AnExpiredPasswordGetsTheServersSandboxOnlyWhenTheClientCanHandleIt) {
+  // mtr main.password_expiration: under disconnect_on_expired_password the server refuses an expired
+  // account (ERR 1862) unless the client says it can handle one (--connect-expired-password); then
+  // the session may only change the password (ERR 1820 for anything else).
+  start();
+  backend().execute("CREATE USER eve@'%' IDENTIFIED BY 'eve-pw' PASSWORD EXPIRE");
+  backend().execute("SET GLOBAL disconnect_on_expired_password = ON");
+  const auto cli = [&](std::uint16_t port, std::string_view password, bool can_handle_expired, std::string_view sql) {
+    std::vector<std::string> args{find_executable("mysql").string(), "-h127.0.0.1", "-P" + std::to_string(port),
+                                  "-ueve", "-p" + std::string(password), "--batch"};
+    if (can_handle_expired) args.emplace_back("--connect-expired-password");
+    args.emplace_back("-e");
+    args.emplace_back(sql);
+    return run_command(args);
+  };
+  for (const std::uint16_t port : {backend().port(), proxy_port()}) {
+    SCOPED_TRACE(port == proxy_port() ? "through corral" : "direct");
+    const CommandResult refused = cli(port, "eve-pw", false, "SELECT 1");
+    EXPECT_NE(refused.exit_code(), 0);
+    EXPECT_THAT(refused.output, HasSubstr("ERROR 1862 (HY000)"));
+    const CommandResult sandboxed = cli(port, "eve-pw", true, "SELECT 1");
+    EXPECT_NE(sandboxed.exit_code(), 0);
+    EXPECT_THAT(sandboxed.output, HasSubstr("ERROR 1820 (HY000)"));
+  }
+  const CommandResult changed = cli(proxy_port(), "eve-pw", true, "SET PASSWORD = PASSWORD('eve-new')");
+  EXPECT_EQ(changed.exit_code(), 0) << changed.output;
+  const CommandResult after = cli(proxy_port(), "eve-new", false, "SELECT CURRENT_USER() AS who");
+  EXPECT_EQ(after.exit_code(), 0) << after.output;
+  EXPECT_THAT(after.output, HasSubstr("who\neve@%\n"));
+}
+
 TEST_F(BackendLogin, ClientCharsetTheServerRefusesIsRefusedAsDirect) {
   // mariadb-client-test's test_bug58036: the server refuses a handshake in ucs2 (its parser cannot
   // take it) with ERR 1231; corral passes the client's collation on, so the refusal is the server's.
