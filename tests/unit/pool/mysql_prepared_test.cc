@@ -44,6 +44,26 @@ TEST(MysqlPreparedTemplates, AReleasedTemplateIsForgottenAndItsIdNeverReused) {
   EXPECT_NE(again->id, first_id);
 }
 
+TEST(MysqlPreparedTemplates, ATemplateIsSharedWhileHeldAndRetiresWithItsLastHold) {
+  PreparedTemplates templates;
+  TemplateHold first(templates.find_or_add("p", "", "SELECT 1"));
+  TemplateHold second(templates.find_or_add("p", "", "SELECT 1"));
+  EXPECT_EQ(first.shared(), second.shared());
+  EXPECT_EQ(first->holders, 2u);
+  const std::shared_ptr<PreparedTemplate> cached = first.shared();  // as a backend cache keeps it
+  first = TemplateHold();
+  EXPECT_FALSE(cached->retired);
+  EXPECT_EQ(TemplateHold(templates.find_or_add("p", "", "SELECT 1")).shared(), cached) << "still held by second";
+  TemplateHold moved(std::move(second));
+  EXPECT_EQ(cached->holders, 1u) << "a move carries the hold";
+  moved = TemplateHold();
+  EXPECT_TRUE(cached->retired);
+  // The next PREPARE of the text gets a template of its own, so the server prepares it anew.
+  TemplateHold next(templates.find_or_add("p", "", "SELECT 1"));
+  EXPECT_NE(next->id, cached->id);
+  EXPECT_FALSE(next->retired);
+}
+
 TEST(MysqlPreparedTemplates, ExpiredEntriesAreSweptSoTheMapStaysBounded) {
   PreparedTemplates templates;
   for (int i = 0; i < 10'000; ++i) templates.find_or_add("p", "", "SELECT " + std::to_string(i));
@@ -107,6 +127,18 @@ TEST_F(MysqlPreparedStatementsTest, TheCacheKeepsItsTemplatesAlive) {
   EXPECT_EQ(make("kept")->id, id);  // a later client preparing the same text finds the backend statement
   EXPECT_EQ(statements_.erase(id), std::optional<std::uint32_t>(7));
   EXPECT_EQ(statements_.erase(id), std::nullopt);
+}
+
+TEST_F(MysqlPreparedStatementsTest, ARetiredStatementIsClosedAtTheConnectionsNextPrepare) {
+  auto kept = make("kept");
+  {
+    TemplateHold held(make("closed"));
+    statements_.add(held.shared(), 3, 0, 4, evicted_);
+  }  // its last client statement closed: retired
+  statements_.add(kept, 4, 0, 4, evicted_);
+  EXPECT_THAT(evicted_, ElementsAre(3u));
+  EXPECT_EQ(statements_.size(), 1u);
+  EXPECT_NE(statements_.find(kept->id), nullptr);
 }
 
 TEST_F(MysqlPreparedStatementsTest, ReAddingATemplateReplacesAndClosesTheOldStatement) {
