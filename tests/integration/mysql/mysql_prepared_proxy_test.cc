@@ -132,6 +132,30 @@ class PreparedThroughCorral : public MysqlPathTest {
   std::uint64_t server_status(const std::string& name) {
     return std::stoull(backend().query("SHOW GLOBAL STATUS LIKE '" + name + "'").at(0, 1));
   }
+
+  /// app.t1 with two rows, behind a corral with one backend connection and `mysql_toml`.
+  void start_with_names_table(std::string mysql_toml) {
+    start_backend();
+    backend().execute("CREATE TABLE app.t1 (nm VARCHAR(32), a INT); INSERT INTO app.t1 VALUES ('1', 1), ('2', 2)");
+    start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 1\n",
+                 .mysql_toml = std::move(mysql_toml)});
+  }
+
+  /// mtr main.show --ps-protocol's statement, a SHOW with a derived table that MariaDB cannot execute
+  /// twice (ERR 1054 the second time): `rounds` times prepared, run and closed by `client`, then a row
+  /// naming the column nm added (so it is listed from the second round on). Returns the server's
+  /// COM_STMT_PREPAREs meanwhile.
+  std::uint64_t prepare_show_anew_each_round(MysqlClient& client, int rounds) {
+    const std::string show =
+        "SHOW FIELDS FROM app.t1 WHERE field IN (SELECT * FROM (SELECT nm FROM app.t1 GROUP BY nm) dt)";
+    const std::uint64_t prepares_before = server_status("Com_stmt_prepare");
+    for (int round = 0; round < rounds; ++round) {
+      Statement statement(client.handle(), show);
+      EXPECT_EQ(statement.execute().size(), round == 0 ? 0u : 1u) << "round " << round;
+      client.execute("INSERT INTO t1 VALUES ('nm', 0)");
+    }
+    return server_status("Com_stmt_prepare") - prepares_before;
+  }
 };
 
 TEST_F(PreparedThroughCorral, HundredClientsOnFourBackendConnectionsPrepareFarLessOftenThanTheClients) {
@@ -853,18 +877,9 @@ TEST_F(PreparedThroughCorral, ATextIsSharedWhileAClientHoldsItAndPreparedAnewAft
   // statement of it. After the last close the next PREPARE is the server's, as on a direct
   // connection: MariaDB keeps choices of a statement's first execution, and cannot re-execute this
   // SHOW with a derived table at all (ERR 1054; mtr main.show --ps-protocol).
-  start_backend();
-  backend().execute("CREATE TABLE app.t1 (nm VARCHAR(32), a INT); INSERT INTO app.t1 VALUES ('1', 1), ('2', 2)");
-  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 1\n"});
-  const std::string show = "SHOW FIELDS FROM app.t1 WHERE field IN (SELECT * FROM (SELECT nm FROM app.t1 GROUP BY nm) dt)";
-  const std::uint64_t prepares_before = server_status("Com_stmt_prepare");
+  start_with_names_table("");
   MysqlClient a = connect(kUser, kPassword, "app");
-  for (int round = 0; round < 3; ++round) {
-    Statement statement(a.handle(), show);
-    EXPECT_EQ(statement.execute().size(), round == 0 ? 0u : 1u) << "round " << round;
-    a.execute("INSERT INTO t1 VALUES ('nm', 0)");
-  }
-  EXPECT_EQ(server_status("Com_stmt_prepare") - prepares_before, 3u) << "one server PREPARE per client PREPARE";
+  EXPECT_EQ(prepare_show_anew_each_round(a, 3), 3u) << "one server PREPARE per client PREPARE";
 
   const std::string count = "SELECT COUNT(*) FROM t1";
   Statement held(a.handle(), count);
@@ -883,20 +898,10 @@ TEST_F(PreparedThroughCorral, WithoutSharingEachPrepareIsTheServersAndAClosedOne
   // main.show --ps-protocol re-prepares a SHOW with a derived table that MariaDB cannot re-execute),
   // and the statements of closed client statements are closed on the server at the connection's next
   // PREPARE.
-  start_backend();
-  backend().execute("CREATE TABLE app.t1 (nm VARCHAR(32), a INT); INSERT INTO app.t1 VALUES ('1', 1), ('2', 2)");
-  start_proxy({.workers = 1, .schema = "app", .pool_toml = "max_connections = 1\n",
-               .mysql_toml = "share_prepared_statements = false\n"});
-  const std::string show = "SHOW FIELDS FROM app.t1 WHERE field IN (SELECT * FROM (SELECT nm FROM app.t1 GROUP BY nm) dt)";
+  start_with_names_table("share_prepared_statements = false\n");
   const std::uint64_t prepares_before = server_status("Com_stmt_prepare");
   MysqlClient a = connect(kUser, kPassword, "app");
-  for (int round = 0; round < 5; ++round) {
-    Statement statement(a.handle(), show);
-    // The column nm is listed once a row names it.
-    EXPECT_EQ(statement.execute().size(), round == 0 ? 0u : 1u) << "round " << round;
-    a.execute("INSERT INTO t1 VALUES ('nm', 0)");
-  }
-  EXPECT_EQ(server_status("Com_stmt_prepare") - prepares_before, 5u) << "one server PREPARE per client PREPARE";
+  EXPECT_EQ(prepare_show_anew_each_round(a, 5), 5u) << "one server PREPARE per client PREPARE";
   EXPECT_LE(server_status("Prepared_stmt_count"), 1u) << "only the last closed one waits for the next PREPARE";
   MysqlClient b = connect(kUser, kPassword, "app");
   Statement first(b.handle(), "SELECT COUNT(*) FROM t1");
