@@ -35,8 +35,7 @@ inline constexpr mysql::CapabilityFlags kMysqlKeyCapabilities =
     mysql::CLIENT_INTERACTIVE |          // interactive_timeout instead of wait_timeout
     // An account whose password expired logs in to the server's sandbox (only SET statements, so it
     // can change the password) rather than being refused with ERR 1862 under
-    // disconnect_on_expired_password (the mariadb CLI asks for it in interactive sessions and with
-    // --connect-expired-password).
+    // disconnect_on_expired_password (the mysql CLI asks for it with --connect-expired-password).
     mysql::CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS |
     mysql::CLIENT_MULTI_STATEMENTS |     // ";"-separated statements in one COM_QUERY
     mysql::CLIENT_MULTI_RESULTS |        // CALL may return several results
