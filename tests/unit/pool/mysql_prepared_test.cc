@@ -118,13 +118,15 @@ TEST_F(MysqlPreparedStatementsTest, TheNewestStaysEvenWhenEverythingElseHasACurs
 }
 
 TEST_F(MysqlPreparedStatementsTest, TheCacheKeepsItsTemplatesAlive) {
+  TemplateHold holder(make("kept"));  // a client still holds the text
   std::uint64_t id = 0;
   {
-    auto t = make("kept");
+    TemplateHold t(make("kept"));
     id = t->id;
-    statements_.add(t, 7, 0, 4, evicted_);
+    statements_.add(t.shared(), 7, 0, 4, evicted_);
   }
-  EXPECT_EQ(make("kept")->id, id);  // a later client preparing the same text finds the backend statement
+  holder = TemplateHold();  // the last hold goes: only the connection's cache keeps the template now
+  EXPECT_TRUE(statements_.find(id)->statement->retired);  // alive until that connection closes it
   EXPECT_EQ(statements_.erase(id), std::optional<std::uint32_t>(7));
   EXPECT_EQ(statements_.erase(id), std::nullopt);
 }
